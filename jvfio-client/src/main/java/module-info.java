@@ -1,0 +1,5 @@
+module io.jvfio.client {
+    requires transitive io.jvfio.linux;
+    requires transitive io.jvfio.protocol;
+    exports io.jvfio.client;
+}

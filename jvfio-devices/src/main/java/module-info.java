@@ -1,0 +1,4 @@
+module io.jvfio.devices {
+    requires transitive io.jvfio.server;
+    exports io.jvfio.devices;
+}

@@ -1,0 +1,3 @@
+module io.jvfio.linux {
+    exports io.jvfio.linux;
+}

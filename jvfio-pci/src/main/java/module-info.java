@@ -1,0 +1,3 @@
+module io.jvfio.pci {
+    exports io.jvfio.pci;
+}

@@ -1,0 +1,4 @@
+module io.jvfio.qemu {
+    requires io.jvfio.linux;
+    exports io.jvfio.qemu;
+}
