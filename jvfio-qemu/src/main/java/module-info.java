@@ -1,4 +1,7 @@
+/**
+ * The guest test harness: boots a real Linux guest (Debian kernel, busybox initramfs) in QEMU,
+ * run inside a provisioned Debian chroot, optionally with vfio-user devices, and returns a verdict.
+ */
 module io.jvfio.qemu {
-    requires io.jvfio.linux;
     exports io.jvfio.qemu;
 }

@@ -1,0 +1,115 @@
+package io.jvfio.linux;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+
+/**
+ * A Linux eventfd: a 64-bit counter that threads (and processes, once the fd is passed on) use
+ * to wake each other. A read blocked forever is not woken by {@link #close()}; signal it instead.
+ */
+public final class EventFd implements AutoCloseable {
+    private static final int POLLIN = 0x1;
+
+    private final Fd fd;
+
+    private EventFd(Fd fd) {
+        this.fd = fd;
+    }
+
+    /** eventfd(0, EFD_CLOEXEC): counter at zero, blocking reads. */
+    public static EventFd create() throws LinuxException {
+        MemorySegment captureState = Libc.scratch().captureState;
+        try {
+            int number = (int) Libc.EVENTFD.invokeExact(captureState, 0, Libc.EFD_CLOEXEC);
+            if (number < 0) throw new LinuxException("eventfd", Libc.errno(captureState));
+            return new EventFd(Fd.adopt(number));
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    /** Wraps an eventfd received from elsewhere; this object owns it from now on. */
+    public static EventFd adopt(Fd fd) {
+        return new EventFd(fd);
+    }
+
+    /** Adds 1 to the counter, waking a reader. */
+    public void signal() throws LinuxException {
+        add(1);
+    }
+
+    /** Adds {@code value} to the counter (an 8-byte write). */
+    public void add(long value) throws LinuxException {
+        Libc.Scratch scratch = Libc.scratch();
+        MemorySegment word = scratch.bytes.asSlice(0, 8);
+        word.set(JAVA_LONG, 0, value);
+        int number = fd.acquire("write");
+        try {
+            while (true) {
+                long written = (long) Libc.WRITE.invokeExact(scratch.captureState, number, word, 8L);
+                if (written == 8) return;
+                int errno = Libc.errno(scratch.captureState);
+                if (errno != Errno.EINTR) throw new LinuxException("write", "eventfd", errno);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Waits until the counter is non-zero, then returns it and resets it to zero. */
+    public long read() throws LinuxException {
+        Libc.Scratch scratch = Libc.scratch();
+        MemorySegment word = scratch.bytes.asSlice(0, 8);
+        int number = fd.acquire("read");
+        try {
+            while (true) {
+                long read = (long) Libc.READ.invokeExact(scratch.captureState, number, word, 8L);
+                if (read == 8) return word.get(JAVA_LONG, 0);
+                int errno = Libc.errno(scratch.captureState);
+                if (errno != Errno.EINTR) throw new LinuxException("read", "eventfd", errno);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Waits up to {@code timeout} for the counter to become non-zero, without consuming it. Returns
+     * true if it is readable. Sub-millisecond remainders round up, so a tiny timeout still polls once.
+     */
+    public boolean await(Duration timeout) throws LinuxException {
+        long millis;
+        if (timeout.isNegative()) {
+            millis = 0;
+        } else {
+            try {
+                millis = timeout.plusNanos(999_999).toMillis();
+            } catch (ArithmeticException tooLong) {
+                millis = Integer.MAX_VALUE;
+            }
+        }
+        int revents = Linux.poll(fd, POLLIN, (int) Math.min(millis, Integer.MAX_VALUE));
+        return (revents & POLLIN) != 0;
+    }
+
+    public Fd fd() {
+        return fd;
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+}

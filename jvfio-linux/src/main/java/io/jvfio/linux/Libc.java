@@ -1,0 +1,317 @@
+package io.jvfio.linux;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Every libc downcall of the module, bound once. Each handle captures errno, so its first parameter
+ * is the capture-state segment; {@link #errno(MemorySegment)} reads it right after the call, before
+ * anything else can run native code on this thread and clobber it.
+ *
+ * <p>Constants and structure layouts are those of Linux on x86-64.
+ */
+final class Libc {
+    private Libc() {}
+
+    // ---- constants (x86-64 Linux, glibc) ----
+    static final int AF_UNIX = 1;
+    static final int SOCK_STREAM = 1;
+    static final int SOCK_CLOEXEC = 0x80000;
+    static final int SOL_SOCKET = 1;
+    static final int SCM_RIGHTS = 1;
+    static final int SO_TYPE = 3;
+    static final int SO_PEERCRED = 17;
+    static final int SO_ACCEPTCONN = 30;
+    static final int SHUT_RDWR = 2;
+    static final int MSG_CTRUNC = 0x8;
+    static final int MSG_NOSIGNAL = 0x4000;
+    static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    /** The kernel's SCM_MAX_FD: the most fds one SCM_RIGHTS message may carry. */
+    static final int SCM_MAX_FD = 253;
+
+    static final int F_GETFL = 3;
+    static final int F_DUPFD_CLOEXEC = 1030;
+
+    static final int MFD_CLOEXEC = 0x1;
+    static final int MFD_ALLOW_SEALING = 0x2;
+    static final int PROT_READ = 0x1;
+    static final int PROT_WRITE = 0x2;
+    static final int MAP_SHARED = 0x1;
+
+    static final int EFD_CLOEXEC = 0x80000;
+    static final int EPOLL_CLOEXEC = 0x80000;
+    static final int EPOLL_CTL_ADD = 1;
+    static final int EPOLL_CTL_DEL = 2;
+    static final int EPOLL_CTL_MOD = 3;
+
+    static final int S_IFMT = 0xF000;
+    static final int S_IFREG = 0x8000;
+    static final int S_IFSOCK = 0xC000;
+    private static final int SC_PAGESIZE = 30;
+
+    // ---- structure layouts (x86-64) ----
+    static final StructLayout IOVEC = MemoryLayout.structLayout(
+            ADDRESS.withName("iov_base"), JAVA_LONG.withName("iov_len"));
+    static final long IOVEC_BASE = 0, IOVEC_LEN = 8;
+
+    static final StructLayout MSGHDR = MemoryLayout.structLayout(
+            ADDRESS.withName("msg_name"),
+            JAVA_INT.withName("msg_namelen"),
+            MemoryLayout.paddingLayout(4),
+            ADDRESS.withName("msg_iov"),
+            JAVA_LONG.withName("msg_iovlen"),
+            ADDRESS.withName("msg_control"),
+            JAVA_LONG.withName("msg_controllen"),
+            JAVA_INT.withName("msg_flags"),
+            MemoryLayout.paddingLayout(4));
+    static final long MSG_IOV = offset(MSGHDR, "msg_iov");
+    static final long MSG_IOVLEN = offset(MSGHDR, "msg_iovlen");
+    static final long MSG_CONTROL = offset(MSGHDR, "msg_control");
+    static final long MSG_CONTROLLEN = offset(MSGHDR, "msg_controllen");
+    static final long MSG_FLAGS = offset(MSGHDR, "msg_flags");
+
+    /** struct cmsghdr: size_t cmsg_len; int cmsg_level; int cmsg_type; then the data, 8-aligned. */
+    static final StructLayout CMSGHDR = MemoryLayout.structLayout(
+            JAVA_LONG.withName("cmsg_len"), JAVA_INT.withName("cmsg_level"), JAVA_INT.withName("cmsg_type"));
+    static final long CMSG_LEN_FIELD = offset(CMSGHDR, "cmsg_len");
+    static final long CMSG_LEVEL = offset(CMSGHDR, "cmsg_level");
+    static final long CMSG_TYPE = offset(CMSGHDR, "cmsg_type");
+    static final long CMSG_HEADER_SIZE = CMSGHDR.byteSize();
+
+    static long cmsgAlign(long length) {
+        return (length + 7) & ~7L;
+    }
+
+    /** CMSG_LEN: header plus payload, unpadded. */
+    static long cmsgLen(long payload) {
+        return CMSG_HEADER_SIZE + payload;
+    }
+
+    /** CMSG_SPACE: header plus padded payload, what one control message occupies. */
+    static long cmsgSpace(long payload) {
+        return CMSG_HEADER_SIZE + cmsgAlign(payload);
+    }
+
+    static final StructLayout UCRED = MemoryLayout.structLayout(
+            JAVA_INT.withName("pid"), JAVA_INT.withName("uid"), JAVA_INT.withName("gid"));
+    static final long UCRED_PID = offset(UCRED, "pid");
+    static final long UCRED_UID = offset(UCRED, "uid");
+    static final long UCRED_GID = offset(UCRED, "gid");
+
+    /** struct sockaddr_un: sa_family_t sun_family; char sun_path[108]. */
+    static final int SUN_PATH_CAPACITY = 108;
+    static final StructLayout SOCKADDR_UN = MemoryLayout.structLayout(
+            JAVA_SHORT.withName("sun_family"),
+            MemoryLayout.sequenceLayout(SUN_PATH_CAPACITY, JAVA_BYTE).withName("sun_path"));
+    static final long SUN_PATH = offset(SOCKADDR_UN, "sun_path");
+
+    /** struct stat of x86-64 (144 bytes); only the fields used here are named. */
+    static final StructLayout STAT = MemoryLayout.structLayout(
+            JAVA_LONG.withName("st_dev"),
+            JAVA_LONG.withName("st_ino"),
+            JAVA_LONG.withName("st_nlink"),
+            JAVA_INT.withName("st_mode"),
+            JAVA_INT.withName("st_uid"),
+            JAVA_INT.withName("st_gid"),
+            MemoryLayout.paddingLayout(4),
+            JAVA_LONG.withName("st_rdev"),
+            JAVA_LONG.withName("st_size"),
+            JAVA_LONG.withName("st_blksize"),
+            JAVA_LONG.withName("st_blocks"),
+            MemoryLayout.paddingLayout(3 * 16 + 3 * 8));
+    static final long ST_MODE = offset(STAT, "st_mode");
+    static final long ST_SIZE = offset(STAT, "st_size");
+
+    /** struct pollfd: int fd; short events; short revents. */
+    static final StructLayout POLLFD = MemoryLayout.structLayout(
+            JAVA_INT.withName("fd"), JAVA_SHORT.withName("events"), JAVA_SHORT.withName("revents"));
+    static final long POLLFD_FD = offset(POLLFD, "fd");
+    static final long POLLFD_EVENTS = offset(POLLFD, "events");
+    static final long POLLFD_REVENTS = offset(POLLFD, "revents");
+
+    /** struct epoll_event is packed on x86-64: uint32 events, then the 64-bit data at offset 4. */
+    static final StructLayout EPOLL_EVENT = MemoryLayout.structLayout(
+            JAVA_INT.withName("events"), JAVA_LONG_UNALIGNED.withName("data"));
+    static final long EPOLL_EVENT_EVENTS = offset(EPOLL_EVENT, "events");
+    static final long EPOLL_EVENT_DATA = offset(EPOLL_EVENT, "data");
+
+    private static long offset(StructLayout layout, String field) {
+        return layout.byteOffset(MemoryLayout.PathElement.groupElement(field));
+    }
+
+    // ---- errno capture ----
+    static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    static int errno(MemorySegment captureState) {
+        return (int) ERRNO.get(captureState, 0L);
+    }
+
+    /** A capture segment in {@code arena}, for objects that keep their own (hot paths). */
+    static MemorySegment allocateCaptureState(Arena arena) {
+        return arena.allocate(CAPTURE_LAYOUT);
+    }
+
+    /**
+     * Per-thread native scratch: the errno capture segment plus a few bytes for small in/out
+     * arguments, so leaf calls allocate nothing. Only leaf code (that calls no other user of the
+     * scratch while holding it) may use it.
+     */
+    static final class Scratch {
+        static final long BYTES = 256;
+        final MemorySegment captureState;
+        final MemorySegment bytes;
+
+        private Scratch() {
+            // Automatic arena: the memory goes when the thread (and so its Scratch) becomes unreachable.
+            Arena arena = Arena.ofAuto();
+            captureState = arena.allocate(CAPTURE_LAYOUT);
+            bytes = arena.allocate(BYTES, 8);
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    static Scratch scratch() {
+        return SCRATCH.get();
+    }
+
+    // ---- downcall handles ----
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    // Restricted: binding native code is what this module is for; callers enable native access for it.
+    @SuppressWarnings("restricted")
+    private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
+        MemorySegment symbol = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+        Linker.Option[] options = new Linker.Option[extra.length + 1];
+        options[0] = CAPTURE_ERRNO;
+        System.arraycopy(extra, 0, options, 1, extra.length);
+        return LINKER.downcallHandle(symbol, descriptor, options);
+    }
+
+    static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    /** fcntl(int, int, ...) with one int variadic argument; commands without one ignore it. */
+    static final MethodHandle FCNTL = bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2));
+    static final MethodHandle SOCKET = bind("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle SOCKETPAIR = bind("socketpair",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    static final MethodHandle CONNECT = bind("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle BIND = bind("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle LISTEN = bind("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle ACCEPT4 = bind("accept4",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    static final MethodHandle SENDMSG = bind("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle RECVMSG = bind("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle SHUTDOWN = bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle GETSOCKOPT = bind("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    static final MethodHandle CHMOD = bind("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle UNLINK = bind("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    static final MethodHandle MEMFD_CREATE = bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle FTRUNCATE = bind("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    static final MethodHandle MMAP = bind("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    static final MethodHandle MUNMAP = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    static final MethodHandle EVENTFD = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle READ = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    static final MethodHandle WRITE = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    static final MethodHandle PREAD = bind("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    static final MethodHandle PWRITE = bind("pwrite",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    static final MethodHandle POLL = bind("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    static final MethodHandle EPOLL_CREATE1 = bind("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    static final MethodHandle EPOLL_CTL = bind("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    static final MethodHandle EPOLL_WAIT = bind("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    static final MethodHandle SYSCONF = bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    static final MethodHandle GETPID = bind("getpid", FunctionDescriptor.of(JAVA_INT));
+
+    /**
+     * fstat became a real libc symbol only in glibc 2.33; before that it was an inline wrapper around
+     * {@code __fxstat(version 1, fd, buf)}. Bind whichever exists.
+     */
+    private static final boolean FSTAT_IS_FXSTAT = LIBC.find("fstat").isEmpty();
+    private static final MethodHandle FSTAT = FSTAT_IS_FXSTAT
+            ? bind("__fxstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS))
+            : bind("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+
+    static int fstat(MemorySegment captureState, int fd, MemorySegment statBuffer) throws Throwable {
+        return FSTAT_IS_FXSTAT
+                ? (int) FSTAT.invokeExact(captureState, 1, fd, statBuffer)
+                : (int) FSTAT.invokeExact(captureState, fd, statBuffer);
+    }
+
+    /** Downcall handles only throw for programming errors in their use; surface those unchecked. */
+    static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException("unexpected exception from a native call", t);
+    }
+
+    // ---- paths ----
+    /** The file system's encoding, as the JDK's own file APIs use it, so both name the same file. */
+    private static final Charset PATH_CHARSET = Optional.ofNullable(System.getProperty("sun.jnu.encoding"))
+            .filter(Charset::isSupported).map(Charset::forName).orElse(StandardCharsets.UTF_8);
+
+    static byte[] pathBytes(Path path) {
+        return path.toString().getBytes(PATH_CHARSET);
+    }
+
+    /** A NUL-terminated copy of {@code path} in {@code arena}; EINVAL if the path holds a NUL. */
+    static MemorySegment cPath(Arena arena, String call, Path path) throws LinuxException {
+        byte[] bytes = pathBytes(path);
+        for (byte b : bytes) {
+            if (b == 0) throw new LinuxException(call, path.toString(), Errno.EINVAL);
+        }
+        MemorySegment segment = arena.allocate(bytes.length + 1L);
+        MemorySegment.copy(bytes, 0, segment, JAVA_BYTE, 0, bytes.length);
+        return segment;
+    }
+
+    /** A filled sockaddr_un for {@code path}; ENAMETOOLONG if it does not fit in sun_path with its NUL. */
+    static MemorySegment sockaddrUn(Arena arena, String call, Path path) throws LinuxException {
+        byte[] bytes = pathBytes(path);
+        if (bytes.length > SUN_PATH_CAPACITY - 1) {
+            throw new LinuxException(call, path.toString(), Errno.ENAMETOOLONG);
+        }
+        for (byte b : bytes) {
+            if (b == 0) throw new LinuxException(call, path.toString(), Errno.EINVAL);
+        }
+        MemorySegment address = arena.allocate(SOCKADDR_UN); // zeroed, so sun_path ends with NUL
+        address.set(JAVA_SHORT, 0, (short) AF_UNIX);
+        MemorySegment.copy(bytes, 0, address, JAVA_BYTE, SUN_PATH, bytes.length);
+        return address;
+    }
+
+    static long pageSize() {
+        Scratch scratch = scratch();
+        try {
+            long size = (long) SYSCONF.invokeExact(scratch.captureState, SC_PAGESIZE);
+            return size > 0 ? size : 4096;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package io.jvfio.linux;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/** Anonymous memory files (memfd_create), the usual backing of shared guest memory and regions. */
+public final class Memfd {
+    private Memfd() {}
+
+    /**
+     * A close-on-exec memfd of {@code size} bytes (zero-filled) that allows sealing. {@code name} only
+     * labels it in /proc (as "memfd:name"); the kernel limits it to 249 bytes.
+     */
+    public static Fd create(String name, long size) throws LinuxException {
+        if (size < 0) throw new IllegalArgumentException("negative size: " + size);
+        int number;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cName = arena.allocateFrom(name);
+            MemorySegment captureState = Libc.scratch().captureState;
+            number = (int) Libc.MEMFD_CREATE.invokeExact(captureState, cName, Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);
+            if (number < 0) throw new LinuxException("memfd_create", name, Libc.errno(captureState));
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+        Fd fd = Fd.adopt(number);
+        try {
+            Linux.ftruncate(fd, size);
+            return fd;
+        } catch (LinuxException e) {
+            fd.close();
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package io.jvfio.linux;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/** A listening AF_UNIX stream socket. */
+public final class UnixServerSocket implements AutoCloseable {
+    private final Fd fd;
+    private final Path path;
+
+    private UnixServerSocket(Fd fd, Path path) {
+        this.fd = fd;
+        this.path = path;
+    }
+
+    /**
+     * Creates the socket file at {@code path}, sets its permission bits to {@code mode} (e.g. 0600)
+     * and only then listens: clients cannot connect before the mode is in force. An existing file at
+     * {@code path} makes this fail with EADDRINUSE; removing stale sockets is the caller's policy.
+     * If a step after bind fails, the file this call created is removed again.
+     */
+    public static UnixServerSocket bind(Path path, int mode, int backlog) throws LinuxException {
+        Fd socket = UnixSocket.newSocket();
+        boolean bound = false;
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment address = Libc.sockaddrUn(call, "bind", path);
+            MemorySegment cPath = Libc.cPath(call, "chmod", path);
+            MemorySegment captureState = Libc.scratch().captureState;
+            int number = socket.value();
+            if ((int) Libc.BIND.invokeExact(captureState, number, address, (int) address.byteSize()) < 0) {
+                throw new LinuxException("bind", path.toString(), Libc.errno(captureState));
+            }
+            bound = true;
+            if ((int) Libc.CHMOD.invokeExact(captureState, cPath, mode) < 0) {
+                throw new LinuxException("chmod", path.toString(), Libc.errno(captureState));
+            }
+            if ((int) Libc.LISTEN.invokeExact(captureState, number, backlog) < 0) {
+                throw new LinuxException("listen", path.toString(), Libc.errno(captureState));
+            }
+            return new UnixServerSocket(socket, path);
+        } catch (Throwable t) {
+            socket.close();
+            if (bound) unlinkQuietly(path);
+            if (t instanceof LinuxException e) throw e;
+            throw Libc.rethrow(t);
+        }
+    }
+
+    private static void unlinkQuietly(Path path) {
+        try (Arena call = Arena.ofConfined()) {
+            int ignored = (int) Libc.UNLINK.invokeExact(Libc.scratch().captureState, Libc.cPath(call, "unlink", path));
+        } catch (Throwable t) {
+            // Best effort: the original failure is the one worth reporting.
+        }
+    }
+
+    /**
+     * Wraps a socket that is already listening, e.g. one inherited from a service manager. The fd
+     * is checked with SO_ACCEPTCONN: ENOTSOCK if it is no socket, EINVAL if it is not listening; in
+     * both cases it stays the caller's. On success this object owns it.
+     */
+    public static UnixServerSocket adopt(Fd listeningFd) throws LinuxException {
+        Libc.Scratch scratch = Libc.scratch();
+        MemorySegment accepting = scratch.bytes.asSlice(0, 4);
+        MemorySegment length = scratch.bytes.asSlice(8, 4);
+        length.set(JAVA_INT, 0, 4);
+        int number = listeningFd.acquire("getsockopt");
+        try {
+            int result = (int) Libc.GETSOCKOPT.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
+                    Libc.SO_ACCEPTCONN, accepting, length);
+            if (result < 0) {
+                int errno = Libc.errno(scratch.captureState);
+                if (errno == Errno.ENOTSOCK) {
+                    throw LinuxException.explained("adopt", listeningFd + " is not a socket", errno);
+                }
+                throw new LinuxException("getsockopt", "SO_ACCEPTCONN " + listeningFd, errno);
+            }
+            if (accepting.get(JAVA_INT, 0) == 0) {
+                throw LinuxException.explained("adopt", listeningFd + " is a socket but not listening", Errno.EINVAL);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            listeningFd.release();
+        }
+        return new UnixServerSocket(listeningFd, null);
+    }
+
+    /**
+     * Waits for a client and returns the connection (close-on-exec). Interrupted waits resume, as do
+     * connections the client aborted before they were accepted. Fails with EBADF or EINVAL once
+     * {@link #close()} was called, including for a thread that was blocked here.
+     */
+    public UnixSocket accept() throws LinuxException {
+        MemorySegment captureState = Libc.scratch().captureState;
+        int number = fd.acquire("accept4");
+        try {
+            while (true) {
+                int connection = (int) Libc.ACCEPT4.invokeExact(captureState, number, MemorySegment.NULL,
+                        MemorySegment.NULL, Libc.SOCK_CLOEXEC);
+                if (connection >= 0) return UnixSocket.adopt(Fd.adopt(connection));
+                int errno = Libc.errno(captureState);
+                if (errno == Errno.EINTR || errno == Errno.ECONNABORTED) {
+                    if (!fd.isOpen()) throw new LinuxException("accept4", Errno.EBADF);
+                    continue;
+                }
+                throw new LinuxException("accept4", errno);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** The path it was bound to; empty for an adopted socket. */
+    public Optional<Path> path() {
+        return Optional.ofNullable(path);
+    }
+
+    public Fd fd() {
+        return fd;
+    }
+
+    /**
+     * Shuts the socket down first, which makes a thread blocked in {@link #accept()} return, then
+     * closes it. Does not remove the socket file. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (!fd.isOpen()) return;
+        UnixSocket.shutdown(fd);
+        fd.close();
+    }
+
+    @Override
+    public String toString() {
+        return "UnixServerSocket[" + fd + (path == null ? "" : ", " + path) + "]";
+    }
+}

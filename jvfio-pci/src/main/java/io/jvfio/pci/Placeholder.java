@@ -1,6 +1,0 @@
-package io.jvfio.pci;
-
-/** Placeholder until the module has its first type; delete it then. */
-final class Placeholder {
-    private Placeholder() {}
-}

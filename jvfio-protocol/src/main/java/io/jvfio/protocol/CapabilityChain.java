@@ -1,0 +1,112 @@
+package io.jvfio.protocol;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Generic reader/writer of VFIO capability chains: headers {@code {id u16 @0, version u16 @2, next u32 @4}};
+ * {@code cap_offset} and every {@code next} count from the start of the info struct; next = 0 ends the chain.
+ * Written capabilities are laid out back to back, each padded to a multiple of 8 bytes (as the kernel does).
+ */
+public final class CapabilityChain {
+    private CapabilityChain() {}
+
+    public static final int HEADER_SIZE = 8;
+
+    /** A capability as found in a received chain: its header fields and a view of its body. */
+    public record Entry(int id, int version, long offset, MemorySegment body) {}
+
+    /** Bytes the chain occupies when written. */
+    public static long size(List<? extends Capability> caps) {
+        long n = 0;
+        for (Capability c : caps) {
+            n += entrySize(c);
+        }
+        return n;
+    }
+
+    static long entrySize(Capability c) {
+        return Wire.align8(HEADER_SIZE + c.bodySize());
+    }
+
+    /**
+     * Writes {@code caps} into {@code info} starting at {@code firstOffset} (relative to the info struct);
+     * returns the offset just past the chain. Padding bytes are zeroed.
+     */
+    public static long write(MemorySegment info, long firstOffset, List<? extends Capability> caps) {
+        long off = firstOffset;
+        for (int i = 0; i < caps.size(); i++) {
+            Capability c = caps.get(i);
+            long size = entrySize(c);
+            long next = i + 1 < caps.size() ? off + size : 0;
+            Wire.checkU32(next, "capability next offset");
+            Wire.checkU16(c.id(), "capability id");
+            Wire.checkU16(c.version(), "capability version");
+            MemorySegment entry = info.asSlice(off, size);
+            entry.fill((byte) 0);
+            Wire.put16(entry, 0, c.id());
+            Wire.put16(entry, 2, c.version());
+            Wire.put32(entry, 4, (int) next);
+            c.encodeBody(entry.asSlice(HEADER_SIZE, c.bodySize()));
+            off += size;
+        }
+        return off;
+    }
+
+    /**
+     * Walks the chain starting at {@code capOffset} (0 = no chain). Rejects (EINVAL) offsets that point into
+     * the fixed struct (below {@code fixedSize}) or past the end, headers running past the end, loops, and
+     * overlapping capabilities. Each entry's body extends to the next capability in memory or to the end.
+     */
+    public static List<Entry> read(MemorySegment info, long capOffset, long fixedSize, String what)
+            throws ProtocolException {
+        if (capOffset == 0) {
+            return List.of();
+        }
+        long end = info.byteSize();
+        long maxEntries = Math.max(0, (end - fixedSize) / HEADER_SIZE);
+        List<long[]> found = new ArrayList<>(); // {offset, id, version}
+        long off = capOffset;
+        while (off != 0) {
+            if (off < fixedSize) {
+                throw ProtocolException.invalid(what + ": capability offset " + off
+                        + " points into the fixed " + fixedSize + "-byte struct");
+            }
+            if (off > end - HEADER_SIZE) {
+                throw ProtocolException.invalid(what + ": capability header at offset " + off
+                        + " runs past the end of the " + end + "-byte struct");
+            }
+            for (long[] f : found) {
+                if (f[0] == off) {
+                    throw ProtocolException.invalid(what + ": capability chain loops back to offset " + off);
+                }
+            }
+            if (found.size() >= maxEntries) {
+                throw ProtocolException.invalid(what + ": capability chain has more entries than fit");
+            }
+            found.add(new long[] {off, Wire.u16(info, off), Wire.u16(info, off + 2)});
+            off = Wire.u32(info, off + 4);
+        }
+        long[] sorted = new long[found.size()];
+        for (int i = 0; i < sorted.length; i++) {
+            sorted[i] = found.get(i)[0];
+        }
+        Arrays.sort(sorted);
+        for (int i = 1; i < sorted.length; i++) {
+            if (sorted[i] - sorted[i - 1] < HEADER_SIZE) {
+                throw ProtocolException.invalid(what + ": capabilities at offsets " + sorted[i - 1] + " and "
+                        + sorted[i] + " overlap");
+            }
+        }
+        List<Entry> out = new ArrayList<>(found.size());
+        for (long[] f : found) {
+            int idx = Arrays.binarySearch(sorted, f[0]);
+            long bodyEnd = idx + 1 < sorted.length ? sorted[idx + 1] : end;
+            long bodyStart = f[0] + HEADER_SIZE;
+            out.add(new Entry((int) f[1], (int) f[2], f[0], info.asSlice(bodyStart, bodyEnd - bodyStart)));
+        }
+        return out;
+    }
+}

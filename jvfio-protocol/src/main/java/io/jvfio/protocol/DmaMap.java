@@ -1,0 +1,79 @@
+package io.jvfio.protocol;
+
+import io.jvfio.linux.Errno;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * DMA_MAP (2) request, 32 bytes: {@code argsz u32 @0, flags u32 @4, offset u64 @8, address u64 @16, size u64 @24}.
+ * The reply has no payload. argsz here is the size of the request struct (≥ 32). With an fd attached,
+ * {@code offset} is the offset into that fd. Decode checks: argsz ≥ 32, known flags, access modes not both
+ * set, size &gt; 0, and neither address + size nor offset + size wraps past 2^64. Whether an fd is
+ * required is checked by {@link #checkFds}.
+ */
+public record DmaMap(int argsz, int flags, long offset, long address, long size) implements Payload {
+    public static final int SIZE = 32;
+    public static final int KNOWN_FLAGS = Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE
+            | Vfio.DMA_MAP_FLAG_ACCESS_MMAP | Vfio.DMA_MAP_FLAG_ACCESS_FILE_IO;
+
+    public static DmaMap of(int flags, long offset, long address, long size) {
+        return new DmaMap(SIZE, flags, offset, address, size);
+    }
+
+    public boolean readable() {
+        return (flags & Vfio.DMA_MAP_FLAG_READ) != 0;
+    }
+
+    public boolean writable() {
+        return (flags & Vfio.DMA_MAP_FLAG_WRITE) != 0;
+    }
+
+    /** Last address of the window (inclusive); after {@link #decode} it never wraps (a window may end at 2^64). */
+    public long last() {
+        return address + size - 1;
+    }
+
+    @Override
+    public long encodedSize() {
+        return SIZE;
+    }
+
+    @Override
+    public void encode(MemorySegment d) {
+        Wire.checkDst(d, SIZE, this);
+        Wire.put32(d, 0, argsz);
+        Wire.put32(d, 4, flags);
+        Wire.put64(d, 8, offset);
+        Wire.put64(d, 16, address);
+        Wire.put64(d, 24, size);
+    }
+
+    public static DmaMap decode(MemorySegment p) throws ProtocolException {
+        Wire.need(p, SIZE, "DMA_MAP");
+        DmaMap m = new DmaMap(Wire.i32(p, 0), Wire.i32(p, 4), Wire.i64(p, 8), Wire.i64(p, 16), Wire.i64(p, 24));
+        Wire.argsz(ArgSz.unsigned(m.argsz), SIZE, "DMA_MAP");
+        Wire.noUnknownFlags(Integer.toUnsignedLong(m.flags), KNOWN_FLAGS, "DMA_MAP");
+        if ((m.flags & Vfio.DMA_MAP_FLAG_ACCESS_MMAP) != 0 && (m.flags & Vfio.DMA_MAP_FLAG_ACCESS_FILE_IO) != 0) {
+            throw ProtocolException.invalid("DMA_MAP: access modes MMAP and FILE_IO are exclusive");
+        }
+        if (m.size == 0) {
+            throw ProtocolException.invalid("DMA_MAP: size is 0");
+        }
+        if (Wire.wraps(m.address, m.size)) {
+            throw ProtocolException.invalid("DMA_MAP: address " + Wire.hex(m.address) + " + size " + Wire.hex(m.size)
+                    + " wraps around");
+        }
+        if (Wire.wraps(m.offset, m.size)) {
+            throw ProtocolException.invalid("DMA_MAP: offset " + Wire.hex(m.offset) + " + size " + Wire.hex(m.size)
+                    + " wraps around");
+        }
+        return m;
+    }
+
+    /** Checks the attached fd count against the flags: 0 or 1, and the access-mode bits need an fd. */
+    public void checkFds(int fds) throws ProtocolException {
+        Command.checkFdCount(Command.DMA_MAP, fds);
+        if (fds == 0 && (flags & (Vfio.DMA_MAP_FLAG_ACCESS_MMAP | Vfio.DMA_MAP_FLAG_ACCESS_FILE_IO)) != 0) {
+            throw new ProtocolException(Errno.EINVAL, "DMA_MAP: an access mode is set but no fd is attached");
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package io.jvfio.protocol;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * DEVICE_GET_REGION_INFO (5) request and reply = {@code struct vfio_region_info}: {@code argsz u32 @0,
+ * flags u32 @4, index u32 @8, cap_offset u32 @12, size u64 @16, offset u64 @24} (32 bytes), then in the reply
+ * an optional capability chain ({@link SparseMmapCap}, {@link RegionTypeCap}, {@link SparseMmapFdsCap};
+ * others as {@link RawCapability}). cap_offset is derived: 32 when caps are present, else 0.
+ *
+ * <p>Build replies with {@link #reply}: when the caps do not fit the offered argsz, only the 32-byte struct
+ * is sent (CAPS flag set, cap_offset 0) with argsz = the size needed.
+ */
+public record RegionInfo(int argsz, int flags, int index, long size, long offset, List<Capability> caps)
+        implements Payload {
+    public static final int SIZE = 32;
+
+    public RegionInfo {
+        caps = List.copyOf(caps);
+    }
+
+    /** A request: only argsz and index are set. QEMU starts with argsz 32 and retries with the returned argsz. */
+    public static RegionInfo request(int argsz, int index) {
+        return new RegionInfo(argsz, 0, index, 0, 0, List.of());
+    }
+
+    /** A reply that never exceeds {@code offeredArgsz}; sets {@link Vfio#REGION_INFO_FLAG_CAPS} when caps exist. */
+    public static RegionInfo reply(long offeredArgsz, int index, int flags, long size, long offset,
+                                   List<? extends Capability> caps) {
+        if (caps.isEmpty()) {
+            return new RegionInfo(SIZE, flags, index, size, offset, List.of());
+        }
+        long full = SIZE + CapabilityChain.size(caps);
+        Wire.checkU32(full, "DEVICE_GET_REGION_INFO reply size");
+        int f = flags | Vfio.REGION_INFO_FLAG_CAPS;
+        return new RegionInfo((int) full, f, index, size, offset,
+                ArgSz.fits(full, offeredArgsz) ? List.copyOf(caps) : List.of());
+    }
+
+    public int capOffset() {
+        return caps.isEmpty() ? 0 : SIZE;
+    }
+
+    /** True when a reply's argsz asks for more than the payload carried (retry with a larger argsz). */
+    public boolean truncated() {
+        return ArgSz.unsigned(argsz) > encodedSize();
+    }
+
+    /** The first capability of the given type, or null. */
+    public <C extends Capability> C cap(Class<C> type) {
+        for (Capability c : caps) {
+            if (type.isInstance(c)) {
+                return type.cast(c);
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public long encodedSize() {
+        return SIZE + CapabilityChain.size(caps);
+    }
+
+    @Override
+    public void encode(MemorySegment d) {
+        Wire.checkDst(d, encodedSize(), this);
+        Wire.put32(d, 0, argsz);
+        Wire.put32(d, 4, flags);
+        Wire.put32(d, 8, index);
+        Wire.put32(d, 12, capOffset());
+        Wire.put64(d, 16, size);
+        Wire.put64(d, 24, offset);
+        CapabilityChain.write(d, SIZE, caps);
+    }
+
+    public static RegionInfo decode(MemorySegment p) throws ProtocolException {
+        Wire.need(p, SIZE, "DEVICE_GET_REGION_INFO");
+        int argsz = Wire.i32(p, 0);
+        Wire.argsz(ArgSz.unsigned(argsz), SIZE, "DEVICE_GET_REGION_INFO");
+        List<Capability> caps = new ArrayList<>();
+        for (CapabilityChain.Entry e : CapabilityChain.read(p, Wire.u32(p, 12), SIZE, "DEVICE_GET_REGION_INFO")) {
+            caps.add(decodeCap(e));
+        }
+        return new RegionInfo(argsz, Wire.i32(p, 4), Wire.i32(p, 8), Wire.i64(p, 16), Wire.i64(p, 24), caps);
+    }
+
+    static Capability decodeCap(CapabilityChain.Entry e) throws ProtocolException {
+        if (e.version() == 1) {
+            switch (e.id()) {
+                case SparseMmapCap.ID:
+                    return SparseMmapCap.decodeBody(e.body());
+                case RegionTypeCap.ID:
+                    return RegionTypeCap.decodeBody(e.body());
+                case SparseMmapFdsCap.ID:
+                    return SparseMmapFdsCap.decodeBody(e.body());
+                default:
+                    break;
+            }
+        }
+        return RawCapability.of(e);
+    }
+}

@@ -1,0 +1,102 @@
+package io.jvfio.protocol;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * REGION_WRITE_MULTI (15) request: {@code wr_cnt u64 @0}, then wr_cnt 24-byte entries
+ * {@code {offset u64, region u32, count u32 (≤ 8), data[8]}}. The reply is {@link RegionWriteMultiReply}.
+ * Decode checks the payload is exactly 8 + 24 × wr_cnt bytes, wr_cnt ≤ {@link #MAX_ENTRIES} by default, and
+ * every count ≤ 8.
+ */
+public record RegionWriteMulti(List<Entry> entries) implements Payload {
+    public static final int HEADER_SIZE = 8;
+    public static final int ENTRY_SIZE = 24;
+    public static final int MAX_DATA = 8;
+    /** QEMU's batch limit (VFIO_USER_MULTI_MAX). */
+    public static final int MAX_ENTRIES = 200;
+
+    /** One small write; {@code data.length} is its count (≤ 8). */
+    public record Entry(long offset, int region, byte[] data) {
+        public Entry {
+            if (data.length > MAX_DATA) {
+                throw new IllegalArgumentException("REGION_WRITE_MULTI entry carries at most 8 bytes, got " + data.length);
+            }
+            data = data.clone();
+        }
+
+        @Override
+        public byte[] data() {
+            return data.clone();
+        }
+
+        public int count() {
+            return data.length;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Entry e && e.offset == offset && e.region == region && Arrays.equals(e.data, data);
+        }
+
+        @Override
+        public int hashCode() {
+            return (Long.hashCode(offset) * 31 + region) * 31 + Arrays.hashCode(data);
+        }
+
+        @Override
+        public String toString() {
+            return "Entry[offset=" + Wire.hex(offset) + ", region=" + region + ", data=" + HexFormat.of().formatHex(data) + "]";
+        }
+    }
+
+    public RegionWriteMulti {
+        entries = List.copyOf(entries);
+    }
+
+    @Override
+    public long encodedSize() {
+        return HEADER_SIZE + (long) ENTRY_SIZE * entries.size();
+    }
+
+    @Override
+    public void encode(MemorySegment d) {
+        Wire.checkDst(d, encodedSize(), this);
+        Wire.put64(d, 0, entries.size());
+        long off = HEADER_SIZE;
+        for (Entry e : entries) {
+            d.asSlice(off, ENTRY_SIZE).fill((byte) 0);
+            Wire.put64(d, off, e.offset());
+            Wire.put32(d, off + 8, e.region());
+            Wire.put32(d, off + 12, e.data.length);
+            Wire.putBytes(d, off + 16, e.data);
+            off += ENTRY_SIZE;
+        }
+    }
+
+    public static RegionWriteMulti decode(MemorySegment p) throws ProtocolException {
+        return decode(p, MAX_ENTRIES);
+    }
+
+    public static RegionWriteMulti decode(MemorySegment p, long maxEntries) throws ProtocolException {
+        Wire.need(p, HEADER_SIZE, "REGION_WRITE_MULTI");
+        long n = Wire.i64(p, 0);
+        Wire.noOversize(n, maxEntries, "REGION_WRITE_MULTI wr_cnt");
+        if (p.byteSize() != HEADER_SIZE + ENTRY_SIZE * n) {
+            throw ProtocolException.invalid("REGION_WRITE_MULTI: payload is " + p.byteSize() + " bytes, wr_cnt " + n
+                    + " needs " + (HEADER_SIZE + ENTRY_SIZE * n));
+        }
+        List<Entry> entries = new ArrayList<>((int) n);
+        for (long i = 0, off = HEADER_SIZE; i < n; i++, off += ENTRY_SIZE) {
+            long count = Wire.u32(p, off + 12);
+            if (count > MAX_DATA) {
+                throw ProtocolException.invalid("REGION_WRITE_MULTI: entry " + i + " count " + count + " exceeds 8");
+            }
+            entries.add(new Entry(Wire.i64(p, off), Wire.i32(p, off + 8), Wire.bytes(p, off + 16, count)));
+        }
+        return new RegionWriteMulti(entries);
+    }
+}

@@ -1,0 +1,232 @@
+package io.jvfio.server;
+
+import io.jvfio.linux.Errno;
+import io.jvfio.linux.EventFd;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.LinuxException;
+import io.jvfio.protocol.Vfio;
+import java.util.List;
+
+/**
+ * A device's interrupt lines as the client wired them with SET_IRQS: one eventfd slot per vector
+ * of each irq index (INTx, MSI, MSI-X, ERR, REQ), a mask bit per vector, and INTx level
+ * semantics: an asserted line fires once, masks itself, and fires again when the client unmasks
+ * it while it is still asserted (the client's EOI path).
+ */
+public final class Interrupts {
+    private static final int INTX = Vfio.PCI_INTX_IRQ_INDEX, MSI = Vfio.PCI_MSI_IRQ_INDEX,
+            MSIX = Vfio.PCI_MSIX_IRQ_INDEX, ERR = Vfio.PCI_ERR_IRQ_INDEX, REQ = Vfio.PCI_REQ_IRQ_INDEX,
+            INDEX_COUNT = Vfio.PCI_NUM_IRQS;
+
+    private final Line[][] lines = new Line[INDEX_COUNT][];
+    private boolean intxAsserted;
+    private final Object lock = new Object();
+
+    private static final class Line {
+        EventFd trigger;
+        boolean masked;
+        boolean pending;
+    }
+
+    /** @param intx whether the device has an INTx pin */
+    public Interrupts(boolean intx, int msiVectors, int msixVectors, boolean err, boolean req) {
+        int[] counts = {intx ? 1 : 0, msiVectors, msixVectors, err ? 1 : 0, req ? 1 : 0};
+        for (int i = 0; i < INDEX_COUNT; i++) {
+            lines[i] = new Line[counts[i]];
+            for (int v = 0; v < counts[i]; v++) {
+                lines[i][v] = new Line();
+            }
+        }
+    }
+
+    public IrqInfo info(int index) throws VfioException {
+        checkIndex(index);
+        int count = lines[index].length;
+        if (count == 0) {
+            return IrqInfo.none();
+        }
+        return switch (index) {
+            case INTX -> new IrqInfo(count, true, true, false);
+            case MSI -> new IrqInfo(count, false, false, true);
+            case MSIX -> new IrqInfo(count, true, false, false);
+            default -> new IrqInfo(count, false, false, false);
+        };
+    }
+
+    /** Applies a SET_IRQS request. Takes ownership of its eventfds in every case. */
+    public void set(IrqSet request) throws VfioException {
+        try {
+            apply(request);
+        } finally {
+            // Whatever was not adopted into a slot is closed here: no fd outlives a failed request.
+            for (Fd fd : request.eventfds()) {
+                if (!adopted(fd)) {
+                    fd.close();
+                }
+            }
+        }
+    }
+
+    private void apply(IrqSet r) throws VfioException {
+        checkIndex(r.index());
+        Line[] slots = lines[r.index()];
+        if (r.data() == IrqSet.Data.NONE && r.action() == IrqSet.Action.TRIGGER && r.count() == 0) {
+            if (r.start() != 0) {
+                throw VfioException.invalid("SET_IRQS disable-all needs start 0");
+            }
+            synchronized (lock) {
+                for (Line line : slots) {
+                    clear(line);
+                }
+                if (r.index() == INTX) {
+                    intxAsserted = false;
+                }
+            }
+            return;
+        }
+        if ((long) r.start() + r.count() > slots.length || r.count() < 0 || r.start() < 0) {
+            throw VfioException.invalid("SET_IRQS vectors [%d, +%d) outside index %d's %d vectors"
+                    .formatted(r.start(), r.count(), r.index(), slots.length));
+        }
+        if ((r.index() == ERR || r.index() == REQ) && r.action() != IrqSet.Action.TRIGGER) {
+            throw VfioException.invalid("ERR and REQ take only TRIGGER");
+        }
+        if (r.data() == IrqSet.Data.EVENTFD && !r.eventfds().isEmpty() && r.eventfds().size() != r.count()) {
+            throw VfioException.invalid("SET_IRQS has %d eventfds for %d vectors".formatted(r.eventfds().size(), r.count()));
+        }
+        if (r.action() != IrqSet.Action.TRIGGER && r.data() == IrqSet.Data.EVENTFD) {
+            // Mask/unmask notification eventfds (resamplefds) only matter with a hypervisor; accept and drop.
+            return;
+        }
+        synchronized (lock) {
+            for (int i = 0; i < r.count(); i++) {
+                Line line = slots[r.start() + i];
+                switch (r.action()) {
+                    case TRIGGER -> {
+                        if (r.data() == IrqSet.Data.EVENTFD) {
+                            if (line.trigger != null) {
+                                line.trigger.close();
+                            }
+                            line.trigger = r.eventfds().isEmpty() ? null : EventFd.adopt(r.eventfds().get(i));
+                        } else if (r.selects(i)) {
+                            fireLocked(r.index(), r.start() + i, line);
+                        }
+                    }
+                    case MASK -> {
+                        if (r.selects(i)) {
+                            line.masked = true;
+                        }
+                    }
+                    case UNMASK -> {
+                        if (r.selects(i)) {
+                            line.masked = false;
+                            if (r.index() == INTX ? intxAsserted : line.pending) {
+                                fireLocked(r.index(), r.start() + i, line);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private boolean adopted(Fd fd) {
+        synchronized (lock) {
+            for (Line[] index : lines) {
+                for (Line line : index) {
+                    if (line.trigger != null && line.trigger.fd() == fd) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Raises vector {@code vector} of {@code index} (an edge: MSI, MSI-X, ERR, REQ). */
+    public void trigger(int index, int vector) {
+        synchronized (lock) {
+            if (index < 0 || index >= INDEX_COUNT || vector < 0 || vector >= lines[index].length) {
+                throw new IllegalArgumentException("no vector %d at irq index %d".formatted(vector, index));
+            }
+            fireLocked(index, vector, lines[index][vector]);
+        }
+    }
+
+    /** Sets the INTx line's level. Asserting fires the client's eventfd unless the line is masked. */
+    public void setIntx(boolean asserted) {
+        synchronized (lock) {
+            if (lines[INTX].length == 0) {
+                throw new IllegalStateException("device has no INTx pin");
+            }
+            boolean rising = asserted && !intxAsserted;
+            intxAsserted = asserted;
+            if (rising) {
+                fireLocked(INTX, 0, lines[INTX][0]);
+            }
+        }
+    }
+
+    public boolean intxAsserted() {
+        synchronized (lock) {
+            return intxAsserted;
+        }
+    }
+
+    /** Whether the client has given vector {@code vector} of {@code index} an eventfd. */
+    public boolean isWired(int index, int vector) {
+        synchronized (lock) {
+            return vector < lines[index].length && lines[index][vector].trigger != null;
+        }
+    }
+
+    private void fireLocked(int index, int vector, Line line) {
+        if (line.masked) {
+            line.pending = true;
+            return;
+        }
+        line.pending = false;
+        if (index == INTX) {
+            line.masked = true; // automasked until the client's UNMASK
+        }
+        if (line.trigger != null) {
+            try {
+                line.trigger.signal();
+            } catch (LinuxException e) {
+                System.getLogger(Interrupts.class.getName()).log(System.Logger.Level.WARNING,
+                        "interrupt %d/%d: %s".formatted(index, vector, e.getMessage()));
+            }
+        }
+    }
+
+    /** Drops every eventfd and mask state (client gone, or device reset). */
+    public void reset() {
+        synchronized (lock) {
+            for (Line[] index : lines) {
+                for (Line line : index) {
+                    clear(line);
+                }
+            }
+            intxAsserted = false;
+        }
+    }
+
+    private static void clear(Line line) {
+        if (line.trigger != null) {
+            line.trigger.close();
+            line.trigger = null;
+        }
+        line.masked = false;
+        line.pending = false;
+    }
+
+    private void checkIndex(int index) throws VfioException {
+        if (index < 0 || index >= INDEX_COUNT) {
+            throw new VfioException(Errno.EINVAL, "no irq index " + index);
+        }
+    }
+
+    List<Integer> counts() {
+        return java.util.Arrays.stream(lines).map(l -> l.length).toList();
+    }
+}

@@ -1,0 +1,225 @@
+package io.jvfio.server;
+
+import io.jvfio.linux.Errno;
+import io.jvfio.pci.Bar;
+import io.jvfio.pci.ConfigSpace;
+import io.jvfio.pci.MsixCapability;
+import io.jvfio.pci.MsixTable;
+import io.jvfio.protocol.Vfio;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The PCI core every device builds on — jvfio's vfio-pci-core. It owns the config space (region
+ * 7), the BAR regions (0-5, each served by the device's {@link BarHandler}), the MSI-X table and
+ * PBA inside their BAR, and the interrupt lines; it answers device, region and irq info and picks
+ * the interrupt mode the guest enabled when the device raises one.
+ *
+ * <p>A device supplies its config space layout and BAR handlers; a variant device extends another
+ * device and overrides only the operations where it differs.
+ */
+public abstract class PciDevice implements VfioDevice {
+    private static final int ROM_REGION = Vfio.PCI_ROM_REGION_INDEX, CONFIG_REGION = Vfio.PCI_CONFIG_REGION_INDEX,
+            VGA_REGION = Vfio.PCI_VGA_REGION_INDEX;
+
+    private final ConfigSpace config;
+    private final BarHandler[] bars = new BarHandler[6];
+    private final Interrupts interrupts;
+    private final MsixTable msixTable;
+    private final MsixCapability msix;
+    private volatile SessionContext context;
+
+    protected PciDevice(ConfigSpace config) {
+        this.config = config;
+        this.msix = config.msix().orElse(null);
+        this.msixTable = msix == null ? null : new MsixTable(msix.tableSize());
+        int msiVectors = config.msi().map(m -> m.vectorsCapable()).orElse(0);
+        this.interrupts = new Interrupts(config.read(0x3d, 1) != 0, msiVectors,
+                msix == null ? 0 : msix.tableSize(), true, true);
+    }
+
+    /** Serves BAR {@code index} with {@code handler} (trapped accesses). */
+    protected final void bar(int index, BarHandler handler) {
+        if (config.bar(index).isEmpty()) {
+            throw new IllegalArgumentException("BAR " + index + " is not declared in the config space");
+        }
+        bars[index] = handler;
+    }
+
+    public final ConfigSpace config() {
+        return config;
+    }
+
+    public final Interrupts interrupts() {
+        return interrupts;
+    }
+
+    /** The open session's context; empty while no client is connected. */
+    protected final Optional<SessionContext> context() {
+        return Optional.ofNullable(context);
+    }
+
+    /** The client's memory; throws when no client is connected. */
+    protected final DmaSpace dma() throws VfioException {
+        SessionContext c = context;
+        if (c == null) {
+            throw new VfioException(Errno.ENODEV, "no client connected");
+        }
+        return c.dma();
+    }
+
+    @Override
+    public void open(SessionContext context) throws VfioException {
+        this.context = context;
+    }
+
+    @Override
+    public void close() {
+        this.context = null;
+        interrupts.reset();
+    }
+
+    @Override
+    public DeviceInfo info() {
+        return new DeviceInfo(Vfio.DEVICE_FLAGS_PCI | Vfio.DEVICE_FLAGS_RESET, Vfio.PCI_NUM_REGIONS, Vfio.PCI_NUM_IRQS, List.of());
+    }
+
+    @Override
+    public RegionInfo regionInfo(int index) throws VfioException {
+        if (index < 6) {
+            return config.bar(index).map(bar -> RegionInfo.trapped(bar.size(), true, true)).orElse(RegionInfo.absent());
+        }
+        if (index == CONFIG_REGION) {
+            return RegionInfo.trapped(config.size(), true, true);
+        }
+        if (index == ROM_REGION || index == VGA_REGION) {
+            return RegionInfo.absent();
+        }
+        throw VfioException.invalid("no region " + index);
+    }
+
+    @Override
+    public IrqInfo irqInfo(int index) throws VfioException {
+        return interrupts.info(index);
+    }
+
+    @Override
+    public void setIrqs(IrqSet request) throws VfioException {
+        interrupts.set(request);
+    }
+
+    @Override
+    public void regionRead(int index, long offset, MemorySegment dst) throws VfioException {
+        checkAccess(index, offset, dst.byteSize());
+        if (index == CONFIG_REGION) {
+            config.read((int) offset, dst);
+            return;
+        }
+        if (msixAccess(index, offset, dst, false)) {
+            return;
+        }
+        barHandler(index).read(offset, dst);
+    }
+
+    @Override
+    public void regionWrite(int index, long offset, MemorySegment src) throws VfioException {
+        checkAccess(index, offset, src.byteSize());
+        if (index == CONFIG_REGION) {
+            config.write((int) offset, src);
+            return;
+        }
+        if (msixAccess(index, offset, src, true)) {
+            return;
+        }
+        barHandler(index).write(offset, src);
+    }
+
+    /** Restores power-on state: config space, interrupt levels; then the device's own {@link #resetDevice()}. */
+    @Override
+    public void reset() throws VfioException {
+        config.reset();
+        if (msixTable != null) {
+            msixTable.reset();
+        }
+        if (config.read(0x3d, 1) != 0) {
+            interrupts.setIntx(false);
+        }
+        resetDevice();
+    }
+
+    /** The device's own part of a reset; the core has already reset config space and interrupts. */
+    protected void resetDevice() throws VfioException {}
+
+    /**
+     * Raises interrupt {@code vector} in whichever mode the guest enabled: MSI-X, else MSI, else
+     * (vector 0) a pulse on INTx. Level-triggered devices use {@link #setIntx(boolean)} instead.
+     */
+    protected final void raise(int vector) {
+        if (msix != null && config.msix().map(MsixCapability::enabled).orElse(false)) {
+            if (vector < msix.tableSize()) {
+                interrupts.trigger(Vfio.PCI_MSIX_IRQ_INDEX, vector);
+            }
+        } else if (config.msi().map(m -> m.enabled()).orElse(false)) {
+            int enabled = config.msi().get().vectorsEnabled();
+            if (vector < enabled) {
+                interrupts.trigger(Vfio.PCI_MSI_IRQ_INDEX, vector);
+            }
+        } else if (vector == 0 && config.read(0x3d, 1) != 0) {
+            setIntx(true);
+            setIntx(false);
+        }
+    }
+
+    /** Drives the INTx level, honouring the Command register's INTx-disable bit. */
+    protected final void setIntx(boolean level) {
+        config.setInterruptStatus(level);
+        interrupts.setIntx(level && !config.isIntxDisabled());
+    }
+
+    private boolean msixAccess(int index, long offset, MemorySegment data, boolean write) {
+        if (msix == null) {
+            return false;
+        }
+        long tableEnd = msix.tableOffset() + msix.tableBytes();
+        boolean table = index == msix.tableBar() && offset >= msix.tableOffset() && offset + data.byteSize() <= tableEnd;
+        long pbaEnd = msix.pbaOffset() + msix.pbaBytes();
+        boolean pba = index == msix.pbaBar() && offset >= msix.pbaOffset() && offset + data.byteSize() <= pbaEnd;
+        if (!table && !pba) {
+            return false;
+        }
+        int base = (int) (offset - (table ? msix.tableOffset() : msix.pbaOffset()));
+        for (int i = 0; i < data.byteSize(); i++) {
+            if (write) {
+                if (table) {
+                    msixTable.write(base + i, 1, Byte.toUnsignedInt(data.get(ValueLayout.JAVA_BYTE, i)));
+                }
+            } else {
+                long value = table ? msixTable.read(base + i, 1) : msixTable.readPba(base + i, 1);
+                data.set(ValueLayout.JAVA_BYTE, i, (byte) value);
+            }
+        }
+        return true;
+    }
+
+    private BarHandler barHandler(int index) throws VfioException {
+        BarHandler h = index < 6 ? bars[index] : null;
+        if (h == null) {
+            throw new VfioException(Errno.EINVAL, "region " + index + " has no handler");
+        }
+        return h;
+    }
+
+    private void checkAccess(int index, long offset, long length) throws VfioException {
+        long size = regionInfo(index).size();
+        if (offset < 0 || length < 0 || offset + length < offset || offset + length > size) {
+            throw VfioException.invalid("access [0x%x, +0x%x) outside region %d of 0x%x bytes".formatted(offset, length, index, size));
+        }
+    }
+
+    /** Declared BARs, for tools. */
+    public final List<Bar> declaredBars() {
+        return config.bars();
+    }
+}

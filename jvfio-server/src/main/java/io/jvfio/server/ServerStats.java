@@ -1,0 +1,50 @@
+package io.jvfio.server;
+
+import io.jvfio.protocol.Command;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/** Counters a server keeps: connections, and commands received by type. */
+public final class ServerStats {
+    private final AtomicLongArray commands = new AtomicLongArray(Command.values().length);
+    private final java.util.concurrent.atomic.AtomicLong connections = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong errors = new java.util.concurrent.atomic.AtomicLong();
+
+    void countCommand(Command command) {
+        commands.incrementAndGet(command.ordinal());
+    }
+
+    void countConnection() {
+        connections.incrementAndGet();
+    }
+
+    void countError() {
+        errors.incrementAndGet();
+    }
+
+    public long connections() {
+        return connections.get();
+    }
+
+    /** Commands answered with an error (or dropped as malformed). */
+    public long errors() {
+        return errors.get();
+    }
+
+    public long count(Command command) {
+        return commands.get(command.ordinal());
+    }
+
+    /** Every command received at least once, with its count. */
+    public Map<Command, Long> commandCounts() {
+        Map<Command, Long> map = new EnumMap<>(Command.class);
+        for (Command c : Command.values()) {
+            long n = commands.get(c.ordinal());
+            if (n > 0) {
+                map.put(c, n);
+            }
+        }
+        return map;
+    }
+}

@@ -1,0 +1,499 @@
+package io.jvfio.server;
+
+import io.jvfio.linux.Errno;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.PeerCredentials;
+import io.jvfio.linux.UnixSocket;
+import io.jvfio.protocol.ArgSz;
+import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.Command;
+import io.jvfio.protocol.DeviceFeature;
+import io.jvfio.protocol.DmaMap;
+import io.jvfio.protocol.DmaReadReply;
+import io.jvfio.protocol.DmaReadRequest;
+import io.jvfio.protocol.DmaUnmap;
+import io.jvfio.protocol.DmaWriteReply;
+import io.jvfio.protocol.DmaWriteRequest;
+import io.jvfio.protocol.Payload;
+import io.jvfio.protocol.RegionAccess;
+import io.jvfio.protocol.RegionWriteMulti;
+import io.jvfio.protocol.RegionWriteMultiReply;
+import io.jvfio.protocol.SparseMmapCap;
+import io.jvfio.protocol.Header;
+import io.jvfio.protocol.ProtocolException;
+import io.jvfio.protocol.Vfio;
+import io.jvfio.protocol.Version;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One client connection: reads messages in order, turns commands into {@link VfioDevice} calls
+ * and answers them, and carries the device's DMA_READ/DMA_WRITE requests to the client.
+ *
+ * <p>The session thread only reads and dispatches. A device thread that sends a DMA request
+ * blocks on its own reply while the session thread goes on serving the client's commands and
+ * routes the reply back by message id — so a client that answers DMA requests only after its own
+ * command completes (QEMU) never deadlocks against us.
+ */
+final class Session implements DmaTransport, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Session.class.getName());
+    /** VERSION is answered with this minor; we implement the 0.x protocol as QEMU speaks it. */
+    static final int PROTOCOL_MAJOR = 0, PROTOCOL_MINOR = 0;
+
+    private final UnixSocket socket;
+    private final VfioDevice device;
+    private final ServerOptions options;
+    private final ServerStats stats;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment in;    // one incoming message
+    private final MemorySegment out;   // one reply
+    private final List<Fd> fds = new ArrayList<>();
+    private final DmaSpace dma;
+    private final ConcurrentHashMap<Integer, PendingDma> pending = new ConcurrentHashMap<>();
+    private final AtomicInteger nextId = new AtomicInteger();
+    private volatile boolean negotiated;
+    private volatile boolean closed;
+    private Capabilities clientCaps = Capabilities.DEFAULTS;
+
+    /** A DMA request of ours waiting for the client's reply. */
+    private static final class PendingDma {
+        final MemorySegment readInto;  // null for DMA_WRITE
+        final long address;
+        final long count;
+        final java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        volatile int errno;
+
+        PendingDma(MemorySegment readInto, long address, long count) {
+            this.readInto = readInto;
+            this.address = address;
+            this.count = count;
+        }
+    }
+
+    Session(UnixSocket socket, VfioDevice device, ServerOptions options, ServerStats stats) {
+        this.socket = socket;
+        this.device = device;
+        this.options = options;
+        this.stats = stats;
+        long max = options.maxMessageSize();
+        this.in = arena.allocate(max, 8);
+        this.out = arena.allocate(max, 8);
+        this.dma = new DmaSpace(options.maxDmaWindows());
+        socket.setMaxReceiveFds(options.maxMsgFds());
+    }
+
+    /** Serves until the client disconnects or sends something that cannot be framed. */
+    void run() {
+        try {
+            PeerCredentials peer = socket.peerCredentials();
+            LOG.log(Level.DEBUG, "client pid %d uid %d connected".formatted(peer.pid(), peer.uid()));
+            while (!closed && readMessage()) {
+                if (Header.isReply(in)) {
+                    completeDma();
+                } else {
+                    dispatch();
+                }
+                closeUnclaimedFds();
+            }
+        } catch (EOFException e) {
+            LOG.log(Level.INFO, "client left in the middle of a message");
+        } catch (ProtocolException e) {
+            stats.countError();
+            LOG.log(Level.WARNING, "disconnecting client: " + e.getMessage());
+        } catch (IOException e) {
+            if (!closed) {
+                LOG.log(Level.WARNING, "disconnecting client: " + e.getMessage());
+            }
+        } finally {
+            closeUnclaimedFds();
+        }
+    }
+
+    /** Reads one whole message into {@code in}; false at a clean end of the connection. */
+    private boolean readMessage() throws IOException, ProtocolException {
+        MemorySegment header = in.asSlice(0, Header.SIZE);
+        if (!socket.receiveFully(header, fds)) {
+            return false;
+        }
+        Header.validate(header, options.maxMessageSize());
+        long payload = Header.messageSize(in) - Header.SIZE;
+        if (payload > 0) {
+            socket.receiveFully(in.asSlice(Header.SIZE, payload), fds);
+        }
+        return true;
+    }
+
+    private MemorySegment payload() {
+        return in.asSlice(Header.SIZE, Header.messageSize(in) - Header.SIZE);
+    }
+
+    private void dispatch() throws IOException {
+        int id = Header.msgId(in);
+        int code = Header.command(in);
+        boolean noReply = Header.isNoReply(in);
+        Command command = Command.orNull(code);
+        long replyPayload;
+        try {
+            if (command == null) {
+                throw new ProtocolException(Errno.ENOSYS, "unknown command " + code);
+            }
+            stats.countCommand(command);
+            Command.checkFdCount(command, fds.size());
+            if (!negotiated && command != Command.VERSION) {
+                throw new ProtocolException(Errno.EINVAL, command + " before VERSION");
+            }
+            replyPayload = handle(command, payload(), out.asSlice(Header.SIZE));
+        } catch (ProtocolException e) {
+            fail(id, code, noReply, e.errno(), e.getMessage());
+            return;
+        } catch (VfioException e) {
+            fail(id, code, noReply, e.errno(), e.getMessage());
+            return;
+        } catch (RuntimeException e) {
+            // A device bug must not take the session down: the client gets EIO, the log the details.
+            LOG.log(Level.ERROR, "device failed on " + command, e);
+            fail(id, code, noReply, Errno.EIO, e.toString());
+            return;
+        }
+        if (!noReply) {
+            Header.writeReply(out, id, code, Header.SIZE + replyPayload);
+            socket.send(out.asSlice(0, Header.SIZE + replyPayload), replyFds);
+            replyFds.clear();
+        }
+    }
+
+    private final List<Fd> replyFds = new ArrayList<>(1);
+
+    private void fail(int id, int code, boolean noReply, int errno, String why) throws IOException {
+        stats.countError();
+        replyFds.clear();
+        LOG.log(Level.DEBUG, "command %d failed: %s".formatted(code, why));
+        if (!noReply) {
+            Header.writeErrorReply(out, id, code, errno);
+            socket.send(out.asSlice(0, Header.SIZE), List.of());
+        }
+    }
+
+    /** Handles one command; writes the reply payload into {@code reply} and returns its size. */
+    private long handle(Command command, MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        return switch (command) {
+            case VERSION -> version(p, reply);
+            case REGION_READ -> regionRead(p, reply);
+            case REGION_WRITE -> regionWrite(p, reply);
+            case REGION_WRITE_MULTI -> regionWriteMulti(p, reply);
+            case DMA_MAP -> dmaMap(p);
+            case DMA_UNMAP -> dmaUnmap(p, reply);
+            case DEVICE_GET_INFO -> deviceInfo(p, reply);
+            case DEVICE_GET_REGION_INFO -> regionInfo(p, reply);
+            case DEVICE_GET_IRQ_INFO -> irqInfo(p, reply);
+            case DEVICE_SET_IRQS -> setIrqs(p);
+            case DEVICE_RESET -> {
+                device.reset();
+                yield 0;
+            }
+            case DEVICE_FEATURE -> feature(p, reply);
+            case DMA_READ, DMA_WRITE -> throw new ProtocolException(Errno.EINVAL, command + " is sent by servers, not clients");
+            case DEVICE_GET_REGION_IO_FDS, MIG_DATA_READ, MIG_DATA_WRITE, GET_PRECOPY_INFO ->
+                    throw new ProtocolException(Errno.ENOTSUP, command + " is not supported by this server");
+        };
+    }
+
+    // The hot path: no allocation. The device reads straight into the reply buffer.
+    private long regionRead(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        RegionAccess.validate(p, options.maxDataXferSize(), false);
+        long count = RegionAccess.count(p);
+        RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), count);
+        device.regionRead(RegionAccess.region(p), RegionAccess.offset(p), reply.asSlice(RegionAccess.DATA_OFFSET, count));
+        return RegionAccess.SIZE + count;
+    }
+
+    private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        RegionAccess.validate(p, options.maxDataXferSize(), true);
+        device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p), RegionAccess.data(p));
+        RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), RegionAccess.count(p));
+        return RegionAccess.SIZE;
+    }
+
+    private long regionWriteMulti(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        RegionWriteMulti multi = RegionWriteMulti.decode(p);
+        long done = 0;
+        for (RegionWriteMulti.Entry e : multi.entries()) {
+            device.regionWrite(e.region(), e.offset(), MemorySegment.ofArray(e.data()));
+            done++;
+        }
+        return encode(new RegionWriteMultiReply(done), reply);
+    }
+
+    private long dmaMap(MemorySegment p) throws ProtocolException, VfioException {
+        DmaMap map = DmaMap.decode(p);
+        map.checkFds(fds.size());
+        if ((map.flags() & Vfio.DMA_MAP_FLAG_ACCESS_FILE_IO) != 0) {
+            throw new ProtocolException(Errno.ENOTSUP, "DMA_MAP: file-I/O access mode is not supported");
+        }
+        Fd fd = fds.isEmpty() ? null : fds.removeFirst();
+        dma.map(map.address(), map.size(), map.readable(), map.writable(), fd, map.offset());
+        return 0;
+    }
+
+    private long dmaUnmap(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        DmaUnmap unmap = DmaUnmap.decode(p);
+        if (unmap.wantsDirtyBitmap()) {
+            throw new ProtocolException(Errno.ENOTSUP, "DMA_UNMAP: dirty bitmaps (migration v1) are not supported");
+        }
+        if (unmap.isAll()) {
+            dma.unmapAll();
+        } else {
+            dma.unmap(unmap.address(), unmap.size());
+        }
+        return encode(new DmaUnmap(DmaUnmap.SIZE, unmap.flags(), unmap.address(), unmap.size(), null), reply);
+    }
+
+    private long deviceInfo(MemorySegment p, MemorySegment reply) throws ProtocolException {
+        io.jvfio.protocol.DeviceInfo request = io.jvfio.protocol.DeviceInfo.decode(p);
+        DeviceInfo info = device.info();
+        return encode(io.jvfio.protocol.DeviceInfo.reply(ArgSz.unsigned(request.argsz()), info.flags(),
+                info.numRegions(), info.numIrqs(), info.capabilities()), reply);
+    }
+
+    private long regionInfo(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        io.jvfio.protocol.RegionInfo request = io.jvfio.protocol.RegionInfo.decode(p);
+        int index = request.index();
+        if (index < 0 || index >= device.info().numRegions()) {
+            throw new ProtocolException(Errno.EINVAL, "DEVICE_GET_REGION_INFO: no region " + Integer.toUnsignedString(index));
+        }
+        RegionInfo info = device.regionInfo(index);
+        int flags = (info.readable() ? Vfio.REGION_INFO_FLAG_READ : 0) | (info.writable() ? Vfio.REGION_INFO_FLAG_WRITE : 0);
+        List<Capability> caps = new ArrayList<>(info.capabilities());
+        long fileOffset = 0;
+        if (info.mmap().isPresent()) {
+            RegionInfo.Mmap mmap = info.mmap().get();
+            flags |= Vfio.REGION_INFO_FLAG_MMAP;
+            fileOffset = mmap.fileOffset();
+            if (!mmap.areas().isEmpty()) {
+                caps.add(new SparseMmapCap(mmap.areas().stream()
+                        .map(a -> new SparseMmapCap.Area(a.offset(), a.size())).toList()));
+            }
+        }
+        io.jvfio.protocol.RegionInfo answer = io.jvfio.protocol.RegionInfo.reply(ArgSz.unsigned(request.argsz()),
+                index, flags, info.size(), fileOffset, caps);
+        // The fd goes only with a complete answer; a client re-asking with a bigger argsz gets it then.
+        if (info.mmap().isPresent() && !answer.truncated()) {
+            replyFds.add(info.mmap().get().fd());
+        }
+        return encode(answer, reply);
+    }
+
+    private long irqInfo(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        io.jvfio.protocol.IrqInfo request = io.jvfio.protocol.IrqInfo.decode(p);
+        if (request.index() < 0 || request.index() >= device.info().numIrqs()) {
+            throw new ProtocolException(Errno.EINVAL, "DEVICE_GET_IRQ_INFO: no irq index " + Integer.toUnsignedString(request.index()));
+        }
+        IrqInfo info = device.irqInfo(request.index());
+        int flags = Vfio.IRQ_INFO_EVENTFD | (info.maskable() ? Vfio.IRQ_INFO_MASKABLE : 0)
+                | (info.automasked() ? Vfio.IRQ_INFO_AUTOMASKED : 0) | (info.noResize() ? Vfio.IRQ_INFO_NORESIZE : 0);
+        return encode(io.jvfio.protocol.IrqInfo.reply(request.index(), flags, info.count()), reply);
+    }
+
+    private long setIrqs(MemorySegment p) throws ProtocolException, VfioException {
+        io.jvfio.protocol.IrqSet request = io.jvfio.protocol.IrqSet.decode(p);
+        request.checkFds(fds.size());
+        if (request.index() < 0 || request.index() >= device.info().numIrqs()) {
+            throw new ProtocolException(Errno.EINVAL, "DEVICE_SET_IRQS: no irq index " + Integer.toUnsignedString(request.index()));
+        }
+        IrqSet.Action action = switch (request.action()) {
+            case Vfio.IRQ_SET_ACTION_MASK -> IrqSet.Action.MASK;
+            case Vfio.IRQ_SET_ACTION_UNMASK -> IrqSet.Action.UNMASK;
+            default -> IrqSet.Action.TRIGGER;
+        };
+        IrqSet.Data data = switch (request.dataType()) {
+            case Vfio.IRQ_SET_DATA_BOOL -> IrqSet.Data.BOOL;
+            case Vfio.IRQ_SET_DATA_EVENTFD -> IrqSet.Data.EVENTFD;
+            default -> IrqSet.Data.NONE;
+        };
+        List<Fd> eventfds = List.copyOf(fds);
+        fds.clear(); // ownership passes to the device with the request
+        device.setIrqs(new IrqSet(request.index(), request.start(), request.count(), action, data, request.boolData(), eventfds));
+        return 0;
+    }
+
+    private long feature(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        DeviceFeature request = DeviceFeature.decode(p);
+        byte[] data = device.feature(request.flags(), request.data());
+        long size = DeviceFeature.SIZE + (long) data.length;
+        if (request.isGet() && size > ArgSz.unsigned(request.argsz())) {
+            throw new ProtocolException(Errno.EINVAL, "DEVICE_FEATURE: reply needs %d bytes, client offered %d"
+                    .formatted(size, ArgSz.unsigned(request.argsz())));
+        }
+        return encode(new DeviceFeature((int) size, request.flags(), data), reply);
+    }
+
+    private static long encode(Payload payload, MemorySegment reply) {
+        payload.encode(reply);
+        return payload.encodedSize();
+    }
+
+    private long version(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+        if (negotiated) {
+            throw new ProtocolException(Errno.EINVAL, "VERSION sent twice");
+        }
+        Version proposed = Version.decode(p);
+        if (proposed.major() != PROTOCOL_MAJOR) {
+            throw new ProtocolException(Errno.ENOTSUP, "protocol major %d is not supported".formatted(proposed.major()));
+        }
+        clientCaps = proposed.capabilitiesOrDefaults();
+        Capabilities ours = Capabilities.DEFAULTS
+                .withMaxMsgFds(options.maxMsgFds())
+                .withMaxDataXferSize(options.maxDataXferSize())
+                .withWriteMultiple(true);
+        Version answer = new Version(PROTOCOL_MAJOR, Math.min(proposed.minor(), PROTOCOL_MINOR), ours);
+        // QEMU receives the reply into a buffer as large as its own request: never send more.
+        if (answer.encodedSize() > p.byteSize()) {
+            answer = new Version(PROTOCOL_MAJOR, Math.min(proposed.minor(), PROTOCOL_MINOR), Capabilities.DEFAULTS);
+        }
+        answer.encode(reply);
+        negotiated = true;
+        dma.attach(this);
+        device.open(new SessionContext(peerOrUnknown(), limits(), dma, options.hypervisorLink()));
+        return answer.encodedSize();
+    }
+
+    private NegotiatedLimits limits() {
+        return new NegotiatedLimits(clientCaps.maxMsgFds(), clientCaps.maxDataXferSize(), options.maxDataXferSize());
+    }
+
+    private PeerCredentials peerOrUnknown() {
+        try {
+            return socket.peerCredentials();
+        } catch (LinuxException e) {
+            return new PeerCredentials(0, -1, -1);
+        }
+    }
+
+    // ---- DMA to the client (DmaTransport), called from device threads ----
+
+    @Override
+    public void read(long iova, MemorySegment dst) throws VfioException {
+        transfer(Command.DMA_READ, iova, dst);
+    }
+
+    @Override
+    public void write(long iova, MemorySegment src) throws VfioException {
+        transfer(Command.DMA_WRITE, iova, src);
+    }
+
+    private void transfer(Command command, long iova, MemorySegment buffer) throws VfioException {
+        long chunkMax = Math.max(1, clientCaps.maxDataXferSize());
+        for (long done = 0; done < buffer.byteSize(); ) {
+            long chunk = Math.min(chunkMax, buffer.byteSize() - done);
+            roundTrip(command, iova + done, buffer.asSlice(done, chunk));
+            done += chunk;
+        }
+    }
+
+    private void roundTrip(Command command, long address, MemorySegment data) throws VfioException {
+        if (closed) {
+            throw new VfioException(Errno.ENODEV, "client disconnected");
+        }
+        boolean isRead = command == Command.DMA_READ;
+        PendingDma p = new PendingDma(isRead ? data : null, address, data.byteSize());
+        int id = nextId.getAndIncrement() & 0xffff;
+        if (pending.putIfAbsent(id, p) != null) {
+            throw new VfioException(Errno.EBUSY, "65536 DMA requests outstanding");
+        }
+        try {
+            Payload request = isRead ? new DmaReadRequest(address, data.byteSize())
+                    : new DmaWriteRequest(address, data.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            MemorySegment message = MemorySegment.ofArray(new byte[Math.toIntExact(Header.SIZE + request.encodedSize())]);
+            Header.writeCommand(message, id, command.code(), message.byteSize(), false);
+            request.encode(message.asSlice(Header.SIZE));
+            socket.send(message);
+            if (!p.done.await(options.dmaReplyTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new VfioException(Errno.ETIMEDOUT, "%s at 0x%x: no reply within %s".formatted(command, address, options.dmaReplyTimeout()));
+            }
+            if (p.errno != 0) {
+                throw new VfioException(p.errno, "%s at 0x%x +0x%x: %s".formatted(command, address, data.byteSize(), Errno.format(p.errno)));
+            }
+        } catch (LinuxException e) {
+            throw new VfioException(Errno.ENODEV, command + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VfioException(Errno.EINTR, command + " interrupted");
+        } finally {
+            pending.remove(id, p);
+        }
+    }
+
+    /** A reply to one of our DMA requests: route it to the waiting device thread. */
+    private void completeDma() {
+        int id = Header.msgId(in);
+        PendingDma p = pending.remove(id);
+        if (p == null) {
+            LOG.log(Level.WARNING, "reply %d matches no request of ours; ignored".formatted(id));
+            return;
+        }
+        MemorySegment payload = payload();
+        try {
+            if (Header.isError(in)) {
+                p.errno = Header.error(in) != 0 ? Header.error(in) : Errno.EIO;
+            } else if (p.readInto != null) {
+                DmaReadReply r = DmaReadReply.decode(payload, p.address, p.count);
+                if (r.count() != p.count) {
+                    p.errno = Errno.EFAULT; // a short DMA read leaves the device with holes: fail it
+                } else {
+                    MemorySegment.copy(MemorySegment.ofArray(r.data()), 0, p.readInto, 0, p.count);
+                }
+            } else {
+                DmaWriteReply r = DmaWriteReply.decode(payload, p.address, p.count);
+                if (r.count() != p.count) {
+                    p.errno = Errno.EFAULT;
+                }
+            }
+        } catch (ProtocolException e) {
+            LOG.log(Level.WARNING, "bad DMA reply: " + e.getMessage());
+            p.errno = e.errno();
+        } finally {
+            p.done.countDown();
+        }
+    }
+
+    private void closeUnclaimedFds() {
+        for (Fd fd : fds) {
+            fd.close();
+        }
+        fds.clear();
+    }
+
+    /** Ends the session from another thread: the session thread wakes up and cleans up. */
+    void disconnect() {
+        closed = true;
+        socket.shutdown();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (PendingDma p : pending.values()) {
+            p.errno = Errno.ENODEV;
+            p.done.countDown();
+        }
+        pending.clear();
+        dma.attach(null);
+        dma.unmapAll();
+        if (negotiated) {
+            device.close();
+        }
+        socket.close();
+        arena.close();
+    }
+}

@@ -1,0 +1,51 @@
+package io.jvfio.server;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The operations a vfio-user client can ask of a device — jvfio's {@code vfio_device_ops}. The
+ * session decodes messages into these calls and encodes their results; a device knows nothing of
+ * the wire. Most devices extend {@link PciDevice}, which implements all of them for PCI.
+ *
+ * <p>Calls arrive from one session thread, in the client's order. A device that also changes state
+ * from other threads synchronizes itself.
+ */
+public interface VfioDevice {
+    /** A short name for logs and tools. */
+    default String name() {
+        return getClass().getSimpleName();
+    }
+
+    /** A client connected; {@code context} describes it. */
+    default void open(SessionContext context) throws VfioException {}
+
+    /** The client went away; its DMA windows and eventfds are already gone. Device state stays. */
+    default void close() {}
+
+    DeviceInfo info();
+
+    RegionInfo regionInfo(int index) throws VfioException;
+
+    IrqInfo irqInfo(int index) throws VfioException;
+
+    void setIrqs(IrqSet request) throws VfioException;
+
+    /** Fills {@code dst} from region {@code index} at {@code offset}; the device checks the bounds. */
+    void regionRead(int index, long offset, MemorySegment dst) throws VfioException;
+
+    void regionWrite(int index, long offset, MemorySegment src) throws VfioException;
+
+    /** DEVICE_RESET: back to power-on state. */
+    default void reset() throws VfioException {
+        throw new VfioException(io.jvfio.linux.Errno.ENOTTY, "reset is not supported");
+    }
+
+    /**
+     * DEVICE_FEATURE: {@code flags} carries the feature index and GET/SET/PROBE bits, {@code data}
+     * the request's data; returns the reply data. Unsupported features answer EINVAL (what clients
+     * read as "not supported").
+     */
+    default byte[] feature(int flags, byte[] data) throws VfioException {
+        throw new VfioException(io.jvfio.linux.Errno.EINVAL, "device feature %d is not supported".formatted(flags & 0xffff));
+    }
+}

@@ -1,0 +1,202 @@
+package io.jvfio.server;
+
+import io.jvfio.linux.Errno;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.UnixServerSocket;
+import io.jvfio.linux.UnixSocket;
+import io.jvfio.protocol.Vfio;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Serves one device over vfio-user: listens on a UNIX socket, takes one client at a time, and
+ * when a client goes away drops its DMA windows and eventfds, keeps the device's state, and waits
+ * for the next client.
+ */
+public final class VfioUserServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(VfioUserServer.class.getName());
+
+    private final UnixServerSocket listener;   // null when serving one pre-connected socket
+    private final UnixSocket connected;
+    private final VfioDevice device;
+    private final ServerOptions options;
+    private final ServerStats stats = new ServerStats();
+    private final Optional<Path> path;
+    private volatile boolean closed;
+    private volatile Session current;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    private VfioUserServer(UnixServerSocket listener, UnixSocket connected, VfioDevice device, ServerOptions options, Optional<Path> path) {
+        this.listener = listener;
+        this.connected = connected;
+        this.device = device;
+        this.options = options;
+        this.path = path;
+    }
+
+    /**
+     * Listens at {@code socketPath} with the options' file mode. A stale socket left by a dead
+     * server is replaced; a live one, a symlink, or any other file there is refused.
+     */
+    public static VfioUserServer bind(Path socketPath, VfioDevice device, ServerOptions options) throws IOException {
+        clearStaleSocket(socketPath);
+        UnixServerSocket listener = UnixServerSocket.bind(socketPath, options.socketMode(), 4);
+        return new VfioUserServer(listener, null, device, options, Optional.of(socketPath));
+    }
+
+    /**
+     * Serves on an inherited fd (the backend-program convention {@code --fd N}): a listening socket
+     * is served like {@link #bind}; a connected one serves that single client.
+     */
+    public static VfioUserServer adopt(Fd fd, VfioDevice device, ServerOptions options) throws IOException {
+        try {
+            return new VfioUserServer(UnixServerSocket.adopt(fd), null, device, options, Optional.empty());
+        } catch (LinuxException notListening) {
+            if (notListening.errno() == Errno.ENOTSOCK) {
+                fd.close();
+                throw new LinuxException("--fd", "fd " + "is not a socket", Errno.ENOTSOCK);
+            }
+            return new VfioUserServer(null, UnixSocket.adopt(fd), device, options, Optional.empty());
+        }
+    }
+
+    private static void clearStaleSocket(Path path) throws IOException {
+        BasicFileAttributes attrs;
+        try {
+            attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (java.nio.file.NoSuchFileException absent) {
+            return;
+        }
+        if (attrs.isSymbolicLink()) {
+            throw new LinuxException("bind", path + " is a symbolic link; refusing to replace it", Errno.EEXIST);
+        }
+        if (!attrs.isOther()) {
+            throw new LinuxException("bind", path + " exists and is not a socket; refusing to replace it", Errno.EEXIST);
+        }
+        try (UnixSocket probe = UnixSocket.connect(path)) {
+            throw new LinuxException("bind", path + " is in use by a live server", Errno.EADDRINUSE);
+        } catch (LinuxException e) {
+            if (e.errno() != Errno.ECONNREFUSED) {
+                throw e;
+            }
+        }
+        Files.delete(path); // nobody listens: a stale socket from a dead server
+    }
+
+    public Optional<Path> socketPath() {
+        return path;
+    }
+
+    public ServerStats stats() {
+        return stats;
+    }
+
+    public VfioDevice device() {
+        return device;
+    }
+
+    /** Serves clients one after another until {@link #close()}. */
+    public void serve() throws IOException {
+        try {
+            if (connected != null) {
+                runSession(connected);
+                return;
+            }
+            while (!closed) {
+                UnixSocket client;
+                try {
+                    client = listener.accept();
+                } catch (LinuxException e) {
+                    if (closed) {
+                        return;
+                    }
+                    throw e;
+                }
+                runSession(client);
+            }
+        } finally {
+            stopped.countDown();
+        }
+    }
+
+    /** Serves on a new daemon thread named after the device. */
+    public Thread start() {
+        Thread t = Thread.ofPlatform().name("jvfio-" + device.name()).daemon().unstarted(() -> {
+            try {
+                serve();
+            } catch (IOException e) {
+                if (!closed) {
+                    LOG.log(Level.ERROR, "server stopped: " + e.getMessage(), e);
+                }
+            }
+        });
+        t.start();
+        return t;
+    }
+
+    private void runSession(UnixSocket client) {
+        stats.countConnection();
+        try (Session session = new Session(client, device, options, stats)) {
+            current = session;
+            session.run();
+        } finally {
+            current = null;
+        }
+    }
+
+    /** Whether a client is connected now. */
+    public boolean hasClient() {
+        return current != null;
+    }
+
+    /**
+     * Asks the connected client to release the device (the REQ interrupt), as before a graceful
+     * shutdown; returns false if no client is connected or it did not wire the REQ interrupt.
+     */
+    public boolean requestRelease() {
+        if (current == null || !(device instanceof PciDevice pci) || !pci.interrupts().isWired(Vfio.PCI_REQ_IRQ_INDEX, 0)) {
+            return false;
+        }
+        pci.interrupts().trigger(Vfio.PCI_REQ_IRQ_INDEX, 0);
+        return true;
+    }
+
+    /** Stops listening, disconnects the client, and removes the socket file. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (listener != null) {
+            listener.close();
+        }
+        Session s = current;
+        if (s != null) {
+            s.disconnect();
+        }
+        if (connected != null) {
+            connected.shutdown();
+        }
+        try {
+            stopped.await(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        path.ifPresent(p -> {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "could not remove " + p + ": " + e.getMessage());
+            }
+        });
+    }
+}
