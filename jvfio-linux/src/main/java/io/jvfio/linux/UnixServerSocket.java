@@ -132,7 +132,8 @@ public final class UnixServerSocket implements AutoCloseable {
 
     /**
      * Shuts the socket down first, which makes a thread blocked in {@link #accept()} return, then
-     * closes it. Does not remove the socket file. Idempotent.
+     * closes it. The shutdown acts on the socket itself, so duplicates of its fd stop accepting too.
+     * Does not remove the socket file. Idempotent.
      */
     @Override
     public void close() {

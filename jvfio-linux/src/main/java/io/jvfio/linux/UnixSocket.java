@@ -160,6 +160,8 @@ public final class UnixSocket implements AutoCloseable {
 
     /** {@code second} may be the empty {@link MemorySegment#NULL}; no arrays or slices, so nothing is allocated. */
     private void sendSegments(MemorySegment first, MemorySegment second, List<Fd> fds) throws LinuxException {
+        checkAlive(first);
+        checkAlive(second);
         long total = first.byteSize() + second.byteSize();
         if (fds.size() > Libc.SCM_MAX_FD) {
             throw new IllegalArgumentException("at most " + Libc.SCM_MAX_FD + " fds per message: " + fds.size());
@@ -313,6 +315,12 @@ public final class UnixSocket implements AutoCloseable {
 
     private static void checkWritable(MemorySegment dst) {
         if (dst.isReadOnly()) throw new IllegalArgumentException("cannot receive into a read-only segment");
+        checkAlive(dst);
+    }
+
+    /** The kernel sees only addresses: refuse memory whose arena is already closed rather than hand it freed memory. */
+    private static void checkAlive(MemorySegment segment) {
+        if (!segment.scope().isAlive()) throw new IllegalStateException("segment's arena is closed");
     }
 
     /** One recvmsg of up to {@code wanted} bytes into {@code dst} at {@code offset}; called with the receive lock held. */

@@ -221,6 +221,66 @@ class UnixSocketTest extends FdLeakCheck {
     }
 
     @Test
+    void aGatherOfLargeHeapSegmentsCrossesTheBounceBufferIntact() throws Exception {
+        byte[] header = new byte[(1 << 20) - 3]; // almost fills the bounce buffer, so the payload starts mid-way
+        byte[] payload = new byte[(2 << 20) + 11];
+        new Random(3).nextBytes(header);
+        new Random(4).nextBytes(payload);
+        try (Fd memfd = labelledMemfd(5)) {
+            Future<?> sender = threads.submit(() -> {
+                left.send(MemorySegment.ofArray(header), MemorySegment.ofArray(payload), List.of(memfd));
+                return null;
+            });
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment received = arena.allocate(header.length + payload.length);
+                List<Fd> fds = new ArrayList<>();
+                assertThat(right.receiveFully(received, fds)).isTrue();
+                sender.get();
+
+                assertThat(received.asSlice(0, header.length).toArray(JAVA_BYTE)).isEqualTo(header);
+                assertThat(received.asSlice(header.length).toArray(JAVA_BYTE)).isEqualTo(payload);
+                assertThat(fds).hasSize(1);
+                try (Fd theirs = fds.getFirst()) {
+                    assertThat(readLabel(theirs)).isEqualTo(label(5));
+                }
+            }
+        }
+    }
+
+    @Test
+    void sendingAndReceivingNativeMemoryAllocatesNothingOnTheHeap() throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment header = arena.allocate(16);
+            MemorySegment payload = arena.allocate(48);
+            MemorySegment received = arena.allocate(64);
+            List<Fd> noFds = List.of();
+            List<Fd> fdsOut = new ArrayList<>();
+            for (int i = 0; i < 50_000; i++) { // let the JIT compile the path first
+                left.send(header, payload, noFds);
+                right.receiveFully(received, fdsOut);
+            }
+            long before = currentThreadAllocatedBytes();
+            for (int i = 0; i < 10_000; i++) {
+                left.send(header, payload, noFds);
+                right.receiveFully(received, fdsOut);
+            }
+            long allocated = currentThreadAllocatedBytes() - before;
+            // Not one object per round trip (10,000 of them would be >= 160 KB); a little slack for stray JVM work.
+            assertThat(allocated).isLessThan(16 * 1024);
+        }
+    }
+
+    /**
+     * The JDK's per-thread allocation counter, looked up reflectively: tests compile inside the
+     * module, which (rightly) does not read java.management.
+     */
+    private static long currentThreadAllocatedBytes() throws Exception {
+        Object threadBean = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+        return (long) Class.forName("com.sun.management.ThreadMXBean").getMethod("getCurrentThreadAllocatedBytes")
+                .invoke(threadBean);
+    }
+
+    @Test
     void concurrentSendersNeverInterleaveTheirMessages() throws Exception {
         int senders = 4;
         int messagesEach = 50;

@@ -227,6 +227,25 @@ public final class Capabilities {
         return new Capabilities(copy);
     }
 
+    /** Stores numbers the way the parser would (int when it fits), so built and parsed trees compare equal. */
+    private static void putNumber(ObjectNode o, String key, long v) {
+        if (v == (int) v) {
+            o.put(key, (int) v);
+        } else {
+            o.put(key, v);
+        }
+    }
+
+    private static final java.util.Comparator<JsonNode> NUMERIC = (a, b) -> {
+        if (a.equals(b)) {
+            return 0;
+        }
+        if (a.isNumber() && b.isNumber()) {
+            return a.decimalValue().compareTo(b.decimalValue());
+        }
+        return 1;
+    };
+
     private static void requireNonNegative(long v, String key) {
         if (v < 0) {
             throw new IllegalArgumentException(key + " must not be negative: " + v);
@@ -240,17 +259,17 @@ public final class Capabilities {
 
     public Capabilities withMaxDataXferSize(long v) {
         requireNonNegative(v, MAX_DATA_XFER_SIZE);
-        return edit(c -> c.put(MAX_DATA_XFER_SIZE, v));
+        return edit(c -> putNumber(c, MAX_DATA_XFER_SIZE, v));
     }
 
     public Capabilities withMaxDmaMaps(long v) {
         requireNonNegative(v, MAX_DMA_MAPS);
-        return edit(c -> c.put(MAX_DMA_MAPS, v));
+        return edit(c -> putNumber(c, MAX_DMA_MAPS, v));
     }
 
     public Capabilities withPgsizes(long v) {
         requireNonNegative(v, PGSIZES);
-        return edit(c -> c.put(PGSIZES, v));
+        return edit(c -> putNumber(c, PGSIZES, v));
     }
 
     public Capabilities withWriteMultiple(boolean v) {
@@ -271,13 +290,17 @@ public final class Capabilities {
     public Capabilities withMigration(long pgsize, long maxBitmapSize) {
         requireNonNegative(pgsize, MIGRATION_PGSIZE);
         requireNonNegative(maxBitmapSize, MIGRATION_MAX_BITMAP_SIZE);
-        return edit(c -> c.putObject(MIGRATION).put(MIGRATION_PGSIZE, pgsize).put(MIGRATION_MAX_BITMAP_SIZE, maxBitmapSize));
+        return edit(c -> {
+            ObjectNode m = c.putObject(MIGRATION);
+            putNumber(m, MIGRATION_PGSIZE, pgsize);
+            putNumber(m, MIGRATION_MAX_BITMAP_SIZE, maxBitmapSize);
+        });
     }
 
     /** {@code migration: {pgsize: p}} only (what libvfio-user and rust-vmm send). */
     public Capabilities withMigrationPgsize(long pgsize) {
         requireNonNegative(pgsize, MIGRATION_PGSIZE);
-        return edit(c -> c.putObject(MIGRATION).put(MIGRATION_PGSIZE, pgsize));
+        return edit(c -> putNumber(c.putObject(MIGRATION), MIGRATION_PGSIZE, pgsize));
     }
 
     /** Sets any key inside {@code "capabilities"} (type-checked if it is a known key). */
@@ -306,7 +329,7 @@ public final class Capabilities {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Capabilities c && root.equals(c.root);
+        return o instanceof Capabilities c && root.equals(NUMERIC, c.root);
     }
 
     @Override

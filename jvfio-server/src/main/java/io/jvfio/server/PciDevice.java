@@ -5,6 +5,7 @@ import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.MsixCapability;
 import io.jvfio.pci.MsixTable;
+import io.jvfio.pci.PciRegisters;
 import io.jvfio.protocol.Vfio;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -36,7 +37,7 @@ public abstract class PciDevice implements VfioDevice {
         this.msix = config.msix().orElse(null);
         this.msixTable = msix == null ? null : new MsixTable(msix.tableSize());
         int msiVectors = config.msi().map(m -> m.vectorsCapable()).orElse(0);
-        this.interrupts = new Interrupts(config.read(0x3d, 1) != 0, msiVectors,
+        this.interrupts = new Interrupts(hasIntxPin(config), msiVectors,
                 msix == null ? 0 : msix.tableSize(), true, true);
     }
 
@@ -143,7 +144,7 @@ public abstract class PciDevice implements VfioDevice {
         if (msixTable != null) {
             msixTable.reset();
         }
-        if (config.read(0x3d, 1) != 0) {
+        if (hasIntxPin(config)) {
             interrupts.setIntx(false);
         }
         resetDevice();
@@ -155,6 +156,9 @@ public abstract class PciDevice implements VfioDevice {
     /**
      * Raises interrupt {@code vector} in whichever mode the guest enabled: MSI-X, else MSI, else
      * (vector 0) a pulse on INTx. Level-triggered devices use {@link #setIntx(boolean)} instead.
+     * MSI-X table masks are not consulted: a VMM emulates the table itself and tells us about
+     * masking through SET_IRQS (as the kernel's vfio-pci is told), so our copy of the table is
+     * only storage.
      */
     protected final void raise(int vector) {
         if (msix != null && config.msix().map(MsixCapability::enabled).orElse(false)) {
@@ -166,7 +170,7 @@ public abstract class PciDevice implements VfioDevice {
             if (vector < enabled) {
                 interrupts.trigger(Vfio.PCI_MSI_IRQ_INDEX, vector);
             }
-        } else if (vector == 0 && config.read(0x3d, 1) != 0) {
+        } else if (vector == 0 && hasIntxPin(config)) {
             setIntx(true);
             setIntx(false);
         }
@@ -216,6 +220,10 @@ public abstract class PciDevice implements VfioDevice {
         if (offset < 0 || length < 0 || offset + length < offset || offset + length > size) {
             throw VfioException.invalid("access [0x%x, +0x%x) outside region %d of 0x%x bytes".formatted(offset, length, index, size));
         }
+    }
+
+    private static boolean hasIntxPin(ConfigSpace config) {
+        return config.read(PciRegisters.INTERRUPT_PIN, 1) != 0;
     }
 
     /** Declared BARs, for tools. */

@@ -1,6 +1,0 @@
-package io.jvfio.client;
-
-/** Placeholder until the module has its first type; delete it then. */
-final class Placeholder {
-    private Placeholder() {}
-}
