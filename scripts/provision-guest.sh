@@ -53,6 +53,15 @@ install_qemu() {
   touch "$ROOTFS/.jvfio-qemu"
 }
 
+# Programs copied into guest initramfs images (with their libraries): lspci for the guest tests.
+install_guest_tools() {
+  [ -f "$ROOTFS/.jvfio-guest-tools" ] && return
+  log "installing pciutils into the chroot (for lspci in guests)"
+  in_chroot apt-get install -y -qq --no-install-recommends pciutils >"$CACHE/guest-tools.log" 2>&1 \
+    || { tail -20 "$CACHE/guest-tools.log" >&2; exit 1; }
+  touch "$ROOTFS/.jvfio-guest-tools"
+}
+
 # The guest kernel and busybox are unpacked, not installed: no initramfs hooks run in the chroot.
 fetch_guest_parts() {
   [ -f "$GUEST/.jvfio-guest" ] && return
@@ -81,6 +90,7 @@ main() {
   host_tools
   bootstrap_rootfs
   install_qemu
+  install_guest_tools
   fetch_guest_parts
   log "ready: $CACHE"
 }

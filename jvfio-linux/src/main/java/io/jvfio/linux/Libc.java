@@ -37,7 +37,6 @@ final class Libc {
     static final int SOCK_CLOEXEC = 0x80000;
     static final int SOL_SOCKET = 1;
     static final int SCM_RIGHTS = 1;
-    static final int SO_TYPE = 3;
     static final int SO_PEERCRED = 17;
     static final int SO_ACCEPTCONN = 30;
     static final int SHUT_RDWR = 2;

@@ -204,6 +204,34 @@ public final class GuestToolchain {
     }
 
     /** {@code chroot <rootfs> <command...>} with a clean environment. */
+    /** The shared libraries (and loader) a rootfs program needs, as absolute rootfs paths, from {@code ldd} in the chroot. */
+    public List<String> sharedLibraries(String program) throws IOException {
+        Process p = new ProcessBuilder(chrootCommand(List.of("/usr/bin/ldd", program))).redirectErrorStream(true).start();
+        String out;
+        try (var in = p.getInputStream()) {
+            out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        try {
+            if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                p.destroyForcibly();
+                throw new IOException("ldd " + program + " in " + rootfs + " failed: " + out.strip());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while running ldd", e);
+        }
+        List<String> libs = new ArrayList<>();
+        for (String line : out.split("\n")) {
+            String l = line.strip();
+            int arrow = l.indexOf("=> ");
+            String path = arrow >= 0 ? l.substring(arrow + 3) : l;
+            int paren = path.indexOf(" (");
+            if (paren > 0) path = path.substring(0, paren);
+            if (path.startsWith("/")) libs.add(path);
+        }
+        return libs;
+    }
+
     List<String> chrootCommand(List<String> command) {
         List<String> cmd = new ArrayList<>();
         cmd.add("chroot");

@@ -158,6 +158,28 @@ public final class Initramfs {
             return this;
         }
 
+        /**
+         * A dynamically linked program from the rootfs (e.g. {@code /usr/bin/lspci}), with the shared
+         * libraries and loader {@code ldd} names for it inside the chroot, at the same paths.
+         */
+        public Builder program(String rootfsPath) throws IOException {
+            copyFromRootfs(rootfsPath, 0755);
+            for (String lib : tc.sharedLibraries(rootfsPath)) {
+                copyFromRootfs(lib, 0755);
+            }
+            return this;
+        }
+
+        /** A file copied from the rootfs to the same path in the guest (e.g. {@code /usr/share/misc/pci.ids}). */
+        public Builder rootfsFile(String rootfsPath) throws IOException {
+            return copyFromRootfs(rootfsPath, 0644);
+        }
+
+        private Builder copyFromRootfs(String rootfsPath, int mode) throws IOException {
+            Path host = tc.rootfs().resolve(guestPath(rootfsPath));
+            return file(rootfsPath, Files.readAllBytes(host.toRealPath()), mode);
+        }
+
         /** Whether to gzip the cpio (default true; the kernel accepts both). */
         public Builder gzip(boolean gzip) {
             this.gzip = gzip;

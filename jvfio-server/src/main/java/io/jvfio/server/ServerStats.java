@@ -3,13 +3,16 @@ package io.jvfio.server;
 import io.jvfio.protocol.Command;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /** Counters a server keeps: connections, and commands received by type. */
 public final class ServerStats {
     private final AtomicLongArray commands = new AtomicLongArray(Command.values().length);
-    private final java.util.concurrent.atomic.AtomicLong connections = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong errors = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong connections = new AtomicLong();
+    private final AtomicLong errors = new AtomicLong();
+    private final AtomicLong mappedWindows = new AtomicLong();
+    private final AtomicLong messageWindows = new AtomicLong();
 
     void countCommand(Command command) {
         commands.incrementAndGet(command.ordinal());
@@ -21,6 +24,20 @@ public final class ServerStats {
 
     void countError() {
         errors.incrementAndGet();
+    }
+
+    void countDmaWindow(boolean mapped) {
+        (mapped ? mappedWindows : messageWindows).incrementAndGet();
+    }
+
+    /** DMA windows the clients gave with an fd (mapped into this process). */
+    public long mappedDmaWindows() {
+        return mappedWindows.get();
+    }
+
+    /** DMA windows without an fd (reached through DMA_READ/DMA_WRITE messages). */
+    public long messageDmaWindows() {
+        return messageWindows.get();
     }
 
     public long connections() {

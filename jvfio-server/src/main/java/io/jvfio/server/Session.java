@@ -243,6 +243,7 @@ final class Session implements DmaTransport, AutoCloseable {
         }
         Fd fd = fds.isEmpty() ? null : fds.removeFirst();
         dma.map(map.address(), map.size(), map.readable(), map.writable(), fd, map.offset());
+        stats.countDmaWindow(fd != null);
         return 0;
     }
 

@@ -18,7 +18,7 @@ import net.jqwik.api.constraints.Size;
 import net.jqwik.api.constraints.UniqueElements;
 
 /** encode → decode is the identity for every message type. */
-class RoundTripProperties {
+class RoundTripPropertiesTest {
 
     static boolean wraps(long start, long size) {
         return size != 0 && Long.compareUnsigned(start + size - 1, start) < 0;
@@ -167,7 +167,7 @@ class RoundTripProperties {
         if (ArgSz.fits(32 + CapabilityChain.size(caps), offered)) {
             assertThat(r.caps()).isEqualTo(caps);
         }
-        roundTrip(RegionInfo.request((int) offered, index), RegionInfo::decode);
+        roundTrip(RegionInfo.request((int) offered + 32, index), RegionInfo::decode);
     }
 
     @Provide
@@ -187,7 +187,7 @@ class RoundTripProperties {
                      @ForAll("ioFdEntries") List<IoFdEntry> entries) throws Exception {
         RegionIoFds r = roundTrip(RegionIoFds.reply(offered, index, entries), RegionIoFds::decode);
         assertThat(r.encodedSize()).isLessThanOrEqualTo(Math.max(offered, 16));
-        roundTrip(RegionIoFds.request((int) offered, index), RegionIoFds::decode);
+        roundTrip(RegionIoFds.request((int) offered + 16, index), RegionIoFds::decode);
     }
 
     @Provide
@@ -267,7 +267,7 @@ class RoundTripProperties {
         roundTrip(new FeatureMigration(migFlags | Vfio.MIGRATION_STOP_COPY), FeatureMigration::decode);
         roundTrip(new FeatureMigDeviceState(state.code(), fd), FeatureMigDeviceState::decode);
         roundTrip(new FeatureDmaLoggingControl(1L << pgShift, ranges), FeatureDmaLoggingControl::decode);
-        long pageSize = 1L << Math.min(pgShift, 20);
+        long pageSize = 1L << (12 + pgShift % 10);
         long iova = (long) iovaPage * 4096;
         byte[] bitmap = withBitmap ? new byte[(int) FeatureDmaLoggingReport.bitmapSize(length, pageSize)] : new byte[0];
         if (bitmap.length > 0) {
