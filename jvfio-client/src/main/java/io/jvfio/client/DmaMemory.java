@@ -8,8 +8,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Client memory registered without an fd: the server's DMA_READ/DMA_WRITE are served from here,
- * each checked to lie inside one registered range with the right permission.
+ * Client memory the server may reach through DMA_READ/DMA_WRITE messages: each request is checked
+ * to lie inside one registered range, with the permission the range was mapped with (READ lets
+ * the device read it, WRITE lets the device write it).
  */
 final class DmaMemory {
     private record Range(long iova, MemorySegment memory, int flags) {
@@ -20,15 +21,27 @@ final class DmaMemory {
 
     private final TreeMap<Long, Range> ranges = new TreeMap<>();
 
-    synchronized void add(long iova, MemorySegment memory, int flags) {
+    /** EEXIST when [iova, iova+size) overlaps a registered range; EINVAL when empty or wrapping. */
+    synchronized void add(long iova, MemorySegment memory, int flags) throws VfioUserException {
+        long size = memory.byteSize();
+        if (size <= 0 || Long.compareUnsigned(iova + size, iova) <= 0) {
+            throw new VfioUserException(Errno.EINVAL, "DMA range [0x%x, +0x%x) is empty or wraps".formatted(iova, size));
+        }
+        Map.Entry<Long, Range> below = ranges.floorEntry(iova + size - 1);
+        if (below != null && Long.compareUnsigned(below.getValue().end(), iova) > 0) {
+            throw new VfioUserException(Errno.EEXIST, "DMA range [0x%x, +0x%x) overlaps [0x%x, +0x%x)"
+                    .formatted(iova, size, below.getKey(), below.getValue().memory.byteSize()));
+        }
         ranges.put(iova, new Range(iova, memory, flags));
     }
 
-    synchronized void remove(long iova, long size) {
+    synchronized boolean remove(long iova, long size) {
         Range r = ranges.get(iova);
         if (r != null && r.memory.byteSize() == size) {
             ranges.remove(iova);
+            return true;
         }
+        return false;
     }
 
     synchronized void clear() {
@@ -36,11 +49,19 @@ final class DmaMemory {
     }
 
     synchronized void read(long iova, MemorySegment dst) throws ProtocolException {
-        dst.copyFrom(find(iova, dst.byteSize(), Vfio.DMA_MAP_FLAG_READ));
+        copy(find(iova, dst.byteSize(), Vfio.DMA_MAP_FLAG_READ), dst);
     }
 
     synchronized void write(long iova, MemorySegment src) throws ProtocolException {
-        find(iova, src.byteSize(), Vfio.DMA_MAP_FLAG_WRITE).copyFrom(src);
+        copy(src, find(iova, src.byteSize(), Vfio.DMA_MAP_FLAG_WRITE));
+    }
+
+    private static void copy(MemorySegment from, MemorySegment to) throws ProtocolException {
+        try {
+            to.copyFrom(from);
+        } catch (IllegalStateException released) { // the memory's arena was closed under a registration
+            throw new ProtocolException(Errno.EFAULT, "DMA memory was released: " + released.getMessage());
+        }
     }
 
     private MemorySegment find(long iova, long length, int permission) throws ProtocolException {

@@ -20,20 +20,23 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The GPIO card driven through a real vfio-user socket by the jvfio client, as a driver would. */
+/**
+ * The GPIO card driven through a real vfio-user socket by the jvfio client, as a driver would.
+ * Variants of the card subclass this test: they must pass all of it unchanged.
+ */
 class PciIdio16Test {
     private static final int BAR2 = Vfio.PCI_BAR2_REGION_INDEX;
 
     @TempDir
     Path dir;
-    private PciIdio16 card;
-    private VfioUserServer server;
+    PciIdio16 card;
+    VfioUserServer server;
     private int fdsBefore;
 
     @BeforeEach
     void serve() throws Exception {
         fdsBefore = Fd.openFdCountOfProcess();
-        card = new PciIdio16();
+        card = newCard();
         server = VfioUserServer.bind(dir.resolve("gpio.sock"), card, ServerOptions.defaults());
         server.start();
     }
@@ -44,7 +47,11 @@ class PciIdio16Test {
         assertThat(Fd.openFdCountOfProcess()).as("open fds after the test").isEqualTo(fdsBefore);
     }
 
-    private VfioUserClient connect() throws Exception {
+    PciIdio16 newCard() {
+        return new PciIdio16();
+    }
+
+    VfioUserClient connect() throws Exception {
         return VfioUserClient.connect(server.socketPath().orElseThrow());
     }
 
@@ -54,7 +61,7 @@ class PciIdio16Test {
             DeviceInfo info = client.deviceInfo();
             assertThat(info.flags() & Vfio.DEVICE_FLAGS_PCI).isNotZero();
             assertThat(info.flags() & Vfio.DEVICE_FLAGS_RESET).isNotZero();
-            assertThat(info.numRegions()).isEqualTo(Vfio.PCI_NUM_REGIONS);
+            assertThat(info.numRegions()).isGreaterThanOrEqualTo(Vfio.PCI_NUM_REGIONS);
             assertThat(info.numIrqs()).isEqualTo(Vfio.PCI_NUM_IRQS);
             try (RegionDescription bar2 = client.regionInfo(BAR2); RegionDescription bar0 = client.regionInfo(0);
                  RegionDescription config = client.regionInfo(Vfio.PCI_CONFIG_REGION_INDEX)) {

@@ -6,6 +6,7 @@ import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.MsixCapability;
 import io.jvfio.pci.MsixTable;
 import io.jvfio.pci.PciRegisters;
+import io.jvfio.protocol.RegionTypeCap;
 import io.jvfio.protocol.Vfio;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -27,6 +28,11 @@ public abstract class PciDevice implements VfioDevice {
 
     private final ConfigSpace config;
     private final BarHandler[] bars = new BarHandler[6];
+    private final long[] barSizes = new long[6];
+    private final List<DeviceRegion> deviceRegions = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** A region beyond the nine PCI ones, announced with a region TYPE capability. */
+    private record DeviceRegion(long size, boolean readable, boolean writable, RegionTypeCap type, BarHandler handler) {}
     private final Interrupts interrupts;
     private final MsixTable msixTable;
     private final MsixCapability msix;
@@ -34,6 +40,9 @@ public abstract class PciDevice implements VfioDevice {
 
     protected PciDevice(ConfigSpace config) {
         this.config = config;
+        for (Bar bar : config.bars()) {
+            barSizes[bar.index()] = bar.size();
+        }
         this.msix = config.msix().orElse(null);
         this.msixTable = msix == null ? null : new MsixTable(msix.tableSize());
         int msiVectors = config.msi().map(m -> m.vectorsCapable()).orElse(0);
@@ -47,6 +56,16 @@ public abstract class PciDevice implements VfioDevice {
             throw new IllegalArgumentException("BAR " + index + " is not declared in the config space");
         }
         bars[index] = handler;
+    }
+
+    /**
+     * Registers a device-specific region after the nine PCI regions (index 9, 10, ...), announced
+     * to clients with a region TYPE capability — the jvfio form of the kernel's
+     * {@code vfio_pci_core_register_dev_region}. Returns the region's index.
+     */
+    protected final int deviceRegion(long size, int type, int subtype, boolean readable, boolean writable, BarHandler handler) {
+        deviceRegions.add(new DeviceRegion(size, readable, writable, new RegionTypeCap(type, subtype), handler));
+        return Vfio.PCI_NUM_REGIONS + deviceRegions.size() - 1;
     }
 
     public final ConfigSpace config() {
@@ -84,7 +103,8 @@ public abstract class PciDevice implements VfioDevice {
 
     @Override
     public DeviceInfo info() {
-        return new DeviceInfo(Vfio.DEVICE_FLAGS_PCI | Vfio.DEVICE_FLAGS_RESET, Vfio.PCI_NUM_REGIONS, Vfio.PCI_NUM_IRQS, List.of());
+        return new DeviceInfo(Vfio.DEVICE_FLAGS_PCI | Vfio.DEVICE_FLAGS_RESET, Vfio.PCI_NUM_REGIONS + deviceRegions.size(),
+                Vfio.PCI_NUM_IRQS, List.of());
     }
 
     @Override
@@ -98,7 +118,8 @@ public abstract class PciDevice implements VfioDevice {
         if (index == ROM_REGION || index == VGA_REGION) {
             return RegionInfo.absent();
         }
-        throw VfioException.invalid("no region " + index);
+        DeviceRegion r = deviceRegion(index);
+        return new RegionInfo(r.size(), r.readable(), r.writable(), Optional.empty(), List.of(r.type()));
     }
 
     @Override
@@ -113,7 +134,7 @@ public abstract class PciDevice implements VfioDevice {
 
     @Override
     public void regionRead(int index, long offset, MemorySegment dst) throws VfioException {
-        checkAccess(index, offset, dst.byteSize());
+        checkAccess(index, offset, dst.byteSize(), false);
         if (index == CONFIG_REGION) {
             config.read((int) offset, dst);
             return;
@@ -126,7 +147,7 @@ public abstract class PciDevice implements VfioDevice {
 
     @Override
     public void regionWrite(int index, long offset, MemorySegment src) throws VfioException {
-        checkAccess(index, offset, src.byteSize());
+        checkAccess(index, offset, src.byteSize(), true);
         if (index == CONFIG_REGION) {
             config.write((int) offset, src);
             return;
@@ -207,7 +228,18 @@ public abstract class PciDevice implements VfioDevice {
         return true;
     }
 
+    private DeviceRegion deviceRegion(int index) throws VfioException {
+        int i = index - Vfio.PCI_NUM_REGIONS;
+        if (i < 0 || i >= deviceRegions.size()) {
+            throw VfioException.invalid("no region " + index);
+        }
+        return deviceRegions.get(i);
+    }
+
     private BarHandler barHandler(int index) throws VfioException {
+        if (index >= Vfio.PCI_NUM_REGIONS) {
+            return deviceRegion(index).handler();
+        }
         BarHandler h = index < 6 ? bars[index] : null;
         if (h == null) {
             throw new VfioException(Errno.EINVAL, "region " + index + " has no handler");
@@ -215,8 +247,22 @@ public abstract class PciDevice implements VfioDevice {
         return h;
     }
 
-    private void checkAccess(int index, long offset, long length) throws VfioException {
-        long size = regionInfo(index).size();
+    // Allocation-free: this runs for every trapped access.
+    private void checkAccess(int index, long offset, long length, boolean write) throws VfioException {
+        long size;
+        if (index < 6) {
+            size = barSizes[index];
+        } else if (index == CONFIG_REGION) {
+            size = config.size();
+        } else if (index >= Vfio.PCI_NUM_REGIONS) {
+            DeviceRegion r = deviceRegion(index);
+            if (write ? !r.writable() : !r.readable()) {
+                throw VfioException.invalid("region %d is not %s".formatted(index, write ? "writable" : "readable"));
+            }
+            size = r.size();
+        } else {
+            size = 0;
+        }
         if (offset < 0 || length < 0 || offset + length < offset || offset + length > size) {
             throw VfioException.invalid("access [0x%x, +0x%x) outside region %d of 0x%x bytes".formatted(offset, length, index, size));
         }

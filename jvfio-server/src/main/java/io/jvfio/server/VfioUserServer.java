@@ -2,6 +2,7 @@ package io.jvfio.server;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
@@ -26,18 +27,22 @@ public final class VfioUserServer implements AutoCloseable {
 
     private final UnixServerSocket listener;   // null when serving one pre-connected socket
     private final UnixSocket connected;
-    private final VfioDevice device;
+    private final VfioDevice device;   // as written
+    private final VfioDevice served;   // as clients see it: with the platform's extensions
     private final ServerOptions options;
     private final ServerStats stats = new ServerStats();
     private final Optional<Path> path;
     private volatile boolean closed;
+    private volatile boolean serving;
     private volatile Session current;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private VfioUserServer(UnixServerSocket listener, UnixSocket connected, VfioDevice device, ServerOptions options, Optional<Path> path) {
+    private VfioUserServer(UnixServerSocket listener, UnixSocket connected, VfioDevice device, ServerOptions options,
+                           Platform platform, Optional<Path> path) {
         this.listener = listener;
         this.connected = connected;
         this.device = device;
+        this.served = platform.apply(device);
         this.options = options;
         this.path = path;
     }
@@ -47,25 +52,36 @@ public final class VfioUserServer implements AutoCloseable {
      * server is replaced; a live one, a symlink, or any other file there is refused.
      */
     public static VfioUserServer bind(Path socketPath, VfioDevice device, ServerOptions options) throws IOException {
+        return bind(socketPath, device, options, Platform.none());
+    }
+
+    /** Like {@link #bind(Path, VfioDevice, ServerOptions)}, applying {@code platform}'s extensions to the device. */
+    public static VfioUserServer bind(Path socketPath, VfioDevice device, ServerOptions options, Platform platform) throws IOException {
         clearStaleSocket(socketPath);
         UnixServerSocket listener = UnixServerSocket.bind(socketPath, options.socketMode(), 4);
-        return new VfioUserServer(listener, null, device, options, Optional.of(socketPath));
+        return new VfioUserServer(listener, null, device, options, platform, Optional.of(socketPath));
     }
 
     /**
      * Serves on an inherited fd (the backend-program convention {@code --fd N}): a listening socket
      * is served like {@link #bind}; a connected one serves that single client.
      */
-    public static VfioUserServer adopt(Fd fd, VfioDevice device, ServerOptions options) throws IOException {
-        try {
-            return new VfioUserServer(UnixServerSocket.adopt(fd), null, device, options, Optional.empty());
-        } catch (LinuxException notListening) {
-            if (notListening.errno() == Errno.ENOTSOCK) {
-                fd.close();
-                throw new LinuxException("--fd", "fd " + "is not a socket", Errno.ENOTSOCK);
-            }
-            return new VfioUserServer(null, UnixSocket.adopt(fd), device, options, Optional.empty());
+    public static VfioUserServer adopt(Fd fd, VfioDevice device, ServerOptions options, Platform platform) throws IOException {
+        if (!Linux.isSocket(fd)) {
+            int number = fd.value();
+            fd.close();
+            throw new LinuxException("serve", "fd " + number + " is not a socket", Errno.ENOTSOCK);
         }
+        try {
+            return new VfioUserServer(UnixServerSocket.adopt(fd), null, device, options, platform, Optional.empty());
+        } catch (LinuxException notListening) {
+            // A connected socket: serve that one client.
+            return new VfioUserServer(null, UnixSocket.adopt(fd), device, options, platform, Optional.empty());
+        }
+    }
+
+    public static VfioUserServer adopt(Fd fd, VfioDevice device, ServerOptions options) throws IOException {
+        return adopt(fd, device, options, Platform.none());
     }
 
     private static void clearStaleSocket(Path path) throws IOException {
@@ -105,6 +121,7 @@ public final class VfioUserServer implements AutoCloseable {
 
     /** Serves clients one after another until {@link #close()}. */
     public void serve() throws IOException {
+        serving = true;
         try {
             if (connected != null) {
                 runSession(connected);
@@ -144,7 +161,7 @@ public final class VfioUserServer implements AutoCloseable {
 
     private void runSession(UnixSocket client) {
         stats.countConnection();
-        try (Session session = new Session(client, device, options, stats)) {
+        try (Session session = new Session(client, served, options, stats)) {
             current = session;
             session.run();
         } finally {
@@ -186,10 +203,12 @@ public final class VfioUserServer implements AutoCloseable {
         if (connected != null) {
             connected.shutdown();
         }
-        try {
-            stopped.await(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (serving) {
+            try {
+                stopped.await(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         path.ifPresent(p -> {
             try {
