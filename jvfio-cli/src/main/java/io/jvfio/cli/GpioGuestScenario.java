@@ -5,6 +5,7 @@ import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
 import io.jvfio.qemu.QemuGuest;
+import io.jvfio.server.Platform;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
 import java.io.IOException;
@@ -37,6 +38,11 @@ public final class GpioGuestScenario implements AutoCloseable {
     private final Consumer<String> log;
 
     public GpioGuestScenario(GuestToolchain toolchain, Consumer<String> log) throws IOException {
+        this(toolchain, log, Platform.none());
+    }
+
+    /** With {@code platform}'s extensions applied to the card. */
+    public GpioGuestScenario(GuestToolchain toolchain, Consumer<String> log, Platform platform) throws IOException {
         this.toolchain = toolchain;
         this.log = log;
         this.dir = Files.createDirectories(toolchain.runRoot()).resolve("gpio-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
@@ -48,7 +54,7 @@ public final class GpioGuestScenario implements AutoCloseable {
                 .build(dir.resolve("initramfs.img"));
         card.setInputs(INPUTS);
         card.onOutputsChanged(lines -> log.accept("guest set the outputs to 0x%04x".formatted(lines)));
-        this.server = VfioUserServer.bind(dir.resolve("gpio.sock"), card, ServerOptions.defaults());
+        this.server = VfioUserServer.bind(dir.resolve("gpio.sock"), card, ServerOptions.defaults(), platform);
         server.start();
     }
 

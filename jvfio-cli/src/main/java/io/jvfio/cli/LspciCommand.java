@@ -1,14 +1,292 @@
 package io.jvfio.cli;
 
+import io.jvfio.client.RegionDescription;
+import io.jvfio.client.VfioUserClient;
+import io.jvfio.client.VfioUserException;
+import io.jvfio.linux.Errno;
+import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.DeviceInfo;
+import io.jvfio.protocol.IrqInfo;
+import io.jvfio.protocol.RegionInfo;
+import io.jvfio.protocol.RegionTypeCap;
+import io.jvfio.protocol.SparseMmapCap;
+import io.jvfio.protocol.SparseMmapFdsCap;
+import io.jvfio.protocol.Vfio;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.StringJoiner;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
-/** {@code jvfio lspci}: placeholder until it is written. */
-@Command(name = "lspci", mixinStandardHelpOptions = true, description = "(not yet implemented)")
+/**
+ * {@code jvfio lspci SOCKET}: opens a vfio-user device as a client and prints it the way Linux
+ * {@code lspci} prints a device (config space decoded, BAR sizes from region info), followed by what
+ * vfio-user itself says about it: device info, regions, interrupts and the server's capabilities.
+ */
+@Command(name = "lspci", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Show a vfio-user device the way lspci shows a PCI device, then its vfio-user view:",
+                "device info, regions, interrupts and the server's capabilities.",
+                "",
+                "The slot is not known to a vfio-user client, so it prints as 00:00.0 unless --slot says",
+                "otherwise; IRQ routing and kernel drivers are guest facts and are not shown.",
+                "",
+                "Example:  jvfio lspci -vv /tmp/gpio.sock"})
 final class LspciCommand implements Callable<Integer> {
+    /** QEMU refuses devices with more regions or interrupt indices than this; so do we, for untrusted counts. */
+    static final int MAX_REGIONS = 100;
+    static final int MAX_IRQS = 50;
+    /** The largest PCI (Express) configuration space. */
+    static final int MAX_CONFIG_SIZE = 4096;
+    private static final Pattern SLOT = Pattern.compile("([0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}\\.[0-7]");
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "SOCKET", description = "The vfio-user server's UNIX socket.")
+    Path socket;
+
+    @Option(names = "-v", description = "Be verbose (-vv: very verbose), as lspci.")
+    boolean[] verbose = new boolean[0];
+
+    @Option(names = "-n", description = "Show numeric ids (-nn: both names and numbers), as lspci.")
+    boolean[] numeric = new boolean[0];
+
+    @Option(names = "-x", description = "Hex dump of config space: -x the first 64 bytes, -xxx 256, -xxxx 4096 (PCI Express).")
+    boolean[] hex = new boolean[0];
+
+    @Option(names = {"-s", "--slot"}, paramLabel = "[DOMAIN:]BUS:DEV.FN", defaultValue = "00:00.0",
+            description = "Slot to print in front of the device (default: ${DEFAULT-VALUE}).")
+    String slot;
+
+    @Option(names = "--lspci-only", description = "Print only the lspci part, without the vfio-user section.")
+    boolean lspciOnly;
+
+    /** Everything {@code jvfio lspci} learns from the server. */
+    record Snapshot(DeviceInfo info, List<RegionLine> regions, List<IrqLine> irqs, byte[] config,
+                    int serverMinor, Capabilities serverCaps) {}
+
+    /** One region's info, or why it could not be had. */
+    record RegionLine(int index, RegionInfo info, boolean fd, String error) {}
+
+    /** One interrupt index's info, or why it could not be had. */
+    record IrqLine(int index, IrqInfo info, String error) {}
+
     @Override
-    public Integer call() {
-        System.err.println("jvfio lspci: not yet implemented");
-        return 2;
+    public Integer call() throws IOException {
+        if (!SLOT.matcher(slot).matches()) {
+            throw new IllegalArgumentException("--slot must look like 00:01.0 or 0000:00:01.0, not '" + slot + "'");
+        }
+        Snapshot snapshot = fetch(socket);
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(render(snapshot, new LspciFormatter.Options(verbose.length, numeric.length, hex.length, slot),
+                lspciOnly ? null : socket));
+        out.flush();
+        return 0;
+    }
+
+    /** Connects, reads what lspci needs, disconnects. */
+    static Snapshot fetch(Path socket) throws IOException {
+        try (VfioUserClient client = VfioUserClient.connect(socket)) {
+            DeviceInfo info = client.deviceInfo();
+            if ((info.flags() & Vfio.DEVICE_FLAGS_PCI) == 0) {
+                throw new VfioUserException(Errno.ENODEV, socket + ": not a PCI device (device flags 0x"
+                        + Integer.toHexString(info.flags()) + ")");
+            }
+            int numRegions = (int) Math.min(Integer.toUnsignedLong(info.numRegions()), MAX_REGIONS);
+            int numIrqs = (int) Math.min(Integer.toUnsignedLong(info.numIrqs()), MAX_IRQS);
+            List<RegionLine> regions = new ArrayList<>();
+            for (int i = 0; i < numRegions; i++) {
+                try (RegionDescription r = client.regionInfo(i)) {
+                    regions.add(new RegionLine(i, r.info(), r.mmapFd().isPresent(), null));
+                } catch (VfioUserException e) {
+                    if (!client.isConnected()) {
+                        throw e;
+                    }
+                    regions.add(new RegionLine(i, null, false, e.getMessage()));
+                }
+            }
+            List<IrqLine> irqs = new ArrayList<>();
+            for (int i = 0; i < numIrqs; i++) {
+                try {
+                    irqs.add(new IrqLine(i, client.irqInfo(i), null));
+                } catch (VfioUserException e) {
+                    if (!client.isConnected()) {
+                        throw e;
+                    }
+                    irqs.add(new IrqLine(i, null, e.getMessage()));
+                }
+            }
+            RegionLine configRegion = Vfio.PCI_CONFIG_REGION_INDEX < regions.size()
+                    ? regions.get(Vfio.PCI_CONFIG_REGION_INDEX) : null;
+            if (configRegion == null || configRegion.info() == null || configRegion.info().size() <= 0) {
+                throw new VfioUserException(Errno.ENODEV, socket + ": the device has no config space region"
+                        + (configRegion != null && configRegion.error() != null ? " (" + configRegion.error() + ")" : ""));
+            }
+            int size = (int) Math.min(configRegion.info().size(), MAX_CONFIG_SIZE);
+            byte[] config = client.regionRead(Vfio.PCI_CONFIG_REGION_INDEX, 0, size);
+            return new Snapshot(info, regions, irqs, config, client.serverMinorVersion(), client.serverCapabilities());
+        }
+    }
+
+    /** The whole output: the lspci part, then (unless {@code socket} is null) the vfio-user section. */
+    static String render(Snapshot s, LspciFormatter.Options options, Path socket) {
+        long[] barSizes = new long[Vfio.PCI_ROM_REGION_INDEX];
+        Arrays.fill(barSizes, -1);
+        long romSize = -1;
+        for (RegionLine r : s.regions()) {
+            if (r.info() == null) {
+                continue;
+            }
+            if (r.index() < Vfio.PCI_ROM_REGION_INDEX) {
+                barSizes[r.index()] = r.info().size();
+            } else if (r.index() == Vfio.PCI_ROM_REGION_INDEX) {
+                romSize = r.info().size();
+            }
+        }
+        String lspci = new LspciFormatter(new LspciConfig(s.config()), barSizes, romSize, options).format();
+        if (socket == null) {
+            return lspci;
+        }
+        StringBuilder out = new StringBuilder(lspci);
+        if (!lspci.endsWith("\n\n")) {
+            out.append('\n');
+        }
+        vfioSection(s, socket, out);
+        return out.toString();
+    }
+
+    private static void vfioSection(Snapshot s, Path socket, StringBuilder out) {
+        DeviceInfo info = s.info();
+        out.append("vfio-user device at ").append(socket).append('\n');
+        out.append("\tDevice info: flags=").append(deviceFlags(info.flags()))
+                .append(" num_regions=").append(Integer.toUnsignedString(info.numRegions()))
+                .append(" num_irqs=").append(Integer.toUnsignedString(info.numIrqs()));
+        if (!info.caps().isEmpty()) {
+            out.append(" caps=").append(info.caps().size());
+        }
+        out.append('\n');
+        for (RegionLine r : s.regions()) {
+            out.append("\tRegion %d %s: ".formatted(r.index(), regionName(r.index())));
+            if (r.info() == null) {
+                out.append("error: ").append(r.error()).append('\n');
+                continue;
+            }
+            RegionInfo ri = r.info();
+            out.append("size=").append(sizeText(ri.size()));
+            out.append(" flags=").append(regionFlags(ri.flags()));
+            if (ri.size() != 0 || ri.offset() != 0) {
+                out.append(" offset=0x").append(Long.toHexString(ri.offset()));
+            }
+            if (r.fd()) {
+                out.append(" fd");
+            }
+            for (Capability c : ri.caps()) {
+                out.append(' ').append(regionCap(c));
+            }
+            out.append('\n');
+        }
+        for (IrqLine i : s.irqs()) {
+            out.append("\tIRQ %d %s: ".formatted(i.index(), irqName(i.index())));
+            if (i.info() == null) {
+                out.append("error: ").append(i.error()).append('\n');
+                continue;
+            }
+            out.append("count=").append(Integer.toUnsignedString(i.info().count()))
+                    .append(" flags=").append(irqFlags(i.info().flags())).append('\n');
+        }
+        Capabilities caps = s.serverCaps();
+        out.append("\tServer: protocol 0.%d, max_msg_fds=%d max_data_xfer_size=%d max_dma_maps=%d pgsizes=0x%x write_multiple%c twin_socket%c migration%c\n"
+                .formatted(s.serverMinor(), caps.maxMsgFds(), caps.maxDataXferSize(), caps.maxDmaMaps(), caps.pgsizes(),
+                        caps.writeMultiple() ? '+' : '-', caps.twinSocketSupported() ? '+' : '-',
+                        caps.hasMigration() ? '+' : '-'));
+        out.append("\tServer capabilities: ").append(caps.toJson()).append('\n');
+    }
+
+    static String regionName(int index) {
+        return switch (index) {
+            case Vfio.PCI_BAR0_REGION_INDEX, Vfio.PCI_BAR1_REGION_INDEX, Vfio.PCI_BAR2_REGION_INDEX,
+                 Vfio.PCI_BAR3_REGION_INDEX, Vfio.PCI_BAR4_REGION_INDEX, Vfio.PCI_BAR5_REGION_INDEX -> "BAR" + index;
+            case Vfio.PCI_ROM_REGION_INDEX -> "ROM";
+            case Vfio.PCI_CONFIG_REGION_INDEX -> "CONFIG";
+            case Vfio.PCI_VGA_REGION_INDEX -> "VGA";
+            default -> "region " + index;
+        };
+    }
+
+    static String irqName(int index) {
+        return switch (index) {
+            case Vfio.PCI_INTX_IRQ_INDEX -> "INTx";
+            case Vfio.PCI_MSI_IRQ_INDEX -> "MSI";
+            case Vfio.PCI_MSIX_IRQ_INDEX -> "MSI-X";
+            case Vfio.PCI_ERR_IRQ_INDEX -> "ERR";
+            case Vfio.PCI_REQ_IRQ_INDEX -> "REQ";
+            default -> "irq " + index;
+        };
+    }
+
+    static String deviceFlags(int flags) {
+        return names(flags, new int[] {Vfio.DEVICE_FLAGS_RESET, Vfio.DEVICE_FLAGS_PCI, Vfio.DEVICE_FLAGS_PLATFORM,
+                Vfio.DEVICE_FLAGS_AMBA, Vfio.DEVICE_FLAGS_CCW, Vfio.DEVICE_FLAGS_AP, Vfio.DEVICE_FLAGS_FSL_MC,
+                Vfio.DEVICE_FLAGS_CAPS, Vfio.DEVICE_FLAGS_CDX},
+                new String[] {"RESET", "PCI", "PLATFORM", "AMBA", "CCW", "AP", "FSL_MC", "CAPS", "CDX"});
+    }
+
+    static String regionFlags(int flags) {
+        return names(flags, new int[] {Vfio.REGION_INFO_FLAG_READ, Vfio.REGION_INFO_FLAG_WRITE,
+                Vfio.REGION_INFO_FLAG_MMAP, Vfio.REGION_INFO_FLAG_CAPS}, new String[] {"R", "W", "MMAP", "CAPS"});
+    }
+
+    static String irqFlags(int flags) {
+        return names(flags, new int[] {Vfio.IRQ_INFO_EVENTFD, Vfio.IRQ_INFO_MASKABLE, Vfio.IRQ_INFO_AUTOMASKED,
+                Vfio.IRQ_INFO_NORESIZE}, new String[] {"EVENTFD", "MASKABLE", "AUTOMASKED", "NORESIZE"});
+    }
+
+    /** {@code R,W,MMAP}; {@code none} for 0; unknown bits as hex. */
+    static String names(int flags, int[] bits, String[] names) {
+        StringJoiner j = new StringJoiner(",");
+        int rest = flags;
+        for (int i = 0; i < bits.length; i++) {
+            if ((flags & bits[i]) != 0) {
+                j.add(names[i]);
+                rest &= ~bits[i];
+            }
+        }
+        if (rest != 0) {
+            j.add("0x" + Integer.toHexString(rest));
+        }
+        return j.length() == 0 ? "none" : j.toString();
+    }
+
+    static String sizeText(long size) {
+        return size < 1024 && size >= 0 ? Long.toString(size) : "0x" + Long.toHexString(size) + " (" + Long.toUnsignedString(size) + ")";
+    }
+
+    private static String regionCap(Capability c) {
+        return switch (c) {
+            case SparseMmapCap s -> {
+                StringJoiner j = new StringJoiner(",", "sparse-mmap[", "]");
+                s.areas().forEach(a -> j.add("0x" + Long.toHexString(a.offset()) + "+0x" + Long.toHexString(a.size())));
+                yield j.toString();
+            }
+            case SparseMmapFdsCap s -> {
+                StringJoiner j = new StringJoiner(",", "sparse-mmap-fds[", "]");
+                s.areas().forEach(a -> j.add("0x" + Long.toHexString(a.offset()) + "+0x" + Long.toHexString(a.size())
+                        + "@fd" + a.fdIndex()));
+                yield j.toString();
+            }
+            case RegionTypeCap t -> "type=0x%x subtype=0x%x".formatted(t.type(), t.subtype());
+            default -> "cap(id=%d v%d)".formatted(c.id(), c.version());
+        };
     }
 }

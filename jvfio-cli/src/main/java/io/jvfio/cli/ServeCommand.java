@@ -1,10 +1,15 @@
 package io.jvfio.cli;
 
 import io.jvfio.devices.PciIdio16;
+import io.jvfio.devices.PciIdio16Diagnostics;
 import io.jvfio.linux.Fd;
+import io.jvfio.server.Platform;
+import io.jvfio.server.PlatformExtension;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.server.zpci.ZpciConfig;
+import io.jvfio.server.zpci.ZpciExtension;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -36,6 +41,12 @@ final class ServeCommand {
                 description = "Permission bits of the socket file (default: ${DEFAULT-VALUE}).")
         String socketMode;
 
+        @Option(names = "--platform", paramLabel = "EXT[:K=V,...]",
+                description = {"Apply a platform extension to the device (repeatable). Available: "
+                        + "zpci[:pchid=..,vfn=..,gid=..,pft=..,fmb_length=..,start_dma=..,end_dma=..,dasm=..,msi_addr=..,"
+                        + "refresh=..,mui=..,noi=..,maxstbl=..,version=..,util=TEXT,pfip=HEX] (s390 zPCI device-info capabilities)."})
+        java.util.List<String> platform = new java.util.ArrayList<>();
+
         abstract VfioDevice device() throws Exception;
 
         void describe(VfioDevice device) {}
@@ -44,9 +55,10 @@ final class ServeCommand {
         public Integer call() throws Exception {
             VfioDevice device = device();
             ServerOptions options = ServerOptions.defaults().withSocketMode(parseMode(socketMode));
+            Platform extensions = parsePlatform(platform);
             try (VfioUserServer server = endpoint.socket != null
-                    ? VfioUserServer.bind(endpoint.socket, device, options)
-                    : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options)) {
+                    ? VfioUserServer.bind(endpoint.socket, device, options, extensions)
+                    : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions)) {
                 Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jvfio-shutdown"));
                 if (endpoint.socket != null) {
                     Path abs = endpoint.socket.toAbsolutePath();
@@ -56,11 +68,28 @@ final class ServeCommand {
                 } else {
                     System.out.println("serving " + device.name() + " on fd " + endpoint.fd);
                 }
+                for (PlatformExtension e : extensions.extensions()) {
+                    System.out.println("platform extension: " + e.name());
+                }
                 describe(device);
                 System.out.flush();
                 server.serve();
             }
             return 0;
+        }
+
+        static Platform parsePlatform(java.util.List<String> specs) {
+            java.util.List<PlatformExtension> list = new java.util.ArrayList<>();
+            for (String spec : specs) {
+                int colon = spec.indexOf(':');
+                String name = colon < 0 ? spec : spec.substring(0, colon);
+                String args = colon < 0 ? "" : spec.substring(colon + 1);
+                switch (name) {
+                    case "zpci" -> list.add(new ZpciExtension(ZpciConfig.parse(args)));
+                    default -> throw new IllegalArgumentException("--platform: unknown extension '" + name + "' (available: zpci)");
+                }
+            }
+            return new Platform(list);
         }
 
         private static int parseMode(String octal) {
@@ -83,9 +112,13 @@ final class ServeCommand {
                 description = "Initial level of the 16 input lines, e.g. 0x00ff (default: ${DEFAULT-VALUE}).")
         String inputs;
 
+        @Option(names = "--diagnostics",
+                description = "Serve the variant with a read-only diagnostics region (region 9, vendor TYPE 494f/1).")
+        boolean diagnostics;
+
         @Override
         VfioDevice device() {
-            PciIdio16 card = new PciIdio16();
+            PciIdio16 card = diagnostics ? new PciIdio16Diagnostics() : new PciIdio16();
             card.setInputs(Integer.decode(inputs));
             return card;
         }

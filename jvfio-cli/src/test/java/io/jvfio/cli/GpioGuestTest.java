@@ -7,6 +7,9 @@ import io.jvfio.protocol.Command;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.QemuGuest;
+import io.jvfio.server.Platform;
+import io.jvfio.server.zpci.ZpciConfig;
+import io.jvfio.server.zpci.ZpciExtension;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -58,6 +61,19 @@ class GpioGuestTest {
             assertThat(stats.messageDmaWindows()).isPositive();
         }
         System.out.println("commands QEMU sent during one boot: " + stats.commandCounts());
+    }
+
+    @Test
+    void theZpciPlatformExtensionLeavesQemuUndisturbed() throws Exception {
+        scenario.close();
+        scenario = new GpioGuestScenario(GuestToolchain.locate(), line -> { },
+                Platform.of(new ZpciExtension(ZpciConfig.defaults())));
+        GuestResult result;
+        try (QemuGuest guest = QemuGuest.prepare(GuestToolchain.locate(), scenario.guestOptions(true))) {
+            result = scenario.run(guest, 1);
+        }
+        assertThat(result.passed()).as(result.describe()).isTrue();
+        assertThat(scenario.card().outputs()).isEqualTo(GpioGuestScenario.OUTPUTS_SET_BY_GUEST);
     }
 
     @Test

@@ -3,7 +3,10 @@ package io.jvfio.client;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.Mapping;
+import io.jvfio.linux.Memfd;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.ArgSz;
 import io.jvfio.protocol.Capabilities;
@@ -11,69 +14,145 @@ import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.DmaMap;
+import io.jvfio.protocol.DmaReadReply;
 import io.jvfio.protocol.DmaReadRequest;
 import io.jvfio.protocol.DmaUnmap;
+import io.jvfio.protocol.DmaWriteReply;
 import io.jvfio.protocol.DmaWriteRequest;
+import io.jvfio.protocol.FeatureDmaLoggingControl;
+import io.jvfio.protocol.FeatureDmaLoggingReport;
+import io.jvfio.protocol.FeatureMigDeviceState;
+import io.jvfio.protocol.FeatureMigration;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.IrqInfo;
 import io.jvfio.protocol.IrqSet;
+import io.jvfio.protocol.MigDataReadReply;
+import io.jvfio.protocol.MigDataReadRequest;
+import io.jvfio.protocol.MigDataWriteRequest;
+import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Payload;
+import io.jvfio.protocol.PrecopyInfo;
 import io.jvfio.protocol.ProtocolException;
 import io.jvfio.protocol.RegionAccess;
 import io.jvfio.protocol.RegionInfo;
+import io.jvfio.protocol.RegionIoFds;
+import io.jvfio.protocol.RegionWriteMulti;
+import io.jvfio.protocol.RegionWriteMultiReply;
+import io.jvfio.protocol.SparseMmapCap;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.protocol.Version;
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A connection to a vfio-user server: the VMM side of the protocol, usable by plain userspace.
  *
- * <p>Calls may come from many threads at once; each waits for the reply with its own message id.
- * A reader thread receives replies and serves the server's DMA_READ/DMA_WRITE requests from the
- * memory registered with {@link #registerMemory} while the caller's commands are in flight. When
- * the server goes away every waiting call fails at once.
+ * <p>Calls may come from many threads at once; each waits, for at most its timeout, for the reply
+ * carrying its own message id. A reader thread receives replies; the server's DMA_READ/DMA_WRITE
+ * requests are served by a separate thread from the memory registered with {@link #registerMemory}
+ * or {@link #allocateDma}, so they are answered while the caller's own commands are in flight, and
+ * the reader never stops reading (no deadlock with a server that blocks sending). In twin-socket
+ * mode (if the server offers it) those requests arrive on their own socket.
+ *
+ * <p>When the server goes away, or sends something that cannot be framed, the connection is dead:
+ * every waiting call fails at once with a {@link VfioUserException} (errno ENOTCONN) naming the
+ * reason, and so does every later call.
  */
 public final class VfioUserClient implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VfioUserClient.class.getName());
+    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int ID_SPACE = 1 << 16;
 
     private final UnixSocket socket;
     private final ClientOptions options;
+    private final long maxIncoming;
     private final ConcurrentHashMap<Integer, Call> calls = new ConcurrentHashMap<>();
     private final AtomicInteger ids = new AtomicInteger();
     private final DmaMemory memory = new DmaMemory();
     private final Thread reader;
-    private volatile IOException dead;
-    private Capabilities serverCaps = Capabilities.DEFAULTS;
-    private int serverMinor;
+    private final Thread dmaServer;
+    private final LinkedBlockingQueue<ServerRequest> dmaRequests = new LinkedBlockingQueue<>();
+    private final Set<AutoCloseable> resources = ConcurrentHashMap.newKeySet();
+    private volatile VfioUserException dead;
+    private volatile boolean closing;
+    private volatile UnixSocket twin;
+    private Thread twinReader;
+    private volatile Capabilities serverCaps = Capabilities.DEFAULTS;
+    private volatile int serverMinor;
 
     /** A reply as received: header facts, payload bytes, fds (owned by the receiver). */
-    public record Reply(int flags, int error, MemorySegment payload, List<Fd> fds) {}
+    public record Reply(int flags, int error, MemorySegment payload, List<Fd> fds) {
+        /** Closes the fds; for callers that do not want them. */
+        public void closeFds() {
+            fds.forEach(Fd::close);
+        }
+    }
+
+    /** A server→client command waiting to be served, and the socket its reply goes to. */
+    private record ServerRequest(UnixSocket replyTo, int id, int code, boolean noReply, MemorySegment payload) {}
+
+    private static final int WAITING = 0, DONE = 1, ABANDONED = 2;
 
     private static final class Call {
         final Command command;
+        final long maxReplyPayload;
+        final int maxFds;
         final CountDownLatch done = new CountDownLatch(1);
+        final AtomicInteger state = new AtomicInteger(WAITING);
         volatile Reply reply;
+        volatile VfioUserException failure;
 
-        Call(Command command) {
+        Call(Command command, long maxReplyPayload, int maxFds) {
             this.command = command;
+            this.maxReplyPayload = maxReplyPayload;
+            this.maxFds = maxFds;
+        }
+
+        /** Completes the call with a reply; false if the caller gave up on it already. */
+        boolean complete(Reply r) {
+            if (!state.compareAndSet(WAITING, DONE)) {
+                return false;
+            }
+            reply = r;
+            done.countDown();
+            return true;
+        }
+
+        boolean fail(VfioUserException e) {
+            if (!state.compareAndSet(WAITING, DONE)) {
+                return false;
+            }
+            failure = e;
+            done.countDown();
+            return true;
         }
     }
 
     private VfioUserClient(UnixSocket socket, ClientOptions options) {
         this.socket = socket;
         this.options = options;
+        this.maxIncoming = options.maxIncomingMessage();
         socket.setMaxReceiveFds(options.maxMsgFds());
         this.reader = Thread.ofPlatform().name("jvfio-client-reader").daemon().unstarted(this::readLoop);
+        this.dmaServer = Thread.ofPlatform().name("jvfio-client-dma").daemon().unstarted(this::serveDmaLoop);
     }
+
+    // ---------------------------------------------------------------- connecting
 
     /** Connects to the server at {@code path} and negotiates the protocol version. */
     public static VfioUserClient connect(Path path) throws IOException {
@@ -84,10 +163,30 @@ public final class VfioUserClient implements AutoCloseable {
         return open(UnixSocket.connect(path), options);
     }
 
-    /** Uses an already-connected socket (e.g. one end of a socketpair, or an inherited fd). */
+    /**
+     * Uses an inherited, already-connected socket fd (e.g. passed by a parent process); the client
+     * owns it from now on. ENOTSOCK if it is not a socket.
+     */
+    public static VfioUserClient adopt(Fd fd, ClientOptions options) throws IOException {
+        boolean socket;
+        try {
+            socket = Linux.isSocket(fd);
+        } catch (LinuxException e) {
+            fd.close();
+            throw e;
+        }
+        if (!socket) {
+            fd.close();
+            throw new VfioUserException(Errno.ENOTSOCK, "inherited fd is not a socket");
+        }
+        return open(UnixSocket.adopt(fd), options);
+    }
+
+    /** Uses an already-connected socket (e.g. one end of a socketpair); the client owns it from now on. */
     public static VfioUserClient open(UnixSocket socket, ClientOptions options) throws IOException {
         VfioUserClient client = new VfioUserClient(socket, options);
         client.reader.start();
+        client.dmaServer.start();
         try {
             client.negotiate();
         } catch (IOException | RuntimeException e) {
@@ -98,16 +197,59 @@ public final class VfioUserClient implements AutoCloseable {
     }
 
     private void negotiate() throws IOException {
+        // Offer everything we honour. A long request also matters: servers (ours, QEMU-minded ones) never
+        // send a VERSION reply longer than the request, and fall back to spec defaults when theirs would be.
         Capabilities ours = Capabilities.DEFAULTS
                 .withMaxMsgFds(options.maxMsgFds())
-                .withMaxDataXferSize(options.maxDataXferSize());
-        Reply r = call(Command.VERSION, new Version(0, 0, ours), List.of());
-        Version v = decode(() -> Version.decode(r.payload()), "VERSION reply");
-        if (v.major() != 0) {
-            throw new VfioUserException(Errno.EPROTO, "server speaks protocol major " + v.major() + ", this client 0");
+                .withMaxDataXferSize(options.maxDataXferSize())
+                .withPgsizes(Linux.PAGE_SIZE)
+                .withMaxDmaMaps(Capabilities.DEFAULT_MAX_DMA_MAPS)
+                .withMigration(Capabilities.DEFAULT_MIGRATION_PGSIZE, Capabilities.DEFAULT_MIGRATION_MAX_BITMAP_SIZE);
+        if (options.offerTwinSocket()) {
+            ours = ours.withTwinSocket(true);
         }
-        serverMinor = v.minor();
-        serverCaps = v.capabilitiesOrDefaults();
+        Version proposal = new Version(0, 0, ours);
+        Reply r = call(Command.VERSION, proposal, List.of(), options.callTimeout(), maxIncoming,
+                options.offerTwinSocket() ? 1 : 0);
+        List<Fd> fds = new ArrayList<>(r.fds());
+        try {
+            Version v = decode(() -> Version.decode(r.payload()), "VERSION reply");
+            if (v.major() != proposal.major()) {
+                throw new VfioUserException(Errno.EPROTO, "server speaks protocol major " + v.major() + ", this client " + proposal.major());
+            }
+            if (v.minor() > proposal.minor()) {
+                throw new VfioUserException(Errno.EPROTO, "server answered minor " + v.minor() + " to a proposal of " + proposal.minor());
+            }
+            Capabilities caps = v.capabilitiesOrDefaults();
+            serverMinor = v.minor();
+            serverCaps = caps;
+            if (caps.twinSocketSupported()) {
+                if (!options.offerTwinSocket()) {
+                    throw new VfioUserException(Errno.EPROTO, "server turned on twin-socket mode, which this client did not offer");
+                }
+                int index = caps.twinSocketFdIndex().orElse(-1);
+                if (index < 0 || index >= fds.size()) {
+                    throw new VfioUserException(Errno.EPROTO, "twin_socket reply names fd_index " + index + " but "
+                            + fds.size() + " fds came with it");
+                }
+                Fd twinFd = fds.remove(index);
+                startTwin(twinFd);
+            }
+        } finally {
+            fds.forEach(Fd::close);
+        }
+    }
+
+    private void startTwin(Fd fd) throws IOException {
+        if (!Linux.isSocket(fd)) {
+            fd.close();
+            throw new VfioUserException(Errno.EPROTO, "twin_socket fd is not a socket");
+        }
+        UnixSocket s = UnixSocket.adopt(fd);
+        s.setMaxReceiveFds(1);
+        twin = s;
+        twinReader = Thread.ofPlatform().name("jvfio-client-twin").daemon().unstarted(() -> twinLoop(s));
+        twinReader.start();
     }
 
     /** What the server said it can take (its max_msg_fds, max_data_xfer_size, ...). */
@@ -119,64 +261,121 @@ public final class VfioUserClient implements AutoCloseable {
         return serverMinor;
     }
 
-    // ---- typed calls ----
+    public ClientOptions options() {
+        return options;
+    }
+
+    /** Whether server→client DMA requests travel on a second socket. */
+    public boolean twinSocketActive() {
+        return twin != null;
+    }
+
+    /** Largest count of one REGION_READ/WRITE this client sends: both sides' limits. */
+    public long transferChunk() {
+        return Math.max(1, Math.min(serverCaps.maxDataXferSize(), options.maxDataXferSize()));
+    }
+
+    // ---------------------------------------------------------------- device, regions, irqs
 
     /** DEVICE_GET_INFO with the 16-byte struct (what QEMU asks for). */
     public DeviceInfo deviceInfo() throws IOException {
         return deviceInfo(DeviceInfo.SIZE);
     }
 
-    /** DEVICE_GET_INFO offering {@code argsz} bytes; ≥ 24 asks for the capability chain. Retries once if the server needs more. */
+    /**
+     * DEVICE_GET_INFO offering {@code argsz} bytes; 24 or more asks for the capability chain. If
+     * the server needs more it says so in argsz and the call is repeated once with that size.
+     */
     public DeviceInfo deviceInfo(int argsz) throws IOException {
-        Reply r = call(Command.DEVICE_GET_INFO, DeviceInfo.request(argsz), List.of());
-        DeviceInfo info = decode(() -> DeviceInfo.decode(r.payload()), "DEVICE_GET_INFO reply");
-        if (argsz >= DeviceInfo.SIZE_WITH_CAP_OFFSET && info.truncated() && ArgSz.unsigned(info.argsz()) > argsz) {
-            return deviceInfo(info.argsz());
+        checkArgsz(argsz, DeviceInfo.SIZE);
+        for (int attempt = 0; ; attempt++) {
+            int offered = argsz;
+            Reply r = typedCall(Command.DEVICE_GET_INFO, DeviceInfo.request(offered), offered);
+            DeviceInfo info = decode(() -> DeviceInfo.decode(r.payload()), "DEVICE_GET_INFO reply");
+            long needed = ArgSz.unsigned(info.argsz());
+            if (offered < DeviceInfo.SIZE_WITH_CAP_OFFSET || !info.truncated() || needed <= offered || attempt > 0) {
+                return info;
+            }
+            if (needed > maxIncoming) {
+                throw new VfioUserException(Errno.E2BIG, "DEVICE_GET_INFO: server needs " + needed
+                        + " bytes, more than this client takes (" + maxIncoming + ")");
+            }
+            argsz = (int) needed;
         }
-        return info;
     }
 
     /** A region's info; the fd for mmap-able regions comes with it (see {@link RegionDescription}). */
     public RegionDescription regionInfo(int index) throws IOException {
         int argsz = RegionInfo.SIZE;
         for (int attempt = 0; attempt < 2; attempt++) {
-            Reply r = call(Command.DEVICE_GET_REGION_INFO, RegionInfo.request(argsz, index), List.of());
+            int offered = argsz;
+            Reply r = call(Command.DEVICE_GET_REGION_INFO, RegionInfo.request(offered, index), List.of(),
+                    options.callTimeout(), offered, 1);
             RegionInfo info;
             try {
                 info = decode(() -> RegionInfo.decode(r.payload()), "DEVICE_GET_REGION_INFO reply");
             } catch (IOException e) {
-                r.fds().forEach(Fd::close);
+                r.closeFds();
                 throw e;
             }
             if (!info.truncated()) {
-                if (r.fds().size() > 1) {
-                    r.fds().forEach(Fd::close);
-                    throw new VfioUserException(Errno.EPROTO, "region " + index + ": " + r.fds().size() + " fds in the reply, expected at most 1");
-                }
                 return new RegionDescription(info, r.fds().isEmpty() ? null : r.fds().getFirst());
             }
-            r.fds().forEach(Fd::close);
-            argsz = info.argsz();
+            r.closeFds();
+            long needed = ArgSz.unsigned(info.argsz());
+            if (needed > maxIncoming) {
+                throw new VfioUserException(Errno.E2BIG, "region " + index + ": info needs " + needed
+                        + " bytes, more than this client takes (" + maxIncoming + ")");
+            }
+            argsz = (int) needed;
         }
         throw new VfioUserException(Errno.EPROTO, "region " + index + ": server keeps asking for a larger argsz");
     }
 
-    public IrqInfo irqInfo(int index) throws IOException {
-        Reply r = call(Command.DEVICE_GET_IRQ_INFO, IrqInfo.request(index), List.of());
-        return decode(() -> IrqInfo.decode(r.payload()), "DEVICE_GET_IRQ_INFO reply");
+    /** DEVICE_GET_REGION_IO_FDS: the region's ioeventfds; the caller owns the fds that come with it. */
+    public record IoFds(RegionIoFds info, List<Fd> fds) implements AutoCloseable {
+        @Override
+        public void close() {
+            fds.forEach(Fd::close);
+        }
     }
 
-    /** Reads {@code dst.byteSize()} bytes of region {@code region} at {@code offset}, in as many messages as the server's limit needs. */
+    public IoFds regionIoFds(int index, int argsz) throws IOException {
+        checkArgsz(argsz, RegionIoFds.SIZE);
+        Reply r = call(Command.DEVICE_GET_REGION_IO_FDS, RegionIoFds.request(argsz, index), List.of(),
+                options.callTimeout(), argsz, options.maxMsgFds());
+        try {
+            return new IoFds(decode(() -> RegionIoFds.decode(r.payload()), "DEVICE_GET_REGION_IO_FDS reply"), r.fds());
+        } catch (IOException e) {
+            r.closeFds();
+            throw e;
+        }
+    }
+
+    public IrqInfo irqInfo(int index) throws IOException {
+        Reply r = typedCall(Command.DEVICE_GET_IRQ_INFO, IrqInfo.request(index), IrqInfo.SIZE);
+        IrqInfo info = decode(() -> IrqInfo.decode(r.payload()), "DEVICE_GET_IRQ_INFO reply");
+        if (info.index() != index) {
+            throw new VfioUserException(Errno.EPROTO, "DEVICE_GET_IRQ_INFO reply is for index " + info.index() + ", asked " + index);
+        }
+        return info;
+    }
+
+    /**
+     * Reads {@code dst.byteSize()} bytes of region {@code region} at {@code offset}, in as many
+     * messages as the two sides' transfer limits need.
+     */
     public void regionRead(int region, long offset, MemorySegment dst) throws IOException {
-        long max = serverCaps.maxDataXferSize();
+        long max = transferChunk();
         for (long done = 0; done < dst.byteSize(); ) {
             long n = Math.min(max, dst.byteSize() - done);
             MemorySegment request = MemorySegment.ofArray(new byte[RegionAccess.SIZE]);
             RegionAccess.write(request, offset + done, region, n);
-            Reply r = call(Command.REGION_READ, raw(request), List.of());
+            Reply r = typedCall(Command.REGION_READ, raw(request), RegionAccess.SIZE + n);
             MemorySegment p = r.payload();
             if (p.byteSize() != RegionAccess.SIZE + n || RegionAccess.count(p) != n) {
-                throw new VfioUserException(Errno.EPROTO, "REGION_READ reply: %d bytes for a read of %d".formatted(p.byteSize(), n));
+                throw new VfioUserException(Errno.EPROTO, "REGION_READ reply: %d bytes (count %d) for a read of %d"
+                        .formatted(p.byteSize(), p.byteSize() >= RegionAccess.SIZE ? RegionAccess.count(p) : -1, n));
             }
             MemorySegment.copy(p, RegionAccess.DATA_OFFSET, dst, done, n);
             done += n;
@@ -194,9 +393,13 @@ public final class VfioUserClient implements AutoCloseable {
         regionWrite(region, offset, src, false);
     }
 
-    /** With {@code posted}, the writes carry NO_REPLY: the call returns once they are sent. */
+    /**
+     * With {@code posted}, the writes carry NO_REPLY: the call returns once they are sent, and an
+     * error the server meets is not reported. Commands are executed in order, so a later call's
+     * reply means the posted writes before it were done.
+     */
     public void regionWrite(int region, long offset, MemorySegment src, boolean posted) throws IOException {
-        long max = serverCaps.maxDataXferSize();
+        long max = transferChunk();
         for (long done = 0; done < src.byteSize(); ) {
             long n = Math.min(max, src.byteSize() - done);
             MemorySegment request = MemorySegment.ofArray(new byte[(int) (RegionAccess.SIZE + n)]);
@@ -205,75 +408,225 @@ public final class VfioUserClient implements AutoCloseable {
             if (posted) {
                 post(Command.REGION_WRITE, raw(request));
             } else {
-                call(Command.REGION_WRITE, raw(request), List.of());
+                typedCall(Command.REGION_WRITE, raw(request), RegionAccess.SIZE);
             }
             done += n;
         }
+    }
+
+    /**
+     * REGION_WRITE_MULTI: up to 200 small writes (≤ 8 bytes each) in one message; only when the
+     * server offered {@code write_multiple}. Returns how many the server completed.
+     */
+    public long regionWriteMulti(List<RegionWriteMulti.Entry> writes, boolean posted) throws IOException {
+        if (!serverCaps.writeMultiple()) {
+            throw new VfioUserException(Errno.ENOTSUP, "the server did not offer write_multiple");
+        }
+        RegionWriteMulti request = new RegionWriteMulti(writes);
+        if (posted) {
+            post(Command.REGION_WRITE_MULTI, request);
+            return writes.size();
+        }
+        Reply r = typedCall(Command.REGION_WRITE_MULTI, request, RegionWriteMultiReply.SIZE);
+        return decode(() -> RegionWriteMultiReply.decode(r.payload()), "REGION_WRITE_MULTI reply").wrCnt();
     }
 
     public int read8(int region, long offset) throws IOException {
         return Byte.toUnsignedInt(regionRead(region, offset, 1)[0]);
     }
 
+    public int read16(int region, long offset) throws IOException {
+        return Short.toUnsignedInt(MemorySegment.ofArray(regionRead(region, offset, 2)).get(LE_SHORT, 0));
+    }
+
     public int read32(int region, long offset) throws IOException {
-        return MemorySegment.ofArray(regionRead(region, offset, 4)).get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0);
+        return MemorySegment.ofArray(regionRead(region, offset, 4)).get(LE_INT, 0);
+    }
+
+    public long read64(int region, long offset) throws IOException {
+        return MemorySegment.ofArray(regionRead(region, offset, 8)).get(LE_LONG, 0);
     }
 
     public void write8(int region, long offset, int value) throws IOException {
         regionWrite(region, offset, MemorySegment.ofArray(new byte[] {(byte) value}));
     }
 
-    public void write32(int region, long offset, int value) throws IOException {
-        MemorySegment s = MemorySegment.ofArray(new byte[4]);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0, value);
+    public void write16(int region, long offset, int value) throws IOException {
+        MemorySegment s = MemorySegment.ofArray(new byte[2]);
+        s.set(LE_SHORT, 0, (short) value);
         regionWrite(region, offset, s);
     }
 
+    public void write32(int region, long offset, int value) throws IOException {
+        MemorySegment s = MemorySegment.ofArray(new byte[4]);
+        s.set(LE_INT, 0, value);
+        regionWrite(region, offset, s);
+    }
+
+    public void write64(int region, long offset, long value) throws IOException {
+        MemorySegment s = MemorySegment.ofArray(new byte[8]);
+        s.set(LE_LONG, 0, value);
+        regionWrite(region, offset, s);
+    }
+
+    /**
+     * Maps an mmap-able region into this process: the whole region, or each area of its SPARSE_MMAP
+     * capability (the rest stays reachable through {@link #regionRead}/{@link #regionWrite}).
+     * ENOTSUP when the server offers no mapping. The mapping ends with {@link MappedRegion#close()}
+     * or with this client.
+     */
+    public MappedRegion mapRegion(int index) throws IOException {
+        try (RegionDescription d = regionInfo(index)) {
+            if (!d.mmappable()) {
+                throw new VfioUserException(Errno.ENOTSUP, "region " + index + " is not mmap-able");
+            }
+            RegionInfo info = d.info();
+            boolean writable = d.writable();
+            List<MappedRegion.Area> areas = new ArrayList<>();
+            try {
+                SparseMmapCap sparse = info.cap(SparseMmapCap.class);
+                if (sparse != null) {
+                    for (SparseMmapCap.Area a : sparse.areas()) {
+                        if (a.size() == 0) {
+                            continue;
+                        }
+                        checkArea(index, info, a.offset(), a.size());
+                        areas.add(new MappedRegion.Area(a.offset(),
+                                Mapping.map(d.fd(), info.offset() + a.offset(), a.size(), writable)));
+                    }
+                } else {
+                    checkArea(index, info, 0, info.size());
+                    areas.add(new MappedRegion.Area(0, Mapping.map(d.fd(), info.offset(), info.size(), writable)));
+                }
+            } catch (IOException | RuntimeException e) {
+                areas.forEach(a -> a.mapping().close());
+                throw e;
+            }
+            MappedRegion region = new MappedRegion(index, info.size(), writable, areas, resources::remove);
+            resources.add(region);
+            if (closing) {
+                region.close();
+                throw connectionGone();
+            }
+            return region;
+        }
+    }
+
+    private static void checkArea(int index, RegionInfo info, long offset, long size) throws VfioUserException {
+        if (offset < 0 || size <= 0 || offset + size < offset || offset + size > info.size()
+                || info.offset() < 0 || info.offset() + offset + size < 0) {
+            throw new VfioUserException(Errno.EPROTO, "region %d: mmap area [0x%x, +0x%x) lies outside the region of 0x%x bytes"
+                    .formatted(index, offset, size, info.size()));
+        }
+    }
+
+    // ---------------------------------------------------------------- DMA
+
     /** DMA_MAP of client memory the server may map: {@code fd} at {@code fileOffset} backs [iova, iova+size). */
     public void dmaMap(long iova, long size, int flags, Fd fd, long fileOffset) throws IOException {
-        call(Command.DMA_MAP, DmaMap.of(flags, fileOffset, iova, size), List.of(fd));
+        typedCall(Command.DMA_MAP, DmaMap.of(flags, fileOffset, iova, size), List.of(fd), 0);
+    }
+
+    /**
+     * Allocates {@code size} bytes of driver memory backed by a memfd, maps it here and DMA_MAPs it
+     * at {@code iova} (READ|WRITE) with the fd, so the server can map it too. The same memory also
+     * answers DMA_READ/WRITE messages should the server use those. {@link DmaBuffer#close()} unmaps
+     * it on both sides.
+     */
+    public DmaBuffer allocateDma(long iova, long size) throws IOException {
+        checkAlive();
+        int flags = Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE;
+        Mapping mapping;
+        try (Fd fd = Memfd.create("jvfio-dma-" + Long.toHexString(iova), size)) {
+            mapping = Mapping.map(fd, 0, size, true);
+            try {
+                memory.add(iova, mapping.segment(), flags);
+                try {
+                    dmaMap(iova, size, flags, fd, 0);
+                } catch (IOException | RuntimeException e) {
+                    memory.remove(iova, size);
+                    throw e;
+                }
+            } catch (IOException | RuntimeException e) {
+                mapping.close();
+                throw e;
+            }
+        }
+        DmaBuffer buffer = new DmaBuffer(this, iova, mapping);
+        resources.add(buffer);
+        return buffer;
+    }
+
+    /** Ends a {@link DmaBuffer}: DMA_UNMAP while connected, then the local mapping. */
+    void release(DmaBuffer buffer, Mapping mapping) throws IOException {
+        resources.remove(buffer);
+        try {
+            if (usable()) {
+                dmaUnmap(buffer.iova(), buffer.size());
+            }
+        } finally {
+            memory.remove(buffer.iova(), buffer.size());
+            mapping.close();
+        }
     }
 
     /**
      * Registers {@code memory} at {@code iova} without an fd: the server reaches it only through
      * DMA_READ/DMA_WRITE messages, which this client serves, checked against bounds and {@code flags}.
+     * The memory must stay alive until it is unmapped.
      */
     public void registerMemory(long iova, MemorySegment memory, int flags) throws IOException {
         this.memory.add(iova, memory, flags);
         try {
-            call(Command.DMA_MAP, DmaMap.of(flags, 0, iova, memory.byteSize()), List.of());
-        } catch (IOException e) {
+            typedCall(Command.DMA_MAP, DmaMap.of(flags, 0, iova, memory.byteSize()), List.of(), 0);
+        } catch (IOException | RuntimeException e) {
             this.memory.remove(iova, memory.byteSize());
             throw e;
         }
     }
 
     public void dmaUnmap(long iova, long size) throws IOException {
-        call(Command.DMA_UNMAP, DmaUnmap.of(iova, size), List.of());
+        typedCall(Command.DMA_UNMAP, DmaUnmap.of(iova, size), DmaUnmap.SIZE);
         memory.remove(iova, size);
     }
 
     public void dmaUnmapAll() throws IOException {
-        call(Command.DMA_UNMAP, DmaUnmap.all(), List.of());
+        typedCall(Command.DMA_UNMAP, DmaUnmap.all(), DmaUnmap.SIZE);
         memory.clear();
     }
 
+    // ---------------------------------------------------------------- interrupts
+
     /**
      * Wires {@code eventfds} as the TRIGGER fds of vectors start..start+n-1 of irq {@code index},
-     * in chunks the server can take; an empty list de-assigns {@code count} vectors.
+     * in chunks of the server's max_msg_fds. The caller keeps ownership of the eventfds.
      */
     public void setIrqEventfds(int index, int start, List<EventFd> eventfds) throws IOException {
         int chunk = Math.max(1, serverCaps.maxMsgFds());
         for (int i = 0; i < eventfds.size(); i += chunk) {
             List<EventFd> part = eventfds.subList(i, Math.min(eventfds.size(), i + chunk));
-            call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(index, Vfio.IRQ_SET_ACTION_TRIGGER, start + i, part.size()),
-                    part.stream().map(EventFd::fd).toList());
+            typedCall(Command.DEVICE_SET_IRQS, IrqSet.eventfds(index, Vfio.IRQ_SET_ACTION_TRIGGER, start + i, part.size()),
+                    part.stream().map(EventFd::fd).toList(), 0);
         }
     }
 
     /** Any other SET_IRQS: DATA_NONE or DATA_BOOL with MASK, UNMASK or TRIGGER; or de-assigning eventfds. */
     public void setIrqs(IrqSet request) throws IOException {
-        call(Command.DEVICE_SET_IRQS, request, List.of());
+        typedCall(Command.DEVICE_SET_IRQS, request, 0);
+    }
+
+    /**
+     * Creates an eventfd for each of the first {@code count} vectors of irq {@code index}, wires them
+     * with SET_IRQS and returns the helper that waits for, polls, or calls back on them.
+     */
+    public Interrupts interrupts(int index, int count) throws IOException {
+        Interrupts irqs = Interrupts.wire(this, index, count);
+        resources.add(irqs);
+        return irqs;
+    }
+
+    void forget(AutoCloseable resource) {
+        resources.remove(resource);
     }
 
     /** INTx unmask (what a VMM sends at the guest's EOI). */
@@ -281,152 +634,478 @@ public final class VfioUserClient implements AutoCloseable {
         setIrqs(IrqSet.none(Vfio.PCI_INTX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_UNMASK, 0, 1));
     }
 
+    // ---------------------------------------------------------------- reset, features, migration
+
     public void reset() throws IOException {
-        call(Command.DEVICE_RESET, null, List.of());
+        typedCall(Command.DEVICE_RESET, null, 0);
+    }
+
+    /** DEVICE_RESET with its own timeout: a reset may take long. */
+    public void reset(Duration timeout) throws IOException {
+        call(Command.DEVICE_RESET, null, List.of(), timeout, 0, 0);
     }
 
     /** DEVICE_FEATURE; returns the reply (for GET the data is appended). */
     public DeviceFeature feature(DeviceFeature request) throws IOException {
-        Reply r = call(Command.DEVICE_FEATURE, request, List.of());
-        return decode(() -> DeviceFeature.decode(r.payload()), "DEVICE_FEATURE reply");
+        Reply r = typedCall(Command.DEVICE_FEATURE, request, ArgSz.unsigned(request.argsz()));
+        DeviceFeature reply = decode(() -> DeviceFeature.decode(r.payload()), "DEVICE_FEATURE reply");
+        if (reply.feature() != request.feature()) {
+            throw new VfioUserException(Errno.EPROTO, "DEVICE_FEATURE reply is for feature " + reply.feature()
+                    + ", asked " + request.feature());
+        }
+        return reply;
     }
 
-    // ---- messaging ----
-
-    /** Sends a command and waits for its reply; an error reply becomes a {@link VfioUserException}. */
-    public Reply call(Command command, Payload request, List<Fd> fds) throws IOException {
-        checkAlive();
-        int id = nextId();
-        Call call = new Call(command);
-        calls.put(id, call);
+    /**
+     * DEVICE_FEATURE PROBE: whether {@code feature} supports the {@code ops} (GET and/or SET bits).
+     * EINVAL and ENOTTY from the server mean "no"; other errors are thrown.
+     */
+    public boolean probeFeature(int feature, int ops) throws IOException {
         try {
-            send(id, command, request, fds, false);
-            if (!call.done.await(options.callTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new VfioUserException(Errno.ETIMEDOUT, command + ": no reply within " + options.callTimeout());
+            feature(DeviceFeature.of(feature | ops | Vfio.DEVICE_FEATURE_PROBE, null));
+            return true;
+        } catch (VfioUserException e) {
+            if (e.errno() == Errno.EINVAL || e.errno() == Errno.ENOTTY) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /** DEVICE_FEATURE MIGRATION GET: which migration flavours the device supports. */
+    public FeatureMigration migrationFeature() throws IOException {
+        DeviceFeature r = feature(DeviceFeature.get(Vfio.DEVICE_FEATURE_MIGRATION, FeatureMigration.SIZE, null));
+        return decode(() -> FeatureMigration.decode(r.dataSegment()), "DEVICE_FEATURE MIGRATION reply");
+    }
+
+    /** DEVICE_FEATURE MIG_DEVICE_STATE GET. */
+    public MigrationState migrationState() throws IOException {
+        DeviceFeature r = feature(DeviceFeature.get(Vfio.DEVICE_FEATURE_MIG_DEVICE_STATE, FeatureMigDeviceState.SIZE, null));
+        FeatureMigDeviceState s = decode(() -> FeatureMigDeviceState.decode(r.dataSegment()), "DEVICE_FEATURE MIG_DEVICE_STATE reply");
+        return decode(s::state, "DEVICE_FEATURE MIG_DEVICE_STATE reply");
+    }
+
+    /** DEVICE_FEATURE MIG_DEVICE_STATE SET: the server completes the whole transition before replying. */
+    public void setMigrationState(MigrationState state) throws IOException {
+        feature(DeviceFeature.of(Vfio.DEVICE_FEATURE_MIG_DEVICE_STATE | Vfio.DEVICE_FEATURE_SET,
+                FeatureMigDeviceState.of(state)));
+    }
+
+    /** DEVICE_FEATURE DMA_LOGGING_START; returns the page size the server logs at (it may change it). */
+    public long startDmaLogging(long pageSize, List<FeatureDmaLoggingControl.Range> ranges) throws IOException {
+        DeviceFeature r = feature(DeviceFeature.of(Vfio.DEVICE_FEATURE_DMA_LOGGING_START | Vfio.DEVICE_FEATURE_SET,
+                new FeatureDmaLoggingControl(pageSize, ranges)));
+        MemorySegment data = r.dataSegment();
+        return data.byteSize() >= 8 ? data.get(LE_LONG, 0) : pageSize;
+    }
+
+    public void stopDmaLogging() throws IOException {
+        feature(DeviceFeature.of(Vfio.DEVICE_FEATURE_DMA_LOGGING_STOP | Vfio.DEVICE_FEATURE_SET, null));
+    }
+
+    /** DEVICE_FEATURE DMA_LOGGING_REPORT GET: the dirty bitmap of [iova, iova+length) at {@code pageSize}. */
+    public FeatureDmaLoggingReport dmaLoggingReport(long iova, long length, long pageSize) throws IOException {
+        FeatureDmaLoggingReport request = FeatureDmaLoggingReport.request(iova, length, pageSize);
+        long replyData = FeatureDmaLoggingReport.SIZE + request.expectedBitmapSize();
+        if (replyData > options.maxDataXferSize()) {
+            throw new VfioUserException(Errno.E2BIG, "a dirty bitmap of " + request.expectedBitmapSize()
+                    + " bytes exceeds this client's transfer limit; ask for a smaller range");
+        }
+        DeviceFeature r = feature(DeviceFeature.get(Vfio.DEVICE_FEATURE_DMA_LOGGING_REPORT, replyData, request));
+        FeatureDmaLoggingReport report = decode(() -> FeatureDmaLoggingReport.decode(r.dataSegment()), "DMA_LOGGING_REPORT reply");
+        if (report.iova() != iova || report.length() != length || report.pageSize() != pageSize
+                || report.bitmap().length != request.expectedBitmapSize()) {
+            throw new VfioUserException(Errno.EPROTO, "DMA_LOGGING_REPORT reply does not answer the request: " + report);
+        }
+        return report;
+    }
+
+    /** MIG_DATA_READ of up to {@code size} bytes; a shorter answer means no more data for now. */
+    public byte[] migDataRead(int size) throws IOException {
+        if (size < 0 || size > options.maxDataXferSize()) {
+            throw new IllegalArgumentException("size must be in [0, " + options.maxDataXferSize() + "]: " + size);
+        }
+        Reply r = typedCall(Command.MIG_DATA_READ, MigDataReadRequest.of(size), MigDataReadRequest.SIZE + (long) size);
+        MigDataReadReply reply = decode(() -> MigDataReadReply.decode(r.payload(), size), "MIG_DATA_READ reply");
+        return reply.data();
+    }
+
+    /** MIG_DATA_WRITE of {@code data}, in chunks of the transfer limit (partial writes are not allowed, so each chunk is whole). */
+    public void migDataWrite(byte[] data) throws IOException {
+        int chunk = (int) Math.min(Integer.MAX_VALUE, transferChunk());
+        int done = 0;
+        do {
+            int n = Math.min(chunk, data.length - done);
+            byte[] part = java.util.Arrays.copyOfRange(data, done, done + n);
+            typedCall(Command.MIG_DATA_WRITE, MigDataWriteRequest.of(part), MigDataWriteRequest.SIZE);
+            done += n;
+        } while (done < data.length);
+    }
+
+    /** GET_PRECOPY_INFO (pending in the spec). */
+    public PrecopyInfo precopyInfo() throws IOException {
+        Reply r = typedCall(Command.GET_PRECOPY_INFO, PrecopyInfo.request(), PrecopyInfo.SIZE);
+        return decode(() -> PrecopyInfo.decode(r.payload()), "GET_PRECOPY_INFO reply");
+    }
+
+    // ---------------------------------------------------------------- messaging
+
+    /**
+     * Sends a command and waits for its reply; an error reply becomes a {@link VfioUserException}.
+     * The caller owns the fds of the returned reply.
+     */
+    public Reply call(Command command, Payload request, List<Fd> fds) throws IOException {
+        return call(command, request, fds, options.callTimeout());
+    }
+
+    /** {@link #call(Command, Payload, List)} with its own timeout. */
+    public Reply call(Command command, Payload request, List<Fd> fds, Duration timeout) throws IOException {
+        return call(command, request, fds, timeout, maxIncoming, options.maxMsgFds());
+    }
+
+    /** A typed call whose reply carries no fds (any that come are closed) and at most {@code maxReply} payload bytes. */
+    private Reply typedCall(Command command, Payload request, long maxReply) throws IOException {
+        return typedCall(command, request, List.of(), maxReply);
+    }
+
+    private Reply typedCall(Command command, Payload request, List<Fd> fds, long maxReply) throws IOException {
+        return call(command, request, fds, options.callTimeout(), maxReply, 0);
+    }
+
+    private Reply call(Command command, Payload request, List<Fd> fds, Duration timeout, long maxReply, int maxReplyFds)
+            throws IOException {
+        checkAlive();
+        if (fds.size() > Math.max(1, serverCaps.maxMsgFds())) {
+            throw new VfioUserException(Errno.E2BIG, command + ": " + fds.size() + " fds exceed the server's max_msg_fds "
+                    + serverCaps.maxMsgFds());
+        }
+        long requestSize = request == null ? 0 : request.encodedSize();
+        // Like QEMU: a reply may be as large as the request, or as the call says it can take.
+        Call call = new Call(command, Math.min(maxIncoming, Math.max(maxReply, requestSize)), maxReplyFds);
+        int id = register(call);
+        try {
+            if (dead != null) {          // died between checkAlive and register: the reader may not have seen us
+                throw connectionGone();
+            }
+            send(socket, id, command, request, fds, false);
+            if (!call.done.await(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)) {
+                if (call.state.compareAndSet(WAITING, ABANDONED)) {
+                    // The id stays taken until the late reply arrives and is dropped, so it cannot be misrouted.
+                    throw new VfioUserException(Errno.ETIMEDOUT, command + ": no reply within " + timeout);
+                }
+                awaitUninterruptibly(call.done); // completed at the very moment we gave up: take the answer
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new VfioUserException(Errno.EINTR, command + ": interrupted");
-        } finally {
-            calls.remove(id, call);
+            if (call.state.compareAndSet(WAITING, ABANDONED)) {
+                throw new VfioUserException(Errno.EINTR, command + ": interrupted");
+            }
+            awaitUninterruptibly(call.done);
+        } catch (IOException | RuntimeException e) {
+            if (call.state.get() != ABANDONED) {
+                calls.remove(id, call);
+            }
+            throw e;
+        }
+        calls.remove(id, call);
+        if (call.failure != null) {
+            throw call.failure;
         }
         Reply reply = call.reply;
         if (reply == null) {
-            throw new VfioUserException(Errno.ENOTCONN, command + ": " + (dead != null ? dead.getMessage() : "connection closed"), dead);
+            throw connectionGone();
         }
         if ((reply.flags() & Header.FLAG_ERROR) != 0) {
-            reply.fds().forEach(Fd::close);
+            reply.closeFds();
             throw VfioUserException.serverError(command.toString(), reply.error() != 0 ? reply.error() : Errno.EIO);
         }
         return reply;
     }
 
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                latch.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Sends a command with NO_REPLY. */
     public void post(Command command, Payload request) throws IOException {
         checkAlive();
-        send(nextId(), command, request, List.of(), true);
+        send(socket, ids.getAndIncrement() & 0xffff, command, request, List.of(), true);
     }
 
-    private int nextId() {
-        int id;
-        do {
-            id = ids.getAndIncrement() & 0xffff;
-        } while (calls.containsKey(id));
-        return id;
+    /** Takes a free message id for {@code call}: ids of calls in flight (or abandoned and still unanswered) are skipped. */
+    private int register(Call call) throws VfioUserException {
+        for (int i = 0; i < ID_SPACE; i++) {
+            int id = ids.getAndIncrement() & 0xffff;
+            if (calls.putIfAbsent(id, call) == null) {
+                return id;
+            }
+        }
+        throw new VfioUserException(Errno.EBUSY, "all 65536 message ids are in use");
     }
 
-    private void send(int id, Command command, Payload request, List<Fd> fds, boolean noReply) throws IOException {
+    private void send(UnixSocket to, int id, Command command, Payload request, List<Fd> fds, boolean noReply) throws IOException {
         long size = Header.SIZE + (request == null ? 0 : request.encodedSize());
-        MemorySegment message = MemorySegment.ofArray(new byte[Math.toIntExact(size)]);
+        if (size > Header.MAX_MESSAGE_SIZE || size > Integer.MAX_VALUE - 8) {
+            throw new VfioUserException(Errno.E2BIG, command + ": message of " + size + " bytes is too large");
+        }
+        MemorySegment message = MemorySegment.ofArray(new byte[(int) size]);
         Header.writeCommand(message, id, command.code(), size, noReply);
         if (request != null) {
             request.encode(message.asSlice(Header.SIZE));
         }
-        socket.send(message, fds);
+        try {
+            to.send(message, fds);
+        } catch (LinuxException e) {
+            VfioUserException gone = new VfioUserException(Errno.ENOTCONN, command + ": cannot send to the server: " + e.getMessage(), e);
+            markDead(gone);
+            throw dead != null ? new VfioUserException(Errno.ENOTCONN, command + ": " + dead.getMessage(), e) : gone;
+        }
     }
 
     private void checkAlive() throws VfioUserException {
         if (dead != null) {
-            throw new VfioUserException(Errno.ENOTCONN, "connection to the server is gone: " + dead.getMessage(), dead);
+            throw connectionGone();
         }
     }
+
+    private VfioUserException connectionGone() {
+        VfioUserException d = dead;
+        String why = d != null ? d.getMessage() : closing ? "the client was closed" : "connection closed";
+        return new VfioUserException(Errno.ENOTCONN, why, d);
+    }
+
+    /** Records why the connection died (the first reason wins) and fails every waiting call. */
+    private void markDead(VfioUserException why) {
+        synchronized (this) {
+            if (dead == null) {
+                dead = why;
+                if (!closing) {
+                    LOG.log(Level.WARNING, why.getMessage());
+                }
+            }
+        }
+        for (var e : calls.entrySet()) {
+            Call c = e.getValue();
+            if (!c.fail(connectionGone())) {
+                calls.remove(e.getKey(), c); // abandoned: nobody waits
+            }
+        }
+        dmaRequests.offer(POISON);
+        socket.shutdown();
+        UnixSocket t = twin;
+        if (t != null) {
+            t.shutdown();
+        }
+    }
+
+    private static final ServerRequest POISON = new ServerRequest(null, -1, -1, true, MemorySegment.NULL);
+
+    // ---------------------------------------------------------------- the reader
 
     private void readLoop() {
         MemorySegment header = MemorySegment.ofArray(new byte[Header.SIZE]);
         List<Fd> fds = new ArrayList<>();
-        long maxMessage = Math.max(options.maxDataXferSize(), serverCaps.maxDataXferSize()) + 4096;
         try {
             while (true) {
-                if (!socket.receiveFully(header, fds)) {
-                    throw new IOException("the server closed the connection");
-                }
-                Header.validate(header, maxMessage);
-                long payloadSize = Header.messageSize(header) - Header.SIZE;
-                MemorySegment payload = MemorySegment.ofArray(new byte[(int) payloadSize]);
-                if (payloadSize > 0) {
-                    socket.receiveFully(payload, fds);
+                MemorySegment payload = receiveMessage(socket, header, fds);
+                if (payload == null) {
+                    markDead(new VfioUserException(Errno.ENOTCONN, closing ? "the client was closed"
+                            : "the server closed the connection"));
+                    return;
                 }
                 if (Header.isReply(header)) {
-                    Call call = calls.get(Header.msgId(header));
-                    if (call == null || call.command.code() != Header.command(header)) {
-                        LOG.log(System.Logger.Level.WARNING, "reply %d matches no call; dropped".formatted(Header.msgId(header)));
-                        fds.forEach(Fd::close);
-                    } else {
-                        call.reply = new Reply(Header.flags(header), Header.error(header), payload, List.copyOf(fds));
-                        call.done.countDown();
-                    }
-                    fds.clear();
+                    deliver(header, payload, fds);
                 } else {
-                    fds.forEach(Fd::close); // no server command carries fds
-                    fds.clear();
-                    serveServerCommand(header, payload);
+                    closeUnexpected(fds, "server command " + Header.command(header));
+                    dispatchServerCommand(socket, header, payload, true);
                 }
+                fds.clear();
             }
-        } catch (IOException | ProtocolException | RuntimeException e) {
-            dead = e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+        } catch (Throwable t) {
+            markDead(deathCause(t));
         } finally {
             fds.forEach(Fd::close);
-            for (Call call : calls.values()) {
-                call.done.countDown(); // reply stays null: the caller sees the connection is gone
-            }
+            fds.clear();
         }
     }
 
-    /** The server's DMA_READ/DMA_WRITE into memory registered without an fd. */
-    private void serveServerCommand(MemorySegment header, MemorySegment payload) throws IOException {
+    private VfioUserException deathCause(Throwable t) {
+        if (closing) {
+            return new VfioUserException(Errno.ENOTCONN, "the client was closed", t);
+        }
+        if (t instanceof ProtocolException p) {
+            return new VfioUserException(Errno.ENOTCONN, "malformed message from the server: " + p.getMessage(), p);
+        }
+        if (t instanceof java.io.EOFException) {
+            return new VfioUserException(Errno.ENOTCONN, "the server closed the connection in the middle of a message", t);
+        }
+        if (t instanceof IOException) {
+            return new VfioUserException(Errno.ENOTCONN, "connection to the server failed: " + t.getMessage(), t);
+        }
+        return new VfioUserException(Errno.ENOTCONN, "client reader failed: " + t, t);
+    }
+
+    /** One whole message: the header into {@code header}, the payload returned; null at a clean end of stream. */
+    private MemorySegment receiveMessage(UnixSocket from, MemorySegment header, List<Fd> fds) throws IOException, ProtocolException {
+        if (!from.receiveFully(header, fds)) {
+            return null;
+        }
+        Header.validate(header, maxIncoming);
+        long payloadSize = Header.payloadSize(header);
+        MemorySegment payload = MemorySegment.ofArray(new byte[(int) payloadSize]);
+        if (payloadSize > 0 && !from.receiveFully(payload, fds)) {
+            throw new java.io.EOFException("end of stream before a " + payloadSize + "-byte payload");
+        }
+        return payload;
+    }
+
+    private void deliver(MemorySegment header, MemorySegment payload, List<Fd> fds) {
         int id = Header.msgId(header);
-        int code = Header.command(header);
-        Payload answer;
-        try {
-            if (code == Command.DMA_READ.code()) {
-                DmaReadRequest r = DmaReadRequest.decode(payload, options.maxDataXferSize());
-                byte[] data = new byte[(int) r.count()];
-                memory.read(r.address(), MemorySegment.ofArray(data));
-                answer = new io.jvfio.protocol.DmaReadReply(r.address(), data);
-            } else if (code == Command.DMA_WRITE.code()) {
-                DmaWriteRequest w = DmaWriteRequest.decode(payload, options.maxDataXferSize());
-                memory.write(w.address(), MemorySegment.ofArray(w.data()));
-                answer = new io.jvfio.protocol.DmaWriteReply(w.address(), w.count());
-            } else {
-                throw new ProtocolException(Errno.EINVAL, "command " + code + " is not one a server may send");
-            }
-        } catch (ProtocolException e) {
-            replyError(id, code, e.errno());
+        Call call = calls.get(id);
+        if (call == null || call.command.code() != Header.command(header)) {
+            LOG.log(Level.WARNING, "reply %d (command %d) matches no call; dropped".formatted(id, Header.command(header)));
+            fds.forEach(Fd::close);
             return;
         }
-        if (!Header.isNoReply(header)) {
-            MemorySegment message = MemorySegment.ofArray(new byte[(int) (Header.SIZE + answer.encodedSize())]);
-            Header.writeReply(message, id, code, message.byteSize());
-            answer.encode(message.asSlice(Header.SIZE));
-            socket.send(message);
+        if (call.state.get() == ABANDONED) {
+            LOG.log(Level.DEBUG, "late reply %d to %s dropped".formatted(id, call.command));
+            calls.remove(id, call);
+            fds.forEach(Fd::close);
+            return;
+        }
+        if (payload.byteSize() > call.maxReplyPayload) {
+            fds.forEach(Fd::close);
+            call.fail(new VfioUserException(Errno.EPROTO, "%s reply of %d bytes is larger than the %d the call can take"
+                    .formatted(call.command, payload.byteSize(), call.maxReplyPayload)));
+            return;
+        }
+        List<Fd> mine = List.copyOf(fds);
+        if (mine.size() > call.maxFds) {
+            mine.forEach(Fd::close);
+            if (call.maxFds > 0) {
+                call.fail(new VfioUserException(Errno.EPROTO, "%s reply carried %d fds, at most %d expected"
+                        .formatted(call.command, mine.size(), call.maxFds)));
+                return;
+            }
+            LOG.log(Level.WARNING, "%s reply carried %d unexpected fds; closed".formatted(call.command, mine.size()));
+            mine = List.of();
+        }
+        if (!call.complete(new Reply(Header.flags(header), Header.error(header), payload, mine))) {
+            mine.forEach(Fd::close); // the caller gave up in the meantime
+            calls.remove(id, call);
         }
     }
 
-    private void replyError(int id, int code, int errno) throws LinuxException {
-        MemorySegment message = MemorySegment.ofArray(new byte[Header.SIZE]);
-        Header.writeErrorReply(message, id, code, errno);
-        socket.send(message);
+    private static void closeUnexpected(List<Fd> fds, String what) {
+        if (!fds.isEmpty()) {
+            LOG.log(Level.WARNING, "%s carried %d fds; closed".formatted(what, fds.size()));
+            fds.forEach(Fd::close);
+            fds.clear();
+        }
     }
+
+    /** Hands a server→client command to the DMA thread ({@code queue}) or serves it on this thread. */
+    private void dispatchServerCommand(UnixSocket replyTo, MemorySegment header, MemorySegment payload, boolean queue)
+            throws IOException {
+        ServerRequest r = new ServerRequest(replyTo, Header.msgId(header), Header.command(header),
+                Header.isNoReply(header), payload);
+        if (queue) {
+            dmaRequests.add(r);
+        } else {
+            serve(r);
+        }
+    }
+
+    private void serveDmaLoop() {
+        try {
+            while (true) {
+                ServerRequest r = dmaRequests.take();
+                if (r == POISON) {
+                    return;
+                }
+                serve(r);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable t) {
+            markDead(closing ? new VfioUserException(Errno.ENOTCONN, "the client was closed", t)
+                    : new VfioUserException(Errno.ENOTCONN, "cannot answer the server's DMA request: " + t.getMessage(), t));
+        }
+    }
+
+    /** The server's DMA_READ/DMA_WRITE into registered memory; anything else gets EINVAL. */
+    private void serve(ServerRequest request) throws IOException {
+        Payload answer;
+        try {
+            if (request.code() == Command.DMA_READ.code()) {
+                DmaReadRequest r = DmaReadRequest.decode(request.payload(), options.maxDataXferSize());
+                byte[] data = new byte[(int) r.count()];
+                memory.read(r.address(), MemorySegment.ofArray(data));
+                answer = new DmaReadReply(r.address(), data);
+            } else if (request.code() == Command.DMA_WRITE.code()) {
+                DmaWriteRequest w = DmaWriteRequest.decode(request.payload(), options.maxDataXferSize());
+                memory.write(w.address(), MemorySegment.ofArray(w.data()));
+                answer = new DmaWriteReply(w.address(), w.count());
+            } else {
+                throw new ProtocolException(Errno.EINVAL, "command " + request.code() + " is not one a server may send");
+            }
+        } catch (ProtocolException e) {
+            LOG.log(Level.DEBUG, "server request %d refused: %s".formatted(request.code(), e.getMessage()));
+            if (!request.noReply()) {
+                MemorySegment message = MemorySegment.ofArray(new byte[Header.SIZE]);
+                Header.writeErrorReply(message, request.id(), request.code(), e.errno());
+                request.replyTo().send(message);
+            }
+            return;
+        }
+        if (!request.noReply()) {
+            MemorySegment message = MemorySegment.ofArray(new byte[(int) (Header.SIZE + answer.encodedSize())]);
+            Header.writeReply(message, request.id(), request.code(), message.byteSize());
+            answer.encode(message.asSlice(Header.SIZE));
+            request.replyTo().send(message);
+        }
+    }
+
+    /** Twin-socket mode: server→client commands arrive here and are answered here, in order. */
+    private void twinLoop(UnixSocket s) {
+        MemorySegment header = MemorySegment.ofArray(new byte[Header.SIZE]);
+        List<Fd> fds = new ArrayList<>();
+        try {
+            while (true) {
+                MemorySegment payload = receiveMessage(s, header, fds);
+                if (payload == null) {
+                    if (!closing && dead == null) {
+                        markDead(new VfioUserException(Errno.ENOTCONN, "the server closed the twin socket"));
+                    }
+                    return;
+                }
+                closeUnexpected(fds, "twin-socket message");
+                if (Header.isReply(header)) {
+                    throw new ProtocolException(Errno.EINVAL, "a reply (id " + Header.msgId(header) + ") arrived on the twin socket");
+                }
+                dispatchServerCommand(s, header, payload, false);
+            }
+        } catch (Throwable t) {
+            if (dead == null) {
+                markDead(deathCause(t));
+            }
+        } finally {
+            fds.forEach(Fd::close);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
 
     private static Payload raw(MemorySegment bytes) {
         return new Payload() {
@@ -437,9 +1116,15 @@ public final class VfioUserClient implements AutoCloseable {
 
             @Override
             public void encode(MemorySegment dst) {
-                dst.copyFrom(bytes);
+                MemorySegment.copy(bytes, 0, dst, 0, bytes.byteSize());
             }
         };
+    }
+
+    private void checkArgsz(int argsz, int min) {
+        if (argsz < min || argsz > maxIncoming) {
+            throw new IllegalArgumentException("argsz must be in [" + min + ", " + maxIncoming + "]: " + Integer.toUnsignedString(argsz));
+        }
     }
 
     private interface Decoder<T> {
@@ -451,6 +1136,8 @@ public final class VfioUserClient implements AutoCloseable {
             return decoder.decode();
         } catch (ProtocolException e) {
             throw new VfioUserException(Errno.EPROTO, what + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) { // a decoder that trips over hostile bytes must not escape as an unchecked surprise
+            throw new VfioUserException(Errno.EPROTO, what + ": " + e, e);
         }
     }
 
@@ -459,14 +1146,58 @@ public final class VfioUserClient implements AutoCloseable {
         return dead == null;
     }
 
+    /** Connected and not being closed: worth sending a tidy-up command. */
+    boolean usable() {
+        return dead == null && !closing;
+    }
+
+    /** Why the connection died, if it did. */
+    public java.util.Optional<VfioUserException> failure() {
+        return java.util.Optional.ofNullable(dead);
+    }
+
+    /**
+     * Closes the connection: mapped regions, DMA buffers and interrupt helpers are released locally
+     * (the server drops its DMA windows and eventfds when the client goes), waiting calls fail.
+     */
     @Override
     public void close() {
-        socket.shutdown();
+        synchronized (this) {
+            if (closing) {
+                return;
+            }
+            closing = true;
+        }
+        for (AutoCloseable r : List.copyOf(resources)) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                LOG.log(Level.WARNING, "closing " + r + ": " + e.getMessage());
+            }
+        }
+        resources.clear();
+        markDead(new VfioUserException(Errno.ENOTCONN, "the client was closed"));
+        join(reader);
+        join(dmaServer);
+        if (twinReader != null) {
+            join(twinReader);
+        }
+        UnixSocket t = twin;
+        if (t != null) {
+            t.close();
+        }
+        socket.close();
+        memory.clear();
+    }
+
+    private static void join(Thread t) {
+        if (t == Thread.currentThread()) {
+            return;
+        }
         try {
-            reader.join(5000);
+            t.join(5000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        socket.close();
     }
 }

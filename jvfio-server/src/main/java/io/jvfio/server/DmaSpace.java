@@ -20,14 +20,21 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class DmaSpace {
     /** A window of client memory. */
     public record Window(long iova, long size, boolean readable, boolean writable, boolean mapped) {
-        long end() {
-            return iova + size;
+        /** Whether {@code address} lies inside (unsigned: IOVAs use all 64 bits, a window may end at 2^64). */
+        boolean contains(long address) {
+            return Long.compareUnsigned(address - iova, size) < 0;
+        }
+
+        /** Last address of the window, inclusive (never wraps). */
+        long last() {
+            return iova + size - 1;
         }
     }
 
     private record Entry(Window window, Mapping mapping) {}
 
-    private final TreeMap<Long, Entry> windows = new TreeMap<>();
+    // Keyed by IOVA in unsigned order: addresses at or above 2^63 sort after the lower ones.
+    private final TreeMap<Long, Entry> windows = new TreeMap<>(Long::compareUnsigned);
     // Read-locked for the duration of a copy through a mapping, write-locked to change windows.
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final int maxWindows;
@@ -47,7 +54,7 @@ public final class DmaSpace {
      */
     public void map(long iova, long size, boolean readable, boolean writable, Fd fd, long fileOffset) throws VfioException {
         try (fd) {
-            if (size <= 0 || iova + size < iova) {
+            if (size == 0 || Long.compareUnsigned(iova + size - 1, iova) < 0) {
                 throw VfioException.invalid("DMA window [0x%x, +0x%x) is empty or wraps".formatted(iova, size));
             }
             if (!readable && !writable) {
@@ -138,7 +145,7 @@ public final class DmaSpace {
         long done = 0;
         while (done < length) {
             long at = iova + done;
-            if (at < iova) {
+            if (Long.compareUnsigned(at, iova) < 0) { // the access ran past 2^64
                 throw fault(iova, length);
             }
             long chunk;
@@ -146,7 +153,7 @@ public final class DmaSpace {
             lock.readLock().lock();
             try {
                 Map.Entry<Long, Entry> floor = windows.floorEntry(at);
-                if (floor == null || at >= floor.getValue().window.end()) {
+                if (floor == null || !floor.getValue().window.contains(at)) {
                     throw fault(iova, length);
                 }
                 Entry entry = floor.getValue();
@@ -155,7 +162,8 @@ public final class DmaSpace {
                     throw new VfioException(Errno.EPERM, "DMA %s of [0x%x, +0x%x): window 0x%x is %s"
                             .formatted(toClient ? "write" : "read", iova, length, w.iova(), toClient ? "read-only" : "write-only"));
                 }
-                chunk = Math.min(length - done, w.end() - at);
+                long left = w.size() - (at - w.iova()); // bytes of the window from at on (unsigned)
+                chunk = Long.compareUnsigned(left, length - done) < 0 ? left : length - done;
                 if (entry.mapping != null) {
                     MemorySegment client = entry.mapping.segment().asSlice(at - w.iova(), chunk);
                     MemorySegment local = buffer.asSlice(done, chunk);
@@ -202,7 +210,8 @@ public final class DmaSpace {
             }
             Entry entry = floor.getValue();
             Window w = entry.window;
-            if (length < 0 || iova + length < iova || iova + length > w.end() || (forWrite ? !w.writable() : !w.readable())) {
+            if (length < 0 || !w.contains(iova) || Long.compareUnsigned(length, w.size() - (iova - w.iova())) > 0
+                    || (forWrite ? !w.writable() : !w.readable())) {
                 return java.util.Optional.empty();
             }
             return java.util.Optional.of(entry.mapping.segment().asSlice(iova - w.iova(), length));
@@ -213,7 +222,7 @@ public final class DmaSpace {
 
     private Entry overlapping(long iova, long size) {
         Map.Entry<Long, Entry> floor = windows.floorEntry(iova + size - 1);
-        if (floor != null && floor.getValue().window.end() > iova) {
+        if (floor != null && Long.compareUnsigned(floor.getValue().window.last(), iova) >= 0) {
             return floor.getValue();
         }
         return null;

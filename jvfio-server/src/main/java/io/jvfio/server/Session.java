@@ -64,6 +64,10 @@ final class Session implements DmaTransport, AutoCloseable {
     private final AtomicInteger nextId = new AtomicInteger();
     private volatile boolean negotiated;
     private volatile boolean closed;
+    /** The thread that reads this session's messages; it must never wait for a DMA reply itself. */
+    private volatile Thread sessionThread;
+    /** The device's region count, fixed at VERSION (checked before every region access, without allocating). */
+    private int numRegions;
     private Capabilities clientCaps = Capabilities.DEFAULTS;
 
     /** A DMA request of ours waiting for the client's reply. */
@@ -95,6 +99,7 @@ final class Session implements DmaTransport, AutoCloseable {
 
     /** Serves until the client disconnects or sends something that cannot be framed. */
     void run() {
+        sessionThread = Thread.currentThread();
         try {
             PeerCredentials peer = socket.peerCredentials();
             LOG.log(Level.DEBUG, "client pid %d uid %d connected".formatted(peer.pid(), peer.uid()));
@@ -115,6 +120,10 @@ final class Session implements DmaTransport, AutoCloseable {
             if (!closed) {
                 LOG.log(Level.WARNING, "disconnecting client: " + e.getMessage());
             }
+        } catch (RuntimeException e) {
+            // A bug must cost this client its connection, not the server its accept loop.
+            stats.countError();
+            LOG.log(Level.ERROR, "disconnecting client after an internal error", e);
         } finally {
             closeUnclaimedFds();
         }
@@ -166,6 +175,7 @@ final class Session implements DmaTransport, AutoCloseable {
             fail(id, code, noReply, Errno.EIO, e.toString());
             return;
         }
+        closeUnclaimedFds(); // before the reply: a client that sees the answer sees its fds released
         if (!noReply) {
             Header.writeReply(out, id, code, Header.SIZE + replyPayload);
             socket.send(out.asSlice(0, Header.SIZE + replyPayload), replyFds);
@@ -178,6 +188,7 @@ final class Session implements DmaTransport, AutoCloseable {
     private void fail(int id, int code, boolean noReply, int errno, String why) throws IOException {
         stats.countError();
         replyFds.clear();
+        closeUnclaimedFds(); // a refused message's fds are closed before the client hears of it
         LOG.log(Level.DEBUG, "command %d failed: %s".formatted(code, why));
         if (!noReply) {
             Header.writeErrorReply(out, id, code, errno);
@@ -212,6 +223,7 @@ final class Session implements DmaTransport, AutoCloseable {
     // The hot path: no allocation. The device reads straight into the reply buffer.
     private long regionRead(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
         RegionAccess.validate(p, options.maxDataXferSize(), false);
+        checkRegion(RegionAccess.region(p));
         long count = RegionAccess.count(p);
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), count);
         device.regionRead(RegionAccess.region(p), RegionAccess.offset(p), reply.asSlice(RegionAccess.DATA_OFFSET, count));
@@ -220,6 +232,7 @@ final class Session implements DmaTransport, AutoCloseable {
 
     private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
         RegionAccess.validate(p, options.maxDataXferSize(), true);
+        checkRegion(RegionAccess.region(p));
         device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p), RegionAccess.data(p));
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), RegionAccess.count(p));
         return RegionAccess.SIZE;
@@ -227,12 +240,22 @@ final class Session implements DmaTransport, AutoCloseable {
 
     private long regionWriteMulti(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
         RegionWriteMulti multi = RegionWriteMulti.decode(p);
+        for (RegionWriteMulti.Entry e : multi.entries()) {
+            checkRegion(e.region());
+        }
         long done = 0;
         for (RegionWriteMulti.Entry e : multi.entries()) {
             device.regionWrite(e.region(), e.offset(), MemorySegment.ofArray(e.data()));
             done++;
         }
         return encode(new RegionWriteMultiReply(done), reply);
+    }
+
+    /** EINVAL for a region index the device does not have (the u32 may even read as negative). */
+    private void checkRegion(int region) throws ProtocolException {
+        if (region < 0 || region >= numRegions) {
+            throw new ProtocolException(Errno.EINVAL, "no region " + Integer.toUnsignedString(region));
+        }
     }
 
     private long dmaMap(MemorySegment p) throws ProtocolException, VfioException {
@@ -357,11 +380,20 @@ final class Session implements DmaTransport, AutoCloseable {
                 .withMaxMsgFds(options.maxMsgFds())
                 .withMaxDataXferSize(options.maxDataXferSize())
                 .withWriteMultiple(true);
-        Version answer = new Version(PROTOCOL_MAJOR, Math.min(proposed.minor(), PROTOCOL_MINOR), ours);
-        // QEMU receives the reply into a buffer as large as its own request: never send more.
+        int minor = Math.min(proposed.minor(), PROTOCOL_MINOR);
+        Version answer = new Version(PROTOCOL_MAJOR, minor, ours);
+        // QEMU receives the reply into a buffer as large as its own request: never send more. A client
+        // that sent no JSON at all (SPDK's test client) gets none back either: it parses none, and the
+        // defaults it then assumes (1 fd, 1 MiB) are within what this server accepts.
         if (answer.encodedSize() > p.byteSize()) {
-            answer = new Version(PROTOCOL_MAJOR, Math.min(proposed.minor(), PROTOCOL_MINOR), Capabilities.DEFAULTS);
+            answer = proposed.capabilities() == null
+                    ? new Version(PROTOCOL_MAJOR, minor, null)
+                    : new Version(PROTOCOL_MAJOR, minor, Capabilities.DEFAULTS);
         }
+        if (answer.encodedSize() > p.byteSize()) {
+            answer = new Version(PROTOCOL_MAJOR, minor, null);
+        }
+        numRegions = device.info().numRegions();
         answer.encode(reply);
         negotiated = true;
         dma.attach(this);
@@ -394,7 +426,8 @@ final class Session implements DmaTransport, AutoCloseable {
     }
 
     private void transfer(Command command, long iova, MemorySegment buffer) throws VfioException {
-        long chunkMax = Math.max(1, clientCaps.maxDataXferSize());
+        // Each chunk's reply (DMA_READ) must fit what this server receives, and each request what the client does.
+        long chunkMax = Math.max(1, Math.min(clientCaps.maxDataXferSize(), options.maxDataXferSize()));
         for (long done = 0; done < buffer.byteSize(); ) {
             long chunk = Math.min(chunkMax, buffer.byteSize() - done);
             roundTrip(command, iova + done, buffer.asSlice(done, chunk));
@@ -406,6 +439,11 @@ final class Session implements DmaTransport, AutoCloseable {
         if (closed) {
             throw new VfioException(Errno.ENODEV, "client disconnected");
         }
+        if (Thread.currentThread() == sessionThread) {
+            // The reply could only be read by this very thread: waiting would hang until the timeout.
+            throw new VfioException(Errno.EDEADLK, "%s at 0x%x from the session thread: message-based DMA must be done from a device thread"
+                    .formatted(command, address));
+        }
         boolean isRead = command == Command.DMA_READ;
         PendingDma p = new PendingDma(isRead ? data : null, address, data.byteSize());
         int id = nextId.getAndIncrement() & 0xffff;
@@ -413,6 +451,10 @@ final class Session implements DmaTransport, AutoCloseable {
             throw new VfioException(Errno.EBUSY, "65536 DMA requests outstanding");
         }
         try {
+            if (closed) {
+                // close() may have failed the pending requests just before ours was added.
+                throw new VfioException(Errno.ENODEV, "client disconnected");
+            }
             Payload request = isRead ? new DmaReadRequest(address, data.byteSize())
                     : new DmaWriteRequest(address, data.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
             MemorySegment message = MemorySegment.ofArray(new byte[Math.toIntExact(Header.SIZE + request.encodedSize())]);
@@ -463,6 +505,10 @@ final class Session implements DmaTransport, AutoCloseable {
         } catch (ProtocolException e) {
             LOG.log(Level.WARNING, "bad DMA reply: " + e.getMessage());
             p.errno = e.errno();
+        } catch (RuntimeException e) {
+            // e.g. the device's buffer was freed after it gave up waiting: fail that request, keep the session.
+            LOG.log(Level.WARNING, "DMA reply could not be delivered: " + e);
+            p.errno = Errno.EIO;
         } finally {
             p.done.countDown();
         }

@@ -137,7 +137,11 @@ abstract class ServerTestBase {
                     p.call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(Vfio.PCI_MSIX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 1), e.fd()).close();
                     p.write(4, 0, TestDevice.dmaCommand(0x10000, 8, TestDevice.OP_READ));
                     try (TestPeer.Msg req = p.nextServerCommand()) {
-                        p.reply(req, new byte[16 + 8]);
+                        byte[] answer = new byte[16 + 8];
+                        java.lang.foreign.MemorySegment a = java.lang.foreign.MemorySegment.ofArray(answer);
+                        a.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 0, 0x10000);
+                        a.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 8, 8);
+                        p.reply(req, answer);
                     }
                     dev.nextDmaResult();
                     p.callError(Command.REGION_READ, TestPeer.regionRead(0, 0x2000, 4), List.of());
