@@ -59,7 +59,10 @@ final class ServeCommand {
             try (VfioUserServer server = endpoint.socket != null
                     ? VfioUserServer.bind(endpoint.socket, device, options, extensions)
                     : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions)) {
-                Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jvfio-shutdown"));
+                // SIGTERM and Ctrl-C stop serving: the client is disconnected, the socket removed, exit 0.
+                for (String signal : new String[] {"TERM", "INT"}) {
+                    sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> server.close());
+                }
                 if (endpoint.socket != null) {
                     Path abs = endpoint.socket.toAbsolutePath();
                     System.out.println("serving " + device.name() + " on " + abs);
