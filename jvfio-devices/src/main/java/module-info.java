@@ -1,4 +1,5 @@
 module io.jvfio.devices {
     requires transitive io.jvfio.server;
     exports io.jvfio.devices;
+    exports io.jvfio.devices.virtio;
 }

@@ -2,6 +2,7 @@ package io.jvfio.server;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
 import java.lang.foreign.MemorySegment;
@@ -73,6 +74,7 @@ public final class DmaSpace {
                 Mapping mapping = null;
                 if (fd != null) {
                     try {
+                        checkInsideFile(fd, fileOffset, size, iova);
                         mapping = Mapping.map(fd, fileOffset, size, writable);
                     } catch (LinuxException e) {
                         throw new VfioException(e.errno(), "DMA window 0x%x: %s".formatted(iova, e.getMessage()), e);
@@ -82,6 +84,22 @@ public final class DmaSpace {
             } finally {
                 lock.writeLock().unlock();
             }
+        }
+    }
+
+    /**
+     * A mapping that reaches past the end of its file would raise SIGBUS on access (a JVM crash, not
+     * an exception): a window must lie inside the file as it is now.
+     */
+    private static void checkInsideFile(Fd fd, long fileOffset, long size, long iova) throws LinuxException, VfioException {
+        if (!Linux.isRegularFileOrMemfd(fd)) {
+            return; // device memory and the like have no size to check against
+        }
+        long fileSize = Linux.fileSize(fd);
+        long end = fileOffset + size;
+        if (Long.compareUnsigned(end, fileOffset) < 0 || Long.compareUnsigned(end, fileSize) > 0) {
+            throw VfioException.invalid("DMA window 0x%x: [0x%x, +0x%x) of its fd lies beyond the file's 0x%x bytes"
+                    .formatted(iova, fileOffset, size, fileSize));
         }
     }
 

@@ -109,6 +109,9 @@ public abstract class PciDevice implements VfioDevice {
 
     @Override
     public RegionInfo regionInfo(int index) throws VfioException {
+        if (index < 0) {
+            throw VfioException.invalid("no region " + index);
+        }
         if (index < 6) {
             return config.bar(index).map(bar -> RegionInfo.trapped(bar.size(), true, true)).orElse(RegionInfo.absent());
         }
@@ -250,7 +253,9 @@ public abstract class PciDevice implements VfioDevice {
     // Allocation-free: this runs for every trapped access.
     private void checkAccess(int index, long offset, long length, boolean write) throws VfioException {
         long size;
-        if (index < 6) {
+        if (index < 0) {
+            throw VfioException.invalid("no region " + index);
+        } else if (index < 6) {
             size = barSizes[index];
         } else if (index == CONFIG_REGION) {
             size = config.size();

@@ -146,6 +146,7 @@ public final class VfioUserServer implements AutoCloseable {
 
     /** Serves on a new daemon thread named after the device. */
     public Thread start() {
+        serving = true; // before the thread exists, so close() right after start() still waits for it
         Thread t = Thread.ofPlatform().name("jvfio-" + device.name()).daemon().unstarted(() -> {
             try {
                 serve();
@@ -164,6 +165,9 @@ public final class VfioUserServer implements AutoCloseable {
         try (Session session = new Session(client, served, options, stats)) {
             current = session;
             session.run();
+        } catch (RuntimeException e) {
+            // One session's failure must never end serve(): log it and take the next client.
+            LOG.log(Level.ERROR, "session failed", e);
         } finally {
             current = null;
         }

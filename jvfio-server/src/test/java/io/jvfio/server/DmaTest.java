@@ -224,4 +224,20 @@ class DmaTest extends ServerTestBase {
         assertThat(view.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, PAGE - 8)).isEqualTo(7);
         assertThat(errno(() -> device.dmaSpace().read(-8, MemorySegment.ofArray(new byte[16])))).isEqualTo(Errno.EFAULT);
     }
+
+    @Test
+    void aWindowLargerThanItsFileIsRefused() throws Exception {
+        // Touching a mapping beyond the end of its file raises SIGBUS: such a window must never exist.
+        start();
+        TestPeer c = client();
+        int baseline = Fd.openFdCountOfProcess();
+        Fd small = Memfd.create("small", PAGE);
+        assertThat(c.callError(Command.DMA_MAP, TestPeer.bytes(DmaMap.of(RW, 0, 0x100000, 2 * PAGE)), List.of(small)))
+                .isEqualTo(Errno.EINVAL);
+        assertThat(c.callError(Command.DMA_MAP, TestPeer.bytes(DmaMap.of(RW, PAGE, 0x100000, PAGE)), List.of(small)))
+                .as("offset at the end of the file").isEqualTo(Errno.EINVAL);
+        small.close();
+        assertThat(device.dmaSpace().windows()).isEmpty();
+        assertThat(Fd.openFdCountOfProcess()).isEqualTo(baseline);
+    }
 }

@@ -119,8 +119,8 @@ public final class Virtio {
     public static final int SECTOR_SIZE = 512;
     public static final int SECTOR_SHIFT = 9;
 
-    /** The bit for feature {@code bit} in a 64-bit feature word. */
-    public static long feature(int bit) {
+    /** The mask for feature {@code bit} in a 64-bit feature word. */
+    public static long featureBit(int bit) {
         return 1L << bit;
     }
 }

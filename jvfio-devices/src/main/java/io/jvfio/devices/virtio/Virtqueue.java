@@ -31,7 +31,7 @@ final class Virtqueue {
     // The worker's progress; reset with the queue.
     private int lastAvail;
     private int nextUsed;
-    private int usedAtLastInterrupt;
+    private int usedAtLastCheck;
     private boolean eventIdx;
     private boolean indirect;
     private GuestMemory.View desc, avail, used;
@@ -48,7 +48,7 @@ final class Virtqueue {
         msixVector = Virtio.NO_VECTOR;
         enabled = false;
         descAddress = driverAddress = deviceAddress = 0;
-        lastAvail = nextUsed = usedAtLastInterrupt = 0;
+        lastAvail = nextUsed = usedAtLastCheck = 0;
         desc = avail = used = null;
     }
 
@@ -56,7 +56,7 @@ final class Virtqueue {
     void activate(boolean eventIdx, boolean indirect) {
         this.eventIdx = eventIdx;
         this.indirect = indirect;
-        lastAvail = nextUsed = usedAtLastInterrupt = 0;
+        lastAvail = nextUsed = usedAtLastCheck = 0;
         desc = avail = used = null;
     }
 
@@ -104,7 +104,7 @@ final class Virtqueue {
         VarHandle.releaseFence(); // the elements before the index that publishes them
         used.putU16(USED_IDX, nextUsed);
         VarHandle.fullFence();    // our index store before reading the driver's suppression state
-        int previous = usedAtLastInterrupt;
+        int previous = usedAtLastCheck;
         boolean notify;
         if (eventIdx) {
             int usedEvent = avail.u16(AVAIL_RING + 2L * size);
@@ -113,7 +113,7 @@ final class Virtqueue {
         } else {
             notify = (avail.u16(AVAIL_FLAGS) & AVAIL_F_NO_INTERRUPT) == 0 && nextUsed != previous;
         }
-        usedAtLastInterrupt = nextUsed;
+        usedAtLastCheck = nextUsed;
         return notify;
     }
 

@@ -1,0 +1,112 @@
+package io.jvfio.devices.virtio;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * A raw disk image file: byte {@code n} of the file is byte {@code n} of the disk. Positional
+ * reads and writes (pread/pwrite), so every queue's worker uses the one channel at once; flush is
+ * fdatasync. The caller bounds-checks against {@link #size()}.
+ */
+final class BlockImage implements AutoCloseable {
+    private static final int ZERO_CHUNK = 1 << 20;
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+
+    private final Path path;
+    private final FileChannel channel;
+    private final long size;
+    private final boolean readOnly;
+
+    private BlockImage(Path path, FileChannel channel, long size, boolean readOnly) {
+        this.path = path;
+        this.channel = channel;
+        this.size = size;
+        this.readOnly = readOnly;
+    }
+
+    /**
+     * Opens {@code path}; with {@code createSize > 0}, creates it (sparse) at that size if it does
+     * not exist, and refuses an existing file of another size.
+     */
+    static BlockImage open(Path path, long createSize, boolean readOnly) throws IOException {
+        if (createSize > 0 && !Files.exists(path)) {
+            if (readOnly) {
+                throw new IOException("cannot create the read-only image " + path);
+            }
+            try (FileChannel c = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                c.truncate(0);
+                c.write(ByteBuffer.allocate(1), createSize - 1); // sparse: only the last byte is allocated
+            }
+        }
+        Set<StandardOpenOption> options = readOnly ? EnumSet.of(StandardOpenOption.READ)
+                : EnumSet.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel channel = FileChannel.open(path, options);
+        long size = channel.size();
+        if (createSize > 0 && size != createSize) {
+            channel.close();
+            throw new IOException("%s exists with %d bytes, not the %d asked for".formatted(path, size, createSize));
+        }
+        if (size < Virtio.SECTOR_SIZE) {
+            channel.close();
+            throw new IOException("%s has %d bytes: a disk needs at least one 512-byte sector".formatted(path, size));
+        }
+        return new BlockImage(path, channel, size, readOnly);
+    }
+
+    Path path() {
+        return path;
+    }
+
+    long size() {
+        return size;
+    }
+
+    boolean isReadOnly() {
+        return readOnly;
+    }
+
+    /** Fills {@code dst} from {@code offset}; bytes past the end of the file read as zeros. */
+    void read(long offset, ByteBuffer dst) throws IOException {
+        while (dst.hasRemaining()) {
+            int n = channel.read(dst, offset);
+            if (n < 0) {
+                while (dst.hasRemaining()) {
+                    dst.put((byte) 0); // the file shrank under us: a hole, not garbage
+                }
+                return;
+            }
+            offset += n;
+        }
+    }
+
+    void write(long offset, ByteBuffer src) throws IOException {
+        while (src.hasRemaining()) {
+            offset += channel.write(src, offset);
+        }
+    }
+
+    void writeZeros(long offset, long length) throws IOException {
+        while (length > 0) {
+            int chunk = (int) Math.min(length, ZERO_CHUNK);
+            write(offset, ZEROS.duplicate().limit(chunk));
+            offset += chunk;
+            length -= chunk;
+        }
+    }
+
+    /** Makes every completed write durable (fdatasync). */
+    void flush() throws IOException {
+        channel.force(false);
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}

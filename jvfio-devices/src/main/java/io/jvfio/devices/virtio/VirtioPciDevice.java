@@ -1,0 +1,605 @@
+package io.jvfio.devices.virtio;
+
+import static io.jvfio.devices.virtio.Virtio.*;
+
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.Mapping;
+import io.jvfio.linux.Memfd;
+import io.jvfio.pci.Bar;
+import io.jvfio.pci.Capabilities;
+import io.jvfio.pci.Capability;
+import io.jvfio.pci.ConfigSpace;
+import io.jvfio.pci.MsixCapability;
+import io.jvfio.server.BarHandler;
+import io.jvfio.server.PciDevice;
+import io.jvfio.server.RegionInfo;
+import io.jvfio.server.SessionContext;
+import io.jvfio.server.VfioException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The virtio 1.x PCI transport (§4.1), modern and non-transitional: a device type's identity,
+ * feature bits, configuration and request handling on top of everything virtio-pci shares —
+ * the four vendor capabilities pointing into BAR 4, the common configuration (feature
+ * negotiation, device status, queue set-up), the notify area, ISR status with INTx, MSI-X
+ * vectors in BAR 1, and reset.
+ *
+ * <p>Each virtqueue has a worker thread: notifications wake it, it walks the available ring,
+ * hands each descriptor chain to {@link #process}, returns it through the used ring and raises
+ * the queue's interrupt as the driver's suppression state allows. Workers never run on the
+ * session thread, so message-based DMA (guest memory not shared) works too. A malformed chain or
+ * unreachable memory sets DEVICE_NEEDS_RESET and raises a configuration interrupt.
+ */
+public abstract class VirtioPciDevice extends PciDevice {
+    // BAR 4 layout: one page per structure, so the notify page alone can be mapped into the guest.
+    static final int CONFIG_BAR = 4;
+    static final long COMMON_OFFSET = 0x0000, ISR_OFFSET = 0x1000, DEVICE_OFFSET = 0x2000, NOTIFY_OFFSET = 0x3000;
+    static final long PAGE = 0x1000;
+    static final long CONFIG_BAR_SIZE = 0x4000;
+    /** Each queue notifies at its own dword: queue_notify_off = queue index. */
+    static final int NOTIFY_MULTIPLIER = 4;
+    // BAR 1: the MSI-X table (emulated by the client; we keep only storage) and the PBA.
+    static final int MSIX_BAR = 1;
+    static final long MSIX_TABLE_OFFSET = 0x0000, MSIX_PBA_OFFSET = 0x0800, MSIX_BAR_SIZE = 0x1000;
+    private static final int NOTIFY_IDLE = 0xffff_ffff;
+
+    private static final System.Logger LOG = System.getLogger(VirtioPciDevice.class.getName());
+
+    private final long deviceFeatures;
+    private final int deviceConfigSize;
+    private final Virtqueue[] queues;
+    private final Worker[] workers;
+    private final NotifyMode notifyMode;
+    private final Fd notifyFd;
+    private final Mapping notifyPage;
+    private volatile Thread poller;
+
+    // Driver-visible state; changed under this object's lock.
+    private int deviceFeatureSelect, driverFeatureSelect, queueSelect;
+    private long driverFeatures;
+    private volatile int status;
+    private int configGeneration;
+    private volatile int configMsixVector = NO_VECTOR;
+    private int isr;
+    /** Bumped by every reset: work of an older epoch is dropped, never completed into new rings. */
+    private volatile int epoch;
+    private final AtomicInteger busyWorkers = new AtomicInteger();
+    private volatile boolean closed;
+
+    /**
+     * @param deviceType       the virtio device type (§5), e.g. {@link Virtio#DEVICE_TYPE_BLOCK}
+     * @param classCode        the PCI class code to report
+     * @param deviceFeatures   device-specific feature bits; VERSION_1, INDIRECT_DESC and EVENT_IDX are added
+     * @param deviceConfigSize bytes of device-specific configuration
+     * @param queueCount       virtqueues
+     * @param queueSize        the largest size of each queue (a power of two)
+     */
+    protected VirtioPciDevice(int deviceType, int classCode, long deviceFeatures, int deviceConfigSize,
+                              int queueCount, int queueSize, NotifyMode notifyMode) {
+        super(configSpace(deviceType, classCode, deviceConfigSize, queueCount));
+        if (queueSize < 1 || queueSize > MAX_QUEUE_SIZE || Integer.bitCount(queueSize) != 1) {
+            throw new IllegalArgumentException("queue size " + queueSize + " is not a power of two up to " + MAX_QUEUE_SIZE);
+        }
+        this.deviceFeatures = deviceFeatures | featureBit(F_VERSION_1) | featureBit(F_RING_INDIRECT_DESC)
+                | featureBit(F_RING_EVENT_IDX);
+        this.deviceConfigSize = deviceConfigSize;
+        this.notifyMode = notifyMode;
+        this.queues = new Virtqueue[queueCount];
+        this.workers = new Worker[queueCount];
+        for (int i = 0; i < queueCount; i++) {
+            queues[i] = new Virtqueue(i, queueSize);
+        }
+        if (notifyMode == NotifyMode.POLLED) {
+            try {
+                notifyFd = Memfd.create("virtio-notify", CONFIG_BAR_SIZE);
+                notifyPage = Mapping.map(notifyFd, NOTIFY_OFFSET, PAGE, true);
+            } catch (LinuxException e) {
+                throw new IllegalStateException("cannot create the notify page: " + e.getMessage(), e);
+            }
+            notifyPage.segment().fill((byte) 0xff);
+        } else {
+            notifyFd = null;
+            notifyPage = null;
+        }
+        bar(CONFIG_BAR, new ConfigBar());
+    }
+
+    private static ConfigSpace configSpace(int deviceType, int classCode, int deviceConfigSize, int queueCount) {
+        return ConfigSpace.builder(ConfigSpace.Size.PCI)
+                .vendorId(PCI_VENDOR_ID).deviceId(PCI_DEVICE_ID_BASE + deviceType)
+                .subsystemVendorId(PCI_VENDOR_ID).subsystemId(PCI_SUBSYSTEM_ID_MODERN)
+                .revision(PCI_MODERN_REVISION)
+                .classCode(classCode)
+                .interruptPin(1)
+                .bar(Bar.memory32(MSIX_BAR, MSIX_BAR_SIZE))
+                .bar(Bar.memory64(CONFIG_BAR, CONFIG_BAR_SIZE, true))
+                .capability(Capabilities.msix(queueCount + 1, MSIX_BAR, MSIX_TABLE_OFFSET, MSIX_BAR, MSIX_PBA_OFFSET))
+                .capability(virtioCap(PCI_CAP_COMMON_CFG, COMMON_OFFSET, COMMON_CFG_SIZE, -1))
+                .capability(virtioCap(PCI_CAP_ISR_CFG, ISR_OFFSET, 1, -1))
+                .capability(virtioCap(PCI_CAP_DEVICE_CFG, DEVICE_OFFSET, deviceConfigSize, -1))
+                .capability(virtioCap(PCI_CAP_NOTIFY_CFG, NOTIFY_OFFSET, (long) queueCount * NOTIFY_MULTIPLIER, NOTIFY_MULTIPLIER))
+                .build();
+    }
+
+    /** struct virtio_pci_cap (plus notify_off_multiplier for the notify capability), read-only. */
+    private static Capability virtioCap(int cfgType, long offset, long length, int notifyMultiplier) {
+        int size = notifyMultiplier < 0 ? PCI_CAP_SIZE : PCI_NOTIFY_CAP_SIZE;
+        // vendorSpecific() prepends id, next and length: its data starts at capability offset 3.
+        MemorySegment data = MemorySegment.ofArray(new byte[size - PCI_CAP_CFG_TYPE]);
+        int base = PCI_CAP_CFG_TYPE;
+        data.set(ValueLayout.JAVA_BYTE, PCI_CAP_CFG_TYPE - base, (byte) cfgType);
+        data.set(ValueLayout.JAVA_BYTE, PCI_CAP_BAR - base, (byte) CONFIG_BAR);
+        data.set(ValueLayout.JAVA_INT_UNALIGNED, PCI_CAP_OFFSET - base, (int) offset);
+        data.set(ValueLayout.JAVA_INT_UNALIGNED, PCI_CAP_LENGTH - base, (int) length);
+        if (notifyMultiplier >= 0) {
+            data.set(ValueLayout.JAVA_INT_UNALIGNED, PCI_NOTIFY_CAP_MULTIPLIER - base, notifyMultiplier);
+        }
+        return Capabilities.vendorSpecific(data.toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    // ------------------------------------------------------------------ what a device type supplies
+
+    /** Reads the device-specific configuration (offset relative to its start, bounds checked). */
+    protected abstract void readDeviceConfig(int offset, MemorySegment dst);
+
+    /** Writes to the device-specific configuration; most device types ignore them. */
+    protected void writeDeviceConfig(int offset, MemorySegment src) {}
+
+    /**
+     * Handles one request on a worker thread and returns how many bytes it wrote into the
+     * chain's device-writable buffers. A {@link VirtioFault} makes the device need a reset.
+     */
+    protected abstract long process(int queue, DescriptorChain chain, GuestMemory memory) throws VirtioFault;
+
+    // ------------------------------------------------------------------ state for device types and tests
+
+    /** Whether the driver accepted feature {@code bit}. */
+    protected final boolean negotiated(int bit) {
+        return (driverFeatures & featureBit(bit)) != 0;
+    }
+
+    /** The device status as the driver last set it (plus DEVICE_NEEDS_RESET). */
+    public final int status() {
+        return status;
+    }
+
+    public final int queueCount() {
+        return queues.length;
+    }
+
+    public final NotifyMode notifyMode() {
+        return notifyMode;
+    }
+
+    // ------------------------------------------------------------------ BAR 4
+
+    private final class ConfigBar implements BarHandler {
+        @Override
+        public void read(long offset, MemorySegment dst) throws VfioException {
+            int size = (int) dst.byteSize();
+            if (offset >= COMMON_OFFSET && offset + size <= COMMON_OFFSET + COMMON_CFG_SIZE) {
+                put(dst, readCommon((int) (offset - COMMON_OFFSET), size));
+            } else if (offset == ISR_OFFSET) {
+                dst.fill((byte) 0);
+                dst.set(ValueLayout.JAVA_BYTE, 0, (byte) readAndClearIsr());
+            } else if (offset >= DEVICE_OFFSET && offset + size <= DEVICE_OFFSET + deviceConfigSize) {
+                readDeviceConfig((int) (offset - DEVICE_OFFSET), dst);
+            } else {
+                dst.fill((byte) 0); // reserved: reads as zero
+            }
+        }
+
+        @Override
+        public void write(long offset, MemorySegment src) throws VfioException {
+            int size = (int) src.byteSize();
+            if (offset >= NOTIFY_OFFSET && offset < NOTIFY_OFFSET + (long) queues.length * NOTIFY_MULTIPLIER) {
+                kick((int) ((offset - NOTIFY_OFFSET) / NOTIFY_MULTIPLIER));
+            } else if (offset >= COMMON_OFFSET && offset + size <= COMMON_OFFSET + COMMON_CFG_SIZE) {
+                writeCommon((int) (offset - COMMON_OFFSET), size, get(src));
+            } else if (offset >= DEVICE_OFFSET && offset + size <= DEVICE_OFFSET + deviceConfigSize) {
+                writeDeviceConfig((int) (offset - DEVICE_OFFSET), src);
+            }
+            // anything else (ISR, reserved) is read-only: writes are dropped
+        }
+    }
+
+    private static long get(MemorySegment src) {
+        long value = 0;
+        for (int i = (int) src.byteSize() - 1; i >= 0; i--) {
+            value = value << 8 | Byte.toUnsignedLong(src.get(ValueLayout.JAVA_BYTE, i));
+        }
+        return value;
+    }
+
+    private static void put(MemorySegment dst, long value) {
+        for (int i = 0; i < dst.byteSize(); i++) {
+            dst.set(ValueLayout.JAVA_BYTE, i, (byte) (value >>> (8 * i)));
+        }
+    }
+
+    /** Reads {@code size} bytes of the common configuration at {@code offset}, from the fields it overlaps. */
+    private synchronized long readCommon(int offset, int size) {
+        long value = 0;
+        for (int i = size - 1; i >= 0; i--) {
+            value = value << 8 | commonByte(offset + i);
+        }
+        return value;
+    }
+
+    private int commonByte(int at) {
+        Virtqueue q = selectedQueue();
+        int field = fieldStart(at);
+        long v = switch (field) {
+            case COMMON_DEVICE_FEATURE_SELECT -> deviceFeatureSelect;
+            case COMMON_DEVICE_FEATURE -> deviceFeatureSelect < 2 ? deviceFeatures >>> (32 * deviceFeatureSelect) : 0;
+            case COMMON_DRIVER_FEATURE_SELECT -> driverFeatureSelect;
+            case COMMON_DRIVER_FEATURE -> driverFeatureSelect < 2 ? driverFeatures >>> (32 * driverFeatureSelect) : 0;
+            case COMMON_CONFIG_MSIX_VECTOR -> configMsixVector;
+            case COMMON_NUM_QUEUES -> queues.length;
+            case COMMON_DEVICE_STATUS -> visibleStatus();
+            case COMMON_CONFIG_GENERATION -> configGeneration;
+            case COMMON_QUEUE_SELECT -> queueSelect;
+            case COMMON_QUEUE_SIZE -> q == null ? 0 : q.size;
+            case COMMON_QUEUE_MSIX_VECTOR -> q == null ? NO_VECTOR : q.msixVector;
+            case COMMON_QUEUE_ENABLE -> q != null && q.enabled ? 1 : 0;
+            case COMMON_QUEUE_NOTIFY_OFF -> q == null ? 0 : q.index;
+            case COMMON_QUEUE_DESC -> q == null ? 0 : q.descAddress;
+            case COMMON_QUEUE_DRIVER -> q == null ? 0 : q.driverAddress;
+            case COMMON_QUEUE_DEVICE -> q == null ? 0 : q.deviceAddress;
+            default -> 0;
+        };
+        return (int) (v >>> (8 * (at - field))) & 0xff;
+    }
+
+    /** The offset of the common-configuration field holding byte {@code at}. */
+    private static int fieldStart(int at) {
+        if (at >= COMMON_QUEUE_DESC) {
+            return at & ~7;
+        }
+        if (at < COMMON_CONFIG_MSIX_VECTOR) {
+            return at & ~3;
+        }
+        if (at == COMMON_DEVICE_STATUS || at == COMMON_CONFIG_GENERATION) {
+            return at;
+        }
+        return at & ~1;
+    }
+
+    /** Reset completes only when no worker still runs a request of the old epoch (§4.1.4.3.2). */
+    private int visibleStatus() {
+        return status == 0 && busyWorkers.get() > 0 ? STATUS_ACKNOWLEDGE : status;
+    }
+
+    private Virtqueue selectedQueue() {
+        return queueSelect < queues.length ? queues[queueSelect] : null;
+    }
+
+    private synchronized void writeCommon(int offset, int size, long value) {
+        Virtqueue q = selectedQueue();
+        boolean queueLive = q != null && !q.enabled;   // queue registers are frozen once enabled
+        switch (offset) {
+            case COMMON_DEVICE_FEATURE_SELECT -> deviceFeatureSelect = (int) value;
+            case COMMON_DRIVER_FEATURE_SELECT -> driverFeatureSelect = (int) value;
+            case COMMON_DRIVER_FEATURE -> {
+                if ((status & STATUS_FEATURES_OK) == 0 && driverFeatureSelect < 2 && size == 4) {
+                    int shift = 32 * driverFeatureSelect;
+                    driverFeatures = (driverFeatures & ~(0xffff_ffffL << shift)) | ((value & 0xffff_ffffL) << shift);
+                }
+            }
+            case COMMON_CONFIG_MSIX_VECTOR -> configMsixVector = validVector((int) value);
+            case COMMON_DEVICE_STATUS -> writeStatus((int) value & 0xff);
+            case COMMON_QUEUE_SELECT -> queueSelect = (int) value & 0xffff;
+            case COMMON_QUEUE_SIZE -> {
+                int n = (int) value & 0xffff;
+                if (queueLive && n > 0 && n <= q.maxSize && Integer.bitCount(n) == 1) {
+                    q.size = n;
+                }
+            }
+            case COMMON_QUEUE_MSIX_VECTOR -> {
+                if (q != null) {
+                    q.msixVector = validVector((int) value);
+                }
+            }
+            case COMMON_QUEUE_ENABLE -> {
+                if (queueLive && value == 1) {
+                    q.enabled = true;
+                }
+            }
+            case COMMON_QUEUE_DESC, COMMON_QUEUE_DESC + 4, COMMON_QUEUE_DRIVER, COMMON_QUEUE_DRIVER + 4,
+                 COMMON_QUEUE_DEVICE, COMMON_QUEUE_DEVICE + 4 -> {
+                if (queueLive) {
+                    int field = offset & ~7;
+                    long current = field == COMMON_QUEUE_DESC ? q.descAddress
+                            : field == COMMON_QUEUE_DRIVER ? q.driverAddress : q.deviceAddress;
+                    long updated = merge(current, offset - field, size, value);
+                    switch (field) {
+                        case COMMON_QUEUE_DESC -> q.descAddress = updated;
+                        case COMMON_QUEUE_DRIVER -> q.driverAddress = updated;
+                        default -> q.deviceAddress = updated;
+                    }
+                }
+            }
+            default -> { } // read-only or reserved
+        }
+    }
+
+    private static long merge(long current, int byteOffset, int size, long value) {
+        long mask = size == 8 ? -1L : ((1L << (8 * size)) - 1) << (8 * byteOffset);
+        return (current & ~mask) | ((value << (8 * byteOffset)) & mask);
+    }
+
+    /** A vector the MSI-X table has; anything else reads back as NO_VECTOR (the driver's check). */
+    private int validVector(int vector) {
+        vector &= 0xffff;
+        return vector < queues.length + 1 ? vector : NO_VECTOR;
+    }
+
+    private void writeStatus(int value) {
+        if (value == 0) {
+            virtioReset();
+            return;
+        }
+        int added = value & ~status;
+        if ((added & STATUS_FEATURES_OK) != 0 && !featuresAcceptable()) {
+            value &= ~STATUS_FEATURES_OK;   // the driver reads it back and gives up (§3.1.1)
+        }
+        status = value | (status & STATUS_DEVICE_NEEDS_RESET);
+        if ((added & STATUS_DRIVER_OK) != 0 && (status & STATUS_FEATURES_OK) != 0) {
+            start();
+        }
+    }
+
+    private boolean featuresAcceptable() {
+        return (driverFeatures & ~deviceFeatures) == 0 && (driverFeatures & featureBit(F_VERSION_1)) != 0;
+    }
+
+    private int readAndClearIsr() {
+        synchronized (this) {
+            int value = isr;
+            isr = 0;
+            if (value != 0) {
+                setIntx(false);
+            }
+            return value;
+        }
+    }
+
+    // ------------------------------------------------------------------ queues at work
+
+    /** DRIVER_OK: the enabled queues go live. Under the lock. */
+    private void start() {
+        boolean eventIdx = negotiated(F_RING_EVENT_IDX), indirect = negotiated(F_RING_INDIRECT_DESC);
+        for (int i = 0; i < queues.length; i++) {
+            Virtqueue q = queues[i];
+            if (!q.enabled) {
+                continue;
+            }
+            q.activate(eventIdx, indirect);
+            if (workers[i] == null) {
+                workers[i] = new Worker(q);
+                workers[i].thread.start();
+            }
+            kick(i); // buffers made available before DRIVER_OK
+        }
+        if (notifyMode == NotifyMode.POLLED && poller == null) {
+            poller = Thread.ofPlatform().daemon().name(name() + "-notify-poller").start(this::pollNotifications);
+        }
+    }
+
+    private void kick(int queue) {
+        Worker w = workers[queue];
+        if (w != null) {
+            w.kick();
+        }
+    }
+
+    /**
+     * Device reset (status 0, DEVICE_RESET, client gone): queues and negotiation back to power-on
+     * state. Workers busy with a request finish it into the void: the new epoch drops their result.
+     */
+    private synchronized void virtioReset() {
+        epoch++;
+        status = 0;
+        driverFeatures = 0;
+        deviceFeatureSelect = driverFeatureSelect = queueSelect = 0;
+        configMsixVector = NO_VECTOR;
+        isr = 0;
+        for (Virtqueue q : queues) {
+            q.reset();
+        }
+        if (notifyPage != null) {
+            notifyPage.segment().fill((byte) 0xff);
+        }
+    }
+
+    private boolean msixEnabled() {
+        return config().msix().map(MsixCapability::enabled).orElse(false);
+    }
+
+    private void interruptQueue(Virtqueue q) {
+        if (msixEnabled()) {
+            int vector = q.msixVector;
+            if (vector != NO_VECTOR) {
+                raise(vector);
+            }
+        } else {
+            synchronized (this) {
+                isr |= ISR_QUEUE;
+                setIntx(true);
+            }
+        }
+    }
+
+    /** Device-side trouble: DEVICE_NEEDS_RESET and a configuration change interrupt (§2.1.2). */
+    private void needsReset(int workEpoch, String why) {
+        synchronized (this) {
+            if (workEpoch != epoch || (status & STATUS_DRIVER_OK) == 0) {
+                return;  // a reset already came; the fault belongs to the old driver
+            }
+            LOG.log(System.Logger.Level.WARNING, name() + " needs a reset: " + why);
+            status |= STATUS_DEVICE_NEEDS_RESET;
+            configGeneration++;
+            if (!msixEnabled()) {
+                isr |= ISR_CONFIG;
+                setIntx(true);
+                return;
+            }
+        }
+        int vector = configMsixVector;
+        if (vector != NO_VECTOR) {
+            raise(vector);
+        }
+    }
+
+    /** One thread per virtqueue: sleeps until notified, then drains the available ring. */
+    private final class Worker {
+        private final Virtqueue queue;
+        private final Thread thread;
+        private final AtomicBoolean kicked = new AtomicBoolean();
+        private final DescriptorChain chain;
+
+        Worker(Virtqueue queue) {
+            this.queue = queue;
+            this.chain = new DescriptorChain(queue.maxSize);
+            this.thread = Thread.ofPlatform().daemon().name(name() + "-queue-" + queue.index).unstarted(this::run);
+        }
+
+        void kick() {
+            if (!kicked.getAndSet(true)) {
+                LockSupport.unpark(thread);
+            }
+        }
+
+        private void run() {
+            while (!closed) {
+                while (!kicked.getAndSet(false)) {
+                    LockSupport.park(this);
+                    if (closed) {
+                        return;
+                    }
+                }
+                busyWorkers.incrementAndGet();
+                int workEpoch = epoch;
+                try {
+                    if ((status & (STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET)) == STATUS_DRIVER_OK && queue.enabled) {
+                        drain(workEpoch);
+                    }
+                } catch (VirtioFault e) {
+                    needsReset(workEpoch, "queue %d: %s".formatted(queue.index, e.getMessage()));
+                } catch (RuntimeException e) {
+                    // A bug or a memory window gone mid-request: the device stops, the JVM does not.
+                    needsReset(workEpoch, "queue %d: %s".formatted(queue.index, e));
+                } finally {
+                    busyWorkers.decrementAndGet();
+                }
+            }
+        }
+
+        private void drain(int workEpoch) throws VirtioFault {
+            Optional<SessionContext> context = context();
+            if (context.isEmpty()) {
+                return;
+            }
+            GuestMemory memory = new GuestMemory(context.get().dma());
+            queue.begin(memory);
+            do {
+                int head;
+                while ((head = queue.nextAvailable()) >= 0) {
+                    chain.walk(memory, queue.descriptorTable(), queue.size, head, queue.indirectAllowed());
+                    long written = process(queue.index, chain, memory);
+                    if (workEpoch != epoch) {
+                        return;   // reset meanwhile: these rings are no longer the driver's
+                    }
+                    queue.putUsed(head, written);
+                    if (queue.publishUsed()) {
+                        interruptQueue(queue);
+                    }
+                }
+            } while (queue.armNotification() && workEpoch == epoch);
+        }
+    }
+
+    // ------------------------------------------------------------------ mapped notify area
+
+    /**
+     * Polls the mapped notify page: a queue's dword holds NOTIFY_IDLE until the driver writes its
+     * index there. Resetting it before waking the worker loses no notification: the worker
+     * drains the ring after the reset.
+     */
+    private void pollNotifications() {
+        MemorySegment page = notifyPage.segment();
+        int idleRounds = 0;
+        while (!closed) {
+            boolean any = false;
+            for (int i = 0; i < queues.length; i++) {
+                long at = (long) i * NOTIFY_MULTIPLIER;
+                if (page.get(ValueLayout.JAVA_INT_UNALIGNED, at) != NOTIFY_IDLE) {
+                    page.set(ValueLayout.JAVA_INT_UNALIGNED, at, NOTIFY_IDLE);
+                    java.lang.invoke.VarHandle.fullFence();
+                    kick(i);
+                    any = true;
+                }
+            }
+            if (any) {
+                idleRounds = 0;
+            } else if (++idleRounds < 20_000) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.parkNanos(idleRounds < 100_000 ? 20_000 : 1_000_000);
+            }
+        }
+    }
+
+    @Override
+    public RegionInfo regionInfo(int index) throws VfioException {
+        if (index == CONFIG_BAR && notifyMode == NotifyMode.POLLED) {
+            return new RegionInfo(CONFIG_BAR_SIZE, true, true,
+                    Optional.of(new RegionInfo.Mmap(notifyFd, 0, List.of(new RegionInfo.SparseArea(NOTIFY_OFFSET, PAGE)))),
+                    List.of());
+        }
+        return super.regionInfo(index);
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    @Override
+    protected void resetDevice() throws VfioException {
+        virtioReset();
+    }
+
+    /** The client went away: its rings are gone with its memory, so the device starts over. */
+    @Override
+    public void close() {
+        super.close();
+        virtioReset();
+    }
+
+    /** Stops the workers for good and releases the notify page; the device serves no more clients. */
+    public void shutdown() {
+        closed = true;
+        for (Worker w : workers) {
+            if (w != null) {
+                LockSupport.unpark(w.thread);
+            }
+        }
+        Thread p = poller;
+        if (p != null) {
+            try {
+                p.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (notifyPage != null) {
+            notifyPage.close();
+            notifyFd.close();
+        }
+    }
+}

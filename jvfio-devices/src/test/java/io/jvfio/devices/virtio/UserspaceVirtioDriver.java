@@ -1,0 +1,229 @@
+package io.jvfio.devices.virtio;
+
+import static io.jvfio.devices.virtio.Virtio.*;
+
+import io.jvfio.client.DmaBuffer;
+import io.jvfio.client.Interrupts;
+import io.jvfio.client.MappedRegion;
+import io.jvfio.client.VfioUserClient;
+import io.jvfio.protocol.Vfio;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A tiny virtio-pci driver in Java over the jvfio client, as Linux's virtio_pci + virtio_blk
+ * would drive the device: find the virtio capabilities, negotiate, set up split queues in
+ * "guest" memory (shared with the server by fd, or reachable only by DMA messages), submit
+ * block requests, notify, and take the MSI-X (or INTx) interrupt.
+ */
+final class UserspaceVirtioDriver implements AutoCloseable {
+    static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
+    static final long MEMORY_IOVA = 0x10_0000, MEMORY_SIZE = 4 << 20;
+    static final int QUEUE_SIZE = 16;
+    static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
+    static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    final VfioUserClient client;
+    final MemorySegment memory;
+    private final DmaBuffer shared;
+    private final Arena arena;
+    final Map<Integer, Long> capOffsets = new HashMap<>();
+    final int bar;
+    Interrupts msix;
+    private long nextFree = 0x1_0000;
+    private final Map<Integer, Queue> queues = new HashMap<>();
+    MappedRegion mappedNotify;
+
+    /** A queue's rings inside {@link #memory} (offsets relative to MEMORY_IOVA). */
+    final class Queue {
+        final int index;
+        final long desc, avail, used;
+        int nextDesc, availIdx, lastUsed;
+
+        Queue(int index) {
+            this.index = index;
+            desc = alloc(QUEUE_SIZE * DESC_SIZE);
+            avail = alloc(AVAIL_RING + 2 * QUEUE_SIZE + 2);
+            used = alloc(USED_RING + USED_ELEM_SIZE * QUEUE_SIZE + 2);
+        }
+
+        /** Writes descriptor {@code i}; returns its index. */
+        int descriptor(long iova, int length, int flags, int next) {
+            int i = nextDesc++ % QUEUE_SIZE;
+            long at = desc + (long) i * DESC_SIZE;
+            memory.set(U64, at + DESC_ADDR, iova);
+            memory.set(U32, at + DESC_LEN, length);
+            memory.set(U16, at + DESC_FLAGS, (short) flags);
+            memory.set(U16, at + DESC_NEXT, (short) next);
+            return i;
+        }
+
+        void makeAvailable(int head) {
+            memory.set(U16, avail + AVAIL_RING + 2L * (availIdx % QUEUE_SIZE), (short) head);
+            availIdx++;
+            memory.set(U16, avail + AVAIL_IDX, (short) availIdx);
+        }
+
+        int usedIdx() {
+            return Short.toUnsignedInt(memory.get(U16, used + USED_IDX));
+        }
+
+        long usedLength(int slot) {
+            return Integer.toUnsignedLong(memory.get(U32, used + USED_RING + (long) USED_ELEM_SIZE * (slot % QUEUE_SIZE) + 4));
+        }
+
+        void notifyDevice() throws IOException {
+            long at = capOffsets.get(PCI_CAP_NOTIFY_CFG) + (long) index * notifyMultiplier();
+            if (mappedNotify != null) {
+                mappedNotify.segment(at, 4).orElseThrow().set(U32, 0, index);
+            } else {
+                client.regionWrite(bar, at, MemorySegment.ofArray(new byte[] {(byte) index, (byte) (index >> 8)}), true);
+            }
+        }
+    }
+
+    /** @param sharedMemory whether the "guest" memory is given to the server by fd */
+    UserspaceVirtioDriver(VfioUserClient client, boolean sharedMemory) throws IOException {
+        this.client = client;
+        if (sharedMemory) {
+            shared = client.allocateDma(MEMORY_IOVA, MEMORY_SIZE);
+            arena = null;
+            memory = shared.segment();
+        } else {
+            shared = null;
+            arena = Arena.ofShared();
+            memory = arena.allocate(MEMORY_SIZE, 4096);
+            client.registerMemory(MEMORY_IOVA, memory, Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE);
+        }
+        int bars = -1;
+        for (int at = client.read8(CONFIG, 0x34); at != 0; at = client.read8(CONFIG, at + 1)) {
+            if (client.read8(CONFIG, at) == 0x09) {
+                capOffsets.put(client.read8(CONFIG, at + PCI_CAP_CFG_TYPE), (long) client.read32(CONFIG, at + PCI_CAP_OFFSET));
+                bars = client.read8(CONFIG, at + PCI_CAP_BAR);
+                if (client.read8(CONFIG, at + PCI_CAP_CFG_TYPE) == PCI_CAP_NOTIFY_CFG) {
+                    capOffsets.put(-1, (long) client.read32(CONFIG, at + PCI_NOTIFY_CAP_MULTIPLIER));
+                }
+            }
+        }
+        this.bar = bars;
+    }
+
+    long alloc(long bytes) {
+        long at = nextFree;
+        nextFree = (nextFree + bytes + 4095) & ~4095L;
+        return at;
+    }
+
+    long iova(long offset) {
+        return MEMORY_IOVA + offset;
+    }
+
+    int notifyMultiplier() {
+        return (int) (long) capOffsets.get(-1);
+    }
+
+    long common(int field) {
+        return capOffsets.get(PCI_CAP_COMMON_CFG) + field;
+    }
+
+    int status() throws IOException {
+        return client.read8(bar, common(COMMON_DEVICE_STATUS));
+    }
+
+    void setStatus(int status) throws IOException {
+        client.write8(bar, common(COMMON_DEVICE_STATUS), status);
+    }
+
+    long deviceFeatures() throws IOException {
+        client.write32(bar, common(COMMON_DEVICE_FEATURE_SELECT), 0);
+        long low = Integer.toUnsignedLong(client.read32(bar, common(COMMON_DEVICE_FEATURE)));
+        client.write32(bar, common(COMMON_DEVICE_FEATURE_SELECT), 1);
+        return low | (long) client.read32(bar, common(COMMON_DEVICE_FEATURE)) << 32;
+    }
+
+    /** Writes the driver features and sets FEATURES_OK; returns whether the device kept it. */
+    boolean negotiate(long features) throws IOException {
+        setStatus(0);
+        setStatus(STATUS_ACKNOWLEDGE);
+        setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+        for (int half = 0; half < 2; half++) {
+            client.write32(bar, common(COMMON_DRIVER_FEATURE_SELECT), half);
+            client.write32(bar, common(COMMON_DRIVER_FEATURE), (int) (features >>> (32 * half)));
+        }
+        setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+        return (status() & STATUS_FEATURES_OK) != 0;
+    }
+
+    /** Enables MSI-X in config space and wires one eventfd per vector. */
+    void enableMsix(int vectors) throws IOException {
+        for (int at = client.read8(CONFIG, 0x34); at != 0; at = client.read8(CONFIG, at + 1)) {
+            if (client.read8(CONFIG, at) == 0x11) {
+                client.write16(CONFIG, at + 2, 0x8000);
+            }
+        }
+        msix = client.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, vectors);
+        client.write16(bar, common(COMMON_CONFIG_MSIX_VECTOR), 0);
+    }
+
+    /** Sets up queue {@code index} (MSI-X vector index + 1 when MSI-X is on) and enables it. */
+    Queue setUpQueue(int index) throws IOException {
+        Queue q = new Queue(index);
+        client.write16(bar, common(COMMON_QUEUE_SELECT), index);
+        client.write16(bar, common(COMMON_QUEUE_SIZE), QUEUE_SIZE);
+        client.write32(bar, common(COMMON_QUEUE_DESC), (int) iova(q.desc));
+        client.write32(bar, common(COMMON_QUEUE_DESC) + 4, (int) (iova(q.desc) >>> 32));
+        client.write64(bar, common(COMMON_QUEUE_DRIVER), iova(q.avail));
+        client.write32(bar, common(COMMON_QUEUE_DEVICE), (int) iova(q.used));
+        client.write32(bar, common(COMMON_QUEUE_DEVICE) + 4, 0);
+        if (msix != null) {
+            client.write16(bar, common(COMMON_QUEUE_MSIX_VECTOR), index + 1);
+        }
+        client.write16(bar, common(COMMON_QUEUE_ENABLE), 1);
+        queues.put(index, q);
+        return q;
+    }
+
+    void driverOk() throws IOException {
+        setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    }
+
+    /** Waits until the device has used {@code count} chains in total on {@code q}. */
+    void awaitUsed(Queue q, int count) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (((q.usedIdx() - count) & 0xffff) != 0) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("queue %d: used idx %d, expected %d".formatted(q.index, q.usedIdx(), count));
+            }
+            if (msix != null) {
+                msix.await(q.index + 1, Duration.ofMillis(50));
+            } else {
+                Thread.sleep(1);
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (msix != null) {
+            msix.close();
+        }
+        if (mappedNotify != null) {
+            mappedNotify.close();
+        }
+        if (shared != null) {
+            shared.close();
+        }
+        if (arena != null) {
+            if (client.isConnected()) {
+                client.dmaUnmap(MEMORY_IOVA, MEMORY_SIZE);
+            }
+            arena.close();
+        }
+    }
+}
