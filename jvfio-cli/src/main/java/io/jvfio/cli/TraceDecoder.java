@@ -73,6 +73,9 @@ final class TraceDecoder {
 
     private record DmaRequest(long address, long count) {}
 
+    /** Ids are u16, so at most this many requests can be outstanding; more means replies never came. */
+    private static final int MAX_REMEMBERED = 1 << 16;
+
     private final Map<Integer, DmaRequest> dmaReads = new ConcurrentHashMap<>();
     private final Map<Integer, DmaRequest> dmaWrites = new ConcurrentHashMap<>();
 
@@ -128,11 +131,17 @@ final class TraceDecoder {
         return switch (command) {
             case DMA_READ -> {
                 DmaReadRequest r = DmaReadRequest.decode(p, MAX_DECODE);
+                if (dmaReads.size() >= MAX_REMEMBERED) {
+                    dmaReads.clear();
+                }
                 dmaReads.put(id, new DmaRequest(r.address(), r.count()));
                 yield "address=0x%x count=%d".formatted(r.address(), r.count());
             }
             case DMA_WRITE -> {
                 DmaWriteRequest w = DmaWriteRequest.decode(p, MAX_DECODE);
+                if (dmaWrites.size() >= MAX_REMEMBERED) {
+                    dmaWrites.clear();
+                }
                 dmaWrites.put(id, new DmaRequest(w.address(), w.count()));
                 yield "address=0x%x count=%d%s".formatted(w.address(), w.count(), value(w.data()));
             }

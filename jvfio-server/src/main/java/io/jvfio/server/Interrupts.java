@@ -120,7 +120,8 @@ public final class Interrupts {
                     case UNMASK -> {
                         if (r.selects(i)) {
                             line.masked = false;
-                            if (r.index() == INTX ? intxAsserted : line.pending) {
+                            // Re-fire what happened while masked; INTx also while the line is still asserted.
+                            if (line.pending || (r.index() == INTX && intxAsserted)) {
                                 fireLocked(r.index(), r.start() + i, line);
                             }
                         }

@@ -376,22 +376,28 @@ final class Session implements DmaTransport, AutoCloseable {
             throw new ProtocolException(Errno.ENOTSUP, "protocol major %d is not supported".formatted(proposed.major()));
         }
         clientCaps = proposed.capabilitiesOrDefaults();
-        Capabilities ours = Capabilities.DEFAULTS
+        Capabilities limits = Capabilities.DEFAULTS
                 .withMaxMsgFds(options.maxMsgFds())
-                .withMaxDataXferSize(options.maxDataXferSize())
-                .withWriteMultiple(true);
+                .withMaxDataXferSize(options.maxDataXferSize());
         int minor = Math.min(proposed.minor(), PROTOCOL_MINOR);
-        Version answer = new Version(PROTOCOL_MAJOR, minor, ours);
-        // QEMU receives the reply into a buffer as large as its own request: never send more. A client
-        // that sent no JSON at all (SPDK's test client) gets none back either: it parses none, and the
-        // defaults it then assumes (1 fd, 1 MiB) are within what this server accepts.
-        if (answer.encodedSize() > p.byteSize()) {
-            answer = proposed.capabilities() == null
-                    ? new Version(PROTOCOL_MAJOR, minor, null)
-                    : new Version(PROTOCOL_MAJOR, minor, Capabilities.DEFAULTS);
+        // QEMU receives the reply into a buffer as large as its own request: never send more. Optional
+        // keys go first, our limits last; a client that sent no JSON (SPDK's test client) gets none.
+        Version answer = null;
+        for (Capabilities candidate : proposed.capabilities() == null ? List.<Capabilities>of()
+                : List.of(limits.withWriteMultiple(true), limits, Capabilities.DEFAULTS)) {
+            Version v = new Version(PROTOCOL_MAJOR, minor, candidate);
+            if (v.encodedSize() <= p.byteSize()) {
+                answer = v;
+                break;
+            }
         }
-        if (answer.encodedSize() > p.byteSize()) {
+        if (answer == null) {
             answer = new Version(PROTOCOL_MAJOR, minor, null);
+        }
+        if (!answer.capabilitiesOrDefaults().has(Capabilities.MAX_DATA_XFER_SIZE)
+                && options.maxDataXferSize() < Capabilities.DEFAULT_MAX_DATA_XFER_SIZE) {
+            LOG.log(Level.WARNING, "VERSION request too short to tell the client our max_data_xfer_size of "
+                    + options.maxDataXferSize());
         }
         numRegions = device.info().numRegions();
         answer.encode(reply);

@@ -214,6 +214,19 @@ class InterruptsTest extends ServerTestBase {
     }
 
     @Test
+    void anIntxPulseWhileMaskedIsDeliveredAtUnmask() throws Exception {
+        start();
+        TestPeer c = client();
+        List<EventFd> e = eventfds(1);
+        wire(c, INTX, 0, e);
+        c.call(Command.DEVICE_SET_IRQS, IrqSet.none(INTX, MASK, 0, 1)).close();
+        c.call(Command.DEVICE_SET_IRQS, IrqSet.none(INTX, TRIGGER, 0, 1)).close();  // a client-requested pulse
+        assertThat(fired(e.getFirst())).as("masked: held back").isZero();
+        c.call(Command.DEVICE_SET_IRQS, IrqSet.none(INTX, UNMASK, 0, 1)).close();
+        assertThat(fired(e.getFirst())).as("delivered at unmask although the line is low").isEqualTo(1);
+    }
+
+    @Test
     void tenThousandIntxUnmasksLeaveTheLineConsistent() throws Exception {
         start();
         TestPeer c = client();

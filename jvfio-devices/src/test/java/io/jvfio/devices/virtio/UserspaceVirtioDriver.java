@@ -148,8 +148,20 @@ final class UserspaceVirtioDriver implements AutoCloseable {
     }
 
     /** Writes the driver features and sets FEATURES_OK; returns whether the device kept it. */
-    boolean negotiate(long features) throws IOException {
+    /** Device reset as Linux does it: write 0, then wait until the status reads 0 (in-flight work done). */
+    void resetDevice() throws IOException {
         setStatus(0);
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (status() != 0) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the device status never read 0 after a reset");
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    boolean negotiate(long features) throws IOException {
+        resetDevice();
         setStatus(STATUS_ACKNOWLEDGE);
         setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
         for (int half = 0; half < 2; half++) {
@@ -187,6 +199,11 @@ final class UserspaceVirtioDriver implements AutoCloseable {
         client.write16(bar, common(COMMON_QUEUE_ENABLE), 1);
         queues.put(index, q);
         return q;
+    }
+
+    Queue setUpQueueIfAbsent(int index) throws IOException {
+        Queue q = queues.get(index);
+        return q != null ? q : setUpQueue(index);
     }
 
     void driverOk() throws IOException {
