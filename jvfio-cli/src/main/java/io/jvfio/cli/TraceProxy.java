@@ -78,32 +78,7 @@ public final class TraceProxy implements AutoCloseable {
         if (listen.toAbsolutePath().normalize().equals(upstream.toAbsolutePath().normalize())) {
             throw new IllegalArgumentException("--listen and --upstream are the same socket: " + listen);
         }
-        clearStaleSocket(listen);
-        return new TraceProxy(UnixServerSocket.bind(listen, SOCKET_MODE, 4), listen, upstream, sink);
-    }
-
-    /** Refuses symlinks, non-sockets and sockets someone listens on; removes a socket nobody listens on. */
-    private static void clearStaleSocket(Path path) throws IOException {
-        BasicFileAttributes attributes;
-        try {
-            attributes = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (NoSuchFileException absent) {
-            return;
-        }
-        if (attributes.isSymbolicLink()) {
-            throw new LinuxException("bind", path + " is a symbolic link; refusing to replace it", Errno.EEXIST);
-        }
-        if (!attributes.isOther()) {
-            throw new LinuxException("bind", path + " exists and is not a socket; refusing to replace it", Errno.EEXIST);
-        }
-        try (UnixSocket probe = UnixSocket.connect(path)) {
-            throw new LinuxException("bind", path + " is in use by a live server", Errno.EADDRINUSE);
-        } catch (LinuxException e) {
-            if (e.errno() != Errno.ECONNREFUSED) {
-                throw e;
-            }
-        }
-        Files.delete(path);
+        return new TraceProxy(UnixServerSocket.bindReplacingStale(listen, SOCKET_MODE, 4), listen, upstream, sink);
     }
 
     public Path listenPath() {

@@ -41,7 +41,7 @@ class TraceCommandTest {
         Path file = Files.writeString(dir.resolve("file"), "x");
         LspciCommandTest.Run notSocket = LspciCommandTest.run("trace", "--listen", file.toString(), "--upstream", "/tmp/y.sock");
         assertThat(notSocket.exit()).isEqualTo(1);
-        assertThat(notSocket.err()).startsWith("jvfio: bind " + file + " exists and is not a socket");
+        assertThat(notSocket.err()).startsWith("jvfio: bind: " + file + " exists and is not a socket");
     }
 
     @Test

@@ -50,6 +50,36 @@ public final class UnixServerSocket implements AutoCloseable {
         }
     }
 
+    /**
+     * {@link #bind}, first replacing a stale socket at {@code path}: one left by a dead process
+     * (nobody accepts on it) is removed; a live socket, a symbolic link (never followed) or any
+     * other file there is refused with a clear message.
+     */
+    public static UnixServerSocket bindReplacingStale(Path path, int mode, int backlog) throws java.io.IOException {
+        java.nio.file.attribute.BasicFileAttributes attrs;
+        try {
+            attrs = java.nio.file.Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        } catch (java.nio.file.NoSuchFileException absent) {
+            return bind(path, mode, backlog);
+        }
+        if (attrs.isSymbolicLink()) {
+            throw LinuxException.explained("bind", path + " is a symbolic link; refusing to replace it", Errno.EEXIST);
+        }
+        if (!attrs.isOther()) {
+            throw LinuxException.explained("bind", path + " exists and is not a socket; refusing to replace it", Errno.EEXIST);
+        }
+        try (UnixSocket probe = UnixSocket.connect(path)) {
+            throw LinuxException.explained("bind", path + " is in use by a live server", Errno.EADDRINUSE);
+        } catch (LinuxException e) {
+            if (e.errno() != Errno.ECONNREFUSED) {
+                throw e;
+            }
+        }
+        java.nio.file.Files.delete(path); // nobody listens: a stale socket from a dead process
+        return bind(path, mode, backlog);
+    }
+
     private static void unlinkQuietly(Path path) {
         try (Arena call = Arena.ofConfined()) {
             int ignored = (int) Libc.UNLINK.invokeExact(Libc.scratch().captureState, Libc.cPath(call, "unlink", path));

@@ -10,9 +10,7 @@ import io.jvfio.protocol.Vfio;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -57,8 +55,7 @@ public final class VfioUserServer implements AutoCloseable {
 
     /** Like {@link #bind(Path, VfioDevice, ServerOptions)}, applying {@code platform}'s extensions to the device. */
     public static VfioUserServer bind(Path socketPath, VfioDevice device, ServerOptions options, Platform platform) throws IOException {
-        clearStaleSocket(socketPath);
-        UnixServerSocket listener = UnixServerSocket.bind(socketPath, options.socketMode(), 4);
+        UnixServerSocket listener = UnixServerSocket.bindReplacingStale(socketPath, options.socketMode(), 4);
         return new VfioUserServer(listener, null, device, options, platform, Optional.of(socketPath));
     }
 
@@ -82,29 +79,6 @@ public final class VfioUserServer implements AutoCloseable {
 
     public static VfioUserServer adopt(Fd fd, VfioDevice device, ServerOptions options) throws IOException {
         return adopt(fd, device, options, Platform.none());
-    }
-
-    private static void clearStaleSocket(Path path) throws IOException {
-        BasicFileAttributes attrs;
-        try {
-            attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (java.nio.file.NoSuchFileException absent) {
-            return;
-        }
-        if (attrs.isSymbolicLink()) {
-            throw new LinuxException("bind", path + " is a symbolic link; refusing to replace it", Errno.EEXIST);
-        }
-        if (!attrs.isOther()) {
-            throw new LinuxException("bind", path + " exists and is not a socket; refusing to replace it", Errno.EEXIST);
-        }
-        try (UnixSocket probe = UnixSocket.connect(path)) {
-            throw new LinuxException("bind", path + " is in use by a live server", Errno.EADDRINUSE);
-        } catch (LinuxException e) {
-            if (e.errno() != Errno.ECONNREFUSED) {
-                throw e;
-            }
-        }
-        Files.delete(path); // nobody listens: a stale socket from a dead server
     }
 
     public Optional<Path> socketPath() {

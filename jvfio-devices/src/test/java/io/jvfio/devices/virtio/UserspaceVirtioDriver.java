@@ -151,6 +151,10 @@ final class UserspaceVirtioDriver implements AutoCloseable {
     /** Device reset as Linux does it: write 0, then wait until the status reads 0 (in-flight work done). */
     void resetDevice() throws IOException {
         setStatus(0);
+        awaitStatusZero();
+    }
+
+    void awaitStatusZero() throws IOException {
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (status() != 0) {
             if (System.nanoTime() > deadline) {

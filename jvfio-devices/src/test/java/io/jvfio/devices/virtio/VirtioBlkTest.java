@@ -404,7 +404,7 @@ class VirtioBlkTest {
             Request r = new Request(d, d.setUpQueueIfAbsent(0), 512);
             assertThat(r.submit(BLK_T_IN, 0, 512, true)).isEqualTo(BLK_S_OK);
             client.reset();
-            assertThat(d.status()).isZero();
+            d.awaitStatusZero();
             assertThat(client.read16(d.bar, d.common(COMMON_QUEUE_ENABLE))).isZero();
             assertThat(client.read16(d.bar, d.common(COMMON_CONFIG_MSIX_VECTOR))).isEqualTo(NO_VECTOR);
         }
