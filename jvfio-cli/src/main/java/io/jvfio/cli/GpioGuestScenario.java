@@ -77,11 +77,21 @@ public final class GpioGuestScenario implements AutoCloseable {
 
     /** Options for a guest attached to this scenario's card. */
     public QemuGuest.Options guestOptions(boolean sharedMemory) {
+        return guestOptions(sharedMemory, server.socketPath().orElseThrow());
+    }
+
+    /** Options for a guest whose vfio-user device connects to {@code socket} (e.g. a trace proxy in front of the card). */
+    public QemuGuest.Options guestOptions(boolean sharedMemory, Path socket) {
         return QemuGuest.options()
                 .initramfs(initramfs.path())
                 .sharedMemory(sharedMemory)
-                .vfioUserDevice(server.socketPath().orElseThrow())
+                .vfioUserDevice(socket)
                 .timeout(Duration.ofSeconds(180));
+    }
+
+    /** A directory inside the chroot for this scenario's extra sockets. */
+    public Path directory() {
+        return dir;
     }
 
     /**
