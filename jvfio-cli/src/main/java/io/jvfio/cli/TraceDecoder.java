@@ -27,12 +27,11 @@ import io.jvfio.protocol.PrecopyInfo;
 import io.jvfio.protocol.ProtocolException;
 import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.RegionIoFds;
-import io.jvfio.protocol.RegionReadReply;
 import io.jvfio.protocol.RegionReadRequest;
 import io.jvfio.protocol.RegionWriteMulti;
 import io.jvfio.protocol.RegionWriteMultiReply;
 import io.jvfio.protocol.RegionWriteReply;
-import io.jvfio.protocol.RegionWriteRequest;
+import io.jvfio.protocol.RegionData;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.protocol.Version;
 import java.lang.foreign.MemorySegment;
@@ -194,8 +193,7 @@ final class TraceDecoder {
                     Integer.toUnsignedString(s.count()), irqSetFlags(s.flags()),
                     s.dataType() == Vfio.IRQ_SET_DATA_BOOL ? " data=" + HexFormat.of().formatHex(s.boolData()) : "");
             case RegionReadRequest r -> access(r.region(), r.offset(), Integer.toUnsignedLong(r.count()), null);
-            case RegionReadReply r -> access(r.region(), r.offset(), r.count(), r.data());
-            case RegionWriteRequest r -> access(r.region(), r.offset(), r.count(), r.data());
+            case RegionData r -> access(r.region(), r.offset(), r.count(), r.data());
             case RegionWriteReply r -> access(r.region(), r.offset(), Integer.toUnsignedLong(r.count()), null);
             case RegionWriteMulti m -> {
                 StringJoiner j = new StringJoiner(" ", "wr_cnt=" + m.entries().size() + " ", "");

@@ -14,7 +14,7 @@ echo "JVFIO-RESULT: queues $(ls /sys/block/vda/mq | wc -l)"
 mkdir -p /mnt
 
 if [ "$JVFIO_BOOT" = 1 ]; then
-  mke2fs -q -F -t ext4 "$dev"
+  /usr/sbin/mke2fs -q -F -t ext4 "$dev"   # e2fsprogs, not the busybox applet
   mount -t ext4 "$dev" /mnt
   for size in 1 4096 65537 1048576 8388608; do
     head -c "$size" /dev/urandom > "/mnt/file-$size"
@@ -34,7 +34,7 @@ if [ "$JVFIO_BOOT" = 1 ]; then
     reboot -f
   fi
 else
-  e2fsck -fn "$dev" && echo "JVFIO-RESULT: e2fsck clean boot=$JVFIO_BOOT"
+  /usr/sbin/e2fsck -fn "$dev" && echo "JVFIO-RESULT: e2fsck clean boot=$JVFIO_BOOT"
   mount -t ext4 "$dev" /mnt
   (cd /mnt && sha256sum -c SHA256SUMS) && echo "JVFIO-RESULT: checksums match boot=$JVFIO_BOOT"
   umount /mnt

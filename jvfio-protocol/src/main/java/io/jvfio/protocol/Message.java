@@ -50,7 +50,7 @@ public final class Message {
             case DEVICE_GET_IRQ_INFO -> IrqInfo.decode(p);
             case DEVICE_SET_IRQS -> IrqSet.decode(p);
             case REGION_READ -> RegionReadRequest.decode(p, maxDataXferSize);
-            case REGION_WRITE -> RegionWriteRequest.decode(p, maxDataXferSize);
+            case REGION_WRITE -> RegionData.decode(p, maxDataXferSize);
             case DMA_READ -> DmaReadRequest.decode(p, maxDataXferSize);
             case DMA_WRITE -> DmaWriteRequest.decode(p, maxDataXferSize);
             case DEVICE_RESET -> DeviceReset.decode(p);
@@ -76,7 +76,7 @@ public final class Message {
             case DEVICE_GET_REGION_INFO -> RegionInfo.decode(p);
             case DEVICE_GET_REGION_IO_FDS -> RegionIoFds.decode(p);
             case DEVICE_GET_IRQ_INFO -> IrqInfo.decode(p);
-            case REGION_READ -> RegionReadReply.decode(p, maxDataXferSize);
+            case REGION_READ -> RegionData.decode(p, maxDataXferSize);
             case REGION_WRITE -> RegionWriteReply.decode(p, maxDataXferSize);
             case DMA_READ -> DmaReadReply.decode(p);
             case DMA_WRITE -> DmaWriteReply.decode(p);

@@ -27,8 +27,8 @@
  *   <tr><td>6 DEVICE_GET_REGION_IO_FDS</td><td>{@link io.jvfio.protocol.RegionIoFds}</td><td>{@link io.jvfio.protocol.RegionIoFds}</td></tr>
  *   <tr><td>7 DEVICE_GET_IRQ_INFO</td><td>{@link io.jvfio.protocol.IrqInfo}</td><td>{@link io.jvfio.protocol.IrqInfo}</td></tr>
  *   <tr><td>8 DEVICE_SET_IRQS</td><td>{@link io.jvfio.protocol.IrqSet}</td><td>none</td></tr>
- *   <tr><td>9 REGION_READ</td><td>{@link io.jvfio.protocol.RegionReadRequest}</td><td>{@link io.jvfio.protocol.RegionReadReply}</td></tr>
- *   <tr><td>10 REGION_WRITE</td><td>{@link io.jvfio.protocol.RegionWriteRequest}</td><td>{@link io.jvfio.protocol.RegionWriteReply}</td></tr>
+ *   <tr><td>9 REGION_READ</td><td>{@link io.jvfio.protocol.RegionReadRequest}</td><td>{@link io.jvfio.protocol.RegionData}</td></tr>
+ *   <tr><td>10 REGION_WRITE</td><td>{@link io.jvfio.protocol.RegionData}</td><td>{@link io.jvfio.protocol.RegionWriteReply}</td></tr>
  *   <tr><td>11 DMA_READ</td><td>{@link io.jvfio.protocol.DmaReadRequest}</td><td>{@link io.jvfio.protocol.DmaReadReply}</td></tr>
  *   <tr><td>12 DMA_WRITE</td><td>{@link io.jvfio.protocol.DmaWriteRequest}</td><td>{@link io.jvfio.protocol.DmaWriteReply}</td></tr>
  *   <tr><td>13 DEVICE_RESET</td><td>{@link io.jvfio.protocol.DeviceReset}</td><td>none</td></tr>

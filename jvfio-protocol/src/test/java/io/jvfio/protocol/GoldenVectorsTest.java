@@ -111,8 +111,8 @@ class GoldenVectorsTest {
         String req = "1000000000000000 | 07000000 | 04000000";
         assertThat(RegionReadRequest.decode(hex(req))).isEqualTo(new RegionReadRequest(0x10, 7, 4));
         String reply = "1000000000000000 | 07000000 | 04000000 | deadbeef";
-        RegionReadReply r = RegionReadReply.decode(hex(reply));
-        assertThat(r).isEqualTo(new RegionReadReply(0x10, 7, HexFormat.of().parseHex("deadbeef")));
+        RegionData r = RegionData.decode(hex(reply));
+        assertThat(r).isEqualTo(new RegionData(0x10, 7, HexFormat.of().parseHex("deadbeef")));
         assertThat(hexOf(r)).isEqualTo(clean(reply));
         MemorySegment p = hex(reply);
         RegionAccess.validate(p, 4, true);

@@ -26,7 +26,7 @@ class MalformedTest {
         rejects(() -> IrqInfo.decode(bytes(15)), Errno.EINVAL, "DEVICE_GET_IRQ_INFO: payload is 15 bytes, needs 16");
         rejects(() -> IrqSet.decode(bytes(16)), Errno.EINVAL, "DEVICE_SET_IRQS: payload is 16 bytes, needs 20");
         rejects(() -> RegionReadRequest.decode(bytes(12)), Errno.EINVAL, "region access: payload is 12 bytes, needs 16");
-        rejects(() -> RegionWriteRequest.decode(bytes(0)), Errno.EINVAL, "region access: payload is 0 bytes");
+        rejects(() -> RegionData.decode(bytes(0)), Errno.EINVAL, "region access: payload is 0 bytes");
         rejects(() -> DmaReadRequest.decode(bytes(8)), Errno.EINVAL, "DMA_READ: payload is 8 bytes, needs 16");
         rejects(() -> DmaReadReply.decode(bytes(8)), Errno.EINVAL, "DMA_READ reply: payload is 8 bytes");
         rejects(() -> DmaWriteRequest.decode(bytes(15)), Errno.EINVAL, "DMA_WRITE: payload is 15 bytes");
@@ -59,7 +59,7 @@ class MalformedTest {
                         new SparseMmapFdsCap(List.of(new SparseMmapFdsCap.Area(0, 0, 8, 0))))),
                 RegionIoFds.reply(200, 0, List.of(IoFdEntry.shadowIoeventfd(0, 4, 0, 0, 1, 0, 0))),
                 IrqSet.bools(0, Vfio.IRQ_SET_ACTION_TRIGGER, 0, new byte[] {1, 1}),
-                new RegionWriteRequest(0, 0, new byte[5]),
+                new RegionData(0, 0, new byte[5]),
                 new DmaWriteRequest(0, new byte[5]),
                 new DmaReadReply(0, new byte[5]),
                 new RegionWriteMulti(List.of(new RegionWriteMulti.Entry(0, 0, new byte[3]))),

@@ -228,8 +228,7 @@ class RoundTripPropertiesTest {
         Assume.that(!wraps(offset, Math.max(count, data.length)));
         roundTrip(new RegionReadRequest(offset, region, count), RegionReadRequest::decode);
         roundTrip(new RegionWriteReply(offset, region, count), RegionWriteReply::decode);
-        roundTrip(new RegionReadReply(offset, region, data), RegionReadReply::decode);
-        roundTrip(new RegionWriteRequest(offset, region, data), RegionWriteRequest::decode);
+        roundTrip(new RegionData(offset, region, data), RegionData::decode);
     }
 
     @Property
@@ -315,10 +314,10 @@ class RoundTripPropertiesTest {
     void wholeMessage(@ForAll @IntRange(max = 0xffff) int id, @ForAll long offset, @ForAll int region,
                       @ForAll @Size(max = 64) @UniqueElements byte[] data) throws Exception {
         Assume.that(!wraps(offset, data.length));
-        MemorySegment m = Message.command(id, Command.REGION_WRITE, new RegionWriteRequest(offset, region, data));
+        MemorySegment m = Message.command(id, Command.REGION_WRITE, new RegionData(offset, region, data));
         HeaderRecord h = HeaderRecord.decode(m, 1 << 20);
         assertThat(h.command()).isEqualTo(Command.REGION_WRITE);
         assertThat(Message.decodeRequest(h.command(), Message.payload(m), 1 << 20))
-                .isEqualTo(new RegionWriteRequest(offset, region, data));
+                .isEqualTo(new RegionData(offset, region, data));
     }
 }

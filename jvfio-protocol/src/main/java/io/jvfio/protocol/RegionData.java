@@ -5,11 +5,12 @@ import java.util.Arrays;
 import java.util.HexFormat;
 
 /**
- * REGION_WRITE request: {@code offset u64 @0, region u32 @8, count u32 @12, data[count] @16}; count is
+ * Region access with data: the REGION_READ reply and the REGION_WRITE request, which share one
+ * layout: {@code offset u64 @0, region u32 @8, count u32 @12, data[count] @16}; count is
  * {@code data.length} (see {@link RegionAccess} for the zero-allocation flyweight).
  */
-public record RegionWriteRequest(long offset, int region, byte[] data) implements Payload {
-    public RegionWriteRequest {
+public record RegionData(long offset, int region, byte[] data) implements Payload {
+    public RegionData {
         data = data.clone();
     }
 
@@ -35,20 +36,20 @@ public record RegionWriteRequest(long offset, int region, byte[] data) implement
     }
 
     /** Decodes with the spec's default limit on count (1 MiB). */
-    public static RegionWriteRequest decode(MemorySegment p) throws ProtocolException {
+    public static RegionData decode(MemorySegment p) throws ProtocolException {
         return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
     }
 
     /** Decodes; E2BIG when count exceeds {@code maxCount}, EINVAL unless the payload is exactly 16 + count bytes. */
-    public static RegionWriteRequest decode(MemorySegment p, long maxCount) throws ProtocolException {
+    public static RegionData decode(MemorySegment p, long maxCount) throws ProtocolException {
         RegionAccess.validate(p, maxCount, true);
-        return new RegionWriteRequest(RegionAccess.offset(p), RegionAccess.region(p),
+        return new RegionData(RegionAccess.offset(p), RegionAccess.region(p),
                 Wire.bytes(p, RegionAccess.DATA_OFFSET, RegionAccess.count(p)));
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof RegionWriteRequest r && r.offset == offset && r.region == region && Arrays.equals(r.data, data);
+        return o instanceof RegionData r && r.offset == offset && r.region == region && Arrays.equals(r.data, data);
     }
 
     @Override
@@ -58,6 +59,6 @@ public record RegionWriteRequest(long offset, int region, byte[] data) implement
 
     @Override
     public String toString() {
-        return "RegionWriteRequest[offset=" + Wire.hex(offset) + ", region=" + region + ", data=" + HexFormat.of().formatHex(data) + "]";
+        return "RegionData[offset=" + Wire.hex(offset) + ", region=" + region + ", data=" + HexFormat.of().formatHex(data) + "]";
     }
 }
