@@ -3,14 +3,22 @@ package io.jvfio.devices;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.server.ByteRegisters;
+import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
+import io.jvfio.server.StateReader;
+import io.jvfio.server.StateWriter;
+import io.jvfio.server.VfioException;
 import java.util.function.IntConsumer;
 
 /**
  * ACCES PCI-IDIO-16: 16 isolated inputs, 16 FET outputs, an interrupt when an input changes.
  * 8-bit registers in BAR 2, INTA. Linux drives it with gpio-pci-idio-16.
+ *
+ * <p>Live-migratable: its state is the outputs, the inputs as last latched, and the interrupt's
+ * enable and pending bits. While a migration has it stopped the card latches no input change;
+ * the lines driven meanwhile are taken when it runs again.
  */
-public class PciIdio16 extends PciDevice {
+public class PciIdio16 extends PciDevice implements Migratable {
     public static final int VENDOR_ID = 0x494f, DEVICE_ID = 0x0dc8;
 
     // BAR 2 register map:      read                   write
@@ -23,7 +31,11 @@ public class PciIdio16 extends PciDevice {
     static final int IRQ_STATUS = 0x6;      // interrupt status       -
     static final int IRQ_PENDING = 1 << 2;  // status bit: an input changed while interrupts were enabled
 
+    private static final String STATE = "idio16";
+    private static final int STATE_VERSION = 1;
+
     private int outputs, inputs;            // 16 lines each
+    private int lines;                      // what the outside world drives; latched into inputs while running
     private boolean irqEnabled, irqPending;
     private volatile IntConsumer outputListener = lines -> { };
 
@@ -82,13 +94,26 @@ public class PciIdio16 extends PciDevice {
 
     /** Drives the 16 input lines; a change raises the interrupt if the driver enabled it. */
     public synchronized void setInputs(int lines) {
-        boolean changed = ((inputs ^ lines) & 0xffff) != 0;
-        inputs = lines & 0xffff;
-        if (changed && irqEnabled) {
+        this.lines = lines & 0xffff;
+        if (isRunning()) {
+            latchInputs();
+        }
+    }
+
+    private void latchInputs() {
+        if (inputs == lines) {
+            return;
+        }
+        inputs = lines;
+        inputsChanged();
+        if (irqEnabled) {
             irqPending = true;
             setIntx(true);
         }
     }
+
+    /** Called (holding the card's lock) each time the latched inputs change. */
+    protected void inputsChanged() {}
 
     /** Called on the session thread with the 16 output lines whenever the driver changes them. */
     public void onOutputsChanged(IntConsumer listener) {
@@ -99,5 +124,31 @@ public class PciIdio16 extends PciDevice {
     protected synchronized void resetDevice() {
         outputs = 0;
         irqEnabled = irqPending = false;
+    }
+
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.section(STATE, STATE_VERSION).u16(outputs).u16(inputs).bool(irqEnabled).bool(irqPending);
+    }
+
+    @Override
+    public synchronized void loadState(StateReader in) throws VfioException {
+        StateReader.Section s = in.section(STATE).requireVersion(STATE_VERSION);
+        outputs = s.u16();
+        inputs = s.u16();
+        irqEnabled = s.bool();
+        irqPending = s.bool();
+        lines = inputs; // the lines stand as the source last saw them until someone here drives them
+        // INTx follows from the config space's Interrupt Status, which the core restores.
+    }
+
+    /** Waits out an input change in progress; the core has already marked the card stopped. */
+    @Override
+    public synchronized void quiesce() {}
+
+    /** Latches what the lines did while the card was stopped. */
+    @Override
+    public synchronized void resume() {
+        latchInputs();
     }
 }

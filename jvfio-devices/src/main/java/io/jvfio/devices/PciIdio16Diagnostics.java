@@ -2,6 +2,8 @@ package io.jvfio.devices;
 
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.BarHandler;
+import io.jvfio.server.StateReader;
+import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -45,11 +47,8 @@ public class PciIdio16Diagnostics extends PciIdio16 {
     }
 
     @Override
-    public synchronized void setInputs(int lines) {
-        if (((inputs() ^ lines) & 0xffff) != 0) {
-            bump(INPUT_CHANGES);
-        }
-        super.setInputs(lines);
+    protected void inputsChanged() {
+        bump(INPUT_CHANGES);
     }
 
     /** The card resets as the base does; the diagnostics count the reset and survive it. */
@@ -58,6 +57,23 @@ public class PciIdio16Diagnostics extends PciIdio16 {
         super.resetDevice();
         bump(RESETS);
     }
+
+    /** The counters migrate with the card. */
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        super.saveState(out);
+        out.section(DIAGNOSTICS_STATE, 1).u32(counters.get(U32, INPUT_CHANGES)).u32(counters.get(U32, RESETS));
+    }
+
+    @Override
+    public synchronized void loadState(StateReader in) throws VfioException {
+        super.loadState(in);
+        StateReader.Section s = in.section(DIAGNOSTICS_STATE).requireVersion(1);
+        counters.set(U32, INPUT_CHANGES, s.u32());
+        counters.set(U32, RESETS, s.u32());
+    }
+
+    private static final String DIAGNOSTICS_STATE = "idio16.diagnostics";
 
     private void bump(int counter) {
         counters.set(U32, counter, counters.get(U32, counter) + 1);

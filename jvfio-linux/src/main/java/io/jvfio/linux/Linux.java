@@ -203,6 +203,60 @@ public final class Linux {
         }
     }
 
+    // ---- memfd seals (fcntl F_ADD_SEALS / F_GET_SEALS, linux/fcntl.h)
+
+    /** The seal bits of fcntl(F_GET_SEALS) / F_ADD_SEALS. */
+    public static final int F_SEAL_SEAL = 0x1, F_SEAL_SHRINK = 0x2, F_SEAL_GROW = 0x4, F_SEAL_WRITE = 0x8;
+    private static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
+
+    /**
+     * fcntl(F_GET_SEALS): the seals of a memfd (F_SEAL_* bits). A file that cannot be sealed (not a
+     * memfd, or one created without MFD_ALLOW_SEALING reports F_SEAL_SEAL) fails with EINVAL.
+     */
+    public static int seals(Fd fd) throws LinuxException {
+        return fcntlInt(fd, F_GET_SEALS, 0, "F_GET_SEALS");
+    }
+
+    /** fcntl(F_ADD_SEALS): adds {@code seals} (F_SEAL_* bits) to a memfd; EPERM once F_SEAL_SEAL is set. */
+    public static void addSeals(Fd fd, int seals) throws LinuxException {
+        fcntlInt(fd, F_ADD_SEALS, seals, "F_ADD_SEALS");
+    }
+
+    private static int fcntlInt(Fd fd, int command, int argument, String what) throws LinuxException {
+        Libc.Scratch scratch = Libc.scratch();
+        int number = fd.acquire("fcntl");
+        try {
+            int result = (int) Libc.FCNTL.invokeExact(scratch.captureState, number, command, argument);
+            if (result < 0) throw new LinuxException("fcntl", what, Libc.errno(scratch.captureState));
+            return result;
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * shutdown(SHUT_WR) of a connected socket: the peer reads end of stream after what was already
+     * sent, while this end can still receive (a half-close).
+     */
+    public static void shutdownOutput(Fd socket) throws LinuxException {
+        Libc.Scratch scratch = Libc.scratch();
+        int number = socket.acquire("shutdown");
+        try {
+            int result = (int) Libc.SHUTDOWN.invokeExact(scratch.captureState, number, 1 /* SHUT_WR */);
+            if (result < 0) throw new LinuxException("shutdown", "SHUT_WR", Libc.errno(scratch.captureState));
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            socket.release();
+        }
+    }
+
     public static int getpid() {
         try {
             return (int) Libc.GETPID.invokeExact(Libc.scratch().captureState);

@@ -11,7 +11,7 @@ import java.util.List;
  * others as {@link RawCapability}). cap_offset is derived: 32 when caps are present, else 0.
  *
  * <p>Build replies with {@link #reply}: when the caps do not fit the offered argsz, only the 32-byte struct
- * is sent (CAPS flag set, cap_offset 0) with argsz = the size needed.
+ * is sent (CAPS flag set, cap_offset 32) with argsz = the size needed.
  */
 public record RegionInfo(int argsz, int flags, int index, long size, long offset, List<Capability> caps)
         implements Payload {
@@ -39,8 +39,13 @@ public record RegionInfo(int argsz, int flags, int index, long size, long offset
                 ArgSz.fits(full, offeredArgsz) ? List.copyOf(caps) : List.of());
     }
 
+    /**
+     * Where the chain starts: right after the struct whenever CAPS is set — also in a truncated
+     * reply that carries no chain yet, because QEMU's vfio-user client refuses CAPS with a
+     * cap_offset outside [32, argsz] (the kernel would send 0 there).
+     */
     public int capOffset() {
-        return caps.isEmpty() ? 0 : SIZE;
+        return !caps.isEmpty() || (flags & Vfio.REGION_INFO_FLAG_CAPS) != 0 ? SIZE : 0;
     }
 
     /** True when a reply's argsz asks for more than the payload carried (retry with a larger argsz). */
@@ -80,8 +85,11 @@ public record RegionInfo(int argsz, int flags, int index, long size, long offset
         int argsz = Wire.i32(p, 0);
         Wire.argsz(ArgSz.unsigned(argsz), SIZE, "DEVICE_GET_REGION_INFO");
         List<Capability> caps = new ArrayList<>();
-        for (CapabilityChain.Entry e : CapabilityChain.read(p, Wire.u32(p, 12), SIZE, "DEVICE_GET_REGION_INFO")) {
-            caps.add(decodeCap(e));
+        // cap_offset at the very end: a chain announced but not carried (a truncated reply).
+        if (Wire.u32(p, 12) != p.byteSize()) {
+            for (CapabilityChain.Entry e : CapabilityChain.read(p, Wire.u32(p, 12), SIZE, "DEVICE_GET_REGION_INFO")) {
+                caps.add(decodeCap(e));
+            }
         }
         return new RegionInfo(argsz, Wire.i32(p, 4), Wire.i32(p, 8), Wire.i64(p, 16), Wire.i64(p, 24), caps);
     }

@@ -74,12 +74,16 @@ class GoldenVectorsTest {
     }
 
     @Test
-    void regionInfoReplyTruncatedToOffer() {
-        // QEMU asks with argsz 32 first: we send the 32-byte struct, CAPS set, cap_offset 0, argsz = 80 needed.
+    void regionInfoReplyTruncatedToOffer() throws ProtocolException {
+        // QEMU asks with argsz 32 first: we send the 32-byte struct, CAPS set, argsz = 80 needed, and
+        // cap_offset 32 where the chain will be (QEMU refuses CAPS with a cap_offset below 32).
         RegionInfo r = RegionInfo.reply(32, 0, Vfio.REGION_INFO_FLAG_READ | Vfio.REGION_INFO_FLAG_MMAP, 0x4000, 0,
                 List.of(new SparseMmapCap(List.of(new SparseMmapCap.Area(0, 0x1000), new SparseMmapCap.Area(0x2000, 0x2000)))));
-        assertThat(hexOf(r)).isEqualTo(clean("50000000 0d000000 00000000 00000000 0040000000000000 0000000000000000"));
+        assertThat(hexOf(r)).isEqualTo(clean("50000000 0d000000 00000000 20000000 0040000000000000 0000000000000000"));
         assertThat(r.truncated()).isTrue();
+        RegionInfo back = RegionInfo.decode(hex("50000000 0d000000 00000000 20000000 0040000000000000 0000000000000000"));
+        assertThat(back.truncated()).isTrue();
+        assertThat(back.caps()).isEmpty();
     }
 
     @Test

@@ -98,10 +98,11 @@ public final class DeviceMigration {
                 case STOP_COPY -> {
                     if (from == MigrationState.PRE_COPY) {
                         target.stop();
+                        saving.finish(target.save()); // what changed since the last read, then the end
                     } else {
                         saving = new SaveSession(target.migrationId(), target.save());
+                        saving.finish(List.of());
                     }
-                    saving.finish(target.save());
                 }
                 case RESUMING -> resuming = new ByteArrayOutputStream();
                 default -> throw VfioException.invalid("no arc into " + next);

@@ -7,6 +7,7 @@ import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -17,6 +18,11 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * is mapped into this process; one without is reached through {@link DmaTransport} messages. Every
  * access is checked against the windows' bounds and permissions; an access may span adjacent
  * windows. Unmapping waits until copies in flight through that mapping have finished.
+ *
+ * <p>Dirty logging (migration): while on, every byte the device writes — through a mapping or by
+ * a DMA_WRITE message — marks its page after the write. Segments handed out for writing
+ * ({@link #segment} with {@code forWrite}) are written behind our back, so their pages count as
+ * dirty in every report for as long as their window exists.
  */
 public final class DmaSpace {
     /** A window of client memory. */
@@ -32,7 +38,8 @@ public final class DmaSpace {
         }
     }
 
-    private record Entry(Window window, Mapping mapping) {}
+    /** {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the window's page). */
+    private record Entry(Window window, Mapping mapping, BitSet lent) {}
 
     // Keyed by IOVA in unsigned order: addresses at or above 2^63 sort after the lower ones.
     private final TreeMap<Long, Entry> windows = new TreeMap<>(Long::compareUnsigned);
@@ -40,6 +47,7 @@ public final class DmaSpace {
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final int maxWindows;
     private volatile DmaTransport transport;
+    private volatile DirtyLog dirtyLog;
 
     public DmaSpace(int maxWindows) {
         this.maxWindows = maxWindows;
@@ -80,7 +88,11 @@ public final class DmaSpace {
                         throw new VfioException(e.errno(), "DMA window 0x%x: %s".formatted(iova, e.getMessage()), e);
                     }
                 }
-                windows.put(iova, new Entry(new Window(iova, size, readable, writable, mapping != null), mapping));
+                windows.put(iova, new Entry(new Window(iova, size, readable, writable, mapping != null), mapping, new BitSet()));
+                DirtyLog log = dirtyLog;
+                if (log != null && log.logsEverything()) {
+                    log.track(iova, iova + size - 1);
+                }
             } finally {
                 lock.writeLock().unlock();
             }
@@ -210,6 +222,9 @@ public final class DmaSpace {
                     t.read(at, part);
                 }
             }
+            if (toClient) {
+                markDirty(at, chunk); // after the write: a report that sees the mark sees the data
+            }
             done += chunk;
         }
     }
@@ -232,10 +247,100 @@ public final class DmaSpace {
                     || (forWrite ? !w.writable() : !w.readable())) {
                 return java.util.Optional.empty();
             }
+            if (forWrite && length > 0) {
+                int page = (int) (pageOf(iova) - pageOf(w.iova()));
+                int pages = (int) (pageOf(iova + length - 1) - pageOf(iova)) + 1;
+                synchronized (entry.lent) {
+                    entry.lent.set(page, page + pages);
+                }
+                markDirty(iova, length);
+            }
             return java.util.Optional.of(entry.mapping.segment().asSlice(iova - w.iova(), length));
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    private static long pageOf(long address) {
+        return address >>> Long.numberOfTrailingZeros(DirtyLog.MIN_PAGE_SIZE);
+    }
+
+    private void markDirty(long iova, long length) {
+        DirtyLog log = dirtyLog;
+        if (log != null) {
+            log.mark(iova, length);
+        }
+    }
+
+    /**
+     * DMA_LOGGING_START: logs writes to {@code ranges} ({iova, length} pairs), or to every window
+     * (present and future) when there are none. Returns the page size logged at, which may be
+     * larger than asked to keep the bitmaps small. EBUSY while already logging.
+     */
+    public long startDirtyLogging(long pageSize, List<long[]> ranges) throws VfioException {
+        lock.writeLock().lock();
+        try {
+            if (dirtyLog != null) {
+                throw new VfioException(Errno.EBUSY, "dirty logging is already on");
+            }
+            List<long[]> inclusive = new ArrayList<>();
+            if (ranges.isEmpty()) {
+                for (Entry e : windows.values()) {
+                    inclusive.add(new long[] {e.window.iova(), e.window.last()});
+                }
+            } else {
+                for (long[] r : ranges) {
+                    inclusive.add(new long[] {r[0], r[0] + r[1] - 1});
+                }
+            }
+            DirtyLog log = DirtyLog.start(pageSize, inclusive, ranges.isEmpty());
+            dirtyLog = log;
+            return log.pageSize();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** DMA_LOGGING_STOP: forgets every mark. */
+    public void stopDirtyLogging() {
+        dirtyLog = null;
+    }
+
+    public boolean isDirtyLogging() {
+        return dirtyLog != null;
+    }
+
+    /**
+     * DMA_LOGGING_REPORT: the pages of [iova, iova + length) written since the last report, one bit
+     * per {@code pageSize} page (u64 words), and clears them. EINVAL when logging is off.
+     */
+    public long[] dirtyReport(long iova, long length, long pageSize) throws VfioException {
+        DirtyLog log = dirtyLog;
+        if (log == null) {
+            throw VfioException.invalid("DMA_LOGGING_REPORT while dirty logging is off");
+        }
+        if (length == 0 || pageSize <= 0 || Long.bitCount(pageSize) != 1 || Long.compareUnsigned(iova + length - 1, iova) < 0) {
+            throw VfioException.invalid("DMA_LOGGING_REPORT of [0x%x, +0x%x) at page size %d".formatted(iova, length, pageSize));
+        }
+        lock.readLock().lock();
+        try {
+            long last = iova + length - 1;
+            for (Entry e : windows.values()) {
+                Window w = e.window;
+                if (Long.compareUnsigned(w.iova(), last) > 0 || Long.compareUnsigned(w.last(), iova) < 0) {
+                    continue;
+                }
+                synchronized (e.lent) {
+                    long base = pageOf(w.iova()) << Long.numberOfTrailingZeros(DirtyLog.MIN_PAGE_SIZE);
+                    for (int p = e.lent.nextSetBit(0); p >= 0; p = e.lent.nextSetBit(p + 1)) {
+                        log.mark(base + p * DirtyLog.MIN_PAGE_SIZE, DirtyLog.MIN_PAGE_SIZE);
+                    }
+                }
+            }
+        } finally {
+            lock.readLock().unlock();
+        }
+        return log.reportAndClear(iova, length, pageSize);
     }
 
     private Entry overlapping(long iova, long size) {

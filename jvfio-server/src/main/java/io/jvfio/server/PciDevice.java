@@ -10,7 +10,10 @@ import io.jvfio.protocol.RegionTypeCap;
 import io.jvfio.protocol.Vfio;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.BitSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -20,7 +23,9 @@ import java.util.Optional;
  * the interrupt mode the guest enabled when the device raises one.
  *
  * <p>A device supplies its config space layout and BAR handlers; a variant device extends another
- * device and overrides only the operations where it differs.
+ * device and overrides only the operations where it differs. A device that also implements
+ * {@link Migratable} can be live-migrated: the core then saves and loads its own state (config
+ * space, MSI-X table and PBA) and holds interrupts while the device is stopped.
  */
 public abstract class PciDevice implements VfioDevice {
     private static final int ROM_REGION = Vfio.PCI_ROM_REGION_INDEX, CONFIG_REGION = Vfio.PCI_CONFIG_REGION_INDEX,
@@ -37,6 +42,10 @@ public abstract class PciDevice implements VfioDevice {
     private final MsixTable msixTable;
     private final MsixCapability msix;
     private volatile SessionContext context;
+    private final DeviceMigration migration;
+    /** False between a migration stop and the next start: interrupts are held, not delivered. */
+    private volatile boolean running = true;
+    private final BitSet heldVectors = new BitSet();
 
     protected PciDevice(ConfigSpace config) {
         this.config = config;
@@ -48,6 +57,18 @@ public abstract class PciDevice implements VfioDevice {
         int msiVectors = config.msi().map(m -> m.vectorsCapable()).orElse(0);
         this.interrupts = new Interrupts(hasIntxPin(config), msiVectors,
                 msix == null ? 0 : msix.tableSize(), true, true);
+        this.migration = this instanceof Migratable m ? new DeviceMigration(new CoreState(m)) : null;
+    }
+
+    /** Present when the device implements {@link Migratable}. */
+    @Override
+    public Optional<DeviceMigration> migration() {
+        return Optional.ofNullable(migration);
+    }
+
+    /** False while a migration has the device stopped (STOP, STOP_COPY, RESUMING): it must not change state. */
+    protected final boolean isRunning() {
+        return running;
     }
 
     /** Serves BAR {@code index} with {@code handler} (trapped accesses). */
@@ -185,6 +206,12 @@ public abstract class PciDevice implements VfioDevice {
      * only storage.
      */
     protected final void raise(int vector) {
+        if (!running) {
+            synchronized (heldVectors) {
+                heldVectors.set(vector);
+            }
+            return;
+        }
         if (msix != null && config.msix().map(MsixCapability::enabled).orElse(false)) {
             if (vector < msix.tableSize()) {
                 interrupts.trigger(Vfio.PCI_MSIX_IRQ_INDEX, vector);
@@ -203,7 +230,9 @@ public abstract class PciDevice implements VfioDevice {
     /** Drives the INTx level, honouring the Command register's INTx-disable bit. */
     protected final void setIntx(boolean level) {
         config.setInterruptStatus(level);
-        interrupts.setIntx(level && !config.isIntxDisabled());
+        if (running) {
+            interrupts.setIntx(level && !config.isIntxDisabled());
+        }
     }
 
     private boolean msixAccess(int index, long offset, MemorySegment data, boolean write) {
@@ -270,6 +299,112 @@ public abstract class PciDevice implements VfioDevice {
         }
         if (offset < 0 || length < 0 || offset + length < offset || offset + length > size) {
             throw VfioException.invalid("access [0x%x, +0x%x) outside region %d of 0x%x bytes".formatted(offset, length, index, size));
+        }
+    }
+
+    /** The core's side of migration: its own sections around the device's, stop and start. */
+    private final class CoreState implements DeviceMigration.Target {
+        private static final String CONFIG = "pci.config", MSIX = "pci.msix";
+        private static final int CONFIG_VERSION = 1, MSIX_VERSION = 1;
+        private final Migratable device;
+        private final String id;
+
+        CoreState(Migratable device) {
+            this.device = device;
+            this.id = "%s %04x:%04x".formatted(PciDevice.this.getClass().getName(),
+                    config.read(PciRegisters.VENDOR_ID, 2), config.read(PciRegisters.DEVICE_ID, 2));
+        }
+
+        @Override
+        public String migrationId() {
+            return id;
+        }
+
+        @Override
+        public List<StateSection> save() {
+            StateWriter out = new StateWriter();
+            byte[] bytes = new byte[config.size()];
+            config.read(0, bytes, 0, bytes.length);
+            out.section(CONFIG, CONFIG_VERSION).bytes(bytes);
+            if (msixTable != null) {
+                byte[] table = new byte[msixTable.tableBytes()];
+                for (int i = 0; i < table.length; i++) {
+                    table[i] = (byte) msixTable.read(i, 1);
+                }
+                byte[] pba = new byte[msixTable.pbaBytes()];
+                for (int i = 0; i < pba.length; i++) {
+                    pba[i] = (byte) msixTable.readPba(i, 1);
+                }
+                out.section(MSIX, MSIX_VERSION).bytes(table).bytes(pba);
+            }
+            device.saveState(out);
+            return List.copyOf(out.sections());
+        }
+
+        @Override
+        public void load(Map<String, StateSection> sections) throws VfioException {
+            Map<String, StateSection> before = new LinkedHashMap<>();
+            for (StateSection s : save()) {
+                before.put(s.name(), s);
+            }
+            try {
+                apply(sections);
+            } catch (VfioException | RuntimeException refused) {
+                try {
+                    apply(before);
+                } catch (VfioException | RuntimeException again) {
+                    refused.addSuppressed(again);
+                }
+                throw refused instanceof VfioException v ? v : new VfioException(Errno.EINVAL,
+                        "the device refused its migration state: " + refused, refused);
+            }
+        }
+
+        /** Core sections are checked before the device reads its own, and applied only after it accepted them. */
+        private void apply(Map<String, StateSection> sections) throws VfioException {
+            StateReader in = new StateReader(sections);
+            byte[] bytes = in.section(CONFIG).requireVersion(CONFIG_VERSION).bytes(config.size());
+            byte[] table = null, pba = null;
+            if (msixTable != null) {
+                StateReader.Section s = in.section(MSIX).requireVersion(MSIX_VERSION);
+                table = s.bytes(msixTable.tableBytes());
+                pba = s.bytes(msixTable.pbaBytes());
+            }
+            device.loadState(in);
+            in.checkFullyRead();
+            for (int offset = 0; offset < bytes.length; offset += 4) {
+                config.deviceWrite(offset, 4, (bytes[offset] & 0xff) | (bytes[offset + 1] & 0xff) << 8
+                        | (bytes[offset + 2] & 0xff) << 16 | (bytes[offset + 3] & 0xff) << 24);
+            }
+            if (table != null) {
+                for (int i = 0; i < table.length; i++) {
+                    msixTable.write(i, 1, table[i] & 0xff);
+                }
+                for (int vector = 0; vector < msixTable.tableSize(); vector++) {
+                    msixTable.setPending(vector, (pba[vector / 8] & (1 << (vector % 8))) != 0);
+                }
+            }
+        }
+
+        @Override
+        public void stop() throws VfioException {
+            running = false;
+            device.quiesce();
+        }
+
+        @Override
+        public void start() throws VfioException {
+            running = true;
+            device.resume();
+            if (hasIntxPin(config)) {
+                interrupts.setIntx(config.interruptStatus() && !config.isIntxDisabled());
+            }
+            BitSet held;
+            synchronized (heldVectors) {
+                held = (BitSet) heldVectors.clone();
+                heldVectors.clear();
+            }
+            held.stream().forEach(PciDevice.this::raise);
         }
     }
 

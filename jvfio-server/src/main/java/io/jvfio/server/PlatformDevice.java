@@ -101,4 +101,9 @@ final class PlatformDevice implements VfioDevice {
     public byte[] feature(int flags, byte[] data) throws VfioException {
         return device.feature(flags, data);
     }
+
+    @Override
+    public java.util.Optional<DeviceMigration> migration() {
+        return device.migration();
+    }
 }

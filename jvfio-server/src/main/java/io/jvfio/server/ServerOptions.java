@@ -1,6 +1,7 @@
 package io.jvfio.server;
 
 import java.time.Duration;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -12,25 +13,49 @@ import java.util.Optional;
  * @param maxDmaWindows   most DMA windows a client may have at once
  * @param dmaReplyTimeout how long a DMA_READ/WRITE waits for the client's reply
  * @param hypervisorLink  handed to devices at open, when an embedding application has one
+ * @param accessPolicy    which peers (by uid/gid) are served; others are disconnected before any message is read
  */
 public record ServerOptions(int socketMode, int maxDataXferSize, int maxMsgFds, int maxDmaWindows,
-                            Duration dmaReplyTimeout, Optional<HypervisorLink> hypervisorLink) {
+                            Duration dmaReplyTimeout, Optional<HypervisorLink> hypervisorLink, AccessPolicy accessPolicy) {
     public static final int DEFAULT_MAX_DATA_XFER_SIZE = 1 << 20;
+
+    public ServerOptions {
+        Objects.requireNonNull(accessPolicy, "accessPolicy");
+    }
+
+    /** Options with the default access policy ({@link AccessPolicy#ownerAndRoot()}). */
+    public ServerOptions(int socketMode, int maxDataXferSize, int maxMsgFds, int maxDmaWindows,
+                         Duration dmaReplyTimeout, Optional<HypervisorLink> hypervisorLink) {
+        this(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, AccessPolicy.ownerAndRoot());
+    }
 
     public static ServerOptions defaults() {
         return new ServerOptions(0600, DEFAULT_MAX_DATA_XFER_SIZE, 16, 1024, Duration.ofSeconds(10), Optional.empty());
     }
 
     public ServerOptions withSocketMode(int mode) {
-        return new ServerOptions(mode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink);
+        return new ServerOptions(mode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, accessPolicy);
     }
 
     public ServerOptions withHypervisorLink(HypervisorLink link) {
-        return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, Optional.of(link));
+        return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, Optional.of(link), accessPolicy);
+    }
+
+    public ServerOptions withAccessPolicy(AccessPolicy policy) {
+        return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, policy);
     }
 
     /** The largest message a client may send: a maximal region write plus its headers. */
     long maxMessageSize() {
         return (long) maxDataXferSize + 4096;
+    }
+
+    /**
+     * Native memory one session holds for its buffers: one incoming message and one reply, each
+     * {@link #maxMessageSize()} (2 × (max_data_xfer_size + 4096); 2 MiB + 8 KiB by default). DMA
+     * windows add address space (mmapped client memory), not heap.
+     */
+    public long sessionBufferBytes() {
+        return 2 * maxMessageSize();
     }
 }

@@ -2,6 +2,7 @@ package io.jvfio.server;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixSocket;
@@ -16,6 +17,15 @@ import io.jvfio.protocol.DmaReadRequest;
 import io.jvfio.protocol.DmaUnmap;
 import io.jvfio.protocol.DmaWriteReply;
 import io.jvfio.protocol.DmaWriteRequest;
+import io.jvfio.protocol.FeatureDmaLoggingControl;
+import io.jvfio.protocol.FeatureDmaLoggingReport;
+import io.jvfio.protocol.FeatureMigDeviceState;
+import io.jvfio.protocol.FeatureMigration;
+import io.jvfio.protocol.MigDataReadReply;
+import io.jvfio.protocol.MigDataReadRequest;
+import io.jvfio.protocol.MigDataWriteRequest;
+import io.jvfio.protocol.MigrationState;
+import io.jvfio.protocol.PrecopyInfo;
 import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.RegionAccess;
 import io.jvfio.protocol.RegionWriteMulti;
@@ -60,6 +70,8 @@ final class Session implements DmaTransport, AutoCloseable {
     private final MemorySegment out;   // one reply
     private final List<Fd> fds = new ArrayList<>();
     private final DmaSpace dma;
+    /** The device's migration, or null when it cannot be migrated. */
+    private final DeviceMigration migration;
     private final ConcurrentHashMap<Integer, PendingDma> pending = new ConcurrentHashMap<>();
     private final AtomicInteger nextId = new AtomicInteger();
     private volatile boolean negotiated;
@@ -94,6 +106,7 @@ final class Session implements DmaTransport, AutoCloseable {
         this.in = arena.allocate(max, 8);
         this.out = arena.allocate(max, 8);
         this.dma = new DmaSpace(options.maxDmaWindows());
+        this.migration = device.migration().orElse(null);
         socket.setMaxReceiveFds(options.maxMsgFds());
     }
 
@@ -103,7 +116,7 @@ final class Session implements DmaTransport, AutoCloseable {
         try {
             PeerCredentials peer = socket.peerCredentials();
             LOG.log(Level.DEBUG, "client pid %d uid %d connected".formatted(peer.pid(), peer.uid()));
-            while (!closed && readMessage()) {
+            while (!closed && nextMessage()) {
                 if (Header.isReply(in)) {
                     completeDma();
                 } else {
@@ -126,8 +139,82 @@ final class Session implements DmaTransport, AutoCloseable {
             LOG.log(Level.ERROR, "disconnecting client after an internal error", e);
         } finally {
             closeUnclaimedFds();
+            for (Deferred d : deferred) {
+                d.fds().forEach(Fd::close);
+            }
+            deferred.clear();
         }
     }
+
+    /** Commands that arrived while a device call was served off this thread: handled next, in order. */
+    private record Deferred(byte[] message, List<Fd> fds) {}
+
+    private final java.util.ArrayDeque<Deferred> deferred = new java.util.ArrayDeque<>();
+    /** The client closed while commands were being set aside: nothing more will come. */
+    private boolean endOfInput;
+
+    /** The next message into {@code in}: one set aside earlier, else one from the socket. */
+    private boolean nextMessage() throws IOException, ProtocolException {
+        Deferred d = deferred.poll();
+        if (d != null) {
+            MemorySegment.copy(d.message(), 0, in, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, d.message().length);
+            fds.addAll(d.fds());
+            return true;
+        }
+        return !endOfInput && readMessage();
+    }
+
+    /** A device call that may wait for the device's own DMA. */
+    private interface DeviceCall<T> {
+        T run() throws VfioException;
+    }
+
+    /**
+     * Runs {@code call} on a helper thread while this thread goes on reading: replies to the
+     * device's DMA requests are completed, commands are set aside for after. A device stopping for
+     * a migration finishes DMA in flight, and DMA to windows without an fd needs this thread to
+     * read the client's replies. The current command was decoded already, so {@code in} is free.
+     */
+    private <T> T whileServingDma(DeviceCall<T> call) throws VfioException, IOException, ProtocolException {
+        java.util.concurrent.CompletableFuture<T> done = new java.util.concurrent.CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("jvfio-" + device.name() + "-call").start(() -> {
+            try {
+                done.complete(call.run());
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        });
+        while (!done.isDone() && !endOfInput && !closed) {
+            if (Linux.poll(socket.fd(), POLLIN, POLL_MILLIS) == 0) {
+                continue;
+            }
+            if (!readMessage()) {
+                endOfInput = true;
+            } else if (Header.isReply(in)) {
+                completeDma();
+            } else {
+                deferred.add(new Deferred(in.asSlice(0, Header.messageSize(in)).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE),
+                        List.copyOf(fds)));
+                fds.clear();
+            }
+        }
+        try {
+            return done.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VfioException(Errno.EINTR, "interrupted while the device worked");
+        } catch (java.util.concurrent.ExecutionException e) {
+            switch (e.getCause()) {
+                case VfioException v -> throw v;
+                case RuntimeException r -> throw r;
+                case Error err -> throw err;
+                default -> throw new VfioException(Errno.EIO, e.getCause().toString(), e.getCause());
+            }
+        }
+    }
+
+    /** How often the wait looks at the call between messages: its latency is added to each such command. */
+    private static final int POLLIN = 1, POLL_MILLIS = 1;
 
     /** Reads one whole message into {@code in}; false at a clean end of the connection. */
     private boolean readMessage() throws IOException, ProtocolException {
@@ -161,6 +248,9 @@ final class Session implements DmaTransport, AutoCloseable {
             Command.checkFdCount(command, fds.size());
             if (!negotiated && command != Command.VERSION) {
                 throw new ProtocolException(Errno.EINVAL, command + " before VERSION");
+            }
+            if (migration != null && !migration.executes(command)) {
+                throw new ProtocolException(Errno.EINVAL, command + " while the device is in migration state " + migration.state());
             }
             replyPayload = handle(command, payload(), out.asSlice(Header.SIZE));
         } catch (ProtocolException e) {
@@ -197,7 +287,7 @@ final class Session implements DmaTransport, AutoCloseable {
     }
 
     /** Handles one command; writes the reply payload into {@code reply} and returns its size. */
-    private long handle(Command command, MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+    private long handle(Command command, MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         return switch (command) {
             case VERSION -> version(p, reply);
             case REGION_READ -> regionRead(p, reply);
@@ -211,11 +301,17 @@ final class Session implements DmaTransport, AutoCloseable {
             case DEVICE_SET_IRQS -> setIrqs(p);
             case DEVICE_RESET -> {
                 device.reset();
+                if (migration != null) {
+                    migration.reset();
+                }
                 yield 0;
             }
             case DEVICE_FEATURE -> feature(p, reply);
+            case MIG_DATA_READ -> migDataRead(p, reply);
+            case MIG_DATA_WRITE -> migDataWrite(p);
+            case GET_PRECOPY_INFO -> precopyInfo(p, reply);
             case DMA_READ, DMA_WRITE -> throw new ProtocolException(Errno.EINVAL, command + " is sent by servers, not clients");
-            case DEVICE_GET_REGION_IO_FDS, MIG_DATA_READ, MIG_DATA_WRITE, GET_PRECOPY_INFO ->
+            case DEVICE_GET_REGION_IO_FDS ->
                     throw new ProtocolException(Errno.ENOTSUP, command + " is not supported by this server");
         };
     }
@@ -351,15 +447,140 @@ final class Session implements DmaTransport, AutoCloseable {
         return 0;
     }
 
-    private long feature(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+    private long feature(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         DeviceFeature request = DeviceFeature.decode(p);
-        byte[] data = device.feature(request.flags(), request.data());
+        int feature = request.feature();
+        byte[] data;
+        if (migration != null && (feature == Vfio.DEVICE_FEATURE_MIGRATION || feature == Vfio.DEVICE_FEATURE_MIG_DEVICE_STATE)) {
+            data = migrationFeature(request);
+        } else if (migration != null && (feature == Vfio.DEVICE_FEATURE_DMA_LOGGING_START
+                || feature == Vfio.DEVICE_FEATURE_DMA_LOGGING_STOP || feature == Vfio.DEVICE_FEATURE_DMA_LOGGING_REPORT)) {
+            // Dirty logging serves migration: offered with it; a device without migration keeps its own answer.
+            data = dmaLogging(request);
+        } else {
+            data = device.feature(request.flags(), request.data());
+        }
         long size = DeviceFeature.SIZE + (long) data.length;
         if (request.isGet() && size > ArgSz.unsigned(request.argsz())) {
             throw new ProtocolException(Errno.EINVAL, "DEVICE_FEATURE: reply needs %d bytes, client offered %d"
                     .formatted(size, ArgSz.unsigned(request.argsz())));
         }
         return encode(new DeviceFeature((int) size, request.flags(), data), reply);
+    }
+
+    /**
+     * As the kernel's vfio_check_feature: GET/SET must be among the feature's operations; PROBE
+     * answers (true) without acting; otherwise one of GET or SET is needed.
+     */
+    private static boolean probeOnly(DeviceFeature request, boolean get, boolean set) throws ProtocolException {
+        if ((request.isGet() && !get) || (request.isSet() && !set)) {
+            throw new ProtocolException(Errno.EINVAL, "DEVICE_FEATURE %d does not support %s"
+                    .formatted(request.feature(), request.isGet() ? "GET" : "SET"));
+        }
+        if (request.isProbe()) {
+            return true;
+        }
+        if (!request.isGet() && !request.isSet()) {
+            throw new ProtocolException(Errno.EINVAL, "DEVICE_FEATURE %d without GET, SET or PROBE".formatted(request.feature()));
+        }
+        return false;
+    }
+
+    /** Migration v2: what the device offers (MIGRATION) and its place in the state machine (MIG_DEVICE_STATE). */
+    private byte[] migrationFeature(DeviceFeature request) throws ProtocolException, VfioException, IOException {
+        if (request.feature() == Vfio.DEVICE_FEATURE_MIGRATION) {
+            if (probeOnly(request, true, false)) {
+                return request.data();
+            }
+            return new FeatureMigration(Vfio.MIGRATION_STOP_COPY | Vfio.MIGRATION_PRE_COPY).toBytes();
+        }
+        if (probeOnly(request, true, true)) {
+            return request.data();
+        }
+        if (request.isGet()) {
+            return FeatureMigDeviceState.of(migration.state()).toBytes();
+        }
+        FeatureMigDeviceState target = FeatureMigDeviceState.decode(request.dataSegment());
+        MigrationState to = target.state();
+        whileServingDma(() -> {
+            migration.transition(to);
+            return null;
+        });
+        return request.data();
+    }
+
+    /** DMA dirty logging over this client's DMA space: the DMA space marks what any device writes. */
+    private byte[] dmaLogging(DeviceFeature request) throws ProtocolException, VfioException {
+        switch (request.feature()) {
+            case Vfio.DEVICE_FEATURE_DMA_LOGGING_START -> {
+                if (probeOnly(request, false, true)) {
+                    return request.data();
+                }
+                FeatureDmaLoggingControl control = FeatureDmaLoggingControl.decode(request.dataSegment());
+                List<long[]> ranges = new ArrayList<>();
+                for (FeatureDmaLoggingControl.Range r : control.ranges()) {
+                    ranges.add(new long[] {r.iova(), r.length()});
+                }
+                long pageSize = dma.startDirtyLogging(control.pageSize(), ranges);
+                return new FeatureDmaLoggingControl(pageSize, control.ranges()).toBytes();
+            }
+            case Vfio.DEVICE_FEATURE_DMA_LOGGING_STOP -> {
+                if (!probeOnly(request, false, true)) {
+                    dma.stopDirtyLogging();
+                }
+                return request.data();
+            }
+            default -> {
+                if (probeOnly(request, true, false)) {
+                    return request.data();
+                }
+                FeatureDmaLoggingReport ask = FeatureDmaLoggingReport.decode(request.dataSegment());
+                long bitmapBytes = ask.expectedBitmapSize();
+                // Checked before the report, which clears what it reports: a refused report loses nothing.
+                ArgSz.require(ArgSz.unsigned(request.argsz()), DeviceFeature.SIZE + FeatureDmaLoggingReport.SIZE + bitmapBytes,
+                        "DMA_LOGGING_REPORT");
+                if (FeatureDmaLoggingReport.SIZE + bitmapBytes > options.maxDataXferSize()) {
+                    throw new ProtocolException(Errno.E2BIG, "DMA_LOGGING_REPORT bitmap of %d bytes exceeds %d"
+                            .formatted(bitmapBytes, options.maxDataXferSize()));
+                }
+                long[] words = dma.dirtyReport(ask.iova(), ask.length(), ask.pageSize());
+                MemorySegment bitmap = MemorySegment.ofArray(new byte[Math.toIntExact(bitmapBytes)]);
+                for (int i = 0; i < words.length; i++) {
+                    bitmap.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
+                            8L * i, words[i]);
+                }
+                return new FeatureDmaLoggingReport(ask.iova(), ask.length(), ask.pageSize(),
+                        bitmap.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).toBytes();
+            }
+        }
+    }
+
+    private DeviceMigration migrationOrRefuse(Command command) throws ProtocolException {
+        if (migration == null) {
+            throw new ProtocolException(Errno.ENOTSUP, command + ": the device cannot be migrated");
+        }
+        return migration;
+    }
+
+    /** In PRE_COPY the device saves while running: served off this thread, like a transition. */
+    private long migDataRead(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
+        DeviceMigration m = migrationOrRefuse(Command.MIG_DATA_READ);
+        int size = MigDataReadRequest.decode(p, options.maxDataXferSize()).size();
+        return encode(MigDataReadReply.of(whileServingDma(() -> m.read(size))), reply);
+    }
+
+    /** The reply is empty, as in the spec and libvfio-user. */
+    private long migDataWrite(MemorySegment p) throws ProtocolException, VfioException {
+        DeviceMigration m = migrationOrRefuse(Command.MIG_DATA_WRITE);
+        m.write(MigDataWriteRequest.decode(p, options.maxDataXferSize()).data());
+        return 0;
+    }
+
+    private long precopyInfo(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
+        DeviceMigration m = migrationOrRefuse(Command.GET_PRECOPY_INFO);
+        PrecopyInfo.decode(p);
+        long[] info = whileServingDma(m::precopyInfo);
+        return encode(PrecopyInfo.reply(info[0], info[1]), reply);
     }
 
     private static long encode(Payload payload, MemorySegment reply) {
@@ -431,9 +652,16 @@ final class Session implements DmaTransport, AutoCloseable {
         transfer(Command.DMA_WRITE, iova, src);
     }
 
+    /**
+     * Largest single DMA_READ/DMA_WRITE we send. QEMU 11.1 sends a DMA_READ reply larger than its
+     * socket's send buffer (about 208 KiB) only in part and never the rest, which wedges the
+     * session; smaller messages cost little next to the round trip itself.
+     */
+    static final long DMA_MESSAGE_LIMIT = 64 << 10;
+
     private void transfer(Command command, long iova, MemorySegment buffer) throws VfioException {
         // Each chunk's reply (DMA_READ) must fit what this server receives, and each request what the client does.
-        long chunkMax = Math.max(1, Math.min(clientCaps.maxDataXferSize(), options.maxDataXferSize()));
+        long chunkMax = Math.max(1, Math.min(DMA_MESSAGE_LIMIT, Math.min(clientCaps.maxDataXferSize(), options.maxDataXferSize())));
         for (long done = 0; done < buffer.byteSize(); ) {
             long chunk = Math.min(chunkMax, buffer.byteSize() - done);
             roundTrip(command, iova + done, buffer.asSlice(done, chunk));

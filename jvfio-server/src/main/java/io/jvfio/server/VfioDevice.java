@@ -50,4 +50,14 @@ public interface VfioDevice {
     default byte[] feature(int flags, byte[] data) throws VfioException {
         throw new VfioException(io.jvfio.linux.Errno.EINVAL, "device feature %d is not supported".formatted(flags & 0xffff));
     }
+
+    /**
+     * The device's migration (VFIO migration v2), if it can be migrated. The session then answers
+     * DEVICE_FEATURE MIGRATION and MIG_DEVICE_STATE, MIG_DATA_READ/WRITE and GET_PRECOPY_INFO from
+     * it, and refuses the commands a stopped device must not execute. A {@link PciDevice} that
+     * implements {@link Migratable} has one.
+     */
+    default java.util.Optional<DeviceMigration> migration() {
+        return java.util.Optional.empty();
+    }
 }

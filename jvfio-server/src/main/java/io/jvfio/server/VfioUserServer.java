@@ -4,6 +4,7 @@ import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Serves one device over vfio-user: listens on a UNIX socket, takes one client at a time, and
@@ -34,6 +36,7 @@ public final class VfioUserServer implements AutoCloseable {
     private volatile boolean serving;
     private volatile Session current;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final AtomicLong refused = new AtomicLong();
 
     private VfioUserServer(UnixServerSocket listener, UnixSocket connected, VfioDevice device, ServerOptions options,
                            Platform platform, Optional<Path> path) {
@@ -136,15 +139,53 @@ public final class VfioUserServer implements AutoCloseable {
 
     private void runSession(UnixSocket client) {
         stats.countConnection();
+        if (!admitted(client)) {
+            refused.incrementAndGet();
+            client.close();
+            return;
+        }
         try (Session session = new Session(client, served, options, stats)) {
             current = session;
             session.run();
-        } catch (RuntimeException e) {
-            // One session's failure must never end serve(): log it and take the next client.
+        } catch (RuntimeException | InternalError e) {
+            // One session's failure must never end serve(): log it and take the next client. InternalError is
+            // how HotSpot reports a SIGBUS in a memory access: a client that truncated the file behind a DMA
+            // window while the device read it on the session thread.
             LOG.log(Level.ERROR, "session failed", e);
         } finally {
             current = null;
         }
+    }
+
+    /**
+     * Checks the peer against the options' {@link AccessPolicy} before anything of theirs is read; a
+     * peer whose credentials cannot be read is refused too.
+     */
+    private boolean admitted(UnixSocket client) {
+        PeerCredentials peer;
+        try {
+            peer = client.peerCredentials();
+        } catch (LinuxException e) {
+            LOG.log(Level.WARNING, "refused a client whose credentials cannot be read: " + e.getMessage());
+            return false;
+        }
+        boolean ok;
+        try {
+            ok = options.accessPolicy().permits(peer);
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "access policy failed; refusing the client", e);
+            return false;
+        }
+        if (!ok) {
+            LOG.log(Level.WARNING, "refused client pid %d uid %d gid %d: not allowed by the access policy (%s)"
+                    .formatted(peer.pid(), peer.uid(), peer.gid(), options.accessPolicy()));
+        }
+        return ok;
+    }
+
+    /** Connections refused by the access policy since the server started. */
+    public long refusedConnections() {
+        return refused.get();
     }
 
     /** Whether a client is connected now. */

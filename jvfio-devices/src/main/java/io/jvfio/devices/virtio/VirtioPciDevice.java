@@ -45,6 +45,13 @@ public abstract class VirtioPciDevice extends PciDevice {
     static final long CONFIG_BAR_SIZE = 0x4000;
     /** Each queue notifies at its own dword: queue_notify_off = queue index. */
     static final int NOTIFY_MULTIPLIER = 4;
+    /**
+     * With {@link NotifyMode#POLLED} the notify area is BAR 2 instead: one page of a memfd the client
+     * maps whole. (A SPARSE_MMAP area of BAR 4 would do the same, but jvfio's region-info reply
+     * to QEMU's first, 32-byte GET_REGION_INFO carries CAPS with cap_offset 0, which QEMU 11.1
+     * rejects with EINVAL; a whole-region mapping needs no capability.)
+     */
+    static final int NOTIFY_BAR = 2;
     // BAR 1: the MSI-X table (emulated by the client; we keep only storage) and the PBA.
     static final int MSIX_BAR = 1;
     static final long MSIX_TABLE_OFFSET = 0x0000, MSIX_PBA_OFFSET = 0x0800, MSIX_BAR_SIZE = 0x1000;
@@ -83,7 +90,7 @@ public abstract class VirtioPciDevice extends PciDevice {
      */
     protected VirtioPciDevice(int deviceType, int classCode, long deviceFeatures, int deviceConfigSize,
                               int queueCount, int queueSize, NotifyMode notifyMode) {
-        super(configSpace(deviceType, classCode, deviceConfigSize, queueCount));
+        super(configSpace(deviceType, classCode, deviceConfigSize, queueCount, notifyMode));
         if (queueSize < 1 || queueSize > MAX_QUEUE_SIZE || Integer.bitCount(queueSize) != 1) {
             throw new IllegalArgumentException("queue size " + queueSize + " is not a power of two up to " + MAX_QUEUE_SIZE);
         }
@@ -98,8 +105,8 @@ public abstract class VirtioPciDevice extends PciDevice {
         }
         if (notifyMode == NotifyMode.POLLED) {
             try {
-                notifyFd = Memfd.create("virtio-notify", CONFIG_BAR_SIZE);
-                notifyPage = Mapping.map(notifyFd, NOTIFY_OFFSET, PAGE, true);
+                notifyFd = Memfd.create("virtio-notify", PAGE);
+                notifyPage = Mapping.map(notifyFd, 0, PAGE, true);
             } catch (LinuxException e) {
                 throw new IllegalStateException("cannot create the notify page: " + e.getMessage(), e);
             }
@@ -109,10 +116,28 @@ public abstract class VirtioPciDevice extends PciDevice {
             notifyPage = null;
         }
         bar(CONFIG_BAR, new ConfigBar());
+        if (notifyMode == NotifyMode.POLLED) {
+            // A client that does not map the page still reaches the device through trapped writes.
+            bar(NOTIFY_BAR, new BarHandler() {
+                @Override
+                public void read(long offset, MemorySegment dst) {
+                    dst.fill((byte) 0);
+                }
+
+                @Override
+                public void write(long offset, MemorySegment src) {
+                    if (offset < (long) queues.length * NOTIFY_MULTIPLIER) {
+                        kick((int) (offset / NOTIFY_MULTIPLIER));
+                    }
+                }
+            });
+        }
     }
 
-    private static ConfigSpace configSpace(int deviceType, int classCode, int deviceConfigSize, int queueCount) {
-        return ConfigSpace.builder(ConfigSpace.Size.PCI)
+    private static ConfigSpace configSpace(int deviceType, int classCode, int deviceConfigSize, int queueCount,
+                                           NotifyMode notifyMode) {
+        boolean polled = notifyMode == NotifyMode.POLLED;
+        ConfigSpace.Builder b = ConfigSpace.builder(ConfigSpace.Size.PCI)
                 .vendorId(PCI_VENDOR_ID).deviceId(PCI_DEVICE_ID_BASE + deviceType)
                 .subsystemVendorId(PCI_VENDOR_ID).subsystemId(PCI_SUBSYSTEM_ID_MODERN)
                 .revision(PCI_MODERN_REVISION)
@@ -121,21 +146,25 @@ public abstract class VirtioPciDevice extends PciDevice {
                 .bar(Bar.memory32(MSIX_BAR, MSIX_BAR_SIZE))
                 .bar(Bar.memory64(CONFIG_BAR, CONFIG_BAR_SIZE, true))
                 .capability(Capabilities.msix(queueCount + 1, MSIX_BAR, MSIX_TABLE_OFFSET, MSIX_BAR, MSIX_PBA_OFFSET))
-                .capability(virtioCap(PCI_CAP_COMMON_CFG, COMMON_OFFSET, COMMON_CFG_SIZE, -1))
-                .capability(virtioCap(PCI_CAP_ISR_CFG, ISR_OFFSET, 1, -1))
-                .capability(virtioCap(PCI_CAP_DEVICE_CFG, DEVICE_OFFSET, deviceConfigSize, -1))
-                .capability(virtioCap(PCI_CAP_NOTIFY_CFG, NOTIFY_OFFSET, (long) queueCount * NOTIFY_MULTIPLIER, NOTIFY_MULTIPLIER))
-                .build();
+                .capability(virtioCap(PCI_CAP_COMMON_CFG, CONFIG_BAR, COMMON_OFFSET, COMMON_CFG_SIZE, -1))
+                .capability(virtioCap(PCI_CAP_ISR_CFG, CONFIG_BAR, ISR_OFFSET, 1, -1))
+                .capability(virtioCap(PCI_CAP_DEVICE_CFG, CONFIG_BAR, DEVICE_OFFSET, deviceConfigSize, -1))
+                .capability(virtioCap(PCI_CAP_NOTIFY_CFG, polled ? NOTIFY_BAR : CONFIG_BAR, polled ? 0 : NOTIFY_OFFSET,
+                        (long) queueCount * NOTIFY_MULTIPLIER, NOTIFY_MULTIPLIER));
+        if (polled) {
+            b.bar(Bar.memory32(NOTIFY_BAR, PAGE));
+        }
+        return b.build();
     }
 
     /** struct virtio_pci_cap (plus notify_off_multiplier for the notify capability), read-only. */
-    private static Capability virtioCap(int cfgType, long offset, long length, int notifyMultiplier) {
+    private static Capability virtioCap(int cfgType, int bar, long offset, long length, int notifyMultiplier) {
         int size = notifyMultiplier < 0 ? PCI_CAP_SIZE : PCI_NOTIFY_CAP_SIZE;
         // vendorSpecific() prepends id, next and length: its data starts at capability offset 3.
         MemorySegment data = MemorySegment.ofArray(new byte[size - PCI_CAP_CFG_TYPE]);
         int base = PCI_CAP_CFG_TYPE;
         data.set(ValueLayout.JAVA_BYTE, PCI_CAP_CFG_TYPE - base, (byte) cfgType);
-        data.set(ValueLayout.JAVA_BYTE, PCI_CAP_BAR - base, (byte) CONFIG_BAR);
+        data.set(ValueLayout.JAVA_BYTE, PCI_CAP_BAR - base, (byte) bar);
         data.set(ValueLayout.JAVA_INT_UNALIGNED, PCI_CAP_OFFSET - base, (int) offset);
         data.set(ValueLayout.JAVA_INT_UNALIGNED, PCI_CAP_LENGTH - base, (int) length);
         if (notifyMultiplier >= 0) {
@@ -559,10 +588,8 @@ public abstract class VirtioPciDevice extends PciDevice {
 
     @Override
     public RegionInfo regionInfo(int index) throws VfioException {
-        if (index == CONFIG_BAR && notifyMode == NotifyMode.POLLED) {
-            return new RegionInfo(CONFIG_BAR_SIZE, true, true,
-                    Optional.of(new RegionInfo.Mmap(notifyFd, 0, List.of(new RegionInfo.SparseArea(NOTIFY_OFFSET, PAGE)))),
-                    List.of());
+        if (index == NOTIFY_BAR && notifyMode == NotifyMode.POLLED) {
+            return new RegionInfo(PAGE, true, true, Optional.of(new RegionInfo.Mmap(notifyFd, 0, List.of())), List.of());
         }
         return super.regionInfo(index);
     }

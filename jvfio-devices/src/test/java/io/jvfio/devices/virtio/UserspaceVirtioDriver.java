@@ -34,7 +34,7 @@ final class UserspaceVirtioDriver implements AutoCloseable {
     private final DmaBuffer shared;
     private final Arena arena;
     final Map<Integer, Long> capOffsets = new HashMap<>();
-    final int bar;
+    final int bar, notifyBar;
     Interrupts msix;
     private long nextFree = 0x1_0000;
     private final Map<Integer, Queue> queues = new HashMap<>();
@@ -83,7 +83,7 @@ final class UserspaceVirtioDriver implements AutoCloseable {
             if (mappedNotify != null) {
                 mappedNotify.segment(at, 4).orElseThrow().set(U32, 0, index);
             } else {
-                client.regionWrite(bar, at, MemorySegment.ofArray(new byte[] {(byte) index, (byte) (index >> 8)}), true);
+                client.regionWrite(notifyBar, at, MemorySegment.ofArray(new byte[] {(byte) index, (byte) (index >> 8)}), true);
             }
         }
     }
@@ -101,17 +101,21 @@ final class UserspaceVirtioDriver implements AutoCloseable {
             memory = arena.allocate(MEMORY_SIZE, 4096);
             client.registerMemory(MEMORY_IOVA, memory, Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE);
         }
-        int bars = -1;
+        int bars = -1, notifyBars = -1;
         for (int at = client.read8(CONFIG, 0x34); at != 0; at = client.read8(CONFIG, at + 1)) {
             if (client.read8(CONFIG, at) == 0x09) {
                 capOffsets.put(client.read8(CONFIG, at + PCI_CAP_CFG_TYPE), (long) client.read32(CONFIG, at + PCI_CAP_OFFSET));
-                bars = client.read8(CONFIG, at + PCI_CAP_BAR);
+                if (client.read8(CONFIG, at + PCI_CAP_CFG_TYPE) == PCI_CAP_COMMON_CFG) {
+                    bars = client.read8(CONFIG, at + PCI_CAP_BAR);
+                }
                 if (client.read8(CONFIG, at + PCI_CAP_CFG_TYPE) == PCI_CAP_NOTIFY_CFG) {
+                    notifyBars = client.read8(CONFIG, at + PCI_CAP_BAR);
                     capOffsets.put(-1, (long) client.read32(CONFIG, at + PCI_NOTIFY_CAP_MULTIPLIER));
                 }
             }
         }
         this.bar = bars;
+        this.notifyBar = notifyBars;
     }
 
     long alloc(long bytes) {
