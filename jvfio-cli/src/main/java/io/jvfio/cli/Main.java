@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code jvfio}: serve Java PCI devices over vfio-user, and inspect vfio-user devices. */
 @Command(name = "jvfio", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "The VFIO device framework for the JVM: serve Java PCI devices to vfio-user clients such as QEMU.",
-        subcommands = {ServeCommand.class, DemoCommand.class, LspciCommand.class, TraceCommand.class, MigrateCommand.class,
+        subcommands = {ServeCommand.class, DemoCommand.class, LspciCommand.class, TraceCommand.class, MigrateCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 /** {@code jvfio serve DEVICE}: serves one device until interrupted (SIGTERM or Ctrl-C). */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a device over vfio-user until SIGTERM/Ctrl-C.",
-        subcommands = {ServeCommand.Gpio.class})
+        subcommands = {ServeCommand.Gpio.class, ServeCommand.VirtioBlkDisk.class})
 final class ServeCommand {
 
     /** Where to listen: a socket path, or an inherited fd (the vfio-user backend convention). */
@@ -51,6 +51,9 @@ final class ServeCommand {
 
         void describe(VfioDevice device) {}
 
+        /** Releases what the device holds (files, threads) once serving has ended. */
+        void shutdown(VfioDevice device) {}
+
         @Override
         public Integer call() throws Exception {
             VfioDevice device = device();
@@ -77,6 +80,8 @@ final class ServeCommand {
                 describe(device);
                 System.out.flush();
                 server.serve();
+            } finally {
+                shutdown(device);
             }
             return 0;
         }
@@ -124,6 +129,72 @@ final class ServeCommand {
             PciIdio16 card = diagnostics ? new PciIdio16Diagnostics() : new PciIdio16();
             card.setInputs(Integer.decode(inputs));
             return card;
+        }
+    }
+
+    @Command(name = "virtio-blk", mixinStandardHelpOptions = true,
+            description = {"A virtio 1.x block device (1af4:1042) backed by a raw image file; Linux binds virtio_blk to it.",
+                    "Writes reach the image file; FLUSH syncs it."})
+    static final class VirtioBlkDisk extends DeviceCommand {
+        @Option(names = "--disk", required = true, paramLabel = "IMG", description = "Raw image file (or block device).")
+        Path disk;
+
+        @Option(names = "--size", paramLabel = "SIZE", description = "With --create: the image size, e.g. 1G.")
+        String size;
+
+        @Option(names = "--create", description = "Create the image (with --size) if it does not exist.")
+        boolean create;
+
+        @Option(names = "--readonly", description = "Offer the disk read-only (writes fail with IOERR).")
+        boolean readOnly;
+
+        @Option(names = "--queues", defaultValue = "1", description = "Request queues (default: ${DEFAULT-VALUE}).")
+        int queues;
+
+        @Option(names = "--queue-size", defaultValue = "256", description = "Entries per queue, a power of two (default: ${DEFAULT-VALUE}).")
+        int queueSize;
+
+        @Option(names = "--serial", description = "The disk's serial (GET_ID), up to 20 ASCII characters.")
+        String serial;
+
+        @Option(names = "--notify", defaultValue = "trapped", paramLabel = "trapped|polled",
+                description = "Queue notifications: trapped writes (default) or a mapped page the device polls.")
+        String notify;
+
+        @Override
+        VfioDevice device() throws Exception {
+            var builder = io.jvfio.devices.virtio.VirtioBlk.builder(disk).readOnly(readOnly).queues(queues).queueSize(queueSize)
+                    .notifyMode(switch (notify) {
+                        case "trapped" -> io.jvfio.devices.virtio.NotifyMode.TRAPPED;
+                        case "polled" -> io.jvfio.devices.virtio.NotifyMode.POLLED;
+                        default -> throw new IllegalArgumentException("--notify must be trapped or polled, not '" + notify + "'");
+                    });
+            if (create) {
+                if (size == null) {
+                    throw new IllegalArgumentException("--create needs --size, e.g. --size 1G");
+                }
+                if (!java.nio.file.Files.exists(disk)) {
+                    builder.create(Sizes.parse(size, "--size"));
+                }
+            } else if (size != null) {
+                throw new IllegalArgumentException("--size only goes with --create");
+            } else if (!java.nio.file.Files.exists(disk)) {
+                throw new IllegalArgumentException(disk + " does not exist (add --create --size SIZE to make it)");
+            }
+            if (serial != null) {
+                builder.serial(serial);
+            }
+            return builder.build();
+        }
+
+        @Override
+        void describe(VfioDevice device) {
+            System.out.println("disk: " + disk.toAbsolutePath() + (readOnly ? " (read-only)" : ""));
+        }
+
+        @Override
+        void shutdown(VfioDevice device) {
+            ((io.jvfio.devices.virtio.VirtioBlk) device).shutdown();
         }
     }
 }

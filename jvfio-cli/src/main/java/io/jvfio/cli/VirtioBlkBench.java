@@ -23,13 +23,8 @@ import java.util.Map;
  * Measures the Java virtio-blk disk against QEMU's own virtio-blk-pci on the same image and the
  * same guest (TCG, shared memfd RAM): fio in the guest runs sequential 1 MiB writes and reads and
  * random 4 KiB writes and reads on /dev/vda (O_DIRECT, libaio), each for a fixed time, and one
- * table shows MB/s, IOPS and the jvfio/QEMU ratio. Not a test: the lead wires it as
- * {@code jvfio bench virtio-blk}.
- *
- * <pre>
- * usage: VirtioBlkBench [--seconds N] [--size BYTES] [--qemu-cache writeback|none|both]
- *                       [--notify trapped|polled|both] [--queues N] [--no-shared-memory]
- * </pre>
+ * table shows MB/s, IOPS and the jvfio/QEMU ratio. Not a test: run it with
+ * {@code jvfio bench virtio-blk} ({@link BenchCommand}).
  */
 public final class VirtioBlkBench {
     /** The workload: name, fio arguments. Writes first, so the reads find written data. */
@@ -48,36 +43,9 @@ public final class VirtioBlkBench {
     /** One configuration's outcomes, by job. */
     record Run(String target, Map<String, Measurement> results) {}
 
+    /** What to run: each notify mode of jvfio's device, then QEMU's device with each cache mode. */
     public record Options(int seconds, long diskBytes, List<String> qemuCaches, List<NotifyMode> notifyModes,
-                          int queues, boolean sharedMemory) {
-        static Options parse(String[] args) {
-            int seconds = 10;
-            long size = 1L << 30;
-            List<String> caches = List.of("writeback");
-            List<NotifyMode> modes = List.of(NotifyMode.TRAPPED);
-            int queues = 1;
-            boolean shared = true;
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--seconds" -> seconds = Integer.parseInt(args[++i]);
-                    case "--size" -> size = Long.parseLong(args[++i]);
-                    case "--qemu-cache" -> caches = args[++i].equals("both") ? List.of("writeback", "none") : List.of(args[i]);
-                    case "--notify" -> modes = args[++i].equals("both") ? List.of(NotifyMode.TRAPPED, NotifyMode.POLLED)
-                            : List.of(NotifyMode.valueOf(args[i].toUpperCase(Locale.ROOT)));
-                    case "--queues" -> queues = Integer.parseInt(args[++i]);
-                    case "--no-shared-memory" -> shared = false;
-                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
-                }
-            }
-            return new Options(seconds, size, caches, modes, queues, shared);
-        }
-    }
-
-    public static void main(String[] args) throws Exception {
-        Options options = Options.parse(args);
-        List<Run> runs = run(GuestToolchain.locate(), options, System.err);
-        print(runs, System.out);
-    }
+                          int queues, boolean sharedMemory) {}
 
     /** Runs every configuration: jvfio in each notify mode, then QEMU's device with each cache mode. */
     public static List<Run> run(GuestToolchain tc, Options options, PrintStream log) throws IOException, InterruptedException {

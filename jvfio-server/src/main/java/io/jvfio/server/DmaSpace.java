@@ -81,6 +81,9 @@ public final class DmaSpace {
                 }
                 Mapping mapping = null;
                 if (fd != null) {
+                    if (fileOffset < 0) {
+                        throw VfioException.invalid("DMA window 0x%x: negative file offset 0x%x".formatted(iova, fileOffset));
+                    }
                     try {
                         checkInsideFile(fd, fileOffset, size, iova);
                         mapping = Mapping.map(fd, fileOffset, size, writable);
@@ -197,10 +200,16 @@ public final class DmaSpace {
                 if (entry.mapping != null) {
                     MemorySegment client = entry.mapping.segment().asSlice(at - w.iova(), chunk);
                     MemorySegment local = buffer.asSlice(done, chunk);
-                    if (toClient) {
-                        client.copyFrom(local);
-                    } else {
-                        local.copyFrom(client);
+                    try {
+                        if (toClient) {
+                            client.copyFrom(local);
+                        } else {
+                            local.copyFrom(client);
+                        }
+                    } catch (InternalError sigbus) {
+                        // HotSpot's translation of SIGBUS: the client shrank the file behind the window.
+                        throw new VfioException(Errno.EFAULT, "DMA window 0x%x: the memory behind it is gone (file truncated)"
+                                .formatted(w.iova()), sigbus);
                     }
                 } else {
                     messageWindow = w;

@@ -102,8 +102,6 @@ class MalformedInputTest extends ServerTestBase {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("until DmaSpace.map refuses a negative file offset itself (docs/reliability.md, finding 2): "
-            + "today Mapping.map's IllegalArgumentException reaches the session as EIO")
     void aNegativeFileOffsetOnAnFdWithoutSizeIsRefusedWithEinval() throws Exception {
         start();
         TestPeer c = client();
