@@ -47,6 +47,22 @@ public final class VirtioBlkBench {
     public record Options(int seconds, long diskBytes, List<String> qemuCaches, List<NotifyMode> notifyModes,
                           int queues, boolean sharedMemory) {}
 
+    /**
+     * Writes the whole image once, so that every device under test writes over allocated blocks:
+     * a sparse image would make whichever runs first pay for the host file system's allocation.
+     */
+    static void allocate(Path image, long bytes) throws IOException {
+        java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocateDirect(1 << 20);
+        try (var channel = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            for (long at = 0; at < bytes; ) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), bytes - at));
+                at += channel.write(zeros, at);
+            }
+            channel.force(false);
+        }
+    }
+
     /** Runs every configuration: jvfio in each notify mode, then QEMU's device with each cache mode. */
     public static List<Run> run(GuestToolchain tc, Options options, PrintStream log) throws IOException, InterruptedException {
         Path dir = Files.createDirectories(tc.runRoot().resolve("virtio-blk-bench-" + ProcessHandle.current().pid()));
@@ -58,8 +74,9 @@ public final class VirtioBlkBench {
                     .program("/usr/bin/fio")
                     .gzip(false)
                     .build(dir.resolve("initramfs.img"));
+            allocate(image, options.diskBytes());
             for (NotifyMode mode : options.notifyModes()) {
-                VirtioBlk disk = VirtioBlk.builder(image).create(options.diskBytes()).queues(options.queues())
+                VirtioBlk disk = VirtioBlk.builder(image).queues(options.queues())
                         .notifyMode(mode).build();
                 try (VfioUserServer server = VfioUserServer.bind(dir.resolve("bench.sock"), disk, ServerOptions.defaults())) {
                     server.start();
