@@ -95,10 +95,13 @@ final class LspciCommand implements Callable<Integer> {
         return 0;
     }
 
+    private static final int DEVICE_INFO_ARGSZ = 4096;
+
     /** Connects, reads what lspci needs, disconnects. */
     static Snapshot fetch(Path socket) throws IOException {
         try (VfioUserClient client = VfioUserClient.connect(socket)) {
-            DeviceInfo info = client.deviceInfo();
+            // Offer room for the device-info capability chain (platform extensions such as zPCI).
+            DeviceInfo info = client.deviceInfo(DEVICE_INFO_ARGSZ);
             if ((info.flags() & Vfio.DEVICE_FLAGS_PCI) == 0) {
                 throw new VfioUserException(Errno.ENODEV, socket + ": not a PCI device (device flags 0x"
                         + Integer.toHexString(info.flags()) + ")");
@@ -172,10 +175,16 @@ final class LspciCommand implements Callable<Integer> {
         out.append("\tDevice info: flags=").append(deviceFlags(info.flags()))
                 .append(" num_regions=").append(Integer.toUnsignedString(info.numRegions()))
                 .append(" num_irqs=").append(Integer.toUnsignedString(info.numIrqs()));
-        if (!info.caps().isEmpty()) {
-            out.append(" caps=").append(info.caps().size());
-        }
         out.append('\n');
+        for (Capability c : info.caps()) {
+            Capability decoded;
+            try {
+                decoded = io.jvfio.protocol.ZpciCaps.decode(c);
+            } catch (io.jvfio.protocol.ProtocolException e) {
+                decoded = c;
+            }
+            out.append("\tDevice capability: ").append(decoded).append('\n');
+        }
         for (RegionLine r : s.regions()) {
             out.append("\tRegion %d %s: ".formatted(r.index(), regionName(r.index())));
             if (r.info() == null) {
