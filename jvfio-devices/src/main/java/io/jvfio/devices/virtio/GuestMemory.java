@@ -32,14 +32,19 @@ final class GuestMemory {
     /** A view of [iova, iova+length): mapped in place when possible, else message-based. */
     View view(long iova, long length, boolean forWrite) {
         MemorySegment mapped = dma.segment(iova, length, forWrite).orElse(null);
-        return new View(iova, length, mapped);
+        return new View(iova, length, forWrite, mapped);
     }
 
     void read(long iova, MemorySegment dst) throws VirtioFault {
         try {
             dma.read(iova, dst);
         } catch (VfioException | IllegalStateException e) {
-            throw new VirtioFault("DMA read of [0x%x, +0x%x): %s".formatted(iova, dst.byteSize(), e.getMessage()), e);
+            awaitWindow(iova, dst.byteSize(), e);
+            try {
+                dma.read(iova, dst);
+            } catch (VfioException | IllegalStateException again) {
+                throw new VirtioFault("DMA read of [0x%x, +0x%x): %s".formatted(iova, dst.byteSize(), again.getMessage()), again);
+            }
         }
     }
 
@@ -47,20 +52,62 @@ final class GuestMemory {
         try {
             dma.write(iova, src);
         } catch (VfioException | IllegalStateException e) {
-            throw new VirtioFault("DMA write of [0x%x, +0x%x): %s".formatted(iova, src.byteSize(), e.getMessage()), e);
+            awaitWindow(iova, src.byteSize(), e);
+            try {
+                dma.write(iova, src);
+            } catch (VfioException | IllegalStateException again) {
+                throw new VirtioFault("DMA write of [0x%x, +0x%x): %s".formatted(iova, src.byteSize(), again.getMessage()), again);
+            }
         }
+    }
+
+    /**
+     * How long an access waits for guest memory that vanished to come back. QEMU unmaps and maps
+     * guest RAM again when the firmware reshapes memory (SeaBIOS, which drives virtio-blk while
+     * it looks for a boot disk, reprograms the PAM registers): an access that lands in that gap
+     * waits it out; memory that stays away is a fault.
+     */
+    static final long REMAP_GRACE_NANOS = 200_000_000L;
+
+    /** Waits until one DMA window covers [iova, iova+length) again; throws the fault if none does in time. */
+    private void awaitWindow(long iova, long length, Exception cause) throws VirtioFault {
+        long deadline = System.nanoTime() + REMAP_GRACE_NANOS;
+        while (!covered(iova, length)) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new VirtioFault("DMA access [0x%x, +0x%x): %s".formatted(iova, length, cause.getMessage()), cause);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+        }
+    }
+
+    private boolean covered(long iova, long length) {
+        for (DmaSpace.Window w : dma.windows()) {
+            long offset = iova - w.iova();
+            if (Long.compareUnsigned(offset, w.size()) < 0 && Long.compareUnsigned(length, w.size() - offset) <= 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** A guest range with field accessors; offsets are relative to its start and bounds-checked. */
     final class View {
         private final long iova;
         private final long length;
-        private final MemorySegment mapped;
+        private final boolean forWrite;
+        private MemorySegment mapped;
 
-        private View(long iova, long length, MemorySegment mapped) {
+        private View(long iova, long length, boolean forWrite, MemorySegment mapped) {
             this.iova = iova;
             this.length = length;
+            this.forWrite = forWrite;
             this.mapped = mapped;
+        }
+
+        /** After a fault: waits out a remap gap and takes the window's new mapping (or messages). */
+        private void remap(VirtioFault fault) throws VirtioFault {
+            awaitWindow(iova, length, fault);
+            mapped = dma.segment(iova, length, forWrite).orElse(null);
         }
 
         boolean isMapped() {
@@ -68,6 +115,15 @@ final class GuestMemory {
         }
 
         int u16(long offset) throws VirtioFault {
+            try {
+                return rawU16(offset);
+            } catch (VirtioFault fault) {
+                remap(fault);
+                return rawU16(offset);
+            }
+        }
+
+        private int rawU16(long offset) throws VirtioFault {
             check(offset, 2);
             if (mapped != null) {
                 try {
@@ -81,6 +137,15 @@ final class GuestMemory {
         }
 
         long u32(long offset) throws VirtioFault {
+            try {
+                return rawU32(offset);
+            } catch (VirtioFault fault) {
+                remap(fault);
+                return rawU32(offset);
+            }
+        }
+
+        private long rawU32(long offset) throws VirtioFault {
             check(offset, 4);
             if (mapped != null) {
                 try {
@@ -94,6 +159,15 @@ final class GuestMemory {
         }
 
         long u64(long offset) throws VirtioFault {
+            try {
+                return rawU64(offset);
+            } catch (VirtioFault fault) {
+                remap(fault);
+                return rawU64(offset);
+            }
+        }
+
+        private long rawU64(long offset) throws VirtioFault {
             check(offset, 8);
             if (mapped != null) {
                 try {
@@ -107,6 +181,15 @@ final class GuestMemory {
         }
 
         void putU16(long offset, int value) throws VirtioFault {
+            try {
+                rawPutU16(offset, value);
+            } catch (VirtioFault fault) {
+                remap(fault);
+                rawPutU16(offset, value);
+            }
+        }
+
+        private void rawPutU16(long offset, int value) throws VirtioFault {
             check(offset, 2);
             if (mapped != null) {
                 try {
@@ -122,6 +205,15 @@ final class GuestMemory {
 
         /** Writes one used-ring element (id, len) as a single 8-byte store. */
         void putU32Pair(long offset, long first, long second) throws VirtioFault {
+            try {
+                rawPutU32Pair(offset, first, second);
+            } catch (VirtioFault fault) {
+                remap(fault);
+                rawPutU32Pair(offset, first, second);
+            }
+        }
+
+        private void rawPutU32Pair(long offset, long first, long second) throws VirtioFault {
             check(offset, 8);
             long both = (first & 0xffff_ffffL) | (second << 32);
             if (mapped != null) {
