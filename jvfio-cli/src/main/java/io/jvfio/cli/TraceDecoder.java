@@ -17,10 +17,9 @@ import io.jvfio.protocol.Header;
 import io.jvfio.protocol.IrqInfo;
 import io.jvfio.protocol.IrqSet;
 import io.jvfio.protocol.Message;
-import io.jvfio.protocol.MigDataReadReply;
+import io.jvfio.protocol.MigData;
 import io.jvfio.protocol.MigDataReadRequest;
 import io.jvfio.protocol.MigDataWriteReply;
-import io.jvfio.protocol.MigDataWriteRequest;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.PrecopyInfo;
@@ -210,8 +209,7 @@ final class TraceDecoder {
             case RegionWriteMultiReply r -> "wr_cnt=" + Long.toUnsignedString(r.wrCnt());
             case DeviceFeature f -> feature(f, reply);
             case MigDataReadRequest r -> "size=" + Integer.toUnsignedString(r.size());
-            case MigDataReadReply r -> "size=" + r.size();
-            case MigDataWriteRequest r -> "size=" + r.size();
+            case MigData r -> "size=" + r.size();
             case MigDataWriteReply r -> r.equals(MigDataWriteReply.EMPTY) ? "" : "size=" + Integer.toUnsignedString(r.size());
             case PrecopyInfo i -> reply
                     ? "initial_bytes=%s dirty_bytes=%s".formatted(Long.toUnsignedString(i.initialBytes()), Long.toUnsignedString(i.dirtyBytes()))

@@ -26,9 +26,8 @@ import io.jvfio.protocol.FeatureMigration;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.IrqInfo;
 import io.jvfio.protocol.IrqSet;
-import io.jvfio.protocol.MigDataReadReply;
+import io.jvfio.protocol.MigData;
 import io.jvfio.protocol.MigDataReadRequest;
-import io.jvfio.protocol.MigDataWriteRequest;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.PrecopyInfo;
@@ -51,8 +50,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.lang.foreign.Arena;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -81,7 +83,28 @@ public final class VfioUserClient implements AutoCloseable {
     private final UnixSocket socket;
     private final ClientOptions options;
     private final long maxIncoming;
-    private final ConcurrentHashMap<Integer, Call> calls = new ConcurrentHashMap<>();
+    /** Calls waiting for a reply, by message id (an array, so registering one allocates nothing). */
+    private final AtomicReferenceArray<Call> calls = new AtomicReferenceArray<>(ID_SPACE);
+    /**
+     * Whoever holds this reads the socket: a caller waiting for its reply (it reads its own reply,
+     * and delivers others' replies and the server's requests on the way), or, while no call is
+     * waiting, the reader thread. A caller that finds the reader thread polling kicks it off with
+     * {@link #wake}.
+     */
+    private final ReentrantLock readLock = new ReentrantLock();
+    private final AtomicInteger waiting = new AtomicInteger();
+    private volatile long lastCallEnd = System.nanoTime();
+    /** When a server command (DMA_READ/WRITE) last arrived: while they flow, the reader reads between calls. */
+    private volatile long lastServerCommand = System.nanoTime() - SERVER_ACTIVE_NANOS;
+    private volatile boolean readerPolling;
+    private final EventFd wake;
+    /** Receive buffers of whoever holds {@link #readLock}. */
+    private final MemorySegment rxHeader;
+    private MemorySegment rxBuffer;
+    private MemorySegment rxSlice;
+    private final List<Fd> rxFds = new ArrayList<>();
+    /** Per-thread request buffer and reusable call of the region-access fast path. */
+    private final ThreadLocal<CallBuffers> callBuffers = ThreadLocal.withInitial(CallBuffers::new);
     private final AtomicInteger ids = new AtomicInteger();
     private final DmaMemory memory = new DmaMemory();
     private final Thread reader;
@@ -109,41 +132,110 @@ public final class VfioUserClient implements AutoCloseable {
     private static final int WAITING = 0, DONE = 1, ABANDONED = 2;
 
     private static final class Call {
-        final Command command;
-        final long maxReplyPayload;
-        final int maxFds;
-        final CountDownLatch done = new CountDownLatch(1);
+        Command command;
+        long maxReplyPayload;
+        int maxFds;
         final AtomicInteger state = new AtomicInteger(WAITING);
         volatile Reply reply;
         volatile VfioUserException failure;
+        /**
+         * Set for the fast path's REGION_READ/WRITE: when the caller itself reads its reply, it is
+         * checked (and a read's data copied to {@code readDst}) straight from the receive buffer.
+         */
+        boolean direct;
+        MemorySegment readDst;
+        long readDstOffset;
+        long readCount;
+        int directFlags;
+        int directError;
+        String directProblem;
 
         Call(Command command, long maxReplyPayload, int maxFds) {
+            reset(command, maxReplyPayload, maxFds);
+        }
+
+        /** Readies a (reused) call; visible to the reader through the registration's CAS. */
+        void reset(Command command, long maxReplyPayload, int maxFds) {
             this.command = command;
             this.maxReplyPayload = maxReplyPayload;
             this.maxFds = maxFds;
+            reply = null;
+            failure = null;
+            direct = false;
+            readDst = null;
+            directFlags = 0;
+            directError = 0;
+            directProblem = null;
+            state.set(WAITING);
         }
 
         /** Completes the call with a reply; false if the caller gave up on it already. */
         boolean complete(Reply r) {
-            if (!state.compareAndSet(WAITING, DONE)) {
+            if (state.get() != WAITING) {
                 return false;
             }
             reply = r;
-            done.countDown();
+            if (!state.compareAndSet(WAITING, DONE)) {
+                reply = null;
+                return false;
+            }
             return true;
         }
 
         boolean fail(VfioUserException e) {
-            if (!state.compareAndSet(WAITING, DONE)) {
+            if (state.get() != WAITING) {
                 return false;
             }
             failure = e;
-            done.countDown();
+            if (!state.compareAndSet(WAITING, DONE)) {
+                failure = null;
+                return false;
+            }
             return true;
         }
     }
 
-    private VfioUserClient(UnixSocket socket, ClientOptions options) {
+    /** A thread's request buffer (native, grown on demand) and the call object it reuses. */
+    private static final class CallBuffers {
+        private final Arena arena = Arena.ofAuto();
+        MemorySegment tx = arena.allocate(256, 8);
+        /** The last slice handed out, reused while the size repeats (so a steady loop allocates nothing). */
+        MemorySegment slice = tx.asSlice(0, 0);
+        final MemorySegment scratch = arena.allocate(8, 8);
+        Call call;
+
+        MemorySegment tx(long size) {
+            if (size > tx.byteSize()) {
+                tx = Arena.ofAuto().allocate(Math.max(size, 2 * tx.byteSize()), 8);
+                slice = tx.asSlice(0, 0);
+            }
+            return tx;
+        }
+
+        MemorySegment message(long size) {
+            if (slice.byteSize() != size || slice.address() != tx.address()) {
+                slice = tx.asSlice(0, size);
+            }
+            return slice;
+        }
+
+        Call call(Command command, long maxReply) {
+            Call c = call;
+            if (c == null) {
+                c = call = new Call(command, maxReply, 0);
+            } else {
+                c.reset(command, maxReply, 0);
+            }
+            return c;
+        }
+    }
+
+    private VfioUserClient(UnixSocket socket, ClientOptions options) throws LinuxException {
+        this.wake = EventFd.create();
+        Arena buffers = Arena.ofAuto(); // freed with the client: a reader may still hold them while it closes
+        this.rxHeader = buffers.allocate(Header.SIZE, 8);
+        this.rxBuffer = buffers.allocate(4096, 8);
+        this.rxSlice = rxBuffer.asSlice(0, 0);
         this.socket = socket;
         this.options = options;
         this.maxIncoming = options.maxIncomingMessage();
@@ -184,7 +276,13 @@ public final class VfioUserClient implements AutoCloseable {
 
     /** Uses an already-connected socket (e.g. one end of a socketpair); the client owns it from now on. */
     public static VfioUserClient open(UnixSocket socket, ClientOptions options) throws IOException {
-        VfioUserClient client = new VfioUserClient(socket, options);
+        VfioUserClient client;
+        try {
+            client = new VfioUserClient(socket, options);
+        } catch (LinuxException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
         client.reader.start();
         client.dmaServer.start();
         try {
@@ -366,20 +464,101 @@ public final class VfioUserClient implements AutoCloseable {
      * messages as the two sides' transfer limits need.
      */
     public void regionRead(int region, long offset, MemorySegment dst) throws IOException {
+        if (dst.isReadOnly()) {
+            throw new IllegalArgumentException("cannot read into a read-only segment");
+        }
         long max = transferChunk();
         for (long done = 0; done < dst.byteSize(); ) {
             long n = Math.min(max, dst.byteSize() - done);
-            MemorySegment request = MemorySegment.ofArray(new byte[RegionAccess.SIZE]);
-            RegionAccess.write(request, offset + done, region, n);
-            Reply r = typedCall(Command.REGION_READ, raw(request), RegionAccess.SIZE + n);
-            MemorySegment p = r.payload();
+            regionAccess(Command.REGION_READ, region, offset + done, dst, done, n, false);
+            done += n;
+        }
+    }
+
+    /**
+     * The fast path of REGION_READ/WRITE: the request is built in this thread's native buffer and the
+     * caller reads its own reply (no hand-off to another thread); a read's data goes from the receive
+     * buffer straight to {@code data}. In steady state nothing is allocated.
+     */
+    private void regionAccess(Command command, int region, long offset, MemorySegment data, long dataOffset, long n,
+            boolean posted) throws IOException {
+        checkAlive();
+        boolean write = command == Command.REGION_WRITE;
+        long size = Header.SIZE + RegionAccess.SIZE + (write ? n : 0);
+        CallBuffers b = callBuffers.get();
+        MemorySegment tx = b.tx(size);
+        tx.set(LE_LONG, Header.SIZE + RegionAccess.OFF_OFFSET, offset);
+        tx.set(LE_INT, Header.SIZE + RegionAccess.OFF_REGION, region);
+        tx.set(LE_INT, Header.SIZE + RegionAccess.OFF_COUNT, (int) n);
+        if (write) {
+            MemorySegment.copy(data, dataOffset, tx, Header.SIZE + RegionAccess.SIZE, n);
+        }
+        MemorySegment message = b.message(size);
+        if (posted) {
+            Header.writeCommand(tx, ids.getAndIncrement() & 0xffff, command.code(), size, true);
+            sendRaw(command, message, List.of());
+            return;
+        }
+        long maxReply = Math.min(maxIncoming, Math.max(write ? RegionAccess.SIZE : RegionAccess.SIZE + n, size - Header.SIZE));
+        Call call = b.call(command, maxReply);
+        call.direct = true;
+        if (!write) {
+            call.readDst = data;
+            call.readDstOffset = dataOffset;
+            call.readCount = n;
+        }
+        int id = register(call);
+        Header.writeCommand(tx, id, command.code(), size, false);
+        Reply reply;
+        try {
+            if (dead != null) {
+                throw connectionGone();
+            }
+            sendRaw(command, message, List.of());
+            reply = awaitReply(call, id, options.callTimeout());
+        } catch (IOException | RuntimeException e) {
+            if (call.state.get() == ABANDONED) {
+                b.call = null; // still registered until its late reply: never reuse it
+            }
+            throw e;
+        }
+        if (reply == null) {
+            if (call.directProblem != null) {
+                throw new VfioUserException(Errno.EPROTO, call.directProblem);
+            }
+            return;
+        }
+        // Delivered by another thread (it read the socket at the time): the general form.
+        MemorySegment p = reply.payload();
+        if (!write) {
             if (p.byteSize() != RegionAccess.SIZE + n || RegionAccess.count(p) != n) {
                 throw new VfioUserException(Errno.EPROTO, "REGION_READ reply: %d bytes (count %d) for a read of %d"
                         .formatted(p.byteSize(), p.byteSize() >= RegionAccess.SIZE ? RegionAccess.count(p) : -1, n));
             }
-            MemorySegment.copy(p, RegionAccess.DATA_OFFSET, dst, done, n);
-            done += n;
+            MemorySegment.copy(p, RegionAccess.DATA_OFFSET, data, dataOffset, n);
         }
+    }
+
+    /** A direct call's own reply, still in the receive buffer: check it and take a read's data. */
+    private void completeDirect(Call call, MemorySegment header, MemorySegment p) {
+        call.directFlags = Header.flags(header);
+        call.directError = Header.error(header);
+        if ((call.directFlags & Header.FLAG_ERROR) == 0) {
+            if (p.byteSize() > call.maxReplyPayload) {
+                call.directProblem = "%s reply of %d bytes is larger than the %d the call can take"
+                        .formatted(call.command, p.byteSize(), call.maxReplyPayload);
+            } else if (call.readDst != null) {
+                long n = call.readCount;
+                if (p.byteSize() != RegionAccess.SIZE + n || RegionAccess.count(p) != n) {
+                    call.directProblem = "REGION_READ reply: %d bytes (count %d) for a read of %d"
+                            .formatted(p.byteSize(), p.byteSize() >= RegionAccess.SIZE ? RegionAccess.count(p) : -1, n);
+                } else {
+                    MemorySegment.copy(p, RegionAccess.DATA_OFFSET, call.readDst, call.readDstOffset, n);
+                }
+            }
+        }
+        call.readDst = null;
+        call.state.set(DONE);
     }
 
     public byte[] regionRead(int region, long offset, int count) throws IOException {
@@ -402,14 +581,7 @@ public final class VfioUserClient implements AutoCloseable {
         long max = transferChunk();
         for (long done = 0; done < src.byteSize(); ) {
             long n = Math.min(max, src.byteSize() - done);
-            MemorySegment request = MemorySegment.ofArray(new byte[(int) (RegionAccess.SIZE + n)]);
-            RegionAccess.write(request, offset + done, region, n);
-            MemorySegment.copy(src, done, request, RegionAccess.DATA_OFFSET, n);
-            if (posted) {
-                post(Command.REGION_WRITE, raw(request));
-            } else {
-                typedCall(Command.REGION_WRITE, raw(request), RegionAccess.SIZE);
-            }
+            regionAccess(Command.REGION_WRITE, region, offset + done, src, done, n, posted);
             done += n;
         }
     }
@@ -432,41 +604,46 @@ public final class VfioUserClient implements AutoCloseable {
     }
 
     public int read8(int region, long offset) throws IOException {
-        return Byte.toUnsignedInt(regionRead(region, offset, 1)[0]);
+        return Byte.toUnsignedInt(small(Command.REGION_READ, region, offset, 1).get(ValueLayout.JAVA_BYTE, 0));
     }
 
     public int read16(int region, long offset) throws IOException {
-        return Short.toUnsignedInt(MemorySegment.ofArray(regionRead(region, offset, 2)).get(LE_SHORT, 0));
+        return Short.toUnsignedInt(small(Command.REGION_READ, region, offset, 2).get(LE_SHORT, 0));
     }
 
     public int read32(int region, long offset) throws IOException {
-        return MemorySegment.ofArray(regionRead(region, offset, 4)).get(LE_INT, 0);
+        return small(Command.REGION_READ, region, offset, 4).get(LE_INT, 0);
     }
 
     public long read64(int region, long offset) throws IOException {
-        return MemorySegment.ofArray(regionRead(region, offset, 8)).get(LE_LONG, 0);
+        return small(Command.REGION_READ, region, offset, 8).get(LE_LONG, 0);
     }
 
     public void write8(int region, long offset, int value) throws IOException {
-        regionWrite(region, offset, MemorySegment.ofArray(new byte[] {(byte) value}));
+        callBuffers.get().scratch.set(ValueLayout.JAVA_BYTE, 0, (byte) value);
+        small(Command.REGION_WRITE, region, offset, 1);
     }
 
     public void write16(int region, long offset, int value) throws IOException {
-        MemorySegment s = MemorySegment.ofArray(new byte[2]);
-        s.set(LE_SHORT, 0, (short) value);
-        regionWrite(region, offset, s);
+        callBuffers.get().scratch.set(LE_SHORT, 0, (short) value);
+        small(Command.REGION_WRITE, region, offset, 2);
     }
 
     public void write32(int region, long offset, int value) throws IOException {
-        MemorySegment s = MemorySegment.ofArray(new byte[4]);
-        s.set(LE_INT, 0, value);
-        regionWrite(region, offset, s);
+        callBuffers.get().scratch.set(LE_INT, 0, value);
+        small(Command.REGION_WRITE, region, offset, 4);
     }
 
     public void write64(int region, long offset, long value) throws IOException {
-        MemorySegment s = MemorySegment.ofArray(new byte[8]);
-        s.set(LE_LONG, 0, value);
-        regionWrite(region, offset, s);
+        callBuffers.get().scratch.set(LE_LONG, 0, value);
+        small(Command.REGION_WRITE, region, offset, 8);
+    }
+
+    /** One access of 1-8 bytes through this thread's scratch word (the value to write is already there). */
+    private MemorySegment small(Command command, int region, long offset, int n) throws IOException {
+        MemorySegment scratch = callBuffers.get().scratch;
+        regionAccess(command, region, offset, scratch, 0, n, false);
+        return scratch;
     }
 
     /**
@@ -726,7 +903,7 @@ public final class VfioUserClient implements AutoCloseable {
             throw new IllegalArgumentException("size must be in [0, " + options.maxDataXferSize() + "]: " + size);
         }
         Reply r = typedCall(Command.MIG_DATA_READ, MigDataReadRequest.of(size), MigDataReadRequest.SIZE + (long) size);
-        MigDataReadReply reply = decode(() -> MigDataReadReply.decode(r.payload(), size), "MIG_DATA_READ reply");
+        MigData reply = decode(() -> MigData.decodeAllowingPadding(r.payload(), size), "MIG_DATA_READ reply");
         return reply.data();
     }
 
@@ -737,7 +914,7 @@ public final class VfioUserClient implements AutoCloseable {
         do {
             int n = Math.min(chunk, data.length - done);
             byte[] part = java.util.Arrays.copyOfRange(data, done, done + n);
-            typedCall(Command.MIG_DATA_WRITE, MigDataWriteRequest.of(part), MigDataWriteRequest.SIZE);
+            typedCall(Command.MIG_DATA_WRITE, MigData.of(part), MigData.SIZE);
             done += n;
         } while (done < data.length);
     }
@@ -788,32 +965,83 @@ public final class VfioUserClient implements AutoCloseable {
                 throw connectionGone();
             }
             send(socket, id, command, request, fds, false);
-            if (!call.done.await(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)) {
-                if (call.state.compareAndSet(WAITING, ABANDONED)) {
-                    // The id stays taken until the late reply arrives and is dropped, so it cannot be misrouted.
-                    throw new VfioUserException(Errno.ETIMEDOUT, command + ": no reply within " + timeout);
-                }
-                awaitUninterruptibly(call.done); // completed at the very moment we gave up: take the answer
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            if (call.state.compareAndSet(WAITING, ABANDONED)) {
-                throw new VfioUserException(Errno.EINTR, command + ": interrupted");
-            }
-            awaitUninterruptibly(call.done);
         } catch (IOException | RuntimeException e) {
-            if (call.state.get() != ABANDONED) {
-                calls.remove(id, call);
-            }
+            calls.compareAndSet(id, call, null);
             throw e;
         }
-        calls.remove(id, call);
+        Reply reply = awaitReply(call, id, timeout);
+        if (reply == null) {
+            throw connectionGone();
+        }
+        return reply;
+    }
+
+    /**
+     * Waits for {@code call}'s reply, reading the socket itself whenever no one else does, and
+     * frees its id. Returns the reply (its error flag already turned into an exception), or null
+     * when the caller's own read completed a direct call in place.
+     */
+    private Reply awaitReply(Call call, int id, Duration timeout) throws IOException {
+        Command command = call.command;
+        boolean interrupted = false;
+        long deadline = System.nanoTime() + Math.max(1_000_000L, timeout.toNanos());
+        waiting.incrementAndGet();
+        try {
+            while (call.state.get() == WAITING) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                if (!readLock.tryLock()) {
+                    if (readerPolling) {
+                        kickReader();
+                    }
+                    try {
+                        if (!readLock.tryLock(left, TimeUnit.NANOSECONDS)) {
+                            break;
+                        }
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                        break;
+                    }
+                }
+                try {
+                    readUntilDone(call, deadline);
+                } finally {
+                    readLock.unlock();
+                }
+            }
+        } finally {
+            long now = System.nanoTime();
+            lastCallEnd = now;
+            if (waiting.decrementAndGet() == 0 && now - lastServerCommand < SERVER_ACTIVE_NANOS) {
+                LockSupport.unpark(reader); // the server is sending requests: read them between our calls too
+            }
+        }
+        if (call.state.get() == WAITING && call.state.compareAndSet(WAITING, ABANDONED)) {
+            // The id stays taken until the late reply arrives and is dropped, so it cannot be misrouted.
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+                throw new VfioUserException(Errno.EINTR, command + ": interrupted");
+            }
+            throw new VfioUserException(Errno.ETIMEDOUT, command + ": no reply within " + timeout);
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        calls.compareAndSet(id, call, null);
         if (call.failure != null) {
             throw call.failure;
         }
         Reply reply = call.reply;
         if (reply == null) {
-            throw connectionGone();
+            if (!call.direct) {
+                throw connectionGone();
+            }
+            if ((call.directFlags & Header.FLAG_ERROR) != 0) {
+                throw VfioUserException.serverError(command.toString(), call.directError != 0 ? call.directError : Errno.EIO);
+            }
+            return null;
         }
         if ((reply.flags() & Header.FLAG_ERROR) != 0) {
             reply.closeFds();
@@ -822,18 +1050,113 @@ public final class VfioUserClient implements AutoCloseable {
         return reply;
     }
 
-    private static void awaitUninterruptibly(CountDownLatch latch) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                latch.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
+    /** With the read lock: reads messages until {@code call} is answered, the deadline passes or the connection dies. */
+    private void readUntilDone(Call call, long deadline) {
+        try {
+            while (call.state.get() == WAITING && dead == null) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                // The answer may be there already (on one CPU the server often ran while we sent): then no poll.
+                int have = socket.receiveAvailable(rxHeader, rxFds);
+                if (have < 0) {
+                    int millis = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
+                    if (Linux.poll(socket.fd(), POLLIN, millis) == 0) {
+                        continue;
+                    }
+                    have = 0;
+                } else if (have == 0) {
+                    markDead(new VfioUserException(Errno.ENOTCONN, closing ? "the client was closed"
+                            : "the server closed the connection"));
+                    return;
+                }
+                if (!readOne(call, have)) {
+                    markDead(new VfioUserException(Errno.ENOTCONN, closing ? "the client was closed"
+                            : "the server closed the connection"));
+                    return;
+                }
             }
+        } catch (Throwable t) {
+            markDead(deathCause(t));
         }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+    }
+
+    private static final int POLLIN = 1;
+    /** The reader thread leaves the socket to callers while they wait, and for this long after. */
+    private static final long READER_IDLE_NANOS = 2_000_000;
+    /** How long after a server command the reader takes the socket back as soon as no call waits. */
+    private static final long SERVER_ACTIVE_NANOS = 100_000_000;
+
+    private void kickReader() {
+        try {
+            wake.signal();
+        } catch (LinuxException e) {
+            // closed: the client is going away and the reader with it
+        }
+    }
+
+    /**
+     * Reads one whole message with the read lock held and routes it: {@code mine}'s own direct reply
+     * is handled in place, anything else is copied out and delivered or queued. False at end of stream.
+     */
+    private boolean readOne(Call mine) throws IOException, ProtocolException {
+        return readOne(mine, 0);
+    }
+
+    /** {@link #readOne(Call)} when the first {@code have} bytes of the header were received already. */
+    private boolean readOne(Call mine, int have) throws IOException, ProtocolException {
+        if (have == 0) {
+            if (!socket.receiveFully(rxHeader, rxFds)) {
+                return false;
+            }
+        } else if (have < Header.SIZE && !socket.receiveFully(rxHeader.asSlice(have), rxFds)) {
+            throw new java.io.EOFException("end of stream inside a message header");
+        }
+        Header.validate(rxHeader, maxIncoming);
+        long payloadSize = Header.payloadSize(rxHeader);
+        if (payloadSize > rxBuffer.byteSize()) {
+            rxBuffer = Arena.ofAuto().allocate(Math.max(payloadSize, 2 * rxBuffer.byteSize()), 8);
+        }
+        MemorySegment payload = rxSlice;
+        if (payload.byteSize() != payloadSize || payload.address() != rxBuffer.address()) {
+            payload = rxSlice = rxBuffer.asSlice(0, payloadSize);
+        }
+        if (payloadSize > 0 && !socket.receiveFully(payload, rxFds)) {
+            throw new java.io.EOFException("end of stream before a " + payloadSize + "-byte payload");
+        }
+        try {
+            if (Header.isReply(rxHeader)) {
+                int id = Header.msgId(rxHeader);
+                if (mine != null && mine.direct && rxFds.isEmpty() && calls.get(id) == mine
+                        && mine.command.code() == Header.command(rxHeader) && mine.state.get() == WAITING) {
+                    completeDirect(mine, rxHeader, payload);
+                } else {
+                    deliver(rxHeader, heapCopy(payload), rxFds);
+                }
+            } else {
+                lastServerCommand = System.nanoTime();
+                closeUnexpected(rxFds, "server command " + Header.command(rxHeader));
+                dispatchServerCommand(socket, rxHeader, heapCopy(payload), true);
+            }
+        } finally {
+            rxFds.clear();
+        }
+        return true;
+    }
+
+    private static MemorySegment heapCopy(MemorySegment payload) {
+        return MemorySegment.ofArray(payload.toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    /** Sends a whole message prepared by the caller. */
+    private void sendRaw(Command command, MemorySegment message, List<Fd> fds) throws IOException {
+        try {
+            socket.send(message, fds);
+        } catch (LinuxException e) {
+            VfioUserException gone = new VfioUserException(Errno.ENOTCONN, command + ": cannot send to the server: " + e.getMessage(), e);
+            markDead(gone);
+            throw dead != null ? new VfioUserException(Errno.ENOTCONN, command + ": " + dead.getMessage(), e) : gone;
         }
     }
 
@@ -847,7 +1170,7 @@ public final class VfioUserClient implements AutoCloseable {
     private int register(Call call) throws VfioUserException {
         for (int i = 0; i < ID_SPACE; i++) {
             int id = ids.getAndIncrement() & 0xffff;
-            if (calls.putIfAbsent(id, call) == null) {
+            if (calls.compareAndSet(id, null, call)) {
                 return id;
             }
         }
@@ -895,13 +1218,15 @@ public final class VfioUserClient implements AutoCloseable {
                 }
             }
         }
-        for (var e : calls.entrySet()) {
-            Call c = e.getValue();
-            if (!c.fail(connectionGone())) {
-                calls.remove(e.getKey(), c); // abandoned: nobody waits
+        for (int id = 0; id < ID_SPACE; id++) {
+            Call c = calls.get(id);
+            if (c != null && !c.fail(connectionGone())) {
+                calls.compareAndSet(id, c, null); // abandoned: nobody waits
             }
         }
         dmaRequests.offer(POISON);
+        LockSupport.unpark(reader);
+        kickReader();
         socket.shutdown();
         UnixSocket t = twin;
         if (t != null) {
@@ -913,30 +1238,40 @@ public final class VfioUserClient implements AutoCloseable {
 
     // ---------------------------------------------------------------- the reader
 
+    /**
+     * The reader thread reads the socket while no call waits (the server's DMA requests, a hang-up),
+     * and otherwise stays out of the callers' way: they read their own replies.
+     */
     private void readLoop() {
-        MemorySegment header = MemorySegment.ofArray(new byte[Header.SIZE]);
-        List<Fd> fds = new ArrayList<>();
         try {
-            while (true) {
-                MemorySegment payload = receiveMessage(socket, header, fds);
-                if (payload == null) {
-                    markDead(new VfioUserException(Errno.ENOTCONN, closing ? "the client was closed"
-                            : "the server closed the connection"));
-                    return;
+            while (dead == null) {
+                while (dead == null && (waiting.get() > 0 || (System.nanoTime() - lastCallEnd < READER_IDLE_NANOS
+                        && System.nanoTime() - lastServerCommand >= SERVER_ACTIVE_NANOS))) {
+                    LockSupport.parkNanos(READER_IDLE_NANOS);
                 }
-                if (Header.isReply(header)) {
-                    deliver(header, payload, fds);
-                } else {
-                    closeUnexpected(fds, "server command " + Header.command(header));
-                    dispatchServerCommand(socket, header, payload, true);
+                if (dead != null || !readLock.tryLock()) {
+                    continue;
                 }
-                fds.clear();
+                try {
+                    readerPolling = true;
+                    while (dead == null && waiting.get() == 0) {
+                        int ready = Linux.pollIn(socket.fd(), wake.fd(), -1);
+                        if ((ready & 2) != 0) {
+                            wake.read();
+                        }
+                        if ((ready & 1) != 0 && !readOne(null)) {
+                            markDead(new VfioUserException(Errno.ENOTCONN, closing ? "the client was closed"
+                                    : "the server closed the connection"));
+                            return;
+                        }
+                    }
+                } finally {
+                    readerPolling = false;
+                    readLock.unlock();
+                }
             }
         } catch (Throwable t) {
             markDead(deathCause(t));
-        } finally {
-            fds.forEach(Fd::close);
-            fds.clear();
         }
     }
 
@@ -980,7 +1315,7 @@ public final class VfioUserClient implements AutoCloseable {
         }
         if (call.state.get() == ABANDONED) {
             LOG.log(Level.DEBUG, "late reply %d to %s dropped".formatted(id, call.command));
-            calls.remove(id, call);
+            calls.compareAndSet(id, call, null);
             fds.forEach(Fd::close);
             return;
         }
@@ -1003,7 +1338,9 @@ public final class VfioUserClient implements AutoCloseable {
         }
         if (!call.complete(new Reply(Header.flags(header), Header.error(header), payload, mine))) {
             mine.forEach(Fd::close); // the caller gave up in the meantime
-            calls.remove(id, call);
+            if (call.state.get() == ABANDONED) {
+                calls.compareAndSet(id, call, null);
+            }
         }
     }
 
@@ -1107,20 +1444,6 @@ public final class VfioUserClient implements AutoCloseable {
 
     // ---------------------------------------------------------------- helpers
 
-    private static Payload raw(MemorySegment bytes) {
-        return new Payload() {
-            @Override
-            public long encodedSize() {
-                return bytes.byteSize();
-            }
-
-            @Override
-            public void encode(MemorySegment dst) {
-                MemorySegment.copy(bytes, 0, dst, 0, bytes.byteSize());
-            }
-        };
-    }
-
     private void checkArgsz(int argsz, int min) {
         if (argsz < min || argsz > maxIncoming) {
             throw new IllegalArgumentException("argsz must be in [" + min + ", " + maxIncoming + "]: " + Integer.toUnsignedString(argsz));
@@ -1187,6 +1510,7 @@ public final class VfioUserClient implements AutoCloseable {
             t.close();
         }
         socket.close();
+        wake.close();
         memory.clear();
     }
 

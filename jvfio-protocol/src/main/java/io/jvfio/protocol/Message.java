@@ -57,7 +57,7 @@ public final class Message {
             case REGION_WRITE_MULTI -> RegionWriteMulti.decode(p);
             case DEVICE_FEATURE -> DeviceFeature.decode(p);
             case MIG_DATA_READ -> MigDataReadRequest.decode(p, maxDataXferSize);
-            case MIG_DATA_WRITE -> MigDataWriteRequest.decode(p, maxDataXferSize);
+            case MIG_DATA_WRITE -> MigData.decode(p, maxDataXferSize);
             case GET_PRECOPY_INFO -> PrecopyInfo.decode(p);
         };
     }
@@ -82,7 +82,7 @@ public final class Message {
             case DMA_WRITE -> DmaWriteReply.decode(p);
             case REGION_WRITE_MULTI -> RegionWriteMultiReply.decode(p);
             case DEVICE_FEATURE -> DeviceFeature.decode(p);
-            case MIG_DATA_READ -> MigDataReadReply.decode(p, maxDataXferSize);
+            case MIG_DATA_READ -> MigData.decode(p, maxDataXferSize);
             case MIG_DATA_WRITE -> MigDataWriteReply.decode(p);
             case GET_PRECOPY_INFO -> PrecopyInfo.decode(p);
         };

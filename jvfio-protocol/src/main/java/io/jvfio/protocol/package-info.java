@@ -34,8 +34,8 @@
  *   <tr><td>13 DEVICE_RESET</td><td>{@link io.jvfio.protocol.DeviceReset}</td><td>none</td></tr>
  *   <tr><td>15 REGION_WRITE_MULTI</td><td>{@link io.jvfio.protocol.RegionWriteMulti}</td><td>{@link io.jvfio.protocol.RegionWriteMultiReply}</td></tr>
  *   <tr><td>16 DEVICE_FEATURE</td><td>{@link io.jvfio.protocol.DeviceFeature}</td><td>{@link io.jvfio.protocol.DeviceFeature}</td></tr>
- *   <tr><td>17 MIG_DATA_READ</td><td>{@link io.jvfio.protocol.MigDataReadRequest}</td><td>{@link io.jvfio.protocol.MigDataReadReply}</td></tr>
- *   <tr><td>18 MIG_DATA_WRITE</td><td>{@link io.jvfio.protocol.MigDataWriteRequest}</td><td>{@link io.jvfio.protocol.MigDataWriteReply}</td></tr>
+ *   <tr><td>17 MIG_DATA_READ</td><td>{@link io.jvfio.protocol.MigDataReadRequest}</td><td>{@link io.jvfio.protocol.MigData}</td></tr>
+ *   <tr><td>18 MIG_DATA_WRITE</td><td>{@link io.jvfio.protocol.MigData}</td><td>{@link io.jvfio.protocol.MigDataWriteReply}</td></tr>
  *   <tr><td>19 GET_PRECOPY_INFO</td><td>{@link io.jvfio.protocol.PrecopyInfo}</td><td>{@link io.jvfio.protocol.PrecopyInfo}</td></tr>
  * </table>
  * {@link io.jvfio.protocol.Message#decodeRequest} / {@link io.jvfio.protocol.Message#decodeReply} dispatch by command.

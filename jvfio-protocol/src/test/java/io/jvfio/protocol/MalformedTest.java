@@ -35,8 +35,8 @@ class MalformedTest {
         rejects(() -> RegionWriteMultiReply.decode(bytes(4)), Errno.EINVAL, "REGION_WRITE_MULTI reply: payload is 4 bytes");
         rejects(() -> DeviceFeature.decode(bytes(7)), Errno.EINVAL, "DEVICE_FEATURE: payload is 7 bytes, needs 8");
         rejects(() -> MigDataReadRequest.decode(bytes(4)), Errno.EINVAL, "MIG_DATA_READ: payload is 4 bytes, needs 8");
-        rejects(() -> MigDataReadReply.decode(bytes(4)), Errno.EINVAL, "MIG_DATA_READ reply: payload is 4 bytes");
-        rejects(() -> MigDataWriteRequest.decode(bytes(7)), Errno.EINVAL, "MIG_DATA_WRITE: payload is 7 bytes");
+        rejects(() -> MigData.decode(bytes(4)), Errno.EINVAL, "MIG_DATA: payload is 4 bytes");
+        rejects(() -> MigData.decode(bytes(7)), Errno.EINVAL, "MIG_DATA: payload is 7 bytes");
         rejects(() -> MigDataWriteReply.decode(bytes(4)), Errno.EINVAL, "MIG_DATA_WRITE reply: payload is 4 bytes");
         rejects(() -> PrecopyInfo.decode(bytes(16)), Errno.EINVAL, "GET_PRECOPY_INFO: payload is 16 bytes, needs 24");
         rejects(() -> Version.decode(bytes(3)), Errno.EINVAL, "VERSION: payload is 3 bytes, needs 4");
@@ -65,8 +65,7 @@ class MalformedTest {
                 new RegionWriteMulti(List.of(new RegionWriteMulti.Entry(0, 0, new byte[3]))),
                 DeviceFeature.of(Vfio.DEVICE_FEATURE_SET | 6, new FeatureDmaLoggingControl(4096,
                         List.of(new FeatureDmaLoggingControl.Range(0, 4096)))),
-                MigDataReadReply.of(new byte[3]),
-                MigDataWriteRequest.of(new byte[3]));
+                MigData.of(new byte[3]));
         for (Payload p : samples) {
             byte[] full = p.toBytes();
             for (int len = 0; len < full.length; len++) {
@@ -133,7 +132,7 @@ class MalformedTest {
                 Errno.EINVAL, "entry 0 count 9 exceeds 8");
         rejects(() -> RegionWriteMulti.decode(hex("ffffffffffffffff")), Errno.E2BIG, "wr_cnt: count 18446744073709551615 exceeds the limit of 200");
         rejects(() -> MigDataReadRequest.decode(MigDataReadRequest.of(2 << 20).toSegment()), Errno.E2BIG, "MIG_DATA_READ size");
-        rejects(() -> MigDataWriteRequest.decode(hex("10000000 08000000 0102")), Errno.EINVAL, "MIG_DATA_WRITE: payload is 10 bytes, size 8 needs 16");
+        rejects(() -> MigData.decode(hex("10000000 08000000 0102")), Errno.EINVAL, "MIG_DATA: payload is 10 bytes, size 8 needs 16");
         rejects(() -> RegionIoFds.decode(hex("20000000 00000000 00000000 02000000" + "00".repeat(16))), Errno.EINVAL,
                 "entry stride (argsz 32 - 16) / count 2 = 8 is below 40");
         rejects(() -> RegionIoFds.decode(hex("68000000 00000000 00000000 02000000" + "00".repeat(48))), Errno.EINVAL,

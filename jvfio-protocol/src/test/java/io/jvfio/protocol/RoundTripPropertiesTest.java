@@ -296,8 +296,11 @@ class RoundTripPropertiesTest {
     void migData(@ForAll @Size(max = 300) byte[] data, @ForAll @IntRange(max = 1 << 20) int size,
                  @ForAll @IntRange(max = 64) int extra) throws Exception {
         roundTrip(new MigDataReadRequest(8 + size + extra, size), MigDataReadRequest::decode);
-        roundTrip(new MigDataReadReply(8 + data.length + extra, data), MigDataReadReply::decode);
-        roundTrip(MigDataWriteRequest.of(data), MigDataWriteRequest::decode);
+        roundTrip(new MigData(8 + data.length + extra, data), MigData::decode);
+        // libvfio-user pads read replies to the requested size: the padding is ignored.
+        MemorySegment padded = MemorySegment.ofArray(new byte[8 + data.length + 5]);
+        MigData.of(data).encode(padded);
+        assertThat(MigData.decodeAllowingPadding(padded, 1 << 20).data()).isEqualTo(data);
         roundTrip(new MigDataWriteReply(8 + size, size), MigDataWriteReply::decode);
         roundTrip(MigDataWriteReply.EMPTY, MigDataWriteReply::decode);
     }

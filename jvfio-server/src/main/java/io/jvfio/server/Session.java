@@ -21,9 +21,8 @@ import io.jvfio.protocol.FeatureDmaLoggingControl;
 import io.jvfio.protocol.FeatureDmaLoggingReport;
 import io.jvfio.protocol.FeatureMigDeviceState;
 import io.jvfio.protocol.FeatureMigration;
-import io.jvfio.protocol.MigDataReadReply;
+import io.jvfio.protocol.MigData;
 import io.jvfio.protocol.MigDataReadRequest;
-import io.jvfio.protocol.MigDataWriteRequest;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.PrecopyInfo;
 import io.jvfio.protocol.Payload;
@@ -69,6 +68,13 @@ final class Session implements DmaTransport, AutoCloseable {
     private final MemorySegment in;    // one incoming message
     private final MemorySegment out;   // one reply
     private final List<Fd> fds = new ArrayList<>();
+    // Views of in and out the hot path reuses (slices handed to the socket or the device would otherwise be allocated).
+    private final MemorySegment inHeader;
+    private final SliceCache inPayload;
+    private final SliceCache writeData;
+    private final MemorySegment outPayload;
+    private final SliceCache readData;
+    private final SliceCache outMessage;
     private final DmaSpace dma;
     /** The device's migration, or null when it cannot be migrated. */
     private final DeviceMigration migration;
@@ -105,6 +111,12 @@ final class Session implements DmaTransport, AutoCloseable {
         long max = options.maxMessageSize();
         this.in = arena.allocate(max, 8);
         this.out = arena.allocate(max, 8);
+        this.inHeader = in.asSlice(0, Header.SIZE);
+        this.inPayload = new SliceCache(in, Header.SIZE);
+        this.writeData = new SliceCache(in, Header.SIZE + RegionAccess.DATA_OFFSET);
+        this.outPayload = out.asSlice(Header.SIZE);
+        this.readData = new SliceCache(out, Header.SIZE + RegionAccess.DATA_OFFSET);
+        this.outMessage = new SliceCache(out, 0);
         this.dma = new DmaSpace(options.maxDmaWindows());
         this.migration = device.migration().orElse(null);
         socket.setMaxReceiveFds(options.maxMsgFds());
@@ -218,20 +230,20 @@ final class Session implements DmaTransport, AutoCloseable {
 
     /** Reads one whole message into {@code in}; false at a clean end of the connection. */
     private boolean readMessage() throws IOException, ProtocolException {
-        MemorySegment header = in.asSlice(0, Header.SIZE);
+        MemorySegment header = inHeader;
         if (!socket.receiveFully(header, fds)) {
             return false;
         }
         Header.validate(header, options.maxMessageSize());
         long payload = Header.messageSize(in) - Header.SIZE;
         if (payload > 0) {
-            socket.receiveFully(in.asSlice(Header.SIZE, payload), fds);
+            socket.receiveFully(inPayload.of(payload), fds);
         }
         return true;
     }
 
     private MemorySegment payload() {
-        return in.asSlice(Header.SIZE, Header.messageSize(in) - Header.SIZE);
+        return inPayload.of(Header.messageSize(in) - Header.SIZE);
     }
 
     private void dispatch() throws IOException {
@@ -252,7 +264,7 @@ final class Session implements DmaTransport, AutoCloseable {
             if (migration != null && !migration.executes(command)) {
                 throw new ProtocolException(Errno.EINVAL, command + " while the device is in migration state " + migration.state());
             }
-            replyPayload = handle(command, payload(), out.asSlice(Header.SIZE));
+            replyPayload = handle(command, payload(), outPayload);
         } catch (ProtocolException e) {
             fail(id, code, noReply, e.errno(), e.getMessage());
             return;
@@ -268,7 +280,7 @@ final class Session implements DmaTransport, AutoCloseable {
         closeUnclaimedFds(); // before the reply: a client that sees the answer sees its fds released
         if (!noReply) {
             Header.writeReply(out, id, code, Header.SIZE + replyPayload);
-            socket.send(out.asSlice(0, Header.SIZE + replyPayload), replyFds);
+            socket.send(outMessage.of(Header.SIZE + replyPayload), replyFds);
             replyFds.clear();
         }
     }
@@ -282,7 +294,7 @@ final class Session implements DmaTransport, AutoCloseable {
         LOG.log(Level.DEBUG, "command %d failed: %s".formatted(code, why));
         if (!noReply) {
             Header.writeErrorReply(out, id, code, errno);
-            socket.send(out.asSlice(0, Header.SIZE), List.of());
+            socket.send(outMessage.of(Header.SIZE), List.of());
         }
     }
 
@@ -322,14 +334,16 @@ final class Session implements DmaTransport, AutoCloseable {
         checkRegion(RegionAccess.region(p));
         long count = RegionAccess.count(p);
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), count);
-        device.regionRead(RegionAccess.region(p), RegionAccess.offset(p), reply.asSlice(RegionAccess.DATA_OFFSET, count));
+        device.regionRead(RegionAccess.region(p), RegionAccess.offset(p),
+                reply == outPayload ? readData.of(count) : reply.asSlice(RegionAccess.DATA_OFFSET, count));
         return RegionAccess.SIZE + count;
     }
 
     private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
         RegionAccess.validate(p, options.maxDataXferSize(), true);
         checkRegion(RegionAccess.region(p));
-        device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p), RegionAccess.data(p));
+        device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p),
+                p.address() == in.address() + Header.SIZE ? writeData.of(RegionAccess.count(p)) : RegionAccess.data(p));
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), RegionAccess.count(p));
         return RegionAccess.SIZE;
     }
@@ -566,13 +580,13 @@ final class Session implements DmaTransport, AutoCloseable {
     private long migDataRead(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         DeviceMigration m = migrationOrRefuse(Command.MIG_DATA_READ);
         int size = MigDataReadRequest.decode(p, options.maxDataXferSize()).size();
-        return encode(MigDataReadReply.of(whileServingDma(() -> m.read(size))), reply);
+        return encode(MigData.of(whileServingDma(() -> m.read(size))), reply);
     }
 
     /** The reply is empty, as in the spec and libvfio-user. */
     private long migDataWrite(MemorySegment p) throws ProtocolException, VfioException {
         DeviceMigration m = migrationOrRefuse(Command.MIG_DATA_WRITE);
-        m.write(MigDataWriteRequest.decode(p, options.maxDataXferSize()).data());
+        m.write(MigData.decode(p, options.maxDataXferSize()).data());
         return 0;
     }
 
@@ -749,8 +763,8 @@ final class Session implements DmaTransport, AutoCloseable {
     }
 
     private void closeUnclaimedFds() {
-        for (Fd fd : fds) {
-            fd.close();
+        for (int i = 0; i < fds.size(); i++) {
+            fds.get(i).close();
         }
         fds.clear();
     }

@@ -18,8 +18,8 @@ import io.jvfio.protocol.FeatureMigDeviceState;
 import io.jvfio.protocol.FeatureMigration;
 import io.jvfio.protocol.IrqInfo;
 import io.jvfio.protocol.IrqSet;
+import io.jvfio.protocol.MigData;
 import io.jvfio.protocol.MigDataReadRequest;
-import io.jvfio.protocol.MigDataWriteRequest;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.PrecopyInfo;
@@ -200,7 +200,7 @@ class MigrationTest extends ServerTestBase {
             case DEVICE_SET_IRQS -> IrqSet.none(Vfio.PCI_MSIX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 0);
             case DEVICE_FEATURE -> DeviceFeature.get(Vfio.DEVICE_FEATURE_MIG_DEVICE_STATE, FeatureMigDeviceState.SIZE, null);
             case MIG_DATA_READ -> MigDataReadRequest.of(16);
-            case MIG_DATA_WRITE -> MigDataWriteRequest.of(new byte[] {1, 2, 3});
+            case MIG_DATA_WRITE -> MigData.of(new byte[] {1, 2, 3});
             case GET_PRECOPY_INFO -> PrecopyInfo.request();
             default -> throw new IllegalArgumentException(command.toString());
         };

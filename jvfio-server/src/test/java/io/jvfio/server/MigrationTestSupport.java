@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.FeatureMigDeviceState;
+import io.jvfio.protocol.MigData;
 import io.jvfio.protocol.MigDataReadRequest;
-import io.jvfio.protocol.MigDataWriteRequest;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Vfio;
 import java.io.ByteArrayOutputStream;
@@ -62,7 +62,7 @@ final class MigrationTestSupport {
     static void write(TestPeer c, byte[] stream) throws IOException {
         for (int done = 0; done < stream.length; done += CHUNK) {
             byte[] part = Arrays.copyOfRange(stream, done, Math.min(stream.length, done + CHUNK));
-            c.call(Command.MIG_DATA_WRITE, MigDataWriteRequest.of(part)).close();
+            c.call(Command.MIG_DATA_WRITE, MigData.of(part)).close();
         }
     }
 
