@@ -31,7 +31,7 @@ public final class Epoll implements AutoCloseable {
     public static Epoll create() throws LinuxException {
         MemorySegment captureState = Libc.scratch().captureState;
         try {
-            int number = (int) Libc.EPOLL_CREATE1.invokeExact(captureState, Libc.EPOLL_CLOEXEC);
+            int number = (int) Libc.EPOLL_CREATE1.H.invokeExact(captureState, Libc.EPOLL_CLOEXEC);
             if (number < 0) throw new LinuxException("epoll_create1", Libc.errno(captureState));
             return new Epoll(Fd.adopt(number));
         } catch (LinuxException e) {
@@ -65,7 +65,7 @@ public final class Epoll implements AutoCloseable {
         try {
             int targetNumber = target.acquire("epoll_ctl");
             try {
-                int result = (int) Libc.EPOLL_CTL.invokeExact(scratch.captureState, epollNumber, operation,
+                int result = (int) Libc.EPOLL_CTL.H.invokeExact(scratch.captureState, epollNumber, operation,
                         targetNumber, event);
                 if (result < 0) {
                     throw new LinuxException("epoll_ctl", operationName + " " + target,
@@ -101,7 +101,7 @@ public final class Epoll implements AutoCloseable {
             int number = fd.acquire("epoll_wait");
             int ready;
             try {
-                ready = (int) Libc.EPOLL_WAIT.invokeExact(captureState, number, eventBuffer, capacity, timeoutMillis);
+                ready = (int) Libc.EPOLL_WAIT.H.invokeExact(captureState, number, eventBuffer, capacity, timeoutMillis);
                 if (ready < 0) {
                     // Read errno before release(): a deferred close there would overwrite it.
                     int errno = Libc.errno(captureState);

@@ -22,7 +22,7 @@ public final class EventFd implements AutoCloseable {
     public static EventFd create() throws LinuxException {
         MemorySegment captureState = Libc.scratch().captureState;
         try {
-            int number = (int) Libc.EVENTFD.invokeExact(captureState, 0, Libc.EFD_CLOEXEC);
+            int number = (int) Libc.EVENTFD.H.invokeExact(captureState, 0, Libc.EFD_CLOEXEC);
             if (number < 0) throw new LinuxException("eventfd", Libc.errno(captureState));
             return new EventFd(Fd.adopt(number));
         } catch (LinuxException e) {
@@ -50,7 +50,7 @@ public final class EventFd implements AutoCloseable {
         int number = fd.acquire("write");
         try {
             while (true) {
-                long written = (long) Libc.WRITE.invokeExact(scratch.captureState, number, word, 8L);
+                long written = (long) Libc.WRITE.H.invokeExact(scratch.captureState, number, word, 8L);
                 if (written == 8) return;
                 int errno = Libc.errno(scratch.captureState);
                 if (errno != Errno.EINTR) throw new LinuxException("write", "eventfd", errno);
@@ -71,7 +71,7 @@ public final class EventFd implements AutoCloseable {
         int number = fd.acquire("read");
         try {
             while (true) {
-                long read = (long) Libc.READ.invokeExact(scratch.captureState, number, word, 8L);
+                long read = (long) Libc.READ.H.invokeExact(scratch.captureState, number, word, 8L);
                 if (read == 8) return word.get(JAVA_LONG, 0);
                 int errno = Libc.errno(scratch.captureState);
                 if (errno != Errno.EINTR) throw new LinuxException("read", "eventfd", errno);

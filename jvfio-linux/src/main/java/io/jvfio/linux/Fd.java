@@ -45,7 +45,7 @@ public final class Fd implements AutoCloseable {
         Libc.Scratch scratch = Libc.scratch();
         int fd = acquire("fcntl");
         try {
-            int copy = (int) Libc.FCNTL.invokeExact(scratch.captureState, fd, Libc.F_DUPFD_CLOEXEC, 0);
+            int copy = (int) Libc.FCNTL.H.invokeExact(scratch.captureState, fd, Libc.F_DUPFD_CLOEXEC, 0);
             if (copy < 0) throw new LinuxException("fcntl", "F_DUPFD_CLOEXEC", Libc.errno(scratch.captureState));
             return new Fd(copy);
         } catch (LinuxException e) {
@@ -90,7 +90,7 @@ public final class Fd implements AutoCloseable {
     private void closeNow() {
         try {
             MemorySegment captureState = Libc.scratch().captureState;
-            int ignored = (int) Libc.CLOSE.invokeExact(captureState, number);
+            int ignored = (int) Libc.CLOSE.H.invokeExact(captureState, number);
         } catch (Throwable t) {
             // close() promises not to throw; a failing downcall here would be a bug in the binding.
         }

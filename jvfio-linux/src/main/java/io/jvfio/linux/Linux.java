@@ -57,7 +57,7 @@ public final class Linux {
      */
     public static int poll(Fd fd, int events, int timeoutMillis) throws LinuxException {
         Libc.Scratch scratch = Libc.scratch();
-        MemorySegment pollfd = scratch.bytes.asSlice(0, Libc.POLLFD.byteSize());
+        MemorySegment pollfd = scratch.bytes; // its start is the struct pollfd (no slice: nothing allocated)
         long deadline = timeoutMillis < 0 ? 0 : System.nanoTime() + timeoutMillis * 1_000_000L;
         int remaining = timeoutMillis;
         int number = fd.acquire("poll");
@@ -66,7 +66,7 @@ public final class Linux {
                 pollfd.set(JAVA_INT, Libc.POLLFD_FD, number);
                 pollfd.set(JAVA_SHORT, Libc.POLLFD_EVENTS, (short) events);
                 pollfd.set(JAVA_SHORT, Libc.POLLFD_REVENTS, (short) 0);
-                int ready = (int) Libc.POLL.invokeExact(scratch.captureState, pollfd, 1L, remaining);
+                int ready = (int) Libc.POLL.H.invokeExact(scratch.captureState, pollfd, 1L, remaining);
                 if (ready > 0) return pollfd.get(JAVA_SHORT, Libc.POLLFD_REVENTS) & 0xFFFF;
                 if (ready == 0) return 0;
                 int errno = Libc.errno(scratch.captureState);
@@ -81,6 +81,46 @@ public final class Linux {
             throw Libc.rethrow(t);
         } finally {
             fd.release();
+        }
+    }
+
+    /**
+     * poll(2) on two fds for POLLIN; returns a bit mask: 1 when {@code first} has input (or hung up,
+     * or failed), 2 when {@code second} has; 0 on timeout. {@code timeoutMillis} -1 waits forever;
+     * an interrupted wait returns 0 (callers loop anyway). Allocation-free.
+     */
+    public static int pollIn(Fd first, Fd second, int timeoutMillis) throws LinuxException {
+        Libc.Scratch scratch = Libc.scratch();
+        long size = Libc.POLLFD.byteSize();
+        MemorySegment pollfds = scratch.bytes; // starts with the two struct pollfd
+        int a = first.acquire("poll");
+        try {
+            int b = second.acquire("poll");
+            try {
+                pollfds.set(JAVA_INT, Libc.POLLFD_FD, a);
+                pollfds.set(JAVA_SHORT, Libc.POLLFD_EVENTS, (short) 1);
+                pollfds.set(JAVA_SHORT, Libc.POLLFD_REVENTS, (short) 0);
+                pollfds.set(JAVA_INT, size + Libc.POLLFD_FD, b);
+                pollfds.set(JAVA_SHORT, size + Libc.POLLFD_EVENTS, (short) 1);
+                pollfds.set(JAVA_SHORT, size + Libc.POLLFD_REVENTS, (short) 0);
+                int ready = (int) Libc.POLL.H.invokeExact(scratch.captureState, pollfds, 2L, timeoutMillis);
+                if (ready <= 0) {
+                    if (ready < 0 && Libc.errno(scratch.captureState) != Errno.EINTR) {
+                        throw new LinuxException("poll", Libc.errno(scratch.captureState));
+                    }
+                    return 0;
+                }
+                return (pollfds.get(JAVA_SHORT, Libc.POLLFD_REVENTS) != 0 ? 1 : 0)
+                        | (pollfds.get(JAVA_SHORT, size + Libc.POLLFD_REVENTS) != 0 ? 2 : 0);
+            } finally {
+                second.release();
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            first.release();
         }
     }
 
@@ -107,7 +147,7 @@ public final class Linux {
         try {
             long done = 0;
             while (done < dst.byteSize()) {
-                long n = (long) Libc.PREAD.invokeExact(scratch.captureState, number, dst.asSlice(done),
+                long n = (long) Libc.PREAD.H.invokeExact(scratch.captureState, number, dst.asSlice(done),
                         dst.byteSize() - done, offset + done);
                 if (n == 0) break;
                 if (n < 0) {
@@ -148,7 +188,7 @@ public final class Linux {
         try {
             long done = 0;
             while (done < src.byteSize()) {
-                long n = (long) Libc.PWRITE.invokeExact(scratch.captureState, number, src.asSlice(done),
+                long n = (long) Libc.PWRITE.H.invokeExact(scratch.captureState, number, src.asSlice(done),
                         src.byteSize() - done, offset + done);
                 if (n < 0) {
                     int errno = Libc.errno(scratch.captureState);
@@ -172,7 +212,7 @@ public final class Linux {
         int number = fd.acquire("ftruncate");
         try {
             while (true) {
-                int result = (int) Libc.FTRUNCATE.invokeExact(scratch.captureState, number, size);
+                int result = (int) Libc.FTRUNCATE.H.invokeExact(scratch.captureState, number, size);
                 if (result == 0) return;
                 int errno = Libc.errno(scratch.captureState);
                 if (errno != Errno.EINTR) throw new LinuxException("ftruncate", errno);
@@ -191,7 +231,7 @@ public final class Linux {
         Libc.Scratch scratch = Libc.scratch();
         int number = fd.acquire("fcntl");
         try {
-            int flags = (int) Libc.FCNTL.invokeExact(scratch.captureState, number, Libc.F_GETFL, 0);
+            int flags = (int) Libc.FCNTL.H.invokeExact(scratch.captureState, number, Libc.F_GETFL, 0);
             if (flags < 0) throw new LinuxException("fcntl", "F_GETFL", Libc.errno(scratch.captureState));
             return flags;
         } catch (LinuxException e) {
@@ -226,7 +266,7 @@ public final class Linux {
         Libc.Scratch scratch = Libc.scratch();
         int number = fd.acquire("fcntl");
         try {
-            int result = (int) Libc.FCNTL.invokeExact(scratch.captureState, number, command, argument);
+            int result = (int) Libc.FCNTL.H.invokeExact(scratch.captureState, number, command, argument);
             if (result < 0) throw new LinuxException("fcntl", what, Libc.errno(scratch.captureState));
             return result;
         } catch (LinuxException e) {
@@ -246,7 +286,7 @@ public final class Linux {
         Libc.Scratch scratch = Libc.scratch();
         int number = socket.acquire("shutdown");
         try {
-            int result = (int) Libc.SHUTDOWN.invokeExact(scratch.captureState, number, 1 /* SHUT_WR */);
+            int result = (int) Libc.SHUTDOWN.H.invokeExact(scratch.captureState, number, 1 /* SHUT_WR */);
             if (result < 0) throw new LinuxException("shutdown", "SHUT_WR", Libc.errno(scratch.captureState));
         } catch (LinuxException e) {
             throw e;
@@ -259,7 +299,7 @@ public final class Linux {
 
     public static int getpid() {
         try {
-            return (int) Libc.GETPID.invokeExact(Libc.scratch().captureState);
+            return (int) Libc.GETPID.H.invokeExact(Libc.scratch().captureState);
         } catch (Throwable t) {
             throw Libc.rethrow(t);
         }

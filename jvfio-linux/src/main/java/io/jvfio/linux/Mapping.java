@@ -40,7 +40,7 @@ public final class Mapping implements AutoCloseable {
         MemorySegment base;
         int number = fd.acquire("mmap");
         try {
-            base = (MemorySegment) Libc.MMAP.invokeExact(captureState, MemorySegment.NULL, mappedLength, protection,
+            base = (MemorySegment) Libc.MMAP.H.invokeExact(captureState, MemorySegment.NULL, mappedLength, protection,
                     Libc.MAP_SHARED, number, alignedOffset);
             if (base.address() == -1L) { // MAP_FAILED
                 throw new LinuxException("mmap", Libc.errno(captureState));
@@ -62,7 +62,7 @@ public final class Mapping implements AutoCloseable {
     private static java.util.function.Consumer<MemorySegment> unmapQuietly(long mappedLength) {
         return start -> {
             try {
-                int ignored = (int) Libc.MUNMAP.invokeExact(Libc.scratch().captureState, start, mappedLength);
+                int ignored = (int) Libc.MUNMAP.H.invokeExact(Libc.scratch().captureState, start, mappedLength);
             } catch (Throwable t) {
                 // munmap of a range we mapped cannot fail short of a binding bug; nothing to do then.
             }

@@ -17,7 +17,7 @@ public final class Memfd {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cName = arena.allocateFrom(name);
             MemorySegment captureState = Libc.scratch().captureState;
-            number = (int) Libc.MEMFD_CREATE.invokeExact(captureState, cName, Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);
+            number = (int) Libc.MEMFD_CREATE.H.invokeExact(captureState, cName, Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);
             if (number < 0) throw new LinuxException("memfd_create", name, Libc.errno(captureState));
         } catch (LinuxException e) {
             throw e;

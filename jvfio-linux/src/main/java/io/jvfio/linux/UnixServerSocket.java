@@ -31,14 +31,14 @@ public final class UnixServerSocket implements AutoCloseable {
             MemorySegment cPath = Libc.cPath(call, "chmod", path);
             MemorySegment captureState = Libc.scratch().captureState;
             int number = socket.value();
-            if ((int) Libc.BIND.invokeExact(captureState, number, address, (int) address.byteSize()) < 0) {
+            if ((int) Libc.BIND.H.invokeExact(captureState, number, address, (int) address.byteSize()) < 0) {
                 throw new LinuxException("bind", path.toString(), Libc.errno(captureState));
             }
             bound = true;
-            if ((int) Libc.CHMOD.invokeExact(captureState, cPath, mode) < 0) {
+            if ((int) Libc.CHMOD.H.invokeExact(captureState, cPath, mode) < 0) {
                 throw new LinuxException("chmod", path.toString(), Libc.errno(captureState));
             }
-            if ((int) Libc.LISTEN.invokeExact(captureState, number, backlog) < 0) {
+            if ((int) Libc.LISTEN.H.invokeExact(captureState, number, backlog) < 0) {
                 throw new LinuxException("listen", path.toString(), Libc.errno(captureState));
             }
             return new UnixServerSocket(socket, path);
@@ -82,7 +82,7 @@ public final class UnixServerSocket implements AutoCloseable {
 
     private static void unlinkQuietly(Path path) {
         try (Arena call = Arena.ofConfined()) {
-            int ignored = (int) Libc.UNLINK.invokeExact(Libc.scratch().captureState, Libc.cPath(call, "unlink", path));
+            int ignored = (int) Libc.UNLINK.H.invokeExact(Libc.scratch().captureState, Libc.cPath(call, "unlink", path));
         } catch (Throwable t) {
             // Best effort: the original failure is the one worth reporting.
         }
@@ -100,7 +100,7 @@ public final class UnixServerSocket implements AutoCloseable {
         length.set(JAVA_INT, 0, 4);
         int number = listeningFd.acquire("getsockopt");
         try {
-            int result = (int) Libc.GETSOCKOPT.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
+            int result = (int) Libc.GETSOCKOPT.H.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
                     Libc.SO_ACCEPTCONN, accepting, length);
             if (result < 0) {
                 int errno = Libc.errno(scratch.captureState);
@@ -132,7 +132,7 @@ public final class UnixServerSocket implements AutoCloseable {
         int number = fd.acquire("accept4");
         try {
             while (true) {
-                int connection = (int) Libc.ACCEPT4.invokeExact(captureState, number, MemorySegment.NULL,
+                int connection = (int) Libc.ACCEPT4.H.invokeExact(captureState, number, MemorySegment.NULL,
                         MemorySegment.NULL, Libc.SOCK_CLOEXEC);
                 if (connection >= 0) return UnixSocket.adopt(Fd.adopt(connection));
                 int errno = Libc.errno(captureState);

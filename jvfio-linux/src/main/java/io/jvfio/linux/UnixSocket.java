@@ -27,6 +27,7 @@ public final class UnixSocket implements AutoCloseable {
 
     private static final int POLLIN = 0x1;
     private static final int POLLOUT = 0x4;
+    private static final int MSG_DONTWAIT = 0x40;
     /** At most this many segments go out in one {@code send}. */
     private static final int MAX_GATHER = 2;
     /** Room for the largest SCM_RIGHTS message the kernel accepts, so no resizing is ever needed. */
@@ -74,7 +75,7 @@ public final class UnixSocket implements AutoCloseable {
             int number = socket.value();
             boolean interrupted = false;
             while (true) {
-                int result = (int) Libc.CONNECT.invokeExact(captureState, number, address, (int) address.byteSize());
+                int result = (int) Libc.CONNECT.H.invokeExact(captureState, number, address, (int) address.byteSize());
                 if (result == 0) break;
                 int errno = Libc.errno(captureState);
                 // After EINTR the connection proceeds on its own; a retry then reports it as done.
@@ -98,7 +99,7 @@ public final class UnixSocket implements AutoCloseable {
         Libc.Scratch scratch = Libc.scratch();
         MemorySegment numbers = scratch.bytes.asSlice(0, 8);
         try {
-            int result = (int) Libc.SOCKETPAIR.invokeExact(scratch.captureState, Libc.AF_UNIX,
+            int result = (int) Libc.SOCKETPAIR.H.invokeExact(scratch.captureState, Libc.AF_UNIX,
                     Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, numbers);
             if (result < 0) throw new LinuxException("socketpair", Libc.errno(scratch.captureState));
         } catch (LinuxException e) {
@@ -119,7 +120,7 @@ public final class UnixSocket implements AutoCloseable {
     static Fd newSocket() throws LinuxException {
         MemorySegment captureState = Libc.scratch().captureState;
         try {
-            int number = (int) Libc.SOCKET.invokeExact(captureState, Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
+            int number = (int) Libc.SOCKET.H.invokeExact(captureState, Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
             if (number < 0) throw new LinuxException("socket", Libc.errno(captureState));
             return Fd.adopt(number);
         } catch (LinuxException e) {
@@ -186,7 +187,7 @@ public final class UnixSocket implements AutoCloseable {
                         sendHeader.set(ADDRESS, Libc.MSG_CONTROL, sendControl);
                         sendHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
                     }
-                    long n = (long) Libc.SENDMSG.invokeExact(sendCaptureState, number, sendHeader, Libc.MSG_NOSIGNAL);
+                    long n = (long) Libc.SENDMSG.H.invokeExact(sendCaptureState, number, sendHeader, Libc.MSG_NOSIGNAL);
                     if (n < 0) {
                         int errno = Libc.errno(sendCaptureState);
                         if (errno == Errno.EINTR) continue;
@@ -282,7 +283,7 @@ public final class UnixSocket implements AutoCloseable {
         try {
             long received = 0;
             while (received < dst.byteSize()) {
-                long n = receiveOnce(dst, received, dst.byteSize() - received, fdsOut);
+                long n = receiveOnce(dst, received, dst.byteSize() - received, fdsOut, false);
                 if (n == 0) {
                     if (received == 0) return false;
                     throw new EOFException("connection closed after " + received + " of " + dst.byteSize() + " bytes");
@@ -307,7 +308,23 @@ public final class UnixSocket implements AutoCloseable {
         if (dst.byteSize() == 0) return 0;
         receiveLock.lock();
         try {
-            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut);
+            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, false);
+        } finally {
+            receiveLock.unlock();
+        }
+    }
+
+    /**
+     * {@link #receiveSome} without waiting (MSG_DONTWAIT): -1 when no data is there yet, 0 at end of
+     * stream, else the count. Lets a caller that expects an answer soon skip a poll when it is
+     * already there.
+     */
+    public int receiveAvailable(MemorySegment dst, List<Fd> fdsOut) throws IOException {
+        checkWritable(dst);
+        if (dst.byteSize() == 0) return 0;
+        receiveLock.lock();
+        try {
+            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, true);
         } finally {
             receiveLock.unlock();
         }
@@ -324,7 +341,8 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     /** One recvmsg of up to {@code wanted} bytes into {@code dst} at {@code offset}; called with the receive lock held. */
-    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut) throws LinuxException {
+    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, boolean dontWait)
+            throws LinuxException {
         if (closed) throw LinuxException.explained("recvmsg", "socket closed", Errno.EBADF);
         MemorySegment bounce = dst.isNative() ? MemorySegment.NULL : receiveBounce.reserve(wanted);
         long address = dst.isNative() ? dst.address() + offset : bounce.address();
@@ -342,10 +360,12 @@ public final class UnixSocket implements AutoCloseable {
                 receiveHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, 1L);
                 receiveHeader.set(ADDRESS, Libc.MSG_CONTROL, receiveControl);
                 receiveHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
-                n = (long) Libc.RECVMSG.invokeExact(receiveCaptureState, number, receiveHeader, Libc.MSG_CMSG_CLOEXEC);
+                n = (long) Libc.RECVMSG.H.invokeExact(receiveCaptureState, number, receiveHeader,
+                        dontWait ? Libc.MSG_CMSG_CLOEXEC | MSG_DONTWAIT : Libc.MSG_CMSG_CLOEXEC);
                 if (n >= 0) break;
                 int errno = Libc.errno(receiveCaptureState);
                 if (errno == Errno.EINTR) continue;
+                if (errno == Errno.EAGAIN && dontWait) return -1;
                 if (errno == Errno.EAGAIN) { // a non-blocking fd handed to adopt(): wait, then go on
                     Linux.poll(fd, POLLIN, -1);
                     continue;
@@ -402,7 +422,7 @@ public final class UnixSocket implements AutoCloseable {
         length.set(JAVA_INT, 0, (int) Libc.UCRED.byteSize());
         int number = fd.acquire("getsockopt");
         try {
-            int result = (int) Libc.GETSOCKOPT.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
+            int result = (int) Libc.GETSOCKOPT.H.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
                     Libc.SO_PEERCRED, credentials, length);
             if (result < 0) throw new LinuxException("getsockopt", "SO_PEERCRED", Libc.errno(scratch.captureState));
         } catch (LinuxException e) {
@@ -434,7 +454,7 @@ public final class UnixSocket implements AutoCloseable {
         }
         try {
             // ENOTCONN (never connected or already reset) needs nothing further; nothing else is actionable.
-            int ignored = (int) Libc.SHUTDOWN.invokeExact(Libc.scratch().captureState, number, Libc.SHUT_RDWR);
+            int ignored = (int) Libc.SHUTDOWN.H.invokeExact(Libc.scratch().captureState, number, Libc.SHUT_RDWR);
         } catch (Throwable t) {
             throw Libc.rethrow(t);
         } finally {

@@ -1,6 +1,11 @@
 package io.jvfio.server;
 
 import io.jvfio.linux.Errno;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
+import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.Mapping;
+import io.jvfio.linux.Memfd;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.MsixCapability;
@@ -46,6 +51,15 @@ public abstract class PciDevice implements VfioDevice {
     /** False between a migration stop and the next start: interrupts are held, not delivered. */
     private volatile boolean running = true;
     private final BitSet heldVectors = new BitSet();
+    /** Per BAR: the memfd behind its shared areas (null while it has none) and the areas, in the device's mapping. */
+    private final Fd[] sharedFds = new Fd[6];
+    private final List<List<SharedArea>> sharedAreas = List.of(new java.util.concurrent.CopyOnWriteArrayList<>(),
+            new java.util.concurrent.CopyOnWriteArrayList<>(), new java.util.concurrent.CopyOnWriteArrayList<>(),
+            new java.util.concurrent.CopyOnWriteArrayList<>(), new java.util.concurrent.CopyOnWriteArrayList<>(),
+            new java.util.concurrent.CopyOnWriteArrayList<>());
+
+    /** Part of a BAR that lives in shared memory: [offset, offset + size) of the BAR, and the device's view of it. */
+    private record SharedArea(long offset, long size, Mapping mapping) {}
 
     protected PciDevice(ConfigSpace config) {
         this.config = config;
@@ -77,6 +91,42 @@ public abstract class PciDevice implements VfioDevice {
             throw new IllegalArgumentException("BAR " + index + " is not declared in the config space");
         }
         bars[index] = handler;
+    }
+
+    /**
+     * Puts [{@code offset}, {@code offset + size}) of BAR {@code index} in shared memory: a memfd
+     * the client may mmap (a SPARSE_MMAP area in the BAR's region info; the rest of the BAR stays
+     * trapped and goes to its handler). Returns the device's own mapping of the area: what a client
+     * writes there the device sees with no message at all (a device polls it — a "polled doorbell"),
+     * and what the device writes the client sees. A client that does not map the area reaches the
+     * same memory through trapped REGION_READ/WRITE. Offset and size must be page-aligned; areas
+     * must not overlap. Call it from the constructor. The memory lives as long as the device.
+     */
+    protected final MemorySegment sharedBarArea(int index, long offset, long size) {
+        Bar bar = config.bar(index).orElseThrow(() -> new IllegalArgumentException("BAR " + index + " is not declared in the config space"));
+        if (bar.isIo()) {
+            throw new IllegalArgumentException("BAR " + index + " is an I/O BAR: it cannot be mapped");
+        }
+        long page = Linux.PAGE_SIZE;
+        if (offset < 0 || size <= 0 || offset % page != 0 || size % page != 0 || offset + size > bar.size()) {
+            throw new IllegalArgumentException("shared area [0x%x, +0x%x) of BAR %d (0x%x bytes) must be page-aligned and inside it"
+                    .formatted(offset, size, index, bar.size()));
+        }
+        for (SharedArea a : sharedAreas.get(index)) {
+            if (offset < a.offset() + a.size() && a.offset() < offset + size) {
+                throw new IllegalArgumentException("shared area [0x%x, +0x%x) of BAR %d overlaps another".formatted(offset, size, index));
+            }
+        }
+        try {
+            if (sharedFds[index] == null) {
+                sharedFds[index] = Memfd.create("jvfio-bar" + index, bar.size());
+            }
+            Mapping mapping = Mapping.map(sharedFds[index], offset, size, true);
+            sharedAreas.get(index).add(new SharedArea(offset, size, mapping));
+            return mapping.segment();
+        } catch (LinuxException e) {
+            throw new IllegalStateException("cannot create shared memory for BAR " + index + ": " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -134,6 +184,11 @@ public abstract class PciDevice implements VfioDevice {
             throw VfioException.invalid("no region " + index);
         }
         if (index < 6) {
+            List<SharedArea> shared = sharedAreas.get(index);
+            if (!shared.isEmpty()) {
+                return new RegionInfo(barSizes[index], true, true, Optional.of(new RegionInfo.Mmap(sharedFds[index], 0,
+                        shared.stream().map(a -> new RegionInfo.SparseArea(a.offset(), a.size())).toList())), List.of());
+            }
             return config.bar(index).map(bar -> RegionInfo.trapped(bar.size(), true, true)).orElse(RegionInfo.absent());
         }
         if (index == CONFIG_REGION) {
@@ -166,6 +221,13 @@ public abstract class PciDevice implements VfioDevice {
         if (msixAccess(index, offset, dst, false)) {
             return;
         }
+        if (index < 6 && sharedFds[index] != null) {
+            MemorySegment area = sharedArea(index, offset, dst.byteSize());
+            if (area != null) {
+                MemorySegment.copy(area, offset - sharedOffset(index, offset), dst, 0, dst.byteSize());
+                return;
+            }
+        }
         barHandler(index).read(offset, dst);
     }
 
@@ -178,6 +240,13 @@ public abstract class PciDevice implements VfioDevice {
         }
         if (msixAccess(index, offset, src, true)) {
             return;
+        }
+        if (index < 6 && sharedFds[index] != null) {
+            MemorySegment area = sharedArea(index, offset, src.byteSize());
+            if (area != null) {
+                MemorySegment.copy(src, 0, area, offset - sharedOffset(index, offset), src.byteSize());
+                return;
+            }
         }
         barHandler(index).write(offset, src);
     }
@@ -258,6 +327,25 @@ public abstract class PciDevice implements VfioDevice {
             }
         }
         return true;
+    }
+
+    /** The shared area wholly holding [offset, offset + length) of BAR {@code index}, or null. */
+    private MemorySegment sharedArea(int index, long offset, long length) {
+        for (SharedArea a : sharedAreas.get(index)) {
+            if (offset >= a.offset() && offset + length <= a.offset() + a.size()) {
+                return a.mapping().segment();
+            }
+        }
+        return null;
+    }
+
+    private long sharedOffset(int index, long offset) {
+        for (SharedArea a : sharedAreas.get(index)) {
+            if (offset >= a.offset() && offset < a.offset() + a.size()) {
+                return a.offset();
+            }
+        }
+        return 0;
     }
 
     private DeviceRegion deviceRegion(int index) throws VfioException {

@@ -37,7 +37,6 @@ import io.jvfio.protocol.Version;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,7 +63,8 @@ final class Session implements DmaTransport, AutoCloseable {
     private final VfioDevice device;
     private final ServerOptions options;
     private final ServerStats stats;
-    private final Arena arena = Arena.ofShared();
+    /** The two message buffers: shared memfd mappings, so only the pages messages touch become resident. */
+    private final io.jvfio.linux.Mapping inMapping, outMapping;
     private final MemorySegment in;    // one incoming message
     private final MemorySegment out;   // one reply
     private final List<Fd> fds = new ArrayList<>();
@@ -109,8 +109,10 @@ final class Session implements DmaTransport, AutoCloseable {
         this.options = options;
         this.stats = stats;
         long max = options.maxMessageSize();
-        this.in = arena.allocate(max, 8);
-        this.out = arena.allocate(max, 8);
+        this.inMapping = buffer("jvfio-session-in", max);
+        this.outMapping = buffer("jvfio-session-out", max);
+        this.in = inMapping.segment();
+        this.out = outMapping.segment();
         this.inHeader = in.asSlice(0, Header.SIZE);
         this.inPayload = new SliceCache(in, Header.SIZE);
         this.writeData = new SliceCache(in, Header.SIZE + RegionAccess.DATA_OFFSET);
@@ -789,6 +791,19 @@ final class Session implements DmaTransport, AutoCloseable {
             device.close();
         }
         socket.close();
-        arena.close();
+        inMapping.close();
+        outMapping.close();
+    }
+
+    /**
+     * A message buffer of {@code size} bytes. Zeroed heap or arena memory would be resident at once
+     * (a megabyte or two per client, whatever the traffic); a memfd mapping costs what is used.
+     */
+    private static io.jvfio.linux.Mapping buffer(String name, long size) {
+        try (Fd fd = io.jvfio.linux.Memfd.create(name, size)) {
+            return io.jvfio.linux.Mapping.map(fd, 0, size, true);
+        } catch (LinuxException e) {
+            throw new IllegalStateException("cannot allocate a session buffer: " + e.getMessage(), e);
+        }
     }
 }
