@@ -392,8 +392,10 @@ public abstract class PciDevice implements VfioDevice {
 
     /** The core's side of migration: its own sections around the device's, stop and start. */
     private final class CoreState implements DeviceMigration.Target {
-        private static final String CONFIG = "pci.config", MSIX = "pci.msix";
-        private static final int CONFIG_VERSION = 1, MSIX_VERSION = 1;
+        private static final String CONFIG = "pci.config", MSIX = "pci.msix", HELD = "pci.held-interrupts";
+        private static final int CONFIG_VERSION = 1, MSIX_VERSION = 1, HELD_VERSION = 1;
+        /** MSI-X allows 2048 vectors: no held vector is beyond that. */
+        private static final int MAX_VECTORS = 2048;
         private final Migratable device;
         private final String id;
 
@@ -425,6 +427,14 @@ public abstract class PciDevice implements VfioDevice {
                 }
                 out.section(MSIX, MSIX_VERSION).bytes(table).bytes(pba);
             }
+            // Interrupts raised after the stop (a virtio device completing its last requests)
+            // travel with the state, so the destination delivers them when it starts.
+            BitSet held;
+            synchronized (heldVectors) {
+                held = (BitSet) heldVectors.clone();
+            }
+            StateWriter.Section h = out.section(HELD, HELD_VERSION).u32(held.cardinality());
+            held.stream().forEach(h::u16);
             device.saveState(out);
             return List.copyOf(out.sections());
         }
@@ -458,8 +468,27 @@ public abstract class PciDevice implements VfioDevice {
                 table = s.bytes(msixTable.tableBytes());
                 pba = s.bytes(msixTable.pbaBytes());
             }
+            BitSet held = new BitSet();
+            if (in.has(HELD)) { // streams of jvfio 0.1 lack it
+                StateReader.Section h = in.section(HELD).requireVersion(HELD_VERSION);
+                int count = h.u32();
+                if (count < 0 || count > MAX_VECTORS) {
+                    throw VfioException.invalid("migration stream holds %d interrupts".formatted(count & 0xffffffffL));
+                }
+                for (int i = 0; i < count; i++) {
+                    int vector = h.u16();
+                    if (vector >= MAX_VECTORS) {
+                        throw VfioException.invalid("migration stream holds interrupt vector " + vector);
+                    }
+                    held.set(vector);
+                }
+            }
             device.loadState(in);
             in.checkFullyRead();
+            synchronized (heldVectors) {
+                heldVectors.clear();
+                heldVectors.or(held);
+            }
             for (int offset = 0; offset < bytes.length; offset += 4) {
                 config.deviceWrite(offset, 4, (bytes[offset] & 0xff) | (bytes[offset + 1] & 0xff) << 8
                         | (bytes[offset + 2] & 0xff) << 16 | (bytes[offset + 3] & 0xff) << 24);

@@ -422,4 +422,30 @@ class MigrationTest extends ServerTestBase {
             assertThat(io.jvfio.linux.Linux.poll(intx.fd(), TestPeer.POLLIN, TestPeer.WAIT_MILLIS)).isNotZero();
         }
     }
+
+    @Test
+    void aVectorRaisedAfterTheStopTravelsToTheDestinationAndFiresWhenItRuns() throws Exception {
+        startMigratable();
+        TestPeer a = client();
+        int msixCap = migratable.config().capability(io.jvfio.pci.PciCapabilityIds.MSIX).orElseThrow().offset();
+        a.write(CONFIG, msixCap + 3, new byte[] {(byte) 0x80}); // MSI-X on: travels in the config space
+        setState(a, MigrationState.STOP);
+        migratable.raiseVector(1); // held: as a virtio device's last completion while it stops
+        setState(a, MigrationState.STOP_COPY);
+        byte[] stream = readUntilShort(a);
+
+        Destination d = startDestination();
+        TestPeer b = clientOf(d);
+        try (io.jvfio.linux.EventFd vector0 = io.jvfio.linux.EventFd.create();
+             io.jvfio.linux.EventFd vector1 = io.jvfio.linux.EventFd.create()) {
+            b.call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(Vfio.PCI_MSIX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 2),
+                    vector0.fd(), vector1.fd()).close();
+            setState(b, MigrationState.RESUMING);
+            write(b, stream);
+            assertThat(io.jvfio.linux.Linux.poll(vector1.fd(), TestPeer.POLLIN, 100)).as("held while resuming").isZero();
+            setState(b, MigrationState.RUNNING);
+            assertThat(io.jvfio.linux.Linux.poll(vector1.fd(), TestPeer.POLLIN, TestPeer.WAIT_MILLIS)).as("delivered by B").isNotZero();
+            assertThat(io.jvfio.linux.Linux.poll(vector0.fd(), TestPeer.POLLIN, 0)).as("only the vector raised").isZero();
+        }
+    }
 }

@@ -2,6 +2,10 @@ package io.jvfio.devices.virtio;
 
 import static io.jvfio.devices.virtio.Virtio.*;
 
+import io.jvfio.linux.Errno;
+import io.jvfio.server.StateReader;
+import io.jvfio.server.StateWriter;
+import io.jvfio.server.VfioException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
@@ -17,6 +21,10 @@ import java.util.Objects;
  * DISCARD (accepted; the image keeps its bytes, which the spec allows) and WRITE_ZEROES. Every
  * sector range is checked against the capacity (IOERR otherwise); a read-only disk offers RO and
  * answers writes with IOERR. With several queues (MQ) each has its own worker.
+ *
+ * <p>Live migration assumes shared storage, as a VMM's does: source and destination open the
+ * same image. The stop finishes the requests in progress and flushes the image before the
+ * state leaves; the destination refuses a stream from a disk of another size or mode.
  *
  * <pre>{@code
  * VirtioBlk disk = VirtioBlk.builder(Path.of("disk.img")).create(1L << 30).queues(2).build();
@@ -245,6 +253,44 @@ public final class VirtioBlk extends VirtioPciDevice {
             skip = 0;
             bufferOffset += n;
             remaining -= n;
+        }
+    }
+
+    // ------------------------------------------------------------------ migration
+
+    private static final String BLK_STATE = "virtio-blk";
+    private static final int BLK_STATE_VERSION = 1;
+
+    @Override
+    protected void saveDeviceState(StateWriter out) {
+        out.section(BLK_STATE, BLK_STATE_VERSION).u64(capacity()).bool(isReadOnly());
+    }
+
+    @Override
+    protected void loadDeviceState(StateReader in) throws VfioException {
+        StateReader.Section s = in.section(BLK_STATE).requireVersion(BLK_STATE_VERSION);
+        long sourceCapacity = s.u64();
+        boolean sourceReadOnly = s.bool();
+        if (sourceCapacity != capacity()) {
+            throw VfioException.invalid("the source disk has %d bytes, this one (%s) %d"
+                    .formatted(sourceCapacity, imagePath(), capacity()));
+        }
+        if (sourceReadOnly != isReadOnly()) {
+            throw VfioException.invalid("the source disk is %s, this one is %s"
+                    .formatted(sourceReadOnly ? "read-only" : "writable", isReadOnly() ? "read-only" : "writable"));
+        }
+    }
+
+    /** Finishes the requests in progress, then makes what they wrote durable for the destination. */
+    @Override
+    public void quiesce() throws VfioException {
+        super.quiesce();
+        if (!isReadOnly()) {
+            try {
+                image.flush();
+            } catch (IOException e) {
+                throw new VfioException(Errno.EIO, "flushing %s at the stop: %s".formatted(imagePath(), e.getMessage()), e);
+            }
         }
     }
 

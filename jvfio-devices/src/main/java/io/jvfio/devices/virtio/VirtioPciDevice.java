@@ -11,10 +11,14 @@ import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.Capability;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.MsixCapability;
+import io.jvfio.linux.Errno;
 import io.jvfio.server.BarHandler;
+import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
 import io.jvfio.server.RegionInfo;
 import io.jvfio.server.SessionContext;
+import io.jvfio.server.StateReader;
+import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -36,8 +40,15 @@ import java.util.concurrent.locks.LockSupport;
  * the queue's interrupt as the driver's suppression state allows. Workers never run on the
  * session thread, so message-based DMA (guest memory not shared) works too. A malformed chain or
  * unreachable memory sets DEVICE_NEEDS_RESET and raises a configuration interrupt.
+ *
+ * <p>Live-migratable: a stop lets each worker finish the request it holds (its used entry
+ * written, its interrupt held by the core and carried to the destination) and take no more;
+ * the state is the negotiation, the status and, per queue, its configuration and progress (last
+ * available index taken, next used index). Requests the driver made available but the source
+ * never took stay in the ring, and the destination takes them when it starts, so each request
+ * completes exactly once. A device type adds its own section through {@link #saveDeviceState}.
  */
-public abstract class VirtioPciDevice extends PciDevice {
+public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     // BAR 4 layout: one page per structure, so the notify page alone can be mapped into the guest.
     static final int CONFIG_BAR = 4;
     static final long COMMON_OFFSET = 0x0000, ISR_OFFSET = 0x1000, DEVICE_OFFSET = 0x2000, NOTIFY_OFFSET = 0x3000;
@@ -56,6 +67,10 @@ public abstract class VirtioPciDevice extends PciDevice {
     static final int MSIX_BAR = 1;
     static final long MSIX_TABLE_OFFSET = 0x0000, MSIX_PBA_OFFSET = 0x0800, MSIX_BAR_SIZE = 0x1000;
     private static final int NOTIFY_IDLE = 0xffff_ffff;
+    /** How long a stop waits for the requests in progress before it gives up (EBUSY). */
+    private static final long QUIESCE_TIMEOUT_NANOS = 10_000_000_000L;
+    private static final String STATE = "virtio", QUEUE_STATE = "virtio.queue.";
+    private static final int STATE_VERSION = 1, QUEUE_STATE_VERSION = 1;
 
     private static final System.Logger LOG = System.getLogger(VirtioPciDevice.class.getName());
 
@@ -78,6 +93,8 @@ public abstract class VirtioPciDevice extends PciDevice {
     /** Bumped by every reset: work of an older epoch is dropped, never completed into new rings. */
     private volatile int epoch;
     private final AtomicInteger busyWorkers = new AtomicInteger();
+    /** A migration stopped the device: workers take no request until {@link #resume()}. */
+    private volatile boolean stopped;
     private volatile boolean closed;
 
     /**
@@ -186,6 +203,12 @@ public abstract class VirtioPciDevice extends PciDevice {
      * chain's device-writable buffers. A {@link VirtioFault} makes the device need a reset.
      */
     protected abstract long process(int queue, DescriptorChain chain, GuestMemory memory) throws VirtioFault;
+
+    /** Adds the device type's own migration sections (its configuration, to be checked on load). */
+    protected void saveDeviceState(StateWriter out) {}
+
+    /** Reads what {@link #saveDeviceState} wrote; EINVAL when this device cannot take it. */
+    protected void loadDeviceState(StateReader in) throws VfioException {}
 
     // ------------------------------------------------------------------ state for device types and tests
 
@@ -411,11 +434,21 @@ public abstract class VirtioPciDevice extends PciDevice {
                 continue;
             }
             q.activate(eventIdx, indirect);
+        }
+        runQueues();
+    }
+
+    /** Workers for the enabled queues, each kicked once: buffers made available before DRIVER_OK (or a migration). Under the lock. */
+    private void runQueues() {
+        for (int i = 0; i < queues.length; i++) {
+            if (!queues[i].enabled) {
+                continue;
+            }
             if (workers[i] == null) {
-                workers[i] = new Worker(q);
+                workers[i] = new Worker(queues[i]);
                 workers[i].thread.start();
             }
-            kick(i); // buffers made available before DRIVER_OK
+            kick(i);
         }
         if (notifyMode == NotifyMode.POLLED && poller == null) {
             poller = Thread.ofPlatform().daemon().name(name() + "-notify-poller").start(this::pollNotifications);
@@ -517,7 +550,8 @@ public abstract class VirtioPciDevice extends PciDevice {
                 busyWorkers.incrementAndGet();
                 int workEpoch = epoch;
                 try {
-                    if ((status & (STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET)) == STATUS_DRIVER_OK && queue.enabled) {
+                    if ((status & (STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET)) == STATUS_DRIVER_OK && queue.enabled
+                            && !stopped) {
                         drain(workEpoch);
                     }
                 } catch (VirtioFault e) {
@@ -540,7 +574,7 @@ public abstract class VirtioPciDevice extends PciDevice {
             queue.begin(memory);
             do {
                 int head;
-                while ((head = queue.nextAvailable()) >= 0) {
+                while (!stopped && (head = queue.nextAvailable()) >= 0) {
                     chain.walk(memory, queue.descriptorTable(), queue.size, head, queue.indirectAllowed());
                     long written = process(queue.index, chain, memory);
                     if (workEpoch != epoch) {
@@ -550,6 +584,9 @@ public abstract class VirtioPciDevice extends PciDevice {
                     if (queue.publishUsed()) {
                         interruptQueue(queue);
                     }
+                }
+                if (stopped) {
+                    return;   // the rest stays available: the device takes it when it runs again
                 }
             } while (queue.armNotification() && workEpoch == epoch);
         }
@@ -592,6 +629,114 @@ public abstract class VirtioPciDevice extends PciDevice {
             return new RegionInfo(PAGE, true, true, Optional.of(new RegionInfo.Mmap(notifyFd, 0, List.of())), List.of());
         }
         return super.regionInfo(index);
+    }
+
+    // ------------------------------------------------------------------ migration
+
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.section(STATE, STATE_VERSION)
+                .u16(queues.length).u64(deviceFeatures).u64(driverFeatures).u8(status)
+                .u32(deviceFeatureSelect).u32(driverFeatureSelect).u16(queueSelect)
+                .u8(configGeneration).u16(configMsixVector).u8(isr);
+        for (Virtqueue q : queues) {
+            // The progress fields belong to the worker; after a stop it is idle, and a pre-copy
+            // snapshot taken while it runs is sent again at the stop.
+            out.section(QUEUE_STATE + q.index, QUEUE_STATE_VERSION)
+                    .u16(q.size).u16(q.msixVector).bool(q.enabled)
+                    .u64(q.descAddress).u64(q.driverAddress).u64(q.deviceAddress)
+                    .u16(q.lastAvail()).u16(q.nextUsed()).u16(q.usedAtLastCheck());
+        }
+        saveDeviceState(out);
+    }
+
+    @Override
+    public synchronized void loadState(StateReader in) throws VfioException {
+        StateReader.Section s = in.section(STATE).requireVersion(STATE_VERSION);
+        int queueCount = s.u16();
+        if (queueCount != queues.length) {
+            throw VfioException.invalid("the source device has %d queues, this one %d".formatted(queueCount, queues.length));
+        }
+        long offered = s.u64(), accepted = s.u64();
+        if ((accepted & ~deviceFeatures) != 0) {
+            throw VfioException.invalid("the driver negotiated features 0x%x that this device does not offer (offers 0x%x; the source offered 0x%x)"
+                    .formatted(accepted & ~deviceFeatures, deviceFeatures, offered));
+        }
+        int loadedStatus = s.u8();
+        int loadedDeviceSelect = s.u32(), loadedDriverSelect = s.u32(), loadedQueueSelect = s.u16();
+        int loadedGeneration = s.u8(), loadedConfigVector = s.u16(), loadedIsr = s.u8();
+        if (loadedConfigVector != NO_VECTOR && validVector(loadedConfigVector) != loadedConfigVector) {
+            throw VfioException.invalid("configuration MSI-X vector %d is beyond this device's %d".formatted(loadedConfigVector, queues.length + 1));
+        }
+        record QueueState(int size, int vector, boolean enabled, long desc, long driver, long device,
+                          int lastAvail, int nextUsed, int usedAtLastCheck) {}
+        QueueState[] loaded = new QueueState[queues.length];
+        for (Virtqueue q : queues) {
+            StateReader.Section qs = in.section(QUEUE_STATE + q.index).requireVersion(QUEUE_STATE_VERSION);
+            QueueState state = new QueueState(qs.u16(), qs.u16(), qs.bool(), qs.u64(), qs.u64(), qs.u64(),
+                    qs.u16(), qs.u16(), qs.u16());
+            if (state.size() < 1 || state.size() > q.maxSize || Integer.bitCount(state.size()) != 1) {
+                throw VfioException.invalid("queue %d has size %d; this device's queues hold up to %d".formatted(q.index, state.size(), q.maxSize));
+            }
+            if (state.vector() != NO_VECTOR && validVector(state.vector()) != state.vector()) {
+                throw VfioException.invalid("queue %d: MSI-X vector %d is beyond this device's %d".formatted(q.index, state.vector(), queues.length + 1));
+            }
+            loaded[q.index] = state;
+        }
+        loadDeviceState(in);
+        // Everything checked: apply. Work of the old epoch (if this device ran before) is dropped.
+        epoch++;
+        driverFeatures = accepted;
+        status = loadedStatus;
+        deviceFeatureSelect = loadedDeviceSelect;
+        driverFeatureSelect = loadedDriverSelect;
+        queueSelect = loadedQueueSelect;
+        configGeneration = loadedGeneration;
+        configMsixVector = loadedConfigVector;
+        isr = loadedIsr;
+        boolean eventIdx = negotiated(F_RING_EVENT_IDX), indirect = negotiated(F_RING_INDIRECT_DESC);
+        for (Virtqueue q : queues) {
+            QueueState state = loaded[q.index];
+            q.size = state.size();
+            q.msixVector = state.vector();
+            q.enabled = state.enabled();
+            q.descAddress = state.desc();
+            q.driverAddress = state.driver();
+            q.deviceAddress = state.device();
+            q.restore(eventIdx, indirect, state.lastAvail(), state.nextUsed(), state.usedAtLastCheck());
+        }
+        if (notifyPage != null) {
+            notifyPage.segment().fill((byte) 0xff);
+        }
+    }
+
+    /**
+     * Lets each worker finish the request it holds and take no more. The finished requests'
+     * used entries are written; their interrupts are held by the core (and carried to the
+     * destination). EBUSY if a request does not finish within 10 s.
+     */
+    @Override
+    public void quiesce() throws VfioException {
+        stopped = true;
+        long deadline = System.nanoTime() + QUIESCE_TIMEOUT_NANOS;
+        while (busyWorkers.get() > 0) {
+            if (System.nanoTime() - deadline > 0) {
+                stopped = false;
+                throw new VfioException(Errno.EBUSY, "%s: a request did not finish within %d s of the stop"
+                        .formatted(name(), QUIESCE_TIMEOUT_NANOS / 1_000_000_000L));
+            }
+            LockSupport.parkNanos(100_000);
+        }
+    }
+
+    /** Runs again: each live queue is looked at, as requests may have been made available while stopped. */
+    @Override
+    public synchronized void resume() {
+        stopped = false;
+        if ((status & (STATUS_DRIVER_OK | STATUS_FEATURES_OK | STATUS_DEVICE_NEEDS_RESET))
+                == (STATUS_DRIVER_OK | STATUS_FEATURES_OK)) {
+            runQueues();
+        }
     }
 
     // ------------------------------------------------------------------ lifecycle

@@ -60,6 +60,31 @@ final class Virtqueue {
         desc = avail = used = null;
     }
 
+    /**
+     * A migrated queue (destination, device stopped): the source's progress instead of a fresh
+     * start, so no request is taken twice and none is skipped.
+     */
+    void restore(boolean eventIdx, boolean indirect, int lastAvail, int nextUsed, int usedAtLastCheck) {
+        this.eventIdx = eventIdx;
+        this.indirect = indirect;
+        this.lastAvail = lastAvail & 0xffff;
+        this.nextUsed = nextUsed & 0xffff;
+        this.usedAtLastCheck = usedAtLastCheck & 0xffff;
+        desc = avail = used = null;
+    }
+
+    int lastAvail() {
+        return lastAvail;
+    }
+
+    int nextUsed() {
+        return nextUsed;
+    }
+
+    int usedAtLastCheck() {
+        return usedAtLastCheck;
+    }
+
     /** Resolves the rings for a batch of work: in place when the client shared its memory. */
     void begin(GuestMemory memory) {
         int n = size;

@@ -101,6 +101,27 @@ final class UserspaceVirtioDriver implements AutoCloseable {
             memory = arena.allocate(MEMORY_SIZE, 4096);
             client.registerMemory(MEMORY_IOVA, memory, Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE);
         }
+        int[] found = findCapabilities();
+        this.bar = found[0];
+        this.notifyBar = found[1];
+    }
+
+    /**
+     * Over "guest" memory the caller owns and has already given the server at {@link #MEMORY_IOVA}
+     * (two servers may share it: a migration's source and destination).
+     */
+    UserspaceVirtioDriver(VfioUserClient client, MemorySegment memory) throws IOException {
+        this.client = client;
+        this.memory = memory;
+        this.shared = null;
+        this.arena = null;
+        int[] found = findCapabilities();
+        this.bar = found[0];
+        this.notifyBar = found[1];
+    }
+
+    /** The BARs of the common configuration and of the notify area; records every capability's offset. */
+    private int[] findCapabilities() throws IOException {
         int bars = -1, notifyBars = -1;
         for (int at = client.read8(CONFIG, 0x34); at != 0; at = client.read8(CONFIG, at + 1)) {
             if (client.read8(CONFIG, at) == 0x09) {
@@ -114,8 +135,7 @@ final class UserspaceVirtioDriver implements AutoCloseable {
                 }
             }
         }
-        this.bar = bars;
-        this.notifyBar = notifyBars;
+        return new int[] {bars, notifyBars};
     }
 
     long alloc(long bytes) {

@@ -1,0 +1,433 @@
+package io.jvfio.devices.virtio;
+
+import static io.jvfio.devices.virtio.UserspaceVirtioDriver.MEMORY_IOVA;
+import static io.jvfio.devices.virtio.UserspaceVirtioDriver.MEMORY_SIZE;
+import static io.jvfio.devices.virtio.UserspaceVirtioDriver.QUEUE_SIZE;
+import static io.jvfio.devices.virtio.UserspaceVirtioDriver.U16;
+import static io.jvfio.devices.virtio.UserspaceVirtioDriver.U32;
+import static io.jvfio.devices.virtio.UserspaceVirtioDriver.U64;
+import static io.jvfio.devices.virtio.Virtio.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.jvfio.client.Interrupts;
+import io.jvfio.client.MigrationDriver;
+import io.jvfio.client.VfioUserClient;
+import io.jvfio.client.VfioUserException;
+import io.jvfio.linux.Errno;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.Mapping;
+import io.jvfio.linux.Memfd;
+import io.jvfio.protocol.MigrationState;
+import io.jvfio.protocol.Vfio;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.VfioUserServer;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * virtio-blk moved between two servers while a userspace driver keeps block requests in flight.
+ * The two servers share the disk image (shared storage) and the driver's memory (given to both
+ * at the same IOVA — by fd, or reached through DMA messages), as the two ends of a migration on
+ * one host do; the driver's rings stay where they are and only its doorbell and interrupts move.
+ */
+class VirtioBlkMigrationTest {
+    static final long DISK = 8 << 20;
+    static final int BLOCK = 4096, BLOCKS = (int) (DISK / BLOCK);
+    static final long FEATURES = featureBit(F_VERSION_1) | featureBit(F_RING_EVENT_IDX) | featureBit(BLK_F_FLUSH);
+    static final int VECTORS = 2, QUEUE_VECTOR = 1;
+    /** Three descriptors a request (header, data, status): this many requests fit in the queue at once. */
+    static final int SLOTS = QUEUE_SIZE / 3;
+
+    @TempDir
+    Path dir;
+    private final Deque<AutoCloseable> cleanup = new ArrayDeque<>();
+    private int fdsBefore;
+
+    @BeforeEach
+    void countFds() {
+        fdsBefore = Fd.openFdCountOfProcess();
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        while (!cleanup.isEmpty()) {
+            cleanup.pop().close();
+        }
+        assertThat(Fd.openFdCountOfProcess()).as("open fds after the test").isEqualTo(fdsBefore);
+    }
+
+    private VirtioBlk disk(Path image, long createSize) throws IOException {
+        VirtioBlk.Builder b = VirtioBlk.builder(image).serial("migrating");
+        VirtioBlk disk = (createSize > 0 ? b.create(createSize) : b).build();
+        cleanup.push(disk::shutdown);
+        return disk;
+    }
+
+    private VfioUserClient serve(VirtioBlk disk, String name) throws Exception {
+        VfioUserServer server = VfioUserServer.bind(dir.resolve(name), disk, ServerOptions.defaults());
+        cleanup.push(server);
+        server.start();
+        VfioUserClient client = VfioUserClient.connect(server.socketPath().orElseThrow());
+        cleanup.push(client);
+        return client;
+    }
+
+    /** The driver's memory, given to {@code clients} at MEMORY_IOVA: one memfd mapped by all, or plain memory served by DMA messages. */
+    private MemorySegment sharedMemory(boolean byFd, VfioUserClient... clients) throws IOException {
+        int rw = Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE;
+        if (byFd) {
+            Fd memfd = Memfd.create("driver-memory", MEMORY_SIZE);
+            cleanup.push(memfd::close);
+            Mapping mapping = Mapping.map(memfd, 0, MEMORY_SIZE, true);
+            cleanup.push(mapping);
+            for (VfioUserClient c : clients) {
+                c.dmaMap(MEMORY_IOVA, MEMORY_SIZE, rw, memfd, 0);
+            }
+            return mapping.segment();
+        }
+        Arena arena = Arena.ofShared();
+        cleanup.push(arena::close);
+        MemorySegment memory = arena.allocate(MEMORY_SIZE, 4096);
+        for (VfioUserClient c : clients) {
+            c.registerMemory(MEMORY_IOVA, memory, rw);
+        }
+        return memory;
+    }
+
+    /** Where the driver's doorbell and interrupts go: the source, then the destination. */
+    record Endpoint(VfioUserClient client, Interrupts msix, AtomicInteger wakeUps) {
+        Endpoint(VfioUserClient client, Interrupts msix) {
+            this(client, msix, new AtomicInteger());
+        }
+    }
+
+    @ParameterizedTest(name = "memory shared by fd: {0}")
+    @ValueSource(booleans = {true, false})
+    void everyRequestCompletesExactlyOnceAndTheImageMatches(boolean byFd) throws Exception {
+        Path image = dir.resolve("shared.img");
+        VirtioBlk a = disk(image, DISK), b = disk(image, 0);
+        VfioUserClient toA = serve(a, "a.sock"), toB = serve(b, "b.sock");
+        MemorySegment memory = sharedMemory(byFd, toA, toB);
+
+        UserspaceVirtioDriver driver = new UserspaceVirtioDriver(toA, memory);
+        assertThat(driver.negotiate(FEATURES)).isTrue();
+        driver.enableMsix(VECTORS);
+        cleanup.push(driver.msix);
+        UserspaceVirtioDriver.Queue queue = driver.setUpQueue(0);
+        driver.driverOk();
+        // The destination's interrupts are wired before it runs, as a VMM does while loading.
+        Interrupts msixOnB = toB.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, VECTORS);
+        cleanup.push(msixOnB);
+
+        AtomicReference<Endpoint> endpoint = new AtomicReference<>(new Endpoint(toA, driver.msix));
+        Endpoint onB = new Endpoint(toB, msixOnB);
+        BlockDriver io = new BlockDriver(driver, queue, endpoint);
+        Thread thread = Thread.ofPlatform().name("block-driver").start(io::run);
+        try {
+            io.awaitCompleted(200);
+            AtomicInteger inFlightAtStop = new AtomicInteger(-1);
+            MigrationDriver.Result result = new MigrationDriver(toA, toB, List.of(),
+                    MigrationDriver.Options.defaults().withMaxPreCopyRounds(3), p -> {
+                        if (p.phase() == MigrationDriver.Phase.STOP_COPY) {
+                            inFlightAtStop.set(io.outstanding());
+                        }
+                    }).migrate();
+            int completedOnA = io.completed();
+            endpoint.set(onB);
+            assertThat(toA.migrationState()).isEqualTo(MigrationState.STOP);
+            assertThat(toB.migrationState()).isEqualTo(MigrationState.RUNNING);
+            assertThat(result.deviceBytes()).isPositive();
+            assertThat(inFlightAtStop.get()).as("requests in flight when the source stopped").isPositive();
+
+            io.awaitCompleted(completedOnA + 200);
+            io.finish();
+        } finally {
+            io.finish();
+            thread.join(30_000);
+        }
+        assertThat(thread.isAlive()).as("driver thread done").isFalse();
+        io.rethrow();
+        assertThat(io.submitted()).isEqualTo(io.completed());
+        assertThat(io.duplicates()).as("requests completed twice").isZero();
+        assertThat(io.statusErrors()).as("requests that failed").isZero();
+        assertThat(io.readMismatches()).as("reads that returned other bytes than written").isZero();
+        assertThat(onB.wakeUps().get()).as("queue interrupts from the destination").isPositive();
+        // Shared storage: the one image holds exactly what the driver wrote, through A and then B.
+        assertThat(sha256(Files.readAllBytes(image))).isEqualTo(sha256(io.expectedImage()));
+    }
+
+    @Test
+    void aDestinationDiskOfAnotherSizeRefusesTheStateAndTheSourceRunsOn() throws Exception {
+        VirtioBlk a = disk(dir.resolve("a.img"), DISK), b = disk(dir.resolve("b.img"), DISK / 2);
+        VfioUserClient toA = serve(a, "a.sock"), toB = serve(b, "b.sock");
+        MemorySegment memory = sharedMemory(true, toA, toB);
+        UserspaceVirtioDriver driver = new UserspaceVirtioDriver(toA, memory);
+        assertThat(driver.negotiate(FEATURES)).isTrue();
+        driver.enableMsix(VECTORS);
+        cleanup.push(driver.msix);
+        UserspaceVirtioDriver.Queue queue = driver.setUpQueue(0);
+        driver.driverOk();
+        AtomicReference<Endpoint> endpoint = new AtomicReference<>(new Endpoint(toA, driver.msix));
+        BlockDriver io = new BlockDriver(driver, queue, endpoint);
+        Thread thread = Thread.ofPlatform().name("block-driver").start(io::run);
+        try {
+            io.awaitCompleted(50);
+            assertThatThrownBy(() -> new MigrationDriver(toA, toB, List.of(), MigrationDriver.Options.defaults(), p -> { }).migrate())
+                    .isInstanceOf(VfioUserException.class)
+                    .satisfies(e -> assertThat(((VfioUserException) e).errno()).isEqualTo(Errno.EINVAL));
+            assertThat(toA.migrationState()).isEqualTo(MigrationState.RUNNING);
+            int before = io.completed();
+            io.awaitCompleted(before + 50); // the source carries on
+        } finally {
+            io.finish();
+            thread.join(30_000);
+        }
+        io.rethrow();
+        assertThat(io.submitted()).isEqualTo(io.completed());
+        assertThat(io.duplicates()).isZero();
+        assertThat(io.readMismatches()).isZero();
+        assertThat(sha256(Files.readAllBytes(dir.resolve("a.img")))).isEqualTo(sha256(io.expectedImage()));
+    }
+
+    private static String sha256(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
+    /**
+     * Keeps {@link #SLOTS} 4 KiB reads and writes of random blocks in flight (never two on one
+     * block), each with its own descriptors and buffers, and checks every completion against a
+     * model of the disk. A doorbell the stopped source refuses is rung again at the destination;
+     * with nothing completing for 20 ms the doorbell is rung again (a notification the stopped
+     * source swallowed).
+     */
+    static final class BlockDriver {
+        private final UserspaceVirtioDriver d;
+        private final UserspaceVirtioDriver.Queue q;
+        private final AtomicReference<Endpoint> endpoint;
+        private final byte[] model = new byte[(int) DISK];
+        private final long[] header = new long[SLOTS], data = new long[SLOTS], status = new long[SLOTS];
+        private final int[] block = new int[SLOTS];
+        private final boolean[] write = new boolean[SLOTS], busy = new boolean[SLOTS];
+        private final SplittableRandom random = new SplittableRandom(7);
+        private final AtomicInteger submitted = new AtomicInteger(), completed = new AtomicInteger(), outstanding = new AtomicInteger();
+        private int duplicates, statusErrors, readMismatches;
+        private int lastUsed;
+        private volatile boolean finishing;
+        private volatile Throwable failure;
+
+        BlockDriver(UserspaceVirtioDriver d, UserspaceVirtioDriver.Queue q, AtomicReference<Endpoint> endpoint) {
+            this.d = d;
+            this.q = q;
+            this.endpoint = endpoint;
+            for (int s = 0; s < SLOTS; s++) {
+                header[s] = d.alloc(BLK_REQ_HEADER_SIZE);
+                data[s] = d.alloc(BLOCK);
+                status[s] = d.alloc(1);
+            }
+        }
+
+        void run() {
+            try {
+                long idleSince = System.nanoTime(), lastProgress = idleSince;
+                while (!finishing || outstanding.get() > 0) {
+                    boolean rang = false;
+                    if (!finishing) {
+                        for (int s = 0; s < SLOTS; s++) {
+                            if (!busy[s]) {
+                                submit(s);
+                                rang = true;
+                            }
+                        }
+                    }
+                    if (rang) {
+                        ring();
+                    }
+                    Endpoint e = endpoint.get();
+                    if (e.msix().await(QUEUE_VECTOR, Duration.ofMillis(5))) {
+                        e.wakeUps().incrementAndGet();
+                    }
+                    if (reap() > 0) {
+                        idleSince = lastProgress = System.nanoTime();
+                    } else if (finishing && System.nanoTime() - lastProgress > 5_000_000_000L) {
+                        throw new AssertionError(outstanding.get() + " requests never completed");
+                    } else if (System.nanoTime() - idleSince > 20_000_000L) {
+                        ring();
+                        idleSince = System.nanoTime();
+                    }
+                }
+            } catch (Throwable t) {
+                failure = t;
+            }
+        }
+
+        private void submit(int s) {
+            int b;
+            do {
+                b = random.nextInt(BLOCKS);
+            } while (inFlight(b));
+            boolean isWrite = random.nextBoolean();
+            MemorySegment m = d.memory;
+            m.set(U32, header[s] + BLK_REQ_TYPE, isWrite ? BLK_T_OUT : BLK_T_IN);
+            m.set(U64, header[s] + BLK_REQ_SECTOR, (long) b * (BLOCK / SECTOR_SIZE));
+            m.set(ValueLayout.JAVA_BYTE, status[s], (byte) 0xff);
+            if (isWrite) {
+                byte[] bytes = new byte[BLOCK];
+                random.nextBytes(bytes);
+                MemorySegment.copy(MemorySegment.ofArray(bytes), 0, m, data[s], BLOCK);
+                System.arraycopy(bytes, 0, model, b * BLOCK, BLOCK);  // no other request touches b meanwhile
+            } else {
+                m.asSlice(data[s], BLOCK).fill((byte) 0xee);
+            }
+            int head = 3 * s;
+            descriptor(head, d.iova(header[s]), BLK_REQ_HEADER_SIZE, DESC_F_NEXT, head + 1);
+            descriptor(head + 1, d.iova(data[s]), BLOCK, DESC_F_NEXT | (isWrite ? 0 : DESC_F_WRITE), head + 2);
+            descriptor(head + 2, d.iova(status[s]), 1, DESC_F_WRITE, 0);
+            block[s] = b;
+            write[s] = isWrite;
+            busy[s] = true;
+            m.set(U16, q.avail + AVAIL_RING + 2L * (q.availIdx % QUEUE_SIZE), (short) head);
+            VarHandle.releaseFence(); // the ring entry before the index that publishes it
+            q.availIdx = (q.availIdx + 1) & 0xffff;
+            m.set(U16, q.avail + AVAIL_IDX, (short) q.availIdx);
+            submitted.incrementAndGet();
+            outstanding.incrementAndGet();
+        }
+
+        private void descriptor(int i, long address, int length, int flags, int next) {
+            long at = q.desc + (long) i * DESC_SIZE;
+            d.memory.set(U64, at + DESC_ADDR, address);
+            d.memory.set(U32, at + DESC_LEN, length);
+            d.memory.set(U16, at + DESC_FLAGS, (short) flags);
+            d.memory.set(U16, at + DESC_NEXT, (short) next);
+        }
+
+        private boolean inFlight(int b) {
+            for (int s = 0; s < SLOTS; s++) {
+                if (busy[s] && block[s] == b) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** The doorbell, at whichever server now has the device; refused while the source is in STOP_COPY. */
+        private void ring() throws IOException {
+            Endpoint e = endpoint.get();
+            long at = d.capOffsets.get(PCI_CAP_NOTIFY_CFG) + (long) q.index * d.notifyMultiplier();
+            try {
+                e.client().write16(d.notifyBar, at, q.index);
+            } catch (VfioUserException refused) {
+                if (refused.errno() != Errno.EINVAL) {
+                    throw refused;
+                }
+                // the device is between servers: the next ring goes to whichever has it then
+            }
+        }
+
+        /** Takes the used entries the device published; returns how many. */
+        private int reap() {
+            int usedIdx = Short.toUnsignedInt(d.memory.get(U16, q.used + USED_IDX));
+            VarHandle.acquireFence(); // entries only after the index that published them
+            int n = 0;
+            while (lastUsed != usedIdx) {
+                long element = q.used + USED_RING + (long) USED_ELEM_SIZE * (lastUsed % QUEUE_SIZE);
+                int id = d.memory.get(U32, element);
+                lastUsed = (lastUsed + 1) & 0xffff;
+                n++;
+                int s = id / 3;
+                if (id % 3 != 0 || s >= SLOTS || !busy[s]) {
+                    duplicates++; // a completion for no request in flight: done twice (or invented)
+                    continue;
+                }
+                busy[s] = false;
+                if (d.memory.get(ValueLayout.JAVA_BYTE, status[s]) != BLK_S_OK) {
+                    statusErrors++;
+                } else if (!write[s] && MemorySegment.mismatch(MemorySegment.ofArray(model), (long) block[s] * BLOCK,
+                        (long) block[s] * BLOCK + BLOCK, d.memory, data[s], data[s] + BLOCK) != -1) {
+                    readMismatches++;
+                }
+                completed.incrementAndGet();
+                outstanding.decrementAndGet();
+            }
+            // EVENT_IDX: an interrupt for the next completion (used_event, after the available ring)
+            d.memory.set(U16, q.avail + AVAIL_RING + 2L * QUEUE_SIZE, (short) lastUsed);
+            VarHandle.fullFence();
+            return n;
+        }
+
+        void awaitCompleted(int count) throws Exception {
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (completed.get() < count) {
+                rethrow();
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("%d of %d requests completed (%d outstanding)".formatted(completed.get(), count, outstanding.get()));
+                }
+                Thread.sleep(5);
+            }
+        }
+
+        /** Submits no more; the thread ends once every request in flight has completed. */
+        void finish() {
+            finishing = true;
+        }
+
+        void rethrow() throws Exception {
+            Throwable t = failure;
+            if (t instanceof Exception e) {
+                throw e;
+            }
+            if (t instanceof Error e) {
+                throw e;
+            }
+        }
+
+        int submitted() {
+            return submitted.get();
+        }
+
+        int completed() {
+            return completed.get();
+        }
+
+        int outstanding() {
+            return outstanding.get();
+        }
+
+        int duplicates() {
+            return duplicates;
+        }
+
+        int statusErrors() {
+            return statusErrors;
+        }
+
+        int readMismatches() {
+            return readMismatches;
+        }
+
+        byte[] expectedImage() {
+            return model.clone();
+        }
+    }
+}
