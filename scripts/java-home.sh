@@ -1,26 +1,39 @@
 #!/usr/bin/env bash
 # Prints the JAVA_HOME of a JDK 25 or newer: $JAVA_HOME if it qualifies, else the newest one
 # found under the usual install roots. Exits 1 with a clear message when there is none.
-set -euo pipefail
+# Sourced (as ./jvfio does, to spare a shell at every start) it only defines jvfio_java_home.
 
-feature_version() { # the feature number of the JDK at $1, or nothing
-  local release="$1/release" v
+_jvfio_feature_version() { # sets _jvfio_v to the feature number of the JDK at $1, or to nothing
+  local release="$1/release" line
+  _jvfio_v=
   [ -x "$1/bin/javac" ] && [ -f "$release" ] || return 0
-  v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$release")
-  echo "${v:-}"
+  while IFS= read -r line || [ -n "$line" ]; do
+    if [[ $line =~ ^JAVA_VERSION=\"([0-9]+) ]]; then
+      _jvfio_v=${BASH_REMATCH[1]}
+      return 0
+    fi
+  done <"$release"
 }
 
-best= best_v=0
-for home in "${JAVA_HOME:-}" /usr/lib/jvm/* /opt/java/* /opt/jdk* "$HOME"/.jdks/* "$HOME"/.sdkman/candidates/java/*; do
-  [ -n "$home" ] && [ -d "$home" ] || continue
-  v=$(feature_version "$home")
-  [ -n "$v" ] || continue
-  if [ "$home" = "${JAVA_HOME:-}" ] && [ "$v" -ge 25 ]; then best=$home; break; fi
-  if [ "$v" -ge 25 ] && [ "$v" -gt "$best_v" ]; then best=$home best_v=$v; fi
-done
-if [ -z "$best" ]; then
-  echo "jvfio needs a JDK 25 or newer; none found in \$JAVA_HOME, /usr/lib/jvm, /opt or ~/.jdks." >&2
-  echo "Install one (e.g. Temurin 25) or set JAVA_HOME to it." >&2
-  exit 1
+jvfio_java_home() {
+  local best= best_v=0 home v
+  for home in "${JAVA_HOME:-}" /usr/lib/jvm/* /opt/java/* /opt/jdk* "$HOME"/.jdks/* "$HOME"/.sdkman/candidates/java/*; do
+    [ -n "$home" ] && [ -d "$home" ] || continue
+    _jvfio_feature_version "$home"
+    v=$_jvfio_v
+    [ -n "$v" ] || continue
+    if [ "$home" = "${JAVA_HOME:-}" ] && [ "$v" -ge 25 ]; then best=$home; break; fi
+    if [ "$v" -ge 25 ] && [ "$v" -gt "$best_v" ]; then best=$home best_v=$v; fi
+  done
+  if [ -z "$best" ]; then
+    echo "jvfio needs a JDK 25 or newer; none found in \$JAVA_HOME, /usr/lib/jvm, /opt or ~/.jdks." >&2
+    echo "Install one (e.g. Temurin 25) or set JAVA_HOME to it." >&2
+    return 1
+  fi
+  (CDPATH= cd -P -- "$best" && pwd) # its real path, like readlink -f, without starting a process
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  jvfio_java_home
 fi
-readlink -f "$best"

@@ -49,7 +49,8 @@ final class BenchStartup {
                                 if (System.nanoTime() > deadline || !p.isAlive()) {
                                     throw new IllegalStateException("the server did not start: " + e.getMessage());
                                 }
-                                Thread.onSpinWait();
+                                // Not a spin: on two CPUs a spinning poller takes one from the server starting.
+                                java.util.concurrent.locks.LockSupport.parkNanos(100_000);
                             }
                         }
                         if (r >= 0) {
@@ -90,9 +91,12 @@ final class BenchStartup {
     static void train(boolean viaServeCommand) throws Exception {
         Path dir = Files.createTempDirectory("jvfio-aot-");
         Path socket = dir.resolve("gpio.sock");
+        // A socket of its own: serve's SIGTERM handler may remove its socket file only after serve has
+        // returned, which must not hit the next server's socket.
+        Path serveSocket = dir.resolve("serve.sock");
         try {
             if (viaServeCommand) {
-                trainServeCommand(socket);
+                trainServeCommand(serveSocket);
             }
             try (VfioUserServer server = VfioUserServer.bind(socket, new PciIdio16(), ServerOptions.defaults())) {
                 server.start();
@@ -102,6 +106,7 @@ final class BenchStartup {
             }
         } finally {
             Files.deleteIfExists(socket);
+            Files.deleteIfExists(serveSocket);
             Files.deleteIfExists(dir);
         }
     }

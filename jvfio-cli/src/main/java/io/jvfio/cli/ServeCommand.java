@@ -16,10 +16,12 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code jvfio serve DEVICE}: serves one device until interrupted (SIGTERM or Ctrl-C). */
+/**
+ * {@code jvfio serve DEVICE}: serves one device until interrupted (SIGTERM or Ctrl-C). The devices
+ * ({@link Gpio}, {@link VirtioBlkDisk}) are added as subcommands by {@link Main#COMMANDS}.
+ */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Serve a device over vfio-user until SIGTERM/Ctrl-C.",
-        subcommands = {ServeCommand.Gpio.class, ServeCommand.VirtioBlkDisk.class})
+        description = "Serve a device over vfio-user until SIGTERM/Ctrl-C.")
 final class ServeCommand {
 
     /** Where to listen: a socket path, or an inherited fd (the vfio-user backend convention). */

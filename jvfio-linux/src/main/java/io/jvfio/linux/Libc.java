@@ -309,17 +309,19 @@ final class Libc {
 
     /**
      * fstat became a real libc symbol only in glibc 2.33; before that it was an inline wrapper around
-     * {@code __fxstat(version 1, fd, buf)}. Bind whichever exists.
+     * {@code __fxstat(version 1, fd, buf)}. Bind whichever exists (on first use, like the others).
      */
-    private static final boolean FSTAT_IS_FXSTAT = LIBC.find("fstat").isEmpty();
-    private static final MethodHandle FSTAT = FSTAT_IS_FXSTAT
-            ? bind("__fxstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS))
-            : bind("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    static final class FSTAT {
+        static final boolean IS_FXSTAT = LIBC.find("fstat").isEmpty();
+        static final MethodHandle H = IS_FXSTAT
+                ? bind("__fxstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS))
+                : bind("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
 
     static int fstat(MemorySegment captureState, int fd, MemorySegment statBuffer) throws Throwable {
-        return FSTAT_IS_FXSTAT
-                ? (int) FSTAT.invokeExact(captureState, 1, fd, statBuffer)
-                : (int) FSTAT.invokeExact(captureState, fd, statBuffer);
+        return FSTAT.IS_FXSTAT
+                ? (int) FSTAT.H.invokeExact(captureState, 1, fd, statBuffer)
+                : (int) FSTAT.H.invokeExact(captureState, fd, statBuffer);
     }
 
     /** Downcall handles only throw for programming errors in their use; surface those unchecked. */

@@ -51,6 +51,19 @@ public final class UnixServerSocket implements AutoCloseable {
     }
 
     /**
+     * Binds the native calls {@link #bind} makes (socket, bind, chmod, listen) ahead of it: the FFM
+     * linker generates code for each on first use, several milliseconds apiece at start-up. A server
+     * can call this on another thread while it does other start-up work, so that its bind finds them
+     * ready (or waits only for what is left).
+     */
+    public static void prepareBind() {
+        java.util.Objects.requireNonNull(Libc.SOCKET.H);
+        java.util.Objects.requireNonNull(Libc.BIND.H);
+        java.util.Objects.requireNonNull(Libc.CHMOD.H);
+        java.util.Objects.requireNonNull(Libc.LISTEN.H);
+    }
+
+    /**
      * {@link #bind}, first replacing a stale socket at {@code path}: one left by a dead process
      * (nobody accepts on it) is removed; a live socket, a symbolic link (never followed) or any
      * other file there is refused with a clear message.

@@ -41,6 +41,17 @@ class UnixServerSocketTest extends FdLeakCheck {
     }
 
     @Test
+    void bindWhilePrepareBindRunsOnAnotherThread() throws Exception {
+        var prepared = threads.submit(UnixServerSocket::prepareBind);
+        Path path = directory.resolve("prepared.sock");
+        try (UnixServerSocket server = UnixServerSocket.bind(path, 0600, 4); UnixSocket client = UnixSocket.connect(path)) {
+            server.accept().close();
+        }
+        prepared.get(30, TimeUnit.SECONDS);
+        UnixServerSocket.prepareBind(); // again: nothing left to do
+    }
+
+    @Test
     void clientAndServerTalkBothWays() throws Exception {
         Path path = directory.resolve("talk.sock");
         try (UnixServerSocket server = UnixServerSocket.bind(path, 0600, 4);

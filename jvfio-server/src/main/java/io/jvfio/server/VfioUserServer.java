@@ -23,7 +23,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * for the next client.
  */
 public final class VfioUserServer implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(VfioUserServer.class.getName());
+    /** The logger, made on first use: finding the logging backend costs start-up some 20 ms. */
+    private static final class Log {
+        static final System.Logger LOG = System.getLogger(VfioUserServer.class.getName());
+    }
 
     private final UnixServerSocket listener;   // null when serving one pre-connected socket
     private final UnixSocket connected;
@@ -129,7 +132,7 @@ public final class VfioUserServer implements AutoCloseable {
                 serve();
             } catch (IOException e) {
                 if (!closed) {
-                    LOG.log(Level.ERROR, "server stopped: " + e.getMessage(), e);
+                    Log.LOG.log(Level.ERROR, "server stopped: " + e.getMessage(), e);
                 }
             }
         });
@@ -151,7 +154,7 @@ public final class VfioUserServer implements AutoCloseable {
             // One session's failure must never end serve(): log it and take the next client. InternalError is
             // how HotSpot reports a SIGBUS in a memory access: a client that truncated the file behind a DMA
             // window while the device read it on the session thread.
-            LOG.log(Level.ERROR, "session failed", e);
+            Log.LOG.log(Level.ERROR, "session failed", e);
         } finally {
             current = null;
         }
@@ -166,18 +169,18 @@ public final class VfioUserServer implements AutoCloseable {
         try {
             peer = client.peerCredentials();
         } catch (LinuxException e) {
-            LOG.log(Level.WARNING, "refused a client whose credentials cannot be read: " + e.getMessage());
+            Log.LOG.log(Level.WARNING, "refused a client whose credentials cannot be read: " + e.getMessage());
             return false;
         }
         boolean ok;
         try {
             ok = options.accessPolicy().permits(peer);
         } catch (RuntimeException e) {
-            LOG.log(Level.ERROR, "access policy failed; refusing the client", e);
+            Log.LOG.log(Level.ERROR, "access policy failed; refusing the client", e);
             return false;
         }
         if (!ok) {
-            LOG.log(Level.WARNING, "refused client pid %d uid %d gid %d: not allowed by the access policy (%s)"
+            Log.LOG.log(Level.WARNING, "refused client pid %d uid %d gid %d: not allowed by the access policy (%s)"
                     .formatted(peer.pid(), peer.uid(), peer.gid(), options.accessPolicy()));
         }
         return ok;
@@ -233,7 +236,7 @@ public final class VfioUserServer implements AutoCloseable {
             try {
                 Files.deleteIfExists(p);
             } catch (IOException e) {
-                LOG.log(Level.WARNING, "could not remove " + p + ": " + e.getMessage());
+                Log.LOG.log(Level.WARNING, "could not remove " + p + ": " + e.getMessage());
             }
         });
     }

@@ -1,0 +1,70 @@
+package io.jvfio.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The command tree: only the named branch for a command, the whole tree for help and errors. */
+class MainTest {
+    private static final List<String> TOP = List.of("serve", "demo", "lspci", "trace", "migrate", "bench", "help");
+
+    /** Subcommand names, depth first, e.g. "serve", "serve gpio". */
+    private static List<String> tree(CommandLine cli) {
+        return cli.getSubcommands().entrySet().stream()
+                .flatMap(e -> java.util.stream.Stream.concat(java.util.stream.Stream.of(e.getKey()),
+                        tree(e.getValue()).stream().map(sub -> e.getKey() + " " + sub)))
+                .collect(Collectors.toList());
+    }
+
+    @Test
+    void aCommandGetsOnlyItsBranch() {
+        assertThat(tree(Main.commandLine("serve", "gpio", "--socket", "x"))).containsExactly("serve", "serve gpio");
+        assertThat(tree(Main.commandLine("serve", "virtio-blk", "--disk", "d"))).containsExactly("serve", "serve virtio-blk");
+        assertThat(tree(Main.commandLine("lspci", "-vv", "s"))).containsExactly("lspci");
+        assertThat(tree(Main.commandLine("bench", "startup")))
+                .containsExactly("bench", "bench virtio-blk", "bench latency", "bench scale", "bench startup", "bench serve",
+                        "bench aot-training");
+    }
+
+    @Test
+    void helpUsageAndErrorsGetTheWholeTree() {
+        List<String> whole = tree(Main.commandLine());
+        assertThat(whole).filteredOn(n -> !n.contains(" ")).containsExactlyElementsOf(TOP);
+        assertThat(whole).contains("serve gpio", "serve virtio-blk", "bench startup");
+        for (String[] args : List.of(new String[] {"--help"}, new String[] {"help", "serve"}, new String[] {"-V", "serve"},
+                new String[] {"serv"}, new String[] {"@args"})) {
+            assertThat(tree(Main.commandLine(args))).as(String.join(" ", args)).isEqualTo(whole);
+        }
+        assertThat(tree(Main.commandLine("serve"))).containsExactly("serve", "serve gpio", "serve virtio-blk");
+        assertThat(tree(Main.commandLine("serve", "--help", "gpio"))).containsExactly("serve", "serve gpio", "serve virtio-blk");
+        assertThat(tree(Main.commandLine("serve", "GPIO"))).containsExactly("serve", "serve gpio", "serve virtio-blk");
+    }
+
+    @Test
+    void namesComeFromTheAnnotations() {
+        Map<String, CommandLine> top = Main.commandLine().getSubcommands();
+        assertThat((Object) top.get("serve").getCommand()).isInstanceOf(ServeCommand.class);
+        assertThat((Object) top.get("help").getCommand()).isInstanceOf(CommandLine.HelpCommand.class);
+        assertThat((Object) top.get("serve").getSubcommands().get("gpio").getCommand()).isInstanceOf(ServeCommand.Gpio.class);
+    }
+
+    @Test
+    void usageListsEveryCommand() {
+        LspciCommandTest.Run root = LspciCommandTest.run("--help");
+        assertThat(root.exit()).isZero();
+        assertThat(root.out()).contains("Commands:", "  serve ", "  demo ", "  lspci ", "  trace ", "  migrate ", "  bench ", "  help ");
+        LspciCommandTest.Run serve = LspciCommandTest.run("serve", "--help");
+        assertThat(serve.out()).contains("Commands:", "  gpio ", "  virtio-blk ");
+        LspciCommandTest.Run missing = LspciCommandTest.run("serve", "gpio");
+        assertThat(missing.exit()).isEqualTo(2);
+        assertThat(missing.err()).contains("Error: Missing required argument (specify one of these): (--socket=PATH | --fd=N)",
+                "Usage: jvfio serve gpio");
+        LspciCommandTest.Run typo = LspciCommandTest.run("serve", "gpi");
+        assertThat(typo.exit()).isEqualTo(2);
+        assertThat(typo.err()).contains("Unmatched argument at index 1: 'gpi'", "Did you mean: serve gpio?");
+    }
+}
