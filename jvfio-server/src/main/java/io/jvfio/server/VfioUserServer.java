@@ -36,6 +36,7 @@ public final class VfioUserServer implements AutoCloseable {
     private final ServerStats stats = new ServerStats();
     private final Optional<Path> path;
     private volatile boolean closed;
+    private final Object closing = new Object();
     private volatile boolean serving;
     private volatile Session current;
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -208,13 +209,22 @@ public final class VfioUserServer implements AutoCloseable {
         return true;
     }
 
-    /** Stops listening, disconnects the client, and removes the socket file. */
+    /**
+     * Stops listening, disconnects the client, and removes the socket file. A second call (a
+     * shutdown hook racing the main thread) returns only when the first has finished.
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        synchronized (closing) {
+            if (closed) {
+                return;   // the first close held the lock until it was done
+            }
+            closed = true;
+            shutDown();
         }
-        closed = true;
+    }
+
+    private void shutDown() {
         if (listener != null) {
             listener.close();
         }
