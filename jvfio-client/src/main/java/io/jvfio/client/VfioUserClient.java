@@ -7,6 +7,7 @@ import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
 import io.jvfio.linux.Memfd;
+import io.jvfio.linux.MessageReceiver;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.ArgSz;
 import io.jvfio.protocol.Capabilities;
@@ -14,7 +15,6 @@ import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.DmaMap;
-import io.jvfio.protocol.DmaReadReply;
 import io.jvfio.protocol.DmaReadRequest;
 import io.jvfio.protocol.DmaUnmap;
 import io.jvfio.protocol.DmaWriteReply;
@@ -98,18 +98,22 @@ public final class VfioUserClient implements AutoCloseable {
     private volatile long lastServerCommand = System.nanoTime() - SERVER_ACTIVE_NANOS;
     private volatile boolean readerPolling;
     private final EventFd wake;
-    /** Receive buffers of whoever holds {@link #readLock}. */
-    private final MemorySegment rxHeader;
-    private MemorySegment rxBuffer;
-    private MemorySegment rxSlice;
+    /** Buffered receive of whoever holds {@link #readLock}: usually one recvmsg per message. */
+    private final MessageReceiver<ProtocolException> receiver;
     private final List<Fd> rxFds = new ArrayList<>();
+    /** Whether messages (or parts) wait in the receive buffer with no one reading: the reader should look. */
+    private volatile boolean rxBuffered;
+    /** Whether the socket's SO_RCVTIMEO is set, so a caller may wait for its reply in recvmsg itself. */
+    private final boolean timedReceive;
     /** Per-thread request buffer and reusable call of the region-access fast path. */
     private final ThreadLocal<CallBuffers> callBuffers = ThreadLocal.withInitial(CallBuffers::new);
     private final AtomicInteger ids = new AtomicInteger();
     private final DmaMemory memory = new DmaMemory();
     private final Thread reader;
     private final Thread dmaServer;
-    private final LinkedBlockingQueue<ServerRequest> dmaRequests = new LinkedBlockingQueue<>();
+    private final LinkedBlockingQueue<Answer> answers = new LinkedBlockingQueue<>();
+    /** The answer buffer of whoever holds {@link #readLock}. */
+    private final AnswerBuffer rxAnswer = new AnswerBuffer();
     private final Set<AutoCloseable> resources = ConcurrentHashMap.newKeySet();
     private volatile VfioUserException dead;
     private volatile boolean closing;
@@ -126,8 +130,6 @@ public final class VfioUserClient implements AutoCloseable {
         }
     }
 
-    /** A server→client command waiting to be served, and the socket its reply goes to. */
-    private record ServerRequest(UnixSocket replyTo, int id, int code, boolean noReply, MemorySegment payload) {}
 
     private static final int WAITING = 0, DONE = 1, ABANDONED = 2;
 
@@ -232,14 +234,26 @@ public final class VfioUserClient implements AutoCloseable {
 
     private VfioUserClient(UnixSocket socket, ClientOptions options) throws LinuxException {
         this.wake = EventFd.create();
-        Arena buffers = Arena.ofAuto(); // freed with the client: a reader may still hold them while it closes
-        this.rxHeader = buffers.allocate(Header.SIZE, 8);
-        this.rxBuffer = buffers.allocate(4096, 8);
-        this.rxSlice = rxBuffer.asSlice(0, 0);
         this.socket = socket;
         this.options = options;
         this.maxIncoming = options.maxIncomingMessage();
+        long max = maxIncoming;
+        // Freed with the client (a reader may still hold it while it closes); grown for large messages.
+        MemorySegment buffer = Arena.ofAuto().allocate(Math.min(max, RECEIVE_BUFFER), 8);
+        this.receiver = new MessageReceiver<>(socket, buffer, Header.SIZE, max, header -> {
+            Header.validate(header, max);
+            return Header.messageSize(header);
+        });
         socket.setMaxReceiveFds(options.maxMsgFds());
+        boolean timed = RECEIVE_STRATEGY == RECEIVE_TIMED;
+        if (timed) {
+            try {
+                socket.setReceiveTimeout(RECEIVE_TIMEOUT);
+            } catch (LinuxException e) {
+                timed = false; // then the caller polls before each receive
+            }
+        }
+        this.timedReceive = timed;
         this.reader = Thread.ofPlatform().name("jvfio-client-reader").daemon().unstarted(this::readLoop);
         this.dmaServer = Thread.ofPlatform().name("jvfio-client-dma").daemon().unstarted(this::serveDmaLoop);
     }
@@ -1058,20 +1072,24 @@ public final class VfioUserClient implements AutoCloseable {
                 if (left <= 0) {
                     return;
                 }
-                // The answer may be there already (on one CPU the server often ran while we sent): then no poll.
-                int have = socket.receiveAvailable(rxHeader, rxFds);
-                if (have < 0) {
+                // Timed: wait in recvmsg itself (bounded by SO_RCVTIMEO), one system call per reply. Otherwise
+                // (or once the timeout passed) poll for the rest of the deadline, then receive.
+                int r;
+                if (timedReceive) {
+                    r = readOne(call, MessageReceiver.Wait.TIMED);
+                } else if (RECEIVE_STRATEGY == RECEIVE_POLL) {
+                    r = readOne(call, MessageReceiver.Wait.BUFFERED);
+                } else {
+                    r = readOne(call, MessageReceiver.Wait.DONT_WAIT);
+                }
+                if (r == MessageReceiver.NOTHING) {
                     int millis = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
                     if (Linux.poll(socket.fd(), POLLIN, millis) == 0) {
                         continue;
                     }
-                    have = 0;
-                } else if (have == 0) {
-                    markDead(new VfioUserException(Errno.ENOTCONN, closing ? "the client was closed"
-                            : "the server closed the connection"));
-                    return;
+                    r = readOne(call, MessageReceiver.Wait.DONT_WAIT);
                 }
-                if (!readOne(call, have)) {
+                if (r == MessageReceiver.END) {
                     markDead(new VfioUserException(Errno.ENOTCONN, closing ? "the client was closed"
                             : "the server closed the connection"));
                     return;
@@ -1083,6 +1101,17 @@ public final class VfioUserClient implements AutoCloseable {
     }
 
     private static final int POLLIN = 1;
+    /** How a caller waits for its reply: in recvmsg with SO_RCVTIMEO (default); MSG_DONTWAIT then poll; poll first. */
+    private static final int RECEIVE_TIMED = 0, RECEIVE_DONT_WAIT_FIRST = 1, RECEIVE_POLL = 2;
+    private static final int RECEIVE_STRATEGY = switch (System.getProperty("jvfio.client.receive", "timed")) {
+        case "dontwait" -> RECEIVE_DONT_WAIT_FIRST;
+        case "poll" -> RECEIVE_POLL;
+        default -> RECEIVE_TIMED;
+    };
+    /** SO_RCVTIMEO of the client's socket: a caller in recvmsg looks at its deadline this often. */
+    private static final Duration RECEIVE_TIMEOUT = Duration.ofMillis(20);
+    /** First size of the receive buffer (grown up to the largest message the client takes). */
+    private static final long RECEIVE_BUFFER = 64 << 10;
     /** The reader thread leaves the socket to callers while they wait, and for this long after. */
     private static final long READER_IDLE_NANOS = 2_000_000;
     /** How long after a server command the reader takes the socket back as soon as no call waits. */
@@ -1097,52 +1126,42 @@ public final class VfioUserClient implements AutoCloseable {
     }
 
     /**
-     * Reads one whole message with the read lock held and routes it: {@code mine}'s own direct reply
-     * is handled in place, anything else is copied out and delivered or queued. False at end of stream.
+     * Receives one whole message with the read lock held (waiting as {@code wait} says) and routes
+     * it: {@code mine}'s own direct reply is handled in place, anything else is copied out and
+     * delivered or queued. Returns {@link MessageReceiver#MESSAGE}, {@code END} or {@code NOTHING}.
      */
-    private boolean readOne(Call mine) throws IOException, ProtocolException {
-        return readOne(mine, 0);
+    private int readOne(Call mine, MessageReceiver.Wait wait) throws IOException, ProtocolException {
+        try {
+            return route(mine, receiver.next(rxFds, wait));
+        } finally {
+            rxBuffered = receiver.buffered() > 0;
+        }
     }
 
-    /** {@link #readOne(Call)} when the first {@code have} bytes of the header were received already. */
-    private boolean readOne(Call mine, int have) throws IOException, ProtocolException {
-        if (have == 0) {
-            if (!socket.receiveFully(rxHeader, rxFds)) {
-                return false;
-            }
-        } else if (have < Header.SIZE && !socket.receiveFully(rxHeader.asSlice(have), rxFds)) {
-            throw new java.io.EOFException("end of stream inside a message header");
+    private int route(Call mine, int r) throws IOException {
+        if (r != MessageReceiver.MESSAGE) {
+            return r;
         }
-        Header.validate(rxHeader, maxIncoming);
-        long payloadSize = Header.payloadSize(rxHeader);
-        if (payloadSize > rxBuffer.byteSize()) {
-            rxBuffer = Arena.ofAuto().allocate(Math.max(payloadSize, 2 * rxBuffer.byteSize()), 8);
-        }
-        MemorySegment payload = rxSlice;
-        if (payload.byteSize() != payloadSize || payload.address() != rxBuffer.address()) {
-            payload = rxSlice = rxBuffer.asSlice(0, payloadSize);
-        }
-        if (payloadSize > 0 && !socket.receiveFully(payload, rxFds)) {
-            throw new java.io.EOFException("end of stream before a " + payloadSize + "-byte payload");
-        }
+        MemorySegment header = receiver.message();
+        MemorySegment payload = receiver.body();
         try {
-            if (Header.isReply(rxHeader)) {
-                int id = Header.msgId(rxHeader);
+            if (Header.isReply(header)) {
+                int id = Header.msgId(header);
                 if (mine != null && mine.direct && rxFds.isEmpty() && calls.get(id) == mine
-                        && mine.command.code() == Header.command(rxHeader) && mine.state.get() == WAITING) {
-                    completeDirect(mine, rxHeader, payload);
+                        && mine.command.code() == Header.command(header) && mine.state.get() == WAITING) {
+                    completeDirect(mine, header, payload);
                 } else {
-                    deliver(rxHeader, heapCopy(payload), rxFds);
+                    deliver(header, heapCopy(payload), rxFds);
                 }
             } else {
                 lastServerCommand = System.nanoTime();
-                closeUnexpected(rxFds, "server command " + Header.command(rxHeader));
-                dispatchServerCommand(socket, rxHeader, heapCopy(payload), true);
+                closeUnexpected(rxFds, "server command " + Header.command(header));
+                serveCommand(socket, header, payload, rxAnswer, SEND_OR_DEFER);
             }
         } finally {
             rxFds.clear();
         }
-        return true;
+        return r;
     }
 
     private static MemorySegment heapCopy(MemorySegment payload) {
@@ -1224,7 +1243,7 @@ public final class VfioUserClient implements AutoCloseable {
                 calls.compareAndSet(id, c, null); // abandoned: nobody waits
             }
         }
-        dmaRequests.offer(POISON);
+        answers.offer(POISON);
         LockSupport.unpark(reader);
         kickReader();
         socket.shutdown();
@@ -1234,7 +1253,6 @@ public final class VfioUserClient implements AutoCloseable {
         }
     }
 
-    private static final ServerRequest POISON = new ServerRequest(null, -1, -1, true, MemorySegment.NULL);
 
     // ---------------------------------------------------------------- the reader
 
@@ -1246,7 +1264,7 @@ public final class VfioUserClient implements AutoCloseable {
         try {
             while (dead == null) {
                 while (dead == null && (waiting.get() > 0 || (System.nanoTime() - lastCallEnd < READER_IDLE_NANOS
-                        && System.nanoTime() - lastServerCommand >= SERVER_ACTIVE_NANOS))) {
+                        && System.nanoTime() - lastServerCommand >= SERVER_ACTIVE_NANOS && !rxBuffered))) {
                     LockSupport.parkNanos(READER_IDLE_NANOS);
                 }
                 if (dead != null || !readLock.tryLock()) {
@@ -1255,11 +1273,14 @@ public final class VfioUserClient implements AutoCloseable {
                 try {
                     readerPolling = true;
                     while (dead == null && waiting.get() == 0) {
+                        if (readOne(null, MessageReceiver.Wait.BUFFERED) == MessageReceiver.MESSAGE) {
+                            continue; // left in the buffer by a caller's read
+                        }
                         int ready = Linux.pollIn(socket.fd(), wake.fd(), -1);
                         if ((ready & 2) != 0) {
                             wake.read();
                         }
-                        if ((ready & 1) != 0 && !readOne(null)) {
+                        if ((ready & 1) != 0 && readOne(null, MessageReceiver.Wait.DONT_WAIT) == MessageReceiver.END) {
                             markDead(new VfioUserException(Errno.ENOTCONN, closing ? "the client was closed"
                                     : "the server closed the connection"));
                             return;
@@ -1352,26 +1373,161 @@ public final class VfioUserClient implements AutoCloseable {
         }
     }
 
-    /** Hands a server→client command to the DMA thread ({@code queue}) or serves it on this thread. */
-    private void dispatchServerCommand(UnixSocket replyTo, MemorySegment header, MemorySegment payload, boolean queue)
-            throws IOException {
-        ServerRequest r = new ServerRequest(replyTo, Header.msgId(header), Header.command(header),
-                Header.isNoReply(header), payload);
-        if (queue) {
-            dmaRequests.add(r);
-        } else {
-            serve(r);
+    /** A thread's 32-byte buffer for the header of an answer (and a DMA reply's address and count), and its 16-byte view. */
+    private static final class AnswerBuffer {
+        final MemorySegment full = Arena.ofAuto().allocate(Header.SIZE + DmaWriteReply.SIZE, 8);
+        final MemorySegment header = full.asSlice(0, Header.SIZE);
+    }
+
+    /** How an answer goes out: tried at once by the reading thread, else deferred; deferred; sent (waiting). */
+    private static final int SEND_OR_DEFER = 0, DEFER = 1, SEND = 2;
+
+    /**
+     * Serves a server→client command on the thread that read it: a DMA_WRITE's data goes from the
+     * receive buffer straight into the registered memory, a DMA_READ's reply is sent straight from
+     * it (no copies on the heap); anything else gets EINVAL. The thread that reads the main socket
+     * ({@link #SEND_OR_DEFER}) sends the answer only if the socket takes it at once, else the DMA
+     * thread sends it: the reading thread never waits on a send.
+     */
+    private void serveCommand(UnixSocket replyTo, MemorySegment header, MemorySegment payload, AnswerBuffer tx,
+            int mode) throws IOException {
+        int id = Header.msgId(header);
+        int code = Header.command(header);
+        int errno = 0;
+        long address = 0, count = 0;
+        try {
+            if (code == Command.DMA_READ.code()) {
+                DmaReadRequest r = DmaReadRequest.decode(payload, options.maxDataXferSize());
+                address = r.address();
+                count = r.count();
+            } else if (code == Command.DMA_WRITE.code()) {
+                count = DmaWriteRequest.validate(payload, options.maxDataXferSize());
+                address = DmaWriteRequest.address(payload);
+                memory.write(address, payload.asSlice(DmaWriteRequest.SIZE, count));
+            } else {
+                throw new ProtocolException(Errno.EINVAL, "command " + code + " is not one a server may send");
+            }
+        } catch (ProtocolException e) {
+            LOG.log(Level.DEBUG, "server request %d refused: %s".formatted(code, e.getMessage()));
+            errno = e.errno();
+        }
+        if (!Header.isNoReply(header)) {
+            answer(new Answer(replyTo, id, code, errno, address, count, null), tx, mode);
         }
     }
 
-    private void serveDmaLoop() {
+    /**
+     * The answer to a server command: an error, a DMA_WRITE's (address, count), or a DMA_READ's data
+     * from registered memory ({@code snapshot}: taken when the answer was deferred, so it shows the
+     * memory as it was when the request was read).
+     */
+    private record Answer(UnixSocket replyTo, int id, int code, int errno, long address, long count, MemorySegment snapshot) {}
+
+    private static final Answer POISON = new Answer(null, -1, -1, 0, 0, 0, null);
+
+    /** Sends {@code a} as {@code mode} says; a deferred answer goes to the DMA thread. */
+    private void answer(Answer a, AnswerBuffer tx, int mode) throws IOException {
+        int errno = a.errno();
+        MemorySegment data = MemorySegment.NULL;
+        boolean held = errno == 0 && a.code() == Command.DMA_READ.code() && a.snapshot() == null;
         try {
-            while (true) {
-                ServerRequest r = dmaRequests.take();
-                if (r == POISON) {
+            if (held) {
+                try {
+                    data = memory.acquire(a.address(), a.count(), Vfio.DMA_MAP_FLAG_READ);
+                } catch (ProtocolException e) {
+                    LOG.log(Level.DEBUG, "server request %d refused: %s".formatted(a.code(), e.getMessage()));
+                    errno = e.errno();
+                }
+            } else if (a.snapshot() != null) {
+                data = a.snapshot();
+            }
+            if (mode != DEFER) {
+                MemorySegment head;
+                if (errno != 0) {
+                    Header.writeErrorReply(tx.header, a.id(), a.code(), errno);
+                    head = tx.header;
+                    data = MemorySegment.NULL;
+                } else {
+                    Header.writeReply(tx.full, a.id(), a.code(), Header.SIZE + DmaWriteReply.SIZE + data.byteSize());
+                    tx.full.set(LE_LONG, Header.SIZE, a.address()); // DMA_READ and DMA_WRITE replies both start with address, count
+                    tx.full.set(LE_LONG, Header.SIZE + 8, a.count());
+                    head = tx.full;
+                }
+                if (mode == SEND) {
+                    a.replyTo().send(head, data, List.of());
                     return;
                 }
-                serve(r);
+                if (a.replyTo().trySend(head, data, absorber)) {
+                    return;
+                }
+            }
+            MemorySegment snapshot = null;
+            if (errno == 0 && a.code() == Command.DMA_READ.code()) {
+                try {
+                    snapshot = MemorySegment.ofArray(data.toArray(ValueLayout.JAVA_BYTE));
+                } catch (IllegalStateException released) {
+                    errno = Errno.EFAULT;
+                }
+            }
+            answers.add(new Answer(a.replyTo(), a.id(), a.code(), errno, a.address(), a.count(), snapshot));
+        } finally {
+            if (held) {
+                memory.release();
+            }
+        }
+    }
+
+    /**
+     * While the reading thread waits to finish an answer, it takes in what the server sends (see
+     * UnixSocket.trySend); when its buffer is full it handles the complete messages in it without
+     * sending anything (replies delivered, answers deferred to the DMA thread), so it never stops
+     * reading, however much the server sends meanwhile.
+     */
+    private final UnixSocket.WhileFull absorber = new UnixSocket.WhileFull() {
+        private final List<Fd> fds = new ArrayList<>();
+
+        @Override
+        public boolean canAbsorb() {
+            return true;
+        }
+
+        @Override
+        public boolean absorb() throws IOException {
+            if (!receiver.canAbsorb()) {
+                try {
+                    while (receiver.next(fds, MessageReceiver.Wait.BUFFERED) == MessageReceiver.MESSAGE) {
+                        MemorySegment header = receiver.message();
+                        MemorySegment payload = receiver.body();
+                        if (Header.isReply(header)) {
+                            deliver(header, heapCopy(payload), fds);
+                        } else {
+                            lastServerCommand = System.nanoTime();
+                            closeUnexpected(fds, "server command " + Header.command(header));
+                            serveCommand(socket, header, payload, null, DEFER);
+                        }
+                        fds.clear();
+                    }
+                } catch (ProtocolException e) {
+                    throw new IOException("malformed message from the server: " + e.getMessage(), e);
+                } finally {
+                    fds.forEach(Fd::close);
+                    fds.clear();
+                }
+            }
+            return receiver.canAbsorb() && receiver.absorb();
+        }
+    };
+
+    /** The DMA thread: sends the answers the reading thread could not send at once. */
+    private void serveDmaLoop() {
+        AnswerBuffer tx = new AnswerBuffer();
+        try {
+            while (true) {
+                Answer a = answers.take();
+                if (a == POISON) {
+                    return;
+                }
+                answer(a, tx, SEND);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -1381,42 +1537,10 @@ public final class VfioUserClient implements AutoCloseable {
         }
     }
 
-    /** The server's DMA_READ/DMA_WRITE into registered memory; anything else gets EINVAL. */
-    private void serve(ServerRequest request) throws IOException {
-        Payload answer;
-        try {
-            if (request.code() == Command.DMA_READ.code()) {
-                DmaReadRequest r = DmaReadRequest.decode(request.payload(), options.maxDataXferSize());
-                byte[] data = new byte[(int) r.count()];
-                memory.read(r.address(), MemorySegment.ofArray(data));
-                answer = new DmaReadReply(r.address(), data);
-            } else if (request.code() == Command.DMA_WRITE.code()) {
-                DmaWriteRequest w = DmaWriteRequest.decode(request.payload(), options.maxDataXferSize());
-                memory.write(w.address(), MemorySegment.ofArray(w.data()));
-                answer = new DmaWriteReply(w.address(), w.count());
-            } else {
-                throw new ProtocolException(Errno.EINVAL, "command " + request.code() + " is not one a server may send");
-            }
-        } catch (ProtocolException e) {
-            LOG.log(Level.DEBUG, "server request %d refused: %s".formatted(request.code(), e.getMessage()));
-            if (!request.noReply()) {
-                MemorySegment message = MemorySegment.ofArray(new byte[Header.SIZE]);
-                Header.writeErrorReply(message, request.id(), request.code(), e.errno());
-                request.replyTo().send(message);
-            }
-            return;
-        }
-        if (!request.noReply()) {
-            MemorySegment message = MemorySegment.ofArray(new byte[(int) (Header.SIZE + answer.encodedSize())]);
-            Header.writeReply(message, request.id(), request.code(), message.byteSize());
-            answer.encode(message.asSlice(Header.SIZE));
-            request.replyTo().send(message);
-        }
-    }
-
     /** Twin-socket mode: server→client commands arrive here and are answered here, in order. */
     private void twinLoop(UnixSocket s) {
         MemorySegment header = MemorySegment.ofArray(new byte[Header.SIZE]);
+        AnswerBuffer tx = new AnswerBuffer();
         List<Fd> fds = new ArrayList<>();
         try {
             while (true) {
@@ -1431,7 +1555,7 @@ public final class VfioUserClient implements AutoCloseable {
                 if (Header.isReply(header)) {
                     throw new ProtocolException(Errno.EINVAL, "a reply (id " + Header.msgId(header) + ") arrived on the twin socket");
                 }
-                dispatchServerCommand(s, header, payload, false);
+                serveCommand(s, header, payload, tx, SEND);
             }
         } catch (Throwable t) {
             if (dead == null) {

@@ -158,4 +158,99 @@ class DmaTest extends ClientTestSupport {
         assertThatThrownBy(action::run).isInstanceOfSatisfying(VfioException.class,
                 e -> assertThat(e.errno()).as(e.getMessage()).isEqualTo(errno));
     }
+
+    /**
+     * Large message DMA both ways (1 MiB DMA_WRITE requests, pipelined 64 KiB DMA_READ replies sent
+     * straight from registered memory) while other threads move large regions through the same
+     * socket in both directions: the thread that reads never waits on a send, so nothing deadlocks.
+     */
+    @Test
+    void largeMessageDmaBothWaysWhileCallersMoveLargeRegions() throws Exception {
+        TestDevice device = device();
+        long size = 3 << 20;
+        CompletableFuture<Void> work = new CompletableFuture<>();
+        device.doorbellWrite = (offset, src) -> Thread.ofPlatform().daemon().start(() -> {
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment buffer = arena.allocate(size);
+                for (int round = 0; round < 4; round++) {
+                    device.dmaSpace().read(SOURCE, buffer);
+                    for (long i = 0; i < size; i += 8) {
+                        buffer.set(ValueLayout.JAVA_LONG_UNALIGNED, i, ~buffer.get(ValueLayout.JAVA_LONG_UNALIGNED, i));
+                    }
+                    device.dmaSpace().write(SINK, buffer);
+                }
+                work.complete(null);
+            } catch (Throwable t) {
+                work.completeExceptionally(t);
+            }
+        });
+        VfioUserClient client = connect(serve(device));
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment source = arena.allocate(size);
+            MemorySegment sink = arena.allocate(size);
+            for (long i = 0; i < size; i++) {
+                source.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 31 + (i >>> 12)));
+            }
+            client.registerMemory(SOURCE, source, Vfio.DMA_MAP_FLAG_READ);
+            client.registerMemory(SINK, sink, Vfio.DMA_MAP_FLAG_WRITE);
+            client.write8(TestDevice.DOORBELL, 0, 0);
+            ExecutorService callers = Executors.newFixedThreadPool(2);
+            List<Future<Integer>> calls = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                int thread = t;
+                calls.add(callers.submit(() -> {
+                    int n = 0;
+                    MemorySegment block = MemorySegment.ofArray(new byte[512 << 10]);
+                    while (!work.isDone()) {
+                        long offset = thread * (1L << 20);
+                        client.regionRead(TestDevice.RAM, offset, block);
+                        client.regionWrite(TestDevice.RAM, offset, block);
+                        n++;
+                    }
+                    return n;
+                }));
+            }
+            work.get(BOUND.toSeconds() * 6, TimeUnit.SECONDS);
+            for (Future<Integer> f : calls) {
+                assertThat(f.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isPositive();
+            }
+            callers.shutdown();
+            for (long i = 0; i < size; i++) {
+                if (sink.get(ValueLayout.JAVA_BYTE, i) != (byte) ~source.get(ValueLayout.JAVA_BYTE, i)) {
+                    throw new AssertionError("sink byte " + i);
+                }
+            }
+            assertThat(client.isConnected()).isTrue();
+            client.dmaUnmapAll();
+        }
+    }
+
+    @Test
+    void aClientClosedInTheMiddleOfALargeTransferFailsTheDevicesDmaWithoutHanging() throws Exception {
+        TestDevice device = device();
+        CompletableFuture<VfioException> failure = new CompletableFuture<>();
+        CompletableFuture<Void> started = new CompletableFuture<>();
+        device.doorbellWrite = (offset, src) -> Thread.ofPlatform().daemon().start(() -> {
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment buffer = arena.allocate(1 << 20);
+                started.complete(null);
+                while (true) {
+                    device.dmaSpace().read(SOURCE, buffer);
+                }
+            } catch (VfioException e) {
+                failure.complete(e);
+            } catch (Throwable t) {
+                failure.completeExceptionally(t);
+            }
+        });
+        VfioUserClient client = connect(serve(device));
+        MemorySegment source = Arena.ofAuto().allocate(1 << 20);
+        client.registerMemory(SOURCE, source, Vfio.DMA_MAP_FLAG_READ);
+        client.write8(TestDevice.DOORBELL, 0, 0);
+        started.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        Thread.sleep(50);
+        client.close();
+        VfioException e = failure.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        assertThat(e.errno()).isIn(Errno.ENODEV, Errno.EFAULT);
+    }
 }

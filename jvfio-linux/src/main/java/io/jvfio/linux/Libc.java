@@ -38,6 +38,7 @@ final class Libc {
     static final int SOL_SOCKET = 1;
     static final int SCM_RIGHTS = 1;
     static final int SO_PEERCRED = 17;
+    static final int SO_RCVTIMEO = 20;
     static final int SO_ACCEPTCONN = 30;
     static final int SHUT_RDWR = 2;
     static final int MSG_CTRUNC = 0x8;
@@ -250,6 +251,10 @@ final class Libc {
     static final class GETSOCKOPT {
         static final MethodHandle H = bind("getsockopt",
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
+    static final class SETSOCKOPT {
+        static final MethodHandle H = bind("setsockopt",
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     }
     static final class CHMOD {
         static final MethodHandle H = bind("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));

@@ -212,6 +212,73 @@ public final class UnixSocket implements AutoCloseable {
         }
     }
 
+    /** What a {@link #trySend} does while the socket has no room: reads the other direction. */
+    public interface WhileFull {
+        /** Whether input can be taken now (else the send waits for room only). */
+        boolean canAbsorb();
+
+        /** Takes what input there is, without waiting; false when it can take no more (end of stream). */
+        boolean absorb() throws java.io.IOException;
+    }
+
+    /**
+     * Sends {@code first} then {@code second} (may be {@link MemorySegment#NULL}) as one message,
+     * without fds, if that can start at once: false, with nothing sent, when another thread holds
+     * the send lock or the socket has no room. Once part is sent the rest follows; while the socket
+     * stays full, {@code whileFull} is given the input that arrives, so a peer blocked sending to
+     * us (and so not reading what we send) gets unblocked and we never deadlock against it.
+     */
+    public boolean trySend(MemorySegment first, MemorySegment second, WhileFull whileFull) throws java.io.IOException {
+        checkAlive(first);
+        checkAlive(second);
+        long total = first.byteSize() + second.byteSize();
+        if (total == 0) {
+            return true;
+        }
+        if (!sendLock.tryLock()) {
+            return false;
+        }
+        try {
+            if (closed) throw LinuxException.explained("sendmsg", "socket closed", Errno.EBADF);
+            boolean absorbing = true;
+            int number = fd.acquire("sendmsg");
+            try {
+                long sent = 0;
+                while (sent < total) {
+                    int iovCount = fillSendIov(first, second, sent);
+                    sendHeader.fill((byte) 0);
+                    sendHeader.set(ADDRESS, Libc.MSG_IOV, sendIov);
+                    sendHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, iovCount);
+                    long n = (long) Libc.SENDMSG.H.invokeExact(sendCaptureState, number, sendHeader,
+                            Libc.MSG_NOSIGNAL | MSG_DONTWAIT);
+                    if (n >= 0) {
+                        sent += n;
+                        continue;
+                    }
+                    int errno = Libc.errno(sendCaptureState);
+                    if (errno == Errno.EINTR) continue;
+                    if (errno != Errno.EAGAIN) throw new LinuxException("sendmsg", errno);
+                    if (sent == 0) return false;
+                    // Part of the message is out: finish it, reading meanwhile.
+                    absorbing &= whileFull.canAbsorb();
+                    int ready = Linux.poll(fd, POLLOUT | (absorbing ? POLLIN : 0), -1);
+                    if (absorbing && (ready & POLLIN) != 0) {
+                        absorbing = whileFull.absorb();
+                    }
+                }
+                return true;
+            } finally {
+                fd.release();
+            }
+        } catch (java.io.IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
     /** Writes one SCM_RIGHTS control message for {@code fds}; returns its length for msg_controllen. */
     private long fillRights(List<Fd> fds) {
         long payload = fds.size() * 4L;
@@ -283,7 +350,7 @@ public final class UnixSocket implements AutoCloseable {
         try {
             long received = 0;
             while (received < dst.byteSize()) {
-                long n = receiveOnce(dst, received, dst.byteSize() - received, fdsOut, false);
+                long n = receiveOnce(dst, received, dst.byteSize() - received, fdsOut, WAIT);
                 if (n == 0) {
                     if (received == 0) return false;
                     throw new EOFException("connection closed after " + received + " of " + dst.byteSize() + " bytes");
@@ -308,7 +375,7 @@ public final class UnixSocket implements AutoCloseable {
         if (dst.byteSize() == 0) return 0;
         receiveLock.lock();
         try {
-            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, false);
+            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, WAIT);
         } finally {
             receiveLock.unlock();
         }
@@ -324,9 +391,56 @@ public final class UnixSocket implements AutoCloseable {
         if (dst.byteSize() == 0) return 0;
         receiveLock.lock();
         try {
-            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, true);
+            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, DONT_WAIT);
         } finally {
             receiveLock.unlock();
+        }
+    }
+
+    /** How {@link #receiveInto} waits: until data comes; not at all (MSG_DONTWAIT); at most the receive timeout. */
+    static final int WAIT = 0, DONT_WAIT = 1, TIMED = 2;
+
+    /**
+     * One recvmsg of up to {@code wanted} bytes into {@code dst} at {@code offset} (native memory,
+     * nothing sliced or allocated). {@code mode} {@link #WAIT} waits for data; {@link #DONT_WAIT}
+     * returns -1 at once when there is none; {@link #TIMED} waits at most the receive timeout (or
+     * not at all on a non-blocking fd), then returns -1. 0 at end of stream.
+     */
+    long receiveInto(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, int mode) throws IOException {
+        checkAlive(dst);
+        if (!dst.isNative() || offset < 0 || wanted <= 0 || offset + wanted > dst.byteSize()) {
+            throw new IllegalArgumentException("receive into [" + offset + ", +" + wanted + ") of " + dst);
+        }
+        receiveLock.lock();
+        try {
+            return receiveOnce(dst, offset, wanted, fdsOut, mode);
+        } finally {
+            receiveLock.unlock();
+        }
+    }
+
+    /**
+     * SO_RCVTIMEO: a receive that waits returns after {@code timeout} without data. Plain receives
+     * ({@link #receiveFully}, {@link #receiveSome}) then go on waiting (poll); it bounds only the
+     * timed receives of a {@link MessageReceiver}.
+     */
+    public void setReceiveTimeout(java.time.Duration timeout) throws LinuxException {
+        long micros = Math.max(1, timeout.toNanos() / 1000);
+        Libc.Scratch scratch = Libc.scratch();
+        MemorySegment timeval = scratch.bytes.asSlice(0, 16);
+        timeval.set(JAVA_LONG, 0, micros / 1_000_000);
+        timeval.set(JAVA_LONG, 8, micros % 1_000_000);
+        int number = fd.acquire("setsockopt");
+        try {
+            int result = (int) Libc.SETSOCKOPT.H.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
+                    Libc.SO_RCVTIMEO, timeval, 16);
+            if (result < 0) throw new LinuxException("setsockopt", "SO_RCVTIMEO", Libc.errno(scratch.captureState));
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        } finally {
+            fd.release();
         }
     }
 
@@ -341,7 +455,7 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     /** One recvmsg of up to {@code wanted} bytes into {@code dst} at {@code offset}; called with the receive lock held. */
-    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, boolean dontWait)
+    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, int mode)
             throws LinuxException {
         if (closed) throw LinuxException.explained("recvmsg", "socket closed", Errno.EBADF);
         MemorySegment bounce = dst.isNative() ? MemorySegment.NULL : receiveBounce.reserve(wanted);
@@ -361,11 +475,11 @@ public final class UnixSocket implements AutoCloseable {
                 receiveHeader.set(ADDRESS, Libc.MSG_CONTROL, receiveControl);
                 receiveHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
                 n = (long) Libc.RECVMSG.H.invokeExact(receiveCaptureState, number, receiveHeader,
-                        dontWait ? Libc.MSG_CMSG_CLOEXEC | MSG_DONTWAIT : Libc.MSG_CMSG_CLOEXEC);
+                        mode == DONT_WAIT ? Libc.MSG_CMSG_CLOEXEC | MSG_DONTWAIT : Libc.MSG_CMSG_CLOEXEC);
                 if (n >= 0) break;
                 int errno = Libc.errno(receiveCaptureState);
                 if (errno == Errno.EINTR) continue;
-                if (errno == Errno.EAGAIN && dontWait) return -1;
+                if (errno == Errno.EAGAIN && mode != WAIT) return -1;
                 if (errno == Errno.EAGAIN) { // a non-blocking fd handed to adopt(): wait, then go on
                     Linux.poll(fd, POLLIN, -1);
                     continue;

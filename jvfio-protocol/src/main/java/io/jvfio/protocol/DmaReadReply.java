@@ -58,6 +58,15 @@ public record DmaReadReply(long address, byte[] data) implements Payload {
      * address must be echoed and count ≤ expectedCount.
      */
     public static DmaReadReply decode(MemorySegment p, long expectedAddress, long expectedCount) throws ProtocolException {
+        long start = dataOffset(p, expectedAddress, expectedCount);
+        return new DmaReadReply(Wire.i64(p, 0), Wire.bytes(p, start, p.byteSize() - start));
+    }
+
+    /**
+     * The checks of {@link #decode(MemorySegment, long, long)} without copying the data: returns
+     * where the data starts in {@code p} (16, or 12 in the QEMU 10.1 layout); it runs to the end.
+     */
+    public static long dataOffset(MemorySegment p, long expectedAddress, long expectedCount) throws ProtocolException {
         Wire.need(p, LEGACY_SIZE, "DMA_READ reply");
         long len = p.byteSize();
         long start;
@@ -78,7 +87,14 @@ public record DmaReadReply(long address, byte[] data) implements Payload {
         if (Long.compareUnsigned(count, expectedCount) > 0) {
             throw ProtocolException.invalid("DMA_READ reply: count " + count + " exceeds the " + expectedCount + " requested");
         }
-        return new DmaReadReply(address, Wire.bytes(p, start, count));
+        return start;
+    }
+
+    /** Writes the 16 bytes before the data of a reply of {@code count} bytes at {@code address} (the data follows at 16). */
+    public static void encodeHeader(MemorySegment d, long address, long count) {
+        Wire.checkDst(d, SIZE, "DMA_READ reply header");
+        Wire.put64(d, 0, address);
+        Wire.put64(d, 8, count);
     }
 
     @Override

@@ -40,6 +40,12 @@ public record DmaWriteRequest(long address, byte[] data) implements Payload {
 
     /** E2BIG when count exceeds {@code maxCount}; EINVAL unless the payload is exactly 16 + count bytes. */
     public static DmaWriteRequest decode(MemorySegment p, long maxCount) throws ProtocolException {
+        long count = validate(p, maxCount);
+        return new DmaWriteRequest(address(p), Wire.bytes(p, SIZE, count));
+    }
+
+    /** The checks of {@link #decode(MemorySegment, long)} without copying the data: returns count (the data is at 16). */
+    public static long validate(MemorySegment p, long maxCount) throws ProtocolException {
         Wire.need(p, SIZE, "DMA_WRITE");
         long address = Wire.i64(p, 0);
         long count = Wire.i64(p, 8);
@@ -51,7 +57,19 @@ public record DmaWriteRequest(long address, byte[] data) implements Payload {
         if (Wire.wraps(address, count)) {
             throw ProtocolException.invalid("DMA_WRITE: address " + Wire.hex(address) + " + count " + count + " wraps around");
         }
-        return new DmaWriteRequest(address, Wire.bytes(p, SIZE, count));
+        return count;
+    }
+
+    /** The address field of a DMA_WRITE payload (at least 8 bytes; see {@link #validate}). */
+    public static long address(MemorySegment p) {
+        return Wire.i64(p, 0);
+    }
+
+    /** Writes the 16 bytes before the data of a request of {@code count} bytes at {@code address} (the data follows at 16). */
+    public static void encodeHeader(MemorySegment d, long address, long count) {
+        Wire.checkDst(d, SIZE, "DMA_WRITE header");
+        Wire.put64(d, 0, address);
+        Wire.put64(d, 8, count);
     }
 
     @Override

@@ -42,7 +42,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -65,11 +64,13 @@ final class Session implements DmaTransport, AutoCloseable {
     private final ServerStats stats;
     /** The two message buffers: shared memfd mappings, so only the pages messages touch become resident. */
     private final io.jvfio.linux.Mapping inMapping, outMapping;
-    private final MemorySegment in;    // one incoming message
     private final MemorySegment out;   // one reply
+    /** Receives into the in buffer: usually a whole message per recvmsg; what comes after it stays buffered. */
+    private final io.jvfio.linux.MessageReceiver<ProtocolException> receiver;
+    /** The message being handled: a view of the receive buffer, or a copy of one set aside earlier. */
+    private MemorySegment msg;
     private final List<Fd> fds = new ArrayList<>();
-    // Views of in and out the hot path reuses (slices handed to the socket or the device would otherwise be allocated).
-    private final MemorySegment inHeader;
+    // Views of msg and out the hot path reuses (slices handed to the socket or the device would otherwise be allocated).
     private final SliceCache inPayload;
     private final SliceCache writeData;
     private final MemorySegment outPayload;
@@ -90,16 +91,33 @@ final class Session implements DmaTransport, AutoCloseable {
 
     /** A DMA request of ours waiting for the client's reply. */
     private static final class PendingDma {
+        final int id;
+        final Thread waiter;
         final MemorySegment readInto;  // null for DMA_WRITE
         final long address;
         final long count;
-        final java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        /** The read this chunk belongs to (it goes on when the chunk is answered), or null. */
+        final ReadTransfer transfer;
         volatile int errno;
+        volatile boolean done;
 
-        PendingDma(MemorySegment readInto, long address, long count) {
+        PendingDma(int id, Thread waiter, MemorySegment readInto, long address, long count, ReadTransfer transfer) {
+            this.id = id;
+            this.waiter = waiter;
             this.readInto = readInto;
             this.address = address;
             this.count = count;
+            this.transfer = transfer;
+        }
+
+        void complete(int errno) {
+            this.errno = errno;
+            done = true;
+            if (transfer != null) {
+                transfer.answered(this, errno);
+            } else {
+                java.util.concurrent.locks.LockSupport.unpark(waiter);
+            }
         }
     }
 
@@ -111,11 +129,13 @@ final class Session implements DmaTransport, AutoCloseable {
         long max = options.maxMessageSize();
         this.inMapping = buffer("jvfio-session-in", max);
         this.outMapping = buffer("jvfio-session-out", max);
-        this.in = inMapping.segment();
         this.out = outMapping.segment();
-        this.inHeader = in.asSlice(0, Header.SIZE);
-        this.inPayload = new SliceCache(in, Header.SIZE);
-        this.writeData = new SliceCache(in, Header.SIZE + RegionAccess.DATA_OFFSET);
+        this.receiver = new io.jvfio.linux.MessageReceiver<>(socket, inMapping.segment(), Header.SIZE, max, header -> {
+            Header.validate(header, max);
+            return Header.messageSize(header);
+        });
+        this.inPayload = new SliceCache(Header.SIZE);
+        this.writeData = new SliceCache(Header.SIZE + RegionAccess.DATA_OFFSET);
         this.outPayload = out.asSlice(Header.SIZE);
         this.readData = new SliceCache(out, Header.SIZE + RegionAccess.DATA_OFFSET);
         this.outMessage = new SliceCache(out, 0);
@@ -131,7 +151,7 @@ final class Session implements DmaTransport, AutoCloseable {
             PeerCredentials peer = socket.peerCredentials();
             LOG.log(Level.DEBUG, "client pid %d uid %d connected".formatted(peer.pid(), peer.uid()));
             while (!closed && nextMessage()) {
-                if (Header.isReply(in)) {
+                if (Header.isReply(msg)) {
                     completeDma();
                 } else {
                     dispatch();
@@ -153,6 +173,7 @@ final class Session implements DmaTransport, AutoCloseable {
             LOG.log(Level.ERROR, "disconnecting client after an internal error", e);
         } finally {
             closeUnclaimedFds();
+            receiver.close();
             for (Deferred d : deferred) {
                 d.fds().forEach(Fd::close);
             }
@@ -167,11 +188,11 @@ final class Session implements DmaTransport, AutoCloseable {
     /** The client closed while commands were being set aside: nothing more will come. */
     private boolean endOfInput;
 
-    /** The next message into {@code in}: one set aside earlier, else one from the socket. */
+    /** The next message into {@code msg}: one set aside earlier, else one from the socket. */
     private boolean nextMessage() throws IOException, ProtocolException {
         Deferred d = deferred.poll();
         if (d != null) {
-            MemorySegment.copy(d.message(), 0, in, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, d.message().length);
+            msg = MemorySegment.ofArray(d.message());
             fds.addAll(d.fds());
             return true;
         }
@@ -187,7 +208,7 @@ final class Session implements DmaTransport, AutoCloseable {
      * Runs {@code call} on a helper thread while this thread goes on reading: replies to the
      * device's DMA requests are completed, commands are set aside for after. A device stopping for
      * a migration finishes DMA in flight, and DMA to windows without an fd needs this thread to
-     * read the client's replies. The current command was decoded already, so {@code in} is free.
+     * read the client's replies. The current command was decoded already, so the receive buffer is free.
      */
     private <T> T whileServingDma(DeviceCall<T> call) throws VfioException, IOException, ProtocolException {
         java.util.concurrent.CompletableFuture<T> done = new java.util.concurrent.CompletableFuture<>();
@@ -199,16 +220,25 @@ final class Session implements DmaTransport, AutoCloseable {
             }
         });
         while (!done.isDone() && !endOfInput && !closed) {
-            if (Linux.poll(socket.fd(), POLLIN, POLL_MILLIS) == 0) {
+            int r = receiver.next(fds, io.jvfio.linux.MessageReceiver.Wait.BUFFERED);
+            if (r == io.jvfio.linux.MessageReceiver.NOTHING) {
+                if (Linux.poll(socket.fd(), POLLIN, POLL_MILLIS) == 0) {
+                    continue;
+                }
+                r = receiver.next(fds, io.jvfio.linux.MessageReceiver.Wait.DONT_WAIT);
+            }
+            if (r == io.jvfio.linux.MessageReceiver.NOTHING) {
+                continue; // part of a message: the rest comes later
+            }
+            if (r == io.jvfio.linux.MessageReceiver.END) {
+                endOfInput = true;
                 continue;
             }
-            if (!readMessage()) {
-                endOfInput = true;
-            } else if (Header.isReply(in)) {
+            msg = receiver.message();
+            if (Header.isReply(msg)) {
                 completeDma();
             } else {
-                deferred.add(new Deferred(in.asSlice(0, Header.messageSize(in)).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE),
-                        List.copyOf(fds)));
+                deferred.add(new Deferred(msg.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), List.copyOf(fds)));
                 fds.clear();
             }
         }
@@ -230,28 +260,23 @@ final class Session implements DmaTransport, AutoCloseable {
     /** How often the wait looks at the call between messages: its latency is added to each such command. */
     private static final int POLLIN = 1, POLL_MILLIS = 1;
 
-    /** Reads one whole message into {@code in}; false at a clean end of the connection. */
+    /** Reads one whole message into {@code msg} (usually one recvmsg); false at a clean end of the connection. */
     private boolean readMessage() throws IOException, ProtocolException {
-        MemorySegment header = inHeader;
-        if (!socket.receiveFully(header, fds)) {
+        if (receiver.next(fds, io.jvfio.linux.MessageReceiver.Wait.BLOCK) == io.jvfio.linux.MessageReceiver.END) {
             return false;
         }
-        Header.validate(header, options.maxMessageSize());
-        long payload = Header.messageSize(in) - Header.SIZE;
-        if (payload > 0) {
-            socket.receiveFully(inPayload.of(payload), fds);
-        }
+        msg = receiver.message();
         return true;
     }
 
     private MemorySegment payload() {
-        return inPayload.of(Header.messageSize(in) - Header.SIZE);
+        return inPayload.of(msg, Header.messageSize(msg) - Header.SIZE);
     }
 
     private void dispatch() throws IOException {
-        int id = Header.msgId(in);
-        int code = Header.command(in);
-        boolean noReply = Header.isNoReply(in);
+        int id = Header.msgId(msg);
+        int code = Header.command(msg);
+        boolean noReply = Header.isNoReply(msg);
         Command command = Command.orNull(code);
         long replyPayload;
         try {
@@ -345,7 +370,7 @@ final class Session implements DmaTransport, AutoCloseable {
         RegionAccess.validate(p, options.maxDataXferSize(), true);
         checkRegion(RegionAccess.region(p));
         device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p),
-                p.address() == in.address() + Header.SIZE ? writeData.of(RegionAccess.count(p)) : RegionAccess.data(p));
+                p.address() == msg.address() + Header.SIZE && p.isNative() ? writeData.of(msg, RegionAccess.count(p)) : RegionAccess.data(p));
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), RegionAccess.count(p));
         return RegionAccess.SIZE;
     }
@@ -669,34 +694,232 @@ final class Session implements DmaTransport, AutoCloseable {
     }
 
     /**
-     * Largest single DMA_READ/DMA_WRITE we send. QEMU 11.1 sends a DMA_READ reply larger than its
-     * socket's send buffer (about 208 KiB) only in part and never the rest, which wedges the
-     * session; smaller messages cost little next to the round trip itself.
+     * Largest single DMA_READ we send. QEMU 11.1 sends a DMA_READ reply larger than its socket's
+     * send buffer (about 208 KiB) only in part and never the rest, which wedges the session;
+     * smaller messages cost little once several are in flight. A DMA_WRITE carries its data in our
+     * request: it goes in chunks of the negotiated max_data_xfer_size.
      */
     static final long DMA_MESSAGE_LIMIT = 64 << 10;
+    /**
+     * Requests of one transfer in flight at once. A DMA_READ's data comes back in the replies, so
+     * at most two (128 KiB) wait in the client's socket: below QEMU's send buffer, as above. A
+     * DMA_WRITE carries its data in the request; the replies are small and our own send waits for room.
+     */
+    static final int READ_WINDOW = 2, WRITE_WINDOW = 4;
+    private static final java.lang.foreign.ValueLayout.OfLong LE_LONG =
+            java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
+    /**
+     * Moves {@code buffer} from/to client memory at {@code iova} in chunks, several in flight: the
+     * device thread sends each request itself (DMA_WRITE data straight from {@code buffer}), the
+     * session thread copies each DMA_READ reply's data straight from its receive buffer into
+     * {@code buffer} and wakes the device thread. The first error ends the transfer (after the
+     * requests in flight are answered, so no reply writes into {@code buffer} later).
+     */
     private void transfer(Command command, long iova, MemorySegment buffer) throws VfioException {
-        // Each chunk's reply (DMA_READ) must fit what this server receives, and each request what the client does.
-        long chunkMax = Math.max(1, Math.min(DMA_MESSAGE_LIMIT, Math.min(clientCaps.maxDataXferSize(), options.maxDataXferSize())));
-        for (long done = 0; done < buffer.byteSize(); ) {
-            long chunk = Math.min(chunkMax, buffer.byteSize() - done);
-            roundTrip(command, iova + done, buffer.asSlice(done, chunk));
-            done += chunk;
-        }
-    }
-
-    private void roundTrip(Command command, long address, MemorySegment data) throws VfioException {
         if (closed) {
             throw new VfioException(Errno.ENODEV, "client disconnected");
         }
         if (Thread.currentThread() == sessionThread) {
             // The reply could only be read by this very thread: waiting would hang until the timeout.
             throw new VfioException(Errno.EDEADLK, "%s at 0x%x from the session thread: message-based DMA must be done from a device thread"
-                    .formatted(command, address));
+                    .formatted(command, iova));
         }
         boolean isRead = command == Command.DMA_READ;
-        PendingDma p = new PendingDma(isRead ? data : null, address, data.byteSize());
+        if (isRead) {
+            new ReadTransfer(iova, buffer).run();
+            return;
+        }
+        // Each chunk's reply (DMA_READ) must fit what this server receives, and each request what the client does.
+        // A DMA_READ's reply is also kept small for QEMU (see DMA_MESSAGE_LIMIT); a DMA_WRITE's data is in our request.
+        long chunkMax = Math.max(1, Math.min(isRead ? DMA_MESSAGE_LIMIT : Long.MAX_VALUE,
+                Math.min(clientCaps.maxDataXferSize(), options.maxDataXferSize())));
+        int window = isRead ? READ_WINDOW : WRITE_WINDOW;
+        long size = buffer.byteSize();
+        long timeout = options.dmaReplyTimeout().toNanos();
+        PendingDma[] inFlight = new PendingDma[window]; // a ring, oldest at head
+        int head = 0, count = 0;
+        long issued = 0;
+        VfioException failure = null;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment request = arena.allocate(Header.SIZE + DmaWriteRequest.SIZE, 8);
+            while (true) {
+                while (failure == null && count < window && issued < size) {
+                    long chunk = Math.min(chunkMax, size - issued);
+                    try {
+                        inFlight[(head + count) % window] = send(command, iova + issued, buffer.asSlice(issued, chunk), request);
+                    } catch (VfioException e) {
+                        failure = e;
+                        break;
+                    }
+                    count++;
+                    issued += chunk;
+                }
+                if (count == 0) {
+                    break;
+                }
+                PendingDma oldest = inFlight[head];
+                inFlight[head] = null;
+                head = (head + 1) % window;
+                count--;
+                int errno = await(oldest, timeout);
+                if (errno != 0 && failure == null) {
+                    failure = errno == Errno.ETIMEDOUT
+                            ? new VfioException(Errno.ETIMEDOUT, "%s at 0x%x: no reply within %s".formatted(command, oldest.address,
+                                    options.dmaReplyTimeout()))
+                            : errno == Errno.EINTR ? new VfioException(Errno.EINTR, command + " interrupted")
+                            : new VfioException(errno, "%s at 0x%x +0x%x: %s".formatted(command, oldest.address, oldest.count,
+                                    Errno.format(errno)));
+                }
+                if (errno == Errno.ETIMEDOUT || errno == Errno.EINTR) {
+                    break; // the client does not answer (or we were told to stop): do not wait for the rest
+                }
+            }
+        } finally {
+            for (int i = 0; i < count; i++) { // given up on: their replies, should they come, are dropped
+                PendingDma p = inFlight[(head + i) % window];
+                pending.remove(p.id, p);
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /**
+     * A device's DMA_READ of one buffer: the device thread sends the first {@link #READ_WINDOW}
+     * requests, then the session thread, as it copies each reply's data into the buffer, sends the
+     * next request itself. The device thread sleeps until the whole buffer is there (or the first
+     * error), not once per chunk.
+     */
+    private final class ReadTransfer {
+        private final long iova;
+        private final MemorySegment buffer;
+        private final long chunkMax;
+        private final Thread waiter = Thread.currentThread();
+        /** Written by whichever thread sends the next request, under this transfer's lock. */
+        private final MemorySegment request = MemorySegment.ofArray(new byte[Header.SIZE + DmaReadRequest.SIZE]);
+        private final java.util.ArrayDeque<PendingDma> inFlight = new java.util.ArrayDeque<>(READ_WINDOW);
+        // Guarded by this:
+        private long issued;
+        private VfioException failure;
+        private boolean finished;
+        private long lastAnswer = System.nanoTime();
+
+        ReadTransfer(long iova, MemorySegment buffer) {
+            this.iova = iova;
+            this.buffer = buffer;
+            this.chunkMax = Math.max(1, Math.min(DMA_MESSAGE_LIMIT, Math.min(clientCaps.maxDataXferSize(), options.maxDataXferSize())));
+        }
+
+        void run() throws VfioException {
+            long timeout = options.dmaReplyTimeout().toNanos();
+            try {
+                synchronized (this) {
+                    while (failure == null && inFlight.size() < READ_WINDOW && issued < buffer.byteSize()) {
+                        issueNext();
+                    }
+                    finishIfDone();
+                }
+                while (true) {
+                    synchronized (this) {
+                        if (finished) {
+                            break;
+                        }
+                        long left = lastAnswer + timeout - System.nanoTime();
+                        if (left <= 0 || Thread.currentThread().isInterrupted()) {
+                            PendingDma oldest = inFlight.peekFirst();
+                            failure = left <= 0
+                                    ? new VfioException(Errno.ETIMEDOUT, "DMA_READ at 0x%x: no reply within %s".formatted(
+                                            oldest != null ? oldest.address : iova, options.dmaReplyTimeout()))
+                                    : new VfioException(Errno.EINTR, "DMA_READ interrupted"); // the interrupt stays set
+                            finished = true;
+                            break;
+                        }
+                    }
+                    java.util.concurrent.locks.LockSupport.parkNanos(this, Math.max(1, lastAnswerDeadline(timeout)));
+                }
+            } finally {
+                synchronized (this) {
+                    finished = true;
+                    for (PendingDma p : inFlight) { // given up on: their replies, should they come, are dropped
+                        pending.remove(p.id, p);
+                    }
+                    inFlight.clear();
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+        }
+
+        private synchronized long lastAnswerDeadline(long timeout) {
+            return lastAnswer + timeout - System.nanoTime();
+        }
+
+        /** Sends the next chunk's request; with this held. A failure to send ends the transfer. */
+        private void issueNext() {
+            if (closed) {
+                failure = new VfioException(Errno.ENODEV, "client disconnected");
+                return;
+            }
+            long chunk = Math.min(chunkMax, buffer.byteSize() - issued);
+            long address = iova + issued;
+            int id = nextId.getAndIncrement() & 0xffff;
+            PendingDma p = new PendingDma(id, waiter, buffer.asSlice(issued, chunk), address, chunk, this);
+            if (pending.putIfAbsent(id, p) != null) {
+                failure = new VfioException(Errno.EBUSY, "65536 DMA requests outstanding");
+                return;
+            }
+            inFlight.addLast(p);
+            issued += chunk;
+            Header.writeCommand(request, id, Command.DMA_READ.code(), request.byteSize(), false);
+            request.set(LE_LONG, Header.SIZE, address);
+            request.set(LE_LONG, Header.SIZE + 8, chunk);
+            try {
+                socket.send(request);
+            } catch (LinuxException | RuntimeException e) {
+                inFlight.removeLast();
+                pending.remove(id, p);
+                failure = new VfioException(Errno.ENODEV, "DMA_READ: " + e.getMessage(), e);
+            }
+            if (closed && pending.remove(id, p)) {
+                // close() may have failed the pending requests just before ours was added.
+                inFlight.remove(p);
+                if (failure == null) {
+                    failure = new VfioException(Errno.ENODEV, "client disconnected");
+                }
+            }
+        }
+
+        /** A chunk's reply was handled (its data copied): go on with the next chunk, or end. Session thread (or close). */
+        synchronized void answered(PendingDma p, int errno) {
+            if (finished || !inFlight.remove(p)) {
+                return;
+            }
+            lastAnswer = System.nanoTime();
+            if (errno != 0 && failure == null) {
+                failure = new VfioException(errno, "DMA_READ at 0x%x +0x%x: %s".formatted(p.address, p.count, Errno.format(errno)));
+            }
+            if (failure == null && issued < buffer.byteSize()) {
+                issueNext();
+            }
+            finishIfDone();
+        }
+
+        private void finishIfDone() {
+            if (inFlight.isEmpty() && (failure != null || issued == buffer.byteSize())) {
+                finished = true;
+                java.util.concurrent.locks.LockSupport.unpark(waiter);
+            }
+        }
+    }
+
+    /** Registers and sends one request; {@code request} is the 32-byte buffer its header and address/count go in. */
+    private PendingDma send(Command command, long address, MemorySegment data, MemorySegment request) throws VfioException {
+        boolean isRead = command == Command.DMA_READ;
         int id = nextId.getAndIncrement() & 0xffff;
+        PendingDma p = new PendingDma(id, Thread.currentThread(), isRead ? data : null, address, data.byteSize(), null);
         if (pending.putIfAbsent(id, p) != null) {
             throw new VfioException(Errno.EBUSY, "65536 DMA requests outstanding");
         }
@@ -705,62 +928,76 @@ final class Session implements DmaTransport, AutoCloseable {
                 // close() may have failed the pending requests just before ours was added.
                 throw new VfioException(Errno.ENODEV, "client disconnected");
             }
-            Payload request = isRead ? new DmaReadRequest(address, data.byteSize())
-                    : new DmaWriteRequest(address, data.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
-            MemorySegment message = MemorySegment.ofArray(new byte[Math.toIntExact(Header.SIZE + request.encodedSize())]);
-            Header.writeCommand(message, id, command.code(), message.byteSize(), false);
-            request.encode(message.asSlice(Header.SIZE));
-            socket.send(message);
-            if (!p.done.await(options.dmaReplyTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new VfioException(Errno.ETIMEDOUT, "%s at 0x%x: no reply within %s".formatted(command, address, options.dmaReplyTimeout()));
+            long size = Header.SIZE + DmaWriteRequest.SIZE + (isRead ? 0 : data.byteSize());
+            Header.writeCommand(request, id, command.code(), size, false);
+            request.set(LE_LONG, Header.SIZE, address);       // DMA_READ and DMA_WRITE both start with address, count
+            request.set(LE_LONG, Header.SIZE + 8, data.byteSize());
+            if (isRead) {
+                socket.send(request);
+            } else {
+                socket.send(request, data, List.of());
             }
-            if (p.errno != 0) {
-                throw new VfioException(p.errno, "%s at 0x%x +0x%x: %s".formatted(command, address, data.byteSize(), Errno.format(p.errno)));
-            }
+            return p;
         } catch (LinuxException e) {
-            throw new VfioException(Errno.ENODEV, command + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new VfioException(Errno.EINTR, command + " interrupted");
-        } finally {
             pending.remove(id, p);
+            throw new VfioException(Errno.ENODEV, command + ": " + e.getMessage(), e);
+        } catch (VfioException | RuntimeException e) {
+            pending.remove(id, p);
+            throw e;
         }
     }
 
-    /** A reply to one of our DMA requests: route it to the waiting device thread. */
+    /** Waits for {@code p}'s reply: its errno (0 for success), ETIMEDOUT, or EINTR when interrupted. */
+    private static int await(PendingDma p, long timeoutNanos) {
+        long deadline = System.nanoTime() + timeoutNanos;
+        while (!p.done) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return Errno.ETIMEDOUT;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(p, left);
+            if (Thread.currentThread().isInterrupted() && !p.done) {
+                return Errno.EINTR; // the interrupt stays set for the caller
+            }
+        }
+        return p.errno;
+    }
+
+    /** A reply to one of our DMA requests: a DMA_READ's data goes straight into the device's buffer. */
     private void completeDma() {
-        int id = Header.msgId(in);
+        int id = Header.msgId(msg);
         PendingDma p = pending.remove(id);
         if (p == null) {
             LOG.log(Level.WARNING, "reply %d matches no request of ours; ignored".formatted(id));
             return;
         }
         MemorySegment payload = payload();
+        int errno = 0;
         try {
-            if (Header.isError(in)) {
-                p.errno = Header.error(in) != 0 ? Header.error(in) : Errno.EIO;
+            if (Header.isError(msg)) {
+                errno = Header.error(msg) != 0 ? Header.error(msg) : Errno.EIO;
             } else if (p.readInto != null) {
-                DmaReadReply r = DmaReadReply.decode(payload, p.address, p.count);
-                if (r.count() != p.count) {
-                    p.errno = Errno.EFAULT; // a short DMA read leaves the device with holes: fail it
+                long start = DmaReadReply.dataOffset(payload, p.address, p.count);
+                if (payload.byteSize() - start != p.count) {
+                    errno = Errno.EFAULT; // a short DMA read leaves the device with holes: fail it
                 } else {
-                    MemorySegment.copy(MemorySegment.ofArray(r.data()), 0, p.readInto, 0, p.count);
+                    MemorySegment.copy(payload, start, p.readInto, 0, p.count);
                 }
             } else {
                 DmaWriteReply r = DmaWriteReply.decode(payload, p.address, p.count);
                 if (r.count() != p.count) {
-                    p.errno = Errno.EFAULT;
+                    errno = Errno.EFAULT;
                 }
             }
         } catch (ProtocolException e) {
             LOG.log(Level.WARNING, "bad DMA reply: " + e.getMessage());
-            p.errno = e.errno();
+            errno = e.errno();
         } catch (RuntimeException e) {
             // e.g. the device's buffer was freed after it gave up waiting: fail that request, keep the session.
             LOG.log(Level.WARNING, "DMA reply could not be delivered: " + e);
-            p.errno = Errno.EIO;
+            errno = Errno.EIO;
         } finally {
-            p.done.countDown();
+            p.complete(errno);
         }
     }
 
@@ -781,8 +1018,7 @@ final class Session implements DmaTransport, AutoCloseable {
     public void close() {
         closed = true;
         for (PendingDma p : pending.values()) {
-            p.errno = Errno.ENODEV;
-            p.done.countDown();
+            p.complete(Errno.ENODEV);
         }
         pending.clear();
         dma.attach(null);

@@ -200,4 +200,122 @@ class FullDuplexDmaTest extends ServerTestBase {
         }
         assertThat(c.hasStashed()).as("no DMA_READ was sent").isFalse();
     }
+
+    /** The requests a transfer has in flight before any is answered (the test peer waits at most its bound for each). */
+    private java.util.List<TestPeer.Msg> outstanding(TestPeer c, int expected) throws Exception {
+        java.util.List<TestPeer.Msg> requests = new java.util.ArrayList<>();
+        for (int i = 0; i < expected; i++) {
+            requests.add(c.nextServerCommand());
+        }
+        return requests;
+    }
+
+    @Test
+    void aLargeReadKeepsTwoRequestsInFlightAndTakesRepliesInAnyOrder() throws Exception {
+        start();
+        TestPeer c = connect().negotiate("{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":1048576}}");
+        c.call(Command.DMA_MAP, DmaMap.of(RW, 0, IOVA, 1 << 20)).close();
+        int length = 5 * (int) Session.DMA_MESSAGE_LIMIT + 100;
+        c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, length, TestDevice.OP_READ));
+        byte[] all = pattern(length, 11);
+        long done = 0;
+        while (done < length) {
+            java.util.List<TestPeer.Msg> requests = outstanding(c, (int) Math.min(Session.READ_WINDOW,
+                    (length - done + Session.DMA_MESSAGE_LIMIT - 1) / Session.DMA_MESSAGE_LIMIT));
+            for (int i = requests.size() - 1; i >= 0; i--) { // newest first
+                TestPeer.Msg request = requests.get(i);
+                long address = request.u64(0), count = request.u64(8);
+                assertThat(count).isLessThanOrEqualTo(Session.DMA_MESSAGE_LIMIT);
+                int from = (int) (address - IOVA);
+                c.reply(request, readReply(address, Arrays.copyOfRange(all, from, from + (int) count)));
+                done += count;
+            }
+        }
+        TestDevice.DmaResult r = device.nextDmaResult();
+        assertThat(r.error()).isNull();
+        assertThat(r.data()).isEqualTo(all);
+        assertThat(c.hasStashed()).isFalse();
+        assertThat(c.read(CONFIG, 0, 2)).containsExactly(0x34, 0x12);
+    }
+
+    @Test
+    void aLargeWriteSendsItsChunksAheadOfTheRepliesAndFailsOnTheFirstErrorOnlyAfterTheRest() throws Exception {
+        start();
+        // The client takes 64 KiB per message: four chunks, all sent before the first reply.
+        TestPeer c = connect().negotiate("{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":65536}}");
+        c.call(Command.DMA_MAP, DmaMap.of(RW, 0, IOVA, 1 << 20)).close();
+        int length = 4 * (int) Session.DMA_MESSAGE_LIMIT;
+        c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, length, TestDevice.OP_WRITE));
+        java.util.List<TestPeer.Msg> requests = outstanding(c, 4); // all four before any reply
+        byte[] seen = new byte[length];
+        for (TestPeer.Msg request : requests) {
+            assertThat(request.command()).isEqualTo(Command.DMA_WRITE.code());
+            long address = request.u64(0), count = request.u64(8);
+            System.arraycopy(request.payload(), 16, seen, (int) (address - IOVA), (int) count);
+        }
+        for (int i = 0; i < length; i++) {
+            assertThat(seen[i]).as("byte %d", i).isEqualTo((byte) i);
+        }
+        c.replyError(requests.get(1), Errno.EPERM);
+        c.reply(requests.get(0), new byte[0]);
+        assertThat(device.dmaResults.poll(200, java.util.concurrent.TimeUnit.MILLISECONDS))
+                .as("the transfer waits for the requests still in flight").isNull();
+        c.reply(requests.get(3), new byte[0]);
+        c.reply(requests.get(2), new byte[0]);
+        TestDevice.DmaResult r = device.nextDmaResult();
+        assertThat(r.error()).isNotNull();
+        assertThat(r.error().errno()).isEqualTo(Errno.EPERM);
+        assertThat(c.read(CONFIG, 0, 2)).containsExactly(0x34, 0x12);
+    }
+
+    @Test
+    void aShortOrMalformedReplyInAPipelinedReadFailsTheTransfer() throws Exception {
+        start();
+        TestPeer c = clientWithMessageWindow();
+        c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, (int) SIZE, TestDevice.OP_READ));
+        TestPeer.Msg first = c.nextServerCommand();
+        c.reply(first, readReply(first.u64(0), new byte[(int) first.u64(8) - 1])); // one byte short
+        TestDevice.DmaResult r = device.nextDmaResult();
+        assertThat(r.error()).isNotNull();
+        assertThat(r.error().errno()).isEqualTo(Errno.EFAULT);
+        assertThat(c.read(CONFIG, 0, 2)).containsExactly(0x34, 0x12);
+    }
+
+    @Test
+    void aDisconnectInTheMiddleOfALargeTransferFailsItWithEnodev() throws Exception {
+        start(options(Duration.ofMinutes(10)));
+        TestPeer c = connect().negotiate("{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":1048576}}");
+        c.call(Command.DMA_MAP, DmaMap.of(RW, 0, IOVA, 1 << 20)).close();
+        c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, 1 << 20, TestDevice.OP_READ));
+        TestPeer.Msg first = c.nextServerCommand();
+        c.reply(first, readReply(first.u64(0), new byte[(int) first.u64(8)]));
+        c.nextServerCommand();
+        c.close();
+        TestDevice.DmaResult r = device.nextDmaResult();
+        assertThat(r.error()).isNotNull();
+        assertThat(r.error().errno()).isEqualTo(Errno.ENODEV);
+        try (TestPeer next = client()) {
+            assertThat(next.read(CONFIG, 0, 2)).containsExactly(0x34, 0x12);
+        }
+    }
+
+    @Test
+    void writeChunksAreAsLargeAsTheClientTakes() throws Exception {
+        start();
+        TestPeer c = connect().negotiate("{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":1048576}}");
+        c.call(Command.DMA_MAP, DmaMap.of(RW, 0, IOVA, 4 << 20)).close();
+        int length = (5 << 20) / 2;
+        c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, length, TestDevice.OP_WRITE));
+        long done = 0;
+        while (done < length) {
+            TestPeer.Msg request = c.nextServerCommand();
+            long count = request.u64(8);
+            assertThat(request.u64(0)).isEqualTo(IOVA + done);
+            assertThat(count).isEqualTo(Math.min(1 << 20, length - done));
+            c.reply(request, new byte[0]);
+            done += count;
+        }
+        TestDevice.DmaResult r = device.nextDmaResult();
+        assertThat(r.error()).isNull();
+    }
 }

@@ -1,0 +1,303 @@
+package io.jvfio.linux;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Buffered receive of length-framed messages from a {@link UnixSocket}: each recvmsg asks for as
+ * much as the buffer holds, so a message usually arrives whole in one system call (header and
+ * payload together), and bytes beyond it stay buffered for the next message.
+ *
+ * <p><b>Fds.</b> The kernel attaches SCM_RIGHTS fds to the first skb of the sendmsg that carried
+ * them, hands them out with the first read that touches that skb, and ends that read right after
+ * the skb (af_unix.c, {@code unix_stream_read_generic}: "if (scm.fp) break"). So the bytes a read
+ * returns after the start of an fd-carrying skb all belong to that skb: the fds belong to the
+ * message that contains the <em>last</em> byte the read returned. They are kept, keyed by that
+ * byte's position in the stream, and given to that message when it is complete; never to another.
+ * A peer that sends each message with one sendmsg (or starts a message's sendmsg with its fds)
+ * gets exactly the old attribution; a peer that glues two messages into one sendmsg has its fds
+ * given to the later one.
+ *
+ * <p>Not thread-safe: one reader at a time (the callers hold their own read lock). The segment
+ * from {@link #message()} stays valid until the next {@link #next}.
+ *
+ * @param <E> what the framing throws for a bad header
+ */
+public final class MessageReceiver<E extends Exception> {
+    /** Reads a message's whole length (header included) from its header; throws when the header is bad. */
+    @FunctionalInterface
+    public interface Framing<E extends Exception> {
+        long messageLength(MemorySegment header) throws E;
+    }
+
+    /** What {@link #next} waits for. */
+    public enum Wait {
+        /** Until a whole message is there. */
+        BLOCK,
+        /** Not at all: one recvmsg with MSG_DONTWAIT if the buffer has no whole message. */
+        DONT_WAIT,
+        /** At most the socket's receive timeout ({@link UnixSocket#setReceiveTimeout}) per recvmsg. */
+        TIMED,
+        /** No system call: only a message already in the buffer. */
+        BUFFERED
+    }
+
+    /** Results of {@link #next}. */
+    public static final int MESSAGE = 1, END = 0, NOTHING = -1;
+
+    /** More fds than this waiting for incomplete messages is no peer's honest traffic. */
+    static final int MAX_PENDING_FDS = 4 * Libc.SCM_MAX_FD;
+
+    private final UnixSocket socket;
+    private final int headerSize;
+    private final long maxMessage;
+    private final Framing<E> framing;
+    private MemorySegment buffer;
+    /** [start, end): received and not yet consumed; the current message (if any) starts at start. */
+    private long start, end;
+    /** Stream position of buffer offset 0. */
+    private long base;
+    /** Length of the message {@link #next} returned last, or -1. */
+    private long current = -1;
+    /** Fds received and not yet given to a message, and the stream position of the byte each belongs to. */
+    private final List<Fd> pendingFds = new ArrayList<>(0);
+    private long[] pendingAt = new long[0];
+    private final List<Fd> arrived = new ArrayList<>(0);
+    // Cached views (a steady stream of same-sized messages at offset 0 allocates nothing).
+    private MemorySegment header, message, body;
+    private long headerAt = -1, messageAt = -1, bodyAt = -1;
+    private boolean closed;
+
+    /**
+     * @param buffer     native memory to receive into; grown (up to {@code maxMessage}) when a
+     *                   message needs more
+     * @param headerSize bytes of the header {@code framing} reads
+     * @param maxMessage the largest message the framing admits
+     */
+    public MessageReceiver(UnixSocket socket, MemorySegment buffer, int headerSize, long maxMessage, Framing<E> framing) {
+        if (!buffer.isNative() || buffer.byteSize() < headerSize || headerSize < 1 || maxMessage < headerSize) {
+            throw new IllegalArgumentException("buffer of " + buffer.byteSize() + " bytes for headers of " + headerSize
+                    + " and messages up to " + maxMessage);
+        }
+        this.socket = socket;
+        this.buffer = buffer;
+        this.headerSize = headerSize;
+        this.maxMessage = maxMessage;
+        this.framing = framing;
+    }
+
+    /**
+     * Consumes the previous message and makes the next one current: {@link #MESSAGE} (see
+     * {@link #message()}; its fds are appended to {@code fdsOut}, owned by the caller),
+     * {@link #END} when the peer closed at a message boundary, {@link #NOTHING} when {@code wait}
+     * gave up first (what arrived stays buffered). EOFException when the peer closed inside a
+     * message; the framing's exception for a bad header. After an exception the stream is out of
+     * step: close the connection (and call {@link #close()}).
+     */
+    public int next(List<Fd> fdsOut, Wait wait) throws IOException, E {
+        if (closed) {
+            throw LinuxException.explained("recvmsg", "receiver closed", Errno.EBADF);
+        }
+        if (current >= 0) {
+            start += current;
+            current = -1;
+        }
+        if (start == end) { // nothing buffered: receive at the beginning again
+            base += start;
+            start = end = 0;
+        }
+        while (end - start < headerSize) {
+            int r = fill(headerSize, wait);
+            if (r <= 0) {
+                if (r == 0 && end - start > 0) {
+                    throw new EOFException("end of stream inside a message header (" + (end - start) + " of " + headerSize + " bytes)");
+                }
+                return r;
+            }
+        }
+        long length = framing.messageLength(headerView());
+        if (length < headerSize || length > maxMessage) {
+            throw new IllegalStateException("framing returned length " + length + " outside [" + headerSize + ", " + maxMessage + "]");
+        }
+        while (end - start < length) {
+            int r = fill(length, wait);
+            if (r < 0) {
+                return NOTHING;
+            }
+            if (r == 0) {
+                throw new EOFException("end of stream inside a message (" + (end - start) + " of " + length + " bytes)");
+            }
+        }
+        current = length;
+        claimFds(fdsOut, base + start, base + start + length);
+        return MESSAGE;
+    }
+
+    /** The current message, header included: valid until the next {@link #next}. */
+    public MemorySegment message() {
+        checkCurrent();
+        MemorySegment m = message;
+        if (m == null || messageAt != start || m.byteSize() != current) {
+            m = message = buffer.asSlice(start, current);
+            messageAt = start;
+        }
+        return m;
+    }
+
+    /** The current message after its header. */
+    public MemorySegment body() {
+        checkCurrent();
+        MemorySegment b = body;
+        long size = current - headerSize;
+        if (b == null || bodyAt != start || b.byteSize() != size) {
+            b = body = buffer.asSlice(start + headerSize, size);
+            bodyAt = start;
+        }
+        return b;
+    }
+
+    /** Bytes received beyond the current message (part or all of later messages). */
+    public long buffered() {
+        return end - start - Math.max(0, current);
+    }
+
+    /**
+     * Whether {@link #absorb} has room: the buffer has free space, can be compacted or grown. The
+     * current message (if any) must no longer be needed: absorbing may move it.
+     */
+    public boolean canAbsorb() {
+        return !closed && (end < buffer.byteSize() || start > 0 || buffer.byteSize() < maxMessage);
+    }
+
+    /**
+     * Receives what is there (MSG_DONTWAIT) into the buffer, for later {@link #next} calls, without
+     * framing it: for a thread that must keep reading while it waits to send. The current message
+     * (if any) must no longer be needed: it may be moved. False at end of stream or without room.
+     */
+    public boolean absorb() throws IOException {
+        if (!canAbsorb()) {
+            return false;
+        }
+        if (end == buffer.byteSize()) {
+            makeRoom(buffer.byteSize() - start < buffer.byteSize() ? buffer.byteSize() - start + 1
+                    : Math.min(maxMessage, buffer.byteSize() + 1));
+        }
+        return fill(0, Wait.DONT_WAIT) != END;
+    }
+
+    /** Closes the fds still waiting for their message; the receiver cannot be used any more. */
+    public void close() {
+        closed = true;
+        pendingFds.forEach(Fd::close);
+        pendingFds.clear();
+        arrived.forEach(Fd::close);
+        arrived.clear();
+    }
+
+    private void checkCurrent() {
+        if (current < 0) {
+            throw new IllegalStateException("no current message");
+        }
+    }
+
+    private MemorySegment headerView() {
+        MemorySegment h = header;
+        if (h == null || headerAt != start) {
+            h = header = buffer.asSlice(start, headerSize);
+            headerAt = start;
+        }
+        return h;
+    }
+
+    /**
+     * One recvmsg into the free end of the buffer, after making room for a message of
+     * {@code need} bytes from {@code start}. Returns 1 after data, 0 at end of stream, -1 when
+     * {@code wait} gave up.
+     */
+    private int fill(long need, Wait wait) throws IOException {
+        if (wait == Wait.BUFFERED) {
+            return NOTHING;
+        }
+        makeRoom(need);
+        int mode = switch (wait) {
+            case BLOCK -> UnixSocket.WAIT;
+            case DONT_WAIT -> UnixSocket.DONT_WAIT;
+            default -> UnixSocket.TIMED;
+        };
+        long n;
+        try {
+            n = socket.receiveInto(buffer, end, buffer.byteSize() - end, arrived, mode);
+        } catch (IOException | RuntimeException e) {
+            arrived.forEach(Fd::close);
+            arrived.clear();
+            throw e;
+        }
+        if (n < 0) {
+            return NOTHING;
+        }
+        if (!arrived.isEmpty()) {
+            // They belong to the message that holds the last byte this read returned.
+            long at = base + end + Math.max(n, 1) - 1;
+            int first = pendingFds.size();
+            if (pendingAt.length < first + arrived.size()) {
+                pendingAt = Arrays.copyOf(pendingAt, Math.max(8, 2 * (first + arrived.size())));
+            }
+            for (int i = 0; i < arrived.size(); i++) {
+                pendingAt[first + i] = at;
+            }
+            pendingFds.addAll(arrived);
+            arrived.clear();
+            if (pendingFds.size() > MAX_PENDING_FDS) {
+                throw LinuxException.explained("recvmsg", pendingFds.size() + " fds wait for messages that have not arrived",
+                        Errno.EMSGSIZE);
+            }
+        }
+        if (n == 0) {
+            return END;
+        }
+        end += n;
+        return MESSAGE;
+    }
+
+    /** Makes [start, start + need) fit the buffer: moves the partial message to the front, or grows the buffer. */
+    private void makeRoom(long need) {
+        if (start + need <= buffer.byteSize() && end < buffer.byteSize()) {
+            return;
+        }
+        if (need > buffer.byteSize()) {
+            long size = Math.min(maxMessage, Math.max(need, 2 * buffer.byteSize()));
+            MemorySegment grown = Arena.ofAuto().allocate(size, 8);
+            MemorySegment.copy(buffer, start, grown, 0, end - start);
+            buffer = grown;
+            header = message = body = null; // views of the old buffer
+        } else if (start > 0) {
+            MemorySegment.copy(buffer, start, buffer, 0, end - start);
+        }
+        base += start;
+        end -= start;
+        start = 0;
+    }
+
+    /** Moves the pending fds that belong to [from, to) (stream positions) to {@code fdsOut}. */
+    private void claimFds(List<Fd> fdsOut, long from, long to) {
+        int taken = 0;
+        while (taken < pendingFds.size() && pendingAt[taken] < to) {
+            Fd fd = pendingFds.get(taken);
+            if (pendingAt[taken] >= from) {
+                fdsOut.add(fd);
+            } else {
+                fd.close(); // cannot happen: an earlier message would have taken it
+            }
+            taken++;
+        }
+        if (taken > 0) {
+            pendingFds.subList(0, taken).clear();
+            System.arraycopy(pendingAt, taken, pendingAt, 0, pendingFds.size());
+        }
+    }
+}
