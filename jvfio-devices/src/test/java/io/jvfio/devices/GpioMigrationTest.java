@@ -7,14 +7,9 @@ import io.jvfio.client.MigrationDriver;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.client.VfioUserException;
 import io.jvfio.linux.Errno;
-import io.jvfio.linux.Fd;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Vfio;
-import io.jvfio.server.ServerOptions;
-import io.jvfio.server.VfioUserServer;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -31,29 +26,20 @@ class GpioMigrationTest {
 
     @TempDir
     Path dir;
-    private final Deque<AutoCloseable> cleanup = new ArrayDeque<>();
-    private int fdsBefore;
+    private ServedDevices devices;
 
     @BeforeEach
-    void countFds() {
-        fdsBefore = Fd.openFdCountOfProcess();
+    void setUp() {
+        devices = new ServedDevices(dir);
     }
 
     @AfterEach
     void closeAll() throws Exception {
-        while (!cleanup.isEmpty()) {
-            cleanup.pop().close();
-        }
-        assertThat(Fd.openFdCountOfProcess()).as("open fds after the test").isEqualTo(fdsBefore);
+        devices.close();
     }
 
     private VfioUserClient serve(PciIdio16 card, String name) throws Exception {
-        VfioUserServer server = VfioUserServer.bind(dir.resolve(name), card, ServerOptions.defaults());
-        cleanup.push(server);
-        server.start();
-        VfioUserClient client = VfioUserClient.connect(server.socketPath().orElseThrow());
-        cleanup.push(client);
-        return client;
+        return devices.serve(card, name);
     }
 
     private static MigrationDriver.Result migrate(VfioUserClient from, VfioUserClient to) throws Exception {

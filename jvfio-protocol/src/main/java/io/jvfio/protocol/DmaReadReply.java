@@ -35,8 +35,7 @@ public record DmaReadReply(long address, byte[] data) implements Payload {
     @Override
     public void encode(MemorySegment d) {
         Wire.checkDst(d, encodedSize(), this);
-        Wire.put64(d, 0, address);
-        Wire.put64(d, 8, data.length);
+        encodeHeader(d, address, data.length);
         Wire.putBytes(d, SIZE, data);
     }
 

@@ -13,7 +13,12 @@ public record DmaReadRequest(long address, long count) implements Payload {
 
     @Override
     public void encode(MemorySegment d) {
-        Wire.checkDst(d, SIZE, this);
+        encode(d, address, count);
+    }
+
+    /** Writes a request for {@code count} bytes at {@code address} without making the record (the server's DMA path). */
+    public static void encode(MemorySegment d, long address, long count) {
+        Wire.checkDst(d, SIZE, "DMA_READ");
         Wire.put64(d, 0, address);
         Wire.put64(d, 8, count);
     }

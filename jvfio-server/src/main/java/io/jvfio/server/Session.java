@@ -685,12 +685,25 @@ final class Session implements DmaTransport, AutoCloseable {
 
     @Override
     public void read(long iova, MemorySegment dst) throws VfioException {
-        transfer(Command.DMA_READ, iova, dst);
+        checkDmaAllowed(Command.DMA_READ, iova);
+        new ReadTransfer(iova, dst).run();
     }
 
     @Override
     public void write(long iova, MemorySegment src) throws VfioException {
-        transfer(Command.DMA_WRITE, iova, src);
+        checkDmaAllowed(Command.DMA_WRITE, iova);
+        writeTransfer(iova, src);
+    }
+
+    private void checkDmaAllowed(Command command, long iova) throws VfioException {
+        if (closed) {
+            throw new VfioException(Errno.ENODEV, "client disconnected");
+        }
+        if (Thread.currentThread() == sessionThread) {
+            // The reply could only be read by this very thread: waiting would hang until the timeout.
+            throw new VfioException(Errno.EDEADLK, "%s at 0x%x from the session thread: message-based DMA must be done from a device thread"
+                    .formatted(command, iova));
+        }
     }
 
     /**
@@ -706,35 +719,16 @@ final class Session implements DmaTransport, AutoCloseable {
      * DMA_WRITE carries its data in the request; the replies are small and our own send waits for room.
      */
     static final int READ_WINDOW = 2, WRITE_WINDOW = 4;
-    private static final java.lang.foreign.ValueLayout.OfLong LE_LONG =
-            java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
-
     /**
-     * Moves {@code buffer} from/to client memory at {@code iova} in chunks, several in flight: the
-     * device thread sends each request itself (DMA_WRITE data straight from {@code buffer}), the
-     * session thread copies each DMA_READ reply's data straight from its receive buffer into
-     * {@code buffer} and wakes the device thread. The first error ends the transfer (after the
-     * requests in flight are answered, so no reply writes into {@code buffer} later).
+     * Moves {@code buffer} to client memory at {@code iova} in DMA_WRITE requests of up to the
+     * negotiated max_data_xfer_size, several in flight, each sent by the device thread straight
+     * from {@code buffer}. The first error ends the transfer once the requests in flight are answered.
      */
-    private void transfer(Command command, long iova, MemorySegment buffer) throws VfioException {
-        if (closed) {
-            throw new VfioException(Errno.ENODEV, "client disconnected");
-        }
-        if (Thread.currentThread() == sessionThread) {
-            // The reply could only be read by this very thread: waiting would hang until the timeout.
-            throw new VfioException(Errno.EDEADLK, "%s at 0x%x from the session thread: message-based DMA must be done from a device thread"
-                    .formatted(command, iova));
-        }
-        boolean isRead = command == Command.DMA_READ;
-        if (isRead) {
-            new ReadTransfer(iova, buffer).run();
-            return;
-        }
-        // Each chunk's reply (DMA_READ) must fit what this server receives, and each request what the client does.
-        // A DMA_READ's reply is also kept small for QEMU (see DMA_MESSAGE_LIMIT); a DMA_WRITE's data is in our request.
-        long chunkMax = Math.max(1, Math.min(isRead ? DMA_MESSAGE_LIMIT : Long.MAX_VALUE,
-                Math.min(clientCaps.maxDataXferSize(), options.maxDataXferSize())));
-        int window = isRead ? READ_WINDOW : WRITE_WINDOW;
+    private void writeTransfer(long iova, MemorySegment buffer) throws VfioException {
+        Command command = Command.DMA_WRITE;
+        // Each request must fit what the client receives (and what we would send).
+        long chunkMax = Math.max(1, Math.min(clientCaps.maxDataXferSize(), options.maxDataXferSize()));
+        int window = WRITE_WINDOW;
         long size = buffer.byteSize();
         long timeout = options.dmaReplyTimeout().toNanos();
         PendingDma[] inFlight = new PendingDma[window]; // a ring, oldest at head
@@ -747,7 +741,7 @@ final class Session implements DmaTransport, AutoCloseable {
                 while (failure == null && count < window && issued < size) {
                     long chunk = Math.min(chunkMax, size - issued);
                     try {
-                        inFlight[(head + count) % window] = send(command, iova + issued, buffer.asSlice(issued, chunk), request);
+                        inFlight[(head + count) % window] = sendWrite(iova + issued, buffer.asSlice(issued, chunk), request);
                     } catch (VfioException e) {
                         failure = e;
                         break;
@@ -799,6 +793,7 @@ final class Session implements DmaTransport, AutoCloseable {
         private final Thread waiter = Thread.currentThread();
         /** Written by whichever thread sends the next request, under this transfer's lock. */
         private final MemorySegment request = MemorySegment.ofArray(new byte[Header.SIZE + DmaReadRequest.SIZE]);
+        private final MemorySegment requestBody = request.asSlice(Header.SIZE);
         private final java.util.ArrayDeque<PendingDma> inFlight = new java.util.ArrayDeque<>(READ_WINDOW);
         // Guarded by this:
         private long issued;
@@ -874,8 +869,7 @@ final class Session implements DmaTransport, AutoCloseable {
             inFlight.addLast(p);
             issued += chunk;
             Header.writeCommand(request, id, Command.DMA_READ.code(), request.byteSize(), false);
-            request.set(LE_LONG, Header.SIZE, address);
-            request.set(LE_LONG, Header.SIZE + 8, chunk);
+            DmaReadRequest.encode(requestBody, address, chunk);
             try {
                 socket.send(request);
             } catch (LinuxException | RuntimeException e) {
@@ -915,11 +909,10 @@ final class Session implements DmaTransport, AutoCloseable {
         }
     }
 
-    /** Registers and sends one request; {@code request} is the 32-byte buffer its header and address/count go in. */
-    private PendingDma send(Command command, long address, MemorySegment data, MemorySegment request) throws VfioException {
-        boolean isRead = command == Command.DMA_READ;
+    /** Registers and sends one DMA_WRITE; {@code request} is the 32-byte buffer its header and address/count go in. */
+    private PendingDma sendWrite(long address, MemorySegment data, MemorySegment request) throws VfioException {
         int id = nextId.getAndIncrement() & 0xffff;
-        PendingDma p = new PendingDma(id, Thread.currentThread(), isRead ? data : null, address, data.byteSize(), null);
+        PendingDma p = new PendingDma(id, Thread.currentThread(), null, address, data.byteSize(), null);
         if (pending.putIfAbsent(id, p) != null) {
             throw new VfioException(Errno.EBUSY, "65536 DMA requests outstanding");
         }
@@ -928,19 +921,13 @@ final class Session implements DmaTransport, AutoCloseable {
                 // close() may have failed the pending requests just before ours was added.
                 throw new VfioException(Errno.ENODEV, "client disconnected");
             }
-            long size = Header.SIZE + DmaWriteRequest.SIZE + (isRead ? 0 : data.byteSize());
-            Header.writeCommand(request, id, command.code(), size, false);
-            request.set(LE_LONG, Header.SIZE, address);       // DMA_READ and DMA_WRITE both start with address, count
-            request.set(LE_LONG, Header.SIZE + 8, data.byteSize());
-            if (isRead) {
-                socket.send(request);
-            } else {
-                socket.send(request, data, List.of());
-            }
+            Header.writeCommand(request, id, Command.DMA_WRITE.code(), request.byteSize() + data.byteSize(), false);
+            DmaWriteRequest.encodeHeader(request.asSlice(Header.SIZE), address, data.byteSize());
+            socket.send(request, data, List.of());
             return p;
         } catch (LinuxException e) {
             pending.remove(id, p);
-            throw new VfioException(Errno.ENODEV, command + ": " + e.getMessage(), e);
+            throw new VfioException(Errno.ENODEV, "DMA_WRITE: " + e.getMessage(), e);
         } catch (VfioException | RuntimeException e) {
             pending.remove(id, p);
             throw e;

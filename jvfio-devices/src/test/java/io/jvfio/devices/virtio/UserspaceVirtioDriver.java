@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -53,25 +54,44 @@ final class UserspaceVirtioDriver implements AutoCloseable {
             used = alloc(USED_RING + USED_ELEM_SIZE * QUEUE_SIZE + 2);
         }
 
-        /** Writes descriptor {@code i}; returns its index. */
+        /** Writes the next descriptor in turn; returns its index. */
         int descriptor(long iova, int length, int flags, int next) {
             int i = nextDesc++ % QUEUE_SIZE;
+            descriptorAt(i, iova, length, flags, next);
+            return i;
+        }
+
+        /** Writes descriptor {@code i} (a driver that keeps its own descriptor numbering). */
+        void descriptorAt(int i, long iova, int length, int flags, int next) {
             long at = desc + (long) i * DESC_SIZE;
             memory.set(U64, at + DESC_ADDR, iova);
             memory.set(U32, at + DESC_LEN, length);
             memory.set(U16, at + DESC_FLAGS, (short) flags);
             memory.set(U16, at + DESC_NEXT, (short) next);
-            return i;
         }
 
         void makeAvailable(int head) {
             memory.set(U16, avail + AVAIL_RING + 2L * (availIdx % QUEUE_SIZE), (short) head);
+            VarHandle.releaseFence(); // the ring entry before the index that publishes it
             availIdx++;
             memory.set(U16, avail + AVAIL_IDX, (short) availIdx);
         }
 
         int usedIdx() {
-            return Short.toUnsignedInt(memory.get(U16, used + USED_IDX));
+            int idx = Short.toUnsignedInt(memory.get(U16, used + USED_IDX));
+            VarHandle.acquireFence(); // used entries are read only after the index that published them
+            return idx;
+        }
+
+        /** The head of the chain in used-ring entry {@code slot}. */
+        int usedId(int slot) {
+            return memory.get(U32, used + USED_RING + (long) USED_ELEM_SIZE * (slot % QUEUE_SIZE));
+        }
+
+        /** EVENT_IDX: asks for an interrupt once the device's used index passes {@code usedIdx} (used_event). */
+        void interruptAfter(int usedIdx) {
+            memory.set(U16, avail + AVAIL_RING + 2L * QUEUE_SIZE, (short) usedIdx);
+            VarHandle.fullFence(); // before re-reading the used index
         }
 
         long usedLength(int slot) {

@@ -3,7 +3,6 @@ package io.jvfio.devices.virtio;
 import static io.jvfio.devices.virtio.UserspaceVirtioDriver.MEMORY_IOVA;
 import static io.jvfio.devices.virtio.UserspaceVirtioDriver.MEMORY_SIZE;
 import static io.jvfio.devices.virtio.UserspaceVirtioDriver.QUEUE_SIZE;
-import static io.jvfio.devices.virtio.UserspaceVirtioDriver.U16;
 import static io.jvfio.devices.virtio.UserspaceVirtioDriver.U32;
 import static io.jvfio.devices.virtio.UserspaceVirtioDriver.U64;
 import static io.jvfio.devices.virtio.Virtio.*;
@@ -14,25 +13,21 @@ import io.jvfio.client.Interrupts;
 import io.jvfio.client.MigrationDriver;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.client.VfioUserException;
+import io.jvfio.devices.ServedDevices;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Mapping;
 import io.jvfio.linux.Memfd;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Vfio;
-import io.jvfio.server.ServerOptions;
-import io.jvfio.server.VfioUserServer;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -61,36 +56,23 @@ class VirtioBlkMigrationTest {
 
     @TempDir
     Path dir;
-    private final Deque<AutoCloseable> cleanup = new ArrayDeque<>();
-    private int fdsBefore;
+    private ServedDevices devices;
 
     @BeforeEach
-    void countFds() {
-        fdsBefore = Fd.openFdCountOfProcess();
+    void setUp() {
+        devices = new ServedDevices(dir);
     }
 
     @AfterEach
     void closeAll() throws Exception {
-        while (!cleanup.isEmpty()) {
-            cleanup.pop().close();
-        }
-        assertThat(Fd.openFdCountOfProcess()).as("open fds after the test").isEqualTo(fdsBefore);
+        devices.close();
     }
 
     private VirtioBlk disk(Path image, long createSize) throws IOException {
         VirtioBlk.Builder b = VirtioBlk.builder(image).serial("migrating");
         VirtioBlk disk = (createSize > 0 ? b.create(createSize) : b).build();
-        cleanup.push(disk::shutdown);
+        devices.closeLater(disk::shutdown);
         return disk;
-    }
-
-    private VfioUserClient serve(VirtioBlk disk, String name) throws Exception {
-        VfioUserServer server = VfioUserServer.bind(dir.resolve(name), disk, ServerOptions.defaults());
-        cleanup.push(server);
-        server.start();
-        VfioUserClient client = VfioUserClient.connect(server.socketPath().orElseThrow());
-        cleanup.push(client);
-        return client;
     }
 
     /** The driver's memory, given to {@code clients} at MEMORY_IOVA: one memfd mapped by all, or plain memory served by DMA messages. */
@@ -98,16 +80,16 @@ class VirtioBlkMigrationTest {
         int rw = Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE;
         if (byFd) {
             Fd memfd = Memfd.create("driver-memory", MEMORY_SIZE);
-            cleanup.push(memfd::close);
+            devices.closeLater(memfd::close);
             Mapping mapping = Mapping.map(memfd, 0, MEMORY_SIZE, true);
-            cleanup.push(mapping);
+            devices.closeLater(mapping);
             for (VfioUserClient c : clients) {
                 c.dmaMap(MEMORY_IOVA, MEMORY_SIZE, rw, memfd, 0);
             }
             return mapping.segment();
         }
         Arena arena = Arena.ofShared();
-        cleanup.push(arena::close);
+        devices.closeLater(arena::close);
         MemorySegment memory = arena.allocate(MEMORY_SIZE, 4096);
         for (VfioUserClient c : clients) {
             c.registerMemory(MEMORY_IOVA, memory, rw);
@@ -127,23 +109,10 @@ class VirtioBlkMigrationTest {
     void everyRequestCompletesExactlyOnceAndTheImageMatches(boolean byFd) throws Exception {
         Path image = dir.resolve("shared.img");
         VirtioBlk a = disk(image, DISK), b = disk(image, 0);
-        VfioUserClient toA = serve(a, "a.sock"), toB = serve(b, "b.sock");
-        MemorySegment memory = sharedMemory(byFd, toA, toB);
-
-        UserspaceVirtioDriver driver = new UserspaceVirtioDriver(toA, memory);
-        assertThat(driver.negotiate(FEATURES)).isTrue();
-        driver.enableMsix(VECTORS);
-        cleanup.push(driver.msix);
-        UserspaceVirtioDriver.Queue queue = driver.setUpQueue(0);
-        driver.driverOk();
+        VfioUserClient toA = devices.serve(a, "a.sock"), toB = devices.serve(b, "b.sock");
+        BlockDriver io = BlockDriver.start(toA, sharedMemory(byFd, toA, toB), devices);
         // The destination's interrupts are wired before it runs, as a VMM does while loading.
-        Interrupts msixOnB = toB.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, VECTORS);
-        cleanup.push(msixOnB);
-
-        AtomicReference<Endpoint> endpoint = new AtomicReference<>(new Endpoint(toA, driver.msix));
-        Endpoint onB = new Endpoint(toB, msixOnB);
-        BlockDriver io = new BlockDriver(driver, queue, endpoint);
-        Thread thread = Thread.ofPlatform().name("block-driver").start(io::run);
+        Endpoint onB = new Endpoint(toB, devices.closeLater(toB.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, VECTORS)));
         try {
             io.awaitCompleted(200);
             AtomicInteger inFlightAtStop = new AtomicInteger(-1);
@@ -154,24 +123,17 @@ class VirtioBlkMigrationTest {
                         }
                     }).migrate();
             int completedOnA = io.completed();
-            endpoint.set(onB);
+            io.moveTo(onB);
             assertThat(toA.migrationState()).isEqualTo(MigrationState.STOP);
             assertThat(toB.migrationState()).isEqualTo(MigrationState.RUNNING);
             assertThat(result.deviceBytes()).isPositive();
             assertThat(inFlightAtStop.get()).as("requests in flight when the source stopped").isPositive();
 
             io.awaitCompleted(completedOnA + 200);
-            io.finish();
         } finally {
-            io.finish();
-            thread.join(30_000);
+            io.stop();
         }
-        assertThat(thread.isAlive()).as("driver thread done").isFalse();
-        io.rethrow();
-        assertThat(io.submitted()).isEqualTo(io.completed());
-        assertThat(io.duplicates()).as("requests completed twice").isZero();
-        assertThat(io.statusErrors()).as("requests that failed").isZero();
-        assertThat(io.readMismatches()).as("reads that returned other bytes than written").isZero();
+        io.assertEveryRequestCompletedOnceAndIntact();
         assertThat(onB.wakeUps().get()).as("queue interrupts from the destination").isPositive();
         // Shared storage: the one image holds exactly what the driver wrote, through A and then B.
         assertThat(sha256(Files.readAllBytes(image))).isEqualTo(sha256(io.expectedImage()));
@@ -180,17 +142,8 @@ class VirtioBlkMigrationTest {
     @Test
     void aDestinationDiskOfAnotherSizeRefusesTheStateAndTheSourceRunsOn() throws Exception {
         VirtioBlk a = disk(dir.resolve("a.img"), DISK), b = disk(dir.resolve("b.img"), DISK / 2);
-        VfioUserClient toA = serve(a, "a.sock"), toB = serve(b, "b.sock");
-        MemorySegment memory = sharedMemory(true, toA, toB);
-        UserspaceVirtioDriver driver = new UserspaceVirtioDriver(toA, memory);
-        assertThat(driver.negotiate(FEATURES)).isTrue();
-        driver.enableMsix(VECTORS);
-        cleanup.push(driver.msix);
-        UserspaceVirtioDriver.Queue queue = driver.setUpQueue(0);
-        driver.driverOk();
-        AtomicReference<Endpoint> endpoint = new AtomicReference<>(new Endpoint(toA, driver.msix));
-        BlockDriver io = new BlockDriver(driver, queue, endpoint);
-        Thread thread = Thread.ofPlatform().name("block-driver").start(io::run);
+        VfioUserClient toA = devices.serve(a, "a.sock"), toB = devices.serve(b, "b.sock");
+        BlockDriver io = BlockDriver.start(toA, sharedMemory(true, toA, toB), devices);
         try {
             io.awaitCompleted(50);
             assertThatThrownBy(() -> new MigrationDriver(toA, toB, List.of(), MigrationDriver.Options.defaults(), p -> { }).migrate())
@@ -200,13 +153,9 @@ class VirtioBlkMigrationTest {
             int before = io.completed();
             io.awaitCompleted(before + 50); // the source carries on
         } finally {
-            io.finish();
-            thread.join(30_000);
+            io.stop();
         }
-        io.rethrow();
-        assertThat(io.submitted()).isEqualTo(io.completed());
-        assertThat(io.duplicates()).isZero();
-        assertThat(io.readMismatches()).isZero();
+        io.assertEveryRequestCompletedOnceAndIntact();
         assertThat(sha256(Files.readAllBytes(dir.resolve("a.img")))).isEqualTo(sha256(io.expectedImage()));
     }
 
@@ -224,7 +173,8 @@ class VirtioBlkMigrationTest {
     static final class BlockDriver {
         private final UserspaceVirtioDriver d;
         private final UserspaceVirtioDriver.Queue q;
-        private final AtomicReference<Endpoint> endpoint;
+        private final AtomicReference<Endpoint> endpoint = new AtomicReference<>();
+        private final Thread thread;
         private final byte[] model = new byte[(int) DISK];
         private final long[] header = new long[SLOTS], data = new long[SLOTS], status = new long[SLOTS];
         private final int[] block = new int[SLOTS];
@@ -236,18 +186,52 @@ class VirtioBlkMigrationTest {
         private volatile boolean finishing;
         private volatile Throwable failure;
 
-        BlockDriver(UserspaceVirtioDriver d, UserspaceVirtioDriver.Queue q, AtomicReference<Endpoint> endpoint) {
+        private BlockDriver(UserspaceVirtioDriver d, UserspaceVirtioDriver.Queue q) {
             this.d = d;
             this.q = q;
-            this.endpoint = endpoint;
+            endpoint.set(new Endpoint(d.client, d.msix));
             for (int s = 0; s < SLOTS; s++) {
                 header[s] = d.alloc(BLK_REQ_HEADER_SIZE);
                 data[s] = d.alloc(BLOCK);
                 status[s] = d.alloc(1);
             }
+            thread = Thread.ofPlatform().name("block-driver").unstarted(this::run);
         }
 
-        void run() {
+        /** Brings the device on {@code source} up (EVENT_IDX, MSI-X, one queue) over {@code memory} and starts the I/O. */
+        static BlockDriver start(VfioUserClient source, MemorySegment memory, ServedDevices devices) throws IOException {
+            UserspaceVirtioDriver d = new UserspaceVirtioDriver(source, memory);
+            assertThat(d.negotiate(FEATURES)).isTrue();
+            d.enableMsix(VECTORS);
+            devices.closeLater(d.msix);
+            UserspaceVirtioDriver.Queue q = d.setUpQueue(0);
+            d.driverOk();
+            BlockDriver io = new BlockDriver(d, q);
+            io.thread.start();
+            return io;
+        }
+
+        /** From now on the doorbell rings at, and interrupts come from, {@code to}. */
+        void moveTo(Endpoint to) {
+            endpoint.set(to);
+        }
+
+        /** Submits no more and waits until every request in flight has completed (or the driver gave up on them). */
+        void stop() throws InterruptedException {
+            finishing = true;
+            thread.join(30_000);
+        }
+
+        void assertEveryRequestCompletedOnceAndIntact() throws Exception {
+            assertThat(thread.isAlive()).as("driver thread done").isFalse();
+            rethrow();
+            assertThat(submitted.get()).isEqualTo(completed.get());
+            assertThat(duplicates).as("completions for no request in flight (done twice)").isZero();
+            assertThat(statusErrors).as("requests that failed").isZero();
+            assertThat(readMismatches).as("reads that returned other bytes than written").isZero();
+        }
+
+        private void run() {
             try {
                 long idleSince = System.nanoTime(), lastProgress = idleSince;
                 while (!finishing || outstanding.get() > 0) {
@@ -300,26 +284,15 @@ class VirtioBlkMigrationTest {
                 m.asSlice(data[s], BLOCK).fill((byte) 0xee);
             }
             int head = 3 * s;
-            descriptor(head, d.iova(header[s]), BLK_REQ_HEADER_SIZE, DESC_F_NEXT, head + 1);
-            descriptor(head + 1, d.iova(data[s]), BLOCK, DESC_F_NEXT | (isWrite ? 0 : DESC_F_WRITE), head + 2);
-            descriptor(head + 2, d.iova(status[s]), 1, DESC_F_WRITE, 0);
+            q.descriptorAt(head, d.iova(header[s]), BLK_REQ_HEADER_SIZE, DESC_F_NEXT, head + 1);
+            q.descriptorAt(head + 1, d.iova(data[s]), BLOCK, DESC_F_NEXT | (isWrite ? 0 : DESC_F_WRITE), head + 2);
+            q.descriptorAt(head + 2, d.iova(status[s]), 1, DESC_F_WRITE, 0);
             block[s] = b;
             write[s] = isWrite;
             busy[s] = true;
-            m.set(U16, q.avail + AVAIL_RING + 2L * (q.availIdx % QUEUE_SIZE), (short) head);
-            VarHandle.releaseFence(); // the ring entry before the index that publishes it
-            q.availIdx = (q.availIdx + 1) & 0xffff;
-            m.set(U16, q.avail + AVAIL_IDX, (short) q.availIdx);
+            q.makeAvailable(head);
             submitted.incrementAndGet();
             outstanding.incrementAndGet();
-        }
-
-        private void descriptor(int i, long address, int length, int flags, int next) {
-            long at = q.desc + (long) i * DESC_SIZE;
-            d.memory.set(U64, at + DESC_ADDR, address);
-            d.memory.set(U32, at + DESC_LEN, length);
-            d.memory.set(U16, at + DESC_FLAGS, (short) flags);
-            d.memory.set(U16, at + DESC_NEXT, (short) next);
         }
 
         private boolean inFlight(int b) {
@@ -347,12 +320,10 @@ class VirtioBlkMigrationTest {
 
         /** Takes the used entries the device published; returns how many. */
         private int reap() {
-            int usedIdx = Short.toUnsignedInt(d.memory.get(U16, q.used + USED_IDX));
-            VarHandle.acquireFence(); // entries only after the index that published them
+            int usedIdx = q.usedIdx();
             int n = 0;
             while (lastUsed != usedIdx) {
-                long element = q.used + USED_RING + (long) USED_ELEM_SIZE * (lastUsed % QUEUE_SIZE);
-                int id = d.memory.get(U32, element);
+                int id = q.usedId(lastUsed);
                 lastUsed = (lastUsed + 1) & 0xffff;
                 n++;
                 int s = id / 3;
@@ -370,9 +341,7 @@ class VirtioBlkMigrationTest {
                 completed.incrementAndGet();
                 outstanding.decrementAndGet();
             }
-            // EVENT_IDX: an interrupt for the next completion (used_event, after the available ring)
-            d.memory.set(U16, q.avail + AVAIL_RING + 2L * QUEUE_SIZE, (short) lastUsed);
-            VarHandle.fullFence();
+            q.interruptAfter(lastUsed); // EVENT_IDX: an interrupt for the next completion
             return n;
         }
 
@@ -387,12 +356,7 @@ class VirtioBlkMigrationTest {
             }
         }
 
-        /** Submits no more; the thread ends once every request in flight has completed. */
-        void finish() {
-            finishing = true;
-        }
-
-        void rethrow() throws Exception {
+        private void rethrow() throws Exception {
             Throwable t = failure;
             if (t instanceof Exception e) {
                 throw e;
@@ -402,28 +366,12 @@ class VirtioBlkMigrationTest {
             }
         }
 
-        int submitted() {
-            return submitted.get();
-        }
-
         int completed() {
             return completed.get();
         }
 
         int outstanding() {
             return outstanding.get();
-        }
-
-        int duplicates() {
-            return duplicates;
-        }
-
-        int statusErrors() {
-            return statusErrors;
-        }
-
-        int readMismatches() {
-            return readMismatches;
         }
 
         byte[] expectedImage() {
