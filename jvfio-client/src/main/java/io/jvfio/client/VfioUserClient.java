@@ -15,6 +15,7 @@ import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.DmaMap;
+import io.jvfio.protocol.DmaReadReply;
 import io.jvfio.protocol.DmaReadRequest;
 import io.jvfio.protocol.DmaUnmap;
 import io.jvfio.protocol.DmaWriteReply;
@@ -1377,6 +1378,7 @@ public final class VfioUserClient implements AutoCloseable {
     private static final class AnswerBuffer {
         final MemorySegment full = Arena.ofAuto().allocate(Header.SIZE + DmaWriteReply.SIZE, 8);
         final MemorySegment header = full.asSlice(0, Header.SIZE);
+        final MemorySegment body = full.asSlice(Header.SIZE);
     }
 
     /** How an answer goes out: tried at once by the reading thread, else deferred; deferred; sent (waiting). */
@@ -1449,8 +1451,11 @@ public final class VfioUserClient implements AutoCloseable {
                     data = MemorySegment.NULL;
                 } else {
                     Header.writeReply(tx.full, a.id(), a.code(), Header.SIZE + DmaWriteReply.SIZE + data.byteSize());
-                    tx.full.set(LE_LONG, Header.SIZE, a.address()); // DMA_READ and DMA_WRITE replies both start with address, count
-                    tx.full.set(LE_LONG, Header.SIZE + 8, a.count());
+                    if (a.code() == Command.DMA_READ.code()) {
+                        DmaReadReply.encodeHeader(tx.body, a.address(), a.count());
+                    } else {
+                        DmaWriteReply.encode(tx.body, a.address(), a.count());
+                    }
                     head = tx.full;
                 }
                 if (mode == SEND) {

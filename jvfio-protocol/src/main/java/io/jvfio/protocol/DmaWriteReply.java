@@ -17,7 +17,12 @@ public record DmaWriteReply(long address, long count) implements Payload {
 
     @Override
     public void encode(MemorySegment d) {
-        Wire.checkDst(d, SIZE, this);
+        encode(d, address, count);
+    }
+
+    /** Writes a reply for {@code count} bytes at {@code address} without making the record (the client's DMA path). */
+    public static void encode(MemorySegment d, long address, long count) {
+        Wire.checkDst(d, SIZE, "DMA_WRITE reply");
         Wire.put64(d, 0, address);
         Wire.put64(d, 8, count);
     }
