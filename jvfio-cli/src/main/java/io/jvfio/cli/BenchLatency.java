@@ -168,26 +168,20 @@ final class BenchLatency {
                             "jvfio", "polled doorbell round trip");
                 }
                 interrupts(m, bc, irqs, shared);
-                long chunk = 64 << 10;
-                MemorySegment bulk = Arena.ofAuto().allocate(chunk, 64);
-                MemorySegment bulkRequest = Arena.ofAuto().allocate(BenchServe.ECHO_REQUEST, 8);
-                bulkRequest.set(ValueLayout.JAVA_LONG, 0, chunk);
-                m.bandwidth("AF_UNIX", "64 KiB request/reply (floor)", chunk, 2000, () -> {
-                    echoSocket.send(bulkRequest);
-                    echoSocket.receiveFully(bulk, noFds);
-                });
-                dma(m, bc, "memcpy in the server (floor)", BenchDevice.CMD_MEMCPY, 0, o.dmaBytes(), o.dmaIterations());
-                dma(m, bc, "DMA read, mapped window", BenchDevice.CMD_DMA_READ, 0x1000_0000L, o.dmaBytes(), o.dmaIterations());
-                dma(m, bc, "DMA write, mapped window", BenchDevice.CMD_DMA_WRITE, 0x1000_0000L, o.dmaBytes(), o.dmaIterations());
+                // Each group warms up in turns, then does run r of every row before run r + 1 of any: the
+                // memory bandwidth of these machines drifts by 2x within seconds, and so hits a row and its floor alike.
+                long size = o.dmaBytes();
+                m.bandwidths(List.of(
+                        deviceCopy(bc, "memcpy in the server (floor)", BenchDevice.CMD_MEMCPY, 0, size, o.dmaIterations(), 0),
+                        deviceCopy(bc, "DMA read, mapped window", BenchDevice.CMD_DMA_READ, 0x1000_0000L, size, o.dmaIterations(), 0),
+                        deviceCopy(bc, "DMA write, mapped window", BenchDevice.CMD_DMA_WRITE, 0x1000_0000L, size, o.dmaIterations(), 0)));
                 int messageIterations = Math.max(1, o.dmaIterations() / 4);
-                // Message DMA runs Java code per 64 KiB message in both JVMs: warm it up until the JIT has
-                // compiled it (~10,000 calls), as the trapped accesses are; 16 MiB ran interpreted at ~0.1 GB/s.
-                int messageWarmup = (int) Math.max(messageIterations,
-                        Math.min(MESSAGE_DMA_WARMUP_BYTES / o.dmaBytes(), 32L * messageIterations));
-                dma(m, bc, "DMA read by message", BenchDevice.CMD_DMA_READ, 0x2000_0000L, o.dmaBytes(), messageIterations,
-                        messageWarmup);
-                dma(m, bc, "DMA write by message", BenchDevice.CMD_DMA_WRITE, 0x2000_0000L, o.dmaBytes(), messageIterations,
-                        messageWarmup);
+                m.bandwidths(List.of(
+                        socketFloor(echoSocket, messageIterations * size, MESSAGE_DMA_WARMUP_BYTES),
+                        deviceCopy(bc, "DMA read by message", BenchDevice.CMD_DMA_READ, 0x2000_0000L, size, messageIterations,
+                                MESSAGE_DMA_WARMUP_BYTES),
+                        deviceCopy(bc, "DMA write by message", BenchDevice.CMD_DMA_WRITE, 0x2000_0000L, size, messageIterations,
+                                MESSAGE_DMA_WARMUP_BYTES)));
             }
         } finally {
             try {
@@ -266,39 +260,91 @@ final class BenchLatency {
         });
     }
 
-    /** Bytes each message-DMA row moves before it is measured (about 8,000 messages of 64 KiB). */
-    static final long MESSAGE_DMA_WARMUP_BYTES = 512L << 20;
+    /**
+     * Bytes each message-DMA row (and its socket floor) moves while it warms up: 40,000 messages of
+     * 64 KiB. The Java code run per message in each JVM must be compiled by C2, as the trapped
+     * accesses are; on one CPU, where the compiler threads share the CPU, that took over 20,000.
+     */
+    static final long MESSAGE_DMA_WARMUP_BYTES = 40_000L * (64 << 10);
+    /** A group's warm-up is spread over this many turns of all its rows. */
+    static final int WARMUP_TURNS = 4;
+    /**
+     * Idle time between a group's warm-up and its runs: the JIT compilers of the four JVMs finish
+     * what the warm-up queued. On one CPU they otherwise compile during the first runs, on the
+     * measured CPU, and made the floor and the message rows 2x slower there.
+     */
+    static final long SETTLE_MILLIS = 2000;
+    /** The size of the socket floor's replies, as the largest DMA_READ the server asks for. */
+    private static final int SOCKET_FLOOR_CHUNK = 64 << 10;
 
-    private static void dma(Measure m, VfioUserClient c, String what, int cmd, long iova, long bytes, int iterations)
-            throws Exception {
-        dma(m, c, what, cmd, iova, bytes, iterations, iterations);
+    /** A bandwidth row of a group: one warm-up turn, and one timed run (GB/s). */
+    record Bandwidth(String target, String what, Op warmUpTurn, Rate run) {}
+
+    interface Rate {
+        double gbps() throws Exception;
     }
 
-    private static void dma(Measure m, VfioUserClient c, String what, int cmd, long iova, long bytes, int iterations,
-            int warmupIterations) throws Exception {
-        double[] gbps = new double[m.o.runs()];
-        for (int r = -1; r < m.o.runs(); r++) { // run -1 warms up
-            c.write64(BenchDevice.REGS_BAR, BenchDevice.IOVA, iova);
-            c.write64(BenchDevice.REGS_BAR, BenchDevice.LENGTH, bytes);
-            c.write32(BenchDevice.REGS_BAR, BenchDevice.ITERATIONS, r < 0 ? warmupIterations : iterations);
-            c.write32(BenchDevice.REGS_BAR, BenchDevice.CMD, cmd);
-            int status;
-            long deadline = System.nanoTime() + (r < 0 ? 300_000_000_000L : 60_000_000_000L);
-            while ((status = c.read32(BenchDevice.REGS_BAR, BenchDevice.STATUS)) == BenchDevice.STATUS_BUSY) {
-                if (System.nanoTime() > deadline) {
-                    throw new IOException(what + ": the device did not finish");
-                }
-                Thread.sleep(10); // the device times itself: polling often only disturbs it
+    /**
+     * The AF_UNIX floor of message DMA: a 16-byte request, a 64 KiB reply, one at a time, between
+     * this process and the echo server; {@code bytes} per run, after {@code warmupBytes}.
+     */
+    private static Bandwidth socketFloor(UnixSocket echo, long bytes, long warmupBytes) {
+        MemorySegment reply = Arena.ofAuto().allocate(SOCKET_FLOOR_CHUNK, 64);
+        MemorySegment request = Arena.ofAuto().allocate(BenchServe.ECHO_REQUEST, 8);
+        request.set(ValueLayout.JAVA_LONG, 0, SOCKET_FLOOR_CHUNK);
+        List<Fd> noFds = new ArrayList<>();
+        long ops = Math.max(1, bytes / SOCKET_FLOOR_CHUNK);
+        long warmupOps = Math.max(ops, warmupBytes / SOCKET_FLOOR_CHUNK);
+        Op one = () -> {
+            echo.send(request);
+            echo.receiveFully(reply, noFds);
+        };
+        return new Bandwidth("AF_UNIX", (SOCKET_FLOOR_CHUNK >> 10) + " KiB request/reply (floor)", () -> {
+            for (long i = 0; i < Math.max(1, warmupOps / WARMUP_TURNS); i++) {
+                one.run();
             }
-            if (status != BenchDevice.STATUS_DONE) {
-                throw new IOException(what + ": the device failed (status " + status + ")");
+        }, () -> {
+            long start = System.nanoTime();
+            for (long i = 0; i < ops; i++) {
+                one.run();
             }
-            long nanos = c.read64(BenchDevice.REGS_BAR, BenchDevice.RESULT_NANOS);
-            if (r >= 0) {
-                gbps[r] = (double) bytes * iterations / nanos;
+            return (double) ops * SOCKET_FLOOR_CHUNK / (System.nanoTime() - start);
+        });
+    }
+
+    /**
+     * A copy the bench device times itself: {@code iterations} copies of {@code bytes} per run,
+     * after at least {@code warmupBytes} (and one run's worth) of warm-up.
+     */
+    private static Bandwidth deviceCopy(VfioUserClient c, String what, int cmd, long iova, long bytes, int iterations,
+            long warmupBytes) {
+        long warmup = Math.max(iterations, warmupBytes / bytes);
+        int perTurn = (int) Math.min(Integer.MAX_VALUE, Math.max(1, (warmup + WARMUP_TURNS - 1) / WARMUP_TURNS));
+        String size = bytes >= 1 << 20 ? (bytes >> 20) + " MiB" : (bytes >> 10) + " KiB";
+        return new Bandwidth("jvfio", what + " (" + size + ")", () -> deviceDma(c, what, cmd, iova, bytes, perTurn),
+                () -> (double) bytes * iterations / deviceDma(c, what, cmd, iova, bytes, iterations));
+    }
+
+    /** Has the bench device make {@code iterations} copies; the nanoseconds they took by its own clock. */
+    private static long deviceDma(VfioUserClient c, String what, int cmd, long iova, long bytes, int iterations)
+            throws Exception {
+        c.write64(BenchDevice.REGS_BAR, BenchDevice.IOVA, iova);
+        c.write64(BenchDevice.REGS_BAR, BenchDevice.LENGTH, bytes);
+        c.write32(BenchDevice.REGS_BAR, BenchDevice.ITERATIONS, iterations);
+        c.write32(BenchDevice.REGS_BAR, BenchDevice.CMD, cmd);
+        int status;
+        // Generous: the first warm-up turn of message DMA runs interpreted (~0.1 GB/s).
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while ((status = c.read32(BenchDevice.REGS_BAR, BenchDevice.STATUS)) == BenchDevice.STATUS_BUSY) {
+            if (System.nanoTime() > deadline) {
+                throw new IOException(what + ": the device did not finish");
             }
+            Thread.sleep(10); // the device times itself: polling often only disturbs it
         }
-        m.add("jvfio", what + " (" + (bytes >= 1 << 20 ? (bytes >> 20) + " MiB" : (bytes >> 10) + " KiB") + ")", gbps, "GB/s");
+        if (status != BenchDevice.STATUS_DONE) {
+            throw new IOException(what + ": the device failed (status " + status + ")");
+        }
+        return c.read64(BenchDevice.REGS_BAR, BenchDevice.RESULT_NANOS);
     }
 
     /** Runs measurements and collects rows. */
@@ -351,12 +397,23 @@ final class BenchLatency {
             add(target, what, timed(op, ops, ops), "ns");
         }
 
-        void bandwidth(String target, String what, long bytesPerOp, int ops, Op op) throws Exception {
-            double[] perRun = timed(op, ops, ops / 4);
-            for (int i = 0; i < perRun.length; i++) {
-                perRun[i] = bytesPerOp / perRun[i];
+        /** GB/s of each: warm-up in turns, a pause to settle, then run r of every row before run r + 1 of any. */
+        void bandwidths(List<Bandwidth> group) throws Exception {
+            for (int turn = 0; turn < WARMUP_TURNS; turn++) {
+                for (Bandwidth b : group) {
+                    b.warmUpTurn().run();
+                }
             }
-            add(target, what, perRun, "GB/s");
+            Thread.sleep(SETTLE_MILLIS);
+            double[][] gbps = new double[group.size()][o.runs()];
+            for (int r = 0; r < o.runs(); r++) {
+                for (int k = 0; k < group.size(); k++) {
+                    gbps[k][r] = group.get(k).run().gbps();
+                }
+            }
+            for (int k = 0; k < group.size(); k++) {
+                add(group.get(k).target(), group.get(k).what(), gbps[k], "GB/s");
+            }
         }
 
         interface Sample {

@@ -47,6 +47,46 @@ public final class MessageReceiver<E extends Exception> {
         BUFFERED
     }
 
+    /**
+     * A message the caller expects next, whose bytes after its first {@link #prefixSize()} should
+     * go straight to {@link #target()} instead of the buffer (a large reply into the memory that
+     * wants it, saving a copy). The guess may be wrong: the prefix is checked as soon as it is
+     * there, and a message that does not match is put back together in the buffer. The target
+     * may then have been written with bytes of that message. The target may belong to another
+     * thread (a confined arena): the receiver writes it only while {@link #hold()} is held.
+     */
+    public interface Placement {
+        /** Bytes at the start of the message that stay in the buffer (header and fixed fields). */
+        int prefixSize();
+
+        /** Where the rest of the message goes; exactly its size. */
+        MemorySegment target();
+
+        /** Whether {@code prefix} (the message's first {@link #prefixSize()} bytes) is the expected message's. */
+        boolean matches(MemorySegment prefix);
+
+        /**
+         * Called before each receive into the target: false if the target may no longer be written
+         * (the message then goes to the buffer). True obliges the caller to a {@link #release()}.
+         */
+        boolean hold();
+
+        /** After each receive for which {@link #hold()} said true. */
+        void release();
+    }
+
+    /**
+     * A view of native {@code memory} that any thread may write, without the liveness and owner
+     * checks of its arena: for memory another thread (a device blocked in its DMA) lends while a
+     * {@link Placement#hold()} keeps it alive. Never use it outside such a hold.
+     */
+    public static MemorySegment heldView(MemorySegment memory) {
+        if (!memory.isNative()) {
+            throw new IllegalArgumentException("not native memory: " + memory);
+        }
+        return MemorySegment.ofAddress(memory.address()).reinterpret(memory.byteSize());
+    }
+
     /** Results of {@link #next}. */
     public static final int MESSAGE = 1, END = 0, NOTHING = -1;
 
@@ -72,6 +112,15 @@ public final class MessageReceiver<E extends Exception> {
     private MemorySegment header, message, body;
     private long headerAt = -1, messageAt = -1, bodyAt = -1;
     private boolean closed;
+    /**
+     * The placement under way, or null. The message then starts at buffer offset 0 and its bytes
+     * [prefix, prefix + target size) are in the target; the buffer keeps that room free, so the
+     * stream stays laid out in the buffer as if they were there.
+     */
+    private Placement placing;
+    private long placeFrom, placeTo;
+    /** Whether the prefix was there and matched; whether the message {@link #next} returned last was placed. */
+    private boolean placeConfirmed, currentPlaced;
 
     /**
      * @param buffer     native memory to receive into; grown (up to {@code maxMessage}) when a
@@ -100,16 +149,40 @@ public final class MessageReceiver<E extends Exception> {
      * step: close the connection (and call {@link #close()}).
      */
     public int next(List<Fd> fdsOut, Wait wait) throws IOException, E {
+        return next(fdsOut, wait, null);
+    }
+
+    /**
+     * {@link #next(List, Wait)}, and if no byte of the next message has arrived yet, the buffer
+     * can hold it and the target is writable native memory, offers {@code placement} for it (see {@link Placement}; {@link #placed()} tells
+     * whether it took). A placement under way from an earlier call that returned {@link #NOTHING}
+     * goes on; {@code placement} is then ignored. Use only with {@link Wait#BLOCK}-free waits or a
+     * placement whose target outlives the wait: the target is written while {@link Placement#hold()} is held.
+     */
+    public int next(List<Fd> fdsOut, Wait wait, Placement placement) throws IOException, E {
         if (closed) {
             throw LinuxException.explained("recvmsg", "receiver closed", Errno.EBADF);
         }
         if (current >= 0) {
             start += current;
             current = -1;
+            currentPlaced = false;
         }
         if (start == end) { // nothing buffered: receive at the beginning again
             base += start;
             start = end = 0;
+            if (placing == null && placement != null && wait != Wait.BUFFERED) {
+                MemorySegment target = placement.target();
+                long to = (long) placement.prefixSize() + target.byteSize();
+                // Only native memory can take a recvmsg directly (a heap target gets the copy as before).
+                if (placement.prefixSize() >= headerSize && target.byteSize() > 0 && target.isNative() && !target.isReadOnly()
+                        && to <= maxMessage && to <= buffer.byteSize()) {
+                    placing = placement;
+                    placeFrom = placement.prefixSize();
+                    placeTo = to;
+                    placeConfirmed = false;
+                }
+            }
         }
         while (end - start < headerSize) {
             int r = fill(headerSize, wait);
@@ -134,8 +207,21 @@ public final class MessageReceiver<E extends Exception> {
             }
         }
         current = length;
+        if (placing != null) {
+            currentPlaced = placeConfirmed && length == placeTo;
+            placing = null;
+        }
         claimFds(fdsOut, base + start, base + start + length);
         return MESSAGE;
+    }
+
+    /**
+     * Whether the current message's bytes after the placement's prefix are in the placement's
+     * target (and not in {@link #message()}, whose view shows other bytes there).
+     */
+    public boolean placed() {
+        checkCurrent();
+        return currentPlaced;
     }
 
     /** The current message, header included: valid until the next {@link #next}. */
@@ -223,19 +309,23 @@ public final class MessageReceiver<E extends Exception> {
         if (wait == Wait.BUFFERED) {
             return NOTHING;
         }
-        makeRoom(need);
         int mode = switch (wait) {
             case BLOCK -> UnixSocket.WAIT;
             case DONT_WAIT -> UnixSocket.DONT_WAIT;
             default -> UnixSocket.TIMED;
         };
         long n;
-        try {
-            n = socket.receiveInto(buffer, end, buffer.byteSize() - end, arrived, mode);
-        } catch (IOException | RuntimeException e) {
-            arrived.forEach(Fd::close);
-            arrived.clear();
-            throw e;
+        if (placing != null && end < placeTo) {
+            n = fillPlaced(mode);
+        } else {
+            makeRoom(need);
+            try {
+                n = socket.receiveInto(buffer, end, buffer.byteSize() - end, arrived, mode);
+            } catch (IOException | RuntimeException e) {
+                arrived.forEach(Fd::close);
+                arrived.clear();
+                throw e;
+            }
         }
         if (n < 0) {
             return NOTHING;
@@ -262,6 +352,47 @@ public final class MessageReceiver<E extends Exception> {
         }
         end += n;
         return MESSAGE;
+    }
+
+    /**
+     * One recvmsg of the placed message, no further: the rest of its prefix into the buffer and the
+     * rest of its payload into the target, with the target held. Checks the prefix as soon as it
+     * is there; a mismatch (or a target no longer to be written) ends the placement, what went to
+     * the target is copied to its place in the buffer, and the message goes on in the buffer.
+     */
+    private long fillPlaced(int mode) throws IOException {
+        Placement p = placing;
+        boolean held = p.hold();
+        try {
+            if (!held) {
+                placing = null; // the stream goes on in the buffer, which has room for the message
+                return socket.receiveInto(buffer, end, placeTo - end, arrived, mode);
+            }
+            MemorySegment target = p.target();
+            long n = end < placeFrom
+                    ? socket.receiveInto(buffer, end, placeFrom - end, target, 0, target.byteSize(), arrived, mode)
+                    : socket.receiveInto(target, end - placeFrom, placeTo - end, arrived, mode);
+            long now = end + Math.max(0, n);
+            if (!placeConfirmed && now >= placeFrom) {
+                if (p.matches(buffer.asSlice(0, placeFrom))) {
+                    placeConfirmed = true;
+                } else {
+                    if (now > placeFrom) { // not the expected message: its bytes go where they belong
+                        MemorySegment.copy(heldView(target), 0, buffer, placeFrom, now - placeFrom);
+                    }
+                    placing = null;
+                }
+            }
+            return n;
+        } catch (IOException | RuntimeException e) {
+            arrived.forEach(Fd::close);
+            arrived.clear();
+            throw e;
+        } finally {
+            if (held) {
+                p.release();
+            }
+        }
     }
 
     /** Makes [start, start + need) fit the buffer: moves the partial message to the front, or grows the buffer. */

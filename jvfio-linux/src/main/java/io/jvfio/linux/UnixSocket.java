@@ -62,7 +62,7 @@ public final class UnixSocket implements AutoCloseable {
         sendControl = arena.allocate(CONTROL_CAPACITY, 8);
         receiveCaptureState = Libc.allocateCaptureState(arena);
         receiveHeader = arena.allocate(Libc.MSGHDR);
-        receiveIov = arena.allocate(Libc.IOVEC);
+        receiveIov = arena.allocate(Libc.IOVEC.byteSize() * 2, 8);
         receiveControl = arena.allocate(CONTROL_CAPACITY, 8);
     }
 
@@ -420,6 +420,33 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     /**
+     * {@link #receiveInto} with two destinations, filled in order: up to {@code firstLength} bytes
+     * into {@code first} at {@code firstOffset}, then up to {@code secondLength} into {@code second}
+     * at {@code secondOffset} (both native; {@code firstLength} may be 0). Lets a reader put a
+     * message's header in its buffer and the payload where it is wanted, in one recvmsg.
+     */
+    long receiveInto(MemorySegment first, long firstOffset, long firstLength, MemorySegment second, long secondOffset,
+            long secondLength, List<Fd> fdsOut, int mode) throws IOException {
+        checkAlive(first);
+        checkAlive(second);
+        if (!first.isNative() || !second.isNative() || second.isReadOnly() || firstOffset < 0 || firstLength < 0
+                || firstOffset + firstLength > first.byteSize() || secondOffset < 0 || secondLength <= 0
+                || secondOffset + secondLength > second.byteSize()) {
+            throw new IllegalArgumentException("receive into [" + firstOffset + ", +" + firstLength + ") of " + first
+                    + " and [" + secondOffset + ", +" + secondLength + ") of " + second);
+        }
+        receiveLock.lock();
+        try {
+            long iovec = Libc.IOVEC.byteSize();
+            receiveIov.set(JAVA_LONG, iovec + Libc.IOVEC_BASE, second.address() + secondOffset);
+            receiveIov.set(JAVA_LONG, iovec + Libc.IOVEC_LEN, secondLength);
+            return receiveOnce(first, firstOffset, firstLength, fdsOut, mode, 2);
+        } finally {
+            receiveLock.unlock();
+        }
+    }
+
+    /**
      * SO_RCVTIMEO: a receive that waits returns after {@code timeout} without data. Plain receives
      * ({@link #receiveFully}, {@link #receiveSome}) then go on waiting (poll); it bounds only the
      * timed receives of a {@link MessageReceiver}.
@@ -457,6 +484,15 @@ public final class UnixSocket implements AutoCloseable {
     /** One recvmsg of up to {@code wanted} bytes into {@code dst} at {@code offset}; called with the receive lock held. */
     private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, int mode)
             throws LinuxException {
+        return receiveOnce(dst, offset, wanted, fdsOut, mode, 1);
+    }
+
+    /**
+     * One recvmsg into {@code dst} at {@code offset} and, with {@code iovecs} 2, then into the
+     * second entry of {@code receiveIov} (set by the caller; native memory only); with the receive lock held.
+     */
+    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, int mode, int iovecs)
+            throws LinuxException {
         if (closed) throw LinuxException.explained("recvmsg", "socket closed", Errno.EBADF);
         MemorySegment bounce = dst.isNative() ? MemorySegment.NULL : receiveBounce.reserve(wanted);
         long address = dst.isNative() ? dst.address() + offset : bounce.address();
@@ -471,7 +507,7 @@ public final class UnixSocket implements AutoCloseable {
             while (true) {
                 receiveHeader.fill((byte) 0);
                 receiveHeader.set(ADDRESS, Libc.MSG_IOV, receiveIov);
-                receiveHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, 1L);
+                receiveHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, iovecs);
                 receiveHeader.set(ADDRESS, Libc.MSG_CONTROL, receiveControl);
                 receiveHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
                 n = (long) Libc.RECVMSG.H.invokeExact(receiveCaptureState, number, receiveHeader,

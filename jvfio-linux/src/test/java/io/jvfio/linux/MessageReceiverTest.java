@@ -348,6 +348,230 @@ class MessageReceiverTest extends FdLeakCheck {
         r.close();
     }
 
+    // ---- placement: a message's payload straight into the memory that wants it
+
+    private static final int PREFIX = 8;
+
+    /** Expects {@code message(size, seed)}: its first 8 bytes stay in the buffer, the rest goes to a native target. */
+    private final class Expect implements MessageReceiver.Placement {
+        final MemorySegment expected;
+        final MemorySegment target;
+        boolean mayWrite = true;
+        int holds, released;
+
+        Expect(int size, int seed) {
+            expected = message(size, seed);
+            target = arena.allocate(size - PREFIX, 8);
+            target.fill((byte) 0x77);
+        }
+
+        @Override
+        public int prefixSize() {
+            return PREFIX;
+        }
+
+        @Override
+        public MemorySegment target() {
+            return target;
+        }
+
+        @Override
+        public boolean matches(MemorySegment prefix) {
+            return prefix.mismatch(expected.asSlice(0, PREFIX)) == -1;
+        }
+
+        @Override
+        public boolean hold() {
+            if (!mayWrite) {
+                return false;
+            }
+            holds++;
+            return true;
+        }
+
+        @Override
+        public void release() {
+            released++;
+        }
+
+        /** The message as received: prefix from the buffer, the rest from the target. */
+        byte[] placedMessage(MessageReceiver<IOException> r) {
+            byte[] whole = new byte[(int) expected.byteSize()];
+            MemorySegment w = MemorySegment.ofArray(whole);
+            MemorySegment.copy(r.message(), 0, w, 0, PREFIX);
+            MemorySegment.copy(target, 0, w, PREFIX, target.byteSize());
+            return whole;
+        }
+    }
+
+    @Test
+    void theExpectedMessagesPayloadGoesToTheTargetAndTheNextMessageIsNotReadWithIt() throws Exception {
+        MessageReceiver<IOException> r = receiver(4096);
+        Expect e = new Expect(1008, 3);
+        MemorySegment both = MemorySegment.ofArray(new byte[1008 + 20]);
+        MemorySegment.copy(message(1008, 3), 0, both, 0, 1008);
+        MemorySegment.copy(message(20, 9), 0, both, 1008, 20);
+        send(both, 5);
+        List<Fd> fds = new ArrayList<>();
+        assertThat(r.next(fds, MessageReceiver.Wait.BLOCK, e)).isEqualTo(MessageReceiver.MESSAGE);
+        got.addAll(fds);
+        assertThat(r.placed()).isTrue();
+        assertThat(r.message().byteSize()).isEqualTo(1008);
+        assertThat(e.placedMessage(r)).isEqualTo(message(1008, 3).toArray(JAVA_BYTE));
+        assertThat(labelsOf(fds)).containsExactly(5);
+        assertThat(r.buffered()).as("read no further than the placed message").isZero();
+        assertThat(e.holds).isEqualTo(e.released).isPositive();
+        expect(r, 20, 9);
+    }
+
+    @Test
+    void anotherMessageThanTheExpectedOneIsPutBackTogetherInTheBuffer() throws Exception {
+        MessageReceiver<IOException> r = receiver(4096);
+        // Same size, other bytes; then a short message and one glued to it.
+        send(message(1008, 4));
+        Expect wrong = new Expect(1008, 3);
+        List<Fd> fds = new ArrayList<>();
+        assertThat(r.next(fds, MessageReceiver.Wait.BLOCK, wrong)).isEqualTo(MessageReceiver.MESSAGE);
+        assertThat(r.placed()).isFalse();
+        assertThat(r.message().toArray(JAVA_BYTE)).isEqualTo(message(1008, 4).toArray(JAVA_BYTE));
+
+        MemorySegment glued = MemorySegment.ofArray(new byte[20 + 600]);
+        MemorySegment.copy(message(20, 1), 0, glued, 0, 20);
+        MemorySegment.copy(message(600, 2), 0, glued, 20, 600);
+        send(glued);
+        assertThat(r.next(fds, MessageReceiver.Wait.BLOCK, new Expect(1008, 3))).isEqualTo(MessageReceiver.MESSAGE);
+        assertThat(r.placed()).isFalse();
+        assertThat(r.message().toArray(JAVA_BYTE)).isEqualTo(message(20, 1).toArray(JAVA_BYTE));
+        expect(r, 600, 2);
+        assertThat(fds).isEmpty();
+    }
+
+    @Test
+    void aPlacedMessageArrivingInPiecesIsStillPlacedAcrossCallsThatDoNotWait() throws Exception {
+        MessageReceiver<IOException> r = receiver(4096);
+        Expect e = new Expect(2000, 6);
+        MemorySegment m = message(2000, 6);
+        List<Fd> fds = new ArrayList<>();
+        assertThat(r.next(fds, MessageReceiver.Wait.DONT_WAIT, e)).isEqualTo(MessageReceiver.NOTHING);
+        send(m.asSlice(0, 5)); // not even the whole prefix
+        assertThat(r.next(fds, MessageReceiver.Wait.DONT_WAIT, null)).isEqualTo(MessageReceiver.NOTHING);
+        send(m.asSlice(5, 700));
+        assertThat(r.next(fds, MessageReceiver.Wait.DONT_WAIT, null)).isEqualTo(MessageReceiver.NOTHING);
+        send(m.asSlice(705));
+        assertThat(r.next(fds, MessageReceiver.Wait.BLOCK, null)).isEqualTo(MessageReceiver.MESSAGE);
+        assertThat(r.placed()).as("the placement under way went on").isTrue();
+        assertThat(e.placedMessage(r)).isEqualTo(m.toArray(JAVA_BYTE));
+    }
+
+    @Test
+    void aTargetThatMayNoLongerBeWrittenIsNotWrittenAgainAndTheStreamStaysInStep() throws Exception {
+        MessageReceiver<IOException> r = receiver(4096);
+        Expect e = new Expect(2000, 6);
+        MemorySegment m = message(2000, 6);
+        List<Fd> fds = new ArrayList<>();
+        send(m.asSlice(0, 1000));
+        assertThat(r.next(fds, MessageReceiver.Wait.DONT_WAIT, e)).isEqualTo(MessageReceiver.NOTHING);
+        e.mayWrite = false; // the owner gave up on it
+        MemorySegment rest = MemorySegment.ofArray(new byte[1000 + 30]);
+        MemorySegment.copy(m, 1000, rest, 0, 1000);
+        MemorySegment.copy(message(30, 8), 0, rest, 1000, 30);
+        send(rest);
+        assertThat(r.next(fds, MessageReceiver.Wait.BLOCK, null)).isEqualTo(MessageReceiver.MESSAGE);
+        assertThat(r.placed()).isFalse();
+        assertThat(r.message().byteSize()).isEqualTo(2000);
+        assertThat(e.target.asSlice(1000 - PREFIX).toArray(JAVA_BYTE)).as("untouched after it was given up")
+                .containsOnly((byte) 0x77);
+        assertThat(e.target.asSlice(0, 1000 - PREFIX).toArray(JAVA_BYTE)).isEqualTo(m.asSlice(PREFIX, 1000 - PREFIX).toArray(JAVA_BYTE));
+        expect(r, 30, 8);
+        assertThat(e.holds).isEqualTo(e.released);
+    }
+
+    @Test
+    void aHeapTargetIsNotOfferedToTheKernel() throws Exception {
+        MessageReceiver<IOException> r = receiver(4096);
+        MessageReceiver.Placement heap = new MessageReceiver.Placement() {
+            final MemorySegment target = MemorySegment.ofArray(new byte[1000]);
+
+            @Override public int prefixSize() { return PREFIX; }
+            @Override public MemorySegment target() { return target; }
+            @Override public boolean matches(MemorySegment prefix) { return true; }
+            @Override public boolean hold() { throw new AssertionError("a heap target must not be held for a receive"); }
+            @Override public void release() { throw new AssertionError(); }
+        };
+        send(message(1008, 3));
+        assertThat(r.next(new ArrayList<>(), MessageReceiver.Wait.BLOCK, heap)).isEqualTo(MessageReceiver.MESSAGE);
+        assertThat(r.placed()).isFalse();
+        assertThat(r.message().toArray(JAVA_BYTE)).isEqualTo(message(1008, 3).toArray(JAVA_BYTE));
+    }
+
+    @Test
+    void randomTrafficWithRightAndWrongPlacementsKeepsEveryMessageWhole() throws Exception {
+        MessageReceiver<IOException> r = receiver(8192);
+        receiving.setReceiveTimeout(Duration.ofMillis(20)); // timed receives give up now and then, mid-placement too
+        Random random = new Random(11);
+        int count = 300;
+        int[] sizes = new int[count];
+        int[][] labels = new int[count][];
+        for (int i = 0; i < count; i++) {
+            sizes[i] = HEADER + (random.nextInt(3) == 0 ? PREFIX + random.nextInt(6000) : random.nextInt(40));
+            labels[i] = random.nextInt(6) == 0 ? new int[] {i} : new int[0];
+        }
+        Future<?> sending = threads.submit(() -> {
+            Random cuts = new Random(13);
+            for (int i = 0; i < count; i++) {
+                MemorySegment m = message(sizes[i], i);
+                if (cuts.nextBoolean() && sizes[i] > 1) {
+                    long cut = 1 + cuts.nextInt(sizes[i] - 1);
+                    send(m.asSlice(0, cut), labels[i]);
+                    send(m.asSlice(cut));
+                } else {
+                    send(m, labels[i]);
+                }
+                if (cuts.nextInt(10) == 0) {
+                    Thread.sleep(1);
+                }
+            }
+            return null;
+        });
+        int placedCount = 0;
+        for (int i = 0; i < count; i++) {
+            // Expect this message (right), the next one (wrong), or nothing.
+            int guess = random.nextInt(3);
+            int guessed = guess == 0 ? i : i + 1;
+            Expect e = guess < 2 && guessed < count && sizes[guessed] > PREFIX ? new Expect(sizes[guessed], guessed) : null;
+            List<Fd> fds = new ArrayList<>();
+            MessageReceiver.Wait wait = i % 2 == 0 ? MessageReceiver.Wait.TIMED : MessageReceiver.Wait.DONT_WAIT;
+            int result;
+            boolean first = true;
+            while ((result = r.next(fds, wait, first ? e : null)) == MessageReceiver.NOTHING) {
+                first = false;
+                Linux.poll(receiving.fd(), 1, 100);
+            }
+            assertThat(result).isEqualTo(MessageReceiver.MESSAGE);
+            try {
+                byte[] bytes = r.placed() ? e.placedMessage(r) : r.message().toArray(JAVA_BYTE);
+                if (r.placed()) {
+                    placedCount++;
+                    assertThat(guessed).as("only the expected message is placed").isEqualTo(i);
+                }
+                assertThat(bytes).as("message %d", i).isEqualTo(message(sizes[i], i).toArray(JAVA_BYTE));
+                List<Integer> expected = new ArrayList<>();
+                for (int l : labels[i]) {
+                    expected.add(l);
+                }
+                assertThat(labelsOf(fds)).as("fds of message %d", i).isEqualTo(expected);
+            } finally {
+                fds.forEach(Fd::close);
+            }
+            if (e != null) {
+                assertThat(e.holds).isEqualTo(e.released);
+            }
+        }
+        sending.get(30, TimeUnit.SECONDS);
+        assertThat(placedCount).as("some guesses were right and placed").isPositive();
+        r.close();
+    }
+
     /**
      * Both ends send a lot at once: a plain send on one side would wait forever for the other to
      * read. trySend takes in what arrives while it waits for room (and the caller's absorber takes

@@ -89,6 +89,11 @@ public record DmaReadReply(long address, byte[] data) implements Payload {
         return start;
     }
 
+    /** Whether {@code d}'s first 16 bytes are those {@link #encodeHeader} writes for {@code address} and {@code count}. */
+    public static boolean headerIs(MemorySegment d, long address, long count) {
+        return d.byteSize() >= SIZE && Wire.i64(d, 0) == address && Wire.i64(d, 8) == count;
+    }
+
     /** Writes the 16 bytes before the data of a reply of {@code count} bytes at {@code address} (the data follows at 16). */
     public static void encodeHeader(MemorySegment d, long address, long count) {
         Wire.checkDst(d, SIZE, "DMA_READ reply header");

@@ -80,6 +80,16 @@ final class Session implements DmaTransport, AutoCloseable {
     /** The device's migration, or null when it cannot be migrated. */
     private final DeviceMigration migration;
     private final ConcurrentHashMap<Integer, PendingDma> pending = new ConcurrentHashMap<>();
+    /** DMA_READ chunks in the order they were asked for: the head's reply is expected next. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<PendingDma> readOrder = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Header and address/count before a DMA_READ reply's data: what stays in the receive buffer when the data is placed. */
+    static final int PLACED_PREFIX = Header.SIZE + DmaReadReply.SIZE;
+    /**
+     * SO_RCVTIMEO of the session's socket. A receive that places a reply's data in a device's buffer
+     * waits at most this long, so a device that gives up on a DMA_READ waits at most this long
+     * before it may free the buffer.
+     */
+    static final java.time.Duration PLACED_RECEIVE_TIMEOUT = java.time.Duration.ofMillis(100);
     private final AtomicInteger nextId = new AtomicInteger();
     private volatile boolean negotiated;
     private volatile boolean closed;
@@ -89,8 +99,11 @@ final class Session implements DmaTransport, AutoCloseable {
     private int numRegions;
     private Capabilities clientCaps = Capabilities.DEFAULTS;
 
-    /** A DMA request of ours waiting for the client's reply. */
-    private static final class PendingDma {
+    /**
+     * A DMA request of ours waiting for the client's reply. A DMA_READ chunk is also the placement
+     * the session offers its receiver: the reply's data goes straight into the device's buffer.
+     */
+    private static final class PendingDma implements io.jvfio.linux.MessageReceiver.Placement {
         final int id;
         final Thread waiter;
         final MemorySegment readInto;  // null for DMA_WRITE
@@ -108,6 +121,33 @@ final class Session implements DmaTransport, AutoCloseable {
             this.address = address;
             this.count = count;
             this.transfer = transfer;
+        }
+
+        @Override
+        public int prefixSize() {
+            return PLACED_PREFIX;
+        }
+
+        @Override
+        public MemorySegment target() {
+            return readInto;
+        }
+
+        @Override
+        public boolean matches(MemorySegment prefix) {
+            return Header.msgId(prefix) == id && Header.command(prefix) == Command.DMA_READ.code() && Header.isReply(prefix)
+                    && !Header.isError(prefix) && Header.messageSize(prefix) == PLACED_PREFIX + count
+                    && DmaReadReply.headerIs(prefix.asSlice(Header.SIZE), address, count);
+        }
+
+        @Override
+        public boolean hold() {
+            return transfer != null && transfer.hold(this);
+        }
+
+        @Override
+        public void release() {
+            transfer.release();
         }
 
         void complete(int errno) {
@@ -142,6 +182,11 @@ final class Session implements DmaTransport, AutoCloseable {
         this.dma = new DmaSpace(options.maxDmaWindows());
         this.migration = device.migration().orElse(null);
         socket.setMaxReceiveFds(options.maxMsgFds());
+        try {
+            socket.setReceiveTimeout(PLACED_RECEIVE_TIMEOUT);
+        } catch (LinuxException e) {
+            throw new IllegalStateException("cannot set the session socket's receive timeout: " + e.getMessage(), e);
+        }
     }
 
     /** Serves until the client disconnects or sends something that cannot be framed. */
@@ -225,7 +270,7 @@ final class Session implements DmaTransport, AutoCloseable {
                 if (Linux.poll(socket.fd(), POLLIN, POLL_MILLIS) == 0) {
                     continue;
                 }
-                r = receiver.next(fds, io.jvfio.linux.MessageReceiver.Wait.DONT_WAIT);
+                r = receiver.next(fds, io.jvfio.linux.MessageReceiver.Wait.DONT_WAIT, expectedRead());
             }
             if (r == io.jvfio.linux.MessageReceiver.NOTHING) {
                 continue; // part of a message: the rest comes later
@@ -262,11 +307,28 @@ final class Session implements DmaTransport, AutoCloseable {
 
     /** Reads one whole message into {@code msg} (usually one recvmsg); false at a clean end of the connection. */
     private boolean readMessage() throws IOException, ProtocolException {
-        if (receiver.next(fds, io.jvfio.linux.MessageReceiver.Wait.BLOCK) == io.jvfio.linux.MessageReceiver.END) {
-            return false;
+        while (true) {
+            // While a DMA_READ is under way, wait in bounded receives that may place its reply (see PLACED_RECEIVE_TIMEOUT).
+            PendingDma expected = expectedRead();
+            int r = receiver.next(fds, expected != null ? io.jvfio.linux.MessageReceiver.Wait.TIMED
+                    : io.jvfio.linux.MessageReceiver.Wait.BLOCK, expected);
+            if (r == io.jvfio.linux.MessageReceiver.END) {
+                return false;
+            }
+            if (r == io.jvfio.linux.MessageReceiver.MESSAGE) {
+                msg = receiver.message();
+                return true;
+            }
         }
-        msg = receiver.message();
-        return true;
+    }
+
+    /** The DMA_READ chunk whose reply should come next, or null; chunks answered or given up on are dropped. */
+    private PendingDma expectedRead() {
+        PendingDma p;
+        while ((p = readOrder.peek()) != null && (p.done || pending.get(p.id) != p)) {
+            readOrder.poll(); // only this thread takes from the queue: the head is still p
+        }
+        return p;
     }
 
     private MemorySegment payload() {
@@ -787,19 +849,23 @@ final class Session implements DmaTransport, AutoCloseable {
      * error), not once per chunk.
      */
     private final class ReadTransfer {
+        private static final int REQUEST_SIZE = Header.SIZE + DmaReadRequest.SIZE;
         private final long iova;
         private final MemorySegment buffer;
         private final long chunkMax;
         private final Thread waiter = Thread.currentThread();
-        /** Written by whichever thread sends the next request, under this transfer's lock. */
-        private final MemorySegment request = MemorySegment.ofArray(new byte[Header.SIZE + DmaReadRequest.SIZE]);
-        private final MemorySegment requestBody = request.asSlice(Header.SIZE);
+        /** The session thread's next request, written under this transfer's lock. */
+        private final MemorySegment request = MemorySegment.ofArray(new byte[REQUEST_SIZE]);
+        /** The device thread's opening requests: sent in one sendmsg, without the lock. */
+        private final MemorySegment opening = MemorySegment.ofArray(new byte[READ_WINDOW * REQUEST_SIZE]);
         private final java.util.ArrayDeque<PendingDma> inFlight = new java.util.ArrayDeque<>(READ_WINDOW);
         // Guarded by this:
         private long issued;
         private VfioException failure;
         private boolean finished;
         private long lastAnswer = System.nanoTime();
+        /** Receives writing into {@code buffer} now (the session thread's placements): the device must not free it meanwhile. */
+        private int receiving;
 
         ReadTransfer(long iova, MemorySegment buffer) {
             this.iova = iova;
@@ -810,12 +876,7 @@ final class Session implements DmaTransport, AutoCloseable {
         void run() throws VfioException {
             long timeout = options.dmaReplyTimeout().toNanos();
             try {
-                synchronized (this) {
-                    while (failure == null && inFlight.size() < READ_WINDOW && issued < buffer.byteSize()) {
-                        issueNext();
-                    }
-                    finishIfDone();
-                }
+                open();
                 while (true) {
                     synchronized (this) {
                         if (finished) {
@@ -841,6 +902,18 @@ final class Session implements DmaTransport, AutoCloseable {
                         pending.remove(p.id, p);
                     }
                     inFlight.clear();
+                    // The buffer is the device's again only when no receive writes into it (at most PLACED_RECEIVE_TIMEOUT).
+                    boolean interrupted = false;
+                    while (receiving > 0) {
+                        try {
+                            wait();
+                        } catch (InterruptedException e) {
+                            interrupted = true;
+                        }
+                    }
+                    if (interrupted) {
+                        Thread.currentThread().interrupt();
+                    }
                 }
             }
             if (failure != null) {
@@ -848,15 +921,79 @@ final class Session implements DmaTransport, AutoCloseable {
             }
         }
 
+        /**
+         * Registers the first window's requests and sends them in one sendmsg. Not under the lock:
+         * on one CPU the send may hand the CPU to the client, whose reply the session thread then
+         * handles, and that needs the lock.
+         */
+        private void open() {
+            List<PendingDma> sent = new ArrayList<>(READ_WINDOW);
+            long bytes = 0;
+            synchronized (this) {
+                while (failure == null && inFlight.size() < READ_WINDOW && issued < buffer.byteSize()) {
+                    PendingDma p = register(opening.asSlice(bytes, REQUEST_SIZE));
+                    if (p == null) {
+                        break;
+                    }
+                    sent.add(p);
+                    bytes += REQUEST_SIZE;
+                }
+                finishIfDone();
+            }
+            if (bytes == 0) {
+                return;
+            }
+            VfioException failed = null;
+            try {
+                socket.send(opening.asSlice(0, bytes));
+            } catch (LinuxException | RuntimeException e) {
+                failed = new VfioException(Errno.ENODEV, "DMA_READ: " + e.getMessage(), e);
+            }
+            if (failed == null && !closed) {
+                return;
+            }
+            synchronized (this) {
+                for (PendingDma p : sent) {
+                    // A request close() has not failed yet (it may have run just before ours were added).
+                    if (pending.remove(p.id, p)) {
+                        inFlight.remove(p);
+                    }
+                }
+                if (failure == null) {
+                    failure = failed != null ? failed : new VfioException(Errno.ENODEV, "client disconnected");
+                }
+                finishIfDone();
+            }
+        }
+
+        /** The session thread is about to receive {@code p}'s data into the buffer: allowed while the transfer waits for it. */
+        synchronized boolean hold(PendingDma p) {
+            if (finished || p.done || !inFlight.contains(p)) {
+                return false;
+            }
+            receiving++;
+            return true;
+        }
+
+        synchronized void release() {
+            if (--receiving == 0) {
+                notifyAll();
+            }
+        }
+
         private synchronized long lastAnswerDeadline(long timeout) {
             return lastAnswer + timeout - System.nanoTime();
         }
 
-        /** Sends the next chunk's request; with this held. A failure to send ends the transfer. */
-        private void issueNext() {
+        /**
+         * Takes the next chunk: a message id, an entry in {@code pending} and {@code inFlight}, and
+         * its request written into {@code into}. With this held. Null (and {@code failure} set) when
+         * it cannot.
+         */
+        private PendingDma register(MemorySegment into) {
             if (closed) {
                 failure = new VfioException(Errno.ENODEV, "client disconnected");
-                return;
+                return null;
             }
             long chunk = Math.min(chunkMax, buffer.byteSize() - issued);
             long address = iova + issued;
@@ -864,20 +1001,30 @@ final class Session implements DmaTransport, AutoCloseable {
             PendingDma p = new PendingDma(id, waiter, buffer.asSlice(issued, chunk), address, chunk, this);
             if (pending.putIfAbsent(id, p) != null) {
                 failure = new VfioException(Errno.EBUSY, "65536 DMA requests outstanding");
-                return;
+                return null;
             }
             inFlight.addLast(p);
+            readOrder.add(p);
             issued += chunk;
-            Header.writeCommand(request, id, Command.DMA_READ.code(), request.byteSize(), false);
-            DmaReadRequest.encode(requestBody, address, chunk);
+            Header.writeCommand(into, id, Command.DMA_READ.code(), REQUEST_SIZE, false);
+            DmaReadRequest.encode(into.asSlice(Header.SIZE), address, chunk);
+            return p;
+        }
+
+        /** Sends the next chunk's request; with this held (by the session thread). A failure to send ends the transfer. */
+        private void issueNext() {
+            PendingDma p = register(request);
+            if (p == null) {
+                return;
+            }
             try {
                 socket.send(request);
             } catch (LinuxException | RuntimeException e) {
                 inFlight.removeLast();
-                pending.remove(id, p);
+                pending.remove(p.id, p);
                 failure = new VfioException(Errno.ENODEV, "DMA_READ: " + e.getMessage(), e);
             }
-            if (closed && pending.remove(id, p)) {
+            if (closed && pending.remove(p.id, p)) {
                 // close() may have failed the pending requests just before ours was added.
                 inFlight.remove(p);
                 if (failure == null) {
@@ -886,26 +1033,37 @@ final class Session implements DmaTransport, AutoCloseable {
             }
         }
 
-        /** A chunk's reply was handled (its data copied): go on with the next chunk, or end. Session thread (or close). */
-        synchronized void answered(PendingDma p, int errno) {
-            if (finished || !inFlight.remove(p)) {
-                return;
+        /**
+         * A chunk's reply was handled (its data copied): go on with the next chunk, or end. Session
+         * thread (or close). The device thread is woken after the lock is let go: on one CPU it
+         * would otherwise run at once and only spin on the lock.
+         */
+        void answered(PendingDma p, int errno) {
+            synchronized (this) {
+                if (finished || !inFlight.remove(p)) {
+                    return;
+                }
+                lastAnswer = System.nanoTime();
+                if (errno != 0 && failure == null) {
+                    failure = new VfioException(errno, "DMA_READ at 0x%x +0x%x: %s".formatted(p.address, p.count, Errno.format(errno)));
+                }
+                if (failure == null && issued < buffer.byteSize()) {
+                    issueNext();
+                }
+                if (!finishIfDone()) {
+                    return;
+                }
             }
-            lastAnswer = System.nanoTime();
-            if (errno != 0 && failure == null) {
-                failure = new VfioException(errno, "DMA_READ at 0x%x +0x%x: %s".formatted(p.address, p.count, Errno.format(errno)));
-            }
-            if (failure == null && issued < buffer.byteSize()) {
-                issueNext();
-            }
-            finishIfDone();
+            java.util.concurrent.locks.LockSupport.unpark(waiter);
         }
 
-        private void finishIfDone() {
-            if (inFlight.isEmpty() && (failure != null || issued == buffer.byteSize())) {
+        /** With this held: ends the transfer when nothing is in flight and nothing more will be asked; true if it did. */
+        private boolean finishIfDone() {
+            if (!finished && inFlight.isEmpty() && (failure != null || issued == buffer.byteSize())) {
                 finished = true;
-                java.util.concurrent.locks.LockSupport.unpark(waiter);
+                return true;
             }
+            return false;
         }
     }
 
@@ -967,8 +1125,8 @@ final class Session implements DmaTransport, AutoCloseable {
                 long start = DmaReadReply.dataOffset(payload, p.address, p.count);
                 if (payload.byteSize() - start != p.count) {
                     errno = Errno.EFAULT; // a short DMA read leaves the device with holes: fail it
-                } else {
-                    MemorySegment.copy(payload, start, p.readInto, 0, p.count);
+                } else if (!receiver.placed()) { // placed: the data went straight into p.readInto
+                    copyReply(p, payload, start);
                 }
             } else {
                 DmaWriteReply r = DmaWriteReply.decode(payload, p.address, p.count);
@@ -985,6 +1143,23 @@ final class Session implements DmaTransport, AutoCloseable {
             errno = Errno.EIO;
         } finally {
             p.complete(errno);
+        }
+    }
+
+    /**
+     * Copies a DMA_READ reply's data into the device's buffer. Native memory (perhaps confined to
+     * the device's thread, which waits in its read) is written only while the transfer holds it
+     * alive, as a placed receive is: a device that gave up may have freed it.
+     */
+    private static void copyReply(PendingDma p, MemorySegment payload, long start) {
+        if (!p.readInto.isNative()) {
+            MemorySegment.copy(payload, start, p.readInto, 0, p.count);
+        } else if (p.hold()) {
+            try {
+                MemorySegment.copy(payload, start, io.jvfio.linux.MessageReceiver.heldView(p.readInto), 0, p.count);
+            } finally {
+                p.release();
+            }
         }
     }
 

@@ -210,13 +210,19 @@ class FullDuplexDmaTest extends ServerTestBase {
         return requests;
     }
 
-    @Test
-    void aLargeReadKeepsTwoRequestsInFlightAndTakesRepliesInAnyOrder() throws Exception {
+    /**
+     * Into native memory the session receives a reply's data straight into the device's buffer
+     * when it is the reply it expects next (the oldest request): answered newest first, each pair
+     * has one reply that is not (put back together from the receive buffer) and one that is.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "into {0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"heap", "native"})
+    void aLargeReadKeepsTwoRequestsInFlightAndTakesRepliesInAnyOrder(String memory) throws Exception {
         start();
         TestPeer c = connect().negotiate("{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":1048576}}");
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, IOVA, 1 << 20)).close();
         int length = 5 * (int) Session.DMA_MESSAGE_LIMIT + 100;
-        c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, length, TestDevice.OP_READ));
+        c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, length, memory.equals("native") ? TestDevice.OP_READ_NATIVE : TestDevice.OP_READ));
         byte[] all = pattern(length, 11);
         long done = 0;
         while (done < length) {

@@ -35,7 +35,8 @@ class TestDevice extends PciDevice {
     static final int REGION_SIZE = 0x1000;
     static final int VENDOR_REGION = 9;
     static final int VENDOR_TYPE = Vfio.REGION_TYPE_PCI_VENDOR_TYPE | 0x1234, VENDOR_SUBTYPE = 7;
-    static final int OP_READ = 0, OP_WRITE = 1, OP_READ_INLINE = 2;
+    /** {@code OP_READ_NATIVE}: a read into native memory, which the session may receive the replies' data straight into. */
+    static final int OP_READ = 0, OP_WRITE = 1, OP_READ_INLINE = 2, OP_READ_NATIVE = 3;
     static final int MSI_VECTORS = 4, MSIX_VECTORS = 8;
 
     /** What a device-thread DMA produced: the bytes read (or written), or the failure. */
@@ -118,6 +119,12 @@ class TestDevice extends PciDevice {
                     data[i] = (byte) i;
                 }
                 space.write(iova, MemorySegment.ofArray(data));
+            } else if (op == OP_READ_NATIVE) {
+                try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                    MemorySegment buffer = arena.allocate(length, 8);
+                    space.read(iova, buffer);
+                    MemorySegment.copy(buffer, 0, MemorySegment.ofArray(data), 0, length);
+                }
             } else {
                 space.read(iova, MemorySegment.ofArray(data));
             }
