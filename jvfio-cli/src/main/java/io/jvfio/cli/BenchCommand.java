@@ -16,11 +16,11 @@ import picocli.CommandLine.Option;
 final class BenchCommand {
 
     @Command(name = "latency", mixinStandardHelpOptions = true,
-            description = {"Trapped region access latency (jvfio GPIO card, libvfio-user's GPIO sample, an AF_UNIX",
-                    "ping-pong floor), mmapped BAR access, a polled doorbell against a shared-memory ping-pong,",
-                    "interrupt latency and DMA bandwidth (mapped and by message, against memcpy and the socket),",
-                    "with client and server on one CPU and on two. Servers run in child processes. Prints a table",
-                    "(min / median / max over the runs) and the goal ratios. Run it on an idle machine."})
+            description = "Trapped region access latency (jvfio GPIO card, libvfio-user's GPIO sample, an AF_UNIX"
+                    + " ping-pong floor), mmapped BAR access, a polled doorbell against a shared-memory ping-pong,"
+                    + " interrupt latency and DMA bandwidth (mapped and by message, against memcpy and the socket),"
+                    + " with client and server on one CPU and on two. Servers run in child processes. Prints a table"
+                    + " (min / median / max over the runs) and the goal ratios. Run it on an idle machine.")
     static final class Latency implements Callable<Integer> {
         @Option(names = "--ops", defaultValue = "20000", description = "Operations per run (default: ${DEFAULT-VALUE}).")
         int ops;
