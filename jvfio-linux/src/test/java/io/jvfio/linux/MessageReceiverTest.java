@@ -297,6 +297,30 @@ class MessageReceiverTest extends FdLeakCheck {
     }
 
     /** Random sizes, random fds, random cuts on the sending side, a small buffer: every message and fd as sent. */
+    /**
+     * Sends message i ({@code message(sizes[i], i)}, fds labelled {@code labels[i]}) on another
+     * thread, half of them cut in two sendmsg at a random place, pausing 1 ms about once in {@code pauseOneIn}.
+     */
+    private Future<?> sendInPieces(int[] sizes, int[][] labels, long seed, int pauseOneIn) {
+        return threads.submit(() -> {
+            Random cuts = new Random(seed);
+            for (int i = 0; i < sizes.length; i++) {
+                MemorySegment m = message(sizes[i], i);
+                if (cuts.nextBoolean() && sizes[i] > 1) {
+                    long cut = 1 + cuts.nextInt(sizes[i] - 1);
+                    send(m.asSlice(0, cut), labels[i]);
+                    send(m.asSlice(cut));
+                } else {
+                    send(m, labels[i]);
+                }
+                if (cuts.nextInt(pauseOneIn) == 0) {
+                    Thread.sleep(1);
+                }
+            }
+            return null;
+        });
+    }
+
     @Test
     void randomTrafficKeepsBytesAndFdsWithTheirMessages() throws Exception {
         MessageReceiver<IOException> r = receiver(256);
@@ -308,23 +332,7 @@ class MessageReceiverTest extends FdLeakCheck {
             sizes[i] = HEADER + (random.nextInt(10) == 0 ? random.nextInt(5000) : random.nextInt(60));
             labels[i] = random.nextInt(4) == 0 ? new int[] {1000 + i, 2000 + i} : random.nextInt(5) == 0 ? new int[] {i} : new int[0];
         }
-        Future<?> sending = threads.submit(() -> {
-            Random cuts = new Random(7);
-            for (int i = 0; i < count; i++) {
-                MemorySegment m = message(sizes[i], i);
-                if (cuts.nextBoolean() && sizes[i] > 1) {
-                    long cut = 1 + cuts.nextInt(sizes[i] - 1);
-                    send(m.asSlice(0, cut), labels[i]);
-                    send(m.asSlice(cut));
-                } else {
-                    send(m, labels[i]);
-                }
-                if (cuts.nextInt(20) == 0) {
-                    Thread.sleep(1);
-                }
-            }
-            return null;
-        });
+        Future<?> sending = sendInPieces(sizes, labels, 7, 20);
         for (int i = 0; i < count; i++) {
             List<Fd> fds = new ArrayList<>();
             MessageReceiver.Wait wait = i % 3 == 0 ? MessageReceiver.Wait.BLOCK : MessageReceiver.Wait.DONT_WAIT;
@@ -516,23 +524,7 @@ class MessageReceiverTest extends FdLeakCheck {
             sizes[i] = HEADER + (random.nextInt(3) == 0 ? PREFIX + random.nextInt(6000) : random.nextInt(40));
             labels[i] = random.nextInt(6) == 0 ? new int[] {i} : new int[0];
         }
-        Future<?> sending = threads.submit(() -> {
-            Random cuts = new Random(13);
-            for (int i = 0; i < count; i++) {
-                MemorySegment m = message(sizes[i], i);
-                if (cuts.nextBoolean() && sizes[i] > 1) {
-                    long cut = 1 + cuts.nextInt(sizes[i] - 1);
-                    send(m.asSlice(0, cut), labels[i]);
-                    send(m.asSlice(cut));
-                } else {
-                    send(m, labels[i]);
-                }
-                if (cuts.nextInt(10) == 0) {
-                    Thread.sleep(1);
-                }
-            }
-            return null;
-        });
+        Future<?> sending = sendInPieces(sizes, labels, 13, 10);
         int placedCount = 0;
         for (int i = 0; i < count; i++) {
             // Expect this message (right), the next one (wrong), or nothing.
