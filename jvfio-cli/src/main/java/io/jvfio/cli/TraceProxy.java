@@ -4,6 +4,7 @@ import io.jvfio.cli.TraceDecoder.Direction;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.MessageReceiver;
 import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
@@ -299,7 +300,7 @@ public final class TraceProxy implements AutoCloseable {
             MemorySegment chunk = MemorySegment.ofArray(new byte[STREAM_CHUNK]);
             while (remaining > 0) {
                 MemorySegment part = chunk.asSlice(0, Math.min(remaining, STREAM_CHUNK));
-                int n = from.receiveSome(part, fds);
+                int n = from.receiveSome(part, fds, MessageReceiver.Wait.BLOCK);
                 if (n == 0) {
                     throw new IOException("connection closed with " + remaining + " bytes of a message left");
                 }

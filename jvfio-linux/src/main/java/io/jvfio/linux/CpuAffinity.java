@@ -1,14 +1,9 @@
 package io.jvfio.linux;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
@@ -24,17 +19,6 @@ public final class CpuAffinity {
     /** cpu_set_t of glibc: 1024 bits. */
     private static final long SET_BYTES = 128;
 
-    @SuppressWarnings("restricted")
-    private static MethodHandle bind(String name) {
-        Linker linker = Linker.nativeLinker();
-        return linker.downcallHandle(linker.defaultLookup().find(name).orElseThrow(),
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
-                Linker.Option.captureCallState("errno"));
-    }
-
-    private static final MethodHandle SET = bind("sched_setaffinity");
-    private static final MethodHandle GET = bind("sched_getaffinity");
-
     /** Restricts thread (or single-threaded process) {@code tid} to {@code cpus}; tid 0 is the calling thread. */
     public static void set(int tid, BitSet cpus) throws LinuxException {
         if (cpus.isEmpty() || cpus.length() > SET_BYTES * 8) {
@@ -47,28 +31,16 @@ public final class CpuAffinity {
         for (int i = 0; i < words.length; i++) {
             set.setAtIndex(JAVA_LONG, i, words[i]);
         }
-        try {
-            int result = (int) SET.invokeExact(scratch.captureState, tid, SET_BYTES, set);
-            if (result < 0) throw new LinuxException("sched_setaffinity", "tid " + tid, Libc.errno(scratch.captureState));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        int result = Syscalls.schedAffinity(scratch.captureState, true, tid, set);
+        if (result < 0) throw new LinuxException("sched_setaffinity", "tid " + tid, -result);
     }
 
     /** The CPUs thread {@code tid} (0: the calling thread) may run on. */
     public static BitSet get(int tid) throws LinuxException {
         Libc.Scratch scratch = Libc.scratch();
         MemorySegment set = scratch.bytes.asSlice(0, SET_BYTES);
-        try {
-            int result = (int) GET.invokeExact(scratch.captureState, tid, SET_BYTES, set);
-            if (result < 0) throw new LinuxException("sched_getaffinity", "tid " + tid, Libc.errno(scratch.captureState));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        int result = Syscalls.schedAffinity(scratch.captureState, false, tid, set);
+        if (result < 0) throw new LinuxException("sched_getaffinity", "tid " + tid, -result);
         long[] words = new long[(int) (SET_BYTES / 8)];
         for (int i = 0; i < words.length; i++) {
             words[i] = set.getAtIndex(JAVA_LONG, i);

@@ -29,16 +29,8 @@ public final class Epoll implements AutoCloseable {
     }
 
     public static Epoll create() throws LinuxException {
-        MemorySegment captureState = Libc.scratch().captureState;
-        try {
-            int number = (int) Libc.EPOLL_CREATE1.H.invokeExact(captureState, Libc.EPOLL_CLOEXEC);
-            if (number < 0) throw new LinuxException("epoll_create1", Libc.errno(captureState));
-            return new Epoll(Fd.adopt(number));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        return new Epoll(Fd.adopt(Syscalls.check(Syscalls.epollCreate1(Libc.scratch().captureState,
+                Libc.EPOLL_CLOEXEC), "epoll_create1")));
     }
 
     /** Watches {@code target} for {@code events} (IN, OUT, ...), reporting {@code token}. */
@@ -65,19 +57,11 @@ public final class Epoll implements AutoCloseable {
         try {
             int targetNumber = target.acquire("epoll_ctl");
             try {
-                int result = (int) Libc.EPOLL_CTL.H.invokeExact(scratch.captureState, epollNumber, operation,
-                        targetNumber, event);
-                if (result < 0) {
-                    throw new LinuxException("epoll_ctl", operationName + " " + target,
-                            Libc.errno(scratch.captureState));
-                }
+                int result = Syscalls.epollCtl(scratch.captureState, epollNumber, operation, targetNumber, event);
+                if (result < 0) throw new LinuxException("epoll_ctl", operationName + " " + target, -result);
             } finally {
                 target.release();
             }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             fd.release();
         }
@@ -101,26 +85,18 @@ public final class Epoll implements AutoCloseable {
             int number = fd.acquire("epoll_wait");
             int ready;
             try {
-                ready = (int) Libc.EPOLL_WAIT.H.invokeExact(captureState, number, eventBuffer, capacity, timeoutMillis);
-                if (ready < 0) {
-                    // Read errno before release(): a deferred close there would overwrite it.
-                    int errno = Libc.errno(captureState);
-                    if (errno == Errno.EINTR) return 0;
-                    throw new LinuxException("epoll_wait", errno);
-                }
+                ready = Syscalls.epollWait(captureState, number, eventBuffer, capacity, timeoutMillis);
             } finally {
                 fd.release();
             }
+            if (ready == -Errno.EINTR) return 0;
+            Syscalls.check(ready, "epoll_wait");
             for (int i = 0; i < ready; i++) {
                 long base = i * eventSize;
                 events[i] = eventBuffer.get(JAVA_INT, base + Libc.EPOLL_EVENT_EVENTS);
                 tokens[i] = eventBuffer.get(JAVA_LONG_UNALIGNED, base + Libc.EPOLL_EVENT_DATA);
             }
             return ready;
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             waitLock.unlock();
         }

@@ -20,16 +20,8 @@ public final class EventFd implements AutoCloseable {
 
     /** eventfd(0, EFD_CLOEXEC): counter at zero, blocking reads. */
     public static EventFd create() throws LinuxException {
-        MemorySegment captureState = Libc.scratch().captureState;
-        try {
-            int number = (int) Libc.EVENTFD.H.invokeExact(captureState, 0, Libc.EFD_CLOEXEC);
-            if (number < 0) throw new LinuxException("eventfd", Libc.errno(captureState));
-            return new EventFd(Fd.adopt(number));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        return new EventFd(Fd.adopt(Syscalls.check(Syscalls.eventfd(Libc.scratch().captureState, 0, Libc.EFD_CLOEXEC),
+                "eventfd")));
     }
 
     /** Wraps an eventfd received from elsewhere; this object owns it from now on. */
@@ -47,39 +39,27 @@ public final class EventFd implements AutoCloseable {
         Libc.Scratch scratch = Libc.scratch();
         MemorySegment word = scratch.bytes.asSlice(0, 8);
         word.set(JAVA_LONG, 0, value);
-        int number = fd.acquire("write");
-        try {
-            while (true) {
-                long written = (long) Libc.WRITE.H.invokeExact(scratch.captureState, number, word, 8L);
-                if (written == 8) return;
-                int errno = Libc.errno(scratch.captureState);
-                if (errno != Errno.EINTR) throw new LinuxException("write", "eventfd", errno);
-            }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        } finally {
-            fd.release();
-        }
+        transferWord(scratch.captureState, word, true);
     }
 
     /** Waits until the counter is non-zero, then returns it and resets it to zero. */
     public long read() throws LinuxException {
         Libc.Scratch scratch = Libc.scratch();
         MemorySegment word = scratch.bytes.asSlice(0, 8);
-        int number = fd.acquire("read");
+        transferWord(scratch.captureState, word, false);
+        return word.get(JAVA_LONG, 0);
+    }
+
+    /** One 8-byte write ({@code writing}) or read of the counter, resumed after EINTR. */
+    private void transferWord(MemorySegment capture, MemorySegment word, boolean writing) throws LinuxException {
+        String call = writing ? "write" : "read";
+        int number = fd.acquire(call);
         try {
-            while (true) {
-                long read = (long) Libc.READ.H.invokeExact(scratch.captureState, number, word, 8L);
-                if (read == 8) return word.get(JAVA_LONG, 0);
-                int errno = Libc.errno(scratch.captureState);
-                if (errno != Errno.EINTR) throw new LinuxException("read", "eventfd", errno);
-            }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            long result;
+            do {
+                result = writing ? Syscalls.write(capture, number, word, 8L) : Syscalls.read(capture, number, word, 8L);
+            } while (result == -Errno.EINTR);
+            Syscalls.check(result, call, "eventfd");
         } finally {
             fd.release();
         }

@@ -1,7 +1,6 @@
 package io.jvfio.linux;
 
 import java.io.File;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -42,19 +41,7 @@ public final class Fd implements AutoCloseable {
 
     /** A new descriptor for the same open file, close-on-exec, owned by the caller. */
     public Fd duplicate() throws LinuxException {
-        Libc.Scratch scratch = Libc.scratch();
-        int fd = acquire("fcntl");
-        try {
-            int copy = (int) Libc.FCNTL.H.invokeExact(scratch.captureState, fd, Libc.F_DUPFD_CLOEXEC, 0);
-            if (copy < 0) throw new LinuxException("fcntl", "F_DUPFD_CLOEXEC", Libc.errno(scratch.captureState));
-            return new Fd(copy);
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        } finally {
-            release();
-        }
+        return new Fd(Linux.fcntl(this, Libc.F_DUPFD_CLOEXEC, 0, "F_DUPFD_CLOEXEC"));
     }
 
     /**
@@ -89,9 +76,8 @@ public final class Fd implements AutoCloseable {
 
     private void closeNow() {
         try {
-            MemorySegment captureState = Libc.scratch().captureState;
-            int ignored = (int) Libc.CLOSE.H.invokeExact(captureState, number);
-        } catch (Throwable t) {
+            Syscalls.close(Libc.scratch().captureState, number);
+        } catch (RuntimeException e) {
             // close() promises not to throw; a failing downcall here would be a bug in the binding.
         }
     }

@@ -8,13 +8,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
-import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
@@ -22,11 +19,8 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * Every libc downcall of the module, bound once. Each handle captures errno, so its first parameter
- * is the capture-state segment; {@link #errno(MemorySegment)} reads it right after the call, before
- * anything else can run native code on this thread and clobber it.
- *
- * <p>Constants and structure layouts are those of Linux on x86-64.
+ * What the module's libc calls ({@link Syscalls}) need besides the calls: constants and structure
+ * layouts (those of Linux on x86-64), the errno capture state, per-thread scratch memory and C paths.
  */
 final class Libc {
     private Libc() {}
@@ -40,6 +34,7 @@ final class Libc {
     static final int SO_PEERCRED = 17;
     static final int SO_RCVTIMEO = 20;
     static final int SO_ACCEPTCONN = 30;
+    static final int SHUT_WR = 1;
     static final int SHUT_RDWR = 2;
     static final int MSG_CTRUNC = 0x8;
     static final int MSG_NOSIGNAL = 0x4000;
@@ -194,148 +189,6 @@ final class Libc {
         return SCRATCH.get();
     }
 
-    // ---- downcall handles ----
-    // Each in a holder class of its own, bound on first use: binding one spins classes at run time
-    // (the AOT cache does not keep them), and a server starting up needs only a few.
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
-
-    // Restricted: binding native code is what this module is for; callers enable native access for it.
-    @SuppressWarnings("restricted")
-    private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
-        MemorySegment symbol = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
-        Linker.Option[] options = new Linker.Option[extra.length + 1];
-        options[0] = CAPTURE_ERRNO;
-        System.arraycopy(extra, 0, options, 1, extra.length);
-        return LINKER.downcallHandle(symbol, descriptor, options);
-    }
-
-    static final class CLOSE {
-        static final MethodHandle H = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    }
-    /** fcntl(int, int, ...) with one int variadic argument; commands without one ignore it. */
-    static final class FCNTL {
-        static final MethodHandle H = bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
-                    Linker.Option.firstVariadicArg(2));
-    }
-    static final class SOCKET {
-        static final MethodHandle H = bind("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    static final class SOCKETPAIR {
-        static final MethodHandle H = bind("socketpair",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    }
-    static final class CONNECT {
-        static final MethodHandle H = bind("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    static final class BIND {
-        static final MethodHandle H = bind("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    static final class LISTEN {
-        static final MethodHandle H = bind("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    static final class ACCEPT4 {
-        static final MethodHandle H = bind("accept4",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
-    }
-    static final class SENDMSG {
-        static final MethodHandle H = bind("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    static final class RECVMSG {
-        static final MethodHandle H = bind("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    static final class SHUTDOWN {
-        static final MethodHandle H = bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    static final class GETSOCKOPT {
-        static final MethodHandle H = bind("getsockopt",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    }
-    static final class SETSOCKOPT {
-        static final MethodHandle H = bind("setsockopt",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    static final class CHMOD {
-        static final MethodHandle H = bind("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    static final class UNLINK {
-        static final MethodHandle H = bind("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    }
-    static final class MEMFD_CREATE {
-        static final MethodHandle H = bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    static final class FTRUNCATE {
-        static final MethodHandle H = bind("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    }
-    static final class MMAP {
-        static final MethodHandle H = bind("mmap",
-                    FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    }
-    static final class MUNMAP {
-        static final MethodHandle H = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    }
-    static final class EVENTFD {
-        static final MethodHandle H = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    static final class READ {
-        static final MethodHandle H = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    }
-    static final class WRITE {
-        static final MethodHandle H = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    }
-    static final class PREAD {
-        static final MethodHandle H = bind("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    }
-    static final class PWRITE {
-        static final MethodHandle H = bind("pwrite",
-                    FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    }
-    static final class POLL {
-        static final MethodHandle H = bind("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    }
-    static final class EPOLL_CREATE1 {
-        static final MethodHandle H = bind("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    }
-    static final class EPOLL_CTL {
-        static final MethodHandle H = bind("epoll_ctl",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    }
-    static final class EPOLL_WAIT {
-        static final MethodHandle H = bind("epoll_wait",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    }
-    static final class SYSCONF {
-        static final MethodHandle H = bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
-    }
-    static final class GETPID {
-        static final MethodHandle H = bind("getpid", FunctionDescriptor.of(JAVA_INT));
-    }
-
-    /**
-     * fstat became a real libc symbol only in glibc 2.33; before that it was an inline wrapper around
-     * {@code __fxstat(version 1, fd, buf)}. Bind whichever exists (on first use, like the others).
-     */
-    static final class FSTAT {
-        static final boolean IS_FXSTAT = LIBC.find("fstat").isEmpty();
-        static final MethodHandle H = IS_FXSTAT
-                ? bind("__fxstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS))
-                : bind("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    }
-
-    static int fstat(MemorySegment captureState, int fd, MemorySegment statBuffer) throws Throwable {
-        return FSTAT.IS_FXSTAT
-                ? (int) FSTAT.H.invokeExact(captureState, 1, fd, statBuffer)
-                : (int) FSTAT.H.invokeExact(captureState, fd, statBuffer);
-    }
-
-    /** Downcall handles only throw for programming errors in their use; surface those unchecked. */
-    static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) return r;
-        if (t instanceof Error e) throw e;
-        return new IllegalStateException("unexpected exception from a native call", t);
-    }
-
     // ---- paths ----
     /** The file system's encoding, as the JDK's own file APIs use it, so both name the same file. */
     private static final Charset PATH_CHARSET = Optional.ofNullable(System.getProperty("sun.jnu.encoding"))
@@ -372,12 +225,7 @@ final class Libc {
     }
 
     static long pageSize() {
-        Scratch scratch = scratch();
-        try {
-            long size = (long) SYSCONF.H.invokeExact(scratch.captureState, SC_PAGESIZE);
-            return size > 0 ? size : 4096;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        long size = Syscalls.sysconf(scratch().captureState, SC_PAGESIZE);
+        return size > 0 ? size : 4096;
     }
 }

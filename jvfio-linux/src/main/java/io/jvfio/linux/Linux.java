@@ -14,8 +14,10 @@ public final class Linux {
     /** The system page size (sysconf(_SC_PAGESIZE)). */
     public static final long PAGE_SIZE = Libc.pageSize();
 
-    /** Heap segments travel through native memory in pieces of at most this size. */
-    private static final long HEAP_COPY_CHUNK = 1 << 20;
+    // memfd seals (fcntl F_ADD_SEALS / F_GET_SEALS, linux/fcntl.h)
+    /** The seal bits of fcntl(F_GET_SEALS) / F_ADD_SEALS. */
+    public static final int F_SEAL_SEAL = 0x1, F_SEAL_SHRINK = 0x2, F_SEAL_GROW = 0x4, F_SEAL_WRITE = 0x8;
+    private static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 
     /** st_size of fstat(2). */
     public static long fileSize(Fd fd) throws LinuxException {
@@ -38,14 +40,8 @@ public final class Linux {
         MemorySegment stat = scratch.bytes.asSlice(0, Libc.STAT.byteSize());
         int number = fd.acquire("fstat");
         try {
-            if (Libc.fstat(scratch.captureState, number, stat) < 0) {
-                throw new LinuxException("fstat", Libc.errno(scratch.captureState));
-            }
+            Syscalls.check(Syscalls.fstat(scratch.captureState, number, stat), "fstat");
             return stat;
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             fd.release();
         }
@@ -63,22 +59,15 @@ public final class Linux {
         int number = fd.acquire("poll");
         try {
             while (true) {
-                pollfd.set(JAVA_INT, Libc.POLLFD_FD, number);
-                pollfd.set(JAVA_SHORT, Libc.POLLFD_EVENTS, (short) events);
-                pollfd.set(JAVA_SHORT, Libc.POLLFD_REVENTS, (short) 0);
-                int ready = (int) Libc.POLL.H.invokeExact(scratch.captureState, pollfd, 1L, remaining);
+                setPollfd(pollfd, 0, number, events);
+                int ready = Syscalls.poll(scratch.captureState, pollfd, 1L, remaining);
                 if (ready > 0) return pollfd.get(JAVA_SHORT, Libc.POLLFD_REVENTS) & 0xFFFF;
                 if (ready == 0) return 0;
-                int errno = Libc.errno(scratch.captureState);
-                if (errno != Errno.EINTR) throw new LinuxException("poll", errno);
+                if (ready != -Errno.EINTR) Syscalls.check(ready, "poll");
                 if (timeoutMillis >= 0) {
                     remaining = (int) Math.max(0, (deadline - System.nanoTime() + 999_999) / 1_000_000);
                 }
             }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             fd.release();
         }
@@ -97,17 +86,11 @@ public final class Linux {
         try {
             int b = second.acquire("poll");
             try {
-                pollfds.set(JAVA_INT, Libc.POLLFD_FD, a);
-                pollfds.set(JAVA_SHORT, Libc.POLLFD_EVENTS, (short) 1);
-                pollfds.set(JAVA_SHORT, Libc.POLLFD_REVENTS, (short) 0);
-                pollfds.set(JAVA_INT, size + Libc.POLLFD_FD, b);
-                pollfds.set(JAVA_SHORT, size + Libc.POLLFD_EVENTS, (short) 1);
-                pollfds.set(JAVA_SHORT, size + Libc.POLLFD_REVENTS, (short) 0);
-                int ready = (int) Libc.POLL.H.invokeExact(scratch.captureState, pollfds, 2L, timeoutMillis);
+                setPollfd(pollfds, 0, a, 1);
+                setPollfd(pollfds, size, b, 1);
+                int ready = Syscalls.poll(scratch.captureState, pollfds, 2L, timeoutMillis);
                 if (ready <= 0) {
-                    if (ready < 0 && Libc.errno(scratch.captureState) != Errno.EINTR) {
-                        throw new LinuxException("poll", Libc.errno(scratch.captureState));
-                    }
+                    if (ready != -Errno.EINTR) Syscalls.check(ready, "poll");
                     return 0;
                 }
                 return (pollfds.get(JAVA_SHORT, Libc.POLLFD_REVENTS) != 0 ? 1 : 0)
@@ -115,112 +98,64 @@ public final class Linux {
             } finally {
                 second.release();
             }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             first.release();
         }
     }
 
-    /** Reads at {@code offset} until {@code dst} is full or the file ends; returns the bytes read. */
-    public static long pread(Fd fd, MemorySegment dst, long offset) throws LinuxException {
-        if (dst.isNative()) return preadNative(fd, dst, offset);
-        long done = 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment bounce = arena.allocate(Math.min(dst.byteSize(), HEAP_COPY_CHUNK), 8);
-            while (done < dst.byteSize()) {
-                long chunk = Math.min(bounce.byteSize(), dst.byteSize() - done);
-                long read = preadNative(fd, bounce.asSlice(0, chunk), offset + done);
-                MemorySegment.copy(bounce, 0, dst, done, read);
-                done += read;
-                if (read < chunk) break;
-            }
-        }
-        return done;
+    private static void setPollfd(MemorySegment pollfds, long at, int fd, int events) {
+        pollfds.set(JAVA_INT, at + Libc.POLLFD_FD, fd);
+        pollfds.set(JAVA_SHORT, at + Libc.POLLFD_EVENTS, (short) events);
+        pollfds.set(JAVA_SHORT, at + Libc.POLLFD_REVENTS, (short) 0);
     }
 
-    private static long preadNative(Fd fd, MemorySegment dst, long offset) throws LinuxException {
-        Libc.Scratch scratch = Libc.scratch();
-        int number = fd.acquire("pread");
-        try {
-            long done = 0;
-            while (done < dst.byteSize()) {
-                long n = (long) Libc.PREAD.H.invokeExact(scratch.captureState, number, dst.asSlice(done),
-                        dst.byteSize() - done, offset + done);
-                if (n == 0) break;
-                if (n < 0) {
-                    int errno = Libc.errno(scratch.captureState);
-                    if (errno == Errno.EINTR) continue;
-                    throw new LinuxException("pread", errno);
-                }
-                done += n;
-            }
-            return done;
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        } finally {
-            fd.release();
-        }
+    /** Reads at {@code offset} until {@code dst} is full or the file ends; returns the bytes read. */
+    public static long pread(Fd fd, MemorySegment dst, long offset) throws LinuxException {
+        return transfer(fd, dst, offset, false);
     }
 
     /** Writes all of {@code src} at {@code offset}; returns its size. */
     public static long pwrite(Fd fd, MemorySegment src, long offset) throws LinuxException {
-        if (src.isNative()) return pwriteNative(fd, src, offset);
-        long done = 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment bounce = arena.allocate(Math.min(src.byteSize(), HEAP_COPY_CHUNK), 8);
-            while (done < src.byteSize()) {
-                long chunk = Math.min(bounce.byteSize(), src.byteSize() - done);
-                MemorySegment.copy(src, done, bounce, 0, chunk);
-                done += pwriteNative(fd, bounce.asSlice(0, chunk), offset + done);
-            }
-        }
-        return done;
+        return transfer(fd, src, offset, true);
     }
 
-    private static long pwriteNative(Fd fd, MemorySegment src, long offset) throws LinuxException {
-        Libc.Scratch scratch = Libc.scratch();
-        int number = fd.acquire("pwrite");
-        try {
+    /**
+     * pwrite ({@code writing}) or pread of all of {@code data} at {@code offset}, over partial
+     * transfers and EINTR; heap memory goes through a bounce buffer of this call. A read stops at
+     * the end of the file. Returns the bytes transferred.
+     */
+    private static long transfer(Fd fd, MemorySegment data, long offset, boolean writing) throws LinuxException {
+        String call = writing ? "pwrite" : "pread";
+        MemorySegment capture = Libc.scratch().captureState;
+        int number = fd.acquire(call);
+        try (BounceBuffer bounce = new BounceBuffer(Arena::ofConfined)) {
             long done = 0;
-            while (done < src.byteSize()) {
-                long n = (long) Libc.PWRITE.H.invokeExact(scratch.captureState, number, src.asSlice(done),
-                        src.byteSize() - done, offset + done);
-                if (n < 0) {
-                    int errno = Libc.errno(scratch.captureState);
-                    if (errno == Errno.EINTR) continue;
-                    throw new LinuxException("pwrite", errno);
-                }
+            while (done < data.byteSize()) {
+                long wanted = data.byteSize() - done;
+                long n = writing
+                        ? Syscalls.pwrite(capture, number, bounce.sourceSegment(data, done, wanted), offset + done)
+                        : Syscalls.pread(capture, number, bounce.destinationSegment(data, done, wanted), offset + done);
+                if (n == -Errno.EINTR) continue;
+                Syscalls.check(n, call);
+                if (n == 0 && !writing) break; // end of file
+                if (!writing) bounce.deliver(data, done, n);
                 done += n;
             }
             return done;
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             fd.release();
         }
     }
 
     public static void ftruncate(Fd fd, long size) throws LinuxException {
-        Libc.Scratch scratch = Libc.scratch();
+        MemorySegment capture = Libc.scratch().captureState;
         int number = fd.acquire("ftruncate");
         try {
-            while (true) {
-                int result = (int) Libc.FTRUNCATE.H.invokeExact(scratch.captureState, number, size);
-                if (result == 0) return;
-                int errno = Libc.errno(scratch.captureState);
-                if (errno != Errno.EINTR) throw new LinuxException("ftruncate", errno);
-            }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            int result;
+            do {
+                result = Syscalls.ftruncate(capture, number, size);
+            } while (result == -Errno.EINTR);
+            Syscalls.check(result, "ftruncate");
         } finally {
             fd.release();
         }
@@ -228,51 +163,28 @@ public final class Linux {
 
     /** fcntl(F_GETFL): the file status flags (access mode, O_NONBLOCK, ...). */
     public static int fcntlGetFlags(Fd fd) throws LinuxException {
-        Libc.Scratch scratch = Libc.scratch();
-        int number = fd.acquire("fcntl");
-        try {
-            int flags = (int) Libc.FCNTL.H.invokeExact(scratch.captureState, number, Libc.F_GETFL, 0);
-            if (flags < 0) throw new LinuxException("fcntl", "F_GETFL", Libc.errno(scratch.captureState));
-            return flags;
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        } finally {
-            fd.release();
-        }
+        return fcntl(fd, Libc.F_GETFL, 0, "F_GETFL");
     }
-
-    // ---- memfd seals (fcntl F_ADD_SEALS / F_GET_SEALS, linux/fcntl.h)
-
-    /** The seal bits of fcntl(F_GET_SEALS) / F_ADD_SEALS. */
-    public static final int F_SEAL_SEAL = 0x1, F_SEAL_SHRINK = 0x2, F_SEAL_GROW = 0x4, F_SEAL_WRITE = 0x8;
-    private static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 
     /**
      * fcntl(F_GET_SEALS): the seals of a memfd (F_SEAL_* bits). A file that cannot be sealed (not a
      * memfd, or one created without MFD_ALLOW_SEALING reports F_SEAL_SEAL) fails with EINVAL.
      */
     public static int seals(Fd fd) throws LinuxException {
-        return fcntlInt(fd, F_GET_SEALS, 0, "F_GET_SEALS");
+        return fcntl(fd, F_GET_SEALS, 0, "F_GET_SEALS");
     }
 
     /** fcntl(F_ADD_SEALS): adds {@code seals} (F_SEAL_* bits) to a memfd; EPERM once F_SEAL_SEAL is set. */
     public static void addSeals(Fd fd, int seals) throws LinuxException {
-        fcntlInt(fd, F_ADD_SEALS, seals, "F_ADD_SEALS");
+        fcntl(fd, F_ADD_SEALS, seals, "F_ADD_SEALS");
     }
 
-    private static int fcntlInt(Fd fd, int command, int argument, String what) throws LinuxException {
-        Libc.Scratch scratch = Libc.scratch();
+    /** fcntl(2) with an int argument; failures name {@code commandName}. */
+    static int fcntl(Fd fd, int command, int argument, String commandName) throws LinuxException {
         int number = fd.acquire("fcntl");
         try {
-            int result = (int) Libc.FCNTL.H.invokeExact(scratch.captureState, number, command, argument);
-            if (result < 0) throw new LinuxException("fcntl", what, Libc.errno(scratch.captureState));
-            return result;
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            return Syscalls.check(Syscalls.fcntl(Libc.scratch().captureState, number, command, argument), "fcntl",
+                    commandName);
         } finally {
             fd.release();
         }
@@ -283,25 +195,15 @@ public final class Linux {
      * sent, while this end can still receive (a half-close).
      */
     public static void shutdownOutput(Fd socket) throws LinuxException {
-        Libc.Scratch scratch = Libc.scratch();
         int number = socket.acquire("shutdown");
         try {
-            int result = (int) Libc.SHUTDOWN.H.invokeExact(scratch.captureState, number, 1 /* SHUT_WR */);
-            if (result < 0) throw new LinuxException("shutdown", "SHUT_WR", Libc.errno(scratch.captureState));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            Syscalls.check(Syscalls.shutdown(Libc.scratch().captureState, number, Libc.SHUT_WR), "shutdown", "SHUT_WR");
         } finally {
             socket.release();
         }
     }
 
     public static int getpid() {
-        try {
-            return (int) Libc.GETPID.H.invokeExact(Libc.scratch().captureState);
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        return Syscalls.getpid(Libc.scratch().captureState);
     }
 }

@@ -36,37 +36,24 @@ public final class Mapping implements AutoCloseable {
         long mappedLength = Math.addExact(lead, length);
         int protection = Libc.PROT_READ | (writable ? Libc.PROT_WRITE : 0);
 
-        MemorySegment captureState = Libc.scratch().captureState;
-        MemorySegment base;
+        long base;
         int number = fd.acquire("mmap");
         try {
-            base = (MemorySegment) Libc.MMAP.H.invokeExact(captureState, MemorySegment.NULL, mappedLength, protection,
-                    Libc.MAP_SHARED, number, alignedOffset);
-            if (base.address() == -1L) { // MAP_FAILED
-                throw new LinuxException("mmap", Libc.errno(captureState));
-            }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            base = Syscalls.check(Syscalls.mmap(Libc.scratch().captureState, mappedLength, protection, Libc.MAP_SHARED,
+                    number, alignedOffset), "mmap");
         } finally {
             fd.release();
         }
 
         Arena arena = Arena.ofShared();
-        MemorySegment whole = base.reinterpret(mappedLength, arena, unmapQuietly(mappedLength));
+        MemorySegment whole = MemorySegment.ofAddress(base).reinterpret(mappedLength, arena, unmapQuietly(mappedLength));
         MemorySegment segment = whole.asSlice(lead, length);
         return new Mapping(arena, writable ? segment : segment.asReadOnly());
     }
 
     private static java.util.function.Consumer<MemorySegment> unmapQuietly(long mappedLength) {
-        return start -> {
-            try {
-                int ignored = (int) Libc.MUNMAP.H.invokeExact(Libc.scratch().captureState, start, mappedLength);
-            } catch (Throwable t) {
-                // munmap of a range we mapped cannot fail short of a binding bug; nothing to do then.
-            }
-        };
+        // munmap of a range we mapped cannot fail; its result is not worth looking at.
+        return start -> Syscalls.munmap(Libc.scratch().captureState, start, mappedLength);
     }
 
     /** The mapped bytes, from the requested offset; unusable after {@link #close()}. */

@@ -15,14 +15,8 @@ public final class Memfd {
         if (size < 0) throw new IllegalArgumentException("negative size: " + size);
         int number;
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment cName = arena.allocateFrom(name);
-            MemorySegment captureState = Libc.scratch().captureState;
-            number = (int) Libc.MEMFD_CREATE.H.invokeExact(captureState, cName, Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);
-            if (number < 0) throw new LinuxException("memfd_create", name, Libc.errno(captureState));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            number = Syscalls.check(Syscalls.memfdCreate(Libc.scratch().captureState, arena.allocateFrom(name),
+                    Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING), "memfd_create", name);
         }
         Fd fd = Fd.adopt(number);
         try {

@@ -309,18 +309,13 @@ public final class MessageReceiver<E extends Exception> {
         if (wait == Wait.BUFFERED) {
             return NOTHING;
         }
-        int mode = switch (wait) {
-            case BLOCK -> UnixSocket.WAIT;
-            case DONT_WAIT -> UnixSocket.DONT_WAIT;
-            default -> UnixSocket.TIMED;
-        };
         long n;
         if (placing != null && end < placeTo) {
-            n = fillPlaced(mode);
+            n = fillPlaced(wait);
         } else {
             makeRoom(need);
             try {
-                n = socket.receiveInto(buffer, end, buffer.byteSize() - end, arrived, mode);
+                n = socket.receiveInto(buffer, end, buffer.byteSize() - end, arrived, wait);
             } catch (IOException | RuntimeException e) {
                 arrived.forEach(Fd::close);
                 arrived.clear();
@@ -360,18 +355,18 @@ public final class MessageReceiver<E extends Exception> {
      * is there; a mismatch (or a target no longer to be written) ends the placement, what went to
      * the target is copied to its place in the buffer, and the message goes on in the buffer.
      */
-    private long fillPlaced(int mode) throws IOException {
+    private long fillPlaced(Wait wait) throws IOException {
         Placement p = placing;
         boolean held = p.hold();
         try {
             if (!held) {
                 placing = null; // the stream goes on in the buffer, which has room for the message
-                return socket.receiveInto(buffer, end, placeTo - end, arrived, mode);
+                return socket.receiveInto(buffer, end, placeTo - end, arrived, wait);
             }
             MemorySegment target = p.target();
             long n = end < placeFrom
-                    ? socket.receiveInto(buffer, end, placeFrom - end, target, 0, target.byteSize(), arrived, mode)
-                    : socket.receiveInto(target, end - placeFrom, placeTo - end, arrived, mode);
+                    ? socket.receiveInto(buffer, end, placeFrom - end, target, 0, target.byteSize(), arrived, wait)
+                    : socket.receiveInto(target, end - placeFrom, placeTo - end, arrived, wait);
             long now = end + Math.max(0, n);
             if (!placeConfirmed && now >= placeFrom) {
                 if (p.matches(buffer.asSlice(0, placeFrom))) {

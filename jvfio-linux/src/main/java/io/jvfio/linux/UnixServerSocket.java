@@ -29,24 +29,17 @@ public final class UnixServerSocket implements AutoCloseable {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment address = Libc.sockaddrUn(call, "bind", path);
             MemorySegment cPath = Libc.cPath(call, "chmod", path);
-            MemorySegment captureState = Libc.scratch().captureState;
+            MemorySegment capture = Libc.scratch().captureState;
             int number = socket.value();
-            if ((int) Libc.BIND.H.invokeExact(captureState, number, address, (int) address.byteSize()) < 0) {
-                throw new LinuxException("bind", path.toString(), Libc.errno(captureState));
-            }
+            Syscalls.check(Syscalls.bind(capture, number, address), "bind", path.toString());
             bound = true;
-            if ((int) Libc.CHMOD.H.invokeExact(captureState, cPath, mode) < 0) {
-                throw new LinuxException("chmod", path.toString(), Libc.errno(captureState));
-            }
-            if ((int) Libc.LISTEN.H.invokeExact(captureState, number, backlog) < 0) {
-                throw new LinuxException("listen", path.toString(), Libc.errno(captureState));
-            }
+            Syscalls.check(Syscalls.chmod(capture, cPath, mode), "chmod", path.toString());
+            Syscalls.check(Syscalls.listen(capture, number, backlog), "listen", path.toString());
             return new UnixServerSocket(socket, path);
         } catch (Throwable t) {
             socket.close();
             if (bound) unlinkQuietly(path);
-            if (t instanceof LinuxException e) throw e;
-            throw Libc.rethrow(t);
+            throw t;
         }
     }
 
@@ -57,10 +50,7 @@ public final class UnixServerSocket implements AutoCloseable {
      * ready (or waits only for what is left).
      */
     public static void prepareBind() {
-        java.util.Objects.requireNonNull(Libc.SOCKET.H);
-        java.util.Objects.requireNonNull(Libc.BIND.H);
-        java.util.Objects.requireNonNull(Libc.CHMOD.H);
-        java.util.Objects.requireNonNull(Libc.LISTEN.H);
+        Syscalls.prepareBind();
     }
 
     /**
@@ -95,8 +85,8 @@ public final class UnixServerSocket implements AutoCloseable {
 
     private static void unlinkQuietly(Path path) {
         try (Arena call = Arena.ofConfined()) {
-            int ignored = (int) Libc.UNLINK.H.invokeExact(Libc.scratch().captureState, Libc.cPath(call, "unlink", path));
-        } catch (Throwable t) {
+            Syscalls.unlink(Libc.scratch().captureState, Libc.cPath(call, "unlink", path));
+        } catch (LinuxException | RuntimeException e) {
             // Best effort: the original failure is the one worth reporting.
         }
     }
@@ -112,25 +102,19 @@ public final class UnixServerSocket implements AutoCloseable {
         MemorySegment length = scratch.bytes.asSlice(8, 4);
         length.set(JAVA_INT, 0, 4);
         int number = listeningFd.acquire("getsockopt");
+        int result;
         try {
-            int result = (int) Libc.GETSOCKOPT.H.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
-                    Libc.SO_ACCEPTCONN, accepting, length);
-            if (result < 0) {
-                int errno = Libc.errno(scratch.captureState);
-                if (errno == Errno.ENOTSOCK) {
-                    throw LinuxException.explained("adopt", listeningFd + " is not a socket", errno);
-                }
-                throw new LinuxException("getsockopt", "SO_ACCEPTCONN " + listeningFd, errno);
-            }
-            if (accepting.get(JAVA_INT, 0) == 0) {
-                throw LinuxException.explained("adopt", listeningFd + " is a socket but not listening", Errno.EINVAL);
-            }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            result = Syscalls.getsockopt(scratch.captureState, number, Libc.SOL_SOCKET, Libc.SO_ACCEPTCONN, accepting,
+                    length);
         } finally {
             listeningFd.release();
+        }
+        if (result == -Errno.ENOTSOCK) {
+            throw LinuxException.explained("adopt", listeningFd + " is not a socket", Errno.ENOTSOCK);
+        }
+        if (result < 0) throw new LinuxException("getsockopt", "SO_ACCEPTCONN " + listeningFd, -result);
+        if (accepting.get(JAVA_INT, 0) == 0) {
+            throw LinuxException.explained("adopt", listeningFd + " is a socket but not listening", Errno.EINVAL);
         }
         return new UnixServerSocket(listeningFd, null);
     }
@@ -141,24 +125,16 @@ public final class UnixServerSocket implements AutoCloseable {
      * {@link #close()} was called, including for a thread that was blocked here.
      */
     public UnixSocket accept() throws LinuxException {
-        MemorySegment captureState = Libc.scratch().captureState;
+        MemorySegment capture = Libc.scratch().captureState;
         int number = fd.acquire("accept4");
         try {
             while (true) {
-                int connection = (int) Libc.ACCEPT4.H.invokeExact(captureState, number, MemorySegment.NULL,
-                        MemorySegment.NULL, Libc.SOCK_CLOEXEC);
-                if (connection >= 0) return UnixSocket.adopt(Fd.adopt(connection));
-                int errno = Libc.errno(captureState);
-                if (errno == Errno.EINTR || errno == Errno.ECONNABORTED) {
-                    if (!fd.isOpen()) throw new LinuxException("accept4", Errno.EBADF);
-                    continue;
+                int connection = Syscalls.accept4(capture, number, Libc.SOCK_CLOEXEC);
+                if (connection != -Errno.EINTR && connection != -Errno.ECONNABORTED) {
+                    return UnixSocket.adopt(Fd.adopt(Syscalls.check(connection, "accept4")));
                 }
-                throw new LinuxException("accept4", errno);
+                if (!fd.isOpen()) throw new LinuxException("accept4", Errno.EBADF);
             }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             fd.release();
         }

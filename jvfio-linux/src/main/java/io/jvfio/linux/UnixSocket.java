@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import io.jvfio.linux.MessageReceiver.Wait;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
@@ -44,14 +45,14 @@ public final class UnixSocket implements AutoCloseable {
     private final MemorySegment sendHeader;
     private final MemorySegment sendIov;
     private final MemorySegment sendControl;
-    private final BounceBuffer sendBounce = new BounceBuffer();
+    private final BounceBuffer sendBounce = new BounceBuffer(Arena::ofShared);
 
     private final ReentrantLock receiveLock = new ReentrantLock();
     private final MemorySegment receiveCaptureState;
     private final MemorySegment receiveHeader;
     private final MemorySegment receiveIov;
     private final MemorySegment receiveControl;
-    private final BounceBuffer receiveBounce = new BounceBuffer();
+    private final BounceBuffer receiveBounce = new BounceBuffer(Arena::ofShared);
     private volatile int maxReceiveFds = DEFAULT_MAX_RECEIVE_FDS;
 
     private UnixSocket(Fd fd) {
@@ -71,26 +72,22 @@ public final class UnixSocket implements AutoCloseable {
         Fd socket = newSocket();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment address = Libc.sockaddrUn(call, "connect", path);
-            MemorySegment captureState = Libc.scratch().captureState;
+            MemorySegment capture = Libc.scratch().captureState;
             int number = socket.value();
             boolean interrupted = false;
             while (true) {
-                int result = (int) Libc.CONNECT.H.invokeExact(captureState, number, address, (int) address.byteSize());
-                if (result == 0) break;
-                int errno = Libc.errno(captureState);
-                // After EINTR the connection proceeds on its own; a retry then reports it as done.
-                if (interrupted && errno == Errno.EISCONN) break;
-                if (errno == Errno.EINTR || (interrupted && errno == Errno.EALREADY)) {
+                int result = Syscalls.connect(capture, number, address);
+                if (result == -Errno.EINTR || (interrupted && result == -Errno.EALREADY)) {
                     interrupted = true;
                     continue;
                 }
-                throw new LinuxException("connect", path.toString(), errno);
+                // After EINTR the connection proceeds on its own; a retry then reports it as done.
+                if (!(interrupted && result == -Errno.EISCONN)) Syscalls.check(result, "connect", path.toString());
+                return new UnixSocket(socket);
             }
-            return new UnixSocket(socket);
         } catch (Throwable t) {
             socket.close();
-            if (t instanceof LinuxException e) throw e;
-            throw Libc.rethrow(t);
+            throw t;
         }
     }
 
@@ -98,15 +95,8 @@ public final class UnixSocket implements AutoCloseable {
     public static UnixSocket[] pair() throws LinuxException {
         Libc.Scratch scratch = Libc.scratch();
         MemorySegment numbers = scratch.bytes.asSlice(0, 8);
-        try {
-            int result = (int) Libc.SOCKETPAIR.H.invokeExact(scratch.captureState, Libc.AF_UNIX,
-                    Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, numbers);
-            if (result < 0) throw new LinuxException("socketpair", Libc.errno(scratch.captureState));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        Syscalls.check(Syscalls.socketpair(scratch.captureState, Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0,
+                numbers), "socketpair");
         Fd first = Fd.adopt(numbers.get(JAVA_INT, 0));
         Fd second = Fd.adopt(numbers.get(JAVA_INT, 4));
         return new UnixSocket[] {new UnixSocket(first), new UnixSocket(second)};
@@ -118,16 +108,8 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     static Fd newSocket() throws LinuxException {
-        MemorySegment captureState = Libc.scratch().captureState;
-        try {
-            int number = (int) Libc.SOCKET.H.invokeExact(captureState, Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
-            if (number < 0) throw new LinuxException("socket", Libc.errno(captureState));
-            return Fd.adopt(number);
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        return Fd.adopt(Syscalls.check(Syscalls.socket(Libc.scratch().captureState, Libc.AF_UNIX,
+                Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0), "socket"));
     }
 
     /** Sizes the control buffer of later receives for {@code max} fds per message (1..253, the kernel's limit). */
@@ -179,34 +161,19 @@ public final class UnixSocket implements AutoCloseable {
                 long controlLength = fds.isEmpty() ? 0 : fillRights(fds);
                 long sent = 0;
                 while (sent < total) {
-                    int iovCount = fillSendIov(first, second, sent);
-                    sendHeader.fill((byte) 0);
-                    sendHeader.set(ADDRESS, Libc.MSG_IOV, sendIov);
-                    sendHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, iovCount);
-                    if (controlLength > 0) {
-                        sendHeader.set(ADDRESS, Libc.MSG_CONTROL, sendControl);
-                        sendHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
+                    long n = Syscalls.sendmsg(sendCaptureState, number, sendHeader(first, second, sent, controlLength),
+                            Libc.MSG_NOSIGNAL);
+                    if (n == -Errno.EINTR) continue;
+                    if (n == -Errno.EAGAIN) { // a non-blocking fd handed to adopt(): wait, then go on
+                        Linux.poll(fd, POLLOUT, -1);
+                        continue;
                     }
-                    long n = (long) Libc.SENDMSG.H.invokeExact(sendCaptureState, number, sendHeader, Libc.MSG_NOSIGNAL);
-                    if (n < 0) {
-                        int errno = Libc.errno(sendCaptureState);
-                        if (errno == Errno.EINTR) continue;
-                        if (errno == Errno.EAGAIN) { // a non-blocking fd handed to adopt(): wait, then go on
-                            Linux.poll(fd, POLLOUT, -1);
-                            continue;
-                        }
-                        throw new LinuxException("sendmsg", errno);
-                    }
+                    sent += Syscalls.check(n, "sendmsg");
                     controlLength = 0; // the fds went with the first bytes
-                    sent += n;
                 }
             } finally {
                 fd.release();
             }
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             sendLock.unlock();
         }
@@ -245,19 +212,13 @@ public final class UnixSocket implements AutoCloseable {
             try {
                 long sent = 0;
                 while (sent < total) {
-                    int iovCount = fillSendIov(first, second, sent);
-                    sendHeader.fill((byte) 0);
-                    sendHeader.set(ADDRESS, Libc.MSG_IOV, sendIov);
-                    sendHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, iovCount);
-                    long n = (long) Libc.SENDMSG.H.invokeExact(sendCaptureState, number, sendHeader,
+                    long n = Syscalls.sendmsg(sendCaptureState, number, sendHeader(first, second, sent, 0),
                             Libc.MSG_NOSIGNAL | MSG_DONTWAIT);
-                    if (n >= 0) {
-                        sent += n;
+                    if (n == -Errno.EINTR) continue;
+                    if (n != -Errno.EAGAIN) {
+                        sent += Syscalls.check(n, "sendmsg");
                         continue;
                     }
-                    int errno = Libc.errno(sendCaptureState);
-                    if (errno == Errno.EINTR) continue;
-                    if (errno != Errno.EAGAIN) throw new LinuxException("sendmsg", errno);
                     if (sent == 0) return false;
                     // Part of the message is out: finish it, reading meanwhile.
                     absorbing &= whileFull.canAbsorb();
@@ -270,10 +231,6 @@ public final class UnixSocket implements AutoCloseable {
             } finally {
                 fd.release();
             }
-        } catch (java.io.IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             sendLock.unlock();
         }
@@ -293,6 +250,22 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     /**
+     * The send msghdr for what remains after {@code sent} bytes, with {@code controlLength} bytes of
+     * control message (0: none).
+     */
+    private MemorySegment sendHeader(MemorySegment first, MemorySegment second, long sent, long controlLength) {
+        int iovCount = fillSendIov(first, second, sent);
+        sendHeader.fill((byte) 0);
+        sendHeader.set(ADDRESS, Libc.MSG_IOV, sendIov);
+        sendHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, iovCount);
+        if (controlLength > 0) {
+            sendHeader.set(ADDRESS, Libc.MSG_CONTROL, sendControl);
+            sendHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
+        }
+        return sendHeader;
+    }
+
+    /**
      * Points the send iovec at what remains after {@code sent} bytes. Native memory is referenced
      * in place; heap memory is copied into the bounce buffer, as much as fits. Returns the entry count.
      */
@@ -301,36 +274,25 @@ public final class UnixSocket implements AutoCloseable {
         long firstSkip = first.byteSize() - firstRest;
         long secondSkip = sent - firstSkip;
         long secondRest = second.byteSize() - secondSkip;
-        long heapBytes = (first.isNative() ? 0 : firstRest) + (second.isNative() ? 0 : secondRest);
-        MemorySegment bounce = heapBytes > 0 ? sendBounce.reserve(heapBytes) : MemorySegment.NULL;
-
         int count = 0;
         long bounceUsed = 0;
         if (firstRest > 0) {
-            long length = addSendEntry(count++, first, firstSkip, firstRest, bounce, bounceUsed);
+            long length = addSendEntry(count++, first, firstSkip, firstRest, bounceUsed);
             if (!first.isNative()) bounceUsed += length;
             // Later bytes cannot be queued ahead of the part of this segment that did not fit.
             if (length < firstRest) return count;
         }
-        if (secondRest > 0) addSendEntry(count++, second, secondSkip, secondRest, bounce, bounceUsed);
+        if (secondRest > 0) addSendEntry(count++, second, secondSkip, secondRest, bounceUsed);
         return count;
     }
 
     /** Fills iovec {@code index} with up to {@code length} bytes of {@code segment} from {@code offset}; returns how many. */
-    private long addSendEntry(int index, MemorySegment segment, long offset, long length, MemorySegment bounce,
-            long bounceUsed) {
-        long address;
-        if (segment.isNative()) {
-            address = segment.address() + offset;
-        } else {
-            length = Math.min(length, bounce.byteSize() - bounceUsed);
-            MemorySegment.copy(segment, offset, bounce, bounceUsed, length);
-            address = bounce.address() + bounceUsed;
-        }
+    private long addSendEntry(int index, MemorySegment segment, long offset, long length, long bounceUsed) {
         long entry = index * Libc.IOVEC.byteSize();
-        sendIov.set(JAVA_LONG, entry + Libc.IOVEC_BASE, address); // a pointer is 8 bytes on x86-64
-        sendIov.set(JAVA_LONG, entry + Libc.IOVEC_LEN, length);
-        return length;
+        // a pointer is 8 bytes on x86-64
+        sendIov.set(JAVA_LONG, entry + Libc.IOVEC_BASE, sendBounce.source(segment, offset, length, bounceUsed));
+        sendIov.set(JAVA_LONG, entry + Libc.IOVEC_LEN, sendBounce.length());
+        return sendBounce.length();
     }
 
     // ---------------------------------------------------------------- receiving
@@ -350,7 +312,7 @@ public final class UnixSocket implements AutoCloseable {
         try {
             long received = 0;
             while (received < dst.byteSize()) {
-                long n = receiveOnce(dst, received, dst.byteSize() - received, fdsOut, WAIT);
+                long n = receiveOnce(dst, received, dst.byteSize() - received, fdsOut, Wait.BLOCK);
                 if (n == 0) {
                     if (received == 0) return false;
                     throw new EOFException("connection closed after " + received + " of " + dst.byteSize() + " bytes");
@@ -368,52 +330,35 @@ public final class UnixSocket implements AutoCloseable {
 
     /**
      * One recvmsg of up to {@code dst.byteSize()} bytes (fewer for heap memory larger than the bounce
-     * buffer); returns the count, 0 at end of stream. Arriving fds are appended to {@code fdsOut}.
+     * buffer); returns the count, 0 at end of stream, -1 when {@code wait} gave up before data came.
+     * {@link Wait#BLOCK} waits for data; {@link Wait#DONT_WAIT} not at all (MSG_DONTWAIT: a caller
+     * that expects an answer soon skips a poll when it is already there); {@link Wait#TIMED} at most
+     * the receive timeout ({@link #setReceiveTimeout}); {@link Wait#BUFFERED} makes no system call
+     * (a socket buffers nothing) and returns -1. Arriving fds are appended to {@code fdsOut}.
      */
-    public int receiveSome(MemorySegment dst, List<Fd> fdsOut) throws IOException {
+    public int receiveSome(MemorySegment dst, List<Fd> fdsOut, Wait wait) throws IOException {
         checkWritable(dst);
         if (dst.byteSize() == 0) return 0;
         receiveLock.lock();
         try {
-            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, WAIT);
+            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, wait);
         } finally {
             receiveLock.unlock();
         }
     }
 
     /**
-     * {@link #receiveSome} without waiting (MSG_DONTWAIT): -1 when no data is there yet, 0 at end of
-     * stream, else the count. Lets a caller that expects an answer soon skip a poll when it is
-     * already there.
+     * {@link #receiveSome} of up to {@code wanted} bytes into {@code dst} at {@code offset}, native
+     * memory only, nothing sliced or allocated; on a non-blocking fd {@link Wait#TIMED} does not wait.
      */
-    public int receiveAvailable(MemorySegment dst, List<Fd> fdsOut) throws IOException {
-        checkWritable(dst);
-        if (dst.byteSize() == 0) return 0;
-        receiveLock.lock();
-        try {
-            return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, DONT_WAIT);
-        } finally {
-            receiveLock.unlock();
-        }
-    }
-
-    /** How {@link #receiveInto} waits: until data comes; not at all (MSG_DONTWAIT); at most the receive timeout. */
-    static final int WAIT = 0, DONT_WAIT = 1, TIMED = 2;
-
-    /**
-     * One recvmsg of up to {@code wanted} bytes into {@code dst} at {@code offset} (native memory,
-     * nothing sliced or allocated). {@code mode} {@link #WAIT} waits for data; {@link #DONT_WAIT}
-     * returns -1 at once when there is none; {@link #TIMED} waits at most the receive timeout (or
-     * not at all on a non-blocking fd), then returns -1. 0 at end of stream.
-     */
-    long receiveInto(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, int mode) throws IOException {
+    long receiveInto(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, Wait wait) throws IOException {
         checkAlive(dst);
         if (!dst.isNative() || offset < 0 || wanted <= 0 || offset + wanted > dst.byteSize()) {
             throw new IllegalArgumentException("receive into [" + offset + ", +" + wanted + ") of " + dst);
         }
         receiveLock.lock();
         try {
-            return receiveOnce(dst, offset, wanted, fdsOut, mode);
+            return receiveOnce(dst, offset, wanted, fdsOut, wait);
         } finally {
             receiveLock.unlock();
         }
@@ -426,7 +371,7 @@ public final class UnixSocket implements AutoCloseable {
      * message's header in its buffer and the payload where it is wanted, in one recvmsg.
      */
     long receiveInto(MemorySegment first, long firstOffset, long firstLength, MemorySegment second, long secondOffset,
-            long secondLength, List<Fd> fdsOut, int mode) throws IOException {
+            long secondLength, List<Fd> fdsOut, Wait wait) throws IOException {
         checkAlive(first);
         checkAlive(second);
         if (!first.isNative() || !second.isNative() || second.isReadOnly() || firstOffset < 0 || firstLength < 0
@@ -440,16 +385,16 @@ public final class UnixSocket implements AutoCloseable {
             long iovec = Libc.IOVEC.byteSize();
             receiveIov.set(JAVA_LONG, iovec + Libc.IOVEC_BASE, second.address() + secondOffset);
             receiveIov.set(JAVA_LONG, iovec + Libc.IOVEC_LEN, secondLength);
-            return receiveOnce(first, firstOffset, firstLength, fdsOut, mode, 2);
+            return receiveOnce(first, firstOffset, firstLength, fdsOut, wait, 2);
         } finally {
             receiveLock.unlock();
         }
     }
 
     /**
-     * SO_RCVTIMEO: a receive that waits returns after {@code timeout} without data. Plain receives
-     * ({@link #receiveFully}, {@link #receiveSome}) then go on waiting (poll); it bounds only the
-     * timed receives of a {@link MessageReceiver}.
+     * SO_RCVTIMEO: a receive that waits returns after {@code timeout} without data. Receives that
+     * block ({@link #receiveFully}, {@link Wait#BLOCK}) then go on waiting (poll); it bounds only the
+     * {@link Wait#TIMED} ones.
      */
     public void setReceiveTimeout(java.time.Duration timeout) throws LinuxException {
         long micros = Math.max(1, timeout.toNanos() / 1000);
@@ -459,13 +404,8 @@ public final class UnixSocket implements AutoCloseable {
         timeval.set(JAVA_LONG, 8, micros % 1_000_000);
         int number = fd.acquire("setsockopt");
         try {
-            int result = (int) Libc.SETSOCKOPT.H.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
-                    Libc.SO_RCVTIMEO, timeval, 16);
-            if (result < 0) throw new LinuxException("setsockopt", "SO_RCVTIMEO", Libc.errno(scratch.captureState));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            Syscalls.check(Syscalls.setsockopt(scratch.captureState, number, Libc.SOL_SOCKET, Libc.SO_RCVTIMEO, timeval),
+                    "setsockopt", "SO_RCVTIMEO");
         } finally {
             fd.release();
         }
@@ -482,24 +422,24 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     /** One recvmsg of up to {@code wanted} bytes into {@code dst} at {@code offset}; called with the receive lock held. */
-    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, int mode)
+    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, Wait wait)
             throws LinuxException {
-        return receiveOnce(dst, offset, wanted, fdsOut, mode, 1);
+        return receiveOnce(dst, offset, wanted, fdsOut, wait, 1);
     }
 
     /**
      * One recvmsg into {@code dst} at {@code offset} and, with {@code iovecs} 2, then into the
      * second entry of {@code receiveIov} (set by the caller; native memory only); with the receive lock held.
      */
-    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, int mode, int iovecs)
+    private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, Wait wait, int iovecs)
             throws LinuxException {
         if (closed) throw LinuxException.explained("recvmsg", "socket closed", Errno.EBADF);
-        MemorySegment bounce = dst.isNative() ? MemorySegment.NULL : receiveBounce.reserve(wanted);
-        long address = dst.isNative() ? dst.address() + offset : bounce.address();
-        long length = dst.isNative() ? wanted : Math.min(wanted, bounce.byteSize());
-        receiveIov.set(JAVA_LONG, Libc.IOVEC_BASE, address); // a pointer is 8 bytes on x86-64
-        receiveIov.set(JAVA_LONG, Libc.IOVEC_LEN, length);
+        if (wait == Wait.BUFFERED) return -1;
+        // a pointer is 8 bytes on x86-64
+        receiveIov.set(JAVA_LONG, Libc.IOVEC_BASE, receiveBounce.destination(dst, offset, wanted));
+        receiveIov.set(JAVA_LONG, Libc.IOVEC_LEN, receiveBounce.length());
         long controlLength = Libc.cmsgSpace(maxReceiveFds * 4L);
+        int flags = wait == Wait.DONT_WAIT ? Libc.MSG_CMSG_CLOEXEC | MSG_DONTWAIT : Libc.MSG_CMSG_CLOEXEC;
 
         int number = fd.acquire("recvmsg");
         try {
@@ -510,17 +450,15 @@ public final class UnixSocket implements AutoCloseable {
                 receiveHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, iovecs);
                 receiveHeader.set(ADDRESS, Libc.MSG_CONTROL, receiveControl);
                 receiveHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
-                n = (long) Libc.RECVMSG.H.invokeExact(receiveCaptureState, number, receiveHeader,
-                        mode == DONT_WAIT ? Libc.MSG_CMSG_CLOEXEC | MSG_DONTWAIT : Libc.MSG_CMSG_CLOEXEC);
-                if (n >= 0) break;
-                int errno = Libc.errno(receiveCaptureState);
-                if (errno == Errno.EINTR) continue;
-                if (errno == Errno.EAGAIN && mode != WAIT) return -1;
-                if (errno == Errno.EAGAIN) { // a non-blocking fd handed to adopt(): wait, then go on
-                    Linux.poll(fd, POLLIN, -1);
+                n = Syscalls.recvmsg(receiveCaptureState, number, receiveHeader, flags);
+                if (n == -Errno.EINTR) continue;
+                if (n == -Errno.EAGAIN) {
+                    if (wait != Wait.BLOCK) return -1;
+                    Linux.poll(fd, POLLIN, -1); // a non-blocking fd handed to adopt(): wait, then go on
                     continue;
                 }
-                throw new LinuxException("recvmsg", errno);
+                Syscalls.check(n, "recvmsg");
+                break;
             }
             int firstNew = fdsOut.size();
             collectRights(fdsOut);
@@ -529,12 +467,8 @@ public final class UnixSocket implements AutoCloseable {
                 throw LinuxException.explained("recvmsg",
                         "too many fds (the message carried more than " + maxReceiveFds + ")", Errno.EMSGSIZE);
             }
-            if (!dst.isNative() && n > 0) MemorySegment.copy(bounce, 0, dst, offset, n);
+            receiveBounce.deliver(dst, offset, n);
             return n;
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
         } finally {
             fd.release();
         }
@@ -572,13 +506,8 @@ public final class UnixSocket implements AutoCloseable {
         length.set(JAVA_INT, 0, (int) Libc.UCRED.byteSize());
         int number = fd.acquire("getsockopt");
         try {
-            int result = (int) Libc.GETSOCKOPT.H.invokeExact(scratch.captureState, number, Libc.SOL_SOCKET,
-                    Libc.SO_PEERCRED, credentials, length);
-            if (result < 0) throw new LinuxException("getsockopt", "SO_PEERCRED", Libc.errno(scratch.captureState));
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            Syscalls.check(Syscalls.getsockopt(scratch.captureState, number, Libc.SOL_SOCKET, Libc.SO_PEERCRED,
+                    credentials, length), "getsockopt", "SO_PEERCRED");
         } finally {
             fd.release();
         }
@@ -604,9 +533,7 @@ public final class UnixSocket implements AutoCloseable {
         }
         try {
             // ENOTCONN (never connected or already reset) needs nothing further; nothing else is actionable.
-            int ignored = (int) Libc.SHUTDOWN.H.invokeExact(Libc.scratch().captureState, number, Libc.SHUT_RDWR);
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
+            Syscalls.shutdown(Libc.scratch().captureState, number, Libc.SHUT_RDWR);
         } finally {
             socket.release();
         }

@@ -41,14 +41,23 @@ class UnixServerSocketTest extends FdLeakCheck {
     }
 
     @Test
-    void bindWhilePrepareBindRunsOnAnotherThread() throws Exception {
+    void bindWhilePrepareBindRunsOnAnotherThreadServesAsUsual() throws Exception {
         var prepared = threads.submit(UnixServerSocket::prepareBind);
         Path path = directory.resolve("prepared.sock");
-        try (UnixServerSocket server = UnixServerSocket.bind(path, 0600, 4); UnixSocket client = UnixSocket.connect(path)) {
-            server.accept().close();
+        try (UnixServerSocket server = UnixServerSocket.bind(path, 0600, 4);
+                UnixSocket client = UnixSocket.connect(path);
+                UnixSocket accepted = server.accept()) {
+            assertThat(Files.getPosixFilePermissions(path)).containsExactlyInAnyOrder(OWNER_READ, OWNER_WRITE);
+            client.send(MemorySegment.ofArray(new byte[] {7}));
+            MemorySegment one = MemorySegment.ofArray(new byte[1]);
+            assertThat(accepted.receiveFully(one, new ArrayList<>())).isTrue();
+            assertThat(one.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).containsExactly(7);
         }
-        prepared.get(30, TimeUnit.SECONDS);
-        UnixServerSocket.prepareBind(); // again: nothing left to do
+        assertThat(prepared.get(30, TimeUnit.SECONDS)).as("prepareBind finished without failing").isNull();
+        UnixServerSocket.prepareBind(); // again: nothing left to do, and no failure
+        try (UnixServerSocket again = UnixServerSocket.bind(directory.resolve("again.sock"), 0600, 4)) {
+            assertThat(again.fd().isOpen()).isTrue();
+        }
     }
 
     @Test

@@ -333,10 +333,23 @@ class UnixSocketTest extends FdLeakCheck {
     void receiveSomeReturnsWhatIsThereAndZeroAtTheEnd() throws Exception {
         left.send(bytes("abc"));
         MemorySegment buffer = MemorySegment.ofArray(new byte[64]);
-        assertThat(right.receiveSome(buffer, new ArrayList<>())).isEqualTo(3);
+        assertThat(right.receiveSome(buffer, new ArrayList<>(), MessageReceiver.Wait.BLOCK)).isEqualTo(3);
         assertThat(text(buffer.asSlice(0, 3))).isEqualTo("abc");
         left.close();
-        assertThat(right.receiveSome(buffer, new ArrayList<>())).isZero();
+        assertThat(right.receiveSome(buffer, new ArrayList<>(), MessageReceiver.Wait.BLOCK)).isZero();
+    }
+
+    @Test
+    void receiveSomeThatMustNotWaitReturnsMinusOneUntilDataIsThere() throws Exception {
+        MemorySegment buffer = MemorySegment.ofArray(new byte[64]);
+        right.setReceiveTimeout(java.time.Duration.ofMillis(10));
+        assertThat(right.receiveSome(buffer, new ArrayList<>(), MessageReceiver.Wait.DONT_WAIT)).isEqualTo(-1);
+        assertThat(right.receiveSome(buffer, new ArrayList<>(), MessageReceiver.Wait.TIMED)).isEqualTo(-1);
+        left.send(bytes("abc"));
+        assertThat(right.receiveSome(buffer, new ArrayList<>(), MessageReceiver.Wait.BUFFERED))
+                .as("no system call, so nothing").isEqualTo(-1);
+        assertThat(right.receiveSome(buffer, new ArrayList<>(), MessageReceiver.Wait.DONT_WAIT)).isEqualTo(3);
+        assertThat(text(buffer.asSlice(0, 3))).isEqualTo("abc");
     }
 
     @Test
@@ -395,7 +408,7 @@ class UnixSocketTest extends FdLeakCheck {
         assertThat(right.fd().isOpen()).isFalse();
         assertThatThrownBy(() -> right.send(bytes("x")))
                 .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EBADF));
-        assertThatThrownBy(() -> right.receiveSome(MemorySegment.ofArray(new byte[1]), new ArrayList<>()))
+        assertThatThrownBy(() -> right.receiveSome(MemorySegment.ofArray(new byte[1]), new ArrayList<>(), MessageReceiver.Wait.BLOCK))
                 .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EBADF));
         right.shutdown(); // harmless once closed
     }

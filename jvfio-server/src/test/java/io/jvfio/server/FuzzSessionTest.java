@@ -6,6 +6,7 @@ import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Memfd;
+import io.jvfio.linux.MessageReceiver;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceInfo;
@@ -188,7 +189,7 @@ class FuzzSessionTest {
         MemorySegment buffer = MemorySegment.ofArray(new byte[1 << 16]);
         List<Fd> fds = new ArrayList<>();
         try {
-            while (client.receiveSome(buffer, fds) > 0) {
+            while (client.receiveSome(buffer, fds, MessageReceiver.Wait.BLOCK) > 0) {
                 fds.forEach(Fd::close);
                 fds.clear();
             }

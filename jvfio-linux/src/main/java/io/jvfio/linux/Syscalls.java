@@ -1,0 +1,499 @@
+package io.jvfio.linux;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * The one way this module calls libc: every function it uses, as a typed method that returns the
+ * function's result, or minus the errno when it failed (the kernel's own convention). The errno is
+ * read from {@code capture} (the capture-state segment of the calling thread or object) right after
+ * the call, before anything else can run native code on the thread and clobber it; so a caller may
+ * release its {@link Fd} before looking at the result. The methods throw nothing checked: a downcall
+ * handle throws only for a mistake in its use, surfaced unchecked. {@link #check} turns a failed
+ * result into a {@link LinuxException}.
+ *
+ * <p>Each handle sits in a holder class of its own, bound on first use: binding one spins classes
+ * at run time (the AOT cache does not keep them), and a server starting up needs only a few.
+ */
+final class Syscalls {
+    private Syscalls() {}
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    // ---------------------------------------------------------------- checks
+
+    /** {@code result}, or a LinuxException for {@code call} when it is minus an errno. */
+    static int check(int result, String call) throws LinuxException {
+        if (result < 0) throw new LinuxException(call, -result);
+        return result;
+    }
+
+    /** {@code result}, or a LinuxException for {@code call} about {@code detail} when it is minus an errno. */
+    static int check(int result, String call, String detail) throws LinuxException {
+        if (result < 0) throw new LinuxException(call, detail, -result);
+        return result;
+    }
+
+    /** {@code result}, or a LinuxException for {@code call} when it is minus an errno. */
+    static long check(long result, String call) throws LinuxException {
+        if (result < 0) throw new LinuxException(call, (int) -result);
+        return result;
+    }
+
+    /** {@code result}, or a LinuxException for {@code call} about {@code detail} when it is minus an errno. */
+    static long check(long result, String call, String detail) throws LinuxException {
+        if (result < 0) throw new LinuxException(call, detail, (int) -result);
+        return result;
+    }
+
+    /** Result of a call that returns -1 and sets errno on failure, as the methods here return it. */
+    private static int result(int result, MemorySegment capture) {
+        return result >= 0 ? result : -Libc.errno(capture);
+    }
+
+    private static long result(long result, MemorySegment capture) {
+        return result >= 0 ? result : -Libc.errno(capture);
+    }
+
+    /** Downcall handles only throw for programming errors in their use; surface those unchecked. */
+    static RuntimeException unexpected(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException("unexpected exception from a native call", t);
+    }
+
+    // Restricted: binding native code is what this module is for; callers enable native access for it.
+    @SuppressWarnings("restricted")
+    private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
+        MemorySegment symbol = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+        Linker.Option[] options = new Linker.Option[extra.length + 1];
+        options[0] = CAPTURE_ERRNO;
+        System.arraycopy(extra, 0, options, 1, extra.length);
+        return LINKER.downcallHandle(symbol, descriptor, options);
+    }
+
+    // ---------------------------------------------------------------- descriptors, files, memory
+
+    static int close(MemorySegment capture, int fd) {
+        try {
+            return result((int) Close.H.invokeExact(capture, fd), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** fcntl(int, int, ...) with one int variadic argument; commands without one ignore it. */
+    static int fcntl(MemorySegment capture, int fd, int command, int argument) {
+        try {
+            return result((int) Fcntl.H.invokeExact(capture, fd, command, argument), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** fstat(2) into {@code stat}, a struct stat (Libc.STAT). */
+    static int fstat(MemorySegment capture, int fd, MemorySegment stat) {
+        try {
+            return result(Fstat.IS_FXSTAT
+                    ? (int) Fstat.H.invokeExact(capture, 1, fd, stat)
+                    : (int) Fstat.H.invokeExact(capture, fd, stat), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int ftruncate(MemorySegment capture, int fd, long size) {
+        try {
+            return result((int) Ftruncate.H.invokeExact(capture, fd, size), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static long read(MemorySegment capture, int fd, MemorySegment buffer, long count) {
+        try {
+            return result((long) Read.H.invokeExact(capture, fd, buffer, count), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static long write(MemorySegment capture, int fd, MemorySegment buffer, long count) {
+        try {
+            return result((long) Write.H.invokeExact(capture, fd, buffer, count), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** pread(2) of {@code buffer}'s size at {@code offset}. */
+    static long pread(MemorySegment capture, int fd, MemorySegment buffer, long offset) {
+        try {
+            return result((long) Pread.H.invokeExact(capture, fd, buffer, buffer.byteSize(), offset), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** pwrite(2) of {@code buffer}'s size at {@code offset}. */
+    static long pwrite(MemorySegment capture, int fd, MemorySegment buffer, long offset) {
+        try {
+            return result((long) Pwrite.H.invokeExact(capture, fd, buffer, buffer.byteSize(), offset), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int memfdCreate(MemorySegment capture, MemorySegment name, int flags) {
+        try {
+            return result((int) MemfdCreate.H.invokeExact(capture, name, flags), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** mmap(2) with no address hint: the mapping's address, or minus the errno (an address is never negative). */
+    static long mmap(MemorySegment capture, long length, int protection, int flags, int fd, long offset) {
+        try {
+            MemorySegment base = (MemorySegment) Mmap.H.invokeExact(capture, MemorySegment.NULL, length, protection,
+                    flags, fd, offset);
+            return base.address() == -1L ? -Libc.errno(capture) : base.address(); // -1: MAP_FAILED
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int munmap(MemorySegment capture, MemorySegment start, long length) {
+        try {
+            return result((int) Munmap.H.invokeExact(capture, start, length), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int chmod(MemorySegment capture, MemorySegment path, int mode) {
+        try {
+            return result((int) Chmod.H.invokeExact(capture, path, mode), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int unlink(MemorySegment capture, MemorySegment path) {
+        try {
+            return result((int) Unlink.H.invokeExact(capture, path), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    // ---------------------------------------------------------------- sockets
+
+    static int socket(MemorySegment capture, int domain, int type, int protocol) {
+        try {
+            return result((int) Socket.H.invokeExact(capture, domain, type, protocol), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** socketpair(2): the two fds go to {@code fds}, two ints. */
+    static int socketpair(MemorySegment capture, int domain, int type, int protocol, MemorySegment fds) {
+        try {
+            return result((int) Socketpair.H.invokeExact(capture, domain, type, protocol, fds), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** connect(2) to {@code address}, a sockaddr of exactly its size. */
+    static int connect(MemorySegment capture, int fd, MemorySegment address) {
+        try {
+            return result((int) Connect.H.invokeExact(capture, fd, address, (int) address.byteSize()), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** bind(2) to {@code address}, a sockaddr of exactly its size. */
+    static int bind(MemorySegment capture, int fd, MemorySegment address) {
+        try {
+            return result((int) Bind.H.invokeExact(capture, fd, address, (int) address.byteSize()), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int listen(MemorySegment capture, int fd, int backlog) {
+        try {
+            return result((int) Listen.H.invokeExact(capture, fd, backlog), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** accept4(2), not asking for the peer's address. */
+    static int accept4(MemorySegment capture, int fd, int flags) {
+        try {
+            return result((int) Accept4.H.invokeExact(capture, fd, MemorySegment.NULL, MemorySegment.NULL, flags),
+                    capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static long sendmsg(MemorySegment capture, int fd, MemorySegment message, int flags) {
+        try {
+            return result((long) Sendmsg.H.invokeExact(capture, fd, message, flags), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static long recvmsg(MemorySegment capture, int fd, MemorySegment message, int flags) {
+        try {
+            return result((long) Recvmsg.H.invokeExact(capture, fd, message, flags), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int shutdown(MemorySegment capture, int fd, int how) {
+        try {
+            return result((int) Shutdown.H.invokeExact(capture, fd, how), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** getsockopt(2) into {@code value}; {@code length} holds its size in, the size written out. */
+    static int getsockopt(MemorySegment capture, int fd, int level, int option, MemorySegment value,
+            MemorySegment length) {
+        try {
+            return result((int) Getsockopt.H.invokeExact(capture, fd, level, option, value, length), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** setsockopt(2) of {@code value}, all of it. */
+    static int setsockopt(MemorySegment capture, int fd, int level, int option, MemorySegment value) {
+        try {
+            return result((int) Setsockopt.H.invokeExact(capture, fd, level, option, value, (int) value.byteSize()),
+                    capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    // ---------------------------------------------------------------- waiting and events
+
+    /** poll(2) on {@code count} struct pollfd at the start of {@code fds}. */
+    static int poll(MemorySegment capture, MemorySegment fds, long count, int timeoutMillis) {
+        try {
+            return result((int) Poll.H.invokeExact(capture, fds, count, timeoutMillis), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int eventfd(MemorySegment capture, int initialValue, int flags) {
+        try {
+            return result((int) Eventfd.H.invokeExact(capture, initialValue, flags), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int epollCreate1(MemorySegment capture, int flags) {
+        try {
+            return result((int) EpollCreate1.H.invokeExact(capture, flags), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int epollCtl(MemorySegment capture, int epollFd, int operation, int fd, MemorySegment event) {
+        try {
+            return result((int) EpollCtl.H.invokeExact(capture, epollFd, operation, fd, event), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int epollWait(MemorySegment capture, int epollFd, MemorySegment events, int capacity, int timeoutMillis) {
+        try {
+            return result((int) EpollWait.H.invokeExact(capture, epollFd, events, capacity, timeoutMillis), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    // ---------------------------------------------------------------- processes and the system
+
+    /** sched_setaffinity(2) ({@code set} true) or sched_getaffinity(2) of all of {@code cpuSet}. */
+    static int schedAffinity(MemorySegment capture, boolean set, int tid, MemorySegment cpuSet) {
+        try {
+            return result(set
+                    ? (int) SchedSetaffinity.H.invokeExact(capture, tid, cpuSet.byteSize(), cpuSet)
+                    : (int) SchedGetaffinity.H.invokeExact(capture, tid, cpuSet.byteSize(), cpuSet), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static long sysconf(MemorySegment capture, int name) {
+        try {
+            return result((long) Sysconf.H.invokeExact(capture, name), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int getpid(MemorySegment capture) {
+        try {
+            return (int) Getpid.H.invokeExact(capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Binds the handles a listening server socket needs (socket, bind, chmod, listen) now. */
+    static void prepareBind() {
+        java.util.Objects.requireNonNull(Socket.H);
+        java.util.Objects.requireNonNull(Bind.H);
+        java.util.Objects.requireNonNull(Chmod.H);
+        java.util.Objects.requireNonNull(Listen.H);
+    }
+
+    // ---------------------------------------------------------------- the handles
+
+    private static final class Close {
+        static final MethodHandle H = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Fcntl {
+        static final MethodHandle H = bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+                Linker.Option.firstVariadicArg(2));
+    }
+    /**
+     * fstat became a real libc symbol only in glibc 2.33; before that it was an inline wrapper around
+     * {@code __fxstat(version 1, fd, buf)}. Bind whichever exists (on first use, like the others).
+     */
+    private static final class Fstat {
+        static final boolean IS_FXSTAT = LIBC.find("fstat").isEmpty();
+        static final MethodHandle H = IS_FXSTAT
+                ? bind("__fxstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS))
+                : bind("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Ftruncate {
+        static final MethodHandle H = bind("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Read {
+        static final MethodHandle H = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Write {
+        static final MethodHandle H = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Pread {
+        static final MethodHandle H = bind("pread",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class Pwrite {
+        static final MethodHandle H = bind("pwrite",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class MemfdCreate {
+        static final MethodHandle H = bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Mmap {
+        static final MethodHandle H = bind("mmap",
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Munmap {
+        static final MethodHandle H = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Chmod {
+        static final MethodHandle H = bind("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Unlink {
+        static final MethodHandle H = bind("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    }
+    private static final class Socket {
+        static final MethodHandle H = bind("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Socketpair {
+        static final MethodHandle H = bind("socketpair",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Connect {
+        static final MethodHandle H = bind("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Bind {
+        static final MethodHandle H = bind("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Listen {
+        static final MethodHandle H = bind("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Accept4 {
+        static final MethodHandle H = bind("accept4",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    }
+    private static final class Sendmsg {
+        static final MethodHandle H = bind("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Recvmsg {
+        static final MethodHandle H = bind("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Shutdown {
+        static final MethodHandle H = bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Getsockopt {
+        static final MethodHandle H = bind("getsockopt",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
+    private static final class Setsockopt {
+        static final MethodHandle H = bind("setsockopt",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Poll {
+        static final MethodHandle H = bind("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    private static final class Eventfd {
+        static final MethodHandle H = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class EpollCreate1 {
+        static final MethodHandle H = bind("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class EpollCtl {
+        static final MethodHandle H = bind("epoll_ctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class EpollWait {
+        static final MethodHandle H = bind("epoll_wait",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    }
+    /** sched_setaffinity and sched_getaffinity: (pid_t, size_t, cpu_set_t *). */
+    private static final class SchedSetaffinity {
+        static final MethodHandle H = bind("sched_setaffinity",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    }
+    private static final class SchedGetaffinity {
+        static final MethodHandle H = bind("sched_getaffinity",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    }
+    private static final class Sysconf {
+        static final MethodHandle H = bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    }
+    private static final class Getpid {
+        static final MethodHandle H = bind("getpid", FunctionDescriptor.of(JAVA_INT));
+    }
+}
