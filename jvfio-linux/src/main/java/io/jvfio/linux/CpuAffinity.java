@@ -60,14 +60,8 @@ public final class CpuAffinity {
      */
     public static void pinProcess(BitSet cpus) throws LinuxException {
         set(0, cpus);
-        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
-            for (Path task : (Iterable<Path>) tasks::iterator) {
-                try {
-                    set(Integer.parseInt(task.getFileName().toString()), cpus);
-                } catch (LinuxException e) {
-                    if (e.errno() != Errno.ESRCH) throw e;
-                }
-            }
+        try {
+            pinTasks(Path.of("/proc/self/task"), cpus);
         } catch (IOException e) {
             throw LinuxException.explained("sched_setaffinity", "cannot list /proc/self/task: " + e.getMessage(), Errno.EIO);
         }
@@ -75,7 +69,15 @@ public final class CpuAffinity {
 
     /** Pins another process (all its threads if it is single-threaded, else its main thread) to {@code cpus}. */
     public static void pinPid(long pid, BitSet cpus) throws LinuxException {
-        Path tasks = Path.of("/proc", Long.toString(pid), "task");
+        try {
+            pinTasks(Path.of("/proc", Long.toString(pid), "task"), cpus);
+        } catch (IOException e) {
+            set((int) pid, cpus);
+        }
+    }
+
+    /** Pins each thread of a /proc/.../task directory; threads that end meanwhile are skipped. */
+    private static void pinTasks(Path tasks, BitSet cpus) throws IOException {
         try (Stream<Path> list = Files.list(tasks)) {
             for (Path task : (Iterable<Path>) list::iterator) {
                 try {
@@ -84,8 +86,6 @@ public final class CpuAffinity {
                     if (e.errno() != Errno.ESRCH) throw e;
                 }
             }
-        } catch (IOException e) {
-            set((int) pid, cpus);
         }
     }
 

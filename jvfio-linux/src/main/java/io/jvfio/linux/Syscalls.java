@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -81,6 +82,10 @@ final class Syscalls {
         return LINKER.downcallHandle(symbol, descriptor, options);
     }
 
+    private static MethodHandle bind(String name, MemoryLayout result, MemoryLayout... arguments) {
+        return bind(name, FunctionDescriptor.of(result, arguments));
+    }
+
     // ---------------------------------------------------------------- descriptors, files, memory
 
     static int close(MemorySegment capture, int fd) {
@@ -91,7 +96,7 @@ final class Syscalls {
         }
     }
 
-    /** fcntl(int, int, ...) with one int variadic argument; commands without one ignore it. */
+    /** fcntl(2) with an int argument, which commands without one ignore. */
     static int fcntl(MemorySegment capture, int fd, int command, int argument) {
         try {
             return result((int) Fcntl.H.invokeExact(capture, fd, command, argument), capture);
@@ -375,11 +380,10 @@ final class Syscalls {
         java.util.Objects.requireNonNull(Listen.H);
     }
 
-    // ---------------------------------------------------------------- the handles
+    // ---------------------------------------------------------------- the handles, each bound on first use
 
-    private static final class Close {
-        static final MethodHandle H = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    }
+    private static final class Close { static final MethodHandle H = bind("close", JAVA_INT, JAVA_INT); }
+    /** fcntl(int, int, ...) with one int variadic argument; commands without one ignore it. */
     private static final class Fcntl {
         static final MethodHandle H = bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
                 Linker.Option.firstVariadicArg(2));
@@ -394,106 +398,34 @@ final class Syscalls {
                 ? bind("__fxstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS))
                 : bind("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     }
-    private static final class Ftruncate {
-        static final MethodHandle H = bind("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    }
-    private static final class Read {
-        static final MethodHandle H = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    }
-    private static final class Write {
-        static final MethodHandle H = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    }
-    private static final class Pread {
-        static final MethodHandle H = bind("pread",
-                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    }
-    private static final class Pwrite {
-        static final MethodHandle H = bind("pwrite",
-                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    }
-    private static final class MemfdCreate {
-        static final MethodHandle H = bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    private static final class Mmap {
-        static final MethodHandle H = bind("mmap",
-                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    }
-    private static final class Munmap {
-        static final MethodHandle H = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    }
-    private static final class Chmod {
-        static final MethodHandle H = bind("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    private static final class Unlink {
-        static final MethodHandle H = bind("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    }
-    private static final class Socket {
-        static final MethodHandle H = bind("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    private static final class Socketpair {
-        static final MethodHandle H = bind("socketpair",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    }
-    private static final class Connect {
-        static final MethodHandle H = bind("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    private static final class Bind {
-        static final MethodHandle H = bind("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    private static final class Listen {
-        static final MethodHandle H = bind("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    private static final class Accept4 {
-        static final MethodHandle H = bind("accept4",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
-    }
-    private static final class Sendmsg {
-        static final MethodHandle H = bind("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    private static final class Recvmsg {
-        static final MethodHandle H = bind("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    private static final class Shutdown {
-        static final MethodHandle H = bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    private static final class Getsockopt {
-        static final MethodHandle H = bind("getsockopt",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    }
-    private static final class Setsockopt {
-        static final MethodHandle H = bind("setsockopt",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    }
-    private static final class Poll {
-        static final MethodHandle H = bind("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    }
-    private static final class Eventfd {
-        static final MethodHandle H = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    private static final class EpollCreate1 {
-        static final MethodHandle H = bind("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    }
-    private static final class EpollCtl {
-        static final MethodHandle H = bind("epoll_ctl",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    }
-    private static final class EpollWait {
-        static final MethodHandle H = bind("epoll_wait",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    }
-    /** sched_setaffinity and sched_getaffinity: (pid_t, size_t, cpu_set_t *). */
-    private static final class SchedSetaffinity {
-        static final MethodHandle H = bind("sched_setaffinity",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
-    }
-    private static final class SchedGetaffinity {
-        static final MethodHandle H = bind("sched_getaffinity",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
-    }
-    private static final class Sysconf {
-        static final MethodHandle H = bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
-    }
-    private static final class Getpid {
-        static final MethodHandle H = bind("getpid", FunctionDescriptor.of(JAVA_INT));
-    }
+    private static final class Ftruncate { static final MethodHandle H = bind("ftruncate", JAVA_INT, JAVA_INT, JAVA_LONG); }
+    private static final class Read { static final MethodHandle H = bind("read", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG); }
+    private static final class Write { static final MethodHandle H = bind("write", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG); }
+    private static final class Pread { static final MethodHandle H = bind("pread", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG); }
+    private static final class Pwrite { static final MethodHandle H = bind("pwrite", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG); }
+    private static final class MemfdCreate { static final MethodHandle H = bind("memfd_create", JAVA_INT, ADDRESS, JAVA_INT); }
+    private static final class Mmap { static final MethodHandle H = bind("mmap", ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG); }
+    private static final class Munmap { static final MethodHandle H = bind("munmap", JAVA_INT, ADDRESS, JAVA_LONG); }
+    private static final class Chmod { static final MethodHandle H = bind("chmod", JAVA_INT, ADDRESS, JAVA_INT); }
+    private static final class Unlink { static final MethodHandle H = bind("unlink", JAVA_INT, ADDRESS); }
+    private static final class Socket { static final MethodHandle H = bind("socket", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT); }
+    private static final class Socketpair { static final MethodHandle H = bind("socketpair", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS); }
+    private static final class Connect { static final MethodHandle H = bind("connect", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT); }
+    private static final class Bind { static final MethodHandle H = bind("bind", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT); }
+    private static final class Listen { static final MethodHandle H = bind("listen", JAVA_INT, JAVA_INT, JAVA_INT); }
+    private static final class Accept4 { static final MethodHandle H = bind("accept4", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT); }
+    private static final class Sendmsg { static final MethodHandle H = bind("sendmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT); }
+    private static final class Recvmsg { static final MethodHandle H = bind("recvmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT); }
+    private static final class Shutdown { static final MethodHandle H = bind("shutdown", JAVA_INT, JAVA_INT, JAVA_INT); }
+    private static final class Getsockopt { static final MethodHandle H = bind("getsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS); }
+    private static final class Setsockopt { static final MethodHandle H = bind("setsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT); }
+    private static final class Poll { static final MethodHandle H = bind("poll", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT); }
+    private static final class Eventfd { static final MethodHandle H = bind("eventfd", JAVA_INT, JAVA_INT, JAVA_INT); }
+    private static final class EpollCreate1 { static final MethodHandle H = bind("epoll_create1", JAVA_INT, JAVA_INT); }
+    private static final class EpollCtl { static final MethodHandle H = bind("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS); }
+    private static final class EpollWait { static final MethodHandle H = bind("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT); }
+    private static final class SchedSetaffinity { static final MethodHandle H = bind("sched_setaffinity", JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS); }
+    private static final class SchedGetaffinity { static final MethodHandle H = bind("sched_getaffinity", JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS); }
+    private static final class Sysconf { static final MethodHandle H = bind("sysconf", JAVA_LONG, JAVA_INT); }
+    private static final class Getpid { static final MethodHandle H = bind("getpid", JAVA_INT); }
 }
