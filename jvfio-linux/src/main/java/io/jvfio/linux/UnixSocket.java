@@ -4,12 +4,12 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import io.jvfio.linux.MessageReceiver.Wait;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import io.jvfio.linux.MessageReceiver.Wait;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
@@ -161,7 +161,7 @@ public final class UnixSocket implements AutoCloseable {
                 long controlLength = fds.isEmpty() ? 0 : fillRights(fds);
                 long sent = 0;
                 while (sent < total) {
-                    long n = Syscalls.sendmsg(sendCaptureState, number, sendHeader(first, second, sent, controlLength),
+                    long n = Syscalls.sendmsg(sendCaptureState, number, fillSendHeader(first, second, sent, controlLength),
                             Libc.MSG_NOSIGNAL);
                     if (n == -Errno.EINTR) continue;
                     if (n == -Errno.EAGAIN) { // a non-blocking fd handed to adopt(): wait, then go on
@@ -212,7 +212,7 @@ public final class UnixSocket implements AutoCloseable {
             try {
                 long sent = 0;
                 while (sent < total) {
-                    long n = Syscalls.sendmsg(sendCaptureState, number, sendHeader(first, second, sent, 0),
+                    long n = Syscalls.sendmsg(sendCaptureState, number, fillSendHeader(first, second, sent, 0),
                             Libc.MSG_NOSIGNAL | MSG_DONTWAIT);
                     if (n == -Errno.EINTR) continue;
                     if (n != -Errno.EAGAIN) {
@@ -253,7 +253,7 @@ public final class UnixSocket implements AutoCloseable {
      * The send msghdr for what remains after {@code sent} bytes, with {@code controlLength} bytes of
      * control message (0: none).
      */
-    private MemorySegment sendHeader(MemorySegment first, MemorySegment second, long sent, long controlLength) {
+    private MemorySegment fillSendHeader(MemorySegment first, MemorySegment second, long sent, long controlLength) {
         int iovCount = fillSendIov(first, second, sent);
         sendHeader.fill((byte) 0);
         sendHeader.set(ADDRESS, Libc.MSG_IOV, sendIov);
