@@ -10,8 +10,6 @@ import java.time.Duration;
  * to wake each other. A read blocked forever is not woken by {@link #close()}; signal it instead.
  */
 public final class EventFd implements AutoCloseable {
-    private static final int POLLIN = 0x1;
-
     private final Fd fd;
 
     private EventFd(Fd fd) {
@@ -80,8 +78,8 @@ public final class EventFd implements AutoCloseable {
                 millis = Integer.MAX_VALUE;
             }
         }
-        int revents = Linux.poll(fd, POLLIN, (int) Math.min(millis, Integer.MAX_VALUE));
-        return (revents & POLLIN) != 0;
+        int revents = Linux.poll(fd, Libc.POLLIN, (int) Math.min(millis, Integer.MAX_VALUE));
+        return (revents & Libc.POLLIN) != 0;
     }
 
     public Fd fd() {

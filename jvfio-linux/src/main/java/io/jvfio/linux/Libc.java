@@ -37,6 +37,7 @@ final class Libc {
     static final int SHUT_WR = 1;
     static final int SHUT_RDWR = 2;
     static final int MSG_CTRUNC = 0x8;
+    static final int MSG_DONTWAIT = 0x40;
     static final int MSG_NOSIGNAL = 0x4000;
     static final int MSG_CMSG_CLOEXEC = 0x40000000;
     /** The kernel's SCM_MAX_FD: the most fds one SCM_RIGHTS message may carry. */
@@ -56,6 +57,9 @@ final class Libc {
     static final int EPOLL_CTL_ADD = 1;
     static final int EPOLL_CTL_DEL = 2;
     static final int EPOLL_CTL_MOD = 3;
+
+    static final int POLLIN = 0x1;
+    static final int POLLOUT = 0x4;
 
     static final int S_IFMT = 0xF000;
     static final int S_IFREG = 0x8000;

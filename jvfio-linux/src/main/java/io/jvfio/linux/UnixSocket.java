@@ -26,11 +26,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class UnixSocket implements AutoCloseable {
     public static final int DEFAULT_MAX_RECEIVE_FDS = 16;
 
-    private static final int POLLIN = 0x1;
-    private static final int POLLOUT = 0x4;
-    private static final int MSG_DONTWAIT = 0x40;
-    /** At most this many segments go out in one {@code send}. */
-    private static final int MAX_GATHER = 2;
+    /** At most this many segments go out in one {@code send} or come in from one recvmsg. */
+    private static final int IOVECS = 2;
     /** Room for the largest SCM_RIGHTS message the kernel accepts, so no resizing is ever needed. */
     private static final long CONTROL_CAPACITY = Libc.cmsgSpace(Libc.SCM_MAX_FD * 4L);
 
@@ -40,31 +37,29 @@ public final class UnixSocket implements AutoCloseable {
     /** Set under both locks, so a holder of either sees a stable value. */
     private volatile boolean closed;
 
-    private final ReentrantLock sendLock = new ReentrantLock();
-    private final MemorySegment sendCaptureState;
-    private final MemorySegment sendHeader;
-    private final MemorySegment sendIov;
-    private final MemorySegment sendControl;
-    private final BounceBuffer sendBounce = new BounceBuffer(Arena::ofShared);
-
-    private final ReentrantLock receiveLock = new ReentrantLock();
-    private final MemorySegment receiveCaptureState;
-    private final MemorySegment receiveHeader;
-    private final MemorySegment receiveIov;
-    private final MemorySegment receiveControl;
-    private final BounceBuffer receiveBounce = new BounceBuffer(Arena::ofShared);
+    private final Direction sending = new Direction(arena);
+    private final Direction receiving = new Direction(arena);
     private volatile int maxReceiveFds = DEFAULT_MAX_RECEIVE_FDS;
+
+    /** What each direction owns: its lock, and native memory for its calls, allocated once. */
+    private static final class Direction {
+        final ReentrantLock lock = new ReentrantLock();
+        final MemorySegment capture;
+        final MemorySegment header;
+        final MemorySegment iov;
+        final MemorySegment control;
+        final BounceBuffer bounce = new BounceBuffer(Arena::ofShared);
+
+        Direction(Arena arena) {
+            capture = Libc.allocateCaptureState(arena);
+            header = arena.allocate(Libc.MSGHDR);
+            iov = arena.allocate(Libc.IOVEC.byteSize() * IOVECS, 8);
+            control = arena.allocate(CONTROL_CAPACITY, 8);
+        }
+    }
 
     private UnixSocket(Fd fd) {
         this.fd = fd;
-        sendCaptureState = Libc.allocateCaptureState(arena);
-        sendHeader = arena.allocate(Libc.MSGHDR);
-        sendIov = arena.allocate(Libc.IOVEC.byteSize() * MAX_GATHER, 8);
-        sendControl = arena.allocate(CONTROL_CAPACITY, 8);
-        receiveCaptureState = Libc.allocateCaptureState(arena);
-        receiveHeader = arena.allocate(Libc.MSGHDR);
-        receiveIov = arena.allocate(Libc.IOVEC.byteSize() * 2, 8);
-        receiveControl = arena.allocate(CONTROL_CAPACITY, 8);
     }
 
     /** Connects to the socket at {@code path}; failures name the path. */
@@ -153,7 +148,7 @@ public final class UnixSocket implements AutoCloseable {
             if (!fds.isEmpty()) throw new IllegalArgumentException("fds need at least one byte of data to ride on");
             return;
         }
-        sendLock.lock();
+        sending.lock.lock();
         try {
             if (closed) throw LinuxException.explained("sendmsg", "socket closed", Errno.EBADF);
             int number = fd.acquire("sendmsg");
@@ -161,11 +156,11 @@ public final class UnixSocket implements AutoCloseable {
                 long controlLength = fds.isEmpty() ? 0 : fillRights(fds);
                 long sent = 0;
                 while (sent < total) {
-                    long n = Syscalls.sendmsg(sendCaptureState, number, fillSendHeader(first, second, sent, controlLength),
+                    long n = Syscalls.sendmsg(sending.capture, number, fillSendHeader(first, second, sent, controlLength),
                             Libc.MSG_NOSIGNAL);
                     if (n == -Errno.EINTR) continue;
                     if (n == -Errno.EAGAIN) { // a non-blocking fd handed to adopt(): wait, then go on
-                        Linux.poll(fd, POLLOUT, -1);
+                        Linux.poll(fd, Libc.POLLOUT, -1);
                         continue;
                     }
                     sent += Syscalls.check(n, "sendmsg");
@@ -175,7 +170,7 @@ public final class UnixSocket implements AutoCloseable {
                 fd.release();
             }
         } finally {
-            sendLock.unlock();
+            sending.lock.unlock();
         }
     }
 
@@ -202,7 +197,7 @@ public final class UnixSocket implements AutoCloseable {
         if (total == 0) {
             return true;
         }
-        if (!sendLock.tryLock()) {
+        if (!sending.lock.tryLock()) {
             return false;
         }
         try {
@@ -212,8 +207,8 @@ public final class UnixSocket implements AutoCloseable {
             try {
                 long sent = 0;
                 while (sent < total) {
-                    long n = Syscalls.sendmsg(sendCaptureState, number, fillSendHeader(first, second, sent, 0),
-                            Libc.MSG_NOSIGNAL | MSG_DONTWAIT);
+                    long n = Syscalls.sendmsg(sending.capture, number, fillSendHeader(first, second, sent, 0),
+                            Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
                     if (n == -Errno.EINTR) continue;
                     if (n != -Errno.EAGAIN) {
                         sent += Syscalls.check(n, "sendmsg");
@@ -222,8 +217,8 @@ public final class UnixSocket implements AutoCloseable {
                     if (sent == 0) return false;
                     // Part of the message is out: finish it, reading meanwhile.
                     absorbing &= whileFull.canAbsorb();
-                    int ready = Linux.poll(fd, POLLOUT | (absorbing ? POLLIN : 0), -1);
-                    if (absorbing && (ready & POLLIN) != 0) {
+                    int ready = Linux.poll(fd, Libc.POLLOUT | (absorbing ? Libc.POLLIN : 0), -1);
+                    if (absorbing && (ready & Libc.POLLIN) != 0) {
                         absorbing = whileFull.absorb();
                     }
                 }
@@ -232,19 +227,19 @@ public final class UnixSocket implements AutoCloseable {
                 fd.release();
             }
         } finally {
-            sendLock.unlock();
+            sending.lock.unlock();
         }
     }
 
     /** Writes one SCM_RIGHTS control message for {@code fds}; returns its length for msg_controllen. */
     private long fillRights(List<Fd> fds) {
         long payload = fds.size() * 4L;
-        sendControl.fill((byte) 0);
-        sendControl.set(JAVA_LONG, Libc.CMSG_LEN_FIELD, Libc.cmsgLen(payload));
-        sendControl.set(JAVA_INT, Libc.CMSG_LEVEL, Libc.SOL_SOCKET);
-        sendControl.set(JAVA_INT, Libc.CMSG_TYPE, Libc.SCM_RIGHTS);
+        sending.control.fill((byte) 0);
+        sending.control.set(JAVA_LONG, Libc.CMSG_LEN_FIELD, Libc.cmsgLen(payload));
+        sending.control.set(JAVA_INT, Libc.CMSG_LEVEL, Libc.SOL_SOCKET);
+        sending.control.set(JAVA_INT, Libc.CMSG_TYPE, Libc.SCM_RIGHTS);
         for (int i = 0; i < fds.size(); i++) {
-            sendControl.set(JAVA_INT, Libc.CMSG_HEADER_SIZE + 4L * i, fds.get(i).value());
+            sending.control.set(JAVA_INT, Libc.CMSG_HEADER_SIZE + 4L * i, fds.get(i).value());
         }
         return Libc.cmsgSpace(payload);
     }
@@ -255,14 +250,14 @@ public final class UnixSocket implements AutoCloseable {
      */
     private MemorySegment fillSendHeader(MemorySegment first, MemorySegment second, long sent, long controlLength) {
         int iovCount = fillSendIov(first, second, sent);
-        sendHeader.fill((byte) 0);
-        sendHeader.set(ADDRESS, Libc.MSG_IOV, sendIov);
-        sendHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, iovCount);
+        sending.header.fill((byte) 0);
+        sending.header.set(ADDRESS, Libc.MSG_IOV, sending.iov);
+        sending.header.set(JAVA_LONG, Libc.MSG_IOVLEN, iovCount);
         if (controlLength > 0) {
-            sendHeader.set(ADDRESS, Libc.MSG_CONTROL, sendControl);
-            sendHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
+            sending.header.set(ADDRESS, Libc.MSG_CONTROL, sending.control);
+            sending.header.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
         }
-        return sendHeader;
+        return sending.header;
     }
 
     /**
@@ -290,9 +285,9 @@ public final class UnixSocket implements AutoCloseable {
     private long addSendEntry(int index, MemorySegment segment, long offset, long length, long bounceUsed) {
         long entry = index * Libc.IOVEC.byteSize();
         // a pointer is 8 bytes on x86-64
-        sendIov.set(JAVA_LONG, entry + Libc.IOVEC_BASE, sendBounce.source(segment, offset, length, bounceUsed));
-        sendIov.set(JAVA_LONG, entry + Libc.IOVEC_LEN, sendBounce.length());
-        return sendBounce.length();
+        sending.iov.set(JAVA_LONG, entry + Libc.IOVEC_BASE, sending.bounce.source(segment, offset, length, bounceUsed));
+        sending.iov.set(JAVA_LONG, entry + Libc.IOVEC_LEN, sending.bounce.length());
+        return sending.bounce.length();
     }
 
     // ---------------------------------------------------------------- receiving
@@ -307,7 +302,7 @@ public final class UnixSocket implements AutoCloseable {
      */
     public boolean receiveFully(MemorySegment dst, List<Fd> fdsOut) throws IOException {
         checkWritable(dst);
-        receiveLock.lock();
+        receiving.lock.lock();
         int firstNew = fdsOut.size();
         try {
             long received = 0;
@@ -324,7 +319,7 @@ public final class UnixSocket implements AutoCloseable {
             closeAndRemoveFrom(fdsOut, firstNew);
             throw e;
         } finally {
-            receiveLock.unlock();
+            receiving.lock.unlock();
         }
     }
 
@@ -339,11 +334,11 @@ public final class UnixSocket implements AutoCloseable {
     public int receiveSome(MemorySegment dst, List<Fd> fdsOut, Wait wait) throws IOException {
         checkWritable(dst);
         if (dst.byteSize() == 0) return 0;
-        receiveLock.lock();
+        receiving.lock.lock();
         try {
             return (int) receiveOnce(dst, 0, Math.min(dst.byteSize(), Integer.MAX_VALUE), fdsOut, wait);
         } finally {
-            receiveLock.unlock();
+            receiving.lock.unlock();
         }
     }
 
@@ -356,11 +351,11 @@ public final class UnixSocket implements AutoCloseable {
         if (!dst.isNative() || offset < 0 || wanted <= 0 || offset + wanted > dst.byteSize()) {
             throw new IllegalArgumentException("receive into [" + offset + ", +" + wanted + ") of " + dst);
         }
-        receiveLock.lock();
+        receiving.lock.lock();
         try {
             return receiveOnce(dst, offset, wanted, fdsOut, wait);
         } finally {
-            receiveLock.unlock();
+            receiving.lock.unlock();
         }
     }
 
@@ -380,14 +375,14 @@ public final class UnixSocket implements AutoCloseable {
             throw new IllegalArgumentException("receive into [" + firstOffset + ", +" + firstLength + ") of " + first
                     + " and [" + secondOffset + ", +" + secondLength + ") of " + second);
         }
-        receiveLock.lock();
+        receiving.lock.lock();
         try {
             long iovec = Libc.IOVEC.byteSize();
-            receiveIov.set(JAVA_LONG, iovec + Libc.IOVEC_BASE, second.address() + secondOffset);
-            receiveIov.set(JAVA_LONG, iovec + Libc.IOVEC_LEN, secondLength);
+            receiving.iov.set(JAVA_LONG, iovec + Libc.IOVEC_BASE, second.address() + secondOffset);
+            receiving.iov.set(JAVA_LONG, iovec + Libc.IOVEC_LEN, secondLength);
             return receiveOnce(first, firstOffset, firstLength, fdsOut, wait, 2);
         } finally {
-            receiveLock.unlock();
+            receiving.lock.unlock();
         }
     }
 
@@ -429,32 +424,32 @@ public final class UnixSocket implements AutoCloseable {
 
     /**
      * One recvmsg into {@code dst} at {@code offset} and, with {@code iovecs} 2, then into the
-     * second entry of {@code receiveIov} (set by the caller; native memory only); with the receive lock held.
+     * second entry of {@code receiving.iov} (set by the caller; native memory only); with the receive lock held.
      */
     private long receiveOnce(MemorySegment dst, long offset, long wanted, List<Fd> fdsOut, Wait wait, int iovecs)
             throws LinuxException {
         if (closed) throw LinuxException.explained("recvmsg", "socket closed", Errno.EBADF);
         if (wait == Wait.BUFFERED) return -1;
         // a pointer is 8 bytes on x86-64
-        receiveIov.set(JAVA_LONG, Libc.IOVEC_BASE, receiveBounce.destination(dst, offset, wanted));
-        receiveIov.set(JAVA_LONG, Libc.IOVEC_LEN, receiveBounce.length());
+        receiving.iov.set(JAVA_LONG, Libc.IOVEC_BASE, receiving.bounce.destination(dst, offset, wanted));
+        receiving.iov.set(JAVA_LONG, Libc.IOVEC_LEN, receiving.bounce.length());
         long controlLength = Libc.cmsgSpace(maxReceiveFds * 4L);
-        int flags = wait == Wait.DONT_WAIT ? Libc.MSG_CMSG_CLOEXEC | MSG_DONTWAIT : Libc.MSG_CMSG_CLOEXEC;
+        int flags = wait == Wait.DONT_WAIT ? Libc.MSG_CMSG_CLOEXEC | Libc.MSG_DONTWAIT : Libc.MSG_CMSG_CLOEXEC;
 
         int number = fd.acquire("recvmsg");
         try {
             long n;
             while (true) {
-                receiveHeader.fill((byte) 0);
-                receiveHeader.set(ADDRESS, Libc.MSG_IOV, receiveIov);
-                receiveHeader.set(JAVA_LONG, Libc.MSG_IOVLEN, iovecs);
-                receiveHeader.set(ADDRESS, Libc.MSG_CONTROL, receiveControl);
-                receiveHeader.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
-                n = Syscalls.recvmsg(receiveCaptureState, number, receiveHeader, flags);
+                receiving.header.fill((byte) 0);
+                receiving.header.set(ADDRESS, Libc.MSG_IOV, receiving.iov);
+                receiving.header.set(JAVA_LONG, Libc.MSG_IOVLEN, iovecs);
+                receiving.header.set(ADDRESS, Libc.MSG_CONTROL, receiving.control);
+                receiving.header.set(JAVA_LONG, Libc.MSG_CONTROLLEN, controlLength);
+                n = Syscalls.recvmsg(receiving.capture, number, receiving.header, flags);
                 if (n == -Errno.EINTR) continue;
                 if (n == -Errno.EAGAIN) {
                     if (wait != Wait.BLOCK) return -1;
-                    Linux.poll(fd, POLLIN, -1); // a non-blocking fd handed to adopt(): wait, then go on
+                    Linux.poll(fd, Libc.POLLIN, -1); // a non-blocking fd handed to adopt(): wait, then go on
                     continue;
                 }
                 Syscalls.check(n, "recvmsg");
@@ -462,12 +457,12 @@ public final class UnixSocket implements AutoCloseable {
             }
             int firstNew = fdsOut.size();
             collectRights(fdsOut);
-            if ((receiveHeader.get(JAVA_INT, Libc.MSG_FLAGS) & Libc.MSG_CTRUNC) != 0) {
+            if ((receiving.header.get(JAVA_INT, Libc.MSG_FLAGS) & Libc.MSG_CTRUNC) != 0) {
                 closeAndRemoveFrom(fdsOut, firstNew);
                 throw LinuxException.explained("recvmsg",
                         "too many fds (the message carried more than " + maxReceiveFds + ")", Errno.EMSGSIZE);
             }
-            receiveBounce.deliver(dst, offset, n);
+            receiving.bounce.deliver(dst, offset, n);
             return n;
         } finally {
             fd.release();
@@ -476,16 +471,16 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Adopts every fd of the SCM_RIGHTS messages in the receive control buffer. */
     private void collectRights(List<Fd> fdsOut) {
-        long used = receiveHeader.get(JAVA_LONG, Libc.MSG_CONTROLLEN);
+        long used = receiving.header.get(JAVA_LONG, Libc.MSG_CONTROLLEN);
         long position = 0;
         while (position + Libc.CMSG_HEADER_SIZE <= used) {
-            long length = receiveControl.get(JAVA_LONG, position + Libc.CMSG_LEN_FIELD);
+            long length = receiving.control.get(JAVA_LONG, position + Libc.CMSG_LEN_FIELD);
             if (length < Libc.CMSG_HEADER_SIZE || position + length > used) break;
-            if (receiveControl.get(JAVA_INT, position + Libc.CMSG_LEVEL) == Libc.SOL_SOCKET
-                    && receiveControl.get(JAVA_INT, position + Libc.CMSG_TYPE) == Libc.SCM_RIGHTS) {
+            if (receiving.control.get(JAVA_INT, position + Libc.CMSG_LEVEL) == Libc.SOL_SOCKET
+                    && receiving.control.get(JAVA_INT, position + Libc.CMSG_TYPE) == Libc.SCM_RIGHTS) {
                 long count = (length - Libc.CMSG_HEADER_SIZE) / 4;
                 for (long i = 0; i < count; i++) {
-                    fdsOut.add(Fd.adopt(receiveControl.get(JAVA_INT, position + Libc.CMSG_HEADER_SIZE + 4 * i)));
+                    fdsOut.add(Fd.adopt(receiving.control.get(JAVA_INT, position + Libc.CMSG_HEADER_SIZE + 4 * i)));
                 }
             }
             position += Libc.cmsgAlign(length);
@@ -552,20 +547,20 @@ public final class UnixSocket implements AutoCloseable {
     public void close() {
         if (!closeRequested.compareAndSet(false, true)) return;
         shutdown();
-        receiveLock.lock();
+        receiving.lock.lock();
         try {
-            sendLock.lock();
+            sending.lock.lock();
             try {
                 closed = true;
                 fd.close();
-                sendBounce.close();
-                receiveBounce.close();
+                sending.bounce.close();
+                receiving.bounce.close();
                 arena.close();
             } finally {
-                sendLock.unlock();
+                sending.lock.unlock();
             }
         } finally {
-            receiveLock.unlock();
+            receiving.lock.unlock();
         }
     }
 
