@@ -66,7 +66,7 @@ final class Syscalls {
     }
 
     /** Downcall handles only throw for programming errors in their use; surface those unchecked. */
-    static RuntimeException unexpected(Throwable t) {
+    private static RuntimeException unexpected(Throwable t) {
         if (t instanceof RuntimeException r) return r;
         if (t instanceof Error e) throw e;
         return new IllegalStateException("unexpected exception from a native call", t);

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
 
@@ -99,6 +100,11 @@ class MemoryTest extends FdLeakCheck {
             byte[] buffer = new byte[8];
             assertThat(Linux.pread(memfd, MemorySegment.ofArray(buffer), 5)).isEqualTo(5);
             assertThat(buffer).startsWith(0, 0, 9, 8, 7);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment nativeBuffer = arena.allocate(8);
+                assertThat(Linux.pread(memfd, nativeBuffer, 6)).as("native memory, read in place").isEqualTo(4);
+                assertThat(nativeBuffer.toArray(JAVA_BYTE)).startsWith(0, 9, 8, 7);
+            }
         }
     }
 
