@@ -77,6 +77,8 @@ final class CallChannel {
     /** Whether the socket's SO_RCVTIMEO is set, so a caller may wait for its reply in recvmsg itself. */
     private final boolean timedReceive;
     private final Thread reader;
+    /** How the reading thread keeps reading while it waits to send an answer (see {@link Absorber}). */
+    private final UnixSocket.WhileFull absorber = new Absorber();
     /** Set once, before the reader starts. */
     private ServerRequests requests;
     private volatile VfioUserException dead;
@@ -359,47 +361,6 @@ final class CallChannel {
         }
     }
 
-    /**
-     * While the reading thread waits to finish an answer, it takes in what the server sends (see
-     * UnixSocket.trySend); when its buffer is full it handles the complete messages in it without
-     * sending anything (replies delivered, answers deferred to the DMA thread), so it never stops
-     * reading, however much the server sends meanwhile.
-     */
-    private final UnixSocket.WhileFull absorber = new UnixSocket.WhileFull() {
-        private final List<Fd> fds = new ArrayList<>();
-
-        @Override
-        public boolean canAbsorb() {
-            return true;
-        }
-
-        @Override
-        public boolean absorb() throws IOException {
-            if (!receiver.canAbsorb()) {
-                try {
-                    while (receiver.next(fds, MessageReceiver.Wait.BUFFERED) == MessageReceiver.MESSAGE) {
-                        MemorySegment header = receiver.message();
-                        MemorySegment payload = receiver.body();
-                        if (Header.isReply(header)) {
-                            deliver(header, heapCopy(payload), fds);
-                        } else {
-                            lastServerCommand = System.nanoTime();
-                            closeUnexpected(fds, "server command " + Header.command(header));
-                            requests.serveLater(header, payload);
-                        }
-                        fds.clear();
-                    }
-                } catch (ProtocolException e) {
-                    throw new IOException("malformed message from the server: " + e.getMessage(), e);
-                } finally {
-                    fds.forEach(Fd::close);
-                    fds.clear();
-                }
-            }
-            return receiver.canAbsorb() && receiver.absorb();
-        }
-    };
-
     // ---------------------------------------------------------------- sending
 
     /** Takes a free message id for {@code call}: ids of calls in flight (or abandoned and still unanswered) are skipped. */
@@ -590,6 +551,47 @@ final class CallChannel {
             }
         } catch (Throwable t) {
             markDead(deathCause(t));
+        }
+    }
+
+    /**
+     * While the reading thread waits to finish an answer, it takes in what the server sends (see
+     * UnixSocket.trySend); when its buffer is full it handles the complete messages in it without
+     * sending anything (replies delivered, answers deferred to the DMA thread), so it never stops
+     * reading, however much the server sends meanwhile.
+     */
+    private final class Absorber implements UnixSocket.WhileFull {
+        private final List<Fd> fds = new ArrayList<>();
+
+        @Override
+        public boolean canAbsorb() {
+            return true;
+        }
+
+        @Override
+        public boolean absorb() throws IOException {
+            if (!receiver.canAbsorb()) {
+                try {
+                    while (receiver.next(fds, MessageReceiver.Wait.BUFFERED) == MessageReceiver.MESSAGE) {
+                        MemorySegment header = receiver.message();
+                        MemorySegment payload = receiver.body();
+                        if (Header.isReply(header)) {
+                            deliver(header, heapCopy(payload), fds);
+                        } else {
+                            lastServerCommand = System.nanoTime();
+                            closeUnexpected(fds, "server command " + Header.command(header));
+                            requests.serveLater(header, payload);
+                        }
+                        fds.clear();
+                    }
+                } catch (ProtocolException e) {
+                    throw new IOException("malformed message from the server: " + e.getMessage(), e);
+                } finally {
+                    fds.forEach(Fd::close);
+                    fds.clear();
+                }
+            }
+            return receiver.canAbsorb() && receiver.absorb();
         }
     }
 }

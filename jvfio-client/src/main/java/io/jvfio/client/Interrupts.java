@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * The vectors of one irq index (INTx, MSI, MSI-X, ...) wired to eventfds of this process with
@@ -37,7 +39,9 @@ public final class Interrupts implements AutoCloseable {
     }
 
     private final DeviceHandle device;
-    private final Owner owner;
+    /** Whether the device still takes calls (reachable and not being closed): worth disabling the index. */
+    private final BooleanSupplier deviceUsable;
+    private final Consumer<Interrupts> onClose;
     private final int index;
     private final IrqInfo info;
     private final List<EventFd> eventfds;
@@ -47,26 +51,23 @@ public final class Interrupts implements AutoCloseable {
     private Thread thread;
     private volatile boolean closed;
 
-    /** What the interrupts need of the device that handed them out, beyond its calls. */
-    interface Owner {
-        /** Whether the device still takes calls (reachable and not being closed): worth disabling the index. */
-        boolean usable();
-
-        /** The interrupts were closed by their user: the device need not close them. */
-        void forget(Interrupts interrupts);
-    }
-
-    private Interrupts(DeviceHandle device, Owner owner, int index, IrqInfo info, List<EventFd> eventfds) {
+    private Interrupts(DeviceHandle device, int index, IrqInfo info, List<EventFd> eventfds, BooleanSupplier deviceUsable,
+            Consumer<Interrupts> onClose) {
         this.device = device;
-        this.owner = owner;
+        this.deviceUsable = deviceUsable;
+        this.onClose = onClose;
         this.index = index;
         this.info = info;
         this.eventfds = List.copyOf(eventfds);
         this.handlers = new AtomicReferenceArray<>(eventfds.size());
     }
 
-    /** Wires eventfds to the first {@code count} vectors of {@code index} (which {@code info} describes). */
-    static Interrupts wire(DeviceHandle device, Owner owner, int index, IrqInfo info, int count) throws IOException {
+    /**
+     * Wires eventfds to the first {@code count} vectors of {@code index} (which {@code info} describes);
+     * {@code onClose} hears when the user closes them.
+     */
+    static Interrupts wire(DeviceHandle device, int index, IrqInfo info, int count, BooleanSupplier deviceUsable,
+            Consumer<Interrupts> onClose) throws IOException {
         List<EventFd> fds = new ArrayList<>(count);
         try {
             for (int i = 0; i < count; i++) {
@@ -77,7 +78,7 @@ public final class Interrupts implements AutoCloseable {
             fds.forEach(EventFd::close);
             throw e;
         }
-        return new Interrupts(device, owner, index, info, fds);
+        return new Interrupts(device, index, info, fds, deviceUsable, onClose);
     }
 
     public int index() {
@@ -257,7 +258,7 @@ public final class Interrupts implements AutoCloseable {
             closed = true;
         }
         try {
-            if (owner.usable()) {
+            if (deviceUsable.getAsBoolean()) {
                 device.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 0));
             }
         } catch (IOException e) {
@@ -276,7 +277,7 @@ public final class Interrupts implements AutoCloseable {
             wake.close();
         }
         eventfds.forEach(EventFd::close);
-        owner.forget(this);
+        onClose.accept(this);
     }
 
     @Override

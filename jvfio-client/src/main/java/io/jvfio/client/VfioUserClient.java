@@ -64,17 +64,6 @@ public final class VfioUserClient implements DeviceHandle {
     private final DmaCalls dma;
     /** What was handed out (mappings, DMA buffers, interrupts), released with the client. */
     private final Set<AutoCloseable> resources = ConcurrentHashMap.newKeySet();
-    private final Interrupts.Owner interruptsOwner = new Interrupts.Owner() {
-        @Override
-        public boolean usable() {
-            return VfioUserClient.this.usable();
-        }
-
-        @Override
-        public void forget(Interrupts interrupts) {
-            resources.remove(interrupts);
-        }
-    };
     private volatile Capabilities serverCaps = Capabilities.DEFAULTS;
     private volatile int serverMinor;
 
@@ -147,18 +136,14 @@ public final class VfioUserClient implements DeviceHandle {
         client.channel.start();
         client.requests.start();
         try {
-            client.negotiate();
+            Version v = Negotiation.negotiate(client.channel, client.requests, options);
+            client.serverMinor = v.minor();
+            client.serverCaps = v.capabilitiesOrDefaults();
         } catch (IOException | RuntimeException e) {
             client.close();
             throw e;
         }
         return client;
-    }
-
-    private void negotiate() throws IOException {
-        Version v = Negotiation.negotiate(channel, requests, options);
-        serverMinor = v.minor();
-        serverCaps = v.capabilitiesOrDefaults();
     }
 
     /** What the server said it can take (its max_msg_fds, max_data_xfer_size, ...). */
@@ -446,7 +431,7 @@ public final class VfioUserClient implements DeviceHandle {
             throw new VfioUserException(Errno.EINVAL, "irq index %d has %d vectors; cannot wire %d"
                     .formatted(index, info.count(), count));
         }
-        Interrupts irqs = Interrupts.wire(this, interruptsOwner, index, info, count);
+        Interrupts irqs = Interrupts.wire(this, index, info, count, this::usable, resources::remove);
         resources.add(irqs);
         return irqs;
     }
