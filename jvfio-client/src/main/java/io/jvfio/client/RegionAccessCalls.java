@@ -4,17 +4,20 @@ import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.RegionAccess;
+import io.jvfio.protocol.RegionWriteMulti;
+import io.jvfio.protocol.RegionWriteMultiReply;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.List;
 
 /**
- * REGION_READ and REGION_WRITE, the client's hot path, over a {@link CallChannel}: each request is
- * encoded into the calling thread's own native buffer, and the caller reads its own reply, a read's
- * data going from the receive buffer straight to the caller's memory. In steady state nothing is
- * allocated.
+ * A {@link VfioUserClient}'s region access over its {@link CallChannel}. REGION_READ and
+ * REGION_WRITE are the client's hot path: each request is encoded into the calling thread's own
+ * native buffer, and the caller reads its own reply, a read's data going from the receive buffer
+ * straight to the caller's memory. In steady state nothing is allocated.
  */
 final class RegionAccessCalls {
     private static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -86,6 +89,18 @@ final class RegionAccessCalls {
             access(Command.REGION_WRITE, region, offset + done, src, done, n, posted);
             done += n;
         }
+    }
+
+    /** REGION_WRITE_MULTI (not the fast path: rare, and its request is a record); returns how many writes were done. */
+    long writeMulti(List<RegionWriteMulti.Entry> writes, boolean posted) throws IOException {
+        RegionWriteMulti request = new RegionWriteMulti(writes);
+        if (posted) {
+            channel.post(Command.REGION_WRITE_MULTI, request);
+            return writes.size();
+        }
+        VfioUserClient.Reply r = channel.call(Command.REGION_WRITE_MULTI, request, List.of(), channel.callTimeout(),
+                RegionWriteMultiReply.SIZE, 0);
+        return CallChannel.decode(() -> RegionWriteMultiReply.decode(r.payload()), "REGION_WRITE_MULTI reply").wrCnt();
     }
 
     int read8(int region, long offset) throws IOException {

@@ -22,7 +22,6 @@ import io.jvfio.protocol.PrecopyInfo;
 import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.RegionIoFds;
 import io.jvfio.protocol.RegionWriteMulti;
-import io.jvfio.protocol.RegionWriteMultiReply;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.protocol.Version;
 import java.io.IOException;
@@ -283,13 +282,7 @@ public final class VfioUserClient implements DeviceHandle {
         if (!serverCaps.writeMultiple()) {
             throw new VfioUserException(Errno.ENOTSUP, "the server did not offer write_multiple");
         }
-        RegionWriteMulti request = new RegionWriteMulti(writes);
-        if (posted) {
-            post(Command.REGION_WRITE_MULTI, request);
-            return writes.size();
-        }
-        Reply r = typedCall(Command.REGION_WRITE_MULTI, request, RegionWriteMultiReply.SIZE);
-        return CallChannel.decode(() -> RegionWriteMultiReply.decode(r.payload()), "REGION_WRITE_MULTI reply").wrCnt();
+        return regions.writeMulti(writes, posted);
     }
 
     @Override
@@ -545,15 +538,11 @@ public final class VfioUserClient implements DeviceHandle {
     private Reply call(Command command, Payload request, List<Fd> fds, Duration timeout, long maxReply, int maxReplyFds)
             throws IOException {
         channel.checkAlive();
-        checkFds(command, fds.size());
-        return channel.call(command, request, fds, timeout, maxReply, maxReplyFds);
-    }
-
-    private void checkFds(Command command, int fds) throws VfioUserException {
-        if (fds > Math.max(1, serverCaps.maxMsgFds())) {
-            throw new VfioUserException(Errno.E2BIG, command + ": " + fds + " fds exceed the server's max_msg_fds "
+        if (fds.size() > Math.max(1, serverCaps.maxMsgFds())) {
+            throw new VfioUserException(Errno.E2BIG, command + ": " + fds.size() + " fds exceed the server's max_msg_fds "
                     + serverCaps.maxMsgFds());
         }
+        return channel.call(command, request, fds, timeout, maxReply, maxReplyFds);
     }
 
     private void checkArgsz(int argsz, int min) {
