@@ -36,9 +36,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A connection to a vfio-user server: the VMM side of the protocol, usable by plain userspace, and
- * the vfio-user backend of {@link DeviceHandle}. This class holds the typed calls; the messaging is
- * {@link CallChannel}'s (with {@link RegionAccessCalls} for region access), the server's own
- * requests {@link ServerRequests}'.
+ * the vfio-user backend of {@link DeviceHandle}. This façade holds the typed calls (some in
+ * {@link RegionAccessCalls}, {@link DmaCalls}, {@link MigrationCalls}); the messaging is
+ * {@link CallChannel}'s, the server's own requests are {@link ServerRequests}'.
  *
  * <p>Calls may come from many threads at once; each waits, for at most its timeout, for the reply
  * carrying its own message id. The server's DMA_READ/DMA_WRITE requests are served from the memory
