@@ -1,8 +1,9 @@
 package io.jvfio.cli;
 
+import io.jvfio.client.DeviceException;
+import io.jvfio.client.DeviceHandle;
 import io.jvfio.client.RegionDescription;
 import io.jvfio.client.VfioUserClient;
-import io.jvfio.client.VfioUserException;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Capabilities;
 import io.jvfio.protocol.Capability;
@@ -100,46 +101,51 @@ final class LspciCommand implements Callable<Integer> {
     /** Connects, reads what lspci needs, disconnects. */
     static Snapshot fetch(Path socket) throws IOException {
         try (VfioUserClient client = VfioUserClient.connect(socket)) {
-            // Offer room for the device-info capability chain (platform extensions such as zPCI).
-            DeviceInfo info = client.deviceInfo(DEVICE_INFO_ARGSZ);
-            if ((info.flags() & Vfio.DEVICE_FLAGS_PCI) == 0) {
-                throw new VfioUserException(Errno.ENODEV, socket + ": not a PCI device (device flags 0x"
-                        + Integer.toHexString(info.flags()) + ")");
-            }
-            int numRegions = (int) Math.min(Integer.toUnsignedLong(info.numRegions()), MAX_REGIONS);
-            int numIrqs = (int) Math.min(Integer.toUnsignedLong(info.numIrqs()), MAX_IRQS);
-            List<RegionLine> regions = new ArrayList<>();
-            for (int i = 0; i < numRegions; i++) {
-                try (RegionDescription r = client.regionInfo(i)) {
-                    regions.add(new RegionLine(i, r.info(), r.mmapFd().isPresent(), null));
-                } catch (VfioUserException e) {
-                    if (!client.isConnected()) {
-                        throw e;
-                    }
-                    regions.add(new RegionLine(i, null, false, e.getMessage()));
-                }
-            }
-            List<IrqLine> irqs = new ArrayList<>();
-            for (int i = 0; i < numIrqs; i++) {
-                try {
-                    irqs.add(new IrqLine(i, client.irqInfo(i), null));
-                } catch (VfioUserException e) {
-                    if (!client.isConnected()) {
-                        throw e;
-                    }
-                    irqs.add(new IrqLine(i, null, e.getMessage()));
-                }
-            }
-            RegionLine configRegion = Vfio.PCI_CONFIG_REGION_INDEX < regions.size()
-                    ? regions.get(Vfio.PCI_CONFIG_REGION_INDEX) : null;
-            if (configRegion == null || configRegion.info() == null || configRegion.info().size() <= 0) {
-                throw new VfioUserException(Errno.ENODEV, socket + ": the device has no config space region"
-                        + (configRegion != null && configRegion.error() != null ? " (" + configRegion.error() + ")" : ""));
-            }
-            int size = (int) Math.min(configRegion.info().size(), MAX_CONFIG_SIZE);
-            byte[] config = client.regionRead(Vfio.PCI_CONFIG_REGION_INDEX, 0, size);
-            return new Snapshot(info, regions, irqs, config, client.serverMinorVersion(), client.serverCapabilities());
+            return fetch(client, socket.toString(), client.serverMinorVersion(), client.serverCapabilities());
         }
+    }
+
+    /** Reads what lspci needs from {@code device} ({@code name} in messages); the server facts go along. */
+    static Snapshot fetch(DeviceHandle device, String name, int serverMinor, Capabilities serverCaps) throws IOException {
+        // Offer room for the device-info capability chain (platform extensions such as zPCI).
+        DeviceInfo info = device.deviceInfo(DEVICE_INFO_ARGSZ);
+        if ((info.flags() & Vfio.DEVICE_FLAGS_PCI) == 0) {
+            throw new DeviceException(Errno.ENODEV, name + ": not a PCI device (device flags 0x"
+                    + Integer.toHexString(info.flags()) + ")");
+        }
+        int numRegions = (int) Math.min(Integer.toUnsignedLong(info.numRegions()), MAX_REGIONS);
+        int numIrqs = (int) Math.min(Integer.toUnsignedLong(info.numIrqs()), MAX_IRQS);
+        List<RegionLine> regions = new ArrayList<>();
+        for (int i = 0; i < numRegions; i++) {
+            try (RegionDescription r = device.regionInfo(i)) {
+                regions.add(new RegionLine(i, r.info(), r.mmapFd().isPresent(), null));
+            } catch (DeviceException e) {
+                if (!device.isConnected()) {
+                    throw e;
+                }
+                regions.add(new RegionLine(i, null, false, e.getMessage()));
+            }
+        }
+        List<IrqLine> irqs = new ArrayList<>();
+        for (int i = 0; i < numIrqs; i++) {
+            try {
+                irqs.add(new IrqLine(i, device.irqInfo(i), null));
+            } catch (DeviceException e) {
+                if (!device.isConnected()) {
+                    throw e;
+                }
+                irqs.add(new IrqLine(i, null, e.getMessage()));
+            }
+        }
+        RegionLine configRegion = Vfio.PCI_CONFIG_REGION_INDEX < regions.size()
+                ? regions.get(Vfio.PCI_CONFIG_REGION_INDEX) : null;
+        if (configRegion == null || configRegion.info() == null || configRegion.info().size() <= 0) {
+            throw new DeviceException(Errno.ENODEV, name + ": the device has no config space region"
+                    + (configRegion != null && configRegion.error() != null ? " (" + configRegion.error() + ")" : ""));
+        }
+        int size = (int) Math.min(configRegion.info().size(), MAX_CONFIG_SIZE);
+        byte[] config = device.regionRead(Vfio.PCI_CONFIG_REGION_INDEX, 0, size);
+        return new Snapshot(info, regions, irqs, config, serverMinor, serverCaps);
     }
 
     /** The whole output: the lspci part, then (unless {@code socket} is null) the vfio-user section. */

@@ -1,5 +1,6 @@
 package io.jvfio.cli;
 
+import io.jvfio.client.DeviceHandle;
 import io.jvfio.client.DmaBuffer;
 import io.jvfio.client.MigrationDriver;
 import io.jvfio.client.VfioUserClient;
@@ -43,8 +44,8 @@ final class MigrateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        try (VfioUserClient source = VfioUserClient.connect(from);
-             VfioUserClient destination = VfioUserClient.connect(to)) {
+        try (DeviceHandle source = VfioUserClient.connect(from);
+             DeviceHandle destination = VfioUserClient.connect(to)) {
             List<MigrationDriver.DmaRegion> regions = List.of();
             DmaBuffer onSource = null, onDestination = null;
             if (dmaBuffer != null) {

@@ -5,21 +5,27 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Driver memory from {@link VfioUserClient#allocateDma}: a memfd mapped here and DMA-mapped at
- * {@link #iova()} on the server with the same fd, so both see the same bytes. {@link #close()}
- * unmaps it on the server (while connected) and here; afterwards the segment fails with
- * IllegalStateException.
+ * Driver memory from {@link DeviceHandle#allocateDma}: mapped here and DMA-mapped at {@link #iova()}
+ * for the device, so both see the same bytes (with vfio-user: a memfd the server maps too).
+ * {@link #close()} unmaps it for the device (while it is reachable) and here; afterwards the segment
+ * fails with IllegalStateException.
  */
 public final class DmaBuffer implements AutoCloseable {
-    private final VfioUserClient client;
     private final long iova;
     private final Mapping mapping;
+    private final Release release;
     private boolean closed;
 
-    DmaBuffer(VfioUserClient client, long iova, Mapping mapping) {
-        this.client = client;
+    /** How the device that handed out a buffer ends it: its DMA unmap, then {@code mapping}'s. */
+    @FunctionalInterface
+    interface Release {
+        void release(DmaBuffer buffer, Mapping mapping) throws IOException;
+    }
+
+    DmaBuffer(long iova, Mapping mapping, Release release) {
         this.iova = iova;
         this.mapping = mapping;
+        this.release = release;
     }
 
     /** Where the device sees this memory. */
@@ -36,7 +42,7 @@ public final class DmaBuffer implements AutoCloseable {
         return mapping.segment();
     }
 
-    /** DMA_UNMAP (if the connection is up), then the local unmap; idempotent. */
+    /** The device's DMA unmap (if it is reachable), then the local unmap; idempotent. */
     @Override
     public void close() throws IOException {
         synchronized (this) {
@@ -45,7 +51,7 @@ public final class DmaBuffer implements AutoCloseable {
             }
             closed = true;
         }
-        client.release(this, mapping);
+        release.release(this, mapping);
     }
 
     @Override

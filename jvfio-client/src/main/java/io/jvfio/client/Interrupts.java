@@ -1,7 +1,6 @@
 package io.jvfio.client;
 
 import io.jvfio.linux.Epoll;
-import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.protocol.IrqInfo;
@@ -14,6 +13,8 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * The vectors of one irq index (INTx, MSI, MSI-X, ...) wired to eventfds of this process with
@@ -24,8 +25,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *   <li>{@link #onInterrupt}: a callback on a background epoll thread.</li>
  * </ul>
  * A vector with a callback cannot also be awaited or polled (the callback thread consumes it).
- * For INTx, which the server masks when it fires, acknowledge the device and then call
- * {@link #unmask(int)} (or {@link VfioUserClient#unmaskIntx()}), as a kernel does at EOI.
+ * For INTx, which the device masks when it fires, acknowledge the device and then call
+ * {@link #unmask(int)} (or {@link DeviceHandle#unmaskIntx()}), as a kernel does at EOI.
  */
 public final class Interrupts implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Interrupts.class.getName());
@@ -37,7 +38,10 @@ public final class Interrupts implements AutoCloseable {
         void interrupt(int vector, long count);
     }
 
-    private final VfioUserClient client;
+    private final DeviceHandle device;
+    /** Whether the device still takes calls (reachable and not being closed): worth disabling the index. */
+    private final BooleanSupplier deviceUsable;
+    private final Consumer<Interrupts> onClose;
     private final int index;
     private final IrqInfo info;
     private final List<EventFd> eventfds;
@@ -47,31 +51,34 @@ public final class Interrupts implements AutoCloseable {
     private Thread thread;
     private volatile boolean closed;
 
-    private Interrupts(VfioUserClient client, int index, IrqInfo info, List<EventFd> eventfds) {
-        this.client = client;
+    private Interrupts(DeviceHandle device, int index, IrqInfo info, List<EventFd> eventfds, BooleanSupplier deviceUsable,
+            Consumer<Interrupts> onClose) {
+        this.device = device;
+        this.deviceUsable = deviceUsable;
+        this.onClose = onClose;
         this.index = index;
         this.info = info;
         this.eventfds = List.copyOf(eventfds);
         this.handlers = new AtomicReferenceArray<>(eventfds.size());
     }
 
-    static Interrupts wire(VfioUserClient client, int index, int count) throws IOException {
-        IrqInfo info = client.irqInfo(index);
-        if (count < 1 || count > info.count()) {
-            throw new VfioUserException(Errno.EINVAL, "irq index %d has %d vectors; cannot wire %d"
-                    .formatted(index, info.count(), count));
-        }
+    /**
+     * Wires eventfds to the first {@code count} vectors of {@code index} (which {@code info} describes);
+     * {@code onClose} hears when the user closes them.
+     */
+    static Interrupts wire(DeviceHandle device, int index, IrqInfo info, int count, BooleanSupplier deviceUsable,
+            Consumer<Interrupts> onClose) throws IOException {
         List<EventFd> fds = new ArrayList<>(count);
         try {
             for (int i = 0; i < count; i++) {
                 fds.add(EventFd.create());
             }
-            client.setIrqEventfds(index, 0, fds);
+            device.setIrqEventfds(index, 0, fds);
         } catch (IOException | RuntimeException e) {
             fds.forEach(EventFd::close);
             throw e;
         }
-        return new Interrupts(client, index, info, fds);
+        return new Interrupts(device, index, info, fds, deviceUsable, onClose);
     }
 
     public int index() {
@@ -83,7 +90,7 @@ public final class Interrupts implements AutoCloseable {
         return eventfds.size();
     }
 
-    /** What the server reported for this index (MASKABLE, AUTOMASKED, ...). */
+    /** What the device reported for this index (MASKABLE, AUTOMASKED, ...). */
     public IrqInfo info() {
         return info;
     }
@@ -189,32 +196,32 @@ public final class Interrupts implements AutoCloseable {
         }
     }
 
-    /** MASK one vector (DATA_NONE): the server holds its firings pending until unmasked. */
+    /** MASK one vector (DATA_NONE): the device holds its firings pending until unmasked. */
     public void mask(int vector) throws IOException {
         checkVector(vector);
-        client.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_MASK, vector, 1));
+        device.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_MASK, vector, 1));
     }
 
     /** UNMASK one vector (DATA_NONE); for INTx this is the EOI that re-arms the line. */
     public void unmask(int vector) throws IOException {
         checkVector(vector);
-        client.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_UNMASK, vector, 1));
+        device.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_UNMASK, vector, 1));
     }
 
     /** MASK the vectors set in {@code vectors} in one message (DATA_BOOL). */
     public void mask(BitSet vectors) throws IOException {
-        client.setIrqs(IrqSet.bools(index, Vfio.IRQ_SET_ACTION_MASK, 0, bools(vectors)));
+        device.setIrqs(IrqSet.bools(index, Vfio.IRQ_SET_ACTION_MASK, 0, bools(vectors)));
     }
 
     /** UNMASK the vectors set in {@code vectors} in one message (DATA_BOOL). */
     public void unmask(BitSet vectors) throws IOException {
-        client.setIrqs(IrqSet.bools(index, Vfio.IRQ_SET_ACTION_UNMASK, 0, bools(vectors)));
+        device.setIrqs(IrqSet.bools(index, Vfio.IRQ_SET_ACTION_UNMASK, 0, bools(vectors)));
     }
 
-    /** Asks the server to fire {@code vector} (DATA_NONE + TRIGGER), e.g. to test the wiring. */
+    /** Asks the device to fire {@code vector} (DATA_NONE + TRIGGER), e.g. to test the wiring. */
     public void trigger(int vector) throws IOException {
         checkVector(vector);
-        client.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_TRIGGER, vector, 1));
+        device.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_TRIGGER, vector, 1));
     }
 
     private byte[] bools(BitSet vectors) {
@@ -239,7 +246,7 @@ public final class Interrupts implements AutoCloseable {
     }
 
     /**
-     * Disables the index on the server (DATA_NONE + TRIGGER, count 0) while connected, stops the
+     * Disables the index on the device (DATA_NONE + TRIGGER, count 0) while it is reachable, stops the
      * interrupt thread and closes the eventfds. Idempotent.
      */
     @Override
@@ -251,8 +258,8 @@ public final class Interrupts implements AutoCloseable {
             closed = true;
         }
         try {
-            if (client.usable()) {
-                client.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 0));
+            if (deviceUsable.getAsBoolean()) {
+                device.setIrqs(IrqSet.none(index, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 0));
             }
         } catch (IOException e) {
             LOG.log(Level.DEBUG, "disabling irq index %d: %s".formatted(index, e.getMessage()));
@@ -270,7 +277,7 @@ public final class Interrupts implements AutoCloseable {
             wake.close();
         }
         eventfds.forEach(EventFd::close);
-        client.forget(this);
+        onClose.accept(this);
     }
 
     @Override

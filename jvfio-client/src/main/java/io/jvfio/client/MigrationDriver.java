@@ -1,24 +1,22 @@
 package io.jvfio.client;
 
 import io.jvfio.linux.Errno;
-import io.jvfio.protocol.Command;
 import io.jvfio.protocol.FeatureDmaLoggingControl;
 import io.jvfio.protocol.FeatureDmaLoggingReport;
 import io.jvfio.protocol.FeatureMigration;
-import io.jvfio.protocol.MigDataReadRequest;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.PrecopyInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * Moves a running device from one vfio-user server (the source) to another (the destination,
+ * Moves a running device from one {@link DeviceHandle} (the source) to another (the destination,
  * whose device is freshly created: RESUMING overwrites its state), as a VMM does with VFIO
  * migration v2:
  * <ol>
@@ -31,7 +29,7 @@ import java.util.Objects;
  * <li>destination → RUNNING (it loads the state; if it refuses, the source runs again and the
  * migration fails); downtime ends; source → STOP.</li>
  * </ol>
- * Progress is reported after every round and phase. Only the two clients' public calls are used.
+ * Progress is reported after every round and phase. Only the two handles' interface calls are used.
  */
 public final class MigrationDriver {
     /** The driver's own tuning. */
@@ -99,17 +97,16 @@ public final class MigrationDriver {
     /** Largest dirty bitmap asked for in one report (the rest of a region goes in further reports). */
     static final long MAX_REPORT_BITMAP_BYTES = 32 << 10;
     private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    private final VfioUserClient source;
-    private final VfioUserClient destination;
+    private final DeviceHandle source;
+    private final DeviceHandle destination;
     private final List<DmaRegion> dma;
     private final Options options;
     private final Listener listener;
     private long deviceBytes, dmaBytes;
     private long pageSize;
 
-    public MigrationDriver(VfioUserClient source, VfioUserClient destination, List<DmaRegion> dma, Options options, Listener listener) {
+    public MigrationDriver(DeviceHandle source, DeviceHandle destination, List<DmaRegion> dma, Options options, Listener listener) {
         this.source = Objects.requireNonNull(source);
         this.destination = Objects.requireNonNull(destination);
         this.dma = List.copyOf(dma);
@@ -123,12 +120,12 @@ public final class MigrationDriver {
         MigrationState here = source.migrationState();
         if (here != MigrationState.RUNNING) {
             // A stopped source has handed its device on already (or never ran): its state is stale.
-            throw new VfioUserException(Errno.EBUSY, "the source device is in " + here + "; it must be running");
+            throw new DeviceException(Errno.EBUSY, "the source device is in " + here + "; it must be running");
         }
         destination.migrationFeature(); // the destination must be migratable too (EINVAL otherwise)
         MigrationState there = destination.migrationState();
         if (there != MigrationState.RUNNING && there != MigrationState.STOP) {
-            throw new VfioUserException(Errno.EBUSY, "the destination device is in " + there + "; it must be a fresh, running device");
+            throw new DeviceException(Errno.EBUSY, "the destination device is in " + there + "; it must be a fresh, running device");
         }
         destination.setMigrationState(MigrationState.RESUMING);
         boolean logging = false;
@@ -206,7 +203,7 @@ public final class MigrationDriver {
         int chunk = (int) Math.min(source.transferChunk(), Integer.MAX_VALUE);
         long moved = 0;
         while (true) {
-            byte[] data = readDeviceData(chunk);
+            byte[] data = source.migDataRead(chunk);
             if (data.length > 0) {
                 destination.migDataWrite(data);
                 moved += data.length;
@@ -216,26 +213,6 @@ public final class MigrationDriver {
                 return moved;
             }
         }
-    }
-
-    /**
-     * MIG_DATA_READ of up to {@code size} bytes. libvfio-user pads its reply to the size asked for
-     * and says in {@code size} how much of it is data, so the reply is taken as long as it holds
-     * that much (the client's own {@code migDataRead} insists on an exact length).
-     */
-    private byte[] readDeviceData(int size) throws IOException {
-        VfioUserClient.Reply r = source.call(Command.MIG_DATA_READ, MigDataReadRequest.of(size), List.of());
-        r.closeFds();
-        MemorySegment p = r.payload();
-        if (p.byteSize() < MigDataReadRequest.SIZE) {
-            throw new VfioUserException(Errno.EPROTO, "MIG_DATA_READ reply of " + p.byteSize() + " bytes");
-        }
-        long got = Integer.toUnsignedLong(p.get(LE_INT, 4));
-        if (got > size || MigDataReadRequest.SIZE + got > p.byteSize()) {
-            throw new VfioUserException(Errno.EPROTO, "MIG_DATA_READ reply claims %d bytes of data in %d, %d asked"
-                    .formatted(got, p.byteSize() - MigDataReadRequest.SIZE, size));
-        }
-        return p.asSlice(MigDataReadRequest.SIZE, got).toArray(ValueLayout.JAVA_BYTE);
     }
 
     /** Copies the pages the source reports dirty from the source's memory to the destination's. */
@@ -268,7 +245,7 @@ public final class MigrationDriver {
         try {
             PrecopyInfo info = source.precopyInfo();
             return info.initialBytes() + info.dirtyBytes();
-        } catch (VfioUserException e) {
+        } catch (DeviceException e) {
             if (e.errno() == Errno.ENOTSUP || e.errno() == Errno.EINVAL || e.errno() == Errno.ENOSYS) {
                 return -1;
             }

@@ -5,7 +5,7 @@ import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.Vfio;
 import java.util.Optional;
 
-/** A region's info as the server described it, with the fd to mmap it when it is mmap-able. */
+/** A region's info as the device described it, with the fd to mmap it when it is mmap-able. */
 public record RegionDescription(RegionInfo info, Fd fd) implements AutoCloseable {
     public long size() {
         return info.size();

@@ -1,8 +1,9 @@
 package io.jvfio.devices;
 
+import io.jvfio.client.DeviceException;
+import io.jvfio.client.DeviceHandle;
 import io.jvfio.client.Interrupts;
 import io.jvfio.client.VfioUserClient;
-import io.jvfio.client.VfioUserException;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
@@ -11,8 +12,9 @@ import java.time.Duration;
 import java.util.OptionalInt;
 
 /**
- * A userspace driver for the ACCES PCI-IDIO-16 GPIO card that needs no VMM and no kernel: it opens
- * the card through the vfio-user client, and does what Linux's gpio-pci-idio-16 driver does.
+ * A userspace driver for the ACCES PCI-IDIO-16 GPIO card that needs no VMM and no kernel: it drives
+ * the card through a {@link DeviceHandle} (here the vfio-user client), and does what Linux's
+ * gpio-pci-idio-16 driver does.
  *
  * <pre>{@code
  * try (GpioUserspaceDriver gpio = GpioUserspaceDriver.open(Path.of("/tmp/gpio.sock"))) {
@@ -27,21 +29,28 @@ public final class GpioUserspaceDriver implements AutoCloseable {
     private static final int BAR2 = Vfio.PCI_BAR2_REGION_INDEX;
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
 
-    private final VfioUserClient card;
+    private final DeviceHandle card;
     private final Interrupts intx;
 
-    private GpioUserspaceDriver(VfioUserClient card, Interrupts intx) {
+    private GpioUserspaceDriver(DeviceHandle card, Interrupts intx) {
         this.card = card;
         this.intx = intx;
     }
 
-    /** Opens the card served at {@code socket}, quiets it, wires INTx and enables the input-change interrupt. */
+    /** Opens the card served at {@code socket} (see {@link #open(DeviceHandle)}). */
     public static GpioUserspaceDriver open(Path socket) throws IOException {
-        VfioUserClient card = VfioUserClient.connect(socket);
+        return open(VfioUserClient.connect(socket));
+    }
+
+    /**
+     * Takes over the card behind {@code card} (closed with the driver, or here if it is no
+     * PCI-IDIO-16), quiets it, wires INTx and enables the input-change interrupt.
+     */
+    public static GpioUserspaceDriver open(DeviceHandle card) throws IOException {
         try {
             int ids = card.read32(CONFIG, 0x00);
             if (ids != (PciIdio16.DEVICE_ID << 16 | PciIdio16.VENDOR_ID)) {
-                throw new VfioUserException(Errno.ENODEV, "not a PCI-IDIO-16: ids %08x".formatted(ids));
+                throw new DeviceException(Errno.ENODEV, "not a PCI-IDIO-16: ids %08x".formatted(ids));
             }
             // As the Linux driver's probe: interrupt off, stale interrupt cleared, then the line wired.
             card.write8(BAR2, PciIdio16.IRQ_CONTROL, 0);
