@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.bench;
 
 import io.jvfio.linux.Linux;
 import io.jvfio.pci.Bar;

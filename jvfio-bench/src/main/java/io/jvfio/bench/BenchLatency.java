@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.bench;
 
 import io.jvfio.client.ClientOptions;
 import io.jvfio.client.DmaBuffer;
@@ -34,12 +34,12 @@ import java.util.Map;
  * sched_setaffinity; the bench (the client) pins itself. Each figure is the mean of one run of
  * {@code ops} operations; a row shows the minimum, median and maximum over {@code runs} runs.
  */
-final class BenchLatency {
+public final class BenchLatency {
     private BenchLatency() {}
 
     static final int GPIO_BAR = 2;
 
-    enum Placement {
+    public enum Placement {
         ONE_CPU("one CPU"), CROSS_CPU("two CPUs"), IN_PROCESS("in-process");
 
         final String label;
@@ -49,11 +49,11 @@ final class BenchLatency {
         }
     }
 
-    record Options(int ops, int runs, List<Placement> placements, Path lvuSocket, Path lvuExec, boolean inProcess,
+    public record Options(int ops, int runs, List<Placement> placements, Path lvuSocket, Path lvuExec, boolean inProcess,
                    long dmaBytes, int dmaIterations) {}
 
     /** One measured quantity; {@code unit} is "µs", "ns", "GB/s". */
-    record Row(Placement placement, String target, String what, double min, double median, double max, String unit) {
+    public record Row(Placement placement, String target, String what, double min, double median, double max, String unit) {
         String key() {
             return placement + "/" + target + "/" + what;
         }
@@ -77,7 +77,7 @@ final class BenchLatency {
         return s;
     }
 
-    static List<Row> run(Options o, PrintStream log) throws Exception {
+    public static List<Row> run(Options o, PrintStream log) throws Exception {
         BitSet all = CpuAffinity.get(0);
         int first = all.nextSetBit(0);
         int second = all.nextSetBit(first + 1);
@@ -516,7 +516,7 @@ final class BenchLatency {
     }
 
     /** The table (markdown) and the goal ratios. */
-    static void print(List<Row> rows, PrintStream out) {
+    public static void print(List<Row> rows, PrintStream out) {
         out.println("| placement | target | measurement | min | median | max | unit | ops/s (median) |");
         out.println("|---|---|---|---:|---:|---:|---|---:|");
         for (Row r : rows) {

@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.bench;
 
 import io.jvfio.client.ClientOptions;
 import io.jvfio.client.VfioUserClient;
@@ -18,17 +18,17 @@ import java.util.concurrent.atomic.AtomicReference;
  * thread each, in this process) reading a register as fast as they can. Reports the server's
  * resident memory per device (against a one-device server) and the latency under that load.
  */
-final class BenchScale {
+public final class BenchScale {
     private BenchScale() {}
 
-    record Result(int devices, long rssOneKiB, long rssAllKiB, long threadsAll, long ops, double seconds,
+    public record Result(int devices, long rssOneKiB, long rssAllKiB, long threadsAll, long ops, double seconds,
                   double p50, double p99, double max, double singleP50) {
         double perDeviceKiB() {
             return devices > 1 ? (double) (rssAllKiB - rssOneKiB) / (devices - 1) : rssOneKiB;
         }
     }
 
-    static Result run(int devices, double seconds, boolean inProcess, PrintStream log) throws Exception {
+    public static Result run(int devices, double seconds, boolean inProcess, PrintStream log) throws Exception {
         Path dir = Files.createTempDirectory("jvfio-scale-");
         try {
             log.println("scale: 1 device");
@@ -143,7 +143,7 @@ final class BenchScale {
         return -1;
     }
 
-    static void print(Result r, PrintStream out) {
+    public static void print(Result r, PrintStream out) {
         out.println("| devices | server RSS, 1 device | server RSS, all | per extra device | server threads | ops/s (all clients) | latency p50 | p99 | max | p50 with 1 client |");
         out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         out.println(String.format(Locale.ROOT, "| %d | %.1f MiB | %.1f MiB | %.0f KiB | %d | %,.0f | %.1f µs | %.1f µs | %.1f µs | %.1f µs |",

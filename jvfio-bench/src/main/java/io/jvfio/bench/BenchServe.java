@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.bench;
 
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.linux.CpuAffinity;
@@ -23,7 +23,7 @@ import java.util.List;
  * (the round-trip floor), on one socket or on many. Runs in a child process of the bench (or on
  * threads of it, in tests).
  */
-final class BenchServe {
+public final class BenchServe {
     private BenchServe() {}
 
     /** Echo protocol: a 16-byte request whose first u64 is the reply length (0: echo the 16 bytes back). */
@@ -82,7 +82,7 @@ final class BenchServe {
     }
 
     /** Main of the child process: pins itself, serves, and removes its sockets when killed. */
-    static int main(String kind, Path socket, int count, String cpus) throws Exception {
+    public static int main(String kind, Path socket, int count, String cpus) throws Exception {
         if (cpus != null && !cpus.isBlank()) {
             CpuAffinity.pinProcess(BenchLatency.parseCpus(cpus));
         }

@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.bench;
 
 import io.jvfio.client.ClientOptions;
 import io.jvfio.client.VfioUserClient;
@@ -15,18 +15,20 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.ToIntFunction;
 
 /**
  * {@code jvfio bench startup}: time from exec of {@code LAUNCHER serve gpio --socket S} to the
  * socket accepting connections, without and with the launcher's AOT cache ({@code JVFIO_AOT=0|1}).
  * Also the training workload the launcher records the AOT cache with.
  */
-final class BenchStartup {
+public final class BenchStartup {
     private BenchStartup() {}
 
-    record Result(String mode, double minMs, double medianMs, double maxMs) {}
+    public record Result(String mode, double minMs, double medianMs, double maxMs) {}
 
-    static List<Result> run(Path launcher, int runs, PrintStream log) throws Exception {
+    public static List<Result> run(Path launcher, int runs, PrintStream log) throws Exception {
         List<Result> results = new ArrayList<>();
         Path dir = Files.createTempDirectory("jvfio-startup-");
         try {
@@ -76,7 +78,7 @@ final class BenchStartup {
         return results;
     }
 
-    static void print(List<Result> results, PrintStream out) {
+    public static void print(List<Result> results, PrintStream out) {
         out.println("| `jvfio serve gpio`: exec → socket listening | min | median | max |");
         out.println("|---|---:|---:|---:|");
         for (Result r : results) {
@@ -86,24 +88,36 @@ final class BenchStartup {
 
     /**
      * The AOT training run: {@code jvfio serve gpio} itself (the command line, the server, the first
-     * client's commands), stopped with the SIGTERM it handles; then the same through the API.
+     * client's commands) through {@code serveGpioCommand} (which runs it on the socket it is given
+     * and returns its exit status), stopped with the SIGTERM it handles; then the same through the API.
      */
-    static void train(boolean viaServeCommand) throws Exception {
+    public static void train(ToIntFunction<Path> serveGpioCommand) throws Exception {
+        train(Optional.of(serveGpioCommand));
+    }
+
+    /** The training through the API only; returns the card it served, as the training's client left it. */
+    static PciIdio16 train() throws Exception {
+        return train(Optional.empty());
+    }
+
+    private static PciIdio16 train(Optional<ToIntFunction<Path>> serveGpioCommand) throws Exception {
         Path dir = Files.createTempDirectory("jvfio-aot-");
         Path socket = dir.resolve("gpio.sock");
         // A socket of its own: serve's SIGTERM handler may remove its socket file only after serve has
         // returned, which must not hit the next server's socket.
         Path serveSocket = dir.resolve("serve.sock");
         try {
-            if (viaServeCommand) {
-                trainServeCommand(serveSocket);
+            if (serveGpioCommand.isPresent()) {
+                trainServeCommand(serveGpioCommand.get(), serveSocket);
             }
-            try (VfioUserServer server = VfioUserServer.bind(socket, new PciIdio16(), ServerOptions.defaults())) {
+            PciIdio16 card = new PciIdio16();
+            try (VfioUserServer server = VfioUserServer.bind(socket, card, ServerOptions.defaults())) {
                 server.start();
                 try (VfioUserClient c = VfioUserClient.connect(socket, ClientOptions.defaults())) {
                     exercise(c);
                 }
             }
+            return card;
         } finally {
             Files.deleteIfExists(socket);
             Files.deleteIfExists(serveSocket);
@@ -112,10 +126,9 @@ final class BenchStartup {
     }
 
     /** Installs serve's SIGTERM handler for good: only for the training JVM, which exits right after. */
-    private static void trainServeCommand(Path socket) throws Exception {
+    private static void trainServeCommand(ToIntFunction<Path> serveGpioCommand, Path socket) throws Exception {
         int[] exit = {-1};
-        Thread serve = Thread.ofPlatform().name("aot-serve").start(
-                () -> exit[0] = Main.run("serve", "gpio", "--socket", socket.toString()));
+        Thread serve = Thread.ofPlatform().name("aot-serve").start(() -> exit[0] = serveGpioCommand.applyAsInt(socket));
         try (VfioUserClient c = VfioUserClient.open(BenchLatency.connect(socket), ClientOptions.defaults())) {
             exercise(c);
         }

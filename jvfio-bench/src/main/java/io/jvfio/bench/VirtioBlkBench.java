@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.bench;
 
 import io.jvfio.devices.virtio.NotifyMode;
 import io.jvfio.devices.virtio.VirtioBlk;
@@ -6,6 +6,7 @@ import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
 import io.jvfio.qemu.QemuGuest;
+import io.jvfio.qemu.VirtioBlkInitramfs;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
 import java.io.IOException;
@@ -24,7 +25,7 @@ import java.util.Map;
  * same guest (TCG, shared memfd RAM): fio in the guest runs sequential 1 MiB writes and reads and
  * random 4 KiB writes and reads on /dev/vda (O_DIRECT, libaio), each for a fixed time, and one
  * table shows MB/s, IOPS and the jvfio/QEMU ratio. Not a test: run it with
- * {@code jvfio bench virtio-blk} ({@link BenchCommand}).
+ * {@code jvfio bench virtio-blk}.
  */
 public final class VirtioBlkBench {
     /** The workload: name, fio arguments. Writes first, so the reads find written data. */
@@ -38,10 +39,10 @@ public final class VirtioBlkBench {
     }
 
     /** One job's outcome. */
-    record Measurement(String job, double megabytesPerSecond, double iops) {}
+    public record Measurement(String job, double megabytesPerSecond, double iops) {}
 
     /** One configuration's outcomes, by job. */
-    record Run(String target, Map<String, Measurement> results) {}
+    public record Run(String target, Map<String, Measurement> results) {}
 
     /** What to run: each notify mode of jvfio's device, then QEMU's device with each cache mode. */
     public record Options(int seconds, long diskBytes, List<String> qemuCaches, List<NotifyMode> notifyModes,
@@ -70,7 +71,7 @@ public final class VirtioBlkBench {
         List<Run> runs = new ArrayList<>();
         try {
             Files.deleteIfExists(image);
-            Initramfs initramfs = VirtioBlkGuestScenario.guestInitramfs(tc, script(options.seconds()))
+            Initramfs initramfs = VirtioBlkInitramfs.builder(tc, script(options.seconds()))
                     .program("/usr/bin/fio")
                     .gzip(false)
                     .build(dir.resolve("initramfs.img"));
@@ -156,7 +157,7 @@ public final class VirtioBlkBench {
     }
 
     /** One table: a row per job, columns per target, and jvfio/QEMU ratios against the first QEMU run. */
-    static void print(List<Run> runs, PrintStream out) {
+    public static void print(List<Run> runs, PrintStream out) {
         Run qemu = runs.stream().filter(r -> r.target().startsWith("qemu")).findFirst().orElse(null);
         StringBuilder header = new StringBuilder("%-14s".formatted("job"));
         for (Run r : runs) {

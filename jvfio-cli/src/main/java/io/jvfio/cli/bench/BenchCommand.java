@@ -1,5 +1,12 @@
-package io.jvfio.cli;
+package io.jvfio.cli.bench;
 
+import io.jvfio.bench.BenchLatency;
+import io.jvfio.bench.BenchScale;
+import io.jvfio.bench.BenchServe;
+import io.jvfio.bench.BenchStartup;
+import io.jvfio.bench.VirtioBlkBench;
+import io.jvfio.cli.Main;
+import io.jvfio.cli.Sizes;
 import io.jvfio.devices.virtio.NotifyMode;
 import io.jvfio.qemu.GuestToolchain;
 import java.nio.file.Path;
@@ -13,7 +20,7 @@ import picocli.CommandLine.Option;
         description = "Benchmarks that print a table.",
         subcommands = {BenchCommand.VirtioBlk.class, BenchCommand.Latency.class, BenchCommand.Scale.class,
                 BenchCommand.Startup.class, BenchCommand.Serve.class, BenchCommand.AotTraining.class})
-final class BenchCommand {
+public final class BenchCommand {
 
     @Command(name = "latency", mixinStandardHelpOptions = true,
             description = "Trapped region access latency (jvfio GPIO card, libvfio-user's GPIO sample, an AF_UNIX"
@@ -125,7 +132,7 @@ final class BenchCommand {
     static final class AotTraining implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
-            BenchStartup.train(true);
+            BenchStartup.train(socket -> Main.run("serve", "gpio", "--socket", socket.toString()));
             return 0;
         }
     }

@@ -1,5 +1,6 @@
-package io.jvfio.cli;
+package io.jvfio.cli.demo;
 
+import io.jvfio.cli.scenarios.GpioGuestScenario;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.QemuGuest;
@@ -14,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Serve the Java GPIO card to a Linux guest in QEMU and watch the guest's driver use it.",
                 "Needs the guest toolchain (scripts/provision-guest.sh; ./jvfio demo runs it for you) and root."})
-final class DemoCommand implements Callable<Integer> {
+public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--no-shared-memory",
             description = "Give the guest private RAM, so the device reaches it only through DMA_READ/DMA_WRITE messages.")
     boolean privateMemory;

@@ -1,6 +1,6 @@
-package io.jvfio.cli;
+package io.jvfio.cli.lspci;
 
-import static io.jvfio.cli.LspciFormatter.flag;
+import static io.jvfio.cli.lspci.LspciFormatter.flag;
 
 import io.jvfio.pci.PciCapabilityIds;
 import io.jvfio.pci.PciRegisters;

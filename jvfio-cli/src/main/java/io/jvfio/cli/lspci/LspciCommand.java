@@ -1,4 +1,10 @@
-package io.jvfio.cli;
+package io.jvfio.cli.lspci;
+
+import static io.jvfio.cli.VfioNames.deviceFlags;
+import static io.jvfio.cli.VfioNames.irqFlags;
+import static io.jvfio.cli.VfioNames.irqName;
+import static io.jvfio.cli.VfioNames.regionFlags;
+import static io.jvfio.cli.VfioNames.regionName;
 
 import io.jvfio.client.RegionDescription;
 import io.jvfio.client.VfioUserClient;
@@ -42,7 +48,7 @@ import picocli.CommandLine.Spec;
                 "otherwise; IRQ routing and kernel drivers are guest facts and are not shown.",
                 "",
                 "Example:  jvfio lspci -vv /tmp/gpio.sock"})
-final class LspciCommand implements Callable<Integer> {
+public final class LspciCommand implements Callable<Integer> {
     /** QEMU refuses devices with more regions or interrupt indices than this; so do we, for untrusted counts. */
     static final int MAX_REGIONS = 100;
     static final int MAX_IRQS = 50;
@@ -220,61 +226,6 @@ final class LspciCommand implements Callable<Integer> {
                         caps.writeMultiple() ? '+' : '-', caps.twinSocketSupported() ? '+' : '-',
                         caps.hasMigration() ? '+' : '-'));
         out.append("\tServer capabilities: ").append(caps.toJson()).append('\n');
-    }
-
-    static String regionName(int index) {
-        return switch (index) {
-            case Vfio.PCI_BAR0_REGION_INDEX, Vfio.PCI_BAR1_REGION_INDEX, Vfio.PCI_BAR2_REGION_INDEX,
-                 Vfio.PCI_BAR3_REGION_INDEX, Vfio.PCI_BAR4_REGION_INDEX, Vfio.PCI_BAR5_REGION_INDEX -> "BAR" + index;
-            case Vfio.PCI_ROM_REGION_INDEX -> "ROM";
-            case Vfio.PCI_CONFIG_REGION_INDEX -> "CONFIG";
-            case Vfio.PCI_VGA_REGION_INDEX -> "VGA";
-            default -> "region " + index;
-        };
-    }
-
-    static String irqName(int index) {
-        return switch (index) {
-            case Vfio.PCI_INTX_IRQ_INDEX -> "INTx";
-            case Vfio.PCI_MSI_IRQ_INDEX -> "MSI";
-            case Vfio.PCI_MSIX_IRQ_INDEX -> "MSI-X";
-            case Vfio.PCI_ERR_IRQ_INDEX -> "ERR";
-            case Vfio.PCI_REQ_IRQ_INDEX -> "REQ";
-            default -> "irq " + index;
-        };
-    }
-
-    static String deviceFlags(int flags) {
-        return names(flags, new int[] {Vfio.DEVICE_FLAGS_RESET, Vfio.DEVICE_FLAGS_PCI, Vfio.DEVICE_FLAGS_PLATFORM,
-                Vfio.DEVICE_FLAGS_AMBA, Vfio.DEVICE_FLAGS_CCW, Vfio.DEVICE_FLAGS_AP, Vfio.DEVICE_FLAGS_FSL_MC,
-                Vfio.DEVICE_FLAGS_CAPS, Vfio.DEVICE_FLAGS_CDX},
-                new String[] {"RESET", "PCI", "PLATFORM", "AMBA", "CCW", "AP", "FSL_MC", "CAPS", "CDX"});
-    }
-
-    static String regionFlags(int flags) {
-        return names(flags, new int[] {Vfio.REGION_INFO_FLAG_READ, Vfio.REGION_INFO_FLAG_WRITE,
-                Vfio.REGION_INFO_FLAG_MMAP, Vfio.REGION_INFO_FLAG_CAPS}, new String[] {"R", "W", "MMAP", "CAPS"});
-    }
-
-    static String irqFlags(int flags) {
-        return names(flags, new int[] {Vfio.IRQ_INFO_EVENTFD, Vfio.IRQ_INFO_MASKABLE, Vfio.IRQ_INFO_AUTOMASKED,
-                Vfio.IRQ_INFO_NORESIZE}, new String[] {"EVENTFD", "MASKABLE", "AUTOMASKED", "NORESIZE"});
-    }
-
-    /** {@code R,W,MMAP}; {@code none} for 0; unknown bits as hex. */
-    static String names(int flags, int[] bits, String[] names) {
-        StringJoiner j = new StringJoiner(",");
-        int rest = flags;
-        for (int i = 0; i < bits.length; i++) {
-            if ((flags & bits[i]) != 0) {
-                j.add(names[i]);
-                rest &= ~bits[i];
-            }
-        }
-        if (rest != 0) {
-            j.add("0x" + Integer.toHexString(rest));
-        }
-        return j.length() == 0 ? "none" : j.toString();
     }
 
     static String sizeText(long size) {

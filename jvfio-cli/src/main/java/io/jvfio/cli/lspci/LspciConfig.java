@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.cli.lspci;
 
 /**
  * A read-only little-endian view of a device's configuration space as fetched by {@code jvfio lspci}.

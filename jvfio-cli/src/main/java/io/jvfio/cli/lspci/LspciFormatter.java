@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.cli.lspci;
 
 import io.jvfio.pci.PciRegisters;
 import io.jvfio.pci.PciRegisters.BaseAddress;

@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.cli.lspci;
 
 import java.util.Map;
 

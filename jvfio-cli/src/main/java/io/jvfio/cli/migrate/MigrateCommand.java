@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.cli.migrate;
 
 import io.jvfio.client.DmaBuffer;
 import io.jvfio.client.MigrationDriver;
@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 @Command(name = "migrate", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Live-migrate a device between two vfio-user servers (migration v2).",
                 "The destination must serve a freshly created device of the same kind: its state is overwritten."})
-final class MigrateCommand implements Callable<Integer> {
+public final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--from", paramLabel = "SOCKET", required = true, description = "The source server's socket (the device runs there now).")
     Path from;
 

@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.cli.scenarios;
 
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.qemu.GuestResult;

@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.cli.scenarios;
 
 import io.jvfio.devices.virtio.NotifyMode;
 import io.jvfio.devices.virtio.VirtioBlk;
@@ -6,6 +6,7 @@ import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
 import io.jvfio.qemu.QemuGuest;
+import io.jvfio.qemu.VirtioBlkInitramfs;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
 import java.io.IOException;
@@ -34,8 +35,6 @@ import java.util.function.Consumer;
  */
 public final class VirtioBlkGuestScenario implements AutoCloseable {
     public static final long DISK_BYTES = 256L << 20;
-    /** Kernel modules the guest loads, in order: the PCI transport, the disk, ext4 and its checksum. */
-    public static final String[] MODULES = {"virtio_pci", "virtio_blk", "crc32c_generic", "ext4"};
 
     private final GuestToolchain toolchain;
     private final Path dir;
@@ -55,20 +54,10 @@ public final class VirtioBlkGuestScenario implements AutoCloseable {
         this.dir = Files.createDirectories(toolchain.runRoot()
                 .resolve("virtio-blk-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
         this.image = dir.resolve("disk.img");
-        this.initramfs = guestInitramfs(toolchain, guestScript()).build(dir.resolve("initramfs.img"));
+        this.initramfs = VirtioBlkInitramfs.builder(toolchain, guestScript()).build(dir.resolve("initramfs.img"));
         this.disk = VirtioBlk.builder(image).create(DISK_BYTES).serial("jvfio-guest-disk").notifyMode(notifyMode).build();
         this.server = VfioUserServer.bind(dir.resolve("blk.sock"), disk, ServerOptions.defaults());
         server.start();
-    }
-
-    /** An initramfs with the disk's modules and e2fsprogs; the caller adds the script and anything else. */
-    static Initramfs.Builder guestInitramfs(GuestToolchain toolchain, String script) throws IOException {
-        return Initramfs.builder(toolchain)
-                .modules(MODULES)
-                .program("/usr/sbin/mke2fs")
-                .program("/usr/sbin/e2fsck")
-                .symlink("/etc/mtab", "/proc/mounts")
-                .script(script);
     }
 
     private static String guestScript() throws IOException {

@@ -1,5 +1,6 @@
-package io.jvfio.cli;
+package io.jvfio.cli.serve;
 
+import io.jvfio.cli.Sizes;
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.devices.PciIdio16Diagnostics;
 import io.jvfio.linux.Fd;
@@ -22,7 +23,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a device over vfio-user until SIGTERM/Ctrl-C.")
-final class ServeCommand {
+public final class ServeCommand {
 
     /** Where to listen: a socket path, or an inherited fd (the vfio-user backend convention). */
     static final class Endpoint {
@@ -117,7 +118,7 @@ final class ServeCommand {
 
     @Command(name = "gpio", mixinStandardHelpOptions = true,
             description = "ACCES PCI-IDIO-16 digital I/O card (494f:0dc8); Linux binds gpio-pci-idio-16 to it.")
-    static final class Gpio extends DeviceCommand {
+    public static final class Gpio extends DeviceCommand {
         @Option(names = "--inputs", paramLabel = "HEX", defaultValue = "0",
                 description = "Initial level of the 16 input lines, e.g. 0x00ff (default: ${DEFAULT-VALUE}).")
         String inputs;
@@ -137,7 +138,7 @@ final class ServeCommand {
     @Command(name = "virtio-blk", mixinStandardHelpOptions = true,
             description = {"A virtio 1.x block device (1af4:1042) backed by a raw image file; Linux binds virtio_blk to it.",
                     "Writes reach the image file; FLUSH syncs it."})
-    static final class VirtioBlkDisk extends DeviceCommand {
+    public static final class VirtioBlkDisk extends DeviceCommand {
         @Option(names = "--disk", required = true, paramLabel = "IMG", description = "Raw image file (or block device).")
         Path disk;
 

@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.cli.trace;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
                 "  jvfio trace --listen /tmp/trace.sock --upstream /tmp/gpio.sock --output /tmp/gpio.trace &",
                 "  qemu-system-x86_64 ... -device '{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"/tmp/trace.sock\",\"type\":\"unix\"}}'",
                 ""})
-final class TraceCommand implements Callable<Integer> {
+public final class TraceCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 

@@ -1,5 +1,6 @@
-package io.jvfio.cli;
+package io.jvfio.cli.trace;
 
+import io.jvfio.cli.VfioNames;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Capabilities;
 import io.jvfio.protocol.Command;
@@ -173,20 +174,20 @@ final class TraceDecoder {
             case DmaUnmap u -> (u.isAll() ? "ALL" : "iova=0x%x size=0x%x".formatted(u.address(), u.size()))
                     + (u.wantsDirtyBitmap() ? " GET_DIRTY_BITMAP" : "") + (u.argsz() != DmaUnmap.SIZE ? " argsz=" + Integer.toUnsignedString(u.argsz()) : "");
             case DeviceInfo d -> reply
-                    ? "flags=%s num_regions=%s num_irqs=%s%s argsz=%s".formatted(LspciCommand.deviceFlags(d.flags()),
+                    ? "flags=%s num_regions=%s num_irqs=%s%s argsz=%s".formatted(VfioNames.deviceFlags(d.flags()),
                             Integer.toUnsignedString(d.numRegions()), Integer.toUnsignedString(d.numIrqs()),
                             d.caps().isEmpty() ? "" : " caps=" + d.caps().size(), Integer.toUnsignedString(d.argsz()))
                     : "argsz=" + Integer.toUnsignedString(d.argsz());
             case RegionInfo r -> reply
                     ? "index=%s size=0x%x flags=%s offset=0x%x%s argsz=%s".formatted(region(r.index()), r.size(),
-                            LspciCommand.regionFlags(r.flags()), r.offset(), r.caps().isEmpty() ? "" : " caps=" + r.caps().size(),
+                            VfioNames.regionFlags(r.flags()), r.offset(), r.caps().isEmpty() ? "" : " caps=" + r.caps().size(),
                             Integer.toUnsignedString(r.argsz()))
                     : "index=%s argsz=%s".formatted(region(r.index()), Integer.toUnsignedString(r.argsz()));
             case RegionIoFds r -> "index=%s count=%s argsz=%s".formatted(region(r.index()), Integer.toUnsignedString(r.count()),
                     Integer.toUnsignedString(r.argsz()));
             case IrqInfo i -> reply
                     ? "index=%s count=%s flags=%s".formatted(irq(i.index()), Integer.toUnsignedString(i.count()),
-                            LspciCommand.irqFlags(i.flags()))
+                            VfioNames.irqFlags(i.flags()))
                     : "index=" + irq(i.index());
             case IrqSet s -> "index=%s start=%s count=%s flags=%s%s".formatted(irq(s.index()), Integer.toUnsignedString(s.start()),
                     Integer.toUnsignedString(s.count()), irqSetFlags(s.flags()),
@@ -239,22 +240,22 @@ final class TraceDecoder {
     }
 
     private static String region(int index) {
-        String name = LspciCommand.regionName(index);
+        String name = VfioNames.regionName(index);
         return name.startsWith("region ") ? Integer.toUnsignedString(index) : index + "(" + name + ")";
     }
 
     private static String irq(int index) {
-        String name = LspciCommand.irqName(index);
+        String name = VfioNames.irqName(index);
         return name.startsWith("irq ") ? Integer.toUnsignedString(index) : index + "(" + name + ")";
     }
 
     private static String dmaMapFlags(int flags) {
-        return LspciCommand.names(flags, new int[] {Vfio.DMA_MAP_FLAG_READ, Vfio.DMA_MAP_FLAG_WRITE,
+        return VfioNames.names(flags, new int[] {Vfio.DMA_MAP_FLAG_READ, Vfio.DMA_MAP_FLAG_WRITE,
                 Vfio.DMA_MAP_FLAG_ACCESS_MMAP, Vfio.DMA_MAP_FLAG_ACCESS_FILE_IO}, new String[] {"R", "W", "MMAP", "FILE_IO"});
     }
 
     private static String irqSetFlags(int flags) {
-        return LspciCommand.names(flags, new int[] {Vfio.IRQ_SET_DATA_NONE, Vfio.IRQ_SET_DATA_BOOL, Vfio.IRQ_SET_DATA_EVENTFD,
+        return VfioNames.names(flags, new int[] {Vfio.IRQ_SET_DATA_NONE, Vfio.IRQ_SET_DATA_BOOL, Vfio.IRQ_SET_DATA_EVENTFD,
                         Vfio.IRQ_SET_ACTION_MASK, Vfio.IRQ_SET_ACTION_UNMASK, Vfio.IRQ_SET_ACTION_TRIGGER},
                 new String[] {"NONE", "BOOL", "EVENTFD", "MASK", "UNMASK", "TRIGGER"}).replace(',', '|');
     }

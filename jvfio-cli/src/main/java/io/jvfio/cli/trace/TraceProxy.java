@@ -1,6 +1,6 @@
-package io.jvfio.cli;
+package io.jvfio.cli.trace;
 
-import io.jvfio.cli.TraceDecoder.Direction;
+import io.jvfio.cli.trace.TraceDecoder.Direction;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;

@@ -1,6 +1,9 @@
-package io.jvfio.cli;
+package io.jvfio.cli.lspci;
 
+import static io.jvfio.cli.Cli.run;
 import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jvfio.cli.Cli.Run;
 
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.linux.Fd;
@@ -14,8 +17,6 @@ import io.jvfio.server.PciDevice;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioUserServer;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -64,8 +65,6 @@ class LspciCommandTest {
         }
     }
 
-    record Run(int exit, String out, String err) {}
-
     @TempDir
     Path dir;
     private final List<VfioUserServer> servers = new ArrayList<>();
@@ -96,25 +95,6 @@ class LspciCommandTest {
         servers.add(server);
         server.start();
         return server.socketPath().orElseThrow();
-    }
-
-    /** Runs {@code jvfio ARGS} through {@link Main#run} with stdout and stderr captured. */
-    static synchronized Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int exit = Main.run(args);
-            System.out.flush();
-            System.err.flush();
-            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
     }
 
     @Test

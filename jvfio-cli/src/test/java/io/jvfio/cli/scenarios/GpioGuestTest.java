@@ -1,4 +1,4 @@
-package io.jvfio.cli;
+package io.jvfio.cli.scenarios;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;

@@ -1,8 +1,10 @@
-package io.jvfio.cli;
+package io.jvfio.cli.scenarios;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jvfio.cli.Cli;
+import io.jvfio.cli.trace.TraceProxy;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.QemuGuest;
@@ -65,7 +67,7 @@ class GpioGuestToolsTest {
         assertThat(scenario.awaitNoClient(java.time.Duration.ofSeconds(10))).isTrue();
         // The guest printed `lspci -nn -k` then `lspci -vv`; the device keeps what the guest programmed.
         List<String> guest = result.lines().stream().map(String::strip).toList();
-        LspciCommandTest.Run ours = LspciCommandTest.run("lspci", "-vv", "--lspci-only", scenario.server().socketPath().orElseThrow().toString());
+        Cli.Run ours = Cli.run("lspci", "-vv", "--lspci-only", scenario.server().socketPath().orElseThrow().toString());
         assertThat(ours.exit()).as(ours.err()).isZero();
         List<String> mine = ours.out().lines().map(String::strip).toList();
         System.out.println("jvfio lspci -vv after the guest ran:");

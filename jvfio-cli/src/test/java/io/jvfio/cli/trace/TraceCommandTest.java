@@ -1,7 +1,9 @@
-package io.jvfio.cli;
+package io.jvfio.cli.trace;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.cli.Cli;
+import io.jvfio.cli.Main;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.protocol.Vfio;
@@ -23,23 +25,23 @@ class TraceCommandTest {
 
     @Test
     void helpShowsAQemuExample() {
-        LspciCommandTest.Run r = LspciCommandTest.run("trace", "--help");
+        Cli.Run r = Cli.run("trace", "--help");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("--listen", "--upstream", "--output", "vfio-user-pci", "C>S");
     }
 
     @Test
     void missingOptionsAndBadSocketsAreOneClearLine() throws Exception {
-        LspciCommandTest.Run missing = LspciCommandTest.run("trace", "--listen", dir.resolve("a.sock").toString());
+        Cli.Run missing = Cli.run("trace", "--listen", dir.resolve("a.sock").toString());
         assertThat(missing.exit()).isEqualTo(2);
         assertThat(missing.err()).contains("Missing required option: '--upstream=PATH'");
 
-        LspciCommandTest.Run same = LspciCommandTest.run("trace", "--listen", "/tmp/x.sock", "--upstream", "/tmp/x.sock");
+        Cli.Run same = Cli.run("trace", "--listen", "/tmp/x.sock", "--upstream", "/tmp/x.sock");
         assertThat(same.exit()).isEqualTo(1);
         assertThat(same.err()).isEqualTo("jvfio: --listen and --upstream are the same socket: /tmp/x.sock" + System.lineSeparator());
 
         Path file = Files.writeString(dir.resolve("file"), "x");
-        LspciCommandTest.Run notSocket = LspciCommandTest.run("trace", "--listen", file.toString(), "--upstream", "/tmp/y.sock");
+        Cli.Run notSocket = Cli.run("trace", "--listen", file.toString(), "--upstream", "/tmp/y.sock");
         assertThat(notSocket.exit()).isEqualTo(1);
         assertThat(notSocket.err()).startsWith("jvfio: bind: " + file + " exists and is not a socket");
     }
