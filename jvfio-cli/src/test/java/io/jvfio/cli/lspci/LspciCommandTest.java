@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.jvfio.cli.Cli.Run;
 
 import io.jvfio.devices.PciIdio16;
-import io.jvfio.linux.Fd;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.ConfigSpace;
@@ -17,9 +16,11 @@ import io.jvfio.server.PciDevice;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.testing.OpenFds;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -68,7 +69,7 @@ class LspciCommandTest {
     @TempDir
     Path dir;
     private final List<VfioUserServer> servers = new ArrayList<>();
-    private int fdsBefore;
+    private OpenFds fdsBefore;
 
     /** One full round first, so that lazily opened JDK files (jars, random sources) are not counted as leaks. */
     @BeforeAll
@@ -81,13 +82,13 @@ class LspciCommandTest {
 
     @BeforeEach
     void countFds() {
-        fdsBefore = Fd.openFdCountOfProcess();
+        fdsBefore = OpenFds.snapshot();
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws Exception {
         servers.forEach(VfioUserServer::close);
-        assertThat(Fd.openFdCountOfProcess()).as("open fds after the test").isEqualTo(fdsBefore);
+        fdsBefore.assertNoneLeaked(Duration.ZERO);
     }
 
     private Path serve(VfioDevice device, String name) throws Exception {

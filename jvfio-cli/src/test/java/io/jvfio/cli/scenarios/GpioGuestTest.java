@@ -1,7 +1,6 @@
 package io.jvfio.cli.scenarios;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jvfio.protocol.Command;
 import io.jvfio.qemu.GuestResult;
@@ -10,6 +9,7 @@ import io.jvfio.qemu.QemuGuest;
 import io.jvfio.server.Platform;
 import io.jvfio.server.zpci.ZpciConfig;
 import io.jvfio.server.zpci.ZpciExtension;
+import io.jvfio.testing.GuestTests;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,9 +27,7 @@ class GpioGuestTest {
 
     @BeforeEach
     void serve() throws Exception {
-        if (!GuestToolchain.requiredByEnvironment()) {
-            assumeTrue(GuestToolchain.isAvailable(), GuestToolchain::unavailableReason);
-        }
+        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
         scenario = new GpioGuestScenario(GuestToolchain.locate(), line -> System.out.println("[gpio] " + line));
     }
 

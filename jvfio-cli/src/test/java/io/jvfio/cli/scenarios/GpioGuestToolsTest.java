@@ -1,13 +1,13 @@
 package io.jvfio.cli.scenarios;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jvfio.cli.Cli;
 import io.jvfio.cli.trace.TraceProxy;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.QemuGuest;
+import io.jvfio.testing.GuestTests;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -21,9 +21,7 @@ class GpioGuestToolsTest {
 
     @BeforeEach
     void serve() throws Exception {
-        if (!GuestToolchain.requiredByEnvironment()) {
-            assumeTrue(GuestToolchain.isAvailable(), GuestToolchain::unavailableReason);
-        }
+        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
         scenario = new GpioGuestScenario(GuestToolchain.locate(), line -> { });
     }
 

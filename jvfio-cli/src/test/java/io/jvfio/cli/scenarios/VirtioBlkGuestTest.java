@@ -1,12 +1,12 @@
 package io.jvfio.cli.scenarios;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jvfio.protocol.Command;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.QemuGuest;
+import io.jvfio.testing.GuestTests;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,9 +25,7 @@ class VirtioBlkGuestTest {
 
     @BeforeEach
     void serve() throws Exception {
-        if (!GuestToolchain.requiredByEnvironment()) {
-            assumeTrue(GuestToolchain.isAvailable(), GuestToolchain::unavailableReason);
-        }
+        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
         scenario = new VirtioBlkGuestScenario(GuestToolchain.locate(), line -> System.out.println("[virtio-blk] " + line));
     }
 

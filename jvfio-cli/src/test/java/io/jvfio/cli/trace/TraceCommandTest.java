@@ -9,6 +9,7 @@ import io.jvfio.devices.PciIdio16;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.testing.Await;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,17 +85,9 @@ class TraceCommandTest {
         }
     }
 
-    private interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void awaitTrue(Check check, String what) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!check.ok()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(20);
+    private static void awaitTrue(Await.Condition check, String what) throws Exception {
+        if (!Await.until(Duration.ofSeconds(30), check)) {
+            throw new AssertionError("timed out waiting for " + what);
         }
     }
 }

@@ -21,6 +21,8 @@ import io.jvfio.server.PciDevice;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioException;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.testing.Await;
+import io.jvfio.testing.OpenFds;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -50,7 +52,7 @@ class TraceProxyTest {
     private VfioUserServer server;
     private TraceProxy proxy;
     private final List<String> lines = new CopyOnWriteArrayList<>();
-    private int fdsBefore;
+    private OpenFds fdsBefore;
 
     /** One whole round first, so that lazily opened JDK files are not counted as leaks. */
     @BeforeAll
@@ -66,7 +68,7 @@ class TraceProxyTest {
 
     @BeforeEach
     void serve() throws Exception {
-        fdsBefore = Fd.openFdCountOfProcess();
+        fdsBefore = OpenFds.snapshot();
         card = new PciIdio16();
         server = VfioUserServer.bind(dir.resolve("gpio.sock"), card, ServerOptions.defaults());
         server.start();
@@ -74,27 +76,23 @@ class TraceProxyTest {
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws Exception {
         if (System.getenv("JVFIO_TRACE_TEST_DEBUG") != null) {
             lines.forEach(System.out::println);
         }
         proxy.close();
         server.close();
         assertThat(Files.exists(dir.resolve("trace.sock"))).as("socket file removed").isFalse();
-        assertThat(Fd.openFdCountOfProcess()).as("open fds after the test (client, proxy and server)").isEqualTo(fdsBefore);
+        fdsBefore.assertNoneLeaked(Duration.ZERO); // client, proxy and server
     }
 
     private VfioUserClient connectThroughProxy() throws Exception {
         return VfioUserClient.connect(proxy.listenPath());
     }
 
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(5);
+    private static void await(BooleanSupplier condition, String what) throws Exception {
+        if (!Await.until(Duration.ofSeconds(10), condition::getAsBoolean)) {
+            throw new AssertionError("timed out waiting for " + what);
         }
     }
 
