@@ -1,5 +1,11 @@
 package io.jvfio.cli;
 
+import io.jvfio.cli.bench.BenchCommand;
+import io.jvfio.cli.demo.DemoCommand;
+import io.jvfio.cli.lspci.LspciCommand;
+import io.jvfio.cli.migrate.MigrateCommand;
+import io.jvfio.cli.serve.ServeCommand;
+import io.jvfio.cli.trace.TraceCommand;
 import io.jvfio.linux.UnixServerSocket;
 import java.util.List;
 import picocli.CommandLine;

@@ -3,10 +3,10 @@ package io.jvfio.cli;
 import java.util.Locale;
 
 /** Byte sizes as users type them: 4096, 64K, 512M, 1G, 2T (powers of 1024). */
-final class Sizes {
+public final class Sizes {
     private Sizes() {}
 
-    static long parse(String text, String option) {
+    public static long parse(String text, String option) {
         String t = text.strip().toUpperCase(Locale.ROOT);
         int shift = switch (t.isEmpty() ? ' ' : t.charAt(t.length() - 1)) {
             case 'K' -> 10;

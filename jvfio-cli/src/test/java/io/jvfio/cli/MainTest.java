@@ -2,6 +2,7 @@ package io.jvfio.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.cli.serve.ServeCommand;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -54,16 +55,16 @@ class MainTest {
 
     @Test
     void usageListsEveryCommand() {
-        LspciCommandTest.Run root = LspciCommandTest.run("--help");
+        Cli.Run root = Cli.run("--help");
         assertThat(root.exit()).isZero();
         assertThat(root.out()).contains("Commands:", "  serve ", "  demo ", "  lspci ", "  trace ", "  migrate ", "  bench ", "  help ");
-        LspciCommandTest.Run serve = LspciCommandTest.run("serve", "--help");
+        Cli.Run serve = Cli.run("serve", "--help");
         assertThat(serve.out()).contains("Commands:", "  gpio ", "  virtio-blk ");
-        LspciCommandTest.Run missing = LspciCommandTest.run("serve", "gpio");
+        Cli.Run missing = Cli.run("serve", "gpio");
         assertThat(missing.exit()).isEqualTo(2);
         assertThat(missing.err()).contains("Error: Missing required argument (specify one of these): (--socket=PATH | --fd=N)",
                 "Usage: jvfio serve gpio");
-        LspciCommandTest.Run typo = LspciCommandTest.run("serve", "gpi");
+        Cli.Run typo = Cli.run("serve", "gpi");
         assertThat(typo.exit()).isEqualTo(2);
         assertThat(typo.err()).contains("Unmatched argument at index 1: 'gpi'", "Did you mean: serve gpio?");
     }

@@ -7,6 +7,7 @@ import io.jvfio.linux.Errno;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.testing.Await;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -31,11 +32,8 @@ class MigrationDriverTest extends ClientTestSupport {
         c.write64(0, 0, IOVA);
     }
 
-    private static void waitForCounter(DmaWritingDevice d, long atLeast) throws InterruptedException {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (d.counter() < atLeast && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
+    private static void waitForCounter(DmaWritingDevice d, long atLeast) throws Exception {
+        Await.until(BOUND, () -> d.counter() >= atLeast);
         assertThat(d.counter()).as("device steps within %s", BOUND).isGreaterThanOrEqualTo(atLeast);
     }
 

@@ -9,7 +9,9 @@ import io.jvfio.client.VfioUserException;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.testing.Await;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -85,10 +87,7 @@ class GpioMigrationTest {
                 writerFailure.set(t);
             }
         });
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (writes.get() < 50 && System.nanoTime() < deadline) {
-            Thread.sleep(1);
-        }
+        Await.until(Duration.ofSeconds(10), () -> writes.get() >= 50);
         assertThat(writes.get()).as("outputs written before the migration").isGreaterThanOrEqualTo(50);
 
         MigrationDriver.Result result;

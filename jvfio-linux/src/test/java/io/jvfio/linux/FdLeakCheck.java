@@ -2,12 +2,11 @@ package io.jvfio.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.testing.OpenFds;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.stream.Stream;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
@@ -18,7 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 abstract class FdLeakCheck {
     static {
         // Lazily opened JDK and test-library files must be open before the first count, not during a test.
-        assertThat(Fd.openFdCountOfProcess()).isPositive();
+        assertThat(OpenFds.count()).isPositive();
         try (EventFd warmUp = EventFd.create(); Epoll epoll = Epoll.create()) {
             epoll.add(warmUp.fd(), Epoll.IN, 0);
             UnixSocket[] pair = UnixSocket.pair();
@@ -30,38 +29,16 @@ abstract class FdLeakCheck {
         }
     }
 
-    private int fdsBefore;
-    private List<String> descriptionBefore;
+    private OpenFds before;
 
     @BeforeEach
     final void countFds() {
-        descriptionBefore = describeOpenFds();
-        fdsBefore = Fd.openFdCountOfProcess();
+        before = OpenFds.snapshot();
     }
 
     @AfterEach
-    final void noFdLeaked() {
-        int fdsAfter = Fd.openFdCountOfProcess();
-        assertThat(fdsAfter)
-                .as("open fds after the test; before: %s, after: %s", descriptionBefore, describeOpenFds())
-                .isEqualTo(fdsBefore);
-    }
-
-    /** "n -> target" for each open fd, to show what leaked. */
-    static List<String> describeOpenFds() {
-        List<String> entries = new ArrayList<>();
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path fd : fds.sorted().toList()) {
-                try {
-                    entries.add(fd.getFileName() + " -> " + Files.readSymbolicLink(fd));
-                } catch (IOException gone) {
-                    // The directory stream's own fd is gone by the time it is read.
-                }
-            }
-        } catch (IOException e) {
-            entries.add("cannot list: " + e);
-        }
-        return entries;
+    final void noFdLeaked() throws Exception {
+        before.assertNoneLeaked(Duration.ZERO);
     }
 
     /** The open flags of {@code fd} as /proc reports them (octal "flags:" of fdinfo). */

@@ -230,9 +230,34 @@ public final class PciRegisters {
         public static final int FLAGS_VERSION_2 = 2;
         public static final int FLAGS_TYPE_SHIFT = 4;
         public static final int FLAGS_TYPE_MASK = 0xF << 4;
+        public static final int FLAGS_SLOT = 1 << 8;
+        /** The interrupt message number (MSI/MSI-X vector) of the capability's own events. */
+        public static final int FLAGS_IRQ_SHIFT = 9;
+        public static final int FLAGS_IRQ_MASK = 0x1F << 9;
+
+        /** Device/port types, the values of {@link #FLAGS_TYPE_MASK} ({@link PcieDeviceType} names those a model can be). */
+        public static final int TYPE_ENDPOINT = 0x0;
+        public static final int TYPE_LEGACY_ENDPOINT = 0x1;
+        public static final int TYPE_ROOT_PORT = 0x4;
+        public static final int TYPE_UPSTREAM_PORT = 0x5;
+        public static final int TYPE_DOWNSTREAM_PORT = 0x6;
+        public static final int TYPE_PCIE_TO_PCI_BRIDGE = 0x7;
+        public static final int TYPE_PCI_TO_PCIE_BRIDGE = 0x8;
+        public static final int TYPE_ROOT_COMPLEX_INTEGRATED_ENDPOINT = 0x9;
+        public static final int TYPE_ROOT_COMPLEX_EVENT_COLLECTOR = 0xA;
 
         public static final int DEVCAP_MAX_PAYLOAD_MASK = 0x7;
+        public static final int DEVCAP_PHANTOM_SHIFT = 3;
+        public static final int DEVCAP_PHANTOM_MASK = 0x3 << 3;
+        public static final int DEVCAP_EXTENDED_TAG = 1 << 5;
+        public static final int DEVCAP_L0S_LATENCY_SHIFT = 6;
+        public static final int DEVCAP_L1_LATENCY_SHIFT = 9;
+        public static final int DEVCAP_ATTENTION_BUTTON = 1 << 12;
+        public static final int DEVCAP_ATTENTION_INDICATOR = 1 << 13;
+        public static final int DEVCAP_POWER_INDICATOR = 1 << 14;
         public static final int DEVCAP_ROLE_BASED_ERROR = 1 << 15;
+        public static final int DEVCAP_SLOT_POWER_VALUE_SHIFT = 18;
+        public static final int DEVCAP_SLOT_POWER_SCALE_SHIFT = 26;
         public static final int DEVCAP_FLR = 1 << 28;
 
         public static final int DEVCTL_CORRECTABLE_ERROR_REPORTING = 1 << 0;
@@ -240,8 +265,13 @@ public final class PciRegisters {
         public static final int DEVCTL_FATAL_ERROR_REPORTING = 1 << 2;
         public static final int DEVCTL_UNSUPPORTED_REQUEST_REPORTING = 1 << 3;
         public static final int DEVCTL_RELAXED_ORDERING = 1 << 4;
+        public static final int DEVCTL_MAX_PAYLOAD_SHIFT = 5;
         public static final int DEVCTL_MAX_PAYLOAD_MASK = 0x7 << 5;
+        public static final int DEVCTL_EXTENDED_TAG = 1 << 8;
+        public static final int DEVCTL_PHANTOM_FUNCTIONS = 1 << 9;
+        public static final int DEVCTL_AUX_POWER_PM = 1 << 10;
         public static final int DEVCTL_NO_SNOOP = 1 << 11;
+        public static final int DEVCTL_MAX_READ_REQUEST_SHIFT = 12;
         public static final int DEVCTL_MAX_READ_REQUEST_MASK = 0x7 << 12;
         /** Max read request size 512 bytes, the power-on default. */
         public static final int DEVCTL_MAX_READ_REQUEST_512 = 0x2 << 12;
@@ -253,6 +283,7 @@ public final class PciRegisters {
         public static final int DEVSTA_UNSUPPORTED_REQUEST = 1 << 3;
         public static final int DEVSTA_ERROR_BITS = DEVSTA_CORRECTABLE_ERROR | DEVSTA_NON_FATAL_ERROR
                 | DEVSTA_FATAL_ERROR | DEVSTA_UNSUPPORTED_REQUEST;
+        public static final int DEVSTA_AUX_POWER = 1 << 4;
         public static final int DEVSTA_TRANSACTIONS_PENDING = 1 << 5;
 
         public static final int LINK_SPEED_2_5GT = 1;
@@ -260,18 +291,52 @@ public final class PciRegisters {
         public static final int LINK_WIDTH_X1 = 1;
         public static final int LNKCAP_SPEED_MASK = 0xF;
         public static final int LNKCAP_WIDTH_MASK = 0x3F << 4;
+        /** ASPM support: bit 0 L0s, bit 1 L1. */
+        public static final int LNKCAP_ASPM_SHIFT = 10;
+        public static final int LNKCAP_L0S_EXIT_LATENCY_SHIFT = 12;
+        public static final int LNKCAP_L1_EXIT_LATENCY_SHIFT = 15;
+        public static final int LNKCAP_CLOCK_PM = 1 << 18;
+        public static final int LNKCAP_SURPRISE_DOWN_REPORTING = 1 << 19;
+        public static final int LNKCAP_DLL_ACTIVE_REPORTING = 1 << 20;
+        public static final int LNKCAP_BANDWIDTH_NOTIFICATION = 1 << 21;
+        public static final int LNKCAP_ASPM_OPTIONALITY = 1 << 22;
+        public static final int LNKCAP_PORT_SHIFT = 24;
         public static final int LNKCTL_ASPM_MASK = 0x3;
         public static final int LNKCTL_READ_COMPLETION_BOUNDARY = 1 << 3;
+        public static final int LNKCTL_LINK_DISABLE = 1 << 4;
         public static final int LNKCTL_COMMON_CLOCK = 1 << 6;
         public static final int LNKCTL_EXTENDED_SYNCH = 1 << 7;
+        public static final int LNKCTL_CLOCK_PM = 1 << 8;
+        public static final int LNKCTL_AUTONOMOUS_WIDTH_DISABLE = 1 << 9;
+        public static final int LNKCTL_BANDWIDTH_INTERRUPT = 1 << 10;
+        public static final int LNKCTL_AUTONOMOUS_BANDWIDTH_INTERRUPT = 1 << 11;
         public static final int LNKSTA_SPEED_MASK = 0xF;
         public static final int LNKSTA_WIDTH_MASK = 0x3F << 4;
+        public static final int LNKSTA_TRAINING_ERROR = 1 << 10;
+        public static final int LNKSTA_TRAINING = 1 << 11;
+        public static final int LNKSTA_SLOT_CLOCK = 1 << 12;
+        public static final int LNKSTA_DLL_ACTIVE = 1 << 13;
+        public static final int LNKSTA_BANDWIDTH_MANAGEMENT = 1 << 14;
+        public static final int LNKSTA_AUTONOMOUS_BANDWIDTH = 1 << 15;
 
+        public static final int DEVCAP2_TIMEOUT_RANGES_MASK = 0xF;
         public static final int DEVCAP2_COMPLETION_TIMEOUT_DISABLE = 1 << 4;
+        public static final int DEVCAP2_NO_RO_PR_PR_PASSING = 1 << 10;
+        public static final int DEVCAP2_LTR = 1 << 11;
+        public static final int DEVCTL2_TIMEOUT_VALUE_MASK = 0xF;
         public static final int DEVCTL2_COMPLETION_TIMEOUT_DISABLE = 1 << 4;
-        /** Supported link speeds vector: bit 1 = 2.5 GT/s. */
+        public static final int DEVCTL2_LTR = 1 << 10;
+        /** Supported link speeds vector: bit 1 = 2.5 GT/s, bit 2 = 5 GT/s, ... */
+        public static final int LNKCAP2_SPEEDS_SHIFT = 1;
+        public static final int LNKCAP2_SPEEDS_MASK = 0x7F << 1;
         public static final int LNKCAP2_SPEED_2_5GT = 1 << 1;
+        public static final int LNKCAP2_CROSSLINK = 1 << 8;
+        public static final int LNKCAP2_RETIMER_PRESENCE = 1 << 23;
+        public static final int LNKCAP2_TWO_RETIMERS_PRESENCE = 1 << 24;
+        public static final int LNKCAP2_DRS = 1 << 31;
         public static final int LNKCTL2_TARGET_SPEED_MASK = 0xF;
+        public static final int LNKCTL2_ENTER_COMPLIANCE = 1 << 4;
+        public static final int LNKCTL2_HW_AUTONOMOUS_SPEED_DISABLE = 1 << 5;
     }
 
     /** Header shared by all extended capabilities: id (16 bits), version (4), next (12). */

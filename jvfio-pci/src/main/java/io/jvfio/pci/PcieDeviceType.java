@@ -1,11 +1,13 @@
 package io.jvfio.pci;
 
+import io.jvfio.pci.PciRegisters.PciExpress;
+
 /** The device/port type field of the PCI Express capability, for the kinds of function a device model can be. */
 public enum PcieDeviceType {
-    ENDPOINT(0x0, true),
-    LEGACY_ENDPOINT(0x1, true),
+    ENDPOINT(PciExpress.TYPE_ENDPOINT, true),
+    LEGACY_ENDPOINT(PciExpress.TYPE_LEGACY_ENDPOINT, true),
     /** Has no link of its own, so its link registers read 0. */
-    ROOT_COMPLEX_INTEGRATED_ENDPOINT(0x9, false);
+    ROOT_COMPLEX_INTEGRATED_ENDPOINT(PciExpress.TYPE_ROOT_COMPLEX_INTEGRATED_ENDPOINT, false);
 
     private final int code;
     private final boolean hasLink;

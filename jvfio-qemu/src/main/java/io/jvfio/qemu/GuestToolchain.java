@@ -109,14 +109,6 @@ public final class GuestToolchain {
         return unavailableReason() == null;
     }
 
-    /**
-     * Whether this environment demands the toolchain: the env var {@code CI} is {@code true}. Tests then fail
-     * instead of being skipped when {@link #isAvailable()} is false.
-     */
-    public static boolean requiredByEnvironment() {
-        return "true".equalsIgnoreCase(System.getenv("CI"));
-    }
-
     /** Why {@link #isAvailable()} is false, or {@code null} when it is true. */
     public static String unavailableReason() {
         try {

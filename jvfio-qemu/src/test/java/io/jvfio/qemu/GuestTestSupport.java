@@ -1,25 +1,17 @@
 package io.jvfio.qemu;
 
-import static org.assertj.core.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
+import io.jvfio.testing.GuestTests;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 
-/** Shared test helpers: the toolchain (skip if absent, fail if absent under CI=true) and one-shot guest runs. */
+/** Shared test helpers: the toolchain (under the guest tests' one skip rule, {@link GuestTests}) and one-shot guest runs. */
 final class GuestTestSupport {
 
     private GuestTestSupport() {}
 
     static GuestToolchain toolchain() throws IOException {
-        String reason = GuestToolchain.unavailableReason();
-        if (reason != null) {
-            if (GuestToolchain.requiredByEnvironment()) {
-                fail("CI=true but the guest toolchain is unavailable: " + reason);
-            }
-            assumeTrue(false, "guest toolchain unavailable: " + reason);
-        }
+        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
         return GuestToolchain.locate();
     }
 

@@ -6,6 +6,7 @@ import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Memfd;
+import io.jvfio.testing.Await;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DmaMap;
 import io.jvfio.protocol.Header;
@@ -54,11 +55,8 @@ class FaultTest extends ServerTestBase {
         return used;
     }
 
-    private void awaitNoClient() throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (server.hasClient() && System.nanoTime() < deadline) {
-            Thread.sleep(1);
-        }
+    private void awaitNoClient() throws Exception {
+        Await.until(Duration.ofSeconds(10), () -> !server.hasClient());
         assertThat(server.hasClient()).as("the server let go of the last client").isFalse();
     }
 

@@ -8,6 +8,7 @@ import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Memfd;
 import io.jvfio.linux.MessageReceiver;
 import io.jvfio.linux.UnixSocket;
+import io.jvfio.testing.OpenFds;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.DmaMap;
@@ -99,7 +100,7 @@ class FuzzSessionTest {
             return;
         }
         INTERNAL_ERRORS.clear();
-        int fdsBefore = Fd.openFdCountOfProcess();
+        OpenFds fdsBefore = OpenFds.snapshot();
         FuzzDevice device = new FuzzDevice();
         UnixSocket[] pair = UnixSocket.pair();
         UnixSocket client = pair[0];
@@ -139,15 +140,7 @@ class FuzzSessionTest {
         if (!INTERNAL_ERRORS.isEmpty()) {
             throw new AssertionError("internal error in the server: " + INTERNAL_ERRORS);
         }
-        long deadline = System.nanoTime() + 2_000_000_000L;
-        while (Fd.openFdCountOfProcess() != fdsBefore && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
-        int after = Fd.openFdCountOfProcess();
-        if (after != fdsBefore) {
-            throw new AssertionError("fd leak: %d open before the session, %d after: %s".formatted(fdsBefore, after,
-                    ServerTestBase.describeOpenFds()));
-        }
+        fdsBefore.assertNoneLeaked(Duration.ofSeconds(2));
     }
 
     private static void send(UnixSocket client, byte[] input) throws LinuxException {

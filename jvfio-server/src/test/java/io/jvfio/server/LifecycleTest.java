@@ -9,6 +9,7 @@ import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Memfd;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
+import io.jvfio.testing.Await;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DmaMap;
 import io.jvfio.protocol.IrqSet;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.time.Duration;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -46,10 +48,7 @@ class LifecycleTest extends ServerTestBase {
         TestPeer probe = client();
         probe.read(7, 0, 2);
         probe.close();
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (Fd.openFdCountOfProcess() != baseline && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
+        Await.until(Duration.ofSeconds(5), () -> Fd.openFdCountOfProcess() == baseline);
         assertThat(Fd.openFdCountOfProcess()).isEqualTo(baseline);
     }
 

@@ -10,6 +10,7 @@ import io.jvfio.protocol.DmaMap;
 import io.jvfio.protocol.IrqSet;
 import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.testing.OpenFds;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,13 +36,11 @@ abstract class ServerTestBase {
     TestDevice device;
     VfioUserServer server;
     private final List<AutoCloseable> cleanup = new ArrayList<>();
-    private int fdsBefore;
-    private List<String> fdsBeforeDescribed;
+    private OpenFds fdsBefore;
 
     @BeforeEach
     final void countFds() {
-        fdsBeforeDescribed = describeOpenFds();
-        fdsBefore = Fd.openFdCountOfProcess();
+        fdsBefore = OpenFds.snapshot();
     }
 
     static ServerOptions options(Duration dmaReplyTimeout) {
@@ -95,29 +93,7 @@ abstract class ServerTestBase {
             device.dispose();
         }
         // Bounded wait: fds closed by other threads (a device thread's last use) may lag the close.
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (Fd.openFdCountOfProcess() != fdsBefore && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        assertThat(Fd.openFdCountOfProcess())
-                .as("open fds after the test; before: %s, after: %s", fdsBeforeDescribed, describeOpenFds())
-                .isEqualTo(fdsBefore);
-    }
-
-    static List<String> describeOpenFds() {
-        List<String> entries = new ArrayList<>();
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path fd : fds.sorted().toList()) {
-                try {
-                    entries.add(fd.getFileName() + " -> " + Files.readSymbolicLink(fd));
-                } catch (IOException gone) {
-                    // the listing's own fd
-                }
-            }
-        } catch (IOException e) {
-            entries.add("cannot list: " + e);
-        }
-        return entries;
+        fdsBefore.assertNoneLeaked(Duration.ofSeconds(5));
     }
 
     /** A whole session touching every path once, so lazily opened JDK/library files are open before counting. */
@@ -151,7 +127,7 @@ abstract class ServerTestBase {
                 Files.deleteIfExists(sock);
                 Files.deleteIfExists(d);
             }
-            describeOpenFds();
+            OpenFds.describe(); // its classes loaded before the first count
         } catch (Exception e) {
             throw new ExceptionInInitializerError(e);
         }

@@ -12,6 +12,7 @@ import io.jvfio.linux.Fd;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.testing.Await;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -272,10 +273,7 @@ class VirtioBlkTest {
             assertThat(d.memory.get(ValueLayout.JAVA_BYTE, status)).isEqualTo((byte) BLK_S_OK);
             // The device asks for the next buffer's notification (avail_event) once it has drained the ring.
             long availEvent = q.used + USED_RING + (long) USED_ELEM_SIZE * UserspaceVirtioDriver.QUEUE_SIZE;
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            while (d.memory.get(U16, availEvent) != 1 && System.nanoTime() < deadline) {
-                Thread.sleep(1);
-            }
+            Await.until(Duration.ofSeconds(5), () -> d.memory.get(U16, availEvent) == 1);
             assertThat(d.memory.get(U16, availEvent)).as("avail_event").isEqualTo((short) 1);
 
             // used_event stays 0: the second completion raises no interrupt

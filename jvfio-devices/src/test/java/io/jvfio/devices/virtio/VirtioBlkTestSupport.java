@@ -2,7 +2,9 @@ package io.jvfio.devices.virtio;
 
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.testing.Await;
 import java.nio.file.Path;
+import java.time.Duration;
 
 final class VirtioBlkTestSupport {
     private VirtioBlkTestSupport() {}
@@ -13,10 +15,7 @@ final class VirtioBlkTestSupport {
         return server;
     }
 
-    static void awaitNoClient(VfioUserServer server) throws InterruptedException {
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (server.hasClient() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
+    static void awaitNoClient(VfioUserServer server) throws Exception {
+        Await.until(Duration.ofSeconds(5), () -> !server.hasClient());
     }
 }

@@ -1,0 +1,13 @@
+/**
+ * The benchmarks: what {@code jvfio bench} runs (latency, scale, start-up, virtio-blk against QEMU's
+ * disk, with the bench device and the servers they measure), and the JMH benchmarks of
+ * target/benchmarks.jar, which run on the class path.
+ */
+module io.jvfio.bench {
+    requires io.jvfio.client;
+    requires io.jvfio.devices;
+    requires io.jvfio.qemu;
+    requires jdk.unsupported;   // sun.misc.Signal: the AOT training stops `serve` as SIGTERM does
+    requires static jmh.core;   // the JMH benchmarks only: `jvfio bench` runs without JMH
+    exports io.jvfio.bench;
+}

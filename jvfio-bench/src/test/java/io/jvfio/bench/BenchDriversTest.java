@@ -1,0 +1,52 @@
+package io.jvfio.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The benchmarks in a tiny configuration, servers on threads of this JVM: every measurement runs
+ * and lands in the table. No timings are checked (figures belong to the bench output).
+ */
+class BenchDriversTest {
+    @Test
+    void latencyRunsEveryMeasurementAndPrintsTheTable() throws Exception {
+        var options = new BenchLatency.Options(50, 2, List.of(BenchLatency.Placement.IN_PROCESS), null, null, true,
+                64 << 10, 2);
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        List<BenchLatency.Row> rows = BenchLatency.run(options, new PrintStream(log, true, StandardCharsets.UTF_8));
+        assertThat(rows).extracting(BenchLatency.Row::what).contains(
+                "ping-pong 16 B (floor)", "GPIO read 1 B", "GPIO write 1 B", "GPIO read 4 B", "GPIO write 4 B",
+                "mmapped BAR read 8 B", "mmapped BAR write 8 B", "ping-pong (floor)", "polled doorbell round trip",
+                "interrupt: device raises → client wakes", "64 KiB request/reply (floor)",
+                "memcpy in the server (floor) (64 KiB)", "DMA read, mapped window (64 KiB)",
+                "DMA write, mapped window (64 KiB)", "DMA read by message (64 KiB)", "DMA write by message (64 KiB)");
+        assertThat(rows).allSatisfy(r -> assertThat(r.median()).isPositive());
+        ByteArrayOutputStream table = new ByteArrayOutputStream();
+        BenchLatency.print(rows, new PrintStream(table, true, StandardCharsets.UTF_8));
+        String text = table.toString(StandardCharsets.UTF_8);
+        assertThat(text).contains("| in-process | jvfio | GPIO read 4 B |")
+                .contains("jvfio client+server / AF_UNIX floor, GPIO read 4 B")
+                .contains("polled doorbell / shared-memory floor");
+    }
+
+    @Test
+    void scaleServesManyDevicesToManyClients() throws Exception {
+        BenchScale.Result r = BenchScale.run(3, 0.2, true, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        assertThat(r.devices()).isEqualTo(3);
+        assertThat(r.ops()).isPositive();
+        ByteArrayOutputStream table = new ByteArrayOutputStream();
+        BenchScale.print(r, new PrintStream(table, true, StandardCharsets.UTF_8));
+        assertThat(table.toString(StandardCharsets.UTF_8)).contains("| 3 |");
+    }
+
+    @Test
+    void aotTrainingDrivesTheGpioCardThroughAServer() throws Exception {
+        // The training's client wrote the outputs 0..199 through the server: the card holds the last.
+        assertThat(BenchStartup.train().outputs()).isEqualTo(199);
+    }
+}

@@ -1,0 +1,183 @@
+package io.jvfio.cli.bench;
+
+import io.jvfio.bench.BenchLatency;
+import io.jvfio.bench.BenchScale;
+import io.jvfio.bench.BenchServe;
+import io.jvfio.bench.BenchStartup;
+import io.jvfio.bench.VirtioBlkBench;
+import io.jvfio.cli.Main;
+import io.jvfio.cli.Sizes;
+import io.jvfio.devices.virtio.NotifyMode;
+import io.jvfio.qemu.GuestToolchain;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code jvfio bench ...}: measurements that print a table (not tests). */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmarks that print a table.",
+        subcommands = {BenchCommand.VirtioBlk.class, BenchCommand.Latency.class, BenchCommand.Scale.class,
+                BenchCommand.Startup.class, BenchCommand.Serve.class, BenchCommand.AotTraining.class})
+public final class BenchCommand {
+
+    @Command(name = "latency", mixinStandardHelpOptions = true,
+            description = "Trapped region access latency (jvfio GPIO card, libvfio-user's GPIO sample, an AF_UNIX"
+                    + " ping-pong floor), mmapped BAR access, a polled doorbell against a shared-memory ping-pong,"
+                    + " interrupt latency and DMA bandwidth (mapped and by message, against memcpy and the socket),"
+                    + " with client and server on one CPU and on two. Servers run in child processes. Prints a table"
+                    + " (min / median / max over the runs) and the goal ratios. Run it on an idle machine.")
+    static final class Latency implements Callable<Integer> {
+        @Option(names = "--ops", defaultValue = "20000", description = "Operations per run (default: ${DEFAULT-VALUE}).")
+        int ops;
+
+        @Option(names = "--runs", defaultValue = "5", description = "Runs per measurement (default: ${DEFAULT-VALUE}).")
+        int runs;
+
+        @Option(names = "--placement", defaultValue = "both", paramLabel = "one-cpu|cross-cpu|both",
+                description = "Where client and server run (default: ${DEFAULT-VALUE}).")
+        String placement;
+
+        @Option(names = "--libvfio-user", paramLabel = "SOCKET",
+                description = "Also drive a running libvfio-user GPIO sample (gpio-pci-idio-16) on SOCKET.")
+        Path lvuSocket;
+
+        @Option(names = "--libvfio-user-exec", paramLabel = "PROGRAM",
+                description = "Start libvfio-user's GPIO sample (e.g. build/samples/gpio-pci-idio-16) and drive it.")
+        Path lvuExec;
+
+        @Option(names = "--dma-size", defaultValue = "1M", paramLabel = "SIZE", description = "Bytes per DMA copy (default: ${DEFAULT-VALUE}).")
+        String dmaSize;
+
+        @Option(names = "--dma-iterations", defaultValue = "1024",
+                description = "DMA copies per run through the mapped window (default: ${DEFAULT-VALUE}); message DMA makes a quarter as many.")
+        int dmaIterations;
+
+        @Option(names = "--in-process", hidden = true, description = "Serve on threads of this process (smoke tests).")
+        boolean inProcess;
+
+        @Override
+        public Integer call() throws Exception {
+            List<BenchLatency.Placement> placements = inProcess ? List.of(BenchLatency.Placement.IN_PROCESS) : switch (placement) {
+                case "both" -> List.of(BenchLatency.Placement.ONE_CPU, BenchLatency.Placement.CROSS_CPU);
+                case "one-cpu" -> List.of(BenchLatency.Placement.ONE_CPU);
+                case "cross-cpu" -> List.of(BenchLatency.Placement.CROSS_CPU);
+                default -> throw new IllegalArgumentException("--placement must be one-cpu, cross-cpu or both, not '" + placement + "'");
+            };
+            var options = new BenchLatency.Options(ops, runs, placements, lvuSocket, lvuExec, inProcess,
+                    Sizes.parse(dmaSize, "--dma-size"), dmaIterations);
+            BenchLatency.print(BenchLatency.run(options, System.err), System.out);
+            return 0;
+        }
+    }
+
+    @Command(name = "scale", mixinStandardHelpOptions = true,
+            description = {"One server process with N GPIO cards on N sockets, N clients reading at full speed:",
+                    "server memory per device and latency under that load."})
+    static final class Scale implements Callable<Integer> {
+        @Option(names = "--devices", defaultValue = "64", description = "Devices, sockets and clients (default: ${DEFAULT-VALUE}).")
+        int devices;
+
+        @Option(names = "--seconds", defaultValue = "5", description = "Seconds of load (default: ${DEFAULT-VALUE}).")
+        double seconds;
+
+        @Option(names = "--in-process", hidden = true, description = "Serve on threads of this process (smoke tests).")
+        boolean inProcess;
+
+        @Override
+        public Integer call() throws Exception {
+            BenchScale.print(BenchScale.run(devices, seconds, inProcess, System.err), System.out);
+            return 0;
+        }
+    }
+
+    @Command(name = "startup", mixinStandardHelpOptions = true,
+            description = "Time from exec of `LAUNCHER serve gpio` to its socket listening, without and with the AOT cache.")
+    static final class Startup implements Callable<Integer> {
+        @Option(names = "--launcher", defaultValue = "./jvfio", paramLabel = "PATH", description = "The jvfio launcher (default: ${DEFAULT-VALUE}).")
+        Path launcher;
+
+        @Option(names = "--runs", defaultValue = "7", description = "Starts per mode (default: ${DEFAULT-VALUE}).")
+        int runs;
+
+        @Override
+        public Integer call() throws Exception {
+            BenchStartup.print(BenchStartup.run(launcher, runs, System.err), System.out);
+            return 0;
+        }
+    }
+
+    @Command(name = "serve", hidden = true, description = "The server side of the benchmarks (a child process).")
+    static final class Serve implements Callable<Integer> {
+        @picocli.CommandLine.Parameters(index = "0", paramLabel = "gpio|bench|echo")
+        String kind;
+
+        @Option(names = "--socket", required = true, description = "Socket path; with --count, %d is replaced by 0..N-1.")
+        Path socket;
+
+        @Option(names = "--count", defaultValue = "1")
+        int count;
+
+        @Option(names = "--cpus", description = "Pin the process to these CPUs, e.g. 0 or 0-1.")
+        String cpus;
+
+        @Override
+        public Integer call() throws Exception {
+            return BenchServe.main(kind, socket, count, cpus);
+        }
+    }
+
+    @Command(name = "aot-training", hidden = true, description = "The workload the launcher records its AOT cache with.")
+    static final class AotTraining implements Callable<Integer> {
+        @Override
+        public Integer call() throws Exception {
+            BenchStartup.train(socket -> Main.run("serve", "gpio", "--socket", socket.toString()));
+            return 0;
+        }
+    }
+
+    @Command(name = "virtio-blk", mixinStandardHelpOptions = true,
+            description = {"Boot a guest and run fio (sequential 1 MiB, random 4 KiB; read and write) against jvfio's",
+                    "virtio-blk and against QEMU's built-in virtio-blk on the same image; print MB/s, IOPS and the ratio.",
+                    "Needs the guest toolchain (scripts/provision-guest.sh) and root. Run it on an otherwise idle machine."})
+    static final class VirtioBlk implements Callable<Integer> {
+        @Option(names = "--seconds", defaultValue = "10", description = "Seconds per fio job (default: ${DEFAULT-VALUE}).")
+        int seconds;
+
+        @Option(names = "--size", defaultValue = "1G", paramLabel = "SIZE", description = "Image size, e.g. 1G (default: ${DEFAULT-VALUE}).")
+        String size;
+
+        @Option(names = "--qemu-cache", defaultValue = "writeback", paramLabel = "writeback|none|both",
+                description = "Cache mode of QEMU's own device (default: ${DEFAULT-VALUE}).")
+        String qemuCache;
+
+        @Option(names = "--notify", defaultValue = "trapped", paramLabel = "trapped|polled|both",
+                description = "Queue notification mode(s) of jvfio's device (default: ${DEFAULT-VALUE}).")
+        String notify;
+
+        @Option(names = "--queues", defaultValue = "1", description = "Virtqueues (default: ${DEFAULT-VALUE}).")
+        int queues;
+
+        @Option(names = "--no-shared-memory", description = "Private guest RAM: jvfio reaches it by DMA messages.")
+        boolean privateMemory;
+
+        @Override
+        public Integer call() throws Exception {
+            List<String> caches = switch (qemuCache) {
+                case "both" -> List.of("writeback", "none");
+                case "writeback", "none" -> List.of(qemuCache);
+                default -> throw new IllegalArgumentException("--qemu-cache must be writeback, none or both, not '" + qemuCache + "'");
+            };
+            List<NotifyMode> modes = switch (notify) {
+                case "both" -> List.of(NotifyMode.TRAPPED, NotifyMode.POLLED);
+                case "trapped" -> List.of(NotifyMode.TRAPPED);
+                case "polled" -> List.of(NotifyMode.POLLED);
+                default -> throw new IllegalArgumentException("--notify must be trapped, polled or both, not '" + notify + "'");
+            };
+            var options = new VirtioBlkBench.Options(seconds, Sizes.parse(size, "--size"), caches, modes, queues, !privateMemory);
+            VirtioBlkBench.print(VirtioBlkBench.run(GuestToolchain.locate(), options, System.err), System.out);
+            return 0;
+        }
+    }
+}

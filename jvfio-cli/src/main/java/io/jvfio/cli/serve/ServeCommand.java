@@ -1,0 +1,203 @@
+package io.jvfio.cli.serve;
+
+import io.jvfio.cli.Sizes;
+import io.jvfio.devices.PciIdio16;
+import io.jvfio.devices.PciIdio16Diagnostics;
+import io.jvfio.linux.Fd;
+import io.jvfio.server.Platform;
+import io.jvfio.server.PlatformExtension;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.VfioDevice;
+import io.jvfio.server.VfioUserServer;
+import io.jvfio.server.zpci.ZpciConfig;
+import io.jvfio.server.zpci.ZpciExtension;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code jvfio serve DEVICE}: serves one device until interrupted (SIGTERM or Ctrl-C). The devices
+ * ({@link Gpio}, {@link VirtioBlkDisk}) are added as subcommands by {@link Main#COMMANDS}.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve a device over vfio-user until SIGTERM/Ctrl-C.")
+public final class ServeCommand {
+
+    /** Where to listen: a socket path, or an inherited fd (the vfio-user backend convention). */
+    static final class Endpoint {
+        @Option(names = "--socket", paramLabel = "PATH", required = true,
+                description = "UNIX socket to listen on (created with mode 0600; a stale socket is replaced).")
+        Path socket;
+
+        @Option(names = "--fd", paramLabel = "N", required = true,
+                description = "Serve on inherited file descriptor N (a listening or a connected socket).")
+        Integer fd;
+    }
+
+    static abstract class DeviceCommand implements Callable<Integer> {
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Endpoint endpoint;
+
+        @Option(names = "--socket-mode", paramLabel = "OCTAL", defaultValue = "600",
+                description = "Permission bits of the socket file (default: ${DEFAULT-VALUE}).")
+        String socketMode;
+
+        @Option(names = "--platform", paramLabel = "EXT[:K=V,...]",
+                description = {"Apply a platform extension to the device (repeatable). Available: "
+                        + "zpci[:pchid=..,vfn=..,gid=..,pft=..,fmb_length=..,start_dma=..,end_dma=..,dasm=..,msi_addr=..,"
+                        + "refresh=..,mui=..,noi=..,maxstbl=..,version=..,util=TEXT,pfip=HEX] (s390 zPCI device-info capabilities)."})
+        java.util.List<String> platform = new java.util.ArrayList<>();
+
+        abstract VfioDevice device() throws Exception;
+
+        void describe(VfioDevice device) {}
+
+        /** Releases what the device holds (files, threads) once serving has ended. */
+        void shutdown(VfioDevice device) {}
+
+        @Override
+        public Integer call() throws Exception {
+            VfioDevice device = device();
+            ServerOptions options = ServerOptions.defaults().withSocketMode(parseMode(socketMode));
+            Platform extensions = parsePlatform(platform);
+            try (VfioUserServer server = endpoint.socket != null
+                    ? VfioUserServer.bind(endpoint.socket, device, options, extensions)
+                    : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions)) {
+                // SIGTERM and Ctrl-C stop serving: the client is disconnected, the socket removed, exit 0.
+                for (String signal : new String[] {"TERM", "INT"}) {
+                    sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> server.close());
+                }
+                if (endpoint.socket != null) {
+                    Path abs = endpoint.socket.toAbsolutePath();
+                    System.out.println("serving " + device.name() + " on " + abs);
+                    System.out.println("attach it to QEMU with:");
+                    System.out.println("  -device '{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"" + abs + "\",\"type\":\"unix\"}}'");
+                } else {
+                    System.out.println("serving " + device.name() + " on fd " + endpoint.fd);
+                }
+                for (PlatformExtension e : extensions.extensions()) {
+                    System.out.println("platform extension: " + e.name());
+                }
+                describe(device);
+                System.out.flush();
+                server.serve();
+            } finally {
+                shutdown(device);
+            }
+            return 0;
+        }
+
+        static Platform parsePlatform(java.util.List<String> specs) {
+            java.util.List<PlatformExtension> list = new java.util.ArrayList<>();
+            for (String spec : specs) {
+                int colon = spec.indexOf(':');
+                String name = colon < 0 ? spec : spec.substring(0, colon);
+                String args = colon < 0 ? "" : spec.substring(colon + 1);
+                switch (name) {
+                    case "zpci" -> list.add(new ZpciExtension(ZpciConfig.parse(args)));
+                    default -> throw new IllegalArgumentException("--platform: unknown extension '" + name + "' (available: zpci)");
+                }
+            }
+            return new Platform(list);
+        }
+
+        private static int parseMode(String octal) {
+            try {
+                int mode = Integer.parseInt(octal, 8);
+                if (mode < 0 || mode > 0777) {
+                    throw new NumberFormatException();
+                }
+                return mode;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--socket-mode must be octal permission bits such as 600, not '" + octal + "'");
+            }
+        }
+    }
+
+    @Command(name = "gpio", mixinStandardHelpOptions = true,
+            description = "ACCES PCI-IDIO-16 digital I/O card (494f:0dc8); Linux binds gpio-pci-idio-16 to it.")
+    public static final class Gpio extends DeviceCommand {
+        @Option(names = "--inputs", paramLabel = "HEX", defaultValue = "0",
+                description = "Initial level of the 16 input lines, e.g. 0x00ff (default: ${DEFAULT-VALUE}).")
+        String inputs;
+
+        @Option(names = "--diagnostics",
+                description = "Serve the variant with a read-only diagnostics region (region 9, vendor TYPE 494f/1).")
+        boolean diagnostics;
+
+        @Override
+        VfioDevice device() {
+            PciIdio16 card = diagnostics ? new PciIdio16Diagnostics() : new PciIdio16();
+            card.setInputs(Integer.decode(inputs));
+            return card;
+        }
+    }
+
+    @Command(name = "virtio-blk", mixinStandardHelpOptions = true,
+            description = {"A virtio 1.x block device (1af4:1042) backed by a raw image file; Linux binds virtio_blk to it.",
+                    "Writes reach the image file; FLUSH syncs it."})
+    public static final class VirtioBlkDisk extends DeviceCommand {
+        @Option(names = "--disk", required = true, paramLabel = "IMG", description = "Raw image file (or block device).")
+        Path disk;
+
+        @Option(names = "--size", paramLabel = "SIZE", description = "With --create: the image size, e.g. 1G.")
+        String size;
+
+        @Option(names = "--create", description = "Create the image (with --size) if it does not exist.")
+        boolean create;
+
+        @Option(names = "--readonly", description = "Offer the disk read-only (writes fail with IOERR).")
+        boolean readOnly;
+
+        @Option(names = "--queues", defaultValue = "1", description = "Request queues (default: ${DEFAULT-VALUE}).")
+        int queues;
+
+        @Option(names = "--queue-size", defaultValue = "256", description = "Entries per queue, a power of two (default: ${DEFAULT-VALUE}).")
+        int queueSize;
+
+        @Option(names = "--serial", description = "The disk's serial (GET_ID), up to 20 ASCII characters.")
+        String serial;
+
+        @Option(names = "--notify", defaultValue = "trapped", paramLabel = "trapped|polled",
+                description = "Queue notifications: trapped writes (default) or a mapped page the device polls.")
+        String notify;
+
+        @Override
+        VfioDevice device() throws Exception {
+            var builder = io.jvfio.devices.virtio.VirtioBlk.builder(disk).readOnly(readOnly).queues(queues).queueSize(queueSize)
+                    .notifyMode(switch (notify) {
+                        case "trapped" -> io.jvfio.devices.virtio.NotifyMode.TRAPPED;
+                        case "polled" -> io.jvfio.devices.virtio.NotifyMode.POLLED;
+                        default -> throw new IllegalArgumentException("--notify must be trapped or polled, not '" + notify + "'");
+                    });
+            if (create) {
+                if (size == null) {
+                    throw new IllegalArgumentException("--create needs --size, e.g. --size 1G");
+                }
+                if (!java.nio.file.Files.exists(disk)) {
+                    builder.create(Sizes.parse(size, "--size"));
+                }
+            } else if (size != null) {
+                throw new IllegalArgumentException("--size only goes with --create");
+            } else if (!java.nio.file.Files.exists(disk)) {
+                throw new IllegalArgumentException(disk + " does not exist (add --create --size SIZE to make it)");
+            }
+            if (serial != null) {
+                builder.serial(serial);
+            }
+            return builder.build();
+        }
+
+        @Override
+        void describe(VfioDevice device) {
+            System.out.println("disk: " + disk.toAbsolutePath() + (readOnly ? " (read-only)" : ""));
+        }
+
+        @Override
+        void shutdown(VfioDevice device) {
+            ((io.jvfio.devices.virtio.VirtioBlk) device).shutdown();
+        }
+    }
+}
