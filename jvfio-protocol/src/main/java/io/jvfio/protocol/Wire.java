@@ -73,6 +73,28 @@ final class Wire {
         }
     }
 
+    /**
+     * The checks of an access struct ({@code start} and {@code count}, then with data exactly count bytes
+     * after the {@code fixed} part), once the payload holds the struct: count ≤ {@code maxCount} (E2BIG),
+     * the payload's size, and start + count must not wrap. Allocation-free unless it throws.
+     */
+    static void checkAccess(MemorySegment payload, long fixed, long start, long count, long maxCount, boolean withData,
+            String what, String startName) throws ProtocolException {
+        noOversize(count, maxCount, what);
+        if (withData && payload.byteSize() - fixed != count) {
+            throw invalidLength(payload, "count", count, fixed, what);
+        }
+        if (wraps(start, count)) {
+            throw ProtocolException.invalid(what + ": " + startName + " " + hex(start) + " + count " + count + " wraps around");
+        }
+    }
+
+    /** EINVAL "WHAT: payload is N bytes, FIELD C needs FIXED + C". */
+    static ProtocolException invalidLength(MemorySegment payload, String field, long count, long fixed, String what) {
+        return ProtocolException.invalid(what + ": payload is " + payload.byteSize() + " bytes, " + field + " "
+                + Long.toUnsignedString(count) + " needs " + (fixed + count));
+    }
+
     /** Copies {@code len} bytes at {@code off} into a new array (bounds already validated). */
     static byte[] bytes(MemorySegment s, long off, long len) {
         if (len > MAX_ARRAY) {
