@@ -1,19 +1,24 @@
 package io.jvfio.protocol;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * Generic reader/writer of VFIO capability chains: headers {@code {id u16 @0, version u16 @2, next u32 @4}};
+ * Generic reader/writer of VFIO capability chains: headers {@code {id u16, version u16, next u32}};
  * {@code cap_offset} and every {@code next} count from the start of the info struct; next = 0 ends the chain.
  * Written capabilities are laid out back to back, each padded to a multiple of 8 bytes (as the kernel does).
  */
 public final class CapabilityChain {
-    private CapabilityChain() {}
+    static final StructLayout HEADER = Struct.layout(Struct.u16("id"), Struct.u16("version"), Struct.u32("next"));
+    public static final int HEADER_SIZE = (int) HEADER.byteSize();
+    private static final long OFF_ID = Struct.offset(HEADER, "id");
+    private static final long OFF_VERSION = Struct.offset(HEADER, "version");
+    private static final long OFF_NEXT = Struct.offset(HEADER, "next");
 
-    public static final int HEADER_SIZE = 8;
+    private CapabilityChain() {}
 
     /** A capability as found in a received chain: its header fields and a view of its body. */
     public record Entry(int id, int version, long offset, MemorySegment body) {}
@@ -46,9 +51,9 @@ public final class CapabilityChain {
             Wire.checkU16(c.version(), "capability version");
             MemorySegment entry = info.asSlice(off, size);
             entry.fill((byte) 0);
-            Wire.put16(entry, 0, c.id());
-            Wire.put16(entry, 2, c.version());
-            Wire.put32(entry, 4, (int) next);
+            Wire.put16(entry, OFF_ID, c.id());
+            Wire.put16(entry, OFF_VERSION, c.version());
+            Wire.put32(entry, OFF_NEXT, (int) next);
             c.encodeBody(entry.asSlice(HEADER_SIZE, c.bodySize()));
             off += size;
         }
@@ -86,8 +91,8 @@ public final class CapabilityChain {
             if (found.size() >= maxEntries) {
                 throw ProtocolException.invalid(what + ": capability chain has more entries than fit");
             }
-            found.add(new long[] {off, Wire.u16(info, off), Wire.u16(info, off + 2)});
-            off = Wire.u32(info, off + 4);
+            found.add(new long[] {off, Wire.u16(info, off + OFF_ID), Wire.u16(info, off + OFF_VERSION)});
+            off = Wire.u32(info, off + OFF_NEXT);
         }
         long[] sorted = new long[found.size()];
         for (int i = 0; i < sorted.length; i++) {

@@ -14,11 +14,6 @@ public record RegionTypeCap(int type, int subtype) implements StructCapability {
         return ID;
     }
 
-    @Override
-    public int version() {
-        return VERSION;
-    }
-
     public static RegionTypeCap decodeBody(MemorySegment b) throws ProtocolException {
         return STRUCT.decode(b);
     }

@@ -227,6 +227,23 @@ final class Struct<R extends Record> {
         }
     }
 
+    /** Writes {@code values} back to back from {@code offset}. */
+    void encodeAll(MemorySegment dst, long offset, List<? extends R> values) {
+        for (R v : values) {
+            write(dst.asSlice(offset, size), v, size);
+            offset += size;
+        }
+    }
+
+    /** Reads {@code n} structs back to back from {@code offset} (the caller checked that they are there). */
+    List<R> readAll(MemorySegment p, long offset, long n) {
+        List<R> out = new ArrayList<>(Math.toIntExact(n));
+        for (long i = 0; i < n; i++) {
+            out.add(read(p.asSlice(offset + i * size, size), size));
+        }
+        return out;
+    }
+
     private static Object invoke(MethodHandle getter, Object target) {
         try {
             return getter.invoke(target);

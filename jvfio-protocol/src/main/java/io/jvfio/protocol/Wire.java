@@ -66,6 +66,13 @@ final class Wire {
         }
     }
 
+    /** EINVAL "WHAT N is not a power of two" unless it is one. */
+    static void powerOfTwo(long value, String what) throws ProtocolException {
+        if (value == 0 || Long.bitCount(value) != 1) {
+            throw ProtocolException.invalid(what + " " + Long.toUnsignedString(value) + " is not a power of two");
+        }
+    }
+
     static void noOversize(long count, long max, String what) throws ProtocolException {
         if (Long.compareUnsigned(count, max) > 0) {
             throw new ProtocolException(Errno.E2BIG, what + ": count " + Long.toUnsignedString(count)

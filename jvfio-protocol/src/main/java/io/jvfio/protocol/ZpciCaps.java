@@ -97,11 +97,6 @@ public final class ZpciCaps {
         }
 
         @Override
-        public int version() {
-            return 1;
-        }
-
-        @Override
         public long bodySize() {
             return 4L + bytes.length;
         }
