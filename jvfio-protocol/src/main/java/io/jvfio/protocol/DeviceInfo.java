@@ -17,7 +17,7 @@ public record DeviceInfo(int argsz, int flags, int numRegions, int numIrqs, bool
                          List<Capability> caps) implements Payload {
     static final Struct<DeviceInfo> STRUCT = Struct.of(DeviceInfo.class, "DEVICE_GET_INFO", Struct.u32("argsz"),
             Struct.u32("flags"), Struct.u32("numRegions"), Struct.u32("numIrqs"), Struct.u32("capOffset"), Struct.reserved(4));
-    public static final int SIZE = (int) Struct.offset(STRUCT.layout(), "capOffset");
+    public static final int SIZE = (int) STRUCT.offset("capOffset");
     public static final int SIZE_WITH_CAP_OFFSET = STRUCT.size();
 
     public DeviceInfo {

@@ -16,9 +16,9 @@ public record IoFdEntry(long offset, long size, int fdIndex, int type, int flags
     static final Struct<IoFdEntry> STRUCT = Struct.of(IoFdEntry.class, "DEVICE_GET_REGION_IO_FDS entry",
             Struct.u64("offset"), Struct.u64("size"), Struct.u32("fdIndex"), Struct.u32("type"), Struct.u32("flags"),
             Struct.u32("shadowMemFdIndex"), Struct.u64("data"), Struct.u64("shadowDatamatch"));
-    public static final int SIZE = (int) Struct.offset(STRUCT.layout(), "shadowDatamatch");
+    public static final int SIZE = (int) STRUCT.offset("shadowDatamatch");
     public static final int SHADOW_SIZE = STRUCT.size();
-    private static final long OFF_TYPE = Struct.offset(STRUCT.layout(), "type");
+    private static final long OFF_TYPE = STRUCT.offset("type");
 
     public static IoFdEntry ioeventfd(long offset, long size, int fdIndex, int flags, long datamatch) {
         return new IoFdEntry(offset, size, fdIndex, TYPE_IOEVENTFD, flags, 0, datamatch, 0);

@@ -48,7 +48,7 @@ public record MigData(int argsz, byte[] data) implements StructPayload {
     private static MigData decode(MemorySegment p, long maxSize, boolean padding) throws ProtocolException {
         String what = STRUCT.what();
         Wire.need(p, SIZE, what);
-        long size = Wire.u32(p, Struct.offset(STRUCT.layout(), "size"));
+        long size = Wire.u32(p, STRUCT.offset("size"));
         Wire.noOversize(size, maxSize, what + " size");
         if (padding ? p.byteSize() < SIZE + size : p.byteSize() != SIZE + size) {
             throw Wire.invalidLength(p, "size", size, SIZE, what);

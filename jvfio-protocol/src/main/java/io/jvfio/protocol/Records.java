@@ -3,57 +3,49 @@ package io.jvfio.protocol;
 import java.lang.reflect.RecordComponent;
 import java.util.Arrays;
 import java.util.HexFormat;
-import java.util.Objects;
 import java.util.StringJoiner;
 
 /**
- * equals, hashCode and toString for records with a {@code byte[]} component, which the generated ones
- * compare by identity: arrays by content, and in toString as hex, like {@code long}s and flags.
+ * equals, hashCode and toString for the records with a {@code byte[]} component, whose generated ones
+ * would compare the array by identity: arrays by content, and in toString as hex, like longs and flags.
  */
 final class Records {
     private Records() {}
 
     static boolean equal(Record a, Object b) {
-        if (b == null || a.getClass() != b.getClass()) {
-            return false;
-        }
-        for (RecordComponent c : a.getClass().getRecordComponents()) {
-            if (!Objects.deepEquals(value(c, a), value(c, b))) {
-                return false;
-            }
-        }
-        return true;
+        return b != null && a.getClass() == b.getClass() && Arrays.deepEquals(values(a), values(b));
     }
 
     static int hash(Record r) {
-        int h = 0;
-        for (RecordComponent c : r.getClass().getRecordComponents()) {
-            h = 31 * h + Arrays.deepHashCode(new Object[] {value(c, r)});
-        }
-        return h;
+        return Arrays.deepHashCode(values(r));
     }
 
     static String text(Record r) {
         StringJoiner j = new StringJoiner(", ", r.getClass().getSimpleName() + "[", "]");
-        for (RecordComponent c : r.getClass().getRecordComponents()) {
-            Object v = value(c, r);
-            String s = switch (v) {
+        RecordComponent[] components = r.getClass().getRecordComponents();
+        Object[] values = values(r);
+        for (int i = 0; i < values.length; i++) {
+            String name = components[i].getName();
+            j.add(name + "=" + switch (values[i]) {
                 case byte[] b -> HexFormat.of().formatHex(b);
                 case Long l -> Wire.hex(l);
-                case Integer i when c.getName().equals("flags") -> Wire.hex(Integer.toUnsignedLong(i));
-                default -> String.valueOf(v);
-            };
-            j.add(c.getName() + "=" + s);
+                case Integer n when name.equals("flags") -> Wire.hex(Integer.toUnsignedLong(n));
+                case null, default -> String.valueOf(values[i]);
+            });
         }
         return j.toString();
     }
 
-    /** The component's value; the accessor's copy of an array is as good as the field. */
-    private static Object value(RecordComponent c, Object r) {
+    private static Object[] values(Object r) {
+        RecordComponent[] components = r.getClass().getRecordComponents();
+        Object[] values = new Object[components.length];
         try {
-            return c.getAccessor().invoke(r);
+            for (int i = 0; i < components.length; i++) {
+                values[i] = components[i].getAccessor().invoke(r);
+            }
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException(e);
         }
+        return values;
     }
 }

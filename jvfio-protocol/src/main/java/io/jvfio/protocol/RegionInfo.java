@@ -18,7 +18,7 @@ public record RegionInfo(int argsz, int flags, int index, long size, long offset
             Struct.u32("flags"), Struct.u32("index"), Struct.u32("capOffset"), Struct.u64("size"), Struct.u64("offset"))
             .checkingArgsz();
     public static final int SIZE = STRUCT.size();
-    private static final long OFF_CAP_OFFSET = Struct.offset(STRUCT.layout(), "capOffset");
+    private static final long OFF_CAP_OFFSET = STRUCT.offset("capOffset");
 
     public RegionInfo {
         caps = List.copyOf(caps);

@@ -2,7 +2,6 @@ package io.jvfio.protocol;
 
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.PaddingLayout;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
@@ -20,11 +19,11 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Encoding writes each named field from the record's public no-argument method of the same name (a
  * component, or a derived value such as a count) and zeros for padding; a {@code byte[]} component that
- * is not a field is the data that follows the struct. Decoding fills every record
- * component that names a field from the bytes (u8/u16 unsigned; a u32 into a {@code long} unsigned), and
- * the remaining components (the variable data after the struct) from the caller's arguments, in order.
- * This is reflective and allocates: it serves the setup-time messages. The hot paths ({@link Header},
- * {@link RegionAccess}, {@link DmaAccess}) read and write at offsets taken from their layouts.
+ * is no field is the data that follows the struct. Decoding fills every component that names a field
+ * from the bytes (u8/u16 unsigned; a u32 into a {@code long} unsigned) and the other components (the
+ * data, capabilities, ...) from the caller's arguments, in order. This is reflective and allocates: it
+ * serves the setup-time messages. The hot paths ({@link Header}, {@link RegionAccess}, {@link DmaAccess})
+ * read and write at offsets taken from their layouts.
  */
 final class Struct<R extends Record> {
     private static final Map<Class<?>, Struct<?>> BY_RECORD = new ConcurrentHashMap<>();
@@ -41,7 +40,7 @@ final class Struct<R extends Record> {
     /** The accessor of the data after the struct (a {@code byte[]} component that is no field), or null. */
     private final MethodHandle tail;
 
-    /** A named field: offset, width, and its getter on the record (null for padding). */
+    /** A named field: its offset, its layout and its getter on the record. */
     private record Field(String name, long offset, ValueLayout layout, MethodHandle getter) {
         long end() {
             return offset + layout.byteSize();
@@ -56,13 +55,11 @@ final class Struct<R extends Record> {
         this.checksArgsz = checksArgsz;
         MethodHandles.Lookup lookup = MethodHandles.lookup();
         try {
-            long offset = 0;
             for (MemoryLayout m : layout.memberLayouts()) {
-                if (!(m instanceof PaddingLayout)) {
-                    String name = m.name().orElseThrow();
-                    fields.add(new Field(name, offset, (ValueLayout) m, lookup.unreflect(type.getMethod(name))));
+                if (m instanceof ValueLayout v) {
+                    String name = v.name().orElseThrow();
+                    fields.add(new Field(name, offset(name), v, lookup.unreflect(type.getMethod(name))));
                 }
-                offset += m.byteSize();
             }
             RecordComponent[] components = type.getRecordComponents();
             componentFields = new Field[components.length];
@@ -85,10 +82,10 @@ final class Struct<R extends Record> {
 
     /** {@code type}'s struct with these fields in order, named {@code what} in error messages. */
     static <R extends Record> Struct<R> of(Class<R> type, String what, MemoryLayout... fields) {
-        return new Struct<>(type, what, layout(fields), false);
+        return new Struct<>(type, what, MemoryLayout.structLayout(fields), false);
     }
 
-    /** {@code type}'s struct over an existing layout (two records that share one). */
+    /** {@code type}'s struct over a layout it shares with other records. */
     static <R extends Record> Struct<R> of(Class<R> type, String what, StructLayout layout) {
         return new Struct<>(type, what, layout, false);
     }
@@ -98,14 +95,10 @@ final class Struct<R extends Record> {
         return new Struct<>(type, what, layout, true);
     }
 
-    /** The struct declared (with {@link #of}) for {@code value}'s record class. */
+    /** The struct declared for {@code value}'s record class. */
     @SuppressWarnings("unchecked")
     static Struct<Record> of(Record value) {
         return (Struct<Record>) BY_RECORD.get(value.getClass());
-    }
-
-    static StructLayout layout(MemoryLayout... fields) {
-        return MemoryLayout.structLayout(fields);
     }
 
     static ValueLayout u8(String name) {
@@ -129,17 +122,22 @@ final class Struct<R extends Record> {
         return MemoryLayout.paddingLayout(bytes);
     }
 
+    /** A layout of fields in order, for the flyweights. */
+    static StructLayout layout(MemoryLayout... fields) {
+        return MemoryLayout.structLayout(fields);
+    }
+
     /** Offset of a named field in a layout. */
     static long offset(StructLayout layout, String field) {
         return layout.byteOffset(MemoryLayout.PathElement.groupElement(field));
     }
 
-    int size() {
-        return size;
+    long offset(String field) {
+        return offset(layout, field);
     }
 
-    StructLayout layout() {
-        return layout;
+    int size() {
+        return size;
     }
 
     /** The struct's name in error messages. */
@@ -148,12 +146,7 @@ final class Struct<R extends Record> {
     }
 
     private Field field(String name) {
-        for (Field f : fields) {
-            if (f.name.equals(name)) {
-                return f;
-            }
-        }
-        return null;
+        return fields.stream().filter(f -> f.name.equals(name)).findFirst().orElse(null);
     }
 
     /** Bytes {@link #encode} writes: the struct and the data after it. */
@@ -180,21 +173,28 @@ final class Struct<R extends Record> {
                     case ValueLayout.OfByte b -> dst.set(b, f.offset, (byte) v);
                     case ValueLayout.OfShort s -> dst.set(s, f.offset, (short) v);
                     case ValueLayout.OfInt i -> dst.set(i, f.offset, (int) v);
-                    case ValueLayout.OfLong l -> dst.set(l, f.offset, v);
-                    default -> throw new IllegalStateException("unsupported field " + f);
+                    default -> dst.set((ValueLayout.OfLong) f.layout, f.offset, v);
                 }
             }
         }
     }
 
+    /** Writes {@code values} back to back from {@code offset}. */
+    void encodeAll(MemorySegment dst, long offset, List<? extends R> values) {
+        for (R v : values) {
+            write(dst.asSlice(offset, size), v, size);
+            offset += size;
+        }
+    }
+
     /**
      * Checks the payload holds the struct (EINVAL "WHAT: payload is N bytes, needs M"), and argsz if so
-     * declared, then decodes; {@code rest} fills the components that are not fields.
+     * declared, then decodes; {@code rest} fills the components that are no fields.
      */
     R decode(MemorySegment p, Object... rest) throws ProtocolException {
         Wire.need(p, size, what);
         if (checksArgsz) {
-            Wire.argsz(Integer.toUnsignedLong(p.get(Wire.U32, field("argsz").offset)), size, what);
+            Wire.argsz(Wire.u32(p, offset("argsz")), size, what);
         }
         return read(p, size, rest);
     }
@@ -213,26 +213,11 @@ final class Struct<R extends Record> {
                 case ValueLayout.OfByte b -> Byte.toUnsignedLong(p.get(b, f.offset));
                 case ValueLayout.OfShort s -> Short.toUnsignedLong(p.get(s, f.offset));
                 case ValueLayout.OfInt n -> Integer.toUnsignedLong(p.get(n, f.offset));
-                case ValueLayout.OfLong l -> p.get(l, f.offset);
-                default -> throw new IllegalStateException("unsupported field " + f);
+                default -> p.get((ValueLayout.OfLong) f.layout, f.offset);
             };
             args[i] = constructor.type().parameterType(i) == int.class ? (Object) (int) v : (Object) v;
         }
-        try {
-            return type.cast(constructor.invokeWithArguments(args));
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
-
-    /** Writes {@code values} back to back from {@code offset}. */
-    void encodeAll(MemorySegment dst, long offset, List<? extends R> values) {
-        for (R v : values) {
-            write(dst.asSlice(offset, size), v, size);
-            offset += size;
-        }
+        return type.cast(invoke(constructor, args));
     }
 
     /** Reads {@code n} structs back to back from {@code offset} (the caller checked that they are there). */
@@ -244,9 +229,9 @@ final class Struct<R extends Record> {
         return out;
     }
 
-    private static Object invoke(MethodHandle getter, Object target) {
+    private static Object invoke(MethodHandle handle, Object... args) {
         try {
-            return getter.invoke(target);
+            return handle.invokeWithArguments(args);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
