@@ -9,9 +9,7 @@ public record Bitmap(long pgsize, long size, byte[] data) {
     static final Struct<Bitmap> STRUCT = Struct.of(Bitmap.class, "DMA_UNMAP bitmap", Struct.u64("pgsize"), Struct.u64("size"));
     public static final int HEADER_SIZE = STRUCT.size();
 
-    public Bitmap {
-        data = data.clone();
-    }
+    public Bitmap { data = data.clone(); }
 
     /** A request-side bitmap descriptor (no data). */
     public static Bitmap request(long pgsize, long size) {
@@ -23,10 +21,7 @@ public record Bitmap(long pgsize, long size, byte[] data) {
         return new Bitmap(pgsize, data.length, data);
     }
 
-    @Override
-    public byte[] data() {
-        return data.clone();
-    }
+    @Override public byte[] data() { return data.clone(); }
 
     public boolean isDirty(long page) {
         long byteIndex = page >>> 3;

@@ -3,8 +3,8 @@ package io.jvfio.protocol;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
+import java.util.TreeSet;
 
 /**
  * Generic reader/writer of VFIO capability chains: headers {@code {id u16, version u16, next u32}};
@@ -72,9 +72,9 @@ public final class CapabilityChain {
         }
         long end = info.byteSize();
         long maxEntries = Math.max(0, (end - fixedSize) / HEADER_SIZE);
-        List<long[]> found = new ArrayList<>(); // {offset, id, version}
-        long off = capOffset;
-        while (off != 0) {
+        List<Long> chain = new ArrayList<>();
+        TreeSet<Long> sorted = new TreeSet<>();
+        for (long off = capOffset; off != 0; off = Wire.u32(info, off + OFF_NEXT)) {
             if (off < fixedSize) {
                 throw ProtocolException.invalid(what + ": capability offset " + off
                         + " points into the fixed " + fixedSize + "-byte struct");
@@ -83,34 +83,26 @@ public final class CapabilityChain {
                 throw ProtocolException.invalid(what + ": capability header at offset " + off
                         + " runs past the end of the " + end + "-byte struct");
             }
-            for (long[] f : found) {
-                if (f[0] == off) {
-                    throw ProtocolException.invalid(what + ": capability chain loops back to offset " + off);
-                }
+            if (!sorted.add(off)) {
+                throw ProtocolException.invalid(what + ": capability chain loops back to offset " + off);
             }
-            if (found.size() >= maxEntries) {
+            if (sorted.size() > maxEntries) {
                 throw ProtocolException.invalid(what + ": capability chain has more entries than fit");
             }
-            found.add(new long[] {off, Wire.u16(info, off + OFF_ID), Wire.u16(info, off + OFF_VERSION)});
-            off = Wire.u32(info, off + OFF_NEXT);
+            chain.add(off);
         }
-        long[] sorted = new long[found.size()];
-        for (int i = 0; i < sorted.length; i++) {
-            sorted[i] = found.get(i)[0];
-        }
-        Arrays.sort(sorted);
-        for (int i = 1; i < sorted.length; i++) {
-            if (sorted[i] - sorted[i - 1] < HEADER_SIZE) {
-                throw ProtocolException.invalid(what + ": capabilities at offsets " + sorted[i - 1] + " and "
-                        + sorted[i] + " overlap");
+        for (long off : sorted) {
+            Long next = sorted.higher(off);
+            if (next != null && next - off < HEADER_SIZE) {
+                throw ProtocolException.invalid(what + ": capabilities at offsets " + off + " and " + next + " overlap");
             }
         }
-        List<Entry> out = new ArrayList<>(found.size());
-        for (long[] f : found) {
-            int idx = Arrays.binarySearch(sorted, f[0]);
-            long bodyEnd = idx + 1 < sorted.length ? sorted[idx + 1] : end;
-            long bodyStart = f[0] + HEADER_SIZE;
-            out.add(new Entry((int) f[1], (int) f[2], f[0], info.asSlice(bodyStart, bodyEnd - bodyStart)));
+        List<Entry> out = new ArrayList<>(chain.size());
+        for (long off : chain) {
+            Long next = sorted.higher(off);
+            long bodyStart = off + HEADER_SIZE;
+            out.add(new Entry(Wire.u16(info, off + OFF_ID), Wire.u16(info, off + OFF_VERSION), off,
+                    info.asSlice(bodyStart, (next == null ? end : next) - bodyStart)));
         }
         return out;
     }

@@ -18,9 +18,7 @@ public record DeviceFeature(int argsz, int flags, byte[] data) implements Struct
     public static final int KNOWN_FLAGS = Vfio.DEVICE_FEATURE_MASK | Vfio.DEVICE_FEATURE_GET
             | Vfio.DEVICE_FEATURE_SET | Vfio.DEVICE_FEATURE_PROBE;
 
-    public DeviceFeature {
-        data = data == null ? new byte[0] : data.clone();
-    }
+    public DeviceFeature { data = data == null ? new byte[0] : data.clone(); }
 
     /** A request whose argsz is exactly the struct plus {@code data}. */
     public static DeviceFeature of(int flags, Payload data) {
@@ -43,10 +41,7 @@ public record DeviceFeature(int argsz, int flags, byte[] data) implements Struct
         return new DeviceFeature(SIZE + b.length, request.flags, b);
     }
 
-    @Override
-    public byte[] data() {
-        return data.clone();
-    }
+    @Override public byte[] data() { return data.clone(); }
 
     /** Read-only view of the data. */
     public MemorySegment dataSegment() {

@@ -14,18 +14,9 @@ public record DmaReadReply(long address, byte[] data) implements StructPayload {
     /** Header size of the QEMU 10.1 layout (u32 count). */
     public static final int LEGACY_SIZE = 12;
 
-    public DmaReadReply {
-        data = data.clone();
-    }
-
-    @Override
-    public byte[] data() {
-        return data.clone();
-    }
-
-    public int count() {
-        return data.length;
-    }
+    public DmaReadReply { data = data.clone(); }
+    @Override public byte[] data() { return data.clone(); }
+    public int count() { return data.length; }
 
     /** Strict spec layout: payload exactly 16 + count bytes. */
     public static DmaReadReply decode(MemorySegment p) throws ProtocolException {

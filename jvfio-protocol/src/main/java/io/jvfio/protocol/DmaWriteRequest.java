@@ -7,18 +7,9 @@ public record DmaWriteRequest(long address, byte[] data) implements StructPayloa
     static final Struct<DmaWriteRequest> STRUCT = Struct.of(DmaWriteRequest.class, "DMA_WRITE", DmaAccess.LAYOUT);
     public static final int SIZE = DmaAccess.SIZE;
 
-    public DmaWriteRequest {
-        data = data.clone();
-    }
-
-    @Override
-    public byte[] data() {
-        return data.clone();
-    }
-
-    public int count() {
-        return data.length;
-    }
+    public DmaWriteRequest { data = data.clone(); }
+    @Override public byte[] data() { return data.clone(); }
+    public int count() { return data.length; }
 
     public static DmaWriteRequest decode(MemorySegment p) throws ProtocolException {
         return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);

@@ -14,9 +14,7 @@ public record FeatureDmaLoggingReport(long iova, long length, long pageSize, byt
             u64("iova"), u64("length"), u64("pageSize"));
     public static final int SIZE = STRUCT.size();
 
-    public FeatureDmaLoggingReport {
-        bitmap = bitmap == null ? new byte[0] : bitmap.clone();
-    }
+    public FeatureDmaLoggingReport { bitmap = bitmap == null ? new byte[0] : bitmap.clone(); }
 
     public static FeatureDmaLoggingReport request(long iova, long length, long pageSize) {
         return new FeatureDmaLoggingReport(iova, length, pageSize, null);
@@ -32,10 +30,7 @@ public record FeatureDmaLoggingReport(long iova, long length, long pageSize, byt
         return bitmapSize(length, pageSize);
     }
 
-    @Override
-    public byte[] bitmap() {
-        return bitmap.clone();
-    }
+    @Override public byte[] bitmap() { return bitmap.clone(); }
 
     /** Request (no bitmap) or reply (bitmap = the remaining bytes, which must then be the expected size). */
     public static FeatureDmaLoggingReport decode(MemorySegment data) throws ProtocolException {

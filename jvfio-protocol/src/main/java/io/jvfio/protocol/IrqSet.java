@@ -17,9 +17,7 @@ public record IrqSet(int argsz, int flags, int index, int start, int count, byte
     public static final int SIZE = STRUCT.size();
     public static final int KNOWN_FLAGS = Vfio.IRQ_SET_DATA_TYPE_MASK | Vfio.IRQ_SET_ACTION_TYPE_MASK;
 
-    public IrqSet {
-        boolData = boolData == null ? new byte[0] : boolData.clone();
-    }
+    public IrqSet { boolData = boolData == null ? new byte[0] : boolData.clone(); }
 
     /** DATA_EVENTFD + {@code action}; attach {@code count} eventfds (or none to de-assign). */
     public static IrqSet eventfds(int index, int action, int start, int count) {
@@ -36,10 +34,7 @@ public record IrqSet(int argsz, int flags, int index, int start, int count, byte
         return new IrqSet(SIZE + data.length, Vfio.IRQ_SET_DATA_BOOL | action, index, start, data.length, data);
     }
 
-    @Override
-    public byte[] boolData() {
-        return boolData.clone();
-    }
+    @Override public byte[] boolData() { return boolData.clone(); }
 
     public int dataType() {
         return flags & Vfio.IRQ_SET_DATA_TYPE_MASK;

@@ -11,22 +11,14 @@ public record MigData(int argsz, byte[] data) implements StructPayload {
     static final Struct<MigData> STRUCT = Struct.of(MigData.class, "MIG_DATA", Struct.u32("argsz"), Struct.u32("size"));
     public static final int SIZE = STRUCT.size();
 
-    public MigData {
-        data = data.clone();
-    }
+    public MigData { data = data.clone(); }
 
     public static MigData of(byte[] data) {
         return new MigData(SIZE + data.length, data);
     }
 
-    @Override
-    public byte[] data() {
-        return data.clone();
-    }
-
-    public int size() {
-        return data.length;
-    }
+    @Override public byte[] data() { return data.clone(); }
+    public int size() { return data.length; }
 
     public static MigData decode(MemorySegment p) throws ProtocolException {
         return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);

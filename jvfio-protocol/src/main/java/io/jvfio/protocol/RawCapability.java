@@ -13,10 +13,7 @@ public record RawCapability(int id, int version, byte[] body) implements Capabil
         body = body.clone();
     }
 
-    @Override
-    public byte[] body() {
-        return body.clone();
-    }
+    @Override public byte[] body() { return body.clone(); }
 
     @Override
     public long bodySize() {

@@ -9,18 +9,9 @@ import java.lang.foreign.MemorySegment;
 public record RegionData(long offset, int region, byte[] data) implements StructPayload {
     static final Struct<RegionData> STRUCT = Struct.of(RegionData.class, "region access", RegionAccess.LAYOUT);
 
-    public RegionData {
-        data = data.clone();
-    }
-
-    @Override
-    public byte[] data() {
-        return data.clone();
-    }
-
-    public int count() {
-        return data.length;
-    }
+    public RegionData { data = data.clone(); }
+    @Override public byte[] data() { return data.clone(); }
+    public int count() { return data.length; }
 
     /** Decodes with the spec's default limit on count (1 MiB). */
     public static RegionData decode(MemorySegment p) throws ProtocolException {

@@ -28,14 +28,8 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
             data = data.clone();
         }
 
-        @Override
-        public byte[] data() {
-            return data.clone();
-        }
-
-        public int count() {
-            return data.length;
-        }
+        @Override public byte[] data() { return data.clone(); }
+        public int count() { return data.length; }
 
         @Override public boolean equals(Object o) { return Records.equal(this, o); }
         @Override public int hashCode() { return Records.hash(this); }

@@ -91,10 +91,7 @@ public final class ZpciCaps {
             return new Text(Vfio.DEVICE_INFO_CAP_ZPCI_PFIP, path);
         }
 
-        @Override
-        public byte[] bytes() {
-            return bytes.clone();
-        }
+        @Override public byte[] bytes() { return bytes.clone(); }
 
         @Override
         public long bodySize() {
