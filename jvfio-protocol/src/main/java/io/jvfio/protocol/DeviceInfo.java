@@ -1,12 +1,15 @@
 package io.jvfio.protocol;
 
+import static io.jvfio.protocol.Struct.u32;
+
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * DEVICE_GET_INFO (4) request and reply: {@code argsz u32, flags u32, num_regions u32, num_irqs u32}
- * (16 bytes), and in the kernel's 24-byte form also {@code cap_offset u32, pad u32} followed by a device-info capability chain ({@code hasCapOffset} selects the 24-byte form).
+ * (16 bytes), and in the kernel's 24-byte form also {@code cap_offset u32, pad u32} followed by a device-info
+ * capability chain ({@code hasCapOffset} selects the 24-byte form).
  *
  * <p>Build replies with {@link #reply}, which applies the argsz rule: if the full answer exceeds the argsz
  * offered, only the fixed part is sent (16 bytes, or 24 with cap_offset 0 when the offer allows) with argsz
@@ -15,8 +18,8 @@ import java.util.List;
  */
 public record DeviceInfo(int argsz, int flags, int numRegions, int numIrqs, boolean hasCapOffset,
                          List<Capability> caps) implements Payload {
-    static final Struct<DeviceInfo> STRUCT = Struct.of(DeviceInfo.class, "DEVICE_GET_INFO", Struct.u32("argsz"),
-            Struct.u32("flags"), Struct.u32("numRegions"), Struct.u32("numIrqs"), Struct.u32("capOffset"), Struct.reserved(4));
+    static final Struct<DeviceInfo> STRUCT = Struct.of(DeviceInfo.class, "DEVICE_GET_INFO", u32("argsz"), u32("flags"),
+            u32("numRegions"), u32("numIrqs"), u32("capOffset"), Struct.reserved(4));
     public static final int SIZE = (int) STRUCT.offset("capOffset");
     public static final int SIZE_WITH_CAP_OFFSET = STRUCT.size();
 

@@ -8,9 +8,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * DMA_MAP (2) request, 32 bytes ({@link #STRUCT}). The reply has no payload. argsz here is the size of the
- * request struct (≥ 32). With an fd attached, {@code offset} is the offset into that fd. Decode checks: argsz ≥ 32, known flags, access modes not both
- * set, size &gt; 0, and neither address + size nor offset + size wraps past 2^64. Whether an fd is
- * required is checked by {@link #checkFds}.
+ * request struct (≥ 32). With an fd attached, {@code offset} is the offset into that fd. Decode checks:
+ * argsz ≥ 32, known flags, access modes not both set, size &gt; 0, and neither address + size nor offset +
+ * size wraps past 2^64. Whether an fd is required is checked by {@link #checkFds}.
  */
 public record DmaMap(int argsz, int flags, long offset, long address, long size) implements StructPayload {
     static final Struct<DmaMap> STRUCT = Struct.of(DmaMap.class, "DMA_MAP",

@@ -6,7 +6,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * DEVICE_SET_IRQS (8) request = {@code struct vfio_irq_set} ({@link #STRUCT}), then the data; the reply has
- * no payload. With DATA_BOOL the data is {@code count} bytes; with DATA_EVENTFD the fds ride as SCM_RIGHTS (argsz never counts them; QEMU sends 20).
+ * no payload. With DATA_BOOL the data is {@code count} bytes; with DATA_EVENTFD the fds ride as SCM_RIGHTS
+ * (argsz never counts them; QEMU sends 20).
  *
  * <p>Decode checks: exactly one data type and one action, no unknown flags, start + count fits in u32,
  * argsz ≥ 20 (+ count with BOOL) and the BOOL bytes present. {@link #checkFds} checks the attached fds.
@@ -74,13 +75,14 @@ public record IrqSet(int argsz, int flags, int index, int start, int count, byte
     public static IrqSet decode(MemorySegment p) throws ProtocolException {
         IrqSet s = STRUCT.decode(p, (Object) null);
         long ucount = Integer.toUnsignedLong(s.count);
-        String flags = Wire.hex(Integer.toUnsignedLong(s.flags));
         Wire.noUnknownFlags(Integer.toUnsignedLong(s.flags), KNOWN_FLAGS, "DEVICE_SET_IRQS");
         if (Integer.bitCount(s.dataType()) != 1) {
-            throw ProtocolException.invalid("DEVICE_SET_IRQS: flags " + flags + " must name exactly one data type (NONE, BOOL, EVENTFD)");
+            throw ProtocolException.invalid("DEVICE_SET_IRQS: flags " + Wire.hex(Integer.toUnsignedLong(s.flags))
+                    + " must name exactly one data type (NONE, BOOL, EVENTFD)");
         }
         if (Integer.bitCount(s.action()) != 1) {
-            throw ProtocolException.invalid("DEVICE_SET_IRQS: flags " + flags + " must name exactly one action (MASK, UNMASK, TRIGGER)");
+            throw ProtocolException.invalid("DEVICE_SET_IRQS: flags " + Wire.hex(Integer.toUnsignedLong(s.flags))
+                    + " must name exactly one action (MASK, UNMASK, TRIGGER)");
         }
         if (Integer.toUnsignedLong(s.start) + ucount > 0xFFFF_FFFFL) {
             throw ProtocolException.invalid("DEVICE_SET_IRQS: start " + Integer.toUnsignedString(s.start) + " + count "

@@ -6,8 +6,8 @@ import java.util.List;
 
 /**
  * DEVICE_GET_REGION_INFO (5) request and reply = {@code struct vfio_region_info} ({@link #STRUCT}, 32 bytes),
- * then in the reply an optional capability chain ({@link SparseMmapCap}, {@link RegionTypeCap}, {@link SparseMmapFdsCap};
- * others as {@link RawCapability}). cap_offset is derived: 32 when caps are present, else 0.
+ * then in the reply an optional capability chain ({@link SparseMmapCap}, {@link RegionTypeCap},
+ * {@link SparseMmapFdsCap}; others as {@link RawCapability}). cap_offset is derived: 32 when caps are present, else 0.
  *
  * <p>Build replies with {@link #reply}: when the caps do not fit the offered argsz, only the 32-byte struct
  * is sent (CAPS flag set, cap_offset 32) with argsz = the size needed.
