@@ -44,11 +44,7 @@ public record RegionIoFds(int argsz, int flags, int index, int count, List<IoFdE
 
     /** Highest fd_index + 1: the number of fds the reply must carry at least (≥ 1 by the spec). */
     public int fdCount() {
-        int max = 0;
-        for (IoFdEntry e : entries) {
-            max = Math.max(max, e.fdIndex() + 1);
-        }
-        return max;
+        return entries.stream().mapToInt(e -> e.fdIndex() + 1).reduce(0, Math::max);
     }
 
     @Override

@@ -36,11 +36,7 @@ public record SparseMmapFdsCap(List<Area> areas) implements Capability {
 
     /** Highest fd_index + 1: the number of fds the reply must carry at least. */
     public int fdCount() {
-        int max = 0;
-        for (Area a : areas) {
-            max = Math.max(max, a.fdIndex() + 1);
-        }
-        return max;
+        return areas.stream().mapToInt(e -> e.fdIndex() + 1).reduce(0, Math::max);
     }
 
     @Override
