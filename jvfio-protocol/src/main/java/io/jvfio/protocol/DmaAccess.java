@@ -31,11 +31,6 @@ final class DmaAccess {
         Wire.put64(d, OFF_COUNT, count);
     }
 
-    /** Whether {@code d} starts with this struct for {@code address} and {@code count}. */
-    static boolean is(MemorySegment d, long address, long count) {
-        return d.byteSize() >= SIZE && address(d) == address && count(d) == count;
-    }
-
     /**
      * Checks a request: ≥ 16 bytes, count ≤ {@code maxCount} (E2BIG), with data exactly 16 + count bytes,
      * address + count does not wrap; returns count. Allocation-free unless it throws.

@@ -66,7 +66,7 @@ public record DmaReadReply(long address, byte[] data) implements StructPayload {
 
     /** Whether {@code d}'s first 16 bytes are those {@link #encodeHeader} writes for {@code address} and {@code count}. */
     public static boolean headerIs(MemorySegment d, long address, long count) {
-        return DmaAccess.is(d, address, count);
+        return d.byteSize() >= SIZE && DmaAccess.address(d) == address && DmaAccess.count(d) == count;
     }
 
     /** Writes the 16 bytes before the data of a reply of {@code count} bytes at {@code address} (the data follows at 16). */

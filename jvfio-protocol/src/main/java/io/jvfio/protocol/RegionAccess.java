@@ -41,21 +41,9 @@ public final class RegionAccess {
     }
 
     public static void write(MemorySegment payload, long offset, int region, long count) {
-        writeAt(payload, 0, offset, region, count);
-    }
-
-    /**
-     * Writes the struct of a REGION_READ/REGION_WRITE request into a whole {@code message}, right after
-     * its header (the data of a write follows at {@code Header.SIZE + SIZE}); allocation-free.
-     */
-    public static void writeInMessage(MemorySegment message, long offset, int region, long count) {
-        writeAt(message, Header.SIZE, offset, region, count);
-    }
-
-    private static void writeAt(MemorySegment s, long at, long offset, int region, long count) {
-        Wire.put64(s, at + OFF_OFFSET, offset);
-        Wire.put32(s, at + OFF_REGION, region);
-        Wire.put32(s, at + OFF_COUNT, (int) count);
+        Wire.put64(payload, OFF_OFFSET, offset);
+        Wire.put32(payload, OFF_REGION, region);
+        Wire.put32(payload, OFF_COUNT, (int) count);
     }
 
     /** A view of the data bytes (after {@link #validate} with data). */
