@@ -19,8 +19,6 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
 
     /** One small write; {@code data.length} is its count (≤ 8). */
     public record Entry(long offset, int region, byte[] data) {
-        static final Struct<Entry> STRUCT = Struct.of(Entry.class, "REGION_WRITE_MULTI entry", RegionAccess.LAYOUT);
-
         public Entry {
             if (data.length > MAX_DATA) {
                 throw new IllegalArgumentException("REGION_WRITE_MULTI entry carries at most 8 bytes, got " + data.length);
@@ -53,7 +51,8 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
         for (Entry e : entries) {
             MemorySegment slot = d.asSlice(off, ENTRY_SIZE);
             slot.fill((byte) 0);
-            Entry.STRUCT.encode(slot, e);
+            RegionAccess.write(slot, e.offset, e.region, e.data.length);
+            Wire.putBytes(slot, RegionAccess.DATA_OFFSET, e.data);
             off += ENTRY_SIZE;
         }
     }
@@ -77,7 +76,8 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
             if (count > MAX_DATA) {
                 throw ProtocolException.invalid("REGION_WRITE_MULTI: entry " + i + " count " + count + " exceeds 8");
             }
-            entries.add(Entry.STRUCT.read(slot, RegionAccess.SIZE, Wire.bytes(slot, RegionAccess.DATA_OFFSET, count)));
+            entries.add(new Entry(RegionAccess.offset(slot), RegionAccess.region(slot),
+                    Wire.bytes(slot, RegionAccess.DATA_OFFSET, count)));
         }
         return new RegionWriteMulti(entries);
     }
