@@ -10,7 +10,10 @@ import java.lang.foreign.MemorySegment;
 public interface Capability {
     int id();
 
-    int version();
+    /** The capability's version: 1 unless the capability says otherwise. */
+    default int version() {
+        return 1;
+    }
 
     /** Body bytes after the 8-byte header (the chain pads each capability to 8 bytes). */
     long bodySize();

@@ -1,19 +1,24 @@
 package io.jvfio.protocol;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
+import java.util.TreeSet;
 
 /**
- * Generic reader/writer of VFIO capability chains: headers {@code {id u16 @0, version u16 @2, next u32 @4}};
+ * Generic reader/writer of VFIO capability chains: headers {@code {id u16, version u16, next u32}};
  * {@code cap_offset} and every {@code next} count from the start of the info struct; next = 0 ends the chain.
  * Written capabilities are laid out back to back, each padded to a multiple of 8 bytes (as the kernel does).
  */
 public final class CapabilityChain {
-    private CapabilityChain() {}
+    static final StructLayout HEADER = Struct.layout(Struct.u16("id"), Struct.u16("version"), Struct.u32("next"));
+    public static final int HEADER_SIZE = (int) HEADER.byteSize();
+    private static final long OFF_ID = Struct.offset(HEADER, "id");
+    private static final long OFF_VERSION = Struct.offset(HEADER, "version");
+    private static final long OFF_NEXT = Struct.offset(HEADER, "next");
 
-    public static final int HEADER_SIZE = 8;
+    private CapabilityChain() {}
 
     /** A capability as found in a received chain: its header fields and a view of its body. */
     public record Entry(int id, int version, long offset, MemorySegment body) {}
@@ -46,9 +51,9 @@ public final class CapabilityChain {
             Wire.checkU16(c.version(), "capability version");
             MemorySegment entry = info.asSlice(off, size);
             entry.fill((byte) 0);
-            Wire.put16(entry, 0, c.id());
-            Wire.put16(entry, 2, c.version());
-            Wire.put32(entry, 4, (int) next);
+            Wire.put16(entry, OFF_ID, c.id());
+            Wire.put16(entry, OFF_VERSION, c.version());
+            Wire.put32(entry, OFF_NEXT, (int) next);
             c.encodeBody(entry.asSlice(HEADER_SIZE, c.bodySize()));
             off += size;
         }
@@ -67,9 +72,9 @@ public final class CapabilityChain {
         }
         long end = info.byteSize();
         long maxEntries = Math.max(0, (end - fixedSize) / HEADER_SIZE);
-        List<long[]> found = new ArrayList<>(); // {offset, id, version}
-        long off = capOffset;
-        while (off != 0) {
+        List<Long> chain = new ArrayList<>();
+        TreeSet<Long> sorted = new TreeSet<>();
+        for (long off = capOffset; off != 0; off = Wire.u32(info, off + OFF_NEXT)) {
             if (off < fixedSize) {
                 throw ProtocolException.invalid(what + ": capability offset " + off
                         + " points into the fixed " + fixedSize + "-byte struct");
@@ -78,34 +83,26 @@ public final class CapabilityChain {
                 throw ProtocolException.invalid(what + ": capability header at offset " + off
                         + " runs past the end of the " + end + "-byte struct");
             }
-            for (long[] f : found) {
-                if (f[0] == off) {
-                    throw ProtocolException.invalid(what + ": capability chain loops back to offset " + off);
-                }
+            if (!sorted.add(off)) {
+                throw ProtocolException.invalid(what + ": capability chain loops back to offset " + off);
             }
-            if (found.size() >= maxEntries) {
+            if (sorted.size() > maxEntries) {
                 throw ProtocolException.invalid(what + ": capability chain has more entries than fit");
             }
-            found.add(new long[] {off, Wire.u16(info, off), Wire.u16(info, off + 2)});
-            off = Wire.u32(info, off + 4);
+            chain.add(off);
         }
-        long[] sorted = new long[found.size()];
-        for (int i = 0; i < sorted.length; i++) {
-            sorted[i] = found.get(i)[0];
-        }
-        Arrays.sort(sorted);
-        for (int i = 1; i < sorted.length; i++) {
-            if (sorted[i] - sorted[i - 1] < HEADER_SIZE) {
-                throw ProtocolException.invalid(what + ": capabilities at offsets " + sorted[i - 1] + " and "
-                        + sorted[i] + " overlap");
+        for (long off : sorted) {
+            Long next = sorted.higher(off);
+            if (next != null && next - off < HEADER_SIZE) {
+                throw ProtocolException.invalid(what + ": capabilities at offsets " + off + " and " + next + " overlap");
             }
         }
-        List<Entry> out = new ArrayList<>(found.size());
-        for (long[] f : found) {
-            int idx = Arrays.binarySearch(sorted, f[0]);
-            long bodyEnd = idx + 1 < sorted.length ? sorted[idx + 1] : end;
-            long bodyStart = f[0] + HEADER_SIZE;
-            out.add(new Entry((int) f[1], (int) f[2], f[0], info.asSlice(bodyStart, bodyEnd - bodyStart)));
+        List<Entry> out = new ArrayList<>(chain.size());
+        for (long off : chain) {
+            Long next = sorted.higher(off);
+            long bodyStart = off + HEADER_SIZE;
+            out.add(new Entry(Wire.u16(info, off + OFF_ID), Wire.u16(info, off + OFF_VERSION), off,
+                    info.asSlice(bodyStart, (next == null ? end : next) - bodyStart)));
         }
         return out;
     }

@@ -1,13 +1,15 @@
 package io.jvfio.protocol;
 
+import static io.jvfio.protocol.Struct.u32;
+
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * DEVICE_GET_INFO (4) request and reply: {@code argsz u32 @0, flags u32 @4, num_regions u32 @8,
- * num_irqs u32 @12} (16 bytes), and in the kernel's 24-byte form also {@code cap_offset u32 @16, pad u32 @20}
- * followed by a device-info capability chain ({@code hasCapOffset} selects the 24-byte form).
+ * DEVICE_GET_INFO (4) request and reply: {@code argsz u32, flags u32, num_regions u32, num_irqs u32}
+ * (16 bytes), and in the kernel's 24-byte form also {@code cap_offset u32, pad u32} followed by a device-info
+ * capability chain ({@code hasCapOffset} selects the 24-byte form).
  *
  * <p>Build replies with {@link #reply}, which applies the argsz rule: if the full answer exceeds the argsz
  * offered, only the fixed part is sent (16 bytes, or 24 with cap_offset 0 when the offer allows) with argsz
@@ -16,8 +18,10 @@ import java.util.List;
  */
 public record DeviceInfo(int argsz, int flags, int numRegions, int numIrqs, boolean hasCapOffset,
                          List<Capability> caps) implements Payload {
-    public static final int SIZE = 16;
-    public static final int SIZE_WITH_CAP_OFFSET = 24;
+    static final Struct<DeviceInfo> STRUCT = Struct.of(DeviceInfo.class, "DEVICE_GET_INFO", u32("argsz"), u32("flags"),
+            u32("numRegions"), u32("numIrqs"), u32("capOffset"), Struct.reserved(4));
+    public static final int SIZE = (int) STRUCT.offset("capOffset");
+    public static final int SIZE_WITH_CAP_OFFSET = STRUCT.size();
 
     public DeviceInfo {
         caps = List.copyOf(caps);
@@ -63,28 +67,22 @@ public record DeviceInfo(int argsz, int flags, int numRegions, int numIrqs, bool
     @Override
     public void encode(MemorySegment d) {
         Wire.checkDst(d, encodedSize(), this);
-        Wire.put32(d, 0, argsz);
-        Wire.put32(d, 4, flags);
-        Wire.put32(d, 8, numRegions);
-        Wire.put32(d, 12, numIrqs);
-        if (hasCapOffset) {
-            Wire.put32(d, 16, capOffset());
-            Wire.put32(d, 20, 0);
-            CapabilityChain.write(d, SIZE_WITH_CAP_OFFSET, caps);
-        }
+        STRUCT.write(d, this, hasCapOffset ? SIZE_WITH_CAP_OFFSET : SIZE);
+        CapabilityChain.write(d, SIZE_WITH_CAP_OFFSET, caps);
     }
 
     public static DeviceInfo decode(MemorySegment p) throws ProtocolException {
-        Wire.need(p, SIZE, "DEVICE_GET_INFO");
-        int argsz = Wire.i32(p, 0);
-        Wire.argsz(ArgSz.unsigned(argsz), SIZE, "DEVICE_GET_INFO");
+        Wire.need(p, SIZE, STRUCT.what());
+        DeviceInfo d = STRUCT.read(p, SIZE, false, List.of());
+        Wire.argsz(ArgSz.unsigned(d.argsz), SIZE, STRUCT.what());
         boolean ext = p.byteSize() >= SIZE_WITH_CAP_OFFSET;
         List<Capability> caps = new ArrayList<>();
         if (ext) {
-            for (CapabilityChain.Entry e : CapabilityChain.read(p, Wire.u32(p, 16), SIZE_WITH_CAP_OFFSET, "DEVICE_GET_INFO")) {
+            long capOffset = Wire.u32(p, SIZE);
+            for (CapabilityChain.Entry e : CapabilityChain.read(p, capOffset, SIZE_WITH_CAP_OFFSET, STRUCT.what())) {
                 caps.add(RawCapability.of(e));
             }
         }
-        return new DeviceInfo(argsz, Wire.i32(p, 4), Wire.i32(p, 8), Wire.i32(p, 12), ext, caps);
+        return new DeviceInfo(d.argsz, d.flags, d.numRegions, d.numIrqs, ext, caps);
     }
 }

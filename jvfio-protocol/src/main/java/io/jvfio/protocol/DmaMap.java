@@ -1,17 +1,21 @@
 package io.jvfio.protocol;
 
+import static io.jvfio.protocol.Struct.u32;
+import static io.jvfio.protocol.Struct.u64;
+
 import io.jvfio.linux.Errno;
 import java.lang.foreign.MemorySegment;
 
 /**
- * DMA_MAP (2) request, 32 bytes: {@code argsz u32 @0, flags u32 @4, offset u64 @8, address u64 @16, size u64 @24}.
- * The reply has no payload. argsz here is the size of the request struct (≥ 32). With an fd attached,
- * {@code offset} is the offset into that fd. Decode checks: argsz ≥ 32, known flags, access modes not both
- * set, size &gt; 0, and neither address + size nor offset + size wraps past 2^64. Whether an fd is
- * required is checked by {@link #checkFds}.
+ * DMA_MAP (2) request, 32 bytes ({@link #STRUCT}). The reply has no payload. argsz here is the size of the
+ * request struct (≥ 32). With an fd attached, {@code offset} is the offset into that fd. Decode checks:
+ * argsz ≥ 32, known flags, access modes not both set, size &gt; 0, and neither address + size nor offset +
+ * size wraps past 2^64. Whether an fd is required is checked by {@link #checkFds}.
  */
-public record DmaMap(int argsz, int flags, long offset, long address, long size) implements Payload {
-    public static final int SIZE = 32;
+public record DmaMap(int argsz, int flags, long offset, long address, long size) implements StructPayload {
+    static final Struct<DmaMap> STRUCT = Struct.of(DmaMap.class, "DMA_MAP",
+            u32("argsz"), u32("flags"), u64("offset"), u64("address"), u64("size")).checkingArgsz();
+    public static final int SIZE = STRUCT.size();
     public static final int KNOWN_FLAGS = Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE
             | Vfio.DMA_MAP_FLAG_ACCESS_MMAP | Vfio.DMA_MAP_FLAG_ACCESS_FILE_IO;
 
@@ -32,25 +36,8 @@ public record DmaMap(int argsz, int flags, long offset, long address, long size)
         return address + size - 1;
     }
 
-    @Override
-    public long encodedSize() {
-        return SIZE;
-    }
-
-    @Override
-    public void encode(MemorySegment d) {
-        Wire.checkDst(d, SIZE, this);
-        Wire.put32(d, 0, argsz);
-        Wire.put32(d, 4, flags);
-        Wire.put64(d, 8, offset);
-        Wire.put64(d, 16, address);
-        Wire.put64(d, 24, size);
-    }
-
     public static DmaMap decode(MemorySegment p) throws ProtocolException {
-        Wire.need(p, SIZE, "DMA_MAP");
-        DmaMap m = new DmaMap(Wire.i32(p, 0), Wire.i32(p, 4), Wire.i64(p, 8), Wire.i64(p, 16), Wire.i64(p, 24));
-        Wire.argsz(ArgSz.unsigned(m.argsz), SIZE, "DMA_MAP");
+        DmaMap m = STRUCT.decode(p);
         Wire.noUnknownFlags(Integer.toUnsignedLong(m.flags), KNOWN_FLAGS, "DMA_MAP");
         if ((m.flags & Vfio.DMA_MAP_FLAG_ACCESS_MMAP) != 0 && (m.flags & Vfio.DMA_MAP_FLAG_ACCESS_FILE_IO) != 0) {
             throw ProtocolException.invalid("DMA_MAP: access modes MMAP and FILE_IO are exclusive");

@@ -3,34 +3,24 @@ package io.jvfio.protocol;
 import java.lang.foreign.MemorySegment;
 
 /**
- * DMA_WRITE (12) reply, client→server: {@code address u64 @0, count u64 @8} (SPEC+). The QEMU 10.1 client
- * answers with a bare header and the older SPEC text shows a u32 count; {@link #decode(MemorySegment, long, long)}
- * accepts all three forms.
+ * DMA_WRITE (12) reply, client→server: the {@link DmaAccess} struct {@code address u64, count u64} (SPEC+).
+ * The QEMU 10.1 client answers with a bare header and the older SPEC text shows a u32 count;
+ * {@link #decode(MemorySegment, long, long)} accepts all three forms.
  */
-public record DmaWriteReply(long address, long count) implements Payload {
-    public static final int SIZE = 16;
-
-    @Override
-    public long encodedSize() {
-        return SIZE;
-    }
-
-    @Override
-    public void encode(MemorySegment d) {
-        encode(d, address, count);
-    }
+public record DmaWriteReply(long address, long count) implements StructPayload {
+    static final Struct<DmaWriteReply> STRUCT = Struct.of(DmaWriteReply.class, "DMA_WRITE reply", DmaAccess.LAYOUT);
+    public static final int SIZE = DmaAccess.SIZE;
+    /** Size of the older layout with a u32 count. */
+    private static final int LEGACY_SIZE = 12;
 
     /** Writes a reply for {@code count} bytes at {@code address} without making the record (the client's DMA path). */
     public static void encode(MemorySegment d, long address, long count) {
-        Wire.checkDst(d, SIZE, "DMA_WRITE reply");
-        Wire.put64(d, 0, address);
-        Wire.put64(d, 8, count);
+        DmaAccess.write(d, address, count, "DMA_WRITE reply");
     }
 
     /** Strict spec layout. */
     public static DmaWriteReply decode(MemorySegment p) throws ProtocolException {
-        Wire.need(p, SIZE, "DMA_WRITE reply");
-        return new DmaWriteReply(Wire.i64(p, 0), Wire.i64(p, 8));
+        return STRUCT.decode(p);
     }
 
     /**
@@ -40,16 +30,12 @@ public record DmaWriteReply(long address, long count) implements Payload {
      */
     public static DmaWriteReply decode(MemorySegment p, long expectedAddress, long expectedCount) throws ProtocolException {
         long len = p.byteSize();
-        DmaWriteReply r;
         if (len == 0) {
             return new DmaWriteReply(expectedAddress, expectedCount);
-        } else if (len >= SIZE) {
-            r = new DmaWriteReply(Wire.i64(p, 0), Wire.i64(p, 8));
-        } else if (len >= 12) {
-            r = new DmaWriteReply(Wire.i64(p, 0), Wire.u32(p, 8));
-        } else {
+        } else if (len < LEGACY_SIZE) {
             throw ProtocolException.invalid("DMA_WRITE reply: payload is " + len + " bytes, needs 0, 12 or 16");
         }
+        DmaWriteReply r = new DmaWriteReply(DmaAccess.address(p), len >= SIZE ? DmaAccess.count(p) : Wire.u32(p, DmaAccess.OFF_COUNT));
         if (r.address != expectedAddress) {
             throw ProtocolException.invalid("DMA_WRITE reply: address " + Wire.hex(r.address) + ", expected " + Wire.hex(expectedAddress));
         }

@@ -2,23 +2,25 @@ package io.jvfio.protocol;
 
 import io.jvfio.linux.Errno;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 
 /**
- * Zero-allocation flyweight over the 16-byte message header at offset 0 of a segment (spec §1.2):
- * {@code msg_id u16 @0, command u16 @2, msg_size u32 @4, flags u32 @8, error u32 @12}.
+ * Zero-allocation flyweight over the 16-byte message header at offset 0 of a segment (spec §1.2), laid
+ * out by {@link #LAYOUT}: {@code msg_id u16, command u16, msg_size u32, flags u32, error u32}.
  *
  * <p>The accessors do not validate; call {@link #validate} once on every received header first.
  */
 public final class Header {
-    private Header() {}
+    static final StructLayout LAYOUT = Struct.layout(Struct.u16("msg_id"), Struct.u16("command"),
+            Struct.u32("msg_size"), Struct.u32("flags"), Struct.u32("error"));
 
-    public static final int SIZE = 16;
+    public static final int SIZE = (int) LAYOUT.byteSize();
 
-    public static final long OFF_MSG_ID = 0;
-    public static final long OFF_COMMAND = 2;
-    public static final long OFF_MSG_SIZE = 4;
-    public static final long OFF_FLAGS = 8;
-    public static final long OFF_ERROR = 12;
+    public static final long OFF_MSG_ID = Struct.offset(LAYOUT, "msg_id");
+    public static final long OFF_COMMAND = Struct.offset(LAYOUT, "command");
+    public static final long OFF_MSG_SIZE = Struct.offset(LAYOUT, "msg_size");
+    public static final long OFF_FLAGS = Struct.offset(LAYOUT, "flags");
+    public static final long OFF_ERROR = Struct.offset(LAYOUT, "error");
 
     public static final int FLAG_TYPE_MASK = 0xF;
     public static final int TYPE_COMMAND = 0;
@@ -30,6 +32,8 @@ public final class Header {
 
     /** Largest msg_size the u32 field can carry. */
     public static final long MAX_MESSAGE_SIZE = 0xFFFF_FFFFL;
+
+    private Header() {}
 
     public static int msgId(MemorySegment seg) {
         return Wire.u16(seg, OFF_MSG_ID);

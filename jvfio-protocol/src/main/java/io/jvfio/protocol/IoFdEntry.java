@@ -3,9 +3,9 @@ package io.jvfio.protocol;
 import java.lang.foreign.MemorySegment;
 
 /**
- * One sub-region of a DEVICE_GET_REGION_IO_FDS reply: {@code offset u64 @0, size u64 @8, fd_index u32 @16,
- * type u32 @20, flags u32 @24, u32 @28 (padding, or shadow_mem_fd_index for type 2), u64 @32 (datamatch /
- * user_data / shadow_offset), and for type 2 only datamatch u64 @40}. Types 0 and 1 need 40 bytes, type 2 48.
+ * One sub-region of a DEVICE_GET_REGION_IO_FDS reply: {@code offset u64, size u64, fd_index u32, type u32,
+ * flags u32, u32 (padding, or shadow_mem_fd_index for type 2), u64 (datamatch / user_data / shadow_offset),
+ * and for type 2 only datamatch u64}. Types 0 and 1 need 40 bytes, type 2 48.
  */
 public record IoFdEntry(long offset, long size, int fdIndex, int type, int flags, int shadowMemFdIndex,
                         long data, long shadowDatamatch) {
@@ -13,8 +13,12 @@ public record IoFdEntry(long offset, long size, int fdIndex, int type, int flags
     public static final int TYPE_IOREGIONFD = 1;
     /** libvfio-user's shadow ioeventfd (needs patched KVM/QEMU). */
     public static final int TYPE_SHADOW_IOEVENTFD = 2;
-    public static final int SIZE = 40;
-    public static final int SHADOW_SIZE = 48;
+    static final Struct<IoFdEntry> STRUCT = Struct.of(IoFdEntry.class, "DEVICE_GET_REGION_IO_FDS entry",
+            Struct.u64("offset"), Struct.u64("size"), Struct.u32("fdIndex"), Struct.u32("type"), Struct.u32("flags"),
+            Struct.u32("shadowMemFdIndex"), Struct.u64("data"), Struct.u64("shadowDatamatch"));
+    public static final int SIZE = (int) STRUCT.offset("shadowDatamatch");
+    public static final int SHADOW_SIZE = STRUCT.size();
+    private static final long OFF_TYPE = STRUCT.offset("type");
 
     public static IoFdEntry ioeventfd(long offset, long size, int fdIndex, int flags, long datamatch) {
         return new IoFdEntry(offset, size, fdIndex, TYPE_IOEVENTFD, flags, 0, datamatch, 0);
@@ -48,25 +52,15 @@ public record IoFdEntry(long offset, long size, int fdIndex, int type, int flags
 
     void encode(MemorySegment d, long stride) {
         d.asSlice(0, stride).fill((byte) 0);
-        Wire.put64(d, 0, offset);
-        Wire.put64(d, 8, size);
-        Wire.put32(d, 16, fdIndex);
-        Wire.put32(d, 20, type);
-        Wire.put32(d, 24, flags);
-        Wire.put32(d, 28, shadowMemFdIndex);
-        Wire.put64(d, 32, data);
-        if (type == TYPE_SHADOW_IOEVENTFD) {
-            Wire.put64(d, 40, shadowDatamatch);
-        }
+        STRUCT.write(d, this, entrySize());
     }
 
     static IoFdEntry decode(MemorySegment d, long stride) throws ProtocolException {
-        int type = Wire.i32(d, 20);
+        int type = Wire.i32(d, OFF_TYPE);
         if (type == TYPE_SHADOW_IOEVENTFD && stride < SHADOW_SIZE) {
             throw ProtocolException.invalid("DEVICE_GET_REGION_IO_FDS: shadow ioeventfd entry needs " + SHADOW_SIZE
                     + " bytes, stride is " + stride);
         }
-        return new IoFdEntry(Wire.i64(d, 0), Wire.i64(d, 8), Wire.i32(d, 16), type, Wire.i32(d, 24),
-                Wire.i32(d, 28), Wire.i64(d, 32), type == TYPE_SHADOW_IOEVENTFD ? Wire.i64(d, 40) : 0);
+        return STRUCT.read(d, type == TYPE_SHADOW_IOEVENTFD ? SHADOW_SIZE : SIZE);
     }
 }

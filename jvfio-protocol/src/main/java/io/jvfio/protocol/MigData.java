@@ -1,47 +1,24 @@
 package io.jvfio.protocol;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
-import java.util.HexFormat;
 
 /**
  * Migration data: the MIG_DATA_READ (17) reply and the MIG_DATA_WRITE (18) request, which share one
- * layout: {@code argsz u32 @0, size u32 @4, data[size] @8}; size = {@code data.length}. In a read
- * reply a size shorter than requested means "no more for now" (end of stream in STOP_COPY); a write
- * is all-or-nothing.
+ * layout: {@code argsz u32, size u32, data[size]}; size = {@code data.length}. In a read reply a size
+ * shorter than requested means "no more for now" (end of stream in STOP_COPY); a write is all-or-nothing.
  */
-public record MigData(int argsz, byte[] data) implements Payload {
-    public static final int SIZE = 8;
+public record MigData(int argsz, byte[] data) implements StructPayload {
+    static final Struct<MigData> STRUCT = Struct.of(MigData.class, "MIG_DATA", Struct.u32("argsz"), Struct.u32("size"));
+    public static final int SIZE = STRUCT.size();
 
-    public MigData {
-        data = data.clone();
-    }
+    public MigData { data = data.clone(); }
 
     public static MigData of(byte[] data) {
         return new MigData(SIZE + data.length, data);
     }
 
-    @Override
-    public byte[] data() {
-        return data.clone();
-    }
-
-    public int size() {
-        return data.length;
-    }
-
-    @Override
-    public long encodedSize() {
-        return SIZE + data.length;
-    }
-
-    @Override
-    public void encode(MemorySegment d) {
-        Wire.checkDst(d, encodedSize(), this);
-        Wire.put32(d, 0, argsz);
-        Wire.put32(d, 4, data.length);
-        Wire.putBytes(d, SIZE, data);
-    }
+    @Override public byte[] data() { return data.clone(); }
+    public int size() { return data.length; }
 
     public static MigData decode(MemorySegment p) throws ProtocolException {
         return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
@@ -61,30 +38,19 @@ public record MigData(int argsz, byte[] data) implements Payload {
     }
 
     private static MigData decode(MemorySegment p, long maxSize, boolean padding) throws ProtocolException {
-        String what = "MIG_DATA";
+        String what = STRUCT.what();
         Wire.need(p, SIZE, what);
-        int argsz = Wire.i32(p, 0);
-        long size = Wire.u32(p, 4);
+        long size = Wire.u32(p, STRUCT.offset("size"));
         Wire.noOversize(size, maxSize, what + " size");
         if (padding ? p.byteSize() < SIZE + size : p.byteSize() != SIZE + size) {
-            throw ProtocolException.invalid(what + ": payload is " + p.byteSize() + " bytes, size " + size + " needs " + (SIZE + size));
+            throw Wire.invalidLength(p, "size", size, SIZE, what);
         }
-        Wire.argsz(ArgSz.unsigned(argsz), SIZE + size, what);
-        return new MigData(argsz, Wire.bytes(p, SIZE, size));
+        MigData m = STRUCT.read(p, SIZE, Wire.bytes(p, SIZE, size));
+        Wire.argsz(ArgSz.unsigned(m.argsz), SIZE + size, what);
+        return m;
     }
 
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof MigData m && m.argsz == argsz && Arrays.equals(m.data, data);
-    }
-
-    @Override
-    public int hashCode() {
-        return argsz * 31 + Arrays.hashCode(data);
-    }
-
-    @Override
-    public String toString() {
-        return "MigData[argsz=" + argsz + ", data=" + HexFormat.of().formatHex(data) + "]";
-    }
+    @Override public boolean equals(Object o) { return Records.equal(this, o); }
+    @Override public int hashCode() { return Records.hash(this); }
+    @Override public String toString() { return Records.text(this); }
 }

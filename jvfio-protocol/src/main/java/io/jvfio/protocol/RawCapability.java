@@ -1,8 +1,6 @@
 package io.jvfio.protocol;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
-import java.util.HexFormat;
 
 /**
  * A capability this package does not interpret (or a known id with an unknown version). On decode the
@@ -15,10 +13,7 @@ public record RawCapability(int id, int version, byte[] body) implements Capabil
         body = body.clone();
     }
 
-    @Override
-    public byte[] body() {
-        return body.clone();
-    }
+    @Override public byte[] body() { return body.clone(); }
 
     @Override
     public long bodySize() {
@@ -34,18 +29,7 @@ public record RawCapability(int id, int version, byte[] body) implements Capabil
         return new RawCapability(e.id(), e.version(), Wire.bytes(e.body(), 0, e.body().byteSize()));
     }
 
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof RawCapability r && r.id == id && r.version == version && Arrays.equals(r.body, body);
-    }
-
-    @Override
-    public int hashCode() {
-        return 31 * (31 * id + version) + Arrays.hashCode(body);
-    }
-
-    @Override
-    public String toString() {
-        return "RawCapability[id=" + id + ", version=" + version + ", body=" + HexFormat.of().formatHex(body) + "]";
-    }
+    @Override public boolean equals(Object o) { return Records.equal(this, o); }
+    @Override public int hashCode() { return Records.hash(this); }
+    @Override public String toString() { return Records.text(this); }
 }

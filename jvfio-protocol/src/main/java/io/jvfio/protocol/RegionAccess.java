@@ -1,26 +1,31 @@
 package io.jvfio.protocol;
 
-import io.jvfio.linux.Errno;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 
 /**
  * Zero-allocation flyweight for the REGION_READ (9) / REGION_WRITE (10) access struct, over the
- * <b>payload</b> segment (the bytes after the 16-byte header): {@code offset u64 @0, region u32 @8,
- * count u32 @12}, then {@code count} data bytes in a READ reply and a WRITE request.
+ * <b>payload</b> segment (the bytes after the 16-byte header), laid out by {@link #LAYOUT}:
+ * {@code offset u64, region u32, count u32}, then {@code count} data bytes in a READ reply and a WRITE
+ * request. {@link RegionReadRequest}, {@link RegionWriteReply} and {@link RegionData} are its records.
  *
  * <p>Typical server hot path: {@code Header.validate(hdr, max)}; {@code RegionAccess.validate(payload, maxXfer,
  * isWrite)}; read {@link #offset}/{@link #region}/{@link #count}; answer a READ by writing the header, this
  * struct and the data into a preallocated reply buffer.
  */
 public final class RegionAccess {
-    private RegionAccess() {}
+    static final StructLayout LAYOUT = Struct.layout(Struct.u64("offset"), Struct.u32("region"), Struct.u32("count"));
 
-    public static final int SIZE = 16;
-    public static final long OFF_OFFSET = 0;
-    public static final long OFF_REGION = 8;
-    public static final long OFF_COUNT = 12;
+    public static final int SIZE = (int) LAYOUT.byteSize();
+    public static final long OFF_OFFSET = Struct.offset(LAYOUT, "offset");
+    public static final long OFF_REGION = Struct.offset(LAYOUT, "region");
+    public static final long OFF_COUNT = Struct.offset(LAYOUT, "count");
     /** Offset of the data bytes within the payload. */
     public static final long DATA_OFFSET = SIZE;
+
+    private static final String WHAT = "region access";
+
+    private RegionAccess() {}
 
     public static long offset(MemorySegment payload) {
         return Wire.i64(payload, OFF_OFFSET);
@@ -52,20 +57,13 @@ public final class RegionAccess {
      * offset + count must not wrap. Allocation-free unless it throws.
      */
     public static void validate(MemorySegment payload, long maxCount, boolean withData) throws ProtocolException {
-        if (payload.byteSize() < SIZE) {
-            throw ProtocolException.invalid("region access: payload is " + payload.byteSize() + " bytes, needs " + SIZE);
-        }
-        long count = count(payload);
-        if (count > maxCount) {
-            throw new ProtocolException(Errno.E2BIG, "region access: count " + count + " exceeds the limit of " + maxCount);
-        }
-        if (withData && payload.byteSize() != SIZE + count) {
-            throw ProtocolException.invalid("region access: payload is " + payload.byteSize() + " bytes, count "
-                    + count + " needs " + (SIZE + count));
-        }
-        if (Wire.wraps(offset(payload), count)) {
-            throw ProtocolException.invalid("region access: offset " + Wire.hex(offset(payload)) + " + count " + count
-                    + " wraps around");
-        }
+        Wire.need(payload, SIZE, WHAT);
+        Wire.checkAccess(payload, SIZE, offset(payload), count(payload), maxCount, withData, WHAT, "offset");
+    }
+
+    /** Validates ({@link #validate} without data) and decodes one of the records without data. */
+    static <R extends Record> R decode(Struct<R> struct, MemorySegment payload, long maxCount) throws ProtocolException {
+        validate(payload, maxCount, false);
+        return struct.read(payload, SIZE);
     }
 }

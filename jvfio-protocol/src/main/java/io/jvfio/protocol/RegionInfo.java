@@ -5,17 +5,20 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * DEVICE_GET_REGION_INFO (5) request and reply = {@code struct vfio_region_info}: {@code argsz u32 @0,
- * flags u32 @4, index u32 @8, cap_offset u32 @12, size u64 @16, offset u64 @24} (32 bytes), then in the reply
- * an optional capability chain ({@link SparseMmapCap}, {@link RegionTypeCap}, {@link SparseMmapFdsCap};
- * others as {@link RawCapability}). cap_offset is derived: 32 when caps are present, else 0.
+ * DEVICE_GET_REGION_INFO (5) request and reply = {@code struct vfio_region_info} ({@link #STRUCT}, 32 bytes),
+ * then in the reply an optional capability chain ({@link SparseMmapCap}, {@link RegionTypeCap},
+ * {@link SparseMmapFdsCap}; others as {@link RawCapability}). cap_offset is derived: 32 when caps are present, else 0.
  *
  * <p>Build replies with {@link #reply}: when the caps do not fit the offered argsz, only the 32-byte struct
  * is sent (CAPS flag set, cap_offset 32) with argsz = the size needed.
  */
 public record RegionInfo(int argsz, int flags, int index, long size, long offset, List<Capability> caps)
         implements Payload {
-    public static final int SIZE = 32;
+    static final Struct<RegionInfo> STRUCT = Struct.of(RegionInfo.class, "DEVICE_GET_REGION_INFO", Struct.u32("argsz"),
+            Struct.u32("flags"), Struct.u32("index"), Struct.u32("capOffset"), Struct.u64("size"), Struct.u64("offset"))
+            .checkingArgsz();
+    public static final int SIZE = STRUCT.size();
+    private static final long OFF_CAP_OFFSET = STRUCT.offset("capOffset");
 
     public RegionInfo {
         caps = List.copyOf(caps);
@@ -71,27 +74,21 @@ public record RegionInfo(int argsz, int flags, int index, long size, long offset
     @Override
     public void encode(MemorySegment d) {
         Wire.checkDst(d, encodedSize(), this);
-        Wire.put32(d, 0, argsz);
-        Wire.put32(d, 4, flags);
-        Wire.put32(d, 8, index);
-        Wire.put32(d, 12, capOffset());
-        Wire.put64(d, 16, size);
-        Wire.put64(d, 24, offset);
+        STRUCT.encode(d, this);
         CapabilityChain.write(d, SIZE, caps);
     }
 
     public static RegionInfo decode(MemorySegment p) throws ProtocolException {
-        Wire.need(p, SIZE, "DEVICE_GET_REGION_INFO");
-        int argsz = Wire.i32(p, 0);
-        Wire.argsz(ArgSz.unsigned(argsz), SIZE, "DEVICE_GET_REGION_INFO");
+        RegionInfo r = STRUCT.decode(p, List.of());
         List<Capability> caps = new ArrayList<>();
+        long capOffset = Wire.u32(p, OFF_CAP_OFFSET);
         // cap_offset at the very end: a chain announced but not carried (a truncated reply).
-        if (Wire.u32(p, 12) != p.byteSize()) {
-            for (CapabilityChain.Entry e : CapabilityChain.read(p, Wire.u32(p, 12), SIZE, "DEVICE_GET_REGION_INFO")) {
+        if (capOffset != p.byteSize()) {
+            for (CapabilityChain.Entry e : CapabilityChain.read(p, capOffset, SIZE, STRUCT.what())) {
                 caps.add(decodeCap(e));
             }
         }
-        return new RegionInfo(argsz, Wire.i32(p, 4), Wire.i32(p, 8), Wire.i64(p, 16), Wire.i64(p, 24), caps);
+        return new RegionInfo(r.argsz, r.flags, r.index, r.size, r.offset, caps);
     }
 
     static Capability decodeCap(CapabilityChain.Entry e) throws ProtocolException {

@@ -5,13 +5,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * DEVICE_GET_REGION_IO_FDS (6) request and reply: {@code argsz u32 @0, flags u32 @4 (0), index u32 @8,
- * count u32 @12}, then in the reply {@code count} {@link IoFdEntry sub-regions}. The entry stride is
+ * DEVICE_GET_REGION_IO_FDS (6) request and reply: {@code argsz u32, flags u32 (0), index u32, count u32},
+ * then in the reply {@code count} {@link IoFdEntry sub-regions}. The entry stride is
  * computed as (argsz − 16) / count, never assumed (40 today, 48 with libvfio-user's shadow type). A reply
  * whose entries did not fit the offered argsz carries only the 16 bytes, with count and argsz set.
  */
 public record RegionIoFds(int argsz, int flags, int index, int count, List<IoFdEntry> entries) implements Payload {
-    public static final int SIZE = 16;
+    static final Struct<RegionIoFds> STRUCT = Struct.of(RegionIoFds.class, "DEVICE_GET_REGION_IO_FDS",
+            Struct.u32("argsz"), Struct.u32("flags"), Struct.u32("index"), Struct.u32("count")).checkingArgsz();
+    public static final int SIZE = STRUCT.size();
 
     public RegionIoFds {
         entries = List.copyOf(entries);
@@ -42,11 +44,7 @@ public record RegionIoFds(int argsz, int flags, int index, int count, List<IoFdE
 
     /** Highest fd_index + 1: the number of fds the reply must carry at least (≥ 1 by the spec). */
     public int fdCount() {
-        int max = 0;
-        for (IoFdEntry e : entries) {
-            max = Math.max(max, e.fdIndex() + 1);
-        }
-        return max;
+        return entries.stream().mapToInt(e -> e.fdIndex() + 1).reduce(0, Math::max);
     }
 
     @Override
@@ -57,10 +55,7 @@ public record RegionIoFds(int argsz, int flags, int index, int count, List<IoFdE
     @Override
     public void encode(MemorySegment d) {
         Wire.checkDst(d, encodedSize(), this);
-        Wire.put32(d, 0, argsz);
-        Wire.put32(d, 4, flags);
-        Wire.put32(d, 8, index);
-        Wire.put32(d, 12, count);
+        STRUCT.encode(d, this);
         int stride = strideOf(entries);
         long off = SIZE;
         for (IoFdEntry e : entries) {
@@ -70,16 +65,11 @@ public record RegionIoFds(int argsz, int flags, int index, int count, List<IoFdE
     }
 
     public static RegionIoFds decode(MemorySegment p) throws ProtocolException {
-        Wire.need(p, SIZE, "DEVICE_GET_REGION_IO_FDS");
-        int argsz = Wire.i32(p, 0);
-        int flags = Wire.i32(p, 4);
-        int index = Wire.i32(p, 8);
-        int count = Wire.i32(p, 12);
-        long uargsz = ArgSz.unsigned(argsz);
-        long ucount = Integer.toUnsignedLong(count);
-        Wire.argsz(uargsz, SIZE, "DEVICE_GET_REGION_IO_FDS");
-        if (flags != 0) {
-            throw ProtocolException.invalid("DEVICE_GET_REGION_IO_FDS: flags must be 0, got " + Wire.hex(Integer.toUnsignedLong(flags)));
+        RegionIoFds r = STRUCT.decode(p, List.of());
+        long uargsz = ArgSz.unsigned(r.argsz);
+        long ucount = Integer.toUnsignedLong(r.count);
+        if (r.flags != 0) {
+            throw ProtocolException.invalid("DEVICE_GET_REGION_IO_FDS: flags must be 0, got " + Wire.hex(Integer.toUnsignedLong(r.flags)));
         }
         List<IoFdEntry> entries = new ArrayList<>();
         if (ucount > 0 && p.byteSize() > SIZE) {
@@ -93,6 +83,6 @@ public record RegionIoFds(int argsz, int flags, int index, int count, List<IoFdE
                 entries.add(IoFdEntry.decode(p.asSlice(SIZE + i * stride, stride), stride));
             }
         }
-        return new RegionIoFds(argsz, flags, index, count, entries);
+        return new RegionIoFds(r.argsz, r.flags, r.index, r.count, entries);
     }
 }

@@ -2,20 +2,10 @@ package io.jvfio.protocol;
 
 import java.lang.foreign.MemorySegment;
 
-/** REGION_READ request: {@code offset u64 @0, region u32 @8, count u32 @12} (see {@link RegionAccess} for the flyweight). */
-public record RegionReadRequest(long offset, int region, int count) implements Payload {
+/** REGION_READ request: the {@link RegionAccess} struct without data. */
+public record RegionReadRequest(long offset, int region, int count) implements StructPayload {
+    static final Struct<RegionReadRequest> STRUCT = Struct.of(RegionReadRequest.class, "REGION_READ", RegionAccess.LAYOUT);
     public static final int SIZE = RegionAccess.SIZE;
-
-    @Override
-    public long encodedSize() {
-        return SIZE;
-    }
-
-    @Override
-    public void encode(MemorySegment d) {
-        Wire.checkDst(d, SIZE, this);
-        RegionAccess.write(d, offset, region, Integer.toUnsignedLong(count));
-    }
 
     /** Decodes with the spec's default limit on count (1 MiB). */
     public static RegionReadRequest decode(MemorySegment p) throws ProtocolException {
@@ -24,7 +14,6 @@ public record RegionReadRequest(long offset, int region, int count) implements P
 
     /** Decodes; E2BIG when count exceeds {@code maxCount} (the negotiated max_data_xfer_size). */
     public static RegionReadRequest decode(MemorySegment p, long maxCount) throws ProtocolException {
-        RegionAccess.validate(p, maxCount, false);
-        return new RegionReadRequest(RegionAccess.offset(p), RegionAccess.region(p), (int) RegionAccess.count(p));
+        return RegionAccess.decode(STRUCT, p, maxCount);
     }
 }

@@ -3,7 +3,9 @@ package io.jvfio.protocol;
 import java.lang.foreign.MemorySegment;
 
 /** REGION_INFO_CAP_TYPE (id 2, version 1): {@code type u32, subtype u32}. */
-public record RegionTypeCap(int type, int subtype) implements Capability {
+public record RegionTypeCap(int type, int subtype) implements StructCapability {
+    static final Struct<RegionTypeCap> STRUCT = Struct.of(RegionTypeCap.class, "region TYPE capability",
+            Struct.u32("type"), Struct.u32("subtype"));
     public static final int ID = Vfio.REGION_INFO_CAP_TYPE;
     public static final int VERSION = 1;
 
@@ -12,24 +14,7 @@ public record RegionTypeCap(int type, int subtype) implements Capability {
         return ID;
     }
 
-    @Override
-    public int version() {
-        return VERSION;
-    }
-
-    @Override
-    public long bodySize() {
-        return 8;
-    }
-
-    @Override
-    public void encodeBody(MemorySegment b) {
-        Wire.put32(b, 0, type);
-        Wire.put32(b, 4, subtype);
-    }
-
     public static RegionTypeCap decodeBody(MemorySegment b) throws ProtocolException {
-        Wire.need(b, 8, "region TYPE capability");
-        return new RegionTypeCap(Wire.i32(b, 0), Wire.i32(b, 4));
+        return STRUCT.decode(b);
     }
 }

@@ -2,20 +2,18 @@ package io.jvfio.protocol;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
- * REGION_WRITE_MULTI (15) request: {@code wr_cnt u64 @0}, then wr_cnt 24-byte entries
- * {@code {offset u64, region u32, count u32 (≤ 8), data[8]}}. The reply is {@link RegionWriteMultiReply}.
- * Decode checks the payload is exactly 8 + 24 × wr_cnt bytes, wr_cnt ≤ {@link #MAX_ENTRIES} by default, and
- * every count ≤ 8.
+ * REGION_WRITE_MULTI (15) request: {@code wr_cnt u64}, then wr_cnt 24-byte entries: the {@link RegionAccess}
+ * struct ({@code offset u64, region u32, count u32 (≤ 8)}) and {@code data[8]}. The reply is
+ * {@link RegionWriteMultiReply}. Decode checks the payload is exactly 8 + 24 × wr_cnt bytes, wr_cnt ≤
+ * {@link #MAX_ENTRIES} by default, and every count ≤ 8.
  */
 public record RegionWriteMulti(List<Entry> entries) implements Payload {
     public static final int HEADER_SIZE = 8;
-    public static final int ENTRY_SIZE = 24;
     public static final int MAX_DATA = 8;
+    public static final int ENTRY_SIZE = RegionAccess.SIZE + MAX_DATA;
     /** QEMU's batch limit (VFIO_USER_MULTI_MAX). */
     public static final int MAX_ENTRIES = 200;
 
@@ -28,29 +26,12 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
             data = data.clone();
         }
 
-        @Override
-        public byte[] data() {
-            return data.clone();
-        }
+        @Override public byte[] data() { return data.clone(); }
+        public int count() { return data.length; }
 
-        public int count() {
-            return data.length;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Entry e && e.offset == offset && e.region == region && Arrays.equals(e.data, data);
-        }
-
-        @Override
-        public int hashCode() {
-            return (Long.hashCode(offset) * 31 + region) * 31 + Arrays.hashCode(data);
-        }
-
-        @Override
-        public String toString() {
-            return "Entry[offset=" + Wire.hex(offset) + ", region=" + region + ", data=" + HexFormat.of().formatHex(data) + "]";
-        }
+        @Override public boolean equals(Object o) { return Records.equal(this, o); }
+        @Override public int hashCode() { return Records.hash(this); }
+        @Override public String toString() { return Records.text(this); }
     }
 
     public RegionWriteMulti {
@@ -68,11 +49,10 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
         Wire.put64(d, 0, entries.size());
         long off = HEADER_SIZE;
         for (Entry e : entries) {
-            d.asSlice(off, ENTRY_SIZE).fill((byte) 0);
-            Wire.put64(d, off, e.offset());
-            Wire.put32(d, off + 8, e.region());
-            Wire.put32(d, off + 12, e.data.length);
-            Wire.putBytes(d, off + 16, e.data);
+            MemorySegment slot = d.asSlice(off, ENTRY_SIZE);
+            slot.fill((byte) 0);
+            RegionAccess.write(slot, e.offset, e.region, e.data.length);
+            Wire.putBytes(slot, RegionAccess.DATA_OFFSET, e.data);
             off += ENTRY_SIZE;
         }
     }
@@ -91,11 +71,13 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
         }
         List<Entry> entries = new ArrayList<>((int) n);
         for (long i = 0, off = HEADER_SIZE; i < n; i++, off += ENTRY_SIZE) {
-            long count = Wire.u32(p, off + 12);
+            MemorySegment slot = p.asSlice(off, ENTRY_SIZE);
+            long count = RegionAccess.count(slot);
             if (count > MAX_DATA) {
                 throw ProtocolException.invalid("REGION_WRITE_MULTI: entry " + i + " count " + count + " exceeds 8");
             }
-            entries.add(new Entry(Wire.i64(p, off), Wire.i32(p, off + 8), Wire.bytes(p, off + 16, count)));
+            entries.add(new Entry(RegionAccess.offset(slot), RegionAccess.region(slot),
+                    Wire.bytes(slot, RegionAccess.DATA_OFFSET, count)));
         }
         return new RegionWriteMulti(entries);
     }

@@ -2,23 +2,13 @@ package io.jvfio.protocol;
 
 import java.lang.foreign.MemorySegment;
 
-/** REGION_WRITE_MULTI (15) reply: {@code wr_cnt u64 @0}, the number of writes completed. */
-public record RegionWriteMultiReply(long wrCnt) implements Payload {
-    public static final int SIZE = 8;
-
-    @Override
-    public long encodedSize() {
-        return SIZE;
-    }
-
-    @Override
-    public void encode(MemorySegment d) {
-        Wire.checkDst(d, SIZE, this);
-        Wire.put64(d, 0, wrCnt);
-    }
+/** REGION_WRITE_MULTI (15) reply: {@code wr_cnt u64}, the number of writes completed. */
+public record RegionWriteMultiReply(long wrCnt) implements StructPayload {
+    static final Struct<RegionWriteMultiReply> STRUCT = Struct.of(RegionWriteMultiReply.class, "REGION_WRITE_MULTI reply",
+            Struct.u64("wrCnt"));
+    public static final int SIZE = STRUCT.size();
 
     public static RegionWriteMultiReply decode(MemorySegment p) throws ProtocolException {
-        Wire.need(p, SIZE, "REGION_WRITE_MULTI reply");
-        return new RegionWriteMultiReply(Wire.i64(p, 0));
+        return STRUCT.decode(p);
     }
 }

@@ -1,7 +1,6 @@
 package io.jvfio.protocol;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -11,9 +10,13 @@ import java.util.List;
 public record SparseMmapCap(List<Area> areas) implements Capability {
     public static final int ID = Vfio.REGION_INFO_CAP_SPARSE_MMAP;
     public static final int VERSION = 1;
-    public static final int AREA_SIZE = 16;
+    public static final int AREA_SIZE = Area.STRUCT.size();
+    /** The body before the areas: {@code nr_areas u32, reserved u32} (also of {@link SparseMmapFdsCap}). */
+    static final int AREAS_OFFSET = 8;
 
-    public record Area(long offset, long size) {}
+    public record Area(long offset, long size) {
+        static final Struct<Area> STRUCT = Struct.of(Area.class, "SPARSE_MMAP area", Struct.u64("offset"), Struct.u64("size"));
+    }
 
     public SparseMmapCap {
         areas = List.copyOf(areas);
@@ -25,35 +28,29 @@ public record SparseMmapCap(List<Area> areas) implements Capability {
     }
 
     @Override
-    public int version() {
-        return VERSION;
-    }
-
-    @Override
     public long bodySize() {
-        return 8 + (long) AREA_SIZE * areas.size();
+        return AREAS_OFFSET + (long) AREA_SIZE * areas.size();
     }
 
     @Override
     public void encodeBody(MemorySegment b) {
-        Wire.put32(b, 0, areas.size());
-        Wire.put32(b, 4, 0);
-        long off = 8;
-        for (Area a : areas) {
-            Wire.put64(b, off, a.offset());
-            Wire.put64(b, off + 8, a.size());
-            off += AREA_SIZE;
-        }
+        encodeAreas(b, Area.STRUCT, areas);
     }
 
     public static SparseMmapCap decodeBody(MemorySegment b) throws ProtocolException {
-        Wire.need(b, 8, "SPARSE_MMAP capability");
+        return new SparseMmapCap(decodeAreas(b, Area.STRUCT, "SPARSE_MMAP capability"));
+    }
+
+    static <A extends Record> void encodeAreas(MemorySegment b, Struct<A> area, List<A> areas) {
+        Wire.put32(b, 0, areas.size());
+        Wire.put32(b, 4, 0);
+        area.encodeAll(b, AREAS_OFFSET, areas);
+    }
+
+    static <A extends Record> List<A> decodeAreas(MemorySegment b, Struct<A> area, String what) throws ProtocolException {
+        Wire.need(b, AREAS_OFFSET, what);
         long n = Wire.u32(b, 0);
-        Wire.need(b, 8 + AREA_SIZE * n, "SPARSE_MMAP capability with " + n + " areas");
-        List<Area> areas = new ArrayList<>((int) n);
-        for (long i = 0, off = 8; i < n; i++, off += AREA_SIZE) {
-            areas.add(new Area(Wire.i64(b, off), Wire.i64(b, off + 8)));
-        }
-        return new SparseMmapCap(areas);
+        Wire.need(b, AREAS_OFFSET + area.size() * n, what + " with " + n + " areas");
+        return area.readAll(b, AREAS_OFFSET, n);
     }
 }

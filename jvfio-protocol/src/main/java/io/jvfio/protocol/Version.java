@@ -4,12 +4,13 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 
 /**
- * VERSION (1) request and reply payload: {@code major u16 @0, minor u16 @2}, then optional NUL-terminated
+ * VERSION (1) request and reply payload: {@code major u16, minor u16}, then optional NUL-terminated
  * UTF-8 JSON. {@code capabilities == null} means no JSON at all (SPDK's test client sends none); a JSON
  * that is present must end in NUL. A lone NUL (empty JSON text) decodes as absent.
  */
 public record Version(int major, int minor, Capabilities capabilities) implements Payload {
-    public static final int FIXED_SIZE = 4;
+    static final Struct<Version> STRUCT = Struct.of(Version.class, "VERSION", Struct.u16("major"), Struct.u16("minor"));
+    public static final int FIXED_SIZE = STRUCT.size();
 
     public Version {
         Wire.checkU16(major, "major");
@@ -35,8 +36,7 @@ public record Version(int major, int minor, Capabilities capabilities) implement
     public void encode(MemorySegment dst) {
         byte[] j = json();
         Wire.checkDst(dst, FIXED_SIZE + (j == null ? 0 : j.length + 1), this);
-        Wire.put16(dst, 0, major);
-        Wire.put16(dst, 2, minor);
+        STRUCT.encode(dst, this);
         if (j != null) {
             Wire.putBytes(dst, FIXED_SIZE, j);
             dst.set(Wire.U8, FIXED_SIZE + j.length, (byte) 0);
@@ -44,12 +44,10 @@ public record Version(int major, int minor, Capabilities capabilities) implement
     }
 
     public static Version decode(MemorySegment p) throws ProtocolException {
-        Wire.need(p, FIXED_SIZE, "VERSION");
-        int major = Wire.u16(p, 0);
-        int minor = Wire.u16(p, 2);
+        Version v = STRUCT.decode(p, (Object) null);
         long len = p.byteSize() - FIXED_SIZE;
         if (len == 0) {
-            return new Version(major, minor, null);
+            return v;
         }
         long nul = -1;
         for (long i = 0; i < len; i++) {
@@ -62,9 +60,9 @@ public record Version(int major, int minor, Capabilities capabilities) implement
             throw ProtocolException.invalid("VERSION: capabilities JSON (" + len + " bytes) is not NUL-terminated");
         }
         if (nul == 0) {
-            return new Version(major, minor, null);
+            return v;
         }
         String json = new String(Wire.bytes(p, FIXED_SIZE, nul), StandardCharsets.UTF_8);
-        return new Version(major, minor, Capabilities.parse(json));
+        return new Version(v.major, v.minor, Capabilities.parse(json));
     }
 }

@@ -66,11 +66,40 @@ final class Wire {
         }
     }
 
+    /** EINVAL "WHAT N is not a power of two" unless it is one. */
+    static void powerOfTwo(long value, String what) throws ProtocolException {
+        if (value == 0 || Long.bitCount(value) != 1) {
+            throw ProtocolException.invalid(what + " " + Long.toUnsignedString(value) + " is not a power of two");
+        }
+    }
+
     static void noOversize(long count, long max, String what) throws ProtocolException {
         if (Long.compareUnsigned(count, max) > 0) {
             throw new ProtocolException(Errno.E2BIG, what + ": count " + Long.toUnsignedString(count)
                     + " exceeds the limit of " + max);
         }
+    }
+
+    /**
+     * The checks of an access struct ({@code start} and {@code count}, then with data exactly count bytes
+     * after the {@code fixed} part), once the payload holds the struct: count ≤ {@code maxCount} (E2BIG),
+     * the payload's size, and start + count must not wrap. Allocation-free unless it throws.
+     */
+    static void checkAccess(MemorySegment payload, long fixed, long start, long count, long maxCount, boolean withData,
+            String what, String startName) throws ProtocolException {
+        noOversize(count, maxCount, what);
+        if (withData && payload.byteSize() - fixed != count) {
+            throw invalidLength(payload, "count", count, fixed, what);
+        }
+        if (wraps(start, count)) {
+            throw ProtocolException.invalid(what + ": " + startName + " " + hex(start) + " + count " + count + " wraps around");
+        }
+    }
+
+    /** EINVAL "WHAT: payload is N bytes, FIELD C needs FIXED + C". */
+    static ProtocolException invalidLength(MemorySegment payload, String field, long count, long fixed, String what) {
+        return ProtocolException.invalid(what + ": payload is " + payload.byteSize() + " bytes, " + field + " "
+                + Long.toUnsignedString(count) + " needs " + (fixed + count));
     }
 
     /** Copies {@code len} bytes at {@code off} into a new array (bounds already validated). */

@@ -1,7 +1,11 @@
 package io.jvfio.protocol;
 
+import static io.jvfio.protocol.Struct.u16;
+import static io.jvfio.protocol.Struct.u32;
+import static io.jvfio.protocol.Struct.u64;
+import static io.jvfio.protocol.Struct.u8;
+
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 
 /**
  * The s390 zPCI device-info capabilities of {@code linux/vfio_zdev.h}, as DEVICE_GET_INFO carries
@@ -15,13 +19,14 @@ public final class ZpciCaps {
     public static final long FLAG_REFRESH = 1;
 
     /**
-     * CAP_ZPCI_BASE, version 2: {@code start_dma u64, end_dma u64, pchid u16, vfn u16,
-     * fmb_length u16, pft u8, gid u8, fh u32}.
+     * CAP_ZPCI_BASE, version 2: {@code start_dma u64, end_dma u64, pchid u16, vfn u16, fmb_length u16,
+     * pft u8, gid u8, fh u32}; version 1 ends before fh.
      */
     public record Base(long startDma, long endDma, int pchid, int vfn, int fmbLength, int pft, int gid, int fh)
-            implements Capability {
+            implements StructCapability {
+        static final Struct<Base> STRUCT = Struct.of(Base.class, "zPCI BASE capability", u64("startDma"),
+                u64("endDma"), u16("pchid"), u16("vfn"), u16("fmbLength"), u8("pft"), u8("gid"), u32("fh"));
         public static final int VERSION = 2;
-        static final int SIZE = 28;
 
         @Override
         public int id() {
@@ -34,44 +39,22 @@ public final class ZpciCaps {
         }
 
         @Override
-        public long bodySize() {
-            return SIZE;
-        }
-
-        @Override
-        public void encodeBody(MemorySegment b) {
-            Wire.put64(b, 0, startDma);
-            Wire.put64(b, 8, endDma);
-            Wire.put16(b, 16, pchid);
-            Wire.put16(b, 18, vfn);
-            Wire.put16(b, 20, fmbLength);
-            b.set(Wire.U8, 22, (byte) pft);
-            b.set(Wire.U8, 23, (byte) gid);
-            Wire.put32(b, 24, fh);
-        }
-
-        @Override
         public String toString() {
             return "zPCI BASE: dma 0x%x-0x%x pchid 0x%04x vfn %d fmb_length %d pft 0x%02x gid %d fh 0x%08x%s"
                     .formatted(startDma, endDma, pchid, vfn, fmbLength, pft, gid, fh, fh == 0 ? " (no interpretation)" : "");
-        }
-
-        static Base decodeBody(MemorySegment b, int version) throws ProtocolException {
-            Wire.need(b, version >= 2 ? SIZE : 24, "zPCI BASE capability");
-            return new Base(Wire.i64(b, 0), Wire.i64(b, 8), Wire.u16(b, 16), Wire.u16(b, 18), Wire.u16(b, 20),
-                    Byte.toUnsignedInt(b.get(Wire.U8, 22)), Byte.toUnsignedInt(b.get(Wire.U8, 23)),
-                    version >= 2 ? Wire.i32(b, 24) : 0);
         }
     }
 
     /**
      * CAP_ZPCI_GROUP, version 2: {@code dasm u64, msi_addr u64, flags u64, mui u16, noi u16,
-     * maxstbl u16, version u8, reserved u8, imaxstbl u16}.
+     * maxstbl u16, version u8, reserved u8, imaxstbl u16}; version 1 ends before the reserved byte.
      */
     public record Group(long dasm, long msiAddress, long flags, int mui, int noi, int maxstbl, int pciVersion, int imaxstbl)
-            implements Capability {
+            implements StructCapability {
+        static final Struct<Group> STRUCT = Struct.of(Group.class, "zPCI GROUP capability", u64("dasm"),
+                u64("msiAddress"), u64("flags"), u16("mui"), u16("noi"), u16("maxstbl"), u8("pciVersion"),
+                Struct.reserved(1), u16("imaxstbl"));
         public static final int VERSION = 2;
-        static final int SIZE = 34;
 
         @Override
         public int id() {
@@ -84,34 +67,10 @@ public final class ZpciCaps {
         }
 
         @Override
-        public long bodySize() {
-            return SIZE;
-        }
-
-        @Override
-        public void encodeBody(MemorySegment b) {
-            Wire.put64(b, 0, dasm);
-            Wire.put64(b, 8, msiAddress);
-            Wire.put64(b, 16, flags);
-            Wire.put16(b, 24, mui);
-            Wire.put16(b, 26, noi);
-            Wire.put16(b, 28, maxstbl);
-            b.set(Wire.U8, 30, (byte) pciVersion);
-            b.set(Wire.U8, 31, (byte) 0);
-            Wire.put16(b, 32, imaxstbl);
-        }
-
-        @Override
         public String toString() {
             return "zPCI GROUP: dasm 0x%x msi_addr 0x%x flags 0x%x%s mui %d noi %d maxstbl %d version %d imaxstbl %d%s"
                     .formatted(dasm, msiAddress, flags, (flags & FLAG_REFRESH) != 0 ? " (refresh)" : "", mui, noi, maxstbl,
                             pciVersion, imaxstbl, imaxstbl == 0 ? " (no interpretation)" : "");
-        }
-
-        static Group decodeBody(MemorySegment b, int version) throws ProtocolException {
-            Wire.need(b, version >= 2 ? SIZE : 31, "zPCI GROUP capability");
-            return new Group(Wire.i64(b, 0), Wire.i64(b, 8), Wire.i64(b, 16), Wire.u16(b, 24), Wire.u16(b, 26),
-                    Wire.u16(b, 28), Byte.toUnsignedInt(b.get(Wire.U8, 30)), version >= 2 ? Wire.u16(b, 32) : 0);
         }
     }
 
@@ -132,15 +91,7 @@ public final class ZpciCaps {
             return new Text(Vfio.DEVICE_INFO_CAP_ZPCI_PFIP, path);
         }
 
-        @Override
-        public byte[] bytes() {
-            return bytes.clone();
-        }
-
-        @Override
-        public int version() {
-            return 1;
-        }
+        @Override public byte[] bytes() { return bytes.clone(); }
 
         @Override
         public long bodySize() {
@@ -160,15 +111,8 @@ public final class ZpciCaps {
             return new Text(id, Wire.bytes(b, 4, size));
         }
 
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Text t && t.id == id && Arrays.equals(t.bytes, bytes);
-        }
-
-        @Override
-        public int hashCode() {
-            return 31 * id + Arrays.hashCode(bytes);
-        }
+        @Override public boolean equals(Object o) { return Records.equal(this, o); }
+        @Override public int hashCode() { return Records.hash(this); }
 
         /** UTIL is EBCDIC text; PFIP is shown as hex. */
         @Override
@@ -190,10 +134,20 @@ public final class ZpciCaps {
         }
         MemorySegment body = MemorySegment.ofArray(raw.body());
         return switch (raw.id()) {
-            case Vfio.DEVICE_INFO_CAP_ZPCI_BASE -> Base.decodeBody(body, raw.version());
-            case Vfio.DEVICE_INFO_CAP_ZPCI_GROUP -> Group.decodeBody(body, raw.version());
+            case Vfio.DEVICE_INFO_CAP_ZPCI_BASE -> decodeBody(Base.STRUCT, body, raw.version(), 24);
+            case Vfio.DEVICE_INFO_CAP_ZPCI_GROUP -> decodeBody(Group.STRUCT, body, raw.version(), 31);
             case Vfio.DEVICE_INFO_CAP_ZPCI_UTIL, Vfio.DEVICE_INFO_CAP_ZPCI_PFIP -> Text.decodeBody(raw.id(), body);
             default -> raw;
         };
+    }
+
+    /** A version 2 body in full; an older one up to {@code v1Size}, the later fields 0. */
+    private static <C extends Record> C decodeBody(Struct<C> struct, MemorySegment b, int version, int v1Size)
+            throws ProtocolException {
+        if (version >= 2) {
+            return struct.decode(b);
+        }
+        Wire.need(b, v1Size, struct.what());
+        return struct.read(b, v1Size);
     }
 }

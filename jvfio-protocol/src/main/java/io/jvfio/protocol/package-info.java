@@ -9,8 +9,12 @@
  *       {@code static decode(MemorySegment payload)}; decoders validate lengths first and throw only
  *       {@link io.jvfio.protocol.ProtocolException} (with the errno to answer) on bad input. Trailing bytes after
  *       a fixed-size struct are ignored; data-carrying messages must be exactly struct + count bytes.</li>
+ *   <li>Each wire struct is declared once, as a {@link java.lang.foreign.StructLayout} with named fields
+ *       bound to its record (the package-private {@code Struct}); offsets, encoders and decoders derive from
+ *       it, and records of the same shape share one layout.</li>
  *   <li>Hot path (zero allocation): {@link io.jvfio.protocol.Header} and {@link io.jvfio.protocol.RegionAccess}
- *       static flyweights. Everything else allocates and is meant for setup-time commands.</li>
+ *       static flyweights, and the static DMA_READ/DMA_WRITE helpers ({@code DmaReadRequest.encode},
+ *       {@code DmaWriteRequest.validate}, ...). Everything else allocates and is meant for setup-time commands.</li>
  *   <li>u32 fields are Java {@code int}s (use {@link io.jvfio.protocol.ArgSz#unsigned} / {@code Integer.toUnsignedLong});
  *       u64 fields are {@code long}s compared unsigned where it matters.</li>
  * </ul>
