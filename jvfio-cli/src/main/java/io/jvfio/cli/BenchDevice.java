@@ -3,7 +3,7 @@ package io.jvfio.cli;
 import io.jvfio.linux.Linux;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.RegionHandler;
 import io.jvfio.server.PciDevice;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.Arena;
@@ -56,7 +56,7 @@ final class BenchDevice extends PciDevice {
                 .bar(Bar.memory32(REGS_BAR, 0x1000))
                 .bar(Bar.memory32(SHARED_BAR, 2 * PAGE))
                 .build());
-        bar(REGS_BAR, new BarHandler() {
+        bar(REGS_BAR, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 MemorySegment.copy(regs, offset, dst, 0, dst.byteSize());
@@ -70,7 +70,7 @@ final class BenchDevice extends PciDevice {
                 }
             }
         });
-        bar(SHARED_BAR, new BarHandler() {
+        bar(SHARED_BAR, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 MemorySegment.copy(bar2Page0, offset, dst, 0, dst.byteSize());

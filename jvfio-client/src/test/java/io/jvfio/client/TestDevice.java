@@ -8,11 +8,11 @@ import io.jvfio.pci.Bar;
 import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.protocol.Capability;
-import io.jvfio.server.BarHandler;
-import io.jvfio.server.DeviceInfo;
+import io.jvfio.server.RegionHandler;
+import io.jvfio.server.DeviceSpec;
 import io.jvfio.server.DmaSpace;
 import io.jvfio.server.PciDevice;
-import io.jvfio.server.RegionInfo;
+import io.jvfio.server.RegionSpec;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -82,7 +82,7 @@ class TestDevice extends PciDevice {
         } catch (LinuxException e) {
             throw new UncheckedIOException(e);
         }
-        bar(RAM, new BarHandler() {
+        bar(RAM, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 ramReads.incrementAndGet();
@@ -94,7 +94,7 @@ class TestDevice extends PciDevice {
                 MemorySegment.copy(src, 0, ram, offset, src.byteSize());
             }
         });
-        bar(DOORBELL, new BarHandler() {
+        bar(DOORBELL, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) throws VfioException {
                 doorbellRead.read(offset, dst);
@@ -109,8 +109,8 @@ class TestDevice extends PciDevice {
         bar(WHOLE, memoryHandler(whole.segment()));
     }
 
-    private static BarHandler memoryHandler(MemorySegment memory) {
-        return new BarHandler() {
+    private static RegionHandler memoryHandler(MemorySegment memory) {
+        return new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 MemorySegment.copy(memory, offset, dst, 0, dst.byteSize());
@@ -128,18 +128,18 @@ class TestDevice extends PciDevice {
     }
 
     @Override
-    public DeviceInfo info() {
+    public DeviceSpec info() {
         return super.info().withCapabilities(infoCaps);
     }
 
     @Override
-    public RegionInfo regionInfo(int index) throws VfioException {
+    public RegionSpec regionInfo(int index) throws VfioException {
         if (index == SPARSE) {
-            return new RegionInfo(SPARSE_SIZE, true, true, Optional.of(new RegionInfo.Mmap(sparseFd, 0,
-                    List.of(new RegionInfo.SparseArea(0, 0x1000), new RegionInfo.SparseArea(0x2000, 0x2000)))), List.of());
+            return new RegionSpec(SPARSE_SIZE, true, true, Optional.of(new RegionSpec.Mmap(sparseFd, 0,
+                    List.of(new RegionSpec.SparseArea(0, 0x1000), new RegionSpec.SparseArea(0x2000, 0x2000)))), List.of());
         }
         if (index == WHOLE) {
-            return new RegionInfo(WHOLE_SIZE, true, true, Optional.of(new RegionInfo.Mmap(wholeFd, 0, List.of())), List.of());
+            return new RegionSpec(WHOLE_SIZE, true, true, Optional.of(new RegionSpec.Mmap(wholeFd, 0, List.of())), List.of());
         }
         return super.regionInfo(index);
     }

@@ -23,7 +23,7 @@ import java.util.Optional;
 
 /**
  * The PCI core every device builds on — jvfio's vfio-pci-core. It owns the config space (region
- * 7), the BAR regions (0-5, each served by the device's {@link BarHandler}), the MSI-X table and
+ * 7), the BAR regions (0-5, each served by the device's {@link RegionHandler}), the MSI-X table and
  * PBA inside their BAR, and the interrupt lines; it answers device, region and irq info and picks
  * the interrupt mode the guest enabled when the device raises one.
  *
@@ -37,13 +37,13 @@ public abstract class PciDevice implements VfioDevice {
             VGA_REGION = Vfio.PCI_VGA_REGION_INDEX;
 
     private final ConfigSpace config;
-    private final BarHandler[] bars = new BarHandler[6];
+    private final RegionHandler[] bars = new RegionHandler[6];
     private final long[] barSizes = new long[6];
     private final List<DeviceRegion> deviceRegions = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** A region beyond the nine PCI ones, announced with a region TYPE capability. */
-    private record DeviceRegion(long size, boolean readable, boolean writable, RegionTypeCap type, BarHandler handler) {}
-    private final Interrupts interrupts;
+    private record DeviceRegion(long size, boolean readable, boolean writable, RegionTypeCap type, RegionHandler handler) {}
+    private final InterruptLines interrupts;
     private final MsixTable msixTable;
     private final MsixCapability msix;
     private volatile SessionContext context;
@@ -69,7 +69,7 @@ public abstract class PciDevice implements VfioDevice {
         this.msix = config.msix().orElse(null);
         this.msixTable = msix == null ? null : new MsixTable(msix.tableSize());
         int msiVectors = config.msi().map(m -> m.vectorsCapable()).orElse(0);
-        this.interrupts = new Interrupts(hasIntxPin(config), msiVectors,
+        this.interrupts = new InterruptLines(hasIntxPin(config), msiVectors,
                 msix == null ? 0 : msix.tableSize(), true, true);
         this.migration = this instanceof Migratable m ? new DeviceMigration(new CoreState(m)) : null;
     }
@@ -86,7 +86,7 @@ public abstract class PciDevice implements VfioDevice {
     }
 
     /** Serves BAR {@code index} with {@code handler} (trapped accesses). */
-    protected final void bar(int index, BarHandler handler) {
+    protected final void bar(int index, RegionHandler handler) {
         if (config.bar(index).isEmpty()) {
             throw new IllegalArgumentException("BAR " + index + " is not declared in the config space");
         }
@@ -134,7 +134,7 @@ public abstract class PciDevice implements VfioDevice {
      * to clients with a region TYPE capability — the jvfio form of the kernel's
      * {@code vfio_pci_core_register_dev_region}. Returns the region's index.
      */
-    protected final int deviceRegion(long size, int type, int subtype, boolean readable, boolean writable, BarHandler handler) {
+    protected final int deviceRegion(long size, int type, int subtype, boolean readable, boolean writable, RegionHandler handler) {
         deviceRegions.add(new DeviceRegion(size, readable, writable, new RegionTypeCap(type, subtype), handler));
         return Vfio.PCI_NUM_REGIONS + deviceRegions.size() - 1;
     }
@@ -143,7 +143,7 @@ public abstract class PciDevice implements VfioDevice {
         return config;
     }
 
-    public final Interrupts interrupts() {
+    public final InterruptLines interrupts() {
         return interrupts;
     }
 
@@ -173,41 +173,41 @@ public abstract class PciDevice implements VfioDevice {
     }
 
     @Override
-    public DeviceInfo info() {
-        return new DeviceInfo(Vfio.DEVICE_FLAGS_PCI | Vfio.DEVICE_FLAGS_RESET, Vfio.PCI_NUM_REGIONS + deviceRegions.size(),
+    public DeviceSpec info() {
+        return new DeviceSpec(Vfio.DEVICE_FLAGS_PCI | Vfio.DEVICE_FLAGS_RESET, Vfio.PCI_NUM_REGIONS + deviceRegions.size(),
                 Vfio.PCI_NUM_IRQS, List.of());
     }
 
     @Override
-    public RegionInfo regionInfo(int index) throws VfioException {
+    public RegionSpec regionInfo(int index) throws VfioException {
         if (index < 0) {
             throw VfioException.invalid("no region " + index);
         }
         if (index < 6) {
             List<SharedArea> shared = sharedAreas.get(index);
             if (!shared.isEmpty()) {
-                return new RegionInfo(barSizes[index], true, true, Optional.of(new RegionInfo.Mmap(sharedFds[index], 0,
-                        shared.stream().map(a -> new RegionInfo.SparseArea(a.offset(), a.size())).toList())), List.of());
+                return new RegionSpec(barSizes[index], true, true, Optional.of(new RegionSpec.Mmap(sharedFds[index], 0,
+                        shared.stream().map(a -> new RegionSpec.SparseArea(a.offset(), a.size())).toList())), List.of());
             }
-            return config.bar(index).map(bar -> RegionInfo.trapped(bar.size(), true, true)).orElse(RegionInfo.absent());
+            return config.bar(index).map(bar -> RegionSpec.trapped(bar.size(), true, true)).orElse(RegionSpec.absent());
         }
         if (index == CONFIG_REGION) {
-            return RegionInfo.trapped(config.size(), true, true);
+            return RegionSpec.trapped(config.size(), true, true);
         }
         if (index == ROM_REGION || index == VGA_REGION) {
-            return RegionInfo.absent();
+            return RegionSpec.absent();
         }
         DeviceRegion r = deviceRegion(index);
-        return new RegionInfo(r.size(), r.readable(), r.writable(), Optional.empty(), List.of(r.type()));
+        return new RegionSpec(r.size(), r.readable(), r.writable(), Optional.empty(), List.of(r.type()));
     }
 
     @Override
-    public IrqInfo irqInfo(int index) throws VfioException {
+    public IrqSpec irqInfo(int index) throws VfioException {
         return interrupts.info(index);
     }
 
     @Override
-    public void setIrqs(IrqSet request) throws VfioException {
+    public void setIrqs(IrqSetting request) throws VfioException {
         interrupts.set(request);
     }
 
@@ -356,11 +356,11 @@ public abstract class PciDevice implements VfioDevice {
         return deviceRegions.get(i);
     }
 
-    private BarHandler barHandler(int index) throws VfioException {
+    private RegionHandler barHandler(int index) throws VfioException {
         if (index >= Vfio.PCI_NUM_REGIONS) {
             return deviceRegion(index).handler();
         }
-        BarHandler h = index < 6 ? bars[index] : null;
+        RegionHandler h = index < 6 ? bars[index] : null;
         if (h == null) {
             throw new VfioException(Errno.EINVAL, "region " + index + " has no handler");
         }
@@ -427,7 +427,7 @@ public abstract class PciDevice implements VfioDevice {
                 }
                 out.section(MSIX, MSIX_VERSION).bytes(table).bytes(pba);
             }
-            // Interrupts raised after the stop (a virtio device completing its last requests)
+            // InterruptLines raised after the stop (a virtio device completing its last requests)
             // travel with the state, so the destination delivers them when it starts.
             BitSet held;
             synchronized (heldVectors) {

@@ -484,7 +484,7 @@ final class Session implements DmaTransport, AutoCloseable {
 
     private long deviceInfo(MemorySegment p, MemorySegment reply) throws ProtocolException {
         io.jvfio.protocol.DeviceInfo request = io.jvfio.protocol.DeviceInfo.decode(p);
-        DeviceInfo info = device.info();
+        DeviceSpec info = device.info();
         return encode(io.jvfio.protocol.DeviceInfo.reply(ArgSz.unsigned(request.argsz()), info.flags(),
                 info.numRegions(), info.numIrqs(), info.capabilities()), reply);
     }
@@ -495,12 +495,12 @@ final class Session implements DmaTransport, AutoCloseable {
         if (index < 0 || index >= device.info().numRegions()) {
             throw new ProtocolException(Errno.EINVAL, "DEVICE_GET_REGION_INFO: no region " + Integer.toUnsignedString(index));
         }
-        RegionInfo info = device.regionInfo(index);
+        RegionSpec info = device.regionInfo(index);
         int flags = (info.readable() ? Vfio.REGION_INFO_FLAG_READ : 0) | (info.writable() ? Vfio.REGION_INFO_FLAG_WRITE : 0);
         List<Capability> caps = new ArrayList<>(info.capabilities());
         long fileOffset = 0;
         if (info.mmap().isPresent()) {
-            RegionInfo.Mmap mmap = info.mmap().get();
+            RegionSpec.Mmap mmap = info.mmap().get();
             flags |= Vfio.REGION_INFO_FLAG_MMAP;
             fileOffset = mmap.fileOffset();
             if (!mmap.areas().isEmpty()) {
@@ -522,7 +522,7 @@ final class Session implements DmaTransport, AutoCloseable {
         if (request.index() < 0 || request.index() >= device.info().numIrqs()) {
             throw new ProtocolException(Errno.EINVAL, "DEVICE_GET_IRQ_INFO: no irq index " + Integer.toUnsignedString(request.index()));
         }
-        IrqInfo info = device.irqInfo(request.index());
+        IrqSpec info = device.irqInfo(request.index());
         int flags = Vfio.IRQ_INFO_EVENTFD | (info.maskable() ? Vfio.IRQ_INFO_MASKABLE : 0)
                 | (info.automasked() ? Vfio.IRQ_INFO_AUTOMASKED : 0) | (info.noResize() ? Vfio.IRQ_INFO_NORESIZE : 0);
         return encode(io.jvfio.protocol.IrqInfo.reply(request.index(), flags, info.count()), reply);
@@ -534,19 +534,19 @@ final class Session implements DmaTransport, AutoCloseable {
         if (request.index() < 0 || request.index() >= device.info().numIrqs()) {
             throw new ProtocolException(Errno.EINVAL, "DEVICE_SET_IRQS: no irq index " + Integer.toUnsignedString(request.index()));
         }
-        IrqSet.Action action = switch (request.action()) {
-            case Vfio.IRQ_SET_ACTION_MASK -> IrqSet.Action.MASK;
-            case Vfio.IRQ_SET_ACTION_UNMASK -> IrqSet.Action.UNMASK;
-            default -> IrqSet.Action.TRIGGER;
+        IrqSetting.Action action = switch (request.action()) {
+            case Vfio.IRQ_SET_ACTION_MASK -> IrqSetting.Action.MASK;
+            case Vfio.IRQ_SET_ACTION_UNMASK -> IrqSetting.Action.UNMASK;
+            default -> IrqSetting.Action.TRIGGER;
         };
-        IrqSet.Data data = switch (request.dataType()) {
-            case Vfio.IRQ_SET_DATA_BOOL -> IrqSet.Data.BOOL;
-            case Vfio.IRQ_SET_DATA_EVENTFD -> IrqSet.Data.EVENTFD;
-            default -> IrqSet.Data.NONE;
+        IrqSetting.Data data = switch (request.dataType()) {
+            case Vfio.IRQ_SET_DATA_BOOL -> IrqSetting.Data.BOOL;
+            case Vfio.IRQ_SET_DATA_EVENTFD -> IrqSetting.Data.EVENTFD;
+            default -> IrqSetting.Data.NONE;
         };
         List<Fd> eventfds = List.copyOf(fds);
         fds.clear(); // ownership passes to the device with the request
-        device.setIrqs(new IrqSet(request.index(), request.start(), request.count(), action, data, request.boolData(), eventfds));
+        device.setIrqs(new IrqSetting(request.index(), request.start(), request.count(), action, data, request.boolData(), eventfds));
         return 0;
     }
 

@@ -24,13 +24,13 @@ public interface VfioDevice {
     /** The client went away; its DMA windows and eventfds are already gone. Device state stays. */
     default void close() {}
 
-    DeviceInfo info();
+    DeviceSpec info();
 
-    RegionInfo regionInfo(int index) throws VfioException;
+    RegionSpec regionInfo(int index) throws VfioException;
 
-    IrqInfo irqInfo(int index) throws VfioException;
+    IrqSpec irqInfo(int index) throws VfioException;
 
-    void setIrqs(IrqSet request) throws VfioException;
+    void setIrqs(IrqSetting request) throws VfioException;
 
     /** Fills {@code dst} from region {@code index} at {@code offset}; the device checks the bounds. */
     void regionRead(int index, long offset, MemorySegment dst) throws VfioException;

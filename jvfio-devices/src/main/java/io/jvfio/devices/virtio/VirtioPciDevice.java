@@ -12,10 +12,10 @@ import io.jvfio.pci.Capability;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.MsixCapability;
 import io.jvfio.linux.Errno;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.RegionHandler;
 import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
-import io.jvfio.server.RegionInfo;
+import io.jvfio.server.RegionSpec;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
@@ -135,7 +135,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         bar(CONFIG_BAR, new ConfigBar());
         if (notifyMode == NotifyMode.POLLED) {
             // A client that does not map the page still reaches the device through trapped writes.
-            bar(NOTIFY_BAR, new BarHandler() {
+            bar(NOTIFY_BAR, new RegionHandler() {
                 @Override
                 public void read(long offset, MemorySegment dst) {
                     dst.fill((byte) 0);
@@ -232,7 +232,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
 
     // ------------------------------------------------------------------ BAR 4
 
-    private final class ConfigBar implements BarHandler {
+    private final class ConfigBar implements RegionHandler {
         @Override
         public void read(long offset, MemorySegment dst) throws VfioException {
             int size = (int) dst.byteSize();
@@ -624,9 +624,9 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     }
 
     @Override
-    public RegionInfo regionInfo(int index) throws VfioException {
+    public RegionSpec regionInfo(int index) throws VfioException {
         if (index == NOTIFY_BAR && notifyMode == NotifyMode.POLLED) {
-            return new RegionInfo(PAGE, true, true, Optional.of(new RegionInfo.Mmap(notifyFd, 0, List.of())), List.of());
+            return new RegionSpec(PAGE, true, true, Optional.of(new RegionSpec.Mmap(notifyFd, 0, List.of())), List.of());
         }
         return super.regionInfo(index);
     }

@@ -8,8 +8,8 @@ package io.jvfio.server;
  * @param automasked the line masks itself when it fires (INTx) until the client unmasks it
  * @param noResize   vectors cannot be enabled one by one
  */
-public record IrqInfo(int count, boolean maskable, boolean automasked, boolean noResize) {
-    public static IrqInfo none() {
-        return new IrqInfo(0, false, false, false);
+public record IrqSpec(int count, boolean maskable, boolean automasked, boolean noResize) {
+    public static IrqSpec none() {
+        return new IrqSpec(0, false, false, false);
     }
 }

@@ -13,7 +13,7 @@ import java.util.List;
  * semantics: an asserted line fires once, masks itself, and fires again when the client unmasks
  * it while it is still asserted (the client's EOI path).
  */
-public final class Interrupts {
+public final class InterruptLines {
     private static final int INTX = Vfio.PCI_INTX_IRQ_INDEX, MSI = Vfio.PCI_MSI_IRQ_INDEX,
             MSIX = Vfio.PCI_MSIX_IRQ_INDEX, ERR = Vfio.PCI_ERR_IRQ_INDEX, REQ = Vfio.PCI_REQ_IRQ_INDEX,
             INDEX_COUNT = Vfio.PCI_NUM_IRQS;
@@ -29,7 +29,7 @@ public final class Interrupts {
     }
 
     /** @param intx whether the device has an INTx pin */
-    public Interrupts(boolean intx, int msiVectors, int msixVectors, boolean err, boolean req) {
+    public InterruptLines(boolean intx, int msiVectors, int msixVectors, boolean err, boolean req) {
         int[] counts = {intx ? 1 : 0, msiVectors, msixVectors, err ? 1 : 0, req ? 1 : 0};
         for (int i = 0; i < INDEX_COUNT; i++) {
             lines[i] = new Line[counts[i]];
@@ -39,22 +39,22 @@ public final class Interrupts {
         }
     }
 
-    public IrqInfo info(int index) throws VfioException {
+    public IrqSpec info(int index) throws VfioException {
         checkIndex(index);
         int count = lines[index].length;
         if (count == 0) {
-            return IrqInfo.none();
+            return IrqSpec.none();
         }
         return switch (index) {
-            case INTX -> new IrqInfo(count, true, true, false);
-            case MSI -> new IrqInfo(count, false, false, true);
-            case MSIX -> new IrqInfo(count, true, false, false);
-            default -> new IrqInfo(count, false, false, false);
+            case INTX -> new IrqSpec(count, true, true, false);
+            case MSI -> new IrqSpec(count, false, false, true);
+            case MSIX -> new IrqSpec(count, true, false, false);
+            default -> new IrqSpec(count, false, false, false);
         };
     }
 
     /** Applies a SET_IRQS request. Takes ownership of its eventfds in every case. */
-    public void set(IrqSet request) throws VfioException {
+    public void set(IrqSetting request) throws VfioException {
         try {
             apply(request);
         } finally {
@@ -67,10 +67,10 @@ public final class Interrupts {
         }
     }
 
-    private void apply(IrqSet r) throws VfioException {
+    private void apply(IrqSetting r) throws VfioException {
         checkIndex(r.index());
         Line[] slots = lines[r.index()];
-        if (r.data() == IrqSet.Data.NONE && r.action() == IrqSet.Action.TRIGGER && r.count() == 0) {
+        if (r.data() == IrqSetting.Data.NONE && r.action() == IrqSetting.Action.TRIGGER && r.count() == 0) {
             if (r.start() != 0) {
                 throw VfioException.invalid("SET_IRQS disable-all needs start 0");
             }
@@ -88,13 +88,13 @@ public final class Interrupts {
             throw VfioException.invalid("SET_IRQS vectors [%d, +%d) outside index %d's %d vectors"
                     .formatted(r.start(), r.count(), r.index(), slots.length));
         }
-        if ((r.index() == ERR || r.index() == REQ) && r.action() != IrqSet.Action.TRIGGER) {
+        if ((r.index() == ERR || r.index() == REQ) && r.action() != IrqSetting.Action.TRIGGER) {
             throw VfioException.invalid("ERR and REQ take only TRIGGER");
         }
-        if (r.data() == IrqSet.Data.EVENTFD && !r.eventfds().isEmpty() && r.eventfds().size() != r.count()) {
+        if (r.data() == IrqSetting.Data.EVENTFD && !r.eventfds().isEmpty() && r.eventfds().size() != r.count()) {
             throw VfioException.invalid("SET_IRQS has %d eventfds for %d vectors".formatted(r.eventfds().size(), r.count()));
         }
-        if (r.action() != IrqSet.Action.TRIGGER && r.data() == IrqSet.Data.EVENTFD) {
+        if (r.action() != IrqSetting.Action.TRIGGER && r.data() == IrqSetting.Data.EVENTFD) {
             // Mask/unmask notification eventfds (resamplefds) only matter with a hypervisor; accept and drop.
             return;
         }
@@ -103,7 +103,7 @@ public final class Interrupts {
                 Line line = slots[r.start() + i];
                 switch (r.action()) {
                     case TRIGGER -> {
-                        if (r.data() == IrqSet.Data.EVENTFD) {
+                        if (r.data() == IrqSetting.Data.EVENTFD) {
                             if (line.trigger != null) {
                                 line.trigger.close();
                             }
@@ -194,7 +194,7 @@ public final class Interrupts {
             try {
                 line.trigger.signal();
             } catch (LinuxException e) {
-                System.getLogger(Interrupts.class.getName()).log(System.Logger.Level.WARNING,
+                System.getLogger(InterruptLines.class.getName()).log(System.Logger.Level.WARNING,
                         "interrupt %d/%d: %s".formatted(index, vector, e.getMessage()));
             }
         }

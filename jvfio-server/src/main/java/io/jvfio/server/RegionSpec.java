@@ -14,18 +14,18 @@ import java.util.Optional;
  * @param mmap     present when the client may map the region (or parts of it) from a file
  * @param capabilities extra capabilities, e.g. a region TYPE for device-specific regions
  */
-public record RegionInfo(long size, boolean readable, boolean writable, Optional<Mmap> mmap,
+public record RegionSpec(long size, boolean readable, boolean writable, Optional<Mmap> mmap,
                          List<Capability> capabilities) {
-    public RegionInfo {
+    public RegionSpec {
         capabilities = List.copyOf(capabilities);
     }
 
-    public static RegionInfo absent() {
-        return new RegionInfo(0, false, false, Optional.empty(), List.of());
+    public static RegionSpec absent() {
+        return new RegionSpec(0, false, false, Optional.empty(), List.of());
     }
 
-    public static RegionInfo trapped(long size, boolean readable, boolean writable) {
-        return new RegionInfo(size, readable, writable, Optional.empty(), List.of());
+    public static RegionSpec trapped(long size, boolean readable, boolean writable) {
+        return new RegionSpec(size, readable, writable, Optional.empty(), List.of());
     }
 
     /**
