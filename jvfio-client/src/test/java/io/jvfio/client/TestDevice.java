@@ -10,7 +10,7 @@ import io.jvfio.pci.ConfigSpace;
 import io.jvfio.protocol.Capability;
 import io.jvfio.server.RegionHandler;
 import io.jvfio.server.DeviceSpec;
-import io.jvfio.server.DmaSpace;
+import io.jvfio.server.DmaView;
 import io.jvfio.server.PciDevice;
 import io.jvfio.server.RegionSpec;
 import io.jvfio.server.VfioException;
@@ -156,7 +156,7 @@ class TestDevice extends PciDevice {
     }
 
     /** The client's memory as this device sees it (fails while no client is connected). */
-    DmaSpace dmaSpace() throws VfioException {
+    DmaView dmaSpace() throws VfioException {
         return dma();
     }
 

@@ -153,7 +153,7 @@ public abstract class PciDevice implements VfioDevice {
     }
 
     /** The client's memory; throws when no client is connected. */
-    protected final DmaSpace dma() throws VfioException {
+    protected final DmaView dma() throws VfioException {
         SessionContext c = context;
         if (c == null) {
             throw new VfioException(Errno.ENODEV, "no client connected");

@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
  * the wire. Most devices extend {@link PciDevice}, which implements all of them for PCI.
  *
  * <p>Calls arrive from one session thread, in the client's order. A device that also changes state
- * from other threads synchronizes itself. DMA through {@link DmaSpace} to client memory given
+ * from other threads synchronizes itself. DMA through {@link DmaView} to client memory given
  * without an fd travels as DMA_READ/DMA_WRITE messages whose replies the session thread reads:
  * do it from a device thread — from these callbacks it fails with EDEADLK.
  */

@@ -73,7 +73,7 @@ final class FuzzDevice extends PciDevice {
                 if (length < 0 || length > MAX_DMA) {
                     throw VfioException.invalid("DMA length " + length);
                 }
-                DmaSpace space = dma();
+                DmaView space = dma();
                 if (op == 2) {
                     space.read(iova, MemorySegment.ofArray(new byte[length]));
                     return;

@@ -99,7 +99,7 @@ class TestDevice extends PciDevice {
                 long iova = src.get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
                 int length = src.get(ValueLayout.JAVA_INT_UNALIGNED, 8);
                 int op = src.get(ValueLayout.JAVA_INT_UNALIGNED, 12);
-                DmaSpace space = dma();
+                DmaView space = dma();
                 if (op == OP_READ_INLINE) {
                     space.read(iova, MemorySegment.ofArray(new byte[length]));
                     return;
@@ -111,7 +111,7 @@ class TestDevice extends PciDevice {
         regionMapping = Mapping.map(regionFd, 0, REGION_SIZE, true);
     }
 
-    private void runDma(DmaSpace space, long iova, int length, int op) {
+    private void runDma(DmaView space, long iova, int length, int op) {
         byte[] data = new byte[length];
         try {
             if (op == OP_WRITE) {
@@ -153,7 +153,7 @@ class TestDevice extends PciDevice {
     }
 
     /** The client's memory as the device sees it (throws when no client is connected). */
-    DmaSpace dmaSpace() throws VfioException {
+    DmaView dmaSpace() throws VfioException {
         return dma();
     }
 
