@@ -12,6 +12,7 @@ import io.jvfio.server.RegionHandler;
 import io.jvfio.server.DeviceSpec;
 import io.jvfio.server.DmaView;
 import io.jvfio.server.PciDevice;
+import io.jvfio.server.Access;
 import io.jvfio.server.RegionSpec;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
@@ -135,11 +136,11 @@ class TestDevice extends PciDevice {
     @Override
     public RegionSpec regionInfo(int index) throws VfioException {
         if (index == SPARSE) {
-            return new RegionSpec(SPARSE_SIZE, true, true, Optional.of(new RegionSpec.Mmap(sparseFd, 0,
+            return new RegionSpec(SPARSE_SIZE, Access.READ_WRITE, Optional.of(new RegionSpec.Mmap(sparseFd, 0,
                     List.of(new RegionSpec.SparseArea(0, 0x1000), new RegionSpec.SparseArea(0x2000, 0x2000)))), List.of());
         }
         if (index == WHOLE) {
-            return new RegionSpec(WHOLE_SIZE, true, true, Optional.of(new RegionSpec.Mmap(wholeFd, 0, List.of())), List.of());
+            return new RegionSpec(WHOLE_SIZE, Access.READ_WRITE, Optional.of(new RegionSpec.Mmap(wholeFd, 0, List.of())), List.of());
         }
         return super.regionInfo(index);
     }

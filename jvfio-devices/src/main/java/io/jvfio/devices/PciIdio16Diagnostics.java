@@ -1,6 +1,7 @@
 package io.jvfio.devices;
 
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.Access;
 import io.jvfio.server.RegionHandler;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
@@ -26,7 +27,7 @@ public class PciIdio16Diagnostics extends PciIdio16 {
 
     public PciIdio16Diagnostics() {
         counters.set(U32, MAGIC, MAGIC_VALUE);
-        region = deviceRegion(counters.byteSize(), REGION_TYPE, REGION_SUBTYPE, true, false, new RegionHandler() {
+        region = deviceRegion(counters.byteSize(), REGION_TYPE, REGION_SUBTYPE, Access.READ_ONLY, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 synchronized (PciIdio16Diagnostics.this) {

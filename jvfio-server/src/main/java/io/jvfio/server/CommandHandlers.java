@@ -207,7 +207,8 @@ final class CommandHandlers {
             throw new ProtocolException(Errno.ENOTSUP, "DMA_MAP: file-I/O access mode is not supported");
         }
         Fd fd = fds.isEmpty() ? null : fds.removeFirst();
-        dma.map(map.address(), map.size(), map.readable(), map.writable(), fd, map.offset());
+        dma.map(map.address(), map.size(), map.readable() && map.writable() ? Access.READ_WRITE
+                : map.readable() ? Access.READ_ONLY : map.writable() ? Access.WRITE_ONLY : Access.NONE, fd, map.offset());
         stats.countDmaWindow(fd != null);
         return 0;
     }

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -55,12 +56,12 @@ public final class DmaSpace implements DmaView {
      * Adds a window. With an fd, maps {@code size} bytes of it at {@code fileOffset} (ownership
      * of the fd passes to this method: it is closed once mapped or on failure).
      */
-    public void map(long iova, long size, boolean readable, boolean writable, Fd fd, long fileOffset) throws VfioException {
+    public void map(long iova, long size, Set<Access> access, Fd fd, long fileOffset) throws VfioException {
         try (fd) {
             if (size == 0 || Long.compareUnsigned(iova + size - 1, iova) < 0) {
                 throw VfioException.invalid("DMA window [0x%x, +0x%x) is empty or wraps".formatted(iova, size));
             }
-            if (!readable && !writable) {
+            if (access.isEmpty()) {
                 throw VfioException.invalid("DMA window 0x%x has neither READ nor WRITE".formatted(iova));
             }
             lock.writeLock().lock();
@@ -80,12 +81,12 @@ public final class DmaSpace implements DmaView {
                     }
                     try {
                         checkInsideFile(fd, fileOffset, size, iova);
-                        mapping = Mapping.map(fd, fileOffset, size, writable);
+                        mapping = Mapping.map(fd, fileOffset, size, access.contains(Access.WRITE));
                     } catch (LinuxException e) {
                         throw new VfioException(e.errno(), "DMA window 0x%x: %s".formatted(iova, e.getMessage()), e);
                     }
                 }
-                windows.put(iova, new Entry(new DmaWindow(iova, size, readable, writable, mapping != null), mapping, new BitSet()));
+                windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet()));
                 DirtyLog log = dirtyLog;
                 if (log != null && log.logsEverything()) {
                     log.track(iova, iova + size - 1);

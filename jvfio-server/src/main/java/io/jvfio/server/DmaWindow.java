@@ -1,7 +1,24 @@
 package io.jvfio.server;
 
-/** A window of client memory a DMA_MAP added: its IOVA range, permissions, and whether it is mapped from an fd. */
-public record DmaWindow(long iova, long size, boolean readable, boolean writable, boolean mapped) {
+import java.util.Set;
+
+/**
+ * A window of client memory a DMA_MAP added: its IOVA range, what the device may do there, and
+ * whether it is mapped from an fd (else reached by DMA_READ/DMA_WRITE messages).
+ */
+public record DmaWindow(long iova, long size, Set<Access> access, boolean mapped) {
+    public DmaWindow {
+        access = Set.copyOf(access);
+    }
+
+    public boolean readable() {
+        return access.contains(Access.READ);
+    }
+
+    public boolean writable() {
+        return access.contains(Access.WRITE);
+    }
+
     /** Whether {@code address} lies inside (unsigned: IOVAs use all 64 bits, a window may end at 2^64). */
     boolean contains(long address) {
         return Long.compareUnsigned(address - iova, size) < 0;

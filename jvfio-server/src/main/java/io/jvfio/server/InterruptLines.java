@@ -5,7 +5,9 @@ import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.protocol.Vfio;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A device's interrupt lines as the client wired them with SET_IRQS: one eventfd slot per vector
@@ -28,14 +30,56 @@ public final class InterruptLines {
         boolean pending;
     }
 
-    /** @param intx whether the device has an INTx pin */
-    public InterruptLines(boolean intx, int msiVectors, int msixVectors, boolean err, boolean req) {
-        int[] counts = {intx ? 1 : 0, msiVectors, msixVectors, err ? 1 : 0, req ? 1 : 0};
+    private InterruptLines(int[] counts) {
         for (int i = 0; i < INDEX_COUNT; i++) {
             lines[i] = new Line[counts[i]];
             for (int v = 0; v < counts[i]; v++) {
                 lines[i][v] = new Line();
             }
+        }
+    }
+
+    /** Lines for the vectors {@code builder} declares; none until declared. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Which interrupts a device has: vectors per irq index. */
+    public static final class Builder {
+        private final int[] counts = new int[INDEX_COUNT];
+
+        private Builder() {}
+
+        /** An INTx pin. */
+        public Builder intx() {
+            counts[INTX] = 1;
+            return this;
+        }
+
+        public Builder msi(int vectors) {
+            counts[MSI] = vectors;
+            return this;
+        }
+
+        public Builder msix(int vectors) {
+            counts[MSIX] = vectors;
+            return this;
+        }
+
+        /** The ERR interrupt (AER error reporting). */
+        public Builder err() {
+            counts[ERR] = 1;
+            return this;
+        }
+
+        /** The REQ interrupt (the device asks the client to release it). */
+        public Builder req() {
+            counts[REQ] = 1;
+            return this;
+        }
+
+        public InterruptLines build() {
+            return new InterruptLines(counts.clone());
         }
     }
 
@@ -46,10 +90,10 @@ public final class InterruptLines {
             return IrqSpec.none();
         }
         return switch (index) {
-            case INTX -> new IrqSpec(count, true, true, false);
-            case MSI -> new IrqSpec(count, false, false, true);
-            case MSIX -> new IrqSpec(count, true, false, false);
-            default -> new IrqSpec(count, false, false, false);
+            case INTX -> new IrqSpec(count, EnumSet.of(IrqSpec.Flag.MASKABLE, IrqSpec.Flag.AUTOMASKED));
+            case MSI -> new IrqSpec(count, EnumSet.of(IrqSpec.Flag.NO_RESIZE));
+            case MSIX -> new IrqSpec(count, EnumSet.of(IrqSpec.Flag.MASKABLE));
+            default -> new IrqSpec(count, Set.of());
         };
     }
 

@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The PCI core every device builds on — jvfio's vfio-pci-core. It owns the config space (region
@@ -42,7 +43,7 @@ public abstract class PciDevice implements VfioDevice {
     private final List<DeviceRegion> deviceRegions = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** A region beyond the nine PCI ones, announced with a region TYPE capability. */
-    private record DeviceRegion(long size, boolean readable, boolean writable, RegionTypeCap type, RegionHandler handler) {}
+    private record DeviceRegion(long size, Set<Access> access, RegionTypeCap type, RegionHandler handler) {}
     private final InterruptLines interrupts;
     private final MsixTable msixTable;
     private final MsixCapability msix;
@@ -69,8 +70,11 @@ public abstract class PciDevice implements VfioDevice {
         this.msix = config.msix().orElse(null);
         this.msixTable = msix == null ? null : new MsixTable(msix.tableSize());
         int msiVectors = config.msi().map(m -> m.vectorsCapable()).orElse(0);
-        this.interrupts = new InterruptLines(hasIntxPin(config), msiVectors,
-                msix == null ? 0 : msix.tableSize(), true, true);
+        InterruptLines.Builder lines = InterruptLines.builder().msi(msiVectors).msix(msix == null ? 0 : msix.tableSize()).err().req();
+        if (hasIntxPin(config)) {
+            lines.intx();
+        }
+        this.interrupts = lines.build();
         this.migration = this instanceof Migratable m ? new DeviceMigration(new CoreState(m)) : null;
     }
 
@@ -134,8 +138,8 @@ public abstract class PciDevice implements VfioDevice {
      * to clients with a region TYPE capability — the jvfio form of the kernel's
      * {@code vfio_pci_core_register_dev_region}. Returns the region's index.
      */
-    protected final int deviceRegion(long size, int type, int subtype, boolean readable, boolean writable, RegionHandler handler) {
-        deviceRegions.add(new DeviceRegion(size, readable, writable, new RegionTypeCap(type, subtype), handler));
+    protected final int deviceRegion(long size, int type, int subtype, Set<Access> access, RegionHandler handler) {
+        deviceRegions.add(new DeviceRegion(size, access, new RegionTypeCap(type, subtype), handler));
         return Vfio.PCI_NUM_REGIONS + deviceRegions.size() - 1;
     }
 
@@ -186,19 +190,19 @@ public abstract class PciDevice implements VfioDevice {
         if (index < 6) {
             List<SharedArea> shared = sharedAreas.get(index);
             if (!shared.isEmpty()) {
-                return new RegionSpec(barSizes[index], true, true, Optional.of(new RegionSpec.Mmap(sharedFds[index], 0,
+                return new RegionSpec(barSizes[index], Access.READ_WRITE, Optional.of(new RegionSpec.Mmap(sharedFds[index], 0,
                         shared.stream().map(a -> new RegionSpec.SparseArea(a.offset(), a.size())).toList())), List.of());
             }
-            return config.bar(index).map(bar -> RegionSpec.trapped(bar.size(), true, true)).orElse(RegionSpec.absent());
+            return config.bar(index).map(bar -> RegionSpec.trapped(bar.size(), Access.READ_WRITE)).orElse(RegionSpec.absent());
         }
         if (index == CONFIG_REGION) {
-            return RegionSpec.trapped(config.size(), true, true);
+            return RegionSpec.trapped(config.size(), Access.READ_WRITE);
         }
         if (index == ROM_REGION || index == VGA_REGION) {
             return RegionSpec.absent();
         }
         DeviceRegion r = deviceRegion(index);
-        return new RegionSpec(r.size(), r.readable(), r.writable(), Optional.empty(), List.of(r.type()));
+        return new RegionSpec(r.size(), r.access(), Optional.empty(), List.of(r.type()));
     }
 
     @Override
@@ -378,7 +382,7 @@ public abstract class PciDevice implements VfioDevice {
             size = config.size();
         } else if (index >= Vfio.PCI_NUM_REGIONS) {
             DeviceRegion r = deviceRegion(index);
-            if (write ? !r.writable() : !r.readable()) {
+            if (!r.access().contains(write ? Access.WRITE : Access.READ)) {
                 throw VfioException.invalid("region %d is not %s".formatted(index, write ? "writable" : "readable"));
             }
             size = r.size();

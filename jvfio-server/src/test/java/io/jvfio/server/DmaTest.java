@@ -60,7 +60,7 @@ class DmaTest extends ServerTestBase {
         buf.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, 0xCAFEBABEL);
         dma.write(0x100000 + PAGE + 16, buf);
         assertThat(view.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, 2 * PAGE + 16)).isEqualTo(0xCAFEBABEL);
-        assertThat(dma.windows()).containsExactly(new DmaWindow(0x100000, 2 * PAGE, true, true, true));
+        assertThat(dma.windows()).containsExactly(new DmaWindow(0x100000, 2 * PAGE, Access.READ_WRITE, true));
         assertThat(c.hasStashed()).as("mapped windows need no messages").isFalse();
     }
 

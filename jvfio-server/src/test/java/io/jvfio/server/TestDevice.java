@@ -184,7 +184,7 @@ class TestDevice extends PciDevice {
     @Override
     public RegionSpec regionInfo(int index) throws VfioException {
         if (index == VENDOR_REGION) {
-            return new RegionSpec(REGION_SIZE, true, true,
+            return new RegionSpec(REGION_SIZE, Access.READ_WRITE,
                     Optional.of(new RegionSpec.Mmap(regionFd, 0, List.of(new RegionSpec.SparseArea(0, REGION_SIZE / 2)))),
                     List.of(new RegionTypeCap(VENDOR_TYPE, VENDOR_SUBTYPE)));
         }

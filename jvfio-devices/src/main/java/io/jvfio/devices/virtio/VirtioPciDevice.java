@@ -15,6 +15,7 @@ import io.jvfio.linux.Errno;
 import io.jvfio.server.RegionHandler;
 import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
+import io.jvfio.server.Access;
 import io.jvfio.server.RegionSpec;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.StateReader;
@@ -626,7 +627,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     @Override
     public RegionSpec regionInfo(int index) throws VfioException {
         if (index == NOTIFY_BAR && notifyMode == NotifyMode.POLLED) {
-            return new RegionSpec(PAGE, true, true, Optional.of(new RegionSpec.Mmap(notifyFd, 0, List.of())), List.of());
+            return new RegionSpec(PAGE, Access.READ_WRITE, Optional.of(new RegionSpec.Mmap(notifyFd, 0, List.of())), List.of());
         }
         return super.regionInfo(index);
     }
