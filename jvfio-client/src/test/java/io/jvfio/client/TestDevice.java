@@ -11,8 +11,8 @@ import io.jvfio.protocol.Capability;
 import io.jvfio.server.RegionHandler;
 import io.jvfio.server.DeviceSpec;
 import io.jvfio.server.DmaView;
+import io.jvfio.server.MemoryRegionHandler;
 import io.jvfio.server.PciDevice;
-import io.jvfio.server.Access;
 import io.jvfio.server.RegionSpec;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
@@ -20,7 +20,6 @@ import java.lang.foreign.ValueLayout;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -106,22 +105,9 @@ class TestDevice extends PciDevice {
                 doorbellWrite.write(offset, src);
             }
         });
-        bar(SPARSE, memoryHandler(sparse.segment()));
-        bar(WHOLE, memoryHandler(whole.segment()));
-    }
-
-    private static RegionHandler memoryHandler(MemorySegment memory) {
-        return new RegionHandler() {
-            @Override
-            public void read(long offset, MemorySegment dst) {
-                MemorySegment.copy(memory, offset, dst, 0, dst.byteSize());
-            }
-
-            @Override
-            public void write(long offset, MemorySegment src) {
-                MemorySegment.copy(src, 0, memory, offset, src.byteSize());
-            }
-        };
+        bar(SPARSE, new MemoryRegionHandler(sparse.segment()), new RegionSpec.Mmap(sparseFd, 0,
+                List.of(new RegionSpec.SparseArea(0, 0x1000), new RegionSpec.SparseArea(0x2000, 0x2000))));
+        bar(WHOLE, new MemoryRegionHandler(whole.segment()), RegionSpec.Mmap.whole(wholeFd));
     }
 
     static byte pattern(long offset) {
@@ -131,18 +117,6 @@ class TestDevice extends PciDevice {
     @Override
     public DeviceSpec info() {
         return super.info().withCapabilities(infoCaps);
-    }
-
-    @Override
-    public RegionSpec regionInfo(int index) throws VfioException {
-        if (index == SPARSE) {
-            return new RegionSpec(SPARSE_SIZE, Access.READ_WRITE, Optional.of(new RegionSpec.Mmap(sparseFd, 0,
-                    List.of(new RegionSpec.SparseArea(0, 0x1000), new RegionSpec.SparseArea(0x2000, 0x2000)))), List.of());
-        }
-        if (index == WHOLE) {
-            return new RegionSpec(WHOLE_SIZE, Access.READ_WRITE, Optional.of(new RegionSpec.Mmap(wholeFd, 0, List.of())), List.of());
-        }
-        return super.regionInfo(index);
     }
 
     @Override

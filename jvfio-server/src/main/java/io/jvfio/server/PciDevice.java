@@ -39,6 +39,8 @@ public abstract class PciDevice implements VfioDevice {
 
     private final ConfigSpace config;
     private final RegionHandler[] bars = new RegionHandler[6];
+    /** Per BAR: the file the client may map it from, as the device declared it (null: none, or shared areas). */
+    private final RegionSpec.Mmap[] barMmaps = new RegionSpec.Mmap[6];
     private final long[] barSizes = new long[6];
     private final List<DeviceRegion> deviceRegions = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -89,12 +91,29 @@ public abstract class PciDevice implements VfioDevice {
         return running;
     }
 
-    /** Serves BAR {@code index} with {@code handler} (trapped accesses). */
+    /** Serves BAR {@code index} with {@code handler} (every access trapped). */
     protected final void bar(int index, RegionHandler handler) {
         if (config.bar(index).isEmpty()) {
             throw new IllegalArgumentException("BAR " + index + " is not declared in the config space");
         }
         bars[index] = handler;
+    }
+
+    /**
+     * Serves BAR {@code index} as libvfio-user's {@code vfu_setup_region} does, in one call: the
+     * client may map it from {@code mmap}'s file — the whole BAR, or only {@code mmap}'s sparse
+     * areas — and what it does not map (or does not map at all) is trapped and goes to
+     * {@code handler}. The device owns the fd; it must outlive the device's clients.
+     */
+    protected final void bar(int index, RegionHandler handler, RegionSpec.Mmap mmap) {
+        bar(index, handler);
+        if (config.bar(index).orElseThrow().isIo()) {
+            throw new IllegalArgumentException("BAR " + index + " is an I/O BAR: it cannot be mapped");
+        }
+        if (!sharedAreas.get(index).isEmpty()) {
+            throw new IllegalArgumentException("BAR " + index + " already has shared areas");
+        }
+        barMmaps[index] = mmap;
     }
 
     /**
@@ -115,6 +134,9 @@ public abstract class PciDevice implements VfioDevice {
         if (offset < 0 || size <= 0 || offset % page != 0 || size % page != 0 || offset + size > bar.size()) {
             throw new IllegalArgumentException("shared area [0x%x, +0x%x) of BAR %d (0x%x bytes) must be page-aligned and inside it"
                     .formatted(offset, size, index, bar.size()));
+        }
+        if (barMmaps[index] != null) {
+            throw new IllegalArgumentException("BAR " + index + " is mapped from the device's own file");
         }
         for (SharedArea a : sharedAreas.get(index)) {
             if (offset < a.offset() + a.size() && a.offset() < offset + size) {
@@ -192,6 +214,9 @@ public abstract class PciDevice implements VfioDevice {
             if (!shared.isEmpty()) {
                 return new RegionSpec(barSizes[index], Access.READ_WRITE, Optional.of(new RegionSpec.Mmap(sharedFds[index], 0,
                         shared.stream().map(a -> new RegionSpec.SparseArea(a.offset(), a.size())).toList())), List.of());
+            }
+            if (barMmaps[index] != null) {
+                return new RegionSpec(barSizes[index], Access.READ_WRITE, Optional.of(barMmaps[index]), List.of());
             }
             return config.bar(index).map(bar -> RegionSpec.trapped(bar.size(), Access.READ_WRITE)).orElse(RegionSpec.absent());
         }

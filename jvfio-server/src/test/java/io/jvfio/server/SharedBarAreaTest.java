@@ -23,17 +23,7 @@ class SharedBarAreaTest {
         Device() {
             super(ConfigSpace.builder(ConfigSpace.Size.PCI).vendorId(0x1234).deviceId(0x5678)
                     .bar(Bar.memory32(0, 2 * PAGE)).bar(Bar.io(4, 16)).build());
-            bar(0, new RegionHandler() {
-                @Override
-                public void read(long offset, MemorySegment dst) {
-                    MemorySegment.copy(registers, offset, dst, 0, dst.byteSize());
-                }
-
-                @Override
-                public void write(long offset, MemorySegment src) {
-                    MemorySegment.copy(src, 0, registers, offset, src.byteSize());
-                }
-            });
+            bar(0, new MemoryRegionHandler(registers));
             shared = sharedBarArea(0, PAGE, PAGE);
         }
 
