@@ -20,12 +20,12 @@ public record DmaWindow(long iova, long size, Set<Access> access, boolean mapped
     }
 
     /** Whether {@code address} lies inside (unsigned: IOVAs use all 64 bits, a window may end at 2^64). */
-    boolean contains(long address) {
+    public boolean contains(long address) {
         return Long.compareUnsigned(address - iova, size) < 0;
     }
 
     /** Last address of the window, inclusive (never wraps). */
-    long last() {
+    public long last() {
         return iova + size - 1;
     }
 }

@@ -14,19 +14,19 @@ public final class ServerStats {
     private final AtomicLong mappedWindows = new AtomicLong();
     private final AtomicLong messageWindows = new AtomicLong();
 
-    void countCommand(Command command) {
+    public void countCommand(Command command) {
         commands.incrementAndGet(command.ordinal());
     }
 
-    void countConnection() {
+    public void countConnection() {
         connections.incrementAndGet();
     }
 
-    void countError() {
+    public void countError() {
         errors.incrementAndGet();
     }
 
-    void countDmaWindow(boolean mapped) {
+    public void countDmaWindow(boolean mapped) {
         (mapped ? mappedWindows : messageWindows).incrementAndGet();
     }
 

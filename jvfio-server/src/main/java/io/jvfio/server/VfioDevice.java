@@ -1,5 +1,6 @@
 package io.jvfio.server;
 
+import io.jvfio.linux.Errno;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -39,7 +40,7 @@ public interface VfioDevice {
 
     /** DEVICE_RESET: back to power-on state. */
     default void reset() throws VfioException {
-        throw new VfioException(io.jvfio.linux.Errno.ENOTTY, "reset is not supported");
+        throw new VfioException(Errno.ENOTTY, "reset is not supported");
     }
 
     /**
@@ -48,7 +49,7 @@ public interface VfioDevice {
      * read as "not supported").
      */
     default byte[] feature(int flags, byte[] data) throws VfioException {
-        throw new VfioException(io.jvfio.linux.Errno.EINVAL, "device feature %d is not supported".formatted(flags & 0xffff));
+        throw new VfioException(Errno.EINVAL, "device feature %d is not supported".formatted(flags & 0xffff));
     }
 
     /**

@@ -8,6 +8,7 @@ import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.internal.Session;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;

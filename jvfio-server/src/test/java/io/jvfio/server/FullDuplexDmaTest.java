@@ -2,6 +2,7 @@ package io.jvfio.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.server.internal.MessageDma;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DmaMap;

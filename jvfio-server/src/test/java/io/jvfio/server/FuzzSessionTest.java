@@ -2,6 +2,7 @@ package io.jvfio.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.server.internal.Session;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;

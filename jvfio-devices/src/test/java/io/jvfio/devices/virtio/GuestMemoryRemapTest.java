@@ -7,7 +7,7 @@ import io.jvfio.linux.Fd;
 import io.jvfio.linux.Mapping;
 import io.jvfio.linux.Memfd;
 import io.jvfio.server.Access;
-import io.jvfio.server.DmaSpace;
+import io.jvfio.server.internal.DmaSpace;
 import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -12,9 +12,16 @@ import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.ProtocolException;
 import io.jvfio.protocol.RegionAccess;
 import io.jvfio.protocol.Version;
+import io.jvfio.server.RamTestDevice;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.ServerStats;
+import io.jvfio.server.SessionContext;
+import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -23,12 +30,27 @@ import org.junit.jupiter.api.Test;
 class CommandHandlersTest {
     private final ServerOptions options = ServerOptions.defaults();
     private final MemorySegment reply = MemorySegment.ofArray(new byte[64 << 10]);
-    private TestDevice device;
+    /** A RAM device that remembers its opens. */
+    private static final class Device extends RamTestDevice {
+        final List<SessionContext> opens = new CopyOnWriteArrayList<>();
+
+        Device() {
+            super(0x1000);
+        }
+
+        @Override
+        public void open(SessionContext context) throws VfioException {
+            super.open(context);
+            opens.add(context);
+        }
+    }
+
+    private Device device;
     private CommandHandlers handlers;
 
     @BeforeEach
     void setUp() throws Exception {
-        device = new TestDevice();
+        device = new Device();
         CommandHandlers.OffSessionThread inPlace = new CommandHandlers.OffSessionThread() {
             @Override
             public <T> T run(CommandHandlers.DeviceCall<T> call) throws VfioException {
@@ -92,7 +114,7 @@ class CommandHandlersTest {
         RegionAccess.write(write, 0x10, 0, 4);
         write.set(ValueLayout.JAVA_INT_UNALIGNED, RegionAccess.DATA_OFFSET, 0xcafe_f00d);
         assertThat(handle(Command.REGION_WRITE, write)).isEqualTo(RegionAccess.SIZE);
-        assertThat(device.writeLog).containsExactly("0x10:4");
+        assertThat(device.ram.get(ValueLayout.JAVA_INT_UNALIGNED, 0x10)).isEqualTo(0xcafe_f00d);
 
         MemorySegment read = MemorySegment.ofArray(new byte[RegionAccess.SIZE]);
         RegionAccess.write(read, 0x10, 0, 4);

@@ -1,4 +1,4 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
@@ -10,6 +10,10 @@ import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.ProtocolException;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.ServerStats;
+import io.jvfio.server.VfioDevice;
+import io.jvfio.server.VfioException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -31,7 +35,7 @@ import java.util.concurrent.ExecutionException;
  * routes the reply back by message id — so a client that answers DMA requests only after its own
  * command completes (QEMU) never deadlocks against us.
  */
-final class Session implements CommandHandlers.OffSessionThread, AutoCloseable {
+public final class Session implements CommandHandlers.OffSessionThread, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Session.class.getName());
     /** How often the wait for an off-thread device call looks at it between messages: its latency is added to each such command. */
     private static final int POLL_MILLIS = 1;
@@ -61,7 +65,7 @@ final class Session implements CommandHandlers.OffSessionThread, AutoCloseable {
 
     private record Deferred(byte[] message, List<Fd> fds) {}
 
-    Session(UnixSocket socket, VfioDevice device, ServerOptions options, ServerStats stats) {
+    public Session(UnixSocket socket, VfioDevice device, ServerOptions options, ServerStats stats) {
         this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats);
     }
 
@@ -79,7 +83,7 @@ final class Session implements CommandHandlers.OffSessionThread, AutoCloseable {
     }
 
     /** Serves until the client disconnects or sends something that cannot be framed. */
-    void run() {
+    public void run() {
         messageDma.servedBy(Thread.currentThread());
         try {
             PeerCredentials peer = transport.peer();
@@ -258,7 +262,7 @@ final class Session implements CommandHandlers.OffSessionThread, AutoCloseable {
     }
 
     /** Ends the session from another thread: the session thread wakes up and cleans up. */
-    void disconnect() {
+    public void disconnect() {
         closed = true;
         messageDma.disconnect();
         transport.shutdown();

@@ -1,4 +1,4 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
@@ -28,8 +28,20 @@ import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.RegionWriteMulti;
 import io.jvfio.protocol.RegionWriteMultiReply;
 import io.jvfio.protocol.SparseMmapCap;
-import io.jvfio.protocol.Vfio;
 import io.jvfio.protocol.Version;
+import io.jvfio.protocol.Vfio;
+import io.jvfio.server.Access;
+import io.jvfio.server.DeviceMigration;
+import io.jvfio.server.DeviceSpec;
+import io.jvfio.server.IrqSetting;
+import io.jvfio.server.IrqSpec;
+import io.jvfio.server.NegotiatedLimits;
+import io.jvfio.server.RegionSpec;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.ServerStats;
+import io.jvfio.server.SessionContext;
+import io.jvfio.server.VfioDevice;
+import io.jvfio.server.VfioException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;

@@ -1,4 +1,4 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.LinuxException;
@@ -10,6 +10,8 @@ import io.jvfio.protocol.DmaWriteReply;
 import io.jvfio.protocol.DmaWriteRequest;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.ProtocolException;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.VfioException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -28,7 +30,7 @@ import java.util.concurrent.locks.LockSupport;
  * {@link #complete}, and while a DMA_READ is under way offers its receive the chunk expected next
  * ({@link #expectedRead()}) so the reply's data goes straight into the device's buffer.
  */
-final class MessageDma implements DmaTransport {
+public final class MessageDma implements DmaTransport {
     private static final System.Logger LOG = System.getLogger(MessageDma.class.getName());
     /** Header and address/count before a DMA_READ reply's data: what stays in the receive buffer when the data is placed. */
     static final int PLACED_PREFIX = Header.SIZE + DmaReadReply.SIZE;
@@ -38,13 +40,13 @@ final class MessageDma implements DmaTransport {
      * smaller messages cost little once several are in flight. A DMA_WRITE carries its data in our
      * request: it goes in chunks of the negotiated max_data_xfer_size.
      */
-    static final long DMA_MESSAGE_LIMIT = 64 << 10;
+    public static final long DMA_MESSAGE_LIMIT = 64 << 10;
     /**
      * Requests of one transfer in flight at once. A DMA_READ's data comes back in the replies, so
      * at most two (128 KiB) wait in the client's socket: below QEMU's send buffer, as above. A
      * DMA_WRITE carries its data in the request; the replies are small and our own send waits for room.
      */
-    static final int READ_WINDOW = 2, WRITE_WINDOW = 4;
+    public static final int READ_WINDOW = 2, WRITE_WINDOW = 4;
 
     private final SessionTransport transport;
     private final ServerOptions options;

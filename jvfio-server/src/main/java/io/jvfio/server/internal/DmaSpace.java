@@ -1,10 +1,14 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
+import io.jvfio.server.Access;
+import io.jvfio.server.DmaView;
+import io.jvfio.server.DmaWindow;
+import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.BitSet;
