@@ -21,6 +21,7 @@ public class PciIdio16Diagnostics extends PciIdio16 {
     static final int INPUT_CHANGES = 0x0, RESETS = 0x4, MAGIC = 0x8;   // u32 little-endian each
     static final int MAGIC_VALUE = 0x4741_4944;                          // "DIAG"
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final String DIAGNOSTICS_STATE = "idio16.diagnostics";
 
     private final MemorySegment counters = MemorySegment.ofArray(new int[4]);
     private final int region;
@@ -73,8 +74,6 @@ public class PciIdio16Diagnostics extends PciIdio16 {
         counters.set(U32, INPUT_CHANGES, s.u32());
         counters.set(U32, RESETS, s.u32());
     }
-
-    private static final String DIAGNOSTICS_STATE = "idio16.diagnostics";
 
     private void bump(int counter) {
         counters.set(U32, counter, counters.get(U32, counter) + 1);

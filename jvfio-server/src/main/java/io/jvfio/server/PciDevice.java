@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The PCI core every device builds on — jvfio's vfio-pci-core. It owns the config space (region
@@ -42,10 +43,7 @@ public abstract class PciDevice implements VfioDevice {
     /** Per BAR: the file the client may map it from, as the device declared it (null: none, or shared areas). */
     private final RegionSpec.Mmap[] barMmaps = new RegionSpec.Mmap[6];
     private final long[] barSizes = new long[6];
-    private final List<DeviceRegion> deviceRegions = new java.util.concurrent.CopyOnWriteArrayList<>();
-
-    /** A region beyond the nine PCI ones, announced with a region TYPE capability. */
-    private record DeviceRegion(long size, Set<Access> access, RegionTypeCap type, RegionHandler handler) {}
+    private final List<DeviceRegion> deviceRegions = new CopyOnWriteArrayList<>();
     private final InterruptLines interrupts;
     private final MsixTable msixTable;
     private final MsixCapability msix;
@@ -56,13 +54,13 @@ public abstract class PciDevice implements VfioDevice {
     private final BitSet heldVectors = new BitSet();
     /** Per BAR: the memfd behind its shared areas (null while it has none) and the areas, in the device's mapping. */
     private final Fd[] sharedFds = new Fd[6];
-    private final List<List<SharedArea>> sharedAreas = List.of(new java.util.concurrent.CopyOnWriteArrayList<>(),
-            new java.util.concurrent.CopyOnWriteArrayList<>(), new java.util.concurrent.CopyOnWriteArrayList<>(),
-            new java.util.concurrent.CopyOnWriteArrayList<>(), new java.util.concurrent.CopyOnWriteArrayList<>(),
-            new java.util.concurrent.CopyOnWriteArrayList<>());
+    private final List<List<SharedArea>> sharedAreas = List.of(new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(),
+            new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>());
 
     /** Part of a BAR that lives in shared memory: [offset, offset + size) of the BAR, and the device's view of it. */
     private record SharedArea(long offset, long size, Mapping mapping) {}
+    /** A region beyond the nine PCI ones, announced with a region TYPE capability. */
+    private record DeviceRegion(long size, Set<Access> access, RegionTypeCap type, RegionHandler handler) {}
 
     protected PciDevice(ConfigSpace config) {
         this.config = config;

@@ -19,16 +19,16 @@ final class DirtyLog {
     /** Most bitmap memory one log may take; beyond it the page size grows (the client is told). */
     static final long MAX_BITMAP_BYTES = 64L << 20;
 
+    private final int shift;
+    private final boolean everything;
+    private final List<Range> ranges = new CopyOnWriteArrayList<>();
+    private long bitmapBytes;
+
     private record Range(long first, long last, AtomicLongArray bits, boolean allDirty) {
         boolean overlaps(long from, long to) {
             return Long.compareUnsigned(from, last) <= 0 && Long.compareUnsigned(to, first) >= 0;
         }
     }
-
-    private final int shift;
-    private final boolean everything;
-    private final List<Range> ranges = new CopyOnWriteArrayList<>();
-    private long bitmapBytes;
 
     private DirtyLog(long pageSize, boolean everything) {
         this.shift = Long.numberOfTrailingZeros(pageSize);

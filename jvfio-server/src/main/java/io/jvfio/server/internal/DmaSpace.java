@@ -34,9 +34,6 @@ public final class DmaSpace implements DmaView {
     private static final long RECENT_UNMAP_NANOS = 1_000_000_000L;
     private static final long AWAIT_POLL_NANOS = 1_000_000L;
 
-    /** {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the window's page). */
-    private record Entry(DmaWindow window, Mapping mapping, BitSet lent) {}
-
     // Keyed by IOVA in unsigned order: addresses at or above 2^63 sort after the lower ones.
     private final TreeMap<Long, Entry> windows = new TreeMap<>(Long::compareUnsigned);
     // Read-locked for the duration of a copy through a mapping, write-locked to change windows.
@@ -47,6 +44,9 @@ public final class DmaSpace implements DmaView {
     /** System.nanoTime() of the last unmap; meaningful only while {@code unmapped} is set. */
     private volatile long lastUnmap;
     private volatile boolean unmapped;
+
+    /** {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the window's page). */
+    private record Entry(DmaWindow window, Mapping mapping, BitSet lent) {}
 
     public DmaSpace(int maxWindows) {
         this.maxWindows = maxWindows;
