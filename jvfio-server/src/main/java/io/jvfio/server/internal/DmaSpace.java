@@ -172,25 +172,23 @@ public final class DmaSpace implements DmaView {
 
     @Override
     public void read(long iova, MemorySegment dst) throws VfioException {
-        try {
-            copy(iova, dst, false);
-        } catch (VfioException | IllegalStateException e) {
-            if (!mayBeInGap(e, iova, dst.byteSize()) || !awaitMapped(iova, dst.byteSize())) {
-                throw e;
-            }
-            copy(iova, dst, false);
-        }
+        copyAcrossGap(iova, dst, false);
     }
 
     @Override
     public void write(long iova, MemorySegment src) throws VfioException {
+        copyAcrossGap(iova, src, true);
+    }
+
+    /** {@link #copy}, once more after an unmap/map gap closed if the first attempt fell into one. */
+    private void copyAcrossGap(long iova, MemorySegment buffer, boolean toClient) throws VfioException {
         try {
-            copy(iova, src, true);
+            copy(iova, buffer, toClient);
         } catch (VfioException | IllegalStateException e) {
-            if (!mayBeInGap(e, iova, src.byteSize()) || !awaitMapped(iova, src.byteSize())) {
+            if (!mayBeInGap(e, iova, buffer.byteSize()) || !awaitMapped(iova, buffer.byteSize())) {
                 throw e;
             }
-            copy(iova, src, true);
+            copy(iova, buffer, toClient);
         }
     }
 
