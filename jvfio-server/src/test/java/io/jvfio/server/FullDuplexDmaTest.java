@@ -2,11 +2,11 @@ package io.jvfio.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.jvfio.server.internal.MessageDma;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DmaMap;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.internal.MessageDma;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;

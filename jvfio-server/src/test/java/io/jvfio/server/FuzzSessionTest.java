@@ -2,7 +2,6 @@ package io.jvfio.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.jvfio.server.internal.Session;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
@@ -20,6 +19,8 @@ import io.jvfio.protocol.IrqSet;
 import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.internal.Session;
+import io.jvfio.server.internal.StatsCounters;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -106,7 +107,7 @@ class FuzzSessionTest {
         FuzzDevice device = new FuzzDevice();
         UnixSocket[] pair = UnixSocket.pair();
         UnixSocket client = pair[0];
-        Session session = new Session(pair[1], device, OPTIONS, new ServerStats());
+        Session session = new Session(pair[1], device, OPTIONS, new StatsCounters());
         Thread server = Thread.ofPlatform().daemon().name("fuzz-session").start(() -> {
             try (session) {
                 session.run();

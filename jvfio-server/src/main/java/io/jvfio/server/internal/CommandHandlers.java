@@ -38,7 +38,6 @@ import io.jvfio.server.IrqSpec;
 import io.jvfio.server.NegotiatedLimits;
 import io.jvfio.server.RegionSpec;
 import io.jvfio.server.ServerOptions;
-import io.jvfio.server.ServerStats;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
@@ -66,7 +65,7 @@ final class CommandHandlers {
 
     private final VfioDevice device;
     private final ServerOptions options;
-    private final ServerStats stats;
+    private final StatsCounters stats;
     private final DmaSpace dma;
     /** Where DMA to windows without an fd goes once the client is known; null in tests without a client. */
     private final MessageDma messageDma;
@@ -99,7 +98,7 @@ final class CommandHandlers {
         <T> T run(DeviceCall<T> call) throws VfioException, IOException, ProtocolException;
     }
 
-    CommandHandlers(VfioDevice device, ServerOptions options, ServerStats stats, DmaSpace dma, MessageDma messageDma,
+    CommandHandlers(VfioDevice device, ServerOptions options, StatsCounters stats, DmaSpace dma, MessageDma messageDma,
                     OffSessionThread offThread, Supplier<PeerCredentials> peer) {
         this.device = device;
         this.options = options;

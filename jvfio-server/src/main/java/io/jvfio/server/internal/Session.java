@@ -11,7 +11,6 @@ import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.ProtocolException;
 import io.jvfio.server.ServerOptions;
-import io.jvfio.server.ServerStats;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
 import java.io.EOFException;
@@ -42,7 +41,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
 
     private final SessionTransport transport;
     private final VfioDevice device;
-    private final ServerStats stats;
+    private final StatsCounters stats;
     /** The reply buffer: a shared memfd mapping, so only the pages replies touch become resident. */
     private final Mapping outMapping;
     private final MemorySegment out;
@@ -65,11 +64,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
 
     private record Deferred(byte[] message, List<Fd> fds) {}
 
-    public Session(UnixSocket socket, VfioDevice device, ServerOptions options, ServerStats stats) {
+    public Session(UnixSocket socket, VfioDevice device, ServerOptions options, StatsCounters stats) {
         this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats);
     }
 
-    Session(SessionTransport transport, VfioDevice device, ServerOptions options, ServerStats stats) {
+    Session(SessionTransport transport, VfioDevice device, ServerOptions options, StatsCounters stats) {
         this.transport = transport;
         this.device = device;
         this.stats = stats;

@@ -14,7 +14,6 @@ import io.jvfio.protocol.RegionAccess;
 import io.jvfio.protocol.Version;
 import io.jvfio.server.RamTestDevice;
 import io.jvfio.server.ServerOptions;
-import io.jvfio.server.ServerStats;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
@@ -57,7 +56,7 @@ class CommandHandlersTest {
                 return call.run();
             }
         };
-        handlers = new CommandHandlers(device, options, new ServerStats(), new DmaSpace(options.maxDmaWindows()), null,
+        handlers = new CommandHandlers(device, options, new StatsCounters(), new DmaSpace(options.maxDmaWindows()), null,
                 inPlace, () -> new PeerCredentials(1, 2, 3));
     }
 
