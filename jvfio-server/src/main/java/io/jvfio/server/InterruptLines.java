@@ -39,7 +39,7 @@ public final class InterruptLines {
         }
     }
 
-    /** Lines for the vectors {@code builder} declares; none until declared. */
+    /** Declares the vectors of each irq index; an index not declared has none. */
     public static Builder builder() {
         return new Builder();
     }
