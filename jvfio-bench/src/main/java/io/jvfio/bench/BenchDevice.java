@@ -3,7 +3,8 @@ package io.jvfio.bench;
 import io.jvfio.linux.Linux;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.MemoryRegionHandler;
+import io.jvfio.server.RegionHandler;
 import io.jvfio.server.PciDevice;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.Arena;
@@ -56,31 +57,22 @@ final class BenchDevice extends PciDevice {
                 .bar(Bar.memory32(REGS_BAR, 0x1000))
                 .bar(Bar.memory32(SHARED_BAR, 2 * PAGE))
                 .build());
-        bar(REGS_BAR, new BarHandler() {
+        MemoryRegionHandler registers = new MemoryRegionHandler(regs);
+        bar(REGS_BAR, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
-                MemorySegment.copy(regs, offset, dst, 0, dst.byteSize());
+                registers.read(offset, dst);
             }
 
             @Override
             public void write(long offset, MemorySegment src) {
-                MemorySegment.copy(src, 0, regs, offset, src.byteSize());
+                registers.write(offset, src);
                 if (offset == CMD) {
                     command(regs.get(ValueLayout.JAVA_INT_UNALIGNED, CMD));
                 }
             }
         });
-        bar(SHARED_BAR, new BarHandler() {
-            @Override
-            public void read(long offset, MemorySegment dst) {
-                MemorySegment.copy(bar2Page0, offset, dst, 0, dst.byteSize());
-            }
-
-            @Override
-            public void write(long offset, MemorySegment src) {
-                MemorySegment.copy(src, 0, bar2Page0, offset, src.byteSize());
-            }
-        });
+        bar(SHARED_BAR, new MemoryRegionHandler(bar2Page0));
         shared = sharedBarArea(SHARED_BAR, SHARED_OFFSET, PAGE);
     }
 

@@ -6,7 +6,7 @@ import io.jvfio.devices.PciIdio16;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.MemoryRegionHandler;
 import io.jvfio.server.PciDevice;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
@@ -51,17 +51,7 @@ public class DispatchBenchmark {
         RamDevice() {
             super(ConfigSpace.builder(ConfigSpace.Size.PCI).vendorId(0x1af4).deviceId(0x10fe)
                     .bar(Bar.memory32(0, 4096)).build());
-            bar(0, new BarHandler() {
-                @Override
-                public void read(long offset, MemorySegment dst) {
-                    MemorySegment.copy(ram, offset, dst, 0, dst.byteSize());
-                }
-
-                @Override
-                public void write(long offset, MemorySegment src) {
-                    MemorySegment.copy(src, 0, ram, offset, src.byteSize());
-                }
-            });
+            bar(0, new MemoryRegionHandler(ram));
         }
     }
 

@@ -15,7 +15,7 @@ import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.RawCapability;
 import io.jvfio.protocol.RegionWriteMulti;
 import io.jvfio.protocol.Vfio;
-import io.jvfio.server.DmaSpace;
+import io.jvfio.server.DmaWindow;
 import io.jvfio.server.VfioUserServer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -144,7 +144,7 @@ class CommandsTest extends ClientTestSupport {
             client.registerMemory(0x1000_0000L, arena.allocate(0x2000), Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE);
             client.registerMemory(0x2000_0000L, arena.allocate(0x1000), Vfio.DMA_MAP_FLAG_READ);
             DmaBuffer buffer = client.allocateDma(0x3000_0000L, 0x4000);
-            assertThat(device.dmaSpace().windows()).extracting(DmaSpace.Window::iova, DmaSpace.Window::mapped)
+            assertThat(device.dmaSpace().windows()).extracting(DmaWindow::iova, DmaWindow::mapped)
                     .containsExactlyInAnyOrder(
                             org.assertj.core.groups.Tuple.tuple(0x1000_0000L, false),
                             org.assertj.core.groups.Tuple.tuple(0x2000_0000L, false),

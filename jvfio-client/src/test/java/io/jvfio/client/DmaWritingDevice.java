@@ -2,7 +2,7 @@ package io.jvfio.client;
 
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.RegionHandler;
 import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
 import io.jvfio.server.StateReader;
@@ -32,7 +32,7 @@ class DmaWritingDevice extends PciDevice implements Migratable {
         super(ConfigSpace.builder(ConfigSpace.Size.PCI).vendorId(0x1234).deviceId(0xd3a0).classCode(0xff0000)
                 .bar(Bar.memory32(0, 0x1000)).build());
         this.writes = writes;
-        bar(0, new BarHandler() {
+        bar(0, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 synchronized (lock) {

@@ -8,18 +8,18 @@ import io.jvfio.pci.Bar;
 import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.protocol.Capability;
-import io.jvfio.server.BarHandler;
-import io.jvfio.server.DeviceInfo;
-import io.jvfio.server.DmaSpace;
+import io.jvfio.server.RegionHandler;
+import io.jvfio.server.DeviceSpec;
+import io.jvfio.server.DmaView;
+import io.jvfio.server.MemoryRegionHandler;
 import io.jvfio.server.PciDevice;
-import io.jvfio.server.RegionInfo;
+import io.jvfio.server.RegionSpec;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -82,7 +82,7 @@ class TestDevice extends PciDevice {
         } catch (LinuxException e) {
             throw new UncheckedIOException(e);
         }
-        bar(RAM, new BarHandler() {
+        bar(RAM, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 ramReads.incrementAndGet();
@@ -94,7 +94,7 @@ class TestDevice extends PciDevice {
                 MemorySegment.copy(src, 0, ram, offset, src.byteSize());
             }
         });
-        bar(DOORBELL, new BarHandler() {
+        bar(DOORBELL, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) throws VfioException {
                 doorbellRead.read(offset, dst);
@@ -105,22 +105,9 @@ class TestDevice extends PciDevice {
                 doorbellWrite.write(offset, src);
             }
         });
-        bar(SPARSE, memoryHandler(sparse.segment()));
-        bar(WHOLE, memoryHandler(whole.segment()));
-    }
-
-    private static BarHandler memoryHandler(MemorySegment memory) {
-        return new BarHandler() {
-            @Override
-            public void read(long offset, MemorySegment dst) {
-                MemorySegment.copy(memory, offset, dst, 0, dst.byteSize());
-            }
-
-            @Override
-            public void write(long offset, MemorySegment src) {
-                MemorySegment.copy(src, 0, memory, offset, src.byteSize());
-            }
-        };
+        bar(SPARSE, new MemoryRegionHandler(sparse.segment()), new RegionSpec.Mmap(sparseFd, 0,
+                List.of(new RegionSpec.SparseArea(0, 0x1000), new RegionSpec.SparseArea(0x2000, 0x2000))));
+        bar(WHOLE, new MemoryRegionHandler(whole.segment()), RegionSpec.Mmap.whole(wholeFd));
     }
 
     static byte pattern(long offset) {
@@ -128,20 +115,8 @@ class TestDevice extends PciDevice {
     }
 
     @Override
-    public DeviceInfo info() {
+    public DeviceSpec info() {
         return super.info().withCapabilities(infoCaps);
-    }
-
-    @Override
-    public RegionInfo regionInfo(int index) throws VfioException {
-        if (index == SPARSE) {
-            return new RegionInfo(SPARSE_SIZE, true, true, Optional.of(new RegionInfo.Mmap(sparseFd, 0,
-                    List.of(new RegionInfo.SparseArea(0, 0x1000), new RegionInfo.SparseArea(0x2000, 0x2000)))), List.of());
-        }
-        if (index == WHOLE) {
-            return new RegionInfo(WHOLE_SIZE, true, true, Optional.of(new RegionInfo.Mmap(wholeFd, 0, List.of())), List.of());
-        }
-        return super.regionInfo(index);
     }
 
     @Override
@@ -156,7 +131,7 @@ class TestDevice extends PciDevice {
     }
 
     /** The client's memory as this device sees it (fails while no client is connected). */
-    DmaSpace dmaSpace() throws VfioException {
+    DmaView dmaSpace() throws VfioException {
         return dma();
     }
 

@@ -1,7 +1,8 @@
 package io.jvfio.devices;
 
 import io.jvfio.protocol.Vfio;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.Access;
+import io.jvfio.server.RegionHandler;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
@@ -20,13 +21,14 @@ public class PciIdio16Diagnostics extends PciIdio16 {
     static final int INPUT_CHANGES = 0x0, RESETS = 0x4, MAGIC = 0x8;   // u32 little-endian each
     static final int MAGIC_VALUE = 0x4741_4944;                          // "DIAG"
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final String DIAGNOSTICS_STATE = "idio16.diagnostics";
 
     private final MemorySegment counters = MemorySegment.ofArray(new int[4]);
     private final int region;
 
     public PciIdio16Diagnostics() {
         counters.set(U32, MAGIC, MAGIC_VALUE);
-        region = deviceRegion(counters.byteSize(), REGION_TYPE, REGION_SUBTYPE, true, false, new BarHandler() {
+        region = deviceRegion(counters.byteSize(), REGION_TYPE, REGION_SUBTYPE, Access.READ_ONLY, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 synchronized (PciIdio16Diagnostics.this) {
@@ -72,8 +74,6 @@ public class PciIdio16Diagnostics extends PciIdio16 {
         counters.set(U32, INPUT_CHANGES, s.u32());
         counters.set(U32, RESETS, s.u32());
     }
-
-    private static final String DIAGNOSTICS_STATE = "idio16.diagnostics";
 
     private void bump(int counter) {
         counters.set(U32, counter, counters.get(U32, counter) + 1);

@@ -8,7 +8,7 @@ import java.lang.foreign.ValueLayout;
  * carried out byte by byte in address order (little-endian), so each register's side effects
  * happen exactly as a byte-wise driver would cause them.
  */
-public abstract class ByteRegisters implements BarHandler {
+public abstract class ByteRegisters implements RegionHandler {
     /** The value read at {@code offset} (0-255); side effects allowed. */
     protected abstract int readRegister(int offset);
 

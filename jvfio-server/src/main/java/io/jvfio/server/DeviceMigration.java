@@ -3,6 +3,8 @@ package io.jvfio.server;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.MigrationState;
+import io.jvfio.server.internal.MigrationStateMachine;
+import io.jvfio.server.internal.MigrationStream;
 import java.io.ByteArrayOutputStream;
 import java.util.Arrays;
 import java.util.HashMap;

@@ -30,7 +30,7 @@ public interface Migratable {
     /**
      * Stops the device: finish or abandon in-flight work (a virtio device completes the requests it
      * took from its queues and writes their used entries), so that after this returns the device
-     * changes no state, does no DMA and raises no interrupt until {@link #resume()}. Interrupts the
+     * changes no state, does no DMA and raises no interrupt until {@link #resume()}. InterruptLines the
      * device raises anyway are held by the core and delivered on resume.
      */
     default void quiesce() throws VfioException {}

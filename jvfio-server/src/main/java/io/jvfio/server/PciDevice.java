@@ -20,10 +20,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The PCI core every device builds on — jvfio's vfio-pci-core. It owns the config space (region
- * 7), the BAR regions (0-5, each served by the device's {@link BarHandler}), the MSI-X table and
+ * 7), the BAR regions (0-5, each served by the device's {@link RegionHandler}), the MSI-X table and
  * PBA inside their BAR, and the interrupt lines; it answers device, region and irq info and picks
  * the interrupt mode the guest enabled when the device raises one.
  *
@@ -37,13 +39,12 @@ public abstract class PciDevice implements VfioDevice {
             VGA_REGION = Vfio.PCI_VGA_REGION_INDEX;
 
     private final ConfigSpace config;
-    private final BarHandler[] bars = new BarHandler[6];
+    private final RegionHandler[] bars = new RegionHandler[6];
+    /** Per BAR: the file the client may map it from, as the device declared it (null: none, or shared areas). */
+    private final RegionSpec.Mmap[] barMmaps = new RegionSpec.Mmap[6];
     private final long[] barSizes = new long[6];
-    private final List<DeviceRegion> deviceRegions = new java.util.concurrent.CopyOnWriteArrayList<>();
-
-    /** A region beyond the nine PCI ones, announced with a region TYPE capability. */
-    private record DeviceRegion(long size, boolean readable, boolean writable, RegionTypeCap type, BarHandler handler) {}
-    private final Interrupts interrupts;
+    private final List<DeviceRegion> deviceRegions = new CopyOnWriteArrayList<>();
+    private final InterruptLines interrupts;
     private final MsixTable msixTable;
     private final MsixCapability msix;
     private volatile SessionContext context;
@@ -53,13 +54,13 @@ public abstract class PciDevice implements VfioDevice {
     private final BitSet heldVectors = new BitSet();
     /** Per BAR: the memfd behind its shared areas (null while it has none) and the areas, in the device's mapping. */
     private final Fd[] sharedFds = new Fd[6];
-    private final List<List<SharedArea>> sharedAreas = List.of(new java.util.concurrent.CopyOnWriteArrayList<>(),
-            new java.util.concurrent.CopyOnWriteArrayList<>(), new java.util.concurrent.CopyOnWriteArrayList<>(),
-            new java.util.concurrent.CopyOnWriteArrayList<>(), new java.util.concurrent.CopyOnWriteArrayList<>(),
-            new java.util.concurrent.CopyOnWriteArrayList<>());
+    private final List<List<SharedArea>> sharedAreas = List.of(new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(),
+            new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>());
 
     /** Part of a BAR that lives in shared memory: [offset, offset + size) of the BAR, and the device's view of it. */
     private record SharedArea(long offset, long size, Mapping mapping) {}
+    /** A region beyond the nine PCI ones, announced with a region TYPE capability. */
+    private record DeviceRegion(long size, Set<Access> access, RegionTypeCap type, RegionHandler handler) {}
 
     protected PciDevice(ConfigSpace config) {
         this.config = config;
@@ -69,8 +70,11 @@ public abstract class PciDevice implements VfioDevice {
         this.msix = config.msix().orElse(null);
         this.msixTable = msix == null ? null : new MsixTable(msix.tableSize());
         int msiVectors = config.msi().map(m -> m.vectorsCapable()).orElse(0);
-        this.interrupts = new Interrupts(hasIntxPin(config), msiVectors,
-                msix == null ? 0 : msix.tableSize(), true, true);
+        InterruptLines.Builder lines = InterruptLines.builder().msi(msiVectors).msix(msix == null ? 0 : msix.tableSize()).err().req();
+        if (hasIntxPin(config)) {
+            lines.intx();
+        }
+        this.interrupts = lines.build();
         this.migration = this instanceof Migratable m ? new DeviceMigration(new CoreState(m)) : null;
     }
 
@@ -85,12 +89,29 @@ public abstract class PciDevice implements VfioDevice {
         return running;
     }
 
-    /** Serves BAR {@code index} with {@code handler} (trapped accesses). */
-    protected final void bar(int index, BarHandler handler) {
+    /** Serves BAR {@code index} with {@code handler} (every access trapped). */
+    protected final void bar(int index, RegionHandler handler) {
         if (config.bar(index).isEmpty()) {
             throw new IllegalArgumentException("BAR " + index + " is not declared in the config space");
         }
         bars[index] = handler;
+    }
+
+    /**
+     * Serves BAR {@code index} as libvfio-user's {@code vfu_setup_region} does, in one call: the
+     * client may map it from {@code mmap}'s file — the whole BAR, or only {@code mmap}'s sparse
+     * areas — and what it does not map (or does not map at all) is trapped and goes to
+     * {@code handler}. The device owns the fd; it must outlive the device's clients.
+     */
+    protected final void bar(int index, RegionHandler handler, RegionSpec.Mmap mmap) {
+        bar(index, handler);
+        if (config.bar(index).orElseThrow().isIo()) {
+            throw new IllegalArgumentException("BAR " + index + " is an I/O BAR: it cannot be mapped");
+        }
+        if (!sharedAreas.get(index).isEmpty()) {
+            throw new IllegalArgumentException("BAR " + index + " already has shared areas");
+        }
+        barMmaps[index] = mmap;
     }
 
     /**
@@ -111,6 +132,9 @@ public abstract class PciDevice implements VfioDevice {
         if (offset < 0 || size <= 0 || offset % page != 0 || size % page != 0 || offset + size > bar.size()) {
             throw new IllegalArgumentException("shared area [0x%x, +0x%x) of BAR %d (0x%x bytes) must be page-aligned and inside it"
                     .formatted(offset, size, index, bar.size()));
+        }
+        if (barMmaps[index] != null) {
+            throw new IllegalArgumentException("BAR " + index + " is mapped from the device's own file");
         }
         for (SharedArea a : sharedAreas.get(index)) {
             if (offset < a.offset() + a.size() && a.offset() < offset + size) {
@@ -134,8 +158,8 @@ public abstract class PciDevice implements VfioDevice {
      * to clients with a region TYPE capability — the jvfio form of the kernel's
      * {@code vfio_pci_core_register_dev_region}. Returns the region's index.
      */
-    protected final int deviceRegion(long size, int type, int subtype, boolean readable, boolean writable, BarHandler handler) {
-        deviceRegions.add(new DeviceRegion(size, readable, writable, new RegionTypeCap(type, subtype), handler));
+    protected final int deviceRegion(long size, int type, int subtype, Set<Access> access, RegionHandler handler) {
+        deviceRegions.add(new DeviceRegion(size, access, new RegionTypeCap(type, subtype), handler));
         return Vfio.PCI_NUM_REGIONS + deviceRegions.size() - 1;
     }
 
@@ -143,7 +167,7 @@ public abstract class PciDevice implements VfioDevice {
         return config;
     }
 
-    public final Interrupts interrupts() {
+    public final InterruptLines interrupts() {
         return interrupts;
     }
 
@@ -153,7 +177,7 @@ public abstract class PciDevice implements VfioDevice {
     }
 
     /** The client's memory; throws when no client is connected. */
-    protected final DmaSpace dma() throws VfioException {
+    protected final DmaView dma() throws VfioException {
         SessionContext c = context;
         if (c == null) {
             throw new VfioException(Errno.ENODEV, "no client connected");
@@ -173,41 +197,44 @@ public abstract class PciDevice implements VfioDevice {
     }
 
     @Override
-    public DeviceInfo info() {
-        return new DeviceInfo(Vfio.DEVICE_FLAGS_PCI | Vfio.DEVICE_FLAGS_RESET, Vfio.PCI_NUM_REGIONS + deviceRegions.size(),
+    public DeviceSpec info() {
+        return new DeviceSpec(Vfio.DEVICE_FLAGS_PCI | Vfio.DEVICE_FLAGS_RESET, Vfio.PCI_NUM_REGIONS + deviceRegions.size(),
                 Vfio.PCI_NUM_IRQS, List.of());
     }
 
     @Override
-    public RegionInfo regionInfo(int index) throws VfioException {
+    public RegionSpec regionInfo(int index) throws VfioException {
         if (index < 0) {
             throw VfioException.invalid("no region " + index);
         }
         if (index < 6) {
             List<SharedArea> shared = sharedAreas.get(index);
             if (!shared.isEmpty()) {
-                return new RegionInfo(barSizes[index], true, true, Optional.of(new RegionInfo.Mmap(sharedFds[index], 0,
-                        shared.stream().map(a -> new RegionInfo.SparseArea(a.offset(), a.size())).toList())), List.of());
+                return new RegionSpec(barSizes[index], Access.READ_WRITE, Optional.of(new RegionSpec.Mmap(sharedFds[index], 0,
+                        shared.stream().map(a -> new RegionSpec.SparseArea(a.offset(), a.size())).toList())), List.of());
             }
-            return config.bar(index).map(bar -> RegionInfo.trapped(bar.size(), true, true)).orElse(RegionInfo.absent());
+            if (barMmaps[index] != null) {
+                return new RegionSpec(barSizes[index], Access.READ_WRITE, Optional.of(barMmaps[index]), List.of());
+            }
+            return config.bar(index).map(bar -> RegionSpec.trapped(bar.size(), Access.READ_WRITE)).orElse(RegionSpec.absent());
         }
         if (index == CONFIG_REGION) {
-            return RegionInfo.trapped(config.size(), true, true);
+            return RegionSpec.trapped(config.size(), Access.READ_WRITE);
         }
         if (index == ROM_REGION || index == VGA_REGION) {
-            return RegionInfo.absent();
+            return RegionSpec.absent();
         }
         DeviceRegion r = deviceRegion(index);
-        return new RegionInfo(r.size(), r.readable(), r.writable(), Optional.empty(), List.of(r.type()));
+        return new RegionSpec(r.size(), r.access(), Optional.empty(), List.of(r.type()));
     }
 
     @Override
-    public IrqInfo irqInfo(int index) throws VfioException {
+    public IrqSpec irqInfo(int index) throws VfioException {
         return interrupts.info(index);
     }
 
     @Override
-    public void setIrqs(IrqSet request) throws VfioException {
+    public void setIrqs(IrqSetting request) throws VfioException {
         interrupts.set(request);
     }
 
@@ -356,11 +383,11 @@ public abstract class PciDevice implements VfioDevice {
         return deviceRegions.get(i);
     }
 
-    private BarHandler barHandler(int index) throws VfioException {
+    private RegionHandler barHandler(int index) throws VfioException {
         if (index >= Vfio.PCI_NUM_REGIONS) {
             return deviceRegion(index).handler();
         }
-        BarHandler h = index < 6 ? bars[index] : null;
+        RegionHandler h = index < 6 ? bars[index] : null;
         if (h == null) {
             throw new VfioException(Errno.EINVAL, "region " + index + " has no handler");
         }
@@ -378,7 +405,7 @@ public abstract class PciDevice implements VfioDevice {
             size = config.size();
         } else if (index >= Vfio.PCI_NUM_REGIONS) {
             DeviceRegion r = deviceRegion(index);
-            if (write ? !r.writable() : !r.readable()) {
+            if (!r.access().contains(write ? Access.WRITE : Access.READ)) {
                 throw VfioException.invalid("region %d is not %s".formatted(index, write ? "writable" : "readable"));
             }
             size = r.size();
@@ -427,7 +454,7 @@ public abstract class PciDevice implements VfioDevice {
                 }
                 out.section(MSIX, MSIX_VERSION).bytes(table).bytes(pba);
             }
-            // Interrupts raised after the stop (a virtio device completing its last requests)
+            // InterruptLines raised after the stop (a virtio device completing its last requests)
             // travel with the state, so the destination delivers them when it starts.
             BitSet held;
             synchronized (heldVectors) {

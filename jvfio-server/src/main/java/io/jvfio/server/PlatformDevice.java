@@ -54,8 +54,8 @@ final class PlatformDevice implements VfioDevice {
     }
 
     @Override
-    public DeviceInfo info() {
-        DeviceInfo info = device.info();
+    public DeviceSpec info() {
+        DeviceSpec info = device.info();
         SessionContext c = context;
         if (c == null) {
             return info;
@@ -68,17 +68,17 @@ final class PlatformDevice implements VfioDevice {
     }
 
     @Override
-    public RegionInfo regionInfo(int index) throws VfioException {
+    public RegionSpec regionInfo(int index) throws VfioException {
         return device.regionInfo(index);
     }
 
     @Override
-    public IrqInfo irqInfo(int index) throws VfioException {
+    public IrqSpec irqInfo(int index) throws VfioException {
         return device.irqInfo(index);
     }
 
     @Override
-    public void setIrqs(IrqSet request) throws VfioException {
+    public void setIrqs(IrqSetting request) throws VfioException {
         device.setIrqs(request);
     }
 

@@ -46,7 +46,7 @@ public record ServerOptions(int socketMode, int maxDataXferSize, int maxMsgFds, 
     }
 
     /** The largest message a client may send: a maximal region write plus its headers. */
-    long maxMessageSize() {
+    public long maxMessageSize() {
         return (long) maxDataXferSize + 4096;
     }
 

@@ -1,67 +1,42 @@
 package io.jvfio.server;
 
 import io.jvfio.protocol.Command;
-import java.util.EnumMap;
+import io.jvfio.server.internal.StatsCounters;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
 
-/** Counters a server keeps: connections, and commands received by type. */
+/** What a server has counted: connections, errors, DMA windows, and commands received by type. */
 public final class ServerStats {
-    private final AtomicLongArray commands = new AtomicLongArray(Command.values().length);
-    private final AtomicLong connections = new AtomicLong();
-    private final AtomicLong errors = new AtomicLong();
-    private final AtomicLong mappedWindows = new AtomicLong();
-    private final AtomicLong messageWindows = new AtomicLong();
+    private final StatsCounters counters;
 
-    void countCommand(Command command) {
-        commands.incrementAndGet(command.ordinal());
-    }
-
-    void countConnection() {
-        connections.incrementAndGet();
-    }
-
-    void countError() {
-        errors.incrementAndGet();
-    }
-
-    void countDmaWindow(boolean mapped) {
-        (mapped ? mappedWindows : messageWindows).incrementAndGet();
+    ServerStats(StatsCounters counters) {
+        this.counters = counters;
     }
 
     /** DMA windows the clients gave with an fd (mapped into this process). */
     public long mappedDmaWindows() {
-        return mappedWindows.get();
+        return counters.mappedDmaWindows();
     }
 
     /** DMA windows without an fd (reached through DMA_READ/DMA_WRITE messages). */
     public long messageDmaWindows() {
-        return messageWindows.get();
+        return counters.messageDmaWindows();
     }
 
     public long connections() {
-        return connections.get();
+        return counters.connections();
     }
 
     /** Commands answered with an error (or dropped as malformed). */
     public long errors() {
-        return errors.get();
+        return counters.errors();
     }
 
     public long count(Command command) {
-        return commands.get(command.ordinal());
+        return counters.count(command);
     }
 
     /** Every command received at least once, with its count. */
     public Map<Command, Long> commandCounts() {
-        Map<Command, Long> map = new EnumMap<>(Command.class);
-        for (Command c : Command.values()) {
-            long n = commands.get(c.ordinal());
-            if (n > 0) {
-                map.put(c, n);
-            }
-        }
-        return map;
+        return counters.commandCounts();
     }
 }

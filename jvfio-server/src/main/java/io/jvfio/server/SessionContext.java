@@ -9,5 +9,5 @@ import java.util.Optional;
  * Nothing in jvfio requires the link: whatever a device does differently with it must also be
  * visible to a client without one.
  */
-public record SessionContext(PeerCredentials peer, NegotiatedLimits limits, DmaSpace dma,
+public record SessionContext(PeerCredentials peer, NegotiatedLimits limits, DmaView dma,
                              Optional<HypervisorLink> hypervisorLink) {}

@@ -3,8 +3,8 @@ package io.jvfio.server;
 import java.util.Arrays;
 
 /** One named, versioned section of device state as it travels in the migration stream. */
-record StateSection(String name, int version, byte[] data) {
-    StateSection {
+public record StateSection(String name, int version, byte[] data) {
+    public StateSection {
         data = data.clone();
     }
 
@@ -17,11 +17,11 @@ record StateSection(String name, int version, byte[] data) {
         return other != null && other.name.equals(name) && other.version == version && Arrays.equals(other.data, data);
     }
 
-    int dataLength() {
+    public int dataLength() {
         return data.length;
     }
 
-    byte dataAt(int i) {
+    public byte dataAt(int i) {
         return data[i];
     }
 

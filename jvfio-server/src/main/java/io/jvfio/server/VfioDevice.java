@@ -1,5 +1,6 @@
 package io.jvfio.server;
 
+import io.jvfio.linux.Errno;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -8,7 +9,7 @@ import java.lang.foreign.MemorySegment;
  * the wire. Most devices extend {@link PciDevice}, which implements all of them for PCI.
  *
  * <p>Calls arrive from one session thread, in the client's order. A device that also changes state
- * from other threads synchronizes itself. DMA through {@link DmaSpace} to client memory given
+ * from other threads synchronizes itself. DMA through {@link DmaView} to client memory given
  * without an fd travels as DMA_READ/DMA_WRITE messages whose replies the session thread reads:
  * do it from a device thread — from these callbacks it fails with EDEADLK.
  */
@@ -24,13 +25,13 @@ public interface VfioDevice {
     /** The client went away; its DMA windows and eventfds are already gone. Device state stays. */
     default void close() {}
 
-    DeviceInfo info();
+    DeviceSpec info();
 
-    RegionInfo regionInfo(int index) throws VfioException;
+    RegionSpec regionInfo(int index) throws VfioException;
 
-    IrqInfo irqInfo(int index) throws VfioException;
+    IrqSpec irqInfo(int index) throws VfioException;
 
-    void setIrqs(IrqSet request) throws VfioException;
+    void setIrqs(IrqSetting request) throws VfioException;
 
     /** Fills {@code dst} from region {@code index} at {@code offset}; the device checks the bounds. */
     void regionRead(int index, long offset, MemorySegment dst) throws VfioException;
@@ -39,7 +40,7 @@ public interface VfioDevice {
 
     /** DEVICE_RESET: back to power-on state. */
     default void reset() throws VfioException {
-        throw new VfioException(io.jvfio.linux.Errno.ENOTTY, "reset is not supported");
+        throw new VfioException(Errno.ENOTTY, "reset is not supported");
     }
 
     /**
@@ -48,7 +49,7 @@ public interface VfioDevice {
      * read as "not supported").
      */
     default byte[] feature(int flags, byte[] data) throws VfioException {
-        throw new VfioException(io.jvfio.linux.Errno.EINVAL, "device feature %d is not supported".formatted(flags & 0xffff));
+        throw new VfioException(Errno.EINVAL, "device feature %d is not supported".formatted(flags & 0xffff));
     }
 
     /**

@@ -8,6 +8,8 @@ import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.internal.Session;
+import io.jvfio.server.internal.StatsCounters;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
@@ -33,7 +35,8 @@ public final class VfioUserServer implements AutoCloseable {
     private final VfioDevice device;   // as written
     private final VfioDevice served;   // as clients see it: with the platform's extensions
     private final ServerOptions options;
-    private final ServerStats stats = new ServerStats();
+    private final StatsCounters counters = new StatsCounters();
+    private final ServerStats stats = new ServerStats(counters);
     private final Optional<Path> path;
     private volatile boolean closed;
     private final Object closing = new Object();
@@ -142,13 +145,13 @@ public final class VfioUserServer implements AutoCloseable {
     }
 
     private void runSession(UnixSocket client) {
-        stats.countConnection();
+        counters.countConnection();
         if (!admitted(client)) {
             refused.incrementAndGet();
             client.close();
             return;
         }
-        try (Session session = new Session(client, served, options, stats)) {
+        try (Session session = new Session(client, served, options, counters)) {
             current = session;
             session.run();
         } catch (RuntimeException | InternalError e) {

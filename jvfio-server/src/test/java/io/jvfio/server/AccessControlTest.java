@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
+import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.protocol.Command;
@@ -46,7 +48,7 @@ class AccessControlTest extends ServerTestBase {
             // Even a message with an fd: the server closes the connection unread, fds and all.
             refused.send(Command.VERSION, TestPeer.versionPayload(0, 0, TestPeer.QEMU_JSON));
             refused.send(Command.DEVICE_SET_IRQS, IrqSet.eventfds(Vfio.PCI_MSIX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 1), e.fd());
-        } catch (io.jvfio.linux.LinuxException alreadyClosed) {
+        } catch (LinuxException alreadyClosed) {
             // EPIPE: the server was quicker
         }
         assertThat(refused.serverHungUp()).isTrue();
@@ -114,10 +116,10 @@ class AccessControlTest extends ServerTestBase {
         // an fd on a command that takes none, and more fds than SET_IRQS's count: all refused, all closed
         // (the fd-leak check of every test proves the closing).
         try (EventFd a = EventFd.create(); EventFd b = EventFd.create()) {
-            assertThat(c.callError(Command.DEVICE_RESET, new byte[0], List.of(a.fd()))).isEqualTo(io.jvfio.linux.Errno.EINVAL);
+            assertThat(c.callError(Command.DEVICE_RESET, new byte[0], List.of(a.fd()))).isEqualTo(Errno.EINVAL);
             assertThat(c.callError(Command.DEVICE_SET_IRQS,
                     TestPeer.bytes(IrqSet.eventfds(Vfio.PCI_MSIX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 1)), List.of(a.fd(), b.fd())))
-                    .isEqualTo(io.jvfio.linux.Errno.EINVAL);
+                    .isEqualTo(Errno.EINVAL);
         }
         assertThat(c.read(Vfio.PCI_CONFIG_REGION_INDEX, 0, 2)).containsExactly(0x34, 0x12);
     }

@@ -52,7 +52,7 @@ class DmaTest extends ServerTestBase {
         c.call(Command.DMA_MAP, DmaMap.of(RW, PAGE, 0x100000, 2 * PAGE), memfd).close();
         view.segment().set(ValueLayout.JAVA_LONG_UNALIGNED, PAGE + 8, 0x1122334455667788L);
 
-        DmaSpace dma = device.dmaSpace();
+        DmaView dma = device.dmaSpace();
         MemorySegment buf = MemorySegment.ofArray(new byte[8]);
         dma.read(0x100008, buf);
         assertThat(buf.get(ValueLayout.JAVA_LONG_UNALIGNED, 0)).isEqualTo(0x1122334455667788L);
@@ -60,7 +60,7 @@ class DmaTest extends ServerTestBase {
         buf.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, 0xCAFEBABEL);
         dma.write(0x100000 + PAGE + 16, buf);
         assertThat(view.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, 2 * PAGE + 16)).isEqualTo(0xCAFEBABEL);
-        assertThat(dma.windows()).containsExactly(new DmaSpace.Window(0x100000, 2 * PAGE, true, true, true));
+        assertThat(dma.windows()).containsExactly(new DmaWindow(0x100000, 2 * PAGE, Access.READ_WRITE, true));
         assertThat(c.hasStashed()).as("mapped windows need no messages").isFalse();
     }
 
@@ -70,7 +70,7 @@ class DmaTest extends ServerTestBase {
         clientMemory();
         TestPeer c = client();
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, 0x100000, PAGE), memfd).close();
-        DmaSpace dma = device.dmaSpace();
+        DmaView dma = device.dmaSpace();
         MemorySegment buf = MemorySegment.ofArray(new byte[16]);
         assertThat(errno(() -> dma.read(0x200000, buf))).isEqualTo(Errno.EFAULT);
         assertThat(errno(() -> dma.read(0x100000 + PAGE - 8, buf))).as("crossing the end").isEqualTo(Errno.EFAULT);
@@ -99,7 +99,7 @@ class DmaTest extends ServerTestBase {
         clientMemory();
         TestPeer c = client();
         c.call(Command.DMA_MAP, DmaMap.of(R, 0, 0x100000, PAGE), memfd).close();
-        DmaSpace dma = device.dmaSpace();
+        DmaView dma = device.dmaSpace();
         assertThat(errno(() -> dma.write(0x100000, MemorySegment.ofArray(new byte[4])))).isEqualTo(Errno.EPERM);
         assertThat(view.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0)).isZero();
         dma.read(0x100000, MemorySegment.ofArray(new byte[4]));
@@ -164,7 +164,7 @@ class DmaTest extends ServerTestBase {
         clientMemory();
         TestPeer c = client();
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, 0x100000, 4 * PAGE), memfd).close();
-        DmaSpace first = device.dmaSpace();
+        DmaView first = device.dmaSpace();
         c.close();
         TestPeer next = client();
         assertThat(first.windows()).as("the old client's windows").isEmpty();

@@ -2,6 +2,8 @@ package io.jvfio.server;
 
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
+import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.Memfd;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DmaMap;
 import io.jvfio.protocol.Vfio;
@@ -24,7 +26,7 @@ final class FaultShrinkProbe {
         try (VfioUserServer server = VfioUserServer.bind(sock, device, ServerOptions.defaults())) {
             server.start();
             long size = 1 << 20;
-            try (TestPeer peer = TestPeer.connect(sock); Fd memory = io.jvfio.linux.Memfd.create("guest", size)) {
+            try (TestPeer peer = TestPeer.connect(sock); Fd memory = Memfd.create("guest", size)) {
                 peer.negotiate();
                 if (seal) {
                     Linux.addSeals(memory, Linux.F_SEAL_SHRINK);
@@ -38,7 +40,7 @@ final class FaultShrinkProbe {
                 try {
                     Linux.ftruncate(memory, 0);
                     System.out.println("TRUNCATED");
-                } catch (io.jvfio.linux.LinuxException e) {
+                } catch (LinuxException e) {
                     System.out.println("TRUNCATE refused: " + e.getMessage());
                 }
                 System.out.flush();

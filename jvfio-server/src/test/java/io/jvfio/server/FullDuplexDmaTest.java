@@ -6,6 +6,7 @@ import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DmaMap;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.internal.MessageDma;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -221,17 +222,17 @@ class FullDuplexDmaTest extends ServerTestBase {
         start();
         TestPeer c = connect().negotiate("{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":1048576}}");
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, IOVA, 1 << 20)).close();
-        int length = 5 * (int) Session.DMA_MESSAGE_LIMIT + 100;
+        int length = 5 * (int) MessageDma.DMA_MESSAGE_LIMIT + 100;
         c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, length, memory.equals("native") ? TestDevice.OP_READ_NATIVE : TestDevice.OP_READ));
         byte[] all = pattern(length, 11);
         long done = 0;
         while (done < length) {
-            java.util.List<TestPeer.Msg> requests = outstanding(c, (int) Math.min(Session.READ_WINDOW,
-                    (length - done + Session.DMA_MESSAGE_LIMIT - 1) / Session.DMA_MESSAGE_LIMIT));
+            java.util.List<TestPeer.Msg> requests = outstanding(c, (int) Math.min(MessageDma.READ_WINDOW,
+                    (length - done + MessageDma.DMA_MESSAGE_LIMIT - 1) / MessageDma.DMA_MESSAGE_LIMIT));
             for (int i = requests.size() - 1; i >= 0; i--) { // newest first
                 TestPeer.Msg request = requests.get(i);
                 long address = request.u64(0), count = request.u64(8);
-                assertThat(count).isLessThanOrEqualTo(Session.DMA_MESSAGE_LIMIT);
+                assertThat(count).isLessThanOrEqualTo(MessageDma.DMA_MESSAGE_LIMIT);
                 int from = (int) (address - IOVA);
                 c.reply(request, readReply(address, Arrays.copyOfRange(all, from, from + (int) count)));
                 done += count;
@@ -250,7 +251,7 @@ class FullDuplexDmaTest extends ServerTestBase {
         // The client takes 64 KiB per message: four chunks, all sent before the first reply.
         TestPeer c = connect().negotiate("{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":65536}}");
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, IOVA, 1 << 20)).close();
-        int length = 4 * (int) Session.DMA_MESSAGE_LIMIT;
+        int length = 4 * (int) MessageDma.DMA_MESSAGE_LIMIT;
         c.write(CONTROL, 0, TestDevice.dmaCommand(IOVA, length, TestDevice.OP_WRITE));
         java.util.List<TestPeer.Msg> requests = outstanding(c, 4); // all four before any reply
         byte[] seen = new byte[length];

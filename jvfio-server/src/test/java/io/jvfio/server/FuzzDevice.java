@@ -28,7 +28,7 @@ final class FuzzDevice extends PciDevice {
                 .capability(Capabilities.msi(4, true, true))
                 .capability(Capabilities.msix(8, 2, 0, 2, 0x800))
                 .build());
-        bar(0, new BarHandler() {
+        bar(0, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 synchronized (memory) {
@@ -43,7 +43,7 @@ final class FuzzDevice extends PciDevice {
                 }
             }
         });
-        bar(2, new BarHandler() {
+        bar(2, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 dst.fill((byte) 0);
@@ -52,7 +52,7 @@ final class FuzzDevice extends PciDevice {
             @Override
             public void write(long offset, MemorySegment src) {}
         });
-        bar(4, new BarHandler() {
+        bar(4, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 dst.fill((byte) 0);
@@ -73,7 +73,7 @@ final class FuzzDevice extends PciDevice {
                 if (length < 0 || length > MAX_DMA) {
                     throw VfioException.invalid("DMA length " + length);
                 }
-                DmaSpace space = dma();
+                DmaView space = dma();
                 if (op == 2) {
                     space.read(iova, MemorySegment.ofArray(new byte[length]));
                     return;

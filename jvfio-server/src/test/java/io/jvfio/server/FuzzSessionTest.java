@@ -1,5 +1,7 @@
 package io.jvfio.server;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
@@ -19,6 +21,8 @@ import io.jvfio.protocol.IrqSet;
 import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.internal.Session;
+import io.jvfio.server.internal.StatsCounters;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -27,7 +31,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Handler;
@@ -35,7 +41,6 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * A live server session fed a fuzzed message stream, in process: the input is written into one end
@@ -104,7 +109,7 @@ class FuzzSessionTest {
         FuzzDevice device = new FuzzDevice();
         UnixSocket[] pair = UnixSocket.pair();
         UnixSocket client = pair[0];
-        Session session = new Session(pair[1], device, OPTIONS, new ServerStats());
+        Session session = new Session(pair[1], device, OPTIONS, new StatsCounters());
         Thread server = Thread.ofPlatform().daemon().name("fuzz-session").start(() -> {
             try (session) {
                 session.run();
@@ -211,15 +216,37 @@ class FuzzSessionTest {
 
     static final String SEEDS = "src/test/resources/io/jvfio/server/FuzzSessionTestInputs/session";
 
-    /** Writes the hand-made seeds: {@code -Djvfio.fuzz.writeSeeds=true -Dtest=FuzzSessionTest#writeSeeds}. */
+    /** The hand-made seeds by file name, as their generators make them now. */
+    static Map<String, byte[]> seeds() {
+        Map<String, byte[]> seeds = new LinkedHashMap<>();
+        seeds.put("seed-qemu-like-session", seedQemuLike());
+        seeds.put("seed-version-only", seed(0, msg(1, Command.VERSION, TestPeer.versionPayload(0, 0, TestPeer.QEMU_JSON))));
+        seeds.put("seed-message-dma", seedMessageDma());
+        return seeds;
+    }
+
+    /**
+     * The committed seeds are what the generators make: a change to the wire format or the test
+     * device that leaves them stale fails here (then rewrite them with {@link #main}).
+     */
     @Test
-    @EnabledIfSystemProperty(named = "jvfio.fuzz.writeSeeds", matches = "true")
-    void writeSeeds() throws IOException {
-        Path dir = Path.of(SEEDS);
+    void committedSeedsAreCurrent() throws IOException {
+        for (Map.Entry<String, byte[]> seed : seeds().entrySet()) {
+            assertThat(Files.readAllBytes(Path.of(SEEDS).resolve(seed.getKey()))).as(seed.getKey()).isEqualTo(seed.getValue());
+        }
+    }
+
+    /**
+     * Writes the hand-made seeds into the module's fuzz inputs (run from the module directory with
+     * the test classpath, e.g. {@code ./mvnw -pl jvfio-server test-compile exec:java
+     * -Dexec.mainClass=io.jvfio.server.FuzzSessionTest -Dexec.classpathScope=test}).
+     */
+    public static void main(String[] args) throws IOException {
+        Path dir = Path.of(args.length > 0 ? args[0] : SEEDS);
         Files.createDirectories(dir);
-        Files.write(dir.resolve("seed-qemu-like-session"), seedQemuLike());
-        Files.write(dir.resolve("seed-version-only"), seed(0, msg(1, Command.VERSION, TestPeer.versionPayload(0, 0, TestPeer.QEMU_JSON))));
-        Files.write(dir.resolve("seed-message-dma"), seedMessageDma());
+        for (Map.Entry<String, byte[]> seed : seeds().entrySet()) {
+            Files.write(dir.resolve(seed.getKey()), seed.getValue());
+        }
     }
 
     private static byte[] seed(int plan, byte[]... messages) {

@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Memfd;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.DmaMap;
 import io.jvfio.protocol.DmaUnmap;
+import io.jvfio.protocol.Header;
 import io.jvfio.protocol.IrqInfo;
 import io.jvfio.protocol.IrqSet;
 import io.jvfio.protocol.RegionAccess;
@@ -79,7 +81,7 @@ class MalformedInputTest extends ServerTestBase {
         start();
         TestPeer c = client();
         try (Fd memory = Memfd.create("unaligned", 0x3000)) {
-            io.jvfio.linux.Linux.pwrite(memory, MemorySegment.ofArray(new byte[] {1, 2, 3, 4}), 0x10);
+            Linux.pwrite(memory, MemorySegment.ofArray(new byte[] {1, 2, 3, 4}), 0x10);
             c.call(Command.DMA_MAP, DmaMap.of(RW, 0x10, 0x10001, 0xfff), memory).close();
         }
         byte[] got = new byte[4];
@@ -213,7 +215,7 @@ class MalformedInputTest extends ServerTestBase {
     void aClientMessageWithAReplyTypeAndErrorFlagsForAnUnknownRequestIsIgnored() throws Exception {
         start();
         TestPeer c = client();
-        c.sendRaw(TestPeer.message(0x4242, Command.DMA_READ.code(), io.jvfio.protocol.Header.TYPE_REPLY | io.jvfio.protocol.Header.FLAG_ERROR,
+        c.sendRaw(TestPeer.message(0x4242, Command.DMA_READ.code(), Header.TYPE_REPLY | Header.FLAG_ERROR,
                 Errno.EIO, new byte[0]));
         stillServes(c);
     }

@@ -1,5 +1,6 @@
 package io.jvfio.server;
 
+import io.jvfio.linux.Errno;
 import io.jvfio.linux.LinuxException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -58,7 +59,7 @@ class MigratableTestDevice extends TestDevice implements Migratable {
     public void quiesce() throws VfioException {
         hooks.add("quiesce");
         if (failQuiesce) {
-            throw new VfioException(io.jvfio.linux.Errno.EIO, "injected quiesce failure");
+            throw new VfioException(Errno.EIO, "injected quiesce failure");
         }
     }
 

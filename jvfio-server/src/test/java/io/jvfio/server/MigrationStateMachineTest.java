@@ -3,7 +3,9 @@ package io.jvfio.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jvfio.linux.Errno;
 import io.jvfio.protocol.MigrationState;
+import io.jvfio.server.internal.MigrationStateMachine;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
@@ -73,7 +75,7 @@ class MigrationStateMachineTest {
                                                            List<MigrationState> walk) throws Exception {
         if (walk == null) {
             assertThatThrownBy(() -> MigrationStateMachine.path(from, to))
-                    .isInstanceOfSatisfying(VfioException.class, e -> assertThat(e.errno()).isEqualTo(io.jvfio.linux.Errno.EINVAL));
+                    .isInstanceOfSatisfying(VfioException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
             return;
         }
         List<MigrationState> path = MigrationStateMachine.path(from, to);

@@ -9,6 +9,9 @@ import static io.jvfio.server.MigrationTestSupport.write;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jvfio.linux.Errno;
+import io.jvfio.linux.EventFd;
+import io.jvfio.linux.Linux;
+import io.jvfio.pci.PciCapabilityIds;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.DeviceInfo;
@@ -413,13 +416,13 @@ class MigrationTest extends ServerTestBase {
     void interruptsRaisedWhileStoppedAreHeldUntilTheDeviceRuns() throws Exception {
         startMigratable();
         TestPeer c = client();
-        try (io.jvfio.linux.EventFd intx = io.jvfio.linux.EventFd.create()) {
+        try (EventFd intx = EventFd.create()) {
             c.call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(Vfio.PCI_INTX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 1), intx.fd()).close();
             setState(c, MigrationState.STOP);
             migratable.intx(true);
-            assertThat(io.jvfio.linux.Linux.poll(intx.fd(), TestPeer.POLLIN, 100)).as("held while stopped").isZero();
+            assertThat(Linux.poll(intx.fd(), TestPeer.POLLIN, 100)).as("held while stopped").isZero();
             setState(c, MigrationState.RUNNING);
-            assertThat(io.jvfio.linux.Linux.poll(intx.fd(), TestPeer.POLLIN, TestPeer.WAIT_MILLIS)).isNotZero();
+            assertThat(Linux.poll(intx.fd(), TestPeer.POLLIN, TestPeer.WAIT_MILLIS)).isNotZero();
         }
     }
 
@@ -427,7 +430,7 @@ class MigrationTest extends ServerTestBase {
     void aVectorRaisedAfterTheStopTravelsToTheDestinationAndFiresWhenItRuns() throws Exception {
         startMigratable();
         TestPeer a = client();
-        int msixCap = migratable.config().capability(io.jvfio.pci.PciCapabilityIds.MSIX).orElseThrow().offset();
+        int msixCap = migratable.config().capability(PciCapabilityIds.MSIX).orElseThrow().offset();
         a.write(CONFIG, msixCap + 3, new byte[] {(byte) 0x80}); // MSI-X on: travels in the config space
         setState(a, MigrationState.STOP);
         migratable.raiseVector(1); // held: as a virtio device's last completion while it stops
@@ -436,16 +439,16 @@ class MigrationTest extends ServerTestBase {
 
         Destination d = startDestination();
         TestPeer b = clientOf(d);
-        try (io.jvfio.linux.EventFd vector0 = io.jvfio.linux.EventFd.create();
-             io.jvfio.linux.EventFd vector1 = io.jvfio.linux.EventFd.create()) {
+        try (EventFd vector0 = EventFd.create();
+             EventFd vector1 = EventFd.create()) {
             b.call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(Vfio.PCI_MSIX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 2),
                     vector0.fd(), vector1.fd()).close();
             setState(b, MigrationState.RESUMING);
             write(b, stream);
-            assertThat(io.jvfio.linux.Linux.poll(vector1.fd(), TestPeer.POLLIN, 100)).as("held while resuming").isZero();
+            assertThat(Linux.poll(vector1.fd(), TestPeer.POLLIN, 100)).as("held while resuming").isZero();
             setState(b, MigrationState.RUNNING);
-            assertThat(io.jvfio.linux.Linux.poll(vector1.fd(), TestPeer.POLLIN, TestPeer.WAIT_MILLIS)).as("delivered by B").isNotZero();
-            assertThat(io.jvfio.linux.Linux.poll(vector0.fd(), TestPeer.POLLIN, 0)).as("only the vector raised").isZero();
+            assertThat(Linux.poll(vector1.fd(), TestPeer.POLLIN, TestPeer.WAIT_MILLIS)).as("delivered by B").isNotZero();
+            assertThat(Linux.poll(vector0.fd(), TestPeer.POLLIN, 0)).as("only the vector raised").isZero();
         }
     }
 }

@@ -46,9 +46,9 @@ class PipelinedFdsTest extends ServerTestBase {
                 assertThat(m.isError()).as("reply %d", i).isFalse();
             }
         }
-        List<DmaSpace.Window> windows = device.dmaSpace().windows();
+        List<DmaWindow> windows = device.dmaSpace().windows();
         assertThat(windows).hasSize(24);
-        for (DmaSpace.Window w : windows) {
+        for (DmaWindow w : windows) {
             assertThat(w.mapped()).as("window 0x%x", w.iova()).isEqualTo(withFd.contains(w.iova()));
         }
         assertThat(c.read(0, 0x20, 1)).containsExactly(23);

@@ -23,17 +23,7 @@ class SharedBarAreaTest {
         Device() {
             super(ConfigSpace.builder(ConfigSpace.Size.PCI).vendorId(0x1234).deviceId(0x5678)
                     .bar(Bar.memory32(0, 2 * PAGE)).bar(Bar.io(4, 16)).build());
-            bar(0, new BarHandler() {
-                @Override
-                public void read(long offset, MemorySegment dst) {
-                    MemorySegment.copy(registers, offset, dst, 0, dst.byteSize());
-                }
-
-                @Override
-                public void write(long offset, MemorySegment src) {
-                    MemorySegment.copy(src, 0, registers, offset, src.byteSize());
-                }
-            });
+            bar(0, new MemoryRegionHandler(registers));
             shared = sharedBarArea(0, PAGE, PAGE);
         }
 
@@ -46,10 +36,10 @@ class SharedBarAreaTest {
     @Test
     void regionInfoOffersTheAreaAndBothSidesSeeTheSameMemory() throws Exception {
         Device d = new Device();
-        RegionInfo info = d.regionInfo(0);
+        RegionSpec info = d.regionInfo(0);
         assertThat(info.size()).isEqualTo(2 * PAGE);
-        RegionInfo.Mmap mmap = info.mmap().orElseThrow();
-        assertThat(mmap.areas()).containsExactly(new RegionInfo.SparseArea(PAGE, PAGE));
+        RegionSpec.Mmap mmap = info.mmap().orElseThrow();
+        assertThat(mmap.areas()).containsExactly(new RegionSpec.SparseArea(PAGE, PAGE));
         try (Mapping client = Mapping.map(mmap.fd(), mmap.fileOffset() + PAGE, PAGE, true)) {
             // client writes, device sees them without a message
             client.segment().set(ValueLayout.JAVA_INT_UNALIGNED, 8, 0xC0FFEE);

@@ -60,7 +60,7 @@ class TestDevice extends PciDevice {
                 .capability(Capabilities.msi(MSI_VECTORS, true, true))
                 .capability(Capabilities.msix(MSIX_VECTORS, 2, 0, 2, 0x800))
                 .build());
-        bar(0, new BarHandler() {
+        bar(0, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 synchronized (memory) {
@@ -76,7 +76,7 @@ class TestDevice extends PciDevice {
                 }
             }
         });
-        bar(2, new BarHandler() {
+        bar(2, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 dst.fill((byte) 0);
@@ -85,7 +85,7 @@ class TestDevice extends PciDevice {
             @Override
             public void write(long offset, MemorySegment src) {}
         });
-        bar(4, new BarHandler() {
+        bar(4, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
                 dst.fill((byte) 0);
@@ -99,7 +99,7 @@ class TestDevice extends PciDevice {
                 long iova = src.get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
                 int length = src.get(ValueLayout.JAVA_INT_UNALIGNED, 8);
                 int op = src.get(ValueLayout.JAVA_INT_UNALIGNED, 12);
-                DmaSpace space = dma();
+                DmaView space = dma();
                 if (op == OP_READ_INLINE) {
                     space.read(iova, MemorySegment.ofArray(new byte[length]));
                     return;
@@ -111,7 +111,7 @@ class TestDevice extends PciDevice {
         regionMapping = Mapping.map(regionFd, 0, REGION_SIZE, true);
     }
 
-    private void runDma(DmaSpace space, long iova, int length, int op) {
+    private void runDma(DmaView space, long iova, int length, int op) {
         byte[] data = new byte[length];
         try {
             if (op == OP_WRITE) {
@@ -153,7 +153,7 @@ class TestDevice extends PciDevice {
     }
 
     /** The client's memory as the device sees it (throws when no client is connected). */
-    DmaSpace dmaSpace() throws VfioException {
+    DmaView dmaSpace() throws VfioException {
         return dma();
     }
 
@@ -176,16 +176,16 @@ class TestDevice extends PciDevice {
     }
 
     @Override
-    public DeviceInfo info() {
-        DeviceInfo core = super.info();
-        return new DeviceInfo(core.flags(), VENDOR_REGION + 1, core.numIrqs(), core.capabilities());
+    public DeviceSpec info() {
+        DeviceSpec core = super.info();
+        return new DeviceSpec(core.flags(), VENDOR_REGION + 1, core.numIrqs(), core.capabilities());
     }
 
     @Override
-    public RegionInfo regionInfo(int index) throws VfioException {
+    public RegionSpec regionInfo(int index) throws VfioException {
         if (index == VENDOR_REGION) {
-            return new RegionInfo(REGION_SIZE, true, true,
-                    Optional.of(new RegionInfo.Mmap(regionFd, 0, List.of(new RegionInfo.SparseArea(0, REGION_SIZE / 2)))),
+            return new RegionSpec(REGION_SIZE, Access.READ_WRITE,
+                    Optional.of(new RegionSpec.Mmap(regionFd, 0, List.of(new RegionSpec.SparseArea(0, REGION_SIZE / 2)))),
                     List.of(new RegionTypeCap(VENDOR_TYPE, VENDOR_SUBTYPE)));
         }
         return super.regionInfo(index);

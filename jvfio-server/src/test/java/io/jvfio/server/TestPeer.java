@@ -2,6 +2,7 @@ package io.jvfio.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
@@ -162,7 +163,7 @@ final class TestPeer implements AutoCloseable {
                 return null;
             }
         } catch (LinuxException e) {
-            if (e.errno() == io.jvfio.linux.Errno.ECONNRESET) {
+            if (e.errno() == Errno.ECONNRESET) {
                 return null; // the server closed with our bytes unread: a hang-up too
             }
             throw e;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Capabilities;
 import io.jvfio.protocol.Command;
+import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.Version;
 import java.lang.foreign.MemorySegment;
@@ -90,7 +91,7 @@ class VersionTest extends ServerTestBase {
         start();
         TestPeer c = connect();
         assertThat(c.callError(Command.REGION_READ, TestPeer.regionRead(7, 0, 4), List.of())).isEqualTo(Errno.EINVAL);
-        assertThat(c.callError(Command.DEVICE_GET_INFO, io.jvfio.protocol.DeviceInfo.request(16))).isEqualTo(Errno.EINVAL);
+        assertThat(c.callError(Command.DEVICE_GET_INFO, DeviceInfo.request(16))).isEqualTo(Errno.EINVAL);
         assertThat(device.opens).isEmpty();
         c.negotiate();
         assertThat(c.read(7, 0, 2)).containsExactly(0x34, 0x12);

@@ -11,7 +11,7 @@ import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.ExtendedCapabilities;
 import io.jvfio.pci.PcieDeviceType;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.RegionHandler;
 import io.jvfio.server.PciDevice;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
@@ -52,7 +52,7 @@ class LspciCommandTest {
                     .bar(Bar.memory32(0, 0x1000))
                     .bar(Bar.memory64(2, 0x4000, true))
                     .build());
-            BarHandler zeros = new BarHandler() {
+            RegionHandler zeros = new RegionHandler() {
                 @Override
                 public void read(long offset, MemorySegment dst) {
                     dst.fill((byte) 0);

@@ -16,7 +16,7 @@ import io.jvfio.protocol.Header;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.RegionHandler;
 import io.jvfio.server.PciDevice;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioException;
@@ -184,7 +184,7 @@ class TraceProxyTest {
         DmaCopier() {
             super(ConfigSpace.builder(ConfigSpace.Size.PCI).vendorId(0x1234).deviceId(0x5678).classCode(0xff0000)
                     .bar(Bar.memory32(0, 0x100)).build());
-            bar(0, new BarHandler() {
+            bar(0, new RegionHandler() {
                 @Override
                 public void read(long offset, MemorySegment dst) {
                     dst.fill((byte) 0);

@@ -1,12 +1,12 @@
 package io.jvfio.devices.virtio;
 
-import io.jvfio.server.DmaSpace;
+import io.jvfio.server.DmaView;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The driver's memory as one virtqueue worker sees it, on top of the session's {@link DmaSpace}:
+ * The driver's memory as one virtqueue worker sees it, on top of the session's {@link DmaView}:
  * views of guest-physical ranges that read and write little-endian fields in place when the
  * client shared its memory, and through DMA_READ/DMA_WRITE messages when it did not. Every
  * failure (an address outside the DMA windows, a window unmapped under us) becomes a
@@ -17,15 +17,15 @@ final class GuestMemory {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
 
-    private final DmaSpace dma;
+    private final DmaView dma;
     // Message-based accesses bounce through here; at most one 64-bit field at a time.
     private final MemorySegment scratch = MemorySegment.ofArray(new long[1]);
 
-    GuestMemory(DmaSpace dma) {
+    GuestMemory(DmaView dma) {
         this.dma = dma;
     }
 
-    DmaSpace dma() {
+    DmaView dma() {
         return dma;
     }
 
@@ -39,12 +39,7 @@ final class GuestMemory {
         try {
             dma.read(iova, dst);
         } catch (VfioException | IllegalStateException e) {
-            awaitWindow(iova, dst.byteSize(), e);
-            try {
-                dma.read(iova, dst);
-            } catch (VfioException | IllegalStateException again) {
-                throw new VirtioFault("DMA read of [0x%x, +0x%x): %s".formatted(iova, dst.byteSize(), again.getMessage()), again);
-            }
+            throw new VirtioFault("DMA read of [0x%x, +0x%x): %s".formatted(iova, dst.byteSize(), e.getMessage()), e);
         }
     }
 
@@ -52,42 +47,8 @@ final class GuestMemory {
         try {
             dma.write(iova, src);
         } catch (VfioException | IllegalStateException e) {
-            awaitWindow(iova, src.byteSize(), e);
-            try {
-                dma.write(iova, src);
-            } catch (VfioException | IllegalStateException again) {
-                throw new VirtioFault("DMA write of [0x%x, +0x%x): %s".formatted(iova, src.byteSize(), again.getMessage()), again);
-            }
+            throw new VirtioFault("DMA write of [0x%x, +0x%x): %s".formatted(iova, src.byteSize(), e.getMessage()), e);
         }
-    }
-
-    /**
-     * How long an access waits for guest memory that vanished to come back. QEMU unmaps and maps
-     * guest RAM again when the firmware reshapes memory (SeaBIOS, which drives virtio-blk while
-     * it looks for a boot disk, reprograms the PAM registers): an access that lands in that gap
-     * waits it out; memory that stays away is a fault.
-     */
-    static final long REMAP_GRACE_NANOS = 200_000_000L;
-
-    /** Waits until one DMA window covers [iova, iova+length) again; throws the fault if none does in time. */
-    private void awaitWindow(long iova, long length, Exception cause) throws VirtioFault {
-        long deadline = System.nanoTime() + REMAP_GRACE_NANOS;
-        while (!covered(iova, length)) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new VirtioFault("DMA access [0x%x, +0x%x): %s".formatted(iova, length, cause.getMessage()), cause);
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
-        }
-    }
-
-    private boolean covered(long iova, long length) {
-        for (DmaSpace.Window w : dma.windows()) {
-            long offset = iova - w.iova();
-            if (Long.compareUnsigned(offset, w.size()) < 0 && Long.compareUnsigned(length, w.size() - offset) <= 0) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** A guest range with field accessors; offsets are relative to its start and bounds-checked. */
@@ -104,9 +65,11 @@ final class GuestMemory {
             this.mapped = mapped;
         }
 
-        /** After a fault: waits out a remap gap and takes the window's new mapping (or messages). */
+        /** After a fault: waits out a remap gap (the DMA view does) and takes the window's new mapping (or messages). */
         private void remap(VirtioFault fault) throws VirtioFault {
-            awaitWindow(iova, length, fault);
+            if (!dma.awaitMapped(iova, length)) {
+                throw fault;
+            }
             mapped = dma.segment(iova, length, forWrite).orElse(null);
         }
 

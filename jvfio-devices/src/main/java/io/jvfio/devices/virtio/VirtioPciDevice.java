@@ -12,17 +12,16 @@ import io.jvfio.pci.Capability;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.MsixCapability;
 import io.jvfio.linux.Errno;
-import io.jvfio.server.BarHandler;
+import io.jvfio.server.RegionHandler;
 import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
-import io.jvfio.server.RegionInfo;
+import io.jvfio.server.RegionSpec;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -58,9 +57,9 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     static final int NOTIFY_MULTIPLIER = 4;
     /**
      * With {@link NotifyMode#POLLED} the notify area is BAR 2 instead: one page of a memfd the client
-     * maps whole. (A SPARSE_MMAP area of BAR 4 would do the same, but jvfio's region-info reply
-     * to QEMU's first, 32-byte GET_REGION_INFO carries CAPS with cap_offset 0, which QEMU 11.1
-     * rejects with EINVAL; a whole-region mapping needs no capability.)
+     * maps whole. (It was made a BAR of its own when region-info replies to QEMU 11.1 carried a
+     * cap_offset it rejects; the core now answers with one it takes, and the layout stays as
+     * drivers and benchmarks know it.)
      */
     static final int NOTIFY_BAR = 2;
     // BAR 1: the MSI-X table (emulated by the client; we keep only storage) and the PBA.
@@ -135,7 +134,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         bar(CONFIG_BAR, new ConfigBar());
         if (notifyMode == NotifyMode.POLLED) {
             // A client that does not map the page still reaches the device through trapped writes.
-            bar(NOTIFY_BAR, new BarHandler() {
+            bar(NOTIFY_BAR, new RegionHandler() {
                 @Override
                 public void read(long offset, MemorySegment dst) {
                     dst.fill((byte) 0);
@@ -147,7 +146,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
                         kick((int) (offset / NOTIFY_MULTIPLIER));
                     }
                 }
-            });
+            }, RegionSpec.Mmap.whole(notifyFd));
         }
     }
 
@@ -232,7 +231,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
 
     // ------------------------------------------------------------------ BAR 4
 
-    private final class ConfigBar implements BarHandler {
+    private final class ConfigBar implements RegionHandler {
         @Override
         public void read(long offset, MemorySegment dst) throws VfioException {
             int size = (int) dst.byteSize();
@@ -621,14 +620,6 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
                 LockSupport.parkNanos(idleRounds < 100_000 ? 20_000 : 1_000_000);
             }
         }
-    }
-
-    @Override
-    public RegionInfo regionInfo(int index) throws VfioException {
-        if (index == NOTIFY_BAR && notifyMode == NotifyMode.POLLED) {
-            return new RegionInfo(PAGE, true, true, Optional.of(new RegionInfo.Mmap(notifyFd, 0, List.of())), List.of());
-        }
-        return super.regionInfo(index);
     }
 
     // ------------------------------------------------------------------ migration

@@ -6,7 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Mapping;
 import io.jvfio.linux.Memfd;
-import io.jvfio.server.DmaSpace;
+import io.jvfio.server.Access;
+import io.jvfio.server.internal.DmaSpace;
 import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.Test;
 
@@ -23,7 +24,7 @@ class GuestMemoryRemapTest {
         DmaSpace dma = new DmaSpace(16);
         try (Fd memfd = Memfd.create("guest-ram", SIZE); Mapping ours = Mapping.map(memfd, 0, SIZE, true)) {
             ours.segment().set(ValueLayout.JAVA_SHORT_UNALIGNED, 0x102, (short) 0x1234);
-            dma.map(IOVA, SIZE, true, true, memfd.duplicate(), 0);
+            dma.map(IOVA, SIZE, Access.READ_WRITE, memfd.duplicate(), 0);
             GuestMemory memory = new GuestMemory(dma);
             GuestMemory.View ring = memory.view(IOVA + 0x100, 0x100, false);
             assertThat(ring.isMapped()).isTrue();
@@ -32,7 +33,7 @@ class GuestMemoryRemapTest {
             Thread remap = Thread.ofPlatform().start(() -> {
                 try {
                     Thread.sleep(50);
-                    dma.map(IOVA, SIZE, true, true, memfd.duplicate(), 0);   // ... and closes
+                    dma.map(IOVA, SIZE, Access.READ_WRITE, memfd.duplicate(), 0);   // ... and closes
                 } catch (Exception e) {
                     throw new AssertionError(e);
                 }
@@ -50,7 +51,7 @@ class GuestMemoryRemapTest {
     void memoryThatStaysAwayIsAFault() throws Exception {
         DmaSpace dma = new DmaSpace(16);
         try (Fd memfd = Memfd.create("guest-ram", SIZE)) {
-            dma.map(IOVA, SIZE, true, true, memfd.duplicate(), 0);
+            dma.map(IOVA, SIZE, Access.READ_WRITE, memfd.duplicate(), 0);
             GuestMemory.View ring = new GuestMemory(dma).view(IOVA, 0x100, false);
             dma.unmap(IOVA, SIZE);
             assertThatThrownBy(() -> ring.u16(0)).isInstanceOf(VirtioFault.class).hasMessageContaining("0x100000");

@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
+import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
@@ -420,7 +421,7 @@ class VirtioBlkTest {
             for (int i = 0; i < 20; i++) {
                 assertThat(r.submit(BLK_T_OUT, i * 8L, 4096, false)).isEqualTo(BLK_S_OK);
             }
-            assertThat(server.stats().count(io.jvfio.protocol.Command.REGION_WRITE))
+            assertThat(server.stats().count(Command.REGION_WRITE))
                     .as("notifies never reached the socket").isLessThan(30);
         }
     }

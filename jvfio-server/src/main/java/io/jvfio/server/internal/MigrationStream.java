@@ -1,5 +1,7 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
+import io.jvfio.server.StateSection;
+import io.jvfio.server.VfioException;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -18,7 +20,7 @@ import java.util.zip.CRC32C;
  * last one counts. A corrupt stream fails the CRC, a truncated one lacks the end, a foreign one
  * has another magic or id.
  */
-final class MigrationStream {
+public final class MigrationStream {
     static final byte[] MAGIC = "JVFIOMIG".getBytes(StandardCharsets.US_ASCII);
     static final int FORMAT = 1;
     private static final int SECTION = 'S', END = 'E';
@@ -29,11 +31,11 @@ final class MigrationStream {
     private MigrationStream() {}
 
     /** Produces one stream piece by piece, keeping the running checksum and section count. */
-    static final class Encoder {
+    public static final class Encoder {
         private final CRC32C crc = new CRC32C();
         private int sections;
 
-        byte[] header(String deviceId) {
+        public byte[] header(String deviceId) {
             byte[] id = deviceId.getBytes(StandardCharsets.UTF_8);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             out.writeBytes(MAGIC);
@@ -43,7 +45,7 @@ final class MigrationStream {
             return emit(out.toByteArray());
         }
 
-        byte[] section(StateSection s) {
+        public byte[] section(StateSection s) {
             byte[] name = s.name().getBytes(StandardCharsets.UTF_8);
             byte[] data = s.data();
             ByteArrayOutputStream out = new ByteArrayOutputStream(SECTION_FIXED + name.length + data.length);
@@ -57,7 +59,7 @@ final class MigrationStream {
             return emit(out.toByteArray());
         }
 
-        byte[] end() {
+        public byte[] end() {
             ByteArrayOutputStream out = new ByteArrayOutputStream(END_SIZE);
             out.write(END);
             le(out, sections, 4);
@@ -67,11 +69,11 @@ final class MigrationStream {
         }
 
         /** Bytes a section adds to the stream, without emitting it. */
-        static long sizeOf(StateSection s) {
+        public static long sizeOf(StateSection s) {
             return SECTION_FIXED + s.name().getBytes(StandardCharsets.UTF_8).length + (long) s.dataLength();
         }
 
-        static long endSize() {
+        public static long endSize() {
             return END_SIZE;
         }
 
@@ -85,7 +87,7 @@ final class MigrationStream {
      * Checks a whole stream and returns its sections (the last of each name). EINVAL, with the
      * reason, for anything but a complete, intact stream written for {@code expectedId}.
      */
-    static Map<String, StateSection> decode(byte[] stream, String expectedId) throws VfioException {
+    public static Map<String, StateSection> decode(byte[] stream, String expectedId) throws VfioException {
         Cursor c = new Cursor(stream);
         for (int i = 0; i < MAGIC.length; i++) {
             if (c.remaining() < 1 || c.u8() != (MAGIC[i] & 0xff)) {

@@ -1,15 +1,20 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
+import io.jvfio.server.Access;
+import io.jvfio.server.DmaView;
+import io.jvfio.server.DmaWindow;
+import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -24,22 +29,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * ({@link #segment} with {@code forWrite}) are written behind our back, so their pages count as
  * dirty in every report for as long as their window exists.
  */
-public final class DmaSpace {
-    /** A window of client memory. */
-    public record Window(long iova, long size, boolean readable, boolean writable, boolean mapped) {
-        /** Whether {@code address} lies inside (unsigned: IOVAs use all 64 bits, a window may end at 2^64). */
-        boolean contains(long address) {
-            return Long.compareUnsigned(address - iova, size) < 0;
-        }
-
-        /** Last address of the window, inclusive (never wraps). */
-        long last() {
-            return iova + size - 1;
-        }
-    }
-
-    /** {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the window's page). */
-    private record Entry(Window window, Mapping mapping, BitSet lent) {}
+public final class DmaSpace implements DmaView {
+    /** An access that finds no window this soon after an unmap may be in an unmap/map gap: it waits (see {@link DmaView}). */
+    private static final long RECENT_UNMAP_NANOS = 1_000_000_000L;
+    private static final long AWAIT_POLL_NANOS = 1_000_000L;
 
     // Keyed by IOVA in unsigned order: addresses at or above 2^63 sort after the lower ones.
     private final TreeMap<Long, Entry> windows = new TreeMap<>(Long::compareUnsigned);
@@ -48,6 +41,12 @@ public final class DmaSpace {
     private final int maxWindows;
     private volatile DmaTransport transport;
     private volatile DirtyLog dirtyLog;
+    /** System.nanoTime() of the last unmap; meaningful only while {@code unmapped} is set. */
+    private volatile long lastUnmap;
+    private volatile boolean unmapped;
+
+    /** {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the window's page). */
+    private record Entry(DmaWindow window, Mapping mapping, BitSet lent) {}
 
     public DmaSpace(int maxWindows) {
         this.maxWindows = maxWindows;
@@ -61,12 +60,12 @@ public final class DmaSpace {
      * Adds a window. With an fd, maps {@code size} bytes of it at {@code fileOffset} (ownership
      * of the fd passes to this method: it is closed once mapped or on failure).
      */
-    public void map(long iova, long size, boolean readable, boolean writable, Fd fd, long fileOffset) throws VfioException {
+    public void map(long iova, long size, Set<Access> access, Fd fd, long fileOffset) throws VfioException {
         try (fd) {
             if (size == 0 || Long.compareUnsigned(iova + size - 1, iova) < 0) {
                 throw VfioException.invalid("DMA window [0x%x, +0x%x) is empty or wraps".formatted(iova, size));
             }
-            if (!readable && !writable) {
+            if (access.isEmpty()) {
                 throw VfioException.invalid("DMA window 0x%x has neither READ nor WRITE".formatted(iova));
             }
             lock.writeLock().lock();
@@ -86,12 +85,12 @@ public final class DmaSpace {
                     }
                     try {
                         checkInsideFile(fd, fileOffset, size, iova);
-                        mapping = Mapping.map(fd, fileOffset, size, writable);
+                        mapping = Mapping.map(fd, fileOffset, size, access.contains(Access.WRITE));
                     } catch (LinuxException e) {
                         throw new VfioException(e.errno(), "DMA window 0x%x: %s".formatted(iova, e.getMessage()), e);
                     }
                 }
-                windows.put(iova, new Entry(new Window(iova, size, readable, writable, mapping != null), mapping, new BitSet()));
+                windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet()));
                 DirtyLog log = dirtyLog;
                 if (log != null && log.logsEverything()) {
                     log.track(iova, iova + size - 1);
@@ -127,6 +126,7 @@ public final class DmaSpace {
                 throw VfioException.invalid("no DMA window [0x%x, +0x%x)".formatted(iova, size));
             }
             windows.remove(iova);
+            noteUnmap();
             if (entry.mapping != null) {
                 entry.mapping.close();
             }
@@ -145,15 +145,22 @@ public final class DmaSpace {
                 }
             }
             windows.clear();
+            noteUnmap();
         } finally {
             lock.writeLock().unlock();
         }
     }
 
-    public List<Window> windows() {
+    private void noteUnmap() {
+        lastUnmap = System.nanoTime();
+        unmapped = true;
+    }
+
+    @Override
+    public List<DmaWindow> windows() {
         lock.readLock().lock();
         try {
-            List<Window> list = new ArrayList<>(windows.size());
+            List<DmaWindow> list = new ArrayList<>(windows.size());
             for (Entry e : windows.values()) {
                 list.add(e.window);
             }
@@ -163,14 +170,70 @@ public final class DmaSpace {
         }
     }
 
-    /** Device reads client memory: fills {@code dst} from {@code iova}. EFAULT outside windows. */
+    @Override
     public void read(long iova, MemorySegment dst) throws VfioException {
-        copy(iova, dst, false);
+        copyAcrossGap(iova, dst, false);
     }
 
-    /** Device writes client memory. EFAULT outside windows, EPERM on a read-only window. */
+    @Override
     public void write(long iova, MemorySegment src) throws VfioException {
-        copy(iova, src, true);
+        copyAcrossGap(iova, src, true);
+    }
+
+    /** {@link #copy}, once more after an unmap/map gap closed if the first attempt fell into one. */
+    private void copyAcrossGap(long iova, MemorySegment buffer, boolean toClient) throws VfioException {
+        try {
+            copy(iova, buffer, toClient);
+        } catch (VfioException | IllegalStateException e) {
+            if (!mayBeInGap(e, iova, buffer.byteSize()) || !awaitMapped(iova, buffer.byteSize())) {
+                throw e;
+            }
+            copy(iova, buffer, toClient);
+        }
+    }
+
+    /**
+     * Whether a failed access may have hit an unmap/map gap: its window was gone (EFAULT with no
+     * window covering it now), or its mapping was closed under the copy.
+     */
+    private boolean mayBeInGap(Exception e, long iova, long length) {
+        return e instanceof IllegalStateException
+                || (e instanceof VfioException v && v.errno() == Errno.EFAULT && !covered(iova, length));
+    }
+
+    @Override
+    public boolean awaitMapped(long iova, long length) {
+        if (covered(iova, length)) {
+            return true;
+        }
+        long since = System.nanoTime() - lastUnmap;
+        if (!unmapped || since > RECENT_UNMAP_NANOS) {
+            return false; // no gap in progress: memory that is not there is a fault
+        }
+        long deadline = System.nanoTime() + REMAP_GRACE.toNanos();
+        while (!covered(iova, length)) {
+            if (System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(AWAIT_POLL_NANOS);
+        }
+        return true;
+    }
+
+    /** Whether one window covers [iova, iova + length). */
+    private boolean covered(long iova, long length) {
+        lock.readLock().lock();
+        try {
+            Map.Entry<Long, Entry> floor = windows.floorEntry(iova);
+            if (floor == null) {
+                return false;
+            }
+            DmaWindow w = floor.getValue().window;
+            long offset = iova - w.iova();
+            return Long.compareUnsigned(offset, w.size()) < 0 && Long.compareUnsigned(length, w.size() - offset) <= 0;
+        } finally {
+            lock.readLock().unlock();
+        }
     }
 
     private void copy(long iova, MemorySegment buffer, boolean toClient) throws VfioException {
@@ -182,7 +245,7 @@ public final class DmaSpace {
                 throw fault(iova, length);
             }
             long chunk;
-            Window messageWindow = null;
+            DmaWindow messageWindow = null;
             lock.readLock().lock();
             try {
                 Map.Entry<Long, Entry> floor = windows.floorEntry(at);
@@ -190,7 +253,7 @@ public final class DmaSpace {
                     throw fault(iova, length);
                 }
                 Entry entry = floor.getValue();
-                Window w = entry.window;
+                DmaWindow w = entry.window;
                 if (toClient ? !w.writable() : !w.readable()) {
                     throw new VfioException(Errno.EPERM, "DMA %s of [0x%x, +0x%x): window 0x%x is %s"
                             .formatted(toClient ? "write" : "read", iova, length, w.iova(), toClient ? "read-only" : "write-only"));
@@ -238,11 +301,7 @@ public final class DmaSpace {
         }
     }
 
-    /**
-     * Direct access to mapped client memory for devices that work in place (rings, buffers).
-     * The segment becomes unusable (IllegalStateException on access, never a crash) once the
-     * window is unmapped. Empty when the range is not inside one mapped window.
-     */
+    @Override
     public java.util.Optional<MemorySegment> segment(long iova, long length, boolean forWrite) {
         lock.readLock().lock();
         try {
@@ -251,7 +310,7 @@ public final class DmaSpace {
                 return java.util.Optional.empty();
             }
             Entry entry = floor.getValue();
-            Window w = entry.window;
+            DmaWindow w = entry.window;
             if (length < 0 || !w.contains(iova) || Long.compareUnsigned(length, w.size() - (iova - w.iova())) > 0
                     || (forWrite ? !w.writable() : !w.readable())) {
                 return java.util.Optional.empty();
@@ -335,7 +394,7 @@ public final class DmaSpace {
         try {
             long last = iova + length - 1;
             for (Entry e : windows.values()) {
-                Window w = e.window;
+                DmaWindow w = e.window;
                 if (Long.compareUnsigned(w.iova(), last) > 0 || Long.compareUnsigned(w.last(), iova) < 0) {
                     continue;
                 }

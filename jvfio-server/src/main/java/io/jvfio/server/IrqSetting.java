@@ -15,8 +15,8 @@ import java.util.List;
  * @param eventfds for {@link Data#EVENTFD}: one fd per vector, or none to de-assign them; the
  *                 receiver takes ownership
  */
-public record IrqSet(int index, int start, int count, Action action, Data data, byte[] bools, List<Fd> eventfds) {
-    public IrqSet {
+public record IrqSetting(int index, int start, int count, Action action, Data data, byte[] bools, List<Fd> eventfds) {
+    public IrqSetting {
         eventfds = List.copyOf(eventfds);
     }
 

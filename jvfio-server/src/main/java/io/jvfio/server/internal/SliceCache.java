@@ -1,4 +1,4 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import java.lang.foreign.MemorySegment;
 

@@ -5,7 +5,9 @@ import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.protocol.Vfio;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A device's interrupt lines as the client wired them with SET_IRQS: one eventfd slot per vector
@@ -13,7 +15,7 @@ import java.util.List;
  * semantics: an asserted line fires once, masks itself, and fires again when the client unmasks
  * it while it is still asserted (the client's EOI path).
  */
-public final class Interrupts {
+public final class InterruptLines {
     private static final int INTX = Vfio.PCI_INTX_IRQ_INDEX, MSI = Vfio.PCI_MSI_IRQ_INDEX,
             MSIX = Vfio.PCI_MSIX_IRQ_INDEX, ERR = Vfio.PCI_ERR_IRQ_INDEX, REQ = Vfio.PCI_REQ_IRQ_INDEX,
             INDEX_COUNT = Vfio.PCI_NUM_IRQS;
@@ -28,9 +30,7 @@ public final class Interrupts {
         boolean pending;
     }
 
-    /** @param intx whether the device has an INTx pin */
-    public Interrupts(boolean intx, int msiVectors, int msixVectors, boolean err, boolean req) {
-        int[] counts = {intx ? 1 : 0, msiVectors, msixVectors, err ? 1 : 0, req ? 1 : 0};
+    private InterruptLines(int[] counts) {
         for (int i = 0; i < INDEX_COUNT; i++) {
             lines[i] = new Line[counts[i]];
             for (int v = 0; v < counts[i]; v++) {
@@ -39,22 +39,66 @@ public final class Interrupts {
         }
     }
 
-    public IrqInfo info(int index) throws VfioException {
+    /** Declares the vectors of each irq index; an index not declared has none. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Which interrupts a device has: vectors per irq index. */
+    public static final class Builder {
+        private final int[] counts = new int[INDEX_COUNT];
+
+        private Builder() {}
+
+        /** An INTx pin. */
+        public Builder intx() {
+            counts[INTX] = 1;
+            return this;
+        }
+
+        public Builder msi(int vectors) {
+            counts[MSI] = vectors;
+            return this;
+        }
+
+        public Builder msix(int vectors) {
+            counts[MSIX] = vectors;
+            return this;
+        }
+
+        /** The ERR interrupt (AER error reporting). */
+        public Builder err() {
+            counts[ERR] = 1;
+            return this;
+        }
+
+        /** The REQ interrupt (the device asks the client to release it). */
+        public Builder req() {
+            counts[REQ] = 1;
+            return this;
+        }
+
+        public InterruptLines build() {
+            return new InterruptLines(counts.clone());
+        }
+    }
+
+    public IrqSpec info(int index) throws VfioException {
         checkIndex(index);
         int count = lines[index].length;
         if (count == 0) {
-            return IrqInfo.none();
+            return IrqSpec.none();
         }
         return switch (index) {
-            case INTX -> new IrqInfo(count, true, true, false);
-            case MSI -> new IrqInfo(count, false, false, true);
-            case MSIX -> new IrqInfo(count, true, false, false);
-            default -> new IrqInfo(count, false, false, false);
+            case INTX -> new IrqSpec(count, EnumSet.of(IrqSpec.Flag.MASKABLE, IrqSpec.Flag.AUTOMASKED));
+            case MSI -> new IrqSpec(count, EnumSet.of(IrqSpec.Flag.NO_RESIZE));
+            case MSIX -> new IrqSpec(count, EnumSet.of(IrqSpec.Flag.MASKABLE));
+            default -> new IrqSpec(count, Set.of());
         };
     }
 
     /** Applies a SET_IRQS request. Takes ownership of its eventfds in every case. */
-    public void set(IrqSet request) throws VfioException {
+    public void set(IrqSetting request) throws VfioException {
         try {
             apply(request);
         } finally {
@@ -67,10 +111,10 @@ public final class Interrupts {
         }
     }
 
-    private void apply(IrqSet r) throws VfioException {
+    private void apply(IrqSetting r) throws VfioException {
         checkIndex(r.index());
         Line[] slots = lines[r.index()];
-        if (r.data() == IrqSet.Data.NONE && r.action() == IrqSet.Action.TRIGGER && r.count() == 0) {
+        if (r.data() == IrqSetting.Data.NONE && r.action() == IrqSetting.Action.TRIGGER && r.count() == 0) {
             if (r.start() != 0) {
                 throw VfioException.invalid("SET_IRQS disable-all needs start 0");
             }
@@ -88,13 +132,13 @@ public final class Interrupts {
             throw VfioException.invalid("SET_IRQS vectors [%d, +%d) outside index %d's %d vectors"
                     .formatted(r.start(), r.count(), r.index(), slots.length));
         }
-        if ((r.index() == ERR || r.index() == REQ) && r.action() != IrqSet.Action.TRIGGER) {
+        if ((r.index() == ERR || r.index() == REQ) && r.action() != IrqSetting.Action.TRIGGER) {
             throw VfioException.invalid("ERR and REQ take only TRIGGER");
         }
-        if (r.data() == IrqSet.Data.EVENTFD && !r.eventfds().isEmpty() && r.eventfds().size() != r.count()) {
+        if (r.data() == IrqSetting.Data.EVENTFD && !r.eventfds().isEmpty() && r.eventfds().size() != r.count()) {
             throw VfioException.invalid("SET_IRQS has %d eventfds for %d vectors".formatted(r.eventfds().size(), r.count()));
         }
-        if (r.action() != IrqSet.Action.TRIGGER && r.data() == IrqSet.Data.EVENTFD) {
+        if (r.action() != IrqSetting.Action.TRIGGER && r.data() == IrqSetting.Data.EVENTFD) {
             // Mask/unmask notification eventfds (resamplefds) only matter with a hypervisor; accept and drop.
             return;
         }
@@ -103,7 +147,7 @@ public final class Interrupts {
                 Line line = slots[r.start() + i];
                 switch (r.action()) {
                     case TRIGGER -> {
-                        if (r.data() == IrqSet.Data.EVENTFD) {
+                        if (r.data() == IrqSetting.Data.EVENTFD) {
                             if (line.trigger != null) {
                                 line.trigger.close();
                             }
@@ -194,7 +238,7 @@ public final class Interrupts {
             try {
                 line.trigger.signal();
             } catch (LinuxException e) {
-                System.getLogger(Interrupts.class.getName()).log(System.Logger.Level.WARNING,
+                System.getLogger(InterruptLines.class.getName()).log(System.Logger.Level.WARNING,
                         "interrupt %d/%d: %s".formatted(index, vector, e.getMessage()));
             }
         }

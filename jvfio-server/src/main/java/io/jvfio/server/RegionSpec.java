@@ -4,28 +4,37 @@ import io.jvfio.linux.Fd;
 import io.jvfio.protocol.Capability;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * What DEVICE_GET_REGION_INFO reports for one region.
  *
  * @param size     the region's size in bytes (0 for an absent region)
- * @param readable the client may read it
- * @param writable the client may write it
+ * @param access   what the client may do with it
  * @param mmap     present when the client may map the region (or parts of it) from a file
  * @param capabilities extra capabilities, e.g. a region TYPE for device-specific regions
  */
-public record RegionInfo(long size, boolean readable, boolean writable, Optional<Mmap> mmap,
-                         List<Capability> capabilities) {
-    public RegionInfo {
+public record RegionSpec(long size, Set<Access> access, Optional<Mmap> mmap, List<Capability> capabilities) {
+    public RegionSpec {
+        access = Set.copyOf(access);
         capabilities = List.copyOf(capabilities);
     }
 
-    public static RegionInfo absent() {
-        return new RegionInfo(0, false, false, Optional.empty(), List.of());
+    public static RegionSpec absent() {
+        return new RegionSpec(0, Access.NONE, Optional.empty(), List.of());
     }
 
-    public static RegionInfo trapped(long size, boolean readable, boolean writable) {
-        return new RegionInfo(size, readable, writable, Optional.empty(), List.of());
+    /** A region every access of which the device traps (REGION_READ/REGION_WRITE). */
+    public static RegionSpec trapped(long size, Set<Access> access) {
+        return new RegionSpec(size, access, Optional.empty(), List.of());
+    }
+
+    public boolean readable() {
+        return access.contains(Access.READ);
+    }
+
+    public boolean writable() {
+        return access.contains(Access.WRITE);
     }
 
     /**
@@ -36,6 +45,11 @@ public record RegionInfo(long size, boolean readable, boolean writable, Optional
     public record Mmap(Fd fd, long fileOffset, List<SparseArea> areas) {
         public Mmap {
             areas = List.copyOf(areas);
+        }
+
+        /** The whole region is mappable from {@code fd} at offset 0. */
+        public static Mmap whole(Fd fd) {
+            return new Mmap(fd, 0, List.of());
         }
     }
 

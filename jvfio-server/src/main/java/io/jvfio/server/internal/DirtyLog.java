@@ -1,6 +1,7 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
+import io.jvfio.server.VfioException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -18,16 +19,16 @@ final class DirtyLog {
     /** Most bitmap memory one log may take; beyond it the page size grows (the client is told). */
     static final long MAX_BITMAP_BYTES = 64L << 20;
 
+    private final int shift;
+    private final boolean everything;
+    private final List<Range> ranges = new CopyOnWriteArrayList<>();
+    private long bitmapBytes;
+
     private record Range(long first, long last, AtomicLongArray bits, boolean allDirty) {
         boolean overlaps(long from, long to) {
             return Long.compareUnsigned(from, last) <= 0 && Long.compareUnsigned(to, first) >= 0;
         }
     }
-
-    private final int shift;
-    private final boolean everything;
-    private final List<Range> ranges = new CopyOnWriteArrayList<>();
-    private long bitmapBytes;
 
     private DirtyLog(long pageSize, boolean everything) {
         this.shift = Long.numberOfTrailingZeros(pageSize);

@@ -1,5 +1,6 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
+import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 
 /**

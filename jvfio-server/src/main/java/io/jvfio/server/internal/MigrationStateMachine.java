@@ -1,7 +1,8 @@
-package io.jvfio.server;
+package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.MigrationState;
+import io.jvfio.server.VfioException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -7,14 +7,14 @@ import java.util.List;
  * What DEVICE_GET_INFO reports: VFIO device flags, how many regions and irq indices the device
  * has, and device-info capabilities (platform extensions contribute these).
  */
-public record DeviceInfo(int flags, int numRegions, int numIrqs, List<Capability> capabilities) {
-    public DeviceInfo {
+public record DeviceSpec(int flags, int numRegions, int numIrqs, List<Capability> capabilities) {
+    public DeviceSpec {
         capabilities = List.copyOf(capabilities);
     }
 
-    public DeviceInfo withCapabilities(List<Capability> more) {
+    public DeviceSpec withCapabilities(List<Capability> more) {
         var all = new java.util.ArrayList<>(capabilities);
         all.addAll(more);
-        return new DeviceInfo(flags, numRegions, numIrqs, all);
+        return new DeviceSpec(flags, numRegions, numIrqs, all);
     }
 }

@@ -1,0 +1,46 @@
+package io.jvfio.server;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The client's memory as a device reaches it: reads, writes and in-place segments at IOVAs. What
+ * shapes that memory — DMA_MAP and DMA_UNMAP, dirty logging — belongs to the session, not here.
+ *
+ * <p>An access that lands in an unmap/map gap waits it out: QEMU unmaps and maps guest RAM again
+ * when the firmware reshapes memory (SeaBIOS reprograms the PAM registers while it looks for a
+ * boot disk). Shortly after an unmap, an access that finds no window waits up to
+ * {@link #REMAP_GRACE} for one to cover it again before it fails; memory that stays away is a fault.
+ */
+public interface DmaView {
+    /** How long an access waits for memory that vanished in an unmap to come back. */
+    java.time.Duration REMAP_GRACE = java.time.Duration.ofMillis(200);
+
+    /**
+     * Fills {@code dst} from client memory at {@code iova}. EFAULT outside the windows, EPERM on a
+     * write-only window; windows without an fd are reached by DMA_READ messages (do that from a
+     * device thread: from a device callback it fails with EDEADLK).
+     */
+    void read(long iova, MemorySegment dst) throws VfioException;
+
+    /** Copies {@code src} to client memory at {@code iova}. EFAULT outside the windows, EPERM on a read-only window. */
+    void write(long iova, MemorySegment src) throws VfioException;
+
+    /**
+     * Direct access to mapped client memory for devices that work in place (rings, buffers). The
+     * segment becomes unusable (IllegalStateException on access, never a crash) once its window
+     * is unmapped. Empty when the range is not inside one mapped window.
+     */
+    Optional<MemorySegment> segment(long iova, long length, boolean forWrite);
+
+    /**
+     * Waits out an unmap/map gap: true as soon as one window covers [iova, iova + length), false
+     * when none does within {@link #REMAP_GRACE} of a recent unmap (or at once without one).
+     * A device whose segment went unusable calls this before asking for a new one.
+     */
+    boolean awaitMapped(long iova, long length);
+
+    /** The windows now, in IOVA order. */
+    List<DmaWindow> windows();
+}

@@ -1,0 +1,42 @@
+package io.jvfio.server;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * What DEVICE_GET_IRQ_INFO reports for one irq index.
+ *
+ * @param count vectors of this type (0 = not supported)
+ * @param flags how the vectors behave
+ */
+public record IrqSpec(int count, Set<Flag> flags) {
+    /** How an index's vectors behave. */
+    public enum Flag {
+        /** MASK/UNMASK actions are honoured. */
+        MASKABLE,
+        /** The line masks itself when it fires (INTx) until the client unmasks it. */
+        AUTOMASKED,
+        /** Vectors cannot be enabled one by one. */
+        NO_RESIZE
+    }
+
+    public IrqSpec {
+        flags = flags.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(flags));
+    }
+
+    public static IrqSpec none() {
+        return new IrqSpec(0, Set.of());
+    }
+
+    public boolean maskable() {
+        return flags.contains(Flag.MASKABLE);
+    }
+
+    public boolean automasked() {
+        return flags.contains(Flag.AUTOMASKED);
+    }
+
+    public boolean noResize() {
+        return flags.contains(Flag.NO_RESIZE);
+    }
+}

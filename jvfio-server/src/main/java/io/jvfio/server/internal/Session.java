@@ -1,0 +1,282 @@
+package io.jvfio.server.internal;
+
+import io.jvfio.linux.Errno;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.Mapping;
+import io.jvfio.linux.MessageReceiver;
+import io.jvfio.linux.PeerCredentials;
+import io.jvfio.linux.UnixSocket;
+import io.jvfio.protocol.Command;
+import io.jvfio.protocol.Header;
+import io.jvfio.protocol.ProtocolException;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.VfioDevice;
+import io.jvfio.server.VfioException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * One client connection — the loop: reads messages in order from its {@link SessionTransport},
+ * hands commands to the {@link CommandHandlers} and sends their replies, and hands replies to the
+ * device's DMA requests to {@link MessageDma}.
+ *
+ * <p>The session thread only reads and dispatches. A device thread that sends a DMA request
+ * blocks on its own reply while the session thread goes on serving the client's commands and
+ * routes the reply back by message id — so a client that answers DMA requests only after its own
+ * command completes (QEMU) never deadlocks against us.
+ */
+public final class Session implements CommandHandlers.OffSessionThread, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Session.class.getName());
+    /** How often the wait for an off-thread device call looks at it between messages: its latency is added to each such command. */
+    private static final int POLL_MILLIS = 1;
+
+    private final SessionTransport transport;
+    private final VfioDevice device;
+    private final StatsCounters stats;
+    /** The reply buffer: a shared memfd mapping, so only the pages replies touch become resident. */
+    private final Mapping outMapping;
+    private final MemorySegment out;
+    // Views of the message and the reply the hot path reuses (slices handed to the transport or the device would otherwise be allocated).
+    private final SliceCache inPayload = new SliceCache(Header.SIZE);
+    private final MemorySegment outPayload;
+    private final SliceCache outMessage;
+    private final DmaSpace dma;
+    private final MessageDma messageDma;
+    private final CommandHandlers handlers;
+    /** The fds of the message being handled; what no handler took is closed after it. */
+    private final List<Fd> fds = new ArrayList<>();
+    /** Commands that arrived while a device call was served off this thread: handled next, in order. */
+    private final ArrayDeque<Deferred> deferred = new ArrayDeque<>();
+    /** The message being handled: a view of the receive buffer, or a copy of one set aside earlier. */
+    private MemorySegment msg;
+    /** The client closed while commands were being set aside: nothing more will come. */
+    private boolean endOfInput;
+    private volatile boolean closed;
+
+    private record Deferred(byte[] message, List<Fd> fds) {}
+
+    public Session(UnixSocket socket, VfioDevice device, ServerOptions options, StatsCounters stats) {
+        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats);
+    }
+
+    Session(SessionTransport transport, VfioDevice device, ServerOptions options, StatsCounters stats) {
+        this.transport = transport;
+        this.device = device;
+        this.stats = stats;
+        this.outMapping = UnixSocketTransport.buffer("jvfio-session-out", options.maxMessageSize());
+        this.out = outMapping.segment();
+        this.outPayload = out.asSlice(Header.SIZE);
+        this.outMessage = new SliceCache(out, 0);
+        this.dma = new DmaSpace(options.maxDmaWindows());
+        this.messageDma = new MessageDma(transport, options);
+        this.handlers = new CommandHandlers(device, options, stats, dma, messageDma, this, this::peerOrUnknown);
+    }
+
+    /** Serves until the client disconnects or sends something that cannot be framed. */
+    public void run() {
+        messageDma.servedBy(Thread.currentThread());
+        try {
+            PeerCredentials peer = transport.peer();
+            LOG.log(Level.DEBUG, "client pid %d uid %d connected".formatted(peer.pid(), peer.uid()));
+            while (!closed && nextMessage()) {
+                if (Header.isReply(msg)) {
+                    messageDma.complete(msg, payload(), transport.placed());
+                } else {
+                    dispatch();
+                }
+                closeUnclaimedFds();
+            }
+        } catch (EOFException e) {
+            LOG.log(Level.INFO, "client left in the middle of a message");
+        } catch (ProtocolException e) {
+            stats.countError();
+            LOG.log(Level.WARNING, "disconnecting client: " + e.getMessage());
+        } catch (IOException e) {
+            if (!closed) {
+                LOG.log(Level.WARNING, "disconnecting client: " + e.getMessage());
+            }
+        } catch (RuntimeException e) {
+            // A bug must cost this client its connection, not the server its accept loop.
+            stats.countError();
+            LOG.log(Level.ERROR, "disconnecting client after an internal error", e);
+        } finally {
+            closeUnclaimedFds();
+            for (Deferred d : deferred) {
+                d.fds().forEach(Fd::close);
+            }
+            deferred.clear();
+        }
+    }
+
+    /** The next message into {@code msg}: one set aside earlier, else one from the transport. */
+    private boolean nextMessage() throws IOException, ProtocolException {
+        Deferred d = deferred.poll();
+        if (d != null) {
+            msg = MemorySegment.ofArray(d.message());
+            fds.addAll(d.fds());
+            return true;
+        }
+        return !endOfInput && readMessage();
+    }
+
+    /**
+     * Runs {@code call} on a helper thread while this thread goes on reading: replies to the
+     * device's DMA requests are completed, commands are set aside for after. A device stopping for
+     * a migration finishes DMA in flight, and DMA to windows without an fd needs this thread to
+     * read the client's replies. The current command was decoded already, so the receive buffer is free.
+     */
+    @Override
+    public <T> T run(CommandHandlers.DeviceCall<T> call) throws VfioException, IOException, ProtocolException {
+        CompletableFuture<T> done = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("jvfio-" + device.name() + "-call").start(() -> {
+            try {
+                done.complete(call.run());
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        });
+        while (!done.isDone() && !endOfInput && !closed) {
+            int r = transport.receive(fds, MessageReceiver.Wait.BUFFERED, null);
+            if (r == SessionTransport.NOTHING) {
+                if (!transport.awaitInput(POLL_MILLIS)) {
+                    continue;
+                }
+                r = transport.receive(fds, MessageReceiver.Wait.DONT_WAIT, messageDma.expectedRead());
+            }
+            if (r == SessionTransport.NOTHING) {
+                continue; // part of a message: the rest comes later
+            }
+            if (r == SessionTransport.END) {
+                endOfInput = true;
+                continue;
+            }
+            msg = transport.message();
+            if (Header.isReply(msg)) {
+                messageDma.complete(msg, payload(), transport.placed());
+            } else {
+                deferred.add(new Deferred(msg.toArray(ValueLayout.JAVA_BYTE), List.copyOf(fds)));
+                fds.clear();
+            }
+        }
+        try {
+            return done.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VfioException(Errno.EINTR, "interrupted while the device worked");
+        } catch (ExecutionException e) {
+            switch (e.getCause()) {
+                case VfioException v -> throw v;
+                case RuntimeException r -> throw r;
+                case Error err -> throw err;
+                default -> throw new VfioException(Errno.EIO, e.getCause().toString(), e.getCause());
+            }
+        }
+    }
+
+    /** Reads one whole message into {@code msg} (usually one recvmsg); false at a clean end of the connection. */
+    private boolean readMessage() throws IOException, ProtocolException {
+        while (true) {
+            // While a DMA_READ is under way, wait in bounded receives that may place its reply (see PLACED_RECEIVE_TIMEOUT).
+            MessageReceiver.Placement expected = messageDma.expectedRead();
+            int r = transport.receive(fds, expected != null ? MessageReceiver.Wait.TIMED : MessageReceiver.Wait.BLOCK, expected);
+            if (r == SessionTransport.END) {
+                return false;
+            }
+            if (r == SessionTransport.MESSAGE) {
+                msg = transport.message();
+                return true;
+            }
+        }
+    }
+
+    private MemorySegment payload() {
+        return inPayload.of(msg, Header.messageSize(msg) - Header.SIZE);
+    }
+
+    private void dispatch() throws IOException {
+        int id = Header.msgId(msg);
+        int code = Header.command(msg);
+        boolean noReply = Header.isNoReply(msg);
+        Command command = Command.orNull(code);
+        long replyPayload;
+        try {
+            if (command == null) {
+                throw new ProtocolException(Errno.ENOSYS, "unknown command " + code);
+            }
+            replyPayload = handlers.handle(command, payload(), outPayload, fds);
+        } catch (ProtocolException e) {
+            fail(id, code, noReply, e.errno(), e.getMessage());
+            return;
+        } catch (VfioException e) {
+            fail(id, code, noReply, e.errno(), e.getMessage());
+            return;
+        } catch (RuntimeException e) {
+            // A device bug must not take the session down: the client gets EIO, the log the details.
+            LOG.log(Level.ERROR, "device failed on " + command, e);
+            fail(id, code, noReply, Errno.EIO, e.toString());
+            return;
+        }
+        closeUnclaimedFds(); // before the reply: a client that sees the answer sees its fds released
+        List<Fd> replyFds = handlers.replyFds();
+        if (!noReply) {
+            Header.writeReply(out, id, code, Header.SIZE + replyPayload);
+            transport.send(outMessage.of(Header.SIZE + replyPayload), replyFds);
+        }
+        replyFds.clear();
+    }
+
+    private void fail(int id, int code, boolean noReply, int errno, String why) throws IOException {
+        stats.countError();
+        handlers.replyFds().clear();
+        closeUnclaimedFds(); // a refused message's fds are closed before the client hears of it
+        LOG.log(Level.DEBUG, "command %d failed: %s".formatted(code, why));
+        if (!noReply) {
+            Header.writeErrorReply(out, id, code, errno);
+            transport.send(outMessage.of(Header.SIZE), List.of());
+        }
+    }
+
+    private void closeUnclaimedFds() {
+        for (int i = 0; i < fds.size(); i++) {
+            fds.get(i).close();
+        }
+        fds.clear();
+    }
+
+    private PeerCredentials peerOrUnknown() {
+        try {
+            return transport.peer();
+        } catch (LinuxException e) {
+            return new PeerCredentials(0, -1, -1);
+        }
+    }
+
+    /** Ends the session from another thread: the session thread wakes up and cleans up. */
+    public void disconnect() {
+        closed = true;
+        messageDma.disconnect();
+        transport.shutdown();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        messageDma.close();
+        dma.attach(null);
+        dma.unmapAll();
+        if (handlers.negotiated()) {
+            device.close();
+        }
+        transport.close();
+        outMapping.close();
+    }
+}
