@@ -3,7 +3,7 @@ package io.jvfio.client;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
-import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Version;
 import java.io.IOException;
@@ -18,12 +18,12 @@ final class Negotiation {
     static Version negotiate(CallChannel channel, ServerRequests requests, ClientOptions options) throws IOException {
         // Offer everything we honour. A long request also matters: servers (ours, QEMU-minded ones) never
         // send a VERSION reply longer than the request, and fall back to spec defaults when theirs would be.
-        Capabilities ours = Capabilities.DEFAULTS
+        VersionCapabilities ours = VersionCapabilities.DEFAULTS
                 .withMaxMsgFds(options.maxMsgFds())
                 .withMaxDataXferSize(options.maxDataXferSize())
                 .withPgsizes(Linux.PAGE_SIZE)
-                .withMaxDmaMaps(Capabilities.DEFAULT_MAX_DMA_MAPS)
-                .withMigration(Capabilities.DEFAULT_MIGRATION_PGSIZE, Capabilities.DEFAULT_MIGRATION_MAX_BITMAP_SIZE);
+                .withMaxDmaMaps(VersionCapabilities.DEFAULT_MAX_DMA_MAPS)
+                .withMigration(VersionCapabilities.DEFAULT_MIGRATION_PGSIZE, VersionCapabilities.DEFAULT_MIGRATION_MAX_BITMAP_SIZE);
         if (options.offerTwinSocket()) {
             ours = ours.withTwinSocket(true);
         }
@@ -39,7 +39,7 @@ final class Negotiation {
             if (v.minor() > proposal.minor()) {
                 throw new VfioUserException(Errno.EPROTO, "server answered minor " + v.minor() + " to a proposal of " + proposal.minor());
             }
-            Capabilities caps = v.capabilitiesOrDefaults();
+            VersionCapabilities caps = v.capabilitiesOrDefaults();
             if (caps.twinSocketSupported()) {
                 if (!options.offerTwinSocket()) {
                     throw new VfioUserException(Errno.EPROTO, "server turned on twin-socket mode, which this client did not offer");

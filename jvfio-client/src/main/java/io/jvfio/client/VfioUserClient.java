@@ -7,7 +7,7 @@ import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.ArgSz;
-import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.DeviceInfo;
@@ -63,7 +63,7 @@ public final class VfioUserClient implements DeviceHandle {
     private final DmaCalls dma;
     /** What was handed out (mappings, DMA buffers, interrupts), released with the client. */
     private final Set<AutoCloseable> resources = ConcurrentHashMap.newKeySet();
-    private volatile Capabilities serverCaps = Capabilities.DEFAULTS;
+    private volatile VersionCapabilities serverCaps = VersionCapabilities.DEFAULTS;
     private volatile int serverMinor;
 
     /** A reply as received: header facts, payload bytes, fds (owned by the receiver). */
@@ -146,7 +146,7 @@ public final class VfioUserClient implements DeviceHandle {
     }
 
     /** What the server said it can take (its max_msg_fds, max_data_xfer_size, ...). */
-    public Capabilities serverCapabilities() {
+    public VersionCapabilities serverCapabilities() {
         return serverCaps;
     }
 

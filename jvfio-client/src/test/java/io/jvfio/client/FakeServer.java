@@ -2,7 +2,7 @@ package io.jvfio.client;
 
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.UnixSocket;
-import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.Version;
@@ -31,7 +31,7 @@ final class FakeServer implements AutoCloseable {
     }
 
     /** Connects a client and answers its VERSION with {@code caps} (and {@code fds}). */
-    static FakeServer start(ClientOptions options, Capabilities caps, List<Fd> versionFds) throws Exception {
+    static FakeServer start(ClientOptions options, VersionCapabilities caps, List<Fd> versionFds) throws Exception {
         UnixSocket[] pair = UnixSocket.pair();
         CompletableFuture<VfioUserClient> opening = async(() -> VfioUserClient.open(pair[0], options));
         UnixSocket server = pair[1];

@@ -7,7 +7,7 @@ import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.UnixSocket;
-import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DmaReadReply;
 import io.jvfio.protocol.DmaReadRequest;
@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
  * and must check every DMA request against the memory it registered.
  */
 class HostileServerTest extends ClientTestSupport {
-    private static final Capabilities CAPS = Capabilities.DEFAULTS.withMaxMsgFds(8);
+    private static final VersionCapabilities CAPS = VersionCapabilities.DEFAULTS.withMaxMsgFds(8);
 
     private FakeServer fake(ClientOptions options) throws Exception {
         return later(FakeServer.start(options, CAPS, List.of()));
@@ -229,9 +229,9 @@ class HostileServerTest extends ClientTestSupport {
         pair[1].receiveFully(header, fds);
         MemorySegment payload = MemorySegment.ofArray(new byte[(int) Header.payloadSize(header)]);
         pair[1].receiveFully(payload, fds);
-        Capabilities offered = io.jvfio.protocol.Version.decode(payload).capabilities();
+        VersionCapabilities offered = io.jvfio.protocol.Version.decode(payload).capabilities();
         assertThat(offered.twinSocketSupported()).isFalse();
-        assertThat(offered.has(Capabilities.TWIN_SOCKET)).isFalse();
+        assertThat(offered.has(VersionCapabilities.TWIN_SOCKET)).isFalse();
         assertThat(offered.maxMsgFds()).isEqualTo(4);
         assertThat(offered.writeMultiple()).as("the client never receives WRITE_MULTI").isFalse();
         pair[1].shutdown();

@@ -7,7 +7,7 @@ import io.jvfio.linux.Memfd;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.ConfigSpace;
-import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.InfoCapability;
 import io.jvfio.server.RegionHandler;
 import io.jvfio.server.DeviceSpec;
 import io.jvfio.server.DmaView;
@@ -56,7 +56,7 @@ class TestDevice extends PciDevice {
     volatile ReadHook doorbellRead = (offset, dst) -> dst.fill((byte) 0);
     volatile WriteHook doorbellWrite = (offset, src) -> { };
     volatile FeatureHook featureHook;
-    volatile List<Capability> infoCaps = List.of();
+    volatile List<InfoCapability> infoCaps = List.of();
     private final Fd sparseFd, wholeFd;
     final Mapping sparse, whole;   // the device's own view of the mmap-able BARs
 

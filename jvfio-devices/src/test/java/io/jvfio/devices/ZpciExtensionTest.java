@@ -6,7 +6,7 @@ import io.jvfio.client.VfioUserClient;
 import io.jvfio.linux.Fd;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.ConfigSpace;
-import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.InfoCapability;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.protocol.ZpciCaps;
@@ -82,9 +82,9 @@ class ZpciExtensionTest {
         return server;
     }
 
-    private static List<Capability> zpciCaps(DeviceInfo info) throws Exception {
-        List<Capability> caps = new ArrayList<>();
-        for (Capability c : info.caps()) {
+    private static List<InfoCapability> zpciCaps(DeviceInfo info) throws Exception {
+        List<InfoCapability> caps = new ArrayList<>();
+        for (InfoCapability c : info.caps()) {
             caps.add(ZpciCaps.decode(c));
         }
         return caps;
@@ -102,7 +102,7 @@ class ZpciExtensionTest {
 
             DeviceInfo full = client.deviceInfo(512);
             assertThat(full.flags() & Vfio.DEVICE_FLAGS_CAPS).isNotZero();
-            List<Capability> caps = zpciCaps(full);
+            List<InfoCapability> caps = zpciCaps(full);
             System.out.println(name + " (no hypervisor link): " + caps);
             assertThat(caps).containsExactly(
                     new ZpciCaps.Base(0x1_0000_0000L, 0xfff_ffff_ffffL, 0x2a, 3, 64, 0x0a, 7, 0),
@@ -121,8 +121,8 @@ class ZpciExtensionTest {
         VfioUserServer without = serve(new PciIdio16(), ServerOptions.defaults(), Platform.of(zpci));
         try (VfioUserClient a = VfioUserClient.connect(withLink.socketPath().orElseThrow());
              VfioUserClient b = VfioUserClient.connect(without.socketPath().orElseThrow())) {
-            List<Capability> linked = zpciCaps(a.deviceInfo(512));
-            List<Capability> plain = zpciCaps(b.deviceInfo(512));
+            List<InfoCapability> linked = zpciCaps(a.deviceInfo(512));
+            List<InfoCapability> plain = zpciCaps(b.deviceInfo(512));
             System.out.println("GPIO card with an interpreting link: " + linked);
             assertThat(((ZpciCaps.Base) linked.get(0)).fh()).isEqualTo(0x8000_1234);
             assertThat(((ZpciCaps.Group) linked.get(1)).imaxstbl()).isEqualTo(4096);

@@ -24,15 +24,15 @@ public final class CapabilityChain {
     public record Entry(int id, int version, long offset, MemorySegment body) {}
 
     /** Bytes the chain occupies when written. */
-    public static long size(List<? extends Capability> caps) {
+    public static long size(List<? extends InfoCapability> caps) {
         long n = 0;
-        for (Capability c : caps) {
+        for (InfoCapability c : caps) {
             n += entrySize(c);
         }
         return n;
     }
 
-    static long entrySize(Capability c) {
+    static long entrySize(InfoCapability c) {
         return Wire.align8(HEADER_SIZE + c.bodySize());
     }
 
@@ -40,10 +40,10 @@ public final class CapabilityChain {
      * Writes {@code caps} into {@code info} starting at {@code firstOffset} (relative to the info struct);
      * returns the offset just past the chain. Padding bytes are zeroed.
      */
-    public static long write(MemorySegment info, long firstOffset, List<? extends Capability> caps) {
+    public static long write(MemorySegment info, long firstOffset, List<? extends InfoCapability> caps) {
         long off = firstOffset;
         for (int i = 0; i < caps.size(); i++) {
-            Capability c = caps.get(i);
+            InfoCapability c = caps.get(i);
             long size = entrySize(c);
             long next = i + 1 < caps.size() ? off + size : 0;
             Wire.checkU32(next, "capability next offset");

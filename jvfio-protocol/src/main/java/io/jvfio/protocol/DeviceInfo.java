@@ -17,7 +17,7 @@ import java.util.List;
  * not modelled yet).
  */
 public record DeviceInfo(int argsz, int flags, int numRegions, int numIrqs, boolean hasCapOffset,
-                         List<Capability> caps) implements Payload {
+                         List<InfoCapability> caps) implements Payload {
     static final Struct<DeviceInfo> STRUCT = Struct.of(DeviceInfo.class, "DEVICE_GET_INFO", u32("argsz"), u32("flags"),
             u32("numRegions"), u32("numIrqs"), u32("capOffset"), Struct.reserved(4));
     public static final int SIZE = (int) STRUCT.offset("capOffset");
@@ -36,7 +36,7 @@ public record DeviceInfo(int argsz, int flags, int numRegions, int numIrqs, bool
     }
 
     /** A reply that never exceeds {@code offeredArgsz}; sets {@link Vfio#DEVICE_FLAGS_CAPS} when caps exist. */
-    public static DeviceInfo reply(long offeredArgsz, int flags, int numRegions, int numIrqs, List<? extends Capability> caps) {
+    public static DeviceInfo reply(long offeredArgsz, int flags, int numRegions, int numIrqs, List<? extends InfoCapability> caps) {
         if (caps.isEmpty()) {
             return new DeviceInfo(SIZE, flags, numRegions, numIrqs, false, List.of());
         }
@@ -76,7 +76,7 @@ public record DeviceInfo(int argsz, int flags, int numRegions, int numIrqs, bool
         DeviceInfo d = STRUCT.read(p, SIZE, false, List.of());
         Wire.argsz(ArgSz.unsigned(d.argsz), SIZE, STRUCT.what());
         boolean ext = p.byteSize() >= SIZE_WITH_CAP_OFFSET;
-        List<Capability> caps = new ArrayList<>();
+        List<InfoCapability> caps = new ArrayList<>();
         if (ext) {
             long capOffset = Wire.u32(p, SIZE);
             for (CapabilityChain.Entry e : CapabilityChain.read(p, capOffset, SIZE_WITH_CAP_OFFSET, STRUCT.what())) {

@@ -13,7 +13,7 @@ public record DmaReadRequest(long address, long count) implements StructPayload 
     }
 
     public static DmaReadRequest decode(MemorySegment p) throws ProtocolException {
-        return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
+        return decode(p, VersionCapabilities.DEFAULT_MAX_DATA_XFER_SIZE);
     }
 
     /** E2BIG when count exceeds {@code maxCount}; EINVAL when address + count wraps. Allocates only the record. */

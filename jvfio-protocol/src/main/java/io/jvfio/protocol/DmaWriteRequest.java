@@ -12,7 +12,7 @@ public record DmaWriteRequest(long address, byte[] data) implements StructPayloa
     public int count() { return data.length; }
 
     public static DmaWriteRequest decode(MemorySegment p) throws ProtocolException {
-        return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
+        return decode(p, VersionCapabilities.DEFAULT_MAX_DATA_XFER_SIZE);
     }
 
     /** E2BIG when count exceeds {@code maxCount}; EINVAL unless the payload is exactly 16 + count bytes. */

@@ -21,7 +21,7 @@ public record MigData(int argsz, byte[] data) implements StructPayload {
     public int size() { return data.length; }
 
     public static MigData decode(MemorySegment p) throws ProtocolException {
-        return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
+        return decode(p, VersionCapabilities.DEFAULT_MAX_DATA_XFER_SIZE);
     }
 
     /** Strict: the payload is exactly 8 + size bytes, size ≤ {@code maxSize} (E2BIG), argsz ≥ 8 + size. */

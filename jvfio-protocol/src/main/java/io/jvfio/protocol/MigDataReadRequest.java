@@ -13,7 +13,7 @@ public record MigDataReadRequest(int argsz, int size) implements StructPayload {
     }
 
     public static MigDataReadRequest decode(MemorySegment p) throws ProtocolException {
-        return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
+        return decode(p, VersionCapabilities.DEFAULT_MAX_DATA_XFER_SIZE);
     }
 
     /** E2BIG when size exceeds {@code maxSize}; EINVAL when argsz &lt; 8 + size. */

@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
  * A capability this package does not interpret (or a known id with an unknown version). On decode the
  * body runs to the next capability or the end of the struct, so it includes any padding.
  */
-public record RawCapability(int id, int version, byte[] body) implements Capability {
+public record RawCapability(int id, int version, byte[] body) implements InfoCapability {
     public RawCapability {
         Wire.checkU16(id, "id");
         Wire.checkU16(version, "version");

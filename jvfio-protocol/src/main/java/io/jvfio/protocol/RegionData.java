@@ -15,7 +15,7 @@ public record RegionData(long offset, int region, byte[] data) implements Struct
 
     /** Decodes with the spec's default limit on count (1 MiB). */
     public static RegionData decode(MemorySegment p) throws ProtocolException {
-        return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
+        return decode(p, VersionCapabilities.DEFAULT_MAX_DATA_XFER_SIZE);
     }
 
     /** Decodes; E2BIG when count exceeds {@code maxCount}, EINVAL unless the payload is exactly 16 + count bytes. */

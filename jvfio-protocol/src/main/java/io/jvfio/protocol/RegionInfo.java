@@ -12,7 +12,7 @@ import java.util.List;
  * <p>Build replies with {@link #reply}: when the caps do not fit the offered argsz, only the 32-byte struct
  * is sent (CAPS flag set, cap_offset 32) with argsz = the size needed.
  */
-public record RegionInfo(int argsz, int flags, int index, long size, long offset, List<Capability> caps)
+public record RegionInfo(int argsz, int flags, int index, long size, long offset, List<InfoCapability> caps)
         implements Payload {
     static final Struct<RegionInfo> STRUCT = Struct.of(RegionInfo.class, "DEVICE_GET_REGION_INFO", Struct.u32("argsz"),
             Struct.u32("flags"), Struct.u32("index"), Struct.u32("capOffset"), Struct.u64("size"), Struct.u64("offset"))
@@ -31,7 +31,7 @@ public record RegionInfo(int argsz, int flags, int index, long size, long offset
 
     /** A reply that never exceeds {@code offeredArgsz}; sets {@link Vfio#REGION_INFO_FLAG_CAPS} when caps exist. */
     public static RegionInfo reply(long offeredArgsz, int index, int flags, long size, long offset,
-                                   List<? extends Capability> caps) {
+                                   List<? extends InfoCapability> caps) {
         if (caps.isEmpty()) {
             return new RegionInfo(SIZE, flags, index, size, offset, List.of());
         }
@@ -57,8 +57,8 @@ public record RegionInfo(int argsz, int flags, int index, long size, long offset
     }
 
     /** The first capability of the given type, or null. */
-    public <C extends Capability> C cap(Class<C> type) {
-        for (Capability c : caps) {
+    public <C extends InfoCapability> C cap(Class<C> type) {
+        for (InfoCapability c : caps) {
             if (type.isInstance(c)) {
                 return type.cast(c);
             }
@@ -80,7 +80,7 @@ public record RegionInfo(int argsz, int flags, int index, long size, long offset
 
     public static RegionInfo decode(MemorySegment p) throws ProtocolException {
         RegionInfo r = STRUCT.decode(p, List.of());
-        List<Capability> caps = new ArrayList<>();
+        List<InfoCapability> caps = new ArrayList<>();
         long capOffset = Wire.u32(p, OFF_CAP_OFFSET);
         // cap_offset at the very end: a chain announced but not carried (a truncated reply).
         if (capOffset != p.byteSize()) {
@@ -91,7 +91,7 @@ public record RegionInfo(int argsz, int flags, int index, long size, long offset
         return new RegionInfo(r.argsz, r.flags, r.index, r.size, r.offset, caps);
     }
 
-    static Capability decodeCap(CapabilityChain.Entry e) throws ProtocolException {
+    static InfoCapability decodeCap(CapabilityChain.Entry e) throws ProtocolException {
         if (e.version() == 1) {
             switch (e.id()) {
                 case SparseMmapCap.ID:

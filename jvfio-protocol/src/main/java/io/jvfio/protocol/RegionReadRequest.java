@@ -9,7 +9,7 @@ public record RegionReadRequest(long offset, int region, int count) implements S
 
     /** Decodes with the spec's default limit on count (1 MiB). */
     public static RegionReadRequest decode(MemorySegment p) throws ProtocolException {
-        return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
+        return decode(p, VersionCapabilities.DEFAULT_MAX_DATA_XFER_SIZE);
     }
 
     /** Decodes; E2BIG when count exceeds {@code maxCount} (the negotiated max_data_xfer_size). */

@@ -8,7 +8,7 @@ public record RegionWriteReply(long offset, int region, int count) implements St
     public static final int SIZE = RegionAccess.SIZE;
 
     public static RegionWriteReply decode(MemorySegment p) throws ProtocolException {
-        return decode(p, Capabilities.DEFAULT_MAX_DATA_XFER_SIZE);
+        return decode(p, VersionCapabilities.DEFAULT_MAX_DATA_XFER_SIZE);
     }
 
     public static RegionWriteReply decode(MemorySegment p, long maxCount) throws ProtocolException {

@@ -7,7 +7,7 @@ import java.util.List;
  * REGION_INFO_CAP_SPARSE_MMAP (id 1, version 1): {@code nr_areas u32, reserved u32}, then nr_areas ×
  * {@code {offset u64, size u64}}. Offsets are relative to the region's mmap offset.
  */
-public record SparseMmapCap(List<Area> areas) implements Capability {
+public record SparseMmapCap(List<Area> areas) implements InfoCapability {
     public static final int ID = Vfio.REGION_INFO_CAP_SPARSE_MMAP;
     public static final int VERSION = 1;
     public static final int AREA_SIZE = Area.STRUCT.size();

@@ -10,7 +10,7 @@ import java.util.List;
  * 32-byte areas {@code {offset u64, fd_offset u64, size u64, fd_index u32, pad u32}} (SPEC+ table: first
  * area at body offset 8, its pad at 36); fd_index picks one of the fds sent with the GET_REGION_INFO reply.
  */
-public record SparseMmapFdsCap(List<Area> areas) implements Capability {
+public record SparseMmapFdsCap(List<Area> areas) implements InfoCapability {
     public static final int ID = Vfio.REGION_INFO_CAP_SPARSE_MMAP_FDS;
     public static final int VERSION = 1;
     public static final int AREA_SIZE = Area.STRUCT.size();

@@ -3,7 +3,7 @@ package io.jvfio.protocol;
 import java.lang.foreign.MemorySegment;
 
 /** A capability whose body is one {@link Struct}: its size and encoder come from that declaration. */
-interface StructCapability extends Capability {
+interface StructCapability extends InfoCapability {
     @Override
     default long bodySize() {
         return Struct.of((Record) this).encodedSize((Record) this);

@@ -8,7 +8,7 @@ import java.nio.charset.StandardCharsets;
  * UTF-8 JSON. {@code capabilities == null} means no JSON at all (SPDK's test client sends none); a JSON
  * that is present must end in NUL. A lone NUL (empty JSON text) decodes as absent.
  */
-public record Version(int major, int minor, Capabilities capabilities) implements Payload {
+public record Version(int major, int minor, VersionCapabilities capabilities) implements Payload {
     static final Struct<Version> STRUCT = Struct.of(Version.class, "VERSION", Struct.u16("major"), Struct.u16("minor"));
     public static final int FIXED_SIZE = STRUCT.size();
 
@@ -18,8 +18,8 @@ public record Version(int major, int minor, Capabilities capabilities) implement
     }
 
     /** The capabilities, or the spec defaults when the peer sent no JSON. */
-    public Capabilities capabilitiesOrDefaults() {
-        return capabilities == null ? Capabilities.DEFAULTS : capabilities;
+    public VersionCapabilities capabilitiesOrDefaults() {
+        return capabilities == null ? VersionCapabilities.DEFAULTS : capabilities;
     }
 
     private byte[] json() {
@@ -63,6 +63,6 @@ public record Version(int major, int minor, Capabilities capabilities) implement
             return v;
         }
         String json = new String(Wire.bytes(p, FIXED_SIZE, nul), StandardCharsets.UTF_8);
-        return new Version(v.major, v.minor, Capabilities.parse(json));
+        return new Version(v.major, v.minor, VersionCapabilities.parse(json));
     }
 }

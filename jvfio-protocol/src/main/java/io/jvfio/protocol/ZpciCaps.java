@@ -75,7 +75,7 @@ public final class ZpciCaps {
     }
 
     /** CAP_ZPCI_UTIL (utility string, EBCDIC) and CAP_ZPCI_PFIP (function path): {@code size u32, bytes[size]}. */
-    public record Text(int id, byte[] bytes) implements Capability {
+    public record Text(int id, byte[] bytes) implements InfoCapability {
         public Text {
             if (id != Vfio.DEVICE_INFO_CAP_ZPCI_UTIL && id != Vfio.DEVICE_INFO_CAP_ZPCI_PFIP) {
                 throw new IllegalArgumentException("not a zPCI UTIL or PFIP capability id: " + id);
@@ -128,7 +128,7 @@ public final class ZpciCaps {
      * not a zPCI one. (Device-info and region-info capability ids overlap: call this only on
      * device-info chains.)
      */
-    public static Capability decode(Capability entry) throws ProtocolException {
+    public static InfoCapability decode(InfoCapability entry) throws ProtocolException {
         if (!(entry instanceof RawCapability raw)) {
             return entry;
         }

@@ -16,7 +16,7 @@ class ArgSzTest {
 
     @Test
     void deviceInfoNeverExceedsOffer() throws Exception {
-        List<Capability> caps = List.of(new RawCapability(Vfio.DEVICE_INFO_CAP_ZPCI_BASE, 1, new byte[48]));
+        List<InfoCapability> caps = List.of(new RawCapability(Vfio.DEVICE_INFO_CAP_ZPCI_BASE, 1, new byte[48]));
         DeviceInfo full = DeviceInfo.reply(200, Vfio.DEVICE_FLAGS_PCI, 9, 5, caps);
         assertThat(full.encodedSize()).isEqualTo(24 + 56);
         assertThat(full.argsz()).isEqualTo(80);

@@ -67,7 +67,7 @@ class CapabilityChainTest {
 
     @Test
     void writerChainsAndPads() {
-        List<Capability> caps = List.of(new RawCapability(9, 2, new byte[] {1, 2, 3}), new RegionTypeCap(5, 6));
+        List<InfoCapability> caps = List.of(new RawCapability(9, 2, new byte[] {1, 2, 3}), new RegionTypeCap(5, 6));
         assertThat(CapabilityChain.size(caps)).isEqualTo(16 + 16);
         MemorySegment s = MemorySegment.ofArray(new byte[64]);
         s.fill((byte) 0x55);

@@ -32,7 +32,7 @@ class FuzzDecodersTest {
             t.add("reply:" + c);
         }
         t.addAll(List.of("Header.validate", "HeaderRecord.decode", "RegionAccess.validate", "DmaReadReply.decode(addr,count)",
-                "DmaWriteReply.decode(addr,count)", "CapabilityChain.read", "Capabilities.parse", "ZpciCaps.decode",
+                "DmaWriteReply.decode(addr,count)", "CapabilityChain.read", "VersionCapabilities.parse", "ZpciCaps.decode",
                 "SparseMmapCap.decodeBody", "SparseMmapFdsCap.decodeBody", "RegionTypeCap.decodeBody",
                 "FeatureDmaLoggingControl.decode", "FeatureDmaLoggingReport.decode", "FeatureMigDeviceState.decode",
                 "FeatureMigration.decode"));
@@ -91,10 +91,10 @@ class FuzzDecodersTest {
                 }
                 yield entries;
             }
-            case "Capabilities.parse" -> Capabilities.parse(new String(bytes, StandardCharsets.UTF_8));
+            case "VersionCapabilities.parse" -> VersionCapabilities.parse(new String(bytes, StandardCharsets.UTF_8));
             case "ZpciCaps.decode" -> {
                 int id = 1 + (int) ((a & 0xff) % 4);
-                Capability c = ZpciCaps.decode(new RawCapability(id, (int) ((a >>> 8) & 0xffff), afterA.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
+                InfoCapability c = ZpciCaps.decode(new RawCapability(id, (int) ((a >>> 8) & 0xffff), afterA.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
                 byte[] body = new byte[Math.toIntExact(c.bodySize())];
                 c.encodeBody(MemorySegment.ofArray(body));
                 yield c;

@@ -21,7 +21,7 @@ class GoldenVectorsTest {
         int size = 16 + 4 + json.length() + 1;
         String wire = "0100 0100 " + String.format("%02x000000", size) + " 00000000 00000000" // header: id 1, VERSION
                 + "0000 0000" + jsonHex + "00"; // major 0, minor 0, JSON, NUL
-        Version v = new Version(0, 0, Capabilities.DEFAULTS.withMaxMsgFds(8).withMaxDataXferSize(1048576));
+        Version v = new Version(0, 0, VersionCapabilities.DEFAULTS.withMaxMsgFds(8).withMaxDataXferSize(1048576));
         assertThat(hexOf(Message.command(1, Command.VERSION, v))).isEqualTo(clean(wire));
 
         MemorySegment m = hex(wire);

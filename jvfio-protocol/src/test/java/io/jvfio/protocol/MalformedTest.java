@@ -50,7 +50,7 @@ class MalformedTest {
     void everyDecoderSurvivesEveryTruncation() {
         // Truncate valid messages at every length: only ProtocolException may escape, never an IOOBE.
         List<Payload> samples = List.of(
-                new Version(0, 0, Capabilities.DEFAULTS.withMaxMsgFds(4)),
+                new Version(0, 0, VersionCapabilities.DEFAULTS.withMaxMsgFds(4)),
                 DmaMap.of(3, 0, 0x1000, 0x1000),
                 new DmaUnmap(24 + 16 + 8, Vfio.DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, 0x1000, 0x1000, Bitmap.of(4096, new byte[8])),
                 DeviceInfo.reply(100, 2, 9, 5, List.of(new RawCapability(1, 1, new byte[16]))),

@@ -48,12 +48,12 @@ class RoundTripPropertiesTest {
 
     @Property
     void version(@ForAll @IntRange(max = 0xffff) int major, @ForAll @IntRange(max = 0xffff) int minor,
-                 @ForAll("caps") Capabilities caps, @ForAll boolean absent) throws Exception {
+                 @ForAll("caps") VersionCapabilities caps, @ForAll boolean absent) throws Exception {
         roundTrip(new Version(major, minor, absent ? null : caps), Version::decode);
     }
 
     @Provide
-    Arbitrary<Capabilities> caps() {
+    Arbitrary<VersionCapabilities> caps() {
         Arbitrary<Integer> fds = Arbitraries.integers().between(0, 1024);
         Arbitrary<Long> xfer = Arbitraries.longs().between(0, Long.MAX_VALUE);
         Arbitrary<Boolean> wm = Arbitraries.of(true, false);
@@ -61,15 +61,15 @@ class RoundTripPropertiesTest {
         Arbitrary<String> val = Arbitraries.strings().ofMaxLength(10);
         return Combinators.combine(fds, xfer, wm, key, val, Arbitraries.integers().between(-1, 7))
                 .as((f, x, w, k, v, twin) -> {
-                    Capabilities c = Capabilities.DEFAULTS.withMaxMsgFds(f).withMaxDataXferSize(x).withWriteMultiple(w)
+                    VersionCapabilities c = VersionCapabilities.DEFAULTS.withMaxMsgFds(f).withMaxDataXferSize(x).withWriteMultiple(w)
                             .with(k, com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.textNode(v));
                     return twin < 0 ? c : c.withTwinSocket(twin).withMigration(4096, twin * 4096L);
                 });
     }
 
     @Property
-    void capabilitiesJson(@ForAll("caps") Capabilities caps) throws Exception {
-        assertThat(Capabilities.parse(caps.toJson())).isEqualTo(caps);
+    void capabilitiesJson(@ForAll("caps") VersionCapabilities caps) throws Exception {
+        assertThat(VersionCapabilities.parse(caps.toJson())).isEqualTo(caps);
     }
 
     // ---- DMA
@@ -161,7 +161,7 @@ class RoundTripPropertiesTest {
 
     @Property
     void regionInfo(@ForAll @LongRange(max = 1024) long offered, @ForAll int index, @ForAll int flags, @ForAll long size,
-                    @ForAll long offset, @ForAll("regionCaps") List<Capability> caps) throws Exception {
+                    @ForAll long offset, @ForAll("regionCaps") List<InfoCapability> caps) throws Exception {
         RegionInfo r = roundTrip(RegionInfo.reply(offered, index, flags, size, offset, caps), RegionInfo::decode);
         assertThat(r.encodedSize()).isLessThanOrEqualTo(Math.max(offered, 32));
         if (ArgSz.fits(32 + CapabilityChain.size(caps), offered)) {
@@ -171,13 +171,13 @@ class RoundTripPropertiesTest {
     }
 
     @Provide
-    Arbitrary<List<Capability>> regionCaps() {
-        Arbitrary<Capability> sparse = Combinators.combine(Arbitraries.longs(), Arbitraries.longs())
+    Arbitrary<List<InfoCapability>> regionCaps() {
+        Arbitrary<InfoCapability> sparse = Combinators.combine(Arbitraries.longs(), Arbitraries.longs())
                 .as(SparseMmapCap.Area::new).list().ofMaxSize(5).map(SparseMmapCap::new);
-        Arbitrary<Capability> type = Combinators.combine(Arbitraries.integers(), Arbitraries.integers()).as(RegionTypeCap::new);
-        Arbitrary<Capability> fds = Combinators.combine(Arbitraries.longs(), Arbitraries.longs(), Arbitraries.longs(),
+        Arbitrary<InfoCapability> type = Combinators.combine(Arbitraries.integers(), Arbitraries.integers()).as(RegionTypeCap::new);
+        Arbitrary<InfoCapability> fds = Combinators.combine(Arbitraries.longs(), Arbitraries.longs(), Arbitraries.longs(),
                 Arbitraries.integers()).as(SparseMmapFdsCap.Area::new).list().ofMaxSize(5).map(SparseMmapFdsCap::new);
-        Arbitrary<Capability> raw = Combinators.combine(Arbitraries.of(3, 4, 5, 99), Arbitraries.integers().between(0, 3))
+        Arbitrary<InfoCapability> raw = Combinators.combine(Arbitraries.of(3, 4, 5, 99), Arbitraries.integers().between(0, 3))
                 .as((id, words) -> new RawCapability(id, 1, new byte[words * 8]));
         return Arbitraries.oneOf(sparse, type, fds, raw).list().ofMaxSize(4);
     }

@@ -1,6 +1,6 @@
 package io.jvfio.server;
 
-import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.InfoCapability;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,7 +60,7 @@ final class PlatformDevice implements VfioDevice {
         if (c == null) {
             return info;
         }
-        List<Capability> caps = new ArrayList<>();
+        List<InfoCapability> caps = new ArrayList<>();
         for (PlatformExtension e : extensions) {
             caps.addAll(e.deviceInfoCapabilities(device, c));
         }

@@ -1,6 +1,6 @@
 package io.jvfio.server;
 
-import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.InfoCapability;
 import java.util.List;
 
 /**
@@ -24,7 +24,7 @@ public interface PlatformExtension {
      * extension does differently when a hypervisor link is present must show in these contents,
      * so a client without a link can see it.
      */
-    default List<Capability> deviceInfoCapabilities(VfioDevice device, SessionContext context) {
+    default List<InfoCapability> deviceInfoCapabilities(VfioDevice device, SessionContext context) {
         return List.of();
     }
 }

@@ -1,7 +1,7 @@
 package io.jvfio.server;
 
 import io.jvfio.linux.Fd;
-import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.InfoCapability;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -14,7 +14,7 @@ import java.util.Set;
  * @param mmap     present when the client may map the region (or parts of it) from a file
  * @param capabilities extra capabilities, e.g. a region TYPE for device-specific regions
  */
-public record RegionSpec(long size, Set<Access> access, Optional<Mmap> mmap, List<Capability> capabilities) {
+public record RegionSpec(long size, Set<Access> access, Optional<Mmap> mmap, List<InfoCapability> capabilities) {
     public RegionSpec {
         access = Set.copyOf(access);
         capabilities = List.copyOf(capabilities);

@@ -3,7 +3,7 @@ package io.jvfio.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jvfio.linux.Errno;
-import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.Header;
@@ -28,8 +28,8 @@ class VersionTest extends ServerTestBase {
             assertThat(v.major()).isZero();
             assertThat(v.minor()).isZero();
             assertThat(v.capabilities()).isNotNull();
-            assertThat(v.capabilities().has(Capabilities.MAX_MSG_FDS)).isTrue();
-            assertThat(v.capabilities().has(Capabilities.MAX_DATA_XFER_SIZE)).isTrue();
+            assertThat(v.capabilities().has(VersionCapabilities.MAX_MSG_FDS)).isTrue();
+            assertThat(v.capabilities().has(VersionCapabilities.MAX_DATA_XFER_SIZE)).isTrue();
             assertThat(v.capabilities().maxMsgFds()).isBetween(1, 16);
             assertThat(v.capabilities().maxDataXferSize()).isEqualTo(ServerOptions.DEFAULT_MAX_DATA_XFER_SIZE);
         }

@@ -11,8 +11,8 @@ import io.jvfio.client.DeviceHandle;
 import io.jvfio.client.RegionDescription;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.linux.Errno;
-import io.jvfio.protocol.Capabilities;
-import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.VersionCapabilities;
+import io.jvfio.protocol.InfoCapability;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.IrqInfo;
 import io.jvfio.protocol.RegionInfo;
@@ -81,7 +81,7 @@ public final class LspciCommand implements Callable<Integer> {
 
     /** Everything {@code jvfio lspci} learns from the server. */
     record Snapshot(DeviceInfo info, List<RegionLine> regions, List<IrqLine> irqs, byte[] config,
-                    int serverMinor, Capabilities serverCaps) {}
+                    int serverMinor, VersionCapabilities serverCaps) {}
 
     /** One region's info, or why it could not be had. */
     record RegionLine(int index, RegionInfo info, boolean fd, String error) {}
@@ -112,7 +112,7 @@ public final class LspciCommand implements Callable<Integer> {
     }
 
     /** Reads what lspci needs from {@code device} ({@code name} in messages); the server facts go along. */
-    static Snapshot fetch(DeviceHandle device, String name, int serverMinor, Capabilities serverCaps) throws IOException {
+    static Snapshot fetch(DeviceHandle device, String name, int serverMinor, VersionCapabilities serverCaps) throws IOException {
         // Offer room for the device-info capability chain (platform extensions such as zPCI).
         DeviceInfo info = device.deviceInfo(DEVICE_INFO_ARGSZ);
         if ((info.flags() & Vfio.DEVICE_FLAGS_PCI) == 0) {
@@ -188,8 +188,8 @@ public final class LspciCommand implements Callable<Integer> {
                 .append(" num_regions=").append(Integer.toUnsignedString(info.numRegions()))
                 .append(" num_irqs=").append(Integer.toUnsignedString(info.numIrqs()));
         out.append('\n');
-        for (Capability c : info.caps()) {
-            Capability decoded;
+        for (InfoCapability c : info.caps()) {
+            InfoCapability decoded;
             try {
                 decoded = io.jvfio.protocol.ZpciCaps.decode(c);
             } catch (io.jvfio.protocol.ProtocolException e) {
@@ -212,7 +212,7 @@ public final class LspciCommand implements Callable<Integer> {
             if (r.fd()) {
                 out.append(" fd");
             }
-            for (Capability c : ri.caps()) {
+            for (InfoCapability c : ri.caps()) {
                 out.append(' ').append(regionCap(c));
             }
             out.append('\n');
@@ -226,7 +226,7 @@ public final class LspciCommand implements Callable<Integer> {
             out.append("count=").append(Integer.toUnsignedString(i.info().count()))
                     .append(" flags=").append(irqFlags(i.info().flags())).append('\n');
         }
-        Capabilities caps = s.serverCaps();
+        VersionCapabilities caps = s.serverCaps();
         out.append("\tServer: protocol 0.%d, max_msg_fds=%d max_data_xfer_size=%d max_dma_maps=%d pgsizes=0x%x write_multiple%c twin_socket%c migration%c\n"
                 .formatted(s.serverMinor(), caps.maxMsgFds(), caps.maxDataXferSize(), caps.maxDmaMaps(), caps.pgsizes(),
                         caps.writeMultiple() ? '+' : '-', caps.twinSocketSupported() ? '+' : '-',
@@ -238,7 +238,7 @@ public final class LspciCommand implements Callable<Integer> {
         return size < 1024 && size >= 0 ? Long.toString(size) : "0x" + Long.toHexString(size) + " (" + Long.toUnsignedString(size) + ")";
     }
 
-    private static String regionCap(Capability c) {
+    private static String regionCap(InfoCapability c) {
         return switch (c) {
             case SparseMmapCap s -> {
                 StringJoiner j = new StringJoiner(",", "sparse-mmap[", "]");

@@ -2,7 +2,7 @@ package io.jvfio.cli.trace;
 
 import io.jvfio.cli.VfioNames;
 import io.jvfio.linux.Errno;
-import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.DeviceInfo;
@@ -219,7 +219,7 @@ final class TraceDecoder {
         };
     }
 
-    private static String json(Capabilities caps) {
+    private static String json(VersionCapabilities caps) {
         return caps.toJson();
     }
 

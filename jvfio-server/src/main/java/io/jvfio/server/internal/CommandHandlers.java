@@ -4,8 +4,8 @@ import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.PeerCredentials;
 import io.jvfio.protocol.ArgSz;
-import io.jvfio.protocol.Capabilities;
-import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.VersionCapabilities;
+import io.jvfio.protocol.InfoCapability;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.DeviceInfo;
@@ -83,7 +83,7 @@ final class CommandHandlers {
     private boolean negotiated;
     /** The device's region count, fixed at VERSION (checked before every region access, without allocating). */
     private int numRegions;
-    private Capabilities clientCaps = Capabilities.DEFAULTS;
+    private VersionCapabilities clientCaps = VersionCapabilities.DEFAULTS;
 
     /** A device call that may wait for the device's own DMA. */
     interface DeviceCall<T> {
@@ -252,7 +252,7 @@ final class CommandHandlers {
         }
         RegionSpec info = device.regionInfo(index);
         int flags = (info.readable() ? Vfio.REGION_INFO_FLAG_READ : 0) | (info.writable() ? Vfio.REGION_INFO_FLAG_WRITE : 0);
-        List<Capability> caps = new ArrayList<>(info.capabilities());
+        List<InfoCapability> caps = new ArrayList<>(info.capabilities());
         long fileOffset = 0;
         if (info.mmap().isPresent()) {
             RegionSpec.Mmap mmap = info.mmap().get();
@@ -454,15 +454,15 @@ final class CommandHandlers {
             throw new ProtocolException(Errno.ENOTSUP, "protocol major %d is not supported".formatted(proposed.major()));
         }
         clientCaps = proposed.capabilitiesOrDefaults();
-        Capabilities limits = Capabilities.DEFAULTS
+        VersionCapabilities limits = VersionCapabilities.DEFAULTS
                 .withMaxMsgFds(options.maxMsgFds())
                 .withMaxDataXferSize(options.maxDataXferSize());
         int minor = Math.min(proposed.minor(), PROTOCOL_MINOR);
         // QEMU receives the reply into a buffer as large as its own request: never send more. Optional
         // keys go first, our limits last; a client that sent no JSON (SPDK's test client) gets none.
         Version answer = null;
-        for (Capabilities candidate : proposed.capabilities() == null ? List.<Capabilities>of()
-                : List.of(limits.withWriteMultiple(true), limits, Capabilities.DEFAULTS)) {
+        for (VersionCapabilities candidate : proposed.capabilities() == null ? List.<VersionCapabilities>of()
+                : List.of(limits.withWriteMultiple(true), limits, VersionCapabilities.DEFAULTS)) {
             Version v = new Version(PROTOCOL_MAJOR, minor, candidate);
             if (v.encodedSize() <= p.byteSize()) {
                 answer = v;
@@ -472,8 +472,8 @@ final class CommandHandlers {
         if (answer == null) {
             answer = new Version(PROTOCOL_MAJOR, minor, null);
         }
-        if (!answer.capabilitiesOrDefaults().has(Capabilities.MAX_DATA_XFER_SIZE)
-                && options.maxDataXferSize() < Capabilities.DEFAULT_MAX_DATA_XFER_SIZE) {
+        if (!answer.capabilitiesOrDefaults().has(VersionCapabilities.MAX_DATA_XFER_SIZE)
+                && options.maxDataXferSize() < VersionCapabilities.DEFAULT_MAX_DATA_XFER_SIZE) {
             LOG.log(Level.WARNING, "VERSION request too short to tell the client our max_data_xfer_size of "
                     + options.maxDataXferSize());
         }

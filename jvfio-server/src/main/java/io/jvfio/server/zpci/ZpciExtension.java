@@ -1,6 +1,6 @@
 package io.jvfio.server.zpci;
 
-import io.jvfio.protocol.Capability;
+import io.jvfio.protocol.InfoCapability;
 import io.jvfio.protocol.ZpciCaps;
 import io.jvfio.server.PlatformExtension;
 import io.jvfio.server.SessionContext;
@@ -53,7 +53,7 @@ public final class ZpciExtension implements PlatformExtension {
     }
 
     @Override
-    public List<Capability> deviceInfoCapabilities(VfioDevice device, SessionContext context) {
+    public List<InfoCapability> deviceInfoCapabilities(VfioDevice device, SessionContext context) {
         Optional<ZpciInterpretation> interpretation = context.hypervisorLink()
                 .filter(ZpciInterpretation.class::isInstance).map(ZpciInterpretation.class::cast);
         ZpciConfig c = config;

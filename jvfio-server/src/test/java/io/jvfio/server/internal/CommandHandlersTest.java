@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.PeerCredentials;
-import io.jvfio.protocol.Capabilities;
+import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceInfo;
 import io.jvfio.protocol.Payload;
@@ -76,7 +76,7 @@ class CommandHandlersTest {
     }
 
     private void negotiate() throws Exception {
-        long size = handle(Command.VERSION, encoded(new Version(0, 0, Capabilities.DEFAULTS)));
+        long size = handle(Command.VERSION, encoded(new Version(0, 0, VersionCapabilities.DEFAULTS)));
         assertThat(Version.decode(reply.asSlice(0, size)).major()).isZero();
     }
 

@@ -17,7 +17,7 @@ import java.util.OptionalInt;
  * methods return a copy. Unknown keys (at any level) are kept and re-encoded. Getters return the spec
  * defaults for absent keys; {@link #has} tells whether a key was present.
  */
-public final class Capabilities {
+public final class VersionCapabilities {
     public static final String ROOT = "capabilities";
     public static final String MAX_MSG_FDS = "max_msg_fds";
     public static final String MAX_DATA_XFER_SIZE = "max_data_xfer_size";
@@ -45,11 +45,11 @@ public final class Capabilities {
             .build();
 
     /** {@code {"capabilities":{}}}: every value at its default. */
-    public static final Capabilities DEFAULTS = new Capabilities(emptyRoot());
+    public static final VersionCapabilities DEFAULTS = new VersionCapabilities(emptyRoot());
 
     private final ObjectNode root;
 
-    private Capabilities(ObjectNode root) {
+    private VersionCapabilities(ObjectNode root) {
         this.root = root;
     }
 
@@ -60,7 +60,7 @@ public final class Capabilities {
     }
 
     /** Parses and type-checks the JSON text (without the trailing NUL); EINVAL when malformed. */
-    public static Capabilities parse(String json) throws ProtocolException {
+    public static VersionCapabilities parse(String json) throws ProtocolException {
         JsonNode node;
         try {
             node = MAPPER.readTree(json);
@@ -74,7 +74,7 @@ public final class Capabilities {
             throw ProtocolException.invalid("VERSION: capabilities JSON is a " + node.getNodeType() + ", not an object");
         }
         check(obj);
-        return new Capabilities(obj);
+        return new VersionCapabilities(obj);
     }
 
     private static void check(ObjectNode root) throws ProtocolException {
@@ -214,7 +214,7 @@ public final class Capabilities {
         void apply(ObjectNode caps);
     }
 
-    private Capabilities edit(Edit e) {
+    private VersionCapabilities edit(Edit e) {
         ObjectNode copy = root.deepCopy();
         JsonNode c = copy.get(ROOT);
         ObjectNode caps = c instanceof ObjectNode o ? o : copy.putObject(ROOT);
@@ -224,7 +224,7 @@ public final class Capabilities {
         } catch (ProtocolException ex) {
             throw new IllegalArgumentException(ex.getMessage(), ex);
         }
-        return new Capabilities(copy);
+        return new VersionCapabilities(copy);
     }
 
     /** Stores numbers the way the parser would (int when it fits), so built and parsed trees compare equal. */
@@ -252,42 +252,42 @@ public final class Capabilities {
         }
     }
 
-    public Capabilities withMaxMsgFds(int v) {
+    public VersionCapabilities withMaxMsgFds(int v) {
         requireNonNegative(v, MAX_MSG_FDS);
         return edit(c -> c.put(MAX_MSG_FDS, v));
     }
 
-    public Capabilities withMaxDataXferSize(long v) {
+    public VersionCapabilities withMaxDataXferSize(long v) {
         requireNonNegative(v, MAX_DATA_XFER_SIZE);
         return edit(c -> putNumber(c, MAX_DATA_XFER_SIZE, v));
     }
 
-    public Capabilities withMaxDmaMaps(long v) {
+    public VersionCapabilities withMaxDmaMaps(long v) {
         requireNonNegative(v, MAX_DMA_MAPS);
         return edit(c -> putNumber(c, MAX_DMA_MAPS, v));
     }
 
-    public Capabilities withPgsizes(long v) {
+    public VersionCapabilities withPgsizes(long v) {
         requireNonNegative(v, PGSIZES);
         return edit(c -> putNumber(c, PGSIZES, v));
     }
 
-    public Capabilities withWriteMultiple(boolean v) {
+    public VersionCapabilities withWriteMultiple(boolean v) {
         return edit(c -> c.put(WRITE_MULTIPLE, v));
     }
 
     /** {@code twin_socket: {supported: v}} (the form a client offers). */
-    public Capabilities withTwinSocket(boolean supported) {
+    public VersionCapabilities withTwinSocket(boolean supported) {
         return edit(c -> c.putObject(TWIN_SOCKET).put(TWIN_SOCKET_SUPPORTED, supported));
     }
 
     /** {@code twin_socket: {supported: true, fd_index: i}} (the form a server replies with). */
-    public Capabilities withTwinSocket(int fdIndex) {
+    public VersionCapabilities withTwinSocket(int fdIndex) {
         requireNonNegative(fdIndex, TWIN_SOCKET_FD_INDEX);
         return edit(c -> c.putObject(TWIN_SOCKET).put(TWIN_SOCKET_SUPPORTED, true).put(TWIN_SOCKET_FD_INDEX, fdIndex));
     }
 
-    public Capabilities withMigration(long pgsize, long maxBitmapSize) {
+    public VersionCapabilities withMigration(long pgsize, long maxBitmapSize) {
         requireNonNegative(pgsize, MIGRATION_PGSIZE);
         requireNonNegative(maxBitmapSize, MIGRATION_MAX_BITMAP_SIZE);
         return edit(c -> {
@@ -298,19 +298,19 @@ public final class Capabilities {
     }
 
     /** {@code migration: {pgsize: p}} only (what libvfio-user and rust-vmm send). */
-    public Capabilities withMigrationPgsize(long pgsize) {
+    public VersionCapabilities withMigrationPgsize(long pgsize) {
         requireNonNegative(pgsize, MIGRATION_PGSIZE);
         return edit(c -> putNumber(c.putObject(MIGRATION), MIGRATION_PGSIZE, pgsize));
     }
 
     /** Sets any key inside {@code "capabilities"} (type-checked if it is a known key). */
-    public Capabilities with(String key, JsonNode value) {
+    public VersionCapabilities with(String key, JsonNode value) {
         JsonNode copy = value.deepCopy();
         return edit(c -> c.set(key, copy));
     }
 
     /** Removes a key from {@code "capabilities"}. */
-    public Capabilities without(String key) {
+    public VersionCapabilities without(String key) {
         return edit(c -> c.remove(key));
     }
 
@@ -329,7 +329,7 @@ public final class Capabilities {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Capabilities c && root.equals(NUMERIC, c.root);
+        return o instanceof VersionCapabilities c && root.equals(NUMERIC, c.root);
     }
 
     @Override

@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
  * {@code {id u16, version u16, next u32}} is written by {@link CapabilityChain}; implementations supply
  * the body that follows it.
  */
-public interface Capability {
+public interface InfoCapability {
     int id();
 
     /** The capability's version: 1 unless the capability says otherwise. */
