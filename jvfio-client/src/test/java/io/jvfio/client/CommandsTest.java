@@ -21,6 +21,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import io.jvfio.linux.Memfd;
+import io.jvfio.server.VfioException;
 
 /** Every client→server command against a jvfio server. */
 class CommandsTest extends ClientTestSupport {
@@ -229,7 +231,7 @@ class CommandsTest extends ClientTestSupport {
                     reply[24] = 0b101; // pages 0 and 2 dirty
                     return reply;
                 }
-                default -> throw new io.jvfio.server.VfioException(Errno.EINVAL, "no feature " + feature);
+                default -> throw new VfioException(Errno.EINVAL, "no feature " + feature);
             }
         };
         VfioUserClient client = connect(serve(device));
@@ -259,7 +261,7 @@ class CommandsTest extends ClientTestSupport {
         VfioUserClient client = later(VfioUserClient.adopt(inherited, ClientOptions.defaults()));
         assertThat(client.deviceInfo().numRegions()).isEqualTo(Vfio.PCI_NUM_REGIONS);
 
-        Fd notASocket = io.jvfio.linux.Memfd.create("not-a-socket", 16);
+        Fd notASocket = Memfd.create("not-a-socket", 16);
         assertThatThrownBy(() -> VfioUserClient.adopt(notASocket, ClientOptions.defaults()))
                 .isInstanceOfSatisfying(VfioUserException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOTSOCK));
         assertThat(notASocket.isOpen()).as("adopt owns the fd even when it refuses it").isFalse();

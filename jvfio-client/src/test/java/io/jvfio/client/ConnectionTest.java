@@ -17,6 +17,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import io.jvfio.protocol.Payload;
+import io.jvfio.protocol.RegionAccess;
+import io.jvfio.protocol.Vfio;
 
 /** One connection under load and under failure: many threads, a dying server, slow replies, large transfers. */
 class ConnectionTest extends ClientTestSupport {
@@ -191,7 +194,7 @@ class ConnectionTest extends ClientTestSupport {
                 ClientOptions.defaults().withCallTimeout(Duration.ofMinutes(5)));
         client.allocateDma(0x100000, 0x1000);
         client.mapRegion(TestDevice.WHOLE);
-        client.interrupts(io.jvfio.protocol.Vfio.PCI_MSIX_IRQ_INDEX, 2).onInterrupt(0, (v, n) -> { });
+        client.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, 2).onInterrupt(0, (v, n) -> { });
         CompletableFuture<Integer> blocked = CompletableFuture.supplyAsync(() -> {
             try {
                 return client.read32(TestDevice.DOORBELL, 0);
@@ -210,10 +213,10 @@ class ConnectionTest extends ClientTestSupport {
         release.countDown();
     }
 
-    static io.jvfio.protocol.Payload regionRead(int region, long offset, int count) {
-        MemorySegment request = MemorySegment.ofArray(new byte[io.jvfio.protocol.RegionAccess.SIZE]);
-        io.jvfio.protocol.RegionAccess.write(request, offset, region, count);
-        return new io.jvfio.protocol.Payload() {
+    static Payload regionRead(int region, long offset, int count) {
+        MemorySegment request = MemorySegment.ofArray(new byte[RegionAccess.SIZE]);
+        RegionAccess.write(request, offset, region, count);
+        return new Payload() {
             @Override
             public long encodedSize() {
                 return request.byteSize();

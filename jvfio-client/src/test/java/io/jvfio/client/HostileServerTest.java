@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import io.jvfio.protocol.RegionInfo;
+import io.jvfio.protocol.Version;
 
 /**
  * A scripted server that misbehaves: the client must never hang, leak an fd, or die silently,
@@ -110,7 +112,7 @@ class HostileServerTest extends ClientTestSupport {
         CompletableFuture<RegionDescription> call = FakeServer.async(() -> fake.client.regionInfo(0));
         FakeServer.Message m = fake.receive();
         try (EventFd a = EventFd.create(); EventFd b = EventFd.create()) {
-            fake.reply(m, io.jvfio.protocol.RegionInfo.reply(32, 0, Vfio.REGION_INFO_FLAG_MMAP, 4096, 0, List.of()).toBytes(),
+            fake.reply(m, RegionInfo.reply(32, 0, Vfio.REGION_INFO_FLAG_MMAP, 4096, 0, List.of()).toBytes(),
                     List.of(a.fd(), b.fd()));
         }
         assertThatThrownBy(() -> call.get(BOUND.toSeconds(), TimeUnit.SECONDS)).cause()
@@ -229,7 +231,7 @@ class HostileServerTest extends ClientTestSupport {
         pair[1].receiveFully(header, fds);
         MemorySegment payload = MemorySegment.ofArray(new byte[(int) Header.payloadSize(header)]);
         pair[1].receiveFully(payload, fds);
-        VersionCapabilities offered = io.jvfio.protocol.Version.decode(payload).capabilities();
+        VersionCapabilities offered = Version.decode(payload).capabilities();
         assertThat(offered.twinSocketSupported()).isFalse();
         assertThat(offered.has(VersionCapabilities.TWIN_SOCKET)).isFalse();
         assertThat(offered.maxMsgFds()).isEqualTo(4);

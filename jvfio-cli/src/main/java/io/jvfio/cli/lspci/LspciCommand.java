@@ -34,6 +34,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import io.jvfio.protocol.ProtocolException;
+import io.jvfio.protocol.ZpciCaps;
 
 /**
  * {@code jvfio lspci SOCKET}: opens a vfio-user device as a client and prints it the way Linux
@@ -191,8 +193,8 @@ public final class LspciCommand implements Callable<Integer> {
         for (InfoCapability c : info.caps()) {
             InfoCapability decoded;
             try {
-                decoded = io.jvfio.protocol.ZpciCaps.decode(c);
-            } catch (io.jvfio.protocol.ProtocolException e) {
+                decoded = ZpciCaps.decode(c);
+            } catch (ProtocolException e) {
                 decoded = c;
             }
             out.append("\tDevice capability: ").append(decoded).append('\n');

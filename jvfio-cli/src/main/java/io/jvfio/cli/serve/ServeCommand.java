@@ -16,6 +16,8 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import io.jvfio.devices.virtio.NotifyMode;
+import io.jvfio.devices.virtio.VirtioBlk;
 
 /**
  * {@code jvfio serve DEVICE}: serves one device until interrupted (SIGTERM or Ctrl-C). The devices
@@ -166,10 +168,10 @@ public final class ServeCommand {
 
         @Override
         VfioDevice device() throws Exception {
-            var builder = io.jvfio.devices.virtio.VirtioBlk.builder(disk).readOnly(readOnly).queues(queues).queueSize(queueSize)
+            var builder = VirtioBlk.builder(disk).readOnly(readOnly).queues(queues).queueSize(queueSize)
                     .notifyMode(switch (notify) {
-                        case "trapped" -> io.jvfio.devices.virtio.NotifyMode.TRAPPED;
-                        case "polled" -> io.jvfio.devices.virtio.NotifyMode.POLLED;
+                        case "trapped" -> NotifyMode.TRAPPED;
+                        case "polled" -> NotifyMode.POLLED;
                         default -> throw new IllegalArgumentException("--notify must be trapped or polled, not '" + notify + "'");
                     });
             if (create) {
@@ -197,7 +199,7 @@ public final class ServeCommand {
 
         @Override
         void shutdown(VfioDevice device) {
-            ((io.jvfio.devices.virtio.VirtioBlk) device).shutdown();
+            ((VirtioBlk) device).shutdown();
         }
     }
 }

@@ -40,6 +40,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.jvfio.protocol.IrqSet;
 
 /** {@code jvfio trace} between the jvfio client and a real GPIO server. */
 class TraceProxyTest {
@@ -121,7 +122,7 @@ class TraceProxyTest {
             seen.add(client.read8(BAR2, 0x6)); // interrupt status
             client.write8(BAR2, 0x1, 0); // clear it
             client.unmaskIntx();
-            client.setIrqs(io.jvfio.protocol.IrqSet.eventfds(Vfio.PCI_INTX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 0));
+            client.setIrqs(IrqSet.eventfds(Vfio.PCI_INTX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 0));
         }
         try (Fd memory = Memfd.create("dma", 0x1000)) {
             long mappedBefore = server.stats().mappedDmaWindows();
