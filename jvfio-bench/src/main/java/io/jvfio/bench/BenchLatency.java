@@ -30,7 +30,7 @@ import java.util.Map;
  * jvfio next to libvfio-user and next to the floors (an AF_UNIX ping-pong between two processes,
  * a shared-memory ping-pong), with the client and the server on one CPU and on two.
  *
- * <p>Every server runs in a child process ({@code jvfio bench serve}), pinned with
+ * <p>Every server runs in a child process ({@link BenchServe#main}), pinned with
  * sched_setaffinity; the bench (the client) pins itself. Each figure is the mean of one run of
  * {@code ops} operations; a row shows the minimum, median and maximum over {@code runs} runs.
  */
@@ -476,17 +476,16 @@ public final class BenchLatency {
         return s;
     }
 
-    /** A child JVM running {@code jvfio bench serve ARGS...}, on the same JVM and module path as this one. */
+    /** A child JVM running {@link BenchServe#main} with {@code args}, on the same JVM and module or class path as this one. */
     static ProcessBuilder spawnServe(List<String> args) {
         String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> command = new ArrayList<>(List.of(java));
         String modulePath = System.getProperty("jdk.module.path");
         if (modulePath != null && !modulePath.isBlank()) {
-            command.addAll(List.of("--enable-native-access=io.jvfio.linux", "-p", modulePath, "-m", "io.jvfio.cli/io.jvfio.cli.Main"));
+            command.addAll(List.of("--enable-native-access=io.jvfio.linux", "-p", modulePath, "-m", "io.jvfio.bench/" + BenchServe.class.getName()));
         } else {
-            command.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "io.jvfio.cli.Main"));
+            command.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), BenchServe.class.getName()));
         }
-        command.addAll(List.of("bench", "serve"));
         command.addAll(args);
         return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(ProcessBuilder.Redirect.INHERIT);

@@ -81,21 +81,49 @@ public final class BenchServe {
         }
     }
 
-    /** Main of the child process: pins itself, serves, and removes its sockets when killed. */
-    public static int main(String kind, Path socket, int count, String cpus) throws Exception {
-        if (cpus != null && !cpus.isBlank()) {
+    /**
+     * Main of the child process the benches start: {@code KIND --socket PATH [--count N] [--cpus LIST]}
+     * (KIND gpio, bench or echo; with --count, %d in PATH is replaced by 0..N-1). Pins itself, serves,
+     * and removes its sockets when killed.
+     */
+    public static void main(String[] args) throws Exception {
+        String kind = null;
+        Path socket = null;
+        int count = 1;
+        String cpus = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--socket" -> socket = Path.of(value(args, ++i));
+                case "--count" -> count = Integer.parseInt(value(args, ++i));
+                case "--cpus" -> cpus = value(args, ++i);
+                default -> {
+                    if (kind != null || args[i].startsWith("-")) throw new IllegalArgumentException("unexpected argument " + args[i]);
+                    kind = args[i];
+                }
+            }
+        }
+        if (kind == null || socket == null || count < 1) {
+            throw new IllegalArgumentException("usage: BenchServe gpio|bench|echo --socket PATH [--count N] [--cpus LIST]");
+        }
+        if (cpus != null) {
             CpuAffinity.pinProcess(BenchLatency.parseCpus(cpus));
         }
+        Path pattern = socket;
+        int sockets = count;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            for (int i = 0; i < count; i++) {
+            for (int i = 0; i < sockets; i++) {
                 try {
-                    Files.deleteIfExists(socket.toString().contains("%d") ? Path.of(socket.toString().formatted(i)) : socket);
+                    Files.deleteIfExists(pattern.toString().contains("%d") ? Path.of(pattern.toString().formatted(i)) : pattern);
                 } catch (IOException ignored) {
                     // best effort
                 }
             }
         }));
         serve(kind, socket, count);
-        return 0;
+    }
+
+    private static String value(String[] args, int i) {
+        if (i >= args.length) throw new IllegalArgumentException(args[i - 1] + " needs a value");
+        return args[i];
     }
 }

@@ -2,7 +2,6 @@ package io.jvfio.cli.bench;
 
 import io.jvfio.bench.BenchLatency;
 import io.jvfio.bench.BenchScale;
-import io.jvfio.bench.BenchServe;
 import io.jvfio.bench.BenchStartup;
 import io.jvfio.bench.VirtioBlkBench;
 import io.jvfio.cli.Main;
@@ -19,7 +18,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks that print a table.",
         subcommands = {BenchCommand.VirtioBlk.class, BenchCommand.Latency.class, BenchCommand.Scale.class,
-                BenchCommand.Startup.class, BenchCommand.Serve.class, BenchCommand.AotTraining.class})
+                BenchCommand.Startup.class, BenchCommand.AotTraining.class})
 public final class BenchCommand {
 
     @Command(name = "latency", mixinStandardHelpOptions = true,
@@ -105,26 +104,6 @@ public final class BenchCommand {
         public Integer call() throws Exception {
             BenchStartup.print(BenchStartup.run(launcher, runs, System.err), System.out);
             return 0;
-        }
-    }
-
-    @Command(name = "serve", hidden = true, description = "The server side of the benchmarks (a child process).")
-    static final class Serve implements Callable<Integer> {
-        @picocli.CommandLine.Parameters(index = "0", paramLabel = "gpio|bench|echo")
-        String kind;
-
-        @Option(names = "--socket", required = true, description = "Socket path; with --count, %d is replaced by 0..N-1.")
-        Path socket;
-
-        @Option(names = "--count", defaultValue = "1")
-        int count;
-
-        @Option(names = "--cpus", description = "Pin the process to these CPUs, e.g. 0 or 0-1.")
-        String cpus;
-
-        @Override
-        public Integer call() throws Exception {
-            return BenchServe.main(kind, socket, count, cpus);
         }
     }
 
