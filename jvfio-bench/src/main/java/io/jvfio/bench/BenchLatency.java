@@ -49,8 +49,24 @@ public final class BenchLatency {
         }
     }
 
+    /**
+     * {@code nativeEchoExec}: a program (not part of jvfio) started as {@code PROGRAM SOCKET} that answers
+     * each 16-byte message on SOCKET with the same 16 bytes; its ping-pong is the kernel's floor.
+     */
     public record Options(int ops, int runs, List<Placement> placements, Path lvuSocket, Path lvuExec, boolean inProcess,
-                   long dmaBytes, int dmaIterations) {}
+                   long dmaBytes, int dmaIterations, Path nativeEchoExec) {}
+
+    /**
+     * The floor of the trapped rows: a 16-byte ping-pong with the echo in a JVM like jvfio's server. Across CPUs
+     * it bounds servers in a JVM only: a server woken on an idle CPU pays for its working set, and a JVM's is
+     * larger than a C program's (docs/performance.md, "What the floors bound"), so libvfio-user's rows are
+     * not measured against it.
+     */
+    static final String JVM_FLOOR = "ping-pong 16 B, JVM echo (floor)";
+    /** The kernel's floor, with {@code --native-echo-exec}: the same ping-pong with a native echo. */
+    static final String NATIVE_FLOOR = "ping-pong 16 B, native echo (floor)";
+    /** How far below its floor a row may land (run-to-run noise) before the bench says the floor failed. */
+    static final double FLOOR_SLACK = 0.95;
 
     /** One measured quantity; {@code unit} is "µs", "ns", "GB/s". */
     public record Row(Placement placement, String target, String what, double min, double median, double max, String unit) {
@@ -102,6 +118,15 @@ public final class BenchLatency {
 
             UnixSocket echoSocket = connect(echo.socket());
             open.add(echoSocket);
+            UnixSocket nativeEchoSocket = null;
+            if (o.nativeEchoExec() != null) {
+                Path socket = dir.resolve("native-echo.sock");
+                Process p = new ProcessBuilder(o.nativeEchoExec().toString(), socket.toString())
+                        .redirectErrorStream(true).redirectOutput(dir.resolve("native-echo.log").toFile()).start();
+                servers.add(new Server("native echo", p, p.pid(), socket));
+                nativeEchoSocket = connect(socket);
+                open.add(nativeEchoSocket);
+            }
             VfioUserClient gpioClient = VfioUserClient.open(connect(gpio.socket()), ClientOptions.defaults());
             open.add(gpioClient);
             VfioUserClient benchClient = VfioUserClient.open(connect(bench.socket()), ClientOptions.defaults());
@@ -147,10 +172,17 @@ public final class BenchLatency {
                 List<Fd> noFds = new ArrayList<>();
                 // Runs of the floor, jvfio and libvfio-user alternate, so a drift of the machine hits all alike.
                 List<Named> trapped = new ArrayList<>();
-                trapped.add(new Named("AF_UNIX", "ping-pong 16 B (floor)", () -> {
+                trapped.add(new Named("AF_UNIX", JVM_FLOOR, () -> {
                     echoSocket.send(ping);
                     echoSocket.receiveFully(ping, noFds);
                 }));
+                if (nativeEchoSocket != null) {
+                    UnixSocket nativeEcho = nativeEchoSocket;
+                    trapped.add(new Named("AF_UNIX", NATIVE_FLOOR, () -> {
+                        nativeEcho.send(ping);
+                        nativeEcho.receiveFully(ping, noFds);
+                    }));
+                }
                 trapped.addAll(regionOps("jvfio", gpioClient));
                 if (lvuClient != null) {
                     trapped.addAll(regionOps("libvfio-user", lvuClient));
@@ -536,7 +568,7 @@ public final class BenchLatency {
             }
             for (String op : List.of("GPIO read 4 B", "GPIO write 4 B")) {
                 goal(out, byKey, p, "jvfio client+server / AF_UNIX floor, " + op, p + "/jvfio/" + op,
-                        p + "/AF_UNIX/ping-pong 16 B (floor)", 1.25, true);
+                        p + "/AF_UNIX/" + JVM_FLOOR, 1.25, true);
             }
             goal(out, byKey, p, "polled doorbell / shared-memory floor", p + "/jvfio/polled doorbell round trip",
                     p + "/shared memory/ping-pong (floor)", 3, true);
@@ -549,6 +581,40 @@ public final class BenchLatency {
                 }
             }
         }
+        out.println();
+        List<String> broken = floorViolations(rows);
+        out.println(broken.isEmpty() ? "Every floor held." : "Floors that did not hold (rerun on a quiet machine):");
+        broken.forEach(line -> out.println("- " + line));
+    }
+
+    /**
+     * Lines for every row that lands below a floor bounding it (by more than {@link #FLOOR_SLACK}): the
+     * jvfio rows against the JVM echo, every trapped row and the JVM echo against the native echo. Empty
+     * when every floor held.
+     */
+    public static List<String> floorViolations(List<Row> rows) {
+        Map<String, Row> byKey = new LinkedHashMap<>();
+        rows.forEach(r -> byKey.put(r.key(), r));
+        List<String> broken = new ArrayList<>();
+        for (Row r : rows) {
+            if (!r.unit().equals("µs") || r.what().startsWith("interrupt") || r.target().equals("shared memory")) {
+                continue;
+            }
+            List<Row> floors = new ArrayList<>();
+            if (r.target().equals("jvfio") && r.what().startsWith("GPIO")) {
+                floors.add(byKey.get(r.placement() + "/AF_UNIX/" + JVM_FLOOR));
+            }
+            if (!r.what().equals(NATIVE_FLOOR)) {
+                floors.add(byKey.get(r.placement() + "/AF_UNIX/" + NATIVE_FLOOR));
+            }
+            for (Row floor : floors) {
+                if (floor != null && r.median() < floor.median() * FLOOR_SLACK) {
+                    broken.add(String.format(Locale.ROOT, "%s: %s %s (%.1f µs) is below its floor, %s (%.1f µs)",
+                            r.placement().label, r.target(), r.what(), r.median(), floor.what(), floor.median()));
+                }
+            }
+        }
+        return broken;
     }
 
     private static String keyStartingWith(Map<String, Row> rows, String prefix) {

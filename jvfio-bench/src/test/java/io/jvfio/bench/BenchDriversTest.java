@@ -16,11 +16,11 @@ class BenchDriversTest {
     @Test
     void latencyRunsEveryMeasurementAndPrintsTheTable() throws Exception {
         var options = new BenchLatency.Options(50, 2, List.of(BenchLatency.Placement.IN_PROCESS), null, null, true,
-                64 << 10, 2);
+                64 << 10, 2, null);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         List<BenchLatency.Row> rows = BenchLatency.run(options, new PrintStream(log, true, StandardCharsets.UTF_8));
         assertThat(rows).extracting(BenchLatency.Row::what).contains(
-                "ping-pong 16 B (floor)", "GPIO read 1 B", "GPIO write 1 B", "GPIO read 4 B", "GPIO write 4 B",
+                "ping-pong 16 B, JVM echo (floor)", "GPIO read 1 B", "GPIO write 1 B", "GPIO read 4 B", "GPIO write 4 B",
                 "mmapped BAR read 8 B", "mmapped BAR write 8 B", "ping-pong (floor)", "polled doorbell round trip",
                 "interrupt: device raises → client wakes", "64 KiB request/reply (floor)",
                 "memcpy in the server (floor) (64 KiB)", "DMA read, mapped window (64 KiB)",
@@ -32,6 +32,24 @@ class BenchDriversTest {
         assertThat(text).contains("| in-process | jvfio | GPIO read 4 B |")
                 .contains("jvfio client+server / AF_UNIX floor, GPIO read 4 B")
                 .contains("polled doorbell / shared-memory floor");
+    }
+
+    @Test
+    void aFloorBoundsTheRowsOfItsKindOnly() {
+        var p = BenchLatency.Placement.CROSS_CPU;
+        var jvmFloor = new BenchLatency.Row(p, "AF_UNIX", BenchLatency.JVM_FLOOR, 30, 31, 32, "µs");
+        var jvfioBelow = new BenchLatency.Row(p, "jvfio", "GPIO read 1 B", 20, 25, 26, "µs");
+        var jvfioAbove = new BenchLatency.Row(p, "jvfio", "GPIO write 1 B", 30, 32, 33, "µs");
+        var lvuBelow = new BenchLatency.Row(p, "libvfio-user", "GPIO read 1 B", 20, 25, 26, "µs");
+        // A C server is not bounded by the JVM echo: only jvfio's row below it is reported.
+        assertThat(BenchLatency.floorViolations(List.of(jvmFloor, jvfioBelow, jvfioAbove, lvuBelow)))
+                .containsExactly("two CPUs: jvfio GPIO read 1 B (25.0 µs) is below its floor, " + BenchLatency.JVM_FLOOR + " (31.0 µs)");
+        // The kernel's floor bounds every row, the JVM echo's included; within the slack is no violation.
+        var nativeFloor = new BenchLatency.Row(p, "AF_UNIX", BenchLatency.NATIVE_FLOOR, 27, 28, 29, "µs");
+        assertThat(BenchLatency.floorViolations(List.of(jvmFloor, jvfioAbove, lvuBelow, nativeFloor)))
+                .containsExactly("two CPUs: libvfio-user GPIO read 1 B (25.0 µs) is below its floor, " + BenchLatency.NATIVE_FLOOR
+                        + " (28.0 µs)");
+        assertThat(BenchLatency.floorViolations(List.of(jvmFloor, jvfioAbove))).isEmpty();
     }
 
     @Test

@@ -46,6 +46,11 @@ public final class BenchCommand {
                 description = "Start libvfio-user's GPIO sample (e.g. build/samples/gpio-pci-idio-16) and drive it.")
         Path lvuExec;
 
+        @Option(names = "--native-echo-exec", paramLabel = "PROGRAM",
+                description = "Start PROGRAM SOCKET, a native echo of 16-byte messages on SOCKET, and measure the kernel's "
+                        + "floor beside the JVM echo's (docs/performance.md shows one).")
+        Path nativeEchoExec;
+
         @Option(names = "--dma-size", defaultValue = "1M", paramLabel = "SIZE", description = "Bytes per DMA copy (default: ${DEFAULT-VALUE}).")
         String dmaSize;
 
@@ -65,7 +70,7 @@ public final class BenchCommand {
                 default -> throw new IllegalArgumentException("--placement must be one-cpu, cross-cpu or both, not '" + placement + "'");
             };
             var options = new BenchLatency.Options(ops, runs, placements, lvuSocket, lvuExec, inProcess,
-                    Sizes.parse(dmaSize, "--dma-size"), dmaIterations);
+                    Sizes.parse(dmaSize, "--dma-size"), dmaIterations, nativeEchoExec);
             BenchLatency.print(BenchLatency.run(options, System.err), System.out);
             return 0;
         }
