@@ -10,6 +10,7 @@ import io.jvfio.pci.Bar;
 import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.Capability;
 import io.jvfio.pci.ConfigSpace;
+import io.jvfio.pci.ConfigSpaceBuilder;
 import io.jvfio.pci.MsixCapability;
 import io.jvfio.linux.Errno;
 import io.jvfio.server.RegionHandler;
@@ -153,7 +154,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     private static ConfigSpace configSpace(int deviceType, int classCode, int deviceConfigSize, int queueCount,
                                            NotifyMode notifyMode) {
         boolean polled = notifyMode == NotifyMode.POLLED;
-        ConfigSpace.Builder b = ConfigSpace.builder(ConfigSpace.Size.PCI)
+        ConfigSpaceBuilder b = ConfigSpace.builder(ConfigSpace.Size.PCI)
                 .vendorId(PCI_VENDOR_ID).deviceId(PCI_DEVICE_ID_BASE + deviceType)
                 .subsystemVendorId(PCI_VENDOR_ID).subsystemId(PCI_SUBSYSTEM_ID_MODERN)
                 .revision(PCI_MODERN_REVISION)
