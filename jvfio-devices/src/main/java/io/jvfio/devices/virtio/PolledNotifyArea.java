@@ -8,8 +8,8 @@ import io.jvfio.server.RegionHandler;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
-import java.util.function.IntConsumer;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntConsumer;
 
 /**
  * The notify area of {@link NotifyMode#POLLED}: one page of a memfd that the client maps whole, a
