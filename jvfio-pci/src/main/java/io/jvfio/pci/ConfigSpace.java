@@ -23,6 +23,28 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class ConfigSpace {
 
+    private static final Watch[] NO_WATCHES = new Watch[0];
+
+    private final Size size;
+    private final byte[] current;
+    private final byte[] powerOn;
+    private final byte[] writable;
+    private final byte[] writeOneToClear;
+    private final byte[] selfClearing;
+    private final RegisterFixup[] fixups;
+    /** Scratch for the fixups' registers before a write; guarded by {@link #lock}. */
+    private final int[] fixupBefore;
+    private final Bar[] barsBySlot;
+    private final List<Bar> bars;
+    private final long romSize;
+    private final List<CapabilityInfo> capabilities;
+    private final List<CapabilityInfo> extendedCapabilities;
+    private final int msiOffset;
+    private final int msixOffset;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Object watchesLock = new Object();
+    private volatile Watch[] watches = NO_WATCHES;
+
     /** How large the space is. */
     public enum Size {
         /** Conventional PCI: 256 bytes, no extended capabilities. */
@@ -48,28 +70,6 @@ public final class ConfigSpace {
     }
 
     private record Watch(int offset, int length, ConfigWriteListener listener) {}
-
-    private static final Watch[] NO_WATCHES = new Watch[0];
-
-    private final Size size;
-    private final byte[] current;
-    private final byte[] powerOn;
-    private final byte[] writable;
-    private final byte[] writeOneToClear;
-    private final byte[] selfClearing;
-    private final RegisterFixup[] fixups;
-    /** Scratch for the fixups' registers before a write; guarded by {@link #lock}. */
-    private final int[] fixupBefore;
-    private final Bar[] barsBySlot;
-    private final List<Bar> bars;
-    private final long romSize;
-    private final List<CapabilityInfo> capabilities;
-    private final List<CapabilityInfo> extendedCapabilities;
-    private final int msiOffset;
-    private final int msixOffset;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Object watchesLock = new Object();
-    private volatile Watch[] watches = NO_WATCHES;
 
     /** Called by {@link ConfigSpaceBuilder#build()} once the layout is validated. */
     ConfigSpace(Size size, RegisterImage image, Bar[] barsBySlot, long romSize, List<CapabilityInfo> capabilities,

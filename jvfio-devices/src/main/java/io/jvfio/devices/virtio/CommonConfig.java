@@ -17,6 +17,15 @@ import io.jvfio.server.VfioException;
  */
 final class CommonConfig {
 
+    private final long deviceFeatures;
+    private final Virtqueue[] queues;
+    private final Lifecycle lifecycle;
+    private int deviceFeatureSelect, driverFeatureSelect, queueSelect;
+    private long driverFeatures;
+    private volatile int status;
+    private int configGeneration;
+    private volatile int configMsixVector = NO_VECTOR;
+
     /** What a status write asks of the device; called under the device's lock. */
     interface Lifecycle {
         /** The driver wrote status 0: reset the device (including this structure, through {@link #reset()}). */
@@ -32,15 +41,6 @@ final class CommonConfig {
     /** The common configuration as a migration stream carries it, checked against this device. */
     record Saved(long driverFeatures, int status, int deviceFeatureSelect, int driverFeatureSelect, int queueSelect,
                  int configGeneration, int configMsixVector) {}
-
-    private final long deviceFeatures;
-    private final Virtqueue[] queues;
-    private final Lifecycle lifecycle;
-    private int deviceFeatureSelect, driverFeatureSelect, queueSelect;
-    private long driverFeatures;
-    private volatile int status;
-    private int configGeneration;
-    private volatile int configMsixVector = NO_VECTOR;
 
     CommonConfig(long deviceFeatures, Virtqueue[] queues, Lifecycle lifecycle) {
         this.deviceFeatures = deviceFeatures;
