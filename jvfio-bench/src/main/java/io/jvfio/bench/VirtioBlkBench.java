@@ -2,6 +2,7 @@ package io.jvfio.bench;
 
 import io.jvfio.devices.virtio.NotifyMode;
 import io.jvfio.devices.virtio.VirtioBlk;
+import io.jvfio.qemu.GuestOptions;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
@@ -81,7 +82,7 @@ public final class VirtioBlkBench {
                         .notifyMode(mode).build();
                 try (VfioUserServer server = VfioUserServer.bind(dir.resolve("bench.sock"), disk, ServerOptions.defaults())) {
                     server.start();
-                    QemuGuest.Options guest = guestOptions(initramfs, options).vfioUserDevice(server.socketPath().orElseThrow());
+                    GuestOptions guest = guestOptions(initramfs, options).vfioUserDevice(server.socketPath().orElseThrow());
                     runs.add(new Run("jvfio " + mode.name().toLowerCase(Locale.ROOT), boot(tc, guest, log)));
                 } finally {
                     disk.shutdown();
@@ -90,7 +91,7 @@ public final class VirtioBlkBench {
             for (String cache : options.qemuCaches()) {
                 String drive = "file=%s,if=none,id=d,format=raw,cache=%s,aio=threads".formatted(tc.toChrootPath(image), cache);
                 String device = "virtio-blk-pci,drive=d" + (options.queues() > 1 ? ",num-queues=" + options.queues() : "");
-                QemuGuest.Options guest = guestOptions(initramfs, options).extraArgs("-drive", drive, "-device", device);
+                GuestOptions guest = guestOptions(initramfs, options).extraArgs("-drive", drive, "-device", device);
                 runs.add(new Run("qemu cache=" + cache, boot(tc, guest, log)));
             }
         } finally {
@@ -101,12 +102,12 @@ public final class VirtioBlkBench {
         return runs;
     }
 
-    private static QemuGuest.Options guestOptions(Initramfs initramfs, Options options) {
+    private static GuestOptions guestOptions(Initramfs initramfs, Options options) {
         return QemuGuest.options().initramfs(initramfs.path()).sharedMemory(options.sharedMemory()).memoryMiB(1024)
                 .timeout(Duration.ofSeconds(120 + 6L * options.seconds() * JOBS.size()));
     }
 
-    private static Map<String, Measurement> boot(GuestToolchain tc, QemuGuest.Options options, PrintStream log)
+    private static Map<String, Measurement> boot(GuestToolchain tc, GuestOptions options, PrintStream log)
             throws IOException, InterruptedException {
         GuestResult result;
         try (QemuGuest guest = QemuGuest.prepare(tc, options)) {

@@ -84,7 +84,7 @@ public final class Capabilities {
     }
 
     /**
-     * MSI-X. {@link ConfigSpace.Builder#build()} checks that the table and PBA fit in declared memory BARs.
+     * MSI-X. {@link ConfigSpaceBuilder#build()} checks that the table and PBA fit in declared memory BARs.
      *
      * @param tableSize   vectors, 1 to 2048
      * @param tableBar    BAR index holding the table

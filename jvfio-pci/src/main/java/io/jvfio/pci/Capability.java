@@ -4,7 +4,7 @@ import io.jvfio.pci.PciRegisters.CapabilityHeader;
 
 /**
  * A standard capability ready to be placed in config space: its id and its registers. The id and
- * next-pointer bytes are filled in when {@link ConfigSpace.Builder#build()} links the list. Make
+ * next-pointer bytes are filled in when {@link ConfigSpaceBuilder#build()} links the list. Make
  * them with {@link Capabilities}, or {@link #custom} for one this module does not model.
  */
 public final class Capability {

@@ -1,9 +1,7 @@
 package io.jvfio.pci;
 
 import io.jvfio.pci.PciRegisters.BaseAddress;
-import io.jvfio.pci.PciRegisters.CapabilityHeader;
 import io.jvfio.pci.PciRegisters.Command;
-import io.jvfio.pci.PciRegisters.ExtendedCapabilityHeader;
 import io.jvfio.pci.PciRegisters.Msi;
 import io.jvfio.pci.PciRegisters.Msix;
 import io.jvfio.pci.PciRegisters.Rom;
@@ -11,7 +9,6 @@ import io.jvfio.pci.PciRegisters.Status;
 import io.jvfio.pci.RegisterImage.RegisterFixup;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -25,6 +22,28 @@ import java.util.concurrent.locks.ReentrantLock;
  * Build one with {@link #builder(Size)}.
  */
 public final class ConfigSpace {
+
+    private static final Watch[] NO_WATCHES = new Watch[0];
+
+    private final Size size;
+    private final byte[] current;
+    private final byte[] powerOn;
+    private final byte[] writable;
+    private final byte[] writeOneToClear;
+    private final byte[] selfClearing;
+    private final RegisterFixup[] fixups;
+    /** Scratch for the fixups' registers before a write; guarded by {@link #lock}. */
+    private final int[] fixupBefore;
+    private final Bar[] barsBySlot;
+    private final List<Bar> bars;
+    private final long romSize;
+    private final List<CapabilityInfo> capabilities;
+    private final List<CapabilityInfo> extendedCapabilities;
+    private final int msiOffset;
+    private final int msixOffset;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Object watchesLock = new Object();
+    private volatile Watch[] watches = NO_WATCHES;
 
     /** How large the space is. */
     public enum Size {
@@ -52,31 +71,10 @@ public final class ConfigSpace {
 
     private record Watch(int offset, int length, ConfigWriteListener listener) {}
 
-    private static final Watch[] NO_WATCHES = new Watch[0];
-
-    private final Size size;
-    private final byte[] current;
-    private final byte[] powerOn;
-    private final byte[] writable;
-    private final byte[] writeOneToClear;
-    private final byte[] selfClearing;
-    private final RegisterFixup[] fixups;
-    /** Scratch for the fixups' registers before a write; guarded by {@link #lock}. */
-    private final int[] fixupBefore;
-    private final Bar[] barsBySlot;
-    private final List<Bar> bars;
-    private final long romSize;
-    private final List<CapabilityInfo> capabilities;
-    private final List<CapabilityInfo> extendedCapabilities;
-    private final int msiOffset;
-    private final int msixOffset;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Object watchesLock = new Object();
-    private volatile Watch[] watches = NO_WATCHES;
-
-    private ConfigSpace(Builder builder, RegisterImage image, List<CapabilityInfo> capabilities,
+    /** Called by {@link ConfigSpaceBuilder#build()} once the layout is validated. */
+    ConfigSpace(Size size, RegisterImage image, Bar[] barsBySlot, long romSize, List<CapabilityInfo> capabilities,
             List<CapabilityInfo> extendedCapabilities) {
-        this.size = builder.size;
+        this.size = size;
         this.powerOn = image.values;
         this.current = image.values.clone();
         this.writable = image.writable;
@@ -84,9 +82,9 @@ public final class ConfigSpace {
         this.selfClearing = image.selfClearing;
         this.fixups = image.fixups.toArray(RegisterFixup[]::new);
         this.fixupBefore = new int[fixups.length];
-        this.barsBySlot = builder.barsBySlot.clone();
-        this.bars = builder.barsBySlot().toList();
-        this.romSize = builder.romSize;
+        this.barsBySlot = barsBySlot.clone();
+        this.bars = Arrays.stream(barsBySlot).filter(Objects::nonNull).toList();
+        this.romSize = romSize;
         this.capabilities = List.copyOf(capabilities);
         this.extendedCapabilities = List.copyOf(extendedCapabilities);
         this.msiOffset = capabilities.stream().filter(c -> c.id() == PciCapabilityIds.MSI)
@@ -95,8 +93,8 @@ public final class ConfigSpace {
                 .mapToInt(CapabilityInfo::offset).findFirst().orElse(-1);
     }
 
-    public static Builder builder(Size size) {
-        return new Builder(size);
+    public static ConfigSpaceBuilder builder(Size size) {
+        return new ConfigSpaceBuilder(size);
     }
 
     /** Bytes in the space: 256 or 4096. */
@@ -442,7 +440,7 @@ public final class ConfigSpace {
         }
     }
 
-    private static MsixCapability decodeMsix(byte[] space, int offset) {
+    static MsixCapability decodeMsix(byte[] space, int offset) {
         int flags = RegisterImage.get(space, offset + Msix.FLAGS, 2);
         int table = RegisterImage.get(space, offset + Msix.TABLE, 4);
         int pba = RegisterImage.get(space, offset + Msix.PBA, 4);
@@ -487,250 +485,5 @@ public final class ConfigSpace {
         return String.format("ConfigSpace[%04x:%04x, %d bytes, %d BARs, %d capabilities, %d extended]",
                 read(PciRegisters.VENDOR_ID, 2), read(PciRegisters.DEVICE_ID, 2), size(), bars.size(),
                 capabilities.size(), extendedCapabilities.size());
-    }
-
-    /** Declares a device; {@link #build()} validates the whole and lays out the space. */
-    public static final class Builder {
-        private static final int UNSET = -1;
-
-        private final Size size;
-        private int vendorId = UNSET;
-        private int deviceId = UNSET;
-        private int subsystemVendorId;
-        private int subsystemId;
-        private int classCode;
-        private int revision;
-        private int interruptPin;
-        private long romSize;
-        private final Bar[] barsBySlot = new Bar[PciRegisters.BAR_COUNT];
-        private final List<Capability> capabilities = new ArrayList<>();
-        private final List<ExtendedCapability> extendedCapabilities = new ArrayList<>();
-
-        private Builder(Size size) {
-            this.size = Objects.requireNonNull(size, "size");
-        }
-
-        public Builder vendorId(int vendorId) {
-            this.vendorId = requireU16("vendor ID", vendorId);
-            if (vendorId == PciRegisters.VENDOR_ID_INVALID) {
-                throw new IllegalArgumentException("vendor ID 0xffff means 'no device'");
-            }
-            return this;
-        }
-
-        public Builder deviceId(int deviceId) {
-            this.deviceId = requireU16("device ID", deviceId);
-            return this;
-        }
-
-        public Builder subsystemVendorId(int subsystemVendorId) {
-            this.subsystemVendorId = requireU16("subsystem vendor ID", subsystemVendorId);
-            return this;
-        }
-
-        public Builder subsystemId(int subsystemId) {
-            this.subsystemId = requireU16("subsystem ID", subsystemId);
-            return this;
-        }
-
-        /** Base class, subclass and programming interface, e.g. 0x010802 for an NVMe controller. */
-        public Builder classCode(int classCode) {
-            if (classCode < 0 || classCode > 0xFF_FFFF) {
-                throw new IllegalArgumentException("class code 0x" + Integer.toHexString(classCode) + " does not fit 24 bits");
-            }
-            this.classCode = classCode;
-            return this;
-        }
-
-        public Builder revision(int revision) {
-            if (revision < 0 || revision > 0xFF) {
-                throw new IllegalArgumentException("revision " + revision + " does not fit 8 bits");
-            }
-            this.revision = revision;
-            return this;
-        }
-
-        /** 0 for no INTx, 1-4 for INTA-INTD. */
-        public Builder interruptPin(int interruptPin) {
-            if (interruptPin < 0 || interruptPin > PciRegisters.INTERRUPT_PIN_MAX) {
-                throw new IllegalArgumentException("interrupt pin " + interruptPin + " is outside 0 (none) to 4 (INTD)");
-            }
-            this.interruptPin = interruptPin;
-            return this;
-        }
-
-        /** Declares an expansion ROM of {@code size} bytes (a power of two, at least 2 KiB). */
-        public Builder expansionRom(long size) {
-            if (size < Rom.MIN_SIZE || size > 1L << 31 || Long.bitCount(size) != 1) {
-                throw new IllegalArgumentException("expansion ROM size " + size + " is not a power of two from 2 KiB to 2 GiB");
-            }
-            this.romSize = size;
-            return this;
-        }
-
-        public Builder bar(Bar bar) {
-            Objects.requireNonNull(bar, "bar");
-            for (int slot = bar.index(); slot < bar.index() + bar.slots(); slot++) {
-                Bar holder = barsBySlot[slot];
-                if (holder == null && slot > 0 && barsBySlot[slot - 1] != null && barsBySlot[slot - 1].is64Bit()) {
-                    holder = barsBySlot[slot - 1];
-                }
-                if (holder != null) {
-                    throw new IllegalArgumentException("BAR " + bar.index() + " (" + bar.type() + ") overlaps BAR "
-                            + holder.index() + " (" + holder.type() + ") at slot " + slot);
-                }
-            }
-            barsBySlot[bar.index()] = bar;
-            return this;
-        }
-
-        public Builder capability(Capability capability) {
-            Objects.requireNonNull(capability, "capability");
-            if (capability.id() != PciCapabilityIds.VENDOR_SPECIFIC
-                    && capabilities.stream().anyMatch(c -> c.id() == capability.id())) {
-                throw new IllegalArgumentException("capability 0x" + Integer.toHexString(capability.id()) + " declared twice");
-            }
-            capabilities.add(capability);
-            return this;
-        }
-
-        public Builder extendedCapability(ExtendedCapability capability) {
-            Objects.requireNonNull(capability, "capability");
-            if (size != Size.PCIE) {
-                throw new IllegalArgumentException(
-                        "extended capabilities need the 4096-byte PCI Express config space, not " + size.bytes() + " bytes");
-            }
-            if (capability.id() != PciCapabilityIds.EXT_VENDOR_SPECIFIC
-                    && extendedCapabilities.stream().anyMatch(c -> c.id() == capability.id())) {
-                throw new IllegalArgumentException(
-                        "extended capability 0x" + Integer.toHexString(capability.id()) + " declared twice");
-            }
-            extendedCapabilities.add(capability);
-            return this;
-        }
-
-        private java.util.stream.Stream<Bar> barsBySlot() {
-            return Arrays.stream(barsBySlot).filter(Objects::nonNull);
-        }
-
-        public ConfigSpace build() {
-            if (vendorId == UNSET || deviceId == UNSET) {
-                throw new IllegalStateException("vendor ID and device ID must be declared");
-            }
-            RegisterImage image = new RegisterImage(size.bytes());
-            boolean pciExpress = capabilities.stream().anyMatch(c -> c.id() == PciCapabilityIds.PCI_EXPRESS);
-            declareHeader(image, pciExpress);
-            declareBars(image);
-            List<CapabilityInfo> placed = placeCapabilities(image);
-            List<CapabilityInfo> placedExtended = placeExtendedCapabilities(image);
-            checkMsixFitsBars(image, placed);
-            return new ConfigSpace(this, image, placed, placedExtended);
-        }
-
-        private void declareHeader(RegisterImage image, boolean pciExpress) {
-            image.value(PciRegisters.VENDOR_ID, 2, vendorId)
-                    .value(PciRegisters.DEVICE_ID, 2, deviceId)
-                    .writable(PciRegisters.COMMAND, 2, Command.IO_SPACE | Command.MEMORY_SPACE | Command.BUS_MASTER
-                            | Command.PARITY_ERROR_RESPONSE | Command.SERR_ENABLE | Command.INTX_DISABLE)
-                    .value(PciRegisters.STATUS, 2, capabilities.isEmpty() ? 0 : Status.CAPABILITY_LIST)
-                    .writeOneToClear(PciRegisters.STATUS, 2, Status.ERROR_BITS)
-                    .value(PciRegisters.REVISION_ID, 1, revision)
-                    .value(PciRegisters.CLASS_CODE, 3, classCode)
-                    .writable(PciRegisters.CACHE_LINE_SIZE, 1, 0xFF)
-                    .value(PciRegisters.HEADER_TYPE, 1, PciRegisters.HEADER_TYPE_NORMAL)
-                    .value(PciRegisters.SUBSYSTEM_VENDOR_ID, 2, subsystemVendorId)
-                    .value(PciRegisters.SUBSYSTEM_ID, 2, subsystemId)
-                    .writable(PciRegisters.INTERRUPT_LINE, 1, 0xFF)
-                    .value(PciRegisters.INTERRUPT_PIN, 1, interruptPin);
-            // PCI Express hardwires the latency timer to 0; conventional PCI lets software tune it.
-            if (!pciExpress) {
-                image.writable(PciRegisters.LATENCY_TIMER, 1, 0xFF);
-            }
-            if (romSize != 0) {
-                image.writable(PciRegisters.ROM_ADDRESS, 4, (~(romSize - 1) & Rom.ADDRESS_MASK) | Rom.ENABLE);
-            }
-        }
-
-        private void declareBars(RegisterImage image) {
-            barsBySlot().forEach(bar -> {
-                int offset = PciRegisters.barOffset(bar.index());
-                int registerBytes = 4 * bar.slots();
-                image.value(offset, 4, bar.flags()).writable(offset, registerBytes, bar.addressMask());
-            });
-        }
-
-        private List<CapabilityInfo> placeCapabilities(RegisterImage image) {
-            List<CapabilityInfo> placed = new ArrayList<>();
-            int offset = PciRegisters.HEADER_END;
-            int previousNext = PciRegisters.CAPABILITY_LIST;
-            for (Capability capability : capabilities) {
-                if (offset + capability.length() > PciRegisters.STANDARD_SPACE_END) {
-                    throw new IllegalArgumentException("capabilities do not fit below 0x100: " + capability
-                            + " would end at 0x" + Integer.toHexString(offset + capability.length()));
-                }
-                capability.image().copyInto(image, offset);
-                image.value(offset + CapabilityHeader.ID, 1, capability.id());
-                image.value(previousNext, 1, offset);
-                previousNext = offset + CapabilityHeader.NEXT;
-                placed.add(new CapabilityInfo(capability.id(), offset, capability.length()));
-                offset += Capabilities.alignedLength(capability.length());
-            }
-            return placed;
-        }
-
-        private List<CapabilityInfo> placeExtendedCapabilities(RegisterImage image) {
-            List<CapabilityInfo> placed = new ArrayList<>();
-            int offset = PciRegisters.EXTENDED_CAPABILITIES_START;
-            for (int i = 0; i < extendedCapabilities.size(); i++) {
-                ExtendedCapability capability = extendedCapabilities.get(i);
-                if (offset + capability.length() > size.bytes()) {
-                    throw new IllegalArgumentException("extended capabilities do not fit in " + size.bytes()
-                            + " bytes: " + capability);
-                }
-                capability.image().copyInto(image, offset);
-                int next = i + 1 < extendedCapabilities.size()
-                        ? offset + Capabilities.alignedLength(capability.length()) : 0;
-                image.value(offset, 4, capability.id()
-                        | capability.version() << ExtendedCapabilityHeader.VERSION_SHIFT
-                        | next << ExtendedCapabilityHeader.NEXT_SHIFT);
-                placed.add(new CapabilityInfo(capability.id(), offset, capability.length()));
-                offset += Capabilities.alignedLength(capability.length());
-            }
-            return placed;
-        }
-
-        private void checkMsixFitsBars(RegisterImage image, List<CapabilityInfo> placed) {
-            for (CapabilityInfo info : placed) {
-                if (info.id() != PciCapabilityIds.MSIX) {
-                    continue;
-                }
-                MsixCapability msix = decodeMsix(image.values, info.offset());
-                long tableEnd = checkInMemoryBar("table", msix.tableBar(), msix.tableOffset(), msix.tableBytes());
-                long pbaEnd = checkInMemoryBar("PBA", msix.pbaBar(), msix.pbaOffset(), msix.pbaBytes());
-                if (msix.tableBar() == msix.pbaBar()
-                        && msix.tableOffset() < pbaEnd && msix.pbaOffset() < tableEnd) {
-                    throw new IllegalArgumentException("MSI-X table and PBA overlap in BAR " + msix.tableBar());
-                }
-            }
-        }
-
-        private long checkInMemoryBar(String what, int index, long offset, long length) {
-            Bar bar = barsBySlot[index];
-            if (bar == null || !bar.isMemory()) {
-                throw new IllegalArgumentException("MSI-X " + what + " is in BAR " + index + ", which is not a declared memory BAR");
-            }
-            if (offset + length > bar.size()) {
-                throw new IllegalArgumentException("MSI-X " + what + " at 0x" + Long.toHexString(offset) + " (" + length
-                        + " bytes) does not fit BAR " + index + " of " + bar.size() + " bytes");
-            }
-            return offset + length;
-        }
-
-        private static int requireU16(String what, int value) {
-            if (value < 0 || value > 0xFFFF) {
-                throw new IllegalArgumentException(what + " 0x" + Integer.toHexString(value) + " does not fit 16 bits");
-            }
-            return value;
-        }
     }
 }

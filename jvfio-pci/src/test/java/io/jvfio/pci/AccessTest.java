@@ -43,7 +43,7 @@ class AccessTest {
 
     @Test
     void headerDeclarationsAreValidated() {
-        ConfigSpace.Builder builder = ConfigSpace.builder(ConfigSpace.Size.PCI);
+        ConfigSpaceBuilder builder = ConfigSpace.builder(ConfigSpace.Size.PCI);
         assertThatThrownBy(builder::build).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> builder.vendorId(0xffff)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> builder.vendorId(0x10000)).isInstanceOf(IllegalArgumentException.class);

@@ -110,13 +110,13 @@ class BarTest {
 
     @Test
     void overlappingIndicesAreRejected() {
-        ConfigSpace.Builder builder = Devices.minimal(ConfigSpace.Size.PCI).bar(Bar.memory64(0, 4096, false));
+        ConfigSpaceBuilder builder = Devices.minimal(ConfigSpace.Size.PCI).bar(Bar.memory64(0, 4096, false));
         assertThatThrownBy(() -> builder.bar(Bar.io(0, 0x20)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overlaps");
         assertThatThrownBy(() -> builder.bar(Bar.memory32(1, 4096)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overlaps BAR 0");
 
-        ConfigSpace.Builder other = Devices.minimal(ConfigSpace.Size.PCI).bar(Bar.memory32(3, 4096));
+        ConfigSpaceBuilder other = Devices.minimal(ConfigSpace.Size.PCI).bar(Bar.memory32(3, 4096));
         assertThatThrownBy(() -> other.bar(Bar.memory64(2, 4096, false)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overlaps BAR 3");
     }

@@ -132,14 +132,14 @@ class CapabilityChainTest {
 
     @Test
     void extendedCapabilityInConventionalSpaceIsRejected() {
-        ConfigSpace.Builder builder = Devices.minimal(ConfigSpace.Size.PCI);
+        ConfigSpaceBuilder builder = Devices.minimal(ConfigSpace.Size.PCI);
         assertThatThrownBy(() -> builder.extendedCapability(ExtendedCapabilities.deviceSerialNumber(1)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("4096");
     }
 
     @Test
     void capabilitiesThatDoNotFitAreRejected() {
-        ConfigSpace.Builder builder = Devices.minimal(ConfigSpace.Size.PCI);
+        ConfigSpaceBuilder builder = Devices.minimal(ConfigSpace.Size.PCI);
         for (int i = 0; i < 3; i++) {
             builder.capability(Capabilities.vendorSpecific(new byte[70]));
         }
@@ -148,7 +148,7 @@ class CapabilityChainTest {
 
     @Test
     void duplicateCapabilitiesAreRejectedExceptVendorSpecific() {
-        ConfigSpace.Builder builder = Devices.minimal(ConfigSpace.Size.PCI).capability(Capabilities.msi(1, false, false));
+        ConfigSpaceBuilder builder = Devices.minimal(ConfigSpace.Size.PCI).capability(Capabilities.msi(1, false, false));
         assertThatThrownBy(() -> builder.capability(Capabilities.msi(2, true, false)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("twice");
         builder.capability(Capabilities.vendorSpecific(new byte[1])).capability(Capabilities.vendorSpecific(new byte[2]));

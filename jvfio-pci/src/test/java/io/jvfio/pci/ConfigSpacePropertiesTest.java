@@ -179,7 +179,7 @@ class ConfigSpacePropertiesTest {
 
     @Property
     void chainWalkVisitsEveryDeclaredCapabilityOnce(@ForAll @Size(max = 8) List<@net.jqwik.api.From("capabilities") Capability> declared) {
-        ConfigSpace.Builder builder = Devices.minimal(ConfigSpace.Size.PCI);
+        ConfigSpaceBuilder builder = Devices.minimal(ConfigSpace.Size.PCI);
         List<Integer> expected = new ArrayList<>();
         int end = PciRegisters.HEADER_END;
         boolean fits = true;

@@ -9,8 +9,8 @@ final class Devices {
     static final byte[] VENDOR_DATA = {0x11, 0x22, 0x33, 0x44, 0x55};
 
     /** Everything the module models, in a 4 KiB space. */
-    static ConfigSpace.Builder full(ConfigSpace.Size size) {
-        ConfigSpace.Builder builder = minimal(size)
+    static ConfigSpaceBuilder full(ConfigSpace.Size size) {
+        ConfigSpaceBuilder builder = minimal(size)
                 .subsystemVendorId(0x1af4).subsystemId(0x1100)
                 .classCode(0xff0000)
                 .revision(7)
@@ -36,7 +36,7 @@ final class Devices {
         return full(ConfigSpace.Size.PCIE).build();
     }
 
-    static ConfigSpace.Builder minimal(ConfigSpace.Size size) {
+    static ConfigSpaceBuilder minimal(ConfigSpace.Size size) {
         return ConfigSpace.builder(size).vendorId(VENDOR).deviceId(DEVICE);
     }
 }

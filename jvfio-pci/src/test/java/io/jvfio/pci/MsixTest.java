@@ -53,7 +53,7 @@ class MsixTest {
 
     @Test
     void tableAndPbaMustFitDeclaredMemoryBars() {
-        ConfigSpace.Builder builder = Devices.minimal(ConfigSpace.Size.PCI).bar(Bar.memory32(0, 4096)).bar(Bar.io(1, 32));
+        ConfigSpaceBuilder builder = Devices.minimal(ConfigSpace.Size.PCI).bar(Bar.memory32(0, 4096)).bar(Bar.io(1, 32));
         assertThatThrownBy(() -> builder.capability(Capabilities.msix(8, 0, 0, 0, 0x1000)).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("does not fit");
 

@@ -7,7 +7,7 @@ import java.util.List;
  * The outcome of one QEMU run.
  *
  * @param exitCode QEMU's exit status (0 after the guest powered off; 137 when the harness killed it)
- * @param timedOut the run hit {@link QemuGuest.Options#timeout} and was killed
+ * @param timedOut the run hit {@link GuestOptions#timeout(java.time.Duration)} and was killed
  * @param console  the serial console (and QEMU's own stderr), '\r' stripped, plus {@code [jvfio] ...} notes
  * @param results  the payloads of {@code JVFIO-RESULT: <text>} lines printed by the script, in order
  */

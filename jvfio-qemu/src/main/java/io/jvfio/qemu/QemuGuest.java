@@ -56,14 +56,14 @@ import java.util.stream.Stream;
  * <p>Boot numbering and reboots: the harness passes {@code jvfio.boot=ask}; /init then prints
  * {@code JVFIO-BOOT-ASK}, the harness answers over the serial console (QEMU's stdin) with the count of asks so far,
  * and /init prints {@code JVFIO-BOOT <n>} and exports {@code $JVFIO_BOOT=n} to the script. So with
- * {@link Options#allowReboot(boolean) allowReboot(true)} a script can do
- * {@code [ "$JVFIO_BOOT" = 1 ] && reboot -f}. {@link Options#bootsToRun(int) bootsToRun(n)} bounds it: the harness
+ * {@link GuestOptions#allowReboot(boolean) allowReboot(true)} a script can do
+ * {@code [ "$JVFIO_BOOT" = 1 ] && reboot -f}. {@link GuestOptions#bootsToRun(int) bootsToRun(n)} bounds it: the harness
  * kills QEMU once the n-th boot printed its verdict (if QEMU doesn't power off by itself within a few seconds), or
  * as soon as an (n+1)-th boot starts.
  */
 public final class QemuGuest implements AutoCloseable {
 
-    /** Default kernel command line; {@link Options#appendKernelArgs} adds to it. */
+    /** Default kernel command line; {@link GuestOptions#appendKernelArgs} adds to it. */
     public static final String DEFAULT_KERNEL_ARGS = "console=ttyS0 quiet panic=-1";
     private static final Duration AFTER_LAST_VERDICT = Duration.ofSeconds(10);
 
@@ -89,7 +89,7 @@ public final class QemuGuest implements AutoCloseable {
     }
 
     private final GuestToolchain tc;
-    private final Options options;
+    private final GuestOptions options;
     private final Path workDir;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -105,22 +105,22 @@ public final class QemuGuest implements AutoCloseable {
     private GuestResult result;
     private volatile boolean closed;
 
-    private QemuGuest(GuestToolchain tc, Options options, Path workDir) {
+    private QemuGuest(GuestToolchain tc, GuestOptions options, Path workDir) {
         this.tc = tc;
         this.options = options;
         this.workDir = workDir;
     }
 
-    public static Options options() {
-        return new Options();
+    public static GuestOptions options() {
+        return new GuestOptions();
     }
 
     /** Creates the run directory without starting QEMU: bind sockets in {@link #workDir()}, then {@link #launch()}. */
-    public static QemuGuest prepare(GuestToolchain tc, Options o) throws IOException {
+    public static QemuGuest prepare(GuestToolchain tc, GuestOptions o) throws IOException {
         Objects.requireNonNull(tc);
-        Options copy = o.copy();
-        if (copy.initramfs == null) {
-            throw new IllegalArgumentException("QemuGuest.Options.initramfs(...) is required (see Initramfs.builder)");
+        GuestOptions copy = o.copy();
+        if (copy.initramfs() == null) {
+            throw new IllegalArgumentException("GuestOptions.initramfs(...) is required (see Initramfs.builder)");
         }
         Path root = tc.runRoot();
         Files.createDirectories(root);
@@ -142,7 +142,7 @@ public final class QemuGuest implements AutoCloseable {
     }
 
     /** {@link #prepare} then {@link #launch}. */
-    public static QemuGuest start(GuestToolchain tc, Options o) throws IOException {
+    public static QemuGuest start(GuestToolchain tc, GuestOptions o) throws IOException {
         QemuGuest g = prepare(tc, o);
         try {
             g.launch();
@@ -154,7 +154,7 @@ public final class QemuGuest implements AutoCloseable {
     }
 
     /** Start, wait for the exit, clean up. */
-    public static GuestResult run(GuestToolchain tc, Options o) throws IOException, InterruptedException {
+    public static GuestResult run(GuestToolchain tc, GuestOptions o) throws IOException, InterruptedException {
         try (QemuGuest g = start(tc, o)) {
             return g.awaitExit();
         }
@@ -176,7 +176,7 @@ public final class QemuGuest implements AutoCloseable {
             lock.unlock();
         }
         linkOrCopy(tc.kernel(), workDir.resolve("vmlinuz"));
-        linkOrCopy(options.initramfs, workDir.resolve("initramfs.img"));
+        linkOrCopy(options.initramfs(), workDir.resolve("initramfs.img"));
         List<String> cmd = tc.chrootCommand(qemuArgs());
         Files.writeString(workDir.resolve("command.txt"), String.join(" ", cmd) + "\n");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
@@ -207,50 +207,7 @@ public final class QemuGuest implements AutoCloseable {
 
     /** The full QEMU argument list (the part after {@code chroot <rootfs>}). */
     List<String> qemuArgs() {
-        String run = tc.toChrootPath(workDir);
-        List<String> a = new ArrayList<>();
-        a.add(GuestToolchain.QEMU_IN_CHROOT);
-        a.addAll(List.of("-name", "jvfio-" + workDir.getFileName(), "-no-user-config", "-nodefaults",
-                "-display", "none", "-monitor", "none", "-serial", "stdio", "-accel", "tcg",
-                "-run-with", "exit-with-parent=on"));
-        String machine = options.machine;
-        if (options.sharedMemory) {
-            a.addAll(List.of("-object", "memory-backend-memfd,id=jvfio-ram,size=" + options.memoryMiB + "M,share=on"));
-            machine += ",memory-backend=jvfio-ram";
-        }
-        a.addAll(List.of("-machine", machine, "-m", options.memoryMiB + "M", "-smp", Integer.toString(options.cpus)));
-        if (options.cpu != null) a.addAll(List.of("-cpu", options.cpu));
-        a.addAll(List.of("-kernel", run + "/vmlinuz", "-initrd", run + "/initramfs.img"));
-        String append = DEFAULT_KERNEL_ARGS + " jvfio.boot=ask"
-                + (options.kernelArgs.isBlank() ? "" : " " + options.kernelArgs.strip());
-        a.addAll(List.of("-append", append));
-        if (!options.allowReboot) a.add("-no-reboot");
-        for (Path sock : options.vfioUserSockets) {
-            Path host = sock.isAbsolute() ? sock : workDir.resolve(sock);
-            String guestPath = tc.toChrootPath(host);
-            if (host.toString().getBytes(StandardCharsets.UTF_8).length >= 108) {
-                throw new IllegalArgumentException("UNIX socket path too long (>= 108 bytes): " + host);
-            }
-            a.addAll(List.of("-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":" + jsonString(guestPath)
-                    + ",\"type\":\"unix\"}}"));
-        }
-        a.addAll(options.extraArgs);
-        return a;
-    }
-
-    private static String jsonString(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                default -> {
-                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-                    else sb.append(c);
-                }
-            }
-        }
-        return sb.append('"').toString();
+        return options.qemuArgs(tc, workDir);
     }
 
     private static void linkOrCopy(Path from, Path to) throws IOException {
@@ -317,11 +274,11 @@ public final class QemuGuest implements AutoCloseable {
             }
         } else if (isBootMarker(s)) {
             boots++;
-            if (options.bootsToRun > 0 && boots > options.bootsToRun) {
-                note("boot " + boots + " exceeds bootsToRun(" + options.bootsToRun + "): killing QEMU");
+            if (options.bootsToRun() > 0 && boots > options.bootsToRun()) {
+                note("boot " + boots + " exceeds bootsToRun(" + options.bootsToRun() + "): killing QEMU");
                 process.destroyForcibly();
             }
-        } else if (s.contains(Initramfs.VERDICT_MARKER) && options.bootsToRun > 0 && boots >= options.bootsToRun) {
+        } else if (s.contains(Initramfs.VERDICT_MARKER) && options.bootsToRun() > 0 && boots >= options.bootsToRun()) {
             Process p = process;
             Thread.ofVirtual().start(() -> {
                 try {
@@ -416,7 +373,7 @@ public final class QemuGuest implements AutoCloseable {
     }
 
     /**
-     * Waits for QEMU to exit, up to {@link Options#timeout} after launch (then kills it), and collects the console.
+     * Waits for QEMU to exit, up to {@link GuestOptions#timeout(java.time.Duration)} after launch (then kills it), and collects the console.
      * Idempotent.
      */
     public GuestResult awaitExit() throws InterruptedException {
@@ -429,13 +386,13 @@ public final class QemuGuest implements AutoCloseable {
             lock.unlock();
         }
         if (p == null) throw new IllegalStateException("QEMU was not launched");
-        long left = options.timeout.toNanos() - (System.nanoTime() - launchedNanos);
+        long left = options.timeout().toNanos() - (System.nanoTime() - launchedNanos);
         boolean timedOut = false;
         if (!p.waitFor(Math.max(0, left), TimeUnit.NANOSECONDS)) {
             timedOut = true;
             lock.lock();
             try {
-                note("timeout after " + options.timeout.toSeconds() + " s: killing QEMU");
+                note("timeout after " + options.timeout().toSeconds() + " s: killing QEMU");
             } finally {
                 lock.unlock();
             }
@@ -529,131 +486,5 @@ public final class QemuGuest implements AutoCloseable {
     @Override
     public String toString() {
         return "QemuGuest[" + workDir + (isAlive() ? ", running pid " + process.pid() : "") + "]";
-    }
-
-    /** Run options; a mutable builder, copied when the guest is prepared. */
-    public static final class Options {
-        private int memoryMiB = 512;
-        private boolean sharedMemory;
-        private final List<Path> vfioUserSockets = new ArrayList<>();
-        private final List<String> extraArgs = new ArrayList<>();
-        private Duration timeout = Duration.ofSeconds(120);
-        private boolean allowReboot;
-        private int bootsToRun;
-        private Path initramfs;
-        private String kernelArgs = "";
-        private String machine = "q35";
-        private String cpu;
-        private int cpus = 1;
-
-        Options() {}
-
-        private Options copy() {
-            Options o = new Options();
-            o.memoryMiB = memoryMiB;
-            o.sharedMemory = sharedMemory;
-            o.vfioUserSockets.addAll(vfioUserSockets);
-            o.extraArgs.addAll(extraArgs);
-            o.timeout = timeout;
-            o.allowReboot = allowReboot;
-            o.bootsToRun = bootsToRun;
-            o.initramfs = initramfs;
-            o.kernelArgs = kernelArgs;
-            o.machine = machine;
-            o.cpu = cpu;
-            o.cpus = cpus;
-            return o;
-        }
-
-        /** Guest RAM (default 512). */
-        public Options memoryMiB(int mib) {
-            if (mib < 64) throw new IllegalArgumentException("memoryMiB must be at least 64");
-            this.memoryMiB = mib;
-            return this;
-        }
-
-        /**
-         * Back guest RAM with a shared memfd ({@code -object memory-backend-memfd,...,share=on} and
-         * {@code -machine ...,memory-backend=...}), so vfio-user servers can map it for DMA. Default false.
-         */
-        public Options sharedMemory(boolean shared) {
-            this.sharedMemory = shared;
-            return this;
-        }
-
-        /**
-         * Adds a {@code vfio-user-pci} device connecting to this UNIX socket. An absolute path must be inside the
-         * rootfs; a relative one is resolved against {@link QemuGuest#workDir()}. Repeatable; the server must listen
-         * before {@link QemuGuest#launch()}.
-         */
-        public Options vfioUserDevice(Path hostSocketPath) {
-            vfioUserSockets.add(Objects.requireNonNull(hostSocketPath));
-            return this;
-        }
-
-        /** Extra QEMU arguments, appended last. Repeatable. */
-        public Options extraArgs(String... args) {
-            extraArgs.addAll(List.of(args));
-            return this;
-        }
-
-        /** How long after launch {@link QemuGuest#awaitExit()} waits before killing QEMU (default 120 s). */
-        public Options timeout(Duration timeout) {
-            if (timeout.isNegative() || timeout.isZero()) throw new IllegalArgumentException("timeout must be positive");
-            this.timeout = timeout;
-            return this;
-        }
-
-        /** Let a guest reboot restart the guest (default false: {@code -no-reboot}, a reboot ends QEMU). */
-        public Options allowReboot(boolean allow) {
-            this.allowReboot = allow;
-            return this;
-        }
-
-        /**
-         * The harness stops QEMU once the n-th boot printed its verdict, or when an (n+1)-th boot starts.
-         * 0 (default): no limit.
-         */
-        public Options bootsToRun(int n) {
-            if (n < 0) throw new IllegalArgumentException("bootsToRun must be >= 0");
-            this.bootsToRun = n;
-            return this;
-        }
-
-        /** The initramfs to boot (required). */
-        public Options initramfs(Path initramfs) {
-            this.initramfs = initramfs.toAbsolutePath();
-            return this;
-        }
-
-        /** The initramfs to boot (required). */
-        public Options initramfs(Initramfs initramfs) {
-            return initramfs(initramfs.path());
-        }
-
-        /** Appends to the kernel command line ({@value QemuGuest#DEFAULT_KERNEL_ARGS}). Repeatable. */
-        public Options appendKernelArgs(String args) {
-            this.kernelArgs = (kernelArgs + " " + args).strip();
-            return this;
-        }
-
-        /** The machine type (default {@code q35}). */
-        public Options machine(String machine) {
-            this.machine = Objects.requireNonNull(machine);
-            return this;
-        }
-
-        /** The CPU model (default: QEMU's default for TCG). */
-        public Options cpu(String cpu) {
-            this.cpu = cpu;
-            return this;
-        }
-
-        /** Number of vCPUs (default 1). */
-        public Options cpus(int cpus) {
-            if (cpus < 1) throw new IllegalArgumentException("cpus must be >= 1");
-            this.cpus = cpus;
-            return this;
-        }
     }
 }

@@ -16,7 +16,7 @@ final class GuestTestSupport {
     }
 
     /** Builds an initramfs with the script (and modules) and runs one guest; prints the boot time. */
-    static GuestResult boot(GuestToolchain tc, Path tmp, String script, QemuGuest.Options options, String... modules)
+    static GuestResult boot(GuestToolchain tc, Path tmp, String script, GuestOptions options, String... modules)
             throws IOException, InterruptedException {
         Initramfs initrd = Initramfs.builder(tc).modules(modules).script(script).build(tmp.resolve("initramfs.img"));
         long t0 = System.nanoTime();

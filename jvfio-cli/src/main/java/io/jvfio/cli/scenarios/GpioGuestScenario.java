@@ -1,6 +1,7 @@
 package io.jvfio.cli.scenarios;
 
 import io.jvfio.devices.PciIdio16;
+import io.jvfio.qemu.GuestOptions;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
@@ -76,12 +77,12 @@ public final class GpioGuestScenario implements AutoCloseable {
     }
 
     /** Options for a guest attached to this scenario's card. */
-    public QemuGuest.Options guestOptions(boolean sharedMemory) {
+    public GuestOptions guestOptions(boolean sharedMemory) {
         return guestOptions(sharedMemory, server.socketPath().orElseThrow());
     }
 
     /** Options for a guest whose vfio-user device connects to {@code socket} (e.g. a trace proxy in front of the card). */
-    public QemuGuest.Options guestOptions(boolean sharedMemory, Path socket) {
+    public GuestOptions guestOptions(boolean sharedMemory, Path socket) {
         return QemuGuest.options()
                 .initramfs(initramfs.path())
                 .sharedMemory(sharedMemory)

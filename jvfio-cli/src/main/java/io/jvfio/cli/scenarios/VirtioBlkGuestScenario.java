@@ -2,6 +2,7 @@ package io.jvfio.cli.scenarios;
 
 import io.jvfio.devices.virtio.NotifyMode;
 import io.jvfio.devices.virtio.VirtioBlk;
+import io.jvfio.qemu.GuestOptions;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
@@ -82,7 +83,7 @@ public final class VirtioBlkGuestScenario implements AutoCloseable {
     }
 
     /** Options for a guest attached to this scenario's disk. */
-    public QemuGuest.Options guestOptions(boolean sharedMemory) {
+    public GuestOptions guestOptions(boolean sharedMemory) {
         return QemuGuest.options()
                 .initramfs(initramfs.path())
                 .sharedMemory(sharedMemory)

@@ -2,14 +2,11 @@ package io.jvfio.devices.virtio;
 
 import static io.jvfio.devices.virtio.Virtio.*;
 
-import io.jvfio.linux.Fd;
-import io.jvfio.linux.LinuxException;
-import io.jvfio.linux.Mapping;
-import io.jvfio.linux.Memfd;
 import io.jvfio.pci.Bar;
 import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.Capability;
 import io.jvfio.pci.ConfigSpace;
+import io.jvfio.pci.ConfigSpaceBuilder;
 import io.jvfio.pci.MsixCapability;
 import io.jvfio.linux.Errno;
 import io.jvfio.server.RegionHandler;
@@ -30,9 +27,9 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The virtio 1.x PCI transport (§4.1), modern and non-transitional: a device type's identity,
  * feature bits, configuration and request handling on top of everything virtio-pci shares —
- * the four vendor capabilities pointing into BAR 4, the common configuration (feature
- * negotiation, device status, queue set-up), the notify area, ISR status with INTx, MSI-X
- * vectors in BAR 1, and reset.
+ * the four vendor capabilities pointing into BAR 4, the common configuration ({@link CommonConfig}:
+ * feature negotiation, device status, queue set-up), the notify area (polled: {@link PolledNotifyArea}),
+ * ISR status with INTx, MSI-X vectors in BAR 1, and reset.
  *
  * <p>Each virtqueue has a worker thread: notifications wake it, it walks the available ring,
  * hands each descriptor chain to {@link #process}, returns it through the used ring and raises
@@ -65,7 +62,6 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     // BAR 1: the MSI-X table (emulated by the client; we keep only storage) and the PBA.
     static final int MSIX_BAR = 1;
     static final long MSIX_TABLE_OFFSET = 0x0000, MSIX_PBA_OFFSET = 0x0800, MSIX_BAR_SIZE = 0x1000;
-    private static final int NOTIFY_IDLE = 0xffff_ffff;
     /** How long a stop waits for the requests in progress before it gives up (EBUSY). */
     private static final long QUIESCE_TIMEOUT_NANOS = 10_000_000_000L;
     private static final String STATE = "virtio", QUEUE_STATE = "virtio.queue.";
@@ -73,21 +69,15 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
 
     private static final System.Logger LOG = System.getLogger(VirtioPciDevice.class.getName());
 
-    private final long deviceFeatures;
     private final int deviceConfigSize;
     private final Virtqueue[] queues;
     private final Worker[] workers;
     private final NotifyMode notifyMode;
-    private final Fd notifyFd;
-    private final Mapping notifyPage;
-    private volatile Thread poller;
+    /** The notify page with {@link NotifyMode#POLLED}, else null. */
+    private final PolledNotifyArea polledNotify;
 
     // Driver-visible state; changed under this object's lock.
-    private int deviceFeatureSelect, driverFeatureSelect, queueSelect;
-    private long driverFeatures;
-    private volatile int status;
-    private int configGeneration;
-    private volatile int configMsixVector = NO_VECTOR;
+    private final CommonConfig common;
     private int isr;
     /** Bumped by every reset: work of an older epoch is dropped, never completed into new rings. */
     private volatile int epoch;
@@ -110,8 +100,6 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         if (queueSize < 1 || queueSize > MAX_QUEUE_SIZE || Integer.bitCount(queueSize) != 1) {
             throw new IllegalArgumentException("queue size " + queueSize + " is not a power of two up to " + MAX_QUEUE_SIZE);
         }
-        this.deviceFeatures = deviceFeatures | featureBit(F_VERSION_1) | featureBit(F_RING_INDIRECT_DESC)
-                | featureBit(F_RING_EVENT_IDX);
         this.deviceConfigSize = deviceConfigSize;
         this.notifyMode = notifyMode;
         this.queues = new Virtqueue[queueCount];
@@ -119,41 +107,36 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         for (int i = 0; i < queueCount; i++) {
             queues[i] = new Virtqueue(i, queueSize);
         }
-        if (notifyMode == NotifyMode.POLLED) {
-            try {
-                notifyFd = Memfd.create("virtio-notify", PAGE);
-                notifyPage = Mapping.map(notifyFd, 0, PAGE, true);
-            } catch (LinuxException e) {
-                throw new IllegalStateException("cannot create the notify page: " + e.getMessage(), e);
+        this.common = new CommonConfig(deviceFeatures | featureBit(F_VERSION_1) | featureBit(F_RING_INDIRECT_DESC)
+                | featureBit(F_RING_EVENT_IDX), queues, new CommonConfig.Lifecycle() {
+            @Override
+            public void resetRequested() {
+                virtioReset();
             }
-            notifyPage.segment().fill((byte) 0xff);
-        } else {
-            notifyFd = null;
-            notifyPage = null;
-        }
-        bar(CONFIG_BAR, new ConfigBar());
-        if (notifyMode == NotifyMode.POLLED) {
-            // A client that does not map the page still reaches the device through trapped writes.
-            bar(NOTIFY_BAR, new RegionHandler() {
-                @Override
-                public void read(long offset, MemorySegment dst) {
-                    dst.fill((byte) 0);
-                }
 
-                @Override
-                public void write(long offset, MemorySegment src) {
-                    if (offset < (long) queues.length * NOTIFY_MULTIPLIER) {
-                        kick((int) (offset / NOTIFY_MULTIPLIER));
-                    }
-                }
-            }, RegionSpec.Mmap.whole(notifyFd));
+            @Override
+            public void driverOk() {
+                start();
+            }
+
+            @Override
+            public boolean requestInProgress() {
+                return busyWorkers.get() > 0;
+            }
+        });
+        this.polledNotify = notifyMode == NotifyMode.POLLED
+                ? new PolledNotifyArea(queueCount, NOTIFY_MULTIPLIER, PAGE, this::kick) : null;
+        bar(CONFIG_BAR, new ConfigBar());
+        if (polledNotify != null) {
+            // A client that does not map the page still reaches the device through trapped writes.
+            bar(NOTIFY_BAR, polledNotify, RegionSpec.Mmap.whole(polledNotify.fd()));
         }
     }
 
     private static ConfigSpace configSpace(int deviceType, int classCode, int deviceConfigSize, int queueCount,
                                            NotifyMode notifyMode) {
         boolean polled = notifyMode == NotifyMode.POLLED;
-        ConfigSpace.Builder b = ConfigSpace.builder(ConfigSpace.Size.PCI)
+        ConfigSpaceBuilder b = ConfigSpace.builder(ConfigSpace.Size.PCI)
                 .vendorId(PCI_VENDOR_ID).deviceId(PCI_DEVICE_ID_BASE + deviceType)
                 .subsystemVendorId(PCI_VENDOR_ID).subsystemId(PCI_SUBSYSTEM_ID_MODERN)
                 .revision(PCI_MODERN_REVISION)
@@ -213,12 +196,12 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
 
     /** Whether the driver accepted feature {@code bit}. */
     protected final boolean negotiated(int bit) {
-        return (driverFeatures & featureBit(bit)) != 0;
+        return common.negotiated(bit);
     }
 
     /** The device status as the driver last set it (plus DEVICE_NEEDS_RESET). */
     public final int status() {
-        return status;
+        return common.status();
     }
 
     public final int queueCount() {
@@ -275,140 +258,12 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         }
     }
 
-    /** Reads {@code size} bytes of the common configuration at {@code offset}, from the fields it overlaps. */
     private synchronized long readCommon(int offset, int size) {
-        long value = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            value = value << 8 | commonByte(offset + i);
-        }
-        return value;
-    }
-
-    private int commonByte(int at) {
-        Virtqueue q = selectedQueue();
-        int field = fieldStart(at);
-        long v = switch (field) {
-            case COMMON_DEVICE_FEATURE_SELECT -> deviceFeatureSelect;
-            case COMMON_DEVICE_FEATURE -> deviceFeatureSelect < 2 ? deviceFeatures >>> (32 * deviceFeatureSelect) : 0;
-            case COMMON_DRIVER_FEATURE_SELECT -> driverFeatureSelect;
-            case COMMON_DRIVER_FEATURE -> driverFeatureSelect < 2 ? driverFeatures >>> (32 * driverFeatureSelect) : 0;
-            case COMMON_CONFIG_MSIX_VECTOR -> configMsixVector;
-            case COMMON_NUM_QUEUES -> queues.length;
-            case COMMON_DEVICE_STATUS -> visibleStatus();
-            case COMMON_CONFIG_GENERATION -> configGeneration;
-            case COMMON_QUEUE_SELECT -> queueSelect;
-            case COMMON_QUEUE_SIZE -> q == null ? 0 : q.size;
-            case COMMON_QUEUE_MSIX_VECTOR -> q == null ? NO_VECTOR : q.msixVector;
-            case COMMON_QUEUE_ENABLE -> q != null && q.enabled ? 1 : 0;
-            case COMMON_QUEUE_NOTIFY_OFF -> q == null ? 0 : q.index;
-            case COMMON_QUEUE_DESC -> q == null ? 0 : q.descAddress;
-            case COMMON_QUEUE_DRIVER -> q == null ? 0 : q.driverAddress;
-            case COMMON_QUEUE_DEVICE -> q == null ? 0 : q.deviceAddress;
-            default -> 0;
-        };
-        return (int) (v >>> (8 * (at - field))) & 0xff;
-    }
-
-    /** The offset of the common-configuration field holding byte {@code at}. */
-    private static int fieldStart(int at) {
-        if (at >= COMMON_QUEUE_DESC) {
-            return at & ~7;
-        }
-        if (at < COMMON_CONFIG_MSIX_VECTOR) {
-            return at & ~3;
-        }
-        if (at == COMMON_DEVICE_STATUS || at == COMMON_CONFIG_GENERATION) {
-            return at;
-        }
-        return at & ~1;
-    }
-
-    /** Reset completes only when no worker still runs a request of the old epoch (§4.1.4.3.2). */
-    private int visibleStatus() {
-        return status == 0 && busyWorkers.get() > 0 ? STATUS_ACKNOWLEDGE : status;
-    }
-
-    private Virtqueue selectedQueue() {
-        return queueSelect < queues.length ? queues[queueSelect] : null;
+        return common.read(offset, size);
     }
 
     private synchronized void writeCommon(int offset, int size, long value) {
-        Virtqueue q = selectedQueue();
-        boolean queueLive = q != null && !q.enabled;   // queue registers are frozen once enabled
-        switch (offset) {
-            case COMMON_DEVICE_FEATURE_SELECT -> deviceFeatureSelect = (int) value;
-            case COMMON_DRIVER_FEATURE_SELECT -> driverFeatureSelect = (int) value;
-            case COMMON_DRIVER_FEATURE -> {
-                if ((status & STATUS_FEATURES_OK) == 0 && driverFeatureSelect < 2 && size == 4) {
-                    int shift = 32 * driverFeatureSelect;
-                    driverFeatures = (driverFeatures & ~(0xffff_ffffL << shift)) | ((value & 0xffff_ffffL) << shift);
-                }
-            }
-            case COMMON_CONFIG_MSIX_VECTOR -> configMsixVector = validVector((int) value);
-            case COMMON_DEVICE_STATUS -> writeStatus((int) value & 0xff);
-            case COMMON_QUEUE_SELECT -> queueSelect = (int) value & 0xffff;
-            case COMMON_QUEUE_SIZE -> {
-                int n = (int) value & 0xffff;
-                if (queueLive && n > 0 && n <= q.maxSize && Integer.bitCount(n) == 1) {
-                    q.size = n;
-                }
-            }
-            case COMMON_QUEUE_MSIX_VECTOR -> {
-                if (q != null) {
-                    q.msixVector = validVector((int) value);
-                }
-            }
-            case COMMON_QUEUE_ENABLE -> {
-                if (queueLive && value == 1) {
-                    q.enabled = true;
-                }
-            }
-            case COMMON_QUEUE_DESC, COMMON_QUEUE_DESC + 4, COMMON_QUEUE_DRIVER, COMMON_QUEUE_DRIVER + 4,
-                 COMMON_QUEUE_DEVICE, COMMON_QUEUE_DEVICE + 4 -> {
-                if (queueLive) {
-                    int field = offset & ~7;
-                    long current = field == COMMON_QUEUE_DESC ? q.descAddress
-                            : field == COMMON_QUEUE_DRIVER ? q.driverAddress : q.deviceAddress;
-                    long updated = merge(current, offset - field, size, value);
-                    switch (field) {
-                        case COMMON_QUEUE_DESC -> q.descAddress = updated;
-                        case COMMON_QUEUE_DRIVER -> q.driverAddress = updated;
-                        default -> q.deviceAddress = updated;
-                    }
-                }
-            }
-            default -> { } // read-only or reserved
-        }
-    }
-
-    private static long merge(long current, int byteOffset, int size, long value) {
-        long mask = size == 8 ? -1L : ((1L << (8 * size)) - 1) << (8 * byteOffset);
-        return (current & ~mask) | ((value << (8 * byteOffset)) & mask);
-    }
-
-    /** A vector the MSI-X table has; anything else reads back as NO_VECTOR (the driver's check). */
-    private int validVector(int vector) {
-        vector &= 0xffff;
-        return vector < queues.length + 1 ? vector : NO_VECTOR;
-    }
-
-    private void writeStatus(int value) {
-        if (value == 0) {
-            virtioReset();
-            return;
-        }
-        int added = value & ~status;
-        if ((added & STATUS_FEATURES_OK) != 0 && !featuresAcceptable()) {
-            value &= ~STATUS_FEATURES_OK;   // the driver reads it back and gives up (§3.1.1)
-        }
-        status = value | (status & STATUS_DEVICE_NEEDS_RESET);
-        if ((added & STATUS_DRIVER_OK) != 0 && (status & STATUS_FEATURES_OK) != 0) {
-            start();
-        }
-    }
-
-    private boolean featuresAcceptable() {
-        return (driverFeatures & ~deviceFeatures) == 0 && (driverFeatures & featureBit(F_VERSION_1)) != 0;
+        common.write(offset, size, value);
     }
 
     private int readAndClearIsr() {
@@ -449,8 +304,8 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
             }
             kick(i);
         }
-        if (notifyMode == NotifyMode.POLLED && poller == null) {
-            poller = Thread.ofPlatform().daemon().name(name() + "-notify-poller").start(this::pollNotifications);
+        if (polledNotify != null) {
+            polledNotify.startPolling(name() + "-notify-poller");
         }
     }
 
@@ -467,16 +322,13 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
      */
     private synchronized void virtioReset() {
         epoch++;
-        status = 0;
-        driverFeatures = 0;
-        deviceFeatureSelect = driverFeatureSelect = queueSelect = 0;
-        configMsixVector = NO_VECTOR;
+        common.reset();
         isr = 0;
         for (Virtqueue q : queues) {
             q.reset();
         }
-        if (notifyPage != null) {
-            notifyPage.segment().fill((byte) 0xff);
+        if (polledNotify != null) {
+            polledNotify.clear();
         }
     }
 
@@ -501,19 +353,18 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     /** Device-side trouble: DEVICE_NEEDS_RESET and a configuration change interrupt (§2.1.2). */
     private void needsReset(int workEpoch, String why) {
         synchronized (this) {
-            if (workEpoch != epoch || (status & STATUS_DRIVER_OK) == 0) {
+            if (workEpoch != epoch || (common.status() & STATUS_DRIVER_OK) == 0) {
                 return;  // a reset already came; the fault belongs to the old driver
             }
             LOG.log(System.Logger.Level.WARNING, name() + " needs a reset: " + why);
-            status |= STATUS_DEVICE_NEEDS_RESET;
-            configGeneration++;
+            common.markNeedsReset();
             if (!msixEnabled()) {
                 isr |= ISR_CONFIG;
                 setIntx(true);
                 return;
             }
         }
-        int vector = configMsixVector;
+        int vector = common.configMsixVector();
         if (vector != NO_VECTOR) {
             raise(vector);
         }
@@ -549,7 +400,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
                 busyWorkers.incrementAndGet();
                 int workEpoch = epoch;
                 try {
-                    if ((status & (STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET)) == STATUS_DRIVER_OK && queue.enabled
+                    if ((common.status() & (STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET)) == STATUS_DRIVER_OK && queue.enabled
                             && !stopped) {
                         drain(workEpoch);
                     }
@@ -591,45 +442,11 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         }
     }
 
-    // ------------------------------------------------------------------ mapped notify area
-
-    /**
-     * Polls the mapped notify page: a queue's dword holds NOTIFY_IDLE until the driver writes its
-     * index there. Resetting it before waking the worker loses no notification: the worker
-     * drains the ring after the reset.
-     */
-    private void pollNotifications() {
-        MemorySegment page = notifyPage.segment();
-        int idleRounds = 0;
-        while (!closed) {
-            boolean any = false;
-            for (int i = 0; i < queues.length; i++) {
-                long at = (long) i * NOTIFY_MULTIPLIER;
-                if (page.get(ValueLayout.JAVA_INT_UNALIGNED, at) != NOTIFY_IDLE) {
-                    page.set(ValueLayout.JAVA_INT_UNALIGNED, at, NOTIFY_IDLE);
-                    java.lang.invoke.VarHandle.fullFence();
-                    kick(i);
-                    any = true;
-                }
-            }
-            if (any) {
-                idleRounds = 0;
-            } else if (++idleRounds < 20_000) {
-                Thread.onSpinWait();
-            } else {
-                LockSupport.parkNanos(idleRounds < 100_000 ? 20_000 : 1_000_000);
-            }
-        }
-    }
-
     // ------------------------------------------------------------------ migration
 
     @Override
     public synchronized void saveState(StateWriter out) {
-        out.section(STATE, STATE_VERSION)
-                .u16(queues.length).u64(deviceFeatures).u64(driverFeatures).u8(status)
-                .u32(deviceFeatureSelect).u32(driverFeatureSelect).u16(queueSelect)
-                .u8(configGeneration).u16(configMsixVector).u8(isr);
+        common.save(out.section(STATE, STATE_VERSION).u16(queues.length)).u8(isr);
         for (Virtqueue q : queues) {
             // The progress fields belong to the worker; after a stop it is idle, and a pre-copy
             // snapshot taken while it runs is sent again at the stop.
@@ -648,17 +465,8 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         if (queueCount != queues.length) {
             throw VfioException.invalid("the source device has %d queues, this one %d".formatted(queueCount, queues.length));
         }
-        long offered = s.u64(), accepted = s.u64();
-        if ((accepted & ~deviceFeatures) != 0) {
-            throw VfioException.invalid("the driver negotiated features 0x%x that this device does not offer (offers 0x%x; the source offered 0x%x)"
-                    .formatted(accepted & ~deviceFeatures, deviceFeatures, offered));
-        }
-        int loadedStatus = s.u8();
-        int loadedDeviceSelect = s.u32(), loadedDriverSelect = s.u32(), loadedQueueSelect = s.u16();
-        int loadedGeneration = s.u8(), loadedConfigVector = s.u16(), loadedIsr = s.u8();
-        if (loadedConfigVector != NO_VECTOR && validVector(loadedConfigVector) != loadedConfigVector) {
-            throw VfioException.invalid("configuration MSI-X vector %d is beyond this device's %d".formatted(loadedConfigVector, queues.length + 1));
-        }
+        CommonConfig.Saved loadedCommon = common.load(s);
+        int loadedIsr = s.u8();
         record QueueState(int size, int vector, boolean enabled, long desc, long driver, long device,
                           int lastAvail, int nextUsed, int usedAtLastCheck) {}
         QueueState[] loaded = new QueueState[queues.length];
@@ -669,7 +477,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
             if (state.size() < 1 || state.size() > q.maxSize || Integer.bitCount(state.size()) != 1) {
                 throw VfioException.invalid("queue %d has size %d; this device's queues hold up to %d".formatted(q.index, state.size(), q.maxSize));
             }
-            if (state.vector() != NO_VECTOR && validVector(state.vector()) != state.vector()) {
+            if (state.vector() != NO_VECTOR && common.validVector(state.vector()) != state.vector()) {
                 throw VfioException.invalid("queue %d: MSI-X vector %d is beyond this device's %d".formatted(q.index, state.vector(), queues.length + 1));
             }
             loaded[q.index] = state;
@@ -677,13 +485,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         loadDeviceState(in);
         // Everything checked: apply. Work of the old epoch (if this device ran before) is dropped.
         epoch++;
-        driverFeatures = accepted;
-        status = loadedStatus;
-        deviceFeatureSelect = loadedDeviceSelect;
-        driverFeatureSelect = loadedDriverSelect;
-        queueSelect = loadedQueueSelect;
-        configGeneration = loadedGeneration;
-        configMsixVector = loadedConfigVector;
+        common.restore(loadedCommon);
         isr = loadedIsr;
         boolean eventIdx = negotiated(F_RING_EVENT_IDX), indirect = negotiated(F_RING_INDIRECT_DESC);
         for (Virtqueue q : queues) {
@@ -696,8 +498,8 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
             q.deviceAddress = state.device();
             q.restore(eventIdx, indirect, state.lastAvail(), state.nextUsed(), state.usedAtLastCheck());
         }
-        if (notifyPage != null) {
-            notifyPage.segment().fill((byte) 0xff);
+        if (polledNotify != null) {
+            polledNotify.clear();
         }
     }
 
@@ -724,7 +526,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     @Override
     public synchronized void resume() {
         stopped = false;
-        if ((status & (STATUS_DRIVER_OK | STATUS_FEATURES_OK | STATUS_DEVICE_NEEDS_RESET))
+        if ((common.status() & (STATUS_DRIVER_OK | STATUS_FEATURES_OK | STATUS_DEVICE_NEEDS_RESET))
                 == (STATUS_DRIVER_OK | STATUS_FEATURES_OK)) {
             runQueues();
         }
@@ -752,17 +554,8 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
                 LockSupport.unpark(w.thread);
             }
         }
-        Thread p = poller;
-        if (p != null) {
-            try {
-                p.join(1000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (notifyPage != null) {
-            notifyPage.close();
-            notifyFd.close();
+        if (polledNotify != null) {
+            polledNotify.close();
         }
     }
 }

@@ -1,0 +1,205 @@
+package io.jvfio.qemu;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * How to run a {@link QemuGuest}: machine, memory, CPUs, the initramfs and kernel arguments, vfio-user devices,
+ * reboot policy and timeout — a mutable builder, copied when the guest is prepared — and the QEMU command line they
+ * make ({@link #qemuArgs}). Get one from {@link QemuGuest#options()}.
+ */
+public final class GuestOptions {
+    private int memoryMiB = 512;
+    private boolean sharedMemory;
+    private final List<Path> vfioUserSockets = new ArrayList<>();
+    private final List<String> extraArgs = new ArrayList<>();
+    private Duration timeout = Duration.ofSeconds(120);
+    private boolean allowReboot;
+    private int bootsToRun;
+    private Path initramfs;
+    private String kernelArgs = "";
+    private String machine = "q35";
+    private String cpu;
+    private int cpus = 1;
+
+    GuestOptions() {}
+
+    GuestOptions copy() {
+        GuestOptions o = new GuestOptions();
+        o.memoryMiB = memoryMiB;
+        o.sharedMemory = sharedMemory;
+        o.vfioUserSockets.addAll(vfioUserSockets);
+        o.extraArgs.addAll(extraArgs);
+        o.timeout = timeout;
+        o.allowReboot = allowReboot;
+        o.bootsToRun = bootsToRun;
+        o.initramfs = initramfs;
+        o.kernelArgs = kernelArgs;
+        o.machine = machine;
+        o.cpu = cpu;
+        o.cpus = cpus;
+        return o;
+    }
+
+    /** Guest RAM (default 512). */
+    public GuestOptions memoryMiB(int mib) {
+        if (mib < 64) throw new IllegalArgumentException("memoryMiB must be at least 64");
+        this.memoryMiB = mib;
+        return this;
+    }
+
+    /**
+     * Back guest RAM with a shared memfd ({@code -object memory-backend-memfd,...,share=on} and
+     * {@code -machine ...,memory-backend=...}), so vfio-user servers can map it for DMA. Default false.
+     */
+    public GuestOptions sharedMemory(boolean shared) {
+        this.sharedMemory = shared;
+        return this;
+    }
+
+    /**
+     * Adds a {@code vfio-user-pci} device connecting to this UNIX socket. An absolute path must be inside the
+     * rootfs; a relative one is resolved against {@link QemuGuest#workDir()}. Repeatable; the server must listen
+     * before {@link QemuGuest#launch()}.
+     */
+    public GuestOptions vfioUserDevice(Path hostSocketPath) {
+        vfioUserSockets.add(Objects.requireNonNull(hostSocketPath));
+        return this;
+    }
+
+    /** Extra QEMU arguments, appended last. Repeatable. */
+    public GuestOptions extraArgs(String... args) {
+        extraArgs.addAll(List.of(args));
+        return this;
+    }
+
+    /** How long after launch {@link QemuGuest#awaitExit()} waits before killing QEMU (default 120 s). */
+    public GuestOptions timeout(Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) throw new IllegalArgumentException("timeout must be positive");
+        this.timeout = timeout;
+        return this;
+    }
+
+    /** Let a guest reboot restart the guest (default false: {@code -no-reboot}, a reboot ends QEMU). */
+    public GuestOptions allowReboot(boolean allow) {
+        this.allowReboot = allow;
+        return this;
+    }
+
+    /**
+     * The harness stops QEMU once the n-th boot printed its verdict, or when an (n+1)-th boot starts.
+     * 0 (default): no limit.
+     */
+    public GuestOptions bootsToRun(int n) {
+        if (n < 0) throw new IllegalArgumentException("bootsToRun must be >= 0");
+        this.bootsToRun = n;
+        return this;
+    }
+
+    /** The initramfs to boot (required). */
+    public GuestOptions initramfs(Path initramfs) {
+        this.initramfs = initramfs.toAbsolutePath();
+        return this;
+    }
+
+    /** The initramfs to boot (required). */
+    public GuestOptions initramfs(Initramfs initramfs) {
+        return initramfs(initramfs.path());
+    }
+
+    /** Appends to the kernel command line ({@value QemuGuest#DEFAULT_KERNEL_ARGS}). Repeatable. */
+    public GuestOptions appendKernelArgs(String args) {
+        this.kernelArgs = (kernelArgs + " " + args).strip();
+        return this;
+    }
+
+    /** The machine type (default {@code q35}). */
+    public GuestOptions machine(String machine) {
+        this.machine = Objects.requireNonNull(machine);
+        return this;
+    }
+
+    /** The CPU model (default: QEMU's default for TCG). */
+    public GuestOptions cpu(String cpu) {
+        this.cpu = cpu;
+        return this;
+    }
+
+    /** Number of vCPUs (default 1). */
+    public GuestOptions cpus(int cpus) {
+        if (cpus < 1) throw new IllegalArgumentException("cpus must be >= 1");
+        this.cpus = cpus;
+        return this;
+    }
+
+    /** The initramfs to boot, null until set. */
+    Path initramfs() {
+        return initramfs;
+    }
+
+    /** Boots after which the harness stops QEMU; 0 for no limit. */
+    int bootsToRun() {
+        return bootsToRun;
+    }
+
+    /** How long after launch the harness waits for QEMU to exit. */
+    Duration timeout() {
+        return timeout;
+    }
+
+    /**
+     * The full QEMU argument list (the part after {@code chroot <rootfs>}) for a run in {@code workDir}.
+     *
+     * @throws IllegalArgumentException if a vfio-user socket path is too long for a UNIX socket
+     */
+    List<String> qemuArgs(GuestToolchain tc, Path workDir) {
+        String run = tc.toChrootPath(workDir);
+        List<String> a = new ArrayList<>();
+        a.add(GuestToolchain.QEMU_IN_CHROOT);
+        a.addAll(List.of("-name", "jvfio-" + workDir.getFileName(), "-no-user-config", "-nodefaults",
+                "-display", "none", "-monitor", "none", "-serial", "stdio", "-accel", "tcg",
+                "-run-with", "exit-with-parent=on"));
+        String machineArg = machine;
+        if (sharedMemory) {
+            a.addAll(List.of("-object", "memory-backend-memfd,id=jvfio-ram,size=" + memoryMiB + "M,share=on"));
+            machineArg += ",memory-backend=jvfio-ram";
+        }
+        a.addAll(List.of("-machine", machineArg, "-m", memoryMiB + "M", "-smp", Integer.toString(cpus)));
+        if (cpu != null) a.addAll(List.of("-cpu", cpu));
+        a.addAll(List.of("-kernel", run + "/vmlinuz", "-initrd", run + "/initramfs.img"));
+        String append = QemuGuest.DEFAULT_KERNEL_ARGS + " jvfio.boot=ask"
+                + (kernelArgs.isBlank() ? "" : " " + kernelArgs.strip());
+        a.addAll(List.of("-append", append));
+        if (!allowReboot) a.add("-no-reboot");
+        for (Path sock : vfioUserSockets) {
+            Path host = sock.isAbsolute() ? sock : workDir.resolve(sock);
+            String guestPath = tc.toChrootPath(host);
+            if (host.toString().getBytes(StandardCharsets.UTF_8).length >= 108) {
+                throw new IllegalArgumentException("UNIX socket path too long (>= 108 bytes): " + host);
+            }
+            a.addAll(List.of("-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":" + jsonString(guestPath)
+                    + ",\"type\":\"unix\"}}"));
+        }
+        a.addAll(extraArgs);
+        return a;
+    }
+
+    private static String jsonString(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                default -> {
+                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+                    else sb.append(c);
+                }
+            }
+        }
+        return sb.append('"').toString();
+    }
+}
