@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * The admin command set (§5) as the admin queue's worker runs it: Identify, Get/Set Features,
  * Create/Delete I/O Submission and Completion Queue, Get Log Page, Asynchronous Event Request and
- * Abort. Every field is checked and a bad one completes the command with the status §5 names;
+ * Abort, for one enabled period of the controller (each enable makes a new one). Every field is checked and a bad one completes the command with the status §5 names;
  * unknown opcodes get Invalid Command Opcode. Fused commands and SGLs are not supported (Invalid
  * Field). Asynchronous Event Requests stay outstanding — this controller raises no events yet —
  * until a controller reset drops them. Abort always answers "not aborted": commands run to
@@ -18,16 +18,11 @@ final class AdminCommands implements SubmissionQueue.Executor {
     private final NvmeController controller;
     private final MemorySegment page = MemorySegment.ofArray(new long[IDENTIFY_SIZE / Long.BYTES]);
     private final PrpWalker prps = new PrpWalker(IDENTIFY_SIZE);
-    /** Asynchronous Event Requests outstanding (their CIDs are kept for when events exist). */
+    /** Asynchronous Event Requests outstanding; a controller reset drops them with this object. */
     private int outstandingEvents;
 
     AdminCommands(NvmeController controller) {
         this.controller = controller;
-    }
-
-    /** A controller reset: outstanding requests are gone with the admin queue. */
-    void reset() {
-        outstandingEvents = 0;
     }
 
     @Override

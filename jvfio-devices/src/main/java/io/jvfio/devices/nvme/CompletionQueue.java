@@ -7,6 +7,7 @@ import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A completion queue in host memory (§4.6): the controller owns the tail and the phase tag (1 on
@@ -16,7 +17,10 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Each entry is written in two steps, the body before the dword holding CID, status and phase,
  * so a host that sees the new phase sees the whole entry. Posting is serialised by the queue's
- * monitor, so several submission queues may share one completion queue.
+ * monitor, so several submission queues may share one completion queue. The session thread
+ * (doorbells, teardown) never takes that monitor: a poster holds it while its DMA_WRITE waits for
+ * a reply that only the session thread can receive. It uses {@link #room} instead, a monitor no
+ * one holds while doing DMA.
  */
 final class CompletionQueue {
     final int id;
@@ -27,15 +31,20 @@ final class CompletionQueue {
     final int vector;
 
     private final MemorySegment entry = MemorySegment.ofArray(new long[CQE_SIZE / Long.BYTES]);
-    // Volatile for hasPending(), which the INTx level reads without taking this queue's monitor.
+    /** The entry's two parts, written in this order: everything before CID, then CID and status. */
+    private final MemorySegment body = entry.asSlice(0, CQE_CID), tailDword = entry.asSlice(CQE_CID, CQE_SIZE - CQE_CID);
+    /** Posters wait on it for the host to free an entry; the doorbell and teardown notify it. */
+    private final Object room = new Object();
+    /** Submission queues attached; a queue still used cannot be deleted. */
+    private final AtomicInteger users = new AtomicInteger();
+    // Written by the poster (tail) and by the session thread (head); read by both without a lock.
     private volatile int tail;
     private volatile int head;
+    private volatile boolean live = true;
+    // Guarded by this queue's monitor (the posters').
     private boolean phase = true;
     /** Entries posted since the last interrupt. */
     private boolean unsignalled;
-    /** Submission queues attached; a queue still used cannot be deleted. */
-    private int users;
-    private volatile boolean live = true;
 
     CompletionQueue(int id, long base, int size, boolean interruptsEnabled, int vector) {
         this.id = id;
@@ -58,7 +67,11 @@ final class CompletionQueue {
                     // The host may be waiting for an interrupt to drain the queue: give it one first.
                     beforeWaiting.run();
                 }
-                wait();
+                synchronized (room) {
+                    if (live && from.isLive() && (tail + 1) % size == head) {
+                        room.wait();
+                    }
+                }
             }
             if (!live || !from.isLive()) {
                 return false;
@@ -69,42 +82,44 @@ final class CompletionQueue {
             entry.set(ValueLayout.JAVA_SHORT, CQE_SQID, (short) from.id);
             entry.set(ValueLayout.JAVA_SHORT, CQE_CID, (short) command.cid());
             entry.set(ValueLayout.JAVA_SHORT, CQE_STATUS, (short) (command.status << 1 | (phase ? 1 : 0)));
-            long at = base + (long) tail * CQE_SIZE;
-            dma.write(at, entry.asSlice(0, CQE_CID));
+            int at = tail;
+            long address = base + (long) at * CQE_SIZE;
+            dma.write(address, body);
             VarHandle.storeStoreFence();
-            dma.write(at + CQE_CID, entry.asSlice(CQE_CID, CQE_SIZE - CQE_CID));
-            tail++;
-            if (tail == size) {
-                tail = 0;
+            dma.write(address + CQE_CID, tailDword);
+            if (at + 1 == size) {
                 phase = !phase;
             }
+            tail = at + 1 == size ? 0 : at + 1;
             unsignalled = true;
             return true;
         }
     }
 
-    /** Whether entries were posted since the last call (and the host should be interrupted). */
+    /** Whether entries were posted since the last call (and the host should be interrupted). Posters only. */
     synchronized boolean takeUnsignalled() {
         boolean was = unsignalled;
         unsignalled = false;
         return was;
     }
 
-    /** The host's CQ head doorbell; false (and ignored) when {@code value} is not a slot the host may release. */
-    synchronized boolean moveHead(int value) {
-        if (value >= size || !inFlight(value)) {
+    /**
+     * The host's CQ head doorbell (session thread, no lock held by a poster); false (and ignored)
+     * when {@code value} is not a slot the host may release: beyond the queue, or past the tail.
+     */
+    boolean moveHead(int value) {
+        if (value >= size) {
+            return false;
+        }
+        int posted = Math.floorMod(tail - head, size), consumed = Math.floorMod(value - head, size);
+        if (consumed > posted) {
             return false;
         }
         head = value;
-        notifyAll();
+        synchronized (room) {
+            room.notifyAll();
+        }
         return true;
-    }
-
-    /** Whether {@code value} lies in (head, tail], i.e. consumes only posted entries (head itself: no change). */
-    private boolean inFlight(int value) {
-        int posted = Math.floorMod(tail - head, size);
-        int consumed = Math.floorMod(value - head, size);
-        return consumed <= posted;
     }
 
     /** Entries posted and not yet consumed by the host. */
@@ -112,27 +127,28 @@ final class CompletionQueue {
         return head != tail;
     }
 
-    synchronized void attach() {
-        users++;
+    void attach() {
+        users.incrementAndGet();
     }
 
-    synchronized void detach() {
-        users--;
-        notifyAll();
+    void detach() {
+        users.decrementAndGet();
     }
 
-    synchronized boolean inUse() {
-        return users > 0;
+    boolean inUse() {
+        return users.get() > 0;
     }
 
-    /** Deleted or torn down: posters stop waiting, nothing more is written to host memory. */
-    synchronized void kill() {
+    /** Deleted or torn down: posters stop waiting and post nothing more (one already writing finishes its entry). */
+    void kill() {
         live = false;
-        notifyAll();
+        wakePosters();
     }
 
-    /** Wakes posters waiting for room so they notice a deleted submission queue. */
-    synchronized void wakePosters() {
-        notifyAll();
+    /** Wakes posters waiting for room so they notice a deleted queue. */
+    void wakePosters() {
+        synchronized (room) {
+            room.notifyAll();
+        }
     }
 }

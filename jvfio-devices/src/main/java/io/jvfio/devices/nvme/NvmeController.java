@@ -67,7 +67,6 @@ public final class NvmeController extends PciDevice {
     final LogPages logs;
     private final ControllerIdentity controllerIdentity;
     private final List<Namespace> namespaces;
-    private final AdminCommands admin = new AdminCommands(this);
     private final AtomicReferenceArray<SubmissionQueue> sqs = new AtomicReferenceArray<>(VECTORS);
     private final AtomicReferenceArray<CompletionQueue> cqs = new AtomicReferenceArray<>(VECTORS);
     private final int msixFlagsOffset;
@@ -261,7 +260,7 @@ public final class NvmeController extends PciDevice {
         }
         CompletionQueue adminCq = new CompletionQueue(0, acq, cqEntries, true, 0);
         cqs.set(0, adminCq);
-        sqs.set(0, new SubmissionQueue(0, asq, sqEntries, adminCq, admin, host, name() + "-admin"));
+        sqs.set(0, new SubmissionQueue(0, asq, sqEntries, adminCq, new AdminCommands(this), host, name() + "-admin"));
         ready = true;
         csts = CSTS_RDY;
     }
@@ -303,7 +302,6 @@ public final class NvmeController extends PciDevice {
                 cq.kill();
             }
         }
-        admin.reset();
         features.reset();
         synchronized (intxLock) {
             setIntx(false);

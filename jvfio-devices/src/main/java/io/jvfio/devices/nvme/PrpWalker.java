@@ -68,13 +68,12 @@ final class PrpWalker {
             // The last slot chains to the next list page only when more entries follow than fit.
             boolean chains = pagesLeft > slots;
             int entries = chains ? slots : pagesLeft;
-            int toRead = chains ? slots : entries;
             try {
-                dma.read(list, listPage.asSlice(0, (long) toRead * ENTRY));
+                dma.read(list, listPage.asSlice(0, (long) entries * ENTRY));
             } catch (VfioException | RuntimeException e) {
                 return SC_DATA_TRANSFER_ERROR;
             }
-            int dataEntries = chains ? slots - 1 : entries;
+            int dataEntries = chains ? entries - 1 : entries;
             for (int i = 0; i < dataEntries; i++) {
                 long page = listPage.getAtIndex(ValueLayout.JAVA_LONG, i);
                 if ((page & PAGE_MASK) != 0) {

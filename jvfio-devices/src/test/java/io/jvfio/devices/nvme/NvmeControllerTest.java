@@ -468,4 +468,37 @@ class NvmeControllerTest {
         d2.createIoQueue(1, 16);
         assertStatus(d2.identify(CNS_CONTROLLER, 0, d2.alloc(4096)), SC_SUCCESS);
     }
+
+    @Test
+    void unreachableQueueMemoryIsAFatalStatusNotACrash() throws Exception {
+        UserspaceNvmeDriver d = serve(false);
+        client.write32(0, REG_AQA, 31 << AQA_ACQS_SHIFT | 31);
+        client.write64(0, REG_ASQ, 0x7000_0000L);   // never mapped
+        client.write64(0, REG_ACQ, d.iova(d.alloc(4096)));
+        client.write32(0, REG_CC, CC_EN | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT);
+        assertThat(d.csts() & CSTS_RDY).isEqualTo(CSTS_RDY);
+        client.write32(0, DOORBELLS, 1);
+        d.awaitCsts(CSTS_CFS, CSTS_CFS);
+        // The host resets the controller and carries on.
+        d.enable(32);
+        assertThat(d.csts()).isEqualTo(CSTS_RDY);
+        assertStatus(d.identify(CNS_CONTROLLER, 0, d.alloc(4096)), SC_SUCCESS);
+    }
+
+    @Test
+    void doorbellValuesBeyondTheQueueAreIgnored() throws Exception {
+        UserspaceNvmeDriver d = serve(true);
+        d.enable(32);
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(1, 8);
+        client.write32(0, DOORBELLS + 2 * 4, 8);            // SQ 1 tail = its size
+        client.write32(0, DOORBELLS + 3 * 4, 5);            // CQ 1 head past its tail
+        client.write32(0, DOORBELLS + 2 * 4 * 40, 1);       // a queue that does not exist
+        client.write64(0, DOORBELLS + 2 * 4 * 64 + 4, 3);   // the last CQ doorbell, as a qword
+        assertThat(q.poll(Duration.ofMillis(100))).as("nothing was submitted").isNull();
+        long data = d.alloc(4096);
+        for (int i = 0; i < 20; i++) {
+            assertStatus(d.io(q, IO_READ, 1, i, 1, d.iova(data), 0), SC_SUCCESS);
+        }
+        assertThat(d.csts()).isEqualTo(CSTS_RDY);
+    }
 }
