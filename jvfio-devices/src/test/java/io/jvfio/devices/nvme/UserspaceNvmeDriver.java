@@ -39,16 +39,21 @@ final class UserspaceNvmeDriver implements AutoCloseable {
 
     /** A submission queue and its completion queue, both in {@link #memory}. */
     final class Queue {
-        final int id, entries;
+        final int id, entries, cqEntries;
         final long sq, cq;
         int tail, head, nextCid;
         boolean phase = true;
 
         Queue(int id, int entries) {
+            this(id, entries, entries);
+        }
+
+        Queue(int id, int entries, int cqEntries) {
             this.id = id;
             this.entries = entries;
+            this.cqEntries = cqEntries;
             sq = alloc((long) entries * SQE_SIZE);
-            cq = alloc((long) entries * CQE_SIZE);
+            cq = alloc((long) cqEntries * CQE_SIZE);
         }
 
         /** Writes an SQE (cleared, opcode and CID set, then {@code fill}) at the tail; returns its CID. Does not ring. */
@@ -82,7 +87,7 @@ final class UserspaceNvmeDriver implements AutoCloseable {
                             Short.toUnsignedInt(memory.get(ValueLayout.JAVA_SHORT_UNALIGNED, at + CQE_SQID)),
                             Short.toUnsignedInt(memory.get(ValueLayout.JAVA_SHORT_UNALIGNED, at + CQE_CID)),
                             (word >>> 1) & 0x7ff, (word & 0x8000) != 0);
-                    head = (head + 1) % entries;
+                    head = (head + 1) % cqEntries;
                     if (head == 0) {
                         phase = !phase;
                     }
@@ -223,8 +228,13 @@ final class UserspaceNvmeDriver implements AutoCloseable {
 
     /** Creates I/O queue pair {@code qid} (CQ on vector qid when MSI-X is on); fails the test on an error status. */
     Queue createIoQueue(int qid, int entries) throws Exception {
-        Queue q = new Queue(qid, entries);
-        Completion c = createCq(qid, entries, msix != null ? qid : 0, true, q.cq);
+        return createIoQueue(qid, entries, entries);
+    }
+
+    /** An I/O queue pair whose completion queue has {@code cqEntries} entries. */
+    Queue createIoQueue(int qid, int entries, int cqEntries) throws Exception {
+        Queue q = new Queue(qid, entries, cqEntries);
+        Completion c = createCq(qid, cqEntries, msix != null ? qid : 0, true, q.cq);
         if (c.status() != SC_SUCCESS) {
             throw new AssertionError("Create CQ %d: status 0x%x".formatted(qid, c.status()));
         }
