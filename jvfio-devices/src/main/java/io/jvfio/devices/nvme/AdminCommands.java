@@ -6,13 +6,13 @@ import io.jvfio.server.DmaView;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The admin command set (§5) as the admin queue's worker runs it: Identify, Get/Set Features,
- * Create/Delete I/O Submission and Completion Queue, Get Log Page, Asynchronous Event Request and
- * Abort, for one enabled period of the controller (each enable makes a new one). Every field is checked and a bad one completes the command with the status §5 names;
- * unknown opcodes get Invalid Command Opcode. Fused commands and SGLs are not supported (Invalid
- * Field). Asynchronous Event Requests stay outstanding — this controller raises no events yet —
- * until a controller reset drops them. Abort always answers "not aborted": commands run to
- * completion as soon as they are fetched.
+ * The admin command set (§5) as the admin queue's worker runs it, for one enabled period of the
+ * controller (each enable makes a new one): Identify, Get/Set Features, Create/Delete I/O
+ * Submission and Completion Queue, Get Log Page, Asynchronous Event Request and Abort. Every field
+ * is checked and a bad one completes the command with the status §5 names; unknown opcodes get
+ * Invalid Command Opcode. Asynchronous Event Requests stay outstanding — this controller raises
+ * no events yet — until a controller reset drops them. Abort always answers "not aborted":
+ * commands run to completion as soon as they are fetched.
  */
 final class AdminCommands implements SubmissionQueue.Executor {
     private final NvmeController controller;
@@ -27,10 +27,6 @@ final class AdminCommands implements SubmissionQueue.Executor {
 
     @Override
     public boolean execute(SubmissionQueue queue, Command c, DmaView dma) {
-        if (c.fuse() != 0 || c.psdt() != 0) {
-            c.fail(SC_INVALID_FIELD);
-            return true;
-        }
         switch (c.opcode()) {
             case ADMIN_IDENTIFY -> identify(c, dma);
             case ADMIN_GET_FEATURES -> controller.features.get(c);

@@ -13,7 +13,7 @@ import java.nio.ByteBuffer;
  * (LBA Out of Range), the data must fit MDTS (Invalid Field) and be described by valid PRPs.
  * Data moves between the store and host memory through this queue's bounce buffer; nothing is
  * allocated per command. A write with FUA, or any write while the volatile write cache is
- * disabled, is flushed before it completes. Fused commands and SGLs: Invalid Field.
+ * disabled, is flushed before it completes.
  */
 final class IoCommands implements SubmissionQueue.Executor {
     private final Identify identify;
@@ -36,10 +36,6 @@ final class IoCommands implements SubmissionQueue.Executor {
 
     @Override
     public boolean execute(SubmissionQueue queue, Command c, DmaView dma) {
-        if (c.fuse() != 0 || c.psdt() != 0) {
-            c.fail(SC_INVALID_FIELD);
-            return true;
-        }
         switch (c.opcode()) {
             case IO_READ -> readOrWrite(c, dma, true);
             case IO_WRITE -> readOrWrite(c, dma, false);
@@ -50,18 +46,30 @@ final class IoCommands implements SubmissionQueue.Executor {
         return true;
     }
 
-    private void readOrWrite(Command c, DmaView dma, boolean read) {
+    /** The namespace whose blocks a Read, Write or Write Zeroes addresses; null (the command failed) when they do not exist. */
+    private Namespace addressed(Command c) {
         Namespace ns = identify.namespace(c.nsid());
         if (ns == null) {
             c.fail(SC_INVALID_NAMESPACE);
+        } else if (!ns.contains(c.cdw10And11(), blocks(c))) {
+            c.fail(SC_LBA_OUT_OF_RANGE);
+            return null;
+        }
+        return ns;
+    }
+
+    /** NLB, CDW12 15:0, is 0-based. */
+    private static long blocks(Command c) {
+        return (c.cdw(12) & RW_NLB_MASK) + 1L;
+    }
+
+    private void readOrWrite(Command c, DmaView dma, boolean read) {
+        Namespace ns = addressed(c);
+        if (ns == null) {
             return;
         }
         int cdw12 = c.cdw(12);
-        long slba = c.cdw10And11(), blocks = (cdw12 & RW_NLB_MASK) + 1L;
-        if (!ns.contains(slba, blocks)) {
-            c.fail(SC_LBA_OUT_OF_RANGE);
-            return;
-        }
+        long slba = c.cdw10And11(), blocks = blocks(c);
         long bytes = blocks << ns.lbaShift();
         if (bytes > maxBytes) {
             c.fail(SC_INVALID_FIELD);
@@ -102,20 +110,13 @@ final class IoCommands implements SubmissionQueue.Executor {
     }
 
     private void writeZeroes(Command c) {
-        Namespace ns = identify.namespace(c.nsid());
+        Namespace ns = addressed(c);
         if (ns == null) {
-            c.fail(SC_INVALID_NAMESPACE);
-            return;
-        }
-        int cdw12 = c.cdw(12);
-        long slba = c.cdw10And11(), blocks = (cdw12 & RW_NLB_MASK) + 1L;
-        if (!ns.contains(slba, blocks)) {
-            c.fail(SC_LBA_OUT_OF_RANGE);
             return;
         }
         try {
-            ns.store().writeZeros(slba << ns.lbaShift(), blocks << ns.lbaShift());
-            if ((cdw12 & RW_FUA) != 0 || !features.writeCacheEnabled) {
+            ns.store().writeZeros(c.cdw10And11() << ns.lbaShift(), blocks(c) << ns.lbaShift());
+            if ((c.cdw(12) & RW_FUA) != 0 || !features.writeCacheEnabled) {
                 ns.store().flush();
             }
         } catch (IOException e) {

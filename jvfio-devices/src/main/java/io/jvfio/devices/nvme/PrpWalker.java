@@ -110,18 +110,6 @@ final class PrpWalker {
         return true;
     }
 
-    int count() {
-        return count;
-    }
-
-    long address(int i) {
-        return addresses[i];
-    }
-
-    int length(int i) {
-        return lengths[i];
-    }
-
     /**
      * Copies the walked ranges to host memory from {@code buffer} ({@code toHost}) or from them
      * into it, starting {@code skip} bytes into the transfer, for {@code buffer}'s size; SC_SUCCESS

@@ -24,7 +24,10 @@ final class SubmissionQueue {
 
     /** What runs the fetched commands: the admin command set or the NVM command set. */
     interface Executor {
-        /** Runs {@code command}; returns false to keep it outstanding (no completion now). */
+        /**
+         * Runs {@code command} (not fused, data described by PRPs: the queue has checked);
+         * returns false to keep it outstanding (no completion now).
+         */
         boolean execute(SubmissionQueue queue, Command command, DmaView dma);
     }
 
@@ -166,7 +169,9 @@ final class SubmissionQueue {
             dma.read(base + (long) at * SQE_SIZE, command.entry);
             head = at + 1 == size ? 0 : at + 1;
             command.begin();
-            if (!executor.execute(this, command, dma)) {
+            if (command.fuse() != 0 || command.psdt() != 0) {
+                command.fail(SC_INVALID_FIELD);   // no fused operations, no SGLs, in either command set
+            } else if (!executor.execute(this, command, dma)) {
                 continue;
             }
             if (!cq.post(dma, this, command, signal)) {

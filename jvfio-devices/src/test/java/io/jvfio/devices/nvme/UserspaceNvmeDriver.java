@@ -2,12 +2,11 @@ package io.jvfio.devices.nvme;
 
 import static io.jvfio.devices.nvme.Nvme.*;
 
-import io.jvfio.client.DmaBuffer;
 import io.jvfio.client.Interrupts;
 import io.jvfio.client.VfioUserClient;
+import io.jvfio.devices.DriverMemory;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -28,8 +27,7 @@ final class UserspaceNvmeDriver implements AutoCloseable {
 
     final VfioUserClient client;
     final MemorySegment memory;
-    private final DmaBuffer shared;
-    private final Arena arena;
+    private final DriverMemory owned;
     private long nextFree;
     Interrupts msix;
     final Queue[] queues = new Queue[NvmeController.VECTORS];
@@ -121,16 +119,8 @@ final class UserspaceNvmeDriver implements AutoCloseable {
 
     UserspaceNvmeDriver(VfioUserClient client, boolean sharedMemory) throws IOException {
         this.client = client;
-        if (sharedMemory) {
-            shared = client.allocateDma(MEMORY_IOVA, MEMORY_SIZE);
-            arena = null;
-            memory = shared.segment();
-        } else {
-            shared = null;
-            arena = Arena.ofShared();
-            memory = arena.allocate(MEMORY_SIZE, 4096);
-            client.registerMemory(MEMORY_IOVA, memory, Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE);
-        }
+        owned = new DriverMemory(client, MEMORY_IOVA, MEMORY_SIZE, sharedMemory);
+        memory = owned.segment();
         nextFree = 0x1000;
     }
 
@@ -261,14 +251,6 @@ final class UserspaceNvmeDriver implements AutoCloseable {
         if (msix != null) {
             msix.close();
         }
-        if (shared != null) {
-            shared.close();
-        }
-        if (arena != null) {
-            if (client.isConnected()) {
-                client.dmaUnmap(MEMORY_IOVA, MEMORY_SIZE);
-            }
-            arena.close();
-        }
+        owned.close();
     }
 }
