@@ -7,7 +7,7 @@ import java.nio.ByteBuffer;
  * do nothing — no storage is touched.
  */
 public final class NullStore implements BlockStore {
-    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 16).asReadOnlyBuffer();
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 16);
 
     private final long size;
 
@@ -31,7 +31,9 @@ public final class NullStore implements BlockStore {
     @Override
     public void read(long offset, ByteBuffer dst) {
         while (dst.hasRemaining()) {
-            dst.put(ZEROS.duplicate().limit(Math.min(dst.remaining(), ZEROS.capacity())));
+            int n = Math.min(dst.remaining(), ZEROS.capacity());
+            dst.put(dst.position(), ZEROS, 0, n);   // absolute: ZEROS is shared by every thread and never moves
+            dst.position(dst.position() + n);
         }
     }
 
