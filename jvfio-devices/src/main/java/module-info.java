@@ -1,5 +1,7 @@
 module io.jvfio.devices {
     requires transitive io.jvfio.server;
     exports io.jvfio.devices;
+    exports io.jvfio.devices.nvme;
+    exports io.jvfio.devices.storage;
     exports io.jvfio.devices.virtio;
 }

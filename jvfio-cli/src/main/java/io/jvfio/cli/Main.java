@@ -23,7 +23,8 @@ public final class Main {
      * errors).
      */
     static final List<Node> COMMANDS = List.of(
-            new Node(ServeCommand.class, new Node(ServeCommand.Gpio.class), new Node(ServeCommand.VirtioBlkDisk.class)),
+            new Node(ServeCommand.class, new Node(ServeCommand.Gpio.class), new Node(ServeCommand.VirtioBlkDisk.class),
+                    new Node(ServeCommand.NvmeDisk.class)),
             new Node(DemoCommand.class), new Node(LspciCommand.class), new Node(TraceCommand.class),
             new Node(MigrateCommand.class), new Node(BenchCommand.class), new Node(CommandLine.HelpCommand.class));
 

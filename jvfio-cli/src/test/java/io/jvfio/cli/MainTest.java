@@ -25,6 +25,7 @@ class MainTest {
     void aCommandGetsOnlyItsBranch() {
         assertThat(tree(Main.commandLine("serve", "gpio", "--socket", "x"))).containsExactly("serve", "serve gpio");
         assertThat(tree(Main.commandLine("serve", "virtio-blk", "--disk", "d"))).containsExactly("serve", "serve virtio-blk");
+        assertThat(tree(Main.commandLine("serve", "nvme", "--null", "1G"))).containsExactly("serve", "serve nvme");
         assertThat(tree(Main.commandLine("lspci", "-vv", "s"))).containsExactly("lspci");
         assertThat(tree(Main.commandLine("bench", "startup")))
                 .containsExactly("bench", "bench virtio-blk", "bench latency", "bench scale", "bench startup",
@@ -35,14 +36,14 @@ class MainTest {
     void helpUsageAndErrorsGetTheWholeTree() {
         List<String> whole = tree(Main.commandLine());
         assertThat(whole).filteredOn(n -> !n.contains(" ")).containsExactlyElementsOf(TOP);
-        assertThat(whole).contains("serve gpio", "serve virtio-blk", "bench startup");
+        assertThat(whole).contains("serve gpio", "serve virtio-blk", "serve nvme", "bench startup");
         for (String[] args : List.of(new String[] {"--help"}, new String[] {"help", "serve"}, new String[] {"-V", "serve"},
                 new String[] {"serv"}, new String[] {"@args"})) {
             assertThat(tree(Main.commandLine(args))).as(String.join(" ", args)).isEqualTo(whole);
         }
-        assertThat(tree(Main.commandLine("serve"))).containsExactly("serve", "serve gpio", "serve virtio-blk");
-        assertThat(tree(Main.commandLine("serve", "--help", "gpio"))).containsExactly("serve", "serve gpio", "serve virtio-blk");
-        assertThat(tree(Main.commandLine("serve", "GPIO"))).containsExactly("serve", "serve gpio", "serve virtio-blk");
+        assertThat(tree(Main.commandLine("serve"))).containsExactly("serve", "serve gpio", "serve virtio-blk", "serve nvme");
+        assertThat(tree(Main.commandLine("serve", "--help", "gpio"))).containsExactly("serve", "serve gpio", "serve virtio-blk", "serve nvme");
+        assertThat(tree(Main.commandLine("serve", "GPIO"))).containsExactly("serve", "serve gpio", "serve virtio-blk", "serve nvme");
     }
 
     @Test

@@ -21,7 +21,7 @@ import io.jvfio.devices.virtio.VirtioBlk;
 
 /**
  * {@code jvfio serve DEVICE}: serves one device until interrupted (SIGTERM or Ctrl-C). The devices
- * ({@link Gpio}, {@link VirtioBlkDisk}) are added as subcommands by {@link Main#COMMANDS}.
+ * ({@link Gpio}, {@link VirtioBlkDisk}, {@link NvmeDisk}) are added as subcommands by {@link Main#COMMANDS}.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a device over vfio-user until SIGTERM/Ctrl-C.")
@@ -200,6 +200,83 @@ public final class ServeCommand {
         @Override
         void shutdown(VfioDevice device) {
             ((VirtioBlk) device).shutdown();
+        }
+    }
+
+    @Command(name = "nvme", mixinStandardHelpOptions = true,
+            description = {"An NVM Express 1.4 controller (class 01:08:02) whose namespaces are raw image files or null",
+                    "namespaces; Linux binds nvme to it. Namespace ids follow the options' order: --namespace first."})
+    static final class NvmeDisk extends DeviceCommand {
+        @Option(names = "--namespace", paramLabel = "IMG", description = "A namespace backed by a raw image file (repeatable).")
+        java.util.List<Path> namespaces = new java.util.ArrayList<>();
+
+        @Option(names = "--null", paramLabel = "SIZE",
+                description = "A null namespace of SIZE, e.g. 1G: reads return zeros, writes are dropped (repeatable).")
+        java.util.List<String> nullSizes = new java.util.ArrayList<>();
+
+        @Option(names = "--model", paramLabel = "M", description = "Model number, up to 40 ASCII characters.")
+        String model;
+
+        @Option(names = "--serial", paramLabel = "S", description = "Serial number, up to 20 ASCII characters (unique per controller).")
+        String serial;
+
+        @Option(names = "--firmware", paramLabel = "FR", description = "Firmware revision, up to 8 ASCII characters.")
+        String firmware;
+
+        @Option(names = "--block-size", defaultValue = "512", paramLabel = "512|4096",
+                description = "Logical block size of every namespace (default: ${DEFAULT-VALUE}).")
+        int blockSize;
+
+        @Override
+        VfioDevice device() throws Exception {
+            if (namespaces.isEmpty() && nullSizes.isEmpty()) {
+                throw new IllegalArgumentException("give at least one --namespace IMG or --null SIZE");
+            }
+            var builder = io.jvfio.devices.nvme.NvmeController.builder().blockSize(blockSize);
+            java.util.List<io.jvfio.devices.storage.BlockStore> opened = new java.util.ArrayList<>();
+            try {
+                for (Path image : namespaces) {
+                    if (!java.nio.file.Files.exists(image)) {
+                        throw new IllegalArgumentException(image + " does not exist");
+                    }
+                    opened.add(io.jvfio.devices.storage.BlockImage.open(image, 0, false));
+                }
+                for (String size : nullSizes) {
+                    opened.add(new io.jvfio.devices.storage.NullStore(Sizes.parse(size, "--null")));
+                }
+                opened.forEach(builder::namespace);
+                if (model != null) {
+                    builder.model(model);
+                }
+                if (serial != null) {
+                    builder.serial(serial);
+                }
+                if (firmware != null) {
+                    builder.firmware(firmware);
+                }
+                return builder.build();
+            } catch (Exception e) {
+                for (var store : opened) {
+                    store.close();
+                }
+                throw e;
+            }
+        }
+
+        @Override
+        void describe(VfioDevice device) {
+            var nvme = (io.jvfio.devices.nvme.NvmeController) device;
+            System.out.println("serial " + nvme.serial() + ", model " + nvme.model());
+            var sizes = nvme.namespaceSizes();
+            for (int i = 0; i < sizes.size(); i++) {
+                String backing = i < namespaces.size() ? namespaces.get(i).toAbsolutePath().toString() : "null";
+                System.out.println("namespace " + (i + 1) + ": " + sizes.get(i) + " bytes (" + backing + ")");
+            }
+        }
+
+        @Override
+        void shutdown(VfioDevice device) {
+            ((io.jvfio.devices.nvme.NvmeController) device).shutdown();
         }
     }
 }

@@ -2,6 +2,7 @@ package io.jvfio.devices.virtio;
 
 import static io.jvfio.devices.virtio.Virtio.*;
 
+import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.linux.Errno;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;

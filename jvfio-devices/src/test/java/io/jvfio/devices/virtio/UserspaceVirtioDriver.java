@@ -2,13 +2,12 @@ package io.jvfio.devices.virtio;
 
 import static io.jvfio.devices.virtio.Virtio.*;
 
-import io.jvfio.client.DmaBuffer;
 import io.jvfio.client.Interrupts;
 import io.jvfio.client.MappedRegion;
 import io.jvfio.client.VfioUserClient;
+import io.jvfio.devices.DriverMemory;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -32,8 +31,8 @@ final class UserspaceVirtioDriver implements AutoCloseable {
 
     final VfioUserClient client;
     final MemorySegment memory;
-    private final DmaBuffer shared;
-    private final Arena arena;
+    /** The memory this driver allocated, or null for memory its caller owns. */
+    private final DriverMemory owned;
     final Map<Integer, Long> capOffsets = new HashMap<>();
     final int bar, notifyBar;
     Interrupts msix;
@@ -111,16 +110,8 @@ final class UserspaceVirtioDriver implements AutoCloseable {
     /** @param sharedMemory whether the "guest" memory is given to the server by fd */
     UserspaceVirtioDriver(VfioUserClient client, boolean sharedMemory) throws IOException {
         this.client = client;
-        if (sharedMemory) {
-            shared = client.allocateDma(MEMORY_IOVA, MEMORY_SIZE);
-            arena = null;
-            memory = shared.segment();
-        } else {
-            shared = null;
-            arena = Arena.ofShared();
-            memory = arena.allocate(MEMORY_SIZE, 4096);
-            client.registerMemory(MEMORY_IOVA, memory, Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE);
-        }
+        owned = new DriverMemory(client, MEMORY_IOVA, MEMORY_SIZE, sharedMemory);
+        memory = owned.segment();
         int[] found = findCapabilities();
         this.bar = found[0];
         this.notifyBar = found[1];
@@ -133,8 +124,7 @@ final class UserspaceVirtioDriver implements AutoCloseable {
     UserspaceVirtioDriver(VfioUserClient client, MemorySegment memory) throws IOException {
         this.client = client;
         this.memory = memory;
-        this.shared = null;
-        this.arena = null;
+        this.owned = null;
         int[] found = findCapabilities();
         this.bar = found[0];
         this.notifyBar = found[1];
@@ -281,14 +271,8 @@ final class UserspaceVirtioDriver implements AutoCloseable {
         if (mappedNotify != null) {
             mappedNotify.close();
         }
-        if (shared != null) {
-            shared.close();
-        }
-        if (arena != null) {
-            if (client.isConnected()) {
-                client.dmaUnmap(MEMORY_IOVA, MEMORY_SIZE);
-            }
-            arena.close();
+        if (owned != null) {
+            owned.close();
         }
     }
 }

@@ -1,4 +1,4 @@
-package io.jvfio.devices.virtio;
+package io.jvfio.devices.storage;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,7 +14,9 @@ import java.util.Set;
  * reads and writes (pread/pwrite), so every queue's worker uses the one channel at once; flush is
  * fdatasync. The caller bounds-checks against {@link #size()}.
  */
-final class BlockImage implements AutoCloseable {
+public final class BlockImage implements BlockStore {
+    /** The smallest disk: one 512-byte sector. */
+    private static final int MIN_SIZE = 512;
     private static final int ZERO_CHUNK = 1 << 20;
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
 
@@ -34,7 +36,7 @@ final class BlockImage implements AutoCloseable {
      * Opens {@code path}; with {@code createSize > 0}, creates it (sparse) at that size if it does
      * not exist, and refuses an existing file of another size.
      */
-    static BlockImage open(Path path, long createSize, boolean readOnly) throws IOException {
+    public static BlockImage open(Path path, long createSize, boolean readOnly) throws IOException {
         if (createSize > 0 && !Files.exists(path)) {
             if (readOnly) {
                 throw new IOException("cannot create the read-only image " + path);
@@ -52,27 +54,30 @@ final class BlockImage implements AutoCloseable {
             channel.close();
             throw new IOException("%s exists with %d bytes, not the %d asked for".formatted(path, size, createSize));
         }
-        if (size < Virtio.SECTOR_SIZE) {
+        if (size < MIN_SIZE) {
             channel.close();
             throw new IOException("%s has %d bytes: a disk needs at least one 512-byte sector".formatted(path, size));
         }
         return new BlockImage(path, channel, size, readOnly);
     }
 
-    Path path() {
+    public Path path() {
         return path;
     }
 
-    long size() {
+    @Override
+    public long size() {
         return size;
     }
 
-    boolean isReadOnly() {
+    @Override
+    public boolean isReadOnly() {
         return readOnly;
     }
 
     /** Fills {@code dst} from {@code offset}; bytes past the end of the file read as zeros. */
-    void read(long offset, ByteBuffer dst) throws IOException {
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
         while (dst.hasRemaining()) {
             int n = channel.read(dst, offset);
             if (n < 0) {
@@ -85,13 +90,15 @@ final class BlockImage implements AutoCloseable {
         }
     }
 
-    void write(long offset, ByteBuffer src) throws IOException {
+    @Override
+    public void write(long offset, ByteBuffer src) throws IOException {
         while (src.hasRemaining()) {
             offset += channel.write(src, offset);
         }
     }
 
-    void writeZeros(long offset, long length) throws IOException {
+    @Override
+    public void writeZeros(long offset, long length) throws IOException {
         while (length > 0) {
             int chunk = (int) Math.min(length, ZERO_CHUNK);
             write(offset, ZEROS.duplicate().limit(chunk));
@@ -101,7 +108,8 @@ final class BlockImage implements AutoCloseable {
     }
 
     /** Makes every completed write durable (fdatasync). */
-    void flush() throws IOException {
+    @Override
+    public void flush() throws IOException {
         channel.force(false);
     }
 

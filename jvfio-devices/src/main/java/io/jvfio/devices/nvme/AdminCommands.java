@@ -1,0 +1,161 @@
+package io.jvfio.devices.nvme;
+
+import static io.jvfio.devices.nvme.Nvme.*;
+
+import io.jvfio.server.DmaView;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The admin command set (§5) as the admin queue's worker runs it, for one enabled period of the
+ * controller (each enable makes a new one): Identify, Get/Set Features, Create/Delete I/O
+ * Submission and Completion Queue, Get Log Page, Asynchronous Event Request and Abort. Every field
+ * is checked and a bad one completes the command with the status §5 names; unknown opcodes get
+ * Invalid Command Opcode. Asynchronous Event Requests stay outstanding — this controller raises
+ * no events yet — until a controller reset drops them. Abort always answers "not aborted":
+ * commands run to completion as soon as they are fetched.
+ */
+final class AdminCommands implements SubmissionQueue.Executor {
+    private final NvmeController controller;
+    private final MemorySegment page = MemorySegment.ofArray(new long[IDENTIFY_SIZE / Long.BYTES]);
+    private final PrpWalker prps = new PrpWalker(IDENTIFY_SIZE);
+    /** Asynchronous Event Requests outstanding; a controller reset drops them with this object. */
+    private int outstandingEvents;
+
+    AdminCommands(NvmeController controller) {
+        this.controller = controller;
+    }
+
+    @Override
+    public boolean execute(SubmissionQueue queue, Command c, DmaView dma) {
+        switch (c.opcode()) {
+            case ADMIN_IDENTIFY -> identify(c, dma);
+            case ADMIN_GET_FEATURES -> controller.features.get(c);
+            case ADMIN_SET_FEATURES -> controller.features.set(c, controller.hasIoQueues());
+            case ADMIN_CREATE_CQ -> createCompletionQueue(c);
+            case ADMIN_CREATE_SQ -> createSubmissionQueue(c);
+            case ADMIN_DELETE_SQ -> deleteSubmissionQueue(c);
+            case ADMIN_DELETE_CQ -> deleteCompletionQueue(c);
+            case ADMIN_GET_LOG_PAGE -> getLogPage(c, dma);
+            case ADMIN_ABORT -> c.result = 1;   // bit 0: the command was not aborted
+            case ADMIN_ASYNC_EVENT_REQUEST -> {
+                if (outstandingEvents > Identify.AERL) {
+                    c.fail(SC_AER_LIMIT_EXCEEDED);
+                    return true;
+                }
+                outstandingEvents++;
+                return false;
+            }
+            default -> c.fail(SC_INVALID_OPCODE);
+        }
+        return true;
+    }
+
+    private void identify(Command c, DmaView dma) {
+        int status = controller.identify.fill(page, c.cdw(10) & 0xff, c.nsid());
+        if (status == SC_SUCCESS) {
+            status = toHost(c, dma, page);
+        }
+        if (status != SC_SUCCESS) {
+            c.fail(status);
+        }
+    }
+
+    private void getLogPage(Command c, DmaView dma) {
+        int cdw10 = c.cdw(10);
+        int lid = cdw10 & 0xff;
+        long dwords = ((long) (c.cdw(11) & 0xffff) << 16 | cdw10 >>> 16) + 1;
+        long offset = Integer.toUnsignedLong(c.cdw(12)) | (long) c.cdw(13) << 32;
+        int size = LogPages.size(lid);
+        if (size < 0) {
+            c.fail(SC_INVALID_LOG_PAGE);
+            return;
+        }
+        int nsid = c.nsid();
+        if (lid == LOG_SMART && nsid != 0 && nsid != BROADCAST_NSID) {   // LPA bit 0 clear: no per-namespace SMART
+            c.fail(SC_INVALID_FIELD);
+            return;
+        }
+        if ((offset & 3) != 0 || offset < 0 || offset >= size) {
+            c.fail(SC_INVALID_FIELD);
+            return;
+        }
+        int length = (int) Math.min(dwords * 4, size - offset);
+        controller.logs.fill(page, lid, controller.features);
+        int status = toHost(c, dma, page.asSlice(offset, length));
+        if (status != SC_SUCCESS) {
+            c.fail(status);
+        }
+    }
+
+    private int toHost(Command c, DmaView dma, MemorySegment data) {
+        int status = prps.walk(dma, c.prp1(), c.prp2(), (int) data.byteSize());
+        return status != SC_SUCCESS ? status : prps.copy(dma, 0, data, true);
+    }
+
+    private void createCompletionQueue(Command c) {
+        int cdw10 = c.cdw(10), cdw11 = c.cdw(11);
+        int qid = cdw10 & 0xffff, entries = (cdw10 >>> 16) + 1, vector = cdw11 >>> 16;
+        boolean contiguous = (cdw11 & 1) != 0, interrupts = (cdw11 & 2) != 0;
+        int status;
+        if (qid == 0 || qid > controller.features.completionQueues || controller.completionQueue(qid) != null) {
+            status = SC_INVALID_QUEUE_ID;
+        } else if (controller.completionEntryShift() != CQES || entries < 2 || entries > controller.maxQueueEntries()) {
+            status = SC_INVALID_QUEUE_SIZE;
+        } else if (!contiguous) {
+            status = SC_INVALID_FIELD;            // CAP.CQR: queues must be physically contiguous
+        } else if ((c.prp1() & (PAGE_SIZE - 1)) != 0) {
+            status = SC_PRP_OFFSET_INVALID;
+        } else if (interrupts && (vector >= NvmeController.VECTORS || (vector != 0 && !controller.msixEnabled()))) {
+            status = SC_INVALID_INTERRUPT_VECTOR;
+        } else {
+            controller.addCompletionQueue(new CompletionQueue(qid, c.prp1(), entries, interrupts, vector));
+            return;
+        }
+        c.fail(status);
+    }
+
+    private void createSubmissionQueue(Command c) {
+        int cdw10 = c.cdw(10), cdw11 = c.cdw(11);
+        int qid = cdw10 & 0xffff, entries = (cdw10 >>> 16) + 1, cqid = cdw11 >>> 16;
+        boolean contiguous = (cdw11 & 1) != 0;
+        CompletionQueue cq = cqid == 0 ? null : controller.completionQueue(cqid);
+        int status;
+        if (qid == 0 || qid > controller.features.submissionQueues || controller.submissionQueue(qid) != null) {
+            status = SC_INVALID_QUEUE_ID;
+        } else if (cq == null) {
+            status = SC_CQ_INVALID;
+        } else if (controller.submissionEntryShift() != SQES || entries < 2 || entries > controller.maxQueueEntries()) {
+            status = SC_INVALID_QUEUE_SIZE;
+        } else if (!contiguous) {
+            status = SC_INVALID_FIELD;
+        } else if ((c.prp1() & (PAGE_SIZE - 1)) != 0) {
+            status = SC_PRP_OFFSET_INVALID;
+        } else {
+            controller.addSubmissionQueue(qid, c.prp1(), entries, cq);
+            return;
+        }
+        c.fail(status);
+    }
+
+    private void deleteSubmissionQueue(Command c) {
+        int qid = c.cdw(10) & 0xffff;
+        SubmissionQueue sq = qid == 0 ? null : controller.submissionQueue(qid);
+        if (sq == null) {
+            c.fail(SC_INVALID_QUEUE_ID);
+            return;
+        }
+        controller.removeSubmissionQueue(sq);
+    }
+
+    private void deleteCompletionQueue(Command c) {
+        int qid = c.cdw(10) & 0xffff;
+        CompletionQueue cq = qid == 0 ? null : controller.completionQueue(qid);
+        if (cq == null) {
+            c.fail(SC_INVALID_QUEUE_ID);
+        } else if (cq.inUse()) {
+            c.fail(SC_INVALID_QUEUE_DELETION);
+        } else {
+            controller.removeCompletionQueue(cq);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package io.jvfio.devices.nvme;
+
+import static io.jvfio.devices.nvme.Nvme.*;
+
+import io.jvfio.server.DmaView;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+
+/**
+ * The NVM command set (§6) as one I/O queue's worker runs it: Read, Write, Flush and Write
+ * Zeroes. The namespace must be active (Invalid Namespace or Format), the blocks must exist
+ * (LBA Out of Range), the data must fit MDTS (Invalid Field) and be described by valid PRPs.
+ * Data moves between the store and host memory through this queue's bounce buffer; nothing is
+ * allocated per command. A write with FUA, or any write while the volatile write cache is
+ * disabled, is flushed before it completes.
+ */
+final class IoCommands implements SubmissionQueue.Executor {
+    private final Identify identify;
+    private final Features features;
+    private final LogPages logs;
+    private final int maxBytes;
+    private final PrpWalker prps;
+    private final ByteBuffer bounce;
+    private final MemorySegment bounceSegment;
+
+    IoCommands(Identify identify, Features features, LogPages logs, int maxBytes) {
+        this.identify = identify;
+        this.features = features;
+        this.logs = logs;
+        this.maxBytes = maxBytes;
+        this.prps = new PrpWalker(maxBytes);
+        this.bounce = ByteBuffer.allocateDirect(maxBytes);
+        this.bounceSegment = MemorySegment.ofBuffer(bounce);
+    }
+
+    @Override
+    public boolean execute(SubmissionQueue queue, Command c, DmaView dma) {
+        switch (c.opcode()) {
+            case IO_READ -> readOrWrite(c, dma, true);
+            case IO_WRITE -> readOrWrite(c, dma, false);
+            case IO_FLUSH -> flush(c);
+            case IO_WRITE_ZEROES -> writeZeroes(c);
+            default -> c.fail(SC_INVALID_OPCODE);
+        }
+        return true;
+    }
+
+    /** The namespace whose blocks a Read, Write or Write Zeroes addresses; null (the command failed) when they do not exist. */
+    private Namespace addressed(Command c) {
+        Namespace ns = identify.namespace(c.nsid());
+        if (ns == null) {
+            c.fail(SC_INVALID_NAMESPACE);
+        } else if (!ns.contains(c.cdw10And11(), blocks(c))) {
+            c.fail(SC_LBA_OUT_OF_RANGE);
+            return null;
+        }
+        return ns;
+    }
+
+    /** NLB, CDW12 15:0, is 0-based. */
+    private static long blocks(Command c) {
+        return (c.cdw(12) & RW_NLB_MASK) + 1L;
+    }
+
+    private void readOrWrite(Command c, DmaView dma, boolean read) {
+        Namespace ns = addressed(c);
+        if (ns == null) {
+            return;
+        }
+        int cdw12 = c.cdw(12);
+        long slba = c.cdw10And11(), blocks = blocks(c);
+        long bytes = blocks << ns.lbaShift();
+        if (bytes > maxBytes) {
+            c.fail(SC_INVALID_FIELD);
+            return;
+        }
+        int length = (int) bytes;
+        int status = prps.walk(dma, c.prp1(), c.prp2(), length);
+        if (status != SC_SUCCESS) {
+            c.fail(status);
+            return;
+        }
+        MemorySegment data = bounceSegment.asSlice(0, length);
+        long position = slba << ns.lbaShift();
+        bounce.clear().limit(length);
+        try {
+            if (read) {
+                ns.store().read(position, bounce);
+                status = prps.copy(dma, 0, data, true);
+                logs.readCommands.increment();
+                logs.blocksRead.add(bytes >>> 9);
+            } else {
+                status = prps.copy(dma, 0, data, false);
+                if (status == SC_SUCCESS) {
+                    ns.store().write(position, bounce);
+                    if ((cdw12 & RW_FUA) != 0 || !features.writeCacheEnabled) {
+                        ns.store().flush();
+                    }
+                    logs.writeCommands.increment();
+                    logs.blocksWritten.add(bytes >>> 9);
+                }
+            }
+        } catch (IOException e) {
+            status = read ? SC_UNRECOVERED_READ_ERROR : SC_WRITE_FAULT;
+        }
+        if (status != SC_SUCCESS) {
+            c.fail(status);
+        }
+    }
+
+    private void writeZeroes(Command c) {
+        Namespace ns = addressed(c);
+        if (ns == null) {
+            return;
+        }
+        try {
+            ns.store().writeZeros(c.cdw10And11() << ns.lbaShift(), blocks(c) << ns.lbaShift());
+            if ((c.cdw(12) & RW_FUA) != 0 || !features.writeCacheEnabled) {
+                ns.store().flush();
+            }
+        } catch (IOException e) {
+            c.fail(SC_WRITE_FAULT);
+        }
+    }
+
+    /** Flush one namespace, or all with the broadcast id (VWC advertises it). */
+    private void flush(Command c) {
+        int nsid = c.nsid();
+        try {
+            if (nsid == BROADCAST_NSID) {
+                for (int i = 1; i <= identify.namespaceCount(); i++) {
+                    identify.namespace(i).store().flush();
+                }
+                return;
+            }
+            Namespace ns = identify.namespace(nsid);
+            if (ns == null) {
+                c.fail(SC_INVALID_NAMESPACE);
+                return;
+            }
+            ns.store().flush();
+        } catch (IOException e) {
+            c.fail(SC_WRITE_FAULT);
+        }
+    }
+}

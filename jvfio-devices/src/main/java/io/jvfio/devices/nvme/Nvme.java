@@ -1,0 +1,121 @@
+package io.jvfio.devices.nvme;
+
+/**
+ * NVM Express 1.4 numbers in one place: controller registers (BAR 0), queue entry layouts,
+ * opcodes, status codes, features, log pages and Identify offsets. Bit ranges are {@code hi:lo}.
+ */
+public final class Nvme {
+    private Nvme() {}
+
+    // ------------------------------------------------------------------ controller registers (§3.1)
+    public static final int REG_CAP = 0x00, REG_VS = 0x08, REG_INTMS = 0x0C, REG_INTMC = 0x10, REG_CC = 0x14,
+            REG_CSTS = 0x1C, REG_NSSR = 0x20, REG_AQA = 0x24, REG_ASQ = 0x28, REG_ACQ = 0x30;
+    /** Doorbells: SQ y tail at 0x1000 + 2y * 4, CQ y head at 0x1000 + (2y + 1) * 4 (DSTRD 0). */
+    public static final int DOORBELLS = 0x1000, DOORBELL_STRIDE = 4;
+
+    public static final int CAP_MQES_MASK = 0xffff;
+    public static final int CAP_CQR_SHIFT = 16, CAP_TO_SHIFT = 24, CAP_DSTRD_SHIFT = 32, CAP_CSS_SHIFT = 37,
+            CAP_MPSMIN_SHIFT = 48, CAP_MPSMAX_SHIFT = 52;
+    public static final int CAP_CSS_NVM = 1;
+
+    public static final int VERSION_1_4 = 0x0001_0400;
+
+    public static final int CC_EN = 1;
+    public static final int CC_CSS_SHIFT = 4, CC_CSS_MASK = 0x7, CC_MPS_SHIFT = 7, CC_MPS_MASK = 0xf,
+            CC_AMS_SHIFT = 11, CC_AMS_MASK = 0x7, CC_SHN_SHIFT = 14, CC_SHN_MASK = 0x3,
+            CC_IOSQES_SHIFT = 16, CC_IOCQES_SHIFT = 20, CC_ES_MASK = 0xf;
+    public static final int CC_CSS_NVM = 0;
+
+    public static final int CSTS_RDY = 1, CSTS_CFS = 1 << 1;
+    public static final int CSTS_SHST_SHIFT = 2, CSTS_SHST_MASK = 0x3 << CSTS_SHST_SHIFT;
+    public static final int SHST_NORMAL = 0, SHST_IN_PROGRESS = 1, SHST_COMPLETE = 2;
+
+    public static final int AQA_SIZE_MASK = 0xfff, AQA_ACQS_SHIFT = 16;
+
+    // ------------------------------------------------------------------ queue entries (§4.2, §4.6)
+    public static final int SQE_SIZE = 64, CQE_SIZE = 16;
+    /** log2 of the entry sizes, as CC.IOSQES / IOCQES and Identify SQES / CQES give them. */
+    public static final int SQES = 6, CQES = 4;
+
+    public static final int SQE_OPCODE = 0, SQE_FLAGS = 1, SQE_CID = 2, SQE_NSID = 4, SQE_MPTR = 16,
+            SQE_PRP1 = 24, SQE_PRP2 = 32, SQE_CDW10 = 40, SQE_CDW11 = 44, SQE_CDW12 = 48, SQE_CDW13 = 52,
+            SQE_CDW14 = 56, SQE_CDW15 = 60;
+    /** Flags byte: FUSE 1:0, PSDT 7:6 (00 = PRPs). */
+    public static final int FLAGS_FUSE_MASK = 0x3, FLAGS_PSDT_SHIFT = 6;
+
+    public static final int CQE_DW0 = 0, CQE_DW1 = 4, CQE_SQHD = 8, CQE_SQID = 10, CQE_CID = 12, CQE_STATUS = 14;
+
+    // ------------------------------------------------------------------ opcodes (§5, §6)
+    public static final int ADMIN_DELETE_SQ = 0x00, ADMIN_CREATE_SQ = 0x01, ADMIN_GET_LOG_PAGE = 0x02,
+            ADMIN_DELETE_CQ = 0x04, ADMIN_CREATE_CQ = 0x05, ADMIN_IDENTIFY = 0x06, ADMIN_ABORT = 0x08,
+            ADMIN_SET_FEATURES = 0x09, ADMIN_GET_FEATURES = 0x0A, ADMIN_ASYNC_EVENT_REQUEST = 0x0C;
+
+    public static final int IO_FLUSH = 0x00, IO_WRITE = 0x01, IO_READ = 0x02, IO_WRITE_ZEROES = 0x08;
+    /** Read/Write CDW12: NLB 15:0 (0-based), FUA bit 30. */
+    public static final int RW_NLB_MASK = 0xffff, RW_FUA = 1 << 30;
+
+    // ------------------------------------------------------------------ status (§4.6.1.2): SCT << 8 | SC
+    public static final int SC_SUCCESS = 0x000, SC_INVALID_OPCODE = 0x001, SC_INVALID_FIELD = 0x002,
+            SC_DATA_TRANSFER_ERROR = 0x004, SC_INTERNAL = 0x006, SC_ABORTED_SQ_DELETION = 0x008,
+            SC_INVALID_NAMESPACE = 0x00B, SC_COMMAND_SEQUENCE_ERROR = 0x00C, SC_PRP_OFFSET_INVALID = 0x013,
+            SC_LBA_OUT_OF_RANGE = 0x080;
+    public static final int SC_CQ_INVALID = 0x100, SC_INVALID_QUEUE_ID = 0x101, SC_INVALID_QUEUE_SIZE = 0x102,
+            SC_AER_LIMIT_EXCEEDED = 0x105, SC_INVALID_INTERRUPT_VECTOR = 0x108, SC_INVALID_LOG_PAGE = 0x109,
+            SC_INVALID_QUEUE_DELETION = 0x10C, SC_FEATURE_NOT_SAVEABLE = 0x10D;
+    public static final int SC_WRITE_FAULT = 0x280, SC_UNRECOVERED_READ_ERROR = 0x281;
+    /** Do Not Retry, in the status word after the phase bit is shifted in. */
+    public static final int STATUS_DNR = 1 << 14;
+
+    // ------------------------------------------------------------------ Identify (§5.15)
+    public static final int IDENTIFY_SIZE = 4096;
+    public static final int CNS_NAMESPACE = 0x00, CNS_CONTROLLER = 0x01, CNS_ACTIVE_NAMESPACES = 0x02,
+            CNS_NAMESPACE_DESCRIPTORS = 0x03;
+
+    public static final int ID_CTRL_VID = 0, ID_CTRL_SSVID = 2, ID_CTRL_SN = 4, ID_CTRL_MN = 24, ID_CTRL_FR = 64,
+            ID_CTRL_RAB = 72, ID_CTRL_IEEE = 73, ID_CTRL_MDTS = 77, ID_CTRL_CNTLID = 78, ID_CTRL_VER = 80,
+            ID_CTRL_OAES = 92, ID_CTRL_CNTRLTYPE = 111, ID_CTRL_OACS = 256, ID_CTRL_ACL = 258, ID_CTRL_AERL = 259,
+            ID_CTRL_FRMW = 260, ID_CTRL_LPA = 261, ID_CTRL_ELPE = 262, ID_CTRL_NPSS = 263, ID_CTRL_WCTEMP = 266,
+            ID_CTRL_CCTEMP = 268, ID_CTRL_SQES = 512, ID_CTRL_CQES = 513, ID_CTRL_MAXCMD = 514, ID_CTRL_NN = 516,
+            ID_CTRL_ONCS = 520, ID_CTRL_VWC = 525, ID_CTRL_SUBNQN = 768, ID_CTRL_PSD0 = 2048;
+    public static final int SN_BYTES = 20, MN_BYTES = 40, FR_BYTES = 8, SUBNQN_BYTES = 256;
+    public static final int CNTRLTYPE_IO = 1;
+    /** ONCS bit 3: Write Zeroes. */
+    public static final int ONCS_WRITE_ZEROES = 1 << 3;
+    /** VWC: present (bit 0) and Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b). */
+    public static final int VWC_PRESENT_WITH_BROADCAST_FLUSH = 0x7;
+    /** LPA bit 2: extended data for Get Log Page (NUMDU, offsets). */
+    public static final int LPA_EXTENDED = 1 << 2;
+
+    public static final int ID_NS_NSZE = 0, ID_NS_NCAP = 8, ID_NS_NUSE = 16, ID_NS_NLBAF = 25, ID_NS_FLBAS = 26,
+            ID_NS_LBAF0 = 128;
+    /** An LBA format entry: LBADS (log2 of the data size) in bits 23:16. */
+    public static final int LBAF_LBADS_SHIFT = 16;
+
+    /** Namespace identification descriptor (CNS 03): NIDT, NIDL, 2 reserved, ID. */
+    public static final int NIDT_UUID = 3, NID_UUID_LENGTH = 16;
+    public static final int BROADCAST_NSID = 0xffff_ffff;
+
+    // ------------------------------------------------------------------ features (§5.21.1)
+    public static final int FEATURE_ARBITRATION = 0x01, FEATURE_POWER_MANAGEMENT = 0x02,
+            FEATURE_TEMPERATURE_THRESHOLD = 0x04, FEATURE_ERROR_RECOVERY = 0x05, FEATURE_VOLATILE_WRITE_CACHE = 0x06,
+            FEATURE_NUMBER_OF_QUEUES = 0x07, FEATURE_INTERRUPT_COALESCING = 0x08,
+            FEATURE_INTERRUPT_VECTOR_CONFIG = 0x09, FEATURE_ASYNC_EVENT_CONFIG = 0x0B;
+    /** Set Features CDW10 bit 31: save. Get Features CDW10 10:8: select. */
+    public static final int FEATURE_SAVE = 1 << 31, FEATURE_SELECT_SHIFT = 8, FEATURE_SELECT_MASK = 0x7;
+    public static final int SELECT_CURRENT = 0, SELECT_DEFAULT = 1, SELECT_SAVED = 2, SELECT_CAPABILITIES = 3;
+    /** Supported-capabilities answer: the feature is changeable. */
+    public static final int FEATURE_CAPABILITY_CHANGEABLE = 1 << 2;
+
+    // ------------------------------------------------------------------ log pages (§5.14.1)
+    public static final int LOG_ERROR_INFORMATION = 0x01, LOG_SMART = 0x02, LOG_FIRMWARE_SLOT = 0x03;
+    public static final int ERROR_ENTRY_SIZE = 64, SMART_LOG_SIZE = 512, FIRMWARE_LOG_SIZE = 512;
+    public static final int SMART_CRITICAL_WARNING = 0, SMART_TEMPERATURE = 1, SMART_AVAILABLE_SPARE = 3,
+            SMART_SPARE_THRESHOLD = 4, SMART_DATA_UNITS_READ = 32, SMART_DATA_UNITS_WRITTEN = 48,
+            SMART_HOST_READS = 64, SMART_HOST_WRITES = 80, SMART_POWER_CYCLES = 112, SMART_POWER_ON_HOURS = 128;
+    public static final int SMART_WARNING_TEMPERATURE = 1 << 1;
+    public static final int FW_LOG_AFI = 0, FW_LOG_FRS1 = 8;
+
+    // ------------------------------------------------------------------ memory pages
+    /** The only memory page size offered (CAP.MPSMIN = MPSMAX = 0). */
+    public static final int PAGE_SIZE = 4096;
+}

@@ -1,0 +1,187 @@
+package io.jvfio.devices.nvme;
+
+import static io.jvfio.devices.nvme.Nvme.*;
+
+import io.jvfio.server.DmaView;
+import io.jvfio.server.VfioException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A submission queue in host memory and the thread that serves it (§4.1): the host's tail
+ * doorbell wakes the worker, which fetches each entry into its preallocated {@link Command},
+ * hands it to the queue's command set and posts the completion to the queue's completion queue
+ * (waiting while that is full), then interrupts the host — once per batch, and before it would
+ * wait for room. A command set may keep a command outstanding (an Asynchronous Event Request).
+ *
+ * <p>Host memory that cannot be read or written (an entry, a completion) is a controller fatal
+ * status, not an exception that ends the thread.
+ */
+final class SubmissionQueue {
+    /** Completions posted before the host hears of them, at most, while commands keep coming. */
+    private static final int INTERRUPT_BATCH = 16;
+    private static final long JOIN_MILLIS = 10_000;
+
+    /** What runs the fetched commands: the admin command set or the NVM command set. */
+    interface Executor {
+        /**
+         * Runs {@code command} (not fused, data described by PRPs: the queue has checked);
+         * returns false to keep it outstanding (no completion now).
+         */
+        boolean execute(SubmissionQueue queue, Command command, DmaView dma);
+    }
+
+    /** The controller services a queue needs. */
+    interface Host {
+        /** The client's memory, or null while no client is connected. */
+        DmaView dmaOrNull();
+
+        void interrupt(CompletionQueue cq);
+
+        void fatal(String why, Throwable cause);
+    }
+
+    final int id;
+    final long base;
+    final int size;
+    final CompletionQueue cq;
+    final Command command = new Command();
+
+    private final Executor executor;
+    private final Host host;
+    private final Thread worker;
+    private final AtomicBoolean kicked = new AtomicBoolean();
+    private final Runnable signal;
+    private volatile int tail;
+    private volatile int head;
+    private volatile boolean live = true;
+
+    SubmissionQueue(int id, long base, int size, CompletionQueue cq, Executor executor, Host host, String threadName) {
+        this.id = id;
+        this.base = base;
+        this.size = size;
+        this.cq = cq;
+        this.executor = executor;
+        this.host = host;
+        this.signal = this::signal;
+        cq.attach();
+        this.worker = Thread.ofPlatform().daemon().name(threadName).unstarted(this::run);
+        worker.start();
+    }
+
+    boolean isLive() {
+        return live;
+    }
+
+    int head() {
+        return head;
+    }
+
+    /** The host's tail doorbell; false (and ignored) for a value beyond the queue. */
+    boolean moveTail(int value) {
+        if (value >= size) {
+            return false;
+        }
+        tail = value;
+        kick();
+        return true;
+    }
+
+    private void kick() {
+        if (!kicked.getAndSet(true)) {
+            LockSupport.unpark(worker);
+        }
+    }
+
+    /** Stops taking commands; a command being executed finishes, its completion is dropped. */
+    void kill() {
+        live = false;
+        cq.wakePosters();
+        LockSupport.unpark(worker);
+    }
+
+    /** After {@link #kill()}: waits for the worker to finish its command, then releases the completion queue. */
+    void awaitStopped() {
+        if (Thread.currentThread() != worker) {
+            try {
+                worker.join(JOIN_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        cq.detach();
+    }
+
+    /** Posts the completion of a command kept outstanding; false when it could not be (queue gone). */
+    boolean complete(Command outstanding, DmaView dma) {
+        try {
+            boolean posted = cq.post(dma, this, outstanding, signal);
+            signal();
+            return posted;
+        } catch (VfioException | RuntimeException e) {
+            host.fatal("completion queue %d: %s".formatted(cq.id, e.getMessage()), e);
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void signal() {
+        if (cq.takeUnsignalled()) {
+            host.interrupt(cq);
+        }
+    }
+
+    private void run() {
+        while (live) {
+            while (!kicked.getAndSet(false)) {
+                LockSupport.park(this);
+                if (!live) {
+                    return;
+                }
+            }
+            DmaView dma = host.dmaOrNull();
+            if (dma == null) {
+                continue;
+            }
+            try {
+                drain(dma);
+            } catch (VfioException | RuntimeException e) {
+                // Host memory gone or unreachable, or a bug: the controller fails, the JVM does not.
+                if (live) {
+                    host.fatal("queue %d: %s".formatted(id, e.getMessage()), e);
+                }
+                return;
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private void drain(DmaView dma) throws VfioException, InterruptedException {
+        int posted = 0;
+        while (live) {
+            int at = head;
+            if (at == tail) {
+                break;
+            }
+            dma.read(base + (long) at * SQE_SIZE, command.entry);
+            head = at + 1 == size ? 0 : at + 1;
+            command.begin();
+            if (command.fuse() != 0 || command.psdt() != 0) {
+                command.fail(SC_INVALID_FIELD);   // no fused operations, no SGLs, in either command set
+            } else if (!executor.execute(this, command, dma)) {
+                continue;
+            }
+            if (!cq.post(dma, this, command, signal)) {
+                continue;
+            }
+            if (++posted == INTERRUPT_BATCH) {
+                posted = 0;
+                signal();
+            }
+        }
+        signal();
+    }
+}

@@ -1,0 +1,28 @@
+package io.jvfio.devices.storage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * What a disk device stores its blocks in: a byte-addressed store of fixed size. Callers
+ * bounds-check against {@link #size()}; every method may be called from several threads at once.
+ */
+public interface BlockStore extends AutoCloseable {
+    long size();
+
+    boolean isReadOnly();
+
+    /** Fills {@code dst} from byte {@code offset}. */
+    void read(long offset, ByteBuffer dst) throws IOException;
+
+    /** Stores all of {@code src} at byte {@code offset}. */
+    void write(long offset, ByteBuffer src) throws IOException;
+
+    void writeZeros(long offset, long length) throws IOException;
+
+    /** Makes every completed write durable. */
+    void flush() throws IOException;
+
+    @Override
+    void close() throws IOException;
+}
