@@ -206,7 +206,7 @@ public final class ServeCommand {
     @Command(name = "nvme", mixinStandardHelpOptions = true,
             description = {"An NVM Express 1.4 controller (class 01:08:02) whose namespaces are raw image files or null",
                     "namespaces; Linux binds nvme to it. Namespace ids follow the options' order: --namespace first."})
-    static final class NvmeDisk extends DeviceCommand {
+    public static final class NvmeDisk extends DeviceCommand {
         @Option(names = "--namespace", paramLabel = "IMG", description = "A namespace backed by a raw image file (repeatable).")
         java.util.List<Path> namespaces = new java.util.ArrayList<>();
 

@@ -1,18 +1,19 @@
-package io.jvfio.cli;
+package io.jvfio.cli.scenarios;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jvfio.devices.nvme.NvmeController;
 import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.devices.storage.NullStore;
 import io.jvfio.protocol.Command;
+import io.jvfio.qemu.GuestOptions;
 import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
 import io.jvfio.qemu.QemuGuest;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.testing.GuestTests;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -21,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.HexFormat;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -46,9 +48,7 @@ class NvmeGuestTest {
 
     @BeforeEach
     void serve() throws Exception {
-        if (!GuestToolchain.requiredByEnvironment()) {
-            assumeTrue(GuestToolchain.isAvailable(), GuestToolchain::unavailableReason);
-        }
+        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
         toolchain = GuestToolchain.locate();
         dir = Files.createDirectories(toolchain.runRoot().resolve("nvme-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
         nvme = NvmeController.builder().serial(SERIAL).model(MODEL).firmware(FIRMWARE)
@@ -69,7 +69,7 @@ class NvmeGuestTest {
         }
         if (dir != null) {
             try (var files = Files.walk(dir)) {
-                for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                     Files.deleteIfExists(p);
                 }
             }
@@ -84,7 +84,7 @@ class NvmeGuestTest {
                 .program("/usr/bin/fio")
                 .script(script())
                 .build(dir.resolve("initramfs.img"));
-        QemuGuest.Options options = QemuGuest.options().initramfs(initramfs.path()).sharedMemory(sharedMemory)
+        GuestOptions options = QemuGuest.options().initramfs(initramfs.path()).sharedMemory(sharedMemory)
                 .vfioUserDevice(server.socketPath().orElseThrow()).cpus(2).timeout(Duration.ofSeconds(400));
         GuestResult result;
         try (QemuGuest guest = QemuGuest.prepare(toolchain, options)) {
