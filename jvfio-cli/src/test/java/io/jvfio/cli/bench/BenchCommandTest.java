@@ -10,9 +10,10 @@ class BenchCommandTest {
     @Test
     void benchSubcommandsParse() {
         CommandLine cli = new CommandLine(new BenchCommand());
-        assertThat(cli.getSubcommands()).containsKeys("latency", "scale", "startup", "serve", "aot-training", "virtio-blk");
+        assertThat(cli.getSubcommands()).containsKeys("latency", "scale", "startup", "aot-training", "virtio-blk");
         CommandLine.ParseResult parsed = cli.parseArgs("latency", "--ops", "10", "--placement", "cross-cpu",
-                "--libvfio-user-exec", "/bin/false");
+                "--libvfio-user-exec", "/bin/false", "--native-echo-exec", "/bin/true");
         assertThat(parsed.subcommand().matchedOptionValue("--ops", 0)).isEqualTo(10);
+        assertThat(parsed.subcommand().matchedOptionValue("--native-echo-exec", (Object) null)).hasToString("/bin/true");
     }
 }

@@ -2,6 +2,7 @@ package io.jvfio.cli.scenarios;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.devices.nvme.Nvme;
 import io.jvfio.devices.nvme.NvmeController;
 import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.devices.storage.NullStore;
@@ -111,7 +112,7 @@ class NvmeGuestTest {
             assertThat(stats.mappedDmaWindows()).isZero();
         }
         assertThat(stats.count(Command.REGION_WRITE)).as("doorbells").isPositive();
-        assertThat(nvme.status() & io.jvfio.devices.nvme.Nvme.CSTS_CFS).as("CSTS.CFS").isZero();
+        assertThat(nvme.status() & Nvme.CSTS_CFS).as("CSTS.CFS").isZero();
     }
 
     private static String script() throws Exception {
