@@ -588,23 +588,23 @@ public final class BenchLatency {
     }
 
     /**
-     * Lines for every row that lands below a floor bounding it (by more than {@link #FLOOR_SLACK}): the
-     * jvfio rows against the JVM echo, every trapped row and the JVM echo against the native echo. Empty
-     * when every floor held.
+     * Lines for every round trip over the socket that lands below a floor bounding it (by more than
+     * {@link #FLOOR_SLACK}): jvfio's rows against the JVM echo; across CPUs, every trapped row and the
+     * JVM echo against the native echo. (On one CPU the native echo bounds nothing: there the cost is
+     * how the scheduler interleaves two processes on one CPU, and a JVM echo measured 18.9 µs to the
+     * native echo's 21.8.) Empty when every floor held.
      */
     public static List<String> floorViolations(List<Row> rows) {
         Map<String, Row> byKey = new LinkedHashMap<>();
         rows.forEach(r -> byKey.put(r.key(), r));
         List<String> broken = new ArrayList<>();
         for (Row r : rows) {
-            if (!r.unit().equals("µs") || r.what().startsWith("interrupt") || r.target().equals("shared memory")) {
-                continue;
-            }
+            boolean trapped = r.what().startsWith("GPIO");
             List<Row> floors = new ArrayList<>();
-            if (r.target().equals("jvfio") && r.what().startsWith("GPIO")) {
+            if (trapped && r.target().equals("jvfio")) {
                 floors.add(byKey.get(r.placement() + "/AF_UNIX/" + JVM_FLOOR));
             }
-            if (!r.what().equals(NATIVE_FLOOR)) {
+            if ((trapped || r.what().equals(JVM_FLOOR)) && r.placement() == Placement.CROSS_CPU) {
                 floors.add(byKey.get(r.placement() + "/AF_UNIX/" + NATIVE_FLOOR));
             }
             for (Row floor : floors) {
