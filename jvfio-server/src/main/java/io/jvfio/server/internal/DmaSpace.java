@@ -13,7 +13,6 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -36,6 +35,11 @@ public final class DmaSpace implements DmaView {
 
     // Keyed by IOVA in unsigned order: addresses at or above 2^63 sort after the lower ones.
     private final TreeMap<Long, Entry> windows = new TreeMap<>(Long::compareUnsigned);
+    /**
+     * The windows' entries in the same order, for lookups on the DMA path: a binary search over
+     * primitive IOVAs boxes nothing and returns no map entry. Replaced (never changed) under the write lock.
+     */
+    private Entry[] byIova = new Entry[0];
     // Read-locked for the duration of a copy through a mapping, write-locked to change windows.
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final int maxWindows;
@@ -91,6 +95,7 @@ public final class DmaSpace implements DmaView {
                     }
                 }
                 windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet()));
+                byIova = windows.values().toArray(Entry[]::new);
                 DirtyLog log = dirtyLog;
                 if (log != null && log.logsEverything()) {
                     log.track(iova, iova + size - 1);
@@ -126,6 +131,7 @@ public final class DmaSpace implements DmaView {
                 throw VfioException.invalid("no DMA window [0x%x, +0x%x)".formatted(iova, size));
             }
             windows.remove(iova);
+            byIova = windows.values().toArray(Entry[]::new);
             noteUnmap();
             if (entry.mapping != null) {
                 entry.mapping.close();
@@ -145,6 +151,7 @@ public final class DmaSpace implements DmaView {
                 }
             }
             windows.clear();
+            byIova = new Entry[0];
             noteUnmap();
         } finally {
             lock.writeLock().unlock();
@@ -224,11 +231,11 @@ public final class DmaSpace implements DmaView {
     private boolean covered(long iova, long length) {
         lock.readLock().lock();
         try {
-            Map.Entry<Long, Entry> floor = windows.floorEntry(iova);
+            Entry floor = floor(iova);
             if (floor == null) {
                 return false;
             }
-            DmaWindow w = floor.getValue().window;
+            DmaWindow w = floor.window;
             long offset = iova - w.iova();
             return Long.compareUnsigned(offset, w.size()) < 0 && Long.compareUnsigned(length, w.size() - offset) <= 0;
         } finally {
@@ -248,11 +255,10 @@ public final class DmaSpace implements DmaView {
             DmaWindow messageWindow = null;
             lock.readLock().lock();
             try {
-                Map.Entry<Long, Entry> floor = windows.floorEntry(at);
-                if (floor == null || !floor.getValue().window.contains(at)) {
+                Entry entry = floor(at);
+                if (entry == null || !entry.window.contains(at)) {
                     throw fault(iova, length);
                 }
-                Entry entry = floor.getValue();
                 DmaWindow w = entry.window;
                 if (toClient ? !w.writable() : !w.readable()) {
                     throw new VfioException(Errno.EPERM, "DMA %s of [0x%x, +0x%x): window 0x%x is %s"
@@ -261,13 +267,12 @@ public final class DmaSpace implements DmaView {
                 long left = w.size() - (at - w.iova()); // bytes of the window from at on (unsigned)
                 chunk = Long.compareUnsigned(left, length - done) < 0 ? left : length - done;
                 if (entry.mapping != null) {
-                    MemorySegment client = entry.mapping.segment().asSlice(at - w.iova(), chunk);
-                    MemorySegment local = buffer.asSlice(done, chunk);
+                    MemorySegment client = entry.mapping.segment();
                     try {
                         if (toClient) {
-                            client.copyFrom(local);
+                            MemorySegment.copy(buffer, done, client, at - w.iova(), chunk);
                         } else {
-                            local.copyFrom(client);
+                            MemorySegment.copy(client, at - w.iova(), buffer, done, chunk);
                         }
                     } catch (InternalError sigbus) {
                         // HotSpot's translation of SIGBUS: the client shrank the file behind the window.
@@ -305,11 +310,10 @@ public final class DmaSpace implements DmaView {
     public java.util.Optional<MemorySegment> segment(long iova, long length, boolean forWrite) {
         lock.readLock().lock();
         try {
-            Map.Entry<Long, Entry> floor = windows.floorEntry(iova);
-            if (floor == null || floor.getValue().mapping == null) {
+            Entry entry = floor(iova);
+            if (entry == null || entry.mapping == null) {
                 return java.util.Optional.empty();
             }
-            Entry entry = floor.getValue();
             DmaWindow w = entry.window;
             if (length < 0 || !w.contains(iova) || Long.compareUnsigned(length, w.size() - (iova - w.iova())) > 0
                     || (forWrite ? !w.writable() : !w.readable())) {
@@ -412,11 +416,27 @@ public final class DmaSpace implements DmaView {
     }
 
     private Entry overlapping(long iova, long size) {
-        Map.Entry<Long, Entry> floor = windows.floorEntry(iova + size - 1);
-        if (floor != null && Long.compareUnsigned(floor.getValue().window.last(), iova) >= 0) {
-            return floor.getValue();
+        Entry floor = floor(iova + size - 1);
+        if (floor != null && Long.compareUnsigned(floor.window.last(), iova) >= 0) {
+            return floor;
         }
         return null;
+    }
+
+    /** The window with the greatest IOVA at or below {@code iova} (unsigned), or null; with the lock held. */
+    private Entry floor(long iova) {
+        Entry[] entries = byIova;
+        int low = 0, high = entries.length - 1, found = -1;
+        while (low <= high) {
+            int mid = (low + high) >>> 1;
+            if (Long.compareUnsigned(entries[mid].window.iova(), iova) <= 0) {
+                found = mid;
+                low = mid + 1;
+            } else {
+                high = mid - 1;
+            }
+        }
+        return found < 0 ? null : entries[found];
     }
 
     private static VfioException fault(long iova, long length) {
