@@ -204,7 +204,8 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
 
     /**
      * Notifications the device took from its notify page as the client mapped it (stores, no
-     * message); always 0 with {@link NotifyMode#TRAPPED}. Trapped notify writes are not counted.
+     * message; stores to a dword before the poller looks again count once); always 0 with
+     * {@link NotifyMode#TRAPPED}. Trapped notify writes are not counted.
      */
     public final long polledNotifications() {
         return polledNotify == null ? 0 : polledNotify.notifications();

@@ -443,9 +443,11 @@ class VirtioBlkTest {
             }
             assertThat(server.stats().count(Command.REGION_WRITE) - writesBefore)
                     .as("notifies never reached the socket").isZero();
-            // The poller counts a notification just after it wakes the worker: the last may lag the request.
-            Await.until(Duration.ofSeconds(5), () -> disk.polledNotifications() >= 20);
-            assertThat(disk.polledNotifications()).as("each notify taken from the mapped page").isEqualTo(20);
+            // Stores the poller has not seen yet merge into one (the worker may take a request before
+            // the poller sees its store), so the device took at least one notification, at most 20.
+            // the poller counts a notification just after it wakes the worker
+            Await.until(Duration.ofSeconds(5), () -> disk.polledNotifications() > 0);
+            assertThat(disk.polledNotifications()).as("notifies taken from the mapped page").isBetween(1L, 20L);
         }
     }
 }
