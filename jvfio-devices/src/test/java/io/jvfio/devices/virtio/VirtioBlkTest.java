@@ -444,8 +444,8 @@ class VirtioBlkTest {
             assertThat(server.stats().count(Command.REGION_WRITE) - writesBefore)
                     .as("notifies never reached the socket").isZero();
             // Stores the poller has not seen yet merge into one (the worker may take a request before
-            // the poller sees its store), so the device took at least one notification, at most 20.
-            // the poller counts a notification just after it wakes the worker
+            // the poller sees its store): at least one notification, at most 20. The poller counts
+            // one just after it wakes the worker, hence the wait.
             Await.until(Duration.ofSeconds(5), () -> disk.polledNotifications() > 0);
             assertThat(disk.polledNotifications()).as("notifies taken from the mapped page").isBetween(1L, 20L);
         }
