@@ -4,51 +4,68 @@ import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
 import io.jvfio.linux.Memfd;
-import io.jvfio.server.RegionHandler;
+import io.jvfio.server.RegionSpec;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 
 /**
- * The notify area of {@link NotifyMode#POLLED}: one page of a memfd that the client maps whole, a
- * dword per queue, watched by a polling thread that hands each notification to the device. As the
- * BAR's region handler it also takes trapped writes, from a client that does not map the page.
+ * The notify area of {@link NotifyMode#POLLED}: one page of its BAR that the client maps (a
+ * SPARSE_MMAP area; the rest of the BAR stays trapped), a dword per queue, watched by a polling
+ * thread that hands each notification to the device. The page lives in a memfd that stands for
+ * the BAR from its start, so the page is at its own BAR offset in the file, as a client maps it.
+ * Trapped writes to the page (a client that does not map it) go to the BAR's handler, not here.
  */
-final class PolledNotifyArea implements RegionHandler, AutoCloseable {
+final class PolledNotifyArea implements AutoCloseable {
     /** What a queue's dword holds until the driver writes the queue's index there. */
     private static final int IDLE = 0xffff_ffff;
 
     private final int queueCount;
     private final int multiplier;
+    private final long barOffset;
+    private final long pageSize;
     private final IntConsumer kick;
     private final Fd fd;
     private final Mapping page;
+    /** Notifications the poller took; only the poller writes it. */
+    private final AtomicLong taken = new AtomicLong();
     private volatile Thread poller;
     private volatile boolean closed;
 
     /**
      * @param queueCount queues with a dword each
      * @param multiplier bytes from one queue's dword to the next
+     * @param barOffset  where the page starts in its BAR (page-aligned)
      * @param kick       tells the device that a queue was notified
      */
-    PolledNotifyArea(int queueCount, int multiplier, long pageSize, IntConsumer kick) {
+    PolledNotifyArea(int queueCount, int multiplier, long barOffset, long pageSize, IntConsumer kick) {
         this.queueCount = queueCount;
         this.multiplier = multiplier;
+        this.barOffset = barOffset;
+        this.pageSize = pageSize;
         this.kick = kick;
         try {
-            fd = Memfd.create("virtio-notify", pageSize);
-            page = Mapping.map(fd, 0, pageSize, true);
+            // Only the notify page of the file is ever mapped or touched; the pages before it hold nothing.
+            fd = Memfd.create("virtio-notify", barOffset + pageSize);
+            page = Mapping.map(fd, barOffset, pageSize, true);
         } catch (LinuxException e) {
             throw new IllegalStateException("cannot create the notify page: " + e.getMessage(), e);
         }
         clear();
     }
 
-    /** The memfd the client maps. */
-    Fd fd() {
-        return fd;
+    /** How the BAR's region info offers the page: the memfd, with the page as its only mappable area. */
+    RegionSpec.Mmap mmap() {
+        return new RegionSpec.Mmap(fd, 0, List.of(new RegionSpec.SparseArea(barOffset, pageSize)));
+    }
+
+    /** Notifications taken from the mapped page so far. */
+    long notifications() {
+        return taken.get();
     }
 
     /** Every queue idle: notifications of before a reset or a migration are forgotten. */
@@ -60,18 +77,6 @@ final class PolledNotifyArea implements RegionHandler, AutoCloseable {
     void startPolling(String threadName) {
         if (poller == null) {
             poller = Thread.ofPlatform().daemon().name(threadName).start(this::poll);
-        }
-    }
-
-    @Override
-    public void read(long offset, MemorySegment dst) {
-        dst.fill((byte) 0);
-    }
-
-    @Override
-    public void write(long offset, MemorySegment src) {
-        if (offset < (long) queueCount * multiplier) {
-            kick.accept((int) (offset / multiplier));
         }
     }
 
@@ -90,6 +95,7 @@ final class PolledNotifyArea implements RegionHandler, AutoCloseable {
                     segment.set(ValueLayout.JAVA_INT_UNALIGNED, at, IDLE);
                     VarHandle.fullFence();
                     kick.accept(i);
+                    taken.lazySet(taken.get() + 1);
                     any = true;
                 }
             }

@@ -6,13 +6,11 @@ import io.jvfio.pci.Bar;
 import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.Capability;
 import io.jvfio.pci.ConfigSpace;
-import io.jvfio.pci.ConfigSpaceBuilder;
 import io.jvfio.pci.MsixCapability;
 import io.jvfio.linux.Errno;
 import io.jvfio.server.RegionHandler;
 import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
-import io.jvfio.server.RegionSpec;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
@@ -45,20 +43,16 @@ import java.util.concurrent.locks.LockSupport;
  * completes exactly once. A device type adds its own section through {@link #saveDeviceState}.
  */
 public abstract class VirtioPciDevice extends PciDevice implements Migratable {
-    // BAR 4 layout: one page per structure, so the notify page alone can be mapped into the guest.
+    /**
+     * BAR 4 layout: one page per structure, so the notify page alone can be mapped into the guest
+     * (with {@link NotifyMode#POLLED} it is a SPARSE_MMAP area of the BAR; the rest stays trapped).
+     */
     static final int CONFIG_BAR = 4;
     static final long COMMON_OFFSET = 0x0000, ISR_OFFSET = 0x1000, DEVICE_OFFSET = 0x2000, NOTIFY_OFFSET = 0x3000;
     static final long PAGE = 0x1000;
     static final long CONFIG_BAR_SIZE = 0x4000;
     /** Each queue notifies at its own dword: queue_notify_off = queue index. */
     static final int NOTIFY_MULTIPLIER = 4;
-    /**
-     * With {@link NotifyMode#POLLED} the notify area is BAR 2 instead: one page of a memfd the client
-     * maps whole. (It was made a BAR of its own when region-info replies to QEMU 11.1 carried a
-     * cap_offset it rejects; the core now answers with one it takes, and the layout stays as
-     * drivers and benchmarks know it.)
-     */
-    static final int NOTIFY_BAR = 2;
     // BAR 1: the MSI-X table (emulated by the client; we keep only storage) and the PBA.
     static final int MSIX_BAR = 1;
     static final long MSIX_TABLE_OFFSET = 0x0000, MSIX_PBA_OFFSET = 0x0800, MSIX_BAR_SIZE = 0x1000;
@@ -96,7 +90,7 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
      */
     protected VirtioPciDevice(int deviceType, int classCode, long deviceFeatures, int deviceConfigSize,
                               int queueCount, int queueSize, NotifyMode notifyMode) {
-        super(configSpace(deviceType, classCode, deviceConfigSize, queueCount, notifyMode));
+        super(configSpace(deviceType, classCode, deviceConfigSize, queueCount));
         if (queueSize < 1 || queueSize > MAX_QUEUE_SIZE || Integer.bitCount(queueSize) != 1) {
             throw new IllegalArgumentException("queue size " + queueSize + " is not a power of two up to " + MAX_QUEUE_SIZE);
         }
@@ -124,19 +118,18 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
                 return busyWorkers.get() > 0;
             }
         });
-        this.polledNotify = notifyMode == NotifyMode.POLLED
-                ? new PolledNotifyArea(queueCount, NOTIFY_MULTIPLIER, PAGE, this::kick) : null;
-        bar(CONFIG_BAR, new ConfigBar());
-        if (polledNotify != null) {
-            // A client that does not map the page still reaches the device through trapped writes.
-            bar(NOTIFY_BAR, polledNotify, RegionSpec.Mmap.whole(polledNotify.fd()));
+        if (notifyMode == NotifyMode.POLLED) {
+            this.polledNotify = new PolledNotifyArea(queueCount, NOTIFY_MULTIPLIER, NOTIFY_OFFSET, PAGE, this::kick);
+            // A client that does not map the page still notifies through trapped writes to the ConfigBar.
+            bar(CONFIG_BAR, new ConfigBar(), polledNotify.mmap());
+        } else {
+            this.polledNotify = null;
+            bar(CONFIG_BAR, new ConfigBar());
         }
     }
 
-    private static ConfigSpace configSpace(int deviceType, int classCode, int deviceConfigSize, int queueCount,
-                                           NotifyMode notifyMode) {
-        boolean polled = notifyMode == NotifyMode.POLLED;
-        ConfigSpaceBuilder b = ConfigSpace.builder(ConfigSpace.Size.PCI)
+    private static ConfigSpace configSpace(int deviceType, int classCode, int deviceConfigSize, int queueCount) {
+        return ConfigSpace.builder(ConfigSpace.Size.PCI)
                 .vendorId(PCI_VENDOR_ID).deviceId(PCI_DEVICE_ID_BASE + deviceType)
                 .subsystemVendorId(PCI_VENDOR_ID).subsystemId(PCI_SUBSYSTEM_ID_MODERN)
                 .revision(PCI_MODERN_REVISION)
@@ -148,12 +141,9 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
                 .capability(virtioCap(PCI_CAP_COMMON_CFG, CONFIG_BAR, COMMON_OFFSET, COMMON_CFG_SIZE, -1))
                 .capability(virtioCap(PCI_CAP_ISR_CFG, CONFIG_BAR, ISR_OFFSET, 1, -1))
                 .capability(virtioCap(PCI_CAP_DEVICE_CFG, CONFIG_BAR, DEVICE_OFFSET, deviceConfigSize, -1))
-                .capability(virtioCap(PCI_CAP_NOTIFY_CFG, polled ? NOTIFY_BAR : CONFIG_BAR, polled ? 0 : NOTIFY_OFFSET,
-                        (long) queueCount * NOTIFY_MULTIPLIER, NOTIFY_MULTIPLIER));
-        if (polled) {
-            b.bar(Bar.memory32(NOTIFY_BAR, PAGE));
-        }
-        return b.build();
+                .capability(virtioCap(PCI_CAP_NOTIFY_CFG, CONFIG_BAR, NOTIFY_OFFSET,
+                        (long) queueCount * NOTIFY_MULTIPLIER, NOTIFY_MULTIPLIER))
+                .build();
     }
 
     /** struct virtio_pci_cap (plus notify_off_multiplier for the notify capability), read-only. */
@@ -210,6 +200,15 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
 
     public final NotifyMode notifyMode() {
         return notifyMode;
+    }
+
+    /**
+     * Notifications the device took from its notify page as the client mapped it (stores, no
+     * message; stores to a dword before the poller looks again count once); always 0 with
+     * {@link NotifyMode#TRAPPED}. Trapped notify writes are not counted.
+     */
+    public final long polledNotifications() {
+        return polledNotify == null ? 0 : polledNotify.notifications();
     }
 
     // ------------------------------------------------------------------ BAR 4
