@@ -27,7 +27,7 @@ class BenchDriversTest {
                 "DMA write, mapped window (64 KiB)", "DMA read by message (64 KiB)", "DMA write by message (64 KiB)");
         assertThat(rows).allSatisfy(r -> assertThat(r.median()).isPositive());
         ByteArrayOutputStream table = new ByteArrayOutputStream();
-        BenchLatency.print(rows, new PrintStream(table, true, StandardCharsets.UTF_8));
+        LatencyReport.print(rows, new PrintStream(table, true, StandardCharsets.UTF_8));
         String text = table.toString(StandardCharsets.UTF_8);
         assertThat(text).contains("| in-process | jvfio | GPIO read 4 B |")
                 .contains("jvfio client+server / AF_UNIX floor, GPIO read 4 B")
@@ -42,18 +42,18 @@ class BenchDriversTest {
         var jvfioAbove = new BenchLatency.Row(p, "jvfio", "GPIO write 1 B", 30, 32, 33, "µs");
         var lvuBelow = new BenchLatency.Row(p, "libvfio-user", "GPIO read 1 B", 20, 25, 26, "µs");
         // A C server is not bounded by the JVM echo: only jvfio's row below it is reported.
-        assertThat(BenchLatency.floorViolations(List.of(jvmFloor, jvfioBelow, jvfioAbove, lvuBelow)))
+        assertThat(LatencyReport.floorViolations(List.of(jvmFloor, jvfioBelow, jvfioAbove, lvuBelow)))
                 .containsExactly("two CPUs: jvfio GPIO read 1 B (25.0 µs) is below its floor, " + BenchLatency.JVM_FLOOR + " (31.0 µs)");
         // The kernel's floor bounds every row, the JVM echo's included; within the slack is no violation.
         var nativeFloor = new BenchLatency.Row(p, "AF_UNIX", BenchLatency.NATIVE_FLOOR, 27, 28, 29, "µs");
-        assertThat(BenchLatency.floorViolations(List.of(jvmFloor, jvfioAbove, lvuBelow, nativeFloor)))
+        assertThat(LatencyReport.floorViolations(List.of(jvmFloor, jvfioAbove, lvuBelow, nativeFloor)))
                 .containsExactly("two CPUs: libvfio-user GPIO read 1 B (25.0 µs) is below its floor, " + BenchLatency.NATIVE_FLOOR
                         + " (28.0 µs)");
-        assertThat(BenchLatency.floorViolations(List.of(jvmFloor, jvfioAbove))).isEmpty();
+        assertThat(LatencyReport.floorViolations(List.of(jvmFloor, jvfioAbove))).isEmpty();
         // On one CPU the native echo bounds nothing (the scheduler's interleaving decides there), and a
         // shared-memory row is no socket round trip.
         var oneCpu = BenchLatency.Placement.ONE_CPU;
-        assertThat(BenchLatency.floorViolations(List.of(
+        assertThat(LatencyReport.floorViolations(List.of(
                 new BenchLatency.Row(oneCpu, "AF_UNIX", BenchLatency.NATIVE_FLOOR, 21, 22, 23, "µs"),
                 new BenchLatency.Row(oneCpu, "libvfio-user", "GPIO read 1 B", 15, 16, 17, "µs"),
                 new BenchLatency.Row(p, "jvfio", "polled doorbell round trip", 0.3, 0.4, 0.5, "µs"), nativeFloor))).isEmpty();

@@ -3,6 +3,7 @@ package io.jvfio.cli.bench;
 import io.jvfio.bench.BenchLatency;
 import io.jvfio.bench.BenchScale;
 import io.jvfio.bench.BenchStartup;
+import io.jvfio.bench.LatencyReport;
 import io.jvfio.bench.VirtioBlkBench;
 import io.jvfio.cli.Main;
 import io.jvfio.cli.Sizes;
@@ -71,7 +72,7 @@ public final class BenchCommand {
             };
             var options = new BenchLatency.Options(ops, runs, placements, lvuSocket, lvuExec, inProcess,
                     Sizes.parse(dmaSize, "--dma-size"), dmaIterations, nativeEchoExec);
-            BenchLatency.print(BenchLatency.run(options, System.err), System.out);
+            LatencyReport.print(BenchLatency.run(options, System.err), System.out);
             return 0;
         }
     }
