@@ -12,8 +12,9 @@ import java.util.List;
  * active namespace list (CNS 02) and a namespace's identification descriptors (CNS 03). What
  * the controller advertises here is what it implements: NVM command set, PRPs only, Write
  * Zeroes, Dataset Management (DLFEAT 0: what a deallocated block reads is not reported, since a
- * block device keeps its data), the Commands Supported and Effects log, a volatile write cache with broadcast Flush, one power state, one firmware slot,
- * one LBA format per namespace, no optional admin commands.
+ * block device keeps its data), the Commands Supported and Effects log, a volatile write cache
+ * with broadcast Flush, one power state, one firmware slot, one LBA format per namespace, no
+ * optional admin commands.
  */
 final class Identify {
     /** Abort Command Limit and Asynchronous Event Request Limit, 0-based. */

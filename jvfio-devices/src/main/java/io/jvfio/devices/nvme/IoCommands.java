@@ -10,8 +10,9 @@ import java.nio.ByteBuffer;
 
 /**
  * The NVM command set (§6) as one I/O queue's worker runs it: Read, Write, Flush, Write Zeroes
- * and Dataset Management (deallocate). The namespace must be active (Invalid Namespace or Format), the blocks must exist
- * (LBA Out of Range), the data must fit MDTS (Invalid Field) and be described by valid PRPs.
+ * and Dataset Management (deallocate). The namespace must be active (Invalid Namespace or
+ * Format), the blocks must exist (LBA Out of Range), the data must fit MDTS (Invalid Field) and
+ * be described by valid PRPs.
  * Data moves between the store and host memory through this queue's bounce buffer; nothing is
  * allocated per command. A write with FUA, or any write while the volatile write cache is
  * disabled, is flushed before it completes.
