@@ -44,6 +44,10 @@ final class Libc {
     static final int SCM_MAX_FD = 253;
 
     static final int F_GETFL = 3;
+    static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
+    static final int FALLOC_FL_KEEP_SIZE = 0x1, FALLOC_FL_PUNCH_HOLE = 0x2;
+    /** st_blocks counts 512-byte units whatever the file system's block size. */
+    static final int ST_BLOCK_UNIT = 512;
     static final int F_DUPFD_CLOEXEC = 1030;
 
     static final int MFD_CLOEXEC = 0x1;
@@ -138,6 +142,7 @@ final class Libc {
             MemoryLayout.paddingLayout(3 * 16 + 3 * 8));
     static final long ST_MODE = offset(STAT, "st_mode");
     static final long ST_SIZE = offset(STAT, "st_size");
+    static final long ST_BLOCKS = offset(STAT, "st_blocks");
 
     /** struct pollfd: int fd; short events; short revents. */
     static final StructLayout POLLFD = MemoryLayout.structLayout(

@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 
 /** Plain system calls on file descriptors. */
 public final class Linux {
@@ -22,6 +23,11 @@ public final class Linux {
     /** st_size of fstat(2). */
     public static long fileSize(Fd fd) throws LinuxException {
         return fstat(fd).get(JAVA_LONG, Libc.ST_SIZE);
+    }
+
+    /** The bytes the file system has allocated to the file: st_blocks of fstat(2), in bytes. */
+    public static long allocatedBytes(Fd fd) throws LinuxException {
+        return fstat(fd).get(JAVA_LONG, Libc.ST_BLOCKS) * Libc.ST_BLOCK_UNIT;
     }
 
     /** True for regular files, which includes memfds: the kinds of fd that can back a shared mapping of a size. */
@@ -156,6 +162,40 @@ public final class Linux {
                 result = Syscalls.ftruncate(capture, number, size);
             } while (result == -Errno.EINTR);
             Syscalls.check(result, "ftruncate");
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Opens an existing file (O_CLOEXEC), for reading and writing or read-only. */
+    public static Fd open(Path path, boolean writable) throws LinuxException {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment cPath = Libc.cPath(call, "open", path);
+            MemorySegment capture = Libc.scratch().captureState;
+            int flags = (writable ? Libc.O_RDWR : Libc.O_RDONLY) | Libc.O_CLOEXEC;
+            int result;
+            do {
+                result = Syscalls.open(capture, cPath, flags);
+            } while (result == -Errno.EINTR);
+            return Fd.adopt(Syscalls.check(result, "open", path.toString()));
+        }
+    }
+
+    /**
+     * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): frees the file's blocks in
+     * [offset, offset + length), which then read as zeros; the size stays. Partial blocks at the
+     * ends are zeroed in place. A file system that cannot punch fails with EOPNOTSUPP.
+     */
+    public static void punchHole(Fd fd, long offset, long length) throws LinuxException {
+        MemorySegment capture = Libc.scratch().captureState;
+        int number = fd.acquire("fallocate");
+        try {
+            int result;
+            do {
+                result = Syscalls.fallocate(capture, number, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE,
+                        offset, length);
+            } while (result == -Errno.EINTR);
+            Syscalls.check(result, "fallocate", "PUNCH_HOLE");
         } finally {
             fd.release();
         }

@@ -124,6 +124,24 @@ final class Syscalls {
         }
     }
 
+    /** open(2) of a NUL-terminated {@code path} without O_CREAT (so no mode argument). */
+    static int open(MemorySegment capture, MemorySegment path, int flags) {
+        try {
+            return result((int) Open.H.invokeExact(capture, path, flags), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** fallocate(2): {@code mode} (FALLOC_FL_*) over {@code length} bytes at {@code offset}. */
+    static int fallocate(MemorySegment capture, int fd, int mode, long offset, long length) {
+        try {
+            return result((int) Fallocate.H.invokeExact(capture, fd, mode, offset, length), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     static long read(MemorySegment capture, int fd, MemorySegment buffer, long count) {
         try {
             return result((long) Read.H.invokeExact(capture, fd, buffer, count), capture);
@@ -399,6 +417,12 @@ final class Syscalls {
                 : bind("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     }
     private static final class Ftruncate { static final MethodHandle H = bind("ftruncate", JAVA_INT, JAVA_INT, JAVA_LONG); }
+    /** open(const char *, int, ...): the variadic mode is never passed (no O_CREAT). */
+    private static final class Open {
+        static final MethodHandle H = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT),
+                Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Fallocate { static final MethodHandle H = bind("fallocate", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG); }
     private static final class Read { static final MethodHandle H = bind("read", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG); }
     private static final class Write { static final MethodHandle H = bind("write", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG); }
     private static final class Pread { static final MethodHandle H = bind("pread", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG); }

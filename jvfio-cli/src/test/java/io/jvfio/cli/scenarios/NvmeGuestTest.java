@@ -6,6 +6,8 @@ import io.jvfio.devices.nvme.Nvme;
 import io.jvfio.devices.nvme.NvmeController;
 import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.devices.storage.NullStore;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
 import io.jvfio.protocol.Command;
 import io.jvfio.qemu.GuestOptions;
 import io.jvfio.qemu.GuestResult;
@@ -35,7 +37,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * (nvme-core and nvme from the Debian kernel): the controller and both namespaces appear with
  * the identity the options gave, data written with dd reads back with the same checksum (and is
  * in the image file on the host) and survives a controller reset from sysfs, a null namespace
- * reads zeros, and fio's write-then-verify passes at queue depths 1 and 16 — two vCPUs, so two
+ * reads zeros, blkdiscard punches a hole in the image file (its allocated blocks drop), and fio's write-then-verify passes at queue depths 1 and 16 — two vCPUs, so two
  * I/O queues; with guest memory shared by fd and reached by DMA messages.
  */
 class NvmeGuestTest {
@@ -98,12 +100,17 @@ class NvmeGuestTest {
         assertThat(result.results()).as("the controller never failed").noneMatch(r -> r.contains("controller is down"));
         assertThat(result.results()).contains("namespaces 2", "queues 2", "driver nvme", "model " + MODEL, "serial " + SERIAL, "firmware " + FIRMWARE,
                 "sectors " + IMAGE_BYTES / 512, "null sectors " + NULL_BYTES / 512, "checksums match", "state after reset live", "checksums match after reset",
-                "null namespace reads zeros", "fio verify qd1 passed", "fio verify qd16 passed");
+                "null namespace reads zeros", "discarded 40m 8m", "fio verify qd1 passed", "fio verify qd16 passed");
 
         // What the guest wrote with dd is in the image file, at the offset it wrote it.
         String written = result.results().stream().filter(r -> r.startsWith("sha256 written ")).findFirst().orElseThrow()
                 .substring("sha256 written ".length());
         assertThat(sha256(dir.resolve("disk.img"), 3L << 20, 8 << 20)).isEqualTo(written);
+        // The discarded 8 MiB read zeros and are no longer allocated: only dd's and fio's 8 MiB each are.
+        assertThat(sha256(dir.resolve("disk.img"), 40L << 20, 8 << 20)).isEqualTo(sha256OfZeros(8 << 20));
+        try (Fd image = Linux.open(dir.resolve("disk.img"), false)) {
+            assertThat(Linux.allocatedBytes(image)).as("allocated bytes of the image").isLessThan(3L * (8 << 20));
+        }
 
         var stats = server.stats();
         if (sharedMemory) {
@@ -119,6 +126,10 @@ class NvmeGuestTest {
         try (InputStream in = NvmeGuestTest.class.getResourceAsStream("nvme-guest.sh")) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
+    }
+
+    private static String sha256OfZeros(int length) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(new byte[length]));
     }
 
     private static String sha256(Path file, long offset, int length) throws Exception {

@@ -2,7 +2,8 @@
 # binds to the Java controller; its namespaces appear as nvme0n1 and nvme0n2 (Linux scans them in
 # parallel, so which is which is read from their nsid): namespace 1 an image, namespace 2 a null
 # namespace. 8 MiB of random data written to namespace 1 read back with the same checksum after
-# the page cache is dropped; then fio writes and verifies, if the rootfs has it.
+# the page cache is dropped; 8 MiB written at 40 MiB are discarded (Dataset Management: the host
+# sees them as a hole); then fio writes and verifies, if the rootfs has it.
 set -e
 trap 'dmesg | grep -i nvme | while read -r line; do echo "JVFIO-RESULT: dmesg $line"; done' EXIT
 i=0
@@ -45,6 +46,10 @@ dd if="$dev" of=/tmp/back bs=1M skip=3 count=8 2>/dev/null
 
 dd if="$null" of=/tmp/zeros bs=64k count=4 2>/dev/null
 [ "$(tr -d '\000' < /tmp/zeros | wc -c)" = 0 ] && echo "JVFIO-RESULT: null namespace reads zeros"
+
+dd if=/tmp/data of="$dev" bs=1M seek=40 conv=fsync 2>/dev/null
+blkdiscard -o 41943040 -l 8388608 "$dev"
+echo "JVFIO-RESULT: discarded 40m 8m"
 
 if [ -x /usr/bin/fio ]; then
   for depth in 1 16; do

@@ -11,8 +11,10 @@ import java.util.List;
  * The Identify data structures (§5.15.2): the controller (CNS 01), a namespace (CNS 00), the
  * active namespace list (CNS 02) and a namespace's identification descriptors (CNS 03). What
  * the controller advertises here is what it implements: NVM command set, PRPs only, Write
- * Zeroes, a volatile write cache with broadcast Flush, one power state, one firmware slot,
- * one LBA format per namespace, no optional admin commands.
+ * Zeroes, Dataset Management (DLFEAT 0: what a deallocated block reads is not reported, since a
+ * block device keeps its data), the Commands Supported and Effects log, a volatile write cache
+ * with broadcast Flush, one power state, one firmware slot, one LBA format per namespace, no
+ * optional admin commands.
  */
 final class Identify {
     /** Abort Command Limit and Asynchronous Event Request Limit, 0-based. */
@@ -107,14 +109,14 @@ final class Identify {
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_ACL, (byte) ACL);
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_AERL, (byte) AERL);
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_FRMW, (byte) FRMW_ONE_READ_ONLY_SLOT);
-        p.set(ValueLayout.JAVA_BYTE, ID_CTRL_LPA, (byte) LPA_EXTENDED);
+        p.set(ValueLayout.JAVA_BYTE, ID_CTRL_LPA, (byte) (LPA_COMMAND_EFFECTS | LPA_EXTENDED));
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_ELPE, (byte) ELPE);
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_WCTEMP, (short) Features.DEFAULT_OVER_THRESHOLD);
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_CCTEMP, (short) CCTEMP);
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_SQES, (byte) (SQES << 4 | SQES));
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_CQES, (byte) (CQES << 4 | CQES));
         p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_NN, namespaces.size());
-        p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_ONCS, (short) ONCS_WRITE_ZEROES);
+        p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_ONCS, (short) (ONCS_DATASET_MANAGEMENT | ONCS_WRITE_ZEROES));
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_VWC, (byte) VWC_PRESENT_WITH_BROADCAST_FLUSH);
         byte[] nqn = id.subsystemNqn().getBytes(StandardCharsets.US_ASCII);   // NUL-terminated: the rest stays 0
         MemorySegment.copy(MemorySegment.ofArray(nqn), 0, p, ID_CTRL_SUBNQN, nqn.length);

@@ -5,12 +5,14 @@ import static io.jvfio.devices.nvme.Nvme.*;
 import io.jvfio.server.DmaView;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 
 /**
- * The NVM command set (§6) as one I/O queue's worker runs it: Read, Write, Flush and Write
- * Zeroes. The namespace must be active (Invalid Namespace or Format), the blocks must exist
- * (LBA Out of Range), the data must fit MDTS (Invalid Field) and be described by valid PRPs.
+ * The NVM command set (§6) as one I/O queue's worker runs it: Read, Write, Flush, Write Zeroes
+ * and Dataset Management (deallocate). The namespace must be active (Invalid Namespace or
+ * Format), the blocks must exist (LBA Out of Range), the data must fit MDTS (Invalid Field) and
+ * be described by valid PRPs.
  * Data moves between the store and host memory through this queue's bounce buffer; nothing is
  * allocated per command. A write with FUA, or any write while the volatile write cache is
  * disabled, is flushed before it completes.
@@ -41,6 +43,7 @@ final class IoCommands implements SubmissionQueue.Executor {
             case IO_WRITE -> readOrWrite(c, dma, false);
             case IO_FLUSH -> flush(c);
             case IO_WRITE_ZEROES -> writeZeroes(c);
+            case IO_DATASET_MANAGEMENT -> datasetManagement(c, dma);
             default -> c.fail(SC_INVALID_OPCODE);
         }
         return true;
@@ -114,14 +117,71 @@ final class IoCommands implements SubmissionQueue.Executor {
         if (ns == null) {
             return;
         }
+        long position = c.cdw10And11() << ns.lbaShift(), length = blocks(c) << ns.lbaShift();
         try {
-            ns.store().writeZeros(c.cdw10And11() << ns.lbaShift(), blocks(c) << ns.lbaShift());
+            // DEAC: deallocating is enough when the store then reads zeros; otherwise write them.
+            if ((c.cdw(12) & WZ_DEAC) == 0 || !ns.store().deallocate(position, length)) {
+                ns.store().writeZeros(position, length);
+            }
             if ((c.cdw(12) & RW_FUA) != 0 || !features.writeCacheEnabled) {
                 ns.store().flush();
             }
         } catch (IOException e) {
             c.fail(SC_WRITE_FAULT);
         }
+    }
+
+    /**
+     * Dataset Management (§6.7): reads the NR + 1 ranges through the PRPs into the bounce buffer,
+     * checks every one (LBA Out of Range) before acting on any, then with AD deallocates each. The
+     * other attributes (integral dataset hints) and the ranges' context attributes are hints only.
+     * CDW10 above NR is reserved: set, it asks for more than 256 ranges (Invalid Field).
+     */
+    private void datasetManagement(Command c, DmaView dma) {
+        Namespace ns = identify.namespace(c.nsid());
+        if (ns == null) {
+            c.fail(SC_INVALID_NAMESPACE);
+            return;
+        }
+        int cdw10 = c.cdw(10);
+        if ((cdw10 & ~DSM_NR_MASK) != 0) {
+            c.fail(SC_INVALID_FIELD);
+            return;
+        }
+        int ranges = (cdw10 & DSM_NR_MASK) + 1;
+        MemorySegment list = bounceSegment.asSlice(0, (long) ranges * DSM_RANGE_SIZE);
+        int status = prps.walk(dma, c.prp1(), c.prp2(), (int) list.byteSize());
+        if (status == SC_SUCCESS) {
+            status = prps.copy(dma, 0, list, false);
+        }
+        if (status != SC_SUCCESS) {
+            c.fail(status);
+            return;
+        }
+        for (int i = 0; i < ranges; i++) {
+            if (!ns.contains(rangeStart(list, i), rangeBlocks(list, i))) {
+                c.fail(SC_LBA_OUT_OF_RANGE);
+                return;
+            }
+        }
+        if ((c.cdw(11) & DSM_DEALLOCATE) == 0) {
+            return;
+        }
+        try {
+            for (int i = 0; i < ranges; i++) {
+                ns.store().deallocate(rangeStart(list, i) << ns.lbaShift(), rangeBlocks(list, i) << ns.lbaShift());
+            }
+        } catch (IOException e) {
+            c.fail(SC_WRITE_FAULT);
+        }
+    }
+
+    private static long rangeStart(MemorySegment list, int range) {
+        return list.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) range * DSM_RANGE_SIZE + DSM_RANGE_SLBA);
+    }
+
+    private static long rangeBlocks(MemorySegment list, int range) {
+        return Integer.toUnsignedLong(list.get(ValueLayout.JAVA_INT_UNALIGNED, (long) range * DSM_RANGE_SIZE + DSM_RANGE_LENGTH));
     }
 
     /** Flush one namespace, or all with the broadcast id (VWC advertises it). */

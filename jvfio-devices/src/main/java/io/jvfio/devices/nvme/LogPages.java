@@ -8,8 +8,10 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Get Log Page's pages (§5.14.1): Error Information (one entry, empty: errors are reported in
- * completions only), SMART / Health Information with the controller's I/O counters, and the
- * Firmware Slot Information. The counters are updated by the I/O workers without locks.
+ * completions only), SMART / Health Information with the controller's I/O counters, the
+ * Firmware Slot Information, the Changed Namespace List (empty: namespaces do not change while
+ * the controller runs) and Commands Supported and Effects. The counters are updated by the I/O
+ * workers without locks.
  */
 final class LogPages {
     /** A healthy device's composite temperature: 40 °C in kelvin. */
@@ -17,6 +19,12 @@ final class LogPages {
     private static final int SPARE_PERCENT = 100, SPARE_THRESHOLD_PERCENT = 10;
     /** SMART data units are thousands of 512-byte units. */
     private static final long DATA_UNIT_BLOCKS = 1000;
+    /** The opcodes the admin and I/O executors implement; those that change blocks also get LBCC. */
+    private static final int[] ADMIN_OPCODES = {ADMIN_DELETE_SQ, ADMIN_CREATE_SQ, ADMIN_GET_LOG_PAGE, ADMIN_DELETE_CQ,
+            ADMIN_CREATE_CQ, ADMIN_IDENTIFY, ADMIN_ABORT, ADMIN_SET_FEATURES, ADMIN_GET_FEATURES,
+            ADMIN_ASYNC_EVENT_REQUEST};
+    private static final int[] IO_OPCODES = {IO_FLUSH, IO_READ};
+    private static final int[] IO_BLOCK_CHANGING_OPCODES = {IO_WRITE, IO_WRITE_ZEROES, IO_DATASET_MANAGEMENT};
 
     final LongAdder blocksRead = new LongAdder(), blocksWritten = new LongAdder();
     final LongAdder readCommands = new LongAdder(), writeCommands = new LongAdder();
@@ -33,6 +41,8 @@ final class LogPages {
             case LOG_ERROR_INFORMATION -> (Identify.ELPE + 1) * ERROR_ENTRY_SIZE;
             case LOG_SMART -> SMART_LOG_SIZE;
             case LOG_FIRMWARE_SLOT -> FIRMWARE_LOG_SIZE;
+            case LOG_CHANGED_NAMESPACES -> CHANGED_NAMESPACES_LOG_SIZE;
+            case LOG_COMMAND_EFFECTS -> COMMAND_EFFECTS_LOG_SIZE;
             default -> -1;
         };
     }
@@ -47,7 +57,20 @@ final class LogPages {
                 byte[] fr = (firmware + "        ").substring(0, FR_BYTES).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
                 MemorySegment.copy(MemorySegment.ofArray(fr), 0, page, FW_LOG_FRS1, FR_BYTES);
             }
-            default -> { }  // the error log: no entries
+            case LOG_COMMAND_EFFECTS -> commandEffects(page);
+            default -> { }  // the error log and the changed namespace list: no entries
+        }
+    }
+
+    private static void commandEffects(MemorySegment p) {
+        for (int opcode : ADMIN_OPCODES) {
+            p.set(ValueLayout.JAVA_INT_UNALIGNED, 4L * opcode, EFFECT_CSUPP);
+        }
+        for (int opcode : IO_OPCODES) {
+            p.set(ValueLayout.JAVA_INT_UNALIGNED, EFFECTS_IO_OFFSET + 4L * opcode, EFFECT_CSUPP);
+        }
+        for (int opcode : IO_BLOCK_CHANGING_OPCODES) {
+            p.set(ValueLayout.JAVA_INT_UNALIGNED, EFFECTS_IO_OFFSET + 4L * opcode, EFFECT_CSUPP | EFFECT_LBCC);
         }
     }
 

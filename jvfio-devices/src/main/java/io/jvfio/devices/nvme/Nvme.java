@@ -50,9 +50,14 @@ public final class Nvme {
             ADMIN_DELETE_CQ = 0x04, ADMIN_CREATE_CQ = 0x05, ADMIN_IDENTIFY = 0x06, ADMIN_ABORT = 0x08,
             ADMIN_SET_FEATURES = 0x09, ADMIN_GET_FEATURES = 0x0A, ADMIN_ASYNC_EVENT_REQUEST = 0x0C;
 
-    public static final int IO_FLUSH = 0x00, IO_WRITE = 0x01, IO_READ = 0x02, IO_WRITE_ZEROES = 0x08;
-    /** Read/Write CDW12: NLB 15:0 (0-based), FUA bit 30. */
-    public static final int RW_NLB_MASK = 0xffff, RW_FUA = 1 << 30;
+    public static final int IO_FLUSH = 0x00, IO_WRITE = 0x01, IO_READ = 0x02, IO_WRITE_ZEROES = 0x08,
+            IO_DATASET_MANAGEMENT = 0x09;
+    /** Read/Write CDW12: NLB 15:0 (0-based), FUA bit 30. Write Zeroes: DEAC (deallocate) bit 25. */
+    public static final int RW_NLB_MASK = 0xffff, RW_FUA = 1 << 30, WZ_DEAC = 1 << 25;
+    /** Dataset Management: CDW10 NR 7:0 (0-based ranges), CDW11 AD (deallocate) bit 2; 16-byte ranges. */
+    public static final int DSM_NR_MASK = 0xff, DSM_DEALLOCATE = 1 << 2, DSM_RANGE_SIZE = 16, DSM_MAX_RANGES = 256;
+    /** A range: context attributes, length in logical blocks (1-based), starting LBA. */
+    public static final int DSM_RANGE_LENGTH = 4, DSM_RANGE_SLBA = 8;
 
     // ------------------------------------------------------------------ status (§4.6.1.2): SCT << 8 | SC
     public static final int SC_SUCCESS = 0x000, SC_INVALID_OPCODE = 0x001, SC_INVALID_FIELD = 0x002,
@@ -79,12 +84,12 @@ public final class Nvme {
             ID_CTRL_ONCS = 520, ID_CTRL_VWC = 525, ID_CTRL_SUBNQN = 768, ID_CTRL_PSD0 = 2048;
     public static final int SN_BYTES = 20, MN_BYTES = 40, FR_BYTES = 8, SUBNQN_BYTES = 256;
     public static final int CNTRLTYPE_IO = 1;
-    /** ONCS bit 3: Write Zeroes. */
-    public static final int ONCS_WRITE_ZEROES = 1 << 3;
+    /** ONCS bit 2: Dataset Management; bit 3: Write Zeroes. */
+    public static final int ONCS_DATASET_MANAGEMENT = 1 << 2, ONCS_WRITE_ZEROES = 1 << 3;
     /** VWC: present (bit 0) and Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b). */
     public static final int VWC_PRESENT_WITH_BROADCAST_FLUSH = 0x7;
-    /** LPA bit 2: extended data for Get Log Page (NUMDU, offsets). */
-    public static final int LPA_EXTENDED = 1 << 2;
+    /** LPA bit 1: the Commands Supported and Effects log; bit 2: extended data for Get Log Page (NUMDU, offsets). */
+    public static final int LPA_COMMAND_EFFECTS = 1 << 1, LPA_EXTENDED = 1 << 2;
 
     public static final int ID_NS_NSZE = 0, ID_NS_NCAP = 8, ID_NS_NUSE = 16, ID_NS_NLBAF = 25, ID_NS_FLBAS = 26,
             ID_NS_LBAF0 = 128;
@@ -107,7 +112,12 @@ public final class Nvme {
     public static final int FEATURE_CAPABILITY_CHANGEABLE = 1 << 2;
 
     // ------------------------------------------------------------------ log pages (§5.14.1)
-    public static final int LOG_ERROR_INFORMATION = 0x01, LOG_SMART = 0x02, LOG_FIRMWARE_SLOT = 0x03;
+    public static final int LOG_ERROR_INFORMATION = 0x01, LOG_SMART = 0x02, LOG_FIRMWARE_SLOT = 0x03,
+            LOG_CHANGED_NAMESPACES = 0x04, LOG_COMMAND_EFFECTS = 0x05;
+    /** Changed Namespace List: up to 1024 namespace ids; Commands Supported and Effects: 256 admin then 256 I/O dwords. */
+    public static final int CHANGED_NAMESPACES_LOG_SIZE = 4096, COMMAND_EFFECTS_LOG_SIZE = 4096, EFFECTS_IO_OFFSET = 1024;
+    /** An effects entry: CSUPP (bit 0, supported), LBCC (bit 1, may change logical block content). */
+    public static final int EFFECT_CSUPP = 1, EFFECT_LBCC = 1 << 1;
     public static final int ERROR_ENTRY_SIZE = 64, SMART_LOG_SIZE = 512, FIRMWARE_LOG_SIZE = 512;
     public static final int SMART_CRITICAL_WARNING = 0, SMART_TEMPERATURE = 1, SMART_AVAILABLE_SPARE = 3,
             SMART_SPARE_THRESHOLD = 4, SMART_DATA_UNITS_READ = 32, SMART_DATA_UNITS_WRITTEN = 48,

@@ -1,5 +1,9 @@
 package io.jvfio.devices.storage;
 
+import io.jvfio.linux.Errno;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
+import io.jvfio.linux.LinuxException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -12,7 +16,9 @@ import java.util.Set;
 /**
  * A raw disk image file: byte {@code n} of the file is byte {@code n} of the disk. Positional
  * reads and writes (pread/pwrite), so every queue's worker uses the one channel at once; flush is
- * fdatasync. The caller bounds-checks against {@link #size()}.
+ * fdatasync. The caller bounds-checks against {@link #size()}. A writable regular file is also
+ * opened as an {@link Fd} so that {@link #deallocate} can punch holes in it (fallocate); a block
+ * device, or a file system that cannot punch, keeps its data on deallocate.
  */
 public final class BlockImage implements BlockStore {
     /** The smallest disk: one 512-byte sector. */
@@ -24,12 +30,18 @@ public final class BlockImage implements BlockStore {
     private final FileChannel channel;
     private final long size;
     private final boolean readOnly;
+    /** The file again, for fallocate; null for a read-only image or one that is not a regular file. */
+    private final Fd file;
+    /** Cleared when the file system answers that it cannot punch holes. */
+    private volatile boolean canPunch;
 
-    private BlockImage(Path path, FileChannel channel, long size, boolean readOnly) {
+    private BlockImage(Path path, FileChannel channel, long size, boolean readOnly, Fd file) {
         this.path = path;
         this.channel = channel;
         this.size = size;
         this.readOnly = readOnly;
+        this.file = file;
+        this.canPunch = file != null;
     }
 
     /**
@@ -58,7 +70,20 @@ public final class BlockImage implements BlockStore {
             channel.close();
             throw new IOException("%s has %d bytes: a disk needs at least one 512-byte sector".formatted(path, size));
         }
-        return new BlockImage(path, channel, size, readOnly);
+        return new BlockImage(path, channel, size, readOnly, readOnly ? null : openPunchable(path, channel));
+    }
+
+    /** The file opened again for fallocate when it is a regular file; null otherwise. */
+    private static Fd openPunchable(Path path, FileChannel channel) throws IOException {
+        if (!Files.isRegularFile(path)) {
+            return null;
+        }
+        try {
+            return Linux.open(path, true);
+        } catch (IOException e) {
+            channel.close();
+            throw e;
+        }
     }
 
     public Path path() {
@@ -107,6 +132,29 @@ public final class BlockImage implements BlockStore {
         }
     }
 
+    /**
+     * Punches a hole over the range (it then reads zeros) when the image is a regular file on a
+     * file system that can; otherwise does nothing and returns false.
+     */
+    @Override
+    public boolean deallocate(long offset, long length) throws IOException {
+        if (!canPunch) {
+            return false;
+        }
+        try {
+            if (length > 0) {
+                Linux.punchHole(file, offset, length);
+            }
+            return true;
+        } catch (LinuxException e) {
+            if (e.errno() != Errno.EOPNOTSUPP && e.errno() != Errno.ENOSYS) {
+                throw e;
+            }
+            canPunch = false;   // this file system cannot: stop asking
+            return false;
+        }
+    }
+
     /** Makes every completed write durable (fdatasync). */
     @Override
     public void flush() throws IOException {
@@ -115,6 +163,10 @@ public final class BlockImage implements BlockStore {
 
     @Override
     public void close() throws IOException {
-        channel.close();
+        try (channel) {
+            if (file != null) {
+                file.close();
+            }
+        }
     }
 }

@@ -20,6 +20,15 @@ public interface BlockStore extends AutoCloseable {
 
     void writeZeros(long offset, long length) throws IOException;
 
+    /**
+     * Tells the store that [offset, offset + length) is no longer needed, so it may free that
+     * space. Returns whether the range now reads as zeros; a store that cannot free space does
+     * nothing and returns false (the old data may still be read).
+     */
+    default boolean deallocate(long offset, long length) throws IOException {
+        return false;
+    }
+
     /** Makes every completed write durable. */
     void flush() throws IOException;
 

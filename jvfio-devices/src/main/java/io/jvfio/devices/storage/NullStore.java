@@ -45,6 +45,12 @@ public final class NullStore implements BlockStore {
     @Override
     public void writeZeros(long offset, long length) {}
 
+    /** Nothing is stored: the range reads zeros already. */
+    @Override
+    public boolean deallocate(long offset, long length) {
+        return true;
+    }
+
     @Override
     public void flush() {}
 
