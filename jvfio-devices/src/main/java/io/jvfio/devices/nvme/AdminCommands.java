@@ -39,7 +39,7 @@ final class AdminCommands implements SubmissionQueue.Executor {
             case ADMIN_DELETE_CQ -> deleteCompletionQueue(c);
             case ADMIN_GET_LOG_PAGE -> getLogPage(c, dma);
             case ADMIN_ABORT -> c.result = 1;   // bit 0: the command was not aborted
-            case ADMIN_DOORBELL_BUFFER_CONFIG -> doorbellBufferConfig(c, dma);
+            case ADMIN_DOORBELL_BUFFER_CONFIG -> doorbellBufferConfig(queue, c, dma);
             case ADMIN_ASYNC_EVENT_REQUEST -> {
                 if (outstandingEvents > Identify.AERL) {
                     c.fail(SC_AER_LIMIT_EXCEEDED);
@@ -96,14 +96,14 @@ final class AdminCommands implements SubmissionQueue.Executor {
     }
 
     /** PRP1: the shadow doorbell buffer, PRP2: the EventIdx buffer; one page each, distinct, page-aligned. */
-    private void doorbellBufferConfig(Command c, DmaView dma) {
+    private void doorbellBufferConfig(SubmissionQueue adminQueue, Command c, DmaView dma) {
         long doorbells = c.prp1(), eventIdx = c.prp2();
         if ((doorbells & (PAGE_SIZE - 1)) != 0 || (eventIdx & (PAGE_SIZE - 1)) != 0 || doorbells == eventIdx) {
             c.fail(SC_INVALID_FIELD);
             return;
         }
         try {
-            controller.configureShadowDoorbells(doorbells, eventIdx, dma);
+            controller.configureShadowDoorbells(adminQueue, doorbells, eventIdx, dma);
         } catch (VfioException e) {
             c.fail(SC_DATA_TRANSFER_ERROR);   // the shadow buffer is not in host memory
         }

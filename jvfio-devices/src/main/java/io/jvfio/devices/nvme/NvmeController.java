@@ -449,9 +449,11 @@ public final class NvmeController extends PciDevice {
 
     /**
      * Doorbell Buffer Config (admin worker; the addresses are checked): every I/O queue, and those
-     * created later, also takes its tail or head from the shadow buffer from now on.
+     * created later, also takes its tail or head from the shadow buffer from now on — unless a
+     * reset came meanwhile (the DMA is done outside the lock, which the session thread needs).
      */
-    void configureShadowDoorbells(long doorbells, long eventIdx, DmaView dma) throws VfioException {
+    void configureShadowDoorbells(SubmissionQueue adminQueue, long doorbells, long eventIdx, DmaView dma)
+            throws VfioException {
         ShadowBuffers buffers = new ShadowBuffers(doorbells, eventIdx);
         for (int qid = 1; qid < VECTORS; qid++) {
             CompletionQueue cq = cqs.get(qid);
@@ -463,8 +465,12 @@ public final class NvmeController extends PciDevice {
                 buffers.attach(sq, dma);
             }
         }
-        shadowBuffers = buffers;
-        doorbellStatistics.shadowConfigured();
+        synchronized (this) {
+            if (sqs.get(0) == adminQueue) {
+                shadowBuffers = buffers;
+                doorbellStatistics.shadowConfigured();
+            }
+        }
     }
 
     /** Delete I/O Submission Queue: the worker finishes its command (its completion dropped), then the queue goes. */
