@@ -28,7 +28,7 @@ final class SubmissionQueue {
     private static final int INTERRUPT_BATCH = 16;
     private static final long JOIN_MILLIS = 10_000;
     /** How long a drained worker keeps looking at the shadow tail before it publishes EventIdx and sleeps. */
-    static final long SHADOW_POLL_NANOS = 2_000_000;
+    private static final long SHADOW_POLL_NANOS = 2_000_000;
     /** The pause between two looks at the shadow tail (a timer-slack sleep: other threads get the core). */
     private static final long SHADOW_POLL_INTERVAL_NANOS = 20_000;
 

@@ -154,6 +154,8 @@ class NvmeShadowDoorbellTest {
             assertStatus(d.io(q, IO_READ, 1, i, 1, d.iova(data), 0), SC_SUCCESS);
         }
         assertThat(nvme.doorbellStatistics().trappedSubmissionDoorbells()).isEqualTo(40);
+        // Without MSI-X the CQ's EventIdx follows the last entry posted, so the host rings once it consumed them all.
+        assertThat(shadowSlot(eventIdx, 2 * QID + 1)).as("CQ EventIdx").isEqualTo((40 - 1) % 16);
     }
 
     @Test
@@ -173,27 +175,25 @@ class NvmeShadowDoorbellTest {
     void aResetForgetsTheShadowBuffers() throws Exception {
         serve(true);
         d.enable(32);
-        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        d.createIoQueue(QID, 16);
         assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
         d.enable(32);   // CC.EN 1→0→1
-        q = d.createIoQueue(QID, 16);
+        assertShadowStoresAreIgnored("after CC.EN 0");
+
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        client.reset();
+        d.enable(32);
+        assertShadowStoresAreIgnored("after DEVICE_RESET");
+    }
+
+    /** On a new queue, a command stored only in the shadow buffer does not run; the trapped doorbell runs it. */
+    void assertShadowStoresAreIgnored(String when) throws Exception {
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
         long data = d.alloc(4096);
         read(q, data, 0);
         VarHandle.fullFence();
         d.memory.set(U32, shadow + 2L * QID * DOORBELL_STRIDE, q.tail);
-        assertThat(q.poll(Duration.ofMillis(300))).as("a shadow store after the reset is not seen").isNull();
-        q.ring();
-        awaitCompletions(q, 1);
-
-        // DEVICE_RESET too.
-        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
-        client.reset();
-        d.enable(32);
-        q = d.createIoQueue(QID, 16);
-        read(q, data, 0);
-        VarHandle.fullFence();
-        d.memory.set(U32, shadow + 2L * QID * DOORBELL_STRIDE, q.tail);
-        assertThat(q.poll(Duration.ofMillis(300))).as("a shadow store after DEVICE_RESET is not seen").isNull();
+        assertThat(q.poll(Duration.ofMillis(300))).as("a shadow store " + when).isNull();
         q.ring();
         awaitCompletions(q, 1);
     }
