@@ -3,12 +3,14 @@ package io.jvfio.devices.nvme;
 import static io.jvfio.devices.nvme.Nvme.*;
 
 import io.jvfio.server.DmaView;
+import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 
 /**
  * The admin command set (§5) as the admin queue's worker runs it, for one enabled period of the
  * controller (each enable makes a new one): Identify, Get/Set Features, Create/Delete I/O
- * Submission and Completion Queue, Get Log Page, Asynchronous Event Request and Abort. Every field
+ * Submission and Completion Queue, Get Log Page, Asynchronous Event Request, Abort and Doorbell
+ * Buffer Config. Every field
  * is checked and a bad one completes the command with the status §5 names; unknown opcodes get
  * Invalid Command Opcode. Asynchronous Event Requests stay outstanding — this controller raises
  * no events yet — until a controller reset drops them. Abort always answers "not aborted":
@@ -37,6 +39,7 @@ final class AdminCommands implements SubmissionQueue.Executor {
             case ADMIN_DELETE_CQ -> deleteCompletionQueue(c);
             case ADMIN_GET_LOG_PAGE -> getLogPage(c, dma);
             case ADMIN_ABORT -> c.result = 1;   // bit 0: the command was not aborted
+            case ADMIN_DOORBELL_BUFFER_CONFIG -> doorbellBufferConfig(queue, c, dma);
             case ADMIN_ASYNC_EVENT_REQUEST -> {
                 if (outstandingEvents > Identify.AERL) {
                     c.fail(SC_AER_LIMIT_EXCEEDED);
@@ -90,6 +93,20 @@ final class AdminCommands implements SubmissionQueue.Executor {
     private int toHost(Command c, DmaView dma, MemorySegment data) {
         int status = prps.walk(dma, c.prp1(), c.prp2(), (int) data.byteSize());
         return status != SC_SUCCESS ? status : prps.copy(dma, 0, data, true);
+    }
+
+    /** PRP1: the shadow doorbell buffer, PRP2: the EventIdx buffer; one page each, distinct, page-aligned. */
+    private void doorbellBufferConfig(SubmissionQueue adminQueue, Command c, DmaView dma) {
+        long doorbells = c.prp1(), eventIdx = c.prp2();
+        if ((doorbells & (PAGE_SIZE - 1)) != 0 || (eventIdx & (PAGE_SIZE - 1)) != 0 || doorbells == eventIdx) {
+            c.fail(SC_INVALID_FIELD);
+            return;
+        }
+        try {
+            controller.configureShadowDoorbells(adminQueue, doorbells, eventIdx, dma);
+        } catch (VfioException e) {
+            c.fail(SC_DATA_TRANSFER_ERROR);   // the shadow buffer is not in host memory
+        }
     }
 
     private void createCompletionQueue(Command c) {

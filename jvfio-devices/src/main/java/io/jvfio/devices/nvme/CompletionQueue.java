@@ -21,8 +21,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (doorbells, teardown) never takes that monitor: a poster holds it while its DMA_WRITE waits for
  * a reply that only the session thread can receive. It uses {@link #room} instead, a monitor no
  * one holds while doing DMA.
+ *
+ * <p>With a shadow doorbell ({@link #useShadow}) the host stores its head in host memory and rings
+ * only past the EventIdx published here: a poster that finds the queue full reads the shadow head,
+ * publishes EventIdx and waits (with a timeout, reading the slot again). When the queue's
+ * interrupt is INTx, whose level follows the head, EventIdx stays at the last entry posted so the
+ * host rings once it has consumed everything.
  */
 final class CompletionQueue {
+    /** How long a poster waits for room before it reads the shadow head again. */
+    private static final long SHADOW_WAIT_MILLIS = 1;
+
     final int id;
     final long base;
     /** Entries (QSIZE + 1). */
@@ -41,6 +50,10 @@ final class CompletionQueue {
     private volatile int tail;
     private volatile int head;
     private volatile boolean live = true;
+    /** The head's shadow slot once the host configured shadow doorbells; used under this queue's monitor. */
+    private volatile ShadowDoorbell shadowHead;
+    /** Publish EventIdx at every entry posted (an INTx queue: the level needs the head). */
+    private volatile boolean eventIdxPerEntry;
     // Guarded by this queue's monitor (the posters').
     private boolean phase = true;
     /** Entries posted since the last interrupt. */
@@ -63,13 +76,16 @@ final class CompletionQueue {
             throws VfioException, InterruptedException {
         synchronized (this) {
             while (live && from.isLive() && (tail + 1) % size == head) {
+                if (shadowHead != null && shadowHeadMoved(dma)) {
+                    continue;
+                }
                 if (unsignalled) {
                     // The host may be waiting for an interrupt to drain the queue: give it one first.
                     beforeWaiting.run();
                 }
                 synchronized (room) {
                     if (live && from.isLive() && (tail + 1) % size == head) {
-                        room.wait();
+                        room.wait(shadowHead != null ? SHADOW_WAIT_MILLIS : 0);
                     }
                 }
             }
@@ -92,8 +108,30 @@ final class CompletionQueue {
             }
             tail = at + 1 == size ? 0 : at + 1;
             unsignalled = true;
+            ShadowDoorbell shadow = shadowHead;
+            if (shadow != null && eventIdxPerEntry) {
+                shadow.publishEventIdx(dma, at);
+            }
             return true;
         }
+    }
+
+    /** Doorbell Buffer Config: the head is also found in {@code slot}; {@code intx}: the queue interrupts by INTx. */
+    void useShadow(ShadowDoorbell slot, boolean intx) {
+        eventIdxPerEntry = intx && interruptsEnabled;
+        shadowHead = slot;
+    }
+
+    /** A full queue: takes the host's shadow head; if it has not moved, publishes EventIdx and looks once more. Under the monitor. */
+    private boolean shadowHeadMoved(DmaView dma) throws VfioException {
+        ShadowDoorbell shadow = shadowHead;
+        int value = shadow.poll(dma);
+        if (value >= 0 && moveHead(value)) {
+            return true;
+        }
+        shadow.publishEventIdx(dma, head);
+        value = shadow.poll(dma);
+        return value >= 0 && moveHead(value);
     }
 
     /** Whether entries were posted since the last call (and the host should be interrupted). Posters only. */

@@ -22,7 +22,7 @@ final class LogPages {
     /** The opcodes the admin and I/O executors implement; those that change blocks also get LBCC. */
     private static final int[] ADMIN_OPCODES = {ADMIN_DELETE_SQ, ADMIN_CREATE_SQ, ADMIN_GET_LOG_PAGE, ADMIN_DELETE_CQ,
             ADMIN_CREATE_CQ, ADMIN_IDENTIFY, ADMIN_ABORT, ADMIN_SET_FEATURES, ADMIN_GET_FEATURES,
-            ADMIN_ASYNC_EVENT_REQUEST};
+            ADMIN_ASYNC_EVENT_REQUEST, ADMIN_DOORBELL_BUFFER_CONFIG};
     private static final int[] IO_OPCODES = {IO_FLUSH, IO_READ};
     private static final int[] IO_BLOCK_CHANGING_OPCODES = {IO_WRITE, IO_WRITE_ZEROES, IO_DATASET_MANAGEMENT};
 

@@ -34,7 +34,11 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *
  * <p>Each submission queue has a worker thread ({@link SubmissionQueue}); trapped doorbell
  * writes only record the new tail or head and wake it, so the session thread never waits for
- * a command, and message-based DMA (unshared guest memory) works.
+ * a command, and message-based DMA (unshared guest memory) works. Once the host sends Doorbell
+ * Buffer Config (OACS bit 8), the I/O queues also read their tails and heads from its shadow
+ * doorbell buffer and publish EventIdx ({@link ShadowDoorbell}), so at depth the host seldom rings;
+ * admin doorbells stay trapped only, as Linux uses them. Resets forget the buffers.
+ * {@link #doorbellStatistics()} counts trapped doorbells against commands.
  *
  * <pre>{@code
  * NvmeController nvme = NvmeController.builder().namespace(BlockImage.open(path, 0, false)).build();
@@ -72,6 +76,9 @@ public final class NvmeController extends PciDevice {
     private final int msixFlagsOffset;
     private final Object intxLock = new Object();
     private final SubmissionQueue.Host host = new QueueHost();
+    private final DoorbellStatistics doorbellStatistics = new DoorbellStatistics();
+    /** Set by Doorbell Buffer Config until the next reset. */
+    private volatile ShadowBuffers shadowBuffers;
 
     // Registers; written under this object's lock.
     private int cc, aqa;
@@ -125,6 +132,11 @@ public final class NvmeController extends PciDevice {
 
     public String model() {
         return controllerIdentity.model();
+    }
+
+    /** Trapped doorbell writes, I/O commands and shadow doorbell setups so far. */
+    public DoorbellStatistics doorbellStatistics() {
+        return doorbellStatistics;
     }
 
     /** CSTS as the host reads it. */
@@ -208,6 +220,9 @@ public final class NvmeController extends PciDevice {
         int qid = slot >>> 1;
         if (!ready || qid >= VECTORS || (value & ~0xffff) != 0) {
             return;
+        }
+        if (qid != 0) {
+            doorbellStatistics.trappedDoorbell(slot);
         }
         if ((slot & 1) == 0) {
             SubmissionQueue sq = sqs.get(qid);
@@ -303,6 +318,7 @@ public final class NvmeController extends PciDevice {
             }
         }
         features.reset();
+        shadowBuffers = null;
         synchronized (intxLock) {
             setIntx(false);
         }
@@ -402,12 +418,59 @@ public final class NvmeController extends PciDevice {
     }
 
     void addCompletionQueue(CompletionQueue cq) {
+        attachShadow(null, cq);
         cqs.set(cq.id, cq);
     }
 
     void addSubmissionQueue(int qid, long base, int entries, CompletionQueue cq) {
         IoCommands io = new IoCommands(identify, features, logs, controllerIdentity.maxTransferBytes());
-        sqs.set(qid, new SubmissionQueue(qid, base, entries, cq, io, host, name() + "-sq" + qid));
+        SubmissionQueue sq = new SubmissionQueue(qid, base, entries, cq, io, host, name() + "-sq" + qid);
+        attachShadow(sq, null);
+        sqs.set(qid, sq);
+    }
+
+    /** A queue created after Doorbell Buffer Config uses the shadow buffers too. */
+    private void attachShadow(SubmissionQueue sq, CompletionQueue cq) {
+        ShadowBuffers buffers = shadowBuffers;
+        DmaView dma = host.dmaOrNull();
+        if (buffers == null || dma == null) {
+            return;
+        }
+        try {
+            if (sq != null) {
+                buffers.attach(sq, dma);
+            } else {
+                buffers.attach(cq, dma, !msixEnabled());
+            }
+        } catch (VfioException e) {
+            fatal("shadow doorbell buffer unreachable: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Doorbell Buffer Config (admin worker; the addresses are checked): every I/O queue, and those
+     * created later, also takes its tail or head from the shadow buffer from now on — unless a
+     * reset came meanwhile (the DMA is done outside the lock, which the session thread needs).
+     */
+    void configureShadowDoorbells(SubmissionQueue adminQueue, long doorbells, long eventIdx, DmaView dma)
+            throws VfioException {
+        ShadowBuffers buffers = new ShadowBuffers(doorbells, eventIdx);
+        for (int qid = 1; qid < VECTORS; qid++) {
+            CompletionQueue cq = cqs.get(qid);
+            if (cq != null) {
+                buffers.attach(cq, dma, !msixEnabled());
+            }
+            SubmissionQueue sq = sqs.get(qid);
+            if (sq != null) {
+                buffers.attach(sq, dma);
+            }
+        }
+        synchronized (this) {
+            if (sqs.get(0) == adminQueue) {
+                shadowBuffers = buffers;
+                doorbellStatistics.shadowConfigured();
+            }
+        }
     }
 
     /** Delete I/O Submission Queue: the worker finishes its command (its completion dropped), then the queue goes. */
@@ -482,6 +545,13 @@ public final class NvmeController extends PciDevice {
         @Override
         public void fatal(String why, Throwable cause) {
             NvmeController.this.fatal(why, cause);
+        }
+
+        @Override
+        public void fetched(SubmissionQueue queue) {
+            if (queue.id != 0) {
+                doorbellStatistics.ioCommand();
+            }
         }
     }
 

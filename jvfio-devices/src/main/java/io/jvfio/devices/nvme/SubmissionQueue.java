@@ -14,6 +14,12 @@ import java.util.concurrent.locks.LockSupport;
  * (waiting while that is full), then interrupts the host — once per batch, and before it would
  * wait for room. A command set may keep a command outstanding (an Asynchronous Event Request).
  *
+ * <p>With a shadow doorbell ({@link #useShadow}) the worker also finds the tail in host memory:
+ * after draining it keeps polling the shadow slot for {@link #SHADOW_POLL_NANOS}, then publishes
+ * EventIdx (so the host's next store rings the trapped doorbell), reads the slot once more — the
+ * host may have stored before it saw EventIdx — and only then sleeps. A busy queue is thus fed
+ * without trapped doorbell writes; trapped writes keep working at all times and wake the worker.
+ *
  * <p>Host memory that cannot be read or written (an entry, a completion) is a controller fatal
  * status, not an exception that ends the thread.
  */
@@ -21,6 +27,10 @@ final class SubmissionQueue {
     /** Completions posted before the host hears of them, at most, while commands keep coming. */
     private static final int INTERRUPT_BATCH = 16;
     private static final long JOIN_MILLIS = 10_000;
+    /** How long a drained worker keeps looking at the shadow tail before it publishes EventIdx and sleeps. */
+    private static final long SHADOW_POLL_NANOS = 2_000_000;
+    /** The pause between two looks at the shadow tail (a timer-slack sleep: other threads get the core). */
+    private static final long SHADOW_POLL_INTERVAL_NANOS = 20_000;
 
     /** What runs the fetched commands: the admin command set or the NVM command set. */
     interface Executor {
@@ -39,6 +49,9 @@ final class SubmissionQueue {
         void interrupt(CompletionQueue cq);
 
         void fatal(String why, Throwable cause);
+
+        /** A command was taken from {@code queue} (counted for the doorbell statistics). */
+        void fetched(SubmissionQueue queue);
     }
 
     final int id;
@@ -55,6 +68,8 @@ final class SubmissionQueue {
     private volatile int tail;
     private volatile int head;
     private volatile boolean live = true;
+    /** The tail's shadow slot once the host configured shadow doorbells; only the worker reads it. */
+    private volatile ShadowDoorbell shadowTail;
 
     SubmissionQueue(int id, long base, int size, CompletionQueue cq, Executor executor, Host host, String threadName) {
         this.id = id;
@@ -85,6 +100,12 @@ final class SubmissionQueue {
         tail = value;
         kick();
         return true;
+    }
+
+    /** Doorbell Buffer Config: from now on the worker also finds the tail in {@code slot}. */
+    void useShadow(ShadowDoorbell slot) {
+        shadowTail = slot;
+        kick();   // the host may have stored a tail already
     }
 
     private void kick() {
@@ -146,7 +167,9 @@ final class SubmissionQueue {
                 continue;
             }
             try {
-                drain(dma);
+                do {
+                    drain(dma);
+                } while (shadowTailMoves(dma));
             } catch (VfioException | RuntimeException e) {
                 // Host memory gone or unreachable, or a bug: the controller fails, the JVM does not.
                 if (live) {
@@ -161,13 +184,15 @@ final class SubmissionQueue {
 
     private void drain(DmaView dma) throws VfioException, InterruptedException {
         int posted = 0;
+        ShadowDoorbell shadow = shadowTail;
         while (live) {
             int at = head;
-            if (at == tail) {
+            if (at == tail && (shadow == null || !readShadowTail(shadow, dma))) {
                 break;
             }
             dma.read(base + (long) at * SQE_SIZE, command.entry);
             head = at + 1 == size ? 0 : at + 1;
+            host.fetched(this);
             command.begin();
             if (command.fuse() != 0 || command.psdt() != 0) {
                 command.fail(SC_INVALID_FIELD);   // no fused operations, no SGLs, in either command set
@@ -183,5 +208,37 @@ final class SubmissionQueue {
             }
         }
         signal();
+    }
+
+    /**
+     * After a drain, with a shadow doorbell: true when the host stored a new tail within the
+     * polling time, or after EventIdx went out; false to sleep (EventIdx published: the host rings).
+     */
+    private boolean shadowTailMoves(DmaView dma) throws VfioException {
+        ShadowDoorbell shadow = shadowTail;
+        if (shadow == null) {
+            return false;
+        }
+        long deadline = System.nanoTime() + SHADOW_POLL_NANOS;
+        while (live && !kicked.get()) {
+            if (readShadowTail(shadow, dma)) {
+                return true;
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                shadow.publishEventIdx(dma, head);
+                return readShadowTail(shadow, dma);   // stored before the host could see EventIdx
+            }
+            LockSupport.parkNanos(this, SHADOW_POLL_INTERVAL_NANOS);   // a doorbell unparks
+        }
+        return false;   // killed, or a trapped doorbell: the run loop takes the kick
+    }
+
+    /** Takes a new tail from the shadow slot (ignored beyond the queue); true when entries wait. */
+    private boolean readShadowTail(ShadowDoorbell shadow, DmaView dma) throws VfioException {
+        int value = shadow.poll(dma);
+        if (value >= 0 && value < size) {
+            tail = value;
+        }
+        return head != tail;
     }
 }

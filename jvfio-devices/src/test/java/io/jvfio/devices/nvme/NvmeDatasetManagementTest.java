@@ -202,7 +202,7 @@ class NvmeDatasetManagementTest {
         assertStatus(log(LOG_COMMAND_EFFECTS, 1024, 0, log), SC_SUCCESS);
         for (int opcode : new int[] {ADMIN_DELETE_SQ, ADMIN_CREATE_SQ, ADMIN_GET_LOG_PAGE, ADMIN_DELETE_CQ,
                 ADMIN_CREATE_CQ, ADMIN_IDENTIFY, ADMIN_ABORT, ADMIN_SET_FEATURES, ADMIN_GET_FEATURES,
-                ADMIN_ASYNC_EVENT_REQUEST}) {
+                ADMIN_ASYNC_EVENT_REQUEST, ADMIN_DOORBELL_BUFFER_CONFIG}) {
             assertThat(page.get(U32, 4L * opcode)).as("admin 0x%x", opcode).isEqualTo(EFFECT_CSUPP);
         }
         assertThat(page.get(U32, 4L * 0x7f)).as("an admin opcode not implemented").isZero();

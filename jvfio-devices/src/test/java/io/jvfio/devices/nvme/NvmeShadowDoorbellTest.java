@@ -1,0 +1,200 @@
+package io.jvfio.devices.nvme;
+
+import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.devices.nvme.NvmeControllerTest.assertStatus;
+import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U32;
+import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U64;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jvfio.client.VfioUserClient;
+import io.jvfio.devices.ServedDevices;
+import io.jvfio.devices.storage.BlockImage;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Shadow doorbells (Doorbell Buffer Config, OACS bit 8) as Linux's nvme driver uses them for I/O
+ * queues: the driver stores each new tail in the shadow buffer and rings the trapped doorbell
+ * only when the tail passes the EventIdx the controller published; commands stored without a
+ * ring complete, trapped doorbells keep working, bad buffers are refused and resets forget them.
+ */
+class NvmeShadowDoorbellTest {
+    static final long DISK = 8 << 20;
+    static final int QID = 1;
+
+    @TempDir
+    Path dir;
+    ServedDevices served;
+    NvmeController nvme;
+    VfioUserClient client;
+    UserspaceNvmeDriver d;
+    long shadow, eventIdx;
+
+    @BeforeEach
+    void setUp() {
+        served = new ServedDevices(dir);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        served.close();
+    }
+
+    void serve(boolean shared) throws Exception {
+        nvme = NvmeController.builder().namespace(BlockImage.open(dir.resolve("disk.img"), DISK, false)).build();
+        NvmeController controller = nvme;
+        served.closeLater(controller::shutdown);
+        client = served.serve(nvme, "nvme.sock");
+        d = served.closeLater(new UserspaceNvmeDriver(client, shared));
+        shadow = d.alloc(4096);
+        eventIdx = d.alloc(4096);
+    }
+
+    UserspaceNvmeDriver.Completion doorbellBufferConfig(long prp1, long prp2) throws Exception {
+        return d.admin().submit(ADMIN_DOORBELL_BUFFER_CONFIG, 0, e -> {
+            e.set(U64, SQE_PRP1, prp1);
+            e.set(U64, SQE_PRP2, prp2);
+        });
+    }
+
+    int shadowSlot(long buffer, int slot) {
+        VarHandle.fullFence();
+        return d.memory.get(U32, buffer + (long) slot * DOORBELL_STRIDE);
+    }
+
+    /** Linux's nvme_dbbuf_need_event: ring when EventIdx lies in [old, new) modulo 2^16. */
+    static boolean needsRing(int eventIdx, int newIndex, int oldIndex) {
+        return (newIndex - eventIdx - 1 & 0xffff) < (newIndex - oldIndex & 0xffff);
+    }
+
+    /** Linux's nvme_write_sq_db with a shadow buffer: store the tail, then ring only if EventIdx asks; true if it rang. */
+    boolean storeTail(UserspaceNvmeDriver.Queue q, int oldTail) throws Exception {
+        VarHandle.fullFence();
+        d.memory.set(U32, shadow + 2L * q.id * DOORBELL_STRIDE, q.tail);
+        if (needsRing(shadowSlot(eventIdx, 2 * q.id), q.tail, oldTail)) {
+            q.ring();
+            return true;
+        }
+        return false;
+    }
+
+    int read(UserspaceNvmeDriver.Queue q, long data, int block) {
+        return q.put(IO_READ, 1, e -> {
+            e.set(U64, SQE_PRP1, d.iova(data) + (block & 7) * 512L);
+            e.set(U64, SQE_CDW10, block);
+        });
+    }
+
+    void awaitCompletions(UserspaceNvmeDriver.Queue q, int count) throws Exception {
+        for (int i = 0; i < count; i++) {
+            UserspaceNvmeDriver.Completion c = q.poll(Duration.ofSeconds(10));
+            assertThat(c).as("completion %d of %d", i + 1, count).isNotNull();
+            assertStatus(c, SC_SUCCESS);
+        }
+    }
+
+    @ParameterizedTest(name = "shared memory: {0}")
+    @ValueSource(booleans = {true, false})
+    void commandsStoredOnlyInTheShadowBufferComplete(boolean shared) throws Exception {
+        serve(shared);
+        d.enableMsix(2);
+        d.enable(32);
+        long page = d.alloc(4096);
+        assertStatus(d.identify(CNS_CONTROLLER, 0, page), SC_SUCCESS);
+        assertThat(d.memory.get(ValueLayout.JAVA_SHORT_UNALIGNED, page + ID_CTRL_OACS) & OACS_DOORBELL_BUFFER_CONFIG)
+                .as("OACS bit 8").isNotZero();
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 256);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        DoorbellStatistics stats = nvme.doorbellStatistics();
+        assertThat(stats.shadowConfigurations()).isEqualTo(1);
+        long data = d.alloc(4096);
+
+        // One command wakes the queue: EventIdx is 0, so the first store rings.
+        int old = q.tail;
+        read(q, data, 0);
+        assertThat(storeTail(q, old)).as("the first store rings").isTrue();
+        awaitCompletions(q, 1);
+        // Once the worker has gone idle it publishes EventIdx at its head: the next store rings again.
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (shadowSlot(eventIdx, 2 * QID) != q.tail && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertThat(shadowSlot(eventIdx, 2 * QID)).as("EventIdx after draining").isEqualTo(q.tail);
+
+        // A batch, one store per command as Linux does it: only the first rings while the worker polls.
+        int batch = 100, rings = 0;
+        for (int i = 0; i < batch; i++) {
+            old = q.tail;
+            read(q, data, i);
+            rings += storeTail(q, old) ? 1 : 0;
+        }
+        awaitCompletions(q, batch);
+        assertThat(rings).as("trapped doorbells for %d commands", batch).isBetween(1, batch / 2);
+        assertThat(stats.trappedSubmissionDoorbells()).isEqualTo(1 + rings);
+        assertThat(stats.ioCommands()).isEqualTo(1 + batch);
+    }
+
+    @Test
+    void trappedDoorbellsKeepWorkingWithShadowBuffers() throws Exception {
+        serve(true);
+        d.enable(32);
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        long data = d.alloc(4096);
+        // A host that never stores in the shadow buffer: every doorbell is trapped, every command completes.
+        for (int i = 0; i < 40; i++) {
+            assertStatus(d.io(q, IO_READ, 1, i, 1, d.iova(data), 0), SC_SUCCESS);
+        }
+        assertThat(nvme.doorbellStatistics().trappedSubmissionDoorbells()).isEqualTo(40);
+        // Without MSI-X the CQ's EventIdx follows the last entry posted, so the host rings once it consumed them all.
+        assertThat(shadowSlot(eventIdx, 2 * QID + 1)).as("CQ EventIdx").isEqualTo((40 - 1) % 16);
+    }
+
+    @Test
+    void badBuffersAreAnInvalidField() throws Exception {
+        serve(true);
+        d.enable(32);
+        d.createIoQueue(QID, 16);
+        assertStatus(doorbellBufferConfig(d.iova(shadow) + 4, d.iova(eventIdx)), SC_INVALID_FIELD | STATUS_DNR);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx) + 512), SC_INVALID_FIELD | STATUS_DNR);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(shadow)), SC_INVALID_FIELD | STATUS_DNR);
+        // Page-aligned but not host memory.
+        assertStatus(doorbellBufferConfig(0x4000_0000L, d.iova(eventIdx)), SC_DATA_TRANSFER_ERROR);
+        assertThat(nvme.doorbellStatistics().shadowConfigurations()).isZero();
+    }
+
+    @Test
+    void aResetForgetsTheShadowBuffers() throws Exception {
+        serve(true);
+        d.enable(32);
+        d.createIoQueue(QID, 16);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        d.enable(32);   // CC.EN 1→0→1
+        assertShadowStoresAreIgnored("after CC.EN 0");
+
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        client.reset();
+        d.enable(32);
+        assertShadowStoresAreIgnored("after DEVICE_RESET");
+    }
+
+    /** On a new queue, a command stored only in the shadow buffer does not run; the trapped doorbell runs it. */
+    void assertShadowStoresAreIgnored(String when) throws Exception {
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        long data = d.alloc(4096);
+        read(q, data, 0);
+        VarHandle.fullFence();
+        d.memory.set(U32, shadow + 2L * QID * DOORBELL_STRIDE, q.tail);
+        assertThat(q.poll(Duration.ofMillis(300))).as("a shadow store " + when).isNull();
+        q.ring();
+        awaitCompletions(q, 1);
+    }
+}
