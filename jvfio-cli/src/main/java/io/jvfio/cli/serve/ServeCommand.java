@@ -3,6 +3,12 @@ package io.jvfio.cli.serve;
 import io.jvfio.cli.Sizes;
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.devices.PciIdio16Diagnostics;
+import io.jvfio.devices.nvme.NvmeController;
+import io.jvfio.devices.storage.BlockImage;
+import io.jvfio.devices.storage.BlockStore;
+import io.jvfio.devices.storage.NullStore;
+import io.jvfio.devices.virtio.NotifyMode;
+import io.jvfio.devices.virtio.VirtioBlk;
 import io.jvfio.linux.Fd;
 import io.jvfio.server.Platform;
 import io.jvfio.server.PlatformExtension;
@@ -12,12 +18,12 @@ import io.jvfio.server.VfioUserServer;
 import io.jvfio.server.zpci.ZpciConfig;
 import io.jvfio.server.zpci.ZpciExtension;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import io.jvfio.devices.virtio.NotifyMode;
-import io.jvfio.devices.virtio.VirtioBlk;
 
 /**
  * {@code jvfio serve DEVICE}: serves one device until interrupted (SIGTERM or Ctrl-C). The devices
@@ -50,7 +56,7 @@ public final class ServeCommand {
                 description = {"Apply a platform extension to the device (repeatable). Available: "
                         + "zpci[:pchid=..,vfn=..,gid=..,pft=..,fmb_length=..,start_dma=..,end_dma=..,dasm=..,msi_addr=..,"
                         + "refresh=..,mui=..,noi=..,maxstbl=..,version=..,util=TEXT,pfip=HEX] (s390 zPCI device-info capabilities)."})
-        java.util.List<String> platform = new java.util.ArrayList<>();
+        List<String> platform = new ArrayList<>();
 
         abstract VfioDevice device() throws Exception;
 
@@ -91,8 +97,8 @@ public final class ServeCommand {
             return 0;
         }
 
-        static Platform parsePlatform(java.util.List<String> specs) {
-            java.util.List<PlatformExtension> list = new java.util.ArrayList<>();
+        static Platform parsePlatform(List<String> specs) {
+            List<PlatformExtension> list = new ArrayList<>();
             for (String spec : specs) {
                 int colon = spec.indexOf(':');
                 String name = colon < 0 ? spec : spec.substring(0, colon);
@@ -208,11 +214,11 @@ public final class ServeCommand {
                     "namespaces; Linux binds nvme to it. Namespace ids follow the options' order: --namespace first."})
     public static final class NvmeDisk extends DeviceCommand {
         @Option(names = "--namespace", paramLabel = "IMG", description = "A namespace backed by a raw image file (repeatable).")
-        java.util.List<Path> namespaces = new java.util.ArrayList<>();
+        List<Path> namespaces = new ArrayList<>();
 
         @Option(names = "--null", paramLabel = "SIZE",
                 description = "A null namespace of SIZE, e.g. 1G: reads return zeros, writes are dropped (repeatable).")
-        java.util.List<String> nullSizes = new java.util.ArrayList<>();
+        List<String> nullSizes = new ArrayList<>();
 
         @Option(names = "--model", paramLabel = "M", description = "Model number, up to 40 ASCII characters.")
         String model;
@@ -232,17 +238,17 @@ public final class ServeCommand {
             if (namespaces.isEmpty() && nullSizes.isEmpty()) {
                 throw new IllegalArgumentException("give at least one --namespace IMG or --null SIZE");
             }
-            var builder = io.jvfio.devices.nvme.NvmeController.builder().blockSize(blockSize);
-            java.util.List<io.jvfio.devices.storage.BlockStore> opened = new java.util.ArrayList<>();
+            var builder = NvmeController.builder().blockSize(blockSize);
+            List<BlockStore> opened = new ArrayList<>();
             try {
                 for (Path image : namespaces) {
                     if (!java.nio.file.Files.exists(image)) {
                         throw new IllegalArgumentException(image + " does not exist");
                     }
-                    opened.add(io.jvfio.devices.storage.BlockImage.open(image, 0, false));
+                    opened.add(BlockImage.open(image, 0, false));
                 }
                 for (String size : nullSizes) {
-                    opened.add(new io.jvfio.devices.storage.NullStore(Sizes.parse(size, "--null")));
+                    opened.add(new NullStore(Sizes.parse(size, "--null")));
                 }
                 opened.forEach(builder::namespace);
                 if (model != null) {
@@ -265,7 +271,7 @@ public final class ServeCommand {
 
         @Override
         void describe(VfioDevice device) {
-            var nvme = (io.jvfio.devices.nvme.NvmeController) device;
+            var nvme = (NvmeController) device;
             System.out.println("serial " + nvme.serial() + ", model " + nvme.model());
             var sizes = nvme.namespaceSizes();
             for (int i = 0; i < sizes.size(); i++) {
@@ -276,7 +282,7 @@ public final class ServeCommand {
 
         @Override
         void shutdown(VfioDevice device) {
-            ((io.jvfio.devices.nvme.NvmeController) device).shutdown();
+            ((NvmeController) device).shutdown();
         }
     }
 }
