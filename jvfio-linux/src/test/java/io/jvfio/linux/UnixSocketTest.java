@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jvfio.testing.Allocations;
 import java.io.EOFException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -259,12 +260,12 @@ class UnixSocketTest extends FdLeakCheck {
             // while to get there. So look for one steady-state round: code that allocates per call never has one.
             List<Long> allocatedPerRound = new ArrayList<>();
             for (int round = 0; round < 30; round++) {
-                long before = currentThreadAllocatedBytes();
+                long before = Allocations.currentThread();
                 for (int i = 0; i < 10_000; i++) {
                     left.send(header, payload, noFds);
                     right.receiveFully(received, fdsOut);
                 }
-                allocatedPerRound.add(currentThreadAllocatedBytes() - before);
+                allocatedPerRound.add(Allocations.currentThread() - before);
                 // Not one object per round trip (10,000 of them would be >= 160 KB); slack for stray JVM work.
                 if (allocatedPerRound.getLast() < 16 * 1024) break;
             }
@@ -273,15 +274,6 @@ class UnixSocketTest extends FdLeakCheck {
         }
     }
 
-    /**
-     * The JDK's per-thread allocation counter, looked up reflectively: tests compile inside the
-     * module, which (rightly) does not read java.management.
-     */
-    private static long currentThreadAllocatedBytes() throws Exception {
-        Object threadBean = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
-        return (long) Class.forName("com.sun.management.ThreadMXBean").getMethod("getCurrentThreadAllocatedBytes")
-                .invoke(threadBean);
-    }
 
     @Test
     void concurrentSendersNeverInterleaveTheirMessages() throws Exception {

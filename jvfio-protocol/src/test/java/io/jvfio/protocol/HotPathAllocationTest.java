@@ -2,9 +2,9 @@ package io.jvfio.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.testing.Allocations;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.reflect.Method;
 import org.junit.jupiter.api.Test;
 
 /** Header + REGION_READ decode and reply encode allocate nothing per operation. */
@@ -12,9 +12,6 @@ class HotPathAllocationTest {
 
     @Test
     void regionReadRoundDoesNotAllocate() throws Exception {
-        // Reflection: the test is compiled inside the module, which does not read java.management.
-        Object bean = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
-        Method allocatedBytes = Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment req = arena.allocate(32);
             Header.writeCommand(req, 1, Command.REGION_READ.code(), 32, false);
@@ -26,12 +23,11 @@ class HotPathAllocationTest {
             for (int i = 0; i < 20_000; i++) {
                 sink += step(req, reqPayload, reply, replyPayload);
             }
-            long tid = Thread.currentThread().threadId();
-            long before = (Long) allocatedBytes.invoke(bean, tid);
+            long before = Allocations.currentThread();
             for (int i = 0; i < 100_000; i++) {
                 sink += step(req, reqPayload, reply, replyPayload);
             }
-            long allocated = (Long) allocatedBytes.invoke(bean, tid) - before;
+            long allocated = Allocations.currentThread() - before;
             assertThat(sink).isNotZero();
             // Zero per op; allow a little slack for the measurement itself.
             assertThat(allocated).as("bytes allocated over 100k ops").isLessThan(4096);

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jvfio.linux.Memfd;
 import io.jvfio.server.Access;
+import io.jvfio.testing.Allocations;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.reflect.Method;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,9 +19,6 @@ class DmaSpaceAllocationTest {
 
     @Test
     void readAndWriteThroughAMappedWindowAllocateNothing() throws Exception {
-        // Reflection: the test is compiled inside the module, which does not read java.management.
-        Object bean = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
-        Method allocatedBytes = Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class);
         DmaSpace dma = new DmaSpace(8);
         dma.map(0x1000, 0x1000, Access.READ_WRITE, null, 0);       // a window by message before ...
         dma.map(IOVA, SIZE, Access.READ_WRITE, Memfd.create("guest-ram", SIZE), 0);
@@ -32,12 +29,11 @@ class DmaSpaceAllocationTest {
             for (int i = 0; i < 20_000; i++) {
                 sink += step(dma, command, data, i);
             }
-            long tid = Thread.currentThread().threadId();
-            long before = (Long) allocatedBytes.invoke(bean, tid);
+            long before = Allocations.currentThread();
             for (int i = 0; i < 100_000; i++) {
                 sink += step(dma, command, data, i);
             }
-            long allocated = (Long) allocatedBytes.invoke(bean, tid) - before;
+            long allocated = Allocations.currentThread() - before;
             assertThat(sink).isNotZero();
             // Zero per operation; a little slack for the measurement itself.
             assertThat(allocated).as("bytes allocated over 100k commands").isLessThan(4096);
