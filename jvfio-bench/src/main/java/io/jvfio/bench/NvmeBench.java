@@ -20,13 +20,14 @@ import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /**
  * {@code jvfio bench nvme}: the Java NVMe controller with trapped doorbells, the same with shadow
  * doorbells, and QEMU's built-in {@code -device nvme}, one after the other on the same image file
- * and the same guest (TCG, one vCPU, so one I/O queue): one boot per target, each running fio on
+ * and the same guest (TCG, one vCPU by default, so one I/O queue): one boot per target, each running fio on
  * /dev/nvme0n1 for every {@link Row} (O_DIRECT, libaio, time-based). For the jvfio targets the
  * bench reads the controller's {@link DoorbellStatistics} as each row starts and ends (the guest
  * says when, and waits a second after saying it), so each row also gets its trapped doorbell
@@ -67,29 +68,20 @@ public final class NvmeBench {
 
         /** The rows named, comma-separated, in the order given; "all" for every row. */
         public static List<Row> parse(String names) {
-            if (names.strip().equals("all")) {
-                return List.of(values());
-            }
-            List<Row> rows = new ArrayList<>();
-            for (String name : names.split(",")) {
-                Row row = Arrays.stream(values()).filter(r -> r.label.equals(name.strip())).findFirst()
-                        .orElseThrow(() -> new IllegalArgumentException("no row '%s'; rows: all, %s".formatted(name.strip(),
-                                Arrays.stream(values()).map(Row::label).collect(Collectors.joining(", ")))));
-                if (!rows.contains(row)) {
-                    rows.add(row);
-                }
-            }
-            return List.copyOf(rows);
+            return NvmeBench.parse(names, values(), Row::label, "row");
         }
     }
 
     /** The three columns: one boot each. */
     public enum Target {
-        TRAPPED("jvfio trapped"), SHADOW("jvfio shadow"), QEMU("qemu nvme");
+        TRAPPED("trapped", "jvfio trapped"), SHADOW("shadow", "jvfio shadow"), QEMU("qemu", "qemu nvme");
 
+        /** The name in --targets. */
+        final String option;
         final String label;
 
-        Target(String label) {
+        Target(String option, String label) {
+            this.option = option;
             this.label = label;
         }
 
@@ -100,6 +92,29 @@ public final class NvmeBench {
         boolean jvfio() {
             return this != QEMU;
         }
+
+        /** The targets named (trapped, shadow, qemu), comma-separated, booted in the table's order; "all" for every one. */
+        public static List<Target> parse(String names) {
+            List<Target> named = NvmeBench.parse(names, values(), t -> t.option, "target");
+            return Arrays.stream(values()).filter(named::contains).toList();
+        }
+    }
+
+    /** Names to constants by {@code label}, in the order given, without repeats; "all" for every constant. */
+    private static <E> List<E> parse(String names, E[] values, Function<E, String> label, String what) {
+        if (names.strip().equals("all")) {
+            return List.of(values);
+        }
+        List<E> parsed = new ArrayList<>();
+        for (String name : names.split(",")) {
+            E value = Arrays.stream(values).filter(v -> label.apply(v).equals(name.strip())).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("no %s '%s'; %ss: all, %s".formatted(what, name.strip(), what,
+                            Arrays.stream(values).map(label).collect(Collectors.joining(", ")))));
+            if (!parsed.contains(value)) {
+                parsed.add(value);
+            }
+        }
+        return List.copyOf(parsed);
     }
 
     /**
@@ -128,13 +143,21 @@ public final class NvmeBench {
     /**
      * How to run: seconds per row, the image (null: a temporary one of {@code imageBytes}, written
      * once so reads find data), shared or private guest memory (private: jvfio reaches it by DMA
-     * messages), the rows.
+     * messages), the guest's vCPUs (Linux makes an I/O queue per CPU), the rows and the targets.
      */
-    public record Options(int seconds, Path image, long imageBytes, boolean sharedMemory, List<Row> rows) {
+    public record Options(int seconds, Path image, long imageBytes, boolean sharedMemory, int cpus, List<Row> rows,
+                          List<Target> targets) {
         public Options {
             if (seconds < 1) {
                 throw new IllegalArgumentException("--seconds must be at least 1");
             }
+            if (cpus < 1) {
+                throw new IllegalArgumentException("--cpus must be at least 1");
+            }
+            if (targets.isEmpty()) {
+                throw new IllegalArgumentException("no targets to run");
+            }
+            targets = List.copyOf(targets);
             if (image == null && imageBytes < 1 << 20) {
                 throw new IllegalArgumentException("the image needs at least 1 MiB");
             }
@@ -163,9 +186,9 @@ public final class NvmeBench {
             String imageInChroot = tc.toChrootPath(image);   // fails early when QEMU could not open it
             Initramfs initramfs = Initramfs.builder(tc).modules("nvme").program("/usr/bin/fio").gzip(false)
                     .script(script(options)).build(dir.resolve("initramfs.img"));
-            for (Target target : Target.values()) {
+            for (Target target : options.targets()) {
                 log.printf("%s:%n", target.label);
-                GuestOptions guest = QemuGuest.options().initramfs(initramfs).sharedMemory(options.sharedMemory())
+                GuestOptions guest = QemuGuest.options().initramfs(initramfs).sharedMemory(options.sharedMemory()).cpus(options.cpus())
                         .memoryMiB(512).timeout(Duration.ofSeconds(
                                 BOOT_SECONDS + (long) options.rows().size() * (options.seconds() + ROW_OVERHEAD_SECONDS)));
                 Map<Row, Measurement> rows = new EnumMap<>(Row.class);
@@ -241,7 +264,10 @@ public final class NvmeBench {
         }
         if (!result.passed()) {
             log.println(result.console());
-            throw new IOException("benchmark guest failed: " + result.describe());
+            String lastMarker = result.results().reversed().stream().filter(l -> l.startsWith("row ")).findFirst().orElse("");
+            String during = lastMarker.endsWith(" starts") ? " during " + lastMarker.substring("row ".length(), lastMarker.length() - " starts".length()) : "";
+            throw new IOException("the guest failed%s (%s); its console is in the log".formatted(during,
+                    result.timedOut() ? "timed out" : "exit " + result.exitCode() + ", verdicts " + result.verdicts()));
         }
     }
 

@@ -73,8 +73,8 @@ public final class NvmeBenchReport {
     /** The table, the goals and any failed boot, in Markdown. */
     public static void print(Results results, PrintStream out) {
         var o = results.options();
-        out.printf("fio in one guest (1 vCPU, %s memory), %d s per row; the same image for every column%n%n",
-                o.sharedMemory() ? "shared" : "private", o.seconds());
+        out.printf("fio in one guest (%d vCPU, %s memory), %d s per row; the same image for every column%n%n",
+                o.cpus(), o.sharedMemory() ? "shared" : "private", o.seconds());
         StringBuilder header = new StringBuilder("| row |"), rule = new StringBuilder("|---|");
         for (Target t : Target.values()) {
             header.append(" %s IOPS | MiB/s |".formatted(t.label()));
@@ -118,7 +118,7 @@ public final class NvmeBenchReport {
     /** The same figures, goals and failures as one JSON object; figures not measured are null. */
     public static String json(Results results) {
         var o = results.options();
-        ObjectNode root = JSON.createObjectNode().put("seconds", o.seconds()).put("sharedMemory", o.sharedMemory());
+        ObjectNode root = JSON.createObjectNode().put("seconds", o.seconds()).put("sharedMemory", o.sharedMemory()).put("cpus", o.cpus());
         ArrayNode rows = root.putArray("rows");
         for (Row row : o.rows()) {
             ObjectNode r = rows.addObject().put("row", row.label());

@@ -37,8 +37,15 @@ class NvmeBenchReportTest {
     }
 
     @Test
+    void targetsParseByNameAndBootInTheTablesOrder() {
+        assertThat(Target.parse("all")).containsExactly(Target.TRAPPED, Target.SHADOW, Target.QEMU);
+        assertThat(Target.parse("qemu,shadow")).containsExactly(Target.SHADOW, Target.QEMU);
+        assertThatThrownBy(() -> Target.parse("polled")).hasMessageContaining("no target 'polled'; targets: all, trapped, shadow, qemu");
+    }
+
+    @Test
     void theScriptRunsEachRowBetweenItsMarkers() {
-        String script = NvmeBench.script(new Options(3, null, 1 << 20, true, TWO_ROWS));
+        String script = NvmeBench.script(new Options(3, null, 1 << 20, true, 1, TWO_ROWS, List.of(Target.values())));
         int starts = script.indexOf("row randread-4k-qd32 starts"), fio = script.indexOf("--name=randread-4k-qd32"),
                 done = script.indexOf("row randread-4k-qd32 done"), next = script.indexOf("row seqwrite-1m starts");
         assertThat(starts).isPositive().isLessThan(fio);
@@ -86,7 +93,7 @@ class NvmeBenchReportTest {
         measured.put(Target.TRAPPED, Map.of(Row.RANDREAD_4K_QD32, new Measurement(10_000, 39.06, 500_000, 1_000_000)));
         measured.put(Target.SHADOW, Map.of(Row.RANDREAD_4K_QD32, new Measurement(12_000, 46.88, 600_000, 120_000)));
         measured.put(Target.QEMU, Map.of(Row.RANDREAD_4K_QD32, new Measurement(13_000, 50.78, -1, -1)));
-        Results results = new Results(new Options(1, null, 1 << 20, true, List.of(Row.RANDREAD_4K_QD32)), measured, List.of());
+        Results results = new Results(new Options(1, null, 1 << 20, true, 1, List.of(Row.RANDREAD_4K_QD32), List.of(Target.values())), measured, List.of());
         assertThat(NvmeBenchReport.goals(results)).extracting(NvmeBenchReport.Goal::met).containsExactly(false, false, false);
         assertThat(print(results)).contains("| trapped doorbell writes per I/O, jvfio shadow, randread-4k-qd32 | 0.20 | ≤ 0.10 | not met |")
                 .doesNotContain("Failed boots");
@@ -115,7 +122,7 @@ class NvmeBenchReportTest {
         measured.put(Target.SHADOW, Map.of(Row.RANDREAD_4K_QD32, new Measurement(20_000, 20_000 * 4 / 1024.0, 1_000_000, 50_000),
                 Row.SEQWRITE_1M, new Measurement(90, 90, 0, 0)));
         measured.put(Target.QEMU, Map.of(Row.RANDREAD_4K_QD32, new Measurement(16_000, 16_000 * 4 / 1024.0, -1, -1)));
-        return new Results(new Options(2, null, 1 << 20, true, TWO_ROWS), Collections.unmodifiableMap(measured),
+        return new Results(new Options(2, null, 1 << 20, true, 1, TWO_ROWS, List.of(Target.values())), Collections.unmodifiableMap(measured),
                 List.of("qemu nvme: benchmark guest failed: timed out"));
     }
 

@@ -197,6 +197,14 @@ public final class BenchCommand {
                         "randwrite-4k-qd1, randwrite-4k-qd32, seqread-1m, seqwrite-1m."})
         String rows;
 
+        @Option(names = "--targets", defaultValue = "all", paramLabel = "trapped|shadow|qemu[,...]",
+                description = "The columns to boot, always in the table's order (default: ${DEFAULT-VALUE}).")
+        String targets;
+
+        @Option(names = "--cpus", defaultValue = "1",
+                description = "Guest vCPUs; Linux makes an I/O queue per CPU (default: ${DEFAULT-VALUE}).")
+        int cpus;
+
         @Option(names = "--json", description = "Print the results as one JSON object instead of the tables.")
         boolean json;
 
@@ -207,8 +215,8 @@ public final class BenchCommand {
                 case "private" -> false;
                 default -> throw new IllegalArgumentException("--memory must be shared or private, not '" + memory + "'");
             };
-            return new NvmeBench.Options(seconds, image, image == null ? Sizes.parse(size, "--size") : 0, shared,
-                    NvmeBench.Row.parse(rows));
+            return new NvmeBench.Options(seconds, image, image == null ? Sizes.parse(size, "--size") : 0, shared, cpus,
+                    NvmeBench.Row.parse(rows), NvmeBench.Target.parse(targets));
         }
 
         @Override

@@ -22,19 +22,24 @@ class BenchCommandTest {
     @Test
     void nvmeOptionsBecomeTheBenchsOptions() {
         BenchCommand.Nvme nvme = new BenchCommand.Nvme();
-        new CommandLine(nvme).parseArgs("--seconds", "3", "--memory", "private", "--rows", "randread-4k-qd32,seqread-1m", "--json");
+        new CommandLine(nvme).parseArgs("--seconds", "3", "--memory", "private", "--rows", "randread-4k-qd32,seqread-1m", "--json",
+                "--targets", "shadow", "--cpus", "2");
         NvmeBench.Options options = nvme.options();
         assertThat(options.seconds()).isEqualTo(3);
         assertThat(options.sharedMemory()).isFalse();
         assertThat(options.image()).isNull();
         assertThat(options.imageBytes()).isEqualTo(256L << 20);
         assertThat(options.rows()).containsExactly(NvmeBench.Row.RANDREAD_4K_QD32, NvmeBench.Row.SEQREAD_1M);
+        assertThat(options.targets()).containsExactly(NvmeBench.Target.SHADOW);
+        assertThat(options.cpus()).isEqualTo(2);
         assertThat(nvme.json).isTrue();
 
         BenchCommand.Nvme defaults = new BenchCommand.Nvme();
         new CommandLine(defaults).parseArgs();
         assertThat(defaults.options().rows()).containsExactly(NvmeBench.Row.values());
         assertThat(defaults.options().sharedMemory()).isTrue();
+        assertThat(defaults.options().targets()).containsExactly(NvmeBench.Target.values());
+        assertThat(defaults.options().cpus()).isEqualTo(1);
 
         BenchCommand.Nvme bad = new BenchCommand.Nvme();
         new CommandLine(bad).parseArgs("--memory", "both");
