@@ -240,19 +240,23 @@ public final class NvmeBench {
         try (QemuGuest guest = QemuGuest.prepare(tc, options)) {
             guest.launch();
             Duration rowTimeout = Duration.ofSeconds(BOOT_SECONDS + bench.seconds() + ROW_OVERHEAD_SECONDS);
-            for (Row row : bench.rows()) {
-                if (doorbells == null || !guest.awaitConsoleLine(marker(row, "starts"), rowTimeout)) {
-                    continue;
+            for (Row row : doorbells == null ? List.<Row>of() : bench.rows()) {
+                // A marker that does not come means a guest that died or hangs: awaitExit says which.
+                if (!guest.awaitConsoleLine(marker(row, "starts"), rowTimeout)) {
+                    break;
                 }
                 long rings = trappedDoorbells(doorbells), commands = doorbells.ioCommands();
-                if (guest.awaitConsoleLine(marker(row, "done"), rowTimeout)) {
-                    counted.put(row, new long[] {doorbells.ioCommands() - commands, trappedDoorbells(doorbells) - rings});
+                if (!guest.awaitConsoleLine(marker(row, "done"), rowTimeout)) {
+                    break;
                 }
+                counted.put(row, new long[] {doorbells.ioCommands() - commands, trappedDoorbells(doorbells) - rings});
             }
             result = guest.awaitExit();
         }
         for (String line : result.results()) {
-            if (line.startsWith("fio ")) {
+            if (line.startsWith("queues ")) {
+                log.printf("  I/O queues: %s%n", line.substring("queues ".length()));
+            } else if (line.startsWith("fio ")) {
                 FioTerse job = FioTerse.parse(line.substring("fio ".length()));
                 Row row = Row.parse(job.job()).getFirst();
                 long[] counts = counted.getOrDefault(row, new long[] {-1, -1});
