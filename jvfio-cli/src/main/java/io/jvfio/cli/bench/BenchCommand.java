@@ -169,19 +169,19 @@ public final class BenchCommand {
     }
 
     @Command(name = "nvme", mixinStandardHelpOptions = true,
-            description = {"Boot one guest three times, on the same image file: jvfio's NVMe controller with trapped doorbells,",
-                    "the same with shadow doorbells, and QEMU's built-in -device nvme. Each boot runs fio on /dev/nvme0n1 for",
-                    "every row (4 KiB randread and randwrite at QD1 and QD32, 1 MiB sequential read and write at QD4).",
-                    "Prints IOPS, MiB/s, trapped doorbell writes per I/O (jvfio), the shadow/qemu and shadow/trapped ratios,",
-                    "and the goals of issue 15 as met / not met. Needs the guest toolchain (scripts/provision-guest.sh) and",
-                    "root. Run it on an otherwise idle machine."})
+            description = {"Boot one guest three times, on the same image file: jvfio's NVMe controller with trapped doorbells,"
+                    + " the same with shadow doorbells, and QEMU's built-in -device nvme. Each boot runs fio on /dev/nvme0n1"
+                    + " for every row (4 KiB randread and randwrite at QD1 and QD32, 1 MiB sequential read and write at QD4).",
+                    "Prints IOPS, MiB/s, trapped doorbell writes per I/O command (jvfio), the shadow/qemu and shadow/trapped"
+                    + " ratios, and the goals of issue 15 as met / not met.",
+                    "Needs the guest toolchain (scripts/provision-guest.sh) and root. Run it on an otherwise idle machine."})
     static final class Nvme implements Callable<Integer> {
         @Option(names = "--seconds", defaultValue = "10", description = "Seconds per row and target (default: ${DEFAULT-VALUE}).")
         int seconds;
 
         @Option(names = "--image", paramLabel = "FILE",
-                description = {"A raw image inside the guest toolchain's rootfs (QEMU runs chrooted there); it is read and",
-                        "overwritten. Default: a temporary image of --size, written once so reads find data."})
+                description = "A raw image inside the guest toolchain's rootfs (QEMU runs chrooted there); it is read and"
+                        + " overwritten. Default: a temporary image of --size, written once so reads find data.")
         Path image;
 
         @Option(names = "--size", defaultValue = "256M", paramLabel = "SIZE",
@@ -193,8 +193,8 @@ public final class BenchCommand {
         String memory;
 
         @Option(names = "--rows", defaultValue = "all", paramLabel = "ROW[,ROW...]",
-                description = {"The rows to run, in order (default: ${DEFAULT-VALUE}): randread-4k-qd1, randread-4k-qd32,",
-                        "randwrite-4k-qd1, randwrite-4k-qd32, seqread-1m, seqwrite-1m."})
+                description = "The rows to run, in order (default: ${DEFAULT-VALUE}): randread-4k-qd1, randread-4k-qd32,"
+                        + " randwrite-4k-qd1, randwrite-4k-qd32, seqread-1m, seqwrite-1m.")
         String rows;
 
         @Option(names = "--targets", defaultValue = "all", paramLabel = "trapped|shadow|qemu[,...]",
