@@ -1,6 +1,6 @@
 /**
- * The benchmarks: what {@code jvfio bench} runs (latency, scale, start-up, virtio-blk against QEMU's
- * disk, with the bench device and the servers they measure), and the JMH benchmarks of
+ * The benchmarks: what {@code jvfio bench} runs (latency, scale, start-up, virtio-blk and NVMe against
+ * QEMU's devices, with the bench device and the servers they measure), and the JMH benchmarks of
  * target/benchmarks.jar, which run on the class path.
  */
 module io.jvfio.bench {

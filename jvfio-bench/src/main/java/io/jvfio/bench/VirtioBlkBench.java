@@ -49,22 +49,6 @@ public final class VirtioBlkBench {
     public record Options(int seconds, long diskBytes, List<String> qemuCaches, List<NotifyMode> notifyModes,
                           int queues, boolean sharedMemory) {}
 
-    /**
-     * Writes the whole image once, so that every device under test writes over allocated blocks:
-     * a sparse image would make whichever runs first pay for the host file system's allocation.
-     */
-    static void allocate(Path image, long bytes) throws IOException {
-        java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocateDirect(1 << 20);
-        try (var channel = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.CREATE_NEW,
-                java.nio.file.StandardOpenOption.WRITE)) {
-            for (long at = 0; at < bytes; ) {
-                zeros.clear().limit((int) Math.min(zeros.capacity(), bytes - at));
-                at += channel.write(zeros, at);
-            }
-            channel.force(false);
-        }
-    }
-
     /** Runs every configuration: jvfio in each notify mode, then QEMU's device with each cache mode. */
     public static List<Run> run(GuestToolchain tc, Options options, PrintStream log) throws IOException, InterruptedException {
         Path dir = Files.createDirectories(tc.runRoot().resolve("virtio-blk-bench-" + ProcessHandle.current().pid()));
@@ -76,7 +60,7 @@ public final class VirtioBlkBench {
                     .program("/usr/bin/fio")
                     .gzip(false)
                     .build(dir.resolve("initramfs.img"));
-            allocate(image, options.diskBytes());
+            BenchFiles.allocate(image, options.diskBytes());
             for (NotifyMode mode : options.notifyModes()) {
                 VirtioBlk disk = VirtioBlk.builder(image).queues(options.queues())
                         .notifyMode(mode).build();
@@ -95,9 +79,7 @@ public final class VirtioBlkBench {
                 runs.add(new Run("qemu cache=" + cache, boot(tc, guest, log)));
             }
         } finally {
-            try (var files = Files.walk(dir)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            BenchFiles.deleteTree(dir);
         }
         return runs;
     }
@@ -129,17 +111,10 @@ public final class VirtioBlkBench {
         return measured;
     }
 
-    /**
-     * fio's terse format (version 3), one line per job: field 3 is the job name, 7 and 8 the read
-     * bandwidth (KiB/s) and IOPS, 48 and 49 the write ones.
-     */
+    /** One job's line of fio's terse output, in decimal MB/s. */
     static Measurement parseTerse(String line) {
-        String[] f = line.split(";");
-        double readKiB = Double.parseDouble(f[6]), readIops = Double.parseDouble(f[7]);
-        double writeKiB = Double.parseDouble(f[47]), writeIops = Double.parseDouble(f[48]);
-        boolean write = writeIops > readIops;
-        double kib = write ? writeKiB : readKiB;
-        return new Measurement(f[2], kib * 1024 / 1e6, write ? writeIops : readIops);
+        FioTerse job = FioTerse.parse(line);
+        return new Measurement(job.job(), job.kiBPerSecond() * 1024 / 1e6, job.iops());
     }
 
     private static String script(int seconds) {

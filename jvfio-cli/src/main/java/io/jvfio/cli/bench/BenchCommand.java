@@ -4,6 +4,8 @@ import io.jvfio.bench.BenchLatency;
 import io.jvfio.bench.BenchScale;
 import io.jvfio.bench.BenchStartup;
 import io.jvfio.bench.LatencyReport;
+import io.jvfio.bench.NvmeBench;
+import io.jvfio.bench.NvmeBenchReport;
 import io.jvfio.bench.VirtioBlkBench;
 import io.jvfio.cli.Main;
 import io.jvfio.cli.Sizes;
@@ -18,7 +20,7 @@ import picocli.CommandLine.Option;
 /** {@code jvfio bench ...}: measurements that print a table (not tests). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks that print a table.",
-        subcommands = {BenchCommand.VirtioBlk.class, BenchCommand.Latency.class, BenchCommand.Scale.class,
+        subcommands = {BenchCommand.VirtioBlk.class, BenchCommand.Nvme.class, BenchCommand.Latency.class, BenchCommand.Scale.class,
                 BenchCommand.Startup.class, BenchCommand.AotTraining.class})
 public final class BenchCommand {
 
@@ -163,6 +165,70 @@ public final class BenchCommand {
             var options = new VirtioBlkBench.Options(seconds, Sizes.parse(size, "--size"), caches, modes, queues, !privateMemory);
             VirtioBlkBench.print(VirtioBlkBench.run(GuestToolchain.locate(), options, System.err), System.out);
             return 0;
+        }
+    }
+
+    @Command(name = "nvme", mixinStandardHelpOptions = true,
+            description = {"Boot one guest three times, on the same image file: jvfio's NVMe controller with trapped doorbells,"
+                    + " the same with shadow doorbells, and QEMU's built-in -device nvme. Each boot runs fio on /dev/nvme0n1"
+                    + " for every row (4 KiB randread and randwrite at QD1 and QD32, 1 MiB sequential read and write at QD4).",
+                    "Prints IOPS, MiB/s, trapped doorbell writes per I/O command (jvfio), the shadow/qemu and shadow/trapped"
+                    + " ratios, and the goals of issue 15 as met / not met.",
+                    "Needs the guest toolchain (scripts/provision-guest.sh) and root. Run it on an otherwise idle machine."})
+    static final class Nvme implements Callable<Integer> {
+        @Option(names = "--seconds", defaultValue = "10", description = "Seconds per row and target (default: ${DEFAULT-VALUE}).")
+        int seconds;
+
+        @Option(names = "--image", paramLabel = "FILE",
+                description = "A raw image inside the guest toolchain's rootfs (QEMU runs chrooted there); it is read and"
+                        + " overwritten. Default: a temporary image of --size, written once so reads find data.")
+        Path image;
+
+        @Option(names = "--size", defaultValue = "256M", paramLabel = "SIZE",
+                description = "Size of the temporary image (default: ${DEFAULT-VALUE}).")
+        String size;
+
+        @Option(names = "--memory", defaultValue = "shared", paramLabel = "shared|private",
+                description = "Guest RAM shared by fd (jvfio maps it) or private (jvfio reaches it by DMA messages) (default: ${DEFAULT-VALUE}).")
+        String memory;
+
+        @Option(names = "--rows", defaultValue = "all", paramLabel = "ROW[,ROW...]",
+                description = "The rows to run, in order (default: ${DEFAULT-VALUE}): randread-4k-qd1, randread-4k-qd32,"
+                        + " randwrite-4k-qd1, randwrite-4k-qd32, seqread-1m, seqwrite-1m.")
+        String rows;
+
+        @Option(names = "--targets", defaultValue = "all", paramLabel = "trapped|shadow|qemu[,...]",
+                description = "The columns to boot, always in the table's order (default: ${DEFAULT-VALUE}).")
+        String targets;
+
+        @Option(names = "--cpus", defaultValue = "1",
+                description = "Guest vCPUs; Linux makes an I/O queue per CPU (default: ${DEFAULT-VALUE}).")
+        int cpus;
+
+        @Option(names = "--json", description = "Print the results as one JSON object instead of the tables.")
+        boolean json;
+
+        /** The bench's options from the command line's, checked before anything boots. */
+        NvmeBench.Options options() {
+            boolean shared = switch (memory) {
+                case "shared" -> true;
+                case "private" -> false;
+                default -> throw new IllegalArgumentException("--memory must be shared or private, not '" + memory + "'");
+            };
+            return new NvmeBench.Options(seconds, image, image == null ? Sizes.parse(size, "--size") : 0, shared, cpus,
+                    NvmeBench.Row.parse(rows), NvmeBench.Target.parse(targets));
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            NvmeBench.Options options = options();
+            NvmeBench.Results results = NvmeBench.run(GuestToolchain.locate(), options, System.err);
+            if (json) {
+                System.out.println(NvmeBenchReport.json(results));
+            } else {
+                NvmeBenchReport.print(results, System.out);
+            }
+            return results.failures().isEmpty() ? 0 : 1;
         }
     }
 }

@@ -233,12 +233,16 @@ public final class ServeCommand {
                 description = "Logical block size of every namespace (default: ${DEFAULT-VALUE}).")
         int blockSize;
 
+        @Option(names = "--no-shadow-doorbells",
+                description = "Do not advertise Doorbell Buffer Config (OACS bit 8): the host rings a trapped doorbell for every submission.")
+        boolean noShadowDoorbells;
+
         @Override
         VfioDevice device() throws Exception {
             if (namespaces.isEmpty() && nullSizes.isEmpty()) {
                 throw new IllegalArgumentException("give at least one --namespace IMG or --null SIZE");
             }
-            var builder = NvmeController.builder().blockSize(blockSize);
+            var builder = NvmeController.builder().blockSize(blockSize).shadowDoorbells(!noShadowDoorbells);
             List<BlockStore> opened = new ArrayList<>();
             try {
                 for (Path image : namespaces) {

@@ -6,10 +6,11 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Who the controller says it is: PCI vendor id (also Identify VID/SSVID), serial, model and
- * firmware revision (space-padded ASCII in Identify), MDTS, and the subsystem NQN built from them.
+ * firmware revision (space-padded ASCII in Identify), MDTS, whether OACS advertises Doorbell Buffer
+ * Config (shadow doorbells), and the subsystem NQN built from them.
  * Linux merges controllers with equal serial and model into one subsystem: give each its own serial.
  */
-record ControllerIdentity(int vendorId, String serial, String model, String firmware, int mdts) {
+record ControllerIdentity(int vendorId, String serial, String model, String firmware, int mdts, boolean shadowDoorbells) {
     ControllerIdentity {
         check("serial", serial, SN_BYTES);
         check("model", model, MN_BYTES);

@@ -106,7 +106,7 @@ final class Identify {
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_CNTLID, (short) CONTROLLER_ID);
         p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_VER, VERSION_1_4);
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_CNTRLTYPE, (byte) CNTRLTYPE_IO);
-        p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_OACS, (short) OACS_DOORBELL_BUFFER_CONFIG);
+        p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_OACS, (short) (id.shadowDoorbells() ? OACS_DOORBELL_BUFFER_CONFIG : 0));
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_ACL, (byte) ACL);
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_AERL, (byte) AERL);
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_FRMW, (byte) FRMW_ONE_READ_ONLY_SLOT);

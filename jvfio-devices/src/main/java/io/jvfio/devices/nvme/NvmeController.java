@@ -561,6 +561,7 @@ public final class NvmeController extends PciDevice {
         private String serial, model = "jvfio NVMe controller", firmware = "0.1";
         private int lbaShift = 9;
         private int mdts = DEFAULT_MDTS;
+        private boolean shadowDoorbells = true;
 
         private Builder() {}
 
@@ -603,6 +604,16 @@ public final class NvmeController extends PciDevice {
             return this;
         }
 
+        /**
+         * Whether Identify advertises Doorbell Buffer Config (OACS bit 8; default true). Without it
+         * Linux never sets up shadow doorbells and rings a trapped doorbell for every submission:
+         * the baseline of {@code jvfio bench nvme}.
+         */
+        public Builder shadowDoorbells(boolean advertised) {
+            this.shadowDoorbells = advertised;
+            return this;
+        }
+
         public NvmeController build() {
             if (stores.isEmpty()) {
                 throw new IllegalArgumentException("an NVMe controller needs at least one namespace");
@@ -614,7 +625,7 @@ public final class NvmeController extends PciDevice {
             }
             String id = serial != null ? serial : "JV%08X".formatted(stores.stream().mapToLong(BlockStore::size).sum() * 31
                     + System.identityHashCode(stores.get(0)));
-            return new NvmeController(new ControllerIdentity(VENDOR_ID, id, model, firmware, mdts), stores, lbaShift);
+            return new NvmeController(new ControllerIdentity(VENDOR_ID, id, model, firmware, mdts, shadowDoorbells), stores, lbaShift);
         }
     }
 }
