@@ -1,0 +1,179 @@
+package io.jvfio.devices.nvme;
+
+import io.jvfio.server.DmaView;
+import io.jvfio.server.VfioException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * The controller's queues by id (the admin pair is id 0): what the doorbells reach, what the admin
+ * command set creates and deletes, and the shadow doorbell buffers (Doorbell Buffer Config, §5.8)
+ * that every I/O queue — also one created later — takes its tail or head from until a reset.
+ * Doorbells are served only while the controller is ready (enabled, admin queues in place).
+ */
+final class QueueRegistry {
+    private final AtomicReferenceArray<SubmissionQueue> sqs = new AtomicReferenceArray<>(NvmeController.VECTORS);
+    private final AtomicReferenceArray<CompletionQueue> cqs = new AtomicReferenceArray<>(NvmeController.VECTORS);
+    private final SubmissionQueue.Host host;
+    private final InterruptRouting interrupts;
+    private final DoorbellStatistics doorbellStatistics;
+    /** Set by Doorbell Buffer Config until the next reset; written under this object's lock. */
+    private volatile ShadowBuffers shadowBuffers;
+    /** The controller is enabled and ready: doorbells are served. */
+    private volatile boolean ready;
+
+    QueueRegistry(SubmissionQueue.Host host, InterruptRouting interrupts, DoorbellStatistics doorbellStatistics) {
+        this.host = host;
+        this.interrupts = interrupts;
+        this.doorbellStatistics = doorbellStatistics;
+    }
+
+    SubmissionQueue submissionQueue(int qid) {
+        return qid >= 0 && qid < NvmeController.VECTORS ? sqs.get(qid) : null;
+    }
+
+    CompletionQueue completionQueue(int qid) {
+        return qid >= 0 && qid < NvmeController.VECTORS ? cqs.get(qid) : null;
+    }
+
+    boolean hasIoQueues() {
+        for (int i = 1; i < NvmeController.VECTORS; i++) {
+            if (sqs.get(i) != null || cqs.get(i) != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** CC.EN 0→1 accepted: the admin queues are in place and doorbells are served from now on. */
+    void openAdmin(SubmissionQueue adminSq, CompletionQueue adminCq) {
+        cqs.set(0, adminCq);
+        sqs.set(0, adminSq);
+        ready = true;
+    }
+
+    boolean isReady() {
+        return ready;
+    }
+
+    /**
+     * A doorbell: even slots are submission queue tails, odd ones completion queue heads.
+     * Writes to queues that do not exist, values beyond a queue and writes while the controller
+     * is not ready are ignored.
+     */
+    void ring(int slot, int value) {
+        int qid = slot >>> 1;
+        if (!ready || qid >= NvmeController.VECTORS || (value & ~0xffff) != 0) {
+            return;
+        }
+        if (qid != 0) {
+            doorbellStatistics.trappedDoorbell(slot);
+        }
+        if ((slot & 1) == 0) {
+            SubmissionQueue sq = sqs.get(qid);
+            if (sq != null) {
+                sq.moveTail(value);
+            }
+        } else {
+            CompletionQueue cq = cqs.get(qid);
+            if (cq != null && cq.moveHead(value) && !interrupts.msixEnabled()) {
+                interrupts.updateIntx();
+            }
+        }
+    }
+
+    void addCompletionQueue(CompletionQueue cq) {
+        attachShadow(null, cq);
+        cqs.set(cq.id, cq);
+    }
+
+    void addSubmissionQueue(SubmissionQueue sq) {
+        attachShadow(sq, null);
+        sqs.set(sq.id, sq);
+    }
+
+    /** A queue created after Doorbell Buffer Config uses the shadow buffers too. */
+    private void attachShadow(SubmissionQueue sq, CompletionQueue cq) {
+        ShadowBuffers buffers = shadowBuffers;
+        DmaView dma = host.dmaOrNull();
+        if (buffers == null || dma == null) {
+            return;
+        }
+        try {
+            if (sq != null) {
+                buffers.attach(sq, dma);
+            } else {
+                buffers.attach(cq, dma, !interrupts.msixEnabled());
+            }
+        } catch (VfioException e) {
+            host.fatal("shadow doorbell buffer unreachable: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Doorbell Buffer Config (admin worker; the addresses are checked): every I/O queue, and those
+     * created later, also takes its tail or head from the shadow buffer from now on — unless a
+     * reset came meanwhile (the DMA is done outside the lock, which the session thread needs).
+     */
+    void configureShadowDoorbells(SubmissionQueue adminQueue, long doorbells, long eventIdx, DmaView dma)
+            throws VfioException {
+        ShadowBuffers buffers = new ShadowBuffers(doorbells, eventIdx);
+        for (int qid = 1; qid < NvmeController.VECTORS; qid++) {
+            CompletionQueue cq = cqs.get(qid);
+            if (cq != null) {
+                buffers.attach(cq, dma, !interrupts.msixEnabled());
+            }
+            SubmissionQueue sq = sqs.get(qid);
+            if (sq != null) {
+                buffers.attach(sq, dma);
+            }
+        }
+        synchronized (this) {
+            if (sqs.get(0) == adminQueue) {
+                shadowBuffers = buffers;
+                doorbellStatistics.shadowConfigured();
+            }
+        }
+    }
+
+    /** Delete I/O Submission Queue: the worker finishes its command (its completion dropped), then the queue goes. */
+    void removeSubmissionQueue(SubmissionQueue sq) {
+        sqs.compareAndSet(sq.id, sq, null);
+        sq.kill();
+        sq.awaitStopped();
+    }
+
+    void removeCompletionQueue(CompletionQueue cq) {
+        cqs.compareAndSet(cq.id, cq, null);
+        cq.kill();
+        interrupts.updateIntx();
+    }
+
+    /**
+     * Kills every queue (workers stop taking commands, nothing more is posted) and forgets the
+     * shadow buffers; doorbells are ignored until the next {@link #openAdmin}. Returns the
+     * submission queues, whose workers may still finish a command.
+     */
+    List<SubmissionQueue> tearDown() {
+        ready = false;
+        List<SubmissionQueue> stopped = new ArrayList<>();
+        for (int i = 0; i < NvmeController.VECTORS; i++) {
+            SubmissionQueue sq = sqs.getAndSet(i, null);
+            if (sq != null) {
+                sq.kill();
+                stopped.add(sq);
+            }
+        }
+        for (int i = 0; i < NvmeController.VECTORS; i++) {
+            CompletionQueue cq = cqs.getAndSet(i, null);
+            if (cq != null) {
+                cq.kill();
+            }
+        }
+        synchronized (this) {
+            shadowBuffers = null;
+        }
+        return stopped;
+    }
+}
