@@ -219,6 +219,28 @@ final class ControllerRegisters implements RegionHandler {
         csts = 0;
     }
 
+    /** CC, AQA, ASQ, ACQ and CSTS, as a migration carries them. */
+    record Saved(int cc, int aqa, long asq, long acq, int csts) {}
+
+    synchronized Saved save() {
+        return new Saved(cc, aqa, asq, acq, csts);
+    }
+
+    /**
+     * A migration's destination: the source's registers; the queues this controller had are
+     * killed (the caller restores the source's). Features go back to their defaults (the caller
+     * restores those too).
+     */
+    synchronized void restore(Saved saved) {
+        tearDown();
+        generation++;
+        cc = saved.cc();
+        aqa = saved.aqa();
+        asq = saved.asq();
+        acq = saved.acq();
+        csts = saved.csts();
+    }
+
     /** The controller serves no more clients: every queue killed; returns them for their workers to be awaited. */
     synchronized List<SubmissionQueue> shutDown() {
         List<SubmissionQueue> stopped = tearDown();

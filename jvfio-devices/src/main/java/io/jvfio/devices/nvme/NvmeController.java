@@ -8,7 +8,10 @@ import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.PcieDeviceType;
 import io.jvfio.server.DmaView;
+import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
+import io.jvfio.server.StateReader;
+import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -42,7 +45,7 @@ import java.util.List;
  * VfioUserServer.bind(socket, nvme, ServerOptions.defaults()).start();
  * }</pre>
  */
-public final class NvmeController extends PciDevice {
+public final class NvmeController extends PciDevice implements Migratable {
     /** jvfio's PCI ids (no vendor quirks apply to them); Linux binds nvme by class code. */
     public static final int VENDOR_ID = 0x4a56, DEVICE_ID = 0x0e01;
     public static final int CLASS_CODE = 0x010802;
@@ -67,6 +70,9 @@ public final class NvmeController extends PciDevice {
     private final InterruptRouting interrupts;
     private final QueueRegistry queues;
     private final ControllerRegisters registers;
+    private final ControllerMigration migration;
+    /** The admin command set of the current enabled period, or null before the first enable. */
+    private volatile AdminCommands adminCommands;
 
     private NvmeController(ControllerIdentity identity, List<BlockStore> stores, int lbaShift) {
         super(configSpace(identity.vendorId()));
@@ -82,6 +88,7 @@ public final class NvmeController extends PciDevice {
         this.interrupts = new InterruptRouting(new CoreLines(), this::completionQueue);
         this.queues = new QueueRegistry(host, interrupts, doorbellStatistics);
         this.registers = new ControllerRegisters(this, queues, interrupts);
+        this.migration = new ControllerMigration(this, registers, queues, interrupts);
         bar(BAR_INDEX, registers);
     }
 
@@ -127,11 +134,56 @@ public final class NvmeController extends PciDevice {
 
     // ------------------------------------------------------------------ for the registers and the command sets
 
+    // ------------------------------------------------------------------ migration
+
+    @Override
+    public void saveState(StateWriter out) {
+        migration.save(out);
+    }
+
+    @Override
+    public void loadState(StateReader in) throws VfioException {
+        migration.load(in);
+    }
+
+    @Override
+    public void quiesce() throws VfioException {
+        migration.quiesce();
+    }
+
+    @Override
+    public void resume() {
+        migration.resume();
+    }
+
+    // ------------------------------------------------------------------ for the registers, the command sets and the migration
+
     /** CC.EN 0→1 accepted: the admin queue pair, served by a fresh admin command set. Under the registers' lock. */
     void openAdminQueues(long asq, int sqEntries, long acq, int cqEntries) {
         CompletionQueue adminCq = new CompletionQueue(0, acq, cqEntries, true, 0);
-        queues.openAdmin(new SubmissionQueue(0, asq, sqEntries, adminCq, new AdminCommands(this), host, name() + "-admin"),
-                adminCq);
+        queues.openAdmin(newAdminQueue(asq, sqEntries, adminCq, new int[0]), adminCq);
+    }
+
+    /** The admin submission queue with a fresh admin command set holding {@code eventRequests} (command ids). */
+    SubmissionQueue newAdminQueue(long base, int entries, CompletionQueue cq, int[] eventRequests) {
+        AdminCommands commands = new AdminCommands(this);
+        commands.eventRequests().restore(eventRequests);
+        adminCommands = commands;
+        return new SubmissionQueue(0, base, entries, cq, commands, host, name() + "-admin");
+    }
+
+    SubmissionQueue newIoQueue(int qid, long base, int entries, CompletionQueue cq) {
+        IoCommands io = new IoCommands(identify, features, logs, controllerIdentity.maxTransferBytes());
+        return new SubmissionQueue(qid, base, entries, cq, io, host, name() + "-sq" + qid);
+    }
+
+    /** The admin command set of the admin queue, or null if the controller was never enabled. */
+    AdminCommands adminCommands() {
+        return queues.submissionQueue(0) != null ? adminCommands : null;
+    }
+
+    List<Namespace> namespaces() {
+        return namespaces;
     }
 
     void flushNamespaces() {
@@ -193,8 +245,7 @@ public final class NvmeController extends PciDevice {
     }
 
     void addSubmissionQueue(int qid, long base, int entries, CompletionQueue cq) {
-        IoCommands io = new IoCommands(identify, features, logs, controllerIdentity.maxTransferBytes());
-        queues.addSubmissionQueue(new SubmissionQueue(qid, base, entries, cq, io, host, name() + "-sq" + qid));
+        queues.addSubmissionQueue(newIoQueue(qid, base, entries, cq));
     }
 
     void configureShadowDoorbells(SubmissionQueue adminQueue, long doorbells, long eventIdx, DmaView dma)

@@ -22,6 +22,8 @@ final class QueueRegistry {
     private volatile ShadowBuffers shadowBuffers;
     /** The controller is enabled and ready: doorbells are served. */
     private volatile boolean ready;
+    /** A migration stopped the controller: every submission queue, also one added now, is paused. */
+    private volatile boolean paused;
 
     QueueRegistry(SubmissionQueue.Host host, InterruptRouting interrupts, DoorbellStatistics doorbellStatistics) {
         this.host = host;
@@ -50,6 +52,7 @@ final class QueueRegistry {
     void openAdmin(SubmissionQueue adminSq, CompletionQueue adminCq) {
         cqs.set(0, adminCq);
         sqs.set(0, adminSq);
+        pauseIfStopped(adminSq);
         ready = true;
     }
 
@@ -91,6 +94,14 @@ final class QueueRegistry {
     void addSubmissionQueue(SubmissionQueue sq) {
         attachShadow(sq, null);
         sqs.set(sq.id, sq);
+        pauseIfStopped(sq);
+    }
+
+    /** After the queue is in the array: {@link #pause} either sees the queue or is seen here. */
+    private void pauseIfStopped(SubmissionQueue sq) {
+        if (paused) {
+            sq.pause();
+        }
     }
 
     /** A queue created after Doorbell Buffer Config uses the shadow buffers too. */
@@ -148,6 +159,88 @@ final class QueueRegistry {
         cqs.compareAndSet(cq.id, cq, null);
         cq.kill();
         interrupts.updateIntx();
+    }
+
+    // ------------------------------------------------------------------ migration
+
+    /** Every submission queue takes no more commands once the one in hand is done (see {@link #isBusy}). */
+    void pause() {
+        paused = true;
+        for (int i = 0; i < NvmeController.VECTORS; i++) {
+            SubmissionQueue sq = sqs.get(i);
+            if (sq != null) {
+                sq.pause();
+            }
+        }
+    }
+
+    /** Whether some paused worker is still finishing a command (or polling its shadow tail). */
+    boolean isBusy() {
+        for (int i = 0; i < NvmeController.VECTORS; i++) {
+            SubmissionQueue sq = sqs.get(i);
+            if (sq != null && sq.isBusy()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Every queue takes commands again, starting with those the host queued meanwhile. */
+    void resume() {
+        paused = false;
+        for (int i = 0; i < NvmeController.VECTORS; i++) {
+            SubmissionQueue sq = sqs.get(i);
+            if (sq != null) {
+                sq.resume();
+            }
+        }
+    }
+
+    /** The queues by id (null where none), for a migration's save. */
+    List<CompletionQueue> completionQueues() {
+        List<CompletionQueue> list = new ArrayList<>();
+        for (int i = 0; i < NvmeController.VECTORS; i++) {
+            CompletionQueue cq = cqs.get(i);
+            if (cq != null) {
+                list.add(cq);
+            }
+        }
+        return list;
+    }
+
+    List<SubmissionQueue> submissionQueues() {
+        List<SubmissionQueue> list = new ArrayList<>();
+        for (int i = 0; i < NvmeController.VECTORS; i++) {
+            SubmissionQueue sq = sqs.get(i);
+            if (sq != null) {
+                list.add(sq);
+            }
+        }
+        return list;
+    }
+
+    /** The shadow doorbell buffers, or null while the host has not configured them. */
+    ShadowBuffers shadowBuffers() {
+        return shadowBuffers;
+    }
+
+    /**
+     * A migration's destination, after {@link #tearDown}: the source's queues (paused: {@link
+     * #resume} starts them) and shadow buffers; doorbells are served if there is an admin queue.
+     */
+    void restore(List<CompletionQueue> completionQueues, List<SubmissionQueue> submissionQueues, ShadowBuffers buffers) {
+        paused = true;
+        for (CompletionQueue cq : completionQueues) {
+            cqs.set(cq.id, cq);
+        }
+        for (SubmissionQueue sq : submissionQueues) {
+            sq.pause();
+            sqs.set(sq.id, sq);
+        }
+        synchronized (this) {
+            shadowBuffers = buffers;
+        }
+        ready = sqs.get(0) != null;
     }
 
     /**
