@@ -74,7 +74,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     /** The admin command set of the current enabled period, or null before the first enable. */
     private volatile AdminCommands adminCommands;
 
-    private NvmeController(ControllerIdentity identity, List<BlockStore> stores, int lbaShift) {
+    private NvmeController(ControllerIdentity identity, List<BlockStore> stores, int lbaShift, boolean polledDoorbells) {
         super(configSpace(identity.vendorId()));
         this.controllerIdentity = identity;
         List<Namespace> list = new ArrayList<>();
@@ -86,10 +86,17 @@ public final class NvmeController extends PciDevice implements Migratable {
         this.logs = new LogPages(identity.firmware());
         this.msixFlagsOffset = config().msix().orElseThrow().offset() + 2;
         this.interrupts = new InterruptRouting(new CoreLines(), this::completionQueue);
-        this.queues = new QueueRegistry(host, interrupts, doorbellStatistics);
+        this.queues = new QueueRegistry(host, interrupts, doorbellStatistics, polledDoorbells);
         this.registers = new ControllerRegisters(this, queues, interrupts);
         this.migration = new ControllerMigration(this, registers, queues, interrupts);
-        bar(BAR_INDEX, registers);
+        PolledDoorbellPage page = queues.polledPage();
+        if (page != null) {
+            // A client that does not map the page still rings through trapped writes to the registers' handler.
+            bar(BAR_INDEX, registers, page.mmap());
+            page.startPolling(name() + "-doorbells");
+        } else {
+            bar(BAR_INDEX, registers);
+        }
     }
 
     private static ConfigSpace configSpace(int vendorId) {
@@ -125,6 +132,12 @@ public final class NvmeController extends PciDevice implements Migratable {
     /** Trapped doorbell writes, I/O commands and shadow doorbell setups so far. */
     public DoorbellStatistics doorbellStatistics() {
         return doorbellStatistics;
+    }
+
+    /** Doorbells taken from the mapped doorbell page (polled mode) so far. */
+    long polledDoorbells() {
+        PolledDoorbellPage page = queues.polledPage();
+        return page == null ? 0 : page.doorbells();
     }
 
     /** CSTS as the host reads it. */
@@ -218,6 +231,9 @@ public final class NvmeController extends PciDevice implements Migratable {
     public void shutdown() {
         for (SubmissionQueue sq : registers.shutDown()) {
             sq.awaitStopped();
+        }
+        if (queues.polledPage() != null) {
+            queues.polledPage().close();
         }
         for (Namespace ns : namespaces) {
             try {
@@ -329,6 +345,7 @@ public final class NvmeController extends PciDevice implements Migratable {
         private String serial, model = "jvfio NVMe controller", firmware = "0.1";
         private int lbaShift = 9;
         private int mdts = DEFAULT_MDTS;
+        private boolean polledDoorbells;
 
         private Builder() {}
 
@@ -371,6 +388,15 @@ public final class NvmeController extends PciDevice implements Migratable {
             return this;
         }
 
+        /**
+         * Polled doorbells: the doorbell page (BAR 0 0x1000..0x1fff) becomes a SPARSE_MMAP area the
+         * client maps, and a thread polls it, so rings need no message; trapped writes still work.
+         */
+        public Builder polledDoorbells(boolean polled) {
+            this.polledDoorbells = polled;
+            return this;
+        }
+
         public NvmeController build() {
             if (stores.isEmpty()) {
                 throw new IllegalArgumentException("an NVMe controller needs at least one namespace");
@@ -382,7 +408,7 @@ public final class NvmeController extends PciDevice implements Migratable {
             }
             String id = serial != null ? serial : "JV%08X".formatted(stores.stream().mapToLong(BlockStore::size).sum() * 31
                     + System.identityHashCode(stores.get(0)));
-            return new NvmeController(new ControllerIdentity(VENDOR_ID, id, model, firmware, mdts), stores, lbaShift);
+            return new NvmeController(new ControllerIdentity(VENDOR_ID, id, model, firmware, mdts), stores, lbaShift, polledDoorbells);
         }
     }
 }

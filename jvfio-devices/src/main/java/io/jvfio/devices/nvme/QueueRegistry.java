@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * The controller's queues by id (the admin pair is id 0): what the doorbells reach, what the admin
  * command set creates and deletes, and the shadow doorbell buffers (Doorbell Buffer Config, §5.8)
  * that every I/O queue — also one created later — takes its tail or head from until a reset.
- * Doorbells are served only while the controller is ready (enabled, admin queues in place).
+ * Doorbells are served only while the controller is ready (enabled, admin queues in place): trapped
+ * writes, and with polled doorbells also the stores a {@link PolledDoorbellPage} sees in the mapped page.
  */
 final class QueueRegistry {
     private final AtomicReferenceArray<SubmissionQueue> sqs = new AtomicReferenceArray<>(NvmeController.VECTORS);
@@ -24,11 +25,27 @@ final class QueueRegistry {
     private volatile boolean ready;
     /** A migration stopped the controller: every submission queue, also one added now, is paused. */
     private volatile boolean paused;
+    /** The mapped doorbell page in polled mode, else null. */
+    private final PolledDoorbellPage polledPage;
 
-    QueueRegistry(SubmissionQueue.Host host, InterruptRouting interrupts, DoorbellStatistics doorbellStatistics) {
+    QueueRegistry(SubmissionQueue.Host host, InterruptRouting interrupts, DoorbellStatistics doorbellStatistics,
+                  boolean polledDoorbells) {
         this.host = host;
         this.interrupts = interrupts;
         this.doorbellStatistics = doorbellStatistics;
+        this.polledPage = polledDoorbells ? new PolledDoorbellPage(NvmeController.VECTORS, this::deliver) : null;
+    }
+
+    /** The doorbell page of polled mode, or null. */
+    PolledDoorbellPage polledPage() {
+        return polledPage;
+    }
+
+    /** The queue of {@code slot} is created: a polled page's old value of the slot is no news. */
+    private void forgetPolled(int slot) {
+        if (polledPage != null) {
+            polledPage.forget(slot);
+        }
     }
 
     SubmissionQueue submissionQueue(int qid) {
@@ -50,6 +67,8 @@ final class QueueRegistry {
 
     /** CC.EN 0→1 accepted: the admin queues are in place and doorbells are served from now on. */
     void openAdmin(SubmissionQueue adminSq, CompletionQueue adminCq) {
+        forgetPolled(0);
+        forgetPolled(1);
         cqs.set(0, adminCq);
         sqs.set(0, adminSq);
         pauseIfStopped(adminSq);
@@ -60,18 +79,23 @@ final class QueueRegistry {
         return ready;
     }
 
+    /** A trapped doorbell write (counted for I/O queues), delivered as {@link #deliver} says. */
+    void ring(int slot, int value) {
+        if (ready && slot >>> 1 != 0 && slot >>> 1 < NvmeController.VECTORS && (value & ~0xffff) == 0) {
+            doorbellStatistics.trappedDoorbell(slot);
+        }
+        deliver(slot, value);
+    }
+
     /**
      * A doorbell: even slots are submission queue tails, odd ones completion queue heads.
      * Writes to queues that do not exist, values beyond a queue and writes while the controller
      * is not ready are ignored.
      */
-    void ring(int slot, int value) {
+    private void deliver(int slot, int value) {
         int qid = slot >>> 1;
         if (!ready || qid >= NvmeController.VECTORS || (value & ~0xffff) != 0) {
             return;
-        }
-        if (qid != 0) {
-            doorbellStatistics.trappedDoorbell(slot);
         }
         if ((slot & 1) == 0) {
             SubmissionQueue sq = sqs.get(qid);
@@ -87,11 +111,13 @@ final class QueueRegistry {
     }
 
     void addCompletionQueue(CompletionQueue cq) {
+        forgetPolled(2 * cq.id + 1);
         attachShadow(null, cq);
         cqs.set(cq.id, cq);
     }
 
     void addSubmissionQueue(SubmissionQueue sq) {
+        forgetPolled(2 * sq.id);
         attachShadow(sq, null);
         sqs.set(sq.id, sq);
         pauseIfStopped(sq);
@@ -231,9 +257,11 @@ final class QueueRegistry {
     void restore(List<CompletionQueue> completionQueues, List<SubmissionQueue> submissionQueues, ShadowBuffers buffers) {
         paused = true;
         for (CompletionQueue cq : completionQueues) {
+            forgetPolled(2 * cq.id + 1);
             cqs.set(cq.id, cq);
         }
         for (SubmissionQueue sq : submissionQueues) {
+            forgetPolled(2 * sq.id);
             sq.pause();
             sqs.set(sq.id, sq);
         }
