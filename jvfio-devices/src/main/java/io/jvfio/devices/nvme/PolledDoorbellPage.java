@@ -86,22 +86,9 @@ final class PolledDoorbellPage implements AutoCloseable {
     }
 
     private void poll() {
-        MemorySegment segment = page.segment();
         int idleRounds = 0;
         while (!closed) {
-            boolean any = false;
-            synchronized (this) {
-                for (int slot = 0; slot < slots; slot++) {
-                    int value = segment.get(ValueLayout.JAVA_INT, (long) slot * DOORBELL_STRIDE);
-                    if (value != lastSeen[slot]) {
-                        lastSeen[slot] = value;
-                        ring.ring(slot, value);
-                        taken.lazySet(taken.get() + 1);
-                        any = true;
-                    }
-                }
-            }
-            if (any) {
+            if (scan()) {
                 idleRounds = 0;
             } else if (++idleRounds < SPIN_ROUNDS) {
                 Thread.onSpinWait();
@@ -109,6 +96,25 @@ final class PolledDoorbellPage implements AutoCloseable {
                 LockSupport.parkNanos(idleRounds < SHORT_SLEEP_ROUNDS ? SHORT_SLEEP_NANOS : LONG_SLEEP_NANOS);
             }
         }
+    }
+
+    /**
+     * One look at every slot, handing on what changed; true if something did. The poller's loop,
+     * and a migration's stop, so that a store made just before it is in the saved tails.
+     */
+    synchronized boolean scan() {
+        MemorySegment segment = page.segment();
+        boolean any = false;
+        for (int slot = 0; slot < slots; slot++) {
+            int value = segment.get(ValueLayout.JAVA_INT, (long) slot * DOORBELL_STRIDE);
+            if (value != lastSeen[slot]) {
+                lastSeen[slot] = value;
+                ring.ring(slot, value);
+                taken.lazySet(taken.get() + 1);
+                any = true;
+            }
+        }
+        return any;
     }
 
     /** Stops the poller (waiting up to a second for it) and releases the page. */

@@ -189,7 +189,10 @@ final class QueueRegistry {
 
     // ------------------------------------------------------------------ migration
 
-    /** Every submission queue takes no more commands once the one in hand is done (see {@link #isBusy}). */
+    /**
+     * Every submission queue takes no more commands once the one in hand is done (see {@link
+     * #isBusy}); tails stored in a polled doorbell page until now are recorded.
+     */
     void pause() {
         paused = true;
         for (int i = 0; i < NvmeController.VECTORS; i++) {
@@ -197,6 +200,9 @@ final class QueueRegistry {
             if (sq != null) {
                 sq.pause();
             }
+        }
+        if (polledPage != null) {
+            polledPage.scan();
         }
     }
 
