@@ -13,6 +13,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 
 /**
  * The doorbell page in polled mode: BAR 0's 0x1000..0x1fff offered as the BAR's only SPARSE_MMAP
@@ -24,7 +25,8 @@ import java.util.concurrent.locks.LockSupport;
  * file, as a client maps it.
  *
  * <p>Only a change of a dword is news: a queue's dword is cleared to 0 when the queue is created
- * (the host rings it only after that), so a first tail equal to a deleted queue's last one is seen.
+ * (the host rings it only after that), so a first tail equal to a deleted queue's last one is seen;
+ * a migration's destination sets it to the tail or head the queue was restored with.
  * The poller holds this object's monitor while it hands values on (no DMA happens there).
  */
 final class PolledDoorbellPage implements AutoCloseable {
@@ -40,6 +42,8 @@ final class PolledDoorbellPage implements AutoCloseable {
 
     private final int slots;
     private final Ring ring;
+    /** A bug in handing a value on: the controller reports a fatal status, the poller stops (trapped writes still ring). */
+    private final Consumer<RuntimeException> failed;
     private final Fd fd;
     private final Mapping page;
     /** The value last handed on, per slot; only the poller reads it, {@link #forget} writes it under the page's monitor. */
@@ -49,9 +53,10 @@ final class PolledDoorbellPage implements AutoCloseable {
     private volatile Thread poller;
     private volatile boolean closed;
 
-    PolledDoorbellPage(int queues, Ring ring) {
+    PolledDoorbellPage(int queues, Ring ring, Consumer<RuntimeException> failed) {
         this.slots = 2 * queues;
         this.ring = ring;
+        this.failed = failed;
         this.lastSeen = new int[slots];
         try {
             // Only the doorbell page of the file is ever mapped or touched; the registers before it hold nothing.
@@ -72,10 +77,13 @@ final class PolledDoorbellPage implements AutoCloseable {
         return taken.get();
     }
 
-    /** The queue of {@code slot} is (re)created: its dword starts at 0, and only a later store is news. */
-    synchronized void forget(int slot) {
-        page.segment().set(ValueLayout.JAVA_INT, (long) slot * DOORBELL_STRIDE, 0);
-        lastSeen[slot] = 0;
+    /**
+     * The queue of {@code slot} is created (with {@code value} 0) or restored by a migration (with
+     * the tail or head it had): its dword holds {@code value}, and only a later, other store is news.
+     */
+    synchronized void reset(int slot, int value) {
+        page.segment().set(ValueLayout.JAVA_INT, (long) slot * DOORBELL_STRIDE, value);
+        lastSeen[slot] = value;
     }
 
     /** Starts the polling thread, once. */
@@ -88,7 +96,14 @@ final class PolledDoorbellPage implements AutoCloseable {
     private void poll() {
         int idleRounds = 0;
         while (!closed) {
-            if (scan()) {
+            boolean rang;
+            try {
+                rang = scan();
+            } catch (RuntimeException e) {
+                failed.accept(e);
+                return;
+            }
+            if (rang) {
                 idleRounds = 0;
             } else if (++idleRounds < SPIN_ROUNDS) {
                 Thread.onSpinWait();

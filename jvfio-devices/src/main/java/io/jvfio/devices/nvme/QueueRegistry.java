@@ -19,21 +19,21 @@ final class QueueRegistry {
     private final SubmissionQueue.Host host;
     private final InterruptRouting interrupts;
     private final DoorbellStatistics doorbellStatistics;
+    /** The mapped doorbell page in polled mode, else null. */
+    private final PolledDoorbellPage polledPage;
     /** Set by Doorbell Buffer Config until the next reset; written under this object's lock. */
     private volatile ShadowBuffers shadowBuffers;
     /** The controller is enabled and ready: doorbells are served. */
     private volatile boolean ready;
     /** A migration stopped the controller: every submission queue, also one added now, is paused. */
     private volatile boolean paused;
-    /** The mapped doorbell page in polled mode, else null. */
-    private final PolledDoorbellPage polledPage;
-
     QueueRegistry(SubmissionQueue.Host host, InterruptRouting interrupts, DoorbellStatistics doorbellStatistics,
                   boolean polledDoorbells) {
         this.host = host;
         this.interrupts = interrupts;
         this.doorbellStatistics = doorbellStatistics;
-        this.polledPage = polledDoorbells ? new PolledDoorbellPage(NvmeController.VECTORS, this::deliver) : null;
+        this.polledPage = polledDoorbells ? new PolledDoorbellPage(NvmeController.VECTORS, this::deliver,
+                e -> host.fatal("doorbell page poller: " + e, e)) : null;
     }
 
     /** The doorbell page of polled mode, or null. */
@@ -41,10 +41,10 @@ final class QueueRegistry {
         return polledPage;
     }
 
-    /** The queue of {@code slot} is created: a polled page's old value of the slot is no news. */
-    private void forgetPolled(int slot) {
+    /** The queue of {@code slot} is created (value 0) or restored: a polled page's slot holds {@code value}. */
+    private void resetPolled(int slot, int value) {
         if (polledPage != null) {
-            polledPage.forget(slot);
+            polledPage.reset(slot, value);
         }
     }
 
@@ -67,16 +67,12 @@ final class QueueRegistry {
 
     /** CC.EN 0→1 accepted: the admin queues are in place and doorbells are served from now on. */
     void openAdmin(SubmissionQueue adminSq, CompletionQueue adminCq) {
-        forgetPolled(0);
-        forgetPolled(1);
+        resetPolled(0, 0);
+        resetPolled(1, 0);
         cqs.set(0, adminCq);
         sqs.set(0, adminSq);
         pauseIfStopped(adminSq);
         ready = true;
-    }
-
-    boolean isReady() {
-        return ready;
     }
 
     /** A trapped doorbell write (counted for I/O queues), delivered as {@link #deliver} says. */
@@ -111,13 +107,13 @@ final class QueueRegistry {
     }
 
     void addCompletionQueue(CompletionQueue cq) {
-        forgetPolled(2 * cq.id + 1);
+        resetPolled(2 * cq.id + 1, 0);
         attachShadow(null, cq);
         cqs.set(cq.id, cq);
     }
 
     void addSubmissionQueue(SubmissionQueue sq) {
-        forgetPolled(2 * sq.id);
+        resetPolled(2 * sq.id, 0);
         attachShadow(sq, null);
         sqs.set(sq.id, sq);
         pauseIfStopped(sq);
@@ -263,11 +259,11 @@ final class QueueRegistry {
     void restore(List<CompletionQueue> completionQueues, List<SubmissionQueue> submissionQueues, ShadowBuffers buffers) {
         paused = true;
         for (CompletionQueue cq : completionQueues) {
-            forgetPolled(2 * cq.id + 1);
+            resetPolled(2 * cq.id + 1, cq.head());
             cqs.set(cq.id, cq);
         }
         for (SubmissionQueue sq : submissionQueues) {
-            forgetPolled(2 * sq.id);
+            resetPolled(2 * sq.id, sq.tail());
             sq.pause();
             sqs.set(sq.id, sq);
         }

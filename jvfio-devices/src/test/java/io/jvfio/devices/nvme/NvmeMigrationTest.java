@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jvfio.client.Interrupts;
+import io.jvfio.client.MappedRegion;
 import io.jvfio.client.MigrationDriver;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.client.VfioUserException;
@@ -71,7 +72,12 @@ class NvmeMigrationTest {
     }
 
     NvmeController controller(Path image, long createSize) throws Exception {
-        NvmeController nvme = NvmeController.builder().namespace(BlockImage.open(image, createSize, false)).serial("MIGRATING").build();
+        return controller(image, createSize, false);
+    }
+
+    NvmeController controller(Path image, long createSize, boolean polledDoorbells) throws Exception {
+        NvmeController nvme = NvmeController.builder().namespace(BlockImage.open(image, createSize, false)).serial("MIGRATING")
+                .polledDoorbells(polledDoorbells).build();
         served.closeLater(nvme::shutdown);
         return nvme;
     }
@@ -218,11 +224,11 @@ class NvmeMigrationTest {
         assertThat(nvme.adminCommands().eventRequests().cids()).containsExactly(cids);
     }
 
-    @ParameterizedTest(name = "memory shared by fd: {0}, shadow doorbells: {1}")
-    @CsvSource({"true, true", "false, false", "true, false"})
-    void everyCommandCompletesExactlyOnceAcrossAMigration(boolean byFd, boolean shadowDoorbells) throws Exception {
+    @ParameterizedTest(name = "memory shared by fd: {0}, shadow doorbells: {1}, polled doorbells: {2}")
+    @CsvSource({"true, true, false", "false, false, false", "true, false, false", "true, false, true"})
+    void everyCommandCompletesExactlyOnceAcrossAMigration(boolean byFd, boolean shadowDoorbells, boolean polled) throws Exception {
         Path image = dir.resolve("shared.img");
-        NvmeController a = controller(image, DISK), b = controller(image, 0);
+        NvmeController a = controller(image, DISK, polled), b = controller(image, 0, polled);
         VfioUserClient toA = served.serve(a, "a.sock"), toB = served.serve(b, "b.sock");
         UserspaceNvmeDriver d = new UserspaceNvmeDriver(toA, served.sharedMemory(MEMORY_IOVA, MEMORY_SIZE, byFd, toA, toB));
         d.enableMsix(VECTORS);
@@ -231,6 +237,9 @@ class NvmeMigrationTest {
         IoDriver io = new IoDriver(d, d.createIoQueue(QID, QUEUE_ENTRIES), shadowDoorbells);
         // The destination's interrupts are wired before it runs, as a VMM does while loading.
         Interrupts onB = served.closeLater(toB.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, VECTORS));
+        if (polled) {
+            io.doorbellPage = served.closeLater(toA.mapRegion(UserspaceNvmeDriver.BAR));
+        }
         io.start();
         try {
             io.awaitCompleted(300);
@@ -242,6 +251,10 @@ class NvmeMigrationTest {
             }).migrate();
             int completedOnA = io.completed.get();
             d.moveTo(toB, onB);
+            if (polled) {
+                // The VMM maps the destination's page; stores into the stopped source's page went nowhere and are rung again.
+                io.doorbellPage = served.closeLater(toB.mapRegion(UserspaceNvmeDriver.BAR));
+            }
             assertThat(toA.migrationState()).isEqualTo(MigrationState.STOP);
             assertThat(inFlightAtStop.get()).as("commands in flight when the source stopped").isPositive();
             io.awaitCompleted(completedOnA + 300);
@@ -250,8 +263,10 @@ class NvmeMigrationTest {
         }
         io.assertEveryCommandCompletedOnceAndIntact();
         assertThat(b.status() & CSTS_CFS).isZero();
-        if (shadowDoorbells) {
-            assertThat(b.doorbellStatistics().ioCommands()).as("commands fetched by the destination").isPositive();
+        assertThat(b.doorbellStatistics().ioCommands()).as("commands fetched by the destination").isPositive();
+        if (polled) {
+            assertThat(a.polledDoorbells()).as("stores taken from the source's page").isPositive();
+            assertThat(b.polledDoorbells()).as("stores taken from the destination's page").isPositive();
         }
         assertThat(Files.readAllBytes(image)).as("the image holds what the driver wrote through both").isEqualTo(io.model);
     }
@@ -268,6 +283,8 @@ class NvmeMigrationTest {
         private final boolean shadowDoorbells;
         private final long shadow, eventIdx;
         private final Thread thread;
+        /** The doorbell page mapped from the server that has the controller, with polled doorbells; else null. */
+        volatile MappedRegion doorbellPage;
         final byte[] model = new byte[(int) DISK];
         private final long[] data = new long[SLOTS];
         private final int[] chunk = new int[SLOTS];
@@ -400,7 +417,7 @@ class NvmeMigrationTest {
             return false;
         }
 
-        /** Linux's doorbell write: with shadow doorbells, store the value and ring only when EventIdx asks. */
+        /** Linux's doorbell write: with shadow doorbells, store the value and ring only when EventIdx asks; a store in the mapped page with polled doorbells. */
         private void ring(int slot, int oldValue, int newValue) throws Exception {
             if (shadowDoorbells) {
                 VarHandle.fullFence();
@@ -410,6 +427,12 @@ class NvmeMigrationTest {
                 if (!NvmeShadowDoorbellTest.needsRing(event, newValue, oldValue)) {
                     return;
                 }
+            }
+            MappedRegion page = doorbellPage;
+            if (page != null) {
+                VarHandle.fullFence();
+                page.segment(DOORBELLS + (long) slot * DOORBELL_STRIDE, 4).orElseThrow().set(U32, 0, newValue);
+                return;
             }
             trapped(slot, newValue);
         }
