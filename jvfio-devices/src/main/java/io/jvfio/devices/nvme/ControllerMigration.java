@@ -186,8 +186,9 @@ final class ControllerMigration {
             sqs[sq.id()] = sq;
         }
         boolean ready = enabled && (csts & CSTS_RDY) != 0;
-        if (ready != (sqs[0] != null && cqs[0] != null) || (!ready && (cqCount > 0 || sqCount > 0))) {
-            throw invalid("CC 0x%x / CSTS 0x%x do not fit %d completion and %d submission queues", r.cc(), csts, cqCount, sqCount);
+        if (ready != (sqs[0] != null && cqs[0] != null) || (!ready && (cqCount > 0 || sqCount > 0 || hasShadow))) {
+            throw invalid("CC 0x%x / CSTS 0x%x do not fit %d completion and %d submission queues (shadow buffers: %b)",
+                    r.cc(), csts, cqCount, sqCount, hasShadow);
         }
 
         StateReader.Section e = in.section(EVENTS).requireVersion(VERSION);

@@ -224,24 +224,21 @@ final class QueueRegistry {
         }
     }
 
-    /** The queues by id (null where none), for a migration's save. */
+    /** The completion queues there are, by id, for a migration's save. */
     List<CompletionQueue> completionQueues() {
-        List<CompletionQueue> list = new ArrayList<>();
-        for (int i = 0; i < NvmeController.VECTORS; i++) {
-            CompletionQueue cq = cqs.get(i);
-            if (cq != null) {
-                list.add(cq);
-            }
-        }
-        return list;
+        return present(cqs);
     }
 
     List<SubmissionQueue> submissionQueues() {
-        List<SubmissionQueue> list = new ArrayList<>();
-        for (int i = 0; i < NvmeController.VECTORS; i++) {
-            SubmissionQueue sq = sqs.get(i);
-            if (sq != null) {
-                list.add(sq);
+        return present(sqs);
+    }
+
+    private static <Q> List<Q> present(AtomicReferenceArray<Q> queues) {
+        List<Q> list = new ArrayList<>();
+        for (int i = 0; i < queues.length(); i++) {
+            Q q = queues.get(i);
+            if (q != null) {
+                list.add(q);
             }
         }
         return list;

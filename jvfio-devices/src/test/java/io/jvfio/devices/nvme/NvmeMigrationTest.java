@@ -35,7 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,16 +59,12 @@ class NvmeMigrationTest {
 
     @TempDir
     Path dir;
+    @AutoClose
     ServedDevices served;
 
     @BeforeEach
-    void setUp() {
+    void serveInTheTestsDirectory() {
         served = new ServedDevices(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
     }
 
     NvmeController controller(Path image, long createSize) throws Exception {

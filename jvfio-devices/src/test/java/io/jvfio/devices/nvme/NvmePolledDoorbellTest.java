@@ -16,7 +16,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,16 +34,12 @@ class NvmePolledDoorbellTest {
 
     @TempDir
     Path dir;
+    @AutoClose
     ServedDevices served;
 
     @BeforeEach
-    void setUp() {
+    void serveInTheTestsDirectory() {
         served = new ServedDevices(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
     }
 
     @ParameterizedTest(name = "shared memory: {0}")
