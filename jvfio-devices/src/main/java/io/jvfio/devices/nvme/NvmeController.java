@@ -38,7 +38,13 @@ import java.util.List;
  * Buffer Config (OACS bit 8), the I/O queues also read their tails and heads from its shadow
  * doorbell buffer and publish EventIdx ({@link ShadowDoorbell}), so at depth the host seldom rings;
  * admin doorbells stay trapped only, as Linux uses them. Resets forget the buffers.
- * {@link #doorbellStatistics()} counts trapped doorbells against commands.
+ * {@link #doorbellStatistics()} counts trapped doorbells against commands. With
+ * {@link Builder#polledDoorbells} the doorbell page is mapped by the client and polled
+ * ({@link PolledDoorbellPage}).
+ *
+ * <p>Live-migratable ({@link ControllerMigration}): a stop completes the commands in hand and
+ * fetches no more; registers, features, queues, shadow buffers and outstanding event requests
+ * travel, and the destination goes on from the saved heads.
  *
  * <pre>{@code
  * NvmeController nvme = NvmeController.builder().namespace(BlockImage.open(path, 0, false)).build();
@@ -145,8 +151,6 @@ public final class NvmeController extends PciDevice implements Migratable {
         return registers.status();
     }
 
-    // ------------------------------------------------------------------ for the registers and the command sets
-
     // ------------------------------------------------------------------ migration
 
     @Override
@@ -243,6 +247,8 @@ public final class NvmeController extends PciDevice implements Migratable {
             }
         }
     }
+
+    // ------------------------------------------------------------------ what the admin command set reaches through the controller
 
     SubmissionQueue submissionQueue(int qid) {
         return queues.submissionQueue(qid);
