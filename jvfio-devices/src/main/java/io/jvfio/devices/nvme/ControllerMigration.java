@@ -7,7 +7,10 @@ import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -46,11 +49,14 @@ final class ControllerMigration {
     private final QueueRegistry queues;
     private final InterruptRouting interrupts;
 
-    record CompletionQueueState(int id, long base, int size, boolean interrupts, int vector, int head, int tail,
+    private record CompletionQueueState(int id, long base, int size, boolean interrupts, int vector, int head, int tail,
                                 boolean phase, boolean shadow, int shadowLastSeen, boolean eventIdxPerEntry) {}
 
-    record SubmissionQueueState(int id, long base, int size, int cqid, int head, int tail, boolean shadow,
+    private record SubmissionQueueState(int id, long base, int size, int cqid, int head, int tail, boolean shadow,
                                 int shadowLastSeen) {}
+
+    /** The queues of a stream, by id (null where none). */
+    private record SavedQueues(CompletionQueueState[] cqs, SubmissionQueueState[] sqs, int cqCount, int sqCount) {}
 
     ControllerMigration(NvmeController controller, ControllerRegisters registers, QueueRegistry queues,
                         InterruptRouting interrupts) {
@@ -162,29 +168,10 @@ final class ControllerMigration {
         ShadowBuffers buffers = hasShadow ? new ShadowBuffers(doorbells, eventIdx) : null;
         Features features = loadFeatures(in.section(FEATURES).requireVersion(VERSION));
 
-        StateReader.Section q = in.section(QUEUES).requireVersion(VERSION);
-        CompletionQueueState[] cqs = new CompletionQueueState[NvmeController.VECTORS];
-        int cqCount = q.u8();
-        for (int i = 0; i < cqCount; i++) {
-            CompletionQueueState cq = new CompletionQueueState(queueId(q.u16(), cqs, "completion"), q.u64(), q.u16(), q.bool(),
-                    q.u16(), q.u16(), q.u16(), q.bool(), q.bool(), q.u32(), q.bool());
-            checkQueue("completion", cq.id(), cq.base(), cq.size(), cq.head(), cq.tail(), cq.shadow(), buffers);
-            if (cq.vector() >= NvmeController.VECTORS) {
-                throw invalid("completion queue %d interrupts on vector %d", cq.id(), cq.vector());
-            }
-            cqs[cq.id()] = cq;
-        }
-        SubmissionQueueState[] sqs = new SubmissionQueueState[NvmeController.VECTORS];
-        int sqCount = q.u8();
-        for (int i = 0; i < sqCount; i++) {
-            SubmissionQueueState sq = new SubmissionQueueState(queueId(q.u16(), sqs, "submission"), q.u64(), q.u16(),
-                    q.u16(), q.u16(), q.u16(), q.bool(), q.u32());
-            checkQueue("submission", sq.id(), sq.base(), sq.size(), sq.head(), sq.tail(), sq.shadow(), buffers);
-            if (sq.cqid() >= NvmeController.VECTORS || cqs[sq.cqid()] == null || (sq.id() == 0) != (sq.cqid() == 0)) {
-                throw invalid("submission queue %d completes on completion queue %d", sq.id(), sq.cqid());
-            }
-            sqs[sq.id()] = sq;
-        }
+        SavedQueues saved = readQueues(in.section(QUEUES).requireVersion(VERSION), buffers);
+        CompletionQueueState[] cqs = saved.cqs();
+        SubmissionQueueState[] sqs = saved.sqs();
+        int cqCount = saved.cqCount(), sqCount = saved.sqCount();
         boolean ready = enabled && (csts & CSTS_RDY) != 0;
         if (ready != (sqs[0] != null && cqs[0] != null) || (!ready && (cqCount > 0 || sqCount > 0 || hasShadow))) {
             throw invalid("CC 0x%x / CSTS 0x%x do not fit %d completion and %d submission queues (shadow buffers: %b)",
@@ -216,7 +203,38 @@ final class ControllerMigration {
         restore(logs.blocksWritten, counters[1]);
         restore(logs.readCommands, counters[2]);
         restore(logs.writeCommands, counters[3]);
-        List<CompletionQueue> restoredCqs = new ArrayList<>();
+        restoreQueues(cqs, sqs, buffers, events);
+    }
+
+    private static SavedQueues readQueues(StateReader.Section q, ShadowBuffers buffers) throws VfioException {
+        CompletionQueueState[] cqs = new CompletionQueueState[NvmeController.VECTORS];
+        int cqCount = q.u8();
+        for (int i = 0; i < cqCount; i++) {
+            CompletionQueueState cq = new CompletionQueueState(queueId(q.u16(), cqs, "completion"), q.u64(), q.u16(), q.bool(),
+                    q.u16(), q.u16(), q.u16(), q.bool(), q.bool(), q.u32(), q.bool());
+            checkQueue("completion", cq.id(), cq.base(), cq.size(), cq.head(), cq.tail(), cq.shadow(), buffers);
+            if (cq.vector() >= NvmeController.VECTORS) {
+                throw invalid("completion queue %d interrupts on vector %d", cq.id(), cq.vector());
+            }
+            cqs[cq.id()] = cq;
+        }
+        SubmissionQueueState[] sqs = new SubmissionQueueState[NvmeController.VECTORS];
+        int sqCount = q.u8();
+        for (int i = 0; i < sqCount; i++) {
+            SubmissionQueueState sq = new SubmissionQueueState(queueId(q.u16(), sqs, "submission"), q.u64(), q.u16(),
+                    q.u16(), q.u16(), q.u16(), q.bool(), q.u32());
+            checkQueue("submission", sq.id(), sq.base(), sq.size(), sq.head(), sq.tail(), sq.shadow(), buffers);
+            if (sq.cqid() >= NvmeController.VECTORS || cqs[sq.cqid()] == null || (sq.id() == 0) != (sq.cqid() == 0)) {
+                throw invalid("submission queue %d completes on completion queue %d", sq.id(), sq.cqid());
+            }
+            sqs[sq.id()] = sq;
+        }
+        return new SavedQueues(cqs, sqs, cqCount, sqCount);
+    }
+
+    /** The queues of the stream, paused, in place of this controller's (which {@link ControllerRegisters#restore} killed). */
+    private void restoreQueues(CompletionQueueState[] cqs, SubmissionQueueState[] sqs, ShadowBuffers buffers, int[] events) {
+        CompletionQueue[] restoredCqs = new CompletionQueue[NvmeController.VECTORS];
         for (CompletionQueueState state : cqs) {
             if (state != null) {
                 CompletionQueue cq = new CompletionQueue(state.id(), state.base(), state.size(), state.interrupts(), state.vector());
@@ -224,13 +242,13 @@ final class ControllerMigration {
                 if (state.shadow()) {
                     buffers.restore(cq, state.shadowLastSeen(), state.eventIdxPerEntry());
                 }
-                restoredCqs.add(cq);
+                restoredCqs[cq.id] = cq;
             }
         }
         List<SubmissionQueue> restoredSqs = new ArrayList<>();
         for (SubmissionQueueState state : sqs) {
             if (state != null) {
-                CompletionQueue cq = restoredCqs.stream().filter(c -> c.id == state.cqid()).findFirst().orElseThrow();
+                CompletionQueue cq = restoredCqs[state.cqid()];
                 SubmissionQueue sq = state.id() == 0
                         ? controller.newAdminQueue(state.base(), state.size(), cq, events)
                         : controller.newIoQueue(state.id(), state.base(), state.size(), cq);
@@ -241,7 +259,7 @@ final class ControllerMigration {
                 restoredSqs.add(sq);
             }
         }
-        queues.restore(restoredCqs, restoredSqs, buffers);
+        queues.restore(Arrays.stream(restoredCqs).filter(Objects::nonNull).toList(), restoredSqs, buffers);
     }
 
     private void checkNamespaces(StateReader.Section s) throws VfioException {
@@ -319,7 +337,7 @@ final class ControllerMigration {
         System.arraycopy(from.coalescingDisabled, 0, to.coalescingDisabled, 0, to.coalescingDisabled.length);
     }
 
-    private static void restore(java.util.concurrent.atomic.LongAdder counter, long value) {
+    private static void restore(LongAdder counter, long value) {
         counter.reset();
         counter.add(value);
     }
