@@ -61,6 +61,7 @@ class MainTest {
         assertThat(root.out()).contains("Commands:", "  serve ", "  demo ", "  lspci ", "  trace ", "  migrate ", "  bench ", "  help ");
         Cli.Run serve = Cli.run("serve", "--help");
         assertThat(serve.out()).contains("Commands:", "  gpio ", "  virtio-blk ");
+        assertThat(Cli.run("serve", "nvme", "--help").out()).contains("--polled-doorbells", "--namespace=IMG");
         Cli.Run missing = Cli.run("serve", "gpio");
         assertThat(missing.exit()).isEqualTo(2);
         assertThat(missing.err()).contains("Error: Missing required argument (specify one of these): (--socket=PATH | --fd=N)",

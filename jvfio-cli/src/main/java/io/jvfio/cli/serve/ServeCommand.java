@@ -237,12 +237,18 @@ public final class ServeCommand {
                 description = "Do not advertise Doorbell Buffer Config (OACS bit 8): the host rings a trapped doorbell for every submission.")
         boolean noShadowDoorbells;
 
+        @Option(names = "--polled-doorbells",
+                description = "Offer the doorbell page (BAR 0 0x1000-0x1fff) for mapping and poll it: the client rings by "
+                        + "plain stores, no message (trapped doorbell writes still work).")
+        boolean polledDoorbells;
+
         @Override
         VfioDevice device() throws Exception {
             if (namespaces.isEmpty() && nullSizes.isEmpty()) {
                 throw new IllegalArgumentException("give at least one --namespace IMG or --null SIZE");
             }
-            var builder = NvmeController.builder().blockSize(blockSize).shadowDoorbells(!noShadowDoorbells);
+            var builder = NvmeController.builder().blockSize(blockSize).shadowDoorbells(!noShadowDoorbells)
+                    .polledDoorbells(polledDoorbells);
             List<BlockStore> opened = new ArrayList<>();
             try {
                 for (Path image : namespaces) {

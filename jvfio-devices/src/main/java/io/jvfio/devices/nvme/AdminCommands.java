@@ -21,7 +21,7 @@ final class AdminCommands implements SubmissionQueue.Executor {
     private final MemorySegment page = MemorySegment.ofArray(new long[IDENTIFY_SIZE / Long.BYTES]);
     private final PrpWalker prps = new PrpWalker(IDENTIFY_SIZE);
     /** Asynchronous Event Requests outstanding; a controller reset drops them with this object. */
-    private int outstandingEvents;
+    private final OutstandingEventRequests eventRequests = new OutstandingEventRequests();
 
     AdminCommands(NvmeController controller) {
         this.controller = controller;
@@ -41,16 +41,19 @@ final class AdminCommands implements SubmissionQueue.Executor {
             case ADMIN_ABORT -> c.result = 1;   // bit 0: the command was not aborted
             case ADMIN_DOORBELL_BUFFER_CONFIG -> doorbellBufferConfig(queue, c, dma);
             case ADMIN_ASYNC_EVENT_REQUEST -> {
-                if (outstandingEvents > Identify.AERL) {
+                if (!eventRequests.add(c.cid())) {
                     c.fail(SC_AER_LIMIT_EXCEEDED);
                     return true;
                 }
-                outstandingEvents++;
                 return false;
             }
             default -> c.fail(SC_INVALID_OPCODE);
         }
         return true;
+    }
+
+    OutstandingEventRequests eventRequests() {
+        return eventRequests;
     }
 
     private void identify(Command c, DmaView dma) {

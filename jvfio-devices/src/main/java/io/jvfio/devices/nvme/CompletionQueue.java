@@ -54,8 +54,9 @@ final class CompletionQueue {
     private volatile ShadowDoorbell shadowHead;
     /** Publish EventIdx at every entry posted (an INTx queue: the level needs the head). */
     private volatile boolean eventIdxPerEntry;
+    /** The phase tag of the next entry; written by posters under this queue's monitor, read by a migration's save. */
+    private volatile boolean phase = true;
     // Guarded by this queue's monitor (the posters').
-    private boolean phase = true;
     /** Entries posted since the last interrupt. */
     private boolean unsignalled;
 
@@ -132,6 +133,35 @@ final class CompletionQueue {
         shadow.publishEventIdx(dma, head);
         value = shadow.poll(dma);
         return value >= 0 && moveHead(value);
+    }
+
+    int head() {
+        return head;
+    }
+
+    int tail() {
+        return tail;
+    }
+
+    boolean phase() {
+        return phase;
+    }
+
+    /** The head's shadow slot, or null while the queue has none. */
+    ShadowDoorbell shadowHead() {
+        return shadowHead;
+    }
+
+    /** Whether EventIdx follows every entry posted (the queue interrupts by INTx). */
+    boolean eventIdxPerEntry() {
+        return eventIdxPerEntry;
+    }
+
+    /** A migration's destination: the queue goes on where the source's stopped. Before any poster uses it. */
+    synchronized void restore(int head, int tail, boolean phase) {
+        this.head = head;
+        this.tail = tail;
+        this.phase = phase;
     }
 
     /** Whether entries were posted since the last call (and the host should be interrupted). Posters only. */

@@ -27,7 +27,7 @@ final class Features {
     int submissionQueues, completionQueues;
     int interruptCoalescing, asyncEventConfig;
     /** Interrupt Vector Configuration: vectors with coalescing disabled (CD). */
-    private final boolean[] coalescingDisabled;
+    final boolean[] coalescingDisabled;
 
     Features(int maxQueuePairs, int vectors) {
         this.maxQueuePairs = maxQueuePairs;

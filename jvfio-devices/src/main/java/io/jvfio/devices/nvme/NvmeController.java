@@ -8,15 +8,14 @@ import io.jvfio.pci.Capabilities;
 import io.jvfio.pci.ConfigSpace;
 import io.jvfio.pci.PcieDeviceType;
 import io.jvfio.server.DmaView;
+import io.jvfio.server.Migratable;
 import io.jvfio.server.PciDevice;
-import io.jvfio.server.RegionHandler;
+import io.jvfio.server.StateReader;
+import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * An NVM Express 1.4 controller over PCI Express (class 01:08:02) that Linux's nvme driver
@@ -25,10 +24,11 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * and up to 64 I/O queue pairs), INTx when MSI-X is off (level: asserted while an interrupting
  * completion queue holds unconsumed entries and INTMS leaves its vector unmasked).
  *
- * <p>The CC.EN handshake: 0→1 checks the admin queue registers and CC (CSS, MPS, AMS), sets
- * CSTS.CFS when they are wrong, else creates the admin queues and sets RDY; 1→0 deletes every
- * queue, drops outstanding work, restores the features' defaults and clears CSTS once the
- * queue workers have stopped. CC.SHN flushes every namespace and reports SHST complete.
+ * <p>The controller reads like the specification's chapters: {@link ControllerRegisters} is BAR 0's
+ * register file and the CC.EN / CC.SHN handshakes (§3.1, §7.6); {@link QueueRegistry} holds the
+ * queues by id, routes doorbells to them and hands out the shadow doorbell buffers (§5.8);
+ * {@link InterruptRouting} sends each completion queue's interrupt to its MSI-X vector or to the
+ * INTx level under INTMS (§7.5); {@link AdminCommands} and {@link IoCommands} are the command sets.
  * DEVICE_RESET and a client disconnect reset the controller at once. A queue that cannot reach
  * host memory sets CSTS.CFS, as a real controller reports an internal fatal error.
  *
@@ -38,31 +38,30 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * Buffer Config (OACS bit 8), the I/O queues also read their tails and heads from its shadow
  * doorbell buffer and publish EventIdx ({@link ShadowDoorbell}), so at depth the host seldom rings;
  * admin doorbells stay trapped only, as Linux uses them. Resets forget the buffers.
- * {@link #doorbellStatistics()} counts trapped doorbells against commands.
+ * {@link #doorbellStatistics()} counts trapped doorbells against commands. With
+ * {@link Builder#polledDoorbells} the doorbell page is mapped by the client and polled
+ * ({@link PolledDoorbellPage}).
+ *
+ * <p>Live-migratable ({@link ControllerMigration}): a stop completes the commands in hand and
+ * fetches no more; registers, features, queues, shadow buffers and outstanding event requests
+ * travel, and the destination goes on from the saved heads.
  *
  * <pre>{@code
  * NvmeController nvme = NvmeController.builder().namespace(BlockImage.open(path, 0, false)).build();
  * VfioUserServer.bind(socket, nvme, ServerOptions.defaults()).start();
  * }</pre>
  */
-public final class NvmeController extends PciDevice {
+public final class NvmeController extends PciDevice implements Migratable {
     /** jvfio's PCI ids (no vendor quirks apply to them); Linux binds nvme by class code. */
     public static final int VENDOR_ID = 0x4a56, DEVICE_ID = 0x0e01;
     public static final int CLASS_CODE = 0x010802;
     public static final int MAX_IO_QUEUE_PAIRS = 64;
     /** An MSI-X vector per completion queue: the admin queue and every I/O queue. */
     static final int VECTORS = MAX_IO_QUEUE_PAIRS + 1;
-    /** Largest queue (0-based MQES + 1): Linux's default I/O queue depth. */
-    static final int MAX_QUEUE_ENTRIES = 1024;
-    /** CAP.TO in 500 ms units: 15 s, generous for a trapped controller under TCG. */
-    static final int READY_TIMEOUT = 30;
     /** MDTS: 2^7 pages = 512 KiB per command. */
     public static final int DEFAULT_MDTS = 7;
     static final int BAR_INDEX = 0;
     static final long BAR_SIZE = 0x4000, MSIX_TABLE_OFFSET = 0x2000, MSIX_PBA_OFFSET = 0x3000;
-    static final long CAP = (MAX_QUEUE_ENTRIES - 1) | 1L << CAP_CQR_SHIFT | (long) READY_TIMEOUT << CAP_TO_SHIFT
-            | (long) CAP_CSS_NVM << CAP_CSS_SHIFT;
-    private static final long TEARDOWN_JOIN_MILLIS = 10_000;
 
     private static final System.Logger LOG = System.getLogger(NvmeController.class.getName());
 
@@ -71,26 +70,17 @@ public final class NvmeController extends PciDevice {
     final LogPages logs;
     private final ControllerIdentity controllerIdentity;
     private final List<Namespace> namespaces;
-    private final AtomicReferenceArray<SubmissionQueue> sqs = new AtomicReferenceArray<>(VECTORS);
-    private final AtomicReferenceArray<CompletionQueue> cqs = new AtomicReferenceArray<>(VECTORS);
     private final int msixFlagsOffset;
-    private final Object intxLock = new Object();
     private final SubmissionQueue.Host host = new QueueHost();
     private final DoorbellStatistics doorbellStatistics = new DoorbellStatistics();
-    /** Set by Doorbell Buffer Config until the next reset. */
-    private volatile ShadowBuffers shadowBuffers;
+    private final InterruptRouting interrupts;
+    private final QueueRegistry queues;
+    private final ControllerRegisters registers;
+    private final ControllerMigration migration;
+    /** The admin command set of the current enabled period, or null before the first enable. */
+    private volatile AdminCommands adminCommands;
 
-    // Registers; written under this object's lock.
-    private int cc, aqa;
-    private volatile int intms;
-    private volatile int csts;
-    private long asq, acq;
-    /** Bumped by every enable and reset: a teardown of an older generation does not touch CSTS. */
-    private int generation;
-    /** The controller is enabled and ready: doorbells are served. */
-    private volatile boolean ready;
-
-    private NvmeController(ControllerIdentity identity, List<BlockStore> stores, int lbaShift) {
+    private NvmeController(ControllerIdentity identity, List<BlockStore> stores, int lbaShift, boolean polledDoorbells) {
         super(configSpace(identity.vendorId()));
         this.controllerIdentity = identity;
         List<Namespace> list = new ArrayList<>();
@@ -101,7 +91,18 @@ public final class NvmeController extends PciDevice {
         this.identify = new Identify(identity, namespaces);
         this.logs = new LogPages(identity.firmware());
         this.msixFlagsOffset = config().msix().orElseThrow().offset() + 2;
-        bar(BAR_INDEX, new Registers());
+        this.interrupts = new InterruptRouting(new CoreLines(), this::completionQueue);
+        this.queues = new QueueRegistry(host, interrupts, doorbellStatistics, polledDoorbells);
+        this.registers = new ControllerRegisters(this, queues, interrupts);
+        this.migration = new ControllerMigration(this, registers, queues, interrupts);
+        PolledDoorbellPage page = queues.polledPage();
+        if (page != null) {
+            // A client that does not map the page still rings through trapped writes to the registers' handler.
+            bar(BAR_INDEX, registers, page.mmap());
+            page.startPolling(name() + "-doorbells");
+        } else {
+            bar(BAR_INDEX, registers);
+        }
     }
 
     private static ConfigSpace configSpace(int vendorId) {
@@ -139,213 +140,75 @@ public final class NvmeController extends PciDevice {
         return doorbellStatistics;
     }
 
+    /** Doorbells taken from the mapped doorbell page (polled mode) so far. */
+    long polledDoorbells() {
+        PolledDoorbellPage page = queues.polledPage();
+        return page == null ? 0 : page.doorbells();
+    }
+
     /** CSTS as the host reads it. */
     public int status() {
-        return csts;
+        return registers.status();
     }
 
-    // ------------------------------------------------------------------ BAR 0: registers and doorbells
+    // ------------------------------------------------------------------ migration
 
-    private final class Registers implements RegionHandler {
-        @Override
-        public void read(long offset, MemorySegment dst) {
-            for (int i = 0; i < dst.byteSize(); i++) {
-                long at = offset + i;
-                int dword = at < DOORBELLS ? readRegister((int) at & ~3) : 0;   // doorbells read as 0
-                dst.set(ValueLayout.JAVA_BYTE, i, (byte) (dword >>> 8 * (at & 3)));
-            }
-        }
-
-        @Override
-        public void write(long offset, MemorySegment src) {
-            long size = src.byteSize();
-            if ((size != 4 && size != 8) || (offset & 3) != 0) {
-                LOG.log(System.Logger.Level.DEBUG, "{0}: ignored a {1}-byte register write at 0x{2}", name(), size,
-                        Long.toHexString(offset));
-                return;   // registers are written as dwords or qwords (§3.1)
-            }
-            writeDword(offset, src.get(ValueLayout.JAVA_INT_UNALIGNED, 0));
-            if (size == 8) {
-                writeDword(offset + 4, src.get(ValueLayout.JAVA_INT_UNALIGNED, 4));
-            }
-        }
+    @Override
+    public void saveState(StateWriter out) {
+        migration.save(out);
     }
 
-    private synchronized int readRegister(int offset) {
-        return switch (offset) {
-            case REG_CAP -> (int) CAP;
-            case REG_CAP + 4 -> (int) (CAP >>> 32);
-            case REG_VS -> VERSION_1_4;
-            case REG_INTMS, REG_INTMC -> intms;
-            case REG_CC -> cc;
-            case REG_CSTS -> csts;
-            case REG_AQA -> aqa;
-            case REG_ASQ -> (int) asq;
-            case REG_ASQ + 4 -> (int) (asq >>> 32);
-            case REG_ACQ -> (int) acq;
-            case REG_ACQ + 4 -> (int) (acq >>> 32);
-            default -> 0;   // NSSR (no subsystem reset), CMB and PMR registers (none): 0
-        };
+    @Override
+    public void loadState(StateReader in) throws VfioException {
+        migration.load(in);
     }
 
-    private void writeDword(long offset, int value) {
-        if (offset >= DOORBELLS) {
-            doorbell((int) ((offset - DOORBELLS) / DOORBELL_STRIDE), value);
-            return;
-        }
-        synchronized (this) {
-            switch ((int) offset) {
-                case REG_INTMS -> intms |= value;
-                case REG_INTMC -> intms &= ~value;
-                case REG_CC -> writeCc(value);
-                case REG_AQA -> aqa = value & (AQA_SIZE_MASK | AQA_SIZE_MASK << AQA_ACQS_SHIFT);
-                case REG_ASQ -> asq = asq & ~0xffff_ffffL | Integer.toUnsignedLong(value);
-                case REG_ASQ + 4 -> asq = asq & 0xffff_ffffL | (long) value << 32;
-                case REG_ACQ -> acq = acq & ~0xffff_ffffL | Integer.toUnsignedLong(value);
-                case REG_ACQ + 4 -> acq = acq & 0xffff_ffffL | (long) value << 32;
-                default -> { }   // read-only or reserved
-            }
-        }
-        if (offset == REG_INTMS || offset == REG_INTMC) {
-            updateIntx();
-        }
+    @Override
+    public void quiesce() throws VfioException {
+        migration.quiesce();
     }
 
-    /**
-     * A doorbell: even slots are submission queue tails, odd ones completion queue heads.
-     * Writes to queues that do not exist, values beyond a queue and writes while the controller
-     * is not ready are ignored.
-     */
-    private void doorbell(int slot, int value) {
-        int qid = slot >>> 1;
-        if (!ready || qid >= VECTORS || (value & ~0xffff) != 0) {
-            return;
-        }
-        if (qid != 0) {
-            doorbellStatistics.trappedDoorbell(slot);
-        }
-        if ((slot & 1) == 0) {
-            SubmissionQueue sq = sqs.get(qid);
-            if (sq != null) {
-                sq.moveTail(value);
-            }
-        } else {
-            CompletionQueue cq = cqs.get(qid);
-            if (cq != null && cq.moveHead(value) && !msixEnabled()) {
-                updateIntx();
-            }
-        }
+    @Override
+    public void resume() {
+        migration.resume();
     }
 
-    // ------------------------------------------------------------------ enable, disable, shutdown
+    // ------------------------------------------------------------------ for the registers, the command sets and the migration
 
-    /** Under the lock. */
-    private void writeCc(int value) {
-        int old = cc;
-        cc = value;
-        boolean wasEnabled = (old & CC_EN) != 0, enabled = (value & CC_EN) != 0;
-        if (!wasEnabled && enabled) {
-            enable();
-        } else if (wasEnabled && !enabled) {
-            disable();
-        }
-        int shn = value >>> CC_SHN_SHIFT & CC_SHN_MASK, oldShn = old >>> CC_SHN_SHIFT & CC_SHN_MASK;
-        if (shn != 0 && oldShn == 0) {
-            shutdownNotification();
-        }
-    }
-
-    /** EN 0→1 (§7.6.1): the admin queues from AQA/ASQ/ACQ, if they and CC are valid. Under the lock. */
-    private void enable() {
-        int css = cc >>> CC_CSS_SHIFT & CC_CSS_MASK, mps = cc >>> CC_MPS_SHIFT & CC_MPS_MASK,
-                ams = cc >>> CC_AMS_SHIFT & CC_AMS_MASK;
-        int sqEntries = (aqa & AQA_SIZE_MASK) + 1, cqEntries = (aqa >>> AQA_ACQS_SHIFT & AQA_SIZE_MASK) + 1;
-        String refused = css != CC_CSS_NVM ? "CC.CSS " + css + " is not the NVM command set"
-                : mps != 0 ? "CC.MPS " + mps + " is not the 4 KiB page"
-                : ams != 0 ? "CC.AMS " + ams + " is not round robin"
-                : sqEntries < 2 || cqEntries < 2 ? "AQA 0x%x asks for a one-entry admin queue".formatted(aqa)
-                : (asq & (PAGE_SIZE - 1)) != 0 || (acq & (PAGE_SIZE - 1)) != 0
-                        ? "ASQ 0x%x / ACQ 0x%x are not page-aligned".formatted(asq, acq)
-                : null;
-        generation++;
-        if (refused != null) {
-            LOG.log(System.Logger.Level.WARNING, "{0}: enable refused: {1}", name(), refused);
-            csts |= CSTS_CFS;
-            return;
-        }
+    /** CC.EN 0→1 accepted: the admin queue pair, served by a fresh admin command set. Under the registers' lock. */
+    void openAdminQueues(long asq, int sqEntries, long acq, int cqEntries) {
         CompletionQueue adminCq = new CompletionQueue(0, acq, cqEntries, true, 0);
-        cqs.set(0, adminCq);
-        sqs.set(0, new SubmissionQueue(0, asq, sqEntries, adminCq, new AdminCommands(this), host, name() + "-admin"));
-        ready = true;
-        csts = CSTS_RDY;
+        queues.openAdmin(newAdminQueue(asq, sqEntries, adminCq, new int[0]), adminCq);
     }
 
-    /**
-     * EN 1→0: every queue goes, outstanding work is dropped, features return to their defaults;
-     * CSTS clears (RDY 0) once the workers have finished the commands they hold. Under the lock.
-     */
-    private void disable() {
-        List<SubmissionQueue> stopped = tearDownQueues();
-        intms = 0;
-        int gen = generation;
-        Thread.ofPlatform().daemon().name(name() + "-reset").start(() -> {
-            for (SubmissionQueue sq : stopped) {
-                sq.awaitStopped();
-            }
-            synchronized (this) {
-                if (generation == gen) {
-                    csts = 0;
-                }
-            }
-        });
+    /** The admin submission queue with a fresh admin command set holding {@code eventRequests} (command ids). */
+    SubmissionQueue newAdminQueue(long base, int entries, CompletionQueue cq, int[] eventRequests) {
+        AdminCommands commands = new AdminCommands(this);
+        commands.eventRequests().restore(eventRequests);
+        adminCommands = commands;
+        return new SubmissionQueue(0, base, entries, cq, commands, host, name() + "-admin");
     }
 
-    /** Kills every queue (workers stop taking commands, nothing more is posted). Under the lock. */
-    private List<SubmissionQueue> tearDownQueues() {
-        ready = false;
-        List<SubmissionQueue> stopped = new ArrayList<>();
-        for (int i = 0; i < VECTORS; i++) {
-            SubmissionQueue sq = sqs.getAndSet(i, null);
-            if (sq != null) {
-                sq.kill();
-                stopped.add(sq);
-            }
-        }
-        for (int i = 0; i < VECTORS; i++) {
-            CompletionQueue cq = cqs.getAndSet(i, null);
-            if (cq != null) {
-                cq.kill();
-            }
-        }
-        features.reset();
-        shadowBuffers = null;
-        synchronized (intxLock) {
-            setIntx(false);
-        }
-        return stopped;
+    SubmissionQueue newIoQueue(int qid, long base, int entries, CompletionQueue cq) {
+        IoCommands io = new IoCommands(identify, features, logs, controllerIdentity.maxTransferBytes());
+        return new SubmissionQueue(qid, base, entries, cq, io, host, name() + "-sq" + qid);
     }
 
-    /** CC.SHN (§7.6.2): every namespace flushed, then SHST complete. Under the lock. */
-    private void shutdownNotification() {
-        csts = csts & ~CSTS_SHST_MASK | SHST_IN_PROGRESS << CSTS_SHST_SHIFT;
-        int gen = generation;
-        Thread.ofPlatform().daemon().name(name() + "-shutdown").start(() -> {
-            flushAll();
-            synchronized (this) {
-                if (generation == gen && (cc >>> CC_SHN_SHIFT & CC_SHN_MASK) != 0) {
-                    csts = csts & ~CSTS_SHST_MASK | SHST_COMPLETE << CSTS_SHST_SHIFT;
-                }
-            }
-        });
+    /** The admin command set of the admin queue, or null if the controller was never enabled. */
+    AdminCommands adminCommands() {
+        return queues.submissionQueue(0) != null ? adminCommands : null;
     }
 
-    private void flushAll() {
+    List<Namespace> namespaces() {
+        return namespaces;
+    }
+
+    void flushNamespaces() {
         for (Namespace ns : namespaces) {
             try {
                 ns.store().flush();
             } catch (IOException e) {
-                LOG.log(System.Logger.Level.WARNING, "{0}: flushing namespace {1} at shutdown: {2}", name(), ns.nsid(),
-                        e.getMessage());
+                LOG.log(System.Logger.Level.WARNING, "{0}: flushing namespace {1}: {2}", name(), ns.nsid(), e.getMessage());
             }
         }
     }
@@ -353,41 +216,28 @@ public final class NvmeController extends PciDevice {
     /** Controller fatal status: the host notices CSTS.CFS at its next timeout and resets the controller. */
     void fatal(String why, Throwable cause) {
         LOG.log(System.Logger.Level.WARNING, name() + ": controller fatal status: " + why, cause);
-        synchronized (this) {
-            csts |= CSTS_CFS;
-        }
-    }
-
-    /** DEVICE_RESET and client disconnect: everything back to power-on state at once. */
-    private synchronized void resetController() {
-        tearDownQueues();
-        generation++;
-        cc = intms = aqa = 0;
-        asq = acq = 0;
-        csts = 0;
+        registers.fatal();
     }
 
     @Override
     protected void resetDevice() {
-        resetController();
+        registers.reset();
     }
 
     /** The client went away: its queues went with its memory. */
     @Override
     public void close() {
-        resetController();
+        registers.reset();
         super.close();
     }
 
     /** Stops every worker and closes the namespaces' stores; the controller serves no more clients. */
     public void shutdown() {
-        List<SubmissionQueue> stopped;
-        synchronized (this) {
-            stopped = tearDownQueues();
-            generation++;
-        }
-        for (SubmissionQueue sq : stopped) {
+        for (SubmissionQueue sq : registers.shutDown()) {
             sq.awaitStopped();
+        }
+        if (queues.polledPage() != null) {
+            queues.polledPage().close();
         }
         for (Namespace ns : namespaces) {
             try {
@@ -398,125 +248,72 @@ public final class NvmeController extends PciDevice {
         }
     }
 
-    // ------------------------------------------------------------------ queues, for the admin command set
+    // ------------------------------------------------------------------ what the admin command set reaches through the controller
 
     SubmissionQueue submissionQueue(int qid) {
-        return qid < VECTORS ? sqs.get(qid) : null;
+        return queues.submissionQueue(qid);
     }
 
     CompletionQueue completionQueue(int qid) {
-        return qid < VECTORS ? cqs.get(qid) : null;
+        return queues.completionQueue(qid);
     }
 
     boolean hasIoQueues() {
-        for (int i = 1; i < VECTORS; i++) {
-            if (sqs.get(i) != null || cqs.get(i) != null) {
-                return true;
-            }
-        }
-        return false;
+        return queues.hasIoQueues();
     }
 
     void addCompletionQueue(CompletionQueue cq) {
-        attachShadow(null, cq);
-        cqs.set(cq.id, cq);
+        queues.addCompletionQueue(cq);
     }
 
     void addSubmissionQueue(int qid, long base, int entries, CompletionQueue cq) {
-        IoCommands io = new IoCommands(identify, features, logs, controllerIdentity.maxTransferBytes());
-        SubmissionQueue sq = new SubmissionQueue(qid, base, entries, cq, io, host, name() + "-sq" + qid);
-        attachShadow(sq, null);
-        sqs.set(qid, sq);
+        queues.addSubmissionQueue(newIoQueue(qid, base, entries, cq));
     }
 
-    /** A queue created after Doorbell Buffer Config uses the shadow buffers too. */
-    private void attachShadow(SubmissionQueue sq, CompletionQueue cq) {
-        ShadowBuffers buffers = shadowBuffers;
-        DmaView dma = host.dmaOrNull();
-        if (buffers == null || dma == null) {
-            return;
-        }
-        try {
-            if (sq != null) {
-                buffers.attach(sq, dma);
-            } else {
-                buffers.attach(cq, dma, !msixEnabled());
-            }
-        } catch (VfioException e) {
-            fatal("shadow doorbell buffer unreachable: " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * Doorbell Buffer Config (admin worker; the addresses are checked): every I/O queue, and those
-     * created later, also takes its tail or head from the shadow buffer from now on — unless a
-     * reset came meanwhile (the DMA is done outside the lock, which the session thread needs).
-     */
     void configureShadowDoorbells(SubmissionQueue adminQueue, long doorbells, long eventIdx, DmaView dma)
             throws VfioException {
-        ShadowBuffers buffers = new ShadowBuffers(doorbells, eventIdx);
-        for (int qid = 1; qid < VECTORS; qid++) {
-            CompletionQueue cq = cqs.get(qid);
-            if (cq != null) {
-                buffers.attach(cq, dma, !msixEnabled());
-            }
-            SubmissionQueue sq = sqs.get(qid);
-            if (sq != null) {
-                buffers.attach(sq, dma);
-            }
-        }
-        synchronized (this) {
-            if (sqs.get(0) == adminQueue) {
-                shadowBuffers = buffers;
-                doorbellStatistics.shadowConfigured();
-            }
-        }
+        queues.configureShadowDoorbells(adminQueue, doorbells, eventIdx, dma);
     }
 
-    /** Delete I/O Submission Queue: the worker finishes its command (its completion dropped), then the queue goes. */
     void removeSubmissionQueue(SubmissionQueue sq) {
-        sqs.compareAndSet(sq.id, sq, null);
-        sq.kill();
-        sq.awaitStopped();
+        queues.removeSubmissionQueue(sq);
     }
 
     void removeCompletionQueue(CompletionQueue cq) {
-        cqs.compareAndSet(cq.id, cq, null);
-        cq.kill();
-        updateIntx();
+        queues.removeCompletionQueue(cq);
     }
 
     int maxQueueEntries() {
-        return MAX_QUEUE_ENTRIES;
+        return ControllerRegisters.MAX_QUEUE_ENTRIES;
     }
 
-    synchronized int submissionEntryShift() {
-        return cc >>> CC_IOSQES_SHIFT & CC_ES_MASK;
+    int submissionEntryShift() {
+        return registers.submissionEntryShift();
     }
 
-    synchronized int completionEntryShift() {
-        return cc >>> CC_IOCQES_SHIFT & CC_ES_MASK;
+    int completionEntryShift() {
+        return registers.completionEntryShift();
     }
-
-    // ------------------------------------------------------------------ interrupts
 
     boolean msixEnabled() {
         return (config().read(msixFlagsOffset, 2) & 0x8000) != 0;
     }
 
-    /** The INTx level: some completion queue that interrupts, with unconsumed entries and its vector unmasked. */
-    private void updateIntx() {
-        if (msixEnabled()) {
-            return;
+    /** The PCI core's interrupt lines, for {@link InterruptRouting}. */
+    private final class CoreLines implements InterruptRouting.Lines {
+        @Override
+        public boolean msixEnabled() {
+            return NvmeController.this.msixEnabled();
         }
-        synchronized (intxLock) {
-            boolean level = false;
-            int masks = intms;
-            for (int i = 0; i < VECTORS && !level; i++) {
-                CompletionQueue cq = cqs.get(i);
-                level = cq != null && cq.interruptsEnabled && cq.hasPending() && (masks & 1 << (cq.vector & 31)) == 0;
-            }
-            setIntx(level);
+
+        @Override
+        public void raise(int vector) {
+            NvmeController.this.raise(vector);
+        }
+
+        @Override
+        public void setIntx(boolean level) {
+            NvmeController.this.setIntx(level);
         }
     }
 
@@ -532,14 +329,7 @@ public final class NvmeController extends PciDevice {
 
         @Override
         public void interrupt(CompletionQueue cq) {
-            if (!cq.interruptsEnabled) {
-                return;
-            }
-            if (msixEnabled()) {
-                raise(cq.vector);
-            } else {
-                updateIntx();
-            }
+            interrupts.interrupt(cq);
         }
 
         @Override
@@ -562,6 +352,7 @@ public final class NvmeController extends PciDevice {
         private int lbaShift = 9;
         private int mdts = DEFAULT_MDTS;
         private boolean shadowDoorbells = true;
+        private boolean polledDoorbells;
 
         private Builder() {}
 
@@ -614,6 +405,15 @@ public final class NvmeController extends PciDevice {
             return this;
         }
 
+        /**
+         * Polled doorbells: the doorbell page (BAR 0 0x1000..0x1fff) becomes a SPARSE_MMAP area the
+         * client maps, and a thread polls it, so rings need no message; trapped writes still work.
+         */
+        public Builder polledDoorbells(boolean polled) {
+            this.polledDoorbells = polled;
+            return this;
+        }
+
         public NvmeController build() {
             if (stores.isEmpty()) {
                 throw new IllegalArgumentException("an NVMe controller needs at least one namespace");
@@ -625,7 +425,8 @@ public final class NvmeController extends PciDevice {
             }
             String id = serial != null ? serial : "JV%08X".formatted(stores.stream().mapToLong(BlockStore::size).sum() * 31
                     + System.identityHashCode(stores.get(0)));
-            return new NvmeController(new ControllerIdentity(VENDOR_ID, id, model, firmware, mdts, shadowDoorbells), stores, lbaShift);
+            return new NvmeController(new ControllerIdentity(VENDOR_ID, id, model, firmware, mdts, shadowDoorbells), stores,
+                    lbaShift, polledDoorbells);
         }
     }
 }

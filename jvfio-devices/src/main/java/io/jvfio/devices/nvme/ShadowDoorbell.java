@@ -24,9 +24,20 @@ final class ShadowDoorbell {
 
     /** Slot {@code slot} (2·qid for a tail, 2·qid + 1 for a head); reads the slot's value as it is now. */
     ShadowDoorbell(DmaView dma, long shadowBuffer, long eventIdxBuffer, int slot) throws VfioException {
+        this(shadowBuffer, eventIdxBuffer, slot, 0);
+        this.lastSeen = read(dma);
+    }
+
+    /** Slot {@code slot} whose value was last seen as {@code lastSeen} (by a migration's source): no DMA. */
+    ShadowDoorbell(long shadowBuffer, long eventIdxBuffer, int slot, int lastSeen) {
         this.valueAddress = shadowBuffer + (long) slot * DOORBELL_STRIDE;
         this.eventIdxAddress = eventIdxBuffer + (long) slot * DOORBELL_STRIDE;
-        this.lastSeen = read(dma);
+        this.lastSeen = lastSeen;
+    }
+
+    /** The value last read from the slot; a migration carries it so the destination sees only later stores as news. */
+    int lastSeen() {
+        return lastSeen;
     }
 
     /** The value the host stored since the last call, or -1 when it has not changed. */

@@ -20,6 +20,10 @@ import java.util.concurrent.locks.LockSupport;
  * host may have stored before it saw EventIdx — and only then sleeps. A busy queue is thus fed
  * without trapped doorbell writes; trapped writes keep working at all times and wake the worker.
  *
+ * <p>A migration {@link #pause pauses} the queue: the worker finishes the command it holds (its
+ * completion posted) and fetches nothing more, and does no DMA at all, until {@link #resume};
+ * doorbells rung meanwhile are recorded. {@link #isBusy} tells whether the worker still works.
+ *
  * <p>Host memory that cannot be read or written (an entry, a completion) is a controller fatal
  * status, not an exception that ends the thread.
  */
@@ -68,6 +72,10 @@ final class SubmissionQueue {
     private volatile int tail;
     private volatile int head;
     private volatile boolean live = true;
+    /** A migration stopped the queue: the worker takes no command until {@link #resume}. */
+    private volatile boolean paused;
+    /** The worker is awake (fetching, executing, posting or polling the shadow tail), not parked. */
+    private volatile boolean busy;
     /** The tail's shadow slot once the host configured shadow doorbells; only the worker reads it. */
     private volatile ShadowDoorbell shadowTail;
 
@@ -92,6 +100,21 @@ final class SubmissionQueue {
         return head;
     }
 
+    int tail() {
+        return tail;
+    }
+
+    /** The tail's shadow slot, or null while the queue has none. */
+    ShadowDoorbell shadowTail() {
+        return shadowTail;
+    }
+
+    /** A migration's destination: the queue goes on from the source's head and tail. Before the worker is kicked. */
+    void restore(int head, int tail) {
+        this.head = head;
+        this.tail = tail;
+    }
+
     /** The host's tail doorbell; false (and ignored) for a value beyond the queue. */
     boolean moveTail(int value) {
         if (value >= size) {
@@ -112,6 +135,22 @@ final class SubmissionQueue {
         if (!kicked.getAndSet(true)) {
             LockSupport.unpark(worker);
         }
+    }
+
+    /** Takes no more commands once the one in hand is completed; see {@link #isBusy}. */
+    void pause() {
+        paused = true;
+    }
+
+    /** Whether the worker is still at work (after {@link #pause}: finishing its command or shadow poll). */
+    boolean isBusy() {
+        return busy;
+    }
+
+    /** Takes commands again, and looks at the tail: the host may have rung while the queue was paused. */
+    void resume() {
+        paused = false;
+        kick();
     }
 
     /** Stops taking commands; a command being executed finishes, its completion is dropped. */
@@ -162,11 +201,13 @@ final class SubmissionQueue {
                     return;
                 }
             }
-            DmaView dma = host.dmaOrNull();
-            if (dma == null) {
-                continue;
-            }
+            // Busy before paused is read, paused before busy is read by pause's caller: one of the two sees the other.
+            busy = true;
             try {
+                DmaView dma = paused ? null : host.dmaOrNull();
+                if (dma == null) {
+                    continue;   // resume kicks again
+                }
                 do {
                     drain(dma);
                 } while (shadowTailMoves(dma));
@@ -178,6 +219,8 @@ final class SubmissionQueue {
                 return;
             } catch (InterruptedException e) {
                 return;
+            } finally {
+                busy = false;
             }
         }
     }
@@ -185,7 +228,7 @@ final class SubmissionQueue {
     private void drain(DmaView dma) throws VfioException, InterruptedException {
         int posted = 0;
         ShadowDoorbell shadow = shadowTail;
-        while (live) {
+        while (live && !paused) {
             int at = head;
             if (at == tail && (shadow == null || !readShadowTail(shadow, dma))) {
                 break;
@@ -220,7 +263,7 @@ final class SubmissionQueue {
             return false;
         }
         long deadline = System.nanoTime() + SHADOW_POLL_NANOS;
-        while (live && !kicked.get()) {
+        while (live && !paused && !kicked.get()) {
             if (readShadowTail(shadow, dma)) {
                 return true;
             }
@@ -230,7 +273,7 @@ final class SubmissionQueue {
             }
             LockSupport.parkNanos(this, SHADOW_POLL_INTERVAL_NANOS);   // a doorbell unparks
         }
-        return false;   // killed, or a trapped doorbell: the run loop takes the kick
+        return false;   // killed, paused, or a trapped doorbell: the run loop takes the kick
     }
 
     /** Takes a new tail from the shadow slot (ignored beyond the queue); true when entries wait. */

@@ -17,7 +17,8 @@ import java.util.function.Consumer;
  * A tiny NVMe driver in Java over the jvfio client, as Linux's nvme-pci drives a controller:
  * the CC/CSTS handshake, admin queues, Identify, I/O queue creation and commands with PRPs, in
  * "host" memory shared with the server by fd or reachable only by DMA messages. Completions are
- * polled by phase (and, with MSI-X on, awaited on the queue's vector).
+ * polled by phase (and, with MSI-X on, awaited on the queue's vector). Across a live migration
+ * the driver keeps its memory and queues and {@link #moveTo moves} to the destination's client.
  */
 final class UserspaceNvmeDriver implements AutoCloseable {
     static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX, BAR = 0;
@@ -25,11 +26,12 @@ final class UserspaceNvmeDriver implements AutoCloseable {
     static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
 
-    final VfioUserClient client;
+    /** Where doorbells and register accesses go: the source, then (after a migration) the destination. */
+    volatile VfioUserClient client;
     final MemorySegment memory;
     private final DriverMemory owned;
     private long nextFree;
-    Interrupts msix;
+    volatile Interrupts msix;
     final Queue[] queues = new Queue[NvmeController.VECTORS];
 
     /** One completion as the host reads it. */
@@ -122,6 +124,20 @@ final class UserspaceNvmeDriver implements AutoCloseable {
         owned = new DriverMemory(client, MEMORY_IOVA, MEMORY_SIZE, sharedMemory);
         memory = owned.segment();
         nextFree = 0x1000;
+    }
+
+    /** Over {@code memory} at {@link #MEMORY_IOVA}, which the caller gave the server (and closes). */
+    UserspaceNvmeDriver(VfioUserClient client, MemorySegment memory) {
+        this.client = client;
+        this.owned = null;
+        this.memory = memory;
+        nextFree = 0x1000;
+    }
+
+    /** After a migration: the destination's client and interrupts (wired by the caller). */
+    void moveTo(VfioUserClient destination, Interrupts destinationMsix) {
+        client = destination;
+        msix = destinationMsix;
     }
 
     /** Page-aligned memory; returns its offset in {@link #memory}. */
@@ -251,6 +267,8 @@ final class UserspaceNvmeDriver implements AutoCloseable {
         if (msix != null) {
             msix.close();
         }
-        owned.close();
+        if (owned != null) {
+            owned.close();
+        }
     }
 }

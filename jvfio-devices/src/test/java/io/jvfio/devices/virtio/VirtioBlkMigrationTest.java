@@ -15,13 +15,9 @@ import io.jvfio.client.VfioUserClient;
 import io.jvfio.client.VfioUserException;
 import io.jvfio.devices.ServedDevices;
 import io.jvfio.linux.Errno;
-import io.jvfio.linux.Fd;
-import io.jvfio.linux.Mapping;
-import io.jvfio.linux.Memfd;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -77,24 +73,7 @@ class VirtioBlkMigrationTest {
 
     /** The driver's memory, given to {@code clients} at MEMORY_IOVA: one memfd mapped by all, or plain memory served by DMA messages. */
     private MemorySegment sharedMemory(boolean byFd, VfioUserClient... clients) throws IOException {
-        int rw = Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE;
-        if (byFd) {
-            Fd memfd = Memfd.create("driver-memory", MEMORY_SIZE);
-            devices.closeLater(memfd::close);
-            Mapping mapping = Mapping.map(memfd, 0, MEMORY_SIZE, true);
-            devices.closeLater(mapping);
-            for (VfioUserClient c : clients) {
-                c.dmaMap(MEMORY_IOVA, MEMORY_SIZE, rw, memfd, 0);
-            }
-            return mapping.segment();
-        }
-        Arena arena = Arena.ofShared();
-        devices.closeLater(arena::close);
-        MemorySegment memory = arena.allocate(MEMORY_SIZE, 4096);
-        for (VfioUserClient c : clients) {
-            c.registerMemory(MEMORY_IOVA, memory, rw);
-        }
-        return memory;
+        return devices.sharedMemory(MEMORY_IOVA, MEMORY_SIZE, byFd, clients);
     }
 
     /** Where the driver's doorbell and interrupts go: the source, then the destination. */
