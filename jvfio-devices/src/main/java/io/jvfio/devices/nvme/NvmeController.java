@@ -69,6 +69,7 @@ public final class NvmeController extends PciDevice {
     final Features features = new Features(MAX_IO_QUEUE_PAIRS, VECTORS);
     final Identify identify;
     final LogPages logs;
+    final AsyncEvents events;
     private final ControllerIdentity controllerIdentity;
     private final List<Namespace> namespaces;
     private final AtomicReferenceArray<SubmissionQueue> sqs = new AtomicReferenceArray<>(VECTORS);
@@ -100,6 +101,7 @@ public final class NvmeController extends PciDevice {
         this.namespaces = List.copyOf(list);
         this.identify = new Identify(identity, namespaces);
         this.logs = new LogPages(identity.firmware());
+        this.events = new AsyncEvents(features, logs);
         this.msixFlagsOffset = config().msix().orElseThrow().offset() + 2;
         bar(BAR_INDEX, new Registers());
     }
@@ -137,6 +139,11 @@ public final class NvmeController extends PciDevice {
     /** Trapped doorbell writes, I/O commands and shadow doorbell setups so far. */
     public DoorbellStatistics doorbellStatistics() {
         return doorbellStatistics;
+    }
+
+    /** Raises asynchronous events (SMART critical warnings, namespace changes, any other) for the host. */
+    public AsyncEvents asyncEvents() {
+        return events;
     }
 
     /** CSTS as the host reads it. */
