@@ -25,6 +25,15 @@ final class DataRanges {
         lengths = new int[capacity];
     }
 
+    /** {@code buffer}'s prefixes of 1, 2, ... entries of {@code entrySize} bytes, made once. */
+    static MemorySegment[] prefixes(MemorySegment buffer, int entrySize) {
+        MemorySegment[] prefixes = new MemorySegment[(int) (buffer.byteSize() / entrySize)];
+        for (int i = 0; i < prefixes.length; i++) {
+            prefixes[i] = buffer.asSlice(0, (long) (i + 1) * entrySize);
+        }
+        return prefixes;
+    }
+
     void clear() {
         count = 0;
     }

@@ -21,6 +21,8 @@ final class PrpWalker {
 
     private final DataRanges ranges;
     private final MemorySegment listPage = MemorySegment.ofArray(new long[PAGE_SIZE / ENTRY]);
+    /** The list page's first n entries at [n - 1]: lists are read without a slice made per read. */
+    private final MemorySegment[] listPrefixes = DataRanges.prefixes(listPage, ENTRY);
 
     /** Walks into {@code ranges}, which hold at least {@link #rangesFor} ranges of the largest transfer. */
     PrpWalker(DataRanges ranges) {
@@ -70,7 +72,7 @@ final class PrpWalker {
             boolean chains = pagesLeft > slots;
             int entries = chains ? slots : pagesLeft;
             try {
-                dma.read(list, listPage.asSlice(0, (long) entries * ENTRY));
+                dma.read(list, listPrefixes[entries - 1]);
             } catch (VfioException | RuntimeException e) {
                 return SC_DATA_TRANSFER_ERROR;
             }

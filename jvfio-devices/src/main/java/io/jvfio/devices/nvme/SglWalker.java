@@ -41,6 +41,8 @@ final class SglWalker {
 
     private final DataRanges ranges;
     private final MemorySegment chunk = MemorySegment.ofArray(new long[PAGE_SIZE / Long.BYTES]);
+    /** The chunk's first n descriptors at [n - 1]: a segment is read without a slice made per read. */
+    private final MemorySegment[] chunkPrefixes = DataRanges.prefixes(chunk, SGL_DESCRIPTOR_SIZE);
     // One walk's state.
     private long remaining;
     private boolean read;
@@ -94,7 +96,7 @@ final class SglWalker {
             for (long first = 0; first < count; first += CHUNK_DESCRIPTORS) {
                 int n = (int) Math.min(CHUNK_DESCRIPTORS, count - first);
                 try {
-                    dma.read(address + first * SGL_DESCRIPTOR_SIZE, chunk.asSlice(0, (long) n * SGL_DESCRIPTOR_SIZE));
+                    dma.read(address + first * SGL_DESCRIPTOR_SIZE, chunkPrefixes[n - 1]);
                 } catch (VfioException | RuntimeException e) {
                     return SC_DATA_TRANSFER_ERROR;
                 }
