@@ -15,7 +15,7 @@ import java.util.function.Consumer;
 
 /**
  * A tiny NVMe driver in Java over the jvfio client, as Linux's nvme-pci drives a controller:
- * the CC/CSTS handshake, admin queues, Identify, I/O queue creation and commands with PRPs, in
+ * the CC/CSTS handshake, admin queues, Identify, I/O queue creation and commands with PRPs or SGLs, in
  * "host" memory shared with the server by fd or reachable only by DMA messages. Completions are
  * polled by phase (and, with MSI-X on, awaited on the queue's vector).
  */
@@ -244,6 +244,30 @@ final class UserspaceNvmeDriver implements AutoCloseable {
             e.set(U64, SQE_CDW10, slba);
             e.set(U32, SQE_CDW12, blocks - 1);
         });
+    }
+
+    /** Read or Write of {@code blocks} from {@code slba} whose data an SGL describes (PSDT 01b), SGL1 as given. */
+    Completion ioSgl(Queue q, int opcode, int nsid, long slba, int blocks, long address, int length, int type) throws Exception {
+        return q.submit(opcode, nsid, e -> {
+            e.set(ValueLayout.JAVA_BYTE, SQE_FLAGS, (byte) (PSDT_SGL << FLAGS_PSDT_SHIFT));
+            sglDescriptor(e, SQE_PRP1, address, length, type);
+            e.set(U64, SQE_CDW10, slba);
+            e.set(U32, SQE_CDW12, blocks - 1);
+        });
+    }
+
+    /** An SGL segment at {@code offset} in {@link #memory}: descriptors as {iova, length, type} triples. */
+    void sglSegment(long offset, long... descriptors) {
+        for (int i = 0; i < descriptors.length / 3; i++) {
+            sglDescriptor(memory, offset + (long) i * SGL_DESCRIPTOR_SIZE, descriptors[3 * i], (int) descriptors[3 * i + 1],
+                    (int) descriptors[3 * i + 2]);
+        }
+    }
+
+    static void sglDescriptor(MemorySegment where, long at, long address, int length, int type) {
+        where.set(U64, at + SGL_ADDRESS, address);
+        where.set(U32, at + SGL_LENGTH, length);
+        where.set(ValueLayout.JAVA_BYTE, at + SGL_IDENTIFIER, (byte) (type << 4));
     }
 
     @Override
