@@ -123,7 +123,7 @@ public final class AsyncEvents {
                 return;   // merged: the host will read the same log page
             }
             if (waitingCount == MAX_WAITING) {
-                LOG.log(System.Logger.Level.WARNING, "asynchronous event 0x{0} dropped: {1} events wait already",
+                LOG.log(System.Logger.Level.DEBUG, "asynchronous event 0x{0} dropped: {1} events wait already",
                         Integer.toHexString(event), MAX_WAITING);
                 return;
             }

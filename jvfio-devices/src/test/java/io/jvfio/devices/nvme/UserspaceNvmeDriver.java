@@ -27,6 +27,7 @@ final class UserspaceNvmeDriver implements AutoCloseable {
 
     final VfioUserClient client;
     final MemorySegment memory;
+    final long memoryIova;
     private final DriverMemory owned;
     private long nextFree;
     Interrupts msix;
@@ -118,8 +119,14 @@ final class UserspaceNvmeDriver implements AutoCloseable {
     }
 
     UserspaceNvmeDriver(VfioUserClient client, boolean sharedMemory) throws IOException {
+        this(client, sharedMemory, MEMORY_IOVA);
+    }
+
+    /** With the driver's memory (queues and all it allocates) at {@code memoryIova}. */
+    UserspaceNvmeDriver(VfioUserClient client, boolean sharedMemory, long memoryIova) throws IOException {
         this.client = client;
-        owned = new DriverMemory(client, MEMORY_IOVA, MEMORY_SIZE, sharedMemory);
+        this.memoryIova = memoryIova;
+        owned = new DriverMemory(client, memoryIova, MEMORY_SIZE, sharedMemory);
         memory = owned.segment();
         nextFree = 0x1000;
     }
@@ -135,7 +142,7 @@ final class UserspaceNvmeDriver implements AutoCloseable {
     }
 
     long iova(long offset) {
-        return MEMORY_IOVA + offset;
+        return memoryIova + offset;
     }
 
     int csts() throws IOException {
