@@ -43,8 +43,7 @@ class NvmeAsyncEventTest {
     void setUp() throws Exception {
         served = new ServedDevices(dir);
         nvme = NvmeController.builder().namespace(new NullStore(1 << 20)).namespace(new NullStore(1 << 20)).build();
-        served.closeLater(nvme::shutdown);
-        d = served.closeLater(new UserspaceNvmeDriver(served.serve(nvme, "nvme.sock"), true));
+        d = UserspaceNvmeDriver.serve(served, nvme, true, UserspaceNvmeDriver.MEMORY_IOVA);
         a = d.enable(32);
         page = d.alloc(4096);
     }

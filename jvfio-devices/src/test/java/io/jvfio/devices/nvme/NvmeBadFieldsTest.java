@@ -47,9 +47,8 @@ class NvmeBadFieldsTest {
     @BeforeEach
     void setUp() throws Exception {
         served = new ServedDevices(dir);
-        NvmeController nvme = NvmeController.builder().namespace(new NullStore(BLOCKS * 512)).build();
-        served.closeLater(nvme::shutdown);
-        d = served.closeLater(new UserspaceNvmeDriver(served.serve(nvme, "nvme.sock"), true));
+        d = UserspaceNvmeDriver.serve(served, NvmeController.builder().namespace(new NullStore(BLOCKS * 512)).build(), true,
+                UserspaceNvmeDriver.MEMORY_IOVA);
         a = d.enable(32);
         q = d.createIoQueue(1, 64);
         page = d.alloc(4096);

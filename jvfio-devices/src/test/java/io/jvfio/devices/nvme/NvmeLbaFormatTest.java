@@ -10,8 +10,6 @@ import io.jvfio.devices.ServedDevices;
 import io.jvfio.devices.storage.BlockImage;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
@@ -47,20 +45,15 @@ class NvmeLbaFormatTest {
     }
 
     void start(int blockSize) throws Exception {
-        NvmeController nvme = NvmeController.builder().namespace(BlockImage.open(dir.resolve("disk.img"), DISK, false))
-                .blockSize(blockSize).build();
-        served.closeLater(nvme::shutdown);
-        d = served.closeLater(new UserspaceNvmeDriver(served.serve(nvme, "nvme.sock"), true));
+        d = UserspaceNvmeDriver.serve(served, NvmeController.builder()
+                .namespace(BlockImage.open(dir.resolve("disk.img"), DISK, false)).blockSize(blockSize).build(), true,
+                UserspaceNvmeDriver.MEMORY_IOVA);
         d.enable(32);
         q = d.createIoQueue(1, 16);
     }
 
     byte[] onDisk(long offset, int length) throws Exception {
-        ByteBuffer b = ByteBuffer.allocate(length);
-        try (FileChannel ch = FileChannel.open(dir.resolve("disk.img"))) {
-            ch.read(b, offset);
-        }
-        return b.array();
+        return NvmeSglTest.onDisk(dir.resolve("disk.img"), offset, length);
     }
 
     @Test

@@ -47,16 +47,16 @@ class NvmeSglTest {
     }
 
     void start(boolean shared) throws Exception {
-        NvmeController nvme = NvmeController.builder().namespace(BlockImage.open(dir.resolve("disk.img"), DISK, false)).build();
-        served.closeLater(nvme::shutdown);
-        d = served.closeLater(new UserspaceNvmeDriver(served.serve(nvme, "nvme.sock"), shared));
+        d = UserspaceNvmeDriver.serve(served, NvmeController.builder()
+                .namespace(BlockImage.open(dir.resolve("disk.img"), DISK, false)).build(), shared, UserspaceNvmeDriver.MEMORY_IOVA);
         d.enable(32);
         q = d.createIoQueue(1, 16);
     }
 
-    byte[] onDisk(long offset, int length) throws Exception {
+    /** {@code length} bytes of the image at {@code offset}, as the file holds them. */
+    static byte[] onDisk(Path image, long offset, int length) throws Exception {
         ByteBuffer b = ByteBuffer.allocate(length);
-        try (FileChannel ch = FileChannel.open(dir.resolve("disk.img"))) {
+        try (FileChannel ch = FileChannel.open(image)) {
             ch.read(b, offset);
         }
         return b.array();
@@ -92,7 +92,7 @@ class NvmeSglTest {
         assertStatus(d.ioSgl(q, IO_WRITE, 1, 64, bytes / 512, d.iova(segment), lengths.length * SGL_DESCRIPTOR_SIZE,
                 SGL_LAST_SEGMENT), SC_SUCCESS);
         assertStatus(q.submit(IO_FLUSH, 1, e -> { }), SC_SUCCESS);
-        assertThat(onDisk(64 * 512, bytes)).isEqualTo(pattern);
+        assertThat(onDisk(dir.resolve("disk.img"), 64 * 512, bytes)).isEqualTo(pattern);
 
         // Read it back through a Segment that chains to a Last Segment, skipping 512 bytes into a bit bucket.
         long back = d.alloc(bytes), second = d.alloc(4096);

@@ -5,6 +5,7 @@ import static io.jvfio.devices.nvme.Nvme.*;
 import io.jvfio.client.Interrupts;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.devices.DriverMemory;
+import io.jvfio.devices.ServedDevices;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -129,6 +130,13 @@ final class UserspaceNvmeDriver implements AutoCloseable {
         owned = new DriverMemory(client, memoryIova, MEMORY_SIZE, sharedMemory);
         memory = owned.segment();
         nextFree = 0x1000;
+    }
+
+    /** Serves {@code nvme} (shut down when {@code served} closes) and returns a driver of it, its memory at {@code memoryIova}. */
+    static UserspaceNvmeDriver serve(ServedDevices served, NvmeController nvme, boolean sharedMemory, long memoryIova)
+            throws Exception {
+        served.closeLater(nvme::shutdown);
+        return served.closeLater(new UserspaceNvmeDriver(served.serve(nvme, "nvme.sock"), sharedMemory, memoryIova));
     }
 
     /** Page-aligned memory; returns its offset in {@link #memory}. */
