@@ -56,10 +56,10 @@ public final class AsyncEvents {
     // ------------------------------------------------------------------ raised from outside
 
     /**
-     * Sets SMART critical warning bits (§5.14.1.2: 0 spare, 2 reliability, 3 read-only, 4 volatile
-     * backup; bit 1, temperature, follows the thresholds by itself). They stay set — the SMART log
-     * reports them until the controller is rebuilt — and each newly set bit enabled in Asynchronous
-     * Event Configuration is reported as a SMART / Health event.
+     * Sets SMART critical warning bits (§5.14.1.2: 0 spare, 1 temperature — which the thresholds
+     * also set —, 2 reliability, 3 read-only, 4 volatile backup, 5 persistent memory read-only).
+     * They stay set — the SMART log reports them until the controller is rebuilt — and each newly
+     * set bit enabled in Asynchronous Event Configuration is reported as a SMART / Health event.
      */
     public void criticalWarning(int bits) {
         if ((bits & ~0x3f) != 0 || bits == 0) {
@@ -180,21 +180,23 @@ public final class AsyncEvents {
     private void dispatch() {
         while (true) {
             SubmissionQueue queue;
-            Command completion = new Command();   // events are rare: one per report, not the per-queue one
+            int event, cid;
             synchronized (this) {
                 int at = firstUnmasked();
                 if (requests == 0 || at < 0) {
                     return;
                 }
-                int event = waiting[at];
+                event = waiting[at];
                 System.arraycopy(waiting, at + 1, waiting, at, --waitingCount - at);
                 reported[event & TYPE_MASK] = event;
-                completion.entry.set(ValueLayout.JAVA_SHORT_UNALIGNED, SQE_CID, (short) requestCids[0]);
+                cid = requestCids[0];
                 System.arraycopy(requestCids, 1, requestCids, 0, --requests);
-                completion.begin();
-                completion.result = event;
                 queue = requestQueue;
             }
+            Command completion = new Command();   // events are rare: a command per report, not the queue's own
+            completion.entry.set(ValueLayout.JAVA_SHORT_UNALIGNED, SQE_CID, (short) cid);
+            completion.begin();
+            completion.result = event;
             if (!queue.complete(completion)) {
                 // The admin queue went (a reset, which forgets events too) or the client did.
                 LOG.log(System.Logger.Level.DEBUG, "asynchronous event 0x{0} not reported: the admin queue is gone",
