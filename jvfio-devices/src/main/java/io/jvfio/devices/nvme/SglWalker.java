@@ -38,14 +38,18 @@ final class SglWalker {
     static final int MAX_DATA_RANGES = 1024;
     private static final int CHUNK_DESCRIPTORS = PAGE_SIZE / SGL_DESCRIPTOR_SIZE;
     private static final long SEGMENT_ALIGNMENT = Long.BYTES;
+    private static final int NO_NEXT = -1;
 
     private final DataRanges ranges;
     private final MemorySegment chunk = MemorySegment.ofArray(new long[PAGE_SIZE / Long.BYTES]);
     /** The chunk's first n descriptors at [n - 1]: a segment is read without a slice made per read. */
     private final MemorySegment[] chunkPrefixes = DataRanges.prefixes(chunk, SGL_DESCRIPTOR_SIZE);
-    // One walk's state.
+    // One walk's state: bytes still to describe, the direction, and the descriptor that ended the
+    // segment just read when it chains to another (NO_NEXT when it does not).
     private long remaining;
     private boolean read;
+    private long nextAddress;
+    private int nextBytes, nextIdentifier;
 
     /** Walks into {@code ranges}, which hold at least {@link #MAX_DATA_RANGES} ranges. */
     SglWalker(DataRanges ranges) {
@@ -78,7 +82,6 @@ final class SglWalker {
     private int segments(DmaView dma, long address, int bytes, int identifier) {
         int budget = MAX_DESCRIPTORS;
         while (true) {
-            boolean last = identifier >>> 4 == SGL_LAST_SEGMENT;
             long segmentBytes = Integer.toUnsignedLong(bytes);
             if ((identifier & 0xf) != SGL_SUBTYPE_ADDRESS) {
                 return SC_SGL_DESCRIPTOR_TYPE_INVALID;
@@ -92,46 +95,58 @@ final class SglWalker {
                 return SC_INVALID_SGL_DESCRIPTOR_COUNT;
             }
             budget -= (int) count;
-            int next = -1;   // identifier of the descriptor that ends this segment, when it chains
-            for (long first = 0; first < count; first += CHUNK_DESCRIPTORS) {
-                int n = (int) Math.min(CHUNK_DESCRIPTORS, count - first);
-                try {
-                    dma.read(address + first * SGL_DESCRIPTOR_SIZE, chunkPrefixes[n - 1]);
-                } catch (VfioException | RuntimeException e) {
-                    return SC_DATA_TRANSFER_ERROR;
-                }
-                for (int i = 0; i < n; i++) {
-                    long at = (long) i * SGL_DESCRIPTOR_SIZE;
-                    long descriptorAddress = chunk.get(ValueLayout.JAVA_LONG_UNALIGNED, at + SGL_ADDRESS);
-                    int descriptorBytes = chunk.get(ValueLayout.JAVA_INT_UNALIGNED, at + SGL_LENGTH);
-                    int descriptor = Byte.toUnsignedInt(chunk.get(ValueLayout.JAVA_BYTE, at + SGL_IDENTIFIER));
-                    int type = descriptor >>> 4;
-                    if (type == SGL_SEGMENT || type == SGL_LAST_SEGMENT) {
-                        if (first + i != count - 1) {
-                            return SC_INVALID_SGL_DESCRIPTOR_COUNT;   // a segment descriptor ends its segment
-                        }
-                        if (last) {
-                            return SC_INVALID_SGL_SEGMENT_DESCRIPTOR;   // the last segment chains no further
-                        }
-                        next = descriptor;
-                        address = descriptorAddress;
-                        bytes = descriptorBytes;
-                        continue;
-                    }
-                    int status = data(descriptorAddress, descriptorBytes, descriptor);
-                    if (status != SC_SUCCESS) {
-                        return status;
-                    }
-                }
+            boolean last = identifier >>> 4 == SGL_LAST_SEGMENT;
+            nextIdentifier = NO_NEXT;
+            int status = segment(dma, address, count, last);
+            if (status != SC_SUCCESS || last) {
+                return status;
             }
-            if (last) {
-                return SC_SUCCESS;
-            }
-            if (next < 0) {
+            if (nextIdentifier == NO_NEXT) {
                 return SC_INVALID_SGL_SEGMENT_DESCRIPTOR;   // a Segment must chain: this should have been a Last Segment
             }
-            identifier = next;
+            address = nextAddress;
+            bytes = nextBytes;
+            identifier = nextIdentifier;
         }
+    }
+
+    /**
+     * Reads a segment of {@code count} descriptors, a page of them at a time: its data descriptors
+     * join the ranges; a segment descriptor that ends it is kept as the next one to follow.
+     */
+    private int segment(DmaView dma, long address, long count, boolean last) {
+        for (long first = 0; first < count; first += CHUNK_DESCRIPTORS) {
+            int n = (int) Math.min(CHUNK_DESCRIPTORS, count - first);
+            try {
+                dma.read(address + first * SGL_DESCRIPTOR_SIZE, chunkPrefixes[n - 1]);
+            } catch (VfioException | RuntimeException e) {
+                return SC_DATA_TRANSFER_ERROR;
+            }
+            for (int i = 0; i < n; i++) {
+                long at = (long) i * SGL_DESCRIPTOR_SIZE;
+                long descriptorAddress = chunk.get(ValueLayout.JAVA_LONG_UNALIGNED, at + SGL_ADDRESS);
+                int descriptorBytes = chunk.get(ValueLayout.JAVA_INT_UNALIGNED, at + SGL_LENGTH);
+                int descriptor = Byte.toUnsignedInt(chunk.get(ValueLayout.JAVA_BYTE, at + SGL_IDENTIFIER));
+                int type = descriptor >>> 4;
+                if (type == SGL_SEGMENT || type == SGL_LAST_SEGMENT) {
+                    if (first + i != count - 1) {
+                        return SC_INVALID_SGL_DESCRIPTOR_COUNT;   // a segment descriptor ends its segment
+                    }
+                    if (last) {
+                        return SC_INVALID_SGL_SEGMENT_DESCRIPTOR;   // the last segment chains no further
+                    }
+                    nextAddress = descriptorAddress;
+                    nextBytes = descriptorBytes;
+                    nextIdentifier = descriptor;
+                    continue;
+                }
+                int status = data(descriptorAddress, descriptorBytes, descriptor);
+                if (status != SC_SUCCESS) {
+                    return status;
+                }
+            }
+        }
+        return SC_SUCCESS;
     }
 
     /** A data descriptor: a Data Block, or a Bit Bucket in a read. */
