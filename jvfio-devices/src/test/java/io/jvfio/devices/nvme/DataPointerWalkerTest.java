@@ -230,6 +230,9 @@ class DataPointerWalkerTest {
         // A list whose last slot chains to a next list that is not page aligned.
         segmentOfPrps(0x3ff0, BASE + 0x10000, BASE + 0x5008);
         assertThat(prps.walk(dma, BASE, BASE + 0x3ff0, 4 * 4096)).isEqualTo(SC_PRP_OFFSET_INVALID);
+        // ... or that chains to a page outside memory.
+        segmentOfPrps(0x3ff0, BASE + 0x10000, 0x4000_0000L);
+        assertThat(prps.walk(dma, BASE, BASE + 0x3ff0, 4 * 4096)).isEqualTo(SC_DATA_TRANSFER_ERROR);
     }
 
     private void segmentOfPrps(long at, long... entries) {
