@@ -14,7 +14,7 @@ import java.nio.ByteBuffer;
  * Format), the blocks must exist (LBA Out of Range), the data must fit MDTS (Invalid Field) and
  * be described by valid PRPs ({@link PrpWalker}) or, with PSDT 01b, a valid SGL ({@link SglWalker}).
  * Data moves between the store and host memory through this queue's bounce buffer; nothing is
- * allocated per command. A write with FUA, or any write while the volatile write cache is
+ * allocated per command but the segment slices DmaView's calls take (one per data range). A write with FUA, or any write while the volatile write cache is
  * disabled, is flushed before it completes.
  */
 final class IoCommands implements SubmissionQueue.Executor {

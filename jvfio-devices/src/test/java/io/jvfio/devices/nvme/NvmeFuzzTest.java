@@ -22,10 +22,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Thousands of seeded random commands through the real queues, in batches over the admin queue
+ * Thousands of seeded random commands through the real queues (host memory shared, and reached
+ * by DMA messages), in batches over the admin queue
  * and two I/O queues: opcodes, namespace ids, LBAs and block counts, features, log pages, CNS
  * values, queue ids, sizes and flags, PSDT and FUSE bits, PRPs and SGLs pointing at random
  * lists and descriptors. Every command must complete exactly once, with a status the
@@ -75,14 +76,14 @@ class NvmeFuzzTest {
         served.close();
     }
 
-    @ParameterizedTest(name = "seed {0}")
-    @ValueSource(longs = {15, 0x5eed})
-    void randomCommandsEachCompleteOnceWithADefinedStatus(long seed) throws Exception {
+    @ParameterizedTest(name = "seed {0}, memory shared: {1}")
+    @CsvSource({"15, true", "24301, true", "7, false"})
+    void randomCommandsEachCompleteOnceWithADefinedStatus(long seed, boolean shared) throws Exception {
         random = new Random(seed);
         nvme = NvmeController.builder().namespace(new NullStore(BLOCKS * 512)).namespace(new NullStore(SMALL_BLOCKS * 512))
                 .build();
-        d = UserspaceNvmeDriver.serve(served, nvme, true, QUEUE_IOVA);
-        scratch = served.closeLater(new DriverMemory(d.client, SCRATCH_IOVA, SCRATCH_SIZE, true)).segment();
+        d = UserspaceNvmeDriver.serve(served, nvme, shared, QUEUE_IOVA);
+        scratch = served.closeLater(new DriverMemory(d.client, SCRATCH_IOVA, SCRATCH_SIZE, shared)).segment();
         d.enableMsix(3);
         d.enable(32);
         UserspaceNvmeDriver.Queue[] queues = {d.admin(), d.createIoQueue(1, 64), d.createIoQueue(2, 64)};
