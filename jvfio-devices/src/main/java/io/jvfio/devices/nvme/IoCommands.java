@@ -14,8 +14,9 @@ import java.nio.ByteBuffer;
  * Format), the blocks must exist (LBA Out of Range), the data must fit MDTS (Invalid Field) and
  * be described by valid PRPs ({@link PrpWalker}) or, with PSDT 01b, a valid SGL ({@link SglWalker}).
  * Data moves between the store and host memory through this queue's bounce buffer; nothing is
- * allocated per command but the segment slices DmaView's calls take (one per data range). A write with FUA, or any write while the volatile write cache is
- * disabled, is flushed before it completes.
+ * allocated per command but the segment slices DmaView's calls take (one per data range). A
+ * write with FUA, or any write while the volatile write cache is disabled, is flushed before it
+ * completes.
  */
 final class IoCommands implements SubmissionQueue.Executor {
     private final Identify identify;
@@ -121,7 +122,7 @@ final class IoCommands implements SubmissionQueue.Executor {
         }
     }
 
-    /** Finds the host memory of a transfer of {@code length} bytes (to the host when {@code toHost}): PRPs or an SGL, as PSDT says. */
+    /** Finds the host memory of a transfer of {@code length} bytes (to it when {@code toHost}): PRPs or an SGL, by PSDT. */
     private int mapData(Command c, DmaView dma, int length, boolean toHost) {
         return c.psdt() == PSDT_SGL
                 ? sgls.walk(dma, c.entry, SQE_PRP1, length, toHost)

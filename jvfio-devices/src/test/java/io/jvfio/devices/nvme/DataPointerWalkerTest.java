@@ -28,22 +28,16 @@ class DataPointerWalkerTest {
     final PrpWalker prps = new PrpWalker(ranges);
     final Command command = new Command();
 
-    /** Writes a descriptor at {@code at} in {@code where}. */
-    static void descriptor(MemorySegment where, long at, long address, int length, int type) {
-        where.set(ValueLayout.JAVA_LONG_UNALIGNED, at + SGL_ADDRESS, address);
-        where.set(ValueLayout.JAVA_INT_UNALIGNED, at + SGL_LENGTH, length);
-        where.set(ValueLayout.JAVA_BYTE, at + SGL_IDENTIFIER, (byte) (type << 4));
-    }
-
     /** SGL1 of the command. */
     void sgl1(long address, int length, int type) {
-        descriptor(command.entry, SQE_PRP1, address, length, type);
+        UserspaceNvmeDriver.sglDescriptor(command.entry, SQE_PRP1, address, length, type);
     }
 
     /** A segment of descriptors at host offset {@code at}: {address, length, type} triples. */
     void segment(long at, long... fields) {
         for (int i = 0; i < fields.length / 3; i++) {
-            descriptor(dma.memory, at + 16L * i, fields[3 * i], (int) fields[3 * i + 1], (int) fields[3 * i + 2]);
+            UserspaceNvmeDriver.sglDescriptor(dma.memory, at + 16L * i, fields[3 * i], (int) fields[3 * i + 1],
+                    (int) fields[3 * i + 2]);
         }
     }
 
@@ -223,7 +217,8 @@ class DataPointerWalkerTest {
 
         assertThat(prps.walk(dma, BASE + 2, 0, 512)).isEqualTo(SC_PRP_OFFSET_INVALID);
         assertThat(prps.walk(dma, BASE, BASE + 0x1008, 8192)).isEqualTo(SC_PRP_OFFSET_INVALID);
-        assertThat(prps.walk(dma, BASE, BASE + 0x2104, 4 * 4096)).as("a list pointer not qword aligned").isEqualTo(SC_PRP_OFFSET_INVALID);
+        assertThat(prps.walk(dma, BASE, BASE + 0x2104, 4 * 4096)).as("a list pointer not qword aligned")
+                .isEqualTo(SC_PRP_OFFSET_INVALID);
         segmentOfPrps(0x2100, BASE + 0x10000, BASE + 0x11200, BASE + 0x12000);
         assertThat(prps.walk(dma, BASE, BASE + 0x2100, 4 * 4096)).isEqualTo(SC_PRP_OFFSET_INVALID);
         assertThat(prps.walk(dma, BASE, 0x4000_0000L, 4 * 4096)).as("a list out of memory").isEqualTo(SC_DATA_TRANSFER_ERROR);
@@ -290,8 +285,10 @@ class DataPointerWalkerTest {
             long at = random.nextInt(MEMORY / 16) * 16L;
             int type = random.nextInt(8) == 0 ? random.nextInt(16) : random.nextInt(4);
             int length = type >= SGL_SEGMENT ? 16 * (1 + random.nextInt(64)) : random.nextInt(8192);
-            descriptor(dma.memory, at, address(random) & (type >= SGL_SEGMENT ? ~0xfL : -1L), length, type);
-            dma.memory.set(ValueLayout.JAVA_LONG_UNALIGNED, random.nextInt(MEMORY / 8) * 8L, BASE + (random.nextInt(MEMORY) & ~0xfff));
+            long address = address(random) & (type >= SGL_SEGMENT ? ~0xfL : -1L);
+            UserspaceNvmeDriver.sglDescriptor(dma.memory, at, address, length, type);
+            long page = BASE + (random.nextInt(MEMORY) & ~0xfff);
+            dma.memory.set(ValueLayout.JAVA_LONG_UNALIGNED, random.nextInt(MEMORY / 8) * 8L, page);
         }
     }
 

@@ -130,14 +130,15 @@ class NvmeAsyncEventTest {
         int second = request();
         setFeature(FEATURE_TEMPERATURE_THRESHOLD, 301);
         assertNothingReported();
-        // Back below the threshold, then under-temperature 320 K above it: a new occurrence, reported once the SMART log was read.
+        // Back below the threshold, then an under-temperature threshold of 320 K: the same event again, merged into
+        // the one not yet acknowledged; once the host has read the SMART log, the next crossing is reported.
         setFeature(FEATURE_TEMPERATURE_THRESHOLD, Features.DEFAULT_OVER_THRESHOLD);
         assertThat(criticalWarnings()).isZero();
         setFeature(FEATURE_TEMPERATURE_THRESHOLD, 1 << 20 | 320);
         assertNothingReported();
         int log = putGetLog(LOG_SMART, false);
         assertThat(next().cid()).isEqualTo(log);
-        assertNothingReported();   // merged into the event the host just acknowledged
+        assertNothingReported();
         setFeature(FEATURE_TEMPERATURE_THRESHOLD, 1 << 20);
         int hot = a.put(ADMIN_SET_FEATURES, 0, e -> {
             e.set(U32, SQE_CDW10, FEATURE_TEMPERATURE_THRESHOLD);
@@ -244,7 +245,8 @@ class NvmeAsyncEventTest {
         assertThatThrownBy(() -> nvme.asyncEvents().criticalWarning(1 << 6)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> nvme.asyncEvents().criticalWarning(0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> nvme.asyncEvents().namespacesChanged(0)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> nvme.asyncEvents().namespacesChanged(BROADCAST_NSID)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> nvme.asyncEvents().namespacesChanged(BROADCAST_NSID))
+                .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> nvme.asyncEvents().post(8, 0, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> nvme.asyncEvents().post(0, 256, 0)).isInstanceOf(IllegalArgumentException.class);
     }

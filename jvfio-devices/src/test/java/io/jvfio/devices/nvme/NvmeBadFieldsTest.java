@@ -103,7 +103,8 @@ class NvmeBadFieldsTest {
         long cqBase = d.alloc(4096);
         int invalidField = SC_INVALID_FIELD | STATUS_DNR, invalidQueue = SC_INVALID_QUEUE_ID | STATUS_DNR;
         run(a, List.of(
-                new Case("Identify CNS 06h (I/O command set controller)", ADMIN_IDENTIFY, 0, prps(d.iova(page), 0, 0x06), invalidField),
+                new Case("Identify CNS 06h (I/O command set controller)", ADMIN_IDENTIFY, 0, prps(d.iova(page), 0, 0x06),
+                        invalidField),
                 new Case("Identify CNS 04h", ADMIN_IDENTIFY, 1, prps(d.iova(page), 0, 0x04), invalidField),
                 new Case("Identify CNS 10h", ADMIN_IDENTIFY, 1, prps(d.iova(page), 0, 0x10), invalidField),
                 new Case("Identify CNS FFh", ADMIN_IDENTIFY, 1, prps(d.iova(page), 0, 0xff), invalidField),
@@ -243,7 +244,8 @@ class NvmeBadFieldsTest {
                     new Case(name + " at a negative LBA", opcode, 1, rw(Long.MIN_VALUE, 1, mapped, 0), outOfRange),
                     new Case(name + " of 65536 blocks at the end", opcode, 1, rw(BLOCKS - 100, 65536, mapped, d.iova(list)),
                             outOfRange),
-                    new Case(name + " of MDTS exactly: walked, to the list's bad entry", opcode, 1, rw(0, 1024, mapped, d.iova(list)), SC_PRP_OFFSET_INVALID | STATUS_DNR),
+                    new Case(name + " of MDTS exactly: walked, to the list's bad entry", opcode, 1,
+                            rw(0, 1024, mapped, d.iova(list)), SC_PRP_OFFSET_INVALID | STATUS_DNR),
                     new Case(name + " one block beyond MDTS", opcode, 1, rw(0, 1025, mapped, d.iova(list)),
                             SC_INVALID_FIELD | STATUS_DNR),
                     new Case(name + ", PRP1 not dword aligned", opcode, 1, rw(0, 1, mapped + 1, 0), SC_PRP_OFFSET_INVALID | STATUS_DNR),
