@@ -12,27 +12,33 @@ import java.lang.foreign.MemorySegment;
  * Submission and Completion Queue, Get Log Page, Asynchronous Event Request, Abort and Doorbell
  * Buffer Config. Every field
  * is checked and a bad one completes the command with the status §5 names; unknown opcodes get
- * Invalid Command Opcode. Asynchronous Event Requests stay outstanding — this controller raises
- * no events yet — until a controller reset drops them. Abort always answers "not aborted":
+ * Invalid Command Opcode, and data pointers other than PRPs Invalid Field (admin commands take no
+ * SGLs). Asynchronous Event Requests stay outstanding until an event completes them
+ * ({@link AsyncEvents}; a Set Features that puts a temperature threshold at or past the composite
+ * temperature raises one) or a controller reset drops them. Abort always answers "not aborted":
  * commands run to completion as soon as they are fetched.
  */
 final class AdminCommands implements SubmissionQueue.Executor {
     private final NvmeController controller;
     private final MemorySegment page = MemorySegment.ofArray(new long[IDENTIFY_SIZE / Long.BYTES]);
-    private final PrpWalker prps = new PrpWalker(IDENTIFY_SIZE);
-    /** Asynchronous Event Requests outstanding; a controller reset drops them with this object. */
-    private final OutstandingEventRequests eventRequests = new OutstandingEventRequests();
+    private final PrpWalker prps = new PrpWalker(new DataRanges(PrpWalker.rangesFor(IDENTIFY_SIZE)));
 
+    /** The command set of a controller being enabled: events from before are forgotten, as a reset aborted their requests. */
     AdminCommands(NvmeController controller) {
         this.controller = controller;
+        controller.events.reset();
     }
 
     @Override
     public boolean execute(SubmissionQueue queue, Command c, DmaView dma) {
+        if (c.psdt() != PSDT_PRP) {
+            c.fail(SC_INVALID_FIELD);
+            return true;
+        }
         switch (c.opcode()) {
             case ADMIN_IDENTIFY -> identify(c, dma);
             case ADMIN_GET_FEATURES -> controller.features.get(c);
-            case ADMIN_SET_FEATURES -> controller.features.set(c, controller.hasIoQueues());
+            case ADMIN_SET_FEATURES -> setFeatures(c);
             case ADMIN_CREATE_CQ -> createCompletionQueue(c);
             case ADMIN_CREATE_SQ -> createSubmissionQueue(c);
             case ADMIN_DELETE_SQ -> deleteSubmissionQueue(c);
@@ -41,20 +47,13 @@ final class AdminCommands implements SubmissionQueue.Executor {
             case ADMIN_ABORT -> c.result = 1;   // bit 0: the command was not aborted
             case ADMIN_DOORBELL_BUFFER_CONFIG -> doorbellBufferConfig(queue, c, dma);
             case ADMIN_ASYNC_EVENT_REQUEST -> {
-                if (!eventRequests.add(c.cid())) {
-                    c.fail(SC_AER_LIMIT_EXCEEDED);
-                    return true;
-                }
-                return false;
+                return controller.events.request(queue, c);
             }
             default -> c.fail(SC_INVALID_OPCODE);
         }
         return true;
     }
 
-    OutstandingEventRequests eventRequests() {
-        return eventRequests;
-    }
 
     private void identify(Command c, DmaView dma) {
         int status = controller.identify.fill(page, c.cdw(10) & 0xff, c.nsid());
@@ -63,6 +62,16 @@ final class AdminCommands implements SubmissionQueue.Executor {
         }
         if (status != SC_SUCCESS) {
             c.fail(status);
+        }
+    }
+
+    /** Set Features; a temperature threshold newly at or past the composite temperature is a SMART / Health event. */
+    private void setFeatures(Command c) {
+        Features features = controller.features;
+        boolean warnedBefore = LogPages.temperatureWarning(features);
+        features.set(c, controller.hasIoQueues());
+        if (!c.failed() && !warnedBefore && LogPages.temperatureWarning(features)) {
+            controller.events.post(AE_TYPE_SMART, AE_SMART_TEMPERATURE, LOG_SMART);
         }
     }
 
@@ -86,10 +95,13 @@ final class AdminCommands implements SubmissionQueue.Executor {
             return;
         }
         int length = (int) Math.min(dwords * 4, size - offset);
-        controller.logs.fill(page, lid, controller.features);
+        boolean acknowledged = (cdw10 & LOG_RAE) == 0;
+        controller.logs.fill(page, lid, controller.features, acknowledged);
         int status = toHost(c, dma, page.asSlice(offset, length));
         if (status != SC_SUCCESS) {
             c.fail(status);
+        } else if (acknowledged) {
+            controller.events.acknowledge(lid);
         }
     }
 

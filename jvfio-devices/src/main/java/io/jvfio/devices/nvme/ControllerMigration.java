@@ -119,8 +119,7 @@ final class ControllerMigration {
                     .bool(shadow != null).u32(shadow == null ? 0 : shadow.lastSeen());
         }
 
-        AdminCommands admin = controller.adminCommands();
-        int[] events = admin == null ? new int[0] : admin.eventRequests().cids();
+        int[] events = controller.adminCommands() == null ? new int[0] : controller.events.outstandingRequests();
         StateWriter.Section e = out.section(EVENTS, VERSION).u8(events.length);
         for (int cid : events) {
             e.u16(cid);
@@ -180,7 +179,7 @@ final class ControllerMigration {
 
         StateReader.Section e = in.section(EVENTS).requireVersion(VERSION);
         int[] events = new int[e.u8()];
-        if (events.length > OutstandingEventRequests.LIMIT || (events.length > 0 && !ready)) {
+        if (events.length > AsyncEvents.REQUEST_LIMIT || (events.length > 0 && !ready)) {
             throw invalid("%d asynchronous event requests outstanding", events.length);
         }
         for (int i = 0; i < events.length; i++) {

@@ -14,8 +14,8 @@ final class Features {
     static final int DEFAULT_OVER_THRESHOLD = 343;
     /** Error Recovery DULBE (bit 16): not supported (no deallocated blocks). */
     private static final int DULBE = 1 << 16;
-    /** Async events this controller could report: SMART critical warnings 7:0 (never raised in this version). */
-    private static final int ASYNC_EVENTS_SUPPORTED = 0xff;
+    /** Async events the host may enable: SMART critical warnings 7:0 and namespace attribute notices ({@link AsyncEvents}). */
+    private static final int ASYNC_EVENTS_SUPPORTED = AEC_SMART_WARNINGS | AEC_NAMESPACE_ATTRIBUTE;
     private static final int INTERRUPT_VECTOR_CD = 1 << 16;
 
     private final int maxQueuePairs;
@@ -25,7 +25,9 @@ final class Features {
     volatile boolean writeCacheEnabled = true;
     /** Number of Queues granted (1-based counts of I/O submission and completion queues). */
     int submissionQueues, completionQueues;
-    int interruptCoalescing, asyncEventConfig;
+    int interruptCoalescing;
+    /** Read by whichever thread raises an event. */
+    volatile int asyncEventConfig;
     /** Interrupt Vector Configuration: vectors with coalescing disabled (CD). */
     final boolean[] coalescingDisabled;
 

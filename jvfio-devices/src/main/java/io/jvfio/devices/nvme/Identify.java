@@ -10,7 +10,8 @@ import java.util.List;
 /**
  * The Identify data structures (§5.15.2): the controller (CNS 01), a namespace (CNS 00), the
  * active namespace list (CNS 02) and a namespace's identification descriptors (CNS 03). What
- * the controller advertises here is what it implements: NVM command set, PRPs only, Write
+ * the controller advertises here is what it implements: NVM command set, PRPs and (for I/O
+ * commands) SGLs of any byte alignment with bit buckets, namespace attribute notices, Write
  * Zeroes, Dataset Management (DLFEAT 0: what a deallocated block reads is not reported, since a
  * block device keeps its data), the Commands Supported and Effects log, a volatile write cache
  * with broadcast Flush, one power state, one firmware slot, one LBA format per namespace, no
@@ -105,6 +106,7 @@ final class Identify {
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_MDTS, (byte) id.mdts());
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_CNTLID, (short) CONTROLLER_ID);
         p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_VER, VERSION_1_4);
+        p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_OAES, OAES_NAMESPACE_ATTRIBUTE);
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_CNTRLTYPE, (byte) CNTRLTYPE_IO);
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_OACS, (short) (id.shadowDoorbells() ? OACS_DOORBELL_BUFFER_CONFIG : 0));
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_ACL, (byte) ACL);
@@ -119,6 +121,7 @@ final class Identify {
         p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_NN, namespaces.size());
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_ONCS, (short) (ONCS_DATASET_MANAGEMENT | ONCS_WRITE_ZEROES));
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_VWC, (byte) VWC_PRESENT_WITH_BROADCAST_FLUSH);
+        p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_SGLS, SGLS_SUPPORTED | SGLS_BIT_BUCKET);
         byte[] nqn = id.subsystemNqn().getBytes(StandardCharsets.US_ASCII);   // NUL-terminated: the rest stays 0
         MemorySegment.copy(MemorySegment.ofArray(nqn), 0, p, ID_CTRL_SUBNQN, nqn.length);
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_PSD0, (short) PSD0_MAX_POWER);

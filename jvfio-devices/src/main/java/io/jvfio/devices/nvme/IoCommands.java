@@ -12,17 +12,21 @@ import java.nio.ByteBuffer;
  * The NVM command set (§6) as one I/O queue's worker runs it: Read, Write, Flush, Write Zeroes
  * and Dataset Management (deallocate). The namespace must be active (Invalid Namespace or
  * Format), the blocks must exist (LBA Out of Range), the data must fit MDTS (Invalid Field) and
- * be described by valid PRPs.
+ * be described by valid PRPs ({@link PrpWalker}) or, with PSDT 01b, a valid SGL ({@link SglWalker}).
  * Data moves between the store and host memory through this queue's bounce buffer; nothing is
- * allocated per command. A write with FUA, or any write while the volatile write cache is
- * disabled, is flushed before it completes.
+ * allocated per command but the segment slices DmaView's calls take (one per data range). A
+ * write with FUA, or any write while the volatile write cache is disabled, is flushed before it
+ * completes.
  */
 final class IoCommands implements SubmissionQueue.Executor {
     private final Identify identify;
     private final Features features;
     private final LogPages logs;
     private final int maxBytes;
+    /** Where the current command's data is in host memory, as the PRP or SGL walker found it. */
+    private final DataRanges ranges;
     private final PrpWalker prps;
+    private final SglWalker sgls;
     private final ByteBuffer bounce;
     private final MemorySegment bounceSegment;
 
@@ -31,13 +35,19 @@ final class IoCommands implements SubmissionQueue.Executor {
         this.features = features;
         this.logs = logs;
         this.maxBytes = maxBytes;
-        this.prps = new PrpWalker(maxBytes);
+        this.ranges = new DataRanges(Math.max(PrpWalker.rangesFor(maxBytes), SglWalker.MAX_DATA_RANGES));
+        this.prps = new PrpWalker(ranges);
+        this.sgls = new SglWalker(ranges);
         this.bounce = ByteBuffer.allocateDirect(maxBytes);
         this.bounceSegment = MemorySegment.ofBuffer(bounce);
     }
 
     @Override
     public boolean execute(SubmissionQueue queue, Command c, DmaView dma) {
+        if (c.psdt() > PSDT_SGL) {
+            c.fail(SC_INVALID_FIELD);   // no metadata, so no SGL in MPTR (SGLS bit 19 clear); 11b is reserved
+            return true;
+        }
         switch (c.opcode()) {
             case IO_READ -> readOrWrite(c, dma, true);
             case IO_WRITE -> readOrWrite(c, dma, false);
@@ -79,7 +89,7 @@ final class IoCommands implements SubmissionQueue.Executor {
             return;
         }
         int length = (int) bytes;
-        int status = prps.walk(dma, c.prp1(), c.prp2(), length);
+        int status = mapData(c, dma, length, read);
         if (status != SC_SUCCESS) {
             c.fail(status);
             return;
@@ -90,11 +100,11 @@ final class IoCommands implements SubmissionQueue.Executor {
         try {
             if (read) {
                 ns.store().read(position, bounce);
-                status = prps.copy(dma, 0, data, true);
+                status = ranges.copy(dma, 0, data, true);
                 logs.readCommands.increment();
                 logs.blocksRead.add(bytes >>> 9);
             } else {
-                status = prps.copy(dma, 0, data, false);
+                status = ranges.copy(dma, 0, data, false);
                 if (status == SC_SUCCESS) {
                     ns.store().write(position, bounce);
                     if ((cdw12 & RW_FUA) != 0 || !features.writeCacheEnabled) {
@@ -110,6 +120,13 @@ final class IoCommands implements SubmissionQueue.Executor {
         if (status != SC_SUCCESS) {
             c.fail(status);
         }
+    }
+
+    /** Finds the host memory of a transfer of {@code length} bytes (to it when {@code toHost}): PRPs or an SGL, by PSDT. */
+    private int mapData(Command c, DmaView dma, int length, boolean toHost) {
+        return c.psdt() == PSDT_SGL
+                ? sgls.walk(dma, c.entry, SQE_PRP1, length, toHost)
+                : prps.walk(dma, c.prp1(), c.prp2(), length);
     }
 
     private void writeZeroes(Command c) {
@@ -132,7 +149,7 @@ final class IoCommands implements SubmissionQueue.Executor {
     }
 
     /**
-     * Dataset Management (§6.7): reads the NR + 1 ranges through the PRPs into the bounce buffer,
+     * Dataset Management (§6.7): reads the NR + 1 ranges through the PRPs or SGL into the bounce buffer,
      * checks every one (LBA Out of Range) before acting on any, then with AD deallocates each. The
      * other attributes (integral dataset hints) and the ranges' context attributes are hints only.
      * CDW10 above NR is reserved: set, it asks for more than 256 ranges (Invalid Field).
@@ -148,17 +165,17 @@ final class IoCommands implements SubmissionQueue.Executor {
             c.fail(SC_INVALID_FIELD);
             return;
         }
-        int ranges = (cdw10 & DSM_NR_MASK) + 1;
-        MemorySegment list = bounceSegment.asSlice(0, (long) ranges * DSM_RANGE_SIZE);
-        int status = prps.walk(dma, c.prp1(), c.prp2(), (int) list.byteSize());
+        int count = (cdw10 & DSM_NR_MASK) + 1;
+        MemorySegment list = bounceSegment.asSlice(0, (long) count * DSM_RANGE_SIZE);
+        int status = mapData(c, dma, (int) list.byteSize(), false);
         if (status == SC_SUCCESS) {
-            status = prps.copy(dma, 0, list, false);
+            status = ranges.copy(dma, 0, list, false);
         }
         if (status != SC_SUCCESS) {
             c.fail(status);
             return;
         }
-        for (int i = 0; i < ranges; i++) {
+        for (int i = 0; i < count; i++) {
             if (!ns.contains(rangeStart(list, i), rangeBlocks(list, i))) {
                 c.fail(SC_LBA_OUT_OF_RANGE);
                 return;
@@ -168,7 +185,7 @@ final class IoCommands implements SubmissionQueue.Executor {
             return;
         }
         try {
-            for (int i = 0; i < ranges; i++) {
+            for (int i = 0; i < count; i++) {
                 ns.store().deallocate(rangeStart(list, i) << ns.lbaShift(), rangeBlocks(list, i) << ns.lbaShift());
             }
         } catch (IOException e) {

@@ -4,14 +4,16 @@ import static io.jvfio.devices.nvme.Nvme.*;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Get Log Page's pages (§5.14.1): Error Information (one entry, empty: errors are reported in
- * completions only), SMART / Health Information with the controller's I/O counters, the
- * Firmware Slot Information, the Changed Namespace List (empty: namespaces do not change while
- * the controller runs) and Commands Supported and Effects. The counters are updated by the I/O
- * workers without locks.
+ * completions only), SMART / Health Information with the controller's I/O counters and critical
+ * warnings, the Firmware Slot Information, the Changed Namespace List (the namespaces
+ * {@link AsyncEvents#namespacesChanged} named since the host last read it) and Commands Supported
+ * and Effects. The counters are updated by the I/O workers without locks.
  */
 final class LogPages {
     /** A healthy device's composite temperature: 40 °C in kelvin. */
@@ -30,6 +32,10 @@ final class LogPages {
     final LongAdder readCommands = new LongAdder(), writeCommands = new LongAdder();
     private final long startNanos = System.nanoTime();
     private final String firmware;
+    /** Critical warnings raised from outside (fault injection); the temperature bit is computed. */
+    private final AtomicInteger criticalWarnings = new AtomicInteger();
+    /** The Changed Namespace List, in ascending order; guarded by itself. */
+    private final TreeSet<Integer> changedNamespaces = new TreeSet<>(Integer::compareUnsigned);
 
     LogPages(String firmware) {
         this.firmware = firmware;
@@ -47,10 +53,14 @@ final class LogPages {
         };
     }
 
-    /** Fills {@code page} (at least {@link #size} bytes) with log {@code lid}. */
-    void fill(MemorySegment page, int lid, Features features) {
+    /**
+     * Fills {@code page} (at least {@link #size} bytes) with log {@code lid}; {@code clear}: the
+     * host acknowledges it (RAE clear), so the Changed Namespace List starts empty again.
+     */
+    void fill(MemorySegment page, int lid, Features features, boolean clear) {
         page.fill((byte) 0);
         switch (lid) {
+            case LOG_CHANGED_NAMESPACES -> changedNamespaces(page, clear);
             case LOG_SMART -> smart(page, features);
             case LOG_FIRMWARE_SLOT -> {
                 page.set(ValueLayout.JAVA_BYTE, FW_LOG_AFI, (byte) 1);   // slot 1 active
@@ -58,7 +68,43 @@ final class LogPages {
                 MemorySegment.copy(MemorySegment.ofArray(fr), 0, page, FW_LOG_FRS1, FR_BYTES);
             }
             case LOG_COMMAND_EFFECTS -> commandEffects(page);
-            default -> { }  // the error log and the changed namespace list: no entries
+            default -> { }  // the error log: no entries
+        }
+    }
+
+    /** SMART critical warning bits now set; returns those that were not set before. */
+    int addCriticalWarnings(int bits) {
+        return bits & ~criticalWarnings.getAndUpdate(old -> old | bits);
+    }
+
+    /** Whether the composite temperature is at or beyond a threshold (critical warning bit 1). */
+    static boolean temperatureWarning(Features features) {
+        return TEMPERATURE >= features.overThreshold || TEMPERATURE <= features.underThreshold;
+    }
+
+    void namespacesChanged(int... nsids) {
+        synchronized (changedNamespaces) {
+            for (int nsid : nsids) {
+                changedNamespaces.add(nsid);
+            }
+        }
+    }
+
+    /** Up to 1024 ids; more changed than fit: the first entry is FFFFFFFFh (§5.14.1.4). */
+    private void changedNamespaces(MemorySegment page, boolean clear) {
+        synchronized (changedNamespaces) {
+            if (changedNamespaces.size() > CHANGED_NAMESPACES_LOG_SIZE / Integer.BYTES) {
+                page.set(ValueLayout.JAVA_INT_UNALIGNED, 0, BROADCAST_NSID);
+            } else {
+                long at = 0;
+                for (int nsid : changedNamespaces) {
+                    page.set(ValueLayout.JAVA_INT_UNALIGNED, at, nsid);
+                    at += Integer.BYTES;
+                }
+            }
+            if (clear) {
+                changedNamespaces.clear();
+            }
         }
     }
 
@@ -75,8 +121,8 @@ final class LogPages {
     }
 
     private void smart(MemorySegment p, Features features) {
-        boolean hot = TEMPERATURE >= features.overThreshold, cold = TEMPERATURE <= features.underThreshold;
-        p.set(ValueLayout.JAVA_BYTE, SMART_CRITICAL_WARNING, (byte) (hot || cold ? SMART_WARNING_TEMPERATURE : 0));
+        int warnings = criticalWarnings.get() | (temperatureWarning(features) ? SMART_WARNING_TEMPERATURE : 0);
+        p.set(ValueLayout.JAVA_BYTE, SMART_CRITICAL_WARNING, (byte) warnings);
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, SMART_TEMPERATURE, (short) TEMPERATURE);
         p.set(ValueLayout.JAVA_BYTE, SMART_AVAILABLE_SPARE, (byte) SPARE_PERCENT);
         p.set(ValueLayout.JAVA_BYTE, SMART_SPARE_THRESHOLD, (byte) SPARE_THRESHOLD_PERCENT);

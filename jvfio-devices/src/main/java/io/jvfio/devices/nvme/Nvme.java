@@ -42,8 +42,17 @@ public final class Nvme {
             SQE_CDW14 = 56, SQE_CDW15 = 60;
     /** Flags byte: FUSE 1:0, PSDT 7:6 (00 = PRPs). */
     public static final int FLAGS_FUSE_MASK = 0x3, FLAGS_PSDT_SHIFT = 6;
+    /** PSDT: PRPs; an SGL with MPTR a contiguous buffer; an SGL with MPTR an SGL segment (needs SGLS bit 19). */
+    public static final int PSDT_PRP = 0, PSDT_SGL = 1, PSDT_SGL_METADATA_SEGMENT = 2;
 
     public static final int CQE_DW0 = 0, CQE_DW1 = 4, CQE_SQHD = 8, CQE_SQID = 10, CQE_CID = 12, CQE_STATUS = 14;
+
+    // ------------------------------------------------------------------ SGL descriptors (§4.4)
+    /** A descriptor: address 0-7, length 8-11 (bytes), SGL identifier at 15 (type 7:4, subtype 3:0). SGL1 sits at SQE_PRP1. */
+    public static final int SGL_DESCRIPTOR_SIZE = 16, SGL_ADDRESS = 0, SGL_LENGTH = 8, SGL_IDENTIFIER = 15;
+    public static final int SGL_DATA_BLOCK = 0x0, SGL_BIT_BUCKET = 0x1, SGL_SEGMENT = 0x2, SGL_LAST_SEGMENT = 0x3;
+    /** Subtype 0: the address field is an address (offsets are for fabrics). */
+    public static final int SGL_SUBTYPE_ADDRESS = 0x0;
 
     // ------------------------------------------------------------------ opcodes (§5, §6)
     public static final int ADMIN_DELETE_SQ = 0x00, ADMIN_CREATE_SQ = 0x01, ADMIN_GET_LOG_PAGE = 0x02,
@@ -65,8 +74,9 @@ public final class Nvme {
     // ------------------------------------------------------------------ status (§4.6.1.2): SCT << 8 | SC
     public static final int SC_SUCCESS = 0x000, SC_INVALID_OPCODE = 0x001, SC_INVALID_FIELD = 0x002,
             SC_DATA_TRANSFER_ERROR = 0x004, SC_INTERNAL = 0x006, SC_ABORTED_SQ_DELETION = 0x008,
-            SC_INVALID_NAMESPACE = 0x00B, SC_COMMAND_SEQUENCE_ERROR = 0x00C, SC_PRP_OFFSET_INVALID = 0x013,
-            SC_LBA_OUT_OF_RANGE = 0x080;
+            SC_INVALID_NAMESPACE = 0x00B, SC_COMMAND_SEQUENCE_ERROR = 0x00C, SC_INVALID_SGL_SEGMENT_DESCRIPTOR = 0x00D,
+            SC_INVALID_SGL_DESCRIPTOR_COUNT = 0x00E, SC_DATA_SGL_LENGTH_INVALID = 0x00F,
+            SC_SGL_DESCRIPTOR_TYPE_INVALID = 0x011, SC_PRP_OFFSET_INVALID = 0x013, SC_LBA_OUT_OF_RANGE = 0x080;
     public static final int SC_CQ_INVALID = 0x100, SC_INVALID_QUEUE_ID = 0x101, SC_INVALID_QUEUE_SIZE = 0x102,
             SC_AER_LIMIT_EXCEEDED = 0x105, SC_INVALID_INTERRUPT_VECTOR = 0x108, SC_INVALID_LOG_PAGE = 0x109,
             SC_INVALID_QUEUE_DELETION = 0x10C, SC_FEATURE_NOT_SAVEABLE = 0x10D;
@@ -84,13 +94,17 @@ public final class Nvme {
             ID_CTRL_OAES = 92, ID_CTRL_CNTRLTYPE = 111, ID_CTRL_OACS = 256, ID_CTRL_ACL = 258, ID_CTRL_AERL = 259,
             ID_CTRL_FRMW = 260, ID_CTRL_LPA = 261, ID_CTRL_ELPE = 262, ID_CTRL_NPSS = 263, ID_CTRL_WCTEMP = 266,
             ID_CTRL_CCTEMP = 268, ID_CTRL_SQES = 512, ID_CTRL_CQES = 513, ID_CTRL_MAXCMD = 514, ID_CTRL_NN = 516,
-            ID_CTRL_ONCS = 520, ID_CTRL_VWC = 525, ID_CTRL_SUBNQN = 768, ID_CTRL_PSD0 = 2048;
+            ID_CTRL_ONCS = 520, ID_CTRL_VWC = 525, ID_CTRL_SGLS = 536, ID_CTRL_SUBNQN = 768, ID_CTRL_PSD0 = 2048;
     public static final int SN_BYTES = 20, MN_BYTES = 40, FR_BYTES = 8, SUBNQN_BYTES = 256;
     public static final int CNTRLTYPE_IO = 1;
     /** ONCS bit 2: Dataset Management; bit 3: Write Zeroes. */
     public static final int ONCS_DATASET_MANAGEMENT = 1 << 2, ONCS_WRITE_ZEROES = 1 << 3;
     /** VWC: present (bit 0) and Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b). */
     public static final int VWC_PRESENT_WITH_BROADCAST_FLUSH = 0x7;
+    /** SGLS 1:0 = 01b: SGLs for the NVM command set, no alignment or granularity asked of data blocks; bit 16: bit buckets. */
+    public static final int SGLS_SUPPORTED = 0x1, SGLS_BIT_BUCKET = 1 << 16;
+    /** OAES bit 8: Namespace Attribute Notices (Changed Namespace List) are reported. */
+    public static final int OAES_NAMESPACE_ATTRIBUTE = 1 << 8;
     /** LPA bit 1: the Commands Supported and Effects log; bit 2: extended data for Get Log Page (NUMDU, offsets). */
     public static final int LPA_COMMAND_EFFECTS = 1 << 1, LPA_EXTENDED = 1 << 2;
 
@@ -108,6 +122,11 @@ public final class Nvme {
             FEATURE_TEMPERATURE_THRESHOLD = 0x04, FEATURE_ERROR_RECOVERY = 0x05, FEATURE_VOLATILE_WRITE_CACHE = 0x06,
             FEATURE_NUMBER_OF_QUEUES = 0x07, FEATURE_INTERRUPT_COALESCING = 0x08,
             FEATURE_INTERRUPT_VECTOR_CONFIG = 0x09, FEATURE_ASYNC_EVENT_CONFIG = 0x0B;
+    /**
+     * Asynchronous Event Configuration: bits 7:0 enable the SMART critical warnings of the same
+     * bits, bit 8 namespace attribute notices. Error events have no bit: always enabled.
+     */
+    public static final int AEC_SMART_WARNINGS = 0xff, AEC_NAMESPACE_ATTRIBUTE = 1 << 8;
     /** Set Features CDW10 bit 31: save. Get Features CDW10 10:8: select. */
     public static final int FEATURE_SAVE = 1 << 31, FEATURE_SELECT_SHIFT = 8, FEATURE_SELECT_MASK = 0x7;
     public static final int SELECT_CURRENT = 0, SELECT_DEFAULT = 1, SELECT_SAVED = 2, SELECT_CAPABILITIES = 3;
@@ -117,6 +136,8 @@ public final class Nvme {
     // ------------------------------------------------------------------ log pages (§5.14.1)
     public static final int LOG_ERROR_INFORMATION = 0x01, LOG_SMART = 0x02, LOG_FIRMWARE_SLOT = 0x03,
             LOG_CHANGED_NAMESPACES = 0x04, LOG_COMMAND_EFFECTS = 0x05;
+    /** Get Log Page CDW10 bit 15: Retain Asynchronous Event (reading leaves the event unacknowledged). */
+    public static final int LOG_RAE = 1 << 15;
     /** Changed Namespace List: up to 1024 namespace ids; Commands Supported and Effects: 256 admin then 256 I/O dwords. */
     public static final int CHANGED_NAMESPACES_LOG_SIZE = 4096, COMMAND_EFFECTS_LOG_SIZE = 4096, EFFECTS_IO_OFFSET = 1024;
     /** An effects entry: CSUPP (bit 0, supported), LBCC (bit 1, may change logical block content). */
@@ -125,7 +146,18 @@ public final class Nvme {
     public static final int SMART_CRITICAL_WARNING = 0, SMART_TEMPERATURE = 1, SMART_AVAILABLE_SPARE = 3,
             SMART_SPARE_THRESHOLD = 4, SMART_DATA_UNITS_READ = 32, SMART_DATA_UNITS_WRITTEN = 48,
             SMART_HOST_READS = 64, SMART_HOST_WRITES = 80, SMART_POWER_CYCLES = 112, SMART_POWER_ON_HOURS = 128;
-    public static final int SMART_WARNING_TEMPERATURE = 1 << 1;
+    /** Critical warning bits: spare below threshold, temperature, reliability degraded, read-only, volatile backup failed. */
+    public static final int SMART_WARNING_SPARE = 1, SMART_WARNING_TEMPERATURE = 1 << 1, SMART_WARNING_RELIABILITY = 1 << 2,
+            SMART_WARNING_READ_ONLY = 1 << 3, SMART_WARNING_VOLATILE_BACKUP = 1 << 4;
+
+    // ------------------------------------------------------------------ asynchronous events (§5.2)
+    /** Completion dword 0 of an Asynchronous Event Request: type 2:0, information 15:8, log page 23:16. */
+    public static final int AE_INFO_SHIFT = 8, AE_LOG_PAGE_SHIFT = 16;
+    public static final int AE_TYPE_ERROR = 0, AE_TYPE_SMART = 1, AE_TYPE_NOTICE = 2, AE_TYPE_IO = 6, AE_TYPE_VENDOR = 7;
+    /** SMART / Health status information. */
+    public static final int AE_SMART_RELIABILITY = 0x00, AE_SMART_TEMPERATURE = 0x01, AE_SMART_SPARE = 0x02;
+    /** Notice information: the Changed Namespace List has news. */
+    public static final int AE_NOTICE_NAMESPACE_ATTRIBUTE = 0x00;
     public static final int FW_LOG_AFI = 0, FW_LOG_FRS1 = 8;
 
     // ------------------------------------------------------------------ memory pages

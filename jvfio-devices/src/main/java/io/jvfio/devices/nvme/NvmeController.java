@@ -68,6 +68,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     final Features features = new Features(MAX_IO_QUEUE_PAIRS, VECTORS);
     final Identify identify;
     final LogPages logs;
+    final AsyncEvents events;
     private final ControllerIdentity controllerIdentity;
     private final List<Namespace> namespaces;
     private final int msixFlagsOffset;
@@ -90,6 +91,7 @@ public final class NvmeController extends PciDevice implements Migratable {
         this.namespaces = List.copyOf(list);
         this.identify = new Identify(identity, namespaces);
         this.logs = new LogPages(identity.firmware());
+        this.events = new AsyncEvents(features, logs);
         this.msixFlagsOffset = config().msix().orElseThrow().offset() + 2;
         this.interrupts = new InterruptRouting(new CoreLines(), this::completionQueue);
         this.queues = new QueueRegistry(host, interrupts, doorbellStatistics, polledDoorbells);
@@ -146,6 +148,11 @@ public final class NvmeController extends PciDevice implements Migratable {
         return page == null ? 0 : page.doorbells();
     }
 
+    /** Raises asynchronous events (SMART critical warnings, namespace changes, any other) for the host. */
+    public AsyncEvents asyncEvents() {
+        return events;
+    }
+
     /** CSTS as the host reads it. */
     public int status() {
         return registers.status();
@@ -184,9 +191,10 @@ public final class NvmeController extends PciDevice implements Migratable {
     /** The admin submission queue with a fresh admin command set holding {@code eventRequests} (command ids). */
     SubmissionQueue newAdminQueue(long base, int entries, CompletionQueue cq, int[] eventRequests) {
         AdminCommands commands = new AdminCommands(this);
-        commands.eventRequests().restore(eventRequests);
         adminCommands = commands;
-        return new SubmissionQueue(0, base, entries, cq, commands, host, name() + "-admin");
+        SubmissionQueue admin = new SubmissionQueue(0, base, entries, cq, commands, host, name() + "-admin");
+        events.restore(admin, eventRequests);
+        return admin;
     }
 
     SubmissionQueue newIoQueue(int qid, long base, int entries, CompletionQueue cq) {

@@ -13,22 +13,25 @@ import java.lang.foreign.ValueLayout;
  * offset, and whose last entry points to the next list page when more entries follow than fit.
  * Every entry but PRP1 must start a page (PRP Offset Invalid otherwise); a list that cannot be
  * read is a Data Transfer Error. One walker per queue worker: the ranges and the list page are
- * preallocated, and {@link #copy} moves data between them and a buffer.
+ * preallocated, and {@link #copy} moves data between the ranges and a buffer.
  */
 final class PrpWalker {
     private static final long PAGE_MASK = PAGE_SIZE - 1;
     private static final int ENTRY = Long.BYTES;
 
-    private final long[] addresses;
-    private final int[] lengths;
+    private final DataRanges ranges;
     private final MemorySegment listPage = MemorySegment.ofArray(new long[PAGE_SIZE / ENTRY]);
-    private int count;
+    /** The list page's first n entries at [n - 1]: lists are read without a slice made per read. */
+    private final MemorySegment[] listPrefixes = DataRanges.prefixes(listPage, ENTRY);
 
-    /** @param maxBytes the largest transfer (MDTS): at most maxBytes / page + 1 ranges */
-    PrpWalker(int maxBytes) {
-        int ranges = maxBytes / PAGE_SIZE + 1;
-        addresses = new long[ranges];
-        lengths = new int[ranges];
+    /** Walks into {@code ranges}, which hold at least {@link #rangesFor} ranges of the largest transfer. */
+    PrpWalker(DataRanges ranges) {
+        this.ranges = ranges;
+    }
+
+    /** A transfer of {@code maxBytes} (MDTS) takes at most maxBytes / page + 1 ranges. */
+    static int rangesFor(int maxBytes) {
+        return maxBytes / PAGE_SIZE + 1;
     }
 
     /**
@@ -36,7 +39,7 @@ final class PrpWalker {
      * command fails with.
      */
     int walk(DmaView dma, long prp1, long prp2, int length) {
-        count = 0;
+        ranges.clear();
         if (length <= 0) {
             return SC_SUCCESS;
         }
@@ -44,7 +47,7 @@ final class PrpWalker {
             return SC_PRP_OFFSET_INVALID;
         }
         int first = (int) Math.min(length, PAGE_SIZE - (prp1 & PAGE_MASK));
-        if (!add(prp1, first)) {
+        if (!ranges.add(prp1, first)) {
             return SC_INVALID_FIELD;
         }
         int remaining = length - first;
@@ -55,7 +58,7 @@ final class PrpWalker {
             if ((prp2 & PAGE_MASK) != 0) {
                 return SC_PRP_OFFSET_INVALID;
             }
-            add(prp2, remaining);
+            ranges.add(prp2, remaining);
             return SC_SUCCESS;
         }
         long list = prp2;
@@ -69,7 +72,7 @@ final class PrpWalker {
             boolean chains = pagesLeft > slots;
             int entries = chains ? slots : pagesLeft;
             try {
-                dma.read(list, listPage.asSlice(0, (long) entries * ENTRY));
+                dma.read(list, listPrefixes[entries - 1]);
             } catch (VfioException | RuntimeException e) {
                 return SC_DATA_TRANSFER_ERROR;
             }
@@ -80,7 +83,7 @@ final class PrpWalker {
                     return SC_PRP_OFFSET_INVALID;
                 }
                 int n = Math.min(remaining, PAGE_SIZE);
-                if (!add(page, n)) {
+                if (!ranges.add(page, n)) {
                     return SC_INVALID_FIELD;
                 }
                 remaining -= n;
@@ -95,48 +98,8 @@ final class PrpWalker {
         return SC_SUCCESS;
     }
 
-    /** Appends a range, merging it with the previous one when contiguous; false when the transfer is too long. */
-    private boolean add(long address, int length) {
-        if (count > 0 && addresses[count - 1] + lengths[count - 1] == address) {
-            lengths[count - 1] += length;
-            return true;
-        }
-        if (count == addresses.length) {
-            return false;
-        }
-        addresses[count] = address;
-        lengths[count] = length;
-        count++;
-        return true;
-    }
-
-    /**
-     * Copies the walked ranges to host memory from {@code buffer} ({@code toHost}) or from them
-     * into it, starting {@code skip} bytes into the transfer, for {@code buffer}'s size; SC_SUCCESS
-     * or Data Transfer Error.
-     */
+    /** Copies between the walked ranges and {@code buffer}: {@link DataRanges#copy}. */
     int copy(DmaView dma, long skip, MemorySegment buffer, boolean toHost) {
-        long done = 0, total = buffer.byteSize();
-        try {
-            for (int i = 0; i < count && done < total; i++) {
-                long length = lengths[i];
-                if (skip >= length) {
-                    skip -= length;
-                    continue;
-                }
-                long n = Math.min(length - skip, total - done);
-                MemorySegment part = buffer.asSlice(done, n);
-                if (toHost) {
-                    dma.write(addresses[i] + skip, part);
-                } else {
-                    dma.read(addresses[i] + skip, part);
-                }
-                skip = 0;
-                done += n;
-            }
-        } catch (VfioException | RuntimeException e) {
-            return SC_DATA_TRANSFER_ERROR;
-        }
-        return done == total ? SC_SUCCESS : SC_DATA_TRANSFER_ERROR;
+        return ranges.copy(dma, skip, buffer, toHost);
     }
 }

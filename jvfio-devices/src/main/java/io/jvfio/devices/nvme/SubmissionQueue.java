@@ -39,7 +39,7 @@ final class SubmissionQueue {
     /** What runs the fetched commands: the admin command set or the NVM command set. */
     interface Executor {
         /**
-         * Runs {@code command} (not fused, data described by PRPs: the queue has checked);
+         * Runs {@code command} (not fused: the queue has checked; the command set checks PSDT);
          * returns false to keep it outstanding (no completion now).
          */
         boolean execute(SubmissionQueue queue, Command command, DmaView dma);
@@ -172,6 +172,12 @@ final class SubmissionQueue {
         cq.detach();
     }
 
+    /** {@link #complete(Command, DmaView)} from any thread but the session's; false also while no client is connected. */
+    boolean complete(Command outstanding) {
+        DmaView dma = host.dmaOrNull();
+        return dma != null && complete(outstanding, dma);
+    }
+
     /** Posts the completion of a command kept outstanding; false when it could not be (queue gone). */
     boolean complete(Command outstanding, DmaView dma) {
         try {
@@ -237,8 +243,8 @@ final class SubmissionQueue {
             head = at + 1 == size ? 0 : at + 1;
             host.fetched(this);
             command.begin();
-            if (command.fuse() != 0 || command.psdt() != 0) {
-                command.fail(SC_INVALID_FIELD);   // no fused operations, no SGLs, in either command set
+            if (command.fuse() != 0) {
+                command.fail(SC_INVALID_FIELD);   // no fused operations in either command set
             } else if (!executor.execute(this, command, dma)) {
                 continue;
             }

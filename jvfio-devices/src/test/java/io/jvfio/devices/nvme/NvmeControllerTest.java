@@ -244,7 +244,12 @@ class NvmeControllerTest {
         // Memory the client never mapped.
         assertStatus(d.io(q, IO_READ, 1, 0, 1, 0x4000_0000L, 0), SC_DATA_TRANSFER_ERROR);
         assertStatus(q.submit(0x7f, 1, e -> { }), SC_INVALID_OPCODE | STATUS_DNR);
-        assertStatus(q.submit(IO_READ, 1, e -> e.set(ValueLayout.JAVA_BYTE, SQE_FLAGS, (byte) (1 << FLAGS_PSDT_SHIFT))),
+        // PSDT 01b: an SGL, here an empty data block for a 512-byte read; 10b (MPTR an SGL) and 11b are not offered.
+        assertStatus(q.submit(IO_READ, 1, e -> e.set(ValueLayout.JAVA_BYTE, SQE_FLAGS, (byte) (PSDT_SGL << FLAGS_PSDT_SHIFT))),
+                SC_DATA_SGL_LENGTH_INVALID | STATUS_DNR);
+        assertStatus(q.submit(IO_READ, 1, e -> e.set(ValueLayout.JAVA_BYTE, SQE_FLAGS,
+                (byte) (PSDT_SGL_METADATA_SEGMENT << FLAGS_PSDT_SHIFT))), SC_INVALID_FIELD | STATUS_DNR);
+        assertStatus(q.submit(IO_READ, 1, e -> e.set(ValueLayout.JAVA_BYTE, SQE_FLAGS, (byte) (3 << FLAGS_PSDT_SHIFT))),
                 SC_INVALID_FIELD | STATUS_DNR);
         assertStatus(q.submit(IO_READ, 1, e -> e.set(ValueLayout.JAVA_BYTE, SQE_FLAGS, (byte) 1)), SC_INVALID_FIELD | STATUS_DNR);
         // The queue still works, and SQ head advanced with every command.

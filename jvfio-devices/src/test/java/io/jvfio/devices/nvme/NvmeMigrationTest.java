@@ -107,7 +107,7 @@ class NvmeMigrationTest {
         d.moveTo(toB, served.closeLater(toB.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, VECTORS)));
 
         assertThat(b.status() & (CSTS_RDY | CSTS_CFS)).isEqualTo(CSTS_RDY);
-        assertThat(b.adminCommands().eventRequests().cids()).as("event requests outstanding at the destination").containsExactly(events);
+        assertThat(b.asyncEvents().outstandingRequests()).as("event requests outstanding at the destination").containsExactly(events);
         assertThat(getFeature(d, FEATURE_ARBITRATION).result()).isEqualTo(0x0302_0103);
         assertThat(getFeature(d, FEATURE_NUMBER_OF_QUEUES).result()).isEqualTo(3 << 16 | 3);
         // The same queue, where it was: the data written through the source reads back through the destination.
@@ -214,10 +214,10 @@ class NvmeMigrationTest {
 
     static void awaitEventRequests(NvmeController nvme, int[] cids) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (nvme.adminCommands().eventRequests().cids().length < cids.length && System.nanoTime() < deadline) {
+        while (nvme.asyncEvents().outstandingRequests().length < cids.length && System.nanoTime() < deadline) {
             Thread.sleep(1);
         }
-        assertThat(nvme.adminCommands().eventRequests().cids()).containsExactly(cids);
+        assertThat(nvme.asyncEvents().outstandingRequests()).containsExactly(cids);
     }
 
     @ParameterizedTest(name = "memory shared by fd: {0}, shadow doorbells: {1}, polled doorbells: {2}")

@@ -5,6 +5,7 @@ import static io.jvfio.devices.nvme.Nvme.*;
 import io.jvfio.client.Interrupts;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.devices.DriverMemory;
+import io.jvfio.devices.ServedDevices;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -15,7 +16,7 @@ import java.util.function.Consumer;
 
 /**
  * A tiny NVMe driver in Java over the jvfio client, as Linux's nvme-pci drives a controller:
- * the CC/CSTS handshake, admin queues, Identify, I/O queue creation and commands with PRPs, in
+ * the CC/CSTS handshake, admin queues, Identify, I/O queue creation and commands with PRPs or SGLs, in
  * "host" memory shared with the server by fd or reachable only by DMA messages. Completions are
  * polled by phase (and, with MSI-X on, awaited on the queue's vector). Across a live migration
  * the driver keeps its memory and queues and {@link #moveTo moves} to the destination's client.
@@ -29,6 +30,7 @@ final class UserspaceNvmeDriver implements AutoCloseable {
     /** Where doorbells and register accesses go: the source, then (after a migration) the destination. */
     volatile VfioUserClient client;
     final MemorySegment memory;
+    final long memoryIova;
     private final DriverMemory owned;
     private long nextFree;
     volatile Interrupts msix;
@@ -120,8 +122,14 @@ final class UserspaceNvmeDriver implements AutoCloseable {
     }
 
     UserspaceNvmeDriver(VfioUserClient client, boolean sharedMemory) throws IOException {
+        this(client, sharedMemory, MEMORY_IOVA);
+    }
+
+    /** With the driver's memory (queues and all it allocates) at {@code memoryIova}. */
+    UserspaceNvmeDriver(VfioUserClient client, boolean sharedMemory, long memoryIova) throws IOException {
         this.client = client;
-        owned = new DriverMemory(client, MEMORY_IOVA, MEMORY_SIZE, sharedMemory);
+        this.memoryIova = memoryIova;
+        owned = new DriverMemory(client, memoryIova, MEMORY_SIZE, sharedMemory);
         memory = owned.segment();
         nextFree = 0x1000;
     }
@@ -129,6 +137,7 @@ final class UserspaceNvmeDriver implements AutoCloseable {
     /** Over {@code memory} at {@link #MEMORY_IOVA}, which the caller gave the server (and closes). */
     UserspaceNvmeDriver(VfioUserClient client, MemorySegment memory) {
         this.client = client;
+        this.memoryIova = MEMORY_IOVA;
         this.owned = null;
         this.memory = memory;
         nextFree = 0x1000;
@@ -138,6 +147,13 @@ final class UserspaceNvmeDriver implements AutoCloseable {
     void moveTo(VfioUserClient destination, Interrupts destinationMsix) {
         client = destination;
         msix = destinationMsix;
+    }
+
+    /** Serves {@code nvme} (shut down when {@code served} closes) and returns a driver of it, its memory at {@code memoryIova}. */
+    static UserspaceNvmeDriver serve(ServedDevices served, NvmeController nvme, boolean sharedMemory, long memoryIova)
+            throws Exception {
+        served.closeLater(nvme::shutdown);
+        return served.closeLater(new UserspaceNvmeDriver(served.serve(nvme, "nvme.sock"), sharedMemory, memoryIova));
     }
 
     /** Page-aligned memory; returns its offset in {@link #memory}. */
@@ -151,7 +167,7 @@ final class UserspaceNvmeDriver implements AutoCloseable {
     }
 
     long iova(long offset) {
-        return MEMORY_IOVA + offset;
+        return memoryIova + offset;
     }
 
     int csts() throws IOException {
@@ -260,6 +276,30 @@ final class UserspaceNvmeDriver implements AutoCloseable {
             e.set(U64, SQE_CDW10, slba);
             e.set(U32, SQE_CDW12, blocks - 1);
         });
+    }
+
+    /** Read or Write of {@code blocks} from {@code slba} whose data an SGL describes (PSDT 01b), SGL1 as given. */
+    Completion ioSgl(Queue q, int opcode, int nsid, long slba, int blocks, long address, int length, int type) throws Exception {
+        return q.submit(opcode, nsid, e -> {
+            e.set(ValueLayout.JAVA_BYTE, SQE_FLAGS, (byte) (PSDT_SGL << FLAGS_PSDT_SHIFT));
+            sglDescriptor(e, SQE_PRP1, address, length, type);
+            e.set(U64, SQE_CDW10, slba);
+            e.set(U32, SQE_CDW12, blocks - 1);
+        });
+    }
+
+    /** An SGL segment at {@code offset} in {@link #memory}: descriptors as {iova, length, type} triples. */
+    void sglSegment(long offset, long... descriptors) {
+        for (int i = 0; i < descriptors.length / 3; i++) {
+            sglDescriptor(memory, offset + (long) i * SGL_DESCRIPTOR_SIZE, descriptors[3 * i], (int) descriptors[3 * i + 1],
+                    (int) descriptors[3 * i + 2]);
+        }
+    }
+
+    static void sglDescriptor(MemorySegment where, long at, long address, int length, int type) {
+        where.set(U64, at + SGL_ADDRESS, address);
+        where.set(U32, at + SGL_LENGTH, length);
+        where.set(ValueLayout.JAVA_BYTE, at + SGL_IDENTIFIER, (byte) (type << 4));
     }
 
     @Override

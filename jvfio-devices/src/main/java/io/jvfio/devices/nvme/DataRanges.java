@@ -1,0 +1,102 @@
+package io.jvfio.devices.nvme;
+
+import static io.jvfio.devices.nvme.Nvme.*;
+
+import io.jvfio.server.DmaView;
+import io.jvfio.server.VfioException;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The host memory ranges of one command's data, in transfer order, as a {@link PrpWalker} or an
+ * {@link SglWalker} found them, and the copy between them and a buffer. A range may be a bit
+ * bucket (an SGL's discarded read data): it takes its share of the transfer and is never
+ * written. Preallocated for the largest command; contiguous ranges are merged.
+ */
+final class DataRanges {
+    /** The address of a bit bucket range: no data range can start there (it would wrap). */
+    private static final long DISCARD = -1;
+
+    private final long[] addresses;
+    private final int[] lengths;
+    private int count;
+
+    DataRanges(int capacity) {
+        addresses = new long[capacity];
+        lengths = new int[capacity];
+    }
+
+    /** {@code buffer}'s prefixes of 1, 2, ... entries of {@code entrySize} bytes, made once. */
+    static MemorySegment[] prefixes(MemorySegment buffer, int entrySize) {
+        MemorySegment[] prefixes = new MemorySegment[(int) (buffer.byteSize() / entrySize)];
+        for (int i = 0; i < prefixes.length; i++) {
+            prefixes[i] = buffer.asSlice(0, (long) (i + 1) * entrySize);
+        }
+        return prefixes;
+    }
+
+    void clear() {
+        count = 0;
+    }
+
+    /** Appends a range of host memory; false when it does not fit (too many ranges). */
+    boolean add(long address, int length) {
+        if (count > 0 && addresses[count - 1] != DISCARD && addresses[count - 1] + lengths[count - 1] == address) {
+            lengths[count - 1] += length;
+            return true;
+        }
+        return append(address, length);
+    }
+
+    /** Appends a bit bucket: {@code length} bytes of read data thrown away. */
+    boolean discard(int length) {
+        if (count > 0 && addresses[count - 1] == DISCARD) {
+            lengths[count - 1] += length;
+            return true;
+        }
+        return append(DISCARD, length);
+    }
+
+    private boolean append(long address, int length) {
+        if (count == addresses.length) {
+            return false;
+        }
+        addresses[count] = address;
+        lengths[count] = length;
+        count++;
+        return true;
+    }
+
+    /**
+     * Copies the ranges to host memory from {@code buffer} ({@code toHost}) or from them into it,
+     * starting {@code skip} bytes into the transfer, for {@code buffer}'s size; SC_SUCCESS or Data
+     * Transfer Error (host memory unreachable, or fewer bytes described than asked for).
+     */
+    int copy(DmaView dma, long skip, MemorySegment buffer, boolean toHost) {
+        long done = 0, total = buffer.byteSize();
+        try {
+            for (int i = 0; i < count && done < total; i++) {
+                long length = lengths[i];
+                if (skip >= length) {
+                    skip -= length;
+                    continue;
+                }
+                long n = Math.min(length - skip, total - done);
+                if (addresses[i] != DISCARD) {
+                    MemorySegment part = buffer.asSlice(done, n);
+                    if (toHost) {
+                        dma.write(addresses[i] + skip, part);
+                    } else {
+                        dma.read(addresses[i] + skip, part);
+                    }
+                } else if (!toHost) {
+                    return SC_DATA_TRANSFER_ERROR;   // walkers allow bit buckets for reads only
+                }
+                skip = 0;
+                done += n;
+            }
+        } catch (VfioException | RuntimeException e) {
+            return SC_DATA_TRANSFER_ERROR;
+        }
+        return done == total ? SC_SUCCESS : SC_DATA_TRANSFER_ERROR;
+    }
+}
