@@ -78,6 +78,10 @@ final class SubmissionQueue {
     private volatile boolean busy;
     /** The tail's shadow slot once the host configured shadow doorbells; only the worker reads it. */
     private volatile ShadowDoorbell shadowTail;
+    /** Orders the tail's two writers: trapped doorbells (session thread) and shadow slot reads (worker). */
+    private final Object tailLock = new Object();
+    /** The host has stored a tail in the shadow slot since it was configured; under {@link #tailLock}. */
+    private boolean shadowStoresSeen;
 
     SubmissionQueue(int id, long base, int size, CompletionQueue cq, Executor executor, Host host, String threadName) {
         this.id = id;
@@ -115,18 +119,31 @@ final class SubmissionQueue {
         this.tail = tail;
     }
 
-    /** The host's tail doorbell; false (and ignored) for a value beyond the queue. */
+    /**
+     * The host's tail doorbell; false (and ignored) for a value beyond the queue. Once the host
+     * stores tails in the shadow slot, a ring only wakes the worker, which takes the tail from the
+     * slot: the host stores it there before it rings (§5.8), and a trapped write is posted, so it
+     * can arrive after later stores — its value would move the tail back and rerun a lap of old
+     * entries. A host that never stores in the slot keeps ringing with trapped values.
+     */
     boolean moveTail(int value) {
         if (value >= size) {
             return false;
         }
-        tail = value;
+        synchronized (tailLock) {
+            if (!shadowStoresSeen) {
+                tail = value;
+            }
+        }
         kick();
         return true;
     }
 
     /** Doorbell Buffer Config: from now on the worker also finds the tail in {@code slot}. */
     void useShadow(ShadowDoorbell slot) {
+        synchronized (tailLock) {
+            shadowStoresSeen = false;
+        }
         shadowTail = slot;
         kick();   // the host may have stored a tail already
     }
@@ -286,7 +303,10 @@ final class SubmissionQueue {
     private boolean readShadowTail(ShadowDoorbell shadow, DmaView dma) throws VfioException {
         int value = shadow.poll(dma);
         if (value >= 0 && value < size) {
-            tail = value;
+            synchronized (tailLock) {
+                shadowStoresSeen = true;
+                tail = value;
+            }
         }
         return head != tail;
     }

@@ -158,6 +158,35 @@ class NvmeShadowDoorbellTest {
         assertThat(shadowSlot(eventIdx, 2 * QID + 1)).as("CQ EventIdx").isEqualTo((40 - 1) % 16);
     }
 
+    /**
+     * A trapped doorbell is a posted write: it can reach the controller after the host stored
+     * later tails in the shadow buffer. Its old value must not move the tail back (which would run
+     * a whole lap of old entries again, with old command ids).
+     */
+    @Test
+    void aLateTrappedDoorbellDoesNotMoveTheTailBack() throws Exception {
+        serve(true);
+        d.enable(32);
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        long data = d.alloc(4096);
+        int old = q.tail;
+        read(q, data, 0);
+        storeTail(q, old);
+        int staleTail = q.tail;
+        awaitCompletions(q, 1);
+        for (int i = 1; i <= 2; i++) {
+            old = q.tail;
+            read(q, data, i);
+            storeTail(q, old);
+        }
+        awaitCompletions(q, 2);
+        VarHandle.fullFence();
+        client.write32(UserspaceNvmeDriver.BAR, DOORBELLS + 2L * QID * DOORBELL_STRIDE, staleTail);   // the late one
+        assertThat(q.poll(Duration.ofMillis(300))).as("a completion after the late doorbell").isNull();
+        assertThat(nvme.doorbellStatistics().ioCommands()).isEqualTo(3);
+    }
+
     @Test
     void badBuffersAreAnInvalidField() throws Exception {
         serve(true);
