@@ -70,7 +70,8 @@ final class CompletionQueue {
 
     /**
      * Posts one completion; waits while the queue is full. Returns false when the entry was
-     * dropped (the queue or {@code from} was deleted meanwhile). Throws when host memory cannot
+     * dropped (the queue or {@code from} was deleted meanwhile) or, the queue full, given back to
+     * a paused {@code from} ({@link SubmissionQueue#yieldsWhenFull}). Throws when host memory cannot
      * be written: the controller is then in fatal state.
      */
     boolean post(DmaView dma, SubmissionQueue from, Command command, Runnable beforeWaiting)
@@ -80,12 +81,15 @@ final class CompletionQueue {
                 if (shadowHead != null && shadowHeadMoved(dma)) {
                     continue;
                 }
+                if (from.yieldsWhenFull()) {
+                    return false;   // paused by a migration: the host's head doorbell cannot come until it runs again
+                }
                 if (unsignalled) {
                     // The host may be waiting for an interrupt to drain the queue: give it one first.
                     beforeWaiting.run();
                 }
                 synchronized (room) {
-                    if (live && from.isLive() && (tail + 1) % size == head) {
+                    if (live && from.isLive() && !from.yieldsWhenFull() && (tail + 1) % size == head) {
                         room.wait(shadowHead != null ? SHADOW_WAIT_MILLIS : 0);
                     }
                 }

@@ -154,9 +154,24 @@ final class SubmissionQueue {
         }
     }
 
-    /** Takes no more commands once the one in hand is completed; see {@link #isBusy}. */
+    /**
+     * Takes no more commands once the one in hand is completed; see {@link #isBusy}. A worker
+     * waiting for room in a full completion queue gives its command back instead (see
+     * {@link #yieldsWhenFull}): during a stop the host's head doorbell cannot be served.
+     */
     void pause() {
         paused = true;
+        cq.wakePosters();
+    }
+
+    /**
+     * Whether a completion that finds the completion queue full is given back rather than waited
+     * for: an I/O queue paused by a migration. Its command is fetched again after the stop (here,
+     * or at the destination from the saved head) and runs once more — a read or write the host
+     * has not seen complete may run twice, as after an abort; admin commands are not repeated.
+     */
+    boolean yieldsWhenFull() {
+        return paused && id != 0;
     }
 
     /** Whether the worker is still at work (after {@link #pause}: finishing its command or shadow poll). */
@@ -266,6 +281,9 @@ final class SubmissionQueue {
                 continue;
             }
             if (!cq.post(dma, this, command, signal)) {
+                if (live && yieldsWhenFull()) {
+                    head = at;   // given back: fetched again when the queue runs
+                }
                 continue;
             }
             if (++posted == INTERRUPT_BATCH) {

@@ -31,8 +31,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AutoClose;
@@ -118,6 +120,61 @@ class NvmeMigrationTest {
         d.admin().put(ADMIN_ASYNC_EVENT_REQUEST, 0, e -> { });
         d.admin().put(ADMIN_ASYNC_EVENT_REQUEST, 0, e -> { });
         assertStatus(d.admin().submit(ADMIN_ASYNC_EVENT_REQUEST, 0, e -> { }), SC_AER_LIMIT_EXCEEDED | STATUS_DNR);
+    }
+
+    /**
+     * A completion queue the host has filled and not yet released: its worker holds a finished
+     * command it cannot post, and the host's head doorbell cannot come while the stop runs. The
+     * worker gives the command back; the destination runs it again and every command completes once.
+     */
+    @Test
+    void aStopWithAFullCompletionQueueGivesTheCommandBack() throws Exception {
+        Path image = dir.resolve("shared.img");
+        NvmeController a = controller(image, DISK), b = controller(image, 0);
+        VfioUserClient toA = served.serve(a, "a.sock"), toB = served.serve(b, "b.sock");
+        UserspaceNvmeDriver d = new UserspaceNvmeDriver(toA, served.sharedMemory(MEMORY_IOVA, MEMORY_SIZE, true, toA, toB));
+        d.enableMsix(VECTORS);
+        served.closeLater(d.msix);
+        d.enable(32);
+        int cqEntries = 4, commands = 8;
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16, cqEntries);
+        long data = d.alloc((long) commands * CHUNK);
+        Set<Integer> cids = new HashSet<>();
+        for (int i = 0; i < commands; i++) {
+            d.memory.asSlice(data + (long) i * CHUNK, CHUNK).fill((byte) (0x10 + i));
+            long address = d.iova(data + (long) i * CHUNK);
+            int lba = i * BLOCKS_PER_CHUNK;
+            cids.add(q.put(IO_WRITE, 1, e -> {
+                e.set(U64, SQE_PRP1, address);
+                e.set(U64, SQE_CDW10, lba);
+                e.set(U32, SQE_CDW12, BLOCKS_PER_CHUNK - 1);
+            }));
+        }
+        q.ring();
+        // The completion queue fills (size - 1 entries), and the worker waits with the fourth command done.
+        long lastEntry = q.cq + (long) (cqEntries - 2) * CQE_SIZE + CQE_STATUS;
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while ((d.memory.get(ValueLayout.JAVA_SHORT_UNALIGNED, lastEntry) & 1) == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertThat(d.memory.get(ValueLayout.JAVA_SHORT_UNALIGNED, lastEntry) & 1).as("the completion queue filled").isOne();
+
+        migrate(toA, toB);
+        d.moveTo(toB, served.closeLater(toB.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, VECTORS)));
+        Set<Integer> completed = new HashSet<>();
+        for (int i = 0; i < commands; i++) {
+            UserspaceNvmeDriver.Completion c = q.poll(Duration.ofSeconds(10));
+            assertThat(c).as("completion %d of %d", i + 1, commands).isNotNull();
+            assertStatus(c, SC_SUCCESS);
+            assertThat(completed.add(c.cid())).as("command %d completed once", c.cid()).isTrue();
+        }
+        assertThat(completed).isEqualTo(cids);
+        assertThat(q.poll(Duration.ofMillis(200))).as("a completion too many").isNull();
+        long back = d.alloc(CHUNK);
+        for (int i = 0; i < commands; i++) {
+            assertStatus(d.io(q, IO_READ, 1, i * BLOCKS_PER_CHUNK, BLOCKS_PER_CHUNK, d.iova(back), 0), SC_SUCCESS);
+            assertThat(d.memory.asSlice(back, CHUNK).toArray(ValueLayout.JAVA_BYTE)).containsOnly((byte) (0x10 + i));
+        }
     }
 
     @Test
