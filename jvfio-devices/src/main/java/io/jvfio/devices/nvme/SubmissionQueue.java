@@ -17,8 +17,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>With a shadow doorbell ({@link #useShadow}) the worker also finds the tail in host memory:
  * after draining it keeps polling the shadow slot for {@link #SHADOW_POLL_NANOS}, then publishes
  * EventIdx (so the host's next store rings the trapped doorbell), reads the slot once more — the
- * host may have stored before it saw EventIdx — and only then sleeps. A busy queue is thus fed
- * without trapped doorbell writes; trapped writes keep working at all times and wake the worker.
+ * host may have stored before it saw EventIdx — and only then sleeps, looking at the slot now
+ * and then (see {@link #IDLE_LOOK_MIN_NANOS}). A busy queue is thus fed without trapped doorbell
+ * writes; trapped writes keep working at all times and wake the worker.
  *
  * <p>A migration {@link #pause pauses} the queue: the worker finishes the command it holds (its
  * completion posted) and fetches nothing more, and does no DMA at all, until {@link #resume};
@@ -35,6 +36,13 @@ final class SubmissionQueue {
     private static final long SHADOW_POLL_NANOS = 2_000_000;
     /** The pause between two looks at the shadow tail (a timer-slack sleep: other threads get the core). */
     private static final long SHADOW_POLL_INTERVAL_NANOS = 20_000;
+    /**
+     * A sleeping worker with a shadow slot still looks at it now and then, from 1 ms to 64 ms
+     * apart: the EventIdx handshake is a store-then-load on each side, and a guest under TCG with
+     * one vCPU gets no fence for its barrier, so its store can pass its load of EventIdx and a
+     * needed ring never comes. This bounds that lost wake-up instead of the host's I/O timeout.
+     */
+    private static final long IDLE_LOOK_MIN_NANOS = 1_000_000, IDLE_LOOK_MAX_NANOS = 64_000_000;
 
     /** What runs the fetched commands: the admin command set or the NVM command set. */
     interface Executor {
@@ -233,8 +241,24 @@ final class SubmissionQueue {
 
     private void run() {
         while (live) {
+            long look = IDLE_LOOK_MIN_NANOS;
             while (!kicked.getAndSet(false)) {
-                LockSupport.park(this);
+                if (shadowTail == null || paused) {
+                    LockSupport.park(this);
+                } else {
+                    LockSupport.parkNanos(this, look);
+                    look = Math.min(2 * look, IDLE_LOOK_MAX_NANOS);
+                    try {
+                        if (!kicked.get() && shadowStoreWaits()) {
+                            break;
+                        }
+                    } catch (VfioException | RuntimeException e) {
+                        if (live) {
+                            host.fatal("queue %d: %s".formatted(id, e.getMessage()), e);
+                        }
+                        return;
+                    }
+                }
                 if (!live) {
                     return;
                 }
@@ -315,6 +339,18 @@ final class SubmissionQueue {
             LockSupport.parkNanos(this, SHADOW_POLL_INTERVAL_NANOS);   // a doorbell unparks
         }
         return false;   // killed, paused, or a trapped doorbell: the run loop takes the kick
+    }
+
+    /** A sleeping worker's look at the shadow slot: true when the host stored a tail it did not ring for. */
+    private boolean shadowStoreWaits() throws VfioException {
+        ShadowDoorbell shadow = shadowTail;
+        busy = true;   // as in run: a stop either sees the worker busy or is seen here
+        try {
+            DmaView dma = paused || shadow == null ? null : host.dmaOrNull();
+            return live && dma != null && readShadowTail(shadow, dma);
+        } finally {
+            busy = false;
+        }
     }
 
     /** Takes a new tail from the shadow slot (ignored beyond the queue); true when entries wait. */
