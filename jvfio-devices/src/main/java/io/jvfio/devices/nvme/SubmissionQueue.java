@@ -18,7 +18,11 @@ import java.util.concurrent.locks.LockSupport;
  * after draining it keeps polling the shadow slot for {@link #SHADOW_POLL_NANOS}, then publishes
  * EventIdx (so the host's next store rings the trapped doorbell), reads the slot once more — the
  * host may have stored before it saw EventIdx — and only then sleeps. A busy queue is thus fed
- * without trapped doorbell writes; trapped writes keep working at all times and wake the worker.
+ * without trapped doorbell writes. Trapped writes wake the worker at all times; their tail is taken
+ * only while the host has not been seen storing tails in the slot: a trapped write arrives after
+ * the host stored its tail, and the worker may meanwhile have taken newer tails from the slot, so
+ * its value could move the tail back behind the head (and the worker would run the whole ring of
+ * stale entries again).
  *
  * <p>Host memory that cannot be read or written (an entry, a completion) is a controller fatal
  * status, not an exception that ends the thread.
@@ -65,11 +69,16 @@ final class SubmissionQueue {
     private final Thread worker;
     private final AtomicBoolean kicked = new AtomicBoolean();
     private final Runnable signal;
-    private volatile int tail;
+    /** Written by the worker only, from {@link #rungTail} or the shadow slot. */
+    private int tail;
+    /** The last trapped tail doorbell (session thread). */
+    private volatile int rungTail;
     private volatile int head;
     private volatile boolean live = true;
     /** The tail's shadow slot once the host configured shadow doorbells; only the worker reads it. */
     private volatile ShadowDoorbell shadowTail;
+    /** The shadow slot changed since Doorbell Buffer Config: the host stores its tails there (worker only). */
+    private boolean hostStoresShadowTails;
 
     SubmissionQueue(int id, long base, int size, CompletionQueue cq, Executor executor, Host host, String threadName) {
         this.id = id;
@@ -97,7 +106,7 @@ final class SubmissionQueue {
         if (value >= size) {
             return false;
         }
-        tail = value;
+        rungTail = value;
         kick();
         return true;
     }
@@ -187,7 +196,7 @@ final class SubmissionQueue {
         ShadowDoorbell shadow = shadowTail;
         while (live) {
             int at = head;
-            if (at == tail && (shadow == null || !readShadowTail(shadow, dma))) {
+            if (at == tail && !refreshTail(shadow, dma)) {
                 break;
             }
             dma.read(base + (long) at * SQE_SIZE, command.entry);
@@ -221,23 +230,29 @@ final class SubmissionQueue {
         }
         long deadline = System.nanoTime() + SHADOW_POLL_NANOS;
         while (live && !kicked.get()) {
-            if (readShadowTail(shadow, dma)) {
+            if (refreshTail(shadow, dma)) {
                 return true;
             }
             if (System.nanoTime() - deadline >= 0) {
                 shadow.publishEventIdx(dma, head);
-                return readShadowTail(shadow, dma);   // stored before the host could see EventIdx
+                return refreshTail(shadow, dma);   // stored before the host could see EventIdx
             }
             LockSupport.parkNanos(this, SHADOW_POLL_INTERVAL_NANOS);   // a doorbell unparks
         }
         return false;   // killed, or a trapped doorbell: the run loop takes the kick
     }
 
-    /** Takes a new tail from the shadow slot (ignored beyond the queue); true when entries wait. */
-    private boolean readShadowTail(ShadowDoorbell shadow, DmaView dma) throws VfioException {
-        int value = shadow.poll(dma);
+    /**
+     * Takes a new tail from the shadow slot (ignored beyond the queue), or from the last trapped
+     * doorbell while the host has not stored tails in the slot; true when entries wait.
+     */
+    private boolean refreshTail(ShadowDoorbell shadow, DmaView dma) throws VfioException {
+        int value = shadow == null ? -1 : shadow.poll(dma);
         if (value >= 0 && value < size) {
             tail = value;
+            hostStoresShadowTails = true;
+        } else if (!hostStoresShadowTails) {
+            tail = rungTail;
         }
         return head != tail;
     }

@@ -142,6 +142,37 @@ class NvmeShadowDoorbellTest {
         assertThat(stats.ioCommands()).isEqualTo(1 + batch);
     }
 
+    /**
+     * A trapped doorbell reaches the controller after the host stored it in the shadow slot; the
+     * worker may have taken newer tails from the slot meanwhile. The late ring must not move the
+     * tail back (the worker would run the ring's stale entries again: Linux saw "genctr mismatch").
+     */
+    @ParameterizedTest(name = "shared memory: {0}")
+    @ValueSource(booleans = {true, false})
+    void aLateTrappedDoorbellDoesNotMoveTheTailBack(boolean shared) throws Exception {
+        serve(shared);
+        d.enable(32);
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        long data = d.alloc(4096);
+        for (int i = 0; i < 4; i++) {
+            read(q, data, i);
+        }
+        storeTail(q, 0);
+        q.ring();   // the worker takes tail 4 from the slot
+        awaitCompletions(q, 4);
+
+        client.write32(UserspaceNvmeDriver.BAR, DOORBELLS + 2L * QID * DOORBELL_STRIDE, 2);   // the ring of tail 2, late
+        int cid = read(q, data, 4);
+        storeTail(q, 4);
+        q.ring();
+        UserspaceNvmeDriver.Completion next = q.poll(Duration.ofSeconds(10));
+        assertThat(next).isNotNull();
+        assertThat(next.cid()).as("the completion after the late ring").isEqualTo(cid);
+        assertStatus(next, SC_SUCCESS);
+        assertThat(nvme.doorbellStatistics().ioCommands()).as("commands taken").isEqualTo(5);
+    }
+
     @Test
     void trappedDoorbellsKeepWorkingWithShadowBuffers() throws Exception {
         serve(true);
