@@ -173,6 +173,35 @@ class NvmeShadowDoorbellTest {
         assertThat(nvme.doorbellStatistics().ioCommands()).as("commands taken").isEqualTo(5);
     }
 
+    /**
+     * Linux stores its completion queue head in the shadow slot and rings only as it passes
+     * EventIdx (0 until the queue first fills): once, at the first completion. After a lap the
+     * controller finds the queue full by its own count, while the host has consumed everything and
+     * its shadow head is back at 0 — the value the slot held at Doorbell Buffer Config. The next
+     * completion must still be posted (it waited forever, and Linux timed the command out).
+     */
+    @Test
+    void aFullCompletionQueueTakesTheShadowHeadWhenItCameRoundToItsFirstValue() throws Exception {
+        serve(true);
+        d.enableMsix(2);
+        d.enable(32);
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        q.ringHead = newHead -> {
+            VarHandle.fullFence();
+            d.memory.set(U32, shadow + (2L * QID + 1) * DOORBELL_STRIDE, newHead);
+            return needsRing(shadowSlot(eventIdx, 2 * QID + 1), newHead, (newHead + q.cqEntries - 1) % q.cqEntries);
+        };
+        long data = d.alloc(4096);
+        for (int i = 0; i < q.cqEntries + 1; i++) {
+            int old = q.tail;
+            read(q, data, i);
+            storeTail(q, old);
+            awaitCompletions(q, 1);
+        }
+        assertThat(nvme.doorbellStatistics().trappedCompletionDoorbells()).as("trapped CQ head doorbells").isLessThan(q.cqEntries);
+    }
+
     @Test
     void trappedDoorbellsKeepWorkingWithShadowBuffers() throws Exception {
         serve(true);
