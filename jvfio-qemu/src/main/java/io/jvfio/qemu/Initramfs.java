@@ -22,8 +22,9 @@ import java.util.zip.GZIPOutputStream;
  * dependencies, and a test script.
  *
  * <p>Guest layout: {@code /bin/busybox}, {@code /init}, {@code /jvfio/test.sh} (the script),
- * {@code /jvfio/modules.load} (load order, each module's path and its parameters), {@code /lib/modules/<release>/kernel/...ko} (decompressed) with a
- * {@code modules.dep} for them (so busybox {@code modprobe} works for the included modules), plus extra files.
+ * {@code /jvfio/modules.load} (load order: a module's path, then its parameters if any),
+ * {@code /lib/modules/<release>/kernel/...ko} (decompressed) with a {@code modules.dep} for them (so busybox
+ * {@code modprobe} works for the included modules), plus extra files.
  *
  * <p>{@code /init} mounts /proc, /sys, /dev (devtmpfs), /dev/pts, /tmp (tmpfs) and debugfs on /sys/kernel/debug,
  * installs the busybox applets, insmods the modules in dependency order (a failure ends the boot with
@@ -138,7 +139,7 @@ public final class Initramfs {
         /**
          * Parameters /init passes to a module's insmod, e.g. {@code ("nvme", "poll_queues=1")}: it loads
          * modules with insmod, which does not read the kernel command line's {@code module.parameter=}.
-         * The module must be one of {@link #modules} or their dependencies.
+         * The module must be one of {@link #modules} or their dependencies ({@link #build} checks).
          */
         public Builder moduleParameters(String name, String parameters) {
             moduleParameters.put(KernelModules.canonical(name), Objects.requireNonNull(parameters));
@@ -226,6 +227,11 @@ public final class Initramfs {
             StringBuilder dep = new StringBuilder();
             Map<String, KernelModules.Module> byName = new LinkedHashMap<>();
             for (KernelModules.Module m : resolved) byName.put(m.name(), m);
+            for (String name : moduleParameters.keySet()) {
+                if (!byName.containsKey(name)) {
+                    throw new IllegalArgumentException("parameters for module " + name + ", which is not loaded");
+                }
+            }
             for (KernelModules.Module m : resolved) {
                 content.put(modBase + m.relPath(), m.image());
                 perms.put(modBase + m.relPath(), 0644);

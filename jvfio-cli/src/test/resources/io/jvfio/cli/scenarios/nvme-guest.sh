@@ -6,9 +6,9 @@
 # is dropped, and again after a controller reset; 8 MiB written at 40 MiB are discarded (Dataset
 # Management: the host sees a hole); ext4 on namespace 3 with files and their checksums; fio writes
 # and verifies at several depths, on several queues (the nvme module's write_queues and poll_queues
-# give a write queue, read queues and a polled queue); then a reboot. Boot 2:
-# e2fsck finds the file system clean and the files match their checksums; fio verify passes while
-# the controller is reset from sysfs under it.
+# give a write queue, read queues and a polled queue); then a reboot. Boot 2: e2fsck finds the file
+# system clean and the files match their checksums; fio verify passes while the controller is reset
+# from sysfs under it.
 set -e
 nvme_dmesg() { dmesg | grep -i nvme | while read -r line; do echo "JVFIO-RESULT: dmesg $line"; done; }
 trap nvme_dmesg EXIT

@@ -58,6 +58,18 @@ class NvmeShadowDoorbellTest {
         eventIdx = d.alloc(4096);
     }
 
+    /** An enabled controller (with MSI-X, or INTx) with one 16-entry I/O queue pair and shadow doorbells configured. */
+    UserspaceNvmeDriver.Queue queueWithShadowDoorbells(boolean shared, boolean msix) throws Exception {
+        serve(shared);
+        if (msix) {
+            d.enableMsix(2);
+        }
+        d.enable(32);
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        return q;
+    }
+
     UserspaceNvmeDriver.Completion doorbellBufferConfig(long prp1, long prp2) throws Exception {
         return d.admin().submit(ADMIN_DOORBELL_BUFFER_CONFIG, 0, e -> {
             e.set(U64, SQE_PRP1, prp1);
@@ -150,10 +162,7 @@ class NvmeShadowDoorbellTest {
     @ParameterizedTest(name = "shared memory: {0}")
     @ValueSource(booleans = {true, false})
     void aLateTrappedDoorbellDoesNotMoveTheTailBack(boolean shared) throws Exception {
-        serve(shared);
-        d.enable(32);
-        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
-        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        UserspaceNvmeDriver.Queue q = queueWithShadowDoorbells(shared, false);
         long data = d.alloc(4096);
         for (int i = 0; i < 4; i++) {
             read(q, data, i);
@@ -182,11 +191,7 @@ class NvmeShadowDoorbellTest {
      */
     @Test
     void aFullCompletionQueueTakesTheShadowHeadWhenItCameRoundToItsFirstValue() throws Exception {
-        serve(true);
-        d.enableMsix(2);
-        d.enable(32);
-        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
-        assertStatus(doorbellBufferConfig(d.iova(shadow), d.iova(eventIdx)), SC_SUCCESS);
+        UserspaceNvmeDriver.Queue q = queueWithShadowDoorbells(true, true);
         q.ringHead = newHead -> {
             VarHandle.fullFence();
             d.memory.set(U32, shadow + (2L * QID + 1) * DOORBELL_STRIDE, newHead);
