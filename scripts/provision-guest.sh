@@ -54,15 +54,16 @@ install_qemu() {
 }
 
 # Programs copied into guest initramfs images (with their libraries): lspci, mkfs.ext4/e2fsck and
-# fio for the guest tests and the virtio-blk benchmark. The stamp names the tool set, so a cache
-# provisioned with an older set installs the new packages on the next run.
+# fio for the guest tests and the virtio-blk benchmark, nvme-cli for the NVMe guest test. The stamp
+# names the tool set, so a cache provisioned with an older set installs the new packages on the
+# next run.
 install_guest_tools() {
-  [ -f "$ROOTFS/.jvfio-guest-tools-2" ] && return
-  log "installing pciutils, e2fsprogs and fio into the chroot (for guests)"
+  [ -f "$ROOTFS/.jvfio-guest-tools-3" ] && return
+  log "installing pciutils, e2fsprogs, fio and nvme-cli into the chroot (for guests)"
   in_chroot apt-get update -qq
-  in_chroot apt-get install -y -qq --no-install-recommends pciutils e2fsprogs fio >"$CACHE/guest-tools.log" 2>&1 \
+  in_chroot apt-get install -y -qq --no-install-recommends pciutils e2fsprogs fio nvme-cli >"$CACHE/guest-tools.log" 2>&1 \
     || { tail -20 "$CACHE/guest-tools.log" >&2; exit 1; }
-  touch "$ROOTFS/.jvfio-guest-tools-2"
+  touch "$ROOTFS/.jvfio-guest-tools-3"
 }
 
 # The guest kernel and busybox are unpacked, not installed: no initramfs hooks run in the chroot.

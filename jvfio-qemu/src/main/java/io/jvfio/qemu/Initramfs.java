@@ -22,8 +22,9 @@ import java.util.zip.GZIPOutputStream;
  * dependencies, and a test script.
  *
  * <p>Guest layout: {@code /bin/busybox}, {@code /init}, {@code /jvfio/test.sh} (the script),
- * {@code /jvfio/modules.load} (load order), {@code /lib/modules/<release>/kernel/...ko} (decompressed) with a
- * {@code modules.dep} for them (so busybox {@code modprobe} works for the included modules), plus extra files.
+ * {@code /jvfio/modules.load} (load order: a module's path, then its parameters if any),
+ * {@code /lib/modules/<release>/kernel/...ko} (decompressed) with a {@code modules.dep} for them (so busybox
+ * {@code modprobe} works for the included modules), plus extra files.
  *
  * <p>{@code /init} mounts /proc, /sys, /dev (devtmpfs), /dev/pts, /tmp (tmpfs) and debugfs on /sys/kernel/debug,
  * installs the busybox applets, insmods the modules in dependency order (a failure ends the boot with
@@ -86,9 +87,9 @@ public final class Initramfs {
                     poweroff -f
                     while :; do sleep 1; done
                 }
-                while read -r m; do
+                while read -r m parameters; do
                     [ -n "$m" ] || continue
-                    insmod "/lib/modules/@RELEASE@/$m" || jvfio_end "FAIL module $m"
+                    insmod "/lib/modules/@RELEASE@/$m" $parameters || jvfio_end "FAIL module $m"
                 done < /jvfio/modules.load
                 JVFIO_BOOT=1
                 case " $(cat /proc/cmdline) " in
@@ -114,6 +115,8 @@ public final class Initramfs {
     public static final class Builder {
         private final GuestToolchain tc;
         private final List<String> modules = new ArrayList<>();
+        /** Module parameters by canonical module name ('_' spelling). */
+        private final Map<String, String> moduleParameters = new LinkedHashMap<>();
         private final Map<String, byte[]> files = new LinkedHashMap<>();
         private final Map<String, Integer> modes = new LinkedHashMap<>();
         private final Map<String, String> symlinks = new LinkedHashMap<>();
@@ -130,6 +133,16 @@ public final class Initramfs {
          */
         public Builder modules(String... names) {
             for (String n : names) modules.add(Objects.requireNonNull(n));
+            return this;
+        }
+
+        /**
+         * Parameters /init passes to a module's insmod, e.g. {@code ("nvme", "poll_queues=1")}: it loads
+         * modules with insmod, which does not read the kernel command line's {@code module.parameter=}.
+         * The module must be one of {@link #modules} or their dependencies ({@link #build} checks).
+         */
+        public Builder moduleParameters(String name, String parameters) {
+            moduleParameters.put(KernelModules.canonical(name), Objects.requireNonNull(parameters));
             return this;
         }
 
@@ -214,10 +227,20 @@ public final class Initramfs {
             StringBuilder dep = new StringBuilder();
             Map<String, KernelModules.Module> byName = new LinkedHashMap<>();
             for (KernelModules.Module m : resolved) byName.put(m.name(), m);
+            for (String name : moduleParameters.keySet()) {
+                if (!byName.containsKey(name)) {
+                    throw new IllegalArgumentException("parameters for module " + name + ", which is not loaded");
+                }
+            }
             for (KernelModules.Module m : resolved) {
                 content.put(modBase + m.relPath(), m.image());
                 perms.put(modBase + m.relPath(), 0644);
-                load.append(m.relPath()).append('\n');
+                load.append(m.relPath());
+                String parameters = moduleParameters.get(m.name());
+                if (parameters != null) {
+                    load.append(' ').append(parameters);
+                }
+                load.append('\n');
                 Set<String> deps = new LinkedHashSet<>();
                 transitiveDeps(m, byName, deps);
                 dep.append(m.relPath()).append(':');

@@ -70,6 +70,7 @@ class InitramfsTest {
         String release = tc.kernelRelease();
         Initramfs.Builder b = Initramfs.builder(tc)
                 .modules("gpio_pci_idio_16", "ext4")
+                .moduleParameters("gpio-pci-idio-16", "a=1 b=2")
                 .script("echo hello\n")
                 .file("/etc/jvfio/extra.conf", "x=1\n", 0600)
                 .symlink("/etc/jvfio/alias", "extra.conf");
@@ -103,7 +104,9 @@ class InitramfsTest {
         Path modDir = out.resolve("lib/modules/" + release);
         List<String> load = Files.readAllLines(out.resolve("jvfio/modules.load"));
         assertThat(load).hasSize(mods.size());
-        for (String rel : load) {
+        assertThat(load).contains("kernel/drivers/gpio/gpio-pci-idio-16.ko a=1 b=2");
+        for (String line : load) {
+            String rel = line.split(" ")[0];
             Path ko = modDir.resolve(rel);
             assertThat(rel).endsWith(".ko");
             byte[] head = new byte[4];
@@ -112,7 +115,7 @@ class InitramfsTest {
             }
             assertThat(head).isEqualTo(new byte[] {0x7f, 'E', 'L', 'F'});
         }
-        assertThat(load).anyMatch(l -> l.endsWith("/gpio-pci-idio-16.ko"));
+        assertThat(load).anyMatch(l -> l.endsWith("/gpio-idio-16.ko"));
         String dep = Files.readString(modDir.resolve("modules.dep"));
         assertThat(dep).containsPattern("(?m)^kernel/fs/ext4/ext4\\.ko:.*kernel/fs/jbd2/jbd2\\.ko");
         assertThat(dep).containsPattern("(?m)^kernel/drivers/gpio/gpio-pci-idio-16\\.ko: kernel/drivers/gpio/gpio-idio-16\\.ko kernel/drivers/gpio/gpio-regmap\\.ko$");

@@ -35,17 +35,26 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A real Linux guest in QEMU 11.1 uses the Java NVMe controller through its own nvme driver
- * (nvme-core and nvme from the Debian kernel): the controller and both namespaces appear with
- * the identity the options gave, data written with dd reads back with the same checksum (and is
- * in the image file on the host) and survives a controller reset from sysfs, a null namespace
- * reads zeros, blkdiscard punches a hole in the image file (its allocated blocks drop), and fio's
- * write-then-verify passes at queue depths 1 and 16 — two vCPUs, so two I/O queues; with guest
- * memory shared by fd and reached by DMA messages. Linux sets up shadow doorbells (OACS bit 8), so
- * during the fio run at depth 16 it rings the trapped submission doorbells for only a fraction of
- * the commands (the figure is printed).
+ * (nvme-core and nvme from the Debian kernel), with guest memory shared by fd and reached by DMA
+ * messages, in two boots of one QEMU (the script reboots it; the device is reset in between).
+ * Boot 1: the controller and its three namespaces (an image, a null namespace, a second image)
+ * appear with the identity the options gave, in sysfs and through nvme-cli (list, id-ctrl, id-ns,
+ * smart-log, get-feature); data written with dd reads back with the same checksum (and is in the
+ * image file on the host) and survives a controller reset from sysfs; the null namespace reads
+ * zeros; blkdiscard punches a hole in the image file (its allocated blocks drop); ext4 is made on
+ * the second image with files and their checksums; fio's write-then-verify passes at depths 1, 16
+ * and 32 (two jobs, one per vCPU) and with polled I/O — the nvme module's {@code write_queues=1
+ * poll_queues=1} and two vCPUs make four I/O queues: one for writes, two for reads, one
+ * polled. Boot 2: e2fsck finds the file system clean, the files match their checksums, and fio
+ * verify passes while the controller is reset from sysfs under it. Linux sets up shadow doorbells
+ * (OACS bit 8), so during the fio run at depth 16 it rings the trapped submission doorbells for
+ * only a fraction of the commands (the figure is printed).
  */
 class NvmeGuestTest {
-    static final long IMAGE_BYTES = 64L << 20, NULL_BYTES = 32L << 20;
+    static final long IMAGE_BYTES = 64L << 20, NULL_BYTES = 32L << 20, FS_IMAGE_BYTES = 32L << 20;
+    /** A write queue, a read queue per vCPU and a polled queue. */
+    static final String NVME_PARAMETERS = "write_queues=1 poll_queues=1";
+    static final int CPUS = 2, IO_QUEUES = 4;
     static final String SERIAL = "JVGUEST0001", MODEL = "jvfio guest controller", FIRMWARE = "0.9.1";
 
     private GuestToolchain toolchain;
@@ -61,6 +70,7 @@ class NvmeGuestTest {
         nvme = NvmeController.builder().serial(SERIAL).model(MODEL).firmware(FIRMWARE)
                 .namespace(BlockImage.open(dir.resolve("disk.img"), IMAGE_BYTES, false))
                 .namespace(new NullStore(NULL_BYTES))
+                .namespace(BlockImage.open(dir.resolve("fs.img"), FS_IMAGE_BYTES, false))
                 .build();
         server = VfioUserServer.bind(dir.resolve("nvme.sock"), nvme, ServerOptions.defaults());
         server.start();
@@ -87,12 +97,18 @@ class NvmeGuestTest {
     @ValueSource(booleans = {true, false})
     void linuxNvmeDriverUsesTheJavaController(boolean sharedMemory) throws Exception {
         Initramfs initramfs = Initramfs.builder(toolchain)
-                .modules("nvme")
+                .modules("nvme", "crc32c_generic", "ext4")
+                .moduleParameters("nvme", NVME_PARAMETERS)
                 .program("/usr/bin/fio")
+                .program("/usr/sbin/nvme")
+                .program("/usr/sbin/mke2fs")
+                .program("/usr/sbin/e2fsck")
+                .symlink("/etc/mtab", "/proc/mounts")
                 .script(script())
                 .build(dir.resolve("initramfs.img"));
         GuestOptions options = QemuGuest.options().initramfs(initramfs.path()).sharedMemory(sharedMemory)
-                .vfioUserDevice(server.socketPath().orElseThrow()).cpus(2).timeout(Duration.ofSeconds(400));
+                .vfioUserDevice(server.socketPath().orElseThrow()).cpus(CPUS)
+                .allowReboot(true).bootsToRun(2).timeout(Duration.ofSeconds(400));
         GuestResult result;
         DoorbellStatistics doorbells = nvme.doorbellStatistics();
         long ringsBefore = 0, commandsBefore = 0, ringsAtDepth = -1, commandsAtDepth = -1;
@@ -109,12 +125,29 @@ class NvmeGuestTest {
             result = guest.awaitExit();
         }
         System.out.println(result.console());
-        result.results().stream().filter(r -> r.startsWith("dmesg ")).forEach(r -> System.out.println("[nvme] " + r));
+        result.results().stream().filter(r -> r.startsWith("dmesg ") || r.startsWith("step ") || r.startsWith("nvme list "))
+                .forEach(r -> System.out.println("[nvme] " + r));
         assertThat(result.passed()).as(result.describe()).isTrue();
+        assertThat(result.boots()).as("boots").isEqualTo(2);
         assertThat(result.results()).as("the controller never failed").noneMatch(r -> r.contains("controller is down"));
-        assertThat(result.results()).contains("namespaces 2", "queues 2", "driver nvme", "model " + MODEL, "serial " + SERIAL, "firmware " + FIRMWARE,
-                "sectors " + IMAGE_BYTES / 512, "null sectors " + NULL_BYTES / 512, "checksums match", "state after reset live", "checksums match after reset",
-                "null namespace reads zeros", "discarded 40m 8m", "fio verify qd1 passed", "fio verify qd16 passed");
+        assertThat(result.results()).as("dmesg: no command timed out").noneMatch(r -> r.contains("timeout"));
+        assertThat(result.results()).contains("namespaces 3", "queues " + IO_QUEUES, "io_poll 1", "driver nvme", "model " + MODEL,
+                "serial " + SERIAL, "firmware " + FIRMWARE, "sectors " + IMAGE_BYTES / 512, "null sectors " + NULL_BYTES / 512,
+                "checksums match", "state after reset live", "checksums match after reset", "null namespace reads zeros",
+                "discarded 40m 8m", "fio verify qd1 passed", "fio verify qd16 passed", "fio verify qd32 2 jobs passed",
+                "fio verify polled qd8 passed");
+        assertThat(result.results()).as("dmesg").anyMatch(r -> r.endsWith("1/2/1 default/read/poll queues"));
+        // nvme-cli reads what the options and the namespaces say.
+        assertThat(result.results()).contains("id-ctrl mn " + MODEL, "id-ctrl sn " + SERIAL, "id-ctrl fr " + FIRMWARE,
+                "id-ctrl oacs 0x" + Integer.toHexString(Nvme.OACS_DOORBELL_BUFFER_CONFIG), "id-ns 1 nsze " + IMAGE_BYTES / 512 + " lbads 9",
+                "id-ns 3 nsze " + FS_IMAGE_BYTES / 512 + " lbads 9", "smart-log critical_warning 0", "smart-log available_spare 100%",
+                "get-feature queues sq " + IO_QUEUES + " cq " + IO_QUEUES, "get-feature volatile write cache 1");
+        assertThat(result.results()).as("smart-log temperature").anyMatch(r -> r.startsWith("smart-log temperature 40"));
+        assertThat(result.results().stream().filter(r -> r.startsWith("nvme list /dev/nvme0n") && r.contains(SERIAL)
+                && r.contains(MODEL) && r.endsWith(FIRMWARE))).as("nvme list").hasSize(3);
+        // ext4 on the second image survives the reboot; fio verify survives a reset under it.
+        assertThat(result.results()).contains("ext4 files 5", "ext4 unmounted", "rebooting", "rebooted namespaces 3", "e2fsck clean boot=2",
+                "checksums match boot=2", "reset while fio runs", "state after reset under fio live", "fio verify across reset passed");
 
         // What the guest wrote with dd is in the image file, at the offset it wrote it.
         String written = result.results().stream().filter(r -> r.startsWith("sha256 written ")).findFirst().orElseThrow()

@@ -127,16 +127,23 @@ final class CompletionQueue {
         shadowHead = slot;
     }
 
-    /** A full queue: takes the host's shadow head; if it has not moved, publishes EventIdx and looks once more. Under the monitor. */
+    /**
+     * A full queue: takes the host's shadow head; if it is the head already, publishes EventIdx and
+     * looks once more. Under the monitor. The slot is compared with the head, not with the value
+     * read last time: the head also moves by trapped doorbells, and the host's head may have come
+     * round to the old value (Linux rings a completion queue seldom — with EventIdx 0, only as its
+     * head passes slot 0 — so after one lap of entries it had consumed everything, its shadow head
+     * was the one read at Doorbell Buffer Config, and the queue stayed full until Linux's timeout).
+     */
     private boolean shadowHeadMoved(DmaView dma) throws VfioException {
         ShadowDoorbell shadow = shadowHead;
-        int value = shadow.poll(dma);
-        if (value >= 0 && moveHead(value)) {
+        int value = shadow.value(dma);
+        if (value != head && moveHead(value)) {
             return true;
         }
         shadow.publishEventIdx(dma, head);
-        value = shadow.poll(dma);
-        return value >= 0 && moveHead(value);
+        value = shadow.value(dma);
+        return value != head && moveHead(value);
     }
 
     int head() {

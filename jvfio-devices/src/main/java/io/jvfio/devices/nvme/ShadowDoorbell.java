@@ -19,7 +19,7 @@ import java.lang.invoke.VarHandle;
 final class ShadowDoorbell {
     private final long valueAddress, eventIdxAddress;
     private final MemorySegment scratch = MemorySegment.ofArray(new int[1]);
-    /** The value last read from the shadow slot: only a change is news (a trapped doorbell may be newer). */
+    /** The value {@link #poll} read last: only a change is news (it tells a host that stores in the slot from one that only rings). */
     private int lastSeen;
 
     /** Slot {@code slot} (2·qid for a tail, 2·qid + 1 for a head); reads the slot's value as it is now. */
@@ -48,6 +48,11 @@ final class ShadowDoorbell {
         }
         lastSeen = value;
         return value & 0xffff;
+    }
+
+    /** The value in the shadow slot now (its low 16 bits, as doorbells hold them). */
+    int value(DmaView dma) throws VfioException {
+        return read(dma) & 0xffff;
     }
 
     /**

@@ -19,7 +19,11 @@ import java.util.concurrent.locks.LockSupport;
  * EventIdx (so the host's next store rings the trapped doorbell), reads the slot once more — the
  * host may have stored before it saw EventIdx — and only then sleeps, looking at the slot now
  * and then (see {@link #IDLE_LOOK_MIN_NANOS}). A busy queue is thus fed without trapped doorbell
- * writes; trapped writes keep working at all times and wake the worker.
+ * writes. Trapped writes wake the worker at all times; their tail is taken only while the host
+ * has not been seen storing tails in the slot: a trapped write arrives after the host stored
+ * its tail, and the worker may meanwhile have taken newer tails from the slot, so its value
+ * could move the tail back behind the head (and the worker would run the whole ring of stale
+ * entries again).
  *
  * <p>A migration {@link #pause pauses} the queue: the worker finishes the command it holds (its
  * completion posted) and fetches nothing more, and does no DMA at all, until {@link #resume};
@@ -39,8 +43,9 @@ final class SubmissionQueue {
     /**
      * A sleeping worker with a shadow slot still looks at it now and then, from 1 ms to 64 ms
      * apart: the EventIdx handshake is a store-then-load on each side, and a guest under TCG with
-     * one vCPU gets no fence for its barrier, so its store can pass its load of EventIdx and a
-     * needed ring never comes. This bounds that lost wake-up instead of the host's I/O timeout.
+     * one vCPU may get no host fence for its barrier (QEMU emits them for parallel vCPUs), so its
+     * store can pass its load of EventIdx and a needed ring never come. This bounds such a lost
+     * wake-up by milliseconds instead of the host's I/O timeout.
      */
     private static final long IDLE_LOOK_MIN_NANOS = 1_000_000, IDLE_LOOK_MAX_NANOS = 64_000_000;
 
@@ -77,7 +82,10 @@ final class SubmissionQueue {
     private final Thread worker;
     private final AtomicBoolean kicked = new AtomicBoolean();
     private final Runnable signal;
+    /** Written by the worker only (and a migration's restore), from {@link #rungTail} or the shadow slot. */
     private volatile int tail;
+    /** The last trapped tail doorbell (session thread). */
+    private volatile int rungTail;
     private volatile int head;
     private volatile boolean live = true;
     /** A migration stopped the queue: the worker takes no command until {@link #resume}. */
@@ -86,10 +94,8 @@ final class SubmissionQueue {
     private volatile boolean busy;
     /** The tail's shadow slot once the host configured shadow doorbells; only the worker reads it. */
     private volatile ShadowDoorbell shadowTail;
-    /** Orders the tail's two writers: trapped doorbells (session thread) and shadow slot reads (worker). */
-    private final Object tailLock = new Object();
-    /** The host has stored a tail in the shadow slot since it was configured; under {@link #tailLock}. */
-    private boolean shadowStoresSeen;
+    /** The shadow slot changed since Doorbell Buffer Config: the host stores its tails there (worker only). */
+    private volatile boolean hostStoresShadowTails;
 
     SubmissionQueue(int id, long base, int size, CompletionQueue cq, Executor executor, Host host, String threadName) {
         this.id = id;
@@ -112,8 +118,9 @@ final class SubmissionQueue {
         return head;
     }
 
+    /** The newest tail the host gave: rung, or stored in the shadow slot as the worker last read it. */
     int tail() {
-        return tail;
+        return hostStoresShadowTails ? tail : rungTail;
     }
 
     /** The tail's shadow slot, or null while the queue has none. */
@@ -125,6 +132,7 @@ final class SubmissionQueue {
     void restore(int head, int tail) {
         this.head = head;
         this.tail = tail;
+        this.rungTail = tail;
     }
 
     /**
@@ -138,20 +146,13 @@ final class SubmissionQueue {
         if (value >= size) {
             return false;
         }
-        synchronized (tailLock) {
-            if (!shadowStoresSeen) {
-                tail = value;
-            }
-        }
+        rungTail = value;
         kick();
         return true;
     }
 
     /** Doorbell Buffer Config: from now on the worker also finds the tail in {@code slot}. */
     void useShadow(ShadowDoorbell slot) {
-        synchronized (tailLock) {
-            shadowStoresSeen = false;
-        }
         shadowTail = slot;
         kick();   // the host may have stored a tail already
     }
@@ -292,7 +293,7 @@ final class SubmissionQueue {
         ShadowDoorbell shadow = shadowTail;
         while (live && !paused) {
             int at = head;
-            if (at == tail && (shadow == null || !readShadowTail(shadow, dma))) {
+            if (at == tail && !refreshTail(shadow, dma)) {
                 break;
             }
             dma.read(base + (long) at * SQE_SIZE, command.entry);
@@ -329,12 +330,12 @@ final class SubmissionQueue {
         }
         long deadline = System.nanoTime() + SHADOW_POLL_NANOS;
         while (live && !paused && !kicked.get()) {
-            if (readShadowTail(shadow, dma)) {
+            if (refreshTail(shadow, dma)) {
                 return true;
             }
             if (System.nanoTime() - deadline >= 0) {
                 shadow.publishEventIdx(dma, head);
-                return readShadowTail(shadow, dma);   // stored before the host could see EventIdx
+                return refreshTail(shadow, dma);   // stored before the host could see EventIdx
             }
             LockSupport.parkNanos(this, SHADOW_POLL_INTERVAL_NANOS);   // a doorbell unparks
         }
@@ -347,20 +348,23 @@ final class SubmissionQueue {
         busy = true;   // as in run: a stop either sees the worker busy or is seen here
         try {
             DmaView dma = paused || shadow == null ? null : host.dmaOrNull();
-            return live && dma != null && readShadowTail(shadow, dma);
+            return live && dma != null && refreshTail(shadow, dma);
         } finally {
             busy = false;
         }
     }
 
-    /** Takes a new tail from the shadow slot (ignored beyond the queue); true when entries wait. */
-    private boolean readShadowTail(ShadowDoorbell shadow, DmaView dma) throws VfioException {
-        int value = shadow.poll(dma);
+    /**
+     * Takes a new tail from the shadow slot (ignored beyond the queue), or from the last trapped
+     * doorbell while the host has not stored tails in the slot; true when entries wait.
+     */
+    private boolean refreshTail(ShadowDoorbell shadow, DmaView dma) throws VfioException {
+        int value = shadow == null ? -1 : shadow.poll(dma);
         if (value >= 0 && value < size) {
-            synchronized (tailLock) {
-                shadowStoresSeen = true;
-                tail = value;
-            }
+            tail = value;
+            hostStoresShadowTails = true;
+        } else if (!hostStoresShadowTails) {
+            tail = rungTail;
         }
         return head != tail;
     }
