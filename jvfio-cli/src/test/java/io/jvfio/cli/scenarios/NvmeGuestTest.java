@@ -101,6 +101,7 @@ class NvmeGuestTest {
                 .moduleParameters("nvme", NVME_PARAMETERS)
                 .program("/usr/bin/fio")
                 .program("/usr/sbin/nvme")
+                .program("/usr/bin/lspci")
                 .program("/usr/sbin/mke2fs")
                 .program("/usr/sbin/e2fsck")
                 .symlink("/etc/mtab", "/proc/mounts")

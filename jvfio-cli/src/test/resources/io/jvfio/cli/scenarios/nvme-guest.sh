@@ -50,6 +50,8 @@ if [ "$JVFIO_BOOT" = 1 ]; then
   nvme list | while read -r line; do echo "JVFIO-RESULT: nvme list $line"; done
   nvme id-ctrl /dev/nvme0 > /tmp/id-ctrl
   for f in mn sn fr oacs; do echo "JVFIO-RESULT: id-ctrl $f $(field $f < /tmp/id-ctrl)"; done
+  head -24 /tmp/id-ctrl   # for the log: the controller as nvme-cli and lspci show it
+  lspci -vv -d ::0108
   for d in "$dev" "$fs"; do
     nvme id-ns "$d" > /tmp/id-ns
     echo "JVFIO-RESULT: id-ns $(cat /sys/block/"${d#/dev/}"/nsid) nsze $(($(field nsze < /tmp/id-ns))) lbads $(sed -n 's/.*lbads:\([0-9]*\).*in use.*/\1/p' /tmp/id-ns)"
@@ -107,8 +109,10 @@ if [ "$JVFIO_BOOT" = 1 ]; then
   done
   # Two jobs, one per CPU: each CPU's read queue and the write queue.
   verify --ioengine=libaio --offset=16m --size=4m --offset_increment=4m --iodepth=32 --numjobs=2 \
-    --cpus_allowed=0-1 --cpus_allowed_policy=split
+    --cpus_allowed=0-1 --cpus_allowed_policy=split --group_reporting
   echo "JVFIO-RESULT: fio verify qd32 2 jobs passed"
+  # Terse v3: field 5 errors, 6-8 read KiB, KiB/s, IOPS (the verify pass), 47-49 the same for writes.
+  awk -F';' 'END {printf "JVFIO-RESULT: fio qd32 2 jobs summary: wrote %d KiB at %d IOPS, verified %d KiB at %d IOPS, errors %d\n", $47, $49, $6, $8, $5}' /tmp/fio.out
   # Polled I/O (io_uring with hipri): the poll queue, whose completion queue never interrupts.
   verify --ioengine=io_uring --hipri --offset=16m --size=4m --iodepth=8
   echo "JVFIO-RESULT: fio verify polled qd8 passed"
