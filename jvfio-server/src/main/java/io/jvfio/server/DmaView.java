@@ -28,6 +28,20 @@ public interface DmaView {
     void write(long iova, MemorySegment src) throws VfioException;
 
     /**
+     * {@link #read(long, MemorySegment)} into {@code length} bytes of {@code dst} from {@code offset}:
+     * the same as reading into {@code dst.asSlice(offset, length)}, without the slice, so a device
+     * that moves a command's data range by range allocates nothing where the memory is mapped.
+     */
+    default void read(long iova, MemorySegment dst, long offset, long length) throws VfioException {
+        read(iova, dst.asSlice(offset, length));
+    }
+
+    /** {@link #write(long, MemorySegment)} of {@code length} bytes of {@code src} from {@code offset}; see {@link #read(long, MemorySegment, long, long)}. */
+    default void write(long iova, MemorySegment src, long offset, long length) throws VfioException {
+        write(iova, src.asSlice(offset, length));
+    }
+
+    /**
      * Direct access to mapped client memory for devices that work in place (rings, buffers). The
      * segment becomes unusable (IllegalStateException on access, never a crash) once its window
      * is unmapped. Empty when the range is not inside one mapped window.

@@ -72,7 +72,12 @@ final class DataRanges {
      * Transfer Error (host memory unreachable, or fewer bytes described than asked for).
      */
     int copy(DmaView dma, long skip, MemorySegment buffer, boolean toHost) {
-        long done = 0, total = buffer.byteSize();
+        return copy(dma, skip, buffer, buffer.byteSize(), toHost);
+    }
+
+    /** {@link #copy(DmaView, long, MemorySegment, boolean)} of the first {@code total} bytes of {@code buffer}; allocates nothing. */
+    int copy(DmaView dma, long skip, MemorySegment buffer, long total, boolean toHost) {
+        long done = 0;
         try {
             for (int i = 0; i < count && done < total; i++) {
                 long length = lengths[i];
@@ -82,11 +87,10 @@ final class DataRanges {
                 }
                 long n = Math.min(length - skip, total - done);
                 if (addresses[i] != DISCARD) {
-                    MemorySegment part = buffer.asSlice(done, n);
                     if (toHost) {
-                        dma.write(addresses[i] + skip, part);
+                        dma.write(addresses[i] + skip, buffer, done, n);
                     } else {
-                        dma.read(addresses[i] + skip, part);
+                        dma.read(addresses[i] + skip, buffer, done, n);
                     }
                 } else if (!toHost) {
                     return SC_DATA_TRANSFER_ERROR;   // walkers allow bit buckets for reads only

@@ -13,8 +13,8 @@ import java.nio.ByteBuffer;
  * and Dataset Management (deallocate). The namespace must be active (Invalid Namespace or
  * Format), the blocks must exist (LBA Out of Range), the data must fit MDTS (Invalid Field) and
  * be described by valid PRPs ({@link PrpWalker}) or, with PSDT 01b, a valid SGL ({@link SglWalker}).
- * Data moves between the store and host memory through this queue's bounce buffer; nothing is
- * allocated per command but the segment slices DmaView's calls take (one per data range). A
+ * Data moves between the store and host memory through this queue's bounce buffer; a read or
+ * write allocates nothing where host memory is mapped (NvmeIoAllocationTest). A
  * write with FUA, or any write while the volatile write cache is disabled, is flushed before it
  * completes.
  */
@@ -94,17 +94,16 @@ final class IoCommands implements SubmissionQueue.Executor {
             c.fail(status);
             return;
         }
-        MemorySegment data = bounceSegment.asSlice(0, length);
         long position = slba << ns.lbaShift();
         bounce.clear().limit(length);
         try {
             if (read) {
                 ns.store().read(position, bounce);
-                status = ranges.copy(dma, 0, data, true);
+                status = ranges.copy(dma, 0, bounceSegment, length, true);
                 logs.readCommands.increment();
                 logs.blocksRead.add(bytes >>> 9);
             } else {
-                status = ranges.copy(dma, 0, data, false);
+                status = ranges.copy(dma, 0, bounceSegment, length, false);
                 if (status == SC_SUCCESS) {
                     ns.store().write(position, bounce);
                     if ((cdw12 & RW_FUA) != 0 || !features.writeCacheEnabled) {

@@ -26,6 +26,8 @@ class DataPointerWalkerTest {
     final DataRanges ranges = new DataRanges(Math.max(PrpWalker.rangesFor(MAX_BYTES), SglWalker.MAX_DATA_RANGES));
     final SglWalker sgls = new SglWalker(ranges);
     final PrpWalker prps = new PrpWalker(ranges);
+    /** A queue's bounce buffer, larger than any one transfer as the real one is (MDTS). */
+    final MemorySegment bounce = MemorySegment.ofArray(new byte[MAX_BYTES]);
     final Command command = new Command();
 
     /** SGL1 of the command. */
@@ -293,8 +295,9 @@ class DataPointerWalkerTest {
     }
 
     /**
-     * A worker's walks allocate nothing: lists and segments are read into preallocated buffers.
-     * (Copying the data makes one slice per range, since DmaView takes whole segments.)
+     * A worker's walks and copies allocate nothing: lists and segments are read into preallocated
+     * buffers, and the data moves range by range without slices (DmaView's offset and length calls;
+     * the server's DmaSpace does those allocation-free too: DmaSpaceAllocationTest).
      */
     @Test
     void walkingAllocatesNothing() {
@@ -328,6 +331,10 @@ class DataPointerWalkerTest {
             status = walk(32 * 4096, true);
         } else {
             status = prps.walk(dma, BASE + 0x8000, BASE + 0x2000, 16 * 4096);
+        }
+        if (status == SC_SUCCESS) {
+            int length = (i & 1) == 0 ? 32 * 4096 : 16 * 4096;
+            status = ranges.copy(dma, 0, bounce, length, (i & 1) == 0);
         }
         return status == SC_SUCCESS ? 1 : 1 << 20;
     }

@@ -43,6 +43,18 @@ final class HeapDmaView implements DmaView {
     }
 
     @Override
+    public void read(long iova, MemorySegment dst, long offset, long length) throws VfioException {
+        accesses++;
+        MemorySegment.copy(memory, offset(iova, length), dst, offset, length);
+    }
+
+    @Override
+    public void write(long iova, MemorySegment src, long offset, long length) throws VfioException {
+        accesses++;
+        MemorySegment.copy(src, offset, memory, offset(iova, length), length);
+    }
+
+    @Override
     public Optional<MemorySegment> segment(long iova, long length, boolean forWrite) {
         return Optional.empty();
     }

@@ -179,23 +179,36 @@ public final class DmaSpace implements DmaView {
 
     @Override
     public void read(long iova, MemorySegment dst) throws VfioException {
-        copyAcrossGap(iova, dst, false);
+        copyAcrossGap(iova, dst, 0, dst.byteSize(), false);
     }
 
     @Override
     public void write(long iova, MemorySegment src) throws VfioException {
-        copyAcrossGap(iova, src, true);
+        copyAcrossGap(iova, src, 0, src.byteSize(), true);
+    }
+
+    @Override
+    public void read(long iova, MemorySegment dst, long offset, long length) throws VfioException {
+        java.util.Objects.checkFromIndexSize(offset, length, dst.byteSize());
+        copyAcrossGap(iova, dst, offset, length, false);
+    }
+
+    @Override
+    public void write(long iova, MemorySegment src, long offset, long length) throws VfioException {
+        java.util.Objects.checkFromIndexSize(offset, length, src.byteSize());
+        copyAcrossGap(iova, src, offset, length, true);
     }
 
     /** {@link #copy}, once more after an unmap/map gap closed if the first attempt fell into one. */
-    private void copyAcrossGap(long iova, MemorySegment buffer, boolean toClient) throws VfioException {
+    private void copyAcrossGap(long iova, MemorySegment buffer, long offset, long length, boolean toClient)
+            throws VfioException {
         try {
-            copy(iova, buffer, toClient);
+            copy(iova, buffer, offset, length, toClient);
         } catch (VfioException | IllegalStateException e) {
-            if (!mayBeInGap(e, iova, buffer.byteSize()) || !awaitMapped(iova, buffer.byteSize())) {
+            if (!mayBeInGap(e, iova, length) || !awaitMapped(iova, length)) {
                 throw e;
             }
-            copy(iova, buffer, toClient);
+            copy(iova, buffer, offset, length, toClient);
         }
     }
 
@@ -243,8 +256,7 @@ public final class DmaSpace implements DmaView {
         }
     }
 
-    private void copy(long iova, MemorySegment buffer, boolean toClient) throws VfioException {
-        long length = buffer.byteSize();
+    private void copy(long iova, MemorySegment buffer, long offset, long length, boolean toClient) throws VfioException {
         long done = 0;
         while (done < length) {
             long at = iova + done;
@@ -270,9 +282,9 @@ public final class DmaSpace implements DmaView {
                     MemorySegment client = entry.mapping.segment();
                     try {
                         if (toClient) {
-                            MemorySegment.copy(buffer, done, client, at - w.iova(), chunk);
+                            MemorySegment.copy(buffer, offset + done, client, at - w.iova(), chunk);
                         } else {
-                            MemorySegment.copy(client, at - w.iova(), buffer, done, chunk);
+                            MemorySegment.copy(client, at - w.iova(), buffer, offset + done, chunk);
                         }
                     } catch (InternalError sigbus) {
                         // HotSpot's translation of SIGBUS: the client shrank the file behind the window.
@@ -292,7 +304,7 @@ public final class DmaSpace implements DmaView {
                 if (t == null) {
                     throw new VfioException(Errno.ENODEV, "no client connected for DMA");
                 }
-                MemorySegment part = buffer.asSlice(done, chunk);
+                MemorySegment part = buffer.asSlice(offset + done, chunk);
                 if (toClient) {
                     t.write(at, part);
                 } else {

@@ -49,6 +49,8 @@ class DmaSpaceAllocationTest {
         data.set(ValueLayout.JAVA_INT, 0, i);
         dma.write(IOVA + 0x8000 + (i % 16) * 4096L, data);
         dma.read(IOVA + 0x8000 + (i % 16) * 4096L, data);
+        dma.write(IOVA + 0x20000 + (i % 16) * 4096L, data, 512, 1024);   // a range of a bigger buffer, as NVMe's PRPs
+        dma.read(IOVA + 0x20000 + (i % 16) * 4096L, data, 1024, 512);
         return command.get(ValueLayout.JAVA_BYTE, 0) + data.get(ValueLayout.JAVA_INT, 0) + 1;
     }
 }
