@@ -126,6 +126,46 @@ public final class Linux {
     }
 
     /**
+     * Fills every range of {@code vectors} from the file at {@code offset} with preadv(2), over
+     * partial transfers and EINTR; EIO if the file ends first. {@code vectors} is consumed (its
+     * entries are advanced in place). Allocates nothing.
+     */
+    public static void preadv(Fd fd, IoVectors vectors, long offset) throws LinuxException {
+        transfer(fd, vectors, offset, false);
+    }
+
+    /** Writes every range of {@code vectors} at {@code offset} with pwritev(2); see {@link #preadv}. */
+    public static void pwritev(Fd fd, IoVectors vectors, long offset) throws LinuxException {
+        transfer(fd, vectors, offset, true);
+    }
+
+    private static void transfer(Fd fd, IoVectors vectors, long offset, boolean writing) throws LinuxException {
+        String call = writing ? "pwritev" : "preadv";
+        MemorySegment capture = Libc.scratch().captureState;
+        int number = fd.acquire(call);
+        try {
+            long left = vectors.bytes();
+            int first = 0;
+            while (left > 0) {
+                int count = Math.min(vectors.count() - first, 1024);
+                long n = writing
+                        ? Syscalls.pwritev(capture, number, vectors.from(first), count, offset)
+                        : Syscalls.preadv(capture, number, vectors.from(first), count, offset);
+                if (n == -Errno.EINTR) continue;
+                Syscalls.check(n, call);
+                if (n == 0) {
+                    throw new LinuxException(call, "the file ended " + left + " bytes early", Errno.EIO);
+                }
+                left -= n;
+                offset += n;
+                first = vectors.advance(first, n);
+            }
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
      * pwrite ({@code writing}) or pread of all of {@code data} at {@code offset}, over partial
      * transfers and EINTR; heap memory goes through a bounce buffer of this call. A read stops at
      * the end of the file. Returns the bytes transferred.

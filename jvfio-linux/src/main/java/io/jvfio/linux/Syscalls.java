@@ -167,6 +167,24 @@ final class Syscalls {
         }
     }
 
+    /** preadv(2) of {@code count} iovecs at {@code iov}. */
+    static long preadv(MemorySegment capture, int fd, MemorySegment iov, int count, long offset) {
+        try {
+            return result((long) Preadv.H.invokeExact(capture, fd, iov, count, offset), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** pwritev(2) of {@code count} iovecs at {@code iov}. */
+    static long pwritev(MemorySegment capture, int fd, MemorySegment iov, int count, long offset) {
+        try {
+            return result((long) Pwritev.H.invokeExact(capture, fd, iov, count, offset), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     /** pwrite(2) of {@code buffer}'s size at {@code offset}. */
     static long pwrite(MemorySegment capture, int fd, MemorySegment buffer, long offset) {
         try {
@@ -427,6 +445,8 @@ final class Syscalls {
     private static final class Write { static final MethodHandle H = bind("write", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG); }
     private static final class Pread { static final MethodHandle H = bind("pread", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG); }
     private static final class Pwrite { static final MethodHandle H = bind("pwrite", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG); }
+    private static final class Preadv { static final MethodHandle H = bind("preadv", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG); }
+    private static final class Pwritev { static final MethodHandle H = bind("pwritev", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG); }
     private static final class MemfdCreate { static final MethodHandle H = bind("memfd_create", JAVA_INT, ADDRESS, JAVA_INT); }
     private static final class Mmap { static final MethodHandle H = bind("mmap", ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG); }
     private static final class Munmap { static final MethodHandle H = bind("munmap", JAVA_INT, ADDRESS, JAVA_LONG); }

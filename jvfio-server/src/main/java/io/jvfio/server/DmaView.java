@@ -1,5 +1,7 @@
 package io.jvfio.server;
 
+import io.jvfio.linux.IoVectors;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Optional;
@@ -39,6 +41,27 @@ public interface DmaView {
     /** {@link #write(long, MemorySegment)} of {@code length} bytes of {@code src} from {@code offset}; see {@link #read(long, MemorySegment, long, long)}. */
     default void write(long iova, MemorySegment src, long offset, long length) throws VfioException {
         write(iova, src.asSlice(offset, length));
+    }
+
+    /**
+     * Moves data straight between a file and mapped client memory, with no copy through the JVM:
+     * fills {@code vectors} with the native addresses of the first {@code total} bytes of the
+     * ranges ({@code iovas[i]}, {@code lengths[i]}, {@code count} of them) and runs {@code io}
+     * (a preadv or pwritev) while the windows stay mapped — an unmap waits for it. Ranges written
+     * ({@code toClient}) are then marked dirty for migration. Returns false, running nothing, when
+     * a range is not inside one mapped window with the access needed (windows reached by message),
+     * when the ranges hold fewer bytes or more pieces than {@code vectors} takes: the caller then
+     * copies. Allocates nothing.
+     */
+    default boolean transferMapped(long[] iovas, long[] lengths, int count, long total, boolean toClient,
+                                   IoVectors vectors, MappedTransfer io) throws IOException {
+        return false;
+    }
+
+    /** The system call of {@link #transferMapped}, given the client memory's native ranges. */
+    @FunctionalInterface
+    interface MappedTransfer {
+        void transfer(IoVectors vectors) throws IOException;
     }
 
     /**

@@ -2,8 +2,10 @@ package io.jvfio.devices.nvme;
 
 import static io.jvfio.devices.nvme.Nvme.*;
 
+import io.jvfio.linux.IoVectors;
 import io.jvfio.server.DmaView;
 import io.jvfio.server.VfioException;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -17,12 +19,12 @@ final class DataRanges {
     private static final long DISCARD = -1;
 
     private final long[] addresses;
-    private final int[] lengths;
+    private final long[] lengths;
     private int count;
 
     DataRanges(int capacity) {
         addresses = new long[capacity];
-        lengths = new int[capacity];
+        lengths = new long[capacity];
     }
 
     /** {@code buffer}'s prefixes of 1, 2, ... entries of {@code entrySize} bytes, made once. */
@@ -45,6 +47,21 @@ final class DataRanges {
             return true;
         }
         return append(address, length);
+    }
+
+    /**
+     * Moves the first {@code total} bytes straight between a store and mapped host memory (to
+     * the host when {@code toHost}) with {@code io}; false, moving nothing, when that cannot be
+     * (a bit bucket among the ranges, memory reached by message): the caller copies instead.
+     */
+    boolean transferMapped(DmaView dma, long total, boolean toHost, IoVectors vectors, DmaView.MappedTransfer io)
+            throws IOException {
+        for (int i = 0; i < count; i++) {
+            if (addresses[i] == DISCARD) {
+                return false;
+            }
+        }
+        return dma.transferMapped(addresses, lengths, count, total, toHost, vectors, io);
     }
 
     /** Appends a bit bucket: {@code length} bytes of read data thrown away. */

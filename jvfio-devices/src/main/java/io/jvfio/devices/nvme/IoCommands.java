@@ -2,6 +2,10 @@ package io.jvfio.devices.nvme;
 
 import static io.jvfio.devices.nvme.Nvme.*;
 
+import io.jvfio.devices.storage.BlockStore;
+import io.jvfio.linux.Errno;
+import io.jvfio.linux.IoVectors;
+import io.jvfio.linux.LinuxException;
 import io.jvfio.server.DmaView;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -13,8 +17,9 @@ import java.nio.ByteBuffer;
  * and Dataset Management (deallocate). The namespace must be active (Invalid Namespace or
  * Format), the blocks must exist (LBA Out of Range), the data must fit MDTS (Invalid Field) and
  * be described by valid PRPs ({@link PrpWalker}) or, with PSDT 01b, a valid SGL ({@link SglWalker}).
- * Data moves between the store and host memory through this queue's bounce buffer; a read or
- * write allocates nothing where host memory is mapped (NvmeIoAllocationTest). A
+ * Data moves straight between an image file and mapped host memory (preadv/pwritev over the
+ * command's ranges, {@link DmaView#transferMapped}), else through this queue's bounce buffer (memory
+ * reached by message, a null namespace, bit buckets); neither allocates where host memory is mapped. A
  * write with FUA, or any write while the volatile write cache is disabled, is flushed before it
  * completes.
  */
@@ -29,6 +34,9 @@ final class IoCommands implements SubmissionQueue.Executor {
     private final SglWalker sgls;
     private final ByteBuffer bounce;
     private final MemorySegment bounceSegment;
+    /** The current command's host memory as native ranges, for a direct transfer. */
+    private final IoVectors vectors;
+    private final DirectTransfer direct = new DirectTransfer();
 
     IoCommands(Identify identify, Features features, LogPages logs, int maxBytes) {
         this.identify = identify;
@@ -40,6 +48,7 @@ final class IoCommands implements SubmissionQueue.Executor {
         this.sgls = new SglWalker(ranges);
         this.bounce = ByteBuffer.allocateDirect(maxBytes);
         this.bounceSegment = MemorySegment.ofBuffer(bounce);
+        this.vectors = new IoVectors(Math.min(1024, Math.max(PrpWalker.rangesFor(maxBytes), SglWalker.MAX_DATA_RANGES)));
     }
 
     @Override
@@ -95,13 +104,33 @@ final class IoCommands implements SubmissionQueue.Executor {
             return;
         }
         long position = slba << ns.lbaShift();
+        try {
+            if (ns.store().transfersDirectly()) {
+                direct.store = ns.store();
+                direct.position = position;
+                direct.read = read;
+                if (ranges.transferMapped(dma, length, read, vectors, direct)) {
+                    count(read, bytes);
+                    if (!read && ((cdw12 & RW_FUA) != 0 || !features.writeCacheEnabled)) {
+                        ns.store().flush();
+                    }
+                    return;
+                }
+            }
+        } catch (LinuxException e) {
+            // EFAULT: host memory the kernel could not reach (its file shrank); else the store failed.
+            c.fail(e.errno() == Errno.EFAULT ? SC_DATA_TRANSFER_ERROR : read ? SC_UNRECOVERED_READ_ERROR : SC_WRITE_FAULT);
+            return;
+        } catch (IOException e) {
+            c.fail(read ? SC_UNRECOVERED_READ_ERROR : SC_WRITE_FAULT);
+            return;
+        }
         bounce.clear().limit(length);
         try {
             if (read) {
                 ns.store().read(position, bounce);
                 status = ranges.copy(dma, 0, bounceSegment, length, true);
-                logs.readCommands.increment();
-                logs.blocksRead.add(bytes >>> 9);
+                count(true, bytes);
             } else {
                 status = ranges.copy(dma, 0, bounceSegment, length, false);
                 if (status == SC_SUCCESS) {
@@ -109,8 +138,7 @@ final class IoCommands implements SubmissionQueue.Executor {
                     if ((cdw12 & RW_FUA) != 0 || !features.writeCacheEnabled) {
                         ns.store().flush();
                     }
-                    logs.writeCommands.increment();
-                    logs.blocksWritten.add(bytes >>> 9);
+                    count(false, bytes);
                 }
             }
         } catch (IOException e) {
@@ -118,6 +146,33 @@ final class IoCommands implements SubmissionQueue.Executor {
         }
         if (status != SC_SUCCESS) {
             c.fail(status);
+        }
+    }
+
+    /** The SMART log's data units and commands. */
+    private void count(boolean read, long bytes) {
+        if (read) {
+            logs.readCommands.increment();
+            logs.blocksRead.add(bytes >>> 9);
+        } else {
+            logs.writeCommands.increment();
+            logs.blocksWritten.add(bytes >>> 9);
+        }
+    }
+
+    /** A read or write straight between the namespace's file and mapped host memory (preadv/pwritev). */
+    private static final class DirectTransfer implements DmaView.MappedTransfer {
+        BlockStore store;
+        long position;
+        boolean read;
+
+        @Override
+        public void transfer(IoVectors vectors) throws IOException {
+            if (read) {
+                store.read(position, vectors);
+            } else {
+                store.write(position, vectors);
+            }
         }
     }
 

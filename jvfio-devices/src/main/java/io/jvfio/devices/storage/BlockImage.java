@@ -2,6 +2,7 @@ package io.jvfio.devices.storage;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.IoVectors;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import java.io.IOException;
@@ -16,9 +17,10 @@ import java.util.Set;
 /**
  * A raw disk image file: byte {@code n} of the file is byte {@code n} of the disk. Positional
  * reads and writes (pread/pwrite), so every queue's worker uses the one channel at once; flush is
- * fdatasync. The caller bounds-checks against {@link #size()}. A writable regular file is also
- * opened as an {@link Fd} so that {@link #deallocate} can punch holes in it (fallocate); a block
- * device, or a file system that cannot punch, keeps its data on deallocate.
+ * fdatasync. The caller bounds-checks against {@link #size()}. The file is also opened as an
+ * {@link Fd}: for reads and writes straight between it and native memory (preadv/pwritev, see
+ * {@link #transfersDirectly()}), and so that {@link #deallocate} can punch holes in a writable
+ * regular file (fallocate); a block device, or a file system that cannot punch, keeps its data.
  */
 public final class BlockImage implements BlockStore {
     /** The smallest disk: one 512-byte sector. */
@@ -30,7 +32,7 @@ public final class BlockImage implements BlockStore {
     private final FileChannel channel;
     private final long size;
     private final boolean readOnly;
-    /** The file again, for fallocate; null for a read-only image or one that is not a regular file. */
+    /** The file again, for preadv/pwritev and fallocate. */
     private final Fd file;
     /** Cleared when the file system answers that it cannot punch holes. */
     private volatile boolean canPunch;
@@ -41,7 +43,7 @@ public final class BlockImage implements BlockStore {
         this.size = size;
         this.readOnly = readOnly;
         this.file = file;
-        this.canPunch = file != null;
+        this.canPunch = !readOnly && Files.isRegularFile(path);
     }
 
     /**
@@ -70,16 +72,8 @@ public final class BlockImage implements BlockStore {
             channel.close();
             throw new IOException("%s has %d bytes: a disk needs at least one 512-byte sector".formatted(path, size));
         }
-        return new BlockImage(path, channel, size, readOnly, readOnly ? null : openPunchable(path, channel));
-    }
-
-    /** The file opened again for fallocate when it is a regular file; null otherwise. */
-    private static Fd openPunchable(Path path, FileChannel channel) throws IOException {
-        if (!Files.isRegularFile(path)) {
-            return null;
-        }
         try {
-            return Linux.open(path, true);
+            return new BlockImage(path, channel, size, readOnly, Linux.open(path, !readOnly));
         } catch (IOException e) {
             channel.close();
             throw e;
@@ -120,6 +114,21 @@ public final class BlockImage implements BlockStore {
         while (src.hasRemaining()) {
             offset += channel.write(src, offset);
         }
+    }
+
+    @Override
+    public boolean transfersDirectly() {
+        return true;
+    }
+
+    @Override
+    public void read(long offset, IoVectors vectors) throws IOException {
+        Linux.preadv(file, vectors, offset);
+    }
+
+    @Override
+    public void write(long offset, IoVectors vectors) throws IOException {
+        Linux.pwritev(file, vectors, offset);
     }
 
     @Override
@@ -164,9 +173,7 @@ public final class BlockImage implements BlockStore {
     @Override
     public void close() throws IOException {
         try (channel) {
-            if (file != null) {
-                file.close();
-            }
+            file.close();
         }
     }
 }

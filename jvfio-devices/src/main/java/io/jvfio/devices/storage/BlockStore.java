@@ -1,5 +1,6 @@
 package io.jvfio.devices.storage;
 
+import io.jvfio.linux.IoVectors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -27,6 +28,24 @@ public interface BlockStore extends AutoCloseable {
      */
     default boolean deallocate(long offset, long length) throws IOException {
         return false;
+    }
+
+    /**
+     * Whether {@link #read(long, IoVectors)} and {@link #write(long, IoVectors)} work: the store is
+     * a file the kernel can read into, and write from, native memory (preadv/pwritev) directly.
+     */
+    default boolean transfersDirectly() {
+        return false;
+    }
+
+    /** Fills the ranges of {@code vectors} from byte {@code offset}; only when {@link #transfersDirectly()}. */
+    default void read(long offset, IoVectors vectors) throws IOException {
+        throw new UnsupportedOperationException("no direct reads from " + this);
+    }
+
+    /** Stores the ranges of {@code vectors} at byte {@code offset}; only when {@link #transfersDirectly()}. */
+    default void write(long offset, IoVectors vectors) throws IOException {
+        throw new UnsupportedOperationException("no direct writes to " + this);
     }
 
     /** Makes every completed write durable. */

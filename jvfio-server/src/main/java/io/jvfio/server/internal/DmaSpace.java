@@ -2,6 +2,7 @@ package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.IoVectors;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
@@ -9,6 +10,7 @@ import io.jvfio.server.Access;
 import io.jvfio.server.DmaView;
 import io.jvfio.server.DmaWindow;
 import io.jvfio.server.VfioException;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -197,6 +199,46 @@ public final class DmaSpace implements DmaView {
     public void write(long iova, MemorySegment src, long offset, long length) throws VfioException {
         java.util.Objects.checkFromIndexSize(offset, length, src.byteSize());
         copyAcrossGap(iova, src, offset, length, true);
+    }
+
+    @Override
+    public boolean transferMapped(long[] iovas, long[] lengths, int count, long total, boolean toClient,
+                                  IoVectors vectors, MappedTransfer io) throws IOException {
+        vectors.clear();
+        lock.readLock().lock();
+        try {
+            long left = total;
+            for (int i = 0; i < count && left > 0; i++) {
+                long iova = iovas[i], length = Math.min(lengths[i], left);
+                Entry entry = floor(iova);
+                if (entry == null || entry.mapping == null || length <= 0) {
+                    return false;
+                }
+                DmaWindow w = entry.window;
+                long offset = iova - w.iova();
+                if (Long.compareUnsigned(offset, w.size()) >= 0 || Long.compareUnsigned(length, w.size() - offset) > 0
+                        || (toClient ? !w.writable() : !w.readable())
+                        || !vectors.add(entry.mapping.segment().address() + offset, length)) {
+                    return false;
+                }
+                left -= length;
+            }
+            if (left > 0) {
+                return false;
+            }
+            io.transfer(vectors);
+        } finally {
+            lock.readLock().unlock();
+        }
+        if (toClient) {
+            long left = total;
+            for (int i = 0; i < count && left > 0; i++) {
+                long length = Math.min(lengths[i], left);
+                markDirty(iovas[i], length);   // after the write, as copy does
+                left -= length;
+            }
+        }
+        return true;
     }
 
     /** {@link #copy}, once more after an unmap/map gap closed if the first attempt fell into one. */

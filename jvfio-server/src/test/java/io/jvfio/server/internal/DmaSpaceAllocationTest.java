@@ -2,8 +2,12 @@ package io.jvfio.server.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.IoVectors;
+import io.jvfio.linux.Linux;
 import io.jvfio.linux.Memfd;
 import io.jvfio.server.Access;
+import io.jvfio.server.DmaView;
 import io.jvfio.testing.Allocations;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -37,6 +41,34 @@ class DmaSpaceAllocationTest {
             assertThat(sink).isNotZero();
             // Zero per operation; a little slack for the measurement itself.
             assertThat(allocated).as("bytes allocated over 100k commands").isLessThan(4096);
+        } finally {
+            dma.unmapAll();
+        }
+    }
+
+    /** A command's data straight between a file and the mapped window (NVMe's direct reads and writes) allocates nothing. */
+    @Test
+    void aTransferBetweenAFileAndAMappedWindowAllocatesNothing() throws Exception {
+        DmaSpace dma = new DmaSpace(8);
+        dma.map(IOVA, SIZE, Access.READ_WRITE, Memfd.create("guest-ram", SIZE), 0);
+        try (Fd image = Memfd.create("image", SIZE)) {
+            IoVectors vectors = new IoVectors(8);
+            long[] iovas = {IOVA + 0x3000, IOVA + 0x1000, IOVA + 0x2000};
+            long[] lengths = {4096, 4096, 4096};
+            DmaView.MappedTransfer read = v -> Linux.preadv(image, v, 0), write = v -> Linux.pwritev(image, v, 0);
+            int done = 0;
+            for (int i = 0; i < 100_000; i++) {   // warm-up: the JIT compiles the system call's path
+                done += dma.transferMapped(iovas, lengths, 3, 3 * 4096, (i & 1) == 0, vectors, (i & 1) == 0 ? read : write) ? 1 : 0;
+            }
+            long before = Allocations.currentThread();
+            for (int i = 0; i < 100_000; i++) {
+                done += dma.transferMapped(iovas, lengths, 3, 3 * 4096, (i & 1) == 0, vectors, (i & 1) == 0 ? read : write) ? 1 : 0;
+            }
+            long allocated = Allocations.currentThread() - before;
+            assertThat(done).as("transfers done directly").isEqualTo(200_000);
+            assertThat(allocated).as("bytes allocated over 100k transfers").isLessThan(4096);
+            assertThat(dma.transferMapped(new long[] {0x1000}, new long[] {4096}, 1, 4096, true, vectors, read))
+                    .as("memory that is not mapped: the caller copies").isFalse();
         } finally {
             dma.unmapAll();
         }
