@@ -42,6 +42,10 @@ public final class IoQueue {
         this.timeoutNanos = timeoutNanos;
     }
 
+    QueuePair pair() {
+        return queue;
+    }
+
     /** The queue identifier (1 and up). */
     public int id() {
         return queue.id;

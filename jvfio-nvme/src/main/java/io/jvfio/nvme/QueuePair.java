@@ -68,6 +68,15 @@ final class QueuePair {
         this.freeCount = slots;
     }
 
+    /** Where this queue's completions fire (null when polled), and on which vector: for tests that watch them. */
+    Interrupts interrupts() {
+        return interrupts;
+    }
+
+    int vector() {
+        return vector;
+    }
+
     /** How many commands may be outstanding at once. */
     int slots() {
         return tags.length;

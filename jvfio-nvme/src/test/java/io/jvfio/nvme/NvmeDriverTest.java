@@ -246,6 +246,20 @@ class NvmeDriverTest {
     }
 
     @Test
+    void completionsFireTheQueuesOwnVector() throws Exception {
+        served = new ServedNvme(dir);
+        NvmeDriver driver = open(NvmeDriver.Options.defaults().withInterrupts(true));
+        IoQueue queue = driver.ioQueue();
+        QueuePair pair = queue.pair();
+        assertThat(pair.vector()).isEqualTo(queue.id());
+        DmaRegion buffer = driver.allocateBuffer(4096);
+        pair.interrupts().poll(pair.vector());   // forget any earlier firing
+        queue.submitRead(NSID, 0, 8, buffer, 1);
+        assertThat(pair.interrupts().await(pair.vector(), java.time.Duration.ofSeconds(10))).as("MSI-X vector fired").isTrue();
+        assertThat(queue.poll((tag, status, result) -> assertThat(tag).isEqualTo(1))).isEqualTo(1);
+    }
+
+    @Test
     void flushesZeroesAndDeallocates() throws Exception {
         served = new ServedNvme(dir);
         NvmeDriver driver = open(NvmeDriver.Options.defaults());
