@@ -187,6 +187,10 @@ public final class IoQueue {
             throws IOException {
         Namespace ns = driver.namespace(nsid);
         int blockSize = ns.blockSize();
+        if (blocks < 1 || lba < 0 || lba > ns.sizeBlocks() - blocks) {
+            throw new IllegalArgumentException("blocks [%d, +%d) lie outside namespace %d of %d blocks".formatted(lba, blocks,
+                    nsid, ns.sizeBlocks()));
+        }
         if (buffer.byteSize() < (long) blocks * blockSize) {
             throw new IllegalArgumentException("a buffer of %d bytes for %d blocks of %d".formatted(buffer.byteSize(), blocks,
                     blockSize));

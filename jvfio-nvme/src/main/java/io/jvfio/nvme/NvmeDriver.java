@@ -26,7 +26,6 @@ import java.util.concurrent.TimeoutException;
  * Event Requests, shadow doorbells.
  */
 public final class NvmeDriver implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(NvmeDriver.class.getName());
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
     private static final int PCI_COMMAND = 0x04, PCI_COMMAND_MEMORY = 1 << 1, PCI_COMMAND_MASTER = 1 << 2,
             PCI_CAPABILITIES = 0x34, PCI_CAP_MSIX = 0x11, MSIX_ENABLE = 1 << 15;
@@ -54,7 +53,8 @@ public final class NvmeDriver implements AutoCloseable {
         public Options {
             if (adminQueueEntries < 2 || adminQueueEntries > 4096 || ioQueueEntries < 2 || ioQueueEntries > 65536
                     || maxIoQueues < 1 || maxIoQueues > 65535) {
-                throw new IllegalArgumentException("queue sizes or count out of range: " + this);
+                throw new IllegalArgumentException("queue sizes or count out of range: %d admin entries, %d I/O queues of %d entries"
+                        .formatted(adminQueueEntries, maxIoQueues, ioQueueEntries));
             }
         }
 
@@ -125,8 +125,27 @@ public final class NvmeDriver implements AutoCloseable {
             driver.bringUp();
             return driver;
         } catch (IOException | RuntimeException e) {
-            driver.release();
+            driver.abandon(e);
             throw e;
+        }
+    }
+
+    /**
+     * After a failed bring-up: the controller disabled (so it no longer reaches the queues), then the
+     * memory released; what fails here is added to {@code failure}.
+     */
+    private void abandon(Exception failure) {
+        try {
+            if (device.isConnected() && readyTimeoutNanos > 0) {
+                disable();
+            }
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
+        }
+        try {
+            release();
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
         }
     }
 
@@ -480,11 +499,6 @@ public final class NvmeDriver implements AutoCloseable {
         if (doorbells != null) {
             doorbells.close();
         }
-        try {
-            memory.close();
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "releasing the driver's DMA memory: " + e.getMessage());
-            throw e;
-        }
+        memory.close();
     }
 }
