@@ -21,8 +21,14 @@ final class NvmeFormat {
         field(s, "mdts", "%d (%s; the driver moves up to %s per command)".formatted(id.mdts(),
                 id.maxTransferBytes() == 0 ? "no limit" : bytes(id.maxTransferBytes()), bytes(driverMaxTransfer)));
         field(s, "oacs", "0x%x".formatted(id.oacs()));
-        field(s, "oncs", "0x%x%s%s".formatted(id.oncs(), id.supportsDatasetManagement() ? " (Dataset Management)" : "",
-                id.supportsWriteZeroes() ? " (Write Zeroes)" : ""));
+        StringJoiner optional = new StringJoiner(", ", " (", ")").setEmptyValue("");
+        if (id.supportsDatasetManagement()) {
+            optional.add("Dataset Management");
+        }
+        if (id.supportsWriteZeroes()) {
+            optional.add("Write Zeroes");
+        }
+        field(s, "oncs", "0x%x%s".formatted(id.oncs(), optional));
         field(s, "nn", Integer.toUnsignedString(id.namespaceCount()));
         field(s, "vwc", id.volatileWriteCache() ? "0x1 (volatile write cache)" : "0");
         field(s, "subnqn", id.subsystemNqn());

@@ -46,7 +46,8 @@ class NvmeCommandTest {
         Run id = run("nvme", socket, "id-ctrl");
         assertThat(id.exit()).as(id.err()).isZero();
         assertThat(id.out()).contains("NVME Identify Controller:", "sn        : JVCLI0001", "mn        : jvfio cli test",
-                "fr        : 3.1", "mdts      : 7 (524.29 kB", "nn        : 2", "ver       : 0x10400 (1.4.0)");
+                "fr        : 3.1", "mdts      : 7 (524.29 kB", "nn        : 2", "ver       : 0x10400 (1.4.0)",
+                "oncs      : 0xc (Dataset Management, Write Zeroes)");
 
         Run ns = run("nvme", socket, "id-ns", "-n", "2");
         assertThat(ns.exit()).as(ns.err()).isZero();
