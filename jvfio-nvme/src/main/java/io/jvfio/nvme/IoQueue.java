@@ -103,6 +103,7 @@ public final class IoQueue {
     /** A Read or Write of the data at {@code offset} of {@code buffer}, which the device sees at {@code iova}. */
     private void submitData(int opcode, int nsid, long lba, int blocks, MemorySegment buffer, long offset, long iova, long tag)
             throws IOException {
+        driver.checkOpen();
         Namespace ns = driver.namespace(nsid);
         long bytes = checkTransfer(ns, lba, blocks);
         if (buffer.byteSize() - offset < bytes) {
@@ -261,6 +262,7 @@ public final class IoQueue {
     }
 
     private void checkIdle() {
+        driver.checkOpen();
         if (queue.outstanding() != 0) {
             throw new IllegalStateException("queue %d has %d asynchronous commands in flight; blocking calls need none"
                     .formatted(id(), queue.outstanding()));

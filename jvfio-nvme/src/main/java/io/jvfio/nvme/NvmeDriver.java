@@ -429,7 +429,8 @@ public final class NvmeDriver implements AutoCloseable {
         memory.release(buffer);
     }
 
-    private void checkOpen() {
+    /** Throws IllegalStateException once the driver is closed (its queues' memory is gone). */
+    void checkOpen() {
         if (closed) {
             throw new IllegalStateException("the NVMe driver is closed");
         }

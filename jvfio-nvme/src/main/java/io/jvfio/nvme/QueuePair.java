@@ -142,26 +142,29 @@ final class QueuePair {
      */
     int reap(CompletionListener listener) throws IOException {
         int reaped = 0;
-        while (hasCompletion()) {
-            long at = (long) cqHead * CQE_SIZE;
-            int status = Short.toUnsignedInt(cq.get(ValueLayout.JAVA_SHORT, at + CQE_STATUS)) >>> 1;
-            int slot = Short.toUnsignedInt(cq.get(ValueLayout.JAVA_SHORT, at + CQE_CID));
-            int result = cq.get(U32, at + CQE_DW0);
-            cqHead = cqHead + 1 == entries ? 0 : cqHead + 1;
-            if (cqHead == 0) {
-                phase = !phase;
+        try {
+            while (hasCompletion()) {
+                long at = (long) cqHead * CQE_SIZE;
+                int status = Short.toUnsignedInt(cq.get(ValueLayout.JAVA_SHORT, at + CQE_STATUS)) >>> 1;
+                int slot = Short.toUnsignedInt(cq.get(ValueLayout.JAVA_SHORT, at + CQE_CID));
+                int result = cq.get(U32, at + CQE_DW0);
+                cqHead = cqHead + 1 == entries ? 0 : cqHead + 1;
+                if (cqHead == 0) {
+                    phase = !phase;
+                }
+                reaped++;
+                if (slot >= tags.length || !outstanding[slot]) {
+                    throw new IOException("queue %d: a completion for command %d, which is not outstanding".formatted(id, slot));
+                }
+                long tag = tags[slot];
+                outstanding[slot] = false;
+                freeSlots[freeCount++] = slot;
+                listener.completed(tag, status, result);
             }
-            reaped++;
-            if (slot >= tags.length || !outstanding[slot]) {
-                throw new IOException("queue %d: a completion for command %d, which is not outstanding".formatted(id, slot));
+        } finally {
+            if (reaped > 0) {   // the entries consumed are the controller's again, whatever the listener did
+                doorbells.ringCompletionHead(id, cqHead);
             }
-            long tag = tags[slot];
-            outstanding[slot] = false;
-            freeSlots[freeCount++] = slot;
-            listener.completed(tag, status, result);
-        }
-        if (reaped > 0) {
-            doorbells.ringCompletionHead(id, cqHead);
         }
         return reaped;
     }

@@ -287,8 +287,10 @@ class NvmeDriverTest {
     void closeDeletesTheQueuesAndShutsTheControllerDown() throws Exception {
         served = new ServedNvme(dir);
         NvmeDriver driver = NvmeDriver.open(served.client, NvmeDriver.Options.defaults());
-        driver.ioQueue().flush(NSID);
+        IoQueue queue = driver.ioQueue();
+        queue.flush(NSID);
         driver.close();
+        assertThatThrownBy(() -> queue.flush(NSID)).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         assertThat(served.client.read32(BAR, CC) >>> 14 & 3).as("CC.SHN").isEqualTo(1);
         assertThat(served.client.read32(BAR, CSTS) >>> 2 & 3).as("CSTS.SHST").isEqualTo(2);
         driver.close();   // idempotent
