@@ -2,6 +2,7 @@
 module io.jvfio.cli {
     requires io.jvfio.server;
     requires io.jvfio.client;
+    requires io.jvfio.nvme;
     requires io.jvfio.devices;
     requires io.jvfio.qemu;
     requires io.jvfio.bench;
@@ -16,4 +17,5 @@ module io.jvfio.cli {
     opens io.jvfio.cli.trace to info.picocli;
     opens io.jvfio.cli.migrate to info.picocli;
     opens io.jvfio.cli.bench to info.picocli;
+    opens io.jvfio.cli.nvme to info.picocli;
 }

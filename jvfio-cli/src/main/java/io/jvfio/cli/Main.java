@@ -4,6 +4,7 @@ import io.jvfio.cli.bench.BenchCommand;
 import io.jvfio.cli.demo.DemoCommand;
 import io.jvfio.cli.lspci.LspciCommand;
 import io.jvfio.cli.migrate.MigrateCommand;
+import io.jvfio.cli.nvme.NvmeCommand;
 import io.jvfio.cli.serve.ServeCommand;
 import io.jvfio.cli.trace.TraceCommand;
 import io.jvfio.linux.UnixServerSocket;
@@ -26,7 +27,8 @@ public final class Main {
             new Node(ServeCommand.class, new Node(ServeCommand.Gpio.class), new Node(ServeCommand.VirtioBlkDisk.class),
                     new Node(ServeCommand.NvmeDisk.class)),
             new Node(DemoCommand.class), new Node(LspciCommand.class), new Node(TraceCommand.class),
-            new Node(MigrateCommand.class), new Node(BenchCommand.class), new Node(CommandLine.HelpCommand.class));
+            new Node(MigrateCommand.class), new Node(BenchCommand.class), new Node(NvmeCommand.class),
+            new Node(CommandLine.HelpCommand.class));
 
     /** A subcommand and its own subcommands (beyond those its annotation declares). */
     record Node(Class<?> type, List<Node> children) {

@@ -11,7 +11,7 @@ import picocli.CommandLine;
 
 /** The command tree: only the named branch for a command, the whole tree for help and errors. */
 class MainTest {
-    private static final List<String> TOP = List.of("serve", "demo", "lspci", "trace", "migrate", "bench", "help");
+    private static final List<String> TOP = List.of("serve", "demo", "lspci", "trace", "migrate", "bench", "nvme", "help");
 
     /** Subcommand names, depth first, e.g. "serve", "serve gpio". */
     private static List<String> tree(CommandLine cli) {
@@ -58,7 +58,7 @@ class MainTest {
     void usageListsEveryCommand() {
         Cli.Run root = Cli.run("--help");
         assertThat(root.exit()).isZero();
-        assertThat(root.out()).contains("Commands:", "  serve ", "  demo ", "  lspci ", "  trace ", "  migrate ", "  bench ", "  help ");
+        assertThat(root.out()).contains("Commands:", "  serve ", "  demo ", "  lspci ", "  trace ", "  migrate ", "  bench ", "  nvme ", "  help ");
         Cli.Run serve = Cli.run("serve", "--help");
         assertThat(serve.out()).contains("Commands:", "  gpio ", "  virtio-blk ");
         assertThat(Cli.run("serve", "nvme", "--help").out()).contains("--polled-doorbells", "--namespace=IMG");

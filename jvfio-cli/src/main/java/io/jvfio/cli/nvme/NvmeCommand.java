@@ -1,0 +1,160 @@
+package io.jvfio.cli.nvme;
+
+import io.jvfio.client.VfioUserClient;
+import io.jvfio.nvme.DmaRegion;
+import io.jvfio.nvme.IoQueue;
+import io.jvfio.nvme.Namespace;
+import io.jvfio.nvme.NvmeDriver;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code jvfio nvme SOCKET ACTION}: drives the NVMe controller of a vfio-user server with the Java
+ * driver (io.jvfio.nvme), in nvme-cli's spirit: id-ctrl, id-ns, list, read, write. The driver
+ * brings the controller up, does the one thing, and shuts it down normally.
+ */
+@Command(name = "nvme", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Drive a vfio-user NVMe controller with jvfio's userspace NVMe driver (no VMM, no kernel driver).",
+                "",
+                "Actions:",
+                "  id-ctrl   Identify Controller: model, serial, firmware, MDTS, optional commands",
+                "  id-ns     Identify Namespace --namespace-id: size, capacity, LBA format",
+                "  list      every active namespace with its size and format",
+                "  read      --start-block, --block-count blocks to --data FILE (or stdout)",
+                "  write     --data FILE at --start-block (the last block padded with zeroes)",
+                "",
+                "Examples:  jvfio nvme /tmp/nvme.sock id-ctrl",
+                "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin"})
+public final class NvmeCommand implements Callable<Integer> {
+    /** What the command does. */
+    enum Action {
+        ID_CTRL("id-ctrl"), ID_NS("id-ns"), LIST("list"), READ("read"), WRITE("write");
+
+        final String word;
+
+        Action(String word) {
+            this.word = word;
+        }
+
+        static Action of(String word) {
+            for (Action a : values()) {
+                if (a.word.equals(word)) {
+                    return a;
+                }
+            }
+            throw new IllegalArgumentException("unknown action '%s' (id-ctrl, id-ns, list, read, write)".formatted(word));
+        }
+    }
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "SOCKET", description = "The vfio-user server's UNIX socket.")
+    Path socket;
+
+    @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, read or write.")
+    String action;
+
+    @Option(names = {"-n", "--namespace-id"}, paramLabel = "NSID", defaultValue = "1",
+            description = "The namespace of id-ns, read and write (default: ${DEFAULT-VALUE}).")
+    int nsid;
+
+    @Option(names = {"-s", "--start-block"}, paramLabel = "LBA", defaultValue = "0", description = "The first block to read or write.")
+    long startBlock;
+
+    @Option(names = {"-c", "--block-count"}, paramLabel = "N",
+            description = "Blocks to read (default 1), or to write (default: the data file's size).")
+    Long blockCount;
+
+    @Option(names = {"-d", "--data"}, paramLabel = "FILE", description = "Where read puts the data (default stdout); what write writes.")
+    Path data;
+
+    @Option(names = "--json", description = "JSON output for id-ctrl, id-ns and list.")
+    boolean json;
+
+    @Option(names = "--interrupts", description = "Take completions by MSI-X rather than polling them.")
+    boolean interrupts;
+
+    @Override
+    public Integer call() throws IOException {
+        Action what = Action.of(action);
+        PrintWriter out = spec.commandLine().getOut();
+        try (VfioUserClient client = VfioUserClient.connect(socket);
+                NvmeDriver driver = NvmeDriver.open(client, NvmeDriver.Options.defaults().withInterrupts(interrupts)
+                        .withIoQueues(1, 64))) {
+            switch (what) {
+                case ID_CTRL -> out.print(json ? NvmeFormat.controllerJson(driver.controller())
+                        : NvmeFormat.controller(driver.controller(), driver.maxTransferBytes()));
+                case ID_NS -> out.print(json ? NvmeFormat.namespaceJson(driver.namespace(nsid))
+                        : NvmeFormat.namespace(driver.namespace(nsid)));
+                case LIST -> out.print(json ? NvmeFormat.listJson(driver.controller(), driver.namespaces())
+                        : NvmeFormat.list(socket.toString(), driver.controller(), driver.namespaces()));
+                case READ -> read(driver, out);
+                case WRITE -> write(driver, out);
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    private void read(NvmeDriver driver, PrintWriter out) throws IOException {
+        Namespace ns = driver.namespace(nsid);
+        long blocks = blockCount == null ? 1 : blockCount;
+        checkBlocks(ns, blocks);
+        long bytes = blocks * ns.blockSize();
+        DmaRegion buffer = driver.allocateBuffer(bytes);
+        driver.ioQueue().read(nsid, startBlock, (int) blocks, buffer);
+        byte[] content = buffer.segment().asSlice(0, bytes).toArray(ValueLayout.JAVA_BYTE);
+        if (data != null) {
+            Files.write(data, content);
+            out.printf("read %d blocks (%d bytes) from namespace %d at block %d to %s%n", blocks, bytes, nsid, startBlock, data);
+        } else {
+            out.flush();
+            OutputStream raw = System.out;
+            raw.write(content);
+            raw.flush();
+        }
+    }
+
+    private void write(NvmeDriver driver, PrintWriter out) throws IOException {
+        if (data == null) {
+            throw new IllegalArgumentException("write needs --data FILE");
+        }
+        Namespace ns = driver.namespace(nsid);
+        byte[] content = Files.readAllBytes(data);
+        long blocks = blockCount != null ? blockCount : Math.max(1, (content.length + ns.blockSize() - 1) / ns.blockSize());
+        checkBlocks(ns, blocks);
+        long bytes = blocks * ns.blockSize();
+        DmaRegion buffer = driver.allocateBuffer(bytes);
+        MemorySegment.copy(MemorySegment.ofArray(content), 0, buffer.segment(), 0, Math.min(bytes, content.length));
+        IoQueue queue = driver.ioQueue();
+        queue.write(nsid, startBlock, (int) blocks, buffer);
+        queue.flush(nsid);
+        out.printf("wrote %d blocks (%d bytes) to namespace %d at block %d%n", blocks, bytes, nsid, startBlock);
+    }
+
+    private void checkBlocks(Namespace ns, long blocks) {
+        if (blocks < 1 || startBlock < 0 || startBlock > ns.sizeBlocks() - blocks || blocks * ns.blockSize() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("blocks [%d, +%d) do not fit namespace %d of %d blocks (or are over 2 GiB)"
+                    .formatted(startBlock, blocks, ns.nsid(), ns.sizeBlocks()));
+        }
+    }
+
+    /** For tests: the actions' words. */
+    static List<String> actions() {
+        return java.util.Arrays.stream(Action.values()).map(a -> a.word).toList();
+    }
+}

@@ -1,0 +1,100 @@
+package io.jvfio.cli.nvme;
+
+import static io.jvfio.cli.Cli.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jvfio.cli.Cli.Run;
+import io.jvfio.devices.nvme.NvmeController;
+import io.jvfio.devices.storage.BlockImage;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.VfioUserServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code jvfio nvme} against jvfio's NVMe controller served on a real socket. */
+class NvmeCommandTest {
+    @TempDir
+    Path dir;
+    NvmeController controller;
+    VfioUserServer server;
+    String socket;
+
+    @BeforeEach
+    void serve() throws Exception {
+        controller = NvmeController.builder().namespace(BlockImage.open(dir.resolve("a.img"), 4 << 20, false))
+                .namespace(BlockImage.open(dir.resolve("b.img"), 8 << 20, false)).serial("JVCLI0001").model("jvfio cli test")
+                .firmware("3.1").build();
+        server = VfioUserServer.bind(dir.resolve("nvme.sock"), controller, ServerOptions.defaults());
+        server.start();
+        socket = dir.resolve("nvme.sock").toString();
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+        controller.shutdown();
+    }
+
+    @Test
+    void identifiesTheControllerAndItsNamespaces() {
+        Run id = run("nvme", socket, "id-ctrl");
+        assertThat(id.exit()).as(id.err()).isZero();
+        assertThat(id.out()).contains("NVME Identify Controller:", "sn        : JVCLI0001", "mn        : jvfio cli test",
+                "fr        : 3.1", "mdts      : 7 (524.29 kB", "nn        : 2", "ver       : 0x10400 (1.4.0)",
+                "oncs      : 0xc (Dataset Management, Write Zeroes)");
+
+        Run ns = run("nvme", socket, "id-ns", "-n", "2");
+        assertThat(ns.exit()).as(ns.err()).isZero();
+        assertThat(ns.out()).contains("NVME Identify Namespace 2:", "nsze      : 0x4000", "lbads:9");
+
+        Run list = run("nvme", socket, "list");
+        assertThat(list.exit()).as(list.err()).isZero();
+        assertThat(list.out().lines().filter(l -> l.startsWith(socket))).hasSize(2);
+        assertThat(list.out()).contains("JVCLI0001", "4.19 MB", "8.39 MB");
+
+        Run json = run("nvme", socket, "list", "--json");
+        assertThat(json.out()).contains("\"sn\":\"JVCLI0001\"", "\"namespaces\":[{\"nsid\":1,\"nsze\":8192,",
+                "{\"nsid\":2,\"nsze\":16384,");
+        assertThat(run("nvme", socket, "id-ctrl", "--json").out()).startsWith("{\"vid\":").contains("\"mdts\":7");
+    }
+
+    @Test
+    void writesAFileAndReadsItBack() throws Exception {
+        byte[] content = new byte[3000];
+        new Random(4).nextBytes(content);
+        Path in = Files.write(dir.resolve("in.bin"), content);
+        Run write = run("nvme", socket, "write", "-n", "2", "-s", "100", "-d", in.toString());
+        assertThat(write.exit()).as(write.err()).isZero();
+        assertThat(write.out()).contains("wrote 6 blocks (3072 bytes) to namespace 2 at block 100");
+
+        Path out = dir.resolve("out.bin");
+        Run read = run("nvme", socket, "read", "-n", "2", "-s", "100", "-c", "6", "-d", out.toString());
+        assertThat(read.exit()).as(read.err()).isZero();
+        byte[] back = Files.readAllBytes(out);
+        assertThat(Arrays.copyOf(back, 3000)).isEqualTo(content);
+        assertThat(Arrays.copyOfRange(back, 3000, 3072)).containsOnly(0);
+        try (var image = java.nio.channels.FileChannel.open(dir.resolve("b.img"))) {
+            java.nio.ByteBuffer onDisk = java.nio.ByteBuffer.allocate(3000);
+            image.read(onDisk, 100 * 512);
+            assertThat(onDisk.array()).isEqualTo(content);
+        }
+    }
+
+    @Test
+    void explainsMistakes() {
+        Run unknown = run("nvme", socket, "smart-log");
+        assertThat(unknown.exit()).isEqualTo(1);
+        assertThat(unknown.err()).contains("unknown action 'smart-log'");
+        Run outside = run("nvme", socket, "read", "-s", "8192");
+        assertThat(outside.exit()).isEqualTo(1);
+        assertThat(outside.err()).contains("do not fit namespace 1");
+        Run noNamespace = run("nvme", socket, "id-ns", "-n", "3");
+        assertThat(noNamespace.err()).contains("namespace 3 is not active");
+    }
+}

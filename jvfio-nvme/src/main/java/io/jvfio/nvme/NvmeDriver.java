@@ -1,0 +1,505 @@
+package io.jvfio.nvme;
+
+import static io.jvfio.nvme.NvmeSpec.*;
+
+import io.jvfio.client.DeviceHandle;
+import io.jvfio.client.Interrupts;
+import io.jvfio.protocol.Vfio;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A userspace NVMe driver over any {@link DeviceHandle} (a vfio-user server's device, later a kernel
+ * VFIO one), following the NVM Express Base Specification: {@link #open} disables the controller,
+ * puts the admin queues in DMA memory, enables it, identifies it and its active namespaces and asks
+ * for I/O queues; {@link #ioQueue()} gives each thread its own queue pair; {@link #close()} deletes
+ * the I/O queues and shuts the controller down normally (CC.SHN) before releasing the memory.
+ *
+ * <p>Admin commands are serialized on the admin queue; I/O goes through {@link IoQueue}s, one per
+ * thread. Not done yet: SGLs, per-command timeout with Abort and controller reset, Asynchronous
+ * Event Requests, shadow doorbells.
+ */
+public final class NvmeDriver implements AutoCloseable {
+    private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
+    private static final int PCI_COMMAND = 0x04, PCI_COMMAND_MEMORY = 1 << 1, PCI_COMMAND_MASTER = 1 << 2,
+            PCI_CAPABILITIES = 0x34, PCI_CAP_MSIX = 0x11, MSIX_ENABLE = 1 << 15;
+    /** The most one PRP list page describes after PRP1's page: the driver's own limit on a transfer. */
+    private static final long PRP_LIST_LIMIT_BYTES = (long) PRP_ENTRIES_PER_PAGE * PAGE_SIZE;
+    private static final Duration REGISTER_POLL = Duration.ofMillis(1);
+
+    /**
+     * How the driver runs a controller.
+     *
+     * @param interrupts        completions by MSI-X (a vector per completion queue) rather than polled
+     * @param sharedMemory      DMA memory the device maps ({@link DeviceHandle#allocateDma}) rather than
+     *                          memory it reaches only through the handle ({@link DeviceHandle#registerMemory})
+     * @param mappedDoorbells   ring doorbells by stores into the mapped BAR when the handle maps them
+     * @param adminQueueEntries entries of the admin queues (2-4096)
+     * @param ioQueueEntries    entries of each I/O queue (at least 2; at most what CAP.MQES allows)
+     * @param maxIoQueues       the I/O queue pairs to ask for (Set Features Number of Queues)
+     * @param iovaBase          where the driver's DMA memory starts in the device's address space
+     * @param commandTimeout    how long an admin command or a blocking I/O may take
+     * @param shutdownTimeout   how long {@link #close()} waits for the shutdown to complete
+     */
+    public record Options(boolean interrupts, boolean sharedMemory, boolean mappedDoorbells, int adminQueueEntries,
+            int ioQueueEntries, int maxIoQueues, long iovaBase, Duration commandTimeout, Duration shutdownTimeout) {
+
+        public Options {
+            if (adminQueueEntries < 2 || adminQueueEntries > 4096 || ioQueueEntries < 2 || ioQueueEntries > 65536
+                    || maxIoQueues < 1 || maxIoQueues > 65535) {
+                throw new IllegalArgumentException("queue sizes or count out of range: %d admin entries, %d I/O queues of %d entries"
+                        .formatted(adminQueueEntries, maxIoQueues, ioQueueEntries));
+            }
+        }
+
+        /** Polled, shared memory, mapped doorbells when offered, 32 admin entries, up to 8 I/O queues of 256. */
+        public static Options defaults() {
+            return new Options(false, true, true, 32, 256, 8, 0x10_0000, Duration.ofSeconds(30), Duration.ofSeconds(10));
+        }
+
+        public Options withInterrupts(boolean on) {
+            return new Options(on, sharedMemory, mappedDoorbells, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
+                    commandTimeout, shutdownTimeout);
+        }
+
+        public Options withSharedMemory(boolean on) {
+            return new Options(interrupts, on, mappedDoorbells, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
+                    commandTimeout, shutdownTimeout);
+        }
+
+        public Options withMappedDoorbells(boolean on) {
+            return new Options(interrupts, sharedMemory, on, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
+                    commandTimeout, shutdownTimeout);
+        }
+
+        public Options withIoQueues(int count, int entries) {
+            return new Options(interrupts, sharedMemory, mappedDoorbells, adminQueueEntries, entries, count, iovaBase,
+                    commandTimeout, shutdownTimeout);
+        }
+    }
+
+    private final DeviceHandle device;
+    private final Options options;
+    private final DriverMemory memory;
+    private final ThreadLocal<IoQueue> threadQueues = new ThreadLocal<>();
+    /** The I/O queues created, in order; guarded by {@link #adminLock}. */
+    private final List<IoQueue> ioQueues = new ArrayList<>();
+    private final Object adminLock = new Object();
+    /** The admin command's outcome, set by {@link #adminDone}; guarded by {@link #adminLock}. */
+    private int adminStatus, adminResult;
+    private final CompletionListener adminDone = (tag, status, result) -> {
+        adminStatus = status;
+        adminResult = result;
+    };
+    private long cap;
+    private long readyTimeoutNanos;
+    private Interrupts interrupts;
+    private Doorbells doorbells;
+    private QueuePair admin;
+    private DmaRegion identifyPage;
+    private ControllerIdentity identity;
+    private List<Namespace> namespaces;
+    /** The same, for a lookup on the I/O path that allocates no iterator. */
+    private Namespace[] namespaceArray;
+    private int grantedIoQueues;
+    private int ioQueueEntries;
+    private long maxTransferBytes;
+    private volatile boolean closed;
+
+    private NvmeDriver(DeviceHandle device, Options options) {
+        this.device = device;
+        this.options = options;
+        this.memory = new DriverMemory(device, options.sharedMemory(), options.iovaBase());
+    }
+
+    /** Brings the controller of {@code device} up (see the class comment); the handle stays the caller's. */
+    public static NvmeDriver open(DeviceHandle device, Options options) throws IOException {
+        NvmeDriver driver = new NvmeDriver(device, options);
+        try {
+            driver.bringUp();
+            return driver;
+        } catch (IOException | RuntimeException e) {
+            driver.abandon(e);
+            throw e;
+        }
+    }
+
+    /**
+     * After a failed bring-up: the controller disabled (so it no longer reaches the queues), then the
+     * memory released; what fails here is added to {@code failure}.
+     */
+    private void abandon(Exception failure) {
+        try {
+            if (device.isConnected() && readyTimeoutNanos > 0) {
+                disable();
+            }
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
+        }
+        try {
+            release();
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    private void bringUp() throws IOException {
+        cap = device.read64(BAR, REG_CAP);
+        readyTimeoutNanos = Math.max(1, cap >>> CAP_TO_SHIFT & 0xff) * CAP_TO_UNIT_MILLIS * 1_000_000;
+        if ((cap >>> CAP_CSS_SHIFT & CAP_CSS_NVM) == 0) {
+            throw new IOException("the controller does not support the NVM command set (CAP 0x%x)".formatted(cap));
+        }
+        if ((cap >>> CAP_MPSMIN_SHIFT & 0xf) != 0) {
+            throw new IOException("the controller's smallest memory page is above 4 KiB (CAP.MPSMIN %d)"
+                    .formatted(cap >>> CAP_MPSMIN_SHIFT & 0xf));
+        }
+        int maxEntries = (int) (cap & CAP_MQES_MASK) + 1;
+        ioQueueEntries = Math.min(options.ioQueueEntries(), maxEntries);
+        int adminEntries = Math.min(options.adminQueueEntries(), maxEntries);
+
+        enableBusMaster();
+        disable();
+        doorbells = Doorbells.open(device, (int) (cap >>> CAP_DSTRD_SHIFT & 0xf), options.maxIoQueues() + 1,
+                options.mappedDoorbells());
+        if (options.interrupts()) {
+            interrupts = wireMsix(options.maxIoQueues() + 1);
+        }
+        admin = new QueuePair(0, adminEntries, memory.allocate((long) adminEntries * SQE_SIZE),
+                memory.allocate((long) adminEntries * CQE_SIZE), null, doorbells, interrupts, 0);
+        device.write32(BAR, REG_AQA, (adminEntries - 1) << 16 | (adminEntries - 1));
+        device.write64(BAR, REG_ASQ, admin.submissions.iova());
+        device.write64(BAR, REG_ACQ, admin.completions.iova());
+        int cc = CC_CSS_NVM | 0 << CC_MPS_SHIFT | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT;
+        device.write32(BAR, REG_CC, cc);
+        device.write32(BAR, REG_CC, cc | CC_EN);
+        awaitReady(true);
+
+        identifyPage = memory.allocate(PAGE_SIZE);
+        identity = identifyController();
+        long mdtsBytes = identity.maxTransferBytes();
+        maxTransferBytes = mdtsBytes == 0 ? PRP_LIST_LIMIT_BYTES : Math.min(mdtsBytes, PRP_LIST_LIMIT_BYTES);
+        namespaces = identifyNamespaces();
+        namespaceArray = namespaces.toArray(Namespace[]::new);
+        int wanted = options.maxIoQueues() - 1;
+        int granted = adminCommand("Set Features (Number of Queues)", ADMIN_SET_FEATURES, 0, 0,
+                FEATURE_NUMBER_OF_QUEUES, wanted << 16 | wanted);
+        grantedIoQueues = Math.min(options.maxIoQueues(), Math.min((granted & 0xffff) + 1, (granted >>> 16) + 1));
+    }
+
+    /** Memory space and bus mastering on in the command register, as a kernel driver's pci_enable_device and set_master. */
+    private void enableBusMaster() throws IOException {
+        int command = device.read16(CONFIG, PCI_COMMAND);
+        device.write16(CONFIG, PCI_COMMAND, command | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    }
+
+    /** Enables MSI-X in its capability and wires eventfds to up to {@code wanted} vectors. */
+    private Interrupts wireMsix(int wanted) throws IOException {
+        int vectors = Math.min(wanted, device.irqInfo(Vfio.PCI_MSIX_IRQ_INDEX).count());
+        int msix = 0;
+        for (int at = device.read8(CONFIG, PCI_CAPABILITIES) & ~3, hops = 0; at != 0 && hops < 48; hops++) {
+            if (device.read8(CONFIG, at) == PCI_CAP_MSIX) {
+                msix = at;
+                break;
+            }
+            at = device.read8(CONFIG, at + 1) & ~3;
+        }
+        if (vectors == 0 || msix == 0) {
+            throw new IOException("interrupts were asked for, but the device has no MSI-X");
+        }
+        device.write16(CONFIG, msix + 2, device.read16(CONFIG, msix + 2) | MSIX_ENABLE);
+        return device.interrupts(Vfio.PCI_MSIX_IRQ_INDEX, vectors);
+    }
+
+    /** CC.EN=0 and CSTS.RDY=0 within CAP.TO (§3.5.2), when the controller is enabled or still ready. */
+    private void disable() throws IOException {
+        int cc = device.read32(BAR, REG_CC);
+        if ((cc & CC_EN) == 0 && (device.read32(BAR, REG_CSTS) & CSTS_RDY) == 0) {
+            return;
+        }
+        device.write32(BAR, REG_CC, cc & ~CC_EN);
+        awaitReady(false);
+    }
+
+    private void awaitReady(boolean ready) throws IOException {
+        long deadline = System.nanoTime() + readyTimeoutNanos;
+        while (true) {
+            int csts = device.read32(BAR, REG_CSTS);
+            if (ready && (csts & CSTS_CFS) != 0) {
+                throw new IOException("the controller reports a fatal status while enabling (CSTS 0x%x)".formatted(csts));
+            }
+            if (((csts & CSTS_RDY) != 0) == ready) {
+                return;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new IOException("CSTS.RDY did not become %d within CAP.TO (%d ms; CSTS 0x%x)"
+                        .formatted(ready ? 1 : 0, readyTimeoutNanos / 1_000_000, csts));
+            }
+            sleep(REGISTER_POLL);
+        }
+    }
+
+    private static void sleep(Duration time) throws IOException {
+        try {
+            Thread.sleep(time);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the controller", e);
+        }
+    }
+
+    private ControllerIdentity identifyController() throws IOException {
+        MemorySegment id = identify(CNS_CONTROLLER, 0);
+        int mdts = Byte.toUnsignedInt(id.get(ValueLayout.JAVA_BYTE, ID_CTRL_MDTS));
+        long minPage = 1L << (PAGE_SHIFT + (cap >>> CAP_MPSMIN_SHIFT & 0xf));
+        return new ControllerIdentity(u16(id, ID_CTRL_VID), u16(id, ID_CTRL_SSVID), ascii(id, ID_CTRL_SN, SN_BYTES),
+                ascii(id, ID_CTRL_MN, MN_BYTES), ascii(id, ID_CTRL_FR, FR_BYTES), u16(id, ID_CTRL_CNTLID),
+                id.get(ValueLayout.JAVA_INT, ID_CTRL_VER), mdts, mdts == 0 ? 0 : minPage << mdts, u16(id, ID_CTRL_OACS),
+                u16(id, ID_CTRL_ONCS), id.get(ValueLayout.JAVA_INT, ID_CTRL_NN),
+                (id.get(ValueLayout.JAVA_BYTE, ID_CTRL_VWC) & 1) != 0, ascii(id, ID_CTRL_SUBNQN, SUBNQN_BYTES));
+    }
+
+    /** The active namespaces: the active list (CNS 02h) from NVMe 1.1 on, else 1..NN; then Identify Namespace each. */
+    private List<Namespace> identifyNamespaces() throws IOException {
+        List<Integer> nsids = new ArrayList<>();
+        if (Integer.compareUnsigned(identity.version(), VERSION_1_1) >= 0) {
+            MemorySegment list = identify(CNS_ACTIVE_NAMESPACES, 0);
+            for (int i = 0; i < ACTIVE_NAMESPACE_LIST_ENTRIES; i++) {
+                int nsid = list.get(ValueLayout.JAVA_INT, 4L * i);
+                if (nsid == 0) {
+                    break;
+                }
+                nsids.add(nsid);
+            }
+        } else {
+            for (int nsid = 1; nsid > 0 && nsid <= identity.namespaceCount(); nsid++) {
+                nsids.add(nsid);
+            }
+        }
+        List<Namespace> found = new ArrayList<>();
+        for (int nsid : nsids) {
+            MemorySegment ns = identify(CNS_NAMESPACE, nsid);
+            long size = ns.get(ValueLayout.JAVA_LONG, ID_NS_NSZE);
+            if (size == 0) {
+                continue;   // an inactive namespace identifies as zeroes
+            }
+            int flbas = Byte.toUnsignedInt(ns.get(ValueLayout.JAVA_BYTE, ID_NS_FLBAS));
+            int nlbaf = Byte.toUnsignedInt(ns.get(ValueLayout.JAVA_BYTE, ID_NS_NLBAF));
+            int format = nlbaf >= 16 ? (flbas & 0xf) | (flbas >>> 5 & 3) << 4 : flbas & 0xf;
+            int lbaf = ns.get(ValueLayout.JAVA_INT, ID_NS_LBAF0 + 4L * format);
+            int lbads = lbaf >>> 16 & 0xff;
+            if (lbads < 9 || lbads > 30) {
+                throw new IOException("namespace %d: LBA format %d has a block of 2^%d bytes".formatted(nsid, format, lbads));
+            }
+            found.add(new Namespace(nsid, size, ns.get(ValueLayout.JAVA_LONG, ID_NS_NCAP),
+                    ns.get(ValueLayout.JAVA_LONG, ID_NS_NUSE), 1 << lbads, lbaf & 0xffff, format));
+        }
+        return List.copyOf(found);
+    }
+
+    /** Identify with {@code cns} into the driver's identify page; returns the page. */
+    private MemorySegment identify(int cns, int nsid) throws IOException {
+        identifyPage.segment().fill((byte) 0);
+        adminCommand("Identify (CNS %02xh)".formatted(cns), ADMIN_IDENTIFY, nsid, identifyPage.iova(), cns, 0);
+        return identifyPage.segment();
+    }
+
+    private static int u16(MemorySegment s, long offset) {
+        return Short.toUnsignedInt(s.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset));
+    }
+
+    private static String ascii(MemorySegment s, long offset, int length) {
+        byte[] bytes = s.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE);
+        int end = 0;
+        while (end < bytes.length && bytes[end] != 0) {
+            end++;
+        }
+        return new String(bytes, 0, end, StandardCharsets.US_ASCII).strip();
+    }
+
+    /**
+     * Runs one admin command to its completion; returns its Dword 0, or throws {@link NvmeException}
+     * on an error status and IOException when it does not complete within the command timeout.
+     */
+    int adminCommand(String name, int opcode, int nsid, long prp1, int cdw10, int cdw11) throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            int slot = admin.acquireSlot(opcode);
+            if (slot < 0) {
+                throw new IllegalStateException("the admin queue is full");
+            }
+            admin.submit(slot, opcode, nsid, prp1, 0, cdw10, cdw11, 0, 0);
+            if (!admin.awaitCompletion(System.nanoTime() + options.commandTimeout().toNanos())) {
+                throw new IOException(new TimeoutException("%s: no completion within %s".formatted(name, options.commandTimeout())));
+            }
+            admin.reap(adminDone);
+            if (!NvmeStatus.isSuccess(adminStatus)) {
+                throw new NvmeException(name, opcode, adminStatus);
+            }
+            return adminResult;
+        }
+    }
+
+    // ---------------------------------------------------------------- what callers use
+
+    /** The controller's identity from Identify Controller. */
+    public ControllerIdentity controller() {
+        return identity;
+    }
+
+    /** The active namespaces, by namespace identifier. */
+    public List<Namespace> namespaces() {
+        return namespaces;
+    }
+
+    /** The active namespace {@code nsid}. */
+    public Namespace namespace(int nsid) {
+        for (Namespace ns : namespaceArray) {
+            if (ns.nsid() == nsid) {
+                return ns;
+            }
+        }
+        throw new IllegalArgumentException("namespace %d is not active on this controller".formatted(nsid));
+    }
+
+    /** The largest transfer of one command: MDTS, and at most what one PRP list page describes. */
+    public long maxTransferBytes() {
+        return maxTransferBytes;
+    }
+
+    /** How many I/O queue pairs the controller granted (Set Features Number of Queues), at most the options' count. */
+    public int ioQueueLimit() {
+        return grantedIoQueues;
+    }
+
+    /** Whether doorbells are rung by stores into the mapped BAR (rather than register writes through the handle). */
+    public boolean doorbellsMapped() {
+        return doorbells.isMapped();
+    }
+
+    /**
+     * The calling thread's I/O queue, created at its first call (Create I/O CQ, then SQ). Throws
+     * IllegalStateException once every granted queue is taken by another thread.
+     */
+    public IoQueue ioQueue() throws IOException {
+        checkOpen();
+        IoQueue queue = threadQueues.get();
+        if (queue == null) {
+            queue = createIoQueue();
+            threadQueues.set(queue);
+        }
+        return queue;
+    }
+
+    private IoQueue createIoQueue() throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            int qid = ioQueues.size() + 1;
+            if (qid > grantedIoQueues) {
+                throw new IllegalStateException("all %d I/O queues are taken by other threads".formatted(grantedIoQueues));
+            }
+            int entries = ioQueueEntries;
+            int vector = interrupts == null ? 0 : qid % interrupts.count();
+            QueuePair pair = new QueuePair(qid, entries, memory.allocate((long) entries * SQE_SIZE),
+                    memory.allocate((long) entries * CQE_SIZE), memory.allocate((long) (entries - 1) * PAGE_SIZE), doorbells,
+                    interrupts, vector);
+            int cqFlags = QUEUE_PHYSICALLY_CONTIGUOUS | (interrupts != null ? CQ_INTERRUPTS_ENABLED : 0);
+            adminCommand("Create I/O Completion Queue " + qid, ADMIN_CREATE_CQ, 0, pair.completions.iova(),
+                    (entries - 1) << 16 | qid, vector << 16 | cqFlags);
+            adminCommand("Create I/O Submission Queue " + qid, ADMIN_CREATE_SQ, 0, pair.submissions.iova(),
+                    (entries - 1) << 16 | qid, qid << 16 | QUEUE_PHYSICALLY_CONTIGUOUS);
+            IoQueue queue = new IoQueue(this, pair, options.commandTimeout().toNanos());
+            ioQueues.add(queue);
+            return queue;
+        }
+    }
+
+    /** Zeroed DMA memory for data (page-aligned), reachable by the device until {@link #release} or close. */
+    public DmaRegion allocateBuffer(long bytes) throws IOException {
+        return memory.allocate(bytes);
+    }
+
+    /** Ends a buffer from {@link #allocateBuffer}. */
+    public void release(DmaRegion buffer) throws IOException {
+        memory.release(buffer);
+    }
+
+    /** Throws IllegalStateException once the driver is closed (its queues' memory is gone). */
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the NVMe driver is closed");
+        }
+    }
+
+    /**
+     * Deletes the I/O queues (SQ, then CQ), shuts the controller down (CC.SHN normal, then waits for
+     * CSTS.SHST complete within the shutdown timeout), and releases the interrupts, the doorbell
+     * mapping and the DMA memory. Throws when the controller did not complete its shutdown in time
+     * (everything is released all the same). Idempotent.
+     */
+    @Override
+    public void close() throws IOException {
+        synchronized (adminLock) {
+            if (closed) {
+                return;
+            }
+            IOException failed = null;
+            try {
+                if (device.isConnected()) {
+                    deleteIoQueues();
+                    shutDown();
+                }
+            } catch (IOException e) {
+                failed = e;
+            }
+            closed = true;
+            try {
+                release();
+            } catch (IOException e) {
+                if (failed == null) {
+                    failed = e;
+                }
+            }
+            if (failed != null) {
+                throw failed;
+            }
+        }
+    }
+
+    private void deleteIoQueues() throws IOException {
+        for (int i = ioQueues.size() - 1; i >= 0; i--) {
+            int qid = ioQueues.get(i).id();
+            adminCommand("Delete I/O Submission Queue " + qid, ADMIN_DELETE_SQ, 0, 0, qid, 0);
+            adminCommand("Delete I/O Completion Queue " + qid, ADMIN_DELETE_CQ, 0, 0, qid, 0);
+        }
+        ioQueues.clear();
+    }
+
+    /** §3.6.2: CC.SHN = 01b, then CSTS.SHST = 10b within the bound. */
+    private void shutDown() throws IOException {
+        int cc = device.read32(BAR, REG_CC);
+        device.write32(BAR, REG_CC, cc & ~CC_SHN_MASK | CC_SHN_NORMAL);
+        long deadline = System.nanoTime() + options.shutdownTimeout().toNanos();
+        while ((device.read32(BAR, REG_CSTS) & CSTS_SHST_MASK) != CSTS_SHST_COMPLETE) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IOException("the controller did not complete its shutdown within " + options.shutdownTimeout());
+            }
+            sleep(REGISTER_POLL);
+        }
+    }
+
+    private void release() throws IOException {
+        if (interrupts != null) {
+            interrupts.close();
+        }
+        if (doorbells != null) {
+            doorbells.close();
+        }
+        memory.close();
+    }
+}

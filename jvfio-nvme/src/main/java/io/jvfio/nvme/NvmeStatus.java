@@ -1,0 +1,28 @@
+package io.jvfio.nvme;
+
+/**
+ * A completion's status as the driver hands it on: the completion queue entry's Status field
+ * without the phase tag (bits 7:0 Status Code, 10:8 Status Code Type, 12:11 Command Retry Delay,
+ * 13 More, 14 Do Not Retry). 0 is success.
+ */
+public final class NvmeStatus {
+    public static final int SUCCESS = 0;
+
+    private NvmeStatus() {}
+
+    public static boolean isSuccess(int status) {
+        return (status & 0x7ff) == 0;
+    }
+
+    public static int code(int status) {
+        return status & 0xff;
+    }
+
+    public static int type(int status) {
+        return status >>> 8 & 0x7;
+    }
+
+    public static boolean doNotRetry(int status) {
+        return (status & 1 << 14) != 0;
+    }
+}

@@ -1,0 +1,6 @@
+/** A userspace NVMe driver written against the client's {@code DeviceHandle}. */
+module io.jvfio.nvme {
+    requires transitive io.jvfio.client;
+    requires io.jvfio.linux;
+    exports io.jvfio.nvme;
+}

@@ -1,0 +1,58 @@
+package io.jvfio.nvme;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jvfio.testing.Allocations;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The I/O path allocates nothing per command: with doorbells mapped (the controller polls them)
+ * and completions polled, submitting and completing reads and writes, through PRP lists too, is
+ * plain memory access.
+ */
+class NvmeDriverAllocationTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+    private long completed;
+    private final CompletionListener counter = (tag, status, result) -> completed += status == 0 ? 1 : 1 << 20;
+
+    @Test
+    void submittingAndCompletingAllocatesNothing() throws Exception {
+        try (ServedNvme served = new ServedNvme(dir, b -> b.polledDoorbells(true), "disk.img")) {
+            NvmeDriver driver = served.closeLater(NvmeDriver.open(served.client, NvmeDriver.Options.defaults()));
+            assertThat(driver.doorbellsMapped()).isTrue();
+            IoQueue queue = driver.ioQueue();
+            DmaRegion buffer = driver.allocateBuffer(64 << 10);
+            run(queue, buffer, 5_000);
+            long before = Allocations.currentThread();
+            run(queue, buffer, 10_000);
+            long allocated = Allocations.currentThread() - before;
+            assertThat(completed).as("every command succeeded").isEqualTo(15_000);
+            assertThat(allocated).as("bytes allocated over 10k commands").isLessThan(4096);
+        }
+    }
+
+    /** {@code commands} commands, four in flight: 4 KiB reads (two PRPs) and 32 KiB writes (a PRP list) in turn. */
+    private void run(IoQueue queue, DmaRegion buffer, int commands) throws Exception {
+        long target = completed + commands;
+        for (int i = 0; i < commands; i++) {
+            while (queue.inFlight() == 4) {
+                queue.await(counter, WAIT);
+            }
+            long lba = (i % 200) * 64L;
+            if ((i & 1) == 0) {
+                queue.submitRead(1, lba, 8, buffer.segment(), buffer.iova() + 2048, i);
+            } else {
+                queue.submitWrite(1, lba, 64, buffer, i);
+            }
+        }
+        while (completed < target) {
+            queue.await(counter, WAIT);
+        }
+    }
+}
