@@ -15,6 +15,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * virtio-blk (VIRTIO 1.2 §5.2) over a raw image file: a modern virtio PCI disk (1af4:1042) that
@@ -42,7 +43,11 @@ public final class VirtioBlk extends VirtioPciDevice {
     /** Data moves between the image and guest memory through a buffer of this size per queue. */
     private static final int BOUNCE_BYTES = 1 << 20;
 
+    private static final System.Logger LOG = System.getLogger(VirtioBlk.class.getName());
+
     private final BlockImage image;
+    /** The image failed a request: the first failure is a warning, the rest are debug lines. */
+    private final AtomicBoolean imageFailed = new AtomicBoolean();
     private final byte[] serial;
     private final MemorySegment deviceConfig;
     private final ByteBuffer[] bounces;
@@ -148,6 +153,9 @@ public final class VirtioBlk extends VirtioPciDevice {
             }
         } catch (IOException e) {
             status = BLK_S_IOERR;    // the host file failed us: the guest sees a disk error, not a dead device
+            LOG.log(imageFailed.getAndSet(true) ? System.Logger.Level.DEBUG : System.Logger.Level.WARNING,
+                    "{0}: request type {1} at sector {2}: {3} ({4}); the guest sees IOERR", imagePath(), type, sector,
+                    e.getMessage(), e.getClass().getSimpleName());
         }
         MemorySegment statusByte = MemorySegment.ofArray(new byte[] {(byte) status});
         memory.write(chain.address(last) + chain.length(last) - 1, statusByte);
