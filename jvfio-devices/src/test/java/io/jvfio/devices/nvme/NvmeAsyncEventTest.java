@@ -12,10 +12,9 @@ import io.jvfio.devices.storage.NullStore;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Asynchronous events over a real vfio-user socket: Asynchronous Event Requests complete with the
@@ -31,9 +30,9 @@ class NvmeAsyncEventTest {
     static final int RELIABILITY_EVENT = AsyncEvents.event(AE_TYPE_SMART, AE_SMART_RELIABILITY, LOG_SMART);
     static final int NAMESPACE_EVENT = AsyncEvents.event(AE_TYPE_NOTICE, AE_NOTICE_NAMESPACE_ATTRIBUTE, LOG_CHANGED_NAMESPACES);
 
-    @TempDir
-    Path dir;
-    ServedDevices served;
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
     NvmeController nvme;
     UserspaceNvmeDriver d;
     UserspaceNvmeDriver.Queue a;
@@ -41,16 +40,10 @@ class NvmeAsyncEventTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        served = new ServedDevices(dir);
         nvme = NvmeController.builder().namespace(new NullStore(1 << 20)).namespace(new NullStore(1 << 20)).build();
         d = UserspaceNvmeDriver.serve(served, nvme, true, UserspaceNvmeDriver.MEMORY_IOVA);
         a = d.enable(32);
         page = d.alloc(4096);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
     }
 
     /** Submits an Asynchronous Event Request; returns its CID. */

@@ -14,10 +14,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Every admin and I/O opcode with bad fields, over a real vfio-user socket: namespace ids, LBA
@@ -34,9 +33,9 @@ class NvmeBadFieldsTest {
             ADMIN_DOORBELL_BUFFER_CONFIG);
     static final Set<Integer> IO_OPCODES = Set.of(IO_FLUSH, IO_WRITE, IO_READ, IO_WRITE_ZEROES, IO_DATASET_MANAGEMENT);
 
-    @TempDir
-    Path dir;
-    ServedDevices served;
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
     UserspaceNvmeDriver d;
     UserspaceNvmeDriver.Queue a, q;
     long page, data, list;
@@ -46,7 +45,6 @@ class NvmeBadFieldsTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        served = new ServedDevices(dir);
         d = UserspaceNvmeDriver.serve(served, NvmeController.builder().namespace(new NullStore(BLOCKS * 512)).build(), true,
                 UserspaceNvmeDriver.MEMORY_IOVA);
         a = d.enable(32);
@@ -54,11 +52,6 @@ class NvmeBadFieldsTest {
         page = d.alloc(4096);
         data = d.alloc(1 << 20);
         list = d.alloc(4096);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
     }
 
     static Consumer<MemorySegment> cdw(int cdw10, int cdw11) {

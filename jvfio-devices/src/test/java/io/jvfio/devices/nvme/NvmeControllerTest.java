@@ -18,10 +18,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -34,21 +32,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 class NvmeControllerTest {
     static final long DISK = 8 << 20;
 
-    @TempDir
-    Path dir;
-    ServedDevices served;
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
     NvmeController nvme;
     VfioUserClient client;
-
-    @BeforeEach
-    void setUp() {
-        served = new ServedDevices(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
-    }
 
     UserspaceNvmeDriver serve(NvmeController.Builder builder, boolean shared) throws Exception {
         nvme = builder.build();

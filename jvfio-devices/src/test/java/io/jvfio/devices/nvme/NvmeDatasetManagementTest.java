@@ -16,10 +16,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Dataset Management (deallocate punches holes in an image), Write Zeroes with DEAC, and the
@@ -30,25 +29,19 @@ class NvmeDatasetManagementTest {
     static final long DISK = 8 << 20, BLOCKS = DISK / 512;
     static final byte FILL = 0x5a;
 
-    @TempDir
-    Path dir;
-    ServedDevices served;
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
     Path image;
     UserspaceNvmeDriver d;
     UserspaceNvmeDriver.Queue q;
 
     @BeforeEach
     void setUp() throws Exception {
-        served = new ServedDevices(dir);
         image = dir.resolve("disk.img");
         byte[] data = new byte[(int) DISK];
         Arrays.fill(data, FILL);
         Files.write(image, data);   // every block allocated
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
     }
 
     /** Serves the controller, enables it and creates I/O queue 1: {@link #d} and {@link #q}. */

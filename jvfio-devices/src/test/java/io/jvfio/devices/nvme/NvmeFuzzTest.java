@@ -18,9 +18,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -58,23 +56,13 @@ class NvmeFuzzTest {
             ADMIN_IDENTIFY, ADMIN_ABORT, ADMIN_SET_FEATURES, ADMIN_GET_FEATURES, ADMIN_DOORBELL_BUFFER_CONFIG};
     static final int[] IO_OPCODES = {IO_READ, IO_WRITE, IO_FLUSH, IO_WRITE_ZEROES, IO_DATASET_MANAGEMENT};
 
-    @TempDir
-    Path dir;
-    ServedDevices served;
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
     NvmeController nvme;
     UserspaceNvmeDriver d;
     MemorySegment scratch;
     Random random;
-
-    @BeforeEach
-    void setUp() {
-        served = new ServedDevices(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
-    }
 
     @ParameterizedTest(name = "seed {0}, memory shared: {1}")
     @CsvSource({"15, true", "24301, true", "7, false"})

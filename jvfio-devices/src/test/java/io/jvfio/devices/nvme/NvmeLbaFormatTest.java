@@ -13,10 +13,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Namespaces of 4096-byte logical blocks over an image: Identify reports the format (LBAF0
@@ -28,21 +26,11 @@ class NvmeLbaFormatTest {
     static final long DISK = 8 << 20, BLOCKS = DISK / 4096;
     static final int BLOCK = 4096;
 
-    @TempDir
-    Path dir;
-    ServedDevices served;
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
     UserspaceNvmeDriver d;
     UserspaceNvmeDriver.Queue q;
-
-    @BeforeEach
-    void setUp() {
-        served = new ServedDevices(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
-    }
 
     void start(int blockSize) throws Exception {
         d = UserspaceNvmeDriver.serve(served, NvmeController.builder()

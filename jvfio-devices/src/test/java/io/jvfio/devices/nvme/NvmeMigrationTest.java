@@ -37,10 +37,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AutoClose;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -59,15 +57,9 @@ class NvmeMigrationTest {
     /** Commands kept in flight: half the queue, so the completion queue never fills. */
     static final int SLOTS = QUEUE_ENTRIES / 2;
 
-    @TempDir
-    Path dir;
-    @AutoClose
-    ServedDevices served;
-
-    @BeforeEach
-    void serveInTheTestsDirectory() {
-        served = new ServedDevices(dir);
-    }
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
 
     NvmeController controller(Path image, long createSize) throws Exception {
         return controller(image, createSize, false);

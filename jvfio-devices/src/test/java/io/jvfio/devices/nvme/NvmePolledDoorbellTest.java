@@ -16,9 +16,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AutoClose;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -32,15 +30,9 @@ class NvmePolledDoorbellTest {
     static final long DISK = 8 << 20;
     static final int QID = 1, ENTRIES = 16;
 
-    @TempDir
-    Path dir;
-    @AutoClose
-    ServedDevices served;
-
-    @BeforeEach
-    void serveInTheTestsDirectory() {
-        served = new ServedDevices(dir);
-    }
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
 
     @ParameterizedTest(name = "shared memory: {0}")
     @ValueSource(booleans = {true, false})

@@ -14,10 +14,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -30,21 +28,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 class NvmeSglTest {
     static final long DISK = 8 << 20;
 
-    @TempDir
-    Path dir;
-    ServedDevices served;
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
     UserspaceNvmeDriver d;
     UserspaceNvmeDriver.Queue q;
-
-    @BeforeEach
-    void setUp() {
-        served = new ServedDevices(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
-    }
 
     void start(boolean shared) throws Exception {
         d = UserspaceNvmeDriver.serve(served, NvmeController.builder()

@@ -13,10 +13,8 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -30,23 +28,13 @@ class NvmeShadowDoorbellTest {
     static final long DISK = 8 << 20;
     static final int QID = 1;
 
-    @TempDir
-    Path dir;
-    ServedDevices served;
+    @RegisterExtension
+    final ServedDevices served = new ServedDevices();
+    final Path dir = served.dir();
     NvmeController nvme;
     VfioUserClient client;
     UserspaceNvmeDriver d;
     long shadow, eventIdx;
-
-    @BeforeEach
-    void setUp() {
-        served = new ServedDevices(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        served.close();
-    }
 
     void serve(boolean shared) throws Exception {
         nvme = NvmeController.builder().namespace(BlockImage.open(dir.resolve("disk.img"), DISK, false)).build();
