@@ -101,7 +101,7 @@ final class ControllerMigration {
         }
         s.u32(r.cc()).u32(r.aqa()).u64(r.asq()).u64(r.acq()).u32(interrupts.masks()).u32(r.csts())
                 .bool(buffers != null).u64(buffers == null ? 0 : buffers.doorbells()).u64(buffers == null ? 0 : buffers.eventIdx());
-        saveFeatures(out.section(FEATURES, VERSION), controller.features);
+        controller.features.save(out.section(FEATURES, VERSION));
 
         List<CompletionQueue> cqs = queues.completionQueues();
         List<SubmissionQueue> sqs = queues.submissionQueues();
@@ -129,17 +129,6 @@ final class ControllerMigration {
                 .u64(logs.readCommands.sum()).u64(logs.writeCommands.sum());
     }
 
-    private static void saveFeatures(StateWriter.Section s, Features f) {
-        s.u32(f.arbitration).u32(f.powerState).u32(f.overThreshold).u32(f.underThreshold).u32(f.errorRecovery)
-                .bool(f.writeCacheEnabled).u16(f.submissionQueues).u16(f.completionQueues)
-                .u32(f.interruptCoalescing).u32(f.asyncEventConfig);
-        byte[] disabled = new byte[f.coalescingDisabled.length];
-        for (int i = 0; i < disabled.length; i++) {
-            disabled[i] = (byte) (f.coalescingDisabled[i] ? 1 : 0);
-        }
-        s.bytes(disabled);
-    }
-
     // ------------------------------------------------------------------ load
 
     /** Everything is read and checked first; only then is the controller changed. Its queues stay paused until {@link #resume}. */
@@ -165,7 +154,8 @@ final class ControllerMigration {
             throw invalid("shadow doorbell buffers 0x%x / 0x%x are not two pages", doorbells, eventIdx);
         }
         ShadowBuffers buffers = hasShadow ? new ShadowBuffers(doorbells, eventIdx) : null;
-        Features features = loadFeatures(in.section(FEATURES).requireVersion(VERSION));
+        Features features = Features.load(in.section(FEATURES).requireVersion(VERSION), NvmeController.MAX_IO_QUEUE_PAIRS,
+                NvmeController.VECTORS);
 
         SavedQueues saved = readQueues(in.section(QUEUES).requireVersion(VERSION), buffers);
         CompletionQueueState[] cqs = saved.cqs();
@@ -195,7 +185,7 @@ final class ControllerMigration {
 
         // Everything checked: apply.
         registers.restore(r);
-        copyFeatures(features, controller.features);
+        controller.features.copyFrom(features);
         interrupts.restoreMasks(masks);
         LogPages logs = controller.logs;
         restore(logs.blocksRead, counters[0]);
@@ -292,48 +282,6 @@ final class ControllerMigration {
         if (shadow && (buffers == null || id == 0)) {
             throw invalid("%s queue %d has a shadow doorbell without shadow buffers", kind, id);
         }
-    }
-
-    private static Features loadFeatures(StateReader.Section s) throws VfioException {
-        Features f = new Features(NvmeController.MAX_IO_QUEUE_PAIRS, NvmeController.VECTORS);
-        f.arbitration = s.u32();
-        f.powerState = s.u32();
-        f.overThreshold = s.u32();
-        f.underThreshold = s.u32();
-        f.errorRecovery = s.u32();
-        f.writeCacheEnabled = s.bool();
-        f.submissionQueues = s.u16();
-        f.completionQueues = s.u16();
-        f.interruptCoalescing = s.u32();
-        f.asyncEventConfig = s.u32();
-        byte[] disabled = s.bytes(NvmeController.VECTORS);
-        for (int i = 0; i < disabled.length; i++) {
-            if (disabled[i] > 1 || disabled[i] < 0) {
-                throw invalid("interrupt vector %d's coalescing flag is %d", i, disabled[i]);
-            }
-            f.coalescingDisabled[i] = disabled[i] == 1;
-        }
-        int max = NvmeController.MAX_IO_QUEUE_PAIRS;
-        if (f.submissionQueues < 1 || f.submissionQueues > max || f.completionQueues < 1 || f.completionQueues > max
-                || f.powerState != 0) {
-            throw invalid("features: %d submission and %d completion queues, power state %d", f.submissionQueues,
-                    f.completionQueues, f.powerState);
-        }
-        return f;
-    }
-
-    private static void copyFeatures(Features from, Features to) {
-        to.arbitration = from.arbitration;
-        to.powerState = from.powerState;
-        to.overThreshold = from.overThreshold;
-        to.underThreshold = from.underThreshold;
-        to.errorRecovery = from.errorRecovery;
-        to.writeCacheEnabled = from.writeCacheEnabled;
-        to.submissionQueues = from.submissionQueues;
-        to.completionQueues = from.completionQueues;
-        to.interruptCoalescing = from.interruptCoalescing;
-        to.asyncEventConfig = from.asyncEventConfig;
-        System.arraycopy(from.coalescingDisabled, 0, to.coalescingDisabled, 0, to.coalescingDisabled.length);
     }
 
     private static void restore(LongAdder counter, long value) {

@@ -2,6 +2,11 @@ package io.jvfio.devices.nvme;
 
 import static io.jvfio.devices.nvme.Nvme.*;
 
+import io.jvfio.server.StateReader;
+import io.jvfio.server.StateWriter;
+import io.jvfio.server.VfioException;
+import java.util.Arrays;
+
 /**
  * The controller's features (§5.21.1) and Get/Set Features on them. Every value is checked; a
  * controller reset brings back the defaults. Nothing is saveable (ONCS bit 4 is clear), so Set
@@ -29,7 +34,7 @@ final class Features {
     /** Read by whichever thread raises an event. */
     volatile int asyncEventConfig;
     /** Interrupt Vector Configuration: vectors with coalescing disabled (CD). */
-    final boolean[] coalescingDisabled;
+    private final boolean[] coalescingDisabled;
 
     Features(int maxQueuePairs, int vectors) {
         this.maxQueuePairs = maxQueuePairs;
@@ -48,8 +53,68 @@ final class Features {
         submissionQueues = completionQueues = maxQueuePairs;
         interruptCoalescing = 0;
         asyncEventConfig = 0;
-        java.util.Arrays.fill(coalescingDisabled, false);
+        Arrays.fill(coalescingDisabled, false);
     }
+
+    // ------------------------------------------------------------------ migration
+
+    /** The current values, for a migration's state (the layout {@link #load} reads). */
+    void save(StateWriter.Section s) {
+        s.u32(arbitration).u32(powerState).u32(overThreshold).u32(underThreshold).u32(errorRecovery)
+                .bool(writeCacheEnabled).u16(submissionQueues).u16(completionQueues)
+                .u32(interruptCoalescing).u32(asyncEventConfig);
+        byte[] disabled = new byte[coalescingDisabled.length];
+        for (int i = 0; i < disabled.length; i++) {
+            disabled[i] = (byte) (coalescingDisabled[i] ? 1 : 0);
+        }
+        s.bytes(disabled);
+    }
+
+    /** Features as {@link #save} wrote them, checked (EINVAL for values no Set Features could have made). */
+    static Features load(StateReader.Section s, int maxQueuePairs, int vectors) throws VfioException {
+        Features f = new Features(maxQueuePairs, vectors);
+        f.arbitration = s.u32();
+        f.powerState = s.u32();
+        f.overThreshold = s.u32();
+        f.underThreshold = s.u32();
+        f.errorRecovery = s.u32();
+        f.writeCacheEnabled = s.bool();
+        f.submissionQueues = s.u16();
+        f.completionQueues = s.u16();
+        f.interruptCoalescing = s.u32();
+        f.asyncEventConfig = s.u32();
+        byte[] disabled = s.bytes(vectors);
+        for (int i = 0; i < disabled.length; i++) {
+            if (disabled[i] > 1 || disabled[i] < 0) {
+                throw VfioException.invalid("NVMe migration state: interrupt vector %d's coalescing flag is %d"
+                        .formatted(i, disabled[i]));
+            }
+            f.coalescingDisabled[i] = disabled[i] == 1;
+        }
+        if (f.submissionQueues < 1 || f.submissionQueues > maxQueuePairs || f.completionQueues < 1
+                || f.completionQueues > maxQueuePairs || f.powerState != 0) {
+            throw VfioException.invalid("NVMe migration state: features: %d submission and %d completion queues, power state %d"
+                    .formatted(f.submissionQueues, f.completionQueues, f.powerState));
+        }
+        return f;
+    }
+
+    /** A migration's destination takes the loaded features. */
+    void copyFrom(Features from) {
+        arbitration = from.arbitration;
+        powerState = from.powerState;
+        overThreshold = from.overThreshold;
+        underThreshold = from.underThreshold;
+        errorRecovery = from.errorRecovery;
+        writeCacheEnabled = from.writeCacheEnabled;
+        submissionQueues = from.submissionQueues;
+        completionQueues = from.completionQueues;
+        interruptCoalescing = from.interruptCoalescing;
+        asyncEventConfig = from.asyncEventConfig;
+        System.arraycopy(from.coalescingDisabled, 0, coalescingDisabled, 0, coalescingDisabled.length);
+    }
+
+    // ------------------------------------------------------------------ the admin commands
 
     /** Set Features; {@code ioQueuesExist} answers whether Number of Queues may still change. */
     void set(Command c, boolean ioQueuesExist) {
