@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.tools.JavaCompiler;
+import javax.tools.StandardJavaFileManager;
 import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -92,10 +93,12 @@ class ReadingABlockExampleTest {
                 """.formatted(body));
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         StringWriter diagnostics = new StringWriter();
-        boolean compiled = javac.getTask(diagnostics, null, null,
-                List.of("-d", classes.toString(), "-classpath", System.getProperty("java.class.path"), "-proc:none"), null,
-                javac.getStandardFileManager(null, null, StandardCharsets.UTF_8).getJavaFileObjects(source)).call();
-        assertThat(compiled).as("the example compiles:%n%s", diagnostics).isTrue();
+        try (StandardJavaFileManager files = javac.getStandardFileManager(null, null, StandardCharsets.UTF_8)) {
+            boolean compiled = javac.getTask(diagnostics, files, null,
+                    List.of("-d", classes.toString(), "-classpath", System.getProperty("java.class.path"), "-proc:none"), null,
+                    files.getJavaFileObjects(source)).call();
+            assertThat(compiled).as("the example compiles:%n%s", diagnostics).isTrue();
+        }
 
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         PrintStream systemOut = System.out;
