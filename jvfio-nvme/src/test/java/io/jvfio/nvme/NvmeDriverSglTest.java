@@ -5,11 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -25,60 +22,50 @@ class NvmeDriverSglTest {
 
     @TempDir
     Path dir;
-    ServedNvme served;
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (served != null) {
-            served.close();
-        }
-    }
-
-    private NvmeDriver open(NvmeDriver.Options options) throws Exception {
-        return served.closeLater(NvmeDriver.open(served.client, options));
-    }
 
     @Test
     void prpsStayTheDefault() throws Exception {
-        served = new ServedNvme(dir);
-        NvmeDriver driver = open(NvmeDriver.Options.defaults());
-        assertThat(driver.controller().supportsSgls()).isTrue();
-        assertThat(driver.controller().sglsNeedDwordAlignment()).isFalse();
-        assertThat(driver.usesSgls()).isFalse();
-        DmaRegion buffer = driver.allocateBuffer(8192);
-        assertThatThrownBy(() -> driver.ioQueue().read(NSID, 0, 1, buffer.segment().asSlice(1), buffer.iova() + 1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not dword-aligned (PRP1)");
-        ScatterList two = new ScatterList(2).add(buffer, 0, 256).add(buffer, 4096, 256);
-        assertThatThrownBy(() -> driver.ioQueue().read(NSID, 0, 1, two)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("needs SGLs");
-        ScatterList one = new ScatterList(1).add(buffer, 0, 1024);
-        driver.ioQueue().read(NSID, 0, 2, one);   // one piece goes as PRPs
+        try (ServedNvme served = new ServedNvme(dir)) {
+            NvmeDriver driver = served.open(NvmeDriver.Options.defaults());
+            assertThat(driver.controller().supportsSgls()).isTrue();
+            assertThat(driver.controller().sglsNeedDwordAlignment()).isFalse();
+            assertThat(driver.usesSgls()).isFalse();
+            DmaRegion buffer = driver.allocateBuffer(8192);
+            assertThatThrownBy(() -> driver.ioQueue().read(NSID, 0, 1, buffer.segment().asSlice(1), buffer.iova() + 1))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not dword-aligned (PRP1)");
+            ScatterList two = new ScatterList(2).add(buffer, 0, 256).add(buffer, 4096, 256);
+            assertThatThrownBy(() -> driver.ioQueue().read(NSID, 0, 1, two)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("needs SGLs");
+            ScatterList one = new ScatterList(1).add(buffer, 0, 1024);
+            driver.ioQueue().read(NSID, 0, 2, one);   // one piece goes as PRPs
+        }
     }
 
     @ParameterizedTest(name = "shared memory {0}")
     @ValueSource(booleans = {true, false})
     void contiguousBuffersAtAnyByteOffset(boolean shared) throws Exception {
-        served = new ServedNvme(dir);
-        NvmeDriver driver = open(NvmeDriver.Options.defaults().withSgls(true).withSharedMemory(shared));
-        assertThat(driver.usesSgls()).isTrue();
-        IoQueue queue = driver.ioQueue();
-        long max = driver.maxTransferBytes();
-        DmaRegion out = driver.allocateBuffer(max * 2 + 8192);
-        DmaRegion in = driver.allocateBuffer(max * 2 + 8192);
-        long lba = 0;
-        int seed = 1;
-        for (long offset : new long[] {0, 1, 4093}) {
-            for (int blocks : new int[] {1, 9, (int) (max / BLOCK), (int) (max / BLOCK) + 3}) {
-                long bytes = (long) blocks * BLOCK;
-                byte[] expected = random(bytes, seed++);
-                MemorySegment.copy(MemorySegment.ofArray(expected), 0, out.segment(), offset, bytes);
-                queue.write(NSID, lba, blocks, out.segment().asSlice(offset), out.iova() + offset);
-                in.segment().fill((byte) 0);
-                queue.read(NSID, lba, blocks, in.segment().asSlice(offset), in.iova() + offset);
-                assertThat(in.segment().asSlice(offset, bytes).toArray(ValueLayout.JAVA_BYTE))
-                        .as("%d blocks at offset %d", blocks, offset).isEqualTo(expected);
-                assertThat(imageBytes(lba * BLOCK, (int) bytes)).isEqualTo(expected);
-                lba += blocks;
+        try (ServedNvme served = new ServedNvme(dir)) {
+            NvmeDriver driver = served.open(NvmeDriver.Options.defaults().withSgls(true).withSharedMemory(shared));
+            assertThat(driver.usesSgls()).isTrue();
+            IoQueue queue = driver.ioQueue();
+            long max = driver.maxTransferBytes();
+            DmaRegion out = driver.allocateBuffer(max * 2 + 8192);
+            DmaRegion in = driver.allocateBuffer(max * 2 + 8192);
+            long lba = 0;
+            int seed = 1;
+            for (long offset : new long[] {0, 1, 4093}) {
+                for (int blocks : new int[] {1, 9, (int) (max / BLOCK), (int) (max / BLOCK) + 3}) {
+                    long bytes = (long) blocks * BLOCK;
+                    byte[] expected = random(bytes, seed++);
+                    MemorySegment.copy(MemorySegment.ofArray(expected), 0, out.segment(), offset, bytes);
+                    queue.write(NSID, lba, blocks, out.segment().asSlice(offset), out.iova() + offset);
+                    in.segment().fill((byte) 0);
+                    queue.read(NSID, lba, blocks, in.segment().asSlice(offset), in.iova() + offset);
+                    assertThat(in.segment().asSlice(offset, bytes).toArray(ValueLayout.JAVA_BYTE))
+                            .as("%d blocks at offset %d", blocks, offset).isEqualTo(expected);
+                    assertThat(served.imageBytes("disk.img", lba * BLOCK, (int) bytes)).isEqualTo(expected);
+                    lba += blocks;
+                }
             }
         }
     }
@@ -86,61 +73,63 @@ class NvmeDriverSglTest {
     @ParameterizedTest(name = "shared memory {0}")
     @ValueSource(booleans = {true, false})
     void scatteredPiecesOfOddSizes(boolean shared) throws Exception {
-        served = new ServedNvme(dir);
-        NvmeDriver driver = open(NvmeDriver.Options.defaults().withSgls(true).withSharedMemory(shared));
-        IoQueue queue = driver.ioQueue();
-        DmaRegion a = driver.allocateBuffer(64 << 10), b = driver.allocateBuffer(64 << 10);
-        byte[] expected = random(4096, 11);
-        // Written from four pieces in two buffers, out of order and at odd addresses...
-        int[][] pieces = {{0, 7, 100}, {1, 30001, 412}, {0, 50003, 3000}, {1, 5, 584}};   // buffer, offset, length
-        ScatterList list = new ScatterList(4);
-        int at = 0;
-        for (int[] piece : pieces) {
-            DmaRegion region = piece[0] == 0 ? a : b;
-            MemorySegment.copy(MemorySegment.ofArray(expected), at, region.segment(), piece[1], piece[2]);
-            list.add(region, piece[1], piece[2]);
-            at += piece[2];
-        }
-        queue.write(NSID, 40, 8, list);
-        assertThat(imageBytes(40 * BLOCK, 4096)).isEqualTo(expected);
+        try (ServedNvme served = new ServedNvme(dir)) {
+            NvmeDriver driver = served.open(NvmeDriver.Options.defaults().withSgls(true).withSharedMemory(shared));
+            IoQueue queue = driver.ioQueue();
+            DmaRegion a = driver.allocateBuffer(64 << 10), b = driver.allocateBuffer(64 << 10);
+            byte[] expected = random(4096, 11);
+            // Written from four pieces in two buffers, out of order and at odd addresses...
+            int[][] pieces = {{0, 7, 100}, {1, 30001, 412}, {0, 50003, 3000}, {1, 5, 584}};   // buffer, offset, length
+            ScatterList list = new ScatterList(4);
+            int at = 0;
+            for (int[] piece : pieces) {
+                DmaRegion region = piece[0] == 0 ? a : b;
+                MemorySegment.copy(MemorySegment.ofArray(expected), at, region.segment(), piece[1], piece[2]);
+                list.add(region, piece[1], piece[2]);
+                at += piece[2];
+            }
+            queue.write(NSID, 40, 8, list);
+            assertThat(served.imageBytes("disk.img", 40 * BLOCK, 4096)).isEqualTo(expected);
 
-        // ...read back as a full page of 16-byte descriptors, every other 16 bytes of a buffer.
-        ScatterList full = new ScatterList(ScatterList.MAX_PIECES);
-        for (int i = 0; i < ScatterList.MAX_PIECES; i++) {
-            full.add(b, 32L * i + 3, 16);
-        }
-        b.segment().fill((byte) 0);
-        queue.read(NSID, 40, 8, full);
-        for (int i = 0; i < ScatterList.MAX_PIECES; i++) {
-            assertThat(b.segment().asSlice(32L * i + 3, 16).toArray(ValueLayout.JAVA_BYTE)).as("piece %d", i)
-                    .isEqualTo(java.util.Arrays.copyOfRange(expected, 16 * i, 16 * i + 16));
-            assertThat(b.segment().get(ValueLayout.JAVA_BYTE, 32L * i + 3 + 16)).as("the gap after piece %d", i).isZero();
-        }
+            // ...read back as a full page of 16-byte descriptors, every other 16 bytes of a buffer.
+            ScatterList full = new ScatterList(ScatterList.MAX_PIECES);
+            for (int i = 0; i < ScatterList.MAX_PIECES; i++) {
+                full.add(b, 32L * i + 3, 16);
+            }
+            b.segment().fill((byte) 0);
+            queue.read(NSID, 40, 8, full);
+            for (int i = 0; i < ScatterList.MAX_PIECES; i++) {
+                assertThat(b.segment().asSlice(32L * i + 3, 16).toArray(ValueLayout.JAVA_BYTE)).as("piece %d", i)
+                        .isEqualTo(java.util.Arrays.copyOfRange(expected, 16 * i, 16 * i + 16));
+                assertThat(b.segment().get(ValueLayout.JAVA_BYTE, 32L * i + 3 + 16)).as("the gap after piece %d", i).isZero();
+            }
 
-        // Asynchronously too, with the caller's tag.
-        long[] seen = new long[1];
-        queue.submitRead(NSID, 40, 8, list, 77);
-        assertThat(queue.await((tag, status, result) -> seen[0] = status == 0 ? tag : -status, java.time.Duration.ofSeconds(10)))
-                .isEqualTo(1);
-        assertThat(seen[0]).isEqualTo(77);
+            // Asynchronously too, with the caller's tag.
+            long[] seen = new long[1];
+            queue.submitRead(NSID, 40, 8, list, 77);
+            assertThat(queue.await((tag, status, result) -> seen[0] = status == 0 ? tag : -status, java.time.Duration.ofSeconds(10)))
+                    .isEqualTo(1);
+            assertThat(seen[0]).isEqualTo(77);
+        }
     }
 
     @Test
     void limitsAreRefusedBeforeASlotIsTaken() throws Exception {
-        served = new ServedNvme(dir);
-        NvmeDriver driver = open(NvmeDriver.Options.defaults().withSgls(true));
-        IoQueue queue = driver.ioQueue();
-        DmaRegion buffer = driver.allocateBuffer(driver.maxTransferBytes() + 4096);
-        ScatterList short_ = new ScatterList(2).add(buffer, 0, 500).add(buffer, 1000, 8);
-        assertThatThrownBy(() -> queue.submitRead(NSID, 0, 2, short_, 1)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("holds 508 bytes; the command moves 1024");
-        int beyond = (int) (driver.maxTransferBytes() / BLOCK) + 1;
-        ScatterList big = new ScatterList(2).add(buffer, 0, 4096).add(buffer, 4096, (int) driver.maxTransferBytes() - 3584);
-        assertThatThrownBy(() -> queue.submitRead(NSID, 0, beyond, big, 1)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("MDTS");
-        assertThatThrownBy(() -> new ScatterList(ScatterList.MAX_PIECES + 1)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> new ScatterList(1).add(0x1000, 8).add(0x2000, 8)).isInstanceOf(IllegalStateException.class);
-        assertThat(queue.inFlight()).isZero();
+        try (ServedNvme served = new ServedNvme(dir)) {
+            NvmeDriver driver = served.open(NvmeDriver.Options.defaults().withSgls(true));
+            IoQueue queue = driver.ioQueue();
+            DmaRegion buffer = driver.allocateBuffer(driver.maxTransferBytes() + 4096);
+            ScatterList short_ = new ScatterList(2).add(buffer, 0, 500).add(buffer, 1000, 8);
+            assertThatThrownBy(() -> queue.submitRead(NSID, 0, 2, short_, 1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("holds 508 bytes; the command moves 1024");
+            int beyond = (int) (driver.maxTransferBytes() / BLOCK) + 1;
+            ScatterList big = new ScatterList(2).add(buffer, 0, 4096).add(buffer, 4096, (int) driver.maxTransferBytes() - 3584);
+            assertThatThrownBy(() -> queue.submitRead(NSID, 0, beyond, big, 1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("MDTS");
+            assertThatThrownBy(() -> new ScatterList(ScatterList.MAX_PIECES + 1)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> new ScatterList(1).add(0x1000, 8).add(0x2000, 8)).isInstanceOf(IllegalStateException.class);
+            assertThat(queue.inFlight()).isZero();
+        }
     }
 
     @Test
@@ -159,15 +148,5 @@ class NvmeDriverSglTest {
         byte[] data = new byte[(int) bytes];
         new Random(seed).nextBytes(data);
         return data;
-    }
-
-    private byte[] imageBytes(long offset, int length) throws Exception {
-        try (FileChannel image = FileChannel.open(dir.resolve("disk.img"))) {
-            ByteBuffer bytes = ByteBuffer.allocate(length);
-            while (bytes.hasRemaining() && image.read(bytes, offset + bytes.position()) >= 0) {
-                // read to the end
-            }
-            return bytes.array();
-        }
     }
 }
