@@ -90,13 +90,14 @@ public final class IoQueue {
 
     /**
      * Queues a Read of {@code blocks} into the pieces of {@code data}, which must hold exactly the
-     * blocks' bytes. Several pieces need SGLs ({@link NvmeDriver#usesSgls()}); otherwise as {@link #submitRead}.
+     * blocks' bytes. Several pieces need SGLs ({@link NvmeDriver#usesSgls()}); otherwise as a Read into a
+     * {@link DmaRegion}.
      */
     public void submitRead(int nsid, long lba, int blocks, ScatterList data, long tag) throws IOException {
         submitScattered(IO_READ, nsid, lba, blocks, data, tag);
     }
 
-    /** Queues a Write of {@code blocks} from the pieces of {@code data}; as {@link #submitRead(int, long, int, ScatterList, long)}. */
+    /** Queues a Write of {@code blocks} from the pieces of {@code data}; as the Read of a scatter list. */
     public void submitWrite(int nsid, long lba, int blocks, ScatterList data, long tag) throws IOException {
         submitScattered(IO_WRITE, nsid, lba, blocks, data, tag);
     }
@@ -151,15 +152,19 @@ public final class IoQueue {
     private void submitScattered(int opcode, int nsid, long lba, int blocks, ScatterList data, long tag) throws IOException {
         driver.checkOpen();
         long bytes = checkTransfer(driver.namespace(nsid), lba, blocks);
-        if (data.size() == 1 && data.byteCount() == bytes) {
+        if (data.byteCount() != bytes) {
+            throw new IllegalArgumentException("the scatter list holds %d bytes; the command moves %d".formatted(data.byteCount(),
+                    bytes));
+        }
+        if (data.size() == 1) {
             submitContiguous(opcode, nsid, lba, blocks, bytes, data.iova(0), tag);
             return;
         }
         if (sgls == null) {
-            throw new IllegalArgumentException("a scatter list of %d pieces needs SGLs (Options.withSgls and a controller with SGLS)"
-                    .formatted(data.size()));
+            throw new IllegalArgumentException(("a scatter list of %d pieces needs SGLs (Options.withSgls and a controller"
+                    + " with SGLS)").formatted(data.size()));
         }
-        sgls.checkList(data, bytes);
+        sgls.checkList(data);
         int slot = takeSlot(tag);
         queue.submit(slot, opcode, FLAGS_PSDT_SGL, nsid, queue.slotPageIova(slot), sgls.writeSegment(slot, data), (int) lba,
                 (int) (lba >>> 32), blocks - 1, 0);

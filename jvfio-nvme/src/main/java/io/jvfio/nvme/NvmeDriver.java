@@ -25,6 +25,7 @@ import java.util.concurrent.TimeoutException;
  * thread. The I/O queues' doorbells go through shadow doorbells when the controller offers
  * Doorbell Buffer Config; data is described with PRPs, or SGLs when asked for and supported. Not
  * done yet: per-command timeout with Abort, a reset with I/O queues, Asynchronous Event Requests.
+ * The class runs past 600 lines because bring-up, the admin commands and reset share its state.
  */
 public final class NvmeDriver implements AutoCloseable {
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
@@ -217,7 +218,7 @@ public final class NvmeDriver implements AutoCloseable {
         awaitReady(true);
     }
 
-    /** Set Features Number of Queues, then shadow doorbells when offered and wanted: what an enabled controller needs before I/O queues. */
+    /** Set Features Number of Queues, then shadow doorbells when offered and wanted: needed before I/O queues. */
     private void negotiateIoQueues() throws IOException {
         int wanted = options.maxIoQueues() - 1;
         int granted = adminCommand("Set Features (Number of Queues)", ADMIN_SET_FEATURES, 0, 0,
@@ -457,6 +458,7 @@ public final class NvmeDriver implements AutoCloseable {
     /** The SMART / Health Information log page (Get Log Page 02h, controller-wide). */
     public SmartLog smartLog() throws IOException {
         synchronized (adminLock) {
+            checkOpen();
             MemorySegment page = identifyPage.segment();
             page.fill((byte) 0);
             int dwords = SMART_LOG_BYTES / Integer.BYTES;

@@ -63,7 +63,7 @@ final class NvmeSpec {
     static final int ONCS_DATASET_MANAGEMENT = 1 << 2, ONCS_WRITE_ZEROES = 1 << 3;
     /** OACS bit 8: Doorbell Buffer Config (shadow doorbells and EventIdx). */
     static final int OACS_DOORBELL_BUFFER_CONFIG = 1 << 8;
-    /** SGLS bits 1:0: 00b no SGLs for NVM commands, 01b SGLs with no alignment asked, 10b SGLs with dword alignment and granularity. */
+    /** SGLS bits 1:0: 00b no SGLs for NVM commands, 01b SGLs, 10b SGLs with dword alignment and granularity. */
     static final int SGLS_SUPPORT_MASK = 0x3, SGLS_DWORD_ALIGNED = 0x2;
     static final int ID_NS_NSZE = 0, ID_NS_NCAP = 8, ID_NS_NUSE = 16, ID_NS_NLBAF = 25, ID_NS_FLBAS = 26, ID_NS_LBAF0 = 128;
     static final int ACTIVE_NAMESPACE_LIST_ENTRIES = 1024;

@@ -46,12 +46,8 @@ final class SglBuilder {
         }
     }
 
-    /** Throws IllegalArgumentException unless {@code data} describes exactly {@code bytes} in blocks that follow the rules. */
-    void checkList(ScatterList data, long bytes) {
-        if (data.byteCount() != bytes) {
-            throw new IllegalArgumentException("the scatter list holds %d bytes; the command moves %d".formatted(data.byteCount(),
-                    bytes));
-        }
+    /** Throws IllegalArgumentException unless every piece of {@code data} makes a data block that follows the rules. */
+    void checkList(ScatterList data) {
         for (int i = 0; i < data.size(); i++) {
             checkDataBlock(data.iova(i), data.length(i));
         }

@@ -11,15 +11,16 @@ import java.util.List;
  * The SMART / Health Information log page (Get Log Page 02h, §5.16.1.3), decoded. The 128-bit
  * counters are read as their low 64 bits (unsigned; a real device needs centuries to pass them).
  *
- * @param criticalWarning      bit 0 spare below threshold, 1 temperature, 2 reliability degraded, 3 read-only, 4 volatile backup failed
- * @param temperatureKelvin    the composite temperature
- * @param availableSparePercent      normalised spare capacity left
- * @param spareThresholdPercent      when the spare warning fires
- * @param percentageUsed       the vendor's estimate of the life used (may pass 100)
- * @param dataUnitsRead        thousands of 512-byte units read
- * @param dataUnitsWritten     thousands of 512-byte units written
- * @param controllerBusyMinutes      minutes with commands outstanding
- * @param sensorsKelvin        temperature sensors 1-8 that report (0 means not implemented and is left out)
+ * @param criticalWarning       bits: 0 spare below threshold, 1 temperature, 2 reliability degraded, 3 read-only,
+ *                              4 volatile memory backup failed
+ * @param temperatureKelvin     the composite temperature
+ * @param availableSparePercent normalised spare capacity left
+ * @param spareThresholdPercent where the spare warning fires
+ * @param percentageUsed        the vendor's estimate of the life used (may pass 100)
+ * @param dataUnitsRead         thousands of 512-byte units read
+ * @param dataUnitsWritten      thousands of 512-byte units written
+ * @param controllerBusyMinutes minutes with commands outstanding
+ * @param sensorsKelvin         temperature sensors 1-8 that report (0, not implemented, is left out)
  */
 public record SmartLog(int criticalWarning, int temperatureKelvin, int availableSparePercent, int spareThresholdPercent,
         int percentageUsed, int enduranceGroupWarnings, long dataUnitsRead, long dataUnitsWritten, long hostReadCommands,

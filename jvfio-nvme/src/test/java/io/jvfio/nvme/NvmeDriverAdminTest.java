@@ -54,7 +54,8 @@ class NvmeDriverAdminTest {
                 driver.reset();
             }
             assertThat(served.client.read32(BAR, CSTS) & 3).as("ready, no fatal status").isEqualTo(1);
-            assertThat(served.controller.doorbellStatistics().shadowConfigurations()).as("Doorbell Buffer Config again").isEqualTo(4);
+            assertThat(served.controller.doorbellStatistics().shadowConfigurations()).as("Doorbell Buffer Config again")
+                    .isEqualTo(4);
             assertThat(driver.smartLog().powerCycles()).isEqualTo(1);
             IoQueue queue = driver.ioQueue();
             DmaRegion buffer = driver.allocateBuffer(4096);

@@ -107,8 +107,8 @@ class NvmeDriverSglTest {
             // Asynchronously too, with the caller's tag.
             long[] seen = new long[1];
             queue.submitRead(NSID, 40, 8, list, 77);
-            assertThat(queue.await((tag, status, result) -> seen[0] = status == 0 ? tag : -status, java.time.Duration.ofSeconds(10)))
-                    .isEqualTo(1);
+            CompletionListener record = (tag, status, result) -> seen[0] = status == 0 ? tag : -status;
+            assertThat(queue.await(record, java.time.Duration.ofSeconds(10))).isEqualTo(1);
             assertThat(seen[0]).isEqualTo(77);
         }
     }

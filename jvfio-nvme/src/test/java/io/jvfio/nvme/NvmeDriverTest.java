@@ -128,7 +128,8 @@ class NvmeDriverTest {
                 byte[] expected = out.segment().asSlice(offset, bytes).toArray(ValueLayout.JAVA_BYTE);
                 assertThat(in.segment().asSlice(offset, bytes).toArray(ValueLayout.JAVA_BYTE))
                         .as("%d blocks at page offset %d", blocks, offset).isEqualTo(expected);
-                assertThat(served.imageBytes("disk.img", lba * BLOCK, (int) bytes)).as("the image holds them").isEqualTo(expected);
+                assertThat(served.imageBytes("disk.img", lba * BLOCK, (int) bytes)).as("the image holds them")
+                        .isEqualTo(expected);
                 lba += blocks;
             }
         }

@@ -106,7 +106,8 @@ final class NvmeFormat {
         s.append(row.formatted("media_errors", Long.toUnsignedString(log.mediaErrors())));
         s.append(row.formatted("num_err_log_entries", Long.toUnsignedString(log.errorLogEntries())));
         s.append(row.formatted("Warning Temperature Time", Integer.toUnsignedString(log.warningTemperatureMinutes())));
-        s.append(row.formatted("Critical Composite Temperature Time", Integer.toUnsignedString(log.criticalTemperatureMinutes())));
+        s.append(row.formatted("Critical Composite Temperature Time",
+                Integer.toUnsignedString(log.criticalTemperatureMinutes())));
         for (int i = 0; i < log.sensorsKelvin().size(); i++) {
             int kelvin = log.sensorsKelvin().get(i);
             s.append(row.formatted("Temperature Sensor " + (i + 1), "%d °C (%d K)".formatted(kelvin - 273, kelvin)));
