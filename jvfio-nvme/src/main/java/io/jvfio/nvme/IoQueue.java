@@ -18,8 +18,9 @@ import java.util.concurrent.TimeoutException;
  * <p>Data lies in DMA memory: a {@link DmaRegion} from {@link NvmeDriver#allocateBuffer}, or any
  * segment with the IOVA the device sees it at (dword-aligned, contiguous in the device's space).
  * The driver describes it with PRPs, a PRP list in the command's preallocated page when it spans
- * more than two pages, or with SGLs when the driver uses them ({@link SglBuilder}; a
- * {@link ScatterList} of several pieces needs them); nothing is allocated per command.
+ * more than two pages, or with SGLs when the driver uses them ({@link SglBuilder}); a
+ * {@link ScatterList} goes as SGLs, or as PRPs when its pieces meet on page boundaries
+ * ({@link ScatterPrps}). Nothing is allocated per command.
  */
 public final class IoQueue {
     private static final long PAGE_MASK = PAGE_SIZE - 1;
@@ -90,8 +91,8 @@ public final class IoQueue {
 
     /**
      * Queues a Read of {@code blocks} into the pieces of {@code data}, which must hold exactly the
-     * blocks' bytes. Several pieces need SGLs ({@link NvmeDriver#usesSgls()}); otherwise as a Read into a
-     * {@link DmaRegion}.
+     * blocks' bytes. Without SGLs ({@link NvmeDriver#usesSgls()}) the pieces must meet on page
+     * boundaries; otherwise as a Read into a {@link DmaRegion}.
      */
     public void submitRead(int nsid, long lba, int blocks, ScatterList data, long tag) throws IOException {
         submitScattered(IO_READ, nsid, lba, blocks, data, tag);
@@ -161,8 +162,11 @@ public final class IoQueue {
             return;
         }
         if (sgls == null) {
-            throw new IllegalArgumentException(("a scatter list of %d pieces needs SGLs (Options.withSgls and a controller"
-                    + " with SGLS)").formatted(data.size()));
+            ScatterPrps.check(data);
+            int slot = takeSlot(tag);
+            queue.submit(slot, opcode, nsid, data.iova(0), ScatterPrps.prp2(queue, slot, data), (int) lba, (int) (lba >>> 32),
+                    blocks - 1, 0);
+            return;
         }
         sgls.checkList(data);
         int slot = takeSlot(tag);

@@ -6,8 +6,9 @@ import java.util.Objects;
  * A reusable list of data pieces in DMA memory — each an IOVA and a length — for one command
  * whose data is scattered ({@link IoQueue#submitRead(int, long, int, ScatterList, long)}). Filled
  * with {@link #add} and emptied with {@link #clear}, it allocates nothing after construction.
- * Described with SGLs (one Data Block descriptor per piece), so it needs a driver that uses them
- * ({@link NvmeDriver#usesSgls()}); a list of one piece also goes as PRPs.
+ * Described with SGLs (one Data Block descriptor per piece) when the driver uses them
+ * ({@link NvmeDriver#usesSgls()}), else with PRPs, which take only pieces that meet on page
+ * boundaries (the first may start inside a page, the last end inside one).
  */
 public final class ScatterList {
     /** One page of SGL descriptors: what a command's preallocated segment holds. */

@@ -33,10 +33,9 @@ class NvmeDriverAllocationTest {
             assertThat(driver.usesSgls()).isEqualTo(sgls);
             IoQueue queue = driver.ioQueue();
             DmaRegion buffer = driver.allocateBuffer(64 << 10);
-            ScatterList pieces = null;
-            if (sgls) {   // 32 KiB in three pieces at odd places
-                pieces = new ScatterList(3).add(buffer, 3, 10_000).add(buffer, 40_001, 20_000).add(buffer, 20_000, 2768);
-            }
+            ScatterList pieces = sgls   // 32 KiB in three pieces: at odd places, or meeting on page boundaries for PRPs
+                    ? new ScatterList(3).add(buffer, 3, 10_000).add(buffer, 40_001, 20_000).add(buffer, 20_000, 2768)
+                    : new ScatterList(3).add(buffer, 4, 4092).add(buffer, 32_768, 8192).add(buffer, 8192, 20_484);
             run(queue, buffer, pieces, 5_000);
             long before = Allocations.currentThread();
             run(queue, buffer, pieces, 10_000);
@@ -48,7 +47,7 @@ class NvmeDriverAllocationTest {
 
     /**
      * {@code commands} commands, four in flight: 4 KiB reads (two PRPs) and 32 KiB writes (a PRP
-     * list) in turn; the writes from {@code pieces} when there are some.
+     * list) in turn, every other write from {@code pieces}.
      */
     private void run(IoQueue queue, DmaRegion buffer, ScatterList pieces, int commands) throws Exception {
         long target = completed + commands;
@@ -59,7 +58,7 @@ class NvmeDriverAllocationTest {
             long lba = (i % 200) * 64L;
             if ((i & 1) == 0) {
                 queue.submitRead(1, lba, 8, buffer.segment(), buffer.iova() + 2048, i);
-            } else if (pieces == null) {
+            } else if ((i & 2) == 0) {
                 queue.submitWrite(1, lba, 64, buffer, i);
             } else {
                 queue.submitWrite(1, lba, 64, pieces, i);

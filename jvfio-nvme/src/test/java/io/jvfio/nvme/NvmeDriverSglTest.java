@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * SGLs against jvfio's controller (SGLS 01b: no alignment asked): contiguous buffers at byte
  * offsets PRPs cannot describe, scattered pieces of odd sizes through the command's segment, up to
  * a full page of descriptors, checked in the image file; the limits refused before a slot is taken.
+ * Without SGLs, scatter lists on page boundaries as PRPs.
  */
 class NvmeDriverSglTest {
     private static final int NSID = 1, BLOCK = 512;
@@ -35,10 +36,62 @@ class NvmeDriverSglTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not dword-aligned (PRP1)");
             ScatterList two = new ScatterList(2).add(buffer, 0, 256).add(buffer, 4096, 256);
             assertThatThrownBy(() -> driver.ioQueue().read(NSID, 0, 1, two)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("needs SGLs");
+                    .hasMessageContaining("piece 0 of the scatter list (256 bytes at IOVA 0x%x) does not end on a page boundary",
+                            buffer.iova());
+            ScatterList inside = new ScatterList(2).add(buffer, 0, 4096).add(buffer, 4100, 1024);
+            assertThatThrownBy(() -> driver.ioQueue().read(NSID, 0, 10, inside)).hasMessageContaining("piece 1")
+                    .hasMessageContaining("does not start on a page boundary");
             ScatterList one = new ScatterList(1).add(buffer, 0, 1024);
             driver.ioQueue().read(NSID, 0, 2, one);   // one piece goes as PRPs
         }
+    }
+
+    /** Without SGLs a scatter list whose pieces meet on page boundaries goes as PRP1 and PRP2, or a PRP list. */
+    @Test
+    void scatterListsOnPageBoundariesGoAsPrps() throws Exception {
+        try (ServedNvme served = new ServedNvme(dir)) {
+            NvmeDriver driver = served.open(NvmeDriver.Options.defaults());
+            IoQueue queue = driver.ioQueue();
+            DmaRegion a = driver.allocateBuffer(64 << 10), b = driver.allocateBuffer(64 << 10);
+            // Three pieces, three pages after PRP1's (a list); then two pieces, one page after PRP1's (PRP2 itself).
+            int[][][] lists = {{{0, 2048, 2048}, {1, 8192, 8192}, {0, 16384, 1536}}, {{1, 3072, 1024}, {0, 40960, 512}}};
+            long lba = 200;
+            for (int[][] pieces : lists) {
+                ScatterList list = new ScatterList(pieces.length);
+                int bytes = 0;
+                for (int[] piece : pieces) {
+                    list.add(piece[0] == 0 ? a : b, piece[1], piece[2]);
+                    bytes += piece[2];
+                }
+                byte[] expected = random(bytes, (int) lba);
+                scatter(expected, pieces, a, b);
+                queue.write(NSID, lba, bytes / BLOCK, list);
+                assertThat(served.imageBytes("disk.img", lba * BLOCK, bytes)).isEqualTo(expected);
+                a.segment().fill((byte) 0);
+                b.segment().fill((byte) 0);
+                queue.read(NSID, lba, bytes / BLOCK, list);
+                assertThat(gather(pieces, a, b, bytes)).isEqualTo(expected);
+                lba += 100;
+            }
+        }
+    }
+
+    private static void scatter(byte[] data, int[][] pieces, DmaRegion a, DmaRegion b) {
+        int at = 0;
+        for (int[] piece : pieces) {
+            MemorySegment.copy(MemorySegment.ofArray(data), at, (piece[0] == 0 ? a : b).segment(), piece[1], piece[2]);
+            at += piece[2];
+        }
+    }
+
+    private static byte[] gather(int[][] pieces, DmaRegion a, DmaRegion b, int bytes) {
+        byte[] data = new byte[bytes];
+        int at = 0;
+        for (int[] piece : pieces) {
+            MemorySegment.copy((piece[0] == 0 ? a : b).segment(), piece[1], MemorySegment.ofArray(data), at, piece[2]);
+            at += piece[2];
+        }
+        return data;
     }
 
     @ParameterizedTest(name = "shared memory {0}")
@@ -81,13 +134,10 @@ class NvmeDriverSglTest {
             // Written from four pieces in two buffers, out of order and at odd addresses...
             int[][] pieces = {{0, 7, 100}, {1, 30001, 412}, {0, 50003, 3000}, {1, 5, 584}};   // buffer, offset, length
             ScatterList list = new ScatterList(4);
-            int at = 0;
             for (int[] piece : pieces) {
-                DmaRegion region = piece[0] == 0 ? a : b;
-                MemorySegment.copy(MemorySegment.ofArray(expected), at, region.segment(), piece[1], piece[2]);
-                list.add(region, piece[1], piece[2]);
-                at += piece[2];
+                list.add(piece[0] == 0 ? a : b, piece[1], piece[2]);
             }
+            scatter(expected, pieces, a, b);
             queue.write(NSID, 40, 8, list);
             assertThat(served.imageBytes("disk.img", 40 * BLOCK, 4096)).isEqualTo(expected);
 
