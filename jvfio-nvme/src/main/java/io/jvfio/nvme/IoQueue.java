@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.concurrent.TimeoutException;
 
 /**
  * One I/O queue pair of an {@link NvmeDriver}, used by one thread ({@link NvmeDriver#ioQueue()}).
@@ -24,9 +23,12 @@ public final class IoQueue {
     private static final long PAGE_MASK = PAGE_SIZE - 1;
     private static final int MAX_BLOCKS_PER_COMMAND = 1 << 16;   // NLB is a 0's based 16-bit count
 
+    /** How long a blocking call waits for its completion between two looks at the timeouts, at most. */
+    private static final long BLOCKING_LOOK_NANOS = 100_000_000;
+
     private final NvmeDriver driver;
     private final QueuePair queue;
-    private final long timeoutNanos;
+    private final QueueRecovery recovery;
     /** The status and result of the blocking command, set by {@link #blockingDone}. */
     private int blockingStatus, blockingResult;
     private boolean blockingCompleted;
@@ -36,14 +38,18 @@ public final class IoQueue {
         blockingCompleted = true;
     };
 
-    IoQueue(NvmeDriver driver, QueuePair queue, long timeoutNanos) {
+    IoQueue(NvmeDriver driver, QueuePair queue, QueueRecovery recovery) {
         this.driver = driver;
         this.queue = queue;
-        this.timeoutNanos = timeoutNanos;
+        this.recovery = recovery;
     }
 
     QueuePair pair() {
         return queue;
+    }
+
+    QueueRecovery recovery() {
+        return recovery;
     }
 
     /** The queue identifier (1 and up). */
@@ -84,20 +90,29 @@ public final class IoQueue {
         submitData(IO_WRITE, nsid, lba, blocks, buffer.segment(), 0, buffer.iova(), tag);
     }
 
-    /** Hands the completions already there to {@code listener}; returns how many. Never waits. */
+    /**
+     * Hands the completions already there to {@code listener}; returns how many. Never waits for
+     * the controller, but a command past its timeout is aborted here (an admin command), and
+     * commands a controller reset took away are handed over with {@link NvmeStatus#HOST_ABORTED}.
+     */
     public int poll(CompletionListener listener) throws IOException {
-        return queue.reap(listener);
+        int reaped = queue.reap(listener);
+        return recovery.due(reaped) ? reaped + recovery.recover(listener) : reaped;
     }
 
     /**
-     * Waits up to {@code timeout} for a completion, then hands all that are there to {@code listener};
-     * returns how many (0 when the time ran out).
+     * Waits up to {@code timeout} for a completion, then hands all that are there to {@code listener},
+     * as {@link #poll}; returns how many (0 when the time ran out).
      */
     public int await(CompletionListener listener, Duration timeout) throws IOException {
-        if (!queue.awaitCompletion(System.nanoTime() + timeout.toNanos())) {
-            return 0;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            queue.awaitCompletion(recovery.wakeBy(deadline));
+            int handed = poll(listener);
+            if (handed > 0 || System.nanoTime() - deadline > 0) {
+                return handed;
+            }
         }
-        return queue.reap(listener);
     }
 
     /** A Read or Write of the data at {@code offset} of {@code buffer}, which the device sees at {@code iova}. */
@@ -156,11 +171,14 @@ public final class IoQueue {
         return bytes;
     }
 
-    private int takeSlot(long tag) {
+    /** A slot for a command about to be submitted, its timeout running; the queue made current after a reset first. */
+    private int takeSlot(long tag) throws IOException {
+        recovery.beforeSubmit();
         int slot = queue.acquireSlot(tag);
         if (slot < 0) {
             throw new IllegalStateException("queue %d is full: %d commands in flight".formatted(id(), depth()));
         }
+        recovery.started(slot);
         return slot;
     }
 
@@ -269,15 +287,15 @@ public final class IoQueue {
         }
     }
 
+    /**
+     * Waits for the blocking command's completion: past the I/O timeout it is aborted, and after a
+     * reset it fails with {@link NvmeStatus#HOST_ABORTED} ({@link QueueRecovery}).
+     */
     private int awaitBlocking(String name, int opcode) throws IOException {
         blockingCompleted = false;
-        long deadline = System.nanoTime() + timeoutNanos;
         while (!blockingCompleted) {
-            if (!queue.awaitCompletion(deadline)) {
-                throw new IOException(new TimeoutException("%s on queue %d: no completion within %d ms (abort and reset are not done yet)"
-                        .formatted(name, id(), timeoutNanos / 1_000_000)));
-            }
-            queue.reap(blockingDone);
+            queue.awaitCompletion(recovery.wakeBy(System.nanoTime() + BLOCKING_LOOK_NANOS));
+            poll(blockingDone);
         }
         if (!NvmeStatus.isSuccess(blockingStatus)) {
             throw new NvmeException(name, opcode, blockingStatus);

@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeoutException;
 
 /**
  * A userspace NVMe driver over any {@link DeviceHandle} (a vfio-user server's device, later a kernel
@@ -22,8 +21,12 @@ import java.util.concurrent.TimeoutException;
  * the I/O queues and shuts the controller down normally (CC.SHN) before releasing the memory.
  *
  * <p>Admin commands are serialized on the admin queue; I/O goes through {@link IoQueue}s, one per
- * thread. Not done yet: SGLs, per-command timeout with Abort and controller reset, Asynchronous
- * Event Requests, shadow doorbells.
+ * thread. A command outstanding past its timeout gets an Abort, then a controller {@link #reset}
+ * ({@link QueueRecovery}); an admin command past the admin timeout resets the controller at once.
+ * Asynchronous events are kept requested and handed over by {@link #pollEvents} and
+ * {@link #awaitEvent} ({@link AsyncEventService}): the driver starts no thread of its own, so the
+ * admin completion queue is serviced by every admin command and by those two calls, as in SPDK.
+ * Not done yet: SGLs, shadow doorbells.
  */
 public final class NvmeDriver implements AutoCloseable {
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
@@ -32,6 +35,7 @@ public final class NvmeDriver implements AutoCloseable {
     /** The most one PRP list page describes after PRP1's page: the driver's own limit on a transfer. */
     private static final long PRP_LIST_LIMIT_BYTES = (long) PRP_ENTRIES_PER_PAGE * PAGE_SIZE;
     private static final Duration REGISTER_POLL = Duration.ofMillis(1);
+    private static final System.Logger LOG = System.getLogger(NvmeDriver.class.getName());
 
     /**
      * How the driver runs a controller.
@@ -44,11 +48,14 @@ public final class NvmeDriver implements AutoCloseable {
      * @param ioQueueEntries    entries of each I/O queue (at least 2; at most what CAP.MQES allows)
      * @param maxIoQueues       the I/O queue pairs to ask for (Set Features Number of Queues)
      * @param iovaBase          where the driver's DMA memory starts in the device's address space
-     * @param commandTimeout    how long an admin command or a blocking I/O may take
+     * @param ioTimeout         how long an I/O command may be outstanding before it is aborted, and
+     *                          after the Abort before the controller is reset (Linux's io_timeout)
+     * @param adminTimeout      how long an admin command may take before the controller is reset
      * @param shutdownTimeout   how long {@link #close()} waits for the shutdown to complete
      */
     public record Options(boolean interrupts, boolean sharedMemory, boolean mappedDoorbells, int adminQueueEntries,
-            int ioQueueEntries, int maxIoQueues, long iovaBase, Duration commandTimeout, Duration shutdownTimeout) {
+            int ioQueueEntries, int maxIoQueues, long iovaBase, Duration ioTimeout, Duration adminTimeout,
+            Duration shutdownTimeout) {
 
         public Options {
             if (adminQueueEntries < 2 || adminQueueEntries > 4096 || ioQueueEntries < 2 || ioQueueEntries > 65536
@@ -58,29 +65,38 @@ public final class NvmeDriver implements AutoCloseable {
             }
         }
 
-        /** Polled, shared memory, mapped doorbells when offered, 32 admin entries, up to 8 I/O queues of 256. */
+        /**
+         * Polled, shared memory, mapped doorbells when offered, 32 admin entries, up to 8 I/O queues
+         * of 256; Linux's timeouts: 30 s for I/O, 60 s for admin commands.
+         */
         public static Options defaults() {
-            return new Options(false, true, true, 32, 256, 8, 0x10_0000, Duration.ofSeconds(30), Duration.ofSeconds(10));
+            return new Options(false, true, true, 32, 256, 8, 0x10_0000, Duration.ofSeconds(30), Duration.ofSeconds(60),
+                    Duration.ofSeconds(10));
+        }
+
+        public Options withTimeouts(Duration io, Duration admin) {
+            return new Options(interrupts, sharedMemory, mappedDoorbells, adminQueueEntries, ioQueueEntries, maxIoQueues,
+                    iovaBase, io, admin, shutdownTimeout);
         }
 
         public Options withInterrupts(boolean on) {
             return new Options(on, sharedMemory, mappedDoorbells, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
-                    commandTimeout, shutdownTimeout);
+                    ioTimeout, adminTimeout, shutdownTimeout);
         }
 
         public Options withSharedMemory(boolean on) {
             return new Options(interrupts, on, mappedDoorbells, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
-                    commandTimeout, shutdownTimeout);
+                    ioTimeout, adminTimeout, shutdownTimeout);
         }
 
         public Options withMappedDoorbells(boolean on) {
             return new Options(interrupts, sharedMemory, on, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
-                    commandTimeout, shutdownTimeout);
+                    ioTimeout, adminTimeout, shutdownTimeout);
         }
 
         public Options withIoQueues(int count, int entries) {
             return new Options(interrupts, sharedMemory, mappedDoorbells, adminQueueEntries, entries, count, iovaBase,
-                    commandTimeout, shutdownTimeout);
+                    ioTimeout, adminTimeout, shutdownTimeout);
         }
     }
 
@@ -91,25 +107,31 @@ public final class NvmeDriver implements AutoCloseable {
     /** The I/O queues created, in order; guarded by {@link #adminLock}. */
     private final List<IoQueue> ioQueues = new ArrayList<>();
     private final Object adminLock = new Object();
-    /** The admin command's outcome, set by {@link #adminDone}; guarded by {@link #adminLock}. */
-    private int adminStatus, adminResult;
-    private final CompletionListener adminDone = (tag, status, result) -> {
-        adminStatus = status;
-        adminResult = result;
-    };
     private long cap;
     private long readyTimeoutNanos;
     private Interrupts interrupts;
     private Doorbells doorbells;
-    private QueuePair admin;
+    /** The admin queue and the event service; used under {@link #adminLock}. */
+    private AdminQueue admin;
+    private AsyncEventService events;
     private DmaRegion identifyPage;
     private ControllerIdentity identity;
-    private List<Namespace> namespaces;
+    /** OAES of Identify Controller: the notices the controller can report. */
+    private int optionalEvents;
+    /** The namespaces, replaced whole by a rescan. */
+    private volatile List<Namespace> namespaces;
     /** The same, for a lookup on the I/O path that allocates no iterator. */
-    private Namespace[] namespaceArray;
+    private volatile Namespace[] namespaceArray;
     private int grantedIoQueues;
     private int ioQueueEntries;
     private long maxTransferBytes;
+    /** Counts controller resets; an I/O queue whose generation differs restarts ({@link QueueRecovery}). */
+    private volatile int generation;
+    /** Once brought up: an admin timeout from now on resets the controller. Guarded by {@link #adminLock}. */
+    private boolean running;
+    private boolean resetting;
+    /** Why a reset failed: the driver is unusable from then on. */
+    private volatile IOException failure;
     private volatile boolean closed;
 
     private NvmeDriver(DeviceHandle device, Options options) {
@@ -170,26 +192,42 @@ public final class NvmeDriver implements AutoCloseable {
         if (options.interrupts()) {
             interrupts = wireMsix(options.maxIoQueues() + 1);
         }
-        admin = new QueuePair(0, adminEntries, memory.allocate((long) adminEntries * SQE_SIZE),
-                memory.allocate((long) adminEntries * CQE_SIZE), null, doorbells, interrupts, 0);
-        device.write32(BAR, REG_AQA, (adminEntries - 1) << 16 | (adminEntries - 1));
-        device.write64(BAR, REG_ASQ, admin.submissions.iova());
-        device.write64(BAR, REG_ACQ, admin.completions.iova());
-        int cc = CC_CSS_NVM | 0 << CC_MPS_SHIFT | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT;
-        device.write32(BAR, REG_CC, cc);
-        device.write32(BAR, REG_CC, cc | CC_EN);
-        awaitReady(true);
+        admin = new AdminQueue(new QueuePair(0, adminEntries, memory.allocate((long) adminEntries * SQE_SIZE),
+                memory.allocate((long) adminEntries * CQE_SIZE), null, doorbells, interrupts, 0),
+                options.adminTimeout().toNanos());
+        enable();
 
         identifyPage = memory.allocate(PAGE_SIZE);
         identity = identifyController();
         long mdtsBytes = identity.maxTransferBytes();
         maxTransferBytes = mdtsBytes == 0 ? PRP_LIST_LIMIT_BYTES : Math.min(mdtsBytes, PRP_LIST_LIMIT_BYTES);
-        namespaces = identifyNamespaces();
-        namespaceArray = namespaces.toArray(Namespace[]::new);
+        rescanNamespaces();
+        grantedIoQueues = askForIoQueues();
+        events = new AsyncEventService(this, admin, memory.allocate(PAGE_SIZE));
+        events.start(optionalEvents);
+        synchronized (adminLock) {
+            running = true;
+        }
+    }
+
+    /** The admin queues in AQA/ASQ/ACQ, CC with the driver's settings, then EN=1 and RDY=1 within CAP.TO. */
+    private void enable() throws IOException {
+        QueuePair queue = admin.pair();
+        device.write32(BAR, REG_AQA, (queue.entries - 1) << 16 | (queue.entries - 1));
+        device.write64(BAR, REG_ASQ, queue.submissions.iova());
+        device.write64(BAR, REG_ACQ, queue.completions.iova());
+        int cc = CC_CSS_NVM | 0 << CC_MPS_SHIFT | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT;
+        device.write32(BAR, REG_CC, cc);
+        device.write32(BAR, REG_CC, cc | CC_EN);
+        awaitReady(true);
+    }
+
+    /** Set Features Number of Queues; returns the I/O queue pairs granted, at most the options' count. */
+    private int askForIoQueues() throws IOException {
         int wanted = options.maxIoQueues() - 1;
         int granted = adminCommand("Set Features (Number of Queues)", ADMIN_SET_FEATURES, 0, 0,
                 FEATURE_NUMBER_OF_QUEUES, wanted << 16 | wanted);
-        grantedIoQueues = Math.min(options.maxIoQueues(), Math.min((granted & 0xffff) + 1, (granted >>> 16) + 1));
+        return Math.min(options.maxIoQueues(), Math.min((granted & 0xffff) + 1, (granted >>> 16) + 1));
     }
 
     /** Memory space and bus mastering on in the command register, as a kernel driver's pci_enable_device and set_master. */
@@ -256,6 +294,7 @@ public final class NvmeDriver implements AutoCloseable {
     private ControllerIdentity identifyController() throws IOException {
         MemorySegment id = identify(CNS_CONTROLLER, 0);
         int mdts = Byte.toUnsignedInt(id.get(ValueLayout.JAVA_BYTE, ID_CTRL_MDTS));
+        optionalEvents = id.get(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_OAES);
         long minPage = 1L << (PAGE_SHIFT + (cap >>> CAP_MPSMIN_SHIFT & 0xf));
         return new ControllerIdentity(u16(id, ID_CTRL_VID), u16(id, ID_CTRL_SSVID), ascii(id, ID_CTRL_SN, SN_BYTES),
                 ascii(id, ID_CTRL_MN, MN_BYTES), ascii(id, ID_CTRL_FR, FR_BYTES), u16(id, ID_CTRL_CNTLID),
@@ -324,25 +363,152 @@ public final class NvmeDriver implements AutoCloseable {
 
     /**
      * Runs one admin command to its completion; returns its Dword 0, or throws {@link NvmeException}
-     * on an error status and IOException when it does not complete within the command timeout.
+     * on an error status and IOException when it does not complete within the admin timeout — once
+     * the driver is up, after resetting the controller (as Linux does for an admin command).
      */
     int adminCommand(String name, int opcode, int nsid, long prp1, int cdw10, int cdw11) throws IOException {
         synchronized (adminLock) {
             checkOpen();
-            int slot = admin.acquireSlot(opcode);
-            if (slot < 0) {
-                throw new IllegalStateException("the admin queue is full");
+            try {
+                return admin.run(name, opcode, nsid, prp1, cdw10, cdw11);
+            } catch (AdminQueue.CommandTimeout e) {
+                if (running && !resetting) {
+                    LOG.log(System.Logger.Level.WARNING, "{0}: resetting the controller", e.getCause().getMessage());
+                    try {
+                        resetController();
+                    } catch (IOException failed) {
+                        e.addSuppressed(failed);
+                    }
+                }
+                throw e;
             }
-            admin.submit(slot, opcode, nsid, prp1, 0, cdw10, cdw11, 0, 0);
-            if (!admin.awaitCompletion(System.nanoTime() + options.commandTimeout().toNanos())) {
-                throw new IOException(new TimeoutException("%s: no completion within %s".formatted(name, options.commandTimeout())));
-            }
-            admin.reap(adminDone);
-            if (!NvmeStatus.isSuccess(adminStatus)) {
-                throw new NvmeException(name, opcode, adminStatus);
-            }
-            return adminResult;
         }
+    }
+
+    // ---------------------------------------------------------------- timeouts and resets
+
+    /** The number of controller resets so far: an I/O queue of an older one restarts. */
+    int generation() {
+        return generation;
+    }
+
+    /** Whether CSTS shows a controller fatal status (or reads as all ones: the device is gone). */
+    boolean controllerFatal() throws IOException {
+        int csts = device.read32(BAR, REG_CSTS);
+        return csts == -1 || (csts & CSTS_CFS) != 0;
+    }
+
+    /**
+     * Abort (§5.1) of command {@code cid} on submission queue {@code sqid}, which timed out. Its
+     * answer does not matter (the command completes, or is taken by a reset after another
+     * timeout); an Abort that itself times out has reset the controller already.
+     */
+    void abort(int sqid, int cid) throws IOException {
+        LOG.log(System.Logger.Level.WARNING, "command {0} on queue {1} timed out: aborting it", cid, sqid);
+        try {
+            adminCommand("Abort", ADMIN_ABORT, 0, 0, cid << 16 | sqid, 0);
+        } catch (NvmeException e) {   // e.g. Abort Command Limit Exceeded
+            LOG.log(System.Logger.Level.WARNING, "the Abort of command {0} on queue {1}: {2}", cid, sqid, e.getMessage());
+        } catch (AdminQueue.CommandTimeout e) {
+            checkOpen();   // the reset that followed failed
+        }
+    }
+
+    /** Command {@code cid} on queue {@code sqid} outlived its Abort (or the controller is fatal): a reset, unless one came since {@code seen}. */
+    void resetAfterTimeout(int sqid, int cid, int seen) throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            if (generation == seen) {
+                LOG.log(System.Logger.Level.WARNING, "command {0} on queue {1} did not complete after its Abort: resetting the controller",
+                        cid, sqid);
+                resetController();
+            }
+        }
+    }
+
+    /**
+     * Resets the controller (CC.EN=0, CSTS.RDY=0, admin queues anew, enabled, Number of Queues and
+     * asynchronous events as before) — what a command timeout does, for a caller that wants it.
+     * Commands outstanding are completed with {@link NvmeStatus#HOST_ABORTED} ({@link NvmeException}
+     * from a blocking call); each thread's {@link IoQueue} stays valid and is created at the
+     * controller again at its next submission. When the reset fails the driver is unusable (an
+     * IllegalStateException from then on) and only {@link #close} remains.
+     */
+    public void reset() throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            resetController();
+        }
+    }
+
+    private void resetController() throws IOException {
+        resetting = true;
+        try {
+            disable();
+            generation++;   // only once the controller no longer reaches the queues: their threads restart them now
+            admin.restart();
+            enable();
+            int granted = askForIoQueues();
+            if (granted < ioQueues.size()) {
+                throw new IOException("after the reset the controller grants %d I/O queues, %d are in use".formatted(granted,
+                        ioQueues.size()));
+            }
+            events.start(optionalEvents);
+        } catch (IOException | RuntimeException e) {
+            failure = new IOException("the controller reset failed: " + e.getMessage(), e);
+            throw failure;
+        } finally {
+            resetting = false;
+        }
+    }
+
+    /**
+     * Creates I/O queue {@code pair} at the controller again after a reset; false (nothing done)
+     * when the controller was reset again since {@code seenGeneration} (the queue restarts first).
+     */
+    boolean recreate(QueuePair pair, int seenGeneration) throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            if (seenGeneration != generation) {
+                return false;
+            }
+            createAtController(pair);
+            return true;
+        }
+    }
+
+    // ---------------------------------------------------------------- asynchronous events
+
+    /**
+     * Services the admin completion queue now and returns the asynchronous events reported since
+     * the last call (their log pages read, the namespaces rescanned after a namespace change);
+     * never waits for an event. The driver has no thread of its own: events reach the caller
+     * through this, {@link #awaitEvent} and any admin command.
+     */
+    public List<AsyncEvent> pollEvents() throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            return events.poll();
+        }
+    }
+
+    /** {@link #pollEvents} until there is an event or {@code timeout} passes; the events, or an empty list. */
+    public List<AsyncEvent> awaitEvent(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<AsyncEvent> found = pollEvents();
+            if (!found.isEmpty() || System.nanoTime() - deadline > 0) {
+                return found;
+            }
+            sleep(REGISTER_POLL);   // the admin lock is free meanwhile
+        }
+    }
+
+    /** Identifies the active namespaces again (at bring-up and after a Namespace Attribute Notice). */
+    void rescanNamespaces() throws IOException {
+        List<Namespace> found = identifyNamespaces();
+        namespaceArray = found.toArray(Namespace[]::new);
+        namespaces = found;
     }
 
     // ---------------------------------------------------------------- what callers use
@@ -352,7 +518,7 @@ public final class NvmeDriver implements AutoCloseable {
         return identity;
     }
 
-    /** The active namespaces, by namespace identifier. */
+    /** The active namespaces, by namespace identifier (as of the last scan: see {@link #pollEvents}). */
     public List<Namespace> namespaces() {
         return namespaces;
     }
@@ -408,15 +574,21 @@ public final class NvmeDriver implements AutoCloseable {
             QueuePair pair = new QueuePair(qid, entries, memory.allocate((long) entries * SQE_SIZE),
                     memory.allocate((long) entries * CQE_SIZE), memory.allocate((long) (entries - 1) * PAGE_SIZE), doorbells,
                     interrupts, vector);
-            int cqFlags = QUEUE_PHYSICALLY_CONTIGUOUS | (interrupts != null ? CQ_INTERRUPTS_ENABLED : 0);
-            adminCommand("Create I/O Completion Queue " + qid, ADMIN_CREATE_CQ, 0, pair.completions.iova(),
-                    (entries - 1) << 16 | qid, vector << 16 | cqFlags);
-            adminCommand("Create I/O Submission Queue " + qid, ADMIN_CREATE_SQ, 0, pair.submissions.iova(),
-                    (entries - 1) << 16 | qid, qid << 16 | QUEUE_PHYSICALLY_CONTIGUOUS);
-            IoQueue queue = new IoQueue(this, pair, options.commandTimeout().toNanos());
+            createAtController(pair);
+            IoQueue queue = new IoQueue(this, pair, new QueueRecovery(this, pair, options.ioTimeout().toNanos(), generation));
             ioQueues.add(queue);
             return queue;
         }
+    }
+
+    /** Create I/O Completion Queue, then Submission Queue, for {@code pair}'s memory. */
+    private void createAtController(QueuePair pair) throws IOException {
+        int qid = pair.id, entries = pair.entries, vector = pair.vector();
+        int cqFlags = QUEUE_PHYSICALLY_CONTIGUOUS | (interrupts != null ? CQ_INTERRUPTS_ENABLED : 0);
+        adminCommand("Create I/O Completion Queue " + qid, ADMIN_CREATE_CQ, 0, pair.completions.iova(),
+                (entries - 1) << 16 | qid, vector << 16 | cqFlags);
+        adminCommand("Create I/O Submission Queue " + qid, ADMIN_CREATE_SQ, 0, pair.submissions.iova(),
+                (entries - 1) << 16 | qid, qid << 16 | QUEUE_PHYSICALLY_CONTIGUOUS);
     }
 
     /** Zeroed DMA memory for data (page-aligned), reachable by the device until {@link #release} or close. */
@@ -429,10 +601,14 @@ public final class NvmeDriver implements AutoCloseable {
         memory.release(buffer);
     }
 
-    /** Throws IllegalStateException once the driver is closed (its queues' memory is gone). */
+    /** Throws IllegalStateException once the driver is closed (its queues' memory is gone) or a reset failed. */
     void checkOpen() {
         if (closed) {
             throw new IllegalStateException("the NVMe driver is closed");
+        }
+        IOException failed = failure;
+        if (failed != null) {
+            throw new IllegalStateException("the NVMe driver is unusable: " + failed.getMessage(), failed);
         }
     }
 
@@ -450,9 +626,11 @@ public final class NvmeDriver implements AutoCloseable {
             }
             IOException failed = null;
             try {
-                if (device.isConnected()) {
+                if (device.isConnected() && failure == null) {
                     deleteIoQueues();
                     shutDown();
+                } else if (device.isConnected()) {
+                    disable();   // a failed reset: whatever the controller still does, it stops reaching the memory
                 }
             } catch (IOException e) {
                 failed = e;
@@ -473,6 +651,9 @@ public final class NvmeDriver implements AutoCloseable {
 
     private void deleteIoQueues() throws IOException {
         for (int i = ioQueues.size() - 1; i >= 0; i--) {
+            if (!ioQueues.get(i).recovery().createdIn(generation)) {
+                continue;   // not created again since a reset: its thread did not use it since
+            }
             int qid = ioQueues.get(i).id();
             adminCommand("Delete I/O Submission Queue " + qid, ADMIN_DELETE_SQ, 0, 0, qid, 0);
             adminCommand("Delete I/O Completion Queue " + qid, ADMIN_DELETE_CQ, 0, 0, qid, 0);

@@ -1,0 +1,216 @@
+package io.jvfio.nvme;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.jvfio.devices.nvme.CommandDrops;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Timeouts, Aborts and controller resets, and asynchronous events, against jvfio's controller made
+ * to drop commands ({@link CommandDrops}): a dropped command is aborted and completes with Command
+ * Abort Requested; one whose Abort goes unanswered is taken by a reset, after which every thread's
+ * queue works again and the data written before is still there; events raised on the controller
+ * reach the caller with their log pages. Timeouts are short; nothing asserts how long anything took.
+ */
+class NvmeRecoveryTest {
+    private static final int NSID = 1, BLOCK = 512, READ = 0x02, ABORT = 0x08;
+    private static final Duration SHORT = Duration.ofMillis(300), WAIT = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+    ServedNvme served;
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (served != null) {
+            served.close();
+        }
+    }
+
+    private NvmeDriver open(Duration ioTimeout, Duration adminTimeout) throws Exception {
+        served = new ServedNvme(dir);
+        return served.closeLater(NvmeDriver.open(served.client, NvmeDriver.Options.defaults().withTimeouts(ioTimeout,
+                adminTimeout)));
+    }
+
+    /** Statuses by tag as a listener hears them. */
+    private static final class Heard implements CompletionListener {
+        final List<long[]> completions = new ArrayList<>();
+
+        @Override
+        public void completed(long tag, int status, int result) {
+            completions.add(new long[] {tag, status});
+        }
+
+        /** Awaits completions on {@code queue} until {@code count} were heard. */
+        Heard awaitOn(IoQueue queue, int count) throws Exception {
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (completions.size() < count && System.nanoTime() - deadline < 0) {
+                queue.await(this, Duration.ofMillis(50));
+            }
+            assertThat(completions).as("completions heard").hasSize(count);
+            return this;
+        }
+    }
+
+    private static DmaRegion pattern(NvmeDriver driver, int blocks, int seed) throws Exception {
+        DmaRegion buffer = driver.allocateBuffer((long) blocks * BLOCK);
+        for (int i = 0; i < blocks * BLOCK; i++) {
+            buffer.segment().set(ValueLayout.JAVA_BYTE, i, (byte) (i * 31 + seed));
+        }
+        return buffer;
+    }
+
+    private static void assertSameBytes(DmaRegion actual, DmaRegion expected) {
+        assertThat(actual.segment().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(expected.segment().toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    @Test
+    void aDroppedReadIsAbortedAndCompletesWithCommandAbortRequested() throws Exception {
+        NvmeDriver driver = open(SHORT, WAIT);
+        IoQueue queue = driver.ioQueue();
+        DmaRegion written = pattern(driver, 8, 1);
+        queue.write(NSID, 0, 8, written);
+        DmaRegion read = driver.allocateBuffer(8 * BLOCK);
+
+        served.controller.commandDrops().drop(queue.id(), READ, 1);
+        queue.submitRead(NSID, 0, 8, read, 42);
+        Heard heard = new Heard().awaitOn(queue, 1);
+        assertThat(heard.completions.getFirst()).containsExactly(42, NvmeStatus.ABORT_REQUESTED);
+        assertThat(served.controller.commandDrops().withheldCount()).isZero();
+
+        served.controller.commandDrops().drop(queue.id(), READ, 1);   // a blocking call: the status as an exception
+        assertThatThrownBy(() -> queue.read(NSID, 0, 8, read)).isInstanceOfSatisfying(NvmeException.class, e -> {
+            assertThat(e.statusCodeType()).isEqualTo(NvmeException.SCT_GENERIC);
+            assertThat(e.statusCode()).isEqualTo(0x07);
+            assertThat(e.getMessage()).contains("Command Abort Requested");
+        });
+
+        queue.read(NSID, 0, 8, read);   // nothing left to drop: the queue goes on
+        assertSameBytes(read, written);
+    }
+
+    @Test
+    void anUnansweredAbortResetsTheControllerAndEveryQueueWorksAgain() throws Exception {
+        NvmeDriver driver = open(SHORT, Duration.ofSeconds(1));
+        IoQueue queue = driver.ioQueue();
+        DmaRegion written = pattern(driver, 16, 2);
+        queue.write(NSID, 100, 16, written);
+        try (ExecutorService other = Executors.newSingleThreadExecutor()) {
+            DmaRegion otherWritten = pattern(driver, 4, 3);
+            other.submit(() -> {
+                driver.ioQueue().write(NSID, 200, 4, otherWritten);   // a second thread's queue, created before the reset
+                return null;
+            }).get();
+
+            CommandDrops drops = served.controller.commandDrops();
+            drops.drop(queue.id(), READ, 1);
+            drops.ignoreAborts(true);
+            queue.submitRead(NSID, 100, 16, driver.allocateBuffer(16 * BLOCK), 7);
+            Heard heard = new Heard().awaitOn(queue, 1);
+            assertThat(heard.completions.getFirst()).containsExactly(7, NvmeStatus.HOST_ABORTED);
+            assertThat(drops.withheldCount()).as("the reset forgot the dropped read").isZero();
+            drops.ignoreAborts(false);
+
+            DmaRegion read = driver.allocateBuffer(16 * BLOCK);
+            queue.read(NSID, 100, 16, read);
+            assertSameBytes(read, written);
+            Future<DmaRegion> otherRead = other.submit(() -> {
+                DmaRegion back = driver.allocateBuffer(4 * BLOCK);
+                driver.ioQueue().read(NSID, 200, 4, back);   // the same IoQueue object, created again at the controller
+                return back;
+            });
+            assertSameBytes(otherRead.get(), otherWritten);
+        }
+    }
+
+    @Test
+    void aResetTakesTheOutstandingCommandsAndKeepsEventsRequested() throws Exception {
+        NvmeDriver driver = open(WAIT, WAIT);
+        IoQueue queue = driver.ioQueue();
+        DmaRegion written = pattern(driver, 8, 4);
+        queue.write(NSID, 8, 8, written);
+        served.controller.commandDrops().drop(queue.id(), READ, 1);
+        queue.submitRead(NSID, 8, 8, driver.allocateBuffer(8 * BLOCK), 9);
+        while (served.controller.commandDrops().withheldCount() == 0) {
+            Thread.onSpinWait();   // the controller fetched it
+        }
+
+        driver.reset();
+        assertThat(served.controller.status() & 3).as("CSTS: ready, no fatal status").isEqualTo(1);
+        Heard heard = new Heard();
+        assertThat(queue.poll(heard)).isEqualTo(1);
+        assertThat(heard.completions.getFirst()).containsExactly(9, NvmeStatus.HOST_ABORTED);
+
+        DmaRegion read = driver.allocateBuffer(8 * BLOCK);
+        queue.read(NSID, 8, 8, read);
+        assertSameBytes(read, written);
+
+        served.controller.asyncEvents().criticalWarning(0x04);   // reliability degraded
+        assertThat(driver.awaitEvent(WAIT)).singleElement().satisfies(event -> {
+            assertThat(event.type()).isEqualTo(AsyncEvent.SMART_HEALTH);
+            assertThat(event.logPage()).isEqualTo(0x02);
+        });
+    }
+
+    @Test
+    void anAdminCommandThatTimesOutResetsTheController() throws Exception {
+        NvmeDriver driver = open(WAIT, SHORT);
+        IoQueue queue = driver.ioQueue();
+        DmaRegion written = pattern(driver, 8, 5);
+        queue.write(NSID, 0, 8, written);
+        served.controller.commandDrops().drop(0, ABORT, 1);
+        driver.abort(queue.id(), 0);   // unanswered within the admin timeout: the controller is reset
+        assertThat(driver.generation()).as("resets").isEqualTo(1);
+
+        DmaRegion read = driver.allocateBuffer(8 * BLOCK);
+        queue.read(NSID, 0, 8, read);
+        assertSameBytes(read, written);
+    }
+
+    @Test
+    void reportsCriticalWarningsWithTheSmartLog() throws Exception {
+        NvmeDriver driver = open(WAIT, WAIT);
+        assertThat(driver.pollEvents()).isEmpty();
+        served.controller.asyncEvents().criticalWarning(0x01);   // spare below threshold
+        List<AsyncEvent> events = driver.awaitEvent(WAIT);
+        assertThat(events).singleElement().satisfies(event -> {
+            assertThat(event.type()).isEqualTo(AsyncEvent.SMART_HEALTH);
+            assertThat(event.info()).isEqualTo(0x02);   // Spare Below Threshold
+            assertThat(event.logPage()).isEqualTo(0x02);
+            assertThat(event.log()).hasSize(512);
+            assertThat(event.log()[0] & 0x01).as("the SMART log's critical warning").isEqualTo(1);
+        });
+
+        served.controller.asyncEvents().criticalWarning(0x08);   // read only: reported once the first was acknowledged
+        assertThat(driver.awaitEvent(WAIT)).singleElement().satisfies(event -> {
+            assertThat(event.type()).isEqualTo(AsyncEvent.SMART_HEALTH);
+            assertThat(event.log()[0] & 0x09).isEqualTo(0x09);
+        });
+    }
+
+    @Test
+    void aNamespaceChangeIsReportedAndTheNamespacesRescanned() throws Exception {
+        NvmeDriver driver = open(WAIT, WAIT);
+        List<Namespace> before = driver.namespaces();
+        served.controller.asyncEvents().namespacesChanged(NSID);
+        assertThat(driver.awaitEvent(WAIT)).singleElement().satisfies(event -> {
+            assertThat(event.isNamespaceChange()).isTrue();
+            assertThat(event.logPage()).isEqualTo(0x04);
+            assertThat(event.log()).hasSize(4096);
+            assertThat(event.log()[0]).as("the Changed Namespace List names namespace 1").isEqualTo((byte) NSID);
+        });
+        assertThat(driver.namespaces()).isEqualTo(before).isNotSameAs(before);
+    }
+}
