@@ -81,9 +81,12 @@ final class AdminQueue {
         return result;
     }
 
-    /** Puts an Asynchronous Event Request in the queue (no wait) unless {@code limit} are outstanding already. */
+    /**
+     * Puts Asynchronous Event Requests in the queue (no wait) until {@code limit} are outstanding,
+     * leaving a slot for commands.
+     */
     void requestEvents(int limit) throws IOException {
-        while (eventRequests < limit) {
+        while (eventRequests < limit && queue.outstanding() < queue.slots() - 1) {
             int slot = queue.acquireSlot(EVENT_REQUEST_TAG);
             if (slot < 0) {
                 return;

@@ -14,6 +14,13 @@ import java.time.Duration;
  * {@link #read}, {@link #write} (split at the transfer limit), {@link #flush}, {@link #writeZeroes},
  * {@link #deallocate}, each waiting for its own command; they need no other command in flight.
  *
+ * <p>A command outstanding longer than {@link NvmeDriver.Options#ioTimeout} is aborted, and the
+ * controller reset when that does not end it ({@link QueueRecovery}); this happens in the
+ * queue's own thread, within {@code poll}, {@code await} and the blocking calls. A command a reset
+ * took away completes with {@link NvmeStatus#HOST_ABORTED} (a blocking call throws it as an
+ * {@link NvmeException}); the queue itself stays valid and is created at the controller again at
+ * its next submission.
+ *
  * <p>Data lies in DMA memory: a {@link DmaRegion} from {@link NvmeDriver#allocateBuffer}, or any
  * segment with the IOVA the device sees it at (dword-aligned, contiguous in the device's space).
  * The driver describes it with PRPs, a PRP list in the command's preallocated page when it spans

@@ -63,6 +63,10 @@ public final class NvmeDriver implements AutoCloseable {
                 throw new IllegalArgumentException("queue sizes or count out of range: %d admin entries, %d I/O queues of %d entries"
                         .formatted(adminQueueEntries, maxIoQueues, ioQueueEntries));
             }
+            if (!ioTimeout.isPositive() || !adminTimeout.isPositive() || shutdownTimeout.isNegative()) {
+                throw new IllegalArgumentException("timeouts: I/O %s, admin %s, shutdown %s".formatted(ioTimeout, adminTimeout,
+                        shutdownTimeout));
+            }
         }
 
         /**

@@ -92,7 +92,8 @@ final class QueueRecovery {
 
     /** When a wait for completions should end at the latest to look at timeouts again: {@code deadline} or earlier. */
     long wakeBy(long deadline) {
-        long scan = Math.max(nextScan, System.nanoTime() + 1);   // nanoTime differences, not values, compare
+        long now = System.nanoTime();
+        long scan = nextScan - now > 0 ? nextScan : now + 1;   // nanoTime values compare by their difference only
         return queue.outstanding() != 0 && scan - deadline < 0 ? scan : deadline;
     }
 

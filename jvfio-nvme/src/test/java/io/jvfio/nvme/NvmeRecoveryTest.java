@@ -116,12 +116,12 @@ class NvmeRecoveryTest {
 
             CommandDrops drops = served.controller.commandDrops();
             drops.drop(queue.id(), READ, 1);
-            drops.ignoreAborts(true);
+            drops.aborts(CommandDrops.Aborts.UNANSWERED);
             queue.submitRead(NSID, 100, 16, driver.allocateBuffer(16 * BLOCK), 7);
             Heard heard = new Heard().awaitOn(queue, 1);
             assertThat(heard.completions.getFirst()).containsExactly(7, NvmeStatus.HOST_ABORTED);
             assertThat(drops.withheldCount()).as("the reset forgot the dropped read").isZero();
-            drops.ignoreAborts(false);
+            drops.aborts(CommandDrops.Aborts.HONOURED);
 
             DmaRegion read = driver.allocateBuffer(16 * BLOCK);
             queue.read(NSID, 100, 16, read);
@@ -133,6 +133,28 @@ class NvmeRecoveryTest {
             });
             assertSameBytes(otherRead.get(), otherWritten);
         }
+    }
+
+    @Test
+    void aCommandThatOutlivesItsAbortIsTakenByAReset() throws Exception {
+        NvmeDriver driver = open(SHORT, WAIT);
+        IoQueue queue = driver.ioQueue();
+        DmaRegion written = pattern(driver, 8, 6);
+        queue.write(NSID, 40, 8, written);
+        CommandDrops drops = served.controller.commandDrops();
+        drops.drop(queue.id(), READ, 1);
+        drops.aborts(CommandDrops.Aborts.REFUSED);
+        DmaRegion read = driver.allocateBuffer(8 * BLOCK);
+        assertThatThrownBy(() -> queue.read(NSID, 40, 8, read)).isInstanceOfSatisfying(NvmeException.class, e -> {
+            assertThat(e.statusCodeType()).isEqualTo(NvmeException.SCT_PATH);
+            assertThat(e.statusCode()).isEqualTo(0x71);
+            assertThat(e.getMessage()).contains("Command Aborted By Host");
+        });
+        assertThat(driver.generation()).as("resets").isEqualTo(1);
+        assertThat(drops.withheldCount()).isZero();
+
+        queue.read(NSID, 40, 8, read);
+        assertSameBytes(read, written);
     }
 
     @Test

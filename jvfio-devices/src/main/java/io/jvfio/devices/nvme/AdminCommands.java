@@ -62,7 +62,7 @@ final class AdminCommands implements SubmissionQueue.Executor {
     /** Abort (§5.1): CDW10 holds the SQ id (15:0) and the command id (31:16); result bit 0 set: not aborted. */
     private boolean abort(Command c, DmaView dma) {
         CommandDrops drops = controller.drops;
-        if (drops.ignoresAborts()) {
+        if (drops.leavesAbortsUnanswered()) {
             return false;   // outstanding until a reset
         }
         int cdw10 = c.cdw(10);

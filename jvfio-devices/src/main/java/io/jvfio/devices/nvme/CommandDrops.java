@@ -6,22 +6,34 @@ import io.jvfio.server.DmaView;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The controller made to lose commands, for testing a host's timeout handling: the next few
  * commands of an opcode on a submission queue are fetched and then withheld — never executed,
  * never completed — until an Abort names them (they then complete with Command Abort Requested
- * and the Abort reports them aborted) or a controller reset forgets them. Aborts may also be left
- * unanswered, so that only a reset recovers. Nothing is dropped unless asked; the check on the
- * command path is one volatile read. Issue 18 (fault injection) is to generalise this.
+ * and the Abort reports them aborted) or a controller reset forgets them. Aborts may also be
+ * refused or left unanswered ({@link Aborts}), so that only a reset recovers. Nothing is dropped
+ * unless asked; the check on the command path is one volatile read. Issue 18 (fault injection) is
+ * to generalise this.
  */
 public final class CommandDrops {
     private static final System.Logger LOG = System.getLogger(CommandDrops.class.getName());
 
+    /** How the controller answers an Abort of a withheld command. */
+    public enum Aborts {
+        /** The command completes with Command Abort Requested, the Abort reports it aborted (the default). */
+        HONOURED,
+        /** The Abort completes reporting "not aborted"; the command stays withheld. */
+        REFUSED,
+        /** The Abort itself stays outstanding; the command stays withheld. */
+        UNANSWERED
+    }
+
     /** Commands still to drop; guarded by this object's monitor, {@link #armed} mirrors "any left". */
     private int dropQueue, dropOpcode, dropCount;
     private volatile boolean armed;
-    private volatile boolean ignoreAborts;
+    private volatile Aborts aborts = Aborts.HONOURED;
     /** The withheld commands as (queue id, command id); guarded by this object's monitor. */
     private final List<int[]> withheld = new ArrayList<>();
 
@@ -38,9 +50,9 @@ public final class CommandDrops {
         armed = count > 0;
     }
 
-    /** Whether Aborts are left outstanding forever (true) or answered (false, the default). */
-    public void ignoreAborts(boolean ignore) {
-        ignoreAborts = ignore;
+    /** How Aborts of withheld commands are answered from now on (Aborts of other commands: always "not aborted"). */
+    public void aborts(Aborts answer) {
+        aborts = Objects.requireNonNull(answer);
     }
 
     /** How many commands are withheld now. */
@@ -65,17 +77,17 @@ public final class CommandDrops {
         return true;
     }
 
-    boolean ignoresAborts() {
-        return ignoreAborts;
+    boolean leavesAbortsUnanswered() {
+        return aborts == Aborts.UNANSWERED;
     }
 
     /**
-     * An Abort of command {@code cid} on queue {@code sq}: when it is withheld, it completes now
-     * with Command Abort Requested (before the Abort does); true then.
+     * An Abort of command {@code cid} on queue {@code sq}: when it is withheld and Aborts are
+     * honoured, it completes now with Command Abort Requested (before the Abort does); true then.
      */
     boolean abort(SubmissionQueue sq, int cid, DmaView dma) {
         synchronized (this) {
-            if (!withheld.removeIf(held -> held[0] == sq.id && held[1] == cid)) {
+            if (aborts != Aborts.HONOURED || !withheld.removeIf(held -> held[0] == sq.id && held[1] == cid)) {
                 return false;
             }
         }
