@@ -27,6 +27,10 @@ import java.util.List;
  * {@link #awaitEvent} ({@link AsyncEventService}): the driver starts no thread of its own, so the
  * admin completion queue is serviced by every admin command and by those two calls, as in SPDK.
  * Not done yet: SGLs, shadow doorbells.
+ *
+ * <p>Over 600 lines: bring-up, Identify, the admin lock and the public API share the controller's
+ * state; the admin queue, resets, per-queue timeouts and events live in {@link AdminQueue},
+ * {@link ControllerReset}, {@link QueueRecovery} and {@link AsyncEventService}.
  */
 public final class NvmeDriver implements AutoCloseable {
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
@@ -129,13 +133,7 @@ public final class NvmeDriver implements AutoCloseable {
     private int grantedIoQueues;
     private int ioQueueEntries;
     private long maxTransferBytes;
-    /** Counts controller resets; an I/O queue whose generation differs restarts ({@link QueueRecovery}). */
-    private volatile int generation;
-    /** Once brought up: an admin timeout from now on resets the controller. Guarded by {@link #adminLock}. */
-    private boolean running;
-    private boolean resetting;
-    /** Why a reset failed: the driver is unusable from then on. */
-    private volatile IOException failure;
+    private final ControllerReset resets = new ControllerReset(this, adminLock);
     private volatile boolean closed;
 
     private NvmeDriver(DeviceHandle device, Options options) {
@@ -210,7 +208,7 @@ public final class NvmeDriver implements AutoCloseable {
         events = new AsyncEventService(this, admin, memory.allocate(PAGE_SIZE));
         events.start(optionalEvents);
         synchronized (adminLock) {
-            running = true;
+            resets.arm();
         }
     }
 
@@ -376,14 +374,7 @@ public final class NvmeDriver implements AutoCloseable {
             try {
                 return admin.run(name, opcode, nsid, prp1, cdw10, cdw11);
             } catch (AdminQueue.CommandTimeout e) {
-                if (running && !resetting) {
-                    LOG.log(System.Logger.Level.WARNING, "{0}: resetting the controller", e.getCause().getMessage());
-                    try {
-                        resetController();
-                    } catch (IOException failed) {
-                        e.addSuppressed(failed);
-                    }
-                }
+                resets.afterAdminTimeout(e);
                 throw e;
             }
         }
@@ -391,43 +382,14 @@ public final class NvmeDriver implements AutoCloseable {
 
     // ---------------------------------------------------------------- timeouts and resets
 
-    /** The number of controller resets so far: an I/O queue of an older one restarts. */
-    int generation() {
-        return generation;
+    ControllerReset resets() {
+        return resets;
     }
 
     /** Whether CSTS shows a controller fatal status (or reads as all ones: the device is gone). */
     boolean controllerFatal() throws IOException {
         int csts = device.read32(BAR, REG_CSTS);
         return csts == -1 || (csts & CSTS_CFS) != 0;
-    }
-
-    /**
-     * Abort (§5.1) of command {@code cid} on submission queue {@code sqid}, which timed out. Its
-     * answer does not matter (the command completes, or is taken by a reset after another
-     * timeout); an Abort that itself times out has reset the controller already.
-     */
-    void abort(int sqid, int cid) throws IOException {
-        LOG.log(System.Logger.Level.WARNING, "command {0} on queue {1} timed out: aborting it", cid, sqid);
-        try {
-            adminCommand("Abort", ADMIN_ABORT, 0, 0, cid << 16 | sqid, 0);
-        } catch (NvmeException e) {   // e.g. Abort Command Limit Exceeded
-            LOG.log(System.Logger.Level.WARNING, "the Abort of command {0} on queue {1}: {2}", cid, sqid, e.getMessage());
-        } catch (AdminQueue.CommandTimeout e) {
-            checkOpen();   // the reset that followed failed
-        }
-    }
-
-    /** Command {@code cid} on queue {@code sqid} outlived its Abort (or the controller is fatal): a reset, unless one came since {@code seen}. */
-    void resetAfterTimeout(int sqid, int cid, int seen) throws IOException {
-        synchronized (adminLock) {
-            checkOpen();
-            if (generation == seen) {
-                LOG.log(System.Logger.Level.WARNING, "command {0} on queue {1} did not complete after its Abort: resetting the controller",
-                        cid, sqid);
-                resetController();
-            }
-        }
     }
 
     /**
@@ -441,29 +403,25 @@ public final class NvmeDriver implements AutoCloseable {
     public void reset() throws IOException {
         synchronized (adminLock) {
             checkOpen();
-            resetController();
+            resets.run();
         }
     }
 
-    private void resetController() throws IOException {
-        resetting = true;
-        try {
-            disable();
-            generation++;   // only once the controller no longer reaches the queues: their threads restart them now
-            admin.restart();
-            enable();
-            int granted = askForIoQueues();
-            if (granted < ioQueues.size()) {
-                throw new IOException("after the reset the controller grants %d I/O queues, %d are in use".formatted(granted,
-                        ioQueues.size()));
-            }
-            events.start(optionalEvents);
-        } catch (IOException | RuntimeException e) {
-            failure = new IOException("the controller reset failed: " + e.getMessage(), e);
-            throw failure;
-        } finally {
-            resetting = false;
+    /** For {@link ControllerReset}: CC.EN=0, CSTS.RDY=0. */
+    void disableController() throws IOException {
+        disable();
+    }
+
+    /** For {@link ControllerReset}, the controller disabled: the admin queues anew, enabled, I/O queues granted, events asked for. */
+    void reinitialize() throws IOException {
+        admin.restart();
+        enable();
+        int granted = askForIoQueues();
+        if (granted < ioQueues.size()) {
+            throw new IOException("after the reset the controller grants %d I/O queues, %d are in use".formatted(granted,
+                    ioQueues.size()));
         }
+        events.start(optionalEvents);
     }
 
     /**
@@ -473,7 +431,7 @@ public final class NvmeDriver implements AutoCloseable {
     boolean recreate(QueuePair pair, int seenGeneration) throws IOException {
         synchronized (adminLock) {
             checkOpen();
-            if (seenGeneration != generation) {
+            if (seenGeneration != resets.generation()) {
                 return false;
             }
             createAtController(pair);
@@ -579,7 +537,7 @@ public final class NvmeDriver implements AutoCloseable {
                     memory.allocate((long) entries * CQE_SIZE), memory.allocate((long) (entries - 1) * PAGE_SIZE), doorbells,
                     interrupts, vector);
             createAtController(pair);
-            IoQueue queue = new IoQueue(this, pair, new QueueRecovery(this, pair, options.ioTimeout().toNanos(), generation));
+            IoQueue queue = new IoQueue(this, pair, new QueueRecovery(this, pair, options.ioTimeout().toNanos()));
             ioQueues.add(queue);
             return queue;
         }
@@ -610,7 +568,7 @@ public final class NvmeDriver implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("the NVMe driver is closed");
         }
-        IOException failed = failure;
+        IOException failed = resets.failure();
         if (failed != null) {
             throw new IllegalStateException("the NVMe driver is unusable: " + failed.getMessage(), failed);
         }
@@ -630,7 +588,7 @@ public final class NvmeDriver implements AutoCloseable {
             }
             IOException failed = null;
             try {
-                if (device.isConnected() && failure == null) {
+                if (device.isConnected() && resets.failure() == null) {
                     deleteIoQueues();
                     shutDown();
                 } else if (device.isConnected()) {
@@ -655,7 +613,7 @@ public final class NvmeDriver implements AutoCloseable {
 
     private void deleteIoQueues() throws IOException {
         for (int i = ioQueues.size() - 1; i >= 0; i--) {
-            if (!ioQueues.get(i).recovery().createdIn(generation)) {
+            if (!ioQueues.get(i).recovery().createdIn(resets.generation())) {
                 continue;   // not created again since a reset: its thread did not use it since
             }
             int qid = ioQueues.get(i).id();

@@ -14,7 +14,7 @@ import java.io.IOException;
  * scans the slots at most every quarter timeout — so a command times out after between one and
  * one and a quarter timeouts.
  *
- * <p>A reset (from any thread) disables the controller and bumps the driver's generation; it
+ * <p>A reset ({@link ControllerReset}, from any thread) disables the controller and bumps the generation; it
  * never touches this queue's memory or state, which belong to the queue's thread. That thread
  * sees the new generation at its next submit or poll: the commands outstanding then are settled
  * with {@link NvmeStatus#HOST_ABORTED} (handed to the next poll's listener), the rings start
@@ -27,6 +27,7 @@ final class QueueRecovery {
     private static final int POLLS_PER_CLOCK_LOOK = 1024;
 
     private final NvmeDriver driver;
+    private final ControllerReset resets;
     private final QueuePair queue;
     private final long timeoutNanos;
     private final long scanIntervalNanos;
@@ -41,8 +42,10 @@ final class QueueRecovery {
     /** The driver generation the queue was last created at the controller in; read by close in another thread. */
     private volatile int created;
 
-    QueueRecovery(NvmeDriver driver, QueuePair queue, long timeoutNanos, int generation) {
+    QueueRecovery(NvmeDriver driver, QueuePair queue, long timeoutNanos) {
         this.driver = driver;
+        this.resets = driver.resets();
+        int generation = resets.generation();
         this.queue = queue;
         this.timeoutNanos = timeoutNanos;
         this.scanIntervalNanos = Math.max(1, timeoutNanos / 4);
@@ -62,8 +65,8 @@ final class QueueRecovery {
      * and created again (its outstanding commands wait for the next poll, settled).
      */
     void beforeSubmit() throws IOException {
-        while (generation != driver.generation() || created != generation) {
-            if (generation != driver.generation()) {
+        while (generation != resets.generation() || created != generation) {
+            if (generation != resets.generation()) {
                 restart();
             }
             if (driver.recreate(queue, generation)) {
@@ -80,7 +83,7 @@ final class QueueRecovery {
 
     /** After a poll that reaped {@code reaped}: whether {@link #recover} has something to do. Cheap. */
     boolean due(int reaped) {
-        if (cancelled != 0 || generation != driver.generation()) {
+        if (cancelled != 0 || generation != resets.generation()) {
             return true;
         }
         if (reaped != 0 && ++pollsSinceLook < POLLS_PER_CLOCK_LOOK) {
@@ -124,11 +127,11 @@ final class QueueRecovery {
             if (states[slot] == RUNNING && !driver.controllerFatal()) {
                 states[slot] = ABORT_SENT;
                 deadlines[slot] = now + timeoutNanos;
-                driver.abort(queue.id, slot);
+                resets.abort(queue.id, slot);
             } else {
-                driver.resetAfterTimeout(queue.id, slot, generation);
+                resets.afterTimeout(queue.id, slot, generation);
             }
-            if (generation != driver.generation()) {
+            if (generation != resets.generation()) {
                 return;   // a reset took every command
             }
         }
@@ -136,7 +139,7 @@ final class QueueRecovery {
 
     /** After a reset: what completed before the controller was disabled is delivered as it is, the rest cancelled. */
     private int catchUp(CompletionListener listener) throws IOException {
-        if (generation == driver.generation()) {
+        if (generation == resets.generation()) {
             return 0;
         }
         int reaped = queue.reap(listener);
@@ -146,7 +149,7 @@ final class QueueRecovery {
 
     /** The controller was reset: commands outstanding are cancelled, the rings start empty. */
     private void restart() {
-        int current = driver.generation();
+        int current = resets.generation();
         for (int slot = 0; slot < states.length; slot++) {
             if (queue.isOutstanding(slot) && states[slot] != CANCELLED) {
                 states[slot] = CANCELLED;

@@ -150,7 +150,7 @@ class NvmeRecoveryTest {
             assertThat(e.statusCode()).isEqualTo(0x71);
             assertThat(e.getMessage()).contains("Command Aborted By Host");
         });
-        assertThat(driver.generation()).as("resets").isEqualTo(1);
+        assertThat(driver.resets().generation()).as("resets").isEqualTo(1);
         assertThat(drops.withheldCount()).isZero();
 
         queue.read(NSID, 40, 8, read);
@@ -193,8 +193,8 @@ class NvmeRecoveryTest {
         DmaRegion written = pattern(driver, 8, 5);
         queue.write(NSID, 0, 8, written);
         served.controller.commandDrops().drop(0, ABORT, 1);
-        driver.abort(queue.id(), 0);   // unanswered within the admin timeout: the controller is reset
-        assertThat(driver.generation()).as("resets").isEqualTo(1);
+        driver.resets().abort(queue.id(), 0);   // unanswered within the admin timeout: the controller is reset
+        assertThat(driver.resets().generation()).as("resets").isEqualTo(1);
 
         DmaRegion read = driver.allocateBuffer(8 * BLOCK);
         queue.read(NSID, 0, 8, read);
