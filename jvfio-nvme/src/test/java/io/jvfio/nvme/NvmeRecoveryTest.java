@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -72,16 +71,26 @@ class NvmeRecoveryTest {
         return buffer;
     }
 
-    private static void assertSameBytes(DmaRegion actual, DmaRegion expected) {
-        assertThat(actual.segment().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(expected.segment().toArray(ValueLayout.JAVA_BYTE));
+    /** Writes a pattern of {@code blocks} at {@code lba} through the calling thread's queue; returns the data written. */
+    private static DmaRegion written(NvmeDriver driver, long lba, int blocks, int seed) throws Exception {
+        DmaRegion data = pattern(driver, blocks, seed);
+        driver.ioQueue().write(NSID, lba, blocks, data);
+        return data;
+    }
+
+    /** Reads the blocks of {@code expected} at {@code lba} through the calling thread's queue and compares them. */
+    private static void assertReadsBack(NvmeDriver driver, long lba, DmaRegion expected) throws Exception {
+        int blocks = (int) (expected.segment().byteSize() / BLOCK);
+        DmaRegion read = driver.allocateBuffer(expected.segment().byteSize());
+        driver.ioQueue().read(NSID, lba, blocks, read);
+        assertThat(read.segment().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(expected.segment().toArray(ValueLayout.JAVA_BYTE));
     }
 
     @Test
     void aDroppedReadIsAbortedAndCompletesWithCommandAbortRequested() throws Exception {
         NvmeDriver driver = open(SHORT, WAIT);
         IoQueue queue = driver.ioQueue();
-        DmaRegion written = pattern(driver, 8, 1);
-        queue.write(NSID, 0, 8, written);
+        DmaRegion written = written(driver, 0, 8, 1);
         DmaRegion read = driver.allocateBuffer(8 * BLOCK);
 
         served.controller.commandDrops().drop(queue.id(), READ, 1);
@@ -97,22 +106,17 @@ class NvmeRecoveryTest {
             assertThat(e.getMessage()).contains("Command Abort Requested");
         });
 
-        queue.read(NSID, 0, 8, read);   // nothing left to drop: the queue goes on
-        assertSameBytes(read, written);
+        assertReadsBack(driver, 0, written);   // nothing left to drop: the queue goes on
     }
 
     @Test
     void anUnansweredAbortResetsTheControllerAndEveryQueueWorksAgain() throws Exception {
         NvmeDriver driver = open(SHORT, Duration.ofSeconds(1));
         IoQueue queue = driver.ioQueue();
-        DmaRegion written = pattern(driver, 16, 2);
-        queue.write(NSID, 100, 16, written);
+        DmaRegion written = written(driver, 100, 16, 2);
         try (ExecutorService other = Executors.newSingleThreadExecutor()) {
-            DmaRegion otherWritten = pattern(driver, 4, 3);
-            other.submit(() -> {
-                driver.ioQueue().write(NSID, 200, 4, otherWritten);   // a second thread's queue, created before the reset
-                return null;
-            }).get();
+            // A second thread's queue, created before the reset.
+            DmaRegion otherWritten = other.submit(() -> written(driver, 200, 4, 3)).get();
 
             CommandDrops drops = served.controller.commandDrops();
             drops.drop(queue.id(), READ, 1);
@@ -123,15 +127,11 @@ class NvmeRecoveryTest {
             assertThat(drops.withheldCount()).as("the reset forgot the dropped read").isZero();
             drops.aborts(CommandDrops.Aborts.HONOURED);
 
-            DmaRegion read = driver.allocateBuffer(16 * BLOCK);
-            queue.read(NSID, 100, 16, read);
-            assertSameBytes(read, written);
-            Future<DmaRegion> otherRead = other.submit(() -> {
-                DmaRegion back = driver.allocateBuffer(4 * BLOCK);
-                driver.ioQueue().read(NSID, 200, 4, back);   // the same IoQueue object, created again at the controller
-                return back;
-            });
-            assertSameBytes(otherRead.get(), otherWritten);
+            assertReadsBack(driver, 100, written);
+            other.submit(() -> {
+                assertReadsBack(driver, 200, otherWritten);   // the same IoQueue object, created again at the controller
+                return null;
+            }).get();
         }
     }
 
@@ -139,8 +139,7 @@ class NvmeRecoveryTest {
     void aCommandThatOutlivesItsAbortIsTakenByAReset() throws Exception {
         NvmeDriver driver = open(SHORT, WAIT);
         IoQueue queue = driver.ioQueue();
-        DmaRegion written = pattern(driver, 8, 6);
-        queue.write(NSID, 40, 8, written);
+        DmaRegion written = written(driver, 40, 8, 6);
         CommandDrops drops = served.controller.commandDrops();
         drops.drop(queue.id(), READ, 1);
         drops.aborts(CommandDrops.Aborts.REFUSED);
@@ -152,17 +151,14 @@ class NvmeRecoveryTest {
         });
         assertThat(driver.resets().generation()).as("resets").isEqualTo(1);
         assertThat(drops.withheldCount()).isZero();
-
-        queue.read(NSID, 40, 8, read);
-        assertSameBytes(read, written);
+        assertReadsBack(driver, 40, written);
     }
 
     @Test
     void aResetTakesTheOutstandingCommandsAndKeepsEventsRequested() throws Exception {
         NvmeDriver driver = open(WAIT, WAIT);
         IoQueue queue = driver.ioQueue();
-        DmaRegion written = pattern(driver, 8, 4);
-        queue.write(NSID, 8, 8, written);
+        DmaRegion written = written(driver, 8, 8, 4);
         served.controller.commandDrops().drop(queue.id(), READ, 1);
         queue.submitRead(NSID, 8, 8, driver.allocateBuffer(8 * BLOCK), 9);
         while (served.controller.commandDrops().withheldCount() == 0) {
@@ -174,10 +170,7 @@ class NvmeRecoveryTest {
         Heard heard = new Heard();
         assertThat(queue.poll(heard)).isEqualTo(1);
         assertThat(heard.completions.getFirst()).containsExactly(9, NvmeStatus.HOST_ABORTED);
-
-        DmaRegion read = driver.allocateBuffer(8 * BLOCK);
-        queue.read(NSID, 8, 8, read);
-        assertSameBytes(read, written);
+        assertReadsBack(driver, 8, written);
 
         served.controller.asyncEvents().criticalWarning(0x04);   // reliability degraded
         assertThat(driver.awaitEvent(WAIT)).singleElement().satisfies(event -> {
@@ -189,16 +182,11 @@ class NvmeRecoveryTest {
     @Test
     void anAdminCommandThatTimesOutResetsTheController() throws Exception {
         NvmeDriver driver = open(WAIT, SHORT);
-        IoQueue queue = driver.ioQueue();
-        DmaRegion written = pattern(driver, 8, 5);
-        queue.write(NSID, 0, 8, written);
+        DmaRegion written = written(driver, 0, 8, 5);
         served.controller.commandDrops().drop(0, ABORT, 1);
-        driver.resets().abort(queue.id(), 0);   // unanswered within the admin timeout: the controller is reset
+        driver.resets().abort(driver.ioQueue().id(), 0);   // unanswered within the admin timeout: the controller is reset
         assertThat(driver.resets().generation()).as("resets").isEqualTo(1);
-
-        DmaRegion read = driver.allocateBuffer(8 * BLOCK);
-        queue.read(NSID, 0, 8, read);
-        assertSameBytes(read, written);
+        assertReadsBack(driver, 0, written);
     }
 
     @Test
