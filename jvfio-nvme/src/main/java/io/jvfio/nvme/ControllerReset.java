@@ -44,6 +44,11 @@ final class ControllerReset {
         armed = true;
     }
 
+    /** The driver closes: admin timeouts no longer reset the controller. */
+    void disarm() {
+        armed = false;
+    }
+
     /**
      * Abort (§5.1) of command {@code cid} on submission queue {@code sqid}, which timed out. Its
      * answer does not matter (the command completes, or is taken by a reset after another

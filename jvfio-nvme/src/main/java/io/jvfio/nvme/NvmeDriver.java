@@ -24,7 +24,7 @@ import java.util.List;
  * thread. A command outstanding past its timeout gets an Abort, then a controller {@link #reset}
  * ({@link QueueRecovery}); an admin command past the admin timeout resets the controller at once.
  * Asynchronous events are kept requested and handed over by {@link #pollEvents} and
- * {@link #awaitEvent} ({@link AsyncEventService}): the driver starts no thread of its own, so the
+ * {@link #awaitEvents} ({@link AsyncEventService}): the driver starts no thread of its own, so the
  * admin completion queue is serviced by every admin command and by those two calls, as in SPDK.
  * Not done yet: SGLs, shadow doorbells.
  *
@@ -39,7 +39,6 @@ public final class NvmeDriver implements AutoCloseable {
     /** The most one PRP list page describes after PRP1's page: the driver's own limit on a transfer. */
     private static final long PRP_LIST_LIMIT_BYTES = (long) PRP_ENTRIES_PER_PAGE * PAGE_SIZE;
     private static final Duration REGISTER_POLL = Duration.ofMillis(1);
-    private static final System.Logger LOG = System.getLogger(NvmeDriver.class.getName());
 
     /**
      * How the driver runs a controller.
@@ -115,6 +114,7 @@ public final class NvmeDriver implements AutoCloseable {
     /** The I/O queues created, in order; guarded by {@link #adminLock}. */
     private final List<IoQueue> ioQueues = new ArrayList<>();
     private final Object adminLock = new Object();
+    private final ControllerReset resets = new ControllerReset(this, adminLock);
     private long cap;
     private long readyTimeoutNanos;
     private Interrupts interrupts;
@@ -133,7 +133,6 @@ public final class NvmeDriver implements AutoCloseable {
     private int grantedIoQueues;
     private int ioQueueEntries;
     private long maxTransferBytes;
-    private final ControllerReset resets = new ControllerReset(this, adminLock);
     private volatile boolean closed;
 
     private NvmeDriver(DeviceHandle device, Options options) {
@@ -445,7 +444,7 @@ public final class NvmeDriver implements AutoCloseable {
      * Services the admin completion queue now and returns the asynchronous events reported since
      * the last call (their log pages read, the namespaces rescanned after a namespace change);
      * never waits for an event. The driver has no thread of its own: events reach the caller
-     * through this, {@link #awaitEvent} and any admin command.
+     * through this, {@link #awaitEvents} and any admin command.
      */
     public List<AsyncEvent> pollEvents() throws IOException {
         synchronized (adminLock) {
@@ -455,7 +454,7 @@ public final class NvmeDriver implements AutoCloseable {
     }
 
     /** {@link #pollEvents} until there is an event or {@code timeout} passes; the events, or an empty list. */
-    public List<AsyncEvent> awaitEvent(Duration timeout) throws IOException {
+    public List<AsyncEvent> awaitEvents(Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             List<AsyncEvent> found = pollEvents();
@@ -586,6 +585,7 @@ public final class NvmeDriver implements AutoCloseable {
             if (closed) {
                 return;
             }
+            resets.disarm();   // an admin command that times out now ends the close, not in a reset
             IOException failed = null;
             try {
                 if (device.isConnected() && resets.failure() == null) {

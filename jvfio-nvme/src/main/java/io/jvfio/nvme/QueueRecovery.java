@@ -45,13 +45,12 @@ final class QueueRecovery {
     QueueRecovery(NvmeDriver driver, QueuePair queue, long timeoutNanos) {
         this.driver = driver;
         this.resets = driver.resets();
-        int generation = resets.generation();
         this.queue = queue;
         this.timeoutNanos = timeoutNanos;
         this.scanIntervalNanos = Math.max(1, timeoutNanos / 4);
         this.deadlines = new long[queue.slots()];
         this.states = new byte[queue.slots()];
-        this.generation = generation;
+        this.generation = resets.generation();   // the queue was just created, under the admin lock
         this.created = generation;
     }
 

@@ -173,7 +173,7 @@ class NvmeRecoveryTest {
         assertReadsBack(driver, 8, written);
 
         served.controller.asyncEvents().criticalWarning(0x04);   // reliability degraded
-        assertThat(driver.awaitEvent(WAIT)).singleElement().satisfies(event -> {
+        assertThat(driver.awaitEvents(WAIT)).singleElement().satisfies(event -> {
             assertThat(event.type()).isEqualTo(AsyncEvent.SMART_HEALTH);
             assertThat(event.logPage()).isEqualTo(0x02);
         });
@@ -194,7 +194,7 @@ class NvmeRecoveryTest {
         NvmeDriver driver = open(WAIT, WAIT);
         assertThat(driver.pollEvents()).isEmpty();
         served.controller.asyncEvents().criticalWarning(0x01);   // spare below threshold
-        List<AsyncEvent> events = driver.awaitEvent(WAIT);
+        List<AsyncEvent> events = driver.awaitEvents(WAIT);
         assertThat(events).singleElement().satisfies(event -> {
             assertThat(event.type()).isEqualTo(AsyncEvent.SMART_HEALTH);
             assertThat(event.info()).isEqualTo(0x02);   // Spare Below Threshold
@@ -204,7 +204,7 @@ class NvmeRecoveryTest {
         });
 
         served.controller.asyncEvents().criticalWarning(0x08);   // read only: reported once the first was acknowledged
-        assertThat(driver.awaitEvent(WAIT)).singleElement().satisfies(event -> {
+        assertThat(driver.awaitEvents(WAIT)).singleElement().satisfies(event -> {
             assertThat(event.type()).isEqualTo(AsyncEvent.SMART_HEALTH);
             assertThat(event.log()[0] & 0x09).isEqualTo(0x09);
         });
@@ -215,7 +215,7 @@ class NvmeRecoveryTest {
         NvmeDriver driver = open(WAIT, WAIT);
         List<Namespace> before = driver.namespaces();
         served.controller.asyncEvents().namespacesChanged(NSID);
-        assertThat(driver.awaitEvent(WAIT)).singleElement().satisfies(event -> {
+        assertThat(driver.awaitEvents(WAIT)).singleElement().satisfies(event -> {
             assertThat(event.isNamespaceChange()).isTrue();
             assertThat(event.logPage()).isEqualTo(0x04);
             assertThat(event.log()).hasSize(4096);
