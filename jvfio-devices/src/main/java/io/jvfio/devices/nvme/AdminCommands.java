@@ -18,7 +18,7 @@ import java.lang.foreign.MemorySegment;
  * temperature raises one) or a controller reset drops them. Abort answers "not aborted" — commands
  * run to completion as soon as they are fetched — except for a command a test had dropped
  * ({@link CommandDrops}), which it completes with Command Abort Requested; a test may also have
- * Aborts left unanswered.
+ * Aborts refused or left unanswered.
  */
 final class AdminCommands implements SubmissionQueue.Executor {
     private final NvmeController controller;

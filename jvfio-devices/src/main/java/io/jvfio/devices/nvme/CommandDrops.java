@@ -26,7 +26,7 @@ public final class CommandDrops {
         HONOURED,
         /** The Abort completes reporting "not aborted"; the command stays withheld. */
         REFUSED,
-        /** The Abort itself stays outstanding; the command stays withheld. */
+        /** Every Abort stays outstanding (until a reset); the command stays withheld. */
         UNANSWERED
     }
 
@@ -50,7 +50,11 @@ public final class CommandDrops {
         armed = count > 0;
     }
 
-    /** How Aborts of withheld commands are answered from now on (Aborts of other commands: always "not aborted"). */
+    /**
+     * How Aborts are answered from now on: {@link Aborts#HONOURED} and {@link Aborts#REFUSED} concern
+     * withheld commands (an Abort of any other reports "not aborted"); {@link Aborts#UNANSWERED}
+     * leaves every Abort outstanding.
+     */
     public void aborts(Aborts answer) {
         aborts = Objects.requireNonNull(answer);
     }
