@@ -30,9 +30,6 @@ public final class IoQueue {
     private static final long PAGE_MASK = PAGE_SIZE - 1;
     private static final int MAX_BLOCKS_PER_COMMAND = 1 << 16;   // NLB is a 0's based 16-bit count
 
-    /** How long a blocking call waits for its completion between two looks at the timeouts, at most. */
-    private static final long BLOCKING_LOOK_NANOS = 100_000_000;
-
     private final NvmeDriver driver;
     private final QueuePair queue;
     private final QueueRecovery recovery;
@@ -301,7 +298,7 @@ public final class IoQueue {
     private int awaitBlocking(String name, int opcode) throws IOException {
         blockingCompleted = false;
         while (!blockingCompleted) {
-            queue.awaitCompletion(recovery.wakeBy(System.nanoTime() + BLOCKING_LOOK_NANOS));
+            queue.awaitCompletion(recovery.wakeBy());
             poll(blockingDone);
         }
         if (!NvmeStatus.isSuccess(blockingStatus)) {

@@ -25,6 +25,8 @@ import java.io.IOException;
 final class QueueRecovery {
     private static final byte RUNNING = 0, ABORT_SENT = 1, CANCELLED = 2;
     private static final int POLLS_PER_CLOCK_LOOK = 1024;
+    /** A wait with commands outstanding ends at least this often, so a reset by another thread is seen soon. */
+    private static final long LOOK_NANOS = 100_000_000;
 
     private final NvmeDriver driver;
     private final ControllerReset resets;
@@ -92,11 +94,22 @@ final class QueueRecovery {
         return queue.outstanding() != 0 && System.nanoTime() - nextScan >= 0;
     }
 
-    /** When a wait for completions should end at the latest to look at timeouts again: {@code deadline} or earlier. */
+    /**
+     * When a wait for completions should end at the latest, {@code deadline} or earlier: with
+     * commands outstanding, by the next timeout scan and within {@value #LOOK_NANOS} ns.
+     */
     long wakeBy(long deadline) {
-        long now = System.nanoTime();
-        long scan = nextScan - now > 0 ? nextScan : now + 1;   // nanoTime values compare by their difference only
-        return queue.outstanding() != 0 && scan - deadline < 0 ? scan : deadline;
+        if (queue.outstanding() == 0) {
+            return deadline;
+        }
+        long now = System.nanoTime();   // nanoTime values compare by their difference only
+        long wake = nextScan - now <= 0 ? now + 1 : nextScan - now < LOOK_NANOS ? nextScan : now + LOOK_NANOS;
+        return wake - deadline < 0 ? wake : deadline;
+    }
+
+    /** {@link #wakeBy} for a wait without a deadline of its own (a blocking call's). */
+    long wakeBy() {
+        return wakeBy(System.nanoTime() + LOOK_NANOS);
     }
 
     /**
