@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.concurrent.TimeoutException;
 
 /**
  * One I/O queue pair of an {@link NvmeDriver}, used by one thread ({@link NvmeDriver#ioQueue()}).
@@ -14,6 +13,13 @@ import java.util.concurrent.TimeoutException;
  * tag, {@link #poll} and {@link #await} hand completions to a {@link CompletionListener}. Blocking:
  * {@link #read}, {@link #write} (split at the transfer limit), {@link #flush}, {@link #writeZeroes},
  * {@link #deallocate}, each waiting for its own command; they need no other command in flight.
+ *
+ * <p>A command outstanding longer than {@link NvmeDriver.Options#ioTimeout} is aborted, and the
+ * controller reset when that does not end it ({@link QueueRecovery}); this happens in the
+ * queue's own thread, within {@code poll}, {@code await} and the blocking calls. A command a reset
+ * took away completes with {@link NvmeStatus#HOST_ABORTED} (a blocking call throws it as an
+ * {@link NvmeException}); the queue itself stays valid and is created at the controller again at
+ * its next submission.
  *
  * <p>Data lies in DMA memory: a {@link DmaRegion} from {@link NvmeDriver#allocateBuffer}, or any
  * segment with the IOVA the device sees it at (dword-aligned, contiguous in the device's space).
@@ -28,7 +34,7 @@ public final class IoQueue {
 
     private final NvmeDriver driver;
     private final QueuePair queue;
-    private final long timeoutNanos;
+    private final QueueRecovery recovery;
     /** SGL data pointers when the driver uses SGLs, else null (PRPs). */
     private final SglBuilder sgls;
     /** The status and result of the blocking command, set by {@link #blockingDone}. */
@@ -40,15 +46,19 @@ public final class IoQueue {
         blockingCompleted = true;
     };
 
-    IoQueue(NvmeDriver driver, QueuePair queue, long timeoutNanos) {
+    IoQueue(NvmeDriver driver, QueuePair queue, QueueRecovery recovery) {
         this.driver = driver;
         this.queue = queue;
-        this.timeoutNanos = timeoutNanos;
+        this.recovery = recovery;
         this.sgls = driver.usesSgls() ? new SglBuilder(queue, driver.controller().sglsNeedDwordAlignment()) : null;
     }
 
     QueuePair pair() {
         return queue;
+    }
+
+    QueueRecovery recovery() {
+        return recovery;
     }
 
     /** The queue identifier (1 and up). */
@@ -103,20 +113,29 @@ public final class IoQueue {
         submitScattered(IO_WRITE, nsid, lba, blocks, data, tag);
     }
 
-    /** Hands the completions already there to {@code listener}; returns how many. Never waits. */
+    /**
+     * Hands the completions already there to {@code listener}; returns how many. Never waits for
+     * the controller, but a command past its timeout is aborted here (an admin command), and
+     * commands a controller reset took away are handed over with {@link NvmeStatus#HOST_ABORTED}.
+     */
     public int poll(CompletionListener listener) throws IOException {
-        return queue.reap(listener);
+        int reaped = queue.reap(listener);
+        return recovery.due(reaped) ? reaped + recovery.recover(listener) : reaped;
     }
 
     /**
-     * Waits up to {@code timeout} for a completion, then hands all that are there to {@code listener};
-     * returns how many (0 when the time ran out).
+     * Waits up to {@code timeout} for a completion, then hands all that are there to {@code listener},
+     * as {@link #poll}; returns how many (0 when the time ran out).
      */
     public int await(CompletionListener listener, Duration timeout) throws IOException {
-        if (!queue.awaitCompletion(System.nanoTime() + timeout.toNanos())) {
-            return 0;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            queue.awaitCompletion(recovery.wakeBy(deadline));
+            int handed = poll(listener);
+            if (handed > 0 || System.nanoTime() - deadline > 0) {
+                return handed;
+            }
         }
-        return queue.reap(listener);
     }
 
     /** A Read or Write of the data at {@code offset} of {@code buffer}, which the device sees at {@code iova}. */
@@ -212,11 +231,14 @@ public final class IoQueue {
         return bytes;
     }
 
-    private int takeSlot(long tag) {
+    /** A slot for a command about to be submitted, its timeout running; the queue made current after a reset first. */
+    private int takeSlot(long tag) throws IOException {
+        recovery.beforeSubmit();
         int slot = queue.acquireSlot(tag);
         if (slot < 0) {
             throw new IllegalStateException("queue %d is full: %d commands in flight".formatted(id(), depth()));
         }
+        recovery.started(slot);
         return slot;
     }
 
@@ -339,15 +361,15 @@ public final class IoQueue {
         }
     }
 
+    /**
+     * Waits for the blocking command's completion: past the I/O timeout it is aborted, and after a
+     * reset it fails with {@link NvmeStatus#HOST_ABORTED} ({@link QueueRecovery}).
+     */
     private int awaitBlocking(String name, int opcode) throws IOException {
         blockingCompleted = false;
-        long deadline = System.nanoTime() + timeoutNanos;
         while (!blockingCompleted) {
-            if (!queue.awaitCompletion(deadline)) {
-                throw new IOException(new TimeoutException("%s on queue %d: no completion within %d ms (abort and reset are not done yet)"
-                        .formatted(name, id(), timeoutNanos / 1_000_000)));
-            }
-            queue.reap(blockingDone);
+            queue.awaitCompletion(recovery.wakeBy());
+            poll(blockingDone);
         }
         if (!NvmeStatus.isSuccess(blockingStatus)) {
             throw new NvmeException(name, opcode, blockingStatus);

@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeoutException;
 
 /**
  * A userspace NVMe driver over any {@link DeviceHandle} (a vfio-user server's device, later a kernel
@@ -22,10 +21,17 @@ import java.util.concurrent.TimeoutException;
  * the I/O queues and shuts the controller down normally (CC.SHN) before releasing the memory.
  *
  * <p>Admin commands are serialized on the admin queue; I/O goes through {@link IoQueue}s, one per
- * thread. The I/O queues' doorbells go through shadow doorbells when the controller offers
- * Doorbell Buffer Config; data is described with PRPs, or SGLs when asked for and supported. Not
- * done yet: per-command timeout with Abort, a reset with I/O queues, Asynchronous Event Requests.
- * The class runs past 600 lines because bring-up, the admin commands and reset share its state.
+ * thread. A command outstanding past its timeout gets an Abort, then a controller {@link #reset}
+ * ({@link QueueRecovery}); an admin command past the admin timeout resets the controller at once.
+ * Asynchronous events are kept requested and handed over by {@link #pollEvents} and
+ * {@link #awaitEvents} ({@link AsyncEventService}): the driver starts no thread of its own, so the
+ * admin completion queue is serviced by every admin command and by those two calls, as in SPDK.
+ * The I/O queues' doorbells go through shadow doorbells when the controller offers Doorbell Buffer
+ * Config; data is described with PRPs, or SGLs when asked for and supported.
+ *
+ * <p>Over 600 lines: bring-up, Identify, the admin lock and the public API share the controller's
+ * state; the admin queue, resets, per-queue timeouts and events live in {@link AdminQueue},
+ * {@link ControllerReset}, {@link QueueRecovery} and {@link AsyncEventService}.
  */
 public final class NvmeDriver implements AutoCloseable {
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
@@ -48,11 +54,14 @@ public final class NvmeDriver implements AutoCloseable {
      * @param ioQueueEntries    entries of each I/O queue (at least 2; at most what CAP.MQES allows)
      * @param maxIoQueues       the I/O queue pairs to ask for (Set Features Number of Queues)
      * @param iovaBase          where the driver's DMA memory starts in the device's address space
-     * @param commandTimeout    how long an admin command or a blocking I/O may take
+     * @param ioTimeout         how long an I/O command may be outstanding before it is aborted, and
+     *                          after the Abort before the controller is reset (Linux's io_timeout)
+     * @param adminTimeout      how long an admin command may take before the controller is reset
      * @param shutdownTimeout   how long {@link #close()} waits for the shutdown to complete
      */
     public record Options(boolean interrupts, boolean sharedMemory, boolean mappedDoorbells, boolean shadowDoorbells,
-            boolean sgls, int adminQueueEntries, int ioQueueEntries, int maxIoQueues, long iovaBase, Duration commandTimeout,
+            boolean sgls, int adminQueueEntries, int ioQueueEntries, int maxIoQueues, long iovaBase, Duration ioTimeout,
+            Duration adminTimeout,
             Duration shutdownTimeout) {
 
         public Options {
@@ -61,47 +70,56 @@ public final class NvmeDriver implements AutoCloseable {
                 throw new IllegalArgumentException("queue sizes or count out of range: %d admin entries, %d I/O queues of %d entries"
                         .formatted(adminQueueEntries, maxIoQueues, ioQueueEntries));
             }
+            if (!ioTimeout.isPositive() || !adminTimeout.isPositive() || shutdownTimeout.isNegative()) {
+                throw new IllegalArgumentException("timeouts: I/O %s, admin %s, shutdown %s".formatted(ioTimeout, adminTimeout,
+                        shutdownTimeout));
+            }
         }
 
         /**
          * Polled, shared memory, mapped doorbells and shadow doorbells when offered, PRPs, 32 admin
-         * entries, up to 8 I/O queues of 256.
+         * entries, up to 8 I/O queues of 256; Linux's timeouts: 30 s for I/O, 60 s for admin commands.
          */
         public static Options defaults() {
             return new Options(false, true, true, true, false, 32, 256, 8, 0x10_0000, Duration.ofSeconds(30),
-                    Duration.ofSeconds(10));
+                    Duration.ofSeconds(60), Duration.ofSeconds(10));
+        }
+
+        public Options withTimeouts(Duration io, Duration admin) {
+            return new Options(interrupts, sharedMemory, mappedDoorbells, shadowDoorbells, sgls, adminQueueEntries,
+                    ioQueueEntries, maxIoQueues, iovaBase, io, admin, shutdownTimeout);
         }
 
         public Options withInterrupts(boolean on) {
             return new Options(on, sharedMemory, mappedDoorbells, shadowDoorbells, sgls, adminQueueEntries, ioQueueEntries,
-                    maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
+                    maxIoQueues, iovaBase, ioTimeout, adminTimeout, shutdownTimeout);
         }
 
         public Options withSharedMemory(boolean on) {
             return new Options(interrupts, on, mappedDoorbells, shadowDoorbells, sgls, adminQueueEntries, ioQueueEntries,
-                    maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
+                    maxIoQueues, iovaBase, ioTimeout, adminTimeout, shutdownTimeout);
         }
 
         public Options withMappedDoorbells(boolean on) {
             return new Options(interrupts, sharedMemory, on, shadowDoorbells, sgls, adminQueueEntries, ioQueueEntries,
-                    maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
+                    maxIoQueues, iovaBase, ioTimeout, adminTimeout, shutdownTimeout);
         }
 
         /** Shadow doorbells when the controller offers Doorbell Buffer Config (on by default). */
         public Options withShadowDoorbells(boolean on) {
             return new Options(interrupts, sharedMemory, mappedDoorbells, on, sgls, adminQueueEntries, ioQueueEntries,
-                    maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
+                    maxIoQueues, iovaBase, ioTimeout, adminTimeout, shutdownTimeout);
         }
 
         /** SGLs rather than PRPs for I/O data when the controller supports them for NVM commands (off by default). */
         public Options withSgls(boolean on) {
             return new Options(interrupts, sharedMemory, mappedDoorbells, shadowDoorbells, on, adminQueueEntries,
-                    ioQueueEntries, maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
+                    ioQueueEntries, maxIoQueues, iovaBase, ioTimeout, adminTimeout, shutdownTimeout);
         }
 
         public Options withIoQueues(int count, int entries) {
             return new Options(interrupts, sharedMemory, mappedDoorbells, shadowDoorbells, sgls, adminQueueEntries, entries,
-                    count, iovaBase, commandTimeout, shutdownTimeout);
+                    count, iovaBase, ioTimeout, adminTimeout, shutdownTimeout);
         }
     }
 
@@ -112,24 +130,24 @@ public final class NvmeDriver implements AutoCloseable {
     /** The I/O queues created, in order; guarded by {@link #adminLock}. */
     private final List<IoQueue> ioQueues = new ArrayList<>();
     private final Object adminLock = new Object();
-    /** The admin command's outcome, set by {@link #adminDone}; guarded by {@link #adminLock}. */
-    private int adminStatus, adminResult;
-    private final CompletionListener adminDone = (tag, status, result) -> {
-        adminStatus = status;
-        adminResult = result;
-    };
+    private final ControllerReset resets = new ControllerReset(this, adminLock);
     private long cap;
     private long readyTimeoutNanos;
     private Interrupts interrupts;
     private Doorbells doorbells;
-    private QueuePair admin;
+    /** The admin queue and the event service; used under {@link #adminLock}. */
+    private AdminQueue admin;
+    private AsyncEventService events;
     private DmaRegion identifyPage;
     /** The shadow doorbell and EventIdx buffers once Doorbell Buffer Config was sent; null before or without. */
     private DmaRegion shadowBuffer, eventIdxBuffer;
     private ControllerIdentity identity;
-    private List<Namespace> namespaces;
+    /** OAES of Identify Controller: the notices the controller can report. */
+    private int optionalEvents;
+    /** The namespaces, replaced whole by a rescan. */
+    private volatile List<Namespace> namespaces;
     /** The same, for a lookup on the I/O path that allocates no iterator. */
-    private Namespace[] namespaceArray;
+    private volatile Namespace[] namespaceArray;
     private int grantedIoQueues;
     private int ioQueueEntries;
     private long maxTransferBytes;
@@ -193,57 +211,65 @@ public final class NvmeDriver implements AutoCloseable {
         if (options.interrupts()) {
             interrupts = wireMsix(options.maxIoQueues() + 1);
         }
-        admin = new QueuePair(0, adminEntries, memory.allocate((long) adminEntries * SQE_SIZE),
-                memory.allocate((long) adminEntries * CQE_SIZE), null, doorbells, interrupts, 0);
-        enableWithAdminQueue();
+        admin = new AdminQueue(new QueuePair(0, adminEntries, memory.allocate((long) adminEntries * SQE_SIZE),
+                memory.allocate((long) adminEntries * CQE_SIZE), null, doorbells, interrupts, 0),
+                options.adminTimeout().toNanos());
+        enable();
 
         identifyPage = memory.allocate(PAGE_SIZE);
         identity = identifyController();
         long mdtsBytes = identity.maxTransferBytes();
         maxTransferBytes = mdtsBytes == 0 ? PRP_LIST_LIMIT_BYTES : Math.min(mdtsBytes, PRP_LIST_LIMIT_BYTES);
-        namespaces = identifyNamespaces();
-        namespaceArray = namespaces.toArray(Namespace[]::new);
-        negotiateIoQueues();
+        rescanNamespaces();
+        grantedIoQueues = askForIoQueues();
+        configureShadowDoorbells();
+        events = new AsyncEventService(this, admin, memory.allocate(PAGE_SIZE));
+        events.start(optionalEvents);
+        synchronized (adminLock) {
+            resets.arm();
+        }
     }
 
-    /** The admin queues in AQA, ASQ and ACQ, CC set, then EN=1 and CSTS.RDY=1 within CAP.TO (§3.5.1). */
-    private void enableWithAdminQueue() throws IOException {
-        int adminEntries = admin.entries;
-        device.write32(BAR, REG_AQA, (adminEntries - 1) << 16 | (adminEntries - 1));
-        device.write64(BAR, REG_ASQ, admin.submissions.iova());
-        device.write64(BAR, REG_ACQ, admin.completions.iova());
+    /** The admin queues in AQA/ASQ/ACQ, CC with the driver's settings, then EN=1 and RDY=1 within CAP.TO. */
+    private void enable() throws IOException {
+        QueuePair queue = admin.pair();
+        device.write32(BAR, REG_AQA, (queue.entries - 1) << 16 | (queue.entries - 1));
+        device.write64(BAR, REG_ASQ, queue.submissions.iova());
+        device.write64(BAR, REG_ACQ, queue.completions.iova());
         int cc = CC_CSS_NVM | 0 << CC_MPS_SHIFT | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT;
         device.write32(BAR, REG_CC, cc);
         device.write32(BAR, REG_CC, cc | CC_EN);
         awaitReady(true);
     }
 
-    /** Set Features Number of Queues, then shadow doorbells when offered and wanted: needed before I/O queues. */
-    private void negotiateIoQueues() throws IOException {
+    /** Set Features Number of Queues; returns the I/O queue pairs granted, at most the options' count. */
+    private int askForIoQueues() throws IOException {
         int wanted = options.maxIoQueues() - 1;
         int granted = adminCommand("Set Features (Number of Queues)", ADMIN_SET_FEATURES, 0, 0,
                 FEATURE_NUMBER_OF_QUEUES, wanted << 16 | wanted);
-        grantedIoQueues = Math.min(options.maxIoQueues(), Math.min((granted & 0xffff) + 1, (granted >>> 16) + 1));
-        if (options.shadowDoorbells() && identity.supportsShadowDoorbells()) {
-            configureShadowDoorbells();
-        }
+        return Math.min(options.maxIoQueues(), Math.min((granted & 0xffff) + 1, (granted >>> 16) + 1));
     }
 
     /**
-     * Doorbell Buffer Config (§5.8) with zeroed shadow and EventIdx buffers, allocated at the first
-     * call. A controller that refuses it leaves the driver on plain doorbells, as Linux does.
+     * Doorbell Buffer Config (§5.8) with zeroed shadow and EventIdx buffers (allocated at the first
+     * call), when offered and wanted; at bring-up and after each reset, before any I/O queue. A
+     * controller that refuses it leaves the driver on plain doorbells, as Linux does.
      */
     private void configureShadowDoorbells() throws IOException {
+        if (!options.shadowDoorbells() || !identity.supportsShadowDoorbells()) {
+            return;
+        }
         if (shadowBuffer == null) {
             long bytes = Doorbells.shadowBytes((int) (cap >>> CAP_DSTRD_SHIFT & 0xf), options.maxIoQueues() + 1);
             shadowBuffer = memory.allocate(bytes);
             eventIdxBuffer = memory.allocate(bytes);
         }
+        doorbells.useShadow(null, null);   // until the controller has taken the new buffers
         shadowBuffer.segment().fill((byte) 0);
         eventIdxBuffer.segment().fill((byte) 0);
         try {
-            adminCommand("Doorbell Buffer Config", ADMIN_DOORBELL_BUFFER_CONFIG, 0, shadowBuffer.iova(), eventIdxBuffer.iova(), 0,
-                    0);
+            adminCommand("Doorbell Buffer Config", ADMIN_DOORBELL_BUFFER_CONFIG, 0, shadowBuffer.iova(), eventIdxBuffer.iova(),
+                    0, 0);
             doorbells.useShadow(shadowBuffer.segment(), eventIdxBuffer.segment());
         } catch (NvmeException refused) {
             doorbells.useShadow(null, null);
@@ -314,6 +340,7 @@ public final class NvmeDriver implements AutoCloseable {
     private ControllerIdentity identifyController() throws IOException {
         MemorySegment id = identify(CNS_CONTROLLER, 0);
         int mdts = Byte.toUnsignedInt(id.get(ValueLayout.JAVA_BYTE, ID_CTRL_MDTS));
+        optionalEvents = id.get(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_OAES);
         long minPage = 1L << (PAGE_SHIFT + (cap >>> CAP_MPSMIN_SHIFT & 0xf));
         return new ControllerIdentity(u16(id, ID_CTRL_VID), u16(id, ID_CTRL_SSVID), ascii(id, ID_CTRL_SN, SN_BYTES),
                 ascii(id, ID_CTRL_MN, MN_BYTES), ascii(id, ID_CTRL_FR, FR_BYTES), u16(id, ID_CTRL_CNTLID),
@@ -383,7 +410,8 @@ public final class NvmeDriver implements AutoCloseable {
 
     /**
      * Runs one admin command to its completion; returns its Dword 0, or throws {@link NvmeException}
-     * on an error status and IOException when it does not complete within the command timeout.
+     * on an error status and IOException when it does not complete within the admin timeout — once
+     * the driver is up, after resetting the controller (as Linux does for an admin command).
      */
     int adminCommand(String name, int opcode, int nsid, long prp1, int cdw10, int cdw11) throws IOException {
         return adminCommand(name, opcode, nsid, prp1, 0, cdw10, cdw11);
@@ -392,20 +420,107 @@ public final class NvmeDriver implements AutoCloseable {
     int adminCommand(String name, int opcode, int nsid, long prp1, long prp2, int cdw10, int cdw11) throws IOException {
         synchronized (adminLock) {
             checkOpen();
-            int slot = admin.acquireSlot(opcode);
-            if (slot < 0) {
-                throw new IllegalStateException("the admin queue is full");
+            try {
+                return admin.run(name, opcode, nsid, prp1, prp2, cdw10, cdw11);
+            } catch (AdminQueue.CommandTimeout e) {
+                resets.afterAdminTimeout(e);
+                throw e;
             }
-            admin.submit(slot, opcode, nsid, prp1, prp2, cdw10, cdw11, 0, 0);
-            if (!admin.awaitCompletion(System.nanoTime() + options.commandTimeout().toNanos())) {
-                throw new IOException(new TimeoutException("%s: no completion within %s".formatted(name, options.commandTimeout())));
-            }
-            admin.reap(adminDone);
-            if (!NvmeStatus.isSuccess(adminStatus)) {
-                throw new NvmeException(name, opcode, adminStatus);
-            }
-            return adminResult;
         }
+    }
+
+    // ---------------------------------------------------------------- timeouts and resets
+
+    ControllerReset resets() {
+        return resets;
+    }
+
+    /** Whether CSTS shows a controller fatal status (or reads as all ones: the device is gone). */
+    boolean controllerFatal() throws IOException {
+        int csts = device.read32(BAR, REG_CSTS);
+        return csts == -1 || (csts & CSTS_CFS) != 0;
+    }
+
+    /**
+     * Resets the controller (CC.EN=0, CSTS.RDY=0, admin queues anew, enabled, Number of Queues and
+     * asynchronous events as before) — what a command timeout does, for a caller that wants it.
+     * Commands outstanding are completed with {@link NvmeStatus#HOST_ABORTED} ({@link NvmeException}
+     * from a blocking call); each thread's {@link IoQueue} stays valid and is created at the
+     * controller again at its next submission. When the reset fails the driver is unusable (an
+     * IllegalStateException from then on) and only {@link #close} remains.
+     */
+    public void reset() throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            resets.run();
+        }
+    }
+
+    /** For {@link ControllerReset}: CC.EN=0, CSTS.RDY=0. */
+    void disableController() throws IOException {
+        disable();
+    }
+
+    /** For {@link ControllerReset}, the controller disabled: the admin queues anew, enabled, I/O queues granted, events asked for. */
+    void reinitialize() throws IOException {
+        admin.restart();
+        enable();
+        int granted = askForIoQueues();
+        if (granted < ioQueues.size()) {
+            throw new IOException("after the reset the controller grants %d I/O queues, %d are in use".formatted(granted,
+                    ioQueues.size()));
+        }
+        configureShadowDoorbells();
+        events.start(optionalEvents);
+    }
+
+    /**
+     * Creates I/O queue {@code pair} at the controller again after a reset; false (nothing done)
+     * when the controller was reset again since {@code seenGeneration} (the queue restarts first).
+     */
+    boolean recreate(QueuePair pair, int seenGeneration) throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            if (seenGeneration != resets.generation()) {
+                return false;
+            }
+            createAtController(pair);
+            return true;
+        }
+    }
+
+    // ---------------------------------------------------------------- asynchronous events
+
+    /**
+     * Services the admin completion queue now and returns the asynchronous events reported since
+     * the last call (their log pages read, the namespaces rescanned after a namespace change);
+     * never waits for an event. The driver has no thread of its own: events reach the caller
+     * through this, {@link #awaitEvents} and any admin command.
+     */
+    public List<AsyncEvent> pollEvents() throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            return events.poll();
+        }
+    }
+
+    /** {@link #pollEvents} until there is an event or {@code timeout} passes; the events, or an empty list. */
+    public List<AsyncEvent> awaitEvents(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<AsyncEvent> found = pollEvents();
+            if (!found.isEmpty() || System.nanoTime() - deadline > 0) {
+                return found;
+            }
+            sleep(REGISTER_POLL);   // the admin lock is free meanwhile
+        }
+    }
+
+    /** Identifies the active namespaces again (at bring-up and after a Namespace Attribute Notice). */
+    void rescanNamespaces() throws IOException {
+        List<Namespace> found = identifyNamespaces();
+        namespaceArray = found.toArray(Namespace[]::new);
+        namespaces = found;
     }
 
     // ---------------------------------------------------------------- what callers use
@@ -415,7 +530,7 @@ public final class NvmeDriver implements AutoCloseable {
         return identity;
     }
 
-    /** The active namespaces, by namespace identifier. */
+    /** The active namespaces, by namespace identifier (as of the last scan: see {@link #pollEvents}). */
     public List<Namespace> namespaces() {
         return namespaces;
     }
@@ -461,31 +576,10 @@ public final class NvmeDriver implements AutoCloseable {
             checkOpen();
             MemorySegment page = identifyPage.segment();
             page.fill((byte) 0);
-            int dwords = SMART_LOG_BYTES / Integer.BYTES;
-            adminCommand("Get Log Page (SMART / Health Information)", ADMIN_GET_LOG_PAGE, BROADCAST_NSID, identifyPage.iova(),
+            int dwords = SMART_LOG_SIZE / Integer.BYTES;
+            adminCommand("Get Log Page (SMART / Health Information)", ADMIN_GET_LOG_PAGE, ALL_NAMESPACES, identifyPage.iova(),
                     LOG_SMART | (dwords - 1) << 16, 0);
             return SmartLog.decode(page);
-        }
-    }
-
-    /**
-     * A controller reset (§3.7.2): CC.EN=0 and CSTS.RDY=0, the admin queues set up anew, the
-     * controller enabled again, then Number of Queues and Doorbell Buffer Config as at bring-up.
-     * This is the smallest reset: it is refused once an I/O queue exists (recreating them is not
-     * done here).
-     */
-    public void reset() throws IOException {
-        synchronized (adminLock) {
-            checkOpen();
-            if (!ioQueues.isEmpty()) {
-                throw new IllegalStateException("a reset with I/O queues in use is not supported yet (%d exist)"
-                        .formatted(ioQueues.size()));
-            }
-            disable();
-            admin.completions.segment().fill((byte) 0);   // no stale phase bits: the new queue starts at phase 1
-            admin = new QueuePair(0, admin.entries, admin.submissions, admin.completions, null, doorbells, interrupts, 0);
-            enableWithAdminQueue();
-            negotiateIoQueues();
         }
     }
 
@@ -515,16 +609,22 @@ public final class NvmeDriver implements AutoCloseable {
             QueuePair pair = new QueuePair(qid, entries, memory.allocate((long) entries * SQE_SIZE),
                     memory.allocate((long) entries * CQE_SIZE), memory.allocate((long) (entries - 1) * PAGE_SIZE), doorbells,
                     interrupts, vector);
-            doorbells.clearShadow(qid);
-            int cqFlags = QUEUE_PHYSICALLY_CONTIGUOUS | (interrupts != null ? CQ_INTERRUPTS_ENABLED : 0);
-            adminCommand("Create I/O Completion Queue " + qid, ADMIN_CREATE_CQ, 0, pair.completions.iova(),
-                    (entries - 1) << 16 | qid, vector << 16 | cqFlags);
-            adminCommand("Create I/O Submission Queue " + qid, ADMIN_CREATE_SQ, 0, pair.submissions.iova(),
-                    (entries - 1) << 16 | qid, qid << 16 | QUEUE_PHYSICALLY_CONTIGUOUS);
-            IoQueue queue = new IoQueue(this, pair, options.commandTimeout().toNanos());
+            createAtController(pair);
+            IoQueue queue = new IoQueue(this, pair, new QueueRecovery(this, pair, options.ioTimeout().toNanos()));
             ioQueues.add(queue);
             return queue;
         }
+    }
+
+    /** Create I/O Completion Queue, then Submission Queue, for {@code pair}'s memory. */
+    private void createAtController(QueuePair pair) throws IOException {
+        int qid = pair.id, entries = pair.entries, vector = pair.vector();
+        doorbells.clearShadow(qid);
+        int cqFlags = QUEUE_PHYSICALLY_CONTIGUOUS | (interrupts != null ? CQ_INTERRUPTS_ENABLED : 0);
+        adminCommand("Create I/O Completion Queue " + qid, ADMIN_CREATE_CQ, 0, pair.completions.iova(),
+                (entries - 1) << 16 | qid, vector << 16 | cqFlags);
+        adminCommand("Create I/O Submission Queue " + qid, ADMIN_CREATE_SQ, 0, pair.submissions.iova(),
+                (entries - 1) << 16 | qid, qid << 16 | QUEUE_PHYSICALLY_CONTIGUOUS);
     }
 
     /** Zeroed DMA memory for data (page-aligned), reachable by the device until {@link #release} or close. */
@@ -537,10 +637,14 @@ public final class NvmeDriver implements AutoCloseable {
         memory.release(buffer);
     }
 
-    /** Throws IllegalStateException once the driver is closed (its queues' memory is gone). */
+    /** Throws IllegalStateException once the driver is closed (its queues' memory is gone) or a reset failed. */
     void checkOpen() {
         if (closed) {
             throw new IllegalStateException("the NVMe driver is closed");
+        }
+        IOException failed = resets.failure();
+        if (failed != null) {
+            throw new IllegalStateException("the NVMe driver is unusable: " + failed.getMessage(), failed);
         }
     }
 
@@ -556,11 +660,14 @@ public final class NvmeDriver implements AutoCloseable {
             if (closed) {
                 return;
             }
+            resets.disarm();   // an admin command that times out now ends the close, not in a reset
             IOException failed = null;
             try {
-                if (device.isConnected()) {
+                if (device.isConnected() && resets.failure() == null) {
                     deleteIoQueues();
                     shutDown();
+                } else if (device.isConnected()) {
+                    disable();   // a failed reset: whatever the controller still does, it stops reaching the memory
                 }
             } catch (IOException e) {
                 failed = e;
@@ -581,6 +688,9 @@ public final class NvmeDriver implements AutoCloseable {
 
     private void deleteIoQueues() throws IOException {
         for (int i = ioQueues.size() - 1; i >= 0; i--) {
+            if (!ioQueues.get(i).recovery().createdIn(resets.generation())) {
+                continue;   // not created again since a reset: its thread did not use it since
+            }
             int qid = ioQueues.get(i).id();
             adminCommand("Delete I/O Submission Queue " + qid, ADMIN_DELETE_SQ, 0, 0, qid, 0);
             adminCommand("Delete I/O Completion Queue " + qid, ADMIN_DELETE_CQ, 0, 0, qid, 0);

@@ -82,7 +82,7 @@ public final class NvmeException extends IOException {
                 case 0x86 -> "Access Denied";
                 default -> "Media and Data Integrity Error";
             };
-            case SCT_PATH -> "Path Related Status";
+            case SCT_PATH -> sc == 0x71 ? "Command Aborted By Host" : "Path Related Status";
             case SCT_VENDOR -> "Vendor Specific";
             default -> "Reserved Status Code Type";
         };

@@ -36,14 +36,20 @@ final class NvmeSpec {
     static final int SGL_DESCRIPTORS_PER_PAGE = PAGE_SIZE / SGL_DESCRIPTOR_SIZE;
 
     // ---------------------------------------------------------------- admin commands, §5
-    static final int ADMIN_DELETE_SQ = 0x00, ADMIN_CREATE_SQ = 0x01, ADMIN_DELETE_CQ = 0x04, ADMIN_CREATE_CQ = 0x05,
-            ADMIN_GET_LOG_PAGE = 0x02, ADMIN_IDENTIFY = 0x06, ADMIN_SET_FEATURES = 0x09, ADMIN_GET_FEATURES = 0x0a,
-            ADMIN_DOORBELL_BUFFER_CONFIG = 0x7c;
+    static final int ADMIN_DELETE_SQ = 0x00, ADMIN_CREATE_SQ = 0x01, ADMIN_GET_LOG_PAGE = 0x02, ADMIN_DELETE_CQ = 0x04,
+            ADMIN_CREATE_CQ = 0x05, ADMIN_IDENTIFY = 0x06, ADMIN_ABORT = 0x08, ADMIN_SET_FEATURES = 0x09,
+            ADMIN_GET_FEATURES = 0x0a, ADMIN_ASYNC_EVENT_REQUEST = 0x0c, ADMIN_DOORBELL_BUFFER_CONFIG = 0x7c;
     static final int CNS_NAMESPACE = 0x00, CNS_CONTROLLER = 0x01, CNS_ACTIVE_NAMESPACES = 0x02;
-    static final int FEATURE_NUMBER_OF_QUEUES = 0x07;
+    static final int FEATURE_NUMBER_OF_QUEUES = 0x07, FEATURE_ASYNC_EVENT_CONFIG = 0x0b;
+    /** Asynchronous Event Configuration: SMART / Health critical warnings 4:0 (§5.27.1.7), Namespace Attribute Notices. */
+    static final int AEC_SMART_WARNINGS = 0x1f, AEC_NAMESPACE_ATTRIBUTE = 1 << 8;
+    /** Get Log Page: the identifiers the driver reads on events (§5.16), and Retain Asynchronous Event in CDW10. */
+    static final int LOG_ERROR_INFORMATION = 0x01, LOG_SMART = 0x02, LOG_FIRMWARE_SLOT = 0x03, LOG_CHANGED_NAMESPACES = 0x04,
+            LOG_RAE = 1 << 15;
+    static final int ERROR_ENTRY_SIZE = 64, SMART_LOG_SIZE = 512, CHANGED_NAMESPACES_LOG_SIZE = 4096;
+    static final int ALL_NAMESPACES = 0xffff_ffff;
     static final int QUEUE_PHYSICALLY_CONTIGUOUS = 1, CQ_INTERRUPTS_ENABLED = 2;
-    /** Get Log Page (§5.16): the SMART / Health Information page, 512 bytes, controller-wide with NSID FFFFFFFFh. */
-    static final int LOG_SMART = 0x02, SMART_LOG_BYTES = 512, BROADCAST_NSID = 0xffff_ffff;
+    /** The SMART / Health Information page's fields (§5.16.1.3), read controller-wide with NSID FFFFFFFFh. */
     static final int SMART_CRITICAL_WARNING = 0, SMART_TEMPERATURE = 1, SMART_AVAILABLE_SPARE = 3, SMART_SPARE_THRESHOLD = 4,
             SMART_PERCENTAGE_USED = 5, SMART_ENDURANCE_GROUP_WARNING = 6, SMART_DATA_UNITS_READ = 32,
             SMART_DATA_UNITS_WRITTEN = 48, SMART_HOST_READS = 64, SMART_HOST_WRITES = 80, SMART_BUSY_TIME = 96,
@@ -57,8 +63,9 @@ final class NvmeSpec {
 
     // ---------------------------------------------------------------- Identify data, §5.17.2
     static final int ID_CTRL_VID = 0, ID_CTRL_SSVID = 2, ID_CTRL_SN = 4, ID_CTRL_MN = 24, ID_CTRL_FR = 64, ID_CTRL_MDTS = 77,
-            ID_CTRL_CNTLID = 78, ID_CTRL_VER = 80, ID_CTRL_OACS = 256, ID_CTRL_SQES = 512, ID_CTRL_CQES = 513,
-            ID_CTRL_NN = 516, ID_CTRL_ONCS = 520, ID_CTRL_VWC = 525, ID_CTRL_SGLS = 536, ID_CTRL_SUBNQN = 768;
+            ID_CTRL_CNTLID = 78, ID_CTRL_VER = 80, ID_CTRL_OAES = 92, ID_CTRL_OACS = 256, ID_CTRL_SQES = 512,
+            ID_CTRL_CQES = 513, ID_CTRL_NN = 516, ID_CTRL_ONCS = 520, ID_CTRL_VWC = 525, ID_CTRL_SGLS = 536,
+            ID_CTRL_SUBNQN = 768;
     static final int SN_BYTES = 20, MN_BYTES = 40, FR_BYTES = 8, SUBNQN_BYTES = 256;
     static final int ONCS_DATASET_MANAGEMENT = 1 << 2, ONCS_WRITE_ZEROES = 1 << 3;
     /** OACS bit 8: Doorbell Buffer Config (shadow doorbells and EventIdx). */

@@ -7,6 +7,14 @@ package io.jvfio.nvme;
  */
 public final class NvmeStatus {
     public static final int SUCCESS = 0;
+    /**
+     * Command Aborted By Host (SCT 3h, SC 71h): what the driver completes a command with when a
+     * controller reset took it away before it completed (as Linux's nvme driver does); it may be
+     * issued again.
+     */
+    public static final int HOST_ABORTED = 0x371;
+    /** Command Abort Requested (SCT 0h, SC 07h): the controller aborted the command on the driver's Abort. */
+    public static final int ABORT_REQUESTED = 0x007;
 
     private NvmeStatus() {}
 

@@ -97,6 +97,29 @@ final class QueuePair {
         return slot;
     }
 
+    boolean isOutstanding(int slot) {
+        return outstanding[slot];
+    }
+
+    /** Frees an outstanding slot without a completion (its command was given up); returns its tag. */
+    long release(int slot) {
+        outstanding[slot] = false;
+        freeSlots[freeCount++] = slot;
+        return tags[slot];
+    }
+
+    /**
+     * After a controller reset (the controller no longer reaches the queue): both rings empty and
+     * zeroed, as a queue just created. Slots stay as they are: their commands are the caller's to settle.
+     */
+    void restart() {
+        sq.fill((byte) 0);
+        cq.fill((byte) 0);
+        sqTail = 0;
+        cqHead = 0;
+        phase = true;
+    }
+
     /** Where the device sees slot {@code slot}'s page. */
     long slotPageIova(int slot) {
         return slotPages.iova() + (long) slot * PAGE_SIZE;

@@ -15,8 +15,10 @@ import java.lang.foreign.MemorySegment;
  * Invalid Command Opcode, and data pointers other than PRPs Invalid Field (admin commands take no
  * SGLs). Asynchronous Event Requests stay outstanding until an event completes them
  * ({@link AsyncEvents}; a Set Features that puts a temperature threshold at or past the composite
- * temperature raises one) or a controller reset drops them. Abort always answers "not aborted":
- * commands run to completion as soon as they are fetched.
+ * temperature raises one) or a controller reset drops them. Abort answers "not aborted" — commands
+ * run to completion as soon as they are fetched — except for a command a test had dropped
+ * ({@link CommandDrops}), which it completes with Command Abort Requested; a test may also have
+ * Aborts refused or left unanswered.
  */
 final class AdminCommands implements SubmissionQueue.Executor {
     private final NvmeController controller;
@@ -27,6 +29,7 @@ final class AdminCommands implements SubmissionQueue.Executor {
     AdminCommands(NvmeController controller) {
         this.controller = controller;
         controller.events.reset();
+        controller.drops.forget();
     }
 
     @Override
@@ -44,7 +47,9 @@ final class AdminCommands implements SubmissionQueue.Executor {
             case ADMIN_DELETE_SQ -> deleteSubmissionQueue(c);
             case ADMIN_DELETE_CQ -> deleteCompletionQueue(c);
             case ADMIN_GET_LOG_PAGE -> getLogPage(c, dma);
-            case ADMIN_ABORT -> c.result = 1;   // bit 0: the command was not aborted
+            case ADMIN_ABORT -> {
+                return abort(c, dma);
+            }
             case ADMIN_DOORBELL_BUFFER_CONFIG -> doorbellBufferConfig(queue, c, dma);
             case ADMIN_ASYNC_EVENT_REQUEST -> {
                 return controller.events.request(queue, c);
@@ -54,6 +59,17 @@ final class AdminCommands implements SubmissionQueue.Executor {
         return true;
     }
 
+    /** Abort (§5.1): CDW10 holds the SQ id (15:0) and the command id (31:16); result bit 0 set: not aborted. */
+    private boolean abort(Command c, DmaView dma) {
+        CommandDrops drops = controller.drops;
+        if (drops.leavesAbortsUnanswered()) {
+            return false;   // outstanding until a reset
+        }
+        int cdw10 = c.cdw(10);
+        SubmissionQueue target = controller.submissionQueue(cdw10 & 0xffff);
+        c.result = target != null && drops.abort(target, cdw10 >>> 16, dma) ? 0 : 1;
+        return true;
+    }
 
     private void identify(Command c, DmaView dma) {
         int status = controller.identify.fill(page, c.cdw(10) & 0xff, c.nsid());

@@ -69,6 +69,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     final Identify identify;
     final LogPages logs;
     final AsyncEvents events;
+    final CommandDrops drops = new CommandDrops();
     private final ControllerIdentity controllerIdentity;
     private final List<Namespace> namespaces;
     private final int msixFlagsOffset;
@@ -151,6 +152,11 @@ public final class NvmeController extends PciDevice implements Migratable {
     /** Raises asynchronous events (SMART critical warnings, namespace changes, any other) for the host. */
     public AsyncEvents asyncEvents() {
         return events;
+    }
+
+    /** Makes the controller drop commands, for tests of a host's timeouts (see {@link CommandDrops}). */
+    public CommandDrops commandDrops() {
+        return drops;
     }
 
     /** CSTS as the host reads it. */
@@ -338,6 +344,11 @@ public final class NvmeController extends PciDevice implements Migratable {
         @Override
         public void interrupt(CompletionQueue cq) {
             interrupts.interrupt(cq);
+        }
+
+        @Override
+        public boolean withholds(SubmissionQueue queue, Command command) {
+            return drops.withholds(queue, command);
         }
 
         @Override

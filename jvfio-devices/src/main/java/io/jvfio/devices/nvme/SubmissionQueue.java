@@ -69,6 +69,9 @@ final class SubmissionQueue {
 
         /** A command was taken from {@code queue} (counted for the doorbell statistics). */
         void fetched(SubmissionQueue queue);
+
+        /** Whether {@code command}, just fetched, is to be dropped for a test ({@link CommandDrops}): kept, never completed. */
+        boolean withholds(SubmissionQueue queue, Command command);
     }
 
     final int id;
@@ -302,7 +305,7 @@ final class SubmissionQueue {
             command.begin();
             if (command.fuse() != 0) {
                 command.fail(SC_INVALID_FIELD);   // no fused operations in either command set
-            } else if (!executor.execute(this, command, dma)) {
+            } else if (host.withholds(this, command) || !executor.execute(this, command, dma)) {
                 continue;
             }
             if (!cq.post(dma, this, command, signal)) {

@@ -1,0 +1,109 @@
+package io.jvfio.devices.nvme;
+
+import static io.jvfio.devices.nvme.Nvme.*;
+
+import io.jvfio.server.DmaView;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The controller made to lose commands, for testing a host's timeout handling: the next few
+ * commands of an opcode on a submission queue are fetched and then withheld — never executed,
+ * never completed — until an Abort names them (they then complete with Command Abort Requested
+ * and the Abort reports them aborted) or a controller reset forgets them. Aborts may also be
+ * refused or left unanswered ({@link Aborts}), so that only a reset recovers. Nothing is dropped
+ * unless asked; the check on the command path is one volatile read. Issue 18 (fault injection) is
+ * to generalise this.
+ */
+public final class CommandDrops {
+    private static final System.Logger LOG = System.getLogger(CommandDrops.class.getName());
+
+    /** How the controller answers an Abort of a withheld command. */
+    public enum Aborts {
+        /** The command completes with Command Abort Requested, the Abort reports it aborted (the default). */
+        HONOURED,
+        /** The Abort completes reporting "not aborted"; the command stays withheld. */
+        REFUSED,
+        /** Every Abort stays outstanding (until a reset); the command stays withheld. */
+        UNANSWERED
+    }
+
+    /** Commands still to drop; guarded by this object's monitor, {@link #armed} mirrors "any left". */
+    private int dropQueue, dropOpcode, dropCount;
+    private volatile boolean armed;
+    private volatile Aborts aborts = Aborts.HONOURED;
+    /** The withheld commands as (queue id, command id); guarded by this object's monitor. */
+    private final List<int[]> withheld = new ArrayList<>();
+
+    CommandDrops() {}
+
+    /** Withholds the next {@code count} commands with {@code opcode} fetched from submission queue {@code qid} (0: admin). */
+    public synchronized void drop(int qid, int opcode, int count) {
+        if (qid < 0 || qid >= NvmeController.VECTORS || (opcode & ~0xff) != 0 || count < 0) {
+            throw new IllegalArgumentException("drop %d commands of opcode 0x%x on queue %d".formatted(count, opcode, qid));
+        }
+        dropQueue = qid;
+        dropOpcode = opcode;
+        dropCount = count;
+        armed = count > 0;
+    }
+
+    /**
+     * How Aborts are answered from now on: {@link Aborts#HONOURED} and {@link Aborts#REFUSED} concern
+     * withheld commands (an Abort of any other reports "not aborted"); {@link Aborts#UNANSWERED}
+     * leaves every Abort outstanding.
+     */
+    public void aborts(Aborts answer) {
+        aborts = Objects.requireNonNull(answer);
+    }
+
+    /** How many commands are withheld now. */
+    public synchronized int withheldCount() {
+        return withheld.size();
+    }
+
+    /** Whether {@code command}, just fetched from {@code queue}, is to be withheld (then it is recorded). */
+    boolean withholds(SubmissionQueue queue, Command command) {
+        if (!armed) {
+            return false;
+        }
+        synchronized (this) {
+            if (dropCount == 0 || queue.id != dropQueue || command.opcode() != dropOpcode) {
+                return false;
+            }
+            armed = --dropCount > 0;
+            withheld.add(new int[] {queue.id, command.cid()});
+        }
+        LOG.log(System.Logger.Level.INFO, "command {0} (opcode 0x{1}) on queue {2} dropped as asked", command.cid(),
+                Integer.toHexString(command.opcode()), queue.id);
+        return true;
+    }
+
+    boolean leavesAbortsUnanswered() {
+        return aborts == Aborts.UNANSWERED;
+    }
+
+    /**
+     * An Abort of command {@code cid} on queue {@code sq}: when it is withheld and Aborts are
+     * honoured, it completes now with Command Abort Requested (before the Abort does); true then.
+     */
+    boolean abort(SubmissionQueue sq, int cid, DmaView dma) {
+        synchronized (this) {
+            if (aborts != Aborts.HONOURED || !withheld.removeIf(held -> held[0] == sq.id && held[1] == cid)) {
+                return false;
+            }
+        }
+        Command aborted = new Command();   // the queue's own Command holds a later entry by now
+        aborted.entry.set(ValueLayout.JAVA_SHORT_UNALIGNED, SQE_CID, (short) cid);
+        aborted.begin();
+        aborted.status = SC_ABORT_REQUESTED;   // no Do Not Retry: the host may issue it again
+        return sq.complete(aborted, dma);
+    }
+
+    /** A controller reset: the withheld commands are gone with their queues. */
+    synchronized void forget() {
+        withheld.clear();
+    }
+}
