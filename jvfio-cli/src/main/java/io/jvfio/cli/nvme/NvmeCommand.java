@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -22,8 +23,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jvfio nvme SOCKET ACTION}: drives the NVMe controller of a vfio-user server with the Java
- * driver (io.jvfio.nvme), in nvme-cli's spirit: id-ctrl, id-ns, list, read, write. The driver
- * brings the controller up, does the one thing, and shuts it down normally.
+ * driver (io.jvfio.nvme), in nvme-cli's spirit: id-ctrl, id-ns, list, read, write; and perf, spdk_nvme_perf's
+ * counterpart ({@link NvmePerfCommand}). The driver brings the controller up, does the one thing, and shuts it
+ * down normally.
  */
 @Command(name = "nvme", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -35,13 +37,16 @@ import picocli.CommandLine.Spec;
                 "  list      every active namespace with its size and format",
                 "  read      --start-block, --block-count blocks to --data FILE (or stdout)",
                 "  write     --data FILE at --start-block (the last block padded with zeroes)",
+                "  perf      keep -q commands of -o bytes in flight for -t seconds (pattern -w, -M % reads, --threads);",
+                "            a progress line each second, then IOPS, MiB/s and latency min/avg/p50/p99/p99.9/max",
                 "",
                 "Examples:  jvfio nvme /tmp/nvme.sock id-ctrl",
-                "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin"})
+                "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin",
+                "           jvfio nvme /tmp/nvme.sock perf -q 128 -o 4k -w randread -t 10"})
 public final class NvmeCommand implements Callable<Integer> {
     /** What the command does. */
     enum Action {
-        ID_CTRL("id-ctrl"), ID_NS("id-ns"), LIST("list"), READ("read"), WRITE("write");
+        ID_CTRL("id-ctrl"), ID_NS("id-ns"), LIST("list"), READ("read"), WRITE("write"), PERF("perf");
 
         final String word;
 
@@ -55,7 +60,7 @@ public final class NvmeCommand implements Callable<Integer> {
                     return a;
                 }
             }
-            throw new IllegalArgumentException("unknown action '%s' (id-ctrl, id-ns, list, read, write)".formatted(word));
+            throw new IllegalArgumentException("unknown action '%s' (id-ctrl, id-ns, list, read, write, perf)".formatted(word));
         }
     }
 
@@ -65,7 +70,7 @@ public final class NvmeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOCKET", description = "The vfio-user server's UNIX socket.")
     Path socket;
 
-    @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, read or write.")
+    @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, read, write or perf.")
     String action;
 
     @Option(names = {"-n", "--namespace-id"}, paramLabel = "NSID", defaultValue = "1",
@@ -82,16 +87,22 @@ public final class NvmeCommand implements Callable<Integer> {
     @Option(names = {"-d", "--data"}, paramLabel = "FILE", description = "Where read puts the data (default stdout); what write writes.")
     Path data;
 
-    @Option(names = "--json", description = "JSON output for id-ctrl, id-ns and list.")
+    @Option(names = "--json", description = "JSON output for id-ctrl, id-ns, list and perf.")
     boolean json;
 
     @Option(names = "--interrupts", description = "Take completions by MSI-X rather than polling them.")
     boolean interrupts;
 
+    @Mixin
+    NvmePerfCommand perf;
+
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws IOException, InterruptedException {
         Action what = Action.of(action);
         PrintWriter out = spec.commandLine().getOut();
+        if (what == Action.PERF) {
+            return perf.run(socket, nsid, interrupts, json, out, spec.commandLine().getErr());
+        }
         try (VfioUserClient client = VfioUserClient.connect(socket);
                 NvmeDriver driver = NvmeDriver.open(client, NvmeDriver.Options.defaults().withInterrupts(interrupts)
                         .withIoQueues(1, 64))) {
