@@ -107,7 +107,8 @@ final class QueueRegistry {
             }
         } else {
             CompletionQueue cq = cqs.get(qid);
-            if (cq != null && cq.moveHead(value) && !interrupts.msixEnabled()) {
+            // Only a queue that interrupts counts for the INTx level: a polled queue's head (every reap) costs no look.
+            if (cq != null && cq.moveHead(value) && cq.interruptsEnabled && !interrupts.msixEnabled()) {
                 interrupts.updateIntx();
             }
         }
