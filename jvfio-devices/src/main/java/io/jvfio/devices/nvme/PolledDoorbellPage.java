@@ -48,6 +48,8 @@ final class PolledDoorbellPage implements AutoCloseable {
     private final int[] lastSeen;
     /** How many awake queue workers look at each slot themselves; the poller skips a slot while it is above 0. */
     private final AtomicIntegerArray owners;
+    /** Values owners handed on; written under this object's monitor. */
+    private volatile long takenByOwners;
     private volatile boolean broken;
 
     /** A queue worker's own look at one slot (not thread-safe: the worker's alone). */
@@ -95,9 +97,14 @@ final class PolledDoorbellPage implements AutoCloseable {
         return page.mmap();
     }
 
-    /** Doorbell values the poller took from the mapped page so far. */
+    /** Doorbell values taken from the mapped page so far, by the poller and by the queues' workers. */
     long doorbells() {
-        return page.taken();
+        return page.taken() + takenByOwners;
+    }
+
+    /** The page as the device maps it (tests store the host's values here). */
+    MemorySegment segment() {
+        return page.segment();
     }
 
     /**
@@ -124,7 +131,7 @@ final class PolledDoorbellPage implements AutoCloseable {
             return 0;
         }
         try {
-            return scan(false);
+            return scanUnowned();
         } catch (RuntimeException e) {
             broken = true;
             failed.accept(e);
@@ -140,7 +147,11 @@ final class PolledDoorbellPage implements AutoCloseable {
         return scan(true);
     }
 
-    /** The poller's look skips the slots their queues' workers look at themselves. */
+    /** The poller's look: it skips the slots their queues' workers look at themselves. */
+    int scanUnowned() {
+        return scan(false);
+    }
+
     private synchronized int scan(boolean owned) {
         MemorySegment segment = page.segment();
         int changed = 0;
@@ -170,6 +181,7 @@ final class PolledDoorbellPage implements AutoCloseable {
                 return false;
             }
             lastSeen[slot] = value;
+            takenByOwners++;   // under the monitor: the only writer
             ring.ring(slot, value);
             return true;
         }
