@@ -84,6 +84,20 @@ public final class IoQueue {
         submitData(IO_WRITE, nsid, lba, blocks, buffer.segment(), 0, buffer.iova(), tag);
     }
 
+    /**
+     * Starts a batch: the commands submitted until {@link #ringDoorbell()} are written to the queue
+     * but the controller hears of them with one tail doorbell, as Linux rings once per blk-mq
+     * dispatch. A blocking call rings first.
+     */
+    public void deferDoorbell() {
+        queue.holdTail();
+    }
+
+    /** Ends a batch: one tail doorbell for the commands submitted since {@link #deferDoorbell()} (none if there were none). */
+    public void ringDoorbell() throws IOException {
+        queue.releaseTail();
+    }
+
     /** Hands the completions already there to {@code listener}; returns how many. Never waits. */
     public int poll(CompletionListener listener) throws IOException {
         return queue.reap(listener);
@@ -270,6 +284,7 @@ public final class IoQueue {
     }
 
     private int awaitBlocking(String name, int opcode) throws IOException {
+        queue.releaseTail();   // a batch left open must not hold the blocking command back
         blockingCompleted = false;
         long deadline = System.nanoTime() + timeoutNanos;
         while (!blockingCompleted) {

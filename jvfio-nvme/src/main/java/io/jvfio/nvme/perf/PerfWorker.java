@@ -14,7 +14,8 @@ import java.util.concurrent.CountDownLatch;
  * One thread of a perf run: its own I/O queue, a buffer per command slot, and the loop that keeps
  * {@code queueDepth} commands in flight. Completions are collected by the listener; after each
  * poll the thread takes the time once, counts every latency and submits the next commands, so a
- * round costs one clock read, not two per command. Nothing is allocated in the loop.
+ * round costs one clock read, not two per command, and one tail doorbell. Nothing is allocated in
+ * the loop.
  */
 final class PerfWorker implements Runnable {
     private static final Duration INTERRUPT_WAIT = Duration.ofMillis(10);
@@ -152,6 +153,7 @@ final class PerfWorker implements Runnable {
                 allocatedAtStart = allocated();
             }
             boolean more = now - endNanos < 0;
+            queue.deferDoorbell();   // one tail doorbell for the commands that replace this poll's completions
             for (int i = 0; i < doneCount; i++) {
                 int slot = done[i];
                 if (more || !measuring) {
@@ -163,6 +165,7 @@ final class PerfWorker implements Runnable {
                     inFlight--;
                 }
             }
+            queue.ringDoorbell();
             completed += doneCount;
             if (!more && measuring && allocatedBytes < 0 && options.allocatedBytes() != null) {
                 allocatedBytes = allocated() - allocatedAtStart;
