@@ -6,6 +6,7 @@ import io.jvfio.client.VfioUserClient;
 import io.jvfio.linux.CpuAffinity;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.nvme.perf.NvmePerf;
+import io.jvfio.nvme.perf.Pattern;
 import io.jvfio.nvme.perf.PerfOptions;
 import io.jvfio.nvme.perf.PerfResult;
 import java.io.PrintStream;
@@ -35,6 +36,8 @@ public final class NvmeDriverBench {
 
     /** The floor: round trips per run, runs (the median of their means is the floor). */
     private static final int FLOOR_OPS = 20_000, FLOOR_RUNS = 5;
+    /** Each server is driven this long, unmeasured, before the first row. */
+    private static final double JIT_WARMUP_SECONDS = 5;
     static final double GOAL_POLLED_IOPS = 1_000_000, GOAL_INTERRUPT_IOPS = 250_000, GOAL_QD1_FLOOR_RATIO = 2.0;
 
     /** Seconds measured per row, and run before measuring. */
@@ -97,6 +100,15 @@ public final class NvmeDriverBench {
             LongSupplier allocated = ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean())::getCurrentThreadAllocatedBytes;
             PerfOptions base = PerfOptions.defaults().withAllocationCounter(allocated)
                     .withTime(Duration.ofNanos((long) (o.seconds() * 1e9)), Duration.ofNanos((long) (o.warmupSeconds() * 1e9)));
+            // Both sides' JIT compiles the I/O path here, before any row: with the two spinning threads pinned, the
+            // compiler threads only get the CPUs by preemption, and the first row ran at a few thousand IOPS for seconds.
+            for (Path socket : List.of(polled, trapped)) {
+                log.println("bench nvme-driver: warming up " + socket.getFileName());
+                try (VfioUserClient client = VfioUserClient.open(BenchLatency.connect(socket), ClientOptions.defaults())) {
+                    NvmePerf.run(client, base.withQueueDepth(32).withPattern(Pattern.RANDRW, 50)
+                            .withTime(Duration.ofNanos((long) (JIT_WARMUP_SECONDS * 1e9)), Duration.ZERO), line -> { });
+                }
+            }
             for (Case c : Case.values()) {
                 if (c == Case.QD1_POLLED && second >= 0) {
                     floor = floor(bench, log);
