@@ -22,7 +22,7 @@ public final class PolledPage implements AutoCloseable {
     /** Spins after work before the poller starts to sleep. */
     private static final int SPIN_ROUNDS = 20_000;
     /** Short sleeps before the long ones, by default: about six seconds of them. */
-    public static final int DEFAULT_SHORT_SLEEPS = 80_000;
+    private static final int DEFAULT_SHORT_SLEEPS = 80_000;
     private static final long SHORT_SLEEP_NANOS = 20_000, LONG_SLEEP_NANOS = 1_000_000;
 
     private final long barOffset;

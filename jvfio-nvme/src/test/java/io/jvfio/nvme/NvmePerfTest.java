@@ -7,6 +7,7 @@ import io.jvfio.nvme.perf.NvmePerf;
 import io.jvfio.nvme.perf.Pattern;
 import io.jvfio.nvme.perf.PerfOptions;
 import io.jvfio.nvme.perf.PerfResult;
+import io.jvfio.devices.storage.NullStore;
 import io.jvfio.testing.Allocations;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -102,12 +103,14 @@ class NvmePerfTest {
     /** As NvmeDriverAllocationTest for the driver: the perf loop, QD 32, allocates nothing per command once warm. */
     @Test
     void theIoThreadsAllocateNothingPerCommand() throws Exception {
-        served = new ServedNvme(dir, b -> b.polledDoorbells(true), "disk.img");
+        served = new ServedNvme(dir, b -> b.polledDoorbells(true).namespace(new NullStore(64 << 20)));
         PerfOptions options = SHORT.withQueueDepth(32).withPattern(Pattern.RANDRW, 50)
                 .withTime(Duration.ofSeconds(1), Duration.ofSeconds(1)).withAllocationCounter(Allocations::currentThread);
         PerfResult r = NvmePerf.run(served.client, options, line -> { });
         assertThat(r.errors()).isZero();
-        assertThat(r.ios()).as("commands measured").isGreaterThan(1000);
+        assertThat(r.reads()).isPositive();
+        assertThat(r.writes()).isPositive();
+        // Whatever the machine's speed (no count of commands is asserted): a few kB at most in all.
         assertThat(r.allocatedBytesPerIo() * r.ios()).as("bytes allocated while measuring").isLessThan(4096);
     }
 }

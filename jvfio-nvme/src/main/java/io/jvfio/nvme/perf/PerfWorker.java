@@ -27,9 +27,18 @@ final class PerfWorker implements Runnable {
     private final int index;
     private final CountDownLatch ready;
     private final CountDownLatch go;
+    /** Reads among the commands, in percent. */
+    private final int readThreshold;
+    /** Per command slot: when it was submitted (Long.MIN_VALUE: it failed), and whether it reads. */
+    private final long[] submitted;
+    private final boolean[] isRead;
+    /** The slots the last poll completed. */
+    private final int[] done;
+    private final CompletionListener collect = this::collected;
     final LatencyHistogram latency = new LatencyHistogram();
     /** Commands completed so far, measured or not: the progress line reads it. */
     private volatile long completed;
+    // The outcome, read by the coordinator after the thread ended.
     long reads, writes, errors;
     long allocatedBytes = -1;
     Throwable failure;
@@ -43,12 +52,7 @@ final class PerfWorker implements Runnable {
     private int blocksPerIo;
     private long ioSlots, sequentialNext, sequentialFirst, sequentialCount;
     private long random;
-    private int readThreshold;
-    private final long[] submitted;
-    private final boolean[] isRead;
-    private final int[] done;
     private int doneCount;
-    private final CompletionListener collect = this::collected;
 
     PerfWorker(NvmeDriver driver, PerfOptions options, int index, CountDownLatch ready, CountDownLatch go) {
         this.driver = driver;
