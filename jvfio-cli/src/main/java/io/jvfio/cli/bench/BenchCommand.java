@@ -87,7 +87,8 @@ public final class BenchCommand {
                     + " and bytes allocated per I/O. The servers run on the first CPU, the driver on the second.",
                     "Prints the table and the goals of issue 16 as met / not met. Run it on an otherwise idle machine."})
     static final class NvmeDriver implements Callable<Integer> {
-        @Option(names = "--seconds", defaultValue = "10", description = "Seconds measured per row (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--seconds", defaultValue = "10", paramLabel = "SECONDS",
+                description = "Seconds measured per row (default: ${DEFAULT-VALUE}).")
         double seconds;
 
         @Option(names = "--warmup", defaultValue = "3", paramLabel = "SECONDS",

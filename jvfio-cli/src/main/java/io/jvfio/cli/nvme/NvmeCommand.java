@@ -37,8 +37,9 @@ import picocli.CommandLine.Spec;
                 "  list      every active namespace with its size and format",
                 "  read      --start-block, --block-count blocks to --data FILE (or stdout)",
                 "  write     --data FILE at --start-block (the last block padded with zeroes)",
-                "  perf      keep -q commands of -o bytes in flight for -t seconds (pattern -w, -M % reads, --threads);",
-                "            a progress line each second, then IOPS, MiB/s and latency min/avg/p50/p99/p99.9/max",
+                "  perf      keep -q commands of -o bytes in flight for -t seconds (-w pattern,",
+                "            -M read share, --threads); a progress line each second, then",
+                "            IOPS, MiB/s and latency min/avg/p50/p99/p99.9/max",
                 "",
                 "Examples:  jvfio nvme /tmp/nvme.sock id-ctrl",
                 "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin",
@@ -74,7 +75,7 @@ public final class NvmeCommand implements Callable<Integer> {
     String action;
 
     @Option(names = {"-n", "--namespace-id"}, paramLabel = "NSID", defaultValue = "1",
-            description = "The namespace of id-ns, read and write (default: ${DEFAULT-VALUE}).")
+            description = "The namespace of id-ns, read, write and perf (default: ${DEFAULT-VALUE}).")
     int nsid;
 
     @Option(names = {"-s", "--start-block"}, paramLabel = "LBA", defaultValue = "0", description = "The first block to read or write.")

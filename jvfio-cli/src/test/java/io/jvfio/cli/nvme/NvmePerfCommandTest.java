@@ -60,5 +60,6 @@ class NvmePerfCommandTest {
         Run help = run("nvme", "--help");
         assertThat(help.out()).contains("perf      keep -q commands", "-q, --queue-depth=QD", "-w, --pattern=PATTERN",
                 "-M, --read-percent=READ%", "-t, --time=SECONDS", "--threads=N");
+        assertThat(help.err()).as("picocli formats the help without complaint").isEmpty();
     }
 }
