@@ -57,7 +57,8 @@ class NvmePerfTest {
         assertThat(r.allocatedBytesPerIo()).as("not counted").isEqualTo(-1);
         assertThat(r.summary()).contains("randread 4096 B, queue depth 16, 1 thread, polled").contains("IOPS").contains("p99.9");
         assertThat(r.json()).startsWith("{\"pattern\":\"randread\"").contains("\"errors\":0").contains("\"allocated_bytes_per_io\":null");
-        assertThat(progress).isEmpty();   // 0.6 s: no whole second passed
+        // 0.6 s: no line, unless the last commands took long to drain on a busy machine.
+        assertThat(progress).allMatch(line -> line.matches(" +1 s +[0-9,]+ IOPS +[0-9.]+ MiB/s"));
     }
 
     @Test
