@@ -3,4 +3,5 @@ module io.jvfio.nvme {
     requires transitive io.jvfio.client;
     requires io.jvfio.linux;
     exports io.jvfio.nvme;
+    exports io.jvfio.nvme.perf;
 }

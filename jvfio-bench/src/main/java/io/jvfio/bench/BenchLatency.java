@@ -249,30 +249,45 @@ public final class BenchLatency {
     /** A shared-memory round trip: ring {@code out}, spin until the device's poller answers in {@code in}. */
     private static void spinPair(Measure m, VfioUserClient c, MemorySegment shared, int mode, long out, long in,
             String target, String what) throws Exception {
+        Op roundTrip = startRoundTrips(c, shared, mode, out, in, what);
+        try {
+            m.latency(target, what, roundTrip);
+        } finally {
+            stopRoundTrips(c);
+        }
+    }
+
+    /**
+     * Starts the bench device's poller in {@code mode} ({@link BenchDevice#CMD_POLL_FLOOR}: the
+     * shared-memory floor; {@link BenchDevice#CMD_POLL_DOORBELL}) and returns one round trip: a new
+     * value stored at {@code out}, then spinning until the poller answers it at {@code in}.
+     * {@link #stopRoundTrips} ends it. Both spin: measure with the two sides on two CPUs.
+     */
+    static Op startRoundTrips(VfioUserClient c, MemorySegment shared, int mode, long out, long in, String what) throws Exception {
         c.write32(BenchDevice.REGS_BAR, BenchDevice.CMD, mode);
         Thread.sleep(20); // let the poller take its first look
         long[] seq = {(long) BenchDevice.LONG.getVolatile(shared, out)};
-        try {
-            m.latency(target, what, () -> {
-                long v = ++seq[0];
-                BenchDevice.LONG.setVolatile(shared, out, v);
-                long deadline = 0;
-                int spins = 0;
-                while ((long) BenchDevice.LONG.getVolatile(shared, in) != v) {
-                    Thread.onSpinWait();
-                    if (++spins == 1 << 16) {
-                        spins = 0;
-                        if (deadline == 0) {
-                            deadline = System.nanoTime() + 5_000_000_000L;
-                        } else if (System.nanoTime() > deadline) {
-                            throw new IOException(what + ": the device's poller did not answer");
-                        }
+        return () -> {
+            long v = ++seq[0];
+            BenchDevice.LONG.setVolatile(shared, out, v);
+            long deadline = 0;
+            int spins = 0;
+            while ((long) BenchDevice.LONG.getVolatile(shared, in) != v) {
+                Thread.onSpinWait();
+                if (++spins == 1 << 16) {
+                    spins = 0;
+                    if (deadline == 0) {
+                        deadline = System.nanoTime() + 5_000_000_000L;
+                    } else if (System.nanoTime() > deadline) {
+                        throw new IOException(what + ": the device's poller did not answer");
                     }
                 }
-            });
-        } finally {
-            c.write32(BenchDevice.REGS_BAR, BenchDevice.CMD, BenchDevice.CMD_POLL_STOP);
-        }
+            }
+        };
+    }
+
+    static void stopRoundTrips(VfioUserClient c) throws IOException {
+        c.write32(BenchDevice.REGS_BAR, BenchDevice.CMD, BenchDevice.CMD_POLL_STOP);
     }
 
     /** Device raises INTx (after a delay, from its own thread) → the client's eventfd read returns. */

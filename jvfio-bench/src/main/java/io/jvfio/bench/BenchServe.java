@@ -1,6 +1,8 @@
 package io.jvfio.bench;
 
 import io.jvfio.devices.PciIdio16;
+import io.jvfio.devices.nvme.NvmeController;
+import io.jvfio.devices.storage.NullStore;
 import io.jvfio.linux.CpuAffinity;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.UnixServerSocket;
@@ -19,8 +21,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The server side of {@code jvfio bench}: the GPIO card, the bench device, or a plain AF_UNIX echo
- * (the round-trip floor), on one socket or on many. Runs in a child process of the bench (or on
+ * The server side of {@code jvfio bench}: the GPIO card, the bench device, a plain AF_UNIX echo
+ * (the round-trip floor), or jvfio's NVMe controller with a null namespace ({@code jvfio serve nvme
+ * --null 1G}, with {@code --polled-doorbells} as nvme-polled), on one socket or on many. Runs in a child process of the bench (or on
  * threads of it, in tests).
  */
 public final class BenchServe {
@@ -28,6 +31,8 @@ public final class BenchServe {
 
     /** Echo protocol: a 16-byte request whose first u64 is the reply length (0: echo the 16 bytes back). */
     static final int ECHO_REQUEST = 16;
+    /** The null namespace of the nvme kinds. */
+    static final long NVME_NULL_BYTES = 1L << 30;
 
     /** Serves {@code count} devices of {@code kind} on {@code socket} (with %d replaced by 0..count-1 when count > 1); blocks. */
     static void serve(String kind, Path socket, int count) throws IOException, InterruptedException {
@@ -50,7 +55,9 @@ public final class BenchServe {
         VfioDevice device = switch (kind) {
             case "gpio" -> new PciIdio16();
             case "bench" -> new BenchDevice();
-            default -> throw new IllegalArgumentException("device must be gpio, bench or echo, not '" + kind + "'");
+            case "nvme", "nvme-polled" -> NvmeController.builder().namespace(new NullStore(NVME_NULL_BYTES))
+                    .polledDoorbells(kind.equals("nvme-polled")).build();
+            default -> throw new IllegalArgumentException("device must be gpio, bench, echo, nvme or nvme-polled, not '" + kind + "'");
         };
         VfioUserServer server = VfioUserServer.bind(path, device, ServerOptions.defaults());
         return server.start();
@@ -83,7 +90,7 @@ public final class BenchServe {
 
     /**
      * Main of the child process the benches start: {@code KIND --socket PATH [--count N] [--cpus LIST]}
-     * (KIND gpio, bench or echo; with --count, %d in PATH is replaced by 0..N-1). Pins itself, serves,
+     * (KIND gpio, bench, echo, nvme or nvme-polled; with --count, %d in PATH is replaced by 0..N-1). Pins itself, serves,
      * and removes its sockets when killed.
      */
     public static void main(String[] args) throws Exception {
@@ -103,7 +110,7 @@ public final class BenchServe {
             }
         }
         if (kind == null || socket == null || count < 1) {
-            throw new IllegalArgumentException("usage: BenchServe gpio|bench|echo --socket PATH [--count N] [--cpus LIST]");
+            throw new IllegalArgumentException("usage: BenchServe gpio|bench|echo|nvme|nvme-polled --socket PATH [--count N] [--cpus LIST]");
         }
         if (cpus != null) {
             CpuAffinity.pinProcess(BenchLatency.parseCpus(cpus));

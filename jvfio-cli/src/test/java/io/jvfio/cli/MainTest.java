@@ -28,7 +28,7 @@ class MainTest {
         assertThat(tree(Main.commandLine("serve", "nvme", "--null", "1G"))).containsExactly("serve", "serve nvme");
         assertThat(tree(Main.commandLine("lspci", "-vv", "s"))).containsExactly("lspci");
         assertThat(tree(Main.commandLine("bench", "startup")))
-                .containsExactly("bench", "bench virtio-blk", "bench nvme", "bench latency", "bench scale", "bench startup",
+                .containsExactly("bench", "bench virtio-blk", "bench nvme", "bench nvme-driver", "bench latency", "bench scale", "bench startup",
                         "bench aot-training");
     }
 

@@ -19,12 +19,16 @@ import java.util.function.IntSupplier;
  * Trapped writes to the page (a client that does not map it) go to the BAR's handler, not here.
  */
 public final class PolledPage implements AutoCloseable {
-    /** Spins after work before the poller starts to sleep; short sleeps until the long ones. */
-    private static final int SPIN_ROUNDS = 20_000, SHORT_SLEEP_ROUNDS = 100_000;
+    /** Spins after work before the poller starts to sleep. */
+    private static final int SPIN_ROUNDS = 20_000;
+    /** Short sleeps before the long ones, by default: about six seconds of them. */
+    private static final int DEFAULT_SHORT_SLEEPS = 80_000;
     private static final long SHORT_SLEEP_NANOS = 20_000, LONG_SLEEP_NANOS = 1_000_000;
 
     private final long barOffset;
     private final long pageSize;
+    /** Scans without news after which the poller sleeps long (spins, then short sleeps). */
+    private final int longSleepAfter;
     private final Fd fd;
     private final Mapping page;
     /** What the scans took so far; only the poller writes it. */
@@ -34,8 +38,18 @@ public final class PolledPage implements AutoCloseable {
 
     /** Page [{@code barOffset}, +{@code pageSize}) of a BAR (page-aligned), in a memfd named {@code name}. */
     public PolledPage(String name, long barOffset, long pageSize) {
+        this(name, barOffset, pageSize, DEFAULT_SHORT_SLEEPS);
+    }
+
+    /**
+     * The same, with {@code shortSleeps} 20 µs sleeps between the poller's spinning and its 1 ms
+     * sleeps: few where others poll the busy part of the page (each short sleep's wake-up takes
+     * the CPU from whoever spins there).
+     */
+    public PolledPage(String name, long barOffset, long pageSize, int shortSleeps) {
         this.barOffset = barOffset;
         this.pageSize = pageSize;
+        this.longSleepAfter = SPIN_ROUNDS + shortSleeps;
         try {
             fd = Memfd.create(name, barOffset + pageSize);
             page = Mapping.map(fd, barOffset, pageSize, true);
@@ -80,7 +94,7 @@ public final class PolledPage implements AutoCloseable {
             } else if (++idleRounds < SPIN_ROUNDS) {
                 Thread.onSpinWait();
             } else {
-                LockSupport.parkNanos(idleRounds < SHORT_SLEEP_ROUNDS ? SHORT_SLEEP_NANOS : LONG_SLEEP_NANOS);
+                LockSupport.parkNanos(idleRounds < longSleepAfter ? SHORT_SLEEP_NANOS : LONG_SLEEP_NANOS);
             }
         }
     }

@@ -114,6 +114,20 @@ public final class IoQueue {
     }
 
     /**
+     * Starts a batch: the commands submitted until {@link #ringDoorbell()} are written to the queue
+     * but the controller hears of them with one tail doorbell, as Linux rings once per blk-mq
+     * dispatch. A blocking call rings first.
+     */
+    public void deferDoorbell() {
+        queue.holdTail();
+    }
+
+    /** Ends a batch: one tail doorbell for the commands submitted since {@link #deferDoorbell()} (none if there were none). */
+    public void ringDoorbell() throws IOException {
+        queue.releaseTail();
+    }
+
+    /**
      * Hands the completions already there to {@code listener}; returns how many. Never waits for
      * the controller, but a command past its timeout is aborted here (an admin command), and
      * commands a controller reset took away are handed over with {@link NvmeStatus#HOST_ABORTED}.
@@ -366,6 +380,7 @@ public final class IoQueue {
      * reset it fails with {@link NvmeStatus#HOST_ABORTED} ({@link QueueRecovery}).
      */
     private int awaitBlocking(String name, int opcode) throws IOException {
+        queue.releaseTail();   // a batch left open must not hold the blocking command back
         blockingCompleted = false;
         while (!blockingCompleted) {
             queue.awaitCompletion(recovery.wakeBy());

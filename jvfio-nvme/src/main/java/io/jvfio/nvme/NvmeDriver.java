@@ -555,6 +555,11 @@ public final class NvmeDriver implements AutoCloseable {
         return grantedIoQueues;
     }
 
+    /** Whether completions fire MSI-X vectors (the options asked for interrupts), rather than being polled. */
+    public boolean interruptsEnabled() {
+        return interrupts != null;
+    }
+
     /** Whether doorbells are rung by stores into the mapped BAR (rather than register writes through the handle). */
     public boolean doorbellsMapped() {
         return doorbells.isMapped();

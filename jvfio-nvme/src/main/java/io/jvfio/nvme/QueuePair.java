@@ -43,6 +43,10 @@ final class QueuePair {
     private final boolean[] outstanding;
     private int freeCount;
     private int sqTail;
+    /** Submissions write their entries but ring no doorbell until {@link #releaseTail} (a batch). */
+    private boolean holdingTail;
+    /** Entries written while the tail was held. */
+    private boolean tailMoved;
     private int cqHead;
     private boolean phase = true;
 
@@ -116,6 +120,7 @@ final class QueuePair {
         sq.fill((byte) 0);
         cq.fill((byte) 0);
         sqTail = 0;
+        tailMoved = false;   // entries of a held batch went with the reset; the caller's batch stays open
         cqHead = 0;
         phase = true;
     }
@@ -159,7 +164,25 @@ final class QueuePair {
         sq.set(U32, at + SQE_CDW13, cdw13);
         sq.set(U64, at + SQE_CDW14, 0);                           // CDW14-15
         sqTail = sqTail + 1 == entries ? 0 : sqTail + 1;
-        doorbells.ringSubmissionTail(id, sqTail);
+        if (holdingTail) {
+            tailMoved = true;
+        } else {
+            doorbells.ringSubmissionTail(id, sqTail);
+        }
+    }
+
+    /** From now on submissions ring no doorbell, until {@link #releaseTail}. */
+    void holdTail() {
+        holdingTail = true;
+    }
+
+    /** Rings the tail doorbell once for the entries written since {@link #holdTail}, if any. */
+    void releaseTail() throws IOException {
+        holdingTail = false;
+        if (tailMoved) {
+            tailMoved = false;
+            doorbells.ringSubmissionTail(id, sqTail);
+        }
     }
 
     /** Whether the entry at the head carries the current phase (a new completion). */

@@ -6,6 +6,7 @@ import io.jvfio.bench.BenchStartup;
 import io.jvfio.bench.LatencyReport;
 import io.jvfio.bench.NvmeBench;
 import io.jvfio.bench.NvmeBenchReport;
+import io.jvfio.bench.NvmeDriverBench;
 import io.jvfio.bench.VirtioBlkBench;
 import io.jvfio.cli.Main;
 import io.jvfio.cli.Sizes;
@@ -20,7 +21,7 @@ import picocli.CommandLine.Option;
 /** {@code jvfio bench ...}: measurements that print a table (not tests). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks that print a table.",
-        subcommands = {BenchCommand.VirtioBlk.class, BenchCommand.Nvme.class, BenchCommand.Latency.class, BenchCommand.Scale.class,
+        subcommands = {BenchCommand.VirtioBlk.class, BenchCommand.Nvme.class, BenchCommand.NvmeDriver.class, BenchCommand.Latency.class, BenchCommand.Scale.class,
                 BenchCommand.Startup.class, BenchCommand.AotTraining.class})
 public final class BenchCommand {
 
@@ -75,6 +76,31 @@ public final class BenchCommand {
             var options = new BenchLatency.Options(ops, runs, placements, lvuSocket, lvuExec, inProcess,
                     Sizes.parse(dmaSize, "--dma-size"), dmaIterations, nativeEchoExec);
             LatencyReport.print(BenchLatency.run(options, System.err), System.out);
+            return 0;
+        }
+    }
+
+    @Command(name = "nvme-driver", mixinStandardHelpOptions = true,
+            description = {"The Java NVMe driver's perf (jvfio nvme perf, in this JVM) against jvfio serve nvme --null 1G in a JVM"
+                    + " of its own, with polled doorbells and with trapped ones: 4 KiB random reads at QD128 polled and with"
+                    + " interrupts, at QD1 next to the shared-memory ping-pong floor of bench latency (measured in the same run),"
+                    + " and bytes allocated per I/O. The servers run on the first CPU, the driver on the second.",
+                    "Prints the table and the goals of issue 16 as met / not met. Run it on an otherwise idle machine."})
+    static final class NvmeDriver implements Callable<Integer> {
+        @Option(names = "--seconds", defaultValue = "10", paramLabel = "SECONDS",
+                description = "Seconds measured per row (default: ${DEFAULT-VALUE}).")
+        double seconds;
+
+        @Option(names = "--warmup", defaultValue = "3", paramLabel = "SECONDS",
+                description = "Seconds run before measuring each row (default: ${DEFAULT-VALUE}).")
+        double warmup;
+
+        @Override
+        public Integer call() throws Exception {
+            if (seconds <= 0 || warmup < 0) {
+                throw new IllegalArgumentException("--seconds must be above 0 and --warmup at least 0");
+            }
+            NvmeDriverBench.print(NvmeDriverBench.run(new NvmeDriverBench.Options(seconds, warmup), System.err), System.out);
             return 0;
         }
     }

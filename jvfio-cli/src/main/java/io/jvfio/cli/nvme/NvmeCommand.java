@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -24,7 +25,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code jvfio nvme SOCKET ACTION}: drives the NVMe controller of a vfio-user server with the Java
  * driver (io.jvfio.nvme), in nvme-cli's spirit: id-ctrl, id-ns, list, smart-log, read, write,
- * flush, reset. The driver brings the controller up, does the one thing, and shuts it down normally.
+ * flush, reset; and perf, spdk_nvme_perf's counterpart ({@link NvmePerfCommand}). The driver brings
+ * the controller up, does the one thing, and shuts it down normally.
  */
 @Command(name = "nvme", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -39,14 +41,18 @@ import picocli.CommandLine.Spec;
                 "  write     --data FILE at --start-block (the last block padded with zeroes)",
                 "  flush     the volatile write cache of --namespace-id to non-volatile media",
                 "  reset     a controller reset: disabled (CC.EN=0), set up again and enabled",
+                "  perf      keep -q commands of -o bytes in flight for -t seconds (-w pattern,",
+                "            -M read share, --threads); a progress line each second, then",
+                "            IOPS, MiB/s and latency min/avg/p50/p99/p99.9/max",
                 "",
                 "Examples:  jvfio nvme /tmp/nvme.sock id-ctrl",
-                "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin"})
+                "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin",
+                "           jvfio nvme /tmp/nvme.sock perf -q 128 -o 4k -w randread -t 10"})
 public final class NvmeCommand implements Callable<Integer> {
     /** What the command does. */
     enum Action {
         ID_CTRL("id-ctrl"), ID_NS("id-ns"), LIST("list"), SMART_LOG("smart-log"), READ("read"), WRITE("write"), FLUSH("flush"),
-        RESET("reset");
+        RESET("reset"), PERF("perf");
 
         final String word;
 
@@ -70,11 +76,11 @@ public final class NvmeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOCKET", description = "The vfio-user server's UNIX socket.")
     Path socket;
 
-    @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, smart-log, read, write, flush or reset.")
+    @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, smart-log, read, write, flush, reset or perf.")
     String action;
 
     @Option(names = {"-n", "--namespace-id"}, paramLabel = "NSID", defaultValue = "1",
-            description = "The namespace of id-ns, read, write and flush (default: ${DEFAULT-VALUE}).")
+            description = "The namespace of id-ns, read, write, flush and perf (default: ${DEFAULT-VALUE}).")
     int nsid;
 
     @Option(names = {"-s", "--start-block"}, paramLabel = "LBA", defaultValue = "0", description = "The first block to read or write.")
@@ -87,16 +93,22 @@ public final class NvmeCommand implements Callable<Integer> {
     @Option(names = {"-d", "--data"}, paramLabel = "FILE", description = "Where read puts the data (default stdout); what write writes.")
     Path data;
 
-    @Option(names = "--json", description = "JSON output for id-ctrl, id-ns, list and smart-log.")
+    @Option(names = "--json", description = "JSON output for id-ctrl, id-ns, list, smart-log and perf.")
     boolean json;
 
     @Option(names = "--interrupts", description = "Take completions by MSI-X rather than polling them.")
     boolean interrupts;
 
+    @Mixin
+    NvmePerfCommand perf;
+
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws IOException, InterruptedException {
         Action what = Action.of(action);
         PrintWriter out = spec.commandLine().getOut();
+        if (what == Action.PERF) {
+            return perf.run(socket, nsid, interrupts, json, out, spec.commandLine().getErr());
+        }
         try (VfioUserClient client = VfioUserClient.connect(socket);
                 NvmeDriver driver = NvmeDriver.open(client, NvmeDriver.Options.defaults().withInterrupts(interrupts)
                         .withIoQueues(1, 64))) {

@@ -29,7 +29,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * host rings once it has consumed everything.
  */
 final class CompletionQueue {
-    /** How long a poster waits for room before it reads the shadow head again. */
+    /** How long a poster waits for room before it reads the shadow (or polled) head again. */
     private static final long SHADOW_WAIT_MILLIS = 1;
 
     final int id;
@@ -78,7 +78,7 @@ final class CompletionQueue {
             throws VfioException, InterruptedException {
         synchronized (this) {
             while (live && from.isLive() && (tail + 1) % size == head) {
-                if (shadowHead != null && shadowHeadMoved(dma)) {
+                if (shadowHead != null && shadowHeadMoved(dma) || from.polledHeadMoved()) {
                     continue;
                 }
                 if (from.yieldsWhenFull()) {
@@ -90,7 +90,8 @@ final class CompletionQueue {
                 }
                 synchronized (room) {
                     if (live && from.isLive() && !from.yieldsWhenFull() && (tail + 1) % size == head) {
-                        room.wait(shadowHead != null ? SHADOW_WAIT_MILLIS : 0);
+                        // A shadow or polled head is read here, not rung: look again soon.
+                        room.wait(shadowHead != null || from.pollsDoorbells() ? SHADOW_WAIT_MILLIS : 0);
                     }
                 }
             }

@@ -48,6 +48,13 @@ final class QueueRegistry {
         }
     }
 
+    /** With polled doorbells, an I/O queue's worker looks at its tail and its completion queue's head itself while awake. */
+    private void pollOwnSlots(SubmissionQueue sq) {
+        if (polledPage != null && sq.id != 0) {
+            sq.pollDoorbells(polledPage.owner(2 * sq.id), polledPage.owner(2 * sq.cq.id + 1));
+        }
+    }
+
     SubmissionQueue submissionQueue(int qid) {
         return qid >= 0 && qid < NvmeController.VECTORS ? sqs.get(qid) : null;
     }
@@ -100,7 +107,8 @@ final class QueueRegistry {
             }
         } else {
             CompletionQueue cq = cqs.get(qid);
-            if (cq != null && cq.moveHead(value) && !interrupts.msixEnabled()) {
+            // Only a queue that interrupts counts for the INTx level: a polled queue's head (every reap) costs no look.
+            if (cq != null && cq.moveHead(value) && cq.interruptsEnabled && !interrupts.msixEnabled()) {
                 interrupts.updateIntx();
             }
         }
@@ -114,6 +122,7 @@ final class QueueRegistry {
 
     void addSubmissionQueue(SubmissionQueue sq) {
         resetPolled(2 * sq.id, 0);
+        pollOwnSlots(sq);
         attachShadow(sq, null);
         sqs.set(sq.id, sq);
         pauseIfStopped(sq);
@@ -261,6 +270,7 @@ final class QueueRegistry {
         }
         for (SubmissionQueue sq : submissionQueues) {
             resetPolled(2 * sq.id, sq.tail());
+            pollOwnSlots(sq);
             sq.pause();
             sqs.set(sq.id, sq);
         }

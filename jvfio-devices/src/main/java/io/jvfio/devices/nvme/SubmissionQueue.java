@@ -25,6 +25,11 @@ import java.util.concurrent.locks.LockSupport;
  * could move the tail back behind the head (and the worker would run the whole ring of stale
  * entries again).
  *
+ * <p>With polled doorbells ({@link #pollDoorbells}) an awake worker looks at its own tail and its
+ * completion queue's head in the mapped doorbell page: after a drain it spins on them for up to
+ * {@link #POLLED_SPIN_NANOS} (the page's poller leaves them alone meanwhile), then gives them back
+ * to the poller and sleeps. A busy queue is thus fed with no thread hand-off and no unpark.
+ *
  * <p>A migration {@link #pause pauses} the queue: the worker finishes the command it holds (its
  * completion posted) and fetches nothing more, and does no DMA at all, until {@link #resume};
  * doorbells rung meanwhile are recorded. {@link #isBusy} tells whether the worker still works.
@@ -48,6 +53,10 @@ final class SubmissionQueue {
      * wake-up by milliseconds instead of the host's I/O timeout.
      */
     private static final long IDLE_LOOK_MIN_NANOS = 1_000_000, IDLE_LOOK_MAX_NANOS = 64_000_000;
+    /** How long an idle worker with polled doorbells spins on its slots before it sleeps. */
+    private static final long POLLED_SPIN_NANOS = 1_000_000;
+    /** Spins between two looks at the clock. */
+    private static final int SPINS_PER_CLOCK = 256;
 
     /** What runs the fetched commands: the admin command set or the NVM command set. */
     interface Executor {
@@ -99,6 +108,8 @@ final class SubmissionQueue {
     private volatile ShadowDoorbell shadowTail;
     /** The shadow slot changed since Doorbell Buffer Config: the host stores its tails there (worker only). */
     private volatile boolean hostStoresShadowTails;
+    /** With polled doorbells: the worker's looks at its tail's and its completion queue head's slots; else null. */
+    private volatile PolledDoorbellPage.Owner polledTail, polledHead;
 
     SubmissionQueue(int id, long base, int size, CompletionQueue cq, Executor executor, Host host, String threadName) {
         this.id = id;
@@ -160,8 +171,26 @@ final class SubmissionQueue {
         kick();   // the host may have stored a tail already
     }
 
+    /** Polled doorbells: while awake, the worker takes its tail and its completion queue's head from the page itself. */
+    void pollDoorbells(PolledDoorbellPage.Owner tail, PolledDoorbellPage.Owner head) {
+        polledTail = tail;
+        polledHead = head;
+    }
+
+    /** Whether the worker takes its doorbells from the polled page itself. */
+    boolean pollsDoorbells() {
+        return polledHead != null;
+    }
+
+    /** A full completion queue's poster: the host's head, when it stored a new one in the polled page (worker only). */
+    boolean polledHeadMoved() {
+        PolledDoorbellPage.Owner head = polledHead;
+        return head != null && head.take();
+    }
+
     private void kick() {
-        if (!kicked.getAndSet(true)) {
+        // The worker itself kicks when it takes a polled tail: it is awake, so no unpark.
+        if (!kicked.getAndSet(true) && Thread.currentThread() != worker) {
             LockSupport.unpark(worker);
         }
     }
@@ -244,9 +273,31 @@ final class SubmissionQueue {
     }
 
     private void run() {
+        try {
+            serve();
+        } finally {
+            PolledDoorbellPage.Owner tailSlot = polledTail, headSlot = polledHead;
+            if (tailSlot != null) {
+                tailSlot.release();
+                headSlot.release();
+            }
+        }
+    }
+
+    private void serve() {
         while (live) {
             long look = IDLE_LOOK_MIN_NANOS;
             while (!kicked.getAndSet(false)) {
+                if (polledTail != null && !paused) {
+                    try {
+                        if (spinOnPolledSlots()) {
+                            continue;
+                        }
+                    } catch (RuntimeException e) {
+                        host.fatal("queue %d: %s".formatted(id, e.getMessage()), e);
+                        return;
+                    }
+                }
                 if (shadowTail == null || paused) {
                     LockSupport.park(this);
                 } else {
@@ -345,6 +396,31 @@ final class SubmissionQueue {
         return false;   // killed, paused, or a trapped doorbell: the run loop takes the kick
     }
 
+    /**
+     * An idle worker with polled doorbells: owns its slots and spins on them until a doorbell
+     * comes (true: kicked) or {@link #POLLED_SPIN_NANOS} pass, or the queue is paused or killed;
+     * then gives the slots back to the poller (false: the worker sleeps until kicked).
+     */
+    private boolean spinOnPolledSlots() {
+        PolledDoorbellPage.Owner tailSlot = polledTail, headSlot = polledHead;
+        tailSlot.own();
+        headSlot.own();
+        long idleSince = System.nanoTime();
+        for (int spins = 1; live && !paused; spins++) {
+            headSlot.take();
+            if (tailSlot.take() || kicked.get()) {
+                return true;   // the slots stay owned: the worker comes back after the drain
+            }
+            Thread.onSpinWait();
+            if (spins % SPINS_PER_CLOCK == 0 && System.nanoTime() - idleSince > POLLED_SPIN_NANOS) {
+                break;
+            }
+        }
+        tailSlot.release();
+        headSlot.release();
+        return kicked.get();
+    }
+
     /** A sleeping worker's look at the shadow slot: true when the host stored a tail it did not ring for. */
     private boolean shadowStoreWaits() throws VfioException {
         ShadowDoorbell shadow = shadowTail;
@@ -362,6 +438,10 @@ final class SubmissionQueue {
      * doorbell while the host has not stored tails in the slot; true when entries wait.
      */
     private boolean refreshTail(ShadowDoorbell shadow, DmaView dma) throws VfioException {
+        PolledDoorbellPage.Owner tailSlot = polledTail;
+        if (tailSlot != null) {
+            tailSlot.take();   // a new tail is in rungTail now (and kicked: the run loop comes round once more)
+        }
         int value = shadow == null ? -1 : shadow.poll(dma);
         if (value >= 0 && value < size) {
             tail = value;
