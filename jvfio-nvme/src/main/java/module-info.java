@@ -2,5 +2,6 @@
 module io.jvfio.nvme {
     requires transitive io.jvfio.client;
     requires io.jvfio.linux;
+    requires io.jvfio.nvme.spec;
     exports io.jvfio.nvme;
 }
