@@ -1,5 +1,6 @@
 module io.jvfio.devices {
     requires transitive io.jvfio.server;
+    requires io.jvfio.nvme.spec;
     exports io.jvfio.devices;
     exports io.jvfio.devices.nvme;
     exports io.jvfio.devices.storage;

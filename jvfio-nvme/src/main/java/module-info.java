@@ -2,6 +2,7 @@
 module io.jvfio.nvme {
     requires transitive io.jvfio.client;
     requires io.jvfio.linux;
+    requires io.jvfio.nvme.spec;
     exports io.jvfio.nvme;
     exports io.jvfio.nvme.perf;
 }

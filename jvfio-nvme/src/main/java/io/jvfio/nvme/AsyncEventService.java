@@ -1,6 +1,6 @@
 package io.jvfio.nvme;
 
-import static io.jvfio.nvme.NvmeSpec.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
@@ -18,6 +18,13 @@ import java.util.List;
  */
 final class AsyncEventService {
     private static final int OUTSTANDING_REQUESTS = 1;
+    /**
+     * The critical warnings the driver asks to hear of (of Asynchronous Event Configuration's bits
+     * 7:0): bits 4:0, which every revision defines (bit 5, the persistent memory region, came with
+     * 1.4), so no controller sees a bit it calls reserved.
+     */
+    private static final int ENABLED_SMART_WARNINGS = SMART_WARNING_SPARE | SMART_WARNING_TEMPERATURE
+            | SMART_WARNING_RELIABILITY | SMART_WARNING_READ_ONLY | SMART_WARNING_VOLATILE_BACKUP;
     private static final System.Logger LOG = System.getLogger(AsyncEventService.class.getName());
 
     private final NvmeDriver driver;
@@ -38,7 +45,7 @@ final class AsyncEventService {
      * enables by default.
      */
     void start(int oaes) throws IOException {
-        configuration = AEC_SMART_WARNINGS | (oaes & AEC_NAMESPACE_ATTRIBUTE);
+        configuration = ENABLED_SMART_WARNINGS | (oaes & AEC_NAMESPACE_ATTRIBUTE);
         try {
             driver.adminCommand("Set Features (Asynchronous Event Configuration)", ADMIN_SET_FEATURES, 0, 0,
                     FEATURE_ASYNC_EVENT_CONFIG, configuration);
@@ -78,7 +85,7 @@ final class AsyncEventService {
         int dwords = bytes / 4 - 1;   // 0's based
         logPage.segment().fill((byte) 0);
         try {
-            driver.adminCommand("Get Log Page (%02xh)".formatted(lid), ADMIN_GET_LOG_PAGE, ALL_NAMESPACES, logPage.iova(),
+            driver.adminCommand("Get Log Page (%02xh)".formatted(lid), ADMIN_GET_LOG_PAGE, BROADCAST_NSID, logPage.iova(),
                     dwords << 16 | lid, dwords >>> 16);
         } catch (NvmeException e) {
             LOG.log(System.Logger.Level.WARNING, "the log page of an asynchronous event: {0}", e.getMessage());

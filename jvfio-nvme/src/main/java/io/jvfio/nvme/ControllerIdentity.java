@@ -1,5 +1,7 @@
 package io.jvfio.nvme;
 
+import io.jvfio.nvme.spec.Nvme;
+
 /**
  * What Identify Controller (CNS 01h) says about the controller, decoded.
  *
@@ -15,26 +17,26 @@ public record ControllerIdentity(int vendorId, int subsystemVendorId, String ser
         boolean volatileWriteCache, int sgls, String subsystemNqn) {
 
     public boolean supportsWriteZeroes() {
-        return (oncs & NvmeSpec.ONCS_WRITE_ZEROES) != 0;
+        return (oncs & Nvme.ONCS_WRITE_ZEROES) != 0;
     }
 
     public boolean supportsDatasetManagement() {
-        return (oncs & NvmeSpec.ONCS_DATASET_MANAGEMENT) != 0;
+        return (oncs & Nvme.ONCS_DATASET_MANAGEMENT) != 0;
     }
 
     /** OACS bit 8: the controller takes Doorbell Buffer Config (shadow doorbells). */
     public boolean supportsShadowDoorbells() {
-        return (oacs & NvmeSpec.OACS_DOORBELL_BUFFER_CONFIG) != 0;
+        return (oacs & Nvme.OACS_DOORBELL_BUFFER_CONFIG) != 0;
     }
 
     /** SGLS bits 1:0 not 00b: NVM commands may describe their data with SGLs. */
     public boolean supportsSgls() {
-        return (sgls & NvmeSpec.SGLS_SUPPORT_MASK) != 0;
+        return (sgls & Nvme.SGLS_SUPPORT_MASK) != 0;
     }
 
     /** SGLS bits 1:0 = 10b: SGL data blocks must start at a dword and hold whole dwords. */
     public boolean sglsNeedDwordAlignment() {
-        return (sgls & NvmeSpec.SGLS_SUPPORT_MASK) == NvmeSpec.SGLS_DWORD_ALIGNED;
+        return (sgls & Nvme.SGLS_SUPPORT_MASK) == Nvme.SGLS_DWORD_ALIGNED;
     }
 
     /** "1.4.0" for VER 00010400h. */

@@ -1,6 +1,6 @@
 package io.jvfio.nvme;
 
-import static io.jvfio.nvme.NvmeSpec.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import java.io.IOException;
 

@@ -4,6 +4,7 @@ import io.jvfio.client.DeviceException;
 import io.jvfio.client.DeviceHandle;
 import io.jvfio.client.MappedRegion;
 import io.jvfio.client.RegionDescription;
+import io.jvfio.nvme.spec.Nvme;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -50,11 +51,11 @@ final class Doorbells implements AutoCloseable {
         if (tryMapping && mappable(device)) {
             MappedRegion bar;
             try {
-                bar = device.mapRegion(NvmeSpec.BAR);
+                bar = device.mapRegion(Nvme.BAR);
             } catch (DeviceException e) {
                 return new Doorbells(device, stride, null, null);   // not mappable after all: trapped
             }
-            MemorySegment area = bar.segment(NvmeSpec.DOORBELLS, 2 * stride * queues).orElse(null);
+            MemorySegment area = bar.segment(Nvme.DOORBELLS, 2 * stride * queues).orElse(null);
             if (area != null) {
                 return new Doorbells(device, stride, bar, area);
             }
@@ -64,7 +65,7 @@ final class Doorbells implements AutoCloseable {
     }
 
     private static boolean mappable(DeviceHandle device) throws IOException {
-        try (RegionDescription bar = device.regionInfo(NvmeSpec.BAR)) {
+        try (RegionDescription bar = device.regionInfo(Nvme.BAR)) {
             return bar.mmappable();
         }
     }
@@ -139,7 +140,7 @@ final class Doorbells implements AutoCloseable {
             INT.setRelease(mapped, offset, value);   // the entries written before are visible first
         } else {
             VarHandle.fullFence();
-            device.write32(NvmeSpec.BAR, NvmeSpec.DOORBELLS + offset, value);
+            device.write32(Nvme.BAR, Nvme.DOORBELLS + offset, value);
         }
     }
 

@@ -25,7 +25,7 @@ final class DriverMemory implements AutoCloseable {
     private long nextIova;
 
     DriverMemory(DeviceHandle device, boolean shared, long iovaBase) {
-        if ((iovaBase & (NvmeSpec.PAGE_SIZE - 1)) != 0) {
+        if ((iovaBase & (DriverPages.PAGE_SIZE - 1)) != 0) {
             throw new IllegalArgumentException("the IOVA base 0x%x is not page-aligned".formatted(iovaBase));
         }
         this.device = device;
@@ -38,7 +38,7 @@ final class DriverMemory implements AutoCloseable {
         if (bytes <= 0) {
             throw new IllegalArgumentException("a DMA region of %d bytes".formatted(bytes));
         }
-        long size = (bytes + NvmeSpec.PAGE_SIZE - 1) & -NvmeSpec.PAGE_SIZE;
+        long size = (bytes + DriverPages.PAGE_SIZE - 1) & -DriverPages.PAGE_SIZE;
         long iova = nextIova;
         DmaRegion region;
         if (shared) {
@@ -47,7 +47,7 @@ final class DriverMemory implements AutoCloseable {
             region = new DmaRegion(buffer.segment(), iova);
         } else {
             Arena arena = Arena.ofShared();
-            MemorySegment memory = arena.allocate(size, NvmeSpec.PAGE_SIZE);
+            MemorySegment memory = arena.allocate(size, DriverPages.PAGE_SIZE);
             try {
                 device.registerMemory(iova, memory, RW);
             } catch (IOException | RuntimeException e) {

@@ -1,6 +1,7 @@
 package io.jvfio.nvme;
 
-import static io.jvfio.nvme.NvmeSpec.*;
+import static io.jvfio.nvme.DriverPages.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -348,7 +349,7 @@ public final class IoQueue {
         pages.set(ValueLayout.JAVA_INT, range, 0);                    // context attributes
         pages.set(ValueLayout.JAVA_INT, range + 4, (int) blocks);     // length in logical blocks
         pages.set(ValueLayout.JAVA_LONG, range + 8, lba);             // starting LBA
-        queue.submit(slot, IO_DATASET_MANAGEMENT, nsid, queue.slotPageIova(slot), 0, 0, DSM_ATTRIBUTE_DEALLOCATE, 0, 0);
+        queue.submit(slot, IO_DATASET_MANAGEMENT, nsid, queue.slotPageIova(slot), 0, 0, DSM_DEALLOCATE, 0, 0);
         awaitBlocking("Dataset Management (deallocate)", IO_DATASET_MANAGEMENT);
     }
 

@@ -1,6 +1,7 @@
 package io.jvfio.nvme;
 
-import static io.jvfio.nvme.NvmeSpec.*;
+import static io.jvfio.nvme.DriverPages.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import io.jvfio.client.DeviceHandle;
 import io.jvfio.client.Interrupts;
@@ -236,7 +237,7 @@ public final class NvmeDriver implements AutoCloseable {
         device.write32(BAR, REG_AQA, (queue.entries - 1) << 16 | (queue.entries - 1));
         device.write64(BAR, REG_ASQ, queue.submissions.iova());
         device.write64(BAR, REG_ACQ, queue.completions.iova());
-        int cc = CC_CSS_NVM | 0 << CC_MPS_SHIFT | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT;
+        int cc = CC_CSS_NVM << CC_CSS_SHIFT | MPS << CC_MPS_SHIFT | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT;
         device.write32(BAR, REG_CC, cc);
         device.write32(BAR, REG_CC, cc | CC_EN);
         awaitReady(true);
@@ -341,7 +342,7 @@ public final class NvmeDriver implements AutoCloseable {
         MemorySegment id = identify(CNS_CONTROLLER, 0);
         int mdts = Byte.toUnsignedInt(id.get(ValueLayout.JAVA_BYTE, ID_CTRL_MDTS));
         optionalEvents = id.get(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_OAES);
-        long minPage = 1L << (PAGE_SHIFT + (cap >>> CAP_MPSMIN_SHIFT & 0xf));
+        long minPage = 1L << (MPS_BASE_SHIFT + (cap >>> CAP_MPSMIN_SHIFT & CAP_MPS_MASK));
         return new ControllerIdentity(u16(id, ID_CTRL_VID), u16(id, ID_CTRL_SSVID), ascii(id, ID_CTRL_SN, SN_BYTES),
                 ascii(id, ID_CTRL_MN, MN_BYTES), ascii(id, ID_CTRL_FR, FR_BYTES), u16(id, ID_CTRL_CNTLID),
                 id.get(ValueLayout.JAVA_INT, ID_CTRL_VER), mdts, mdts == 0 ? 0 : minPage << mdts, u16(id, ID_CTRL_OACS),
@@ -582,7 +583,7 @@ public final class NvmeDriver implements AutoCloseable {
             MemorySegment page = identifyPage.segment();
             page.fill((byte) 0);
             int dwords = SMART_LOG_SIZE / Integer.BYTES;
-            adminCommand("Get Log Page (SMART / Health Information)", ADMIN_GET_LOG_PAGE, ALL_NAMESPACES, identifyPage.iova(),
+            adminCommand("Get Log Page (SMART / Health Information)", ADMIN_GET_LOG_PAGE, BROADCAST_NSID, identifyPage.iova(),
                     LOG_SMART | (dwords - 1) << 16, 0);
             return SmartLog.decode(page);
         }
@@ -706,9 +707,9 @@ public final class NvmeDriver implements AutoCloseable {
     /** §3.6.2: CC.SHN = 01b, then CSTS.SHST = 10b within the bound. */
     private void shutDown() throws IOException {
         int cc = device.read32(BAR, REG_CC);
-        device.write32(BAR, REG_CC, cc & ~CC_SHN_MASK | CC_SHN_NORMAL);
+        device.write32(BAR, REG_CC, cc & ~(CC_SHN_MASK << CC_SHN_SHIFT) | SHN_NORMAL << CC_SHN_SHIFT);
         long deadline = System.nanoTime() + options.shutdownTimeout().toNanos();
-        while ((device.read32(BAR, REG_CSTS) & CSTS_SHST_MASK) != CSTS_SHST_COMPLETE) {
+        while ((device.read32(BAR, REG_CSTS) & CSTS_SHST_MASK) != SHST_COMPLETE << CSTS_SHST_SHIFT) {
             if (System.nanoTime() - deadline > 0) {
                 throw new IOException("the controller did not complete its shutdown within " + options.shutdownTimeout());
             }

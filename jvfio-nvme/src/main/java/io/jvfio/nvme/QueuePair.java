@@ -1,6 +1,7 @@
 package io.jvfio.nvme;
 
-import static io.jvfio.nvme.NvmeSpec.*;
+import static io.jvfio.nvme.DriverPages.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import io.jvfio.client.Interrupts;
 import java.io.IOException;

@@ -12,7 +12,7 @@ import java.util.Objects;
  */
 public final class ScatterList {
     /** One page of SGL descriptors: what a command's preallocated segment holds. */
-    public static final int MAX_PIECES = NvmeSpec.SGL_DESCRIPTORS_PER_PAGE;
+    public static final int MAX_PIECES = DriverPages.SGL_DESCRIPTORS_PER_PAGE;
 
     private final long[] iovas;
     private final int[] lengths;

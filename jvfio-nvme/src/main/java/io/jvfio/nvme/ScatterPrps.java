@@ -1,6 +1,7 @@
 package io.jvfio.nvme;
 
-import static io.jvfio.nvme.NvmeSpec.*;
+import static io.jvfio.nvme.DriverPages.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.devices.nvme.DoorbellStatistics;
-import io.jvfio.devices.nvme.Nvme;
 import io.jvfio.devices.nvme.NvmeController;
 import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.devices.storage.NullStore;
@@ -12,6 +11,7 @@ import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
 import io.jvfio.nvme.DmaRegion;
 import io.jvfio.nvme.NvmeDriver;
+import io.jvfio.nvme.spec.Nvme;
 import io.jvfio.protocol.Command;
 import io.jvfio.qemu.GuestOptions;
 import io.jvfio.qemu.GuestResult;

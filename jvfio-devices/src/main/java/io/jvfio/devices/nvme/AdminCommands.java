@@ -1,6 +1,7 @@
 package io.jvfio.devices.nvme;
 
-import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.devices.nvme.ControllerRegisters.PAGE_SIZE;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import io.jvfio.server.DmaView;
 import io.jvfio.server.VfioException;
@@ -143,7 +144,8 @@ final class AdminCommands implements SubmissionQueue.Executor {
     private void createCompletionQueue(Command c) {
         int cdw10 = c.cdw(10), cdw11 = c.cdw(11);
         int qid = cdw10 & 0xffff, entries = (cdw10 >>> 16) + 1, vector = cdw11 >>> 16;
-        boolean contiguous = (cdw11 & 1) != 0, interrupts = (cdw11 & 2) != 0;
+        boolean contiguous = (cdw11 & QUEUE_PHYSICALLY_CONTIGUOUS) != 0;
+        boolean interrupts = (cdw11 & CQ_INTERRUPTS_ENABLED) != 0;
         int status;
         if (qid == 0 || qid > controller.features.completionQueues || controller.completionQueue(qid) != null) {
             status = SC_INVALID_QUEUE_ID;
@@ -165,7 +167,7 @@ final class AdminCommands implements SubmissionQueue.Executor {
     private void createSubmissionQueue(Command c) {
         int cdw10 = c.cdw(10), cdw11 = c.cdw(11);
         int qid = cdw10 & 0xffff, entries = (cdw10 >>> 16) + 1, cqid = cdw11 >>> 16;
-        boolean contiguous = (cdw11 & 1) != 0;
+        boolean contiguous = (cdw11 & QUEUE_PHYSICALLY_CONTIGUOUS) != 0;
         CompletionQueue cq = cqid == 0 ? null : controller.completionQueue(cqid);
         int status;
         if (qid == 0 || qid > controller.features.submissionQueues || controller.submissionQueue(qid) != null) {

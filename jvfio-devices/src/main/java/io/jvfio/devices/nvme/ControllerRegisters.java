@@ -1,6 +1,6 @@
 package io.jvfio.devices.nvme;
 
-import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import io.jvfio.server.RegionHandler;
 import java.lang.foreign.MemorySegment;
@@ -28,6 +28,8 @@ final class ControllerRegisters implements RegionHandler {
     static final int READY_TIMEOUT = 30;
     static final long CAP = (MAX_QUEUE_ENTRIES - 1) | 1L << CAP_CQR_SHIFT | (long) READY_TIMEOUT << CAP_TO_SHIFT
             | (long) CAP_CSS_NVM << CAP_CSS_SHIFT;
+    /** The only memory page size offered: CAP.MPSMIN = MPSMAX = 0. */
+    static final int PAGE_SIZE = 1 << MPS_BASE_SHIFT;
 
     private static final System.Logger LOG = System.getLogger(ControllerRegisters.class.getName());
 

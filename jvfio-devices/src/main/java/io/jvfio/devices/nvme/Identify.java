@@ -1,6 +1,6 @@
 package io.jvfio.devices.nvme;
 
-import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

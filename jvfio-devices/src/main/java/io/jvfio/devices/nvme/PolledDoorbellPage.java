@@ -1,7 +1,7 @@
 package io.jvfio.devices.nvme;
 
-import static io.jvfio.devices.nvme.Nvme.DOORBELLS;
-import static io.jvfio.devices.nvme.Nvme.DOORBELL_STRIDE;
+import static io.jvfio.nvme.spec.Nvme.DOORBELLS;
+import static io.jvfio.nvme.spec.Nvme.DOORBELL_STRIDE;
 
 import io.jvfio.devices.PolledPage;
 import io.jvfio.server.RegionSpec;

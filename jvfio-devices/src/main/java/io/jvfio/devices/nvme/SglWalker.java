@@ -1,6 +1,7 @@
 package io.jvfio.devices.nvme;
 
-import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.devices.nvme.ControllerRegisters.PAGE_SIZE;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import io.jvfio.server.DmaView;
 import io.jvfio.server.VfioException;
@@ -68,7 +69,7 @@ final class SglWalker {
         long address = entry.get(ValueLayout.JAVA_LONG_UNALIGNED, offset + SGL_ADDRESS);
         int bytes = entry.get(ValueLayout.JAVA_INT_UNALIGNED, offset + SGL_LENGTH);
         int identifier = Byte.toUnsignedInt(entry.get(ValueLayout.JAVA_BYTE, offset + SGL_IDENTIFIER));
-        int type = identifier >>> 4;
+        int type = identifier >>> SGL_TYPE_SHIFT;
         int status = type == SGL_SEGMENT || type == SGL_LAST_SEGMENT
                 ? segments(dma, address, bytes, identifier)
                 : data(address, bytes, identifier);
@@ -95,7 +96,7 @@ final class SglWalker {
                 return SC_INVALID_SGL_DESCRIPTOR_COUNT;
             }
             budget -= (int) count;
-            boolean last = identifier >>> 4 == SGL_LAST_SEGMENT;
+            boolean last = identifier >>> SGL_TYPE_SHIFT == SGL_LAST_SEGMENT;
             nextIdentifier = NO_NEXT;
             int status = segment(dma, address, count, last);
             if (status != SC_SUCCESS || last) {
@@ -127,7 +128,7 @@ final class SglWalker {
                 long descriptorAddress = chunk.get(ValueLayout.JAVA_LONG_UNALIGNED, at + SGL_ADDRESS);
                 int descriptorBytes = chunk.get(ValueLayout.JAVA_INT_UNALIGNED, at + SGL_LENGTH);
                 int descriptor = Byte.toUnsignedInt(chunk.get(ValueLayout.JAVA_BYTE, at + SGL_IDENTIFIER));
-                int type = descriptor >>> 4;
+                int type = descriptor >>> SGL_TYPE_SHIFT;
                 if (type == SGL_SEGMENT || type == SGL_LAST_SEGMENT) {
                     if (first + i != count - 1) {
                         return SC_INVALID_SGL_DESCRIPTOR_COUNT;   // a segment descriptor ends its segment
@@ -151,7 +152,7 @@ final class SglWalker {
 
     /** A data descriptor: a Data Block, or a Bit Bucket in a read. */
     private int data(long address, int bytes, int identifier) {
-        int type = identifier >>> 4;
+        int type = identifier >>> SGL_TYPE_SHIFT;
         if ((identifier & 0xf) != SGL_SUBTYPE_ADDRESS || type != SGL_DATA_BLOCK && (type != SGL_BIT_BUCKET || !read)) {
             return SC_SGL_DESCRIPTOR_TYPE_INVALID;
         }

@@ -1,6 +1,6 @@
 package io.jvfio.devices.nvme;
 
-import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 
 import io.jvfio.server.DmaView;
 import io.jvfio.server.VfioException;

@@ -1,7 +1,7 @@
 package io.jvfio.devices.nvme;
 
 import static io.jvfio.devices.nvme.HeapDmaView.BASE;
-import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jvfio.testing.Allocations;

@@ -1,6 +1,6 @@
 package io.jvfio.devices.nvme;
 
-import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U32;
 import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U64;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,6 +1,6 @@
 package io.jvfio.devices.nvme;
 
-import static io.jvfio.devices.nvme.Nvme.*;
+import static io.jvfio.nvme.spec.Nvme.*;
 import static io.jvfio.devices.nvme.NvmeControllerTest.assertStatus;
 import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U32;
 import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U64;

@@ -2,6 +2,7 @@ package io.jvfio.devices.nvme;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.nvme.spec.Nvme;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;

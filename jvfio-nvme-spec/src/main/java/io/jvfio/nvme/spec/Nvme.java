@@ -1,11 +1,19 @@
-package io.jvfio.devices.nvme;
+package io.jvfio.nvme.spec;
 
 /**
- * NVM Express 1.4 numbers in one place: controller registers (BAR 0), queue entry layouts,
- * opcodes, status codes, features, log pages and Identify offsets. Bit ranges are {@code hi:lo}.
+ * The NVM Express specification's numbers in one place, for the controller (jvfio-devices) and
+ * the driver (jvfio-nvme) alike: controller registers (BAR 0), queue entry layouts, opcodes,
+ * status codes, features, log pages and Identify offsets. Written from the specification (NVM
+ * Express Base 1.4; sections are its), never from either side's choices: what a controller
+ * offers or a driver picks (its memory page size, which events it enables) lives with it.
+ * Bit ranges are {@code hi:lo}; a field's value and its shift are separate constants.
  */
 public final class Nvme {
     private Nvme() {}
+
+    // ------------------------------------------------------------------ PCI header (§2.1)
+    /** The controller's registers are in BAR 0 (MLBAR / MUBAR, a 64-bit memory BAR). */
+    public static final int BAR = 0;
 
     // ------------------------------------------------------------------ controller registers (§3.1)
     public static final int REG_CAP = 0x00, REG_VS = 0x08, REG_INTMS = 0x0C, REG_INTMC = 0x10, REG_CC = 0x14,
@@ -17,14 +25,24 @@ public final class Nvme {
     public static final int CAP_CQR_SHIFT = 16, CAP_TO_SHIFT = 24, CAP_DSTRD_SHIFT = 32, CAP_CSS_SHIFT = 37,
             CAP_MPSMIN_SHIFT = 48, CAP_MPSMAX_SHIFT = 52;
     public static final int CAP_CSS_NVM = 1;
+    /** CAP.TO counts 500 ms units. */
+    public static final int CAP_TO_UNIT_MILLIS = 500;
+    /**
+     * CAP.MPSMIN and MPSMAX (4-bit fields) and CC.MPS give a memory page of 2^(12 + n) bytes: 4 KiB
+     * is the smallest there is.
+     */
+    public static final int CAP_MPS_MASK = 0xf, MPS_BASE_SHIFT = 12;
 
-    public static final int VERSION_1_4 = 0x0001_0400;
+    /** VS: major 31:16, minor 15:8, tertiary 7:0 (Identify's VER the same). Identify CNS 02h arrived with 1.1. */
+    public static final int VERSION_1_1 = 0x0001_0100, VERSION_1_4 = 0x0001_0400;
 
     public static final int CC_EN = 1;
     public static final int CC_CSS_SHIFT = 4, CC_CSS_MASK = 0x7, CC_MPS_SHIFT = 7, CC_MPS_MASK = 0xf,
             CC_AMS_SHIFT = 11, CC_AMS_MASK = 0x7, CC_SHN_SHIFT = 14, CC_SHN_MASK = 0x3,
             CC_IOSQES_SHIFT = 16, CC_IOCQES_SHIFT = 20, CC_ES_MASK = 0xf;
     public static final int CC_CSS_NVM = 0;
+    /** CC.SHN: no notification, normal shutdown, abrupt shutdown. */
+    public static final int SHN_NONE = 0, SHN_NORMAL = 1, SHN_ABRUPT = 2;
 
     public static final int CSTS_RDY = 1, CSTS_CFS = 1 << 1;
     public static final int CSTS_SHST_SHIFT = 2, CSTS_SHST_MASK = 0x3 << CSTS_SHST_SHIFT;
@@ -44,12 +62,15 @@ public final class Nvme {
     public static final int FLAGS_FUSE_MASK = 0x3, FLAGS_PSDT_SHIFT = 6;
     /** PSDT: PRPs; an SGL with MPTR a contiguous buffer; an SGL with MPTR an SGL segment (needs SGLS bit 19). */
     public static final int PSDT_PRP = 0, PSDT_SGL = 1, PSDT_SGL_METADATA_SEGMENT = 2;
+    /** The flags byte of a command whose data an SGL describes (PSDT 01b, no fusing). */
+    public static final int FLAGS_PSDT_SGL = PSDT_SGL << FLAGS_PSDT_SHIFT;
 
     public static final int CQE_DW0 = 0, CQE_DW1 = 4, CQE_SQHD = 8, CQE_SQID = 10, CQE_CID = 12, CQE_STATUS = 14;
 
     // ------------------------------------------------------------------ SGL descriptors (§4.4)
     /** A descriptor: address 0-7, length 8-11 (bytes), SGL identifier at 15 (type 7:4, subtype 3:0). SGL1 sits at SQE_PRP1. */
-    public static final int SGL_DESCRIPTOR_SIZE = 16, SGL_ADDRESS = 0, SGL_LENGTH = 8, SGL_IDENTIFIER = 15;
+    public static final int SGL_DESCRIPTOR_SIZE = 16, SGL_ADDRESS = 0, SGL_LENGTH = 8, SGL_IDENTIFIER = 15,
+            SGL_TYPE_SHIFT = 4;
     public static final int SGL_DATA_BLOCK = 0x0, SGL_BIT_BUCKET = 0x1, SGL_SEGMENT = 0x2, SGL_LAST_SEGMENT = 0x3;
     /** Subtype 0: the address field is an address (offsets are for fabrics). */
     public static final int SGL_SUBTYPE_ADDRESS = 0x0;
@@ -59,6 +80,8 @@ public final class Nvme {
             ADMIN_DELETE_CQ = 0x04, ADMIN_CREATE_CQ = 0x05, ADMIN_IDENTIFY = 0x06, ADMIN_ABORT = 0x08,
             ADMIN_SET_FEATURES = 0x09, ADMIN_GET_FEATURES = 0x0A, ADMIN_ASYNC_EVENT_REQUEST = 0x0C;
     public static final int ADMIN_DOORBELL_BUFFER_CONFIG = 0x7C;
+    /** Create I/O Completion / Submission Queue CDW11: PC (physically contiguous) bit 0; for a CQ, IEN bit 1. */
+    public static final int QUEUE_PHYSICALLY_CONTIGUOUS = 1, CQ_INTERRUPTS_ENABLED = 1 << 1;
     /** Identify Controller OACS bit 8: Doorbell Buffer Config (shadow doorbells) is supported. */
     public static final int OACS_DOORBELL_BUFFER_CONFIG = 1 << 8;
 
@@ -88,6 +111,8 @@ public final class Nvme {
     public static final int IDENTIFY_SIZE = 4096;
     public static final int CNS_NAMESPACE = 0x00, CNS_CONTROLLER = 0x01, CNS_ACTIVE_NAMESPACES = 0x02,
             CNS_NAMESPACE_DESCRIPTORS = 0x03;
+    /** CNS 02h answers with up to 1024 namespace ids, in increasing order, zero-filled after the last. */
+    public static final int ACTIVE_NAMESPACE_LIST_ENTRIES = 1024;
 
     public static final int ID_CTRL_VID = 0, ID_CTRL_SSVID = 2, ID_CTRL_SN = 4, ID_CTRL_MN = 24, ID_CTRL_FR = 64,
             ID_CTRL_RAB = 72, ID_CTRL_IEEE = 73, ID_CTRL_MDTS = 77, ID_CTRL_CNTLID = 78, ID_CTRL_VER = 80,
@@ -101,8 +126,12 @@ public final class Nvme {
     public static final int ONCS_DATASET_MANAGEMENT = 1 << 2, ONCS_WRITE_ZEROES = 1 << 3;
     /** VWC: present (bit 0) and Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b). */
     public static final int VWC_PRESENT_WITH_BROADCAST_FLUSH = 0x7;
-    /** SGLS 1:0 = 01b: SGLs for the NVM command set, no alignment or granularity asked of data blocks; bit 16: bit buckets. */
-    public static final int SGLS_SUPPORTED = 0x1, SGLS_BIT_BUCKET = 1 << 16;
+    /**
+     * SGLS 1:0: 00b no SGLs for the NVM command set; 01b ({@code SGLS_SUPPORTED}) SGLs, no alignment
+     * or granularity asked of data blocks; 10b SGLs with dword alignment and granularity. Bit 16: bit buckets.
+     */
+    public static final int SGLS_SUPPORT_MASK = 0x3, SGLS_SUPPORTED = 0x1, SGLS_DWORD_ALIGNED = 0x2,
+            SGLS_BIT_BUCKET = 1 << 16;
     /** OAES bit 8: Namespace Attribute Notices (Changed Namespace List) are reported. */
     public static final int OAES_NAMESPACE_ATTRIBUTE = 1 << 8;
     /** LPA bit 1: the Commands Supported and Effects log; bit 2: extended data for Get Log Page (NUMDU, offsets). */
@@ -124,7 +153,8 @@ public final class Nvme {
             FEATURE_INTERRUPT_VECTOR_CONFIG = 0x09, FEATURE_ASYNC_EVENT_CONFIG = 0x0B;
     /**
      * Asynchronous Event Configuration: bits 7:0 enable the SMART critical warnings of the same
-     * bits, bit 8 namespace attribute notices. Error events have no bit: always enabled.
+     * bits (the SMART_WARNING_ ones), bit 8 namespace attribute notices. Error events have no bit:
+     * always enabled.
      */
     public static final int AEC_SMART_WARNINGS = 0xff, AEC_NAMESPACE_ATTRIBUTE = 1 << 8;
     /** Set Features CDW10 bit 31: save. Get Features CDW10 10:8: select. */
@@ -143,9 +173,15 @@ public final class Nvme {
     /** An effects entry: CSUPP (bit 0, supported), LBCC (bit 1, may change logical block content). */
     public static final int EFFECT_CSUPP = 1, EFFECT_LBCC = 1 << 1;
     public static final int ERROR_ENTRY_SIZE = 64, SMART_LOG_SIZE = 512, FIRMWARE_LOG_SIZE = 512;
+    /** SMART / Health Information (§5.14.1.2): byte offsets; the 16-byte counters are little-endian. */
     public static final int SMART_CRITICAL_WARNING = 0, SMART_TEMPERATURE = 1, SMART_AVAILABLE_SPARE = 3,
-            SMART_SPARE_THRESHOLD = 4, SMART_DATA_UNITS_READ = 32, SMART_DATA_UNITS_WRITTEN = 48,
-            SMART_HOST_READS = 64, SMART_HOST_WRITES = 80, SMART_POWER_CYCLES = 112, SMART_POWER_ON_HOURS = 128;
+            SMART_SPARE_THRESHOLD = 4, SMART_PERCENTAGE_USED = 5, SMART_ENDURANCE_GROUP_WARNING = 6,
+            SMART_DATA_UNITS_READ = 32, SMART_DATA_UNITS_WRITTEN = 48, SMART_HOST_READS = 64, SMART_HOST_WRITES = 80,
+            SMART_BUSY_TIME = 96, SMART_POWER_CYCLES = 112, SMART_POWER_ON_HOURS = 128, SMART_UNSAFE_SHUTDOWNS = 144,
+            SMART_MEDIA_ERRORS = 160, SMART_ERROR_LOG_ENTRIES = 176, SMART_WARNING_TEMPERATURE_TIME = 192,
+            SMART_CRITICAL_TEMPERATURE_TIME = 196, SMART_TEMPERATURE_SENSORS = 200;
+    /** Temperature sensors 1-8: a 2-byte kelvin value each from SMART_TEMPERATURE_SENSORS. */
+    public static final int SMART_SENSOR_COUNT = 8;
     /** Critical warning bits: spare below threshold, temperature, reliability degraded, read-only, volatile backup failed. */
     public static final int SMART_WARNING_SPARE = 1, SMART_WARNING_TEMPERATURE = 1 << 1, SMART_WARNING_RELIABILITY = 1 << 2,
             SMART_WARNING_READ_ONLY = 1 << 3, SMART_WARNING_VOLATILE_BACKUP = 1 << 4;
@@ -159,8 +195,4 @@ public final class Nvme {
     /** Notice information: the Changed Namespace List has news. */
     public static final int AE_NOTICE_NAMESPACE_ATTRIBUTE = 0x00;
     public static final int FW_LOG_AFI = 0, FW_LOG_FRS1 = 8;
-
-    // ------------------------------------------------------------------ memory pages
-    /** The only memory page size offered (CAP.MPSMIN = MPSMAX = 0). */
-    public static final int PAGE_SIZE = 4096;
 }
