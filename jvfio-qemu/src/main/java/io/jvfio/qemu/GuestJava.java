@@ -1,0 +1,116 @@
+package io.jvfio.qemu;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Java inside a guest. QEMU exports the rootfs read-only over 9p ({@link GuestOptions#shareRootfs}); the guest's
+ * {@value #LAUNCHER} (from {@link Initramfs.Builder#java()}) mounts it at {@value #GUEST_ROOT} and runs {@code java}
+ * in a chroot there, where the Debian rootfs supplies the glibc the JDK needs.
+ *
+ * <p>The JDK is the one running the harness ({@code java.home}), put into {@code <rootfs>/opt/jvfio/jdk/<name>} once
+ * and kept (a cache: the guest sees the same JDK as the test). Its files are hard-linked where the rootfs shares the
+ * JDK's file system (no extra space), else copied (about 300 MB for Temurin 25). The class path is staged per run
+ * in {@code <workDir>/java/classpath} (hard-linked or copied as well) and named, with the JDK, in
+ * {@code <workDir>/java/env}, which the launcher reads through {@code $JVFIO_RUN}.
+ */
+public final class GuestJava {
+    /** The 9p mount tag of the shared rootfs. */
+    public static final String MOUNT_TAG = "jvfio-rootfs";
+    /** The guest's launcher: {@code jvfio-java [java options] class [args]}. */
+    public static final String LAUNCHER = "/bin/jvfio-java";
+    /** Where the guest mounts the shared rootfs (the chroot the JVM runs in). */
+    public static final String GUEST_ROOT = "/mnt/rootfs";
+    /** The 9p file system and its virtio transport (their dependencies follow). */
+    static final String[] MODULES = {"9p", "9pnet_virtio"};
+    private static final String JDK_DIR = "opt/jvfio/jdk";
+    private static final String RUN_SUBDIR = "java";
+
+    private GuestJava() {}
+
+    /** The guest script {@value #LAUNCHER}: mounts the rootfs once, then execs java in a chroot of it. */
+    static String launcherScript() {
+        return """
+                #!/bin/sh
+                # jvfio-java [java options] class [args]: the host's JDK and the staged class path, run in a chroot of
+                # the rootfs that QEMU shares read-only over 9p (GuestOptions.java, GuestJava).
+                R=@ROOT@
+                if ! grep -q " $R 9p " /proc/mounts; then
+                    mkdir -p $R
+                    mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose @TAG@ $R || exit 70
+                    for d in proc sys dev; do mount -o bind /$d $R/$d || exit 70; done
+                    mount -t tmpfs tmpfs $R/tmp || exit 70
+                fi
+                if [ -z "$JVFIO_RUN" ] || [ ! -f "$R$JVFIO_RUN/java/env" ]; then
+                    echo "jvfio-java: no Java staged for this run (GuestOptions.java)" >&2
+                    exit 70
+                fi
+                . "$R$JVFIO_RUN/java/env"
+                exec chroot $R "$JAVA_HOME/bin/java" -cp "$JVFIO_CLASSPATH" "$@"
+                """.replace("@ROOT@", GUEST_ROOT).replace("@TAG@", MOUNT_TAG);
+    }
+
+    /**
+     * Stages Java for one run: the JDK (installed once) and the class path entries (missing ones are skipped), and
+     * writes {@code <workDir>/java/env}.
+     */
+    static void stage(GuestToolchain tc, Path workDir, List<Path> classpath) throws IOException {
+        Path jdk = installJdk(tc);
+        Path dir = Files.createDirectories(workDir.resolve(RUN_SUBDIR).resolve("classpath"));
+        List<String> guestEntries = new ArrayList<>();
+        int index = 0;
+        for (Path entry : classpath) {
+            if (!Files.exists(entry)) continue;
+            Path staged = dir.resolve(index++ + "-" + entry.getFileName());
+            FileTrees.linkOrCopyTree(entry.toAbsolutePath(), staged);
+            guestEntries.add(tc.toChrootPath(staged));
+        }
+        String env = "JAVA_HOME=" + shellQuoted(tc.toChrootPath(jdk)) + "\n"
+                + "JVFIO_CLASSPATH=" + shellQuoted(String.join(":", guestEntries)) + "\n";
+        Files.writeString(workDir.resolve(RUN_SUBDIR).resolve("env"), env, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * This JVM's JDK in the rootfs, put there on first use: {@code <rootfs>/opt/jvfio/jdk/<directory>-<version>}.
+     * Built under a temporary name and renamed, so a JDK directory that exists is complete.
+     *
+     * @return its host path
+     */
+    public static Path installJdk(GuestToolchain tc) throws IOException {
+        Path javaHome = Path.of(System.getProperty("java.home")).toRealPath();
+        String name = javaHome.getFileName() + "-" + System.getProperty("java.runtime.version");
+        Path parent = Files.createDirectories(tc.rootfs().resolve(JDK_DIR));
+        Path target = parent.resolve(name);
+        if (Files.isDirectory(target)) return target;
+        Path building = parent.resolve(".building-" + name + "-" + ProcessHandle.current().pid() + "-"
+                + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
+        try {
+            FileTrees.linkOrCopyTree(javaHome, building);
+            try {
+                Files.move(building, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (FileAlreadyExistsException | AtomicMoveNotSupportedException e) {
+                if (!Files.isDirectory(target)) throw e;
+                // another JVM installed it first: keep theirs
+            } catch (IOException e) {
+                // rename(2) onto a non-empty directory fails with ENOTEMPTY, reported as a plain IOException
+                if (!Files.isDirectory(target)) throw e;
+            }
+        } finally {
+            FileTrees.deleteTree(building);
+        }
+        return target;
+    }
+
+    private static String shellQuoted(String s) {
+        if (s.indexOf('\'') >= 0) throw new IllegalArgumentException("a path with a single quote: " + s);
+        return "'" + s + "'";
+    }
+}
