@@ -61,6 +61,7 @@ class KernelVfioGuestTest {
                 f.readFully(guestBlock);
             }
         }
+        System.out.println(result.console());
         System.out.printf("[kernel-vfio guest] run took %d ms%n", Duration.ofNanos(System.nanoTime() - t0).toMillis());
         result.results().forEach(r -> System.out.println("[kernel-vfio guest] " + r));
         assertThat(result.passed()).as(result.describe()).isTrue();
