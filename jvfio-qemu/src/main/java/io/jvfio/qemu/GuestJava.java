@@ -2,8 +2,6 @@ package io.jvfio.qemu;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -59,11 +57,10 @@ public final class GuestJava {
     }
 
     /**
-     * Stages Java for one run: the JDK (installed once) and the class path entries (missing ones are skipped), and
-     * writes {@code <workDir>/java/env}.
+     * Stages Java for one run: the class path entries (missing ones are skipped) and {@code <workDir>/java/env},
+     * which names them and the JDK (a host path in the rootfs, from {@link #installJdk}).
      */
-    static void stage(GuestToolchain tc, Path workDir, List<Path> classpath) throws IOException {
-        Path jdk = installJdk(tc);
+    static void stage(GuestToolchain tc, Path workDir, List<Path> classpath, Path jdk) throws IOException {
         Path dir = Files.createDirectories(workDir.resolve(RUN_SUBDIR).resolve("classpath"));
         List<String> guestEntries = new ArrayList<>();
         int index = 0;
@@ -80,27 +77,31 @@ public final class GuestJava {
 
     /**
      * This JVM's JDK in the rootfs, put there on first use: {@code <rootfs>/opt/jvfio/jdk/<directory>-<version>}.
-     * Built under a temporary name and renamed, so a JDK directory that exists is complete.
      *
      * @return its host path
      */
     public static Path installJdk(GuestToolchain tc) throws IOException {
-        Path javaHome = Path.of(System.getProperty("java.home")).toRealPath();
-        String name = javaHome.getFileName() + "-" + System.getProperty("java.runtime.version");
+        return installJdk(tc, Path.of(System.getProperty("java.home")), System.getProperty("java.runtime.version"));
+    }
+
+    /**
+     * Puts the JDK at {@code javaHome} into the rootfs unless a JDK of that directory name and version is there.
+     * Built under a temporary name and renamed, so a JDK directory that exists is complete.
+     */
+    static Path installJdk(GuestToolchain tc, Path javaHome, String version) throws IOException {
+        Path home = javaHome.toRealPath();
+        String name = home.getFileName() + "-" + version;
         Path parent = Files.createDirectories(tc.rootfs().resolve(JDK_DIR));
         Path target = parent.resolve(name);
         if (Files.isDirectory(target)) return target;
         Path building = parent.resolve(".building-" + name + "-" + ProcessHandle.current().pid() + "-"
                 + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
         try {
-            FileTrees.linkOrCopyTree(javaHome, building);
+            FileTrees.linkOrCopyTree(home, building);
             try {
                 Files.move(building, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException | AtomicMoveNotSupportedException e) {
-                if (!Files.isDirectory(target)) throw e;
-                // another JVM installed it first: keep theirs
             } catch (IOException e) {
-                // rename(2) onto a non-empty directory fails with ENOTEMPTY, reported as a plain IOException
+                // Another JVM installed it first (the rename met its directory): keep theirs.
                 if (!Files.isDirectory(target)) throw e;
             }
         } finally {

@@ -174,7 +174,9 @@ public final class QemuGuest implements AutoCloseable {
         }
         FileTrees.linkOrCopy(tc.kernel(), workDir.resolve("vmlinuz"));
         FileTrees.linkOrCopy(options.initramfs(), workDir.resolve("initramfs.img"));
-        if (options.javaClasspath() != null) GuestJava.stage(tc, workDir, options.javaClasspath());
+        if (options.javaClasspath() != null) {
+            GuestJava.stage(tc, workDir, options.javaClasspath(), GuestJava.installJdk(tc));
+        }
         List<String> cmd = tc.chrootCommand(qemuArgs());
         Files.writeString(workDir.resolve("command.txt"), String.join(" ", cmd) + "\n");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);

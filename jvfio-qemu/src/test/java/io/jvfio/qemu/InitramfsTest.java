@@ -125,6 +125,27 @@ class InitramfsTest {
     }
 
     @Test
+    void javaAddsThe9pModulesAndTheLauncherAndOptionalModulesAreSkippedWhereAbsent() throws Exception {
+        requireHostCpio();
+        GuestToolchain tc = GuestTestSupport.toolchain();
+        KernelModules km = KernelModules.index(tc.modulesDir());
+        Initramfs initramfs = Initramfs.builder(tc).java().modules("vfio_pci")
+                .optionalModules("no_such_module_xyz", "vfio_iommu_type1", "virtio_pci")
+                .gzip(false).build(tmp.resolve("initramfs.cpio"));
+        assertThat(initramfs.modules()).contains("9p", "9pnet", "9pnet_virtio", "netfs", "vfio", "vfio_pci_core", "vfio_pci",
+                "vfio_iommu_type1").doesNotContain("no_such_module_xyz", "virtio_pci");
+        assertThat(initramfs.modules().indexOf("9pnet")).isLessThan(initramfs.modules().indexOf("9pnet_virtio"));
+        // iommufd where the kernel builds it (Debian's 6.12 does not)
+        assertThat(Initramfs.builder(tc).optionalModules("iommufd").build(tmp.resolve("i.img")).modules())
+                .isEqualTo(km.exists("iommufd") ? List.of("iommufd") : List.of());
+
+        Path out = Files.createDirectory(tmp.resolve("root"));
+        run(out, initramfs.path(), "cpio", "-idm", "--no-absolute-filenames", "--nonmatching", "dev/*");
+        assertThat(out.resolve(GuestJava.LAUNCHER.substring(1))).hasContent(GuestJava.launcherScript());
+        assertThat(Files.isExecutable(out.resolve(GuestJava.LAUNCHER.substring(1)))).isTrue();
+    }
+
+    @Test
     void moduleNamesAndDependencies() throws Exception {
         GuestToolchain tc = GuestTestSupport.toolchain();
         KernelModules km = KernelModules.index(tc.modulesDir());
