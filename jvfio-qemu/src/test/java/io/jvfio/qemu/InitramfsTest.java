@@ -173,6 +173,25 @@ class InitramfsTest {
                 .hasMessageContaining("vmlinuz");
     }
 
+    @Test
+    void anotherKernelLaidOutLikeTheGuestsReplacesIt() throws Exception {
+        GuestToolchain tc = GuestTestSupport.fakeToolchain(tmp.resolve("cache"));
+        Path dir = tmp.resolve("cache/kernel-6.12.117-1");
+        Files.createDirectories(dir.resolve("tree/usr/lib/modules/6.12.117-jvfio/kernel"));
+        assertThatThrownBy(() -> tc.withKernel(Path.of("kernel-6.12.117-1")))
+                .isInstanceOf(IOException.class).hasMessageContaining("scripts/build-guest-kernel.sh").hasMessageContaining("vmlinuz");
+        Files.writeString(dir.resolve("vmlinuz"), "bzImage");
+        Files.writeString(dir.resolve("kernel-release"), "6.12.117-jvfio\n");
+
+        GuestToolchain custom = tc.withKernel(Path.of("kernel-6.12.117-1"));
+        assertThat(custom.kernel()).isEqualTo(dir.resolve("vmlinuz"));
+        assertThat(custom.kernelRelease()).isEqualTo("6.12.117-jvfio");
+        assertThat(custom.modulesDir()).isEqualTo(dir.resolve("tree/usr/lib/modules/6.12.117-jvfio"));
+        assertThat(custom.rootfs()).isEqualTo(tc.rootfs());
+        assertThat(custom.busybox()).isEqualTo(tc.busybox());
+        assertThat(custom).isNotEqualTo(tc);
+    }
+
     private static void requireHostCpio() {
         boolean found = List.of("/usr/bin/cpio", "/bin/cpio", "/usr/local/bin/cpio").stream()
                 .anyMatch(p -> Files.isExecutable(Path.of(p)));
