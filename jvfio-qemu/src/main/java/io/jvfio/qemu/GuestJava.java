@@ -43,7 +43,7 @@ public final class GuestJava {
                 R=@ROOT@
                 if ! grep -q " $R 9p " /proc/mounts; then
                     mkdir -p $R
-                    mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose @TAG@ $R || exit 70
+                    mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose @TAG@ $R || exit 70
                     for d in proc sys dev; do mount -o bind /$d $R/$d || exit 70; done
                     mount -t tmpfs tmpfs $R/tmp || exit 70
                 fi
@@ -52,6 +52,9 @@ public final class GuestJava {
                     exit 70
                 fi
                 . "$R$JVFIO_RUN/java/env"
+                # Class data sharing maps its archive where it is told to rather than at a random address: relocating
+                # the archive's pointers costs 1-10 s under TCG, against 0.05 s without.
+                set -- -XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0 "$@"
                 exec chroot $R "$JAVA_HOME/bin/java" -cp "$JVFIO_CLASSPATH" "$@"
                 """.replace("@ROOT@", GUEST_ROOT).replace("@TAG@", MOUNT_TAG);
     }

@@ -31,6 +31,7 @@ echo "JVFIO-RESULT: /dev/vfio/$group exists"
 t0=$(seconds)
 jvfio-java -version 2>&1 | sed 's/^/java -version: /'
 t1=$(seconds)
+grep " 9p " /proc/mounts
 jvfio-java -Djvfio.launched=$t1 io.jvfio.qemu.vfio.VfioGroupProbe $bdf
 t2=$(seconds)
 echo "JVFIO-RESULT: timing java -version $(elapsed $t0 $t1) s (cold), probe main $(elapsed $t1 $t2) s (warm)"
