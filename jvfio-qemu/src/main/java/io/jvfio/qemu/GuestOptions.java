@@ -1,5 +1,6 @@
 package io.jvfio.qemu;
 
+import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -192,8 +193,8 @@ public final class GuestOptions {
      * Lets the guest run Java: shares the rootfs ({@link #shareRootfs}) and, at {@link QemuGuest#launch()}, puts this
      * JVM's JDK into the rootfs (once, cached) and these class path entries (jars and class directories, hard-linked
      * or copied) into the run directory. The initramfs needs {@link Initramfs.Builder#java()}, whose
-     * {@value GuestJava#LAUNCHER} runs them. Pass {@code System.getProperty("java.class.path")} split on ':' to run
-     * mains of the calling test's class path.
+     * {@value GuestJava#LAUNCHER} runs them. Pass {@link #currentClasspath()} to run mains of the calling test's
+     * class path.
      */
     public GuestOptions java(List<Path> classpath) {
         this.javaClasspath = List.copyOf(classpath);
@@ -204,7 +205,7 @@ public final class GuestOptions {
     /** This JVM's class path entries ({@code java.class.path}), for {@link #java}. */
     public static List<Path> currentClasspath() {
         List<Path> entries = new ArrayList<>();
-        for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+        for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
             if (!e.isBlank()) entries.add(Path.of(e));
         }
         return entries;
