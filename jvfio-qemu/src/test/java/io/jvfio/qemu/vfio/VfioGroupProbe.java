@@ -28,6 +28,7 @@ public final class VfioGroupProbe {
     private static final long VFIO_GET_API_VERSION = 0x3B64, VFIO_CHECK_EXTENSION = 0x3B65, VFIO_GROUP_GET_STATUS = 0x3B67;
     private static final long VFIO_TYPE1v2_IOMMU = 3;
     private static final int VFIO_GROUP_FLAGS_VIABLE = 1;
+
     private VfioGroupProbe() {}
 
     /** The downcalls, made when first used, so that main can time the JVM's start apart from the FFM's set-up. */
