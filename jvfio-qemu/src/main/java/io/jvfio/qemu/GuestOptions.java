@@ -1,5 +1,6 @@
 package io.jvfio.qemu;
 
+import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,6 +14,8 @@ import java.util.Objects;
  * make ({@link #qemuArgs}). Get one from {@link QemuGuest#options()}.
  */
 public final class GuestOptions {
+    /** PCI slot of the first {@link #nvme} controller: fixed, so tests can name its address. */
+    static final int FIRST_NVME_SLOT = 4;
     private int memoryMiB = 512;
     private boolean sharedMemory;
     private final List<Path> vfioUserSockets = new ArrayList<>();
@@ -25,6 +28,13 @@ public final class GuestOptions {
     private String machine = "q35";
     private String cpu;
     private int cpus = 1;
+    private boolean intelIommu;
+    private final List<NvmeDrive> nvmeDrives = new ArrayList<>();
+    private boolean shareRootfs;
+    private List<Path> javaClasspath;
+
+    /** A QEMU-emulated NVMe controller on a raw image file (a host path, or relative to the run directory). */
+    record NvmeDrive(Path image, String serial) {}
 
     GuestOptions() {}
 
@@ -42,6 +52,10 @@ public final class GuestOptions {
         o.machine = machine;
         o.cpu = cpu;
         o.cpus = cpus;
+        o.intelIommu = intelIommu;
+        o.nvmeDrives.addAll(nvmeDrives);
+        o.shareRootfs = shareRootfs;
+        o.javaClasspath = javaClasspath;
         return o;
     }
 
@@ -136,6 +150,72 @@ public final class GuestOptions {
         return this;
     }
 
+    /**
+     * An emulated Intel IOMMU ({@code -device intel-iommu,caching-mode=on}) that translates every PCI device's DMA,
+     * and {@code intel_iommu=on} on the kernel command line, so a guest can bind devices to vfio-pci with real
+     * IOMMU groups. Caching mode makes the guest report every mapping, which QEMU needs for devices whose DMA it
+     * forwards (vfio-pci, vfio-user-pci). Needs the q35 machine. Default false.
+     */
+    public GuestOptions intelIommu(boolean on) {
+        this.intelIommu = on;
+        return this;
+    }
+
+    /**
+     * Adds a QEMU-emulated NVMe controller ({@code -device nvme}) on a raw image file, which must exist. An absolute
+     * path must be inside the rootfs; a relative one is resolved against {@link QemuGuest#workDir()}. The n-th
+     * controller (from 0) sits at PCI address {@code 0000:00:(4+n).0} ({@link #nvmeAddress}). Repeatable.
+     */
+    public GuestOptions nvme(Path image, String serial) {
+        if (serial.isBlank() || serial.length() > 20 || !serial.chars().allMatch(c -> c > ' ' && c < 0x7f && c != ',')) {
+            throw new IllegalArgumentException("an NVMe serial is 1-20 printable ASCII characters without ',': " + serial);
+        }
+        nvmeDrives.add(new NvmeDrive(Objects.requireNonNull(image), serial));
+        return this;
+    }
+
+    /** The guest's PCI address of the n-th {@link #nvme} controller (from 0), e.g. {@code 0000:00:04.0}. */
+    public static String nvmeAddress(int index) {
+        if (index < 0 || FIRST_NVME_SLOT + index > 0x1e) throw new IllegalArgumentException("no slot for NVMe controller " + index);
+        return String.format("0000:00:%02x.0", FIRST_NVME_SLOT + index);
+    }
+
+    /**
+     * Exports the rootfs read-only over 9p ({@code virtio-9p-pci}, mount tag {@value GuestJava#MOUNT_TAG}), so the
+     * guest can run its programs (a JDK, glibc) in a chroot. Default false; {@link #java} turns it on.
+     */
+    public GuestOptions shareRootfs(boolean share) {
+        this.shareRootfs = share;
+        return this;
+    }
+
+    /**
+     * Lets the guest run Java: shares the rootfs ({@link #shareRootfs}) and, at {@link QemuGuest#launch()}, puts this
+     * JVM's JDK into the rootfs (once, cached) and these class path entries (jars and class directories, hard-linked
+     * or copied) into the run directory. The initramfs needs {@link Initramfs.Builder#java()}, whose
+     * {@value GuestJava#LAUNCHER} runs them. Pass {@link #currentClasspath()} to run mains of the calling test's
+     * class path.
+     */
+    public GuestOptions java(List<Path> classpath) {
+        this.javaClasspath = List.copyOf(classpath);
+        this.shareRootfs = true;
+        return this;
+    }
+
+    /** This JVM's class path entries ({@code java.class.path}), for {@link #java}. */
+    public static List<Path> currentClasspath() {
+        List<Path> entries = new ArrayList<>();
+        for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            if (!e.isBlank()) entries.add(Path.of(e));
+        }
+        return entries;
+    }
+
+    /** The class path to stage for the guest's Java, null if the guest runs none. */
+    List<Path> javaClasspath() {
+        return javaClasspath;
+    }
+
     /** The initramfs to boot, null until set. */
     Path initramfs() {
         return initramfs;
@@ -171,10 +251,24 @@ public final class GuestOptions {
         a.addAll(List.of("-machine", machineArg, "-m", memoryMiB + "M", "-smp", Integer.toString(cpus)));
         if (cpu != null) a.addAll(List.of("-cpu", cpu));
         a.addAll(List.of("-kernel", run + "/vmlinuz", "-initrd", run + "/initramfs.img"));
-        String append = QemuGuest.DEFAULT_KERNEL_ARGS + " jvfio.boot=ask"
-                + (kernelArgs.isBlank() ? "" : " " + kernelArgs.strip());
+        String append = QemuGuest.DEFAULT_KERNEL_ARGS + " jvfio.boot=ask " + Initramfs.RUN_DIR_ARG + run
+                + (intelIommu ? " intel_iommu=on" : "") + (kernelArgs.isBlank() ? "" : " " + kernelArgs.strip());
         a.addAll(List.of("-append", append));
         if (!allowReboot) a.add("-no-reboot");
+        if (intelIommu) a.addAll(List.of("-device", "intel-iommu,caching-mode=on"));
+        // Devices with fixed addresses come before those QEMU places itself, which would take the first free slots.
+        for (int i = 0; i < nvmeDrives.size(); i++) {
+            NvmeDrive d = nvmeDrives.get(i);
+            String drive = "jvfio-nvme" + i;
+            Path image = d.image().isAbsolute() ? d.image() : workDir.resolve(d.image());
+            a.addAll(List.of("-drive", "file=" + qemuOptionValue(tc.toChrootPath(image)) + ",if=none,format=raw,id=" + drive,
+                    "-device", "nvme,serial=" + d.serial() + ",drive=" + drive
+                            + ",addr=" + Integer.toHexString(FIRST_NVME_SLOT + i) + ".0"));
+        }
+        if (shareRootfs) {
+            a.addAll(List.of("-fsdev", "local,id=jvfio-rootfs,path=/,security_model=none,readonly=on",
+                    "-device", "virtio-9p-pci,fsdev=jvfio-rootfs,mount_tag=" + GuestJava.MOUNT_TAG));
+        }
         for (Path sock : vfioUserSockets) {
             Path host = sock.isAbsolute() ? sock : workDir.resolve(sock);
             String guestPath = tc.toChrootPath(host);
@@ -186,6 +280,11 @@ public final class GuestOptions {
         }
         a.addAll(extraArgs);
         return a;
+    }
+
+    /** A value in a QEMU {@code key=value,...} option: commas are doubled. */
+    private static String qemuOptionValue(String s) {
+        return s.replace(",", ",,");
     }
 
     private static String jsonString(String s) {

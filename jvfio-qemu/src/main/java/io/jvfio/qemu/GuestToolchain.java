@@ -72,8 +72,6 @@ public final class GuestToolchain {
         List<String> missing = new ArrayList<>();
         Path rootfs = cache.resolve("rootfs");
         Path guest = cache.resolve("guest");
-        Path kernel = guest.resolve("vmlinuz");
-        Path releaseFile = guest.resolve("kernel-release");
         Path busybox = guest.resolve("tree/usr/bin/busybox");
         if (!Files.isDirectory(cache)) {
             throw new IOException("No jvfio guest toolchain: " + cache + " does not exist. " + PROVISION_HINT
@@ -82,23 +80,52 @@ public final class GuestToolchain {
         if (!Files.isExecutable(rootfs.resolve(QEMU_IN_CHROOT.substring(1)))) {
             missing.add(rootfs.resolve(QEMU_IN_CHROOT.substring(1)) + " (QEMU in the chroot)");
         }
-        if (!Files.isRegularFile(kernel)) missing.add(kernel + " (guest kernel)");
-        if (!Files.isRegularFile(releaseFile)) missing.add(releaseFile + " (guest kernel release)");
         if (!Files.isRegularFile(busybox)) missing.add(busybox + " (busybox-static)");
-        String release = null;
-        Path modulesDir = null;
-        if (Files.isRegularFile(releaseFile)) {
-            release = Files.readString(releaseFile, StandardCharsets.UTF_8).strip();
-            modulesDir = guest.resolve("tree/usr/lib/modules").resolve(release);
-            if (release.isEmpty() || !Files.isDirectory(modulesDir.resolve("kernel"))) {
-                missing.add(modulesDir.resolve("kernel") + " (guest kernel modules)");
-            }
-        }
+        GuestKernel kernel = GuestKernel.find(guest, missing);
         if (!missing.isEmpty()) {
             throw new IOException("Incomplete jvfio guest toolchain in " + cache + "; missing: "
                     + String.join(", ", missing) + ". " + PROVISION_HINT + ".");
         }
-        return new GuestToolchain(cache, rootfs, kernel, release, modulesDir, busybox);
+        return new GuestToolchain(cache, rootfs, kernel.image(), kernel.release(), kernel.modulesDir(), busybox);
+    }
+
+    /**
+     * This toolchain with another guest kernel, laid out as {@code guest/} is: {@code vmlinuz}, {@code kernel-release}
+     * and {@code tree/usr/lib/modules/<release>/} — e.g. {@code kernel-6.12.117-1/} (or its link {@code kernel-vfio})
+     * from {@code scripts/build-guest-kernel.sh}, with IOMMUFD and VFIO_NOIOMMU. A relative directory is resolved
+     * against the cache directory.
+     *
+     * @throws IOException naming what is missing and the script
+     */
+    public GuestToolchain withKernel(Path kernelDir) throws IOException {
+        Path dir = cache.resolve(kernelDir).normalize();
+        List<String> missing = new ArrayList<>();
+        GuestKernel kernel = GuestKernel.find(dir, missing);
+        if (!missing.isEmpty()) {
+            throw new IOException("Incomplete guest kernel in " + dir + "; missing: " + String.join(", ", missing)
+                    + ". Build one with scripts/build-guest-kernel.sh (as root).");
+        }
+        return new GuestToolchain(cache, rootfs, kernel.image(), kernel.release(), kernel.modulesDir(), busybox);
+    }
+
+    /** A guest kernel's image, release string and modules directory (host paths). */
+    private record GuestKernel(Path image, String release, Path modulesDir) {
+        /** Finds the kernel in {@code dir}, adding what is missing to {@code missing}. */
+        static GuestKernel find(Path dir, List<String> missing) throws IOException {
+            Path image = dir.resolve("vmlinuz");
+            Path releaseFile = dir.resolve("kernel-release");
+            if (!Files.isRegularFile(image)) missing.add(image + " (guest kernel)");
+            if (!Files.isRegularFile(releaseFile)) {
+                missing.add(releaseFile + " (guest kernel release)");
+                return new GuestKernel(image, null, null);
+            }
+            String release = Files.readString(releaseFile, StandardCharsets.UTF_8).strip();
+            Path modulesDir = dir.resolve("tree/usr/lib/modules").resolve(release);
+            if (release.isEmpty() || !Files.isDirectory(modulesDir.resolve("kernel"))) {
+                missing.add(modulesDir.resolve("kernel") + " (guest kernel modules)");
+            }
+            return new GuestKernel(image, release, modulesDir);
+        }
     }
 
     /**
@@ -243,9 +270,9 @@ public final class GuestToolchain {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof GuestToolchain t && t.cache.equals(cache);
+        return o instanceof GuestToolchain t && t.cache.equals(cache) && t.kernel.equals(kernel);
     }
 
     @Override
-    public int hashCode() { return Objects.hash(cache); }
+    public int hashCode() { return Objects.hash(cache, kernel); }
 }

@@ -30,7 +30,8 @@ import java.util.zip.GZIPOutputStream;
  * installs the busybox applets, insmods the modules in dependency order (a failure ends the boot with
  * {@code JVFIO-VERDICT: FAIL module <path>}), prints {@code JVFIO-BOOT <n>}, runs {@code sh /jvfio/test.sh} and
  * prints {@code JVFIO-VERDICT: PASS} if it exited 0, else {@code JVFIO-VERDICT: FAIL <code>}, then
- * {@code poweroff -f}. The script sees {@code $JVFIO_BOOT} (the boot number, see {@link QemuGuest}).
+ * {@code poweroff -f}. The script sees {@code $JVFIO_BOOT} (the boot number, see {@link QemuGuest}) and
+ * {@code $JVFIO_RUN} (the run directory, {@link QemuGuest#workDir()}, as a path in the rootfs).
  */
 public final class Initramfs {
 
@@ -42,6 +43,8 @@ public final class Initramfs {
     public static final String VERDICT_MARKER = "JVFIO-VERDICT: ";
     /** Prefix of result lines a script prints: {@code JVFIO-RESULT: <text>}. */
     public static final String RESULT_MARKER = "JVFIO-RESULT: ";
+    /** The kernel argument naming the run directory as QEMU sees it; /init exports it as {@code $JVFIO_RUN}. */
+    static final String RUN_DIR_ARG = "jvfio.run=";
 
     private final Path path;
     private final List<String> modules;
@@ -103,6 +106,9 @@ public final class Initramfs {
                     ;;
                 esac
                 export JVFIO_BOOT
+                for a in $(cat /proc/cmdline); do
+                    case "$a" in jvfio.run=*) JVFIO_RUN=${a#jvfio.run=}; export JVFIO_RUN ;; esac
+                done
                 echo "JVFIO-BOOT $JVFIO_BOOT"
                 cd /
                 sh /jvfio/test.sh
@@ -115,6 +121,7 @@ public final class Initramfs {
     public static final class Builder {
         private final GuestToolchain tc;
         private final List<String> modules = new ArrayList<>();
+        private final List<String> optionalModules = new ArrayList<>();
         /** Module parameters by canonical module name ('_' spelling). */
         private final Map<String, String> moduleParameters = new LinkedHashMap<>();
         private final Map<String, byte[]> files = new LinkedHashMap<>();
@@ -137,6 +144,15 @@ public final class Initramfs {
         }
 
         /**
+         * Kernel modules to load if the guest kernel has them as modules, like {@link #modules}; names it lacks
+         * or has built in are skipped (e.g. {@code iommufd}, which Debian's 6.12 does not build). Repeatable.
+         */
+        public Builder optionalModules(String... names) {
+            for (String n : names) optionalModules.add(Objects.requireNonNull(n));
+            return this;
+        }
+
+        /**
          * Parameters /init passes to a module's insmod, e.g. {@code ("nvme", "poll_queues=1")}: it loads
          * modules with insmod, which does not read the kernel command line's {@code module.parameter=}.
          * The module must be one of {@link #modules} or their dependencies ({@link #build} checks).
@@ -144,6 +160,16 @@ public final class Initramfs {
         public Builder moduleParameters(String name, String parameters) {
             moduleParameters.put(KernelModules.canonical(name), Objects.requireNonNull(parameters));
             return this;
+        }
+
+        /**
+         * Java in the guest: the 9p modules and {@value GuestJava#LAUNCHER} ({@code jvfio-java [java options] class
+         * [args]}), which mounts the rootfs shared by {@link GuestOptions#java} and runs this JVM's JDK with the
+         * staged class path in a chroot there.
+         */
+        public Builder java() {
+            modules(GuestJava.MODULES);
+            return file(GuestJava.LAUNCHER, GuestJava.launcherScript(), 0755);
         }
 
         /** The test script, run by /init with busybox {@code sh}; exit status 0 means PASS. */
@@ -209,9 +235,15 @@ public final class Initramfs {
         /** Resolves modules, writes the archive to {@code out} (atomically), and describes it. */
         public Initramfs build(Path out) throws IOException {
             String release = tc.kernelRelease();
-            List<KernelModules.Module> resolved = modules.isEmpty()
-                    ? List.of()
-                    : KernelModules.index(tc.modulesDir()).resolve(modules);
+            List<KernelModules.Module> resolved = List.of();
+            if (!modules.isEmpty() || !optionalModules.isEmpty()) {
+                KernelModules index = KernelModules.index(tc.modulesDir());
+                List<String> wanted = new ArrayList<>(modules);
+                for (String name : optionalModules) {
+                    if (index.exists(name)) wanted.add(name);
+                }
+                resolved = index.resolve(wanted);
+            }
 
             Map<String, byte[]> content = new LinkedHashMap<>();
             Map<String, Integer> perms = new LinkedHashMap<>();

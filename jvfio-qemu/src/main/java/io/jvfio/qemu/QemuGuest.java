@@ -10,10 +10,8 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
@@ -28,7 +26,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Predicate;
-import java.util.stream.Stream;
 
 /**
  * One QEMU run: {@code chroot <rootfs> qemu-system-x86_64 -accel tcg -kernel ... -initrd ...} with the serial
@@ -175,8 +172,11 @@ public final class QemuGuest implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        linkOrCopy(tc.kernel(), workDir.resolve("vmlinuz"));
-        linkOrCopy(options.initramfs(), workDir.resolve("initramfs.img"));
+        FileTrees.linkOrCopy(tc.kernel(), workDir.resolve("vmlinuz"));
+        FileTrees.linkOrCopy(options.initramfs(), workDir.resolve("initramfs.img"));
+        if (options.javaClasspath() != null) {
+            GuestJava.stage(tc, workDir, options.javaClasspath(), GuestJava.installJdk(tc));
+        }
         List<String> cmd = tc.chrootCommand(qemuArgs());
         Files.writeString(workDir.resolve("command.txt"), String.join(" ", cmd) + "\n");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
@@ -208,14 +208,6 @@ public final class QemuGuest implements AutoCloseable {
     /** The full QEMU argument list (the part after {@code chroot <rootfs>}). */
     List<String> qemuArgs() {
         return options.qemuArgs(tc, workDir);
-    }
-
-    private static void linkOrCopy(Path from, Path to) throws IOException {
-        try {
-            Files.createLink(to, from);
-        } catch (IOException | UnsupportedOperationException e) {
-            Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
-        }
     }
 
     // ---- console ----
@@ -469,15 +461,8 @@ public final class QemuGuest implements AutoCloseable {
     }
 
     private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
+        try {
+            FileTrees.deleteTree(dir);
         } catch (IOException | UncheckedIOException e) {
             // best effort
         }

@@ -125,6 +125,27 @@ class InitramfsTest {
     }
 
     @Test
+    void javaAddsThe9pModulesAndTheLauncherAndOptionalModulesAreSkippedWhereAbsent() throws Exception {
+        requireHostCpio();
+        GuestToolchain tc = GuestTestSupport.toolchain();
+        KernelModules km = KernelModules.index(tc.modulesDir());
+        Initramfs initramfs = Initramfs.builder(tc).java().modules("vfio_pci")
+                .optionalModules("no_such_module_xyz", "vfio_iommu_type1", "virtio_pci")
+                .gzip(false).build(tmp.resolve("initramfs.cpio"));
+        assertThat(initramfs.modules()).contains("9p", "9pnet", "9pnet_virtio", "netfs", "vfio", "vfio_pci_core", "vfio_pci",
+                "vfio_iommu_type1").doesNotContain("no_such_module_xyz", "virtio_pci");
+        assertThat(initramfs.modules().indexOf("9pnet")).isLessThan(initramfs.modules().indexOf("9pnet_virtio"));
+        // iommufd where the kernel builds it (Debian's 6.12 does not)
+        assertThat(Initramfs.builder(tc).optionalModules("iommufd").build(tmp.resolve("i.img")).modules())
+                .isEqualTo(km.exists("iommufd") ? List.of("iommufd") : List.of());
+
+        Path out = Files.createDirectory(tmp.resolve("root"));
+        run(out, initramfs.path(), "cpio", "-idm", "--no-absolute-filenames", "--nonmatching", "dev/*");
+        assertThat(out.resolve(GuestJava.LAUNCHER.substring(1))).hasContent(GuestJava.launcherScript());
+        assertThat(Files.isExecutable(out.resolve(GuestJava.LAUNCHER.substring(1)))).isTrue();
+    }
+
+    @Test
     void moduleNamesAndDependencies() throws Exception {
         GuestToolchain tc = GuestTestSupport.toolchain();
         KernelModules km = KernelModules.index(tc.modulesDir());
@@ -150,6 +171,25 @@ class InitramfsTest {
         assertThatThrownBy(() -> GuestToolchain.locate(tmp))
                 .isInstanceOf(IOException.class).hasMessageContaining("scripts/provision-guest.sh")
                 .hasMessageContaining("vmlinuz");
+    }
+
+    @Test
+    void anotherKernelLaidOutLikeTheGuestsReplacesIt() throws Exception {
+        GuestToolchain tc = GuestTestSupport.fakeToolchain(tmp.resolve("cache"));
+        Path dir = tmp.resolve("cache/kernel-6.12.117-1");
+        Files.createDirectories(dir.resolve("tree/usr/lib/modules/6.12.117-jvfio/kernel"));
+        assertThatThrownBy(() -> tc.withKernel(Path.of("kernel-6.12.117-1")))
+                .isInstanceOf(IOException.class).hasMessageContaining("scripts/build-guest-kernel.sh").hasMessageContaining("vmlinuz");
+        Files.writeString(dir.resolve("vmlinuz"), "bzImage");
+        Files.writeString(dir.resolve("kernel-release"), "6.12.117-jvfio\n");
+
+        GuestToolchain custom = tc.withKernel(Path.of("kernel-6.12.117-1"));
+        assertThat(custom.kernel()).isEqualTo(dir.resolve("vmlinuz"));
+        assertThat(custom.kernelRelease()).isEqualTo("6.12.117-jvfio");
+        assertThat(custom.modulesDir()).isEqualTo(dir.resolve("tree/usr/lib/modules/6.12.117-jvfio"));
+        assertThat(custom.rootfs()).isEqualTo(tc.rootfs());
+        assertThat(custom.busybox()).isEqualTo(tc.busybox());
+        assertThat(custom).isNotEqualTo(tc);
     }
 
     private static void requireHostCpio() {
