@@ -283,6 +283,19 @@ public final class Linux {
         }
     }
 
+    /**
+     * mlock(2): keeps {@code memory}'s pages resident (faulting them in now). Counts against
+     * RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK (ENOMEM or EPERM past it).
+     */
+    public static void lockMemory(MemorySegment memory) throws LinuxException {
+        Syscalls.check(Syscalls.mlock(Libc.scratch().captureState, true, memory), "mlock");
+    }
+
+    /** munlock(2) of {@code memory}. */
+    public static void unlockMemory(MemorySegment memory) throws LinuxException {
+        Syscalls.check(Syscalls.mlock(Libc.scratch().captureState, false, memory), "munlock");
+    }
+
     public static int getpid() {
         return Syscalls.getpid(Libc.scratch().captureState);
     }
