@@ -64,9 +64,9 @@ public final class Interrupts implements AutoCloseable {
 
     /**
      * Wires eventfds to the first {@code count} vectors of {@code index} (which {@code info} describes);
-     * {@code onClose} hears when the user closes them.
+     * {@code onClose} hears when the user closes them. For {@link DeviceHandle} implementations.
      */
-    static Interrupts wire(DeviceHandle device, int index, IrqInfo info, int count, BooleanSupplier deviceUsable,
+    public static Interrupts wire(DeviceHandle device, int index, IrqInfo info, int count, BooleanSupplier deviceUsable,
             Consumer<Interrupts> onClose) throws IOException {
         List<EventFd> fds = new ArrayList<>(count);
         try {
