@@ -1,6 +1,8 @@
 package io.jvfio.cli.nvme;
 
-import io.jvfio.client.VfioUserClient;
+import io.jvfio.client.DeviceHandle;
+import io.jvfio.client.Devices;
+import io.jvfio.client.kernel.KernelOptions;
 import io.jvfio.nvme.DmaRegion;
 import io.jvfio.nvme.IoQueue;
 import io.jvfio.nvme.Namespace;
@@ -21,13 +23,14 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code jvfio nvme SOCKET ACTION}: drives the NVMe controller of a vfio-user server with the Java
- * driver (io.jvfio.nvme), in nvme-cli's spirit: id-ctrl, id-ns, list, read, write. The driver
+ * {@code jvfio nvme DEVICE ACTION}: drives an NVMe controller — a vfio-user server's, or one bound to
+ * vfio-pci through the kernel's VFIO — with the Java driver (io.jvfio.nvme), in nvme-cli's spirit: id-ctrl, id-ns, list, read, write. The driver
  * brings the controller up, does the one thing, and shuts it down normally.
  */
 @Command(name = "nvme", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-                "Drive a vfio-user NVMe controller with jvfio's userspace NVMe driver (no VMM, no kernel driver).",
+                "Drive an NVMe controller with jvfio's userspace NVMe driver (no VMM, no kernel driver):",
+                "a vfio-user server's, or a PCI one bound to vfio-pci.",
                 "",
                 "Actions:",
                 "  id-ctrl   Identify Controller: model, serial, firmware, MDTS, optional commands",
@@ -37,7 +40,8 @@ import picocli.CommandLine.Spec;
                 "  write     --data FILE at --start-block (the last block padded with zeroes)",
                 "",
                 "Examples:  jvfio nvme /tmp/nvme.sock id-ctrl",
-                "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin"})
+                "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin",
+                "           jvfio nvme 0000:00:04.0 id-ctrl"})
 public final class NvmeCommand implements Callable<Integer> {
     /** What the command does. */
     enum Action {
@@ -62,8 +66,9 @@ public final class NvmeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "SOCKET", description = "The vfio-user server's UNIX socket.")
-    Path socket;
+    @Parameters(index = "0", paramLabel = "SOCKET|PCI-ADDRESS", description = "A vfio-user server's UNIX socket, a PCI address bound "
+            + "to vfio-pci (0000:00:04.0 or 00:04.0), or a VFIO cdev (/dev/vfio/devices/vfioN).")
+    String device;
 
     @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, read or write.")
     String action;
@@ -88,11 +93,14 @@ public final class NvmeCommand implements Callable<Integer> {
     @Option(names = "--interrupts", description = "Take completions by MSI-X rather than polling them.")
     boolean interrupts;
 
+    @Option(names = "--allow-no-iommu", description = "Drive a kernel device even in the unsafe no-IOMMU mode.")
+    boolean allowNoIommu;
+
     @Override
     public Integer call() throws IOException {
         Action what = Action.of(action);
         PrintWriter out = spec.commandLine().getOut();
-        try (VfioUserClient client = VfioUserClient.connect(socket);
+        try (DeviceHandle client = Devices.open(device, KernelOptions.defaults().withAllowNoIommu(allowNoIommu));
                 NvmeDriver driver = NvmeDriver.open(client, NvmeDriver.Options.defaults().withInterrupts(interrupts)
                         .withIoQueues(1, 64))) {
             switch (what) {
@@ -101,7 +109,7 @@ public final class NvmeCommand implements Callable<Integer> {
                 case ID_NS -> out.print(json ? NvmeFormat.namespaceJson(driver.namespace(nsid))
                         : NvmeFormat.namespace(driver.namespace(nsid)));
                 case LIST -> out.print(json ? NvmeFormat.listJson(driver.controller(), driver.namespaces())
-                        : NvmeFormat.list(socket.toString(), driver.controller(), driver.namespaces()));
+                        : NvmeFormat.list(device, driver.controller(), driver.namespaces()));
                 case READ -> read(driver, out);
                 case WRITE -> write(driver, out);
             }
