@@ -18,7 +18,6 @@ import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
 import io.jvfio.linux.Memfd;
-import io.jvfio.linux.Pagemap;
 import io.jvfio.protocol.ArgSz;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.DeviceInfo;
@@ -55,16 +54,15 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p><b>No-IOMMU.</b> The device sees physical addresses, so the IOVA a caller asks for cannot be
  * honoured: {@link #allocateDma} returns memory whose {@link DmaBuffer#iova()} is its physical
- * address (check it), and fails with ENOMEM when the pages are not physically contiguous — one page
- * always is, larger buffers rarely. {@link #registerMemory} accepts only memory whose physical
- * address is the IOVA given. Reading physical addresses needs CAP_SYS_ADMIN.
+ * address (use that), in a huge page when the buffer is larger than a page and huge pages are
+ * reserved, and fails with ENOMEM when the pages are not physically contiguous
+ * ({@link PhysicalMemory}). {@link #registerMemory} accepts only memory whose physical address is the
+ * IOVA given. Reading physical addresses needs CAP_SYS_ADMIN.
  */
 public final class KernelVfioDevice implements DeviceHandle {
     private static final System.Logger LOG = System.getLogger(KernelVfioDevice.class.getName());
     private static final long TRANSFER_CHUNK = 1 << 20;
     private static final int RW = Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE;
-    /** VFIO_MIG_GET_PRECOPY_INFO, on the migration data fd. */
-    private static final long MIG_GET_PRECOPY_INFO = io.jvfio.linux.Ioctl.io(KernelUapi.VFIO_TYPE, KernelUapi.VFIO_BASE + 21);
     /** Per thread, native words for the 1-8 byte accesses, so they allocate nothing. */
     private static final ThreadLocal<MemorySegment[]> WORDS = ThreadLocal.withInitial(() -> {
         MemorySegment word = Arena.ofAuto().allocate(8, 8);
@@ -82,7 +80,7 @@ public final class KernelVfioDevice implements DeviceHandle {
     /** What was handed out (mappings, DMA buffers, interrupts), released with the device. */
     private final Set<AutoCloseable> resources = ConcurrentHashMap.newKeySet();
     private final FeatureCalls features = new FeatureCalls(this::feature, KernelVfioException::new);
-    private Fd migrationData;
+    private final MigrationData migrationData;
     /** Set by the first close(), which then releases everything while calls still work. */
     private boolean closing;
     private volatile boolean closed;
@@ -92,6 +90,7 @@ public final class KernelVfioDevice implements DeviceHandle {
         this.device = device;
         this.dma = dma;
         this.owned = List.copyOf(owned);
+        this.migrationData = new MigrationData(name);
     }
 
     /** The device's name, e.g. "0000:00:04.0". */
@@ -272,7 +271,7 @@ public final class KernelVfioDevice implements DeviceHandle {
 
     /**
      * {@code size} bytes (whole pages) of memfd memory mapped here and for the device at {@code iova}
-     * (in no-IOMMU mode: at its physical address, see the class comment).
+     * (in no-IOMMU mode: at its physical address, possibly a whole huge page; see the class comment).
      */
     @Override
     public DmaBuffer allocateDma(long iova, long size) throws IOException {
@@ -281,17 +280,19 @@ public final class KernelVfioDevice implements DeviceHandle {
             throw new KernelVfioException(Errno.EINVAL, "DMA buffer of 0x%x bytes: whole pages of 0x%x, please"
                     .formatted(size, Linux.PAGE_SIZE));
         }
+        String label = "jvfio-dma-" + Long.toHexString(iova);
         Mapping mapping;
-        try (Fd memfd = Memfd.create("jvfio-dma-" + Long.toHexString(iova), size)) {
-            mapping = Mapping.map(memfd, 0, size, true);
-        }
         long deviceIova = iova;
-        try {
-            if (dma.physical()) {
-                Linux.lockMemory(mapping.segment());
-                deviceIova = contiguousPhysicalAddress(mapping.segment());
+        if (dma.physical()) {
+            mapping = PhysicalMemory.allocate(label, size);
+            deviceIova = PhysicalMemory.address(mapping.segment());
+        } else {
+            try (Fd memfd = Memfd.create(label, size)) {
+                mapping = Mapping.map(memfd, 0, size, true);
             }
-            map(mapping.segment().address(), deviceIova, size, RW);
+        }
+        try {
+            map(mapping.segment().address(), deviceIova, mapping.length(), RW);
         } catch (IOException | RuntimeException e) {
             mapping.close();
             throw e;
@@ -321,8 +322,7 @@ public final class KernelVfioDevice implements DeviceHandle {
             throw new KernelVfioException(Errno.EINVAL, "DMA memory at 0x%x is not page-aligned".formatted(memory.address()));
         }
         if (dma.physical()) {
-            Linux.lockMemory(memory);
-            long physical = contiguousPhysicalAddress(memory);
+            long physical = PhysicalMemory.address(memory);
             if (physical != iova) {
                 throw new KernelVfioException(Errno.EINVAL, ("no-IOMMU: the device sees this memory at its physical address "
                         + "0x%x, not at 0x%x").formatted(physical, iova));
@@ -339,23 +339,6 @@ public final class KernelVfioDevice implements DeviceHandle {
             mappings.remove(iova, size);
             throw e;
         }
-    }
-
-    /** The physical address of {@code memory}, whose pages must follow each other physically (ENOMEM if not). */
-    private static long contiguousPhysicalAddress(MemorySegment memory) throws IOException {
-        long[] pages;
-        try {
-            pages = Pagemap.physicalAddresses(memory);
-        } catch (LinuxException e) {
-            throw Ioctls.failed("no-IOMMU DMA memory", e);
-        }
-        for (int i = 1; i < pages.length; i++) {
-            if (pages[i] != pages[0] + i * Linux.PAGE_SIZE) {
-                throw new KernelVfioException(Errno.ENOMEM, ("no-IOMMU: DMA memory of %d pages is not physically contiguous "
-                        + "(page %d is at 0x%x); use buffers of one page").formatted(pages.length, i, pages[i]));
-            }
-        }
-        return pages[0];
     }
 
     @Override
@@ -449,16 +432,7 @@ public final class KernelVfioDevice implements DeviceHandle {
     public void setMigrationState(MigrationState state) throws IOException {
         DeviceFeature reply = feature(DeviceFeature.of(Vfio.DEVICE_FEATURE_MIG_DEVICE_STATE | Vfio.DEVICE_FEATURE_SET,
                 FeatureMigDeviceState.of(state)));
-        int dataFd = decode(() -> FeatureMigDeviceState.decode(reply.dataSegment()), "MIG_DEVICE_STATE reply").dataFd();
-        synchronized (this) {
-            if (migrationData != null) {
-                migrationData.close();
-                migrationData = null;
-            }
-            if (dataFd >= 0) {
-                migrationData = Fd.adopt(dataFd);
-            }
-        }
+        migrationData.replace(decode(() -> FeatureMigDeviceState.decode(reply.dataSegment()), "MIG_DEVICE_STATE reply").dataFd());
     }
 
     @Override
@@ -479,41 +453,17 @@ public final class KernelVfioDevice implements DeviceHandle {
     /** read(2) of the migration data fd; ENOMSG (pre-copy: nothing more for now) reads as no data. */
     @Override
     public byte[] migDataRead(int size) throws IOException {
-        Fd data = migrationData();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buffer = arena.allocate(Math.max(1, size));
-            long n = Linux.read(data, buffer.asSlice(0, size));
-            return buffer.asSlice(0, n).toArray(JAVA_BYTE);
-        } catch (LinuxException e) {
-            if (e.errno() == Errno.ENOMSG) {
-                return new byte[0];
-            }
-            throw Ioctls.failed(name + " migration data", e);
-        }
+        return migrationData.read(size);
     }
 
     @Override
     public void migDataWrite(byte[] data) throws IOException {
-        Fd fd = migrationData();
-        try (Arena arena = Arena.ofConfined()) {
-            Linux.write(fd, arena.allocateFrom(JAVA_BYTE, data));
-        } catch (LinuxException e) {
-            throw Ioctls.failed(name + " migration data", e);
-        }
+        migrationData.write(data);
     }
 
     @Override
     public PrecopyInfo precopyInfo() throws IOException {
-        MemorySegment info = PrecopyInfo.request().toSegment();
-        Ioctls.call(migrationData(), MIG_GET_PRECOPY_INFO, info, "VFIO_MIG_GET_PRECOPY_INFO", name + " migration data");
-        return decode(() -> PrecopyInfo.decode(info), "VFIO_MIG_GET_PRECOPY_INFO");
-    }
-
-    private synchronized Fd migrationData() throws KernelVfioException {
-        if (migrationData == null) {
-            throw new KernelVfioException(Errno.EINVAL, name + ": no migration data fd: the device is in no state that moves data");
-        }
-        return migrationData;
+        return migrationData.precopyInfo();
     }
 
     // ---------------------------------------------------------------- the calls
@@ -594,12 +544,8 @@ public final class KernelVfioDevice implements DeviceHandle {
         } catch (IOException e) {
             LOG.log(Level.WARNING, name + ": unmapping DMA: " + e.getMessage());
         }
-        synchronized (this) {
-            closed = true;
-            if (migrationData != null) {
-                migrationData.close();
-            }
-        }
+        closed = true;
+        migrationData.close();
         device.close();
         owned.forEach(KernelVfioDevice::closeQuietly);
         dma.close();
