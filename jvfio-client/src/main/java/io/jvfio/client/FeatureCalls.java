@@ -7,7 +7,6 @@ import io.jvfio.protocol.FeatureDmaLoggingReport;
 import io.jvfio.protocol.FeatureMigDeviceState;
 import io.jvfio.protocol.FeatureMigration;
 import io.jvfio.protocol.MigrationState;
-import io.jvfio.protocol.ProtocolException;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -29,16 +28,10 @@ public final class FeatureCalls {
         DeviceFeature feature(DeviceFeature request) throws IOException;
     }
 
-    /** The backend's exception for an errno, e.g. EPROTO for an answer that does not decode. */
-    @FunctionalInterface
-    public interface Errors {
-        DeviceException of(int errno, String message, Throwable cause);
-    }
-
     private final Call call;
-    private final Errors errors;
+    private final DeviceException.Factory errors;
 
-    public FeatureCalls(Call call, Errors errors) {
+    public FeatureCalls(Call call, DeviceException.Factory errors) {
         this.call = call;
         this.errors = errors;
     }
@@ -102,18 +95,7 @@ public final class FeatureCalls {
         return report;
     }
 
-    private interface Decoder<T> {
-        T decode() throws ProtocolException;
-    }
-
-    /** A decoded answer, or the backend's EPROTO naming {@code what}. */
-    private <T> T decode(Decoder<T> decoder, String what) throws DeviceException {
-        try {
-            return decoder.decode();
-        } catch (ProtocolException e) {
-            throw errors.of(Errno.EPROTO, what + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) { // a decoder that trips over hostile bytes must not escape unchecked
-            throw errors.of(Errno.EPROTO, what + ": " + e, e);
-        }
+    private <T> T decode(DeviceException.Decoder<T> decoder, String what) throws DeviceException {
+        return DeviceException.decoded(decoder, what, errors);
     }
 }

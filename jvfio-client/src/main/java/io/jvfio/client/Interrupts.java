@@ -1,6 +1,7 @@
 package io.jvfio.client;
 
 import io.jvfio.linux.Epoll;
+import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.protocol.IrqInfo;
@@ -63,10 +64,24 @@ public final class Interrupts implements AutoCloseable {
     }
 
     /**
-     * Wires eventfds to the first {@code count} vectors of {@code index} (which {@code info} describes);
-     * {@code onClose} hears when the user closes them. For {@link DeviceHandle} implementations.
+     * Wires eventfds to the first {@code count} vectors of irq {@code index} of {@code device}, after
+     * asking it how many it has (EINVAL, as {@code errors} makes it, when fewer than {@code count}).
+     * For {@link DeviceHandle} implementations; {@code onClose} hears when the user closes them.
      */
-    public static Interrupts wire(DeviceHandle device, int index, IrqInfo info, int count, BooleanSupplier deviceUsable,
+    public static Interrupts open(DeviceHandle device, int index, int count, BooleanSupplier deviceUsable,
+            Consumer<Interrupts> onClose, DeviceException.Factory errors) throws IOException {
+        IrqInfo info = device.irqInfo(index);
+        if (count < 1 || count > info.count()) {
+            throw errors.of(Errno.EINVAL, "irq index %d has %d vectors; cannot wire %d".formatted(index, info.count(), count), null);
+        }
+        return wire(device, index, info, count, deviceUsable, onClose);
+    }
+
+    /**
+     * Wires eventfds to the first {@code count} vectors of {@code index} (which {@code info} describes);
+     * {@code onClose} hears when the user closes them.
+     */
+    static Interrupts wire(DeviceHandle device, int index, IrqInfo info, int count, BooleanSupplier deviceUsable,
             Consumer<Interrupts> onClose) throws IOException {
         List<EventFd> fds = new ArrayList<>(count);
         try {

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
+import io.jvfio.client.DeviceException;
 import io.jvfio.client.DeviceHandle;
 import io.jvfio.client.DmaBuffer;
 import io.jvfio.client.FeatureCalls;
@@ -30,7 +31,6 @@ import io.jvfio.protocol.IrqSet;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.PrecopyInfo;
-import io.jvfio.protocol.ProtocolException;
 import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
@@ -366,12 +366,7 @@ public final class KernelVfioDevice implements DeviceHandle {
 
     @Override
     public Interrupts interrupts(int index, int count) throws IOException {
-        IrqInfo info = irqInfo(index);
-        if (count < 1 || count > info.count()) {
-            throw new KernelVfioException(Errno.EINVAL, "%s: irq index %d has %d vectors; cannot wire %d"
-                    .formatted(name, index, info.count(), count));
-        }
-        Interrupts irqs = Interrupts.wire(this, index, info, count, this::isConnected, resources::remove);
+        Interrupts irqs = Interrupts.open(this, index, count, this::isConnected, resources::remove, KernelVfioException::new);
         resources.add(irqs);
         return irqs;
     }
@@ -486,16 +481,8 @@ public final class KernelVfioDevice implements DeviceHandle {
         return reply;
     }
 
-    private interface Decoder<T> {
-        T decode() throws ProtocolException;
-    }
-
-    private <T> T decode(Decoder<T> decoder, String what) throws KernelVfioException {
-        try {
-            return decoder.decode();
-        } catch (ProtocolException e) {
-            throw new KernelVfioException(Errno.EPROTO, name + ": " + what + ": " + e.getMessage(), e);
-        }
+    private <T> T decode(DeviceException.Decoder<T> decoder, String what) throws DeviceException {
+        return DeviceException.decoded(decoder, name + ": " + what, KernelVfioException::new);
     }
 
     private interface Io {

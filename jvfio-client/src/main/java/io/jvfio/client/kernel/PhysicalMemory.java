@@ -30,22 +30,18 @@ final class PhysicalMemory {
     static Mapping allocate(String name, long size) throws IOException {
         if (size > Linux.PAGE_SIZE && size <= HUGE_PAGE) {
             try (Fd huge = Memfd.createHugeTlb(name, HUGE_PAGE)) {
-                Mapping mapping = Mapping.map(huge, 0, HUGE_PAGE, true);
-                try {
-                    address(mapping.segment());
-                    return mapping;
-                } catch (IOException | RuntimeException e) {
-                    mapping.close();
-                    throw e;
-                }
+                return located(Mapping.map(huge, 0, HUGE_PAGE, true));
             } catch (LinuxException e) {
                 LOG.log(Level.DEBUG, "no huge page for {0} ({1}); trying small pages", name, e.getMessage());
             }
         }
-        Mapping mapping;
         try (Fd memfd = Memfd.create(name, size)) {
-            mapping = Mapping.map(memfd, 0, size, true);
+            return located(Mapping.map(memfd, 0, size, true));
         }
+    }
+
+    /** {@code mapping}, once locked and found contiguous; else it is unmapped and the reason thrown. */
+    private static Mapping located(Mapping mapping) throws IOException {
         try {
             address(mapping.segment());
             return mapping;
