@@ -35,7 +35,16 @@ public final class KernelDevices {
         if (options.backend() != KernelOptions.Backend.LEGACY) {
             Optional<String> cdev = sysfs.vfioCdev(address);
             if (cdev.isPresent() && (options.backend() == KernelOptions.Backend.IOMMUFD || Files.exists(sysfs.iommufd()))) {
-                return openCdev(sysfs, sysfs.cdevNode(cdev.get()), address.toString());
+                try {
+                    return openCdev(sysfs, sysfs.cdevNode(cdev.get()), address.toString());
+                } catch (KernelVfioException e) {
+                    OptionalInt group = sysfs.iommuGroup(address);
+                    if (e.errno() == Errno.EBUSY && group.isPresent()) { // the bind found the group in other hands
+                        throw new KernelVfioException(Errno.EBUSY, e.getMessage() + "; " + notViable(sysfs, address,
+                                group.getAsInt()), e);
+                    }
+                    throw e;
+                }
             }
             if (options.backend() == KernelOptions.Backend.IOMMUFD) {
                 throw new KernelVfioException(Errno.ENOENT, address + " has no VFIO cdev (nothing in "

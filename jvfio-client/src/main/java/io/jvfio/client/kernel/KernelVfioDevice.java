@@ -167,7 +167,12 @@ public final class KernelVfioDevice implements DeviceHandle {
     @Override
     public void regionRead(int region, long offset, MemorySegment dst) throws IOException {
         long at = fileOffset(region, offset, dst.byteSize());
-        long n = io(() -> Linux.pread(device, dst, at), "pread");
+        long n;
+        try {
+            n = Linux.pread(device, dst, at);
+        } catch (LinuxException e) {
+            throw Ioctls.failed(name, e);
+        }
         if (n != dst.byteSize()) {
             throw new KernelVfioException(Errno.EIO, "%s: region %d: read %d of %d bytes at 0x%x".formatted(name, region, n,
                     dst.byteSize(), offset));
@@ -177,7 +182,11 @@ public final class KernelVfioDevice implements DeviceHandle {
     @Override
     public void regionWrite(int region, long offset, MemorySegment src) throws IOException {
         long at = fileOffset(region, offset, src.byteSize());
-        io(() -> Linux.pwrite(device, src, at), "pwrite");
+        try {
+            Linux.pwrite(device, src, at);
+        } catch (LinuxException e) {
+            throw Ioctls.failed(name, e);
+        }
     }
 
     /** Where [offset, +length) of {@code region} is in the device fd; EINVAL outside the region. */
@@ -194,10 +203,16 @@ public final class KernelVfioDevice implements DeviceHandle {
         return info.offset() + offset;
     }
 
+    /** One access of {@code width} bytes between the device and this thread's word for that width (no lambda: hot). */
     private MemorySegment word(int region, long offset, int width, boolean write) throws IOException {
         MemorySegment word = WORDS.get()[width];
         long at = fileOffset(region, offset, width);
-        long n = io(() -> write ? Linux.pwrite(device, word, at) : Linux.pread(device, word, at), write ? "pwrite" : "pread");
+        long n;
+        try {
+            n = write ? Linux.pwrite(device, word, at) : Linux.pread(device, word, at);
+        } catch (LinuxException e) {
+            throw Ioctls.failed(name, e);
+        }
         if (n != width) {
             throw new KernelVfioException(Errno.EIO, "%s: region %d: %d-byte access at 0x%x moved %d".formatted(name, region,
                     width, offset, n));
@@ -483,18 +498,6 @@ public final class KernelVfioDevice implements DeviceHandle {
 
     private <T> T decode(DeviceException.Decoder<T> decoder, String what) throws DeviceException {
         return DeviceException.decoded(decoder, name + ": " + what, KernelVfioException::new);
-    }
-
-    private interface Io {
-        long run() throws LinuxException;
-    }
-
-    private long io(Io io, String call) throws KernelVfioException {
-        try {
-            return io.run();
-        } catch (LinuxException e) {
-            throw Ioctls.failed(name, e);
-        }
     }
 
     private void checkOpen() throws KernelVfioException {
