@@ -134,6 +134,11 @@ public final class KernelVfioDevice implements DeviceHandle {
         return new RegionDescription(info, mmap ? duplicateDeviceFd() : null);
     }
 
+    /** Region {@code info} as if the kernel had described it (tests: region access over a memfd standing for the device). */
+    void knowRegion(RegionInfo info) {
+        regions.put(info.index(), info);
+    }
+
     private RegionInfo fetchRegionInfo(int index) throws IOException {
         MemorySegment reply = callGrowing(KernelUapi.VFIO_DEVICE_GET_REGION_INFO, "VFIO_DEVICE_GET_REGION_INFO",
                 RegionInfo.SIZE, size -> RegionInfo.request(size, index));

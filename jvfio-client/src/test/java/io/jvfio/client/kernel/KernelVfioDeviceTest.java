@@ -8,6 +8,7 @@ import io.jvfio.client.DmaBuffer;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Memfd;
+import io.jvfio.protocol.RegionInfo;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.testing.OpenFds;
 import java.lang.foreign.Arena;
@@ -125,6 +126,28 @@ class KernelVfioDeviceTest {
         assertThat(device.isConnected()).isFalse();
         assertErrno(() -> device.allocateDma(0x30_0000, PAGE), Errno.ENOTCONN, "closed");
         assertErrno(() -> device.read32(0, 0), Errno.ENOTCONN, "closed");
+    }
+
+    @Test
+    void regionAccessIsPreadAndPwriteAtTheRegionsOffsetInTheDeviceFd() throws Exception {
+        long regionOffset = 2048;
+        device.knowRegion(new RegionInfo(RegionInfo.SIZE, Vfio.REGION_INFO_FLAG_READ | Vfio.REGION_INFO_FLAG_WRITE, 0, 1024,
+                regionOffset, List.of()));
+        device.write32(0, 0x10, 0xCAFE_F00D);
+        device.write8(0, 0x14, 0x7F);
+        device.write16(0, 0x16, 0xBEEF);
+        device.write64(0, 0x18, 0x0123_4567_89AB_CDEFL);
+        MemorySegment file = MemorySegment.ofArray(new byte[32]);
+        io.jvfio.linux.Linux.pread(deviceFd, file, regionOffset + 0x10);
+        assertThat(file.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0)).isEqualTo(0xCAFE_F00D);
+        assertThat(device.read8(0, 0x14)).isEqualTo(0x7F);
+        assertThat(device.read16(0, 0x16)).isEqualTo(0xBEEF);
+        assertThat(device.read32(0, 0x10)).isEqualTo(0xCAFE_F00D);
+        assertThat(device.read64(0, 0x18)).isEqualTo(0x0123_4567_89AB_CDEFL);
+        device.regionWrite(0, 0x100, MemorySegment.ofArray(new byte[] {1, 2, 3}));
+        assertThat(device.regionRead(0, 0xFF, 5)).containsExactly(0, 1, 2, 3, 0);
+        assertErrno(() -> device.read32(0, 1022), Errno.EINVAL, "outside region 0 of 0x400 bytes");
+        assertErrno(() -> device.regionRead(0, -1, 4), Errno.EINVAL, "outside region 0");
     }
 
     @Test
