@@ -18,7 +18,9 @@ import java.util.concurrent.TimeoutException;
  * <p>Data lies in DMA memory: a {@link DmaRegion} from {@link NvmeDriver#allocateBuffer}, or any
  * segment with the IOVA the device sees it at (dword-aligned, contiguous in the device's space).
  * The driver describes it with PRPs, a PRP list in the command's preallocated page when it spans
- * more than two pages; nothing is allocated per command.
+ * more than two pages, or with SGLs when the driver uses them ({@link SglBuilder}); a
+ * {@link ScatterList} goes as SGLs, or as PRPs when its pieces meet on page boundaries
+ * ({@link ScatterPrps}). Nothing is allocated per command.
  */
 public final class IoQueue {
     private static final long PAGE_MASK = PAGE_SIZE - 1;
@@ -27,6 +29,8 @@ public final class IoQueue {
     private final NvmeDriver driver;
     private final QueuePair queue;
     private final long timeoutNanos;
+    /** SGL data pointers when the driver uses SGLs, else null (PRPs). */
+    private final SglBuilder sgls;
     /** The status and result of the blocking command, set by {@link #blockingDone}. */
     private int blockingStatus, blockingResult;
     private boolean blockingCompleted;
@@ -40,6 +44,7 @@ public final class IoQueue {
         this.driver = driver;
         this.queue = queue;
         this.timeoutNanos = timeoutNanos;
+        this.sgls = driver.usesSgls() ? new SglBuilder(queue, driver.controller().sglsNeedDwordAlignment()) : null;
     }
 
     QueuePair pair() {
@@ -84,6 +89,20 @@ public final class IoQueue {
         submitData(IO_WRITE, nsid, lba, blocks, buffer.segment(), 0, buffer.iova(), tag);
     }
 
+    /**
+     * Queues a Read of {@code blocks} into the pieces of {@code data}, which must hold exactly the
+     * blocks' bytes. Without SGLs ({@link NvmeDriver#usesSgls()}) the pieces must meet on page
+     * boundaries; otherwise as a Read into a {@link DmaRegion}.
+     */
+    public void submitRead(int nsid, long lba, int blocks, ScatterList data, long tag) throws IOException {
+        submitScattered(IO_READ, nsid, lba, blocks, data, tag);
+    }
+
+    /** Queues a Write of {@code blocks} from the pieces of {@code data}; as the Read of a scatter list. */
+    public void submitWrite(int nsid, long lba, int blocks, ScatterList data, long tag) throws IOException {
+        submitScattered(IO_WRITE, nsid, lba, blocks, data, tag);
+    }
+
     /** Hands the completions already there to {@code listener}; returns how many. Never waits. */
     public int poll(CompletionListener listener) throws IOException {
         return queue.reap(listener);
@@ -110,12 +129,49 @@ public final class IoQueue {
             throw new IllegalArgumentException("a buffer of %d bytes for %d blocks of %d".formatted(buffer.byteSize() - offset,
                     blocks, ns.blockSize()));
         }
+        submitContiguous(opcode, nsid, lba, blocks, bytes, iova, tag);
+    }
+
+    /** {@code bytes} at {@code iova}: one SGL data block, or PRPs. */
+    private void submitContiguous(int opcode, int nsid, long lba, int blocks, long bytes, long iova, long tag)
+            throws IOException {
+        if (sgls != null) {
+            sgls.checkDataBlock(iova, bytes);
+            int slot = takeSlot(tag);
+            queue.submit(slot, opcode, FLAGS_PSDT_SGL, nsid, iova, SglBuilder.dataBlock(bytes), (int) lba, (int) (lba >>> 32),
+                    blocks - 1, 0);
+            return;
+        }
         if ((iova & 3) != 0) {
             throw new IllegalArgumentException("data at IOVA 0x%x is not dword-aligned (PRP1)".formatted(iova));
         }
         int slot = takeSlot(tag);
         long prp2 = dataPointer2(slot, iova, bytes);
         queue.submit(slot, opcode, nsid, iova, prp2, (int) lba, (int) (lba >>> 32), blocks - 1, 0);
+    }
+
+    private void submitScattered(int opcode, int nsid, long lba, int blocks, ScatterList data, long tag) throws IOException {
+        driver.checkOpen();
+        long bytes = checkTransfer(driver.namespace(nsid), lba, blocks);
+        if (data.byteCount() != bytes) {
+            throw new IllegalArgumentException("the scatter list holds %d bytes; the command moves %d".formatted(data.byteCount(),
+                    bytes));
+        }
+        if (data.size() == 1) {
+            submitContiguous(opcode, nsid, lba, blocks, bytes, data.iova(0), tag);
+            return;
+        }
+        if (sgls == null) {
+            ScatterPrps.check(data);
+            int slot = takeSlot(tag);
+            queue.submit(slot, opcode, nsid, data.iova(0), ScatterPrps.prp2(queue, slot, data), (int) lba, (int) (lba >>> 32),
+                    blocks - 1, 0);
+            return;
+        }
+        sgls.checkList(data);
+        int slot = takeSlot(tag);
+        queue.submit(slot, opcode, FLAGS_PSDT_SGL, nsid, queue.slotPageIova(slot), sgls.writeSegment(slot, data), (int) lba,
+                (int) (lba >>> 32), blocks - 1, 0);
     }
 
     /**
@@ -182,6 +238,20 @@ public final class IoQueue {
 
     public void write(int nsid, long lba, int blocks, MemorySegment buffer, long iova) throws IOException {
         transfer(IO_WRITE, "Write", nsid, lba, blocks, buffer, iova);
+    }
+
+    /** Reads {@code blocks} from {@code lba} into the pieces of {@code data}, in one command. */
+    public void read(int nsid, long lba, int blocks, ScatterList data) throws IOException {
+        checkIdle();
+        submitScattered(IO_READ, nsid, lba, blocks, data, 0);
+        awaitBlocking("Read", IO_READ);
+    }
+
+    /** Writes {@code blocks} at {@code lba} from the pieces of {@code data}, in one command. */
+    public void write(int nsid, long lba, int blocks, ScatterList data) throws IOException {
+        checkIdle();
+        submitScattered(IO_WRITE, nsid, lba, blocks, data, 0);
+        awaitBlocking("Write", IO_WRITE);
     }
 
     private void transfer(int opcode, String name, int nsid, long lba, int blocks, MemorySegment buffer, long iova)

@@ -22,8 +22,10 @@ import java.util.concurrent.TimeoutException;
  * the I/O queues and shuts the controller down normally (CC.SHN) before releasing the memory.
  *
  * <p>Admin commands are serialized on the admin queue; I/O goes through {@link IoQueue}s, one per
- * thread. Not done yet: SGLs, per-command timeout with Abort and controller reset, Asynchronous
- * Event Requests, shadow doorbells.
+ * thread. The I/O queues' doorbells go through shadow doorbells when the controller offers
+ * Doorbell Buffer Config; data is described with PRPs, or SGLs when asked for and supported. Not
+ * done yet: per-command timeout with Abort, a reset with I/O queues, Asynchronous Event Requests.
+ * The class runs past 600 lines because bring-up, the admin commands and reset share its state.
  */
 public final class NvmeDriver implements AutoCloseable {
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
@@ -40,6 +42,8 @@ public final class NvmeDriver implements AutoCloseable {
      * @param sharedMemory      DMA memory the device maps ({@link DeviceHandle#allocateDma}) rather than
      *                          memory it reaches only through the handle ({@link DeviceHandle#registerMemory})
      * @param mappedDoorbells   ring doorbells by stores into the mapped BAR when the handle maps them
+     * @param shadowDoorbells   shadow doorbells (Doorbell Buffer Config) for the I/O queues when the controller offers them
+     * @param sgls              describe I/O data with SGLs when the controller takes them for NVM commands (else PRPs)
      * @param adminQueueEntries entries of the admin queues (2-4096)
      * @param ioQueueEntries    entries of each I/O queue (at least 2; at most what CAP.MQES allows)
      * @param maxIoQueues       the I/O queue pairs to ask for (Set Features Number of Queues)
@@ -47,8 +51,9 @@ public final class NvmeDriver implements AutoCloseable {
      * @param commandTimeout    how long an admin command or a blocking I/O may take
      * @param shutdownTimeout   how long {@link #close()} waits for the shutdown to complete
      */
-    public record Options(boolean interrupts, boolean sharedMemory, boolean mappedDoorbells, int adminQueueEntries,
-            int ioQueueEntries, int maxIoQueues, long iovaBase, Duration commandTimeout, Duration shutdownTimeout) {
+    public record Options(boolean interrupts, boolean sharedMemory, boolean mappedDoorbells, boolean shadowDoorbells,
+            boolean sgls, int adminQueueEntries, int ioQueueEntries, int maxIoQueues, long iovaBase, Duration commandTimeout,
+            Duration shutdownTimeout) {
 
         public Options {
             if (adminQueueEntries < 2 || adminQueueEntries > 4096 || ioQueueEntries < 2 || ioQueueEntries > 65536
@@ -58,29 +63,45 @@ public final class NvmeDriver implements AutoCloseable {
             }
         }
 
-        /** Polled, shared memory, mapped doorbells when offered, 32 admin entries, up to 8 I/O queues of 256. */
+        /**
+         * Polled, shared memory, mapped doorbells and shadow doorbells when offered, PRPs, 32 admin
+         * entries, up to 8 I/O queues of 256.
+         */
         public static Options defaults() {
-            return new Options(false, true, true, 32, 256, 8, 0x10_0000, Duration.ofSeconds(30), Duration.ofSeconds(10));
+            return new Options(false, true, true, true, false, 32, 256, 8, 0x10_0000, Duration.ofSeconds(30),
+                    Duration.ofSeconds(10));
         }
 
         public Options withInterrupts(boolean on) {
-            return new Options(on, sharedMemory, mappedDoorbells, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
-                    commandTimeout, shutdownTimeout);
+            return new Options(on, sharedMemory, mappedDoorbells, shadowDoorbells, sgls, adminQueueEntries, ioQueueEntries,
+                    maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
         }
 
         public Options withSharedMemory(boolean on) {
-            return new Options(interrupts, on, mappedDoorbells, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
-                    commandTimeout, shutdownTimeout);
+            return new Options(interrupts, on, mappedDoorbells, shadowDoorbells, sgls, adminQueueEntries, ioQueueEntries,
+                    maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
         }
 
         public Options withMappedDoorbells(boolean on) {
-            return new Options(interrupts, sharedMemory, on, adminQueueEntries, ioQueueEntries, maxIoQueues, iovaBase,
-                    commandTimeout, shutdownTimeout);
+            return new Options(interrupts, sharedMemory, on, shadowDoorbells, sgls, adminQueueEntries, ioQueueEntries,
+                    maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
+        }
+
+        /** Shadow doorbells when the controller offers Doorbell Buffer Config (on by default). */
+        public Options withShadowDoorbells(boolean on) {
+            return new Options(interrupts, sharedMemory, mappedDoorbells, on, sgls, adminQueueEntries, ioQueueEntries,
+                    maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
+        }
+
+        /** SGLs rather than PRPs for I/O data when the controller supports them for NVM commands (off by default). */
+        public Options withSgls(boolean on) {
+            return new Options(interrupts, sharedMemory, mappedDoorbells, shadowDoorbells, on, adminQueueEntries,
+                    ioQueueEntries, maxIoQueues, iovaBase, commandTimeout, shutdownTimeout);
         }
 
         public Options withIoQueues(int count, int entries) {
-            return new Options(interrupts, sharedMemory, mappedDoorbells, adminQueueEntries, entries, count, iovaBase,
-                    commandTimeout, shutdownTimeout);
+            return new Options(interrupts, sharedMemory, mappedDoorbells, shadowDoorbells, sgls, adminQueueEntries, entries,
+                    count, iovaBase, commandTimeout, shutdownTimeout);
         }
     }
 
@@ -103,6 +124,8 @@ public final class NvmeDriver implements AutoCloseable {
     private Doorbells doorbells;
     private QueuePair admin;
     private DmaRegion identifyPage;
+    /** The shadow doorbell and EventIdx buffers once Doorbell Buffer Config was sent; null before or without. */
+    private DmaRegion shadowBuffer, eventIdxBuffer;
     private ControllerIdentity identity;
     private List<Namespace> namespaces;
     /** The same, for a lookup on the I/O path that allocates no iterator. */
@@ -172,13 +195,7 @@ public final class NvmeDriver implements AutoCloseable {
         }
         admin = new QueuePair(0, adminEntries, memory.allocate((long) adminEntries * SQE_SIZE),
                 memory.allocate((long) adminEntries * CQE_SIZE), null, doorbells, interrupts, 0);
-        device.write32(BAR, REG_AQA, (adminEntries - 1) << 16 | (adminEntries - 1));
-        device.write64(BAR, REG_ASQ, admin.submissions.iova());
-        device.write64(BAR, REG_ACQ, admin.completions.iova());
-        int cc = CC_CSS_NVM | 0 << CC_MPS_SHIFT | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT;
-        device.write32(BAR, REG_CC, cc);
-        device.write32(BAR, REG_CC, cc | CC_EN);
-        awaitReady(true);
+        enableWithAdminQueue();
 
         identifyPage = memory.allocate(PAGE_SIZE);
         identity = identifyController();
@@ -186,10 +203,51 @@ public final class NvmeDriver implements AutoCloseable {
         maxTransferBytes = mdtsBytes == 0 ? PRP_LIST_LIMIT_BYTES : Math.min(mdtsBytes, PRP_LIST_LIMIT_BYTES);
         namespaces = identifyNamespaces();
         namespaceArray = namespaces.toArray(Namespace[]::new);
+        negotiateIoQueues();
+    }
+
+    /** The admin queues in AQA, ASQ and ACQ, CC set, then EN=1 and CSTS.RDY=1 within CAP.TO (§3.5.1). */
+    private void enableWithAdminQueue() throws IOException {
+        int adminEntries = admin.entries;
+        device.write32(BAR, REG_AQA, (adminEntries - 1) << 16 | (adminEntries - 1));
+        device.write64(BAR, REG_ASQ, admin.submissions.iova());
+        device.write64(BAR, REG_ACQ, admin.completions.iova());
+        int cc = CC_CSS_NVM | 0 << CC_MPS_SHIFT | SQES << CC_IOSQES_SHIFT | CQES << CC_IOCQES_SHIFT;
+        device.write32(BAR, REG_CC, cc);
+        device.write32(BAR, REG_CC, cc | CC_EN);
+        awaitReady(true);
+    }
+
+    /** Set Features Number of Queues, then shadow doorbells when offered and wanted: needed before I/O queues. */
+    private void negotiateIoQueues() throws IOException {
         int wanted = options.maxIoQueues() - 1;
         int granted = adminCommand("Set Features (Number of Queues)", ADMIN_SET_FEATURES, 0, 0,
                 FEATURE_NUMBER_OF_QUEUES, wanted << 16 | wanted);
         grantedIoQueues = Math.min(options.maxIoQueues(), Math.min((granted & 0xffff) + 1, (granted >>> 16) + 1));
+        if (options.shadowDoorbells() && identity.supportsShadowDoorbells()) {
+            configureShadowDoorbells();
+        }
+    }
+
+    /**
+     * Doorbell Buffer Config (§5.8) with zeroed shadow and EventIdx buffers, allocated at the first
+     * call. A controller that refuses it leaves the driver on plain doorbells, as Linux does.
+     */
+    private void configureShadowDoorbells() throws IOException {
+        if (shadowBuffer == null) {
+            long bytes = Doorbells.shadowBytes((int) (cap >>> CAP_DSTRD_SHIFT & 0xf), options.maxIoQueues() + 1);
+            shadowBuffer = memory.allocate(bytes);
+            eventIdxBuffer = memory.allocate(bytes);
+        }
+        shadowBuffer.segment().fill((byte) 0);
+        eventIdxBuffer.segment().fill((byte) 0);
+        try {
+            adminCommand("Doorbell Buffer Config", ADMIN_DOORBELL_BUFFER_CONFIG, 0, shadowBuffer.iova(), eventIdxBuffer.iova(), 0,
+                    0);
+            doorbells.useShadow(shadowBuffer.segment(), eventIdxBuffer.segment());
+        } catch (NvmeException refused) {
+            doorbells.useShadow(null, null);
+        }
     }
 
     /** Memory space and bus mastering on in the command register, as a kernel driver's pci_enable_device and set_master. */
@@ -261,7 +319,8 @@ public final class NvmeDriver implements AutoCloseable {
                 ascii(id, ID_CTRL_MN, MN_BYTES), ascii(id, ID_CTRL_FR, FR_BYTES), u16(id, ID_CTRL_CNTLID),
                 id.get(ValueLayout.JAVA_INT, ID_CTRL_VER), mdts, mdts == 0 ? 0 : minPage << mdts, u16(id, ID_CTRL_OACS),
                 u16(id, ID_CTRL_ONCS), id.get(ValueLayout.JAVA_INT, ID_CTRL_NN),
-                (id.get(ValueLayout.JAVA_BYTE, ID_CTRL_VWC) & 1) != 0, ascii(id, ID_CTRL_SUBNQN, SUBNQN_BYTES));
+                (id.get(ValueLayout.JAVA_BYTE, ID_CTRL_VWC) & 1) != 0, id.get(ValueLayout.JAVA_INT, ID_CTRL_SGLS),
+                ascii(id, ID_CTRL_SUBNQN, SUBNQN_BYTES));
     }
 
     /** The active namespaces: the active list (CNS 02h) from NVMe 1.1 on, else 1..NN; then Identify Namespace each. */
@@ -327,13 +386,17 @@ public final class NvmeDriver implements AutoCloseable {
      * on an error status and IOException when it does not complete within the command timeout.
      */
     int adminCommand(String name, int opcode, int nsid, long prp1, int cdw10, int cdw11) throws IOException {
+        return adminCommand(name, opcode, nsid, prp1, 0, cdw10, cdw11);
+    }
+
+    int adminCommand(String name, int opcode, int nsid, long prp1, long prp2, int cdw10, int cdw11) throws IOException {
         synchronized (adminLock) {
             checkOpen();
             int slot = admin.acquireSlot(opcode);
             if (slot < 0) {
                 throw new IllegalStateException("the admin queue is full");
             }
-            admin.submit(slot, opcode, nsid, prp1, 0, cdw10, cdw11, 0, 0);
+            admin.submit(slot, opcode, nsid, prp1, prp2, cdw10, cdw11, 0, 0);
             if (!admin.awaitCompletion(System.nanoTime() + options.commandTimeout().toNanos())) {
                 throw new IOException(new TimeoutException("%s: no completion within %s".formatted(name, options.commandTimeout())));
             }
@@ -382,6 +445,50 @@ public final class NvmeDriver implements AutoCloseable {
         return doorbells.isMapped();
     }
 
+    /** Whether the I/O queues' doorbells go through shadow doorbells (Doorbell Buffer Config accepted). */
+    public boolean shadowDoorbells() {
+        return doorbells.shadowed();
+    }
+
+    /** Whether I/O data is described with SGLs: asked for in the options and supported by the controller. */
+    public boolean usesSgls() {
+        return options.sgls() && identity.supportsSgls();
+    }
+
+    /** The SMART / Health Information log page (Get Log Page 02h, controller-wide). */
+    public SmartLog smartLog() throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            MemorySegment page = identifyPage.segment();
+            page.fill((byte) 0);
+            int dwords = SMART_LOG_BYTES / Integer.BYTES;
+            adminCommand("Get Log Page (SMART / Health Information)", ADMIN_GET_LOG_PAGE, BROADCAST_NSID, identifyPage.iova(),
+                    LOG_SMART | (dwords - 1) << 16, 0);
+            return SmartLog.decode(page);
+        }
+    }
+
+    /**
+     * A controller reset (§3.7.2): CC.EN=0 and CSTS.RDY=0, the admin queues set up anew, the
+     * controller enabled again, then Number of Queues and Doorbell Buffer Config as at bring-up.
+     * This is the smallest reset: it is refused once an I/O queue exists (recreating them is not
+     * done here).
+     */
+    public void reset() throws IOException {
+        synchronized (adminLock) {
+            checkOpen();
+            if (!ioQueues.isEmpty()) {
+                throw new IllegalStateException("a reset with I/O queues in use is not supported yet (%d exist)"
+                        .formatted(ioQueues.size()));
+            }
+            disable();
+            admin.completions.segment().fill((byte) 0);   // no stale phase bits: the new queue starts at phase 1
+            admin = new QueuePair(0, admin.entries, admin.submissions, admin.completions, null, doorbells, interrupts, 0);
+            enableWithAdminQueue();
+            negotiateIoQueues();
+        }
+    }
+
     /**
      * The calling thread's I/O queue, created at its first call (Create I/O CQ, then SQ). Throws
      * IllegalStateException once every granted queue is taken by another thread.
@@ -408,6 +515,7 @@ public final class NvmeDriver implements AutoCloseable {
             QueuePair pair = new QueuePair(qid, entries, memory.allocate((long) entries * SQE_SIZE),
                     memory.allocate((long) entries * CQE_SIZE), memory.allocate((long) (entries - 1) * PAGE_SIZE), doorbells,
                     interrupts, vector);
+            doorbells.clearShadow(qid);
             int cqFlags = QUEUE_PHYSICALLY_CONTIGUOUS | (interrupts != null ? CQ_INTERRUPTS_ENABLED : 0);
             adminCommand("Create I/O Completion Queue " + qid, ADMIN_CREATE_CQ, 0, pair.completions.iova(),
                     (entries - 1) << 16 | qid, vector << 16 | cqFlags);

@@ -111,11 +111,20 @@ final class QueuePair {
         return (long) slot * PAGE_SIZE;
     }
 
-    /** Writes the command of {@code slot} at the tail and rings the tail doorbell. */
+    /** Writes the command of {@code slot} at the tail and rings the tail doorbell; its data pointer holds PRPs. */
     void submit(int slot, int opcode, int nsid, long prp1, long prp2, int cdw10, int cdw11, int cdw12, int cdw13)
             throws IOException {
+        submit(slot, opcode, 0, nsid, prp1, prp2, cdw10, cdw11, cdw12, cdw13);
+    }
+
+    /**
+     * The same with CDW0's flags byte (FUSE, PSDT): with PSDT SGL, {@code prp1} and {@code prp2}
+     * are the two halves of the SGL descriptor in the command.
+     */
+    void submit(int slot, int opcode, int flags, int nsid, long prp1, long prp2, int cdw10, int cdw11, int cdw12, int cdw13)
+            throws IOException {
         long at = (long) sqTail * SQE_SIZE;
-        sq.set(U32, at + SQE_OPCODE, opcode & 0xff | slot << 16);   // opcode, FUSE/PSDT 0 (PRPs), CID
+        sq.set(U32, at + SQE_OPCODE, opcode & 0xff | (flags & 0xff) << 8 | slot << 16);   // opcode, FUSE/PSDT, CID
         sq.set(U32, at + SQE_NSID, nsid);
         sq.set(U64, at + 8, 0);                                   // CDW2-3
         sq.set(U64, at + 16, 0);                                  // MPTR

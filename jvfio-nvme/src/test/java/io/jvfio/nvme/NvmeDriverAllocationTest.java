@@ -5,13 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.jvfio.testing.Allocations;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The I/O path allocates nothing per command: with doorbells mapped (the controller polls them)
- * and completions polled, submitting and completing reads and writes, through PRP lists too, is
- * plain memory access.
+ * The I/O path allocates nothing per command: with doorbells mapped (the controller polls them),
+ * shadow doorbells and completions polled, submitting and completing reads and writes, through
+ * PRP lists or SGLs, is plain memory access.
  */
 class NvmeDriverAllocationTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
@@ -21,24 +22,34 @@ class NvmeDriverAllocationTest {
     private long completed;
     private final CompletionListener counter = (tag, status, result) -> completed += status == 0 ? 1 : 1 << 20;
 
-    @Test
-    void submittingAndCompletingAllocatesNothing() throws Exception {
+    /** With PRPs, or with SGLs (a data block in the command, or a scatter list's segment in the slot's page). */
+    @ParameterizedTest(name = "SGLs {0}")
+    @ValueSource(booleans = {false, true})
+    void submittingAndCompletingAllocatesNothing(boolean sgls) throws Exception {
         try (ServedNvme served = new ServedNvme(dir, b -> b.polledDoorbells(true), "disk.img")) {
-            NvmeDriver driver = served.closeLater(NvmeDriver.open(served.client, NvmeDriver.Options.defaults()));
+            NvmeDriver driver = served.closeLater(NvmeDriver.open(served.client, NvmeDriver.Options.defaults().withSgls(sgls)));
             assertThat(driver.doorbellsMapped()).isTrue();
+            assertThat(driver.shadowDoorbells()).isTrue();
+            assertThat(driver.usesSgls()).isEqualTo(sgls);
             IoQueue queue = driver.ioQueue();
             DmaRegion buffer = driver.allocateBuffer(64 << 10);
-            run(queue, buffer, 5_000);
+            ScatterList pieces = sgls   // 32 KiB in three pieces: at odd places, or meeting on page boundaries for PRPs
+                    ? new ScatterList(3).add(buffer, 3, 10_000).add(buffer, 40_001, 20_000).add(buffer, 20_000, 2768)
+                    : new ScatterList(3).add(buffer, 4, 4092).add(buffer, 32_768, 8192).add(buffer, 8192, 20_484);
+            run(queue, buffer, pieces, 5_000);
             long before = Allocations.currentThread();
-            run(queue, buffer, 10_000);
+            run(queue, buffer, pieces, 10_000);
             long allocated = Allocations.currentThread() - before;
             assertThat(completed).as("every command succeeded").isEqualTo(15_000);
             assertThat(allocated).as("bytes allocated over 10k commands").isLessThan(4096);
         }
     }
 
-    /** {@code commands} commands, four in flight: 4 KiB reads (two PRPs) and 32 KiB writes (a PRP list) in turn. */
-    private void run(IoQueue queue, DmaRegion buffer, int commands) throws Exception {
+    /**
+     * {@code commands} commands, four in flight: 4 KiB reads (two PRPs) and 32 KiB writes (a PRP
+     * list) in turn, every other write from {@code pieces}.
+     */
+    private void run(IoQueue queue, DmaRegion buffer, ScatterList pieces, int commands) throws Exception {
         long target = completed + commands;
         for (int i = 0; i < commands; i++) {
             while (queue.inFlight() == 4) {
@@ -47,8 +58,10 @@ class NvmeDriverAllocationTest {
             long lba = (i % 200) * 64L;
             if ((i & 1) == 0) {
                 queue.submitRead(1, lba, 8, buffer.segment(), buffer.iova() + 2048, i);
-            } else {
+            } else if ((i & 2) == 0) {
                 queue.submitWrite(1, lba, 64, buffer, i);
+            } else {
+                queue.submitWrite(1, lba, 64, pieces, i);
             }
         }
         while (completed < target) {

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -93,9 +91,9 @@ class NvmeDriverTest {
         DmaRegion buffer = driver.allocateBuffer(64 << 10);
         fill(buffer.segment(), 64 << 10, 3);
         queue.write(3, 100, 16, buffer);   // four commands at the 16 KiB limit
-        assertThat(imageBytes("c.img", 100 * 4096L, 64 << 10)).isEqualTo(buffer.segment().asSlice(0, 64 << 10)
+        assertThat(served.imageBytes("c.img", 100 * 4096L, 64 << 10)).isEqualTo(buffer.segment().asSlice(0, 64 << 10)
                 .toArray(ValueLayout.JAVA_BYTE));
-        assertThat(imageBytes("a.img", 100 * 4096L, 4096)).containsOnly(0);
+        assertThat(served.imageBytes("a.img", 100 * 4096L, 4096)).containsOnly(0);
     }
 
     /**
@@ -130,7 +128,8 @@ class NvmeDriverTest {
                 byte[] expected = out.segment().asSlice(offset, bytes).toArray(ValueLayout.JAVA_BYTE);
                 assertThat(in.segment().asSlice(offset, bytes).toArray(ValueLayout.JAVA_BYTE))
                         .as("%d blocks at page offset %d", blocks, offset).isEqualTo(expected);
-                assertThat(imageBytes("disk.img", lba * BLOCK, (int) bytes)).as("the image holds them").isEqualTo(expected);
+                assertThat(served.imageBytes("disk.img", lba * BLOCK, (int) bytes)).as("the image holds them")
+                        .isEqualTo(expected);
                 lba += blocks;
             }
         }
@@ -272,7 +271,7 @@ class NvmeDriverTest {
         queue.flush(NSID);
         queue.writeZeroes(NSID, 16, 16);
         queue.deallocate(NSID, 64, 32);
-        byte[] image = imageBytes("disk.img", 0, 128 * BLOCK);
+        byte[] image = served.imageBytes("disk.img", 0, 128 * BLOCK);
         byte[] written = buffer.segment().toArray(ValueLayout.JAVA_BYTE);
         assertThat(java.util.Arrays.copyOfRange(image, 0, 16 * BLOCK)).isEqualTo(java.util.Arrays.copyOfRange(written, 0, 16 * BLOCK));
         assertThat(java.util.Arrays.copyOfRange(image, 16 * BLOCK, 32 * BLOCK)).containsOnly(0);
@@ -307,15 +306,5 @@ class NvmeDriverTest {
         byte[] data = new byte[(int) bytes];
         new Random(seed).nextBytes(data);
         MemorySegment.copy(MemorySegment.ofArray(data), 0, segment, 0, bytes);
-    }
-
-    private byte[] imageBytes(String name, long offset, int length) throws Exception {
-        try (FileChannel image = FileChannel.open(dir.resolve(name))) {
-            ByteBuffer bytes = ByteBuffer.allocate(length);
-            while (bytes.hasRemaining() && image.read(bytes, offset + bytes.position()) >= 0) {
-                // read to the end
-            }
-            return bytes.array();
-        }
     }
 }

@@ -8,6 +8,9 @@ import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.linux.Fd;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -45,6 +48,22 @@ final class ServedNvme implements AutoCloseable {
 
     ServedNvme(Path dir) throws Exception {
         this(dir, b -> b, "disk.img");
+    }
+
+    /** A driver on the served controller, closed with the rest (before the client). */
+    NvmeDriver open(NvmeDriver.Options options) throws Exception {
+        return closeLater(NvmeDriver.open(client, options));
+    }
+
+    /** {@code length} bytes at {@code offset} of the image file {@code name}, as the file holds them (zeroes past its end). */
+    byte[] imageBytes(String name, long offset, int length) throws IOException {
+        try (FileChannel image = FileChannel.open(dir.resolve(name))) {
+            ByteBuffer bytes = ByteBuffer.allocate(length);
+            while (bytes.hasRemaining() && image.read(bytes, offset + bytes.position()) >= 0) {
+                // read to the end
+            }
+            return bytes.array();
+        }
     }
 
     /** Closes {@code resource} with the rest, before anything opened earlier. */

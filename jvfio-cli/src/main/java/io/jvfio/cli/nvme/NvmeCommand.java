@@ -14,6 +14,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -24,8 +25,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jvfio nvme DEVICE ACTION}: drives an NVMe controller — a vfio-user server's, or one bound to
- * vfio-pci through the kernel's VFIO — with the Java driver (io.jvfio.nvme), in nvme-cli's spirit: id-ctrl, id-ns, list, read, write. The driver
- * brings the controller up, does the one thing, and shuts it down normally.
+ * vfio-pci through the kernel's VFIO — with the Java driver (io.jvfio.nvme), in nvme-cli's spirit:
+ * id-ctrl, id-ns, list, smart-log, read, write, flush, reset. The driver brings the controller up,
+ * does the one thing, and shuts it down normally.
  */
 @Command(name = "nvme", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -36,8 +38,11 @@ import picocli.CommandLine.Spec;
                 "  id-ctrl   Identify Controller: model, serial, firmware, MDTS, optional commands",
                 "  id-ns     Identify Namespace --namespace-id: size, capacity, LBA format",
                 "  list      every active namespace with its size and format",
+                "  smart-log the SMART / Health Information log page (temperature, data units, commands)",
                 "  read      --start-block, --block-count blocks to --data FILE (or stdout)",
                 "  write     --data FILE at --start-block (the last block padded with zeroes)",
+                "  flush     the volatile write cache of --namespace-id to non-volatile media",
+                "  reset     a controller reset: disabled (CC.EN=0), set up again and enabled",
                 "",
                 "Examples:  jvfio nvme /tmp/nvme.sock id-ctrl",
                 "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin",
@@ -45,7 +50,8 @@ import picocli.CommandLine.Spec;
 public final class NvmeCommand implements Callable<Integer> {
     /** What the command does. */
     enum Action {
-        ID_CTRL("id-ctrl"), ID_NS("id-ns"), LIST("list"), READ("read"), WRITE("write");
+        ID_CTRL("id-ctrl"), ID_NS("id-ns"), LIST("list"), SMART_LOG("smart-log"), READ("read"), WRITE("write"), FLUSH("flush"),
+        RESET("reset");
 
         final String word;
 
@@ -59,7 +65,7 @@ public final class NvmeCommand implements Callable<Integer> {
                     return a;
                 }
             }
-            throw new IllegalArgumentException("unknown action '%s' (id-ctrl, id-ns, list, read, write)".formatted(word));
+            throw new IllegalArgumentException("unknown action '%s' (%s)".formatted(word, String.join(", ", actions())));
         }
     }
 
@@ -70,11 +76,11 @@ public final class NvmeCommand implements Callable<Integer> {
             + "to vfio-pci (0000:00:04.0 or 00:04.0), or a VFIO cdev (/dev/vfio/devices/vfioN).")
     String device;
 
-    @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, read or write.")
+    @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, smart-log, read, write, flush or reset.")
     String action;
 
     @Option(names = {"-n", "--namespace-id"}, paramLabel = "NSID", defaultValue = "1",
-            description = "The namespace of id-ns, read and write (default: ${DEFAULT-VALUE}).")
+            description = "The namespace of id-ns, read, write and flush (default: ${DEFAULT-VALUE}).")
     int nsid;
 
     @Option(names = {"-s", "--start-block"}, paramLabel = "LBA", defaultValue = "0", description = "The first block to read or write.")
@@ -87,7 +93,7 @@ public final class NvmeCommand implements Callable<Integer> {
     @Option(names = {"-d", "--data"}, paramLabel = "FILE", description = "Where read puts the data (default stdout); what write writes.")
     Path data;
 
-    @Option(names = "--json", description = "JSON output for id-ctrl, id-ns and list.")
+    @Option(names = "--json", description = "JSON output for id-ctrl, id-ns, list and smart-log.")
     boolean json;
 
     @Option(names = "--interrupts", description = "Take completions by MSI-X rather than polling them.")
@@ -110,8 +116,18 @@ public final class NvmeCommand implements Callable<Integer> {
                         : NvmeFormat.namespace(driver.namespace(nsid)));
                 case LIST -> out.print(json ? NvmeFormat.listJson(driver.controller(), driver.namespaces())
                         : NvmeFormat.list(device, driver.controller(), driver.namespaces()));
+                case SMART_LOG -> out.print(json ? NvmeFormat.smartLogJson(driver.smartLog())
+                        : NvmeFormat.smartLog(device, driver.smartLog()));
                 case READ -> read(driver, out);
                 case WRITE -> write(driver, out);
+                case FLUSH -> {
+                    driver.ioQueue().flush(nsid);
+                    out.printf("flushed namespace %d%n", nsid);
+                }
+                case RESET -> {
+                    driver.reset();
+                    out.printf("controller reset: %s ready again%n", driver.controller().model());
+                }
             }
         }
         out.flush();
@@ -161,8 +177,8 @@ public final class NvmeCommand implements Callable<Integer> {
         }
     }
 
-    /** For tests: the actions' words. */
+    /** The actions' words. */
     static List<String> actions() {
-        return java.util.Arrays.stream(Action.values()).map(a -> a.word).toList();
+        return Arrays.stream(Action.values()).map(a -> a.word).toList();
     }
 }

@@ -2,6 +2,7 @@ package io.jvfio.cli.nvme;
 
 import io.jvfio.nvme.ControllerIdentity;
 import io.jvfio.nvme.Namespace;
+import io.jvfio.nvme.SmartLog;
 import java.util.List;
 import java.util.StringJoiner;
 
@@ -84,6 +85,59 @@ final class NvmeFormat {
                 .end() + "\n";
     }
 
+    /** As nvme-cli's smart-log: its labels, data units with the bytes they stand for (thousands of 512 bytes). */
+    static String smartLog(String device, SmartLog log) {
+        StringBuilder s = new StringBuilder("Smart Log for NVME device:%s namespace-id:ffffffff%n".formatted(device));
+        String row = "%-40s: %s%n";
+        s.append(row.formatted("critical_warning", log.criticalWarning()));
+        s.append(row.formatted("temperature", "%d °C (%d K)".formatted(log.temperatureCelsius(), log.temperatureKelvin())));
+        s.append(row.formatted("available_spare", log.availableSparePercent() + "%"));
+        s.append(row.formatted("available_spare_threshold", log.spareThresholdPercent() + "%"));
+        s.append(row.formatted("percentage_used", log.percentageUsed() + "%"));
+        s.append(row.formatted("endurance group critical warning summary", log.enduranceGroupWarnings()));
+        s.append(row.formatted("Data Units Read", dataUnits(log.dataUnitsRead())));
+        s.append(row.formatted("Data Units Written", dataUnits(log.dataUnitsWritten())));
+        s.append(row.formatted("host_read_commands", Long.toUnsignedString(log.hostReadCommands())));
+        s.append(row.formatted("host_write_commands", Long.toUnsignedString(log.hostWriteCommands())));
+        s.append(row.formatted("controller_busy_time", Long.toUnsignedString(log.controllerBusyMinutes())));
+        s.append(row.formatted("power_cycles", Long.toUnsignedString(log.powerCycles())));
+        s.append(row.formatted("power_on_hours", Long.toUnsignedString(log.powerOnHours())));
+        s.append(row.formatted("unsafe_shutdowns", Long.toUnsignedString(log.unsafeShutdowns())));
+        s.append(row.formatted("media_errors", Long.toUnsignedString(log.mediaErrors())));
+        s.append(row.formatted("num_err_log_entries", Long.toUnsignedString(log.errorLogEntries())));
+        s.append(row.formatted("Warning Temperature Time", Integer.toUnsignedString(log.warningTemperatureMinutes())));
+        s.append(row.formatted("Critical Composite Temperature Time",
+                Integer.toUnsignedString(log.criticalTemperatureMinutes())));
+        for (int i = 0; i < log.sensorsKelvin().size(); i++) {
+            int kelvin = log.sensorsKelvin().get(i);
+            s.append(row.formatted("Temperature Sensor " + (i + 1), "%d °C (%d K)".formatted(kelvin - 273, kelvin)));
+        }
+        return s.toString();
+    }
+
+    private static String dataUnits(long units) {
+        return "%s (%s)".formatted(Long.toUnsignedString(units), bytes(units * 512_000));
+    }
+
+    /** nvme-cli's JSON names; temperatures in Kelvin as there. */
+    static String smartLogJson(SmartLog log) {
+        Json json = new Json().number("critical_warning", log.criticalWarning()).number("temperature", log.temperatureKelvin())
+                .number("avail_spare", log.availableSparePercent()).number("spare_thresh", log.spareThresholdPercent())
+                .number("percent_used", log.percentageUsed())
+                .number("endurance_grp_critical_warning_summary", log.enduranceGroupWarnings())
+                .unsigned("data_units_read", log.dataUnitsRead()).unsigned("data_units_written", log.dataUnitsWritten())
+                .unsigned("host_read_commands", log.hostReadCommands()).unsigned("host_write_commands", log.hostWriteCommands())
+                .unsigned("controller_busy_time", log.controllerBusyMinutes()).unsigned("power_cycles", log.powerCycles())
+                .unsigned("power_on_hours", log.powerOnHours()).unsigned("unsafe_shutdowns", log.unsafeShutdowns())
+                .unsigned("media_errors", log.mediaErrors()).unsigned("num_err_log_entries", log.errorLogEntries())
+                .number("warning_temp_time", Integer.toUnsignedLong(log.warningTemperatureMinutes()))
+                .number("critical_comp_time", Integer.toUnsignedLong(log.criticalTemperatureMinutes()));
+        for (int i = 0; i < log.sensorsKelvin().size(); i++) {
+            json.number("temperature_sensor_" + (i + 1), log.sensorsKelvin().get(i));
+        }
+        return json.end() + "\n";
+    }
+
     private static void field(StringBuilder s, String name, String value) {
         s.append("%-9s : %s%n".formatted(name, value));
     }
@@ -106,6 +160,10 @@ final class NvmeFormat {
 
         Json number(String name, long value) {
             return raw(name, Long.toString(value));
+        }
+
+        Json unsigned(String name, long value) {
+            return raw(name, Long.toUnsignedString(value));
         }
 
         Json text(String name, String value) {

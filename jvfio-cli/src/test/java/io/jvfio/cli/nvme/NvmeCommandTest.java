@@ -87,10 +87,42 @@ class NvmeCommandTest {
     }
 
     @Test
+    void printsTheSmartLog() throws Exception {
+        Path in = Files.write(dir.resolve("in.bin"), new byte[4096]);
+        assertThat(run("nvme", socket, "write", "-d", in.toString()).exit()).isZero();
+        Run smart = run("nvme", socket, "smart-log");
+        assertThat(smart.exit()).as(smart.err()).isZero();
+        assertThat(smart.out()).contains("Smart Log for NVME device:" + socket + " namespace-id:ffffffff")
+                .containsPattern("critical_warning +: 0\n").containsPattern("temperature +: \\d+ °C \\(\\d+ K\\)")
+                .containsPattern("available_spare +: 100%").containsPattern("Data Units Written +: 1 \\(512.00 kB\\)")
+                .containsPattern("host_write_commands +: 1\n").containsPattern("power_cycles +: 1\n");
+
+        Run json = run("nvme", socket, "smart-log", "--json");
+        assertThat(json.exit()).as(json.err()).isZero();
+        assertThat(json.out()).startsWith("{\"critical_warning\":0,\"temperature\":").contains("\"avail_spare\":100",
+                "\"data_units_written\":1,", "\"host_write_commands\":1,", "\"num_err_log_entries\":0");
+    }
+
+    @Test
+    void flushesAndResets() {
+        Run flush = run("nvme", socket, "flush", "-n", "2");
+        assertThat(flush.exit()).as(flush.err()).isZero();
+        assertThat(flush.out()).contains("flushed namespace 2");
+        assertThat(run("nvme", socket, "flush", "-n", "3").err()).contains("namespace 3 is not active");
+
+        long configurations = controller.doorbellStatistics().shadowConfigurations();
+        Run reset = run("nvme", socket, "reset");
+        assertThat(reset.exit()).as(reset.err()).isZero();
+        assertThat(reset.out()).contains("controller reset: jvfio cli test ready again");
+        assertThat(controller.doorbellStatistics().shadowConfigurations()).as("bring-up and the reset set shadow doorbells up")
+                .isEqualTo(configurations + 2);
+    }
+
+    @Test
     void explainsMistakes() {
-        Run unknown = run("nvme", socket, "smart-log");
+        Run unknown = run("nvme", socket, "format");
         assertThat(unknown.exit()).isEqualTo(1);
-        assertThat(unknown.err()).contains("unknown action 'smart-log'");
+        assertThat(unknown.err()).contains("unknown action 'format'", "smart-log", "reset");
         Run outside = run("nvme", socket, "read", "-s", "8192");
         assertThat(outside.exit()).isEqualTo(1);
         assertThat(outside.err()).contains("do not fit namespace 1");

@@ -2,6 +2,7 @@ package io.jvfio.cli.scenarios;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jvfio.client.VfioUserClient;
 import io.jvfio.devices.nvme.DoorbellStatistics;
 import io.jvfio.devices.nvme.Nvme;
 import io.jvfio.devices.nvme.NvmeController;
@@ -9,6 +10,8 @@ import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.devices.storage.NullStore;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
+import io.jvfio.nvme.DmaRegion;
+import io.jvfio.nvme.NvmeDriver;
 import io.jvfio.protocol.Command;
 import io.jvfio.qemu.GuestOptions;
 import io.jvfio.qemu.GuestResult;
@@ -19,6 +22,8 @@ import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
 import io.jvfio.testing.GuestTests;
 import java.io.InputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -26,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HexFormat;
 import org.junit.jupiter.api.AfterEach;
@@ -49,6 +55,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  * verify passes while the controller is reset from sysfs under it. Linux sets up shadow doorbells
  * (OACS bit 8), so during the fio run at depth 16 it rings the trapped submission doorbells for
  * only a fraction of the commands (the figure is printed).
+ *
+ * <p>The host's Java NVMe driver ({@code io.jvfio.nvme}, over a {@link VfioUserClient}, in the same
+ * memory mode as the guest) and the guest see the same data both ways, on the same boots: before
+ * QEMU connects, the driver writes a pattern to namespace 1 and disconnects; boot 1 reads it with
+ * O_DIRECT and compares it with the same pattern made in the guest, then writes a pattern of its own;
+ * after the guest has powered off, the driver connects again and reads the guest's pattern byte for
+ * byte. A pattern is a 512-byte block per LBA, "jvfio WRITER lba N" blank-padded with a newline.
  */
 class NvmeGuestTest {
     static final long IMAGE_BYTES = 64L << 20, NULL_BYTES = 32L << 20, FS_IMAGE_BYTES = 32L << 20;
@@ -56,6 +69,12 @@ class NvmeGuestTest {
     static final String NVME_PARAMETERS = "write_queues=1 poll_queues=1";
     static final int CPUS = 2, IO_QUEUES = 4;
     static final String SERIAL = "JVGUEST0001", MODEL = "jvfio guest controller", FIRMWARE = "0.9.1";
+    /**
+     * Where on namespace 1 the Java driver's and the guest's patterns go: 256 KiB each (a PRP list for
+     * the driver), from LBAs that are not 4 KiB-aligned, clear of what the script's dd and fio write.
+     */
+    static final long JAVA_LBA = (32L << 20) / 512 + 5, GUEST_LBA = (56L << 20) / 512 + 11;
+    static final int PATTERN_BLOCKS = 512, BLOCK_SIZE = 512;
 
     private GuestToolchain toolchain;
     private Path dir;
@@ -105,11 +124,13 @@ class NvmeGuestTest {
                 .program("/usr/sbin/mke2fs")
                 .program("/usr/sbin/e2fsck")
                 .symlink("/etc/mtab", "/proc/mounts")
-                .script(script())
+                .script("java_lba=%d guest_lba=%d pattern_blocks=%d\n".formatted(JAVA_LBA, GUEST_LBA, PATTERN_BLOCKS) + script())
                 .build(dir.resolve("initramfs.img"));
         GuestOptions options = QemuGuest.options().initramfs(initramfs.path()).sharedMemory(sharedMemory)
                 .vfioUserDevice(server.socketPath().orElseThrow()).cpus(CPUS)
                 .allowReboot(true).bootsToRun(2).timeout(Duration.ofSeconds(400));
+        NvmeDriver.Options driverOptions = NvmeDriver.Options.defaults().withSharedMemory(sharedMemory);
+        writeWithJavaDriver(driverOptions, pattern("java", JAVA_LBA), JAVA_LBA);
         GuestResult result;
         DoorbellStatistics doorbells = nvme.doorbellStatistics();
         long ringsBefore = 0, commandsBefore = 0, ringsAtDepth = -1, commandsAtDepth = -1;
@@ -132,6 +153,13 @@ class NvmeGuestTest {
         assertThat(result.boots()).as("boots").isEqualTo(2);
         assertThat(result.results()).as("the controller never failed").noneMatch(r -> r.contains("controller is down"));
         assertThat(result.results()).as("dmesg: no command timed out").noneMatch(r -> r.contains("timeout"));
+        assertThat(result.results()).contains("java driver's pattern read", "guest's pattern written");
+        // The guest has powered off: the Java driver reads what it wrote.
+        byte[] read = readWithJavaDriver(driverOptions, GUEST_LBA);
+        int mismatch = Arrays.mismatch(read, pattern("guest", GUEST_LBA));
+        assertThat(mismatch).as(() -> "the guest's pattern as the Java driver reads it: first difference in the block at LBA %d: %s"
+                .formatted(GUEST_LBA + mismatch / BLOCK_SIZE, block(read, mismatch / BLOCK_SIZE))).isEqualTo(-1);
+
         assertThat(result.results()).contains("namespaces 3", "queues " + IO_QUEUES, "io_poll 1", "driver nvme", "model " + MODEL,
                 "serial " + SERIAL, "firmware " + FIRMWARE, "sectors " + IMAGE_BYTES / 512, "null sectors " + NULL_BYTES / 512,
                 "checksums match", "state after reset live", "checksums match after reset", "null namespace reads zeros",
@@ -183,6 +211,40 @@ class NvmeGuestTest {
         try (InputStream in = NvmeGuestTest.class.getResourceAsStream("nvme-guest.sh")) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
+    }
+
+    /** Connects the Java driver to the controller, writes {@code pattern} to namespace 1 at {@code lba}, disconnects. */
+    private void writeWithJavaDriver(NvmeDriver.Options driverOptions, byte[] pattern, long lba) throws Exception {
+        try (VfioUserClient client = VfioUserClient.connect(server.socketPath().orElseThrow());
+             NvmeDriver driver = NvmeDriver.open(client, driverOptions)) {
+            assertThat(driver.namespace(1).blockSize()).as("namespace 1's block size").isEqualTo(BLOCK_SIZE);
+            DmaRegion buffer = driver.allocateBuffer(pattern.length);
+            MemorySegment.copy(MemorySegment.ofArray(pattern), 0, buffer.segment(), 0, pattern.length);
+            driver.ioQueue().write(1, lba, pattern.length / BLOCK_SIZE, buffer);
+        }
+    }
+
+    /** Connects the Java driver to the controller, reads {@link #PATTERN_BLOCKS} blocks of namespace 1 at {@code lba}, disconnects. */
+    private byte[] readWithJavaDriver(NvmeDriver.Options driverOptions, long lba) throws Exception {
+        try (VfioUserClient client = VfioUserClient.connect(server.socketPath().orElseThrow());
+             NvmeDriver driver = NvmeDriver.open(client, driverOptions)) {
+            DmaRegion buffer = driver.allocateBuffer((long) PATTERN_BLOCKS * BLOCK_SIZE);
+            driver.ioQueue().read(1, lba, PATTERN_BLOCKS, buffer);
+            return buffer.segment().toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /** {@link #PATTERN_BLOCKS} blocks from {@code firstLba}, as the script's {@code pattern} makes them. */
+    private static byte[] pattern(String writer, long firstLba) {
+        StringBuilder blocks = new StringBuilder(PATTERN_BLOCKS * BLOCK_SIZE);
+        for (int i = 0; i < PATTERN_BLOCKS; i++) {
+            blocks.append("%-511s\n".formatted("jvfio " + writer + " lba " + (firstLba + i)));
+        }
+        return blocks.toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    private static String block(byte[] bytes, int index) {
+        return HexFormat.of().formatHex(bytes, index * BLOCK_SIZE, (index + 1) * BLOCK_SIZE);
     }
 
     private static String sha256OfZeros(int length) throws Exception {

@@ -9,6 +9,11 @@
 # give a write queue, read queues and a polled queue); then a reboot. Boot 2: e2fsck finds the file
 # system clean and the files match their checksums; fio verify passes while the controller is reset
 # from sysfs under it.
+# Data exchanged with the host's Java NVMe driver (the test prepends java_lba, guest_lba and
+# pattern_blocks): before boot 1 the driver wrote a pattern at java_lba of namespace 1, which boot 1
+# reads past the page cache and compares with the same pattern made here; boot 1 then writes a
+# pattern of its own at guest_lba, which the driver reads once the guest has powered off. A pattern
+# is a 512-byte block per LBA: "jvfio WRITER lba N", blank-padded, ending in a newline.
 set -e
 nvme_dmesg() { dmesg | grep -i nvme | while read -r line; do echo "JVFIO-RESULT: dmesg $line"; done; }
 trap nvme_dmesg EXIT
@@ -35,7 +40,22 @@ ctrl=/sys/class/nvme/nvme0
 mkdir -p /mnt
 step probed
 
+pattern() {
+  awk -v writer="$1" -v first="$2" -v n="$pattern_blocks" \
+    'BEGIN { for (i = 0; i < n; i++) printf "%-511s\n", "jvfio " writer " lba " (first + i) }'
+}
+
 if [ "$JVFIO_BOOT" = 1 ]; then
+  # O_DIRECT in 64 KiB requests from an LBA that is not 4 KiB-aligned: the commands reach the controller.
+  pattern java "$java_lba" > /tmp/java-expected
+  dd if="$dev" of=/tmp/java-read bs=64k iflag=direct,skip_bytes,count_bytes skip=$((java_lba * 512)) \
+    count=$((pattern_blocks * 512)) 2>/dev/null
+  cmp /tmp/java-expected /tmp/java-read && echo "JVFIO-RESULT: java driver's pattern read"
+  pattern guest "$guest_lba" > /tmp/guest-pattern
+  dd if=/tmp/guest-pattern of="$dev" bs=64k oflag=direct,seek_bytes seek=$((guest_lba * 512)) conv=fsync 2>/dev/null
+  echo "JVFIO-RESULT: guest's pattern written"
+  step exchange
+
   echo "JVFIO-RESULT: namespaces $(ls -d /sys/block/nvme0n* | wc -l)"
   echo "JVFIO-RESULT: driver $(basename "$(readlink $ctrl/device/driver)")"
   echo "JVFIO-RESULT: model $(cat $ctrl/model)"
