@@ -42,6 +42,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntFunction;
 
 /**
  * A device bound to vfio-pci, driven through the kernel's VFIO: the {@link DeviceHandle} over a
@@ -489,7 +490,7 @@ public final class KernelVfioDevice implements DeviceHandle {
     }
 
     /** An info ioctl offering {@code argsz}; when the kernel's answer says it needs more, asked once more with that. */
-    private MemorySegment callGrowing(long request, String ioctl, int argsz, java.util.function.IntFunction<Payload> requestOf)
+    private MemorySegment callGrowing(long request, String ioctl, int argsz, IntFunction<Payload> requestOf)
             throws KernelVfioException {
         MemorySegment reply = Ioctls.buffer(requestOf.apply(argsz), argsz);
         call(request, reply, ioctl);

@@ -5,6 +5,7 @@ import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import java.nio.file.Path;
+import java.util.List;
 
 /** Opening the VFIO and iommufd device nodes, with errors that say what is missing. */
 final class Nodes {
@@ -27,7 +28,7 @@ final class Nodes {
     }
 
     /** Closes what was opened so far, last first, after a failure (which keeps its own exception). */
-    static void closeAll(java.util.List<? extends AutoCloseable> opened, Throwable failure) {
+    static void closeAll(List<? extends AutoCloseable> opened, Throwable failure) {
         for (int i = opened.size() - 1; i >= 0; i--) {
             try {
                 opened.get(i).close();

@@ -19,6 +19,9 @@ import java.nio.file.Path;
  * {@code offset} as the process address, {@link DmaUnmap}), so they are encoded by those records.
  */
 public final class VfioContainer implements AutoCloseable {
+    /** Where vfio_iommu_type1_dma_unmap's size sits, which the kernel overwrites with the bytes unmapped. */
+    static final long UNMAP_SIZE_FIELD = 16;
+
     private final Fd fd;
     private final String what;
 
@@ -96,7 +99,7 @@ public final class VfioContainer implements AutoCloseable {
     private long unmap(DmaUnmap request) throws KernelVfioException {
         MemorySegment unmap = request.toSegment();
         Ioctls.call(fd, KernelUapi.VFIO_IOMMU_UNMAP_DMA, unmap, "VFIO_IOMMU_UNMAP_DMA", what);
-        return unmap.get(JAVA_LONG_UNALIGNED, DmaUnmap.SIZE - 8); // size, written back: what was unmapped
+        return unmap.get(JAVA_LONG_UNALIGNED, UNMAP_SIZE_FIELD);
     }
 
     Fd fd() {

@@ -61,6 +61,7 @@ class KernelUapiTest {
         assertThat(Type1Info.SIZE).isEqualTo(24);
         assertThat(Type1Info.PGSIZES).isEqualTo(8);
         assertThat(Type1Info.CAP_OFFSET).isEqualTo(16);
+        assertThat(VfioContainer.UNMAP_SIZE_FIELD).isEqualTo(16);
         // vfio_iommu_type1_dma_map: argsz, flags, vaddr@8, iova@16, size@24 — vfio-user's DMA_MAP layout.
         MemorySegment map = DmaMap.of(3, 0x7f00_0000_0000L, 0x10_0000, 0x2000).toSegment();
         assertThat(map.byteSize()).isEqualTo(32);
