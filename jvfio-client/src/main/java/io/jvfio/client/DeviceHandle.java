@@ -16,8 +16,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
- * An opened VFIO device, whatever carries the calls: a vfio-user server ({@link VfioUserClient}) or,
- * later, the kernel's VFIO through {@code /dev/vfio}. The calls are VFIO's own (device, region and
+ * An opened VFIO device, whatever carries the calls: a vfio-user server ({@link VfioUserClient}) or
+ * the kernel's VFIO ({@link io.jvfio.client.kernel.KernelVfioDevice}); {@link Devices#open} opens
+ * either by name. The calls are VFIO's own (device, region and
  * irq info, region access and mmap, DMA map/unmap, SET_IRQS, reset, DEVICE_FEATURE with what
  * migration v2 needs), with VFIO's structs as the records of {@code io.jvfio.protocol}; drivers,
  * lspci and {@link MigrationDriver} are written against this interface.

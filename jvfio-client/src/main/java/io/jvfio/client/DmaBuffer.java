@@ -18,11 +18,12 @@ public final class DmaBuffer implements AutoCloseable {
 
     /** How the device that handed out a buffer ends it: its DMA unmap, then {@code mapping}'s. */
     @FunctionalInterface
-    interface Release {
+    public interface Release {
         void release(DmaBuffer buffer, Mapping mapping) throws IOException;
     }
 
-    DmaBuffer(long iova, Mapping mapping, Release release) {
+    /** For {@link DeviceHandle} implementations: {@code mapping} reached by the device at {@code iova}. */
+    public DmaBuffer(long iova, Mapping mapping, Release release) {
         this.iova = iova;
         this.mapping = mapping;
         this.release = release;

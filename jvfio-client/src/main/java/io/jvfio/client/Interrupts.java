@@ -1,6 +1,7 @@
 package io.jvfio.client;
 
 import io.jvfio.linux.Epoll;
+import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.protocol.IrqInfo;
@@ -60,6 +61,20 @@ public final class Interrupts implements AutoCloseable {
         this.info = info;
         this.eventfds = List.copyOf(eventfds);
         this.handlers = new AtomicReferenceArray<>(eventfds.size());
+    }
+
+    /**
+     * Wires eventfds to the first {@code count} vectors of irq {@code index} of {@code device}, after
+     * asking it how many it has (EINVAL, as {@code errors} makes it, when fewer than {@code count}).
+     * For {@link DeviceHandle} implementations; {@code onClose} hears when the user closes them.
+     */
+    public static Interrupts open(DeviceHandle device, int index, int count, BooleanSupplier deviceUsable,
+            Consumer<Interrupts> onClose, DeviceException.Factory errors) throws IOException {
+        IrqInfo info = device.irqInfo(index);
+        if (count < 1 || count > info.count()) {
+            throw errors.of(Errno.EINVAL, "irq index %d has %d vectors; cannot wire %d".formatted(index, info.count(), count), null);
+        }
+        return wire(device, index, info, count, deviceUsable, onClose);
     }
 
     /**

@@ -50,9 +50,9 @@ public final class MappedRegion implements AutoCloseable {
     /**
      * Maps region {@code index}, mmap-able as {@code d} describes it (its fd at the region's offset,
      * areas checked with {@link #areaOutside}): the whole region, or each area of its SPARSE_MMAP
-     * capability.
+     * capability. For {@link DeviceHandle} implementations.
      */
-    static MappedRegion map(int index, RegionDescription d, Consumer<MappedRegion> onClose) throws IOException {
+    public static MappedRegion map(int index, RegionDescription d, Consumer<MappedRegion> onClose) throws IOException {
         RegionInfo info = d.info();
         boolean writable = d.writable();
         List<Area> areas = new ArrayList<>();
@@ -68,7 +68,7 @@ public final class MappedRegion implements AutoCloseable {
     }
 
     /** Why an area to map lies outside region {@code index} (a device's error); null when none does. */
-    static String areaOutside(int index, RegionInfo info) {
+    public static String areaOutside(int index, RegionInfo info) {
         for (SparseMmapCap.Area a : areas(info)) {
             long offset = a.offset(), size = a.size();
             if (offset < 0 || size <= 0 || offset + size < offset || offset + size > info.size()

@@ -6,18 +6,13 @@ import io.jvfio.protocol.Command;
 import io.jvfio.protocol.DeviceFeature;
 import io.jvfio.protocol.FeatureDmaLoggingControl;
 import io.jvfio.protocol.FeatureDmaLoggingReport;
-import io.jvfio.protocol.FeatureMigDeviceState;
 import io.jvfio.protocol.FeatureMigration;
 import io.jvfio.protocol.MigData;
 import io.jvfio.protocol.MigDataReadRequest;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Payload;
 import io.jvfio.protocol.PrecopyInfo;
-import io.jvfio.protocol.Vfio;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.LongSupplier;
@@ -27,11 +22,10 @@ import java.util.function.LongSupplier;
  * logging, migration data, pre-copy info), over its {@link CallChannel}.
  */
 final class MigrationCalls {
-    private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
     private final CallChannel channel;
     private final ClientOptions options;
     private final LongSupplier transferChunk;
+    private final FeatureCalls features = new FeatureCalls(this::feature, VfioUserException::new);
 
     MigrationCalls(CallChannel channel, ClientOptions options, LongSupplier transferChunk) {
         this.channel = channel;
@@ -55,60 +49,31 @@ final class MigrationCalls {
     }
 
     boolean probeFeature(int feature, int ops) throws IOException {
-        try {
-            feature(DeviceFeature.of(feature | ops | Vfio.DEVICE_FEATURE_PROBE, null));
-            return true;
-        } catch (VfioUserException e) {
-            if (e.errno() == Errno.EINVAL || e.errno() == Errno.ENOTTY) {
-                return false;
-            }
-            throw e;
-        }
+        return features.probe(feature, ops);
     }
 
     FeatureMigration migrationFeature() throws IOException {
-        DeviceFeature r = feature(DeviceFeature.get(Vfio.DEVICE_FEATURE_MIGRATION, FeatureMigration.SIZE, null));
-        return CallChannel.decode(() -> FeatureMigration.decode(r.dataSegment()), "DEVICE_FEATURE MIGRATION reply");
+        return features.migration();
     }
 
     MigrationState migrationState() throws IOException {
-        DeviceFeature r = feature(DeviceFeature.get(Vfio.DEVICE_FEATURE_MIG_DEVICE_STATE, FeatureMigDeviceState.SIZE, null));
-        FeatureMigDeviceState s = CallChannel.decode(() -> FeatureMigDeviceState.decode(r.dataSegment()),
-                "DEVICE_FEATURE MIG_DEVICE_STATE reply");
-        return CallChannel.decode(s::state, "DEVICE_FEATURE MIG_DEVICE_STATE reply");
+        return features.migrationState();
     }
 
     void setMigrationState(MigrationState state) throws IOException {
-        feature(DeviceFeature.of(Vfio.DEVICE_FEATURE_MIG_DEVICE_STATE | Vfio.DEVICE_FEATURE_SET,
-                FeatureMigDeviceState.of(state)));
+        features.setMigrationState(state);
     }
 
     long startDmaLogging(long pageSize, List<FeatureDmaLoggingControl.Range> ranges) throws IOException {
-        DeviceFeature r = feature(DeviceFeature.of(Vfio.DEVICE_FEATURE_DMA_LOGGING_START | Vfio.DEVICE_FEATURE_SET,
-                new FeatureDmaLoggingControl(pageSize, ranges)));
-        MemorySegment data = r.dataSegment();
-        return data.byteSize() >= 8 ? data.get(LE_LONG, 0) : pageSize;
+        return features.startDmaLogging(pageSize, ranges);
     }
 
     void stopDmaLogging() throws IOException {
-        feature(DeviceFeature.of(Vfio.DEVICE_FEATURE_DMA_LOGGING_STOP | Vfio.DEVICE_FEATURE_SET, null));
+        features.stopDmaLogging();
     }
 
     FeatureDmaLoggingReport dmaLoggingReport(long iova, long length, long pageSize) throws IOException {
-        FeatureDmaLoggingReport request = FeatureDmaLoggingReport.request(iova, length, pageSize);
-        long replyData = FeatureDmaLoggingReport.SIZE + request.expectedBitmapSize();
-        if (replyData > options.maxDataXferSize()) {
-            throw new VfioUserException(Errno.E2BIG, "a dirty bitmap of " + request.expectedBitmapSize()
-                    + " bytes exceeds this client's transfer limit; ask for a smaller range");
-        }
-        DeviceFeature r = feature(DeviceFeature.get(Vfio.DEVICE_FEATURE_DMA_LOGGING_REPORT, replyData, request));
-        FeatureDmaLoggingReport report = CallChannel.decode(() -> FeatureDmaLoggingReport.decode(r.dataSegment()),
-                "DMA_LOGGING_REPORT reply");
-        if (report.iova() != iova || report.length() != length || report.pageSize() != pageSize
-                || report.bitmap().length != request.expectedBitmapSize()) {
-            throw new VfioUserException(Errno.EPROTO, "DMA_LOGGING_REPORT reply does not answer the request: " + report);
-        }
-        return report;
+        return features.dmaLoggingReport(iova, length, pageSize, options.maxDataXferSize());
     }
 
     byte[] migDataRead(int size) throws IOException {

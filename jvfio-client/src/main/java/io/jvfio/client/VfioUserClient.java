@@ -419,12 +419,7 @@ public final class VfioUserClient implements DeviceHandle {
      */
     @Override
     public Interrupts interrupts(int index, int count) throws IOException {
-        IrqInfo info = irqInfo(index);
-        if (count < 1 || count > info.count()) {
-            throw new VfioUserException(Errno.EINVAL, "irq index %d has %d vectors; cannot wire %d"
-                    .formatted(index, info.count(), count));
-        }
-        Interrupts irqs = Interrupts.wire(this, index, info, count, this::usable, resources::remove);
+        Interrupts irqs = Interrupts.open(this, index, count, this::usable, resources::remove, VfioUserException::new);
         resources.add(irqs);
         return irqs;
     }

@@ -52,6 +52,7 @@ final class Libc {
 
     static final int MFD_CLOEXEC = 0x1;
     static final int MFD_ALLOW_SEALING = 0x2;
+    static final int MFD_HUGETLB = 0x4;
     static final int PROT_READ = 0x1;
     static final int PROT_WRITE = 0x2;
     static final int MAP_SHARED = 0x1;

@@ -126,6 +126,39 @@ public final class Linux {
     }
 
     /**
+     * One read(2) into native {@code dst} (a stream without offsets, such as a VFIO migration data
+     * fd), resumed after EINTR; returns the bytes read, 0 at the end.
+     */
+    public static long read(Fd fd, MemorySegment dst) throws LinuxException {
+        return stream(fd, dst, false);
+    }
+
+    /** Writes all of native {@code src} with write(2), over partial writes and EINTR. */
+    public static void write(Fd fd, MemorySegment src) throws LinuxException {
+        long done = 0;
+        while (done < src.byteSize()) {
+            done += stream(fd, src.asSlice(done), true);
+        }
+    }
+
+    private static long stream(Fd fd, MemorySegment data, boolean writing) throws LinuxException {
+        if (!data.isNative()) throw new IllegalArgumentException("read/write of heap memory");
+        String call = writing ? "write" : "read";
+        MemorySegment capture = Libc.scratch().captureState;
+        int number = fd.acquire(call);
+        try {
+            long n;
+            do {
+                n = writing ? Syscalls.write(capture, number, data, data.byteSize())
+                        : Syscalls.read(capture, number, data, data.byteSize());
+            } while (n == -Errno.EINTR);
+            return Syscalls.check(n, call);
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
      * Fills every range of {@code vectors} from the file at {@code offset} with preadv(2), over
      * partial transfers and EINTR; EIO if the file ends first. {@code vectors} is consumed (its
      * entries are advanced in place). Allocates nothing.
@@ -281,6 +314,19 @@ public final class Linux {
         } finally {
             socket.release();
         }
+    }
+
+    /**
+     * mlock(2): keeps {@code memory}'s pages resident (faulting them in now). Counts against
+     * RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK (ENOMEM or EPERM past it).
+     */
+    public static void lockMemory(MemorySegment memory) throws LinuxException {
+        Syscalls.check(Syscalls.mlock(Libc.scratch().captureState, true, memory), "mlock");
+    }
+
+    /** munlock(2) of {@code memory}. */
+    public static void unlockMemory(MemorySegment memory) throws LinuxException {
+        Syscalls.check(Syscalls.mlock(Libc.scratch().captureState, false, memory), "munlock");
     }
 
     public static int getpid() {

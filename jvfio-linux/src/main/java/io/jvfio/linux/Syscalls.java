@@ -221,6 +221,35 @@ final class Syscalls {
         }
     }
 
+    /** ioctl(2) whose argument is a pointer to {@code argument} (native memory). */
+    static int ioctl(MemorySegment capture, int fd, long request, MemorySegment argument) {
+        try {
+            return result((int) IoctlPointer.H.invokeExact(capture, fd, request, argument), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** ioctl(2) whose argument is a plain value (an int or an unsigned long, passed in a 64-bit register). */
+    static int ioctl(MemorySegment capture, int fd, long request, long argument) {
+        try {
+            return result((int) IoctlValue.H.invokeExact(capture, fd, request, argument), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** mlock(2) ({@code lock}) or munlock(2) of {@code memory}. */
+    static int mlock(MemorySegment capture, boolean lock, MemorySegment memory) {
+        try {
+            return result(lock
+                    ? (int) Mlock.H.invokeExact(capture, memory, memory.byteSize())
+                    : (int) Munlock.H.invokeExact(capture, memory, memory.byteSize()), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     static int chmod(MemorySegment capture, MemorySegment path, int mode) {
         try {
             return result((int) Chmod.H.invokeExact(capture, path, mode), capture);
@@ -450,6 +479,17 @@ final class Syscalls {
     private static final class MemfdCreate { static final MethodHandle H = bind("memfd_create", JAVA_INT, ADDRESS, JAVA_INT); }
     private static final class Mmap { static final MethodHandle H = bind("mmap", ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG); }
     private static final class Munmap { static final MethodHandle H = bind("munmap", JAVA_INT, ADDRESS, JAVA_LONG); }
+    /** ioctl(int, unsigned long, ...): the variadic argument a pointer, or a value. */
+    private static final class IoctlPointer {
+        static final MethodHandle H = bind("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+                Linker.Option.firstVariadicArg(2));
+    }
+    private static final class IoctlValue {
+        static final MethodHandle H = bind("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
+                Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Mlock { static final MethodHandle H = bind("mlock", JAVA_INT, ADDRESS, JAVA_LONG); }
+    private static final class Munlock { static final MethodHandle H = bind("munlock", JAVA_INT, ADDRESS, JAVA_LONG); }
     private static final class Chmod { static final MethodHandle H = bind("chmod", JAVA_INT, ADDRESS, JAVA_INT); }
     private static final class Unlink { static final MethodHandle H = bind("unlink", JAVA_INT, ADDRESS); }
     private static final class Socket { static final MethodHandle H = bind("socket", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT); }

@@ -43,8 +43,9 @@ final class DriverMemory implements AutoCloseable {
         DmaRegion region;
         if (shared) {
             DmaBuffer buffer = device.allocateDma(iova, size);
-            releases.put(iova, buffer);
-            region = new DmaRegion(buffer.segment(), iova);
+            // The device's address of the buffer: the IOVA asked for, except without an IOMMU (its physical address).
+            releases.put(buffer.iova(), buffer);
+            region = new DmaRegion(buffer.segment(), buffer.iova());
         } else {
             Arena arena = Arena.ofShared();
             MemorySegment memory = arena.allocate(size, DriverPages.PAGE_SIZE);

@@ -8,8 +8,11 @@ import static io.jvfio.cli.VfioNames.regionName;
 
 import io.jvfio.client.DeviceException;
 import io.jvfio.client.DeviceHandle;
+import io.jvfio.client.Devices;
 import io.jvfio.client.RegionDescription;
 import io.jvfio.client.VfioUserClient;
+import io.jvfio.client.kernel.KernelOptions;
+import io.jvfio.client.kernel.PciAddress;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.InfoCapability;
@@ -22,7 +25,6 @@ import io.jvfio.protocol.SparseMmapFdsCap;
 import io.jvfio.protocol.Vfio;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -38,19 +40,22 @@ import io.jvfio.protocol.ProtocolException;
 import io.jvfio.protocol.ZpciCaps;
 
 /**
- * {@code jvfio lspci SOCKET}: opens a vfio-user device as a client and prints it the way Linux
- * {@code lspci} prints a device (config space decoded, BAR sizes from region info), followed by what
- * vfio-user itself says about it: device info, regions, interrupts and the server's capabilities.
+ * {@code jvfio lspci DEVICE}: opens a vfio-user device as a client (or a device bound to vfio-pci,
+ * through the kernel's VFIO) and prints it the way Linux {@code lspci} prints a device (config space
+ * decoded, BAR sizes from region info), followed by what VFIO itself says about it: device info,
+ * regions, interrupts and, for vfio-user, the server's capabilities.
  */
 @Command(name = "lspci", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-                "Show a vfio-user device the way lspci shows a PCI device, then its vfio-user view:",
-                "device info, regions, interrupts and the server's capabilities.",
+                "Show a vfio-user device, or a PCI device bound to vfio-pci, the way lspci shows a PCI",
+                "device, then its VFIO view: device info, regions, interrupts and (vfio-user) the server's",
+                "capabilities.",
                 "",
                 "The slot is not known to a vfio-user client, so it prints as 00:00.0 unless --slot says",
                 "otherwise; IRQ routing and kernel drivers are guest facts and are not shown.",
                 "",
-                "Example:  jvfio lspci -vv /tmp/gpio.sock"})
+                "Examples:  jvfio lspci -vv /tmp/gpio.sock",
+                "           jvfio lspci -vv 0000:00:04.0"})
 public final class LspciCommand implements Callable<Integer> {
     /** QEMU refuses devices with more regions or interrupt indices than this; so do we, for untrusted counts. */
     static final int MAX_REGIONS = 100;
@@ -62,8 +67,12 @@ public final class LspciCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "SOCKET", description = "The vfio-user server's UNIX socket.")
-    Path socket;
+    @Parameters(paramLabel = "SOCKET|PCI-ADDRESS", description = "A vfio-user server's UNIX socket, a PCI address bound to vfio-pci "
+            + "(0000:00:04.0 or 00:04.0), or a VFIO cdev (/dev/vfio/devices/vfioN).")
+    String device;
+
+    @Option(names = "--allow-no-iommu", description = "Open a kernel device even in the unsafe no-IOMMU mode.")
+    boolean allowNoIommu;
 
     @Option(names = "-v", description = "Be verbose (-vv: very verbose), as lspci.")
     boolean[] verbose = new boolean[0];
@@ -74,14 +83,14 @@ public final class LspciCommand implements Callable<Integer> {
     @Option(names = "-x", description = "Hex dump of config space: -x the first 64 bytes, -xxx 256, -xxxx 4096 (PCI Express).")
     boolean[] hex = new boolean[0];
 
-    @Option(names = {"-s", "--slot"}, paramLabel = "[DOMAIN:]BUS:DEV.FN", defaultValue = "00:00.0",
-            description = "Slot to print in front of the device (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"-s", "--slot"}, paramLabel = "[DOMAIN:]BUS:DEV.FN",
+            description = "Slot to print in front of the device (default: a kernel device's own address, else 00:00.0).")
     String slot;
 
     @Option(names = "--lspci-only", description = "Print only the lspci part, without the vfio-user section.")
     boolean lspciOnly;
 
-    /** Everything {@code jvfio lspci} learns from the server. */
+    /** Everything {@code jvfio lspci} learns from the device; {@code serverCaps} null for a kernel device. */
     record Snapshot(DeviceInfo info, List<RegionLine> regions, List<IrqLine> irqs, byte[] config,
                     int serverMinor, VersionCapabilities serverCaps) {}
 
@@ -93,23 +102,32 @@ public final class LspciCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!SLOT.matcher(slot).matches()) {
-            throw new IllegalArgumentException("--slot must look like 00:01.0 or 0000:00:01.0, not '" + slot + "'");
+        String shownSlot = slot != null ? slot : PciAddress.tryParse(device).map(LspciCommand::lspciSlot).orElse("00:00.0");
+        if (!SLOT.matcher(shownSlot).matches()) {
+            throw new IllegalArgumentException("--slot must look like 00:01.0 or 0000:00:01.0, not '" + shownSlot + "'");
         }
-        Snapshot snapshot = fetch(socket);
+        Snapshot snapshot = fetch(device, KernelOptions.defaults().withAllowNoIommu(allowNoIommu));
         PrintWriter out = spec.commandLine().getOut();
-        out.print(render(snapshot, new LspciFormatter.Options(verbose.length, numeric.length, hex.length, slot),
-                lspciOnly ? null : socket));
+        out.print(render(snapshot, new LspciFormatter.Options(verbose.length, numeric.length, hex.length, shownSlot),
+                lspciOnly ? null : device));
         out.flush();
         return 0;
     }
 
     private static final int DEVICE_INFO_ARGSZ = 4096;
 
-    /** Connects, reads what lspci needs, disconnects. */
-    static Snapshot fetch(Path socket) throws IOException {
-        try (VfioUserClient client = VfioUserClient.connect(socket)) {
-            return fetch(client, socket.toString(), client.serverMinorVersion(), client.serverCapabilities());
+    /** lspci's slot for a device: without the domain when it is 0. */
+    private static String lspciSlot(PciAddress address) {
+        String full = address.toString();
+        return address.domain() == 0 ? full.substring(full.indexOf(':') + 1) : full;
+    }
+
+    /** Opens the device {@code name} names, reads what lspci needs, closes it. */
+    static Snapshot fetch(String name, KernelOptions kernel) throws IOException {
+        try (DeviceHandle handle = Devices.open(name, kernel)) {
+            return handle instanceof VfioUserClient client
+                    ? fetch(client, name, client.serverMinorVersion(), client.serverCapabilities())
+                    : fetch(handle, name, 0, null);
         }
     }
 
@@ -156,8 +174,8 @@ public final class LspciCommand implements Callable<Integer> {
         return new Snapshot(info, regions, irqs, config, serverMinor, serverCaps);
     }
 
-    /** The whole output: the lspci part, then (unless {@code socket} is null) the vfio-user section. */
-    static String render(Snapshot s, LspciFormatter.Options options, Path socket) {
+    /** The whole output: the lspci part, then (unless {@code device} is null) the VFIO section. */
+    static String render(Snapshot s, LspciFormatter.Options options, String device) {
         long[] barSizes = new long[Vfio.PCI_ROM_REGION_INDEX];
         Arrays.fill(barSizes, -1);
         long romSize = -1;
@@ -172,20 +190,20 @@ public final class LspciCommand implements Callable<Integer> {
             }
         }
         String lspci = new LspciFormatter(new LspciConfig(s.config()), barSizes, romSize, options).format();
-        if (socket == null) {
+        if (device == null) {
             return lspci;
         }
         StringBuilder out = new StringBuilder(lspci);
         if (!lspci.endsWith("\n\n")) {
             out.append('\n');
         }
-        vfioSection(s, socket, out);
+        vfioSection(s, device, out);
         return out.toString();
     }
 
-    private static void vfioSection(Snapshot s, Path socket, StringBuilder out) {
+    private static void vfioSection(Snapshot s, String device, StringBuilder out) {
         DeviceInfo info = s.info();
-        out.append("vfio-user device at ").append(socket).append('\n');
+        out.append(s.serverCaps() != null ? "vfio-user device at " : "kernel VFIO device ").append(device).append('\n');
         out.append("\tDevice info: flags=").append(deviceFlags(info.flags()))
                 .append(" num_regions=").append(Integer.toUnsignedString(info.numRegions()))
                 .append(" num_irqs=").append(Integer.toUnsignedString(info.numIrqs()));
@@ -229,6 +247,9 @@ public final class LspciCommand implements Callable<Integer> {
                     .append(" flags=").append(irqFlags(i.info().flags())).append('\n');
         }
         VersionCapabilities caps = s.serverCaps();
+        if (caps == null) {
+            return;
+        }
         out.append("\tServer: protocol 0.%d, max_msg_fds=%d max_data_xfer_size=%d max_dma_maps=%d pgsizes=0x%x write_multiple%c twin_socket%c migration%c\n"
                 .formatted(s.serverMinor(), caps.maxMsgFds(), caps.maxDataXferSize(), caps.maxDmaMaps(), caps.pgsizes(),
                         caps.writeMultiple() ? '+' : '-', caps.twinSocketSupported() ? '+' : '-',

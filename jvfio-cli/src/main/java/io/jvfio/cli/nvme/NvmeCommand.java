@@ -1,6 +1,8 @@
 package io.jvfio.cli.nvme;
 
-import io.jvfio.client.VfioUserClient;
+import io.jvfio.client.DeviceHandle;
+import io.jvfio.client.Devices;
+import io.jvfio.client.kernel.KernelOptions;
 import io.jvfio.nvme.DmaRegion;
 import io.jvfio.nvme.IoQueue;
 import io.jvfio.nvme.Namespace;
@@ -23,14 +25,16 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code jvfio nvme SOCKET ACTION}: drives the NVMe controller of a vfio-user server with the Java
- * driver (io.jvfio.nvme), in nvme-cli's spirit: id-ctrl, id-ns, list, smart-log, read, write,
- * flush, reset; and perf, spdk_nvme_perf's counterpart ({@link NvmePerfCommand}). The driver brings
- * the controller up, does the one thing, and shuts it down normally.
+ * {@code jvfio nvme DEVICE ACTION}: drives an NVMe controller — a vfio-user server's, or one bound to
+ * vfio-pci through the kernel's VFIO — with the Java driver (io.jvfio.nvme), in nvme-cli's spirit:
+ * id-ctrl, id-ns, list, smart-log, read, write, flush, reset; and perf, spdk_nvme_perf's counterpart
+ * ({@link NvmePerfCommand}). The driver brings the controller up, does the one thing, and shuts it
+ * down normally.
  */
 @Command(name = "nvme", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-                "Drive a vfio-user NVMe controller with jvfio's userspace NVMe driver (no VMM, no kernel driver).",
+                "Drive an NVMe controller with jvfio's userspace NVMe driver (no VMM, no kernel driver):",
+                "a vfio-user server's, or a PCI one bound to vfio-pci.",
                 "",
                 "Actions:",
                 "  id-ctrl   Identify Controller: model, serial, firmware, MDTS, optional commands",
@@ -47,7 +51,8 @@ import picocli.CommandLine.Spec;
                 "",
                 "Examples:  jvfio nvme /tmp/nvme.sock id-ctrl",
                 "           jvfio nvme /tmp/nvme.sock read -s 0 -c 8 -d block0.bin",
-                "           jvfio nvme /tmp/nvme.sock perf -q 128 -o 4k -w randread -t 10"})
+                "           jvfio nvme /tmp/nvme.sock perf -q 128 -o 4k -w randread -t 10",
+                "           jvfio nvme 0000:00:04.0 id-ctrl"})
 public final class NvmeCommand implements Callable<Integer> {
     /** What the command does. */
     enum Action {
@@ -73,8 +78,9 @@ public final class NvmeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "SOCKET", description = "The vfio-user server's UNIX socket.")
-    Path socket;
+    @Parameters(index = "0", paramLabel = "SOCKET|PCI-ADDRESS", description = "A vfio-user server's UNIX socket, a PCI address bound "
+            + "to vfio-pci (0000:00:04.0 or 00:04.0), or a VFIO cdev (/dev/vfio/devices/vfioN).")
+    String device;
 
     @Parameters(index = "1", paramLabel = "ACTION", description = "id-ctrl, id-ns, list, smart-log, read, write, flush, reset or perf.")
     String action;
@@ -102,14 +108,19 @@ public final class NvmeCommand implements Callable<Integer> {
     @Mixin
     NvmePerfCommand perf;
 
+    @Option(names = "--allow-no-iommu", description = "Drive a kernel device even in the unsafe no-IOMMU mode.")
+    boolean allowNoIommu;
+
     @Override
     public Integer call() throws IOException, InterruptedException {
         Action what = Action.of(action);
         PrintWriter out = spec.commandLine().getOut();
         if (what == Action.PERF) {
-            return perf.run(socket, nsid, interrupts, json, out, spec.commandLine().getErr());
+            try (DeviceHandle handle = Devices.open(device, KernelOptions.defaults().withAllowNoIommu(allowNoIommu))) {
+                return perf.run(handle, nsid, interrupts, json, out, spec.commandLine().getErr());
+            }
         }
-        try (VfioUserClient client = VfioUserClient.connect(socket);
+        try (DeviceHandle client = Devices.open(device, KernelOptions.defaults().withAllowNoIommu(allowNoIommu));
                 NvmeDriver driver = NvmeDriver.open(client, NvmeDriver.Options.defaults().withInterrupts(interrupts)
                         .withIoQueues(1, 64))) {
             switch (what) {
@@ -118,9 +129,9 @@ public final class NvmeCommand implements Callable<Integer> {
                 case ID_NS -> out.print(json ? NvmeFormat.namespaceJson(driver.namespace(nsid))
                         : NvmeFormat.namespace(driver.namespace(nsid)));
                 case LIST -> out.print(json ? NvmeFormat.listJson(driver.controller(), driver.namespaces())
-                        : NvmeFormat.list(socket.toString(), driver.controller(), driver.namespaces()));
+                        : NvmeFormat.list(device, driver.controller(), driver.namespaces()));
                 case SMART_LOG -> out.print(json ? NvmeFormat.smartLogJson(driver.smartLog())
-                        : NvmeFormat.smartLog(socket.toString(), driver.smartLog()));
+                        : NvmeFormat.smartLog(device, driver.smartLog()));
                 case READ -> read(driver, out);
                 case WRITE -> write(driver, out);
                 case FLUSH -> {

@@ -1,14 +1,13 @@
 package io.jvfio.cli.nvme;
 
 import io.jvfio.cli.Sizes;
-import io.jvfio.client.VfioUserClient;
+import io.jvfio.client.DeviceHandle;
 import io.jvfio.nvme.perf.NvmePerf;
 import io.jvfio.nvme.perf.Pattern;
 import io.jvfio.nvme.perf.PerfOptions;
 import io.jvfio.nvme.perf.PerfResult;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Duration;
 import picocli.CommandLine.Option;
 
@@ -59,18 +58,16 @@ public final class NvmePerfCommand {
                 .withTime(Duration.ofNanos((long) (seconds * 1e9)), Duration.ofNanos((long) (warmupSeconds * 1e9)));
     }
 
-    /** Runs against the controller on {@code socket}: progress lines each second, then the summary (or JSON on stdout, progress on stderr). */
-    int run(Path socket, int nsid, boolean interrupts, boolean json, PrintWriter out, PrintWriter err)
+    /** Runs against the controller of {@code device}: progress lines each second, then the summary (or JSON on stdout, progress on stderr). */
+    int run(DeviceHandle device, int nsid, boolean interrupts, boolean json, PrintWriter out, PrintWriter err)
             throws IOException, InterruptedException {
         PerfOptions options = options(nsid, interrupts);
         PrintWriter progress = json ? err : out;
-        try (VfioUserClient client = VfioUserClient.connect(socket)) {
-            PerfResult result = NvmePerf.run(client, options, line -> {
-                progress.println(line);
-                progress.flush();
-            });
-            out.print(json ? result.json() + System.lineSeparator() : result.summary());
-        }
+        PerfResult result = NvmePerf.run(device, options, line -> {
+            progress.println(line);
+            progress.flush();
+        });
+        out.print(json ? result.json() + System.lineSeparator() : result.summary());
         out.flush();
         return 0;
     }

@@ -234,6 +234,13 @@ class LspciCommandTest {
     }
 
     @Test
+    void aPciAddressGoesToTheKernelBackendWhichNamesAMissingDevice() {
+        Run r = run("lspci", "-vv", "ffff:ff:1f.7");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).startsWith("jvfio: no PCI device ffff:ff:1f.7");
+    }
+
+    @Test
     void helpExplainsTheOptions() {
         Run r = run("lspci", "--help");
         assertThat(r.exit()).isZero();

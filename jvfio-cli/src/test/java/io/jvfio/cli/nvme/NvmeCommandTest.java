@@ -129,4 +129,11 @@ class NvmeCommandTest {
         Run noNamespace = run("nvme", socket, "id-ns", "-n", "3");
         assertThat(noNamespace.err()).contains("namespace 3 is not active");
     }
+
+    @Test
+    void aPciAddressGoesToTheKernelBackend() {
+        Run r = run("nvme", "ffff:ff:1f.7", "id-ctrl");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).startsWith("jvfio: no PCI device ffff:ff:1f.7");
+    }
 }
