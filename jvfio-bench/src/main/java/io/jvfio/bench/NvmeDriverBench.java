@@ -45,22 +45,27 @@ public final class NvmeDriverBench {
 
     /** What a row runs. */
     enum Case {
-        QD128_POLLED("4 KiB randread QD128, polled", true, 128, false),
-        QD128_INTERRUPTS("4 KiB randread QD128, interrupts", true, 128, true),
-        QD1_POLLED("4 KiB randread QD1, polled", true, 1, false),
-        TRAPPED_QD128("4 KiB randread QD128, trapped doorbells", false, 128, false),
-        TRAPPED_QD1("4 KiB randread QD1, trapped doorbells", false, 1, false);
+        QD128_POLLED("4 KiB randread QD128, polled", true, 128, false, false),
+        QD128_INTERRUPTS("4 KiB randread QD128, interrupts", true, 128, true, false),
+        QD1_POLLED("4 KiB randread QD1, polled", true, 1, false, false),
+        TRAPPED_QD128("4 KiB randread QD128, trapped doorbells", false, 128, false, false),
+        TRAPPED_QD1("4 KiB randread QD1, trapped doorbells", false, 1, false, false),
+        SHADOW_QD128("4 KiB randread QD128, trapped + shadow doorbells", false, 128, false, true),
+        SHADOW_QD1("4 KiB randread QD1, trapped + shadow doorbells", false, 1, false, true);
 
         final String label;
         final boolean polledDoorbells;
         final int queueDepth;
         final boolean interrupts;
+        /** Whether the driver uses the controller's shadow doorbells (only with trapped doorbells: mapped ones make them moot). */
+        final boolean shadowDoorbells;
 
-        Case(String label, boolean polledDoorbells, int queueDepth, boolean interrupts) {
+        Case(String label, boolean polledDoorbells, int queueDepth, boolean interrupts, boolean shadowDoorbells) {
             this.label = label;
             this.polledDoorbells = polledDoorbells;
             this.queueDepth = queueDepth;
             this.interrupts = interrupts;
+            this.shadowDoorbells = shadowDoorbells;
         }
     }
 
@@ -114,7 +119,8 @@ public final class NvmeDriverBench {
                     floor = floor(bench, log);
                 }
                 log.println("bench nvme-driver: " + c.label);
-                PerfOptions options = base.withQueueDepth(c.queueDepth).withInterrupts(c.interrupts);
+                PerfOptions options = base.withQueueDepth(c.queueDepth).withInterrupts(c.interrupts)
+                        .withShadowDoorbells(c.shadowDoorbells);
                 try (VfioUserClient client = VfioUserClient.open(BenchLatency.connect(c.polledDoorbells ? polled : trapped),
                         ClientOptions.defaults())) {
                     PerfResult r = NvmePerf.run(client, options, line -> log.println("  " + line));

@@ -49,7 +49,8 @@ public final class NvmeDriver implements AutoCloseable {
      * @param sharedMemory      DMA memory the device maps ({@link DeviceHandle#allocateDma}) rather than
      *                          memory it reaches only through the handle ({@link DeviceHandle#registerMemory})
      * @param mappedDoorbells   ring doorbells by stores into the mapped BAR when the handle maps them
-     * @param shadowDoorbells   shadow doorbells (Doorbell Buffer Config) for the I/O queues when the controller offers them
+     * @param shadowDoorbells   shadow doorbells (Doorbell Buffer Config) for the I/O queues when the controller offers
+     *                          them and the doorbells are trapped (a mapped doorbell is a plain store already)
      * @param sgls              describe I/O data with SGLs when the controller takes them for NVM commands (else PRPs)
      * @param adminQueueEntries entries of the admin queues (2-4096)
      * @param ioQueueEntries    entries of each I/O queue (at least 2; at most what CAP.MQES allows)
@@ -253,12 +254,12 @@ public final class NvmeDriver implements AutoCloseable {
 
     /**
      * Doorbell Buffer Config (§5.8) with zeroed shadow and EventIdx buffers (allocated at the first
-     * call), when offered and wanted; at bring-up and after each reset, before any I/O queue. A
+     * call), when offered, wanted and the doorbells are trapped; at bring-up and after each reset, before any I/O queue. A
      * controller that refuses it leaves the driver on plain doorbells, as Linux does.
      */
     private void configureShadowDoorbells() throws IOException {
-        if (!options.shadowDoorbells() || !identity.supportsShadowDoorbells()) {
-            return;
+        if (!options.shadowDoorbells() || !identity.supportsShadowDoorbells() || doorbells.isMapped()) {
+            return;   // mapped doorbells are plain stores already: shadows would only add the controller's EventIdx delay
         }
         if (shadowBuffer == null) {
             long bytes = Doorbells.shadowBytes((int) (cap >>> CAP_DSTRD_SHIFT & 0xf), options.maxIoQueues() + 1);

@@ -6,13 +6,14 @@ import io.jvfio.testing.Allocations;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The I/O path allocates nothing per command: with doorbells mapped (the controller polls them),
- * shadow doorbells and completions polled, submitting and completing reads and writes, through
- * PRP lists or SGLs, is plain memory access.
+ * or trapped behind shadow doorbells (the rare register write a trapped message), and completions
+ * polled, submitting and completing reads and writes, through PRP lists or SGLs, is plain memory
+ * access.
  */
 class NvmeDriverAllocationTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
@@ -22,14 +23,17 @@ class NvmeDriverAllocationTest {
     private long completed;
     private final CompletionListener counter = (tag, status, result) -> completed += status == 0 ? 1 : 1 << 20;
 
-    /** With PRPs, or with SGLs (a data block in the command, or a scatter list's segment in the slot's page). */
-    @ParameterizedTest(name = "SGLs {0}")
-    @ValueSource(booleans = {false, true})
-    void submittingAndCompletingAllocatesNothing(boolean sgls) throws Exception {
-        try (ServedNvme served = new ServedNvme(dir, b -> b.polledDoorbells(true), "disk.img")) {
+    /**
+     * With PRPs, or with SGLs (a data block in the command, or a scatter list's segment in the slot's
+     * page); doorbells mapped, or trapped with shadow doorbells.
+     */
+    @ParameterizedTest(name = "SGLs {0}, mapped doorbells {1}")
+    @CsvSource({"false, true", "true, true", "false, false", "true, false"})
+    void submittingAndCompletingAllocatesNothing(boolean sgls, boolean mappedDoorbells) throws Exception {
+        try (ServedNvme served = new ServedNvme(dir, b -> b.polledDoorbells(mappedDoorbells), "disk.img")) {
             NvmeDriver driver = served.closeLater(NvmeDriver.open(served.client, NvmeDriver.Options.defaults().withSgls(sgls)));
-            assertThat(driver.doorbellsMapped()).isTrue();
-            assertThat(driver.shadowDoorbells()).isTrue();
+            assertThat(driver.doorbellsMapped()).isEqualTo(mappedDoorbells);
+            assertThat(driver.shadowDoorbells()).as("shadows only for trapped doorbells").isEqualTo(!mappedDoorbells);
             assertThat(driver.usesSgls()).isEqualTo(sgls);
             IoQueue queue = driver.ioQueue();
             DmaRegion buffer = driver.allocateBuffer(64 << 10);

@@ -44,6 +44,10 @@ public final class NvmePerfCommand {
             description = "perf: threads, an I/O queue pair each (default: ${DEFAULT-VALUE}).")
     int threads;
 
+    @Option(names = "--no-shadow-doorbells",
+            description = "perf: ring trapped doorbells for every batch even when the controller offers shadow doorbells.")
+    boolean noShadowDoorbells;
+
     /** The run's options from the command line's and those {@code jvfio nvme} has itself. */
     PerfOptions options(int nsid, boolean interrupts) {
         long bytes = Sizes.parse(ioSize, "--io-size");
@@ -55,6 +59,7 @@ public final class NvmePerfCommand {
         }
         return PerfOptions.defaults().withNamespace(nsid).withQueueDepth(queueDepth).withIoBytes((int) bytes)
                 .withPattern(Pattern.of(pattern), readPercent).withThreads(threads).withInterrupts(interrupts)
+                .withShadowDoorbells(!noShadowDoorbells)
                 .withTime(Duration.ofNanos((long) (seconds * 1e9)), Duration.ofNanos((long) (warmupSeconds * 1e9)));
     }
 

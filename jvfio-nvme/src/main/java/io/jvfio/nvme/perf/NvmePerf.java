@@ -26,11 +26,11 @@ public final class NvmePerf {
     private NvmePerf() {}
 
     /**
-     * The driver options a run needs: the options' interrupts, a queue pair per thread, and queues
+     * The driver options a run needs: the options' interrupts and shadow doorbells, a queue pair per thread, and queues
      * one entry deeper than the queue depth (a full queue is one short of its size), at least 256.
      */
     public static NvmeDriver.Options driverOptions(PerfOptions options) {
-        return NvmeDriver.Options.defaults().withInterrupts(options.interrupts())
+        return NvmeDriver.Options.defaults().withInterrupts(options.interrupts()).withShadowDoorbells(options.shadowDoorbells())
                 .withIoQueues(options.threads(), Math.max(256, options.queueDepth() + 1));
     }
 
