@@ -178,16 +178,16 @@ public final class NvmeDriverBench {
 
     public static void print(Results r, PrintStream out) {
         out.println("jvfio nvme perf (Java driver) against jvfio serve nvme --null 1G; " + r.placement());
-        out.printf(Locale.ROOT, "%-42s %12s %9s %8s %8s %8s %8s %8s %8s%n", "row", "IOPS", "MiB/s", "min µs", "avg µs", "p50 µs",
+        out.printf(Locale.ROOT, "%-48s %12s %9s %8s %8s %8s %8s %8s %8s%n", "row", "IOPS", "MiB/s", "min µs", "avg µs", "p50 µs",
                 "p99 µs", "p99.9 µs", "B/IO");
         for (Row row : r.rows()) {
             PerfResult p = row.result();
-            out.printf(Locale.ROOT, "%-42s %,12.0f %9.1f %8.2f %8.2f %8.2f %8.2f %8.2f %8.3f%n", row.label(), p.iops(),
+            out.printf(Locale.ROOT, "%-48s %,12.0f %9.1f %8.2f %8.2f %8.2f %8.2f %8.2f %8.3f%n", row.label(), p.iops(),
                     p.mibPerSecond(), p.latencyMin() / 1e3, p.latencyMean() / 1e3, p.latencyP50() / 1e3, p.latencyP99() / 1e3,
                     p.latencyP999() / 1e3, p.allocatedBytesPerIo());
         }
         if (!Double.isNaN(r.floorMicros())) {
-            out.printf(Locale.ROOT, "%-42s %12s %9s %8s %8.2f%n", "shared-memory ping-pong (floor)", "", "", "", r.floorMicros());
+            out.printf(Locale.ROOT, "%-48s %12s %9s %8s %8.2f%n", "shared-memory ping-pong (floor)", "", "", "", r.floorMicros());
         }
         out.println();
         out.println("Goals (issue 16):");
