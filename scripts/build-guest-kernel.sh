@@ -49,7 +49,10 @@ install_tools() {
   [ -f "$ROOTFS/.jvfio-kernel-tools" ] && return
   log "installing build tools into the chroot"
   in_chroot apt-get update -qq
-  in_chroot apt-get install -y -qq --no-install-recommends gcc make bc bison flex libssl-dev libelf-dev perl \
+  # libelf-dev must match the libelf the chroot has (QEMU from trixie-backports may have brought a newer one).
+  local elf
+  elf=$(in_chroot dpkg-query -W -f='${Version}' libelf1t64 2>/dev/null || true)
+  in_chroot apt-get install -y -qq --no-install-recommends gcc make bc bison flex libssl-dev "libelf-dev${elf:+=$elf}" perl \
       cpio kmod xz-utils python3 >"$CACHE/kernel-tools.log" 2>&1 || { tail -20 "$CACHE/kernel-tools.log" >&2; exit 1; }
   touch "$ROOTFS/.jvfio-kernel-tools"
 }
