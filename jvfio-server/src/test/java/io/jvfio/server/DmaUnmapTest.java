@@ -30,11 +30,18 @@ class DmaUnmapTest extends ServerTestBase {
     static final long PAGE = 0x1000;
 
     private Fd memfd;
+    private int baseline;
 
-    /** A client memfd of 4 pages; returns the process's fd count with it (and the client) open. */
-    private int clientMemory() throws Exception {
+    /**
+     * Starts the server and connects a client that has a memfd of 4 pages; {@code baseline} is then
+     * the process's fd count.
+     */
+    private TestPeer clientWithMemory() throws Exception {
+        start();
+        TestPeer c = client();
         memfd = closeLater(Memfd.create("client-ram", 4 * PAGE));
-        return Fd.openFdCountOfProcess();
+        baseline = Fd.openFdCountOfProcess();
+        return c;
     }
 
     private void map(TestPeer c, long fileOffset, long iova, long size) throws Exception {
@@ -59,9 +66,7 @@ class DmaUnmapTest extends ServerTestBase {
 
     @Test
     void aRangeOverSeveralWholeWindowsRemovesAndUnmapsThem() throws Exception {
-        start();
-        TestPeer c = client();
-        int baseline = clientMemory();
+        TestPeer c = clientWithMemory();
         map(c, 0, 0x100000, PAGE);
         map(c, PAGE, 0x102000, 2 * PAGE);
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, 0x180000, PAGE)).close(); // reached by message: no fd
@@ -78,9 +83,7 @@ class DmaUnmapTest extends ServerTestBase {
 
     @Test
     void aRangeOverNoWindowSucceedsAndRemovesNothing() throws Exception {
-        start();
-        TestPeer c = client();
-        int baseline = clientMemory();
+        TestPeer c = clientWithMemory();
         map(c, 0, 0x100000, 2 * PAGE);
 
         unmap(c, 0xfef00000L, 0x100000); // one of QEMU's chunks behind intel-iommu at shutdown
@@ -95,9 +98,7 @@ class DmaUnmapTest extends ServerTestBase {
 
     @Test
     void aRangeThatCutsAWindowFailsWithEinvalAndRemovesNothing() throws Exception {
-        start();
-        TestPeer c = client();
-        int baseline = clientMemory();
+        TestPeer c = clientWithMemory();
         map(c, 0, 0x100000, 2 * PAGE);
         map(c, 2 * PAGE, 0x104000, 2 * PAGE);
 
@@ -140,9 +141,7 @@ class DmaUnmapTest extends ServerTestBase {
 
     @Test
     void aRangeUpToTheTopOfTheAddressSpaceCoversTheWindowsThere() throws Exception {
-        start();
-        TestPeer c = client();
-        int baseline = clientMemory();
+        TestPeer c = clientWithMemory();
         long acrossSignBit = 0x8000_0000_0000_0000L - PAGE;
         map(c, 0, acrossSignBit, 2 * PAGE);
         map(c, 2 * PAGE, -PAGE, PAGE); // [2^64 - 4096, 2^64)
@@ -161,9 +160,7 @@ class DmaUnmapTest extends ServerTestBase {
     void qemusShutdownSweepInPowerOfTwoChunksUnmapsEveryWindow() throws Exception {
         // QEMU behind intel-iommu unmaps the IOMMU's address space (48 bits, its default width) around the
         // interrupt range 0xfee00000-0xfeefffff, each chunk the largest aligned power of two.
-        start();
-        TestPeer c = client();
-        int baseline = clientMemory();
+        TestPeer c = clientWithMemory();
         map(c, 0, 0, 2 * PAGE);
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, 0xc0000, 0x40000)).close();
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, 0x100000, 0x7ff00000)).close();
@@ -216,9 +213,7 @@ class DmaUnmapTest extends ServerTestBase {
     @Test
     void theDirtyBitmapFlagIsRefusedAndTheWindowsStay() throws Exception {
         // Migration v1's dirty bitmap on unmap is not offered: dirty pages go by DMA logging (v2).
-        start();
-        TestPeer c = client();
-        int baseline = clientMemory();
+        TestPeer c = clientWithMemory();
         map(c, 0, 0x100000, 2 * PAGE);
         long bitmapBytes = 8;
         DmaUnmap withBitmap = new DmaUnmap(DmaUnmap.SIZE + Bitmap.HEADER_SIZE + (int) bitmapBytes,
