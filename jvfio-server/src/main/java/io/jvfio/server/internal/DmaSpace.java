@@ -41,7 +41,7 @@ public final class DmaSpace implements DmaView {
      * The IOMMU page an unmap range is aligned to when it is not one window's exact range: the
      * vfio-user default of the pgsizes capability, which the server's VERSION reply leaves as it is.
      */
-    static final long UNMAP_PAGE = VersionCapabilities.DEFAULT_PGSIZES;
+    private static final long UNMAP_PAGE = VersionCapabilities.DEFAULT_PGSIZES;
 
     // Keyed by IOVA in unsigned order: addresses at or above 2^63 sort after the lower ones.
     private final TreeMap<Long, Entry> windows = new TreeMap<>(Long::compareUnsigned);
