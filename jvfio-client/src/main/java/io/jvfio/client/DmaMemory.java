@@ -47,15 +47,15 @@ final class DmaMemory {
         }
     }
 
-    boolean remove(long iova, long size) {
+    /**
+     * Drops every range that starts inside [iova, iova + size), as a server's DMA_UNMAP of that
+     * range removes every window inside it (a range that cuts one it refuses, and we never get here).
+     */
+    void remove(long iova, long size) {
+        long last = iova + size - 1;
         lock.writeLock().lock();
         try {
-            Range r = ranges.get(iova);
-            if (r != null && r.memory.byteSize() == size) {
-                ranges.remove(iova);
-                return true;
-            }
-            return false;
+            ranges.values().removeIf(r -> Long.compareUnsigned(r.iova, iova) >= 0 && Long.compareUnsigned(r.iova, last) <= 0);
         } finally {
             lock.writeLock().unlock();
         }

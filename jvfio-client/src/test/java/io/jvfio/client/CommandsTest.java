@@ -156,12 +156,29 @@ class CommandsTest extends ClientTestSupport {
                             e -> assertThat(e.errno()).isEqualTo(Errno.EEXIST));
             client.dmaUnmap(0x2000_0000L, 0x1000);
             assertThat(device.dmaSpace().windows()).hasSize(2);
-            assertThatThrownBy(() -> client.dmaUnmap(0x2000_0000L, 0x1000))
+            assertThatThrownBy(() -> client.dmaUnmap(0x1000_0000L, 0x1000)).as("part of a mapping")
                     .isInstanceOfSatisfying(VfioUserException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
             buffer.close();
             assertThat(device.dmaSpace().windows()).hasSize(1);
             client.dmaUnmapAll();
             assertThat(device.dmaSpace().windows()).isEmpty();
+        }
+    }
+
+    @Test
+    void anUnmapOfARangeEndsEveryMappingInsideItHereAndOnTheServer() throws Exception {
+        TestDevice device = device();
+        VfioUserClient client = connect(serve(device));
+        try (Arena arena = Arena.ofShared()) {
+            client.registerMemory(0x1000_0000L, arena.allocate(0x2000), Vfio.DMA_MAP_FLAG_READ);
+            client.registerMemory(0x1800_0000L, arena.allocate(0x1000), Vfio.DMA_MAP_FLAG_READ);
+            client.dmaUnmap(0x1000_0000L, 0x1000_0000L);
+            assertThat(device.dmaSpace().windows()).isEmpty();
+            // Registering the same IOVAs again works only if the client dropped them too.
+            client.registerMemory(0x1000_0000L, arena.allocate(0x2000), Vfio.DMA_MAP_FLAG_READ);
+            client.registerMemory(0x1800_0000L, arena.allocate(0x1000), Vfio.DMA_MAP_FLAG_READ);
+            assertThat(device.dmaSpace().windows()).hasSize(2);
+            client.dmaUnmapAll();
         }
     }
 

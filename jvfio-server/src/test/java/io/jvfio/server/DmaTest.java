@@ -130,11 +130,11 @@ class DmaTest extends ServerTestBase {
     }
 
     @Test
-    void unmappingARangeThatWasNotMappedFailsWithEinval() throws Exception {
+    void unmappingPartOfAWindowFailsWithEinval() throws Exception {
+        // A range with no window in it succeeds, as with the kernel's type1 (DmaUnmapTest).
         start();
         TestPeer c = client();
         c.call(Command.DMA_MAP, DmaMap.of(RW, 0, 0x100000, 2 * PAGE)).close();
-        assertThat(c.callError(Command.DMA_UNMAP, DmaUnmap.of(0x200000, PAGE))).isEqualTo(Errno.EINVAL);
         assertThat(c.callError(Command.DMA_UNMAP, DmaUnmap.of(0x100000, PAGE))).as("part of a window").isEqualTo(Errno.EINVAL);
         try (TestPeer.Msg reply = c.call(Command.DMA_UNMAP, DmaUnmap.of(0x100000, 2 * PAGE))) {
             assertThat(reply.payload()).as("the reply echoes the request").containsExactly(TestPeer.bytes(DmaUnmap.of(0x100000, 2 * PAGE)));

@@ -232,8 +232,11 @@ final class CommandHandlers {
         if (unmap.isAll()) {
             dma.unmapAll();
         } else {
-            dma.unmap(unmap.address(), unmap.size());
+            long bytes = dma.unmap(unmap.address(), unmap.size());
+            LOG.log(Level.DEBUG, () -> "DMA_UNMAP [0x%x, +0x%x): 0x%x bytes of windows removed"
+                    .formatted(unmap.address(), unmap.size(), bytes));
         }
+        // The reply echoes the request (vfio-user), not the kernel's count of bytes unmapped.
         return encode(new DmaUnmap(DmaUnmap.SIZE, unmap.flags(), unmap.address(), unmap.size(), null), reply);
     }
 

@@ -6,6 +6,7 @@ import io.jvfio.linux.IoVectors;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
+import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.server.Access;
 import io.jvfio.server.DmaView;
 import io.jvfio.server.DmaWindow;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -23,7 +25,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * The client's memory as the device sees it: IOVA windows added by DMA_MAP. A window with an fd
  * is mapped into this process; one without is reached through {@link DmaTransport} messages. Every
  * access is checked against the windows' bounds and permissions; an access may span adjacent
- * windows. Unmapping waits until copies in flight through that mapping have finished.
+ * windows. Unmapping waits until copies in flight through that mapping have finished; an unmap
+ * may remove several windows at once, or none ({@link #unmap}).
  *
  * <p>Dirty logging (migration): while on, every byte the device writes — through a mapping or by
  * a DMA_WRITE message — marks its page after the write. Segments handed out for writing
@@ -34,6 +37,11 @@ public final class DmaSpace implements DmaView {
     /** An access that finds no window this soon after an unmap may be in an unmap/map gap: it waits (see {@link DmaView}). */
     private static final long RECENT_UNMAP_NANOS = 1_000_000_000L;
     private static final long AWAIT_POLL_NANOS = 1_000_000L;
+    /**
+     * The IOMMU page an unmap range is aligned to when it is not one window's exact range: the
+     * vfio-user default of the pgsizes capability, which the server's VERSION reply leaves as it is.
+     */
+    private static final long UNMAP_PAGE = VersionCapabilities.DEFAULT_PGSIZES;
 
     // Keyed by IOVA in unsigned order: addresses at or above 2^63 sort after the lower ones.
     private final TreeMap<Long, Entry> windows = new TreeMap<>(Long::compareUnsigned);
@@ -124,22 +132,60 @@ public final class DmaSpace implements DmaView {
         }
     }
 
-    /** Removes the window that exactly matches [iova, iova+size). */
-    public void unmap(long iova, long size) throws VfioException {
+    /**
+     * DMA_UNMAP of [iova, iova + size): removes every window inside that range and returns the bytes
+     * they held (unsigned), which may be none. vfio-user asks the client to name one window exactly,
+     * and such a request always succeeds. Any other range is taken as the kernel's type1v2 takes it
+     * (QEMU behind a vIOMMU unmaps its address space in large aligned chunks): its ends must lie on
+     * {@link #UNMAP_PAGE} boundaries, and it may cover no window or several but not cut one — EINVAL
+     * then, with nothing removed.
+     */
+    public long unmap(long iova, long size) throws VfioException {
+        if (size == 0 || Long.compareUnsigned(iova + size - 1, iova) < 0) {
+            throw VfioException.invalid("DMA_UNMAP [0x%x, +0x%x) is empty or wraps".formatted(iova, size));
+        }
+        long last = iova + size - 1;
         lock.writeLock().lock();
         try {
-            Entry entry = windows.get(iova);
-            if (entry == null || entry.window.size() != size) {
-                throw VfioException.invalid("no DMA window [0x%x, +0x%x)".formatted(iova, size));
+            Entry exact = windows.get(iova);
+            if (exact == null || exact.window.size() != size) {
+                checkRangeUnmap(iova, size, last);
             }
-            windows.remove(iova);
+            SortedMap<Long, Entry> inside = windows.subMap(iova, true, last, true);
+            if (inside.isEmpty()) {
+                return 0;
+            }
+            List<Entry> removed = new ArrayList<>(inside.values());
+            inside.clear();
             byIova = windows.values().toArray(Entry[]::new);
             noteUnmap();
-            if (entry.mapping != null) {
-                entry.mapping.close();
+            long bytes = 0;
+            for (Entry entry : removed) {
+                if (entry.mapping != null) {
+                    entry.mapping.close();
+                }
+                bytes += entry.window.size();
             }
+            return bytes;
         } finally {
             lock.writeLock().unlock();
+        }
+    }
+
+    /** The type1v2 rules for an unmap that is not one window's exact range; with the write lock held. */
+    private void checkRangeUnmap(long iova, long size, long last) throws VfioException {
+        if (((iova | size) & (UNMAP_PAGE - 1)) != 0) {
+            throw VfioException.invalid("DMA_UNMAP [0x%x, +0x%x) is neither one window nor page-aligned"
+                    .formatted(iova, size));
+        }
+        Entry first = floor(iova);
+        Entry end = floor(last);
+        Entry cut = first != null && first.window.contains(iova) && first.window.iova() != iova ? first
+                : end != null && end.window.contains(last) && end.window.last() != last ? end
+                : null;
+        if (cut != null) {
+            throw VfioException.invalid("DMA_UNMAP [0x%x, +0x%x) cuts the window [0x%x, +0x%x)"
+                    .formatted(iova, size, cut.window.iova(), cut.window.size()));
         }
     }
 
