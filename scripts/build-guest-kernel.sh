@@ -23,13 +23,14 @@ JOBS="${JOBS:-$(nproc)}"
 # container and iommufd, the 9p share that carries the JDK, virtio-iommu as the second vIOMMU, and the disk guests'.
 GUEST_MODULES=(nvme nvme_core vfio vfio_pci vfio_pci_core vfio_iommu_type1 irqbypass iommufd
   9p 9pnet 9pnet_virtio netfs virtio_iommu virtio_blk ext4 jbd2 mbcache crc16 crc32c_generic)
-# What the tests need beyond Debian's config; LOCALVERSION names the release (6.12.117-jvfio).
+# What the tests need beyond Debian's config; LOCALVERSION names the release (6.12.117-jvfio). Lockdown goes too: it
+# selects MODULE_SIG.
 CONFIG_FRAGMENT=(
   --module IOMMUFD --enable VFIO_DEVICE_CDEV --enable VFIO_NOIOMMU --disable IOMMUFD_VFIO_CONTAINER
   --set-str LOCALVERSION -jvfio --disable LOCALVERSION_AUTO
   --disable DEBUG_INFO --disable DEBUG_INFO_DWARF5 --disable DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT
   --enable DEBUG_INFO_NONE --disable DEBUG_INFO_BTF
-  --disable MODULE_SIG --disable MODULE_SIG_ALL
+  --disable SECURITY_LOCKDOWN_LSM --disable SECURITY_LOCKDOWN_LSM_EARLY --disable MODULE_SIG --disable MODULE_SIG_ALL
   --set-str SYSTEM_TRUSTED_KEYS "" --set-str SYSTEM_REVOCATION_KEYS ""
   --disable MODULE_COMPRESS
 )
