@@ -10,7 +10,7 @@
 # kept small by `localmodconfig` against the modules the guests load (GUEST_MODULES below; a module missing there
 # is missing in the kernel), and no debug info, BTF, module signing or module compression.
 # Needs root (chroot), scripts/provision-guest.sh first, ~3 GB free during the build (the tree is deleted after,
-# unless KEEP_BUILD=1), and build tools, which are installed into the rootfs chroot (stamp .jvfio-kernel-tools).
+# unless KEEP_BUILD=1), and build tools, which are installed into the rootfs chroot (stamp .jvfio-kernel-tools-2).
 # JOBS=n sets make's parallelism (default: all CPUs); the build runs at nice 19. Idempotent: a finished kernel
 # directory is kept; FORCE=1 rebuilds.
 set -euo pipefail
@@ -47,15 +47,15 @@ BASE_CONFIG="$GUEST/tree/boot/config-$DEBIAN_RELEASE"
 [ -f "$BASE_CONFIG" ] || { log "missing $BASE_CONFIG"; exit 1; }
 
 install_tools() {
-  [ -f "$ROOTFS/.jvfio-kernel-tools" ] && return
+  [ -f "$ROOTFS/.jvfio-kernel-tools-2" ] && return
   log "installing build tools into the chroot"
   in_chroot apt-get update -qq
   # libelf-dev must match the libelf the chroot has (QEMU from trixie-backports may have brought a newer one).
   local elf
   elf=$(in_chroot dpkg-query -W -f='${Version}' libelf1t64 2>/dev/null || true)
   in_chroot apt-get install -y -qq --no-install-recommends gcc make bc bison flex libssl-dev "libelf-dev${elf:+=$elf}" perl \
-      cpio kmod xz-utils python3 >"$CACHE/kernel-tools.log" 2>&1 || { tail -20 "$CACHE/kernel-tools.log" >&2; exit 1; }
-  touch "$ROOTFS/.jvfio-kernel-tools"
+      cpio kmod xz-utils zstd python3 >"$CACHE/kernel-tools.log" 2>&1 || { tail -20 "$CACHE/kernel-tools.log" >&2; exit 1; }
+  touch "$ROOTFS/.jvfio-kernel-tools-2"
 }
 
 # linux-source-<series> at the guest kernel's Debian version, e.g. 6.12.117-1 for 6.12.117+deb13-amd64.
