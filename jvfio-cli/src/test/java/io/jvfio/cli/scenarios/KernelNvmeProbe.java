@@ -1,0 +1,218 @@
+package io.jvfio.cli.scenarios;
+
+import io.jvfio.cli.Main;
+import io.jvfio.client.DeviceException;
+import io.jvfio.client.DeviceHandle;
+import io.jvfio.client.Devices;
+import io.jvfio.client.kernel.KernelOptions;
+import io.jvfio.client.kernel.KernelVfioDevice;
+import io.jvfio.client.kernel.PciAddress;
+import io.jvfio.client.kernel.VfioPciBinding;
+import io.jvfio.nvme.DmaRegion;
+import io.jvfio.nvme.IoQueue;
+import io.jvfio.nvme.NvmeDriver;
+import io.jvfio.testing.OpenFds;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * The main {@link KernelVfioNvmeGuestTest} runs inside its guest: the Java NVMe driver through the kernel backend,
+ * on a PCI NVMe controller that Linux's nvme driver holds at first. Arguments: the controller's PCI address, then
+ * {@code LBA:WRITER} for each pattern to write (the first polled, the second with interrupts), then optionally
+ * {@code circle=LBA:WRITER}: a second NVMe controller (any other with NVMe's class code, here QEMU's vfio-user-pci
+ * device of a jvfio controller served on the host) gets that pattern through the same path.
+ *
+ * <p>Prints {@code JVFIO-RESULT:} lines: the refusal before binding; {@code jvfio lspci -vv} and
+ * {@code jvfio nvme id-ctrl} of the bound controller (the CLI's main, in this JVM); the backend; patterns written,
+ * read back and compared, polled and by MSI-X (with the vfio-msix interrupts counted in /proc/interrupts); a read
+ * after the driver's controller reset and one after VFIO_DEVICE_RESET; the errors for an IOVA outside the IOMMU's
+ * ranges and for an unmap of memory never mapped; the controllers given back to their driver; and the descriptors
+ * open before and after (class path jars, which the JVM opens as it loads classes, aside).
+ */
+public final class KernelNvmeProbe {
+    static final int BLOCK_SIZE = 512;
+    /** 256 KiB per pattern: one command whose data needs a PRP list. */
+    static final int PATTERN_BLOCKS = 512;
+    private static final String NVME_CLASS = "0x010802";
+    private static final Path PCI_DEVICES = Path.of("/sys/bus/pci/devices");
+
+    private KernelNvmeProbe() {}
+
+    public static void main(String[] args) throws Exception {
+        String bdf = args[0];
+        List<String> fdsBefore = nonJarFds();
+        result("fds before " + fdsBefore.size());
+        try (DeviceHandle device = Devices.open(bdf)) {
+            throw new AssertionError("opened " + device + " before it was bound to vfio-pci");
+        } catch (DeviceException e) {
+            result("open before binding refused errno " + e.errno() + ": " + e.getMessage());
+        }
+        VfioPciBinding binding = new VfioPciBinding(KernelOptions.defaults());
+        PciAddress address = PciAddress.parse(bdf);
+        Optional<String> driverBefore = binding.bind(address);
+        result("bound " + bdf + " to " + binding.driver(address).orElse("no driver") + " (was "
+                + driverBefore.orElse("no driver") + ")");
+
+        result("cli lspci exit " + Main.run("lspci", "-vv", bdf));
+        result("cli id-ctrl exit " + Main.run("nvme", bdf, "id-ctrl"));
+
+        try (DeviceHandle handle = Devices.open(bdf)) {
+            KernelVfioDevice device = (KernelVfioDevice) handle;
+            result("backend " + device.backend() + " no-iommu " + device.noIommu() + ": " + device);
+            result("iova ranges " + device.iovaRanges());
+            String polled = args[1], interrupts = args[2];
+            try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults())) {
+                result("driver up: " + driver.controller().model().strip() + " serial " + driver.controller().serial().strip()
+                        + ", namespace 1 of " + driver.namespace(1).sizeBlocks() + " blocks");
+                writeAndVerify(driver, polled, "polled");
+                driver.reset();
+                verify(driver, polled, "after the driver's controller reset");
+            }
+            handle.reset();
+            result("VFIO_DEVICE_RESET done");
+            badInput(handle);
+            long msixBefore = msixInterrupts(bdf);
+            try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults().withInterrupts(true))) {
+                result("interrupts enabled " + driver.interruptsEnabled());
+                verify(driver, polled, "after VFIO_DEVICE_RESET");
+                writeAndVerify(driver, interrupts, "with interrupts");
+            }
+            result("vfio-msix interrupts " + (msixInterrupts(bdf) - msixBefore));
+        }
+        binding.release(address);
+        result("released " + bdf + " to " + binding.driver(address).orElse("no driver"));
+
+        for (int i = 3; i < args.length; i++) {
+            if (args[i].startsWith("circle=")) {
+                fullCircle(binding, bdf, args[i].substring("circle=".length()));
+            }
+        }
+
+        List<String> fdsAfter = nonJarFds();
+        result("fds after " + fdsAfter.size());
+        if (!fdsAfter.equals(fdsBefore)) {
+            result("fds differ: before " + fdsBefore + " after " + fdsAfter);
+        }
+    }
+
+    /** The other NVMe controller (the vfio-user one) bound to vfio-pci, a pattern written by MSI-X and read back polled. */
+    private static void fullCircle(VfioPciBinding binding, String bdf, String pattern) throws IOException {
+        String other;
+        try (Stream<Path> devices = Files.list(PCI_DEVICES)) {
+            other = devices.filter(d -> !d.getFileName().toString().equals(bdf) && NVME_CLASS.equals(read(d.resolve("class"))))
+                    .map(d -> d.getFileName().toString()).findFirst().orElseThrow(() -> new IOException("no second NVMe controller"));
+        }
+        PciAddress address = PciAddress.parse(other);
+        Optional<String> driverBefore = binding.bind(address);
+        result("circle bound " + other + " to " + binding.driver(address).orElse("no driver") + " (was "
+                + driverBefore.orElse("no driver") + ")");
+        try (DeviceHandle handle = Devices.open(other)) {
+            result("circle backend " + ((KernelVfioDevice) handle).backend());
+            try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults().withInterrupts(true))) {
+                result("circle driver up: " + driver.controller().model().strip() + " serial "
+                        + driver.controller().serial().strip());
+                writeAndVerify(driver, pattern, "circle");
+            }
+        }
+        binding.release(address);
+        result("circle released " + other + " to " + binding.driver(address).orElse("no driver"));
+    }
+
+    /** Unmapped IOVAs and memory never mapped: the backend says what is wrong before the kernel sees it. */
+    private static void badInput(DeviceHandle handle) throws IOException {
+        long msiWindow = 0xFEE0_0000L;   // x86's interrupt window: never an IOVA for DMA
+        try (var buffer = handle.allocateDma(msiWindow, 4096)) {
+            result("mapped DMA at 0x" + Long.toHexString(buffer.iova()) + ", which the IOMMU reserves");
+        } catch (DeviceException e) {
+            result("dma outside ranges refused errno " + e.errno() + ": " + e.getMessage());
+        }
+        try {
+            handle.dmaUnmap(0x4000_0000L, 4096);
+            result("unmapped memory never mapped");
+        } catch (DeviceException e) {
+            result("unmap never mapped refused errno " + e.errno() + ": " + e.getMessage());
+        }
+    }
+
+    private static void writeAndVerify(NvmeDriver driver, String spec, String how) throws IOException {
+        long lba = lba(spec);
+        byte[] pattern = pattern(writer(spec), lba);
+        DmaRegion buffer = driver.allocateBuffer(pattern.length);
+        MemorySegment.copy(MemorySegment.ofArray(pattern), 0, buffer.segment(), 0, pattern.length);
+        IoQueue queue = driver.ioQueue();
+        queue.write(1, lba, PATTERN_BLOCKS, buffer);
+        queue.flush(1);
+        driver.release(buffer);
+        result("pattern " + writer(spec) + " written " + how + " at lba " + lba);
+        verify(driver, spec, how);
+    }
+
+    private static void verify(NvmeDriver driver, String spec, String how) throws IOException {
+        long lba = lba(spec);
+        byte[] expected = pattern(writer(spec), lba);
+        DmaRegion buffer = driver.allocateBuffer(expected.length);
+        driver.ioQueue().read(1, lba, PATTERN_BLOCKS, buffer);
+        byte[] read = buffer.segment().toArray(ValueLayout.JAVA_BYTE);
+        driver.release(buffer);
+        int mismatch = Arrays.mismatch(read, expected);
+        result("pattern " + writer(spec) + " read " + how + (mismatch < 0 ? " matches"
+                : " differs at byte " + mismatch));
+    }
+
+    /** The MSI-X interrupts vfio-pci took for {@code bdf}: the vfio-msix lines of /proc/interrupts, every CPU. */
+    private static long msixInterrupts(String bdf) throws IOException {
+        long total = 0;
+        for (String line : Files.readAllLines(Path.of("/proc/interrupts"))) {
+            if (line.contains("vfio-msix") && line.contains(bdf)) {
+                String[] fields = line.strip().split("\\s+");
+                for (int i = 1; i < fields.length && fields[i].chars().allMatch(Character::isDigit); i++) {
+                    total += Long.parseLong(fields[i]);
+                }
+            }
+        }
+        return total;
+    }
+
+    /** {@link #PATTERN_BLOCKS} blocks from {@code firstLba}: "jvfio WRITER lba N" blank-padded, ending in a newline. */
+    static byte[] pattern(String writer, long firstLba) {
+        StringBuilder blocks = new StringBuilder(PATTERN_BLOCKS * BLOCK_SIZE);
+        for (int i = 0; i < PATTERN_BLOCKS; i++) {
+            String text = "jvfio " + writer + " lba " + (firstLba + i);
+            blocks.append(text).append(" ".repeat(BLOCK_SIZE - 1 - text.length())).append('\n');
+        }
+        return blocks.toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    private static long lba(String spec) {
+        return Long.parseLong(spec.substring(0, spec.indexOf(':')));
+    }
+
+    private static String writer(String spec) {
+        return spec.substring(spec.indexOf(':') + 1);
+    }
+
+    private static List<String> nonJarFds() {
+        return OpenFds.describe().stream().filter(fd -> !fd.endsWith(".jar")).toList();
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file).strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private static void result(String text) {
+        System.out.println("JVFIO-RESULT: " + text);
+        System.out.flush();
+    }
+}
