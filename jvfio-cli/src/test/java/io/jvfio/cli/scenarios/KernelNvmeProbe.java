@@ -61,6 +61,13 @@ public final class KernelNvmeProbe {
         result("bound " + bdf + " to " + binding.driver(address).orElse("no driver") + " (was "
                 + driverBefore.orElse("no driver") + ")");
 
+        if (!Files.exists(Path.of("/dev/iommu"))) {
+            try (DeviceHandle device = Devices.open(bdf, KernelOptions.defaults().withBackend(KernelOptions.Backend.IOMMUFD))) {
+                throw new AssertionError("opened " + device + " through iommufd on a kernel without it");
+            } catch (DeviceException e) {
+                result("iommufd refused errno " + e.errno() + ": " + e.getMessage());
+            }
+        }
         result("cli lspci exit " + Main.run("lspci", "-vv", bdf));
         result("cli id-ctrl exit " + Main.run("nvme", bdf, "id-ctrl"));
 
@@ -79,13 +86,12 @@ public final class KernelNvmeProbe {
             handle.reset();
             result("VFIO_DEVICE_RESET done");
             badInput(handle);
-            long msixBefore = msixInterrupts(bdf);
             try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults().withInterrupts(true))) {
                 result("interrupts enabled " + driver.interruptsEnabled());
                 verify(driver, polled, "after VFIO_DEVICE_RESET");
                 writeAndVerify(driver, interrupts, "with interrupts");
+                result("vfio-msix interrupts " + msixInterrupts(bdf));   // while wired: the lines go with the vectors
             }
-            result("vfio-msix interrupts " + (msixInterrupts(bdf) - msixBefore));
         }
         binding.release(address);
         result("released " + bdf + " to " + binding.driver(address).orElse("no driver"));
@@ -120,6 +126,7 @@ public final class KernelNvmeProbe {
                 result("circle driver up: " + driver.controller().model().strip() + " serial "
                         + driver.controller().serial().strip());
                 writeAndVerify(driver, pattern, "circle");
+                result("circle vfio-msix interrupts " + msixInterrupts(other));
             }
         }
         binding.release(address);
@@ -167,7 +174,7 @@ public final class KernelNvmeProbe {
                 : " differs at byte " + mismatch));
     }
 
-    /** The MSI-X interrupts vfio-pci took for {@code bdf}: the vfio-msix lines of /proc/interrupts, every CPU. */
+    /** The MSI-X interrupts vfio-pci took for {@code bdf} since its vectors were wired: its vfio-msix lines of /proc/interrupts. */
     private static long msixInterrupts(String bdf) throws IOException {
         long total = 0;
         for (String line : Files.readAllLines(Path.of("/proc/interrupts"))) {
@@ -199,8 +206,10 @@ public final class KernelNvmeProbe {
         return spec.substring(spec.indexOf(':') + 1);
     }
 
+    /** The open descriptors but class path jars and the listing's own, "n -> target". */
     private static List<String> nonJarFds() {
-        return OpenFds.describe().stream().filter(fd -> !fd.endsWith(".jar")).toList();
+        String listing = "/proc/" + ProcessHandle.current().pid() + "/fd";
+        return OpenFds.describe().stream().filter(fd -> !fd.endsWith(".jar") && !fd.endsWith(listing)).toList();
     }
 
     private static String read(Path file) {

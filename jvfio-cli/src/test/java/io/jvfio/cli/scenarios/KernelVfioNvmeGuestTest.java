@@ -86,7 +86,7 @@ class KernelVfioNvmeGuestTest {
                 .optionalModules("iommufd")
                 .java()
                 .script(script().replace("@BDF@", bdf).replace("@PROBE_ARGS@", probeArgs)
-                        .replace("@JAVA_OPTIONS@", "-XX:TieredStopAtLevel=1"))
+                        .replace("@JAVA_OPTIONS@", "-XX:TieredStopAtLevel=1 --enable-native-access=ALL-UNNAMED"))
                 .build(dir.resolve("initramfs.img"));
         GuestOptions options = QemuGuest.options().initramfs(initramfs).memoryMiB(1536).cpus(2).intelIommu(true)
                 .sharedMemory(true).nvme(Path.of("nvme.img"), SERIAL).vfioUserDevice(server.socketPath().orElseThrow())
@@ -117,6 +117,8 @@ class KernelVfioNvmeGuestTest {
                 "pattern msix read with interrupts matches", "released " + bdf + " to nvme");
         assertThat(result.results()).as("the refusal before binding").anyMatch(r -> r.startsWith("open before binding refused")
                 && r.contains(bdf + " is bound to the driver nvme, not vfio-pci"));
+        assertThat(result.results()).as("iommufd asked for on a kernel without it").anyMatch(r -> r.startsWith("iommufd refused errno 2")
+                && r.contains("has no VFIO cdev"));
         assertThat(result.results()).as("Debian's kernel: the legacy backend").anyMatch(r -> r.startsWith("backend LEGACY no-iommu false"));
         assertThat(result.results()).as("an IOVA outside the IOMMU's ranges").anyMatch(r -> r.startsWith("dma outside ranges refused errno 22")
                 && r.contains("outside the ranges the IOMMU allows"));
@@ -129,6 +131,8 @@ class KernelVfioNvmeGuestTest {
 
         assertThat(result.results()).as("the full circle").contains("circle backend LEGACY", "pattern circle read circle matches");
         assertThat(result.results()).anyMatch(r -> r.startsWith("circle bound ") && r.endsWith("to vfio-pci (was nvme)"));
+        assertThat(result.results()).as("MSI-X interrupts of the vfio-user controller").anyMatch(r -> r.startsWith("circle vfio-msix interrupts ")
+                && Long.parseLong(r.substring("circle vfio-msix interrupts ".length())) > 0);
 
         assertThat(mismatch(polled, KernelNvmeProbe.pattern(POLLED, POLLED_LBA))).as("the polled pattern in the host's image").isEqualTo(-1);
         assertThat(mismatch(interrupts, KernelNvmeProbe.pattern(INTERRUPTS, INTERRUPT_LBA))).as("the MSI-X pattern in the host's image")
