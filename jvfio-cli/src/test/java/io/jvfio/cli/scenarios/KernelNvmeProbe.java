@@ -8,9 +8,11 @@ import io.jvfio.client.kernel.KernelOptions;
 import io.jvfio.client.kernel.KernelVfioDevice;
 import io.jvfio.client.kernel.PciAddress;
 import io.jvfio.client.kernel.VfioPciBinding;
+import io.jvfio.devices.nvme.NvmeController;
 import io.jvfio.nvme.DmaRegion;
 import io.jvfio.nvme.IoQueue;
 import io.jvfio.nvme.NvmeDriver;
+import io.jvfio.protocol.Vfio;
 import io.jvfio.testing.OpenFds;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -21,6 +23,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -42,6 +45,9 @@ public final class KernelNvmeProbe {
     /** 256 KiB per pattern: one command whose data needs a PRP list. */
     static final int PATTERN_BLOCKS = 512;
     private static final String NVME_CLASS = "0x010802";
+    /** How sysfs spells the vendor of jvfio's controller, which the full circle drives. */
+    private static final String JVFIO_VENDOR = "0x%04x".formatted(NvmeController.VENDOR_ID);
+    private static final Pattern PCI_ADDRESS = Pattern.compile("\\p{XDigit}{4}:\\p{XDigit}{2}:\\p{XDigit}{2}\\.\\p{XDigit}");
     private static final Path PCI_DEVICES = Path.of("/sys/bus/pci/devices");
 
     private KernelNvmeProbe() {}
@@ -78,14 +84,19 @@ public final class KernelNvmeProbe {
             String polled = args[1], interrupts = args[2];
             try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults())) {
                 result("driver up: " + driver.controller().model().strip() + " serial " + driver.controller().serial().strip()
-                        + ", namespace 1 of " + driver.namespace(1).sizeBlocks() + " blocks");
+                        + ", namespace 1 of " + driver.namespace(1).sizeBlocks() + " blocks, doorbells mapped "
+                        + driver.doorbellsMapped());
                 writeAndVerify(driver, polled, "polled");
                 driver.reset();
                 verify(driver, polled, "after the driver's controller reset");
             }
             handle.reset();
             result("VFIO_DEVICE_RESET done");
+            result("migration offered " + handle.probeFeature(Vfio.DEVICE_FEATURE_MIGRATION, Vfio.DEVICE_FEATURE_GET));
             badInput(handle);
+            try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults().withSharedMemory(false))) {
+                verify(driver, polled, "in memory the driver registered");
+            }
             try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults().withInterrupts(true))) {
                 result("interrupts enabled " + driver.interruptsEnabled());
                 verify(driver, polled, "after VFIO_DEVICE_RESET");
@@ -98,7 +109,9 @@ public final class KernelNvmeProbe {
 
         for (int i = 3; i < args.length; i++) {
             if (args[i].startsWith("circle=")) {
-                fullCircle(binding, bdf, args[i].substring("circle=".length()));
+                fullCircle(binding, args[i].substring("circle=".length()));
+            } else if (args[i].startsWith("group=")) {
+                groupNotViable(binding, args[i].substring("group=".length()));
             }
         }
 
@@ -110,11 +123,11 @@ public final class KernelNvmeProbe {
     }
 
     /** The other NVMe controller (the vfio-user one) bound to vfio-pci, a pattern written by MSI-X and read back polled. */
-    private static void fullCircle(VfioPciBinding binding, String bdf, String pattern) throws IOException {
+    private static void fullCircle(VfioPciBinding binding, String pattern) throws IOException {
         String other;
         try (Stream<Path> devices = Files.list(PCI_DEVICES)) {
-            other = devices.filter(d -> !d.getFileName().toString().equals(bdf) && NVME_CLASS.equals(read(d.resolve("class"))))
-                    .map(d -> d.getFileName().toString()).findFirst().orElseThrow(() -> new IOException("no second NVMe controller"));
+            other = devices.filter(d -> NVME_CLASS.equals(read(d.resolve("class"))) && JVFIO_VENDOR.equals(read(d.resolve("vendor"))))
+                    .map(d -> d.getFileName().toString()).findFirst().orElseThrow(() -> new IOException("no jvfio NVMe controller"));
         }
         PciAddress address = PciAddress.parse(other);
         Optional<String> driverBefore = binding.bind(address);
@@ -131,6 +144,28 @@ public final class KernelNvmeProbe {
         }
         binding.release(address);
         result("circle released " + other + " to " + binding.driver(address).orElse("no driver"));
+    }
+
+    /**
+     * A group that is not viable: of the devices behind {@code bridge} (one IOMMU group, as a conventional PCI bridge
+     * makes it), the first is bound to vfio-pci while the others stay with their driver; opening it is refused.
+     */
+    private static void groupNotViable(VfioPciBinding binding, String bridge) throws IOException {
+        List<String> behind;
+        try (Stream<Path> entries = Files.list(PCI_DEVICES.resolve(bridge))) {
+            behind = entries.map(p -> p.getFileName().toString()).filter(n -> PCI_ADDRESS.matcher(n).matches()).sorted().toList();
+        }
+        PciAddress address = PciAddress.parse(behind.getFirst());
+        binding.bind(address);
+        result("group of " + address + ": " + behind + ", " + address + " bound to " + binding.driver(address).orElse("no driver"));
+        try (DeviceHandle device = Devices.open(address.toString())) {
+            throw new AssertionError("opened " + device + " in a group that is not viable");
+        } catch (DeviceException e) {
+            result("group not viable refused errno " + e.errno() + ": " + e.getMessage());
+        } finally {
+            binding.release(address);
+        }
+        result("group released " + address + " to " + binding.driver(address).orElse("no driver"));
     }
 
     /** Unmapped IOVAs and memory never mapped: the backend says what is wrong before the kernel sees it. */

@@ -43,6 +43,9 @@ class KernelVfioNvmeGuestTest {
     /** Where the patterns go: LBAs that are not 4 KiB-aligned, 256 KiB each. */
     static final long POLLED_LBA = 1005, INTERRUPT_LBA = 5003, CIRCLE_LBA = 2011;
     static final String POLLED = "polled", INTERRUPTS = "msix", CIRCLE = "circle";
+    /** A conventional PCI bridge: the devices behind it share its IOMMU group. */
+    static final String BRIDGE = "0000:00:10.0";
+    static final int CONTROLLERS_BEHIND_BRIDGE = 2;
 
     private GuestToolchain toolchain;
     private Path dir;
@@ -80,17 +83,28 @@ class KernelVfioNvmeGuestTest {
     @Test
     void javaNvmeDriverDrivesControllersBoundToVfioPciBehindAnIommu() throws Exception {
         String bdf = GuestOptions.nvmeAddress(0);
-        String probeArgs = "%d:%s %d:%s circle=%d:%s".formatted(POLLED_LBA, POLLED, INTERRUPT_LBA, INTERRUPTS, CIRCLE_LBA, CIRCLE);
+        String probeArgs = "%d:%s %d:%s group=%s circle=%d:%s".formatted(POLLED_LBA, POLLED, INTERRUPT_LBA, INTERRUPTS, BRIDGE,
+                CIRCLE_LBA, CIRCLE);
         Initramfs initramfs = Initramfs.builder(toolchain)
                 .modules("nvme", "vfio_pci", "vfio_iommu_type1")
                 .optionalModules("iommufd")
                 .java()
                 .script(script().replace("@BDF@", bdf).replace("@PROBE_ARGS@", probeArgs)
+                        .replace("@CONTROLLERS@", Integer.toString(2 + CONTROLLERS_BEHIND_BRIDGE))
                         .replace("@JAVA_OPTIONS@", "-XX:TieredStopAtLevel=1 --enable-native-access=ALL-UNNAMED"))
                 .build(dir.resolve("initramfs.img"));
         GuestOptions options = QemuGuest.options().initramfs(initramfs).memoryMiB(1536).cpus(2).intelIommu(true)
                 .sharedMemory(true).nvme(Path.of("nvme.img"), SERIAL).vfioUserDevice(server.socketPath().orElseThrow())
                 .java(GuestOptions.currentClasspath()).timeout(Duration.ofSeconds(300));
+        options.extraArgs("-device", "pci-bridge,id=jvfio-bridge,chassis_nr=1,addr=" + BRIDGE.substring(8, 10));
+        for (int i = 0; i < CONTROLLERS_BEHIND_BRIDGE; i++) {
+            Path image = dir.resolve("bridged" + i + ".img");
+            try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+                f.setLength(1 << 20);
+            }
+            options.extraArgs("-drive", "file=" + toolchain.toChrootPath(image) + ",if=none,format=raw,id=jvfio-bridged" + i,
+                    "-device", "nvme,serial=JVFIOBRIDGED" + i + ",drive=jvfio-bridged" + i + ",bus=jvfio-bridge,addr=" + (i + 1) + ".0");
+        }
         GuestResult result;
         byte[] polled = new byte[KernelNvmeProbe.PATTERN_BLOCKS * KernelNvmeProbe.BLOCK_SIZE];
         byte[] interrupts = polled.clone();
@@ -114,11 +128,17 @@ class KernelVfioNvmeGuestTest {
                 "pattern polled written polled at lba " + POLLED_LBA, "pattern polled read polled matches",
                 "pattern polled read after the driver's controller reset matches", "VFIO_DEVICE_RESET done",
                 "interrupts enabled true", "pattern polled read after VFIO_DEVICE_RESET matches",
-                "pattern msix read with interrupts matches", "released " + bdf + " to nvme");
+                "pattern msix read with interrupts matches", "released " + bdf + " to nvme", "migration offered false",
+                "pattern polled read in memory the driver registered matches");
+        assertThat(result.results()).as("doorbells by stores into the mapped BAR").anyMatch(r -> r.startsWith("driver up: QEMU NVMe Ctrl")
+                && r.endsWith("doorbells mapped true"));
         assertThat(result.results()).as("the refusal before binding").anyMatch(r -> r.startsWith("open before binding refused")
                 && r.contains(bdf + " is bound to the driver nvme, not vfio-pci"));
         assertThat(result.results()).as("iommufd asked for on a kernel without it").anyMatch(r -> r.startsWith("iommufd refused errno 2")
                 && r.contains("has no VFIO cdev"));
+        assertThat(result.results()).as("a group that is not viable").anyMatch(r -> r.startsWith("group not viable refused errno 16")
+                && r.contains("is not viable") && r.contains("(nvme)"));
+        assertThat(result.results()).anyMatch(r -> r.startsWith("group released ") && r.endsWith(" to nvme"));
         assertThat(result.results()).as("Debian's kernel: the legacy backend").anyMatch(r -> r.startsWith("backend LEGACY no-iommu false"));
         assertThat(result.results()).as("an IOVA outside the IOMMU's ranges").anyMatch(r -> r.startsWith("dma outside ranges refused errno 22")
                 && r.contains("outside the ranges the IOMMU allows"));

@@ -1,7 +1,7 @@
-# KernelVfioNvmeGuestTest's guest: QEMU's NVMe controller at @BDF@ and a jvfio controller behind vfio-user-pci,
-# both first held by Linux's nvme driver, then driven from Java through vfio-pci behind the emulated Intel IOMMU
-# (KernelNvmeProbe, which binds them, runs the CLI and the NVMe driver, and gives them back). The test fills in
-# @BDF@ and @PROBE_ARGS@.
+# KernelVfioNvmeGuestTest's guest: QEMU's NVMe controller at @BDF@, a jvfio controller behind vfio-user-pci and
+# two more of QEMU's behind a PCI bridge (one IOMMU group), all first held by Linux's nvme driver, then driven from
+# Java through vfio-pci behind the emulated Intel IOMMU (KernelNvmeProbe, which binds them, runs the CLI and the
+# NVMe driver, and gives them back). The test fills in @BDF@, @CONTROLLERS@, @JAVA_OPTIONS@ and @PROBE_ARGS@.
 set -e -o pipefail
 seconds() { cut -d' ' -f1 /proc/uptime; }
 
@@ -10,7 +10,7 @@ echo "JVFIO-RESULT: kernel $(uname -r)"
 # Linux's nvme driver probes asynchronously: wait until it holds both controllers, so that the Java side meets
 # a driver to unbind rather than one still probing.
 i=0
-until [ "$(cat /sys/class/nvme/nvme*/state 2>/dev/null | grep -c live)" = 2 ]; do
+until [ "$(cat /sys/class/nvme/nvme*/state 2>/dev/null | grep -c live)" = @CONTROLLERS@ ]; do
     i=$((i + 1)); [ $i -le 600 ] || { echo "nvme controllers not live: $(cat /sys/class/nvme/nvme*/state)"; exit 2; }
     sleep 0.1
 done
