@@ -21,7 +21,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -29,16 +31,19 @@ import java.util.stream.Stream;
 /**
  * The main {@link KernelVfioNvmeGuestTest} runs inside its guest: the Java NVMe driver through the kernel backend,
  * on a PCI NVMe controller that Linux's nvme driver holds at first. Arguments: the controller's PCI address, then
- * {@code LBA:WRITER} for each pattern to write (the first polled, the second with interrupts), then optionally
- * {@code circle=LBA:WRITER}: a second NVMe controller (any other with NVMe's class code, here QEMU's vfio-user-pci
- * device of a jvfio controller served on the host) gets that pattern through the same path.
+ * {@code polled=LBA:WRITER} and {@code msix=LBA:WRITER}, the patterns to write polled and with interrupts; optionally
+ * {@code group=BRIDGE} (of the devices behind that PCI bridge, one IOMMU group, the first is bound to vfio-pci and
+ * the others left with their driver), {@code circle=LBA:WRITER} (jvfio's NVMe controller, by its vendor id — QEMU's
+ * vfio-user-pci device of a controller served on the host — gets that pattern the same way) and
+ * {@code allow-no-iommu} (the kernel's unsafe no-IOMMU mode is allowed).
  *
- * <p>Prints {@code JVFIO-RESULT:} lines: the refusal before binding; {@code jvfio lspci -vv} and
- * {@code jvfio nvme id-ctrl} of the bound controller (the CLI's main, in this JVM); the backend; patterns written,
- * read back and compared, polled and by MSI-X (with the vfio-msix interrupts counted in /proc/interrupts); a read
- * after the driver's controller reset and one after VFIO_DEVICE_RESET; the errors for an IOVA outside the IOMMU's
- * ranges and for an unmap of memory never mapped; the controllers given back to their driver; and the descriptors
- * open before and after (class path jars, which the JVM opens as it loads classes, aside).
+ * <p>Prints {@code JVFIO-RESULT:} lines: the refusal before binding; with no /dev/iommu, the refusal of iommufd;
+ * {@code jvfio lspci -vv} and {@code jvfio nvme id-ctrl} of the bound controller (the CLI's main, in this JVM); the
+ * backend; patterns written, read back and compared, polled and by MSI-X (the vfio-msix interrupts counted in
+ * /proc/interrupts), in memory the device maps and in memory the driver registers; reads after the driver's
+ * controller reset and after VFIO_DEVICE_RESET; the errors for an IOVA outside the IOMMU's ranges, an unmap of
+ * memory never mapped and a group that is not viable; the controllers given back to their driver; and the
+ * descriptors open before and after (class path jars, which the JVM opens as it loads classes, aside).
  */
 public final class KernelNvmeProbe {
     static final int BLOCK_SIZE = 512;
@@ -50,39 +55,63 @@ public final class KernelNvmeProbe {
     private static final Pattern PCI_ADDRESS = Pattern.compile("\\p{XDigit}{4}:\\p{XDigit}{2}:\\p{XDigit}{2}\\.\\p{XDigit}");
     private static final Path PCI_DEVICES = Path.of("/sys/bus/pci/devices");
 
-    private KernelNvmeProbe() {}
+    private final KernelOptions kernel;
+    private final VfioPciBinding binding;
+
+    private KernelNvmeProbe(KernelOptions kernel) {
+        this.kernel = kernel;
+        this.binding = new VfioPciBinding(kernel);
+    }
 
     public static void main(String[] args) throws Exception {
         String bdf = args[0];
+        Map<String, String> options = new HashMap<>();
+        for (int i = 1; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            options.put(eq < 0 ? args[i] : args[i].substring(0, eq), eq < 0 ? "" : args[i].substring(eq + 1));
+        }
         List<String> fdsBefore = nonJarFds();
         result("fds before " + fdsBefore.size());
-        try (DeviceHandle device = Devices.open(bdf)) {
+        KernelNvmeProbe probe = new KernelNvmeProbe(KernelOptions.defaults().withAllowNoIommu(options.containsKey("allow-no-iommu")));
+        probe.drive(bdf, options.get("polled"), options.get("msix"));
+        if (options.containsKey("group")) {
+            probe.groupNotViable(options.get("group"));
+        }
+        if (options.containsKey("circle")) {
+            probe.fullCircle(options.get("circle"));
+        }
+        List<String> fdsAfter = nonJarFds();
+        result("fds after " + fdsAfter.size());
+        if (!fdsAfter.equals(fdsBefore)) {
+            result("fds differ: before " + fdsBefore + " after " + fdsAfter);
+        }
+    }
+
+    /** Everything on the controller at {@code bdf}, from the refusal before binding to giving it back. */
+    private void drive(String bdf, String polled, String interrupts) throws Exception {
+        try (DeviceHandle device = Devices.open(bdf, kernel)) {
             throw new AssertionError("opened " + device + " before it was bound to vfio-pci");
         } catch (DeviceException e) {
             result("open before binding refused errno " + e.errno() + ": " + e.getMessage());
         }
-        VfioPciBinding binding = new VfioPciBinding(KernelOptions.defaults());
         PciAddress address = PciAddress.parse(bdf);
         Optional<String> driverBefore = binding.bind(address);
         result("bound " + bdf + " to " + binding.driver(address).orElse("no driver") + " (was "
                 + driverBefore.orElse("no driver") + ")");
-
         if (!Files.exists(Path.of("/dev/iommu"))) {
-            try (DeviceHandle device = Devices.open(bdf, KernelOptions.defaults().withBackend(KernelOptions.Backend.IOMMUFD))) {
+            try (DeviceHandle device = Devices.open(bdf, kernel.withBackend(KernelOptions.Backend.IOMMUFD))) {
                 throw new AssertionError("opened " + device + " through iommufd on a kernel without it");
             } catch (DeviceException e) {
                 result("iommufd refused errno " + e.errno() + ": " + e.getMessage());
             }
         }
-        result("cli lspci exit " + Main.run("lspci", "-vv", bdf));
-        result("cli id-ctrl exit " + Main.run("nvme", bdf, "id-ctrl"));
+        result("cli lspci exit " + cli("lspci", "-vv", bdf));
+        result("cli id-ctrl exit " + cli("nvme", bdf, "id-ctrl"));
 
-        try (DeviceHandle handle = Devices.open(bdf)) {
-            KernelVfioDevice device = (KernelVfioDevice) handle;
+        try (KernelVfioDevice device = (KernelVfioDevice) Devices.open(bdf, kernel)) {
             result("backend " + device.backend() + " no-iommu " + device.noIommu() + ": " + device);
             result("iova ranges " + device.iovaRanges());
-            String polled = args[1], interrupts = args[2];
-            try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults())) {
+            try (NvmeDriver driver = NvmeDriver.open(device, NvmeDriver.Options.defaults())) {
                 result("driver up: " + driver.controller().model().strip() + " serial " + driver.controller().serial().strip()
                         + ", namespace 1 of " + driver.namespace(1).sizeBlocks() + " blocks, doorbells mapped "
                         + driver.doorbellsMapped());
@@ -90,14 +119,16 @@ public final class KernelNvmeProbe {
                 driver.reset();
                 verify(driver, polled, "after the driver's controller reset");
             }
-            handle.reset();
+            device.reset();
             result("VFIO_DEVICE_RESET done");
-            result("migration offered " + handle.probeFeature(Vfio.DEVICE_FEATURE_MIGRATION, Vfio.DEVICE_FEATURE_GET));
-            badInput(handle);
-            try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults().withSharedMemory(false))) {
-                verify(driver, polled, "in memory the driver registered");
+            result("migration offered " + device.probeFeature(Vfio.DEVICE_FEATURE_MIGRATION, Vfio.DEVICE_FEATURE_GET));
+            badInput(device);
+            if (!device.noIommu()) {   // without an IOMMU the device reaches only memory at the IOVA of its physical address
+                try (NvmeDriver driver = NvmeDriver.open(device, NvmeDriver.Options.defaults().withSharedMemory(false))) {
+                    verify(driver, polled, "in memory the driver registered");
+                }
             }
-            try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults().withInterrupts(true))) {
+            try (NvmeDriver driver = NvmeDriver.open(device, NvmeDriver.Options.defaults().withInterrupts(true))) {
                 result("interrupts enabled " + driver.interruptsEnabled());
                 verify(driver, polled, "after VFIO_DEVICE_RESET");
                 writeAndVerify(driver, interrupts, "with interrupts");
@@ -106,24 +137,16 @@ public final class KernelNvmeProbe {
         }
         binding.release(address);
         result("released " + bdf + " to " + binding.driver(address).orElse("no driver"));
-
-        for (int i = 3; i < args.length; i++) {
-            if (args[i].startsWith("circle=")) {
-                fullCircle(binding, args[i].substring("circle=".length()));
-            } else if (args[i].startsWith("group=")) {
-                groupNotViable(binding, args[i].substring("group=".length()));
-            }
-        }
-
-        List<String> fdsAfter = nonJarFds();
-        result("fds after " + fdsAfter.size());
-        if (!fdsAfter.equals(fdsBefore)) {
-            result("fds differ: before " + fdsBefore + " after " + fdsAfter);
-        }
     }
 
-    /** The other NVMe controller (the vfio-user one) bound to vfio-pci, a pattern written by MSI-X and read back polled. */
-    private static void fullCircle(VfioPciBinding binding, String pattern) throws IOException {
+    /** Runs the CLI's main in this JVM (no-IOMMU allowed when the probe allows it); returns its exit code. */
+    private int cli(String... args) {
+        return kernel.allowNoIommu() ? Main.run(Stream.concat(Stream.of(args), Stream.of("--allow-no-iommu")).toArray(String[]::new))
+                : Main.run(args);
+    }
+
+    /** jvfio's NVMe controller (through vfio-user) bound to vfio-pci, a pattern written and read back with MSI-X. */
+    private void fullCircle(String pattern) throws IOException {
         String other;
         try (Stream<Path> devices = Files.list(PCI_DEVICES)) {
             other = devices.filter(d -> NVME_CLASS.equals(read(d.resolve("class"))) && JVFIO_VENDOR.equals(read(d.resolve("vendor"))))
@@ -133,9 +156,9 @@ public final class KernelNvmeProbe {
         Optional<String> driverBefore = binding.bind(address);
         result("circle bound " + other + " to " + binding.driver(address).orElse("no driver") + " (was "
                 + driverBefore.orElse("no driver") + ")");
-        try (DeviceHandle handle = Devices.open(other)) {
-            result("circle backend " + ((KernelVfioDevice) handle).backend());
-            try (NvmeDriver driver = NvmeDriver.open(handle, NvmeDriver.Options.defaults().withInterrupts(true))) {
+        try (KernelVfioDevice device = (KernelVfioDevice) Devices.open(other, kernel)) {
+            result("circle backend " + device.backend() + " no-iommu " + device.noIommu());
+            try (NvmeDriver driver = NvmeDriver.open(device, NvmeDriver.Options.defaults().withInterrupts(true))) {
                 result("circle driver up: " + driver.controller().model().strip() + " serial "
                         + driver.controller().serial().strip());
                 writeAndVerify(driver, pattern, "circle");
@@ -150,7 +173,7 @@ public final class KernelNvmeProbe {
      * A group that is not viable: of the devices behind {@code bridge} (one IOMMU group, as a conventional PCI bridge
      * makes it), the first is bound to vfio-pci while the others stay with their driver; opening it is refused.
      */
-    private static void groupNotViable(VfioPciBinding binding, String bridge) throws IOException {
+    private void groupNotViable(String bridge) throws IOException {
         List<String> behind;
         try (Stream<Path> entries = Files.list(PCI_DEVICES.resolve(bridge))) {
             behind = entries.map(p -> p.getFileName().toString()).filter(n -> PCI_ADDRESS.matcher(n).matches()).sorted().toList();
@@ -158,7 +181,7 @@ public final class KernelNvmeProbe {
         PciAddress address = PciAddress.parse(behind.getFirst());
         binding.bind(address);
         result("group of " + address + ": " + behind + ", " + address + " bound to " + binding.driver(address).orElse("no driver"));
-        try (DeviceHandle device = Devices.open(address.toString())) {
+        try (DeviceHandle device = Devices.open(address.toString(), kernel)) {
             throw new AssertionError("opened " + device + " in a group that is not viable");
         } catch (DeviceException e) {
             result("group not viable refused errno " + e.errno() + ": " + e.getMessage());
