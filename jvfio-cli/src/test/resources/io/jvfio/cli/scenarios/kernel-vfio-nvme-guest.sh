@@ -1,13 +1,15 @@
-# KernelVfioNvmeGuestTest's guest: QEMU's NVMe controller at @BDF@, a jvfio controller behind vfio-user-pci and
-# two more of QEMU's behind a PCI bridge (one IOMMU group), all first held by Linux's nvme driver, then driven from
-# Java through vfio-pci behind the emulated Intel IOMMU (KernelNvmeProbe, which binds them, runs the CLI and the
-# NVMe driver, and gives them back). The test fills in @BDF@, @CONTROLLERS@, @JAVA_OPTIONS@ and @PROBE_ARGS@.
+# The kernel-VFIO NVMe tests' guest: QEMU's NVMe controller at @BDF@, a jvfio controller behind vfio-user-pci (and
+# in KernelVfioNvmeGuestTest two more of QEMU's behind a PCI bridge, one IOMMU group), all first held by Linux's
+# nvme driver, then driven from Java through vfio-pci (KernelNvmeProbe, which binds them, runs the CLI and the
+# NVMe driver, and gives them back). KernelNvmeGuest fills in @BDF@, @CONTROLLERS@ (how many NVMe controllers the
+# guest has), @PRELUDE@ (shell lines of the test's own), @JAVA_OPTIONS@ and @PROBE_ARGS@.
 set -e -o pipefail
 seconds() { cut -d' ' -f1 /proc/uptime; }
 
 echo "JVFIO-RESULT: dmar $(ls /sys/class/iommu)"
 echo "JVFIO-RESULT: kernel $(uname -r)"
-# Linux's nvme driver probes asynchronously: wait until it holds both controllers, so that the Java side meets
+@PRELUDE@
+# Linux's nvme driver probes asynchronously: wait until it holds every controller, so that the Java side meets
 # a driver to unbind rather than one still probing.
 i=0
 until [ "$(cat /sys/class/nvme/nvme*/state 2>/dev/null | grep -c live)" = @CONTROLLERS@ ]; do
