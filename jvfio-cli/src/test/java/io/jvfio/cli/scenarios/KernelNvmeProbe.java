@@ -191,16 +191,21 @@ public final class KernelNvmeProbe {
         result("group released " + address + " to " + binding.driver(address).orElse("no driver"));
     }
 
-    /** Unmapped IOVAs and memory never mapped: the backend says what is wrong before the kernel sees it. */
-    private static void badInput(DeviceHandle handle) throws IOException {
+    /**
+     * Unmapped IOVAs and memory never mapped: the backend says what is wrong before the kernel sees it. Without an
+     * IOMMU there are no ranges (a buffer's IOVA is its physical address, whatever was asked for).
+     */
+    private static void badInput(KernelVfioDevice device) throws IOException {
         long msiWindow = 0xFEE0_0000L;   // x86's interrupt window: never an IOVA for DMA
-        try (var buffer = handle.allocateDma(msiWindow, 4096)) {
-            result("mapped DMA at 0x" + Long.toHexString(buffer.iova()) + ", which the IOMMU reserves");
-        } catch (DeviceException e) {
-            result("dma outside ranges refused errno " + e.errno() + ": " + e.getMessage());
+        if (!device.noIommu()) {
+            try (var buffer = device.allocateDma(msiWindow, 4096)) {
+                result("mapped DMA at 0x" + Long.toHexString(buffer.iova()) + ", which the IOMMU reserves");
+            } catch (DeviceException e) {
+                result("dma outside ranges refused errno " + e.errno() + ": " + e.getMessage());
+            }
         }
         try {
-            handle.dmaUnmap(0x4000_0000L, 4096);
+            device.dmaUnmap(0x4000_0000L, 4096);
             result("unmapped memory never mapped");
         } catch (DeviceException e) {
             result("unmap never mapped refused errno " + e.errno() + ": " + e.getMessage());
