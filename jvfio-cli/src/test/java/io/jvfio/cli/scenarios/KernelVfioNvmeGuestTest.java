@@ -13,7 +13,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Java NVMe driver through the kernel's VFIO, in one boot (about 45 s under TCG) of a q35 guest with an
+ * The Java NVMe driver through the kernel's VFIO, in one boot (20–45 s under TCG) of a q35 guest with an
  * emulated Intel IOMMU (caching mode), Debian's kernel — the legacy container and group: it has no iommufd — and
  * this test's JDK and class path over 9p ({@link KernelNvmeGuest}). Linux's nvme driver holds every NVMe controller
  * at first: QEMU's own ({@code -device nvme} on an image file); jvfio's, served by this test and reached through
