@@ -1,8 +1,9 @@
-# The kernel-VFIO NVMe tests' guest: QEMU's NVMe controller at @BDF@, a jvfio controller behind vfio-user-pci (and
-# in KernelVfioNvmeGuestTest two more of QEMU's behind a PCI bridge, one IOMMU group), all first held by Linux's
-# nvme driver, then driven from Java through vfio-pci (KernelNvmeProbe, which binds them, runs the CLI and the
-# NVMe driver, and gives them back). KernelNvmeGuest fills in @BDF@, @CONTROLLERS@ (how many NVMe controllers the
-# guest has), @PRELUDE@ (shell lines of the test's own), @JAVA_OPTIONS@ and @PROBE_ARGS@.
+# The kernel-VFIO NVMe tests' guest: QEMU's NVMe controller, a jvfio controller behind vfio-user-pci (and in
+# KernelVfioNvmeGuestTest two more of QEMU's behind a PCI bridge, one IOMMU group), all first held by Linux's nvme
+# driver, then driven from Java through vfio-pci (KernelNvmeProbe, which binds them, runs the CLI and the NVMe
+# driver, and gives them back). KernelNvmeGuest fills in the placeholders below (no others in this comment, which
+# would be filled in too): the controller's address, how many NVMe controllers the guest has, shell lines of the
+# test's own, the JVM's options and the probe's arguments.
 set -e -o pipefail
 seconds() { cut -d' ' -f1 /proc/uptime; }
 
