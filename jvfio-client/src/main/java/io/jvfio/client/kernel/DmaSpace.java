@@ -16,6 +16,9 @@ interface DmaSpace extends AutoCloseable {
 
     void unmap(long iova, long size) throws KernelVfioException;
 
+    /** Which userspace interface the space is reached through (no-IOMMU: the legacy container). */
+    KernelOptions.Backend backend();
+
     /** True without an IOMMU: nothing is mapped, the device sees physical addresses. */
     default boolean physical() {
         return false;
@@ -38,6 +41,10 @@ interface DmaSpace extends AutoCloseable {
 
             public void unmap(long iova, long size) throws KernelVfioException {
                 container.unmapDma(iova, size);
+            }
+
+            public KernelOptions.Backend backend() {
+                return KernelOptions.Backend.LEGACY;
             }
 
             public void close() {
@@ -66,6 +73,10 @@ interface DmaSpace extends AutoCloseable {
                 iommufd.unmap(ioas, iova, size);
             }
 
+            public KernelOptions.Backend backend() {
+                return KernelOptions.Backend.IOMMUFD;
+            }
+
             public void close() {
                 iommufd.close();
             }
@@ -89,6 +100,10 @@ interface DmaSpace extends AutoCloseable {
             }
 
             public void unmap(long iova, long size) {
+            }
+
+            public KernelOptions.Backend backend() {
+                return KernelOptions.Backend.LEGACY;
             }
 
             public boolean physical() {

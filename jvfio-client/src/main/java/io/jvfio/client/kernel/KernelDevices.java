@@ -47,7 +47,7 @@ public final class KernelDevices {
                 }
             }
             if (options.backend() == KernelOptions.Backend.IOMMUFD) {
-                throw new KernelVfioException(Errno.ENOENT, address + " has no VFIO cdev (nothing in "
+                throw new KernelVfioException(Errno.ENOENT, address + " has no VFIO cdev (no device number in "
                         + sysfs.deviceDir(address).resolve("vfio-dev") + "): the kernel needs CONFIG_VFIO_DEVICE_CDEV, and "
                         + "no-IOMMU devices have none; use the legacy backend");
             }

@@ -104,6 +104,11 @@ public final class KernelVfioDevice implements DeviceHandle {
         return dma.ranges();
     }
 
+    /** Which userspace interface carries the device: the legacy container and group, or iommufd. */
+    public KernelOptions.Backend backend() {
+        return dma.backend();
+    }
+
     /** Whether the device runs without an IOMMU (IOVAs are physical addresses). */
     public boolean noIommu() {
         return dma.physical();

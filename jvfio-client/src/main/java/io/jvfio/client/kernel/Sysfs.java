@@ -111,14 +111,19 @@ final class Sysfs {
         return members;
     }
 
-    /** The name of the device's VFIO cdev ("vfio3"), if the kernel made one (CONFIG_VFIO_DEVICE_CDEV). */
+    /**
+     * The name of the device's VFIO cdev ("vfio3"), if the kernel made one (CONFIG_VFIO_DEVICE_CDEV). Every vfio
+     * device has its vfio-dev/vfioN in sysfs; only a cdev has a device number there ({@code dev}, "major:minor"):
+     * Debian's 6.12 lists vfio-dev/vfio0 and makes no /dev/vfio/devices/vfio0.
+     */
     Optional<String> vfioCdev(PciAddress address) throws IOException {
         Path dir = deviceDir(address).resolve("vfio-dev");
         if (!Files.isDirectory(dir)) {
             return Optional.empty();
         }
         try (Stream<Path> entries = Files.list(dir)) {
-            return entries.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("vfio")).sorted().findFirst();
+            return entries.filter(p -> p.getFileName().toString().startsWith("vfio") && Files.isRegularFile(p.resolve("dev")))
+                    .map(p -> p.getFileName().toString()).sorted().findFirst();
         }
     }
 

@@ -48,9 +48,20 @@ final class FakeSysfs {
         return this;
     }
 
+    /** A VFIO cdev: vfio-dev/NAME with its device number. */
     FakeSysfs cdev(String bdf, String name) throws IOException {
-        Files.createDirectories(deviceDir(bdf).resolve("vfio-dev").resolve(name));
+        Files.writeString(vfioDev(bdf, name).resolve("dev"), "511:0\n");
         return this;
+    }
+
+    /** vfio-dev/NAME without a device number: what a kernel without CONFIG_VFIO_DEVICE_CDEV shows. */
+    FakeSysfs vfioDevWithoutCdev(String bdf, String name) throws IOException {
+        vfioDev(bdf, name);
+        return this;
+    }
+
+    private Path vfioDev(String bdf, String name) throws IOException {
+        return Files.createDirectories(deviceDir(bdf).resolve("vfio-dev").resolve(name));
     }
 
     /** A device node under /dev (a plain file). */

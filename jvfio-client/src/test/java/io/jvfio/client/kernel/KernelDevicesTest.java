@@ -125,6 +125,15 @@ class KernelDevicesTest {
     }
 
     @Test
+    void aVfioDevEntryWithoutADeviceNumberIsNoCdev() throws Exception {
+        fake.device(BDF, "vfio-pci", 7).vfioDevWithoutCdev(BDF, "vfio0").node("iommu");
+        // AUTO: /dev/iommu is there, but no cdev: the legacy path, which finds no container.
+        assertRefused(() -> KernelDevices.open(ADDRESS, fake.options()), Errno.ENOENT, "no VFIO on this system");
+        assertRefused(() -> KernelDevices.open(ADDRESS, fake.options().withBackend(KernelOptions.Backend.IOMMUFD)),
+                Errno.ENOENT, "has no VFIO cdev", "CONFIG_VFIO_DEVICE_CDEV");
+    }
+
+    @Test
     void aGroupThatIsNotViableListsItsOtherDevices() throws Exception {
         fake.device(BDF, "vfio-pci", 7).device("0000:00:04.1", "snd_hda_intel", 7).device("0000:00:04.2", null, 7);
         assertThat(KernelDevices.notViable(new Sysfs(fake.options()), ADDRESS, 7)).isEqualTo(

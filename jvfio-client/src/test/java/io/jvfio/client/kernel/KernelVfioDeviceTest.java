@@ -45,6 +45,10 @@ class KernelVfioDeviceTest {
             calls.add("unmap 0x%x+0x%x".formatted(iova, size));
         }
 
+        public KernelOptions.Backend backend() {
+            return KernelOptions.Backend.LEGACY;
+        }
+
         public void close() {
             closed = true;
         }
