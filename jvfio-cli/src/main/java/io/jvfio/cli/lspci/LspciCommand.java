@@ -94,7 +94,7 @@ public final class LspciCommand implements Callable<Integer> {
     record Snapshot(DeviceInfo info, List<RegionLine> regions, List<IrqLine> irqs, byte[] config,
                     int serverMinor, VersionCapabilities serverCaps) {}
 
-    /** One region's info, or why it could not be had. */
+    /** One region's info, or why it could not be had; neither for the VGA region of a device that has none. */
     record RegionLine(int index, RegionInfo info, boolean fd, String error) {}
 
     /** One interrupt index's info, or why it could not be had. */
@@ -149,7 +149,9 @@ public final class LspciCommand implements Callable<Integer> {
                 if (!device.isConnected()) {
                     throw e;
                 }
-                regions.add(new RegionLine(i, null, false, e.getMessage()));
+                // vfio-pci answers EINVAL for the VGA region of a device that has none: absent, not broken.
+                boolean noVga = i == Vfio.PCI_VGA_REGION_INDEX && e.errno() == Errno.EINVAL;
+                regions.add(new RegionLine(i, null, false, noVga ? null : e.getMessage()));
             }
         }
         List<IrqLine> irqs = new ArrayList<>();
@@ -220,7 +222,7 @@ public final class LspciCommand implements Callable<Integer> {
         for (RegionLine r : s.regions()) {
             out.append("\tRegion %d %s: ".formatted(r.index(), regionName(r.index())));
             if (r.info() == null) {
-                out.append("error: ").append(r.error()).append('\n');
+                out.append(r.error() == null ? "absent (not a VGA device)" : "error: " + r.error()).append('\n');
                 continue;
             }
             RegionInfo ri = r.info();
