@@ -1,6 +1,8 @@
 package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.Faults;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.PeerCredentials;
 import io.jvfio.protocol.ArgSz;
@@ -73,6 +75,8 @@ final class CommandHandlers {
     private final Supplier<PeerCredentials> peer;
     /** The device's migration, or null when it cannot be migrated. */
     private final DeviceMigration migration;
+    /** The server's injected faults, asked at every region access. */
+    private final Faults faults;
     /** Fds that go with the current reply (a region's mmap fd). */
     private final List<Fd> replyFds = new ArrayList<>(1);
     // Views the hot path reuses (slices handed to the device would otherwise be allocated).
@@ -100,6 +104,12 @@ final class CommandHandlers {
 
     CommandHandlers(VfioDevice device, ServerOptions options, StatsCounters stats, DmaSpace dma, MessageDma messageDma,
                     OffSessionThread offThread, Supplier<PeerCredentials> peer) {
+        this(device, options, stats, dma, messageDma, offThread, peer, new Faults());
+    }
+
+    CommandHandlers(VfioDevice device, ServerOptions options, StatsCounters stats, DmaSpace dma, MessageDma messageDma,
+                    OffSessionThread offThread, Supplier<PeerCredentials> peer, Faults faults) {
+        this.faults = faults;
         this.device = device;
         this.options = options;
         this.stats = stats;
@@ -177,16 +187,21 @@ final class CommandHandlers {
         checkRegion(RegionAccess.region(p));
         long count = RegionAccess.count(p);
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), count);
-        device.regionRead(RegionAccess.region(p), RegionAccess.offset(p),
-                readData.of(reply, count));
+        MemorySegment data = readData.of(reply, count);
+        if (injectedFault(RegionAccess.region(p), RegionAccess.offset(p), count, false, data)) {
+            return RegionAccess.SIZE + count;
+        }
+        device.regionRead(RegionAccess.region(p), RegionAccess.offset(p), data);
         return RegionAccess.SIZE + count;
     }
 
     private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
         RegionAccess.validate(p, options.maxDataXferSize(), true);
         checkRegion(RegionAccess.region(p));
-        device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p),
-                writeData.of(p, RegionAccess.count(p)));
+        if (!injectedFault(RegionAccess.region(p), RegionAccess.offset(p), RegionAccess.count(p), true, null)) {
+            device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p),
+                    writeData.of(p, RegionAccess.count(p)));
+        }
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), RegionAccess.count(p));
         return RegionAccess.SIZE;
     }
@@ -202,6 +217,37 @@ final class CommandHandlers {
             done++;
         }
         return encode(new RegionWriteMultiReply(done), reply);
+    }
+
+    /**
+     * Applies the fault a rule fires on this access, if any: fails it with an errno, delays it, or
+     * (all ones) fills {@code readData} with 0xff / drops the write. Whether the device must be skipped.
+     */
+    private boolean injectedFault(int region, long offset, long count, boolean write, MemorySegment readData)
+            throws ProtocolException {
+        FaultAction action = faults.onRegionAccess(region, offset, count, write);
+        switch (action) {
+            case null -> {
+                return false;
+            }
+            case FaultAction.FailAccess fail -> throw new ProtocolException(fail.errno(),
+                    "injected fault: region %d %s at 0x%x".formatted(region, write ? "write" : "read", offset));
+            case FaultAction.AllOnes ignored -> {
+                if (readData != null) {
+                    readData.fill((byte) 0xff);
+                }
+                return true;
+            }
+            case FaultAction.Delay delay -> {
+                try {
+                    Thread.sleep(delay.delay());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return false;
+            }
+            default -> throw new IllegalStateException("not a region access action: " + action);
+        }
     }
 
     /** EINVAL for a region index the device does not have (the u32 may even read as negative). */

@@ -1,0 +1,41 @@
+package io.jvfio.server.faults;
+
+import java.time.Duration;
+
+/** What a fired rule does. Which actions fit which {@link FaultMatch} is checked by {@link FaultRule}. */
+public sealed interface FaultAction {
+    /** The region access is answered with {@code errno} and never reaches the device. */
+    record FailAccess(int errno) implements FaultAction {
+        public FailAccess {
+            if (errno <= 0) {
+                throw new IllegalArgumentException("errno must be positive, not " + errno);
+            }
+        }
+    }
+
+    /**
+     * As after a surprise removal: a read returns all ones, a write is dropped; the device sees neither.
+     */
+    record AllOnes() implements FaultAction {}
+
+    /** The region access is handled {@code delay} late (the session waits; later messages queue behind it). */
+    record Delay(Duration delay) implements FaultAction {
+        public Delay {
+            if (delay.isNegative()) {
+                throw new IllegalArgumentException("negative delay " + delay);
+            }
+        }
+    }
+
+    /** The interrupt is not delivered (and not left pending). */
+    record DropInterrupt() implements FaultAction {}
+
+    /** The interrupt is delivered {@code extra} more times (an eventfd adds them up). */
+    record RepeatInterrupt(int extra) implements FaultAction {
+        public RepeatInterrupt {
+            if (extra < 1) {
+                throw new IllegalArgumentException("repeat needs extra >= 1, not " + extra);
+            }
+        }
+    }
+}
