@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Faults injected from Java into a served device, seen by a client over the socket: region
- * accesses that fail, read all ones or wait; interrupts dropped or repeated. The base class checks
+ * accesses that fail, read all ones, wait or hang up; interrupts dropped or repeated. The base class checks
  * that no fd outlives a test.
  */
 class FaultInjectionTest extends ServerTestBase {
@@ -94,6 +94,20 @@ class FaultInjectionTest extends ServerTestBase {
 
         server.faults().clear();
         assertThat(c.read(BAR0, 0, 4)).as("back: the lost write left the device as it was").containsExactly(DATA);
+    }
+
+    @Test
+    void aDroppedConnectionEndsTheSessionAndTheNextClientIsServed() throws Exception {
+        start();
+        TestPeer c = client();
+        server.faults().add(FaultRule.on("hang-up", bar0(0x100, 0x104, FaultMatch.Direction.READ),
+                new FaultAction.DropConnection()).times(1));
+        c.send(Command.REGION_READ, TestPeer.regionRead(BAR0, 0x100, 4));
+        assertThat(c.serverHungUp()).isTrue();
+        assertThat(server.faults().log()).extracting(FaultFiring::ruleId).containsExactly("hang-up");
+
+        TestPeer next = client();
+        assertThat(next.read(BAR0, 0x100, 4)).as("the rule is spent").containsExactly(0, 0, 0, 0);
     }
 
     @Test

@@ -27,6 +27,12 @@ public sealed interface FaultAction {
         }
     }
 
+    /**
+     * The server hangs up on the client instead of answering the access (the device stays; the next
+     * client is served).
+     */
+    record DropConnection() implements FaultAction {}
+
     /** The interrupt is not delivered (and not left pending). */
     record DropInterrupt() implements FaultAction {}
 

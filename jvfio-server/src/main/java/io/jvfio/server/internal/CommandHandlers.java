@@ -182,7 +182,7 @@ final class CommandHandlers {
     }
 
     // The hot path: no allocation. The device reads straight into the reply buffer.
-    private long regionRead(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+    private long regionRead(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         RegionAccess.validate(p, options.maxDataXferSize(), false);
         checkRegion(RegionAccess.region(p));
         long count = RegionAccess.count(p);
@@ -195,7 +195,7 @@ final class CommandHandlers {
         return RegionAccess.SIZE + count;
     }
 
-    private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+    private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         RegionAccess.validate(p, options.maxDataXferSize(), true);
         checkRegion(RegionAccess.region(p));
         if (!injectedFault(RegionAccess.region(p), RegionAccess.offset(p), RegionAccess.count(p), true, null)) {
@@ -220,11 +220,11 @@ final class CommandHandlers {
     }
 
     /**
-     * Applies the fault a rule fires on this access, if any: fails it with an errno, delays it, or
-     * (all ones) fills {@code readData} with 0xff / drops the write. Whether the device must be skipped.
+     * Applies the fault a rule fires on this access, if any: fails it with an errno, delays it, hangs
+     * up, or (all ones) fills {@code readData} with 0xff / drops the write. Whether the device must be skipped.
      */
     private boolean injectedFault(int region, long offset, long count, boolean write, MemorySegment readData)
-            throws ProtocolException {
+            throws ProtocolException, IOException {
         FaultAction action = faults.onRegionAccess(region, offset, count, write);
         switch (action) {
             case null -> {
@@ -246,6 +246,8 @@ final class CommandHandlers {
                 }
                 return false;
             }
+            case FaultAction.DropConnection ignored -> throw new IOException(
+                    "injected fault: connection dropped at region %d 0x%x".formatted(region, offset));
             default -> throw new IllegalStateException("not a region access action: " + action);
         }
     }
