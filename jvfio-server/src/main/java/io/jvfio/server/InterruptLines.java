@@ -9,6 +9,7 @@ import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.Faults;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -232,7 +233,7 @@ public final class InterruptLines {
     /** Makes every delivery from now on ask {@code faults} first (drop or repeat an interrupt). */
     public void attachFaults(Faults faults) {
         synchronized (lock) {
-            this.faults = java.util.Objects.requireNonNull(faults, "faults");
+            this.faults = Objects.requireNonNull(faults, "faults");
         }
     }
 

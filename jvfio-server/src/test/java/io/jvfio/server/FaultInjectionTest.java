@@ -38,6 +38,19 @@ class FaultInjectionTest extends ServerTestBase {
         return e.await(Duration.ZERO) ? e.read() : 0;
     }
 
+    private static List<Integer> failingReads(TestPeer c, long offset, int n) throws Exception {
+        List<Integer> failed = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            try (TestPeer.Msg m = c.replyTo(c.send(Command.REGION_READ, TestPeer.regionRead(BAR0, offset, 4)))) {
+                if (m.error() != 0) {
+                    assertThat(m.error()).isEqualTo(Errno.EIO);
+                    failed.add(i);
+                }
+            }
+        }
+        return failed;
+    }
+
     private EventFd wireMsixVector(TestPeer c, int vector) throws Exception {
         EventFd e = closeLater(EventFd.create());
         c.call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(MSIX, Vfio.IRQ_SET_ACTION_TRIGGER, vector, 1), e.fd()).close();
@@ -143,19 +156,6 @@ class FaultInjectionTest extends ServerTestBase {
         }
         assertThat(runs.get(1)).isEqualTo(runs.get(0)).isNotEmpty();
         assertThat(runs.get(0).size()).isLessThan(40);
-    }
-
-    private static List<Integer> failingReads(TestPeer c, long offset, int n) throws Exception {
-        List<Integer> failed = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            try (TestPeer.Msg m = c.replyTo(c.send(Command.REGION_READ, TestPeer.regionRead(BAR0, offset, 4)))) {
-                if (m.error() != 0) {
-                    assertThat(m.error()).isEqualTo(Errno.EIO);
-                    failed.add(i);
-                }
-            }
-        }
-        return failed;
     }
 
     @Test

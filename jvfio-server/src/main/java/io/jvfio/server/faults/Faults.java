@@ -129,34 +129,25 @@ public final class Faults {
      * with no rule armed, one volatile read.
      */
     public FaultAction onRegionAccess(int region, long offset, long count, boolean write) {
-        Armed[] rules = armed;
-        if (rules.length == 0) {
-            return null;
-        }
-        synchronized (lock) {
-            long now = System.nanoTime();
-            for (Armed a : armed) { // re-read under the lock: a rule removed meanwhile is not asked
-                if (a.rule.match() instanceof FaultMatch.RegionAccess m && m.matches(region, offset, count, write)
-                        && fired(a, now)) {
-                    record(a, "region %d %s 0x%x+%d".formatted(region, write ? "write" : "read", offset, count));
-                    return a.rule.action();
-                }
-            }
-            return null;
-        }
+        return armed.length == 0 ? null : ask(false, region, offset, count, write);
     }
 
     /** Asks the rules about an interrupt on {@code vector} of irq {@code index}; the action of the rule that fired, or null. */
     public FaultAction onInterrupt(int index, int vector) {
-        Armed[] rules = armed;
-        if (rules.length == 0) {
-            return null;
-        }
+        return armed.length == 0 ? null : ask(true, index, vector, 0, false);
+    }
+
+    /** One ask of the rules: an interrupt ({@code index}, vector {@code at}) or a region access. */
+    private FaultAction ask(boolean interrupt, int index, long at, long count, boolean write) {
         synchronized (lock) {
             long now = System.nanoTime();
             for (Armed a : armed) { // re-read under the lock: a rule removed meanwhile is not asked
-                if (a.rule.match() instanceof FaultMatch.Interrupt m && m.matches(index, vector) && fired(a, now)) {
-                    record(a, "irq %d/%d".formatted(index, vector));
+                boolean matches = interrupt
+                        ? a.rule.match() instanceof FaultMatch.Interrupt m && m.matches(index, (int) at)
+                        : a.rule.match() instanceof FaultMatch.RegionAccess m && m.matches(index, at, count, write);
+                if (matches && fired(a, now)) {
+                    record(a, interrupt ? "irq %d/%d".formatted(index, at)
+                            : "region %d %s 0x%x+%d".formatted(index, write ? "write" : "read", at, count));
                     return a.rule.action();
                 }
             }

@@ -1,8 +1,6 @@
 package io.jvfio.server.internal;
 
 import io.jvfio.linux.Errno;
-import io.jvfio.server.faults.FaultAction;
-import io.jvfio.server.faults.Faults;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.PeerCredentials;
 import io.jvfio.protocol.ArgSz;
@@ -43,6 +41,8 @@ import io.jvfio.server.ServerOptions;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.Faults;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
@@ -226,10 +226,10 @@ final class CommandHandlers {
     private boolean injectedFault(int region, long offset, long count, boolean write, MemorySegment readData)
             throws ProtocolException, IOException {
         FaultAction action = faults.onRegionAccess(region, offset, count, write);
+        if (action == null) {
+            return false; // the usual case: no rule fired
+        }
         switch (action) {
-            case null -> {
-                return false;
-            }
             case FaultAction.FailAccess fail -> throw new ProtocolException(fail.errno(),
                     "injected fault: region %d %s at 0x%x".formatted(region, write ? "write" : "read", offset));
             case FaultAction.AllOnes ignored -> {
