@@ -143,8 +143,8 @@ public final class Faults {
             long now = System.nanoTime();
             for (Armed a : armed) { // re-read under the lock: a rule removed meanwhile is not asked
                 boolean matches = interrupt
-                        ? a.rule.match() instanceof FaultMatch.Interrupt m && m.matches(index, (int) at)
-                        : a.rule.match() instanceof FaultMatch.RegionAccess m && m.matches(index, at, count, write);
+                        ? a.rule.match() instanceof FaultMatch.Interrupt irq && irq.matches(index, (int) at)
+                        : a.rule.match() instanceof FaultMatch.RegionAccess access && access.matches(index, at, count, write);
                 if (matches && fired(a, now)) {
                     record(a, interrupt ? "irq %d/%d".formatted(index, at)
                             : "region %d %s 0x%x+%d".formatted(index, write ? "write" : "read", at, count));
