@@ -235,6 +235,18 @@ public final class InterruptLines {
         synchronized (lock) {
             this.faults = Objects.requireNonNull(faults, "faults");
         }
+        faults.connectInterrupts(this::raiseIfPresent);
+    }
+
+    /** A rule's {@link FaultAction.RaiseInterrupt}: like {@link #trigger}, but a missing vector is no error. */
+    private boolean raiseIfPresent(int index, int vector) {
+        synchronized (lock) {
+            if (index >= INDEX_COUNT || vector >= lines[index].length) {
+                return false;
+            }
+            fireLocked(index, vector, lines[index][vector]);
+            return true;
+        }
     }
 
     private void fireLocked(int index, int vector, Line line) {

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Faults injected from Java into a served device, seen by a client over the socket: region
- * accesses that fail, read all ones, wait or hang up; interrupts dropped or repeated. The base class checks
+ * accesses that fail, read all ones, wait, hang up or raise an interrupt; interrupts dropped or repeated. The base class checks
  * that no fd outlives a test.
  */
 class FaultInjectionTest extends ServerTestBase {
@@ -156,6 +156,30 @@ class FaultInjectionTest extends ServerTestBase {
         }
         assertThat(runs.get(1)).isEqualTo(runs.get(0)).isNotEmpty();
         assertThat(runs.get(0).size()).isLessThan(40);
+    }
+
+    @Test
+    void anAccessCanRaiseTheErrAndReqInterrupts() throws Exception {
+        start();
+        TestPeer c = client();
+        EventFd err = closeLater(EventFd.create());
+        EventFd req = closeLater(EventFd.create());
+        c.call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(Vfio.PCI_ERR_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 1), err.fd()).close();
+        c.call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(Vfio.PCI_REQ_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 0, 1), req.fd()).close();
+        server.faults().add(FaultRule.on("aer", bar0(0x80, 0x84, FaultMatch.Direction.WRITE),
+                new FaultAction.RaiseInterrupt(Vfio.PCI_ERR_IRQ_INDEX, 0)).times(1));
+        server.faults().add(FaultRule.on("unplug", bar0(0x90, 0x94, FaultMatch.Direction.READ),
+                new FaultAction.RaiseInterrupt(Vfio.PCI_REQ_IRQ_INDEX, 0)).times(1));
+
+        c.write(BAR0, 0x80, DATA);
+        assertThat(fired(err)).isEqualTo(1);
+        assertThat(fired(req)).isZero();
+        assertThat(c.read(BAR0, 0x80, 4)).as("the write reached the device").containsExactly(DATA);
+        c.read(BAR0, 0x90, 4);
+        assertThat(fired(req)).isEqualTo(1);
+        c.write(BAR0, 0x80, DATA);
+        assertThat(fired(err)).as("spent").isZero();
+        assertThat(server.faults().log()).extracting(FaultFiring::ruleId).containsExactly("aer", "unplug");
     }
 
     @Test

@@ -33,6 +33,19 @@ public sealed interface FaultAction {
      */
     record DropConnection() implements FaultAction {}
 
+    /**
+     * The access goes on as usual, and the device raises vector {@code vector} of irq {@code index}
+     * with it: the ERR irq (an AER error), the REQ irq (the client is asked to release the device),
+     * or a spurious MSI/MSI-X vector. Nothing happens if the device has no such vector.
+     */
+    record RaiseInterrupt(int index, int vector) implements FaultAction {
+        public RaiseInterrupt {
+            if (index < 0 || vector < 0) {
+                throw new IllegalArgumentException("irq index %d, vector %d".formatted(index, vector));
+            }
+        }
+    }
+
     /** The interrupt is not delivered (and not left pending). */
     record DropInterrupt() implements FaultAction {}
 

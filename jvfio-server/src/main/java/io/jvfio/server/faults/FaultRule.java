@@ -33,7 +33,8 @@ public record FaultRule(String id, FaultMatch match, FaultFrequency frequency, l
             throw new IllegalArgumentException("rule %s: window must be positive, not %s".formatted(id, window));
         }
         boolean accessAction = action instanceof FaultAction.FailAccess || action instanceof FaultAction.AllOnes
-                || action instanceof FaultAction.Delay || action instanceof FaultAction.DropConnection;
+                || action instanceof FaultAction.Delay || action instanceof FaultAction.DropConnection
+                || action instanceof FaultAction.RaiseInterrupt;
         if (accessAction != match instanceof FaultMatch.RegionAccess) {
             throw new IllegalArgumentException("rule %s: action %s does not apply to %s".formatted(id, action, match));
         }

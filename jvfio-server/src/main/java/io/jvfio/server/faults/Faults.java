@@ -29,6 +29,15 @@ public final class Faults {
     private volatile Armed[] armed = NONE;
     private final ArrayDeque<FaultFiring> log = new ArrayDeque<>();
     private long firedTotal;
+    /** Raises a device's interrupts for {@link FaultAction.RaiseInterrupt}; none until a device connects one. */
+    private volatile InterruptSink interrupts;
+
+    /** How a rule's action reaches the device's interrupts (a {@code PciDevice}'s {@code InterruptLines}). */
+    @FunctionalInterface
+    public interface InterruptSink {
+        /** Raises {@code vector} of irq {@code index}; false if the device has no such vector. */
+        boolean raise(int index, int vector);
+    }
 
     /** A rule's run-time state: its matches and firings so far, its generator, when it was added. */
     private static final class Armed {
@@ -69,6 +78,20 @@ public final class Faults {
             }
             return fire;
         }
+    }
+
+    /** Lets {@link FaultAction.RaiseInterrupt} raise the device's interrupts through {@code sink}. */
+    public void connectInterrupts(InterruptSink sink) {
+        interrupts = sink;
+    }
+
+    /**
+     * Carries out a {@link FaultAction.RaiseInterrupt}: whether the device raised it. Called outside
+     * the registry's lock, since delivery asks the rules again.
+     */
+    public boolean raise(FaultAction.RaiseInterrupt action) {
+        InterruptSink sink = interrupts;
+        return sink != null && sink.raise(action.index(), action.vector());
     }
 
     /** Arms {@code rule}; its counts and generator start now. */

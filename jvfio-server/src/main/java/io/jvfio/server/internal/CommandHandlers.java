@@ -221,7 +221,8 @@ final class CommandHandlers {
 
     /**
      * Applies the fault a rule fires on this access, if any: fails it with an errno, delays it, hangs
-     * up, or (all ones) fills {@code readData} with 0xff / drops the write. Whether the device must be skipped.
+     * up, raises an interrupt with it, or (all ones) fills {@code readData} with 0xff / drops the
+     * write. Whether the device must be skipped.
      */
     private boolean injectedFault(int region, long offset, long count, boolean write, MemorySegment readData)
             throws ProtocolException, IOException {
@@ -244,6 +245,10 @@ final class CommandHandlers {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
+                return false;
+            }
+            case FaultAction.RaiseInterrupt raise -> {
+                faults.raise(raise);
                 return false;
             }
             case FaultAction.DropConnection ignored -> throw new IOException(
