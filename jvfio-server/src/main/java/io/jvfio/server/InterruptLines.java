@@ -5,8 +5,11 @@ import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.Faults;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -23,6 +26,8 @@ public final class InterruptLines {
     private final Line[][] lines = new Line[INDEX_COUNT][];
     private boolean intxAsserted;
     private final Object lock = new Object();
+    /** Asked before each delivery (guarded by {@code lock}); an empty registry until a server attaches its own. */
+    private Faults faults = new Faults();
 
     private static final class Line {
         EventFd trigger;
@@ -225,22 +230,56 @@ public final class InterruptLines {
         }
     }
 
+    /** Makes every delivery from now on ask {@code faults} first (drop or repeat an interrupt). */
+    public void attachFaults(Faults faults) {
+        synchronized (lock) {
+            this.faults = Objects.requireNonNull(faults, "faults");
+        }
+        faults.connectInterrupts(this::raiseIfPresent);
+    }
+
+    /** A rule's {@link FaultAction.RaiseInterrupt}: like {@link #trigger}, but a missing vector is no error. */
+    private boolean raiseIfPresent(int index, int vector) {
+        synchronized (lock) {
+            if (index >= INDEX_COUNT || vector >= lines[index].length) {
+                return false;
+            }
+            fireLocked(index, vector, lines[index][vector]);
+            return true;
+        }
+    }
+
     private void fireLocked(int index, int vector, Line line) {
         if (line.masked) {
             line.pending = true;
             return;
         }
         line.pending = false;
+        if (line.trigger == null) {
+            if (index == INTX) {
+                line.masked = true; // automasked until the client's UNMASK
+            }
+            return;
+        }
+        int signals = 1;
+        switch (faults.onInterrupt(index, vector)) {
+            case null -> {}
+            case FaultAction.DropInterrupt ignored -> {
+                return; // lost on the way: not pending, and INTx not automasked, as if never raised
+            }
+            case FaultAction.RepeatInterrupt repeat -> signals += repeat.extra();
+            case FaultAction other -> throw new IllegalStateException("not an interrupt action: " + other);
+        }
         if (index == INTX) {
             line.masked = true; // automasked until the client's UNMASK
         }
-        if (line.trigger != null) {
-            try {
+        try {
+            for (int i = 0; i < signals; i++) {
                 line.trigger.signal();
-            } catch (LinuxException e) {
-                System.getLogger(InterruptLines.class.getName()).log(System.Logger.Level.WARNING,
-                        "interrupt %d/%d: %s".formatted(index, vector, e.getMessage()));
             }
+        } catch (LinuxException e) {
+            System.getLogger(InterruptLines.class.getName()).log(System.Logger.Level.WARNING,
+                    "interrupt %d/%d: %s".formatted(index, vector, e.getMessage()));
         }
     }
 

@@ -13,6 +13,7 @@ import io.jvfio.pci.MsixTable;
 import io.jvfio.pci.PciRegisters;
 import io.jvfio.protocol.RegionTypeCap;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.faults.Faults;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.BitSet;
@@ -194,6 +195,11 @@ public abstract class PciDevice implements VfioDevice {
     public void close() {
         this.context = null;
         interrupts.reset();
+    }
+
+    @Override
+    public void attachFaults(Faults faults) {
+        interrupts.attachFaults(faults);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.jvfio.server;
 
 import io.jvfio.linux.Errno;
+import io.jvfio.server.faults.Faults;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -37,6 +38,12 @@ public interface VfioDevice {
     void regionRead(int index, long offset, MemorySegment dst) throws VfioException;
 
     void regionWrite(int index, long offset, MemorySegment src) throws VfioException;
+
+    /**
+     * The server hands the device its fault registry: a device with interrupts lets it drop or
+     * repeat them (region accesses the server checks itself). Called once, before any client.
+     */
+    default void attachFaults(Faults faults) {}
 
     /** DEVICE_RESET: back to power-on state. */
     default void reset() throws VfioException {

@@ -8,6 +8,7 @@ import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.faults.Faults;
 import io.jvfio.server.internal.Session;
 import io.jvfio.server.internal.StatsCounters;
 import java.io.IOException;
@@ -37,6 +38,7 @@ public final class VfioUserServer implements AutoCloseable {
     private final ServerOptions options;
     private final StatsCounters counters = new StatsCounters();
     private final ServerStats stats = new ServerStats(counters);
+    private final Faults faults = new Faults();
     private final Optional<Path> path;
     private volatile boolean closed;
     private final Object closing = new Object();
@@ -53,6 +55,7 @@ public final class VfioUserServer implements AutoCloseable {
         this.served = platform.apply(device);
         this.options = options;
         this.path = path;
+        device.attachFaults(faults);
     }
 
     /**
@@ -103,6 +106,11 @@ public final class VfioUserServer implements AutoCloseable {
         return device;
     }
 
+    /** The faults injected into this server's device: rules to add from Java (tests of drivers), and their log. */
+    public Faults faults() {
+        return faults;
+    }
+
     /** Serves clients one after another until {@link #close()}. */
     public void serve() throws IOException {
         serving = true;
@@ -151,7 +159,7 @@ public final class VfioUserServer implements AutoCloseable {
             client.close();
             return;
         }
-        try (Session session = new Session(client, served, options, counters)) {
+        try (Session session = new Session(client, served, options, counters, faults)) {
             current = session;
             session.run();
         } catch (RuntimeException | InternalError e) {

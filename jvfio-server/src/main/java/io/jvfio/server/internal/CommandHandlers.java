@@ -41,6 +41,8 @@ import io.jvfio.server.ServerOptions;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.Faults;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
@@ -73,6 +75,8 @@ final class CommandHandlers {
     private final Supplier<PeerCredentials> peer;
     /** The device's migration, or null when it cannot be migrated. */
     private final DeviceMigration migration;
+    /** The server's injected faults, asked at every region access. */
+    private final Faults faults;
     /** Fds that go with the current reply (a region's mmap fd). */
     private final List<Fd> replyFds = new ArrayList<>(1);
     // Views the hot path reuses (slices handed to the device would otherwise be allocated).
@@ -100,6 +104,12 @@ final class CommandHandlers {
 
     CommandHandlers(VfioDevice device, ServerOptions options, StatsCounters stats, DmaSpace dma, MessageDma messageDma,
                     OffSessionThread offThread, Supplier<PeerCredentials> peer) {
+        this(device, options, stats, dma, messageDma, offThread, peer, new Faults());
+    }
+
+    CommandHandlers(VfioDevice device, ServerOptions options, StatsCounters stats, DmaSpace dma, MessageDma messageDma,
+                    OffSessionThread offThread, Supplier<PeerCredentials> peer, Faults faults) {
+        this.faults = faults;
         this.device = device;
         this.options = options;
         this.stats = stats;
@@ -172,21 +182,26 @@ final class CommandHandlers {
     }
 
     // The hot path: no allocation. The device reads straight into the reply buffer.
-    private long regionRead(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+    private long regionRead(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         RegionAccess.validate(p, options.maxDataXferSize(), false);
         checkRegion(RegionAccess.region(p));
         long count = RegionAccess.count(p);
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), count);
-        device.regionRead(RegionAccess.region(p), RegionAccess.offset(p),
-                readData.of(reply, count));
+        MemorySegment data = readData.of(reply, count);
+        if (injectedFault(RegionAccess.region(p), RegionAccess.offset(p), count, false, data)) {
+            return RegionAccess.SIZE + count;
+        }
+        device.regionRead(RegionAccess.region(p), RegionAccess.offset(p), data);
         return RegionAccess.SIZE + count;
     }
 
-    private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+    private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         RegionAccess.validate(p, options.maxDataXferSize(), true);
         checkRegion(RegionAccess.region(p));
-        device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p),
-                writeData.of(p, RegionAccess.count(p)));
+        if (!injectedFault(RegionAccess.region(p), RegionAccess.offset(p), RegionAccess.count(p), true, null)) {
+            device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p),
+                    writeData.of(p, RegionAccess.count(p)));
+        }
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), RegionAccess.count(p));
         return RegionAccess.SIZE;
     }
@@ -202,6 +217,44 @@ final class CommandHandlers {
             done++;
         }
         return encode(new RegionWriteMultiReply(done), reply);
+    }
+
+    /**
+     * Applies the fault a rule fires on this access, if any: fails it with an errno, delays it, hangs
+     * up, raises an interrupt with it, or (all ones) fills {@code readData} with 0xff / drops the
+     * write. Whether the device must be skipped.
+     */
+    private boolean injectedFault(int region, long offset, long count, boolean write, MemorySegment readData)
+            throws ProtocolException, IOException {
+        FaultAction action = faults.onRegionAccess(region, offset, count, write);
+        if (action == null) {
+            return false; // the usual case: no rule fired
+        }
+        switch (action) {
+            case FaultAction.FailAccess fail -> throw new ProtocolException(fail.errno(),
+                    "injected fault: region %d %s at 0x%x".formatted(region, write ? "write" : "read", offset));
+            case FaultAction.AllOnes ignored -> {
+                if (readData != null) {
+                    readData.fill((byte) 0xff);
+                }
+                return true;
+            }
+            case FaultAction.Delay delay -> {
+                try {
+                    Thread.sleep(delay.delay());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return false;
+            }
+            case FaultAction.RaiseInterrupt raise -> {
+                faults.raise(raise);
+                return false;
+            }
+            case FaultAction.DropConnection ignored -> throw new IOException(
+                    "injected fault: connection dropped at region %d 0x%x".formatted(region, offset));
+            default -> throw new IllegalStateException("not a region access action: " + action);
+        }
     }
 
     /** EINVAL for a region index the device does not have (the u32 may even read as negative). */

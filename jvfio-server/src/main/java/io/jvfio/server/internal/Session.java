@@ -13,6 +13,7 @@ import io.jvfio.protocol.ProtocolException;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
+import io.jvfio.server.faults.Faults;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -65,10 +66,15 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     private record Deferred(byte[] message, List<Fd> fds) {}
 
     public Session(UnixSocket socket, VfioDevice device, ServerOptions options, StatsCounters stats) {
-        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats);
+        this(socket, device, options, stats, new Faults());
     }
 
-    Session(SessionTransport transport, VfioDevice device, ServerOptions options, StatsCounters stats) {
+    /** A session whose region accesses ask {@code faults} first. */
+    public Session(UnixSocket socket, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults) {
+        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats, faults);
+    }
+
+    Session(SessionTransport transport, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults) {
         this.transport = transport;
         this.device = device;
         this.stats = stats;
@@ -78,7 +84,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         this.outMessage = new SliceCache(out, 0);
         this.dma = new DmaSpace(options.maxDmaWindows());
         this.messageDma = new MessageDma(transport, options);
-        this.handlers = new CommandHandlers(device, options, stats, dma, messageDma, this, this::peerOrUnknown);
+        this.handlers = new CommandHandlers(device, options, stats, dma, messageDma, this, this::peerOrUnknown, faults);
     }
 
     /** Serves until the client disconnects or sends something that cannot be framed. */
