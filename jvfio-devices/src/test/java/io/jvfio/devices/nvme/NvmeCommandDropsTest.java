@@ -63,12 +63,12 @@ class NvmeCommandDropsTest {
 
     @Test
     void withholdsTheCommandsAskedForUntilAnAbortCompletesThem() throws Exception {
-        nvme.commandDrops().drop(io.id, IO_READ, 2);
+        nvme.faults().commandDrops().drop(io.id, IO_READ, 2);
         int first = read(), second = read(), third = read();
         UserspaceNvmeDriver.Completion ran = next(io);
         assertThat(ran.cid()).as("the third read runs").isEqualTo(third);
         assertStatus(ran, SC_SUCCESS);
-        assertThat(nvme.commandDrops().withheldCount()).isEqualTo(2);
+        assertThat(nvme.faults().commandDrops().withheldCount()).isEqualTo(2);
 
         UserspaceNvmeDriver.Completion abort = abort(second);
         assertStatus(abort, SC_SUCCESS);
@@ -79,25 +79,25 @@ class NvmeCommandDropsTest {
         assertThat(aborted.dnr()).isFalse();
 
         assertThat(abort(third).result() & 1).as("a command that completed is not aborted").isEqualTo(1);
-        assertThat(nvme.commandDrops().withheldCount()).isEqualTo(1);
+        assertThat(nvme.faults().commandDrops().withheldCount()).isEqualTo(1);
         assertThat(abort(first).result() & 1).isZero();
         assertThat(next(io).cid()).isEqualTo(first);
-        assertThat(nvme.commandDrops().withheldCount()).isZero();
+        assertThat(nvme.faults().commandDrops().withheldCount()).isZero();
     }
 
     @Test
     void refusedAbortsLeaveTheCommandWithheldAndUnansweredOnesNeverComplete() throws Exception {
-        nvme.commandDrops().drop(io.id, IO_READ, 1);
+        nvme.faults().commandDrops().drop(io.id, IO_READ, 1);
         int dropped = read();
-        while (nvme.commandDrops().withheldCount() == 0) {
+        while (nvme.faults().commandDrops().withheldCount() == 0) {
             Thread.onSpinWait();   // until the controller fetched it
         }
 
-        nvme.commandDrops().aborts(CommandDrops.Aborts.REFUSED);
+        nvme.faults().commandDrops().aborts(CommandDrops.Aborts.REFUSED);
         assertThat(abort(dropped).result() & 1).as("not aborted").isEqualTo(1);
-        assertThat(nvme.commandDrops().withheldCount()).isEqualTo(1);
+        assertThat(nvme.faults().commandDrops().withheldCount()).isEqualTo(1);
 
-        nvme.commandDrops().aborts(CommandDrops.Aborts.UNANSWERED);
+        nvme.faults().commandDrops().aborts(CommandDrops.Aborts.UNANSWERED);
         int unanswered = admin.put(ADMIN_ABORT, 0, e -> e.set(U32, SQE_CDW10, dropped << 16 | io.id));
         admin.ring();
         UserspaceNvmeDriver.Completion after = admin.submit(ADMIN_GET_FEATURES, 0,
@@ -106,6 +106,6 @@ class NvmeCommandDropsTest {
         assertThat(after.cid()).isNotEqualTo(unanswered);
 
         d.enable(32);   // a reset: the withheld read and the Abort are gone
-        assertThat(nvme.commandDrops().withheldCount()).isZero();
+        assertThat(nvme.faults().commandDrops().withheldCount()).isZero();
     }
 }
