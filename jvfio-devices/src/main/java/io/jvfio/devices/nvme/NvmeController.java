@@ -253,6 +253,7 @@ public final class NvmeController extends PciDevice implements Migratable {
         if (queues.polledPage() != null) {
             queues.polledPage().close();
         }
+        faults.close();
         for (Namespace ns : namespaces) {
             try {
                 ns.store().close();
@@ -349,6 +350,11 @@ public final class NvmeController extends PciDevice implements Migratable {
         @Override
         public NvmeFaults.Verdict fault(SubmissionQueue queue, Command command) {
             return faults.apply(queue, command);
+        }
+
+        @Override
+        public void completeLater(SubmissionQueue queue, Command command) {
+            faults.completeLater(queue, command);
         }
 
         @Override

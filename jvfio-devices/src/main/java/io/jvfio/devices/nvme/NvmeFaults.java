@@ -2,19 +2,23 @@ package io.jvfio.devices.nvme;
 
 import static io.jvfio.nvme.spec.Nvme.*;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * NVMe's own faults, injected by the controller for testing hosts' error handling (issue 18):
  * {@link Rule}s match commands as they are fetched — by opcode, submission queue, namespace and
  * LBA range, on every n-th match or with a seeded probability, a number of times — and act on
  * them: complete with a chosen status (e.g. Unrecovered Read Error, Write Fault; DNR or not)
- * without running the command, never complete it ({@link CommandDrops} keeps it for Aborts and
+ * without running the command, run it and delay its completion, never complete it ({@link CommandDrops} keeps it for Aborts and
  * resets), or set CSTS.CFS (the command then is never completed either, as on a controller that
  * failed). Every firing is logged ({@link #firings()}). With no rule set the command path pays
  * one volatile read and allocates nothing; a firing allocates its log entry.
@@ -32,7 +36,9 @@ public final class NvmeFaults {
         /** Complete it now with the status set on it, without running it. */
         COMPLETE,
         /** Keep it, never complete it (unless aborted). */
-        WITHHOLD
+        WITHHOLD,
+        /** Run it, complete it later ({@link Command#completionDelayNanos}). */
+        DELAY
     }
 
     /** What a rule does to a command it matched. */
@@ -42,7 +48,9 @@ public final class NvmeFaults {
         /** Never completes the command; an Abort or a reset takes it ({@link CommandDrops}). */
         NEVER_COMPLETE,
         /** Sets CSTS.CFS (Controller Fatal Status) and never completes the command: the host resets. */
-        CONTROLLER_FATAL
+        CONTROLLER_FATAL,
+        /** Runs the command and posts its completion after the rule's delay. */
+        DELAY_COMPLETION
     }
 
     /** One fault that fired: when, on which command, by which rule. */
@@ -54,6 +62,8 @@ public final class NvmeFaults {
     private volatile Installed[] rules = NONE;
     /** Guarded by this object's monitor. */
     private final ArrayDeque<Firing> firings = new ArrayDeque<>();
+    /** Posts delayed completions; started by the first one, guarded by this object's monitor. */
+    private ScheduledExecutorService timer;
 
     NvmeFaults(NvmeController controller) {
         this.controller = controller;
@@ -115,12 +125,41 @@ public final class NvmeFaults {
                 drops.withhold(queue, command);
                 yield Verdict.WITHHOLD;
             }
+            case DELAY_COMPLETION -> {
+                command.completionDelayNanos = fired.delayNanos();
+                yield Verdict.DELAY;
+            }
             case CONTROLLER_FATAL -> {
                 drops.withhold(queue, command);
                 controller.fatal("fault injected on command %d of queue %d".formatted(command.cid(), queue.id), null);
                 yield Verdict.WITHHOLD;
             }
         };
+    }
+
+    /**
+     * Posts a copy of {@code command}'s completion after its delay, unless the queue is gone by then
+     * (a reset or a deletion: then nothing is posted, as the host forgot the command).
+     */
+    void completeLater(SubmissionQueue queue, Command command) {
+        Command done = command.copy();
+        ScheduledExecutorService delays;
+        synchronized (this) {
+            if (timer == null) {
+                timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("nvme-fault-delays")
+                        .factory());
+            }
+            delays = timer;
+        }
+        delays.schedule(() -> queue.complete(done), command.completionDelayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Stops the timer of delayed completions (the controller shut down). */
+    synchronized void close() {
+        if (timer != null) {
+            timer.shutdownNow();
+            timer = null;
+        }
     }
 
     /** The first rule that fires on the command (its counters advance), or null; logs the firing. */
@@ -182,7 +221,7 @@ public final class NvmeFaults {
      * blocks overlap it. {@code count} -1 fires without limit.
      */
     public record Rule(int opcode, int queue, int nsid, long firstLba, long lastLba, long every, double probability,
-            long seed, long count, Action action, int status) {
+            long seed, long count, Action action, int status, long delayNanos) {
         private static final int IO_COMPARE = 0x05;
 
         boolean matches(int qid, Command command) {
@@ -202,8 +241,11 @@ public final class NvmeFaults {
 
         @Override
         public String toString() {
-            String what = action == Action.COMPLETE_WITH_STATUS ? "status 0x%x%s".formatted(status & 0x7ff,
-                    (status & STATUS_DNR) != 0 ? " DNR" : "") : action.name();
+            String what = switch (action) {
+                case COMPLETE_WITH_STATUS -> "status 0x%x%s".formatted(status & 0x7ff, (status & STATUS_DNR) != 0 ? " DNR" : "");
+                case DELAY_COMPLETION -> "completion delayed " + Duration.ofNanos(delayNanos);
+                default -> action.name();
+            };
             return "opcode 0x%x queue %d nsid %d lba %d..%d every %d p %s count %d: %s".formatted(opcode, queue, nsid,
                     firstLba, lastLba, every, probability, count, what);
         }
@@ -282,20 +324,29 @@ public final class NvmeFaults {
                 if (statusCode <= 0 || (statusCode & ~0x7ff) != 0) {
                     throw new IllegalArgumentException("status 0x%x".formatted(statusCode));
                 }
-                return rule(Action.COMPLETE_WITH_STATUS, statusCode | (doNotRetry ? STATUS_DNR : 0));
+                return rule(Action.COMPLETE_WITH_STATUS, statusCode | (doNotRetry ? STATUS_DNR : 0), 0);
             }
 
             public Rule neverComplete() {
-                return rule(Action.NEVER_COMPLETE, 0);
+                return rule(Action.NEVER_COMPLETE, 0, 0);
             }
 
             /** Sets CSTS.CFS when it fires. */
             public Rule controllerFatal() {
-                return rule(Action.CONTROLLER_FATAL, 0);
+                return rule(Action.CONTROLLER_FATAL, 0, 0);
             }
 
-            private Rule rule(Action action, int status) {
-                return new Rule(opcode, queue, nsid, firstLba, lastLba, every, probability, seed, count, action, status);
+            /** Runs the command and posts its completion {@code delay} later (other commands go on meanwhile). */
+            public Rule delayCompletion(Duration delay) {
+                if (delay.isNegative() || delay.isZero()) {
+                    throw new IllegalArgumentException("delay " + delay);
+                }
+                return rule(Action.DELAY_COMPLETION, 0, delay.toNanos());
+            }
+
+            private Rule rule(Action action, int status, long delayNanos) {
+                return new Rule(opcode, queue, nsid, firstLba, lastLba, every, probability, seed, count, action, status,
+                        delayNanos);
             }
         }
     }

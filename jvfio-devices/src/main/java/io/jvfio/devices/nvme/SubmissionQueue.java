@@ -81,6 +81,9 @@ final class SubmissionQueue {
 
         /** What an injected fault ({@link NvmeFaults}) makes of {@code command}, just fetched. */
         NvmeFaults.Verdict fault(SubmissionQueue queue, Command command);
+
+        /** Posts the completion of {@code command}, run now, after the delay a fault set on it. */
+        void completeLater(SubmissionQueue queue, Command command);
     }
 
     final int id;
@@ -359,7 +362,11 @@ final class SubmissionQueue {
             } else {
                 NvmeFaults.Verdict fault = host.fault(this, command);
                 if (fault == NvmeFaults.Verdict.WITHHOLD
-                        || fault == NvmeFaults.Verdict.RUN && !executor.execute(this, command, dma)) {
+                        || fault != NvmeFaults.Verdict.COMPLETE && !executor.execute(this, command, dma)) {
+                    continue;
+                }
+                if (fault == NvmeFaults.Verdict.DELAY) {
+                    host.completeLater(this, command);
                     continue;
                 }
             }

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@link NvmeFaults} over a real vfio-user socket: a media error on an LBA range fails exactly the
- * commands that touch it; every n-th, a count and a seeded probability decide which matches fire
+ * commands that touch it; a delayed completion comes after those of later commands; every n-th, a count and a seeded probability decide which matches fire
  * (the same seed, the same firings); CFS leaves the command uncompleted until a reset; firings are
  * logged.
  */
@@ -116,6 +116,22 @@ class NvmeFaultsTest {
         nvme.faults().add(rule);
         assertThat(failures(24)).isEqualTo(first);
         assertThat(first).contains(true, false);
+    }
+
+    @Test
+    void aDelayedCompletionArrivesAfterTheCommandsBehindIt() throws Exception {
+        nvme.faults().add(NvmeFaults.when(IO_READ).lbas(8, 8).times(1).delayCompletion(Duration.ofSeconds(2)));
+        int delayed = io.put(IO_READ, 1, e -> {
+            e.set(U64, SQE_PRP1, d.iova(data));
+            e.set(U64, SQE_CDW10, 8);
+        });
+        io.ring();
+        UserspaceNvmeDriver.Completion behind = read(0, 1);   // submit checks that this is its own completion
+        assertStatus(behind, SC_SUCCESS);
+        UserspaceNvmeDriver.Completion late = io.poll(WAIT);
+        assertThat(late).as("the delayed completion").isNotNull();
+        assertThat(late.cid()).isEqualTo(delayed);
+        assertStatus(late, SC_SUCCESS);
     }
 
     @Test
