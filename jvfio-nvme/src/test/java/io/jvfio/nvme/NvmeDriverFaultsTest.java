@@ -1,0 +1,104 @@
+package io.jvfio.nvme;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.jvfio.devices.nvme.NvmeFaults;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Java driver against jvfio's controller made to fail ({@link NvmeFaults}): a media error on an
+ * LBA range fails exactly the reads of that range and the rest read back; a delayed completion
+ * within the timeout is just late; CSTS.CFS makes the driver reset the controller at the
+ * command's timeout and carry on with the data intact. Nothing asserts how long anything took.
+ */
+class NvmeDriverFaultsTest {
+    private static final int NSID = 1, BLOCK = 512, READ = 0x02;
+    private static final int UNRECOVERED_READ_ERROR = 0x81;
+    private static final Duration SHORT = Duration.ofMillis(300), WAIT = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+    ServedNvme served;
+    NvmeDriver driver;
+
+    private void open(Duration ioTimeout) throws Exception {
+        served = new ServedNvme(dir);
+        driver = served.open(NvmeDriver.Options.defaults().withTimeouts(ioTimeout, WAIT));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (served != null) {
+            served.close();
+        }
+    }
+
+    /** Writes a pattern of {@code blocks} at {@code lba}; returns the data written. */
+    private DmaRegion written(long lba, int blocks, int seed) throws Exception {
+        DmaRegion data = driver.allocateBuffer((long) blocks * BLOCK);
+        for (int i = 0; i < blocks * BLOCK; i++) {
+            data.segment().set(ValueLayout.JAVA_BYTE, i, (byte) (i * 17 + seed));
+        }
+        driver.ioQueue().write(NSID, lba, blocks, data);
+        return data;
+    }
+
+    private void assertReadsBack(long lba, DmaRegion expected) throws Exception {
+        int blocks = (int) (expected.segment().byteSize() / BLOCK);
+        DmaRegion read = driver.allocateBuffer(expected.segment().byteSize());
+        driver.ioQueue().read(NSID, lba, blocks, read);
+        assertThat(read.segment().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(expected.segment().toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    @Test
+    void aMediaErrorFailsExactlyTheReadsOfItsRange() throws Exception {
+        open(WAIT);
+        DmaRegion before = written(92, 8, 1), inside = written(100, 8, 2), after = written(108, 8, 3);
+        served.controller.faults().add(NvmeFaults.when(READ).lbas(100, 107)
+                .complete(NvmeException.SCT_MEDIA << 8 | UNRECOVERED_READ_ERROR, true));
+
+        assertReadsBack(92, before);
+        assertReadsBack(108, after);
+        DmaRegion read = driver.allocateBuffer(inside.segment().byteSize());
+        for (long lba : new long[] {100, 104, 107}) {
+            assertThatThrownBy(() -> driver.ioQueue().read(NSID, lba, 1, read)).isInstanceOfSatisfying(NvmeException.class,
+                    e -> {
+                        assertThat(e.statusCodeType()).isEqualTo(NvmeException.SCT_MEDIA);
+                        assertThat(e.statusCode()).isEqualTo(UNRECOVERED_READ_ERROR);
+                        assertThat(e.doNotRetry()).isTrue();
+                    });
+        }
+        served.controller.faults().clear();
+        assertReadsBack(100, inside);
+        assertThat(served.controller.faults().firings()).hasSize(3);
+    }
+
+    @Test
+    void aCompletionDelayedWithinTheTimeoutIsJustLate() throws Exception {
+        open(WAIT);
+        DmaRegion data = written(0, 8, 4);
+        served.controller.faults().add(NvmeFaults.when(READ).times(1).delayCompletion(Duration.ofMillis(100)));
+        assertReadsBack(0, data);
+        assertThat(served.controller.faults().firings()).hasSize(1);
+        assertThat(driver.resets().generation()).isZero();
+    }
+
+    @Test
+    void controllerFatalStatusMakesTheDriverResetAndCarryOn() throws Exception {
+        open(SHORT);
+        DmaRegion data = written(40, 8, 5);
+        served.controller.faults().add(NvmeFaults.when(READ).times(1).controllerFatal());
+        DmaRegion read = driver.allocateBuffer(8 * BLOCK);
+        assertThatThrownBy(() -> driver.ioQueue().read(NSID, 40, 8, read)).isInstanceOfSatisfying(NvmeException.class,
+                e -> assertThat(e.statusCodeType()).isEqualTo(NvmeException.SCT_PATH));
+        assertThat(driver.resets().generation()).as("resets").isEqualTo(1);
+        assertThat(served.controller.status() & 3).as("CSTS: ready, no fatal status").isEqualTo(1);
+        assertReadsBack(40, data);
+    }
+}
