@@ -14,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The Java driver against jvfio's controller made to fail ({@link NvmeFaults}): a media error on an
  * LBA range fails exactly the reads of that range and the rest read back; a delayed completion
- * within the timeout is just late; CSTS.CFS makes the driver reset the controller at the
+ * within the timeout is just late; read-only media fail writes with the spec's status and warn in the
+ * SMART log; CSTS.CFS makes the driver reset the controller at the
  * command's timeout and carry on with the data intact. Nothing asserts how long anything took.
  */
 class NvmeDriverFaultsTest {
@@ -87,6 +88,24 @@ class NvmeDriverFaultsTest {
         assertReadsBack(0, data);
         assertThat(served.controller.faults().firings()).hasSize(1);
         assertThat(driver.resets().generation()).isZero();
+    }
+
+    @Test
+    void readOnlyMediaFailsWritesReadsOnAndWarns() throws Exception {
+        open(WAIT);
+        DmaRegion data = written(16, 8, 6);
+        served.controller.faults().readOnly();
+        assertThatThrownBy(() -> written(16, 8, 7)).isInstanceOfSatisfying(NvmeException.class, e -> {
+            assertThat(e.statusCodeType()).isEqualTo(NvmeException.SCT_COMMAND_SPECIFIC);
+            assertThat(e.statusCode()).isEqualTo(0x82);
+            assertThat(e.doNotRetry()).isTrue();
+        });
+        assertReadsBack(16, data);
+        assertThat(driver.smartLog().criticalWarning() & 0x08).as("read-only warning").isEqualTo(0x08);
+        assertThat(driver.awaitEvents(WAIT)).singleElement().satisfies(event -> {
+            assertThat(event.type()).isEqualTo(AsyncEvent.SMART_HEALTH);
+            assertThat(event.logPage()).isEqualTo(0x02);
+        });
     }
 
     @Test

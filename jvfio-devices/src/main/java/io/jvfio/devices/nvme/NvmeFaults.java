@@ -20,10 +20,12 @@ import java.util.concurrent.TimeUnit;
  * them: complete with a chosen status (e.g. Unrecovered Read Error, Write Fault; DNR or not)
  * without running the command, run it and delay its completion, never complete it ({@link CommandDrops} keeps it for Aborts and
  * resets), or set CSTS.CFS (the command then is never completed either, as on a controller that
- * failed). Every firing is logged ({@link #firings()}). With no rule set the command path pays
+ * failed). {@link #readOnly()} fails every write from then on. Every firing is logged ({@link #firings()}). With no rule set the command path pays
  * one volatile read and allocates nothing; a firing allocates its log entry.
  */
 public final class NvmeFaults {
+    /** Attempted Write to Read Only Range (command specific 0x82), the status of writes once read-only. */
+    public static final int SC_WRITE_TO_READ_ONLY_RANGE = 0x182;
     /** Firings kept for {@link #firings()}: the newest ones. */
     static final int FIRINGS_KEPT = 1024;
     private static final System.Logger LOG = System.getLogger(NvmeFaults.class.getName());
@@ -83,6 +85,19 @@ public final class NvmeFaults {
         Installed[] more = Arrays.copyOf(rules, rules.length + 1);
         more[rules.length] = new Installed(rule);
         rules = more;
+    }
+
+    /**
+     * The media goes read-only, as a worn-out drive does: from now on Write, Write Zeroes and
+     * Dataset Management complete with Attempted Write to Read Only Range (DNR), reads go on, and
+     * SMART critical warning bit 3 (read-only) is set — reported as an asynchronous event if the
+     * host enabled it. {@link #clear()} lets writes through again; the warning stays set.
+     */
+    public void readOnly() {
+        for (int write : new int[] {IO_WRITE, IO_WRITE_ZEROES, IO_DATASET_MANAGEMENT}) {
+            add(when(write).complete(SC_WRITE_TO_READ_ONLY_RANGE, true));
+        }
+        controller.events.criticalWarning(SMART_WARNING_READ_ONLY);
     }
 
     /** Removes every rule (commands already withheld stay withheld until aborted or reset). */
