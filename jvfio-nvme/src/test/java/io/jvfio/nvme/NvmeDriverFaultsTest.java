@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jvfio.devices.nvme.NvmeFaults;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
@@ -40,21 +39,12 @@ class NvmeDriverFaultsTest {
         }
     }
 
-    /** Writes a pattern of {@code blocks} at {@code lba}; returns the data written. */
     private DmaRegion written(long lba, int blocks, int seed) throws Exception {
-        DmaRegion data = driver.allocateBuffer((long) blocks * BLOCK);
-        for (int i = 0; i < blocks * BLOCK; i++) {
-            data.segment().set(ValueLayout.JAVA_BYTE, i, (byte) (i * 17 + seed));
-        }
-        driver.ioQueue().write(NSID, lba, blocks, data);
-        return data;
+        return NvmeRecoveryTest.written(driver, lba, blocks, seed);
     }
 
     private void assertReadsBack(long lba, DmaRegion expected) throws Exception {
-        int blocks = (int) (expected.segment().byteSize() / BLOCK);
-        DmaRegion read = driver.allocateBuffer(expected.segment().byteSize());
-        driver.ioQueue().read(NSID, lba, blocks, read);
-        assertThat(read.segment().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(expected.segment().toArray(ValueLayout.JAVA_BYTE));
+        NvmeRecoveryTest.assertReadsBack(driver, lba, expected);
     }
 
     @Test

@@ -72,14 +72,14 @@ class NvmeRecoveryTest {
     }
 
     /** Writes a pattern of {@code blocks} at {@code lba} through the calling thread's queue; returns the data written. */
-    private static DmaRegion written(NvmeDriver driver, long lba, int blocks, int seed) throws Exception {
+    static DmaRegion written(NvmeDriver driver, long lba, int blocks, int seed) throws Exception {
         DmaRegion data = pattern(driver, blocks, seed);
         driver.ioQueue().write(NSID, lba, blocks, data);
         return data;
     }
 
     /** Reads the blocks of {@code expected} at {@code lba} through the calling thread's queue and compares them. */
-    private static void assertReadsBack(NvmeDriver driver, long lba, DmaRegion expected) throws Exception {
+    static void assertReadsBack(NvmeDriver driver, long lba, DmaRegion expected) throws Exception {
         int blocks = (int) (expected.segment().byteSize() / BLOCK);
         DmaRegion read = driver.allocateBuffer(expected.segment().byteSize());
         driver.ioQueue().read(NSID, lba, blocks, read);

@@ -17,9 +17,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@link NvmeFaults} over a real vfio-user socket: a media error on an LBA range fails exactly the
- * commands that touch it; a delayed completion comes after those of later commands; every n-th, a count and a seeded probability decide which matches fire
- * (the same seed, the same firings); CFS leaves the command uncompleted until a reset; firings are
- * logged.
+ * commands that touch it; a delayed completion comes after those of later commands; every n-th, a
+ * count and a seeded probability decide which matches fire (the same seed, the same firings); CFS leaves the command uncompleted until a reset; firings are
+ * logged. Commands never completed ({@link CommandDrops}): withheld (no completion) while the others
+ * run; an Abort completes a withheld command with Command Abort Requested before its own completion
+ * reports it aborted; refused Aborts report "not aborted", unanswered ones never complete; a reset
+ * forgets the withheld commands. "No completion" is checked by the next command's completion being
+ * the next entry, without waiting for time.
  */
 class NvmeFaultsTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
@@ -42,10 +46,10 @@ class NvmeFaultsTest {
             e.set(U32, SQE_CDW11, 0);
         }), SC_SUCCESS);
         io = d.createIoQueue(1, 16);
-        data = d.alloc(8 * 4096);
+        data = d.alloc(4096);
     }
 
-    /** Reads {@code blocks} 512-byte blocks from {@code lba} of namespace 1 and awaits the completion. */
+    /** Reads or writes {@code blocks} 512-byte blocks at {@code lba} of namespace 1 and awaits the completion. */
     private UserspaceNvmeDriver.Completion transfer(int opcode, long lba, int blocks) throws Exception {
         return io.submit(opcode, 1, e -> {
             e.set(U64, SQE_PRP1, d.iova(data));
@@ -65,6 +69,23 @@ class NvmeFaultsTest {
             failed.add(read(0, 1).status() != SC_SUCCESS);
         }
         return failed;
+    }
+
+    /** Puts a one-block Read in the I/O queue and rings; returns its CID. */
+    private int readLater() throws Exception {
+        int cid = io.put(IO_READ, 1, e -> e.set(U64, SQE_PRP1, d.iova(data)));
+        io.ring();
+        return cid;
+    }
+
+    private UserspaceNvmeDriver.Completion abort(int cid) throws Exception {
+        return admin.submit(ADMIN_ABORT, 0, e -> e.set(U32, SQE_CDW10, cid << 16 | io.id));
+    }
+
+    private UserspaceNvmeDriver.Completion next(UserspaceNvmeDriver.Queue queue) throws Exception {
+        UserspaceNvmeDriver.Completion c = queue.poll(WAIT);
+        assertThat(c).as("a completion").isNotNull();
+        return c;
     }
 
     @Test
@@ -137,8 +158,7 @@ class NvmeFaultsTest {
     @Test
     void controllerFatalStatusLeavesTheCommandUncompletedUntilAReset() throws Exception {
         nvme.faults().add(NvmeFaults.when(IO_READ).times(1).controllerFatal());
-        int lost = io.put(IO_READ, 1, e -> e.set(U64, SQE_PRP1, d.iova(data)));
-        io.ring();
+        int lost = readLater();
         while ((nvme.status() & CSTS_CFS) == 0) {
             Thread.onSpinWait();   // until the controller fetched it
         }
@@ -155,5 +175,53 @@ class NvmeFaultsTest {
     void noRuleRunsEveryCommand() throws Exception {
         assertThat(failures(4)).containsOnly(false);
         assertThat(nvme.faults().firings()).isEmpty();
+    }
+
+    @Test
+    void withholdsTheCommandsAskedForUntilAnAbortCompletesThem() throws Exception {
+        nvme.faults().commandDrops().drop(io.id, IO_READ, 2);
+        int first = readLater(), second = readLater(), third = readLater();
+        UserspaceNvmeDriver.Completion ran = next(io);
+        assertThat(ran.cid()).as("the third read runs").isEqualTo(third);
+        assertStatus(ran, SC_SUCCESS);
+        assertThat(nvme.faults().commandDrops().withheldCount()).isEqualTo(2);
+
+        UserspaceNvmeDriver.Completion abort = abort(second);
+        assertStatus(abort, SC_SUCCESS);
+        assertThat(abort.result() & 1).as("aborted").isZero();
+        UserspaceNvmeDriver.Completion aborted = next(io);
+        assertThat(aborted.cid()).isEqualTo(second);
+        assertThat(aborted.status()).isEqualTo(SC_ABORT_REQUESTED);
+        assertThat(aborted.dnr()).isFalse();
+
+        assertThat(abort(third).result() & 1).as("a command that completed is not aborted").isEqualTo(1);
+        assertThat(nvme.faults().commandDrops().withheldCount()).isEqualTo(1);
+        assertThat(abort(first).result() & 1).isZero();
+        assertThat(next(io).cid()).isEqualTo(first);
+        assertThat(nvme.faults().commandDrops().withheldCount()).isZero();
+    }
+
+    @Test
+    void refusedAbortsLeaveTheCommandWithheldAndUnansweredOnesNeverComplete() throws Exception {
+        nvme.faults().commandDrops().drop(io.id, IO_READ, 1);
+        int dropped = readLater();
+        while (nvme.faults().commandDrops().withheldCount() == 0) {
+            Thread.onSpinWait();   // until the controller fetched it
+        }
+
+        nvme.faults().commandDrops().aborts(CommandDrops.Aborts.REFUSED);
+        assertThat(abort(dropped).result() & 1).as("not aborted").isEqualTo(1);
+        assertThat(nvme.faults().commandDrops().withheldCount()).isEqualTo(1);
+
+        nvme.faults().commandDrops().aborts(CommandDrops.Aborts.UNANSWERED);
+        int unanswered = admin.put(ADMIN_ABORT, 0, e -> e.set(U32, SQE_CDW10, dropped << 16 | io.id));
+        admin.ring();
+        UserspaceNvmeDriver.Completion after = admin.submit(ADMIN_GET_FEATURES, 0,
+                e -> e.set(U32, SQE_CDW10, FEATURE_ARBITRATION));   // submit checks it is this command's completion
+        assertStatus(after, SC_SUCCESS);
+        assertThat(after.cid()).isNotEqualTo(unanswered);
+
+        d.enable(32);   // a reset: the withheld read and the Abort are gone
+        assertThat(nvme.faults().commandDrops().withheldCount()).isZero();
     }
 }
