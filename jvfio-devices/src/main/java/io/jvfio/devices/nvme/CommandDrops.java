@@ -10,9 +10,10 @@ import java.util.Objects;
 
 /**
  * The never-completing part of {@link NvmeFaults}, for testing a host's timeout handling: commands
- * a fault fired on (here, the next few of an opcode on a submission queue) are fetched and withheld — never executed,
- * never completed — until an Abort names them (they then complete with Command Abort Requested
- * and the Abort reports them aborted) or a controller reset forgets them. Aborts may also be
+ * a fault fired on (for {@link #drop}, the next few of an opcode on a submission queue) are
+ * withheld — never executed, never completed — until an Abort names them (they then complete
+ * with Command Abort Requested and the Abort reports them aborted) or a controller reset forgets
+ * them. Aborts may also be
  * refused or left unanswered ({@link Aborts}), so that only a reset recovers. Nothing is dropped
  * unless asked.
  */

@@ -18,10 +18,12 @@ import java.util.concurrent.TimeUnit;
  * {@link Rule}s match commands as they are fetched — by opcode, submission queue, namespace and
  * LBA range, on every n-th match or with a seeded probability, a number of times — and act on
  * them: complete with a chosen status (e.g. Unrecovered Read Error, Write Fault; DNR or not)
- * without running the command, run it and delay its completion, never complete it ({@link CommandDrops} keeps it for Aborts and
- * resets), or set CSTS.CFS (the command then is never completed either, as on a controller that
- * failed). {@link #readOnly()} fails every write from then on. Every firing is logged ({@link #firings()}). With no rule set the command path pays
- * one volatile read and allocates nothing; a firing allocates its log entry.
+ * without running the command; run it and post its completion later (a timer thread, started by
+ * the first such fault); never complete it ({@link CommandDrops} keeps it for Aborts and resets);
+ * or set CSTS.CFS (the command then is never completed either, as on a controller that failed).
+ * {@link #readOnly()} fails every write from then on. Every firing is logged ({@link #firings()}).
+ * With no rule set the command path pays one volatile read and allocates nothing; a firing
+ * allocates its log entry.
  */
 public final class NvmeFaults {
     /** Attempted Write to Read Only Range (command specific 0x82), the status of writes once read-only. */
