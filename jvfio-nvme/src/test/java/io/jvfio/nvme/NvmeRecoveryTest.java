@@ -72,14 +72,14 @@ class NvmeRecoveryTest {
     }
 
     /** Writes a pattern of {@code blocks} at {@code lba} through the calling thread's queue; returns the data written. */
-    private static DmaRegion written(NvmeDriver driver, long lba, int blocks, int seed) throws Exception {
+    static DmaRegion written(NvmeDriver driver, long lba, int blocks, int seed) throws Exception {
         DmaRegion data = pattern(driver, blocks, seed);
         driver.ioQueue().write(NSID, lba, blocks, data);
         return data;
     }
 
     /** Reads the blocks of {@code expected} at {@code lba} through the calling thread's queue and compares them. */
-    private static void assertReadsBack(NvmeDriver driver, long lba, DmaRegion expected) throws Exception {
+    static void assertReadsBack(NvmeDriver driver, long lba, DmaRegion expected) throws Exception {
         int blocks = (int) (expected.segment().byteSize() / BLOCK);
         DmaRegion read = driver.allocateBuffer(expected.segment().byteSize());
         driver.ioQueue().read(NSID, lba, blocks, read);
@@ -93,13 +93,13 @@ class NvmeRecoveryTest {
         DmaRegion written = written(driver, 0, 8, 1);
         DmaRegion read = driver.allocateBuffer(8 * BLOCK);
 
-        served.controller.commandDrops().drop(queue.id(), READ, 1);
+        served.controller.faults().commandDrops().drop(queue.id(), READ, 1);
         queue.submitRead(NSID, 0, 8, read, 42);
         Heard heard = new Heard().awaitOn(queue, 1);
         assertThat(heard.completions.getFirst()).containsExactly(42, NvmeStatus.ABORT_REQUESTED);
-        assertThat(served.controller.commandDrops().withheldCount()).isZero();
+        assertThat(served.controller.faults().commandDrops().withheldCount()).isZero();
 
-        served.controller.commandDrops().drop(queue.id(), READ, 1);   // a blocking call: the status as an exception
+        served.controller.faults().commandDrops().drop(queue.id(), READ, 1);   // a blocking call: the status as an exception
         assertThatThrownBy(() -> queue.read(NSID, 0, 8, read)).isInstanceOfSatisfying(NvmeException.class, e -> {
             assertThat(e.statusCodeType()).isEqualTo(NvmeException.SCT_GENERIC);
             assertThat(e.statusCode()).isEqualTo(0x07);
@@ -118,7 +118,7 @@ class NvmeRecoveryTest {
             // A second thread's queue, created before the reset.
             DmaRegion otherWritten = other.submit(() -> written(driver, 200, 4, 3)).get();
 
-            CommandDrops drops = served.controller.commandDrops();
+            CommandDrops drops = served.controller.faults().commandDrops();
             drops.drop(queue.id(), READ, 1);
             drops.aborts(CommandDrops.Aborts.UNANSWERED);
             queue.submitRead(NSID, 100, 16, driver.allocateBuffer(16 * BLOCK), 7);
@@ -140,7 +140,7 @@ class NvmeRecoveryTest {
         NvmeDriver driver = open(SHORT, WAIT);
         IoQueue queue = driver.ioQueue();
         DmaRegion written = written(driver, 40, 8, 6);
-        CommandDrops drops = served.controller.commandDrops();
+        CommandDrops drops = served.controller.faults().commandDrops();
         drops.drop(queue.id(), READ, 1);
         drops.aborts(CommandDrops.Aborts.REFUSED);
         DmaRegion read = driver.allocateBuffer(8 * BLOCK);
@@ -159,9 +159,9 @@ class NvmeRecoveryTest {
         NvmeDriver driver = open(WAIT, WAIT);
         IoQueue queue = driver.ioQueue();
         DmaRegion written = written(driver, 8, 8, 4);
-        served.controller.commandDrops().drop(queue.id(), READ, 1);
+        served.controller.faults().commandDrops().drop(queue.id(), READ, 1);
         queue.submitRead(NSID, 8, 8, driver.allocateBuffer(8 * BLOCK), 9);
-        while (served.controller.commandDrops().withheldCount() == 0) {
+        while (served.controller.faults().commandDrops().withheldCount() == 0) {
             Thread.onSpinWait();   // the controller fetched it
         }
 
@@ -183,7 +183,7 @@ class NvmeRecoveryTest {
     void anAdminCommandThatTimesOutResetsTheController() throws Exception {
         NvmeDriver driver = open(WAIT, SHORT);
         DmaRegion written = written(driver, 0, 8, 5);
-        served.controller.commandDrops().drop(0, ABORT, 1);
+        served.controller.faults().commandDrops().drop(0, ABORT, 1);
         driver.resets().abort(driver.ioQueue().id(), 0);   // unanswered within the admin timeout: the controller is reset
         assertThat(driver.resets().generation()).as("resets").isEqualTo(1);
         assertReadsBack(driver, 0, written);

@@ -30,7 +30,7 @@ final class AdminCommands implements SubmissionQueue.Executor {
     AdminCommands(NvmeController controller) {
         this.controller = controller;
         controller.events.reset();
-        controller.drops.forget();
+        controller.faults.commandDrops().forget();
     }
 
     @Override
@@ -62,7 +62,7 @@ final class AdminCommands implements SubmissionQueue.Executor {
 
     /** Abort (§5.1): CDW10 holds the SQ id (15:0) and the command id (31:16); result bit 0 set: not aborted. */
     private boolean abort(Command c, DmaView dma) {
-        CommandDrops drops = controller.drops;
+        CommandDrops drops = controller.faults.commandDrops();
         if (drops.leavesAbortsUnanswered()) {
             return false;   // outstanding until a reset
         }

@@ -19,11 +19,23 @@ final class Command {
     int result;
     /** SCT << 8 | SC, plus {@link Nvme#STATUS_DNR}. */
     int status;
+    /** How long an injected fault holds the completion back ({@link NvmeFaults}); 0: none. */
+    long completionDelayNanos;
 
     /** Clears the result before the command runs. */
     void begin() {
         result = 0;
         status = SC_SUCCESS;
+        completionDelayNanos = 0;
+    }
+
+    /** A copy to complete later, when the queue's own command holds later entries. */
+    Command copy() {
+        Command copy = new Command();
+        copy.entry.copyFrom(entry);
+        copy.result = result;
+        copy.status = status;
+        return copy;
     }
 
     /** Fails the command; permanent errors carry Do Not Retry. */

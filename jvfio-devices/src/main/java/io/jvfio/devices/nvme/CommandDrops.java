@@ -9,17 +9,15 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The controller made to lose commands, for testing a host's timeout handling: the next few
- * commands of an opcode on a submission queue are fetched and then withheld — never executed,
- * never completed — until an Abort names them (they then complete with Command Abort Requested
- * and the Abort reports them aborted) or a controller reset forgets them. Aborts may also be
+ * The never-completing part of {@link NvmeFaults}, for testing a host's timeout handling: commands
+ * a fault fired on (for {@link #drop}, the next few of an opcode on a submission queue) are
+ * withheld — never executed, never completed — until an Abort names them (they then complete
+ * with Command Abort Requested and the Abort reports them aborted) or a controller reset forgets
+ * them. Aborts may also be
  * refused or left unanswered ({@link Aborts}), so that only a reset recovers. Nothing is dropped
- * unless asked; the check on the command path is one volatile read. Issue 18 (fault injection) is
- * to generalise this.
+ * unless asked.
  */
 public final class CommandDrops {
-    private static final System.Logger LOG = System.getLogger(CommandDrops.class.getName());
-
     /** How the controller answers an Abort of a withheld command. */
     public enum Aborts {
         /** The command completes with Command Abort Requested, the Abort reports it aborted (the default). */
@@ -30,24 +28,24 @@ public final class CommandDrops {
         UNANSWERED
     }
 
-    /** Commands still to drop; guarded by this object's monitor, {@link #armed} mirrors "any left". */
-    private int dropQueue, dropOpcode, dropCount;
-    private volatile boolean armed;
+    private final NvmeFaults faults;
     private volatile Aborts aborts = Aborts.HONOURED;
     /** The withheld commands as (queue id, command id); guarded by this object's monitor. */
     private final List<int[]> withheld = new ArrayList<>();
 
-    CommandDrops() {}
+    CommandDrops(NvmeFaults faults) {
+        this.faults = faults;
+    }
 
-    /** Withholds the next {@code count} commands with {@code opcode} fetched from submission queue {@code qid} (0: admin). */
-    public synchronized void drop(int qid, int opcode, int count) {
-        if (qid < 0 || qid >= NvmeController.VECTORS || (opcode & ~0xff) != 0 || count < 0) {
+    /**
+     * Withholds the next {@code count} commands with {@code opcode} fetched from submission queue
+     * {@code qid} (0: admin): a {@link NvmeFaults} rule that never completes them.
+     */
+    public void drop(int qid, int opcode, int count) {
+        if (count < 1) {
             throw new IllegalArgumentException("drop %d commands of opcode 0x%x on queue %d".formatted(count, opcode, qid));
         }
-        dropQueue = qid;
-        dropOpcode = opcode;
-        dropCount = count;
-        armed = count > 0;
+        faults.add(NvmeFaults.when(opcode).queue(qid).times(count).neverComplete());
     }
 
     /**
@@ -64,21 +62,9 @@ public final class CommandDrops {
         return withheld.size();
     }
 
-    /** Whether {@code command}, just fetched from {@code queue}, is to be withheld (then it is recorded). */
-    boolean withholds(SubmissionQueue queue, Command command) {
-        if (!armed) {
-            return false;
-        }
-        synchronized (this) {
-            if (dropCount == 0 || queue.id != dropQueue || command.opcode() != dropOpcode) {
-                return false;
-            }
-            armed = --dropCount > 0;
-            withheld.add(new int[] {queue.id, command.cid()});
-        }
-        LOG.log(System.Logger.Level.INFO, "command {0} (opcode 0x{1}) on queue {2} dropped as asked", command.cid(),
-                Integer.toHexString(command.opcode()), queue.id);
-        return true;
+    /** Keeps {@code command}, just fetched from {@code queue}, uncompleted (a fault fired on it). */
+    synchronized void withhold(SubmissionQueue queue, Command command) {
+        withheld.add(new int[] {queue.id, command.cid()});
     }
 
     boolean leavesAbortsUnanswered() {

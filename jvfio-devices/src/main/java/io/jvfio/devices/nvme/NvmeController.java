@@ -69,7 +69,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     final Identify identify;
     final LogPages logs;
     final AsyncEvents events;
-    final CommandDrops drops = new CommandDrops();
+    final NvmeFaults faults = new NvmeFaults(this);
     private final ControllerIdentity controllerIdentity;
     private final List<Namespace> namespaces;
     private final int msixFlagsOffset;
@@ -154,9 +154,9 @@ public final class NvmeController extends PciDevice implements Migratable {
         return events;
     }
 
-    /** Makes the controller drop commands, for tests of a host's timeouts (see {@link CommandDrops}). */
-    public CommandDrops commandDrops() {
-        return drops;
+    /** NVMe faults to inject: chosen statuses, commands never completed, CSTS.CFS (see {@link NvmeFaults}). */
+    public NvmeFaults faults() {
+        return faults;
     }
 
     /** CSTS as the host reads it. */
@@ -253,6 +253,7 @@ public final class NvmeController extends PciDevice implements Migratable {
         if (queues.polledPage() != null) {
             queues.polledPage().close();
         }
+        faults.close();
         for (Namespace ns : namespaces) {
             try {
                 ns.store().close();
@@ -347,8 +348,13 @@ public final class NvmeController extends PciDevice implements Migratable {
         }
 
         @Override
-        public boolean withholds(SubmissionQueue queue, Command command) {
-            return drops.withholds(queue, command);
+        public NvmeFaults.Verdict fault(SubmissionQueue queue, Command command) {
+            return faults.apply(queue, command);
+        }
+
+        @Override
+        public void completeLater(SubmissionQueue queue, Command command) {
+            faults.completeLater(queue, command);
         }
 
         @Override

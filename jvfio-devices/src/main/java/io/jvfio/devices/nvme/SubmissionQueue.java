@@ -79,8 +79,11 @@ final class SubmissionQueue {
         /** A command was taken from {@code queue} (counted for the doorbell statistics). */
         void fetched(SubmissionQueue queue);
 
-        /** Whether {@code command}, just fetched, is to be dropped for a test ({@link CommandDrops}): kept, never completed. */
-        boolean withholds(SubmissionQueue queue, Command command);
+        /** What an injected fault ({@link NvmeFaults}) makes of {@code command}, just fetched. */
+        NvmeFaults.Verdict fault(SubmissionQueue queue, Command command);
+
+        /** Posts the completion of {@code command}, run now, after the delay a fault set on it. */
+        void completeLater(SubmissionQueue queue, Command command);
     }
 
     final int id;
@@ -356,8 +359,16 @@ final class SubmissionQueue {
             command.begin();
             if (command.fuse() != 0) {
                 command.fail(SC_INVALID_FIELD);   // no fused operations in either command set
-            } else if (host.withholds(this, command) || !executor.execute(this, command, dma)) {
-                continue;
+            } else {
+                NvmeFaults.Verdict fault = host.fault(this, command);
+                if (fault == NvmeFaults.Verdict.WITHHOLD
+                        || fault != NvmeFaults.Verdict.COMPLETE && !executor.execute(this, command, dma)) {
+                    continue;
+                }
+                if (fault == NvmeFaults.Verdict.DELAY) {
+                    host.completeLater(this, command);
+                    continue;
+                }
             }
             if (!cq.post(dma, this, command, signal)) {
                 if (live && yieldsWhenFull()) {
