@@ -235,7 +235,7 @@ public final class InterruptLines {
         synchronized (lock) {
             this.faults = Objects.requireNonNull(faults, "faults");
         }
-        faults.connectInterrupts(this::raiseIfPresent);
+        faults.addPerformer(action -> action instanceof FaultAction.RaiseInterrupt raise && raiseIfPresent(raise.index(), raise.vector()));
     }
 
     /** A rule's {@link FaultAction.RaiseInterrupt}: like {@link #trigger}, but a missing vector is no error. */

@@ -20,6 +20,7 @@ import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -46,6 +47,7 @@ public abstract class PciDevice implements VfioDevice {
     private final long[] barSizes = new long[6];
     private final List<DeviceRegion> deviceRegions = new CopyOnWriteArrayList<>();
     private final InterruptLines interrupts;
+    private final Faults faults;
     private final MsixTable msixTable;
     private final MsixCapability msix;
     private volatile SessionContext context;
@@ -64,7 +66,13 @@ public abstract class PciDevice implements VfioDevice {
     private record DeviceRegion(long size, Set<Access> access, RegionTypeCap type, RegionHandler handler) {}
 
     protected PciDevice(ConfigSpace config) {
+        this(config, new Faults());
+    }
+
+    /** A device whose fault registry is {@code faults} (a subclass's typed registry, such as NVMe's). */
+    protected PciDevice(ConfigSpace config, Faults faults) {
         this.config = config;
+        this.faults = Objects.requireNonNull(faults, "faults");
         for (Bar bar : config.bars()) {
             barSizes[bar.index()] = bar.size();
         }
@@ -76,6 +84,7 @@ public abstract class PciDevice implements VfioDevice {
             lines.intx();
         }
         this.interrupts = lines.build();
+        interrupts.attachFaults(faults);
         this.migration = this instanceof Migratable m ? new DeviceMigration(new CoreState(m)) : null;
     }
 
@@ -197,9 +206,10 @@ public abstract class PciDevice implements VfioDevice {
         interrupts.reset();
     }
 
+    /** The device's fault registry: region accesses, interrupts, DMA, and what a subclass adds. */
     @Override
-    public void attachFaults(Faults faults) {
-        interrupts.attachFaults(faults);
+    public Faults faults() {
+        return faults;
     }
 
     @Override

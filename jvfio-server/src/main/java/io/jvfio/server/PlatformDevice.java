@@ -1,6 +1,8 @@
 package io.jvfio.server;
 
 import io.jvfio.protocol.InfoCapability;
+import io.jvfio.server.faults.FaultVocabulary;
+import io.jvfio.server.faults.Faults;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +25,16 @@ final class PlatformDevice implements VfioDevice {
     @Override
     public String name() {
         return device.name();
+    }
+
+    @Override
+    public Faults faults() {
+        return device.faults();
+    }
+
+    @Override
+    public FaultVocabulary faultVocabulary() {
+        return device.faultVocabulary();
     }
 
     @Override

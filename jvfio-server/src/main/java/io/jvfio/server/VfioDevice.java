@@ -1,6 +1,7 @@
 package io.jvfio.server;
 
 import io.jvfio.linux.Errno;
+import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.server.faults.Faults;
 import java.lang.foreign.MemorySegment;
 
@@ -40,10 +41,18 @@ public interface VfioDevice {
     void regionWrite(int index, long offset, MemorySegment src) throws VfioException;
 
     /**
-     * The server hands the device its fault registry: a device with interrupts lets it drop or
-     * repeat them (region accesses the server checks itself). Called once, before any client.
+     * The device's fault registry — region accesses (which the server checks), interrupts, DMA and
+     * the device's own faults — or null for a device without one (the server then keeps a registry
+     * for region accesses).
      */
-    default void attachFaults(Faults faults) {}
+    default Faults faults() {
+        return null;
+    }
+
+    /** The words fault plans and the control socket use for this device: the core's, and its own. */
+    default FaultVocabulary faultVocabulary() {
+        return FaultVocabulary.core();
+    }
 
     /** DEVICE_RESET: back to power-on state. */
     default void reset() throws VfioException {

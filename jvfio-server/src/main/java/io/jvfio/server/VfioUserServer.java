@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -38,7 +39,7 @@ public final class VfioUserServer implements AutoCloseable {
     private final ServerOptions options;
     private final StatsCounters counters = new StatsCounters();
     private final ServerStats stats = new ServerStats(counters);
-    private final Faults faults = new Faults();
+    private final Faults faults;
     private final Optional<Path> path;
     private volatile boolean closed;
     private final Object closing = new Object();
@@ -55,7 +56,7 @@ public final class VfioUserServer implements AutoCloseable {
         this.served = platform.apply(device);
         this.options = options;
         this.path = path;
-        device.attachFaults(faults);
+        this.faults = Objects.requireNonNullElseGet(device.faults(), Faults::new);
     }
 
     /**

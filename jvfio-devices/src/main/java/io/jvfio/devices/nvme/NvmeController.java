@@ -69,7 +69,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     final Identify identify;
     final LogPages logs;
     final AsyncEvents events;
-    final NvmeFaults faults = new NvmeFaults(this);
+    final NvmeFaults faults;
     private final ControllerIdentity controllerIdentity;
     private final List<Namespace> namespaces;
     private final int msixFlagsOffset;
@@ -83,7 +83,9 @@ public final class NvmeController extends PciDevice implements Migratable {
     private volatile AdminCommands adminCommands;
 
     private NvmeController(ControllerIdentity identity, List<BlockStore> stores, int lbaShift, boolean polledDoorbells) {
-        super(configSpace(identity.vendorId()));
+        super(configSpace(identity.vendorId()), new NvmeFaults());
+        this.faults = (NvmeFaults) super.faults();
+        faults.bind(this);
         this.controllerIdentity = identity;
         List<Namespace> list = new ArrayList<>();
         for (BlockStore store : stores) {
@@ -155,6 +157,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     }
 
     /** NVMe faults to inject: chosen statuses, commands never completed, CSTS.CFS (see {@link NvmeFaults}). */
+    @Override
     public NvmeFaults faults() {
         return faults;
     }

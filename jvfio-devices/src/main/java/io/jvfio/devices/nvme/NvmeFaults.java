@@ -2,6 +2,7 @@ package io.jvfio.devices.nvme;
 
 import static io.jvfio.nvme.spec.Nvme.*;
 
+import io.jvfio.server.faults.Faults;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -25,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * With no rule set the command path pays one volatile read and allocates nothing; a firing
  * allocates its log entry.
  */
-public final class NvmeFaults {
+public final class NvmeFaults extends Faults {
     /** Attempted Write to Read Only Range (command specific 0x82), the status of writes once read-only. */
     public static final int SC_WRITE_TO_READ_ONLY_RANGE = 0x182;
     /** Firings kept for {@link #firings()}: the newest ones. */
@@ -60,7 +61,8 @@ public final class NvmeFaults {
     /** One fault that fired: when, on which command, by which rule. */
     public record Firing(Instant at, Rule rule, int queue, int cid, int opcode) {}
 
-    private final NvmeController controller;
+    /** Set once, by the controller's constructor (the registry is made before the controller). */
+    private NvmeController controller;
     private final CommandDrops drops = new CommandDrops(this);
     /** The rules in force, newest last; replaced whole (copy on write) under this object's monitor. */
     private volatile Installed[] rules = NONE;
@@ -69,7 +71,9 @@ public final class NvmeFaults {
     /** Posts delayed completions; started by the first one, guarded by this object's monitor. */
     private ScheduledExecutorService timer;
 
-    NvmeFaults(NvmeController controller) {
+    NvmeFaults() {}
+
+    void bind(NvmeController controller) {
         this.controller = controller;
     }
 
@@ -103,12 +107,14 @@ public final class NvmeFaults {
     }
 
     /** Removes every rule (commands already withheld stay withheld until aborted or reset). */
+    @Override
     public synchronized void clear() {
+        super.clear();
         rules = NONE;
     }
 
     /** The rules still in force (a rule with a count leaves when it has fired that many times). */
-    public synchronized List<Rule> rules() {
+    public synchronized List<Rule> nvmeRules() {
         return Arrays.stream(rules).map(installed -> installed.rule).toList();
     }
 

@@ -104,7 +104,7 @@ class NvmeFaultsTest {
             assertThat(firing.queue()).isEqualTo(io.id);
             assertThat(firing.opcode()).isEqualTo(IO_READ);
         });
-        assertThat(nvme.faults().rules()).as("no count: still in force").hasSize(1);
+        assertThat(nvme.faults().nvmeRules()).as("no count: still in force").hasSize(1);
     }
 
     @Test
@@ -121,7 +121,7 @@ class NvmeFaultsTest {
     void everyNthMatchFiresUntilTheCountIsSpent() throws Exception {
         nvme.faults().add(NvmeFaults.when(IO_READ).every(2).times(2).complete(SC_DATA_TRANSFER_ERROR, false));
         assertThat(failures(7)).containsExactly(false, true, false, true, false, false, false);
-        assertThat(nvme.faults().rules()).as("spent").isEmpty();
+        assertThat(nvme.faults().nvmeRules()).as("spent").isEmpty();
         List<NvmeFaults.Firing> firings = nvme.faults().firings();
         assertThat(firings).hasSize(2);
         assertThat(firings.get(0).at()).isBeforeOrEqualTo(firings.get(1).at());

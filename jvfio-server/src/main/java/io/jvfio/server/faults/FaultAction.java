@@ -2,10 +2,28 @@ package io.jvfio.server.faults;
 
 import java.time.Duration;
 
-/** What a fired rule does. Which actions fit which {@link FaultMatch} is checked by {@link FaultRule}. */
-public sealed interface FaultAction {
+/**
+ * What a fired rule does. The core's actions are here; a device adds its own (complete an NVMe
+ * command with a status, glitch a GPIO line) by implementing this interface. Where a rule fires,
+ * the code that asked {@link Faults#ask} carries the action out; an action of a {@link FaultMatch.Now}
+ * rule is carried out by whichever {@link Faults.Performer} the device registered takes it.
+ */
+public interface FaultAction {
+    /** Whether this action makes sense where {@code match} fires; {@link FaultRule} refuses other pairs. */
+    boolean appliesTo(FaultMatch match);
+
+    /** Whether {@code match} is a region access (for actions on accesses). */
+    private static boolean access(FaultMatch match) {
+        return match instanceof FaultMatch.RegionAccess;
+    }
+
     /** The region access is answered with {@code errno} and never reaches the device. */
     record FailAccess(int errno) implements FaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return access(match);
+        }
+
         public FailAccess {
             if (errno <= 0) {
                 throw new IllegalArgumentException("errno must be positive, not " + errno);
@@ -16,10 +34,20 @@ public sealed interface FaultAction {
     /**
      * As after a surprise removal: a read returns all ones, a write is dropped; the device sees neither.
      */
-    record AllOnes() implements FaultAction {}
+    record AllOnes() implements FaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return access(match);
+        }
+    }
 
     /** The region access is handled {@code delay} late (the session waits; later messages queue behind it). */
     record Delay(Duration delay) implements FaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return access(match);
+        }
+
         public Delay {
             if (delay.isNegative()) {
                 throw new IllegalArgumentException("negative delay " + delay);
@@ -31,7 +59,12 @@ public sealed interface FaultAction {
      * The server hangs up on the client instead of answering the access (the device stays; the next
      * client is served).
      */
-    record DropConnection() implements FaultAction {}
+    record DropConnection() implements FaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return access(match);
+        }
+    }
 
     /**
      * The access goes on as usual, and the device raises vector {@code vector} of irq {@code index}
@@ -39,6 +72,11 @@ public sealed interface FaultAction {
      * or a spurious MSI/MSI-X vector. Nothing happens if the device has no such vector.
      */
     record RaiseInterrupt(int index, int vector) implements FaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return access(match) || match instanceof FaultMatch.Now;
+        }
+
         public RaiseInterrupt {
             if (index < 0 || vector < 0) {
                 throw new IllegalArgumentException("irq index %d, vector %d".formatted(index, vector));
@@ -47,14 +85,80 @@ public sealed interface FaultAction {
     }
 
     /** The interrupt is not delivered (and not left pending). */
-    record DropInterrupt() implements FaultAction {}
+    record DropInterrupt() implements FaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return match instanceof FaultMatch.Interrupt;
+        }
+    }
 
     /** The interrupt is delivered {@code extra} more times (an eventfd adds them up). */
     record RepeatInterrupt(int extra) implements FaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return match instanceof FaultMatch.Interrupt;
+        }
+
         public RepeatInterrupt {
             if (extra < 1) {
                 throw new IllegalArgumentException("repeat needs extra >= 1, not " + extra);
             }
+        }
+    }
+
+    /** The interrupt is delivered {@code delay} late (other interrupts are not held up). */
+    record DelayInterrupt(Duration delay) implements FaultAction {
+        public DelayInterrupt {
+            if (delay.isNegative() || delay.isZero()) {
+                throw new IllegalArgumentException("an interrupt delay must be positive, not " + delay);
+            }
+        }
+
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return match instanceof FaultMatch.Interrupt;
+        }
+    }
+
+    /** The DMA transfer fails with {@code errno} (EFAULT: as if the window were not there); the device sees the error. */
+    record FailDma(int errno) implements FaultAction {
+        public FailDma {
+            if (errno <= 0) {
+                throw new IllegalArgumentException("errno must be positive, not " + errno);
+            }
+        }
+
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return match instanceof FaultMatch.Dma;
+        }
+    }
+
+    /**
+     * The DMA window the transfer falls in is gone, as if the client had unmapped it mid-transfer:
+     * this transfer and every later one into it fail with EFAULT until the client maps it again.
+     */
+    record RemoveDmaWindow() implements FaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return match instanceof FaultMatch.Dma;
+        }
+    }
+
+    /**
+     * The device stalls for {@code duration}: the session handles no message (and the device's own
+     * threads, where they check, do no work) until it has passed — a device that hangs for a while.
+     */
+    record Stall(Duration duration) implements FaultAction {
+        public Stall {
+            if (duration.isNegative() || duration.isZero()) {
+                throw new IllegalArgumentException("a stall must be positive, not " + duration);
+            }
+        }
+
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return match instanceof FaultMatch.RegionAccess || match instanceof FaultMatch.Now;
         }
     }
 }

@@ -1,7 +1,11 @@
 package io.jvfio.server.faults;
 
-/** What a {@link FaultRule} looks at: a region access, or an interrupt the device raises. */
-public sealed interface FaultMatch {
+/**
+ * What a {@link FaultRule} looks at. The core's matches are here (region accesses, interrupts, DMA,
+ * and {@link Now}); a device adds its own (an NVMe command, a virtio-blk request) by implementing
+ * this interface for its own {@link FaultPoint}s.
+ */
+public interface FaultMatch {
     /** Any vector of an irq index. */
     int ANY_VECTOR = -1;
 
@@ -9,15 +13,15 @@ public sealed interface FaultMatch {
     enum Direction {
         READ, WRITE, ANY;
 
-        boolean covers(boolean write) {
+        public boolean covers(boolean write) {
             return this == ANY || (this == WRITE) == write;
         }
     }
 
-    /**
-     * A REGION_READ/REGION_WRITE of {@code region} whose bytes overlap {@code [fromOffset, toOffset)}.
-     * REGION_WRITE_MULTI's entries are not matched yet.
-     */
+    /** Whether {@code point} is one of the things this match looks at. */
+    boolean matches(FaultPoint point);
+
+    /** A REGION_READ/REGION_WRITE of {@code region} whose bytes overlap {@code [fromOffset, toOffset)}. */
     record RegionAccess(int region, long fromOffset, long toOffset, Direction direction) implements FaultMatch {
         public RegionAccess {
             if (region < 0 || fromOffset < 0 || toOffset <= fromOffset || direction == null) {
@@ -31,9 +35,10 @@ public sealed interface FaultMatch {
             return new RegionAccess(region, 0, Long.MAX_VALUE, Direction.ANY);
         }
 
-        boolean matches(int accessRegion, long offset, long count, boolean write) {
-            return accessRegion == region && direction.covers(write)
-                    && offset < toOffset && offset + Math.max(count, 1) > fromOffset;
+        @Override
+        public boolean matches(FaultPoint point) {
+            return point instanceof FaultPoint.RegionAccess access && access.region() == region && direction.covers(access.write())
+                    && access.offset() < toOffset && access.offset() + Math.max(access.count(), 1) > fromOffset;
         }
     }
 
@@ -45,8 +50,37 @@ public sealed interface FaultMatch {
             }
         }
 
-        boolean matches(int raisedIndex, int raisedVector) {
-            return raisedIndex == index && (vector == ANY_VECTOR || vector == raisedVector);
+        @Override
+        public boolean matches(FaultPoint point) {
+            return point instanceof FaultPoint.Interrupt irq && irq.index() == index
+                    && (vector == ANY_VECTOR || vector == irq.vector());
+        }
+    }
+
+    /** The device's DMA to or from client memory overlapping {@code [fromIova, toIova)}. */
+    record Dma(long fromIova, long toIova, Direction direction) implements FaultMatch {
+        public Dma {
+            if (toIova <= fromIova || direction == null) {
+                throw new IllegalArgumentException("iova [0x%x, 0x%x), %s".formatted(fromIova, toIova, direction));
+            }
+        }
+
+        @Override
+        public boolean matches(FaultPoint point) {
+            return point instanceof FaultPoint.Dma dma && direction.covers(dma.write())
+                    && Long.compareUnsigned(dma.iova(), toIova) < 0
+                    && Long.compareUnsigned(dma.iova() + Math.max(dma.length(), 1), fromIova) > 0;
+        }
+    }
+
+    /**
+     * Not a match but a moment: a rule with it fires once, when it is added ({@link Faults#add}), and
+     * its action is performed at once — raise ERR now, set CSTS.CFS now, attach a namespace now.
+     */
+    record Now() implements FaultMatch {
+        @Override
+        public boolean matches(FaultPoint point) {
+            return false;
         }
     }
 }

@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param frequency which of the matches fire it
  * @param maxFirings the rule retires after firing this often ({@link #UNLIMITED}: never)
  * @param window    the rule retires this long after it was added ({@link #FOREVER}: never)
- * @param action    what a firing does; must fit the match (access actions for accesses, interrupt actions for interrupts)
+ * @param action    what a firing does; must fit the match ({@link FaultAction#appliesTo})
  */
 public record FaultRule(String id, FaultMatch match, FaultFrequency frequency, long maxFirings, Duration window,
                         FaultAction action) {
@@ -32,10 +32,7 @@ public record FaultRule(String id, FaultMatch match, FaultFrequency frequency, l
         if (window.isNegative() || window.isZero()) {
             throw new IllegalArgumentException("rule %s: window must be positive, not %s".formatted(id, window));
         }
-        boolean accessAction = action instanceof FaultAction.FailAccess || action instanceof FaultAction.AllOnes
-                || action instanceof FaultAction.Delay || action instanceof FaultAction.DropConnection
-                || action instanceof FaultAction.RaiseInterrupt;
-        if (accessAction != match instanceof FaultMatch.RegionAccess) {
+        if (!action.appliesTo(match)) {
             throw new IllegalArgumentException("rule %s: action %s does not apply to %s".formatted(id, action, match));
         }
     }

@@ -9,15 +9,18 @@ import java.util.random.RandomGenerator;
 import java.util.random.RandomGeneratorFactory;
 
 /**
- * A server's fault registry: rules to add, list and clear from any thread, and the log of every
- * firing. The server asks it at each region access and each interrupt; with no rule armed that
- * costs one volatile read and allocates nothing.
+ * A device's fault registry — one per device, for the core's faults and the device's own: rules to
+ * add, list and clear from any thread (Java, a plan file, the control socket), and the log of every
+ * firing. The server asks it at each region access, the interrupt lines at each interrupt, DMA at
+ * each transfer, a device at its own points (an NVMe command fetched); with no rule armed that costs
+ * one volatile read and allocates nothing. A device may subclass it for a typed view of its own
+ * faults (NVMe's {@code NvmeFaults}).
  *
  * <p>Rules are asked in the order they were added; the first one that fires decides, and the rules
  * after it do not see that match (so counts and seeds depend only on the rules before). A rule
  * retires (leaves {@link #rules()}) once its firings are used up or its window has passed.
  */
-public final class Faults {
+public class Faults {
     /** Firings kept in the log; older ones are dropped (their count stays in {@link #firedTotal()}). */
     public static final int LOG_CAPACITY = 10_000;
     /** A stable algorithm, so a seed fires the same matches on every JDK. */
@@ -29,14 +32,18 @@ public final class Faults {
     private volatile Armed[] armed = NONE;
     private final ArrayDeque<FaultFiring> log = new ArrayDeque<>();
     private long firedTotal;
-    /** Raises a device's interrupts for {@link FaultAction.RaiseInterrupt}; none until a device connects one. */
-    private volatile InterruptSink interrupts;
+    /** The device's parts that carry out actions away from a point (copy on write). */
+    private volatile Performer[] performers = {};
 
-    /** How a rule's action reaches the device's interrupts (a {@code PciDevice}'s {@code InterruptLines}). */
+    /**
+     * A part of the device that carries out actions by itself: the interrupt lines raise
+     * {@link FaultAction.RaiseInterrupt}, an NVMe controller sets CSTS.CFS. Used for the actions of
+     * {@link FaultMatch.Now} rules and for actions that fire at one point but act elsewhere.
+     */
     @FunctionalInterface
-    public interface InterruptSink {
-        /** Raises {@code vector} of irq {@code index}; false if the device has no such vector. */
-        boolean raise(int index, int vector);
+    public interface Performer {
+        /** Carries out {@code action} if it is one of this part's; whether it did. */
+        boolean perform(FaultAction action);
     }
 
     /** A rule's run-time state: its matches and firings so far, its generator, when it was added. */
@@ -80,22 +87,52 @@ public final class Faults {
         }
     }
 
-    /** Lets {@link FaultAction.RaiseInterrupt} raise the device's interrupts through {@code sink}. */
-    public void connectInterrupts(InterruptSink sink) {
-        interrupts = sink;
+    /** Registers a part of the device that carries out actions ({@link #perform}). */
+    public void addPerformer(Performer performer) {
+        synchronized (lock) {
+            Performer[] more = Arrays.copyOf(performers, performers.length + 1);
+            more[performers.length] = performer;
+            performers = more;
+        }
     }
 
     /**
-     * Carries out a {@link FaultAction.RaiseInterrupt}: whether the device raised it. Called outside
-     * the registry's lock, since delivery asks the rules again.
+     * Carries out {@code action} through the first registered {@link Performer} that takes it;
+     * whether one did. Called outside the registry's lock, since carrying out may ask the rules again
+     * (a raised interrupt meets the interrupt rules).
      */
-    public boolean raise(FaultAction.RaiseInterrupt action) {
-        InterruptSink sink = interrupts;
-        return sink != null && sink.raise(action.index(), action.vector());
+    public boolean perform(FaultAction action) {
+        for (Performer performer : performers) {
+            if (performer.perform(action)) {
+                return true;
+            }
+        }
+        return false;
     }
 
-    /** Arms {@code rule}; its counts and generator start now. */
+    /** Whether no rule is armed: a point need not even be built. One volatile read. */
+    public boolean isEmpty() {
+        return armed.length == 0;
+    }
+
+    /**
+     * Arms {@code rule}; its counts and generator start now. A {@link FaultMatch.Now} rule is not
+     * armed: its action is carried out at once ({@link #perform}) and logged.
+     *
+     * @throws IllegalArgumentException if a rule with the same id is armed, or no part of the device
+     *                                  carries out a Now rule's action
+     */
     public void add(FaultRule rule) {
+        if (rule.match() instanceof FaultMatch.Now) {
+            if (!perform(rule.action())) {
+                throw new IllegalArgumentException("rule %s: nothing in this device carries out %s"
+                        .formatted(rule.id(), rule.action()));
+            }
+            synchronized (lock) {
+                record(rule, "now");
+            }
+            return;
+        }
         synchronized (lock) {
             for (Armed a : armed) {
                 if (a.rule.id().equals(rule.id())) {
@@ -152,25 +189,32 @@ public final class Faults {
      * with no rule armed, one volatile read.
      */
     public FaultAction onRegionAccess(int region, long offset, long count, boolean write) {
-        return armed.length == 0 ? null : ask(false, region, offset, count, write);
+        return armed.length == 0 ? null : ask(new FaultPoint.RegionAccess(region, offset, count, write));
     }
 
     /** Asks the rules about an interrupt on {@code vector} of irq {@code index}; the action of the rule that fired, or null. */
     public FaultAction onInterrupt(int index, int vector) {
-        return armed.length == 0 ? null : ask(true, index, vector, 0, false);
+        return armed.length == 0 ? null : ask(new FaultPoint.Interrupt(index, vector));
     }
 
-    /** One ask of the rules: an interrupt ({@code index}, vector {@code at}) or a region access. */
-    private FaultAction ask(boolean interrupt, int index, long at, long count, boolean write) {
+    /** Asks the rules about a DMA transfer of client memory; the action of the rule that fired, or null. */
+    public FaultAction onDma(long iova, long length, boolean write) {
+        return armed.length == 0 ? null : ask(new FaultPoint.Dma(iova, length, write));
+    }
+
+    /**
+     * Asks the rules about {@code point}; the action of the first rule that matches and fires, or
+     * null. Callers on hot paths check {@link #isEmpty()} before building the point.
+     */
+    public FaultAction ask(FaultPoint point) {
+        if (armed.length == 0) {
+            return null;
+        }
         synchronized (lock) {
             long now = System.nanoTime();
             for (Armed a : armed) { // re-read under the lock: a rule removed meanwhile is not asked
-                boolean matches = interrupt
-                        ? a.rule.match() instanceof FaultMatch.Interrupt irq && irq.matches(index, (int) at)
-                        : a.rule.match() instanceof FaultMatch.RegionAccess access && access.matches(index, at, count, write);
-                if (matches && fired(a, now)) {
-                    record(a, interrupt ? "irq %d/%d".formatted(index, at)
-                            : "region %d %s 0x%x+%d".formatted(index, write ? "write" : "read", at, count));
+                if (a.rule.match().matches(point) && fired(a, now)) {
+                    record(a.rule, point.describe());
                     return a.rule.action();
                 }
             }
@@ -197,11 +241,11 @@ public final class Faults {
         armed = left.isEmpty() ? NONE : left.toArray(Armed[]::new);
     }
 
-    private void record(Armed a, String matched) {
+    private void record(FaultRule rule, String matched) {
         if (log.size() == LOG_CAPACITY) {
             log.removeFirst();
         }
-        log.addLast(new FaultFiring(Instant.now(), a.rule.id(), a.rule.action(), matched));
+        log.addLast(new FaultFiring(Instant.now(), rule.id(), rule.action(), matched));
         firedTotal++;
     }
 }

@@ -248,7 +248,7 @@ final class CommandHandlers {
                 return false;
             }
             case FaultAction.RaiseInterrupt raise -> {
-                faults.raise(raise);
+                faults.perform(raise);
                 return false;
             }
             case FaultAction.DropConnection ignored -> throw new IOException(
