@@ -67,7 +67,7 @@ class NvmeDriverFaultsTest {
         }
         served.controller.faults().clear();
         assertReadsBack(100, inside);
-        assertThat(served.controller.faults().firings()).hasSize(3);
+        assertThat(served.controller.faults().log()).hasSize(3);
     }
 
     @Test
@@ -76,7 +76,7 @@ class NvmeDriverFaultsTest {
         DmaRegion data = written(0, 8, 4);
         served.controller.faults().add(NvmeFaults.when(READ).times(1).delayCompletion(Duration.ofMillis(100)));
         assertReadsBack(0, data);
-        assertThat(served.controller.faults().firings()).hasSize(1);
+        assertThat(served.controller.faults().log()).hasSize(1);
         assertThat(driver.resets().generation()).isZero();
     }
 

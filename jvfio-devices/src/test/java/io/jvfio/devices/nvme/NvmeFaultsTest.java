@@ -8,6 +8,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jvfio.devices.ServedDevices;
 import io.jvfio.devices.storage.NullStore;
+import io.jvfio.server.faults.FaultFiring;
+import io.jvfio.server.faults.FaultRule;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -100,11 +102,13 @@ class NvmeFaultsTest {
         assertThat(read(107, 8).status()).as("overlapping at its end").isEqualTo(SC_UNRECOVERED_READ_ERROR);
         assertStatus(read(108, 8), SC_SUCCESS);
         assertStatus(transfer(IO_WRITE, 100, 8), SC_SUCCESS);      // another opcode
-        assertThat(nvme.faults().firings()).hasSize(3).allSatisfy(firing -> {
-            assertThat(firing.queue()).isEqualTo(io.id);
-            assertThat(firing.opcode()).isEqualTo(IO_READ);
+        assertThat(nvme.faults().log()).hasSize(3).allSatisfy(firing -> {
+            assertThat(firing.matched()).startsWith("nvme sq %d ".formatted(io.id)).contains("opcode 0x02");
+            assertThat(firing.action()).isEqualTo(new NvmeFaultAction.Complete(SC_UNRECOVERED_READ_ERROR, true));
         });
-        assertThat(nvme.faults().nvmeRules()).as("no count: still in force").hasSize(1);
+        assertThat(nvme.faults().log()).extracting(FaultFiring::matched)
+                .allSatisfy(matched -> assertThat(matched).containsAnyOf("lba 100-100", "lba 99-100", "lba 107-114"));
+        assertThat(nvme.faults().rules()).as("no count: still in force").hasSize(1);
     }
 
     @Test
@@ -121,15 +125,15 @@ class NvmeFaultsTest {
     void everyNthMatchFiresUntilTheCountIsSpent() throws Exception {
         nvme.faults().add(NvmeFaults.when(IO_READ).every(2).times(2).complete(SC_DATA_TRANSFER_ERROR, false));
         assertThat(failures(7)).containsExactly(false, true, false, true, false, false, false);
-        assertThat(nvme.faults().nvmeRules()).as("spent").isEmpty();
-        List<NvmeFaults.Firing> firings = nvme.faults().firings();
+        assertThat(nvme.faults().rules()).as("spent").isEmpty();
+        List<FaultFiring> firings = nvme.faults().log();
         assertThat(firings).hasSize(2);
-        assertThat(firings.get(0).at()).isBeforeOrEqualTo(firings.get(1).at());
+        assertThat(firings.get(0).time()).isBeforeOrEqualTo(firings.get(1).time());
     }
 
     @Test
     void theSameSeedFiresOnTheSameCommands() throws Exception {
-        NvmeFaults.Rule rule = NvmeFaults.when(IO_READ).probability(0.5, 42).complete(SC_INTERNAL, false);
+        FaultRule rule = NvmeFaults.when(IO_READ).probability(0.5, 42).complete(SC_INTERNAL, false);
         nvme.faults().add(rule);
         List<Boolean> first = failures(24);
         nvme.faults().clear();
@@ -174,7 +178,7 @@ class NvmeFaultsTest {
     @Test
     void noRuleRunsEveryCommand() throws Exception {
         assertThat(failures(4)).containsOnly(false);
-        assertThat(nvme.faults().firings()).isEmpty();
+        assertThat(nvme.faults().log()).isEmpty();
     }
 
     @Test
