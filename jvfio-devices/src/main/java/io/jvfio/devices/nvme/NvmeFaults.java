@@ -142,7 +142,7 @@ public final class NvmeFaults extends Faults {
             case NvmeFaultAction.ControllerFatal fatal -> controller.fatal("fault injected", null);
             case NvmeFaultAction.SubsystemReset reset -> controller.subsystemReset();
             case NvmeFaultAction.Thermal thermal -> controller.events.temperature(thermal.overheated()
-                    ? Math.min(controller.features.overThreshold + OVERHEAT_KELVIN, 0xffff) : LogPages.TEMPERATURE);
+                    ? overheated(controller.features.overThreshold) : LogPages.TEMPERATURE);
             case NvmeFaultAction.CriticalWarning warning -> controller.events.criticalWarning(warning.bits());
             case NvmeFaultAction.ReadOnly readOnly -> {
                 for (int write : WRITE_OPCODES) {
@@ -158,6 +158,11 @@ public final class NvmeFaults extends Faults {
             }
         }
         return true;
+    }
+
+    /** A temperature past the over-temperature threshold, and never below the normal one. */
+    static int overheated(int overThreshold) {
+        return Math.min(Math.max(overThreshold, LogPages.TEMPERATURE) + OVERHEAT_KELVIN, 0xffff);
     }
 
     /**
