@@ -6,6 +6,7 @@ import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U32;
 import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U64;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.jvfio.devices.ServedDevices;
 import io.jvfio.devices.nvme.NvmeFaultAction.CompletionField;
@@ -350,7 +351,7 @@ class NvmeFaultsTest {
         now("nssr", new NvmeFaultAction.SubsystemReset());
         d.awaitCsts(CSTS_RDY | CSTS_NSSRO, CSTS_NSSRO);
         assertThat(nvme.faults().log()).extracting(FaultFiring::ruleId, FaultFiring::matched).last()
-                .isEqualTo(org.assertj.core.groups.Tuple.tuple("nssr", "now"));
+                .isEqualTo(tuple("nssr", "now"));
 
         enable();
         assertThat(nvme.faults().commandDrops().withheldCount()).as("forgotten with the queues").isZero();
