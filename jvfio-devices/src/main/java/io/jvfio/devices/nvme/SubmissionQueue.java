@@ -219,6 +219,11 @@ final class SubmissionQueue {
     }
 
     /** Whether the worker is still at work (after {@link #pause}: finishing its command or shadow poll). */
+    /** The command set this queue's worker runs. */
+    Executor executor() {
+        return executor;
+    }
+
     boolean isBusy() {
         return busy;
     }
