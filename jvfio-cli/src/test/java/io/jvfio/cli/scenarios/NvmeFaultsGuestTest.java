@@ -39,7 +39,8 @@ import org.junit.jupiter.api.Test;
  * kernel's own log lines, which are printed ("[nvme-faults] dmesg STEP ..."):
  * <ul>
  * <li>media: an Unrecovered Read Error (DNR) on a range of namespace 1: reads of exactly that range
- *     fail with EIO, the blocks either side read;
+ *     fail — with ENODATA, not EIO: Linux maps a media error to BLK_STS_MEDIUM, "critical medium
+ *     error" — and the blocks either side read;
  * <li>abort: reads never completed, now and then (a seeded probability) during fio's verify: the
  *     driver times out, aborts them, the controller honours the Aborts, the reads are retried and
  *     fio's verify passes;
@@ -147,11 +148,14 @@ class NvmeFaultsGuestTest {
         assertThat(result.passed()).as(result.describe()).isTrue();
         assertThat(result.results()).contains("io_timeout " + IO_TIMEOUT_SECONDS + " max_retries 5");
 
-        // media: exactly the range fails, with the kernel's medium error.
-        assertThat(result.results()).contains("media range: Input/output error", "media first block: Input/output error",
-                "media last block: Input/output error", "media block before reads", "media block after reads",
+        // media: exactly the range fails, with the kernel's medium error (BLK_STS_MEDIUM: ENODATA).
+        assertThat(result.results()).contains("media range: No data available", "media first block: No data available",
+                "media last block: No data available", "media block before reads", "media block after reads",
                 "media 16 blocks before read", "media 16 blocks after read").doesNotContain("media range read");
-        assertThat(dmesg(result, "media")).anyMatch(l -> l.contains("critical medium error, dev nvme0n1, sector " + MEDIA_FIRST))
+        assertThat(dmesg(result, "media"))
+                .anyMatch(l -> l.endsWith("nvme0n1: I/O Cmd(0x2) @ LBA %d, %d blocks, I/O Error (sct 0x2 / sc 0x81) DNR"
+                        .formatted(MEDIA_FIRST, MEDIA_LAST - MEDIA_FIRST + 1)))
+                .anyMatch(l -> l.contains("critical medium error, dev nvme0n1, sector " + MEDIA_FIRST))
                 .anyMatch(l -> l.contains("critical medium error, dev nvme0n1, sector " + MEDIA_LAST))
                 .noneMatch(l -> l.contains("timeout"));
 

@@ -3,7 +3,8 @@
 # faults the Java controller injects on namespace 1, one step each; after each step the kernel's new log
 # lines are printed as "dmesg STEP ..." for the test to assert on.
 # media:   reads of LBAs media_first..media_last complete with Unrecovered Read Error (DNR): a read of
-#          exactly that range, and of its first and last block, fails with EIO; the blocks either side read.
+#          exactly that range, and of its first and last block, fails (ENODATA: Linux's BLK_STS_MEDIUM);
+#          the blocks either side read.
 # abort:   a few reads during a fio verify run over abort_first..abort_last are never completed: the
 #          driver times out, aborts them, the controller honours the Aborts, the reads are retried.
 # reset:   the host refuses Aborts (the script asks for it through the mailbox, see below), then a read
