@@ -218,12 +218,12 @@ final class SubmissionQueue {
         return paused && id != 0;
     }
 
-    /** Whether the worker is still at work (after {@link #pause}: finishing its command or shadow poll). */
     /** The command set this queue's worker runs. */
     Executor executor() {
         return executor;
     }
 
+    /** Whether the worker is still at work (after {@link #pause}: finishing its command or shadow poll). */
     boolean isBusy() {
         return busy;
     }

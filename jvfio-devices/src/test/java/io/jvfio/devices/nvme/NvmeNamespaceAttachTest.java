@@ -17,9 +17,11 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -142,40 +144,59 @@ class NvmeNamespaceAttachTest {
     @Test
     void aDetachUnderIoWaitsForTheCommandsInHand() throws Exception {
         List<UserspaceNvmeDriver.Queue> queues = List.of(d.createIoQueue(1, 16), d.createIoQueue(2, 16));
+        List<Long> buffers = List.of(d.alloc(4096), d.alloc(4096));
         for (int round = 0; round < 20; round++) {
             ClosingStore store = new ClosingStore();
             int nsid = nvme.attachNamespace(store);
             AtomicBoolean stop = new AtomicBoolean();
             List<Thread> readers = new ArrayList<>();
-            List<Integer> statuses = Collections.synchronizedList(new ArrayList<>());
-            for (UserspaceNvmeDriver.Queue q : queues) {
-                long data = d.alloc(4096);
+            List<List<Integer>> statuses = new ArrayList<>();   // by reader
+            for (int r = 0; r < queues.size(); r++) {
+                UserspaceNvmeDriver.Queue q = queues.get(r);
+                long data = buffers.get(r);
+                List<Integer> heard = Collections.synchronizedList(new ArrayList<>());
+                statuses.add(heard);
                 readers.add(Thread.ofPlatform().start(() -> {
                     try {
                         while (!stop.get()) {
-                            statuses.add(d.io(q, IO_READ, nsid, 0, 8, d.iova(data), 0).status());
+                            heard.add(d.io(q, IO_READ, nsid, 0, 8, d.iova(data), 0).status());
                         }
                     } catch (Exception e) {
                         throw new AssertionError(e);
                     }
                 }));
             }
-            awaitSize(statuses, 1, readers);
+            awaitStatuses(statuses, new int[] {1, 1}, readers);
             nvme.detachNamespace(nsid).close();   // a read of it from now on would fail: Unrecovered Read Error
-            // Each reader may yet add the success of a command that completed before the detach returned.
-            int surelyAfter = statuses.size() + readers.size();
-            awaitSize(statuses, surelyAfter + 4, readers);
+            // A reader may yet hear the success of the command that completed before the detach returned.
+            int[] surelyAfter = statuses.stream().mapToInt(heard -> heard.size() + 1).toArray();
+            awaitStatuses(statuses, Arrays.stream(surelyAfter).map(n -> n + 2).toArray(), readers);
             stop.set(true);
             for (Thread reader : readers) {
                 reader.join();
             }
-            assertThat(statuses).as("round %d", round).containsOnly(SC_SUCCESS, SC_INVALID_NAMESPACE);
-            assertThat(statuses.subList(surelyAfter, statuses.size())).containsOnly(SC_INVALID_NAMESPACE);
+            for (int r = 0; r < readers.size(); r++) {
+                List<Integer> heard = statuses.get(r);
+                assertThat(heard).as("round %d, reader %d", round, r).containsOnly(SC_SUCCESS, SC_INVALID_NAMESPACE);
+                assertThat(heard.subList(surelyAfter[r], heard.size())).as("round %d, reader %d after the detach", round, r)
+                        .containsOnly(SC_INVALID_NAMESPACE);
+            }
+        }
+    }
+
+    /** Waits until each reader heard at least so many statuses. */
+    private static void awaitStatuses(List<List<Integer>> statuses, int[] sizes, List<Thread> readers) {
+        for (int r = 0; r < sizes.length; r++) {
+            while (statuses.get(r).size() < sizes[r]) {
+                assertThat(readers).as("readers").allMatch(Thread::isAlive);
+                Thread.onSpinWait();
+            }
         }
     }
 
     /** Zeros, until it is marked closed: then every access fails (Unrecovered Read Error for a read). */
     static final class ClosingStore implements BlockStore {
+        static final long READ_NANOS = 200_000;
         volatile boolean closed;
 
         @Override
@@ -191,7 +212,9 @@ class NvmeNamespaceAttachTest {
         @Override
         public void read(long offset, ByteBuffer dst) throws IOException {
             open();
+            LockSupport.parkNanos(READ_NANOS);   // a read takes a while: a detach has time to come in the middle
             dst.put(new byte[dst.remaining()]);
+            open();
         }
 
         @Override
@@ -219,13 +242,6 @@ class NvmeNamespaceAttachTest {
             if (closed) {
                 throw new IOException("closed");
             }
-        }
-    }
-
-    private static void awaitSize(List<Integer> statuses, int size, List<Thread> readers) {
-        while (statuses.size() < size) {
-            assertThat(readers).as("readers").allMatch(Thread::isAlive);
-            Thread.onSpinWait();
         }
     }
 
