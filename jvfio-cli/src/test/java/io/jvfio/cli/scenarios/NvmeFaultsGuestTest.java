@@ -15,18 +15,13 @@ import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
 import io.jvfio.qemu.QemuGuest;
-import io.jvfio.server.ServerOptions;
-import io.jvfio.server.VfioUserServer;
-import io.jvfio.testing.GuestTests;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -66,37 +61,25 @@ class NvmeFaultsGuestTest {
     static final int ABORTED_READS = 3;
     static final String SECOND_NAMESPACE_TEXT = "jvfio namespace attached at run time";
 
+    private ServedGuestNvme served;
     private GuestToolchain toolchain;
     private Path dir;
     private NvmeController nvme;
-    private VfioUserServer server;
 
     @BeforeEach
     void serve() throws Exception {
-        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
-        toolchain = GuestToolchain.locate();
-        dir = Files.createDirectories(toolchain.runRoot().resolve("nvme-faults-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
-        nvme = NvmeController.builder().serial("JVFAULTS0001").maxNamespaces(2)
-                .namespace(BlockImage.open(dir.resolve("disk.img"), IMAGE_BYTES, false))
-                .build();
-        server = VfioUserServer.bind(dir.resolve("nvme.sock"), nvme, ServerOptions.defaults());
-        server.start();
+        served = ServedGuestNvme.start("nvme-faults", in -> NvmeController.builder().serial("JVFAULTS0001").maxNamespaces(2)
+                .namespace(BlockImage.open(in.resolve("disk.img"), IMAGE_BYTES, false))
+                .build());
+        toolchain = served.toolchain();
+        dir = served.dir();
+        nvme = served.controller();
     }
 
     @AfterEach
     void stop() throws Exception {
-        if (server != null) {
-            server.close();
-        }
-        if (nvme != null) {
-            nvme.shutdown();
-        }
-        if (dir != null) {
-            try (var files = Files.walk(dir)) {
-                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+        if (served != null) {
+            served.close();
         }
     }
 
@@ -120,7 +103,7 @@ class NvmeFaultsGuestTest {
                         .formatted(MEDIA_FIRST, MEDIA_LAST, ABORT_FIRST, ABORT_LAST, RESET_LBA, FATAL_LBA, MAILBOX_LBA) + script())
                 .build(dir.resolve("initramfs.img"));
         GuestOptions options = QemuGuest.options().initramfs(initramfs.path()).sharedMemory(true)
-                .vfioUserDevice(server.socketPath().orElseThrow()).timeout(Duration.ofSeconds(600));
+                .vfioUserDevice(served.server().socketPath().orElseThrow()).timeout(Duration.ofSeconds(600));
         Duration step = Duration.ofSeconds(400);
         int attached = 0;
         GuestResult result;

@@ -28,8 +28,8 @@ import java.util.concurrent.locks.LockSupport;
  * changes):
  * <ul>
  * <li>{@code nvme}: NN and, by namespace id, the namespace's blocks and LBA shift, or 0 and 0 for an
- *     inactive id (checked, not applied: the destination must have the same namespaces attached), CC, AQA, ASQ, ACQ, INTMS, CSTS and
- *     the shadow doorbell buffers' addresses;
+ *     inactive id (checked, not applied: the destination must have the same namespaces attached);
+ *     CC, AQA, ASQ, ACQ, INTMS, CSTS and the shadow doorbell buffers' addresses;
  * <li>{@code nvme.features}: every feature's current value;
  * <li>{@code nvme.queues}: each completion queue (id, base, size, IEN, vector, head as last seen,
  *     tail, phase, its shadow slot's last value) and submission queue (id, base, size, CQ, head,

@@ -7,7 +7,8 @@ import java.util.List;
 
 /**
  * The controller's namespace ids 1..NN and the namespaces active on them, attached and detached at
- * run time (§5.18's effect, without the Namespace Attachment command: the host application decides).
+ * run time (as Namespace Attachment would, but by the application serving the controller, not by a
+ * command of the host).
  * The table is an array replaced whole on every change (copy on write), so the command sets look
  * a namespace up with one volatile read and no lock; attach and detach are serialized.
  */
