@@ -114,7 +114,6 @@ class NvmeFaultsGuestTest {
                 mail("aborts refused");
             }
             if (guest.awaitConsoleLine(line -> line.contains("JVFIO-RESULT: waiting for namespace 2"), step)) {
-                faults.commandDrops().aborts(CommandDrops.Aborts.HONOURED);
                 BlockStore second = BlockImage.open(dir.resolve("second.img"), SECOND_IMAGE_BYTES, false);
                 second.write(0, ByteBuffer.wrap((SECOND_NAMESPACE_TEXT + "\n").getBytes(StandardCharsets.US_ASCII)));
                 attached = nvme.attachNamespace(second);
