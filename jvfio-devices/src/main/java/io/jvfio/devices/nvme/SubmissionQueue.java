@@ -228,6 +228,11 @@ final class SubmissionQueue {
         return paused && id != 0;
     }
 
+    /** The command set this queue's worker runs. */
+    Executor executor() {
+        return executor;
+    }
+
     /** Whether the worker is still at work (after {@link #pause}: finishing its command or shadow poll). */
     boolean isBusy() {
         return busy;
