@@ -4,7 +4,9 @@ import static io.jvfio.nvme.spec.Nvme.*;
 
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultMatch;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Objects;
 
 /**
  * What an NVMe fault does. Command actions apply to {@link NvmeCommand} rules: the submission
@@ -150,6 +152,39 @@ public sealed interface NvmeFaultAction extends FaultAction {
      * Write to Read Only Range (DNR) from then on, and critical warning bit 3 is set ({@link NvmeFaults#readOnly()}).
      */
     record ReadOnly() implements NvmeFaultAction {
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return now(match);
+        }
+    }
+
+    /**
+     * A namespace appears at run time: the image file {@code image} (created sparse at {@code
+     * createBytes} if it does not exist; 0: it must exist) is attached on the lowest free namespace
+     * id, and the host is told (Namespace Attribute Changed) — {@link NvmeController#attachNamespace}.
+     */
+    record AttachNamespace(Path image, long createBytes) implements NvmeFaultAction {
+        public AttachNamespace {
+            Objects.requireNonNull(image, "image");
+            if (createBytes < 0) {
+                throw new IllegalArgumentException("negative size " + createBytes);
+            }
+        }
+
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return now(match);
+        }
+    }
+
+    /** Namespace {@code nsid} goes away at run time, and the host is told; its store is closed — {@link NvmeController#detachNamespace}. */
+    record DetachNamespace(int nsid) implements NvmeFaultAction {
+        public DetachNamespace {
+            if (nsid < 1) {
+                throw new IllegalArgumentException("namespace id " + nsid);
+            }
+        }
+
         @Override
         public boolean appliesTo(FaultMatch match) {
             return now(match);

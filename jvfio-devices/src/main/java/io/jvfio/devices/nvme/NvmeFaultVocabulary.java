@@ -7,6 +7,7 @@ import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultMatch;
 import io.jvfio.server.faults.FaultSpec;
 import io.jvfio.server.faults.FaultVocabulary;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
@@ -64,7 +65,9 @@ enum NvmeFaultVocabulary implements FaultVocabulary {
             "subsystem-reset", "(now) an NVM subsystem reset: the controller resets, CSTS.NSSRO",
             "thermal", "(now) state: hot (default: past the over-temperature threshold, a SMART event) or normal",
             "critical-warning", "(now) set SMART critical warning bits: warning (a name or the bits)",
-            "read-only", "(now) the media goes read-only: writes fail, critical warning bit 3");
+            "read-only", "(now) the media goes read-only: writes fail, critical warning bit 3",
+            "attach-namespace", "(now) attach an image file as a new namespace: image (a path), size (bytes, to create it; default: it exists)",
+            "detach-namespace", "(now) detach namespace (its id) and close its image");
 
     @Override
     public Map<String, String> matchKinds() {
@@ -119,6 +122,8 @@ enum NvmeFaultVocabulary implements FaultVocabulary {
                 yield built(spec, name, () -> new NvmeFaultAction.CriticalWarning(Math.toIntExact(warning)));
             }
             case "read-only" -> new NvmeFaultAction.ReadOnly();
+            case "attach-namespace" -> new NvmeFaultAction.AttachNamespace(Path.of(spec.text("image")), spec.integer("size", 0));
+            case "detach-namespace" -> new NvmeFaultAction.DetachNamespace(Math.toIntExact(spec.integer("namespace")));
             default -> null;
         };
     }

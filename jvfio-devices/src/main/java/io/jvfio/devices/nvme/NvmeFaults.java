@@ -2,11 +2,14 @@ package io.jvfio.devices.nvme;
 
 import static io.jvfio.nvme.spec.Nvme.*;
 
+import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultFrequency;
 import io.jvfio.server.faults.FaultMatch;
 import io.jvfio.server.faults.FaultRule;
 import io.jvfio.server.faults.Faults;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -144,6 +147,8 @@ public final class NvmeFaults extends Faults {
             case NvmeFaultAction.Thermal thermal -> controller.events.temperature(thermal.overheated()
                     ? overheated(controller.features.overThreshold) : LogPages.TEMPERATURE);
             case NvmeFaultAction.CriticalWarning warning -> controller.events.criticalWarning(warning.bits());
+            case NvmeFaultAction.AttachNamespace attach -> attachNamespace(attach);
+            case NvmeFaultAction.DetachNamespace detach -> detachNamespace(detach);
             case NvmeFaultAction.ReadOnly readOnly -> {
                 for (int write : WRITE_OPCODES) {
                     add(new FaultRule(ruleId("read-only-write"),
@@ -158,6 +163,28 @@ public final class NvmeFaults extends Faults {
             }
         }
         return true;
+    }
+
+    private void attachNamespace(NvmeFaultAction.AttachNamespace attach) {
+        try {
+            BlockImage image = BlockImage.open(attach.image(), attach.createBytes(), false);
+            try {
+                controller.attachNamespace(image);
+            } catch (RuntimeException e) {
+                image.close();
+                throw e;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("attach namespace " + attach.image() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void detachNamespace(NvmeFaultAction.DetachNamespace detach) {
+        try {
+            controller.detachNamespace(detach.nsid()).close();
+        } catch (IOException e) {
+            throw new UncheckedIOException("detach namespace %d: %s".formatted(detach.nsid(), e.getMessage()), e);
+        }
     }
 
     /** A temperature past the over-temperature threshold, and never below the normal one. */

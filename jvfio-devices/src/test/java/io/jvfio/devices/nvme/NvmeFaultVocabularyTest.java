@@ -40,7 +40,8 @@ class NvmeFaultVocabularyTest {
     void knowsItsWordsBesideTheCores() {
         assertThat(words.matchKinds()).containsKey("nvme-command");
         assertThat(words.actions()).containsKeys("complete", "never-complete", "delay-completion", "controller-fatal",
-                "corrupt-completion", "subsystem-reset", "thermal", "critical-warning", "read-only");
+                "corrupt-completion", "subsystem-reset", "thermal", "critical-warning", "read-only", "attach-namespace",
+                "detach-namespace");
         assertThat(words.match("region", spec())).isNull();
         assertThat(words.action("fail", spec())).isNull();
     }

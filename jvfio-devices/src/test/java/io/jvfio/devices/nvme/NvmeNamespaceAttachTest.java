@@ -11,15 +11,20 @@ import io.jvfio.devices.ServedDevices;
 import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.devices.storage.BlockStore;
 import io.jvfio.devices.storage.NullStore;
+import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultRule;
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.BeforeEach;
@@ -60,6 +65,26 @@ class NvmeNamespaceAttachTest {
                 .maxNamespaces(1).build()).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("NN is 1");
         assertThatThrownBy(() -> NvmeController.builder().maxNamespaces(256)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> NvmeController.builder().maxNamespaces(0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void nowRulesFromPlanWordsAttachAndDetachAnImage() throws Exception {
+        Path image = dir.resolve("planned.img");
+        var words = nvme.faultVocabulary();
+        var attach = words.action("attach-namespace", new MapFaultSpec("grow", new LinkedHashMap<>(
+                Map.<String, Object>of("image", image.toString(), "size", 2 * DISK))));
+        nvme.faults().add(FaultRule.on("grow", new FaultMatch.Now(), attach));
+        assertThat(activeNamespaces()).containsExactly(1, 2);
+        assertThat(namespaceSize(2)).as("namespace 2's blocks").isEqualTo(2 * DISK / 512);
+        assertThat(Files.size(image)).as("the image made at the size given").isEqualTo(2 * DISK);
+
+        var detach = words.action("detach-namespace", new MapFaultSpec("shrink", new LinkedHashMap<>(
+                Map.<String, Object>of("namespace", 2))));
+        nvme.faults().add(FaultRule.on("shrink", new FaultMatch.Now(), detach));
+        assertThat(activeNamespaces()).containsExactly(1);
+        assertThat(nvme.faults().log()).extracting(f -> f.ruleId()).containsExactly("grow", "shrink");
+        assertThatThrownBy(() -> nvme.faults().add(FaultRule.on("again", new FaultMatch.Now(), detach)))
+                .as("namespace 2 is not attached any more").isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
