@@ -45,4 +45,26 @@ record CombinedFaultVocabulary(List<FaultVocabulary> parts) implements FaultVoca
         }
         return null;
     }
+
+    @Override
+    public Map<String, Object> fields(FaultMatch match) {
+        for (FaultVocabulary part : parts) {
+            Map<String, Object> fields = part.fields(match);
+            if (fields != null) {
+                return fields;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public Map<String, Object> fields(FaultAction action) {
+        for (FaultVocabulary part : parts) {
+            Map<String, Object> fields = part.fields(action);
+            if (fields != null) {
+                return fields;
+            }
+        }
+        return null;
+    }
 }
