@@ -212,6 +212,23 @@ public final class FaultPlan {
         return text.toString();
     }
 
+    /** {@code action} in the plan's words for the firing log, e.g. {@code fail errno: EIO}. */
+    public static String describe(FaultAction action, FaultVocabulary vocabulary) {
+        Map<String, Object> fields = vocabulary.fields(action);
+        if (fields == null) {
+            return action.toString();
+        }
+        StringBuilder text = new StringBuilder();
+        fields.forEach((name, value) -> {
+            if (name.equals("action")) {
+                text.append(value);
+            } else {
+                text.append(text.isEmpty() ? "" : ", ").append(name).append(": ").append(scalar(value));
+            }
+        });
+        return text.toString();
+    }
+
     /** {@code text} as a YAML tree (JSON too); an error says where it stopped making sense. */
     static JsonNode tree(String text, String what) {
         try {
