@@ -47,9 +47,9 @@ record CombinedFaultVocabulary(List<FaultVocabulary> parts) implements FaultVoca
     }
 
     @Override
-    public Map<String, Object> fields(FaultMatch match) {
+    public Map<String, Object> matchFields(FaultMatch match) {
         for (FaultVocabulary part : parts) {
-            Map<String, Object> fields = part.fields(match);
+            Map<String, Object> fields = part.matchFields(match);
             if (fields != null) {
                 return fields;
             }
@@ -58,9 +58,9 @@ record CombinedFaultVocabulary(List<FaultVocabulary> parts) implements FaultVoca
     }
 
     @Override
-    public Map<String, Object> fields(FaultAction action) {
+    public Map<String, Object> actionFields(FaultAction action) {
         for (FaultVocabulary part : parts) {
-            Map<String, Object> fields = part.fields(action);
+            Map<String, Object> fields = part.actionFields(action);
             if (fields != null) {
                 return fields;
             }

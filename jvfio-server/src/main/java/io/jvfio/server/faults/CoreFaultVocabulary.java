@@ -86,7 +86,7 @@ enum CoreFaultVocabulary implements FaultVocabulary {
     }
 
     @Override
-    public Map<String, Object> fields(FaultMatch match) {
+    public Map<String, Object> matchFields(FaultMatch match) {
         Map<String, Object> fields = new LinkedHashMap<>();
         switch (match) {
             case FaultMatch.RegionAccess r -> {
@@ -120,7 +120,7 @@ enum CoreFaultVocabulary implements FaultVocabulary {
     }
 
     @Override
-    public Map<String, Object> fields(FaultAction action) {
+    public Map<String, Object> actionFields(FaultAction action) {
         Map<String, Object> fields = new LinkedHashMap<>();
         switch (action) {
             case FaultAction.FailAccess f -> put(fields, "fail", "errno", nameOf(ERRNOS, f.errno()));

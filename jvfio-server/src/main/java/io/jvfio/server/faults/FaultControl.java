@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -37,7 +38,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * </pre>
  *
  * <p>A client cannot hold the server up: each connection has its own thread, at most
- * {@link #MAX_CLIENTS} at once; a request is at most {@link #MAX_REQUEST_BYTES}; a connection that
+ * {@link #MAX_CLIENTS} at once (more wait in the backlog until a place is free); a request is at most {@link #MAX_REQUEST_BYTES}; a connection that
  * sends nothing for {@link #IDLE_TIMEOUT_NANOS} or does not take a reply within
  * {@link #SEND_TIMEOUT_NANOS} is cut off; a log reply carries at most {@link #LOG_PAGE} firings (the
  * client asks again from {@code next}).
@@ -58,6 +59,8 @@ public final class FaultControl implements AutoCloseable {
     private final FaultVocabulary vocabulary;
     private final int ownUid;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    /** Clients served at once; one more waits for a place. */
+    private final Semaphore places = new Semaphore(MAX_CLIENTS);
     private final AtomicLong injected = new AtomicLong();
     private final Thread acceptor;
     private final Thread reaper;
@@ -70,6 +73,7 @@ public final class FaultControl implements AutoCloseable {
 
         Connection(UnixSocket socket) {
             this.socket = socket;
+            expectWithin(IDLE_TIMEOUT_NANOS);
         }
 
         void expectWithin(long nanos) {
@@ -112,6 +116,7 @@ public final class FaultControl implements AutoCloseable {
         }
         closed = true;
         listener.close();
+        acceptor.interrupt();
         connections.forEach(c -> c.socket.shutdown());
         reaper.interrupt();
         try {
@@ -121,11 +126,15 @@ public final class FaultControl implements AutoCloseable {
         }
     }
 
+    /** Takes clients while there is a place for one; beyond {@link #MAX_CLIENTS} they wait in the backlog. */
     private void acceptClients() {
         while (!closed) {
             UnixSocket client;
             try {
+                places.acquire();
                 client = listener.accept();
+            } catch (InterruptedException e) {
+                return; // closing
             } catch (LinuxException e) {
                 if (!closed) {
                     LOG.log(Level.ERROR, "fault control socket failed; it stops: " + e.getMessage());
@@ -134,12 +143,7 @@ public final class FaultControl implements AutoCloseable {
             }
             if (!admitted(client)) {
                 client.close();
-                continue;
-            }
-            if (connections.size() >= MAX_CLIENTS) {
-                // A reply this short fits the socket's buffer: sending it cannot block.
-                reply(new Connection(client), error("busy: " + MAX_CLIENTS + " clients are connected"));
-                client.close();
+                places.release();
                 continue;
             }
             Connection connection = new Connection(client);
@@ -196,6 +200,7 @@ public final class FaultControl implements AutoCloseable {
             }
         } finally {
             connections.remove(connection);
+            places.release();
         }
     }
 

@@ -177,13 +177,13 @@ public final class FaultPlan {
     public static String describe(FaultRule rule, FaultVocabulary vocabulary) {
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("id", rule.id());
-        Map<String, Object> match = vocabulary.fields(rule.match());
+        Map<String, Object> match = vocabulary.matchFields(rule.match());
         if (match != null) {
             fields.putAll(match);
         } else {
             fields.put("match", rule.match().toString());
         }
-        Map<String, Object> action = vocabulary.fields(rule.action());
+        Map<String, Object> action = vocabulary.actionFields(rule.action());
         if (action != null) {
             fields.putAll(action);
         } else {
@@ -214,7 +214,7 @@ public final class FaultPlan {
 
     /** {@code action} in the plan's words for the firing log, e.g. {@code fail errno: EIO}. */
     public static String describe(FaultAction action, FaultVocabulary vocabulary) {
-        Map<String, Object> fields = vocabulary.fields(action);
+        Map<String, Object> fields = vocabulary.actionFields(action);
         if (fields == null) {
             return action.toString();
         }

@@ -37,12 +37,12 @@ public interface FaultVocabulary {
      * them back to an equal match; null if this vocabulary does not know it. Listings of armed rules
      * ({@code jvfio fault … list}) show rules in this form.
      */
-    default Map<String, Object> fields(FaultMatch match) {
+    default Map<String, Object> matchFields(FaultMatch match) {
         return null;
     }
 
-    /** The plan fields that say {@code action}, its {@code action:} first (as {@link #fields(FaultMatch)}); null if unknown. */
-    default Map<String, Object> fields(FaultAction action) {
+    /** The plan fields that say {@code action}, its {@code action:} first (as {@link #matchFields(FaultMatch)}); null if unknown. */
+    default Map<String, Object> actionFields(FaultAction action) {
         return null;
     }
 
