@@ -83,7 +83,12 @@ public final class FaultPlan {
 
     /** The rules of the plan in {@code file}; errors name the file. */
     public static List<FaultRule> read(Path file, FaultVocabulary vocabulary) throws IOException {
-        String text = Files.readString(file);
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalArgumentException("fault plan " + file + " does not exist", e);
+        }
         try {
             return parse(text, vocabulary);
         } catch (IllegalArgumentException e) {
