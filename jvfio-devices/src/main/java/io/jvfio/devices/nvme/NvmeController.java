@@ -13,6 +13,7 @@ import io.jvfio.server.PciDevice;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
+import io.jvfio.server.faults.FaultVocabulary;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -156,10 +157,20 @@ public final class NvmeController extends PciDevice implements Migratable {
         return events;
     }
 
-    /** NVMe faults to inject: chosen statuses, commands never completed, CSTS.CFS (see {@link NvmeFaults}). */
+    /**
+     * The controller's fault registry: the core's faults and NVMe's own — commands failed, delayed,
+     * never completed or with a corrupt completion, CSTS.CFS, subsystem resets, thermal events,
+     * critical warnings, read-only media (see {@link NvmeFaults}).
+     */
     @Override
     public NvmeFaults faults() {
         return faults;
+    }
+
+    /** NVMe's fault words ({@code nvme-command}, {@code complete}, {@code subsystem-reset}, …) and the core's. */
+    @Override
+    public FaultVocabulary faultVocabulary() {
+        return FaultVocabulary.combine(NvmeFaultVocabulary.INSTANCE, FaultVocabulary.core());
     }
 
     /** CSTS as the host reads it. */
@@ -228,6 +239,11 @@ public final class NvmeController extends PciDevice implements Migratable {
                 LOG.log(System.Logger.Level.WARNING, "{0}: flushing namespace {1}: {2}", name(), ns.nsid(), e.getMessage());
             }
         }
+    }
+
+    /** An NVM Subsystem Reset: the controller resets as on CC.EN 1→0 and sets CSTS.NSSRO. */
+    void subsystemReset() {
+        registers.subsystemReset();
     }
 
     /** Controller fatal status: the host notices CSTS.CFS at its next timeout and resets the controller. */
