@@ -53,6 +53,11 @@ class FaultControlTest extends ServerTestBase {
         return dir.resolve("faults.sock");
     }
 
+    private void startWithFaultControl() throws IOException {
+        start();
+        server.openFaultControl(controlPath());
+    }
+
     private FaultControlClient control() throws IOException {
         return closeLater(FaultControlClient.connect(controlPath()));
     }
@@ -63,8 +68,7 @@ class FaultControlTest extends ServerTestBase {
 
     @Test
     void aRuleInjectedOverTheSocketFiresIsListedAndLoggedAndClearStopsIt() throws Exception {
-        start();
-        server.openFaultControl(controlPath());
+        startWithFaultControl();
         TestPeer c = client();
         FaultControlClient control = control();
 
@@ -105,8 +109,7 @@ class FaultControlTest extends ServerTestBase {
 
     @Test
     void aRuleWithoutAnIdGetsOneAndRemoveDisarmsIt() throws Exception {
-        start();
-        server.openFaultControl(controlPath());
+        startWithFaultControl();
         TestPeer c = client();
         FaultControlClient control = control();
 
@@ -120,8 +123,7 @@ class FaultControlTest extends ServerTestBase {
 
     @Test
     void aRuleMayComeAsAJsonObjectAndANowRuleActsAtOnce() throws Exception {
-        start();
-        server.openFaultControl(controlPath());
+        startWithFaultControl();
         TestPeer c = client();
         EventFd vector3 = closeLater(EventFd.create());
         c.call(Command.DEVICE_SET_IRQS, IrqSet.eventfds(Vfio.PCI_MSIX_IRQ_INDEX, Vfio.IRQ_SET_ACTION_TRIGGER, 3, 1),
@@ -138,8 +140,7 @@ class FaultControlTest extends ServerTestBase {
 
     @Test
     void aBadRequestIsAnsweredWithAnErrorAndTheConnectionGoesOn() throws Exception {
-        start();
-        server.openFaultControl(controlPath());
+        startWithFaultControl();
         FaultControlClient control = control();
 
         assertThat(error(control, "this is not json")).startsWith("a request is one line of JSON");
@@ -159,8 +160,7 @@ class FaultControlTest extends ServerTestBase {
 
     @Test
     void aRequestTooLongIsRefusedAndTheNextClientIsServed() throws Exception {
-        start();
-        server.openFaultControl(controlPath());
+        startWithFaultControl();
         try (SocketChannel raw = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             raw.connect(UnixDomainSocketAddress.of(controlPath()));
             ByteBuffer flood = ByteBuffer.wrap(new byte[FaultControl.MAX_REQUEST_BYTES]);
@@ -175,8 +175,7 @@ class FaultControlTest extends ServerTestBase {
 
     @Test
     void clientsBeyondTheLimitWaitUntilAPlaceIsFree() throws Exception {
-        start();
-        server.openFaultControl(controlPath());
+        startWithFaultControl();
         List<FaultControlClient> silent = new ArrayList<>();
         for (int i = 0; i < FaultControl.MAX_CLIENTS; i++) {
             FaultControlClient client = control();
@@ -199,8 +198,7 @@ class FaultControlTest extends ServerTestBase {
 
     @Test
     void aLongLogComesInPages() throws Exception {
-        start();
-        server.openFaultControl(controlPath());
+        startWithFaultControl();
         TestPeer c = client();
         FaultControlClient control = control();
         control.inject("{on: region, region: bar0, action: fail}");

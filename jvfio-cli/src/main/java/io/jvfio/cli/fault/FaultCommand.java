@@ -6,8 +6,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.jvfio.server.faults.FaultControl;
 import io.jvfio.server.faults.FaultControlClient;
 import io.jvfio.server.faults.FaultVocabulary;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -49,7 +51,7 @@ public final class FaultCommand implements Callable<Integer>, FaultWords.Speaker
     @Override
     public Integer call() throws Exception {
         boolean takesArgument = verb.equals("inject") || verb.equals("remove");
-        if (!java.util.List.of("list", "inject", "remove", "clear", "log").contains(verb)) {
+        if (!List.of("list", "inject", "remove", "clear", "log").contains(verb)) {
             throw new IllegalArgumentException("unknown verb '" + verb + "'; use list, inject RULE, remove ID, clear or log");
         }
         if (takesArgument != (argument != null)) {
@@ -79,7 +81,7 @@ public final class FaultCommand implements Callable<Integer>, FaultWords.Speaker
     }
 
     /** The rule's text: inline, or the contents of the file after '@'. */
-    private static String rule(String argument) throws java.io.IOException {
+    private static String rule(String argument) throws IOException {
         return argument.startsWith("@") ? Files.readString(Path.of(argument.substring(1))) : argument;
     }
 
@@ -99,7 +101,7 @@ public final class FaultCommand implements Callable<Integer>, FaultWords.Speaker
     }
 
     /** Every firing the server kept, asked for a page at a time. */
-    private void log(FaultControlClient client) throws java.io.IOException {
+    private void log(FaultControlClient client) throws IOException {
         ArrayNode all = JSON.createArrayNode();
         long next = 0;
         JsonNode page;

@@ -10,9 +10,17 @@ import io.jvfio.cli.Main;
 import io.jvfio.client.DeviceException;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.devices.PciIdio16;
+import io.jvfio.devices.nvme.NvmeCommand;
+import io.jvfio.devices.nvme.NvmeController;
+import io.jvfio.devices.nvme.NvmeFaultAction;
+import io.jvfio.devices.storage.NullStore;
 import io.jvfio.linux.Errno;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultPlan;
+import io.jvfio.server.faults.FaultRule;
+import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.testing.Await;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -88,6 +96,26 @@ class FaultCommandTest {
             Path file = Files.writeString(dir.resolve("rule.json"), "{\"id\": \"from-file\", \"on\": \"irq\", \"index\": \"intx\", \"action\": \"drop-irq\"}");
             assertThat(Cli.run("fault", control.toString(), "inject", "@" + file).out()).isEqualTo("armed from-file" + System.lineSeparator());
             assertThat(server.faults().rules()).extracting(r -> r.id()).containsExactly("from-file");
+        }
+    }
+
+    @Test
+    void aDevicesOwnWordsAreReadThroughThePlan() throws Exception {
+        NvmeController nvme = NvmeController.builder().namespace(new NullStore(1 << 20)).build();
+        try {
+            FaultVocabulary words = nvme.faultVocabulary();
+            List<FaultRule> rules = FaultPlan.parse("""
+                    rules:
+                      - {id: media, on: nvme-command, opcode: read, lbas: 100-107, action: complete, status: unrecovered-read-error, dnr: true}
+                      - {on: region, region: bar0, at: 0x14, action: fail}
+                    """, words);
+            assertThat(rules.getFirst().match()).isEqualTo(new NvmeCommand(0x02, NvmeCommand.ANY_IO_QUEUE, NvmeCommand.ANY_NAMESPACE, 100, 107));
+            assertThat(rules.getFirst().action()).isEqualTo(new NvmeFaultAction.Complete(0x281, true));
+            assertThat(rules.getLast().match()).isEqualTo(new FaultMatch.RegionAccess(0, 0x14, 0x15, FaultMatch.Direction.ANY));
+            assertThatThrownBy(() -> FaultPlan.parse("rules: [{id: media, on: nvme-command, opcode: read, lbs: 100, action: never-complete}]", words))
+                    .hasMessageStartingWith("rule media (#1): unknown field 'lbs'; this rule's fields are: id, on, ");
+        } finally {
+            nvme.shutdown();
         }
     }
 

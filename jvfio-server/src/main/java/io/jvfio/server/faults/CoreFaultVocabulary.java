@@ -3,6 +3,7 @@ package io.jvfio.server.faults;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Vfio;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -234,7 +235,7 @@ enum CoreFaultVocabulary implements FaultVocabulary {
         for (int i = 0; i < nameThenValue.length; i += 2) {
             names.put((String) nameThenValue[i], ((Number) nameThenValue[i + 1]).longValue());
         }
-        return java.util.Collections.unmodifiableMap(names);
+        return Collections.unmodifiableMap(names);
     }
 
     private static Map<String, String> ordered(String... nameThenText) {
@@ -242,7 +243,7 @@ enum CoreFaultVocabulary implements FaultVocabulary {
         for (int i = 0; i < nameThenText.length; i += 2) {
             map.put(nameThenText[i], nameThenText[i + 1]);
         }
-        return java.util.Collections.unmodifiableMap(map);
+        return Collections.unmodifiableMap(map);
     }
 
     private static Map<String, Long> errnoNames() {
@@ -255,6 +256,6 @@ enum CoreFaultVocabulary implements FaultVocabulary {
         }
         names.put("ENOTSUP", (long) Errno.ENOTSUP);
         names.put("EWOULDBLOCK", (long) Errno.EWOULDBLOCK);
-        return java.util.Collections.unmodifiableMap(names);
+        return Collections.unmodifiableMap(names);
     }
 }

@@ -17,6 +17,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -110,7 +111,7 @@ public final class FaultControl implements AutoCloseable {
 
     /** Stops listening, cuts off the clients and removes the socket file. Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
             return;
         }
@@ -148,6 +149,9 @@ public final class FaultControl implements AutoCloseable {
             }
             Connection connection = new Connection(client);
             connections.add(connection);
+            if (closed) {
+                client.shutdown(); // close() may have passed the connections before this one joined
+            }
             Thread.ofPlatform().daemon().name("jvfio-fault-control-client").start(() -> serve(connection));
         }
     }
@@ -235,7 +239,7 @@ public final class FaultControl implements AutoCloseable {
     }
 
     /** The reply to one request line. Never throws: whatever is wrong is the reply. */
-    ObjectNode answer(String line) {
+    private ObjectNode answer(String line) {
         try {
             JsonNode request = JSON.readTree(line);
             if (request == null || !request.isObject() || !request.path("op").isTextual()) {
@@ -273,7 +277,7 @@ public final class FaultControl implements AutoCloseable {
         if (rule == null || rule.isNull()) {
             return error("inject needs \"rule\": the rule as in a plan (YAML or JSON text, or an object)");
         }
-        Set<String> armed = new java.util.HashSet<>(faults.rules().stream().map(FaultRule::id).toList());
+        Set<String> armed = new HashSet<>(faults.rules().stream().map(FaultRule::id).toList());
         String defaultId;
         do {
             defaultId = "injected-" + injected.incrementAndGet();

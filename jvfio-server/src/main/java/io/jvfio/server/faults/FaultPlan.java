@@ -10,9 +10,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -70,7 +72,7 @@ public final class FaultPlan {
             throw new IllegalArgumentException("plan: rules: expected a list of rules, not " + (rules == null ? "nothing" : kindOf(rules)));
         }
         List<FaultRule> parsed = new ArrayList<>();
-        Set<String> ids = new java.util.HashSet<>();
+        Set<String> ids = new HashSet<>();
         for (int i = 0; i < rules.size(); i++) {
             FaultRule rule = rule(rules.get(i), vocabulary, i + 1, "rule-" + (i + 1), seed);
             if (!ids.add(rule.id())) {
@@ -132,7 +134,7 @@ public final class FaultPlan {
     }
 
     private static FaultRule rule(PlanRuleSpec spec, FaultVocabulary vocabulary, long planSeed) {
-        spec.has("id");
+        spec.has("id"); // read by the caller; asked here so that it counts as known
         String kind = spec.text("on");
         FaultMatch match = vocabulary.match(kind, spec);
         if (match == null) {
@@ -253,7 +255,7 @@ public final class FaultPlan {
             return value.toString();
         }
         String text = value.toString();
-        if (PLAIN.matcher(text).matches() && !YAML_WORDS.contains(text.toLowerCase(java.util.Locale.ROOT))
+        if (PLAIN.matcher(text).matches() && !YAML_WORDS.contains(text.toLowerCase(Locale.ROOT))
                 && PlanRuleSpec.parseInteger(text) == null) {
             return text;
         }
