@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -16,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -88,7 +90,7 @@ public final class FaultPlan {
         String text;
         try {
             text = Files.readString(file);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("fault plan " + file + " does not exist", e);
         }
         try {
@@ -124,7 +126,7 @@ public final class FaultPlan {
         try {
             return rule(spec, vocabulary, planSeed);
         } catch (IllegalArgumentException e) {
-            String message = e.getMessage();
+            String message = Objects.requireNonNullElse(e.getMessage(), e.toString());
             String own = "rule " + id + ": ";
             if (message.startsWith(where)) {
                 throw e;
