@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jvfio.devices.nvme.NvmeFaultAction.CompletionField;
 import io.jvfio.devices.storage.NullStore;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.FaultMatch;
 import io.jvfio.server.faults.FaultVocabulary;
 import java.time.Duration;
 import java.util.List;
@@ -42,8 +44,11 @@ class NvmeFaultVocabularyTest {
         assertThat(words.actions()).containsKeys("complete", "never-complete", "delay-completion", "controller-fatal",
                 "corrupt-completion", "subsystem-reset", "thermal", "critical-warning", "read-only", "attach-namespace",
                 "detach-namespace");
-        assertThat(words.match("region", spec())).isNull();
-        assertThat(words.action("fail", spec())).isNull();
+        // NVMe's part leaves the core's words to the core, which now knows them.
+        assertThat(NvmeFaultVocabulary.INSTANCE.match("region", spec())).isNull();
+        assertThat(NvmeFaultVocabulary.INSTANCE.action("fail", spec())).isNull();
+        assertThat(words.match("region", spec("region", "bar0"))).isEqualTo(FaultMatch.RegionAccess.anyOf(0));
+        assertThat(words.action("fail", spec())).isEqualTo(new FaultAction.FailAccess(5));
     }
 
     @Test
