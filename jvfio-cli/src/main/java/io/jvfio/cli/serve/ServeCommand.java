@@ -5,6 +5,7 @@ import io.jvfio.cli.fault.FaultWords;
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.devices.PciIdio16Diagnostics;
 import io.jvfio.devices.nvme.NvmeController;
+import io.jvfio.devices.nvme.NvmeFaults;
 import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.devices.storage.BlockStore;
 import io.jvfio.devices.storage.NullStore;
@@ -328,6 +329,11 @@ public final class ServeCommand {
         @Override
         void shutdown(VfioDevice device) {
             ((NvmeController) device).shutdown();
+        }
+
+        @Override
+        public FaultVocabulary faultWords() {
+            return NvmeFaults.vocabulary();
         }
     }
 }

@@ -205,7 +205,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     /** NVMe's fault words ({@code nvme-command}, {@code complete}, {@code subsystem-reset}, …) and the core's. */
     @Override
     public FaultVocabulary faultVocabulary() {
-        return FaultVocabulary.combine(NvmeFaultVocabulary.INSTANCE, FaultVocabulary.core());
+        return NvmeFaults.vocabulary();
     }
 
     /** CSTS as the host reads it. */

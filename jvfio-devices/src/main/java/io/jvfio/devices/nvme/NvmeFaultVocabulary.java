@@ -1,6 +1,7 @@
 package io.jvfio.devices.nvme;
 
 import static io.jvfio.nvme.spec.Nvme.*;
+import static io.jvfio.server.faults.PlanWords.*;
 
 import io.jvfio.devices.nvme.NvmeFaultAction.CompletionField;
 import io.jvfio.server.faults.FaultAction;
@@ -10,7 +11,6 @@ import io.jvfio.server.faults.FaultVocabulary;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -53,7 +53,7 @@ enum NvmeFaultVocabulary implements FaultVocabulary {
     static final Map<String, Long> THERMAL_STATES = names("hot", 1, "normal", 0);
     private static final Map<String, Long> FIELDS = fieldNames();
 
-    private static final Map<String, String> MATCH_KINDS = Map.of("nvme-command",
+    private static final Map<String, String> MATCH_KINDS = descriptions("nvme-command",
             "an NVMe command as it is fetched: opcode (a name or number), admin: true or queue (default: any I/O queue), "
                     + "namespace, lbas (first-last)");
     private static final Map<String, String> ACTIONS = descriptions(
@@ -128,6 +128,78 @@ enum NvmeFaultVocabulary implements FaultVocabulary {
         };
     }
 
+    @Override
+    public Map<String, Object> matchFields(FaultMatch match) {
+        if (!(match instanceof NvmeCommand command)) {
+            return null;
+        }
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("on", "nvme-command");
+        if (command.queue() == 0) {
+            fields.put("admin", true);
+        } else if (command.queue() != NvmeCommand.ANY_IO_QUEUE) {
+            fields.put("queue", command.queue());
+        }
+        if (command.opcode() != NvmeCommand.ANY_OPCODE) {
+            fields.put("opcode", nameOf(command.queue() == 0 ? ADMIN_OPCODES : IO_OPCODES, command.opcode()));
+        }
+        if (command.namespace() != NvmeCommand.ANY_NAMESPACE) {
+            fields.put("namespace", command.namespace());
+        }
+        if (command.firstLba() != 0 || command.lastLba() != Long.MAX_VALUE) {
+            fields.put("lbas", command.firstLba() == command.lastLba() ? Long.toString(command.firstLba())
+                    : command.firstLba() + "-" + command.lastLba());
+        }
+        return fields;
+    }
+
+    @Override
+    public Map<String, Object> actionFields(FaultAction action) {
+        if (!(action instanceof NvmeFaultAction nvme)) {
+            return null;
+        }
+        Map<String, Object> fields = new LinkedHashMap<>();
+        switch (nvme) {
+            case NvmeFaultAction.Complete c -> {
+                fields.put("action", "complete");
+                fields.put("status", nameOf(STATUSES, c.status()));
+                fields.put("dnr", c.dnr());
+            }
+            case NvmeFaultAction.NeverComplete n -> fields.put("action", "never-complete");
+            case NvmeFaultAction.DelayCompletion d -> {
+                fields.put("action", "delay-completion");
+                fields.put("delay", durationText(d.delay()));
+            }
+            case NvmeFaultAction.ControllerFatal f -> fields.put("action", "controller-fatal");
+            case NvmeFaultAction.CorruptCompletion c -> {
+                fields.put("action", "corrupt-completion");
+                fields.put("field", nameOf(FIELDS, c.field().ordinal()));
+            }
+            case NvmeFaultAction.SubsystemReset r -> fields.put("action", "subsystem-reset");
+            case NvmeFaultAction.Thermal t -> {
+                fields.put("action", "thermal");
+                fields.put("state", t.overheated() ? "hot" : "normal");
+            }
+            case NvmeFaultAction.CriticalWarning w -> {
+                fields.put("action", "critical-warning");
+                fields.put("warning", nameOf(WARNINGS, w.bits()));
+            }
+            case NvmeFaultAction.ReadOnly r -> fields.put("action", "read-only");
+            case NvmeFaultAction.AttachNamespace a -> {
+                fields.put("action", "attach-namespace");
+                fields.put("image", a.image().toString());
+                if (a.createBytes() != 0) {
+                    fields.put("size", a.createBytes());
+                }
+            }
+            case NvmeFaultAction.DetachNamespace d -> {
+                fields.put("action", "detach-namespace");
+                fields.put("namespace", d.nsid());
+            }
+        }
+        return fields;
+    }
+
     /** {@code make}'s match or action; its complaint about a value read from {@code spec} names the rule. */
     private static <T> T built(FaultSpec spec, String what, Supplier<T> make) {
         try {
@@ -143,22 +215,5 @@ enum NvmeFaultVocabulary implements FaultVocabulary {
         Arrays.stream(CompletionField.values())
                 .forEach(field -> names.put(field.name().toLowerCase(Locale.ROOT).replace('_', '-'), (long) field.ordinal()));
         return Map.copyOf(names);
-    }
-
-    /** Alternating names and numbers, in order. */
-    private static Map<String, Long> names(Object... pairs) {
-        Map<String, Long> names = new LinkedHashMap<>();
-        for (int i = 0; i < pairs.length; i += 2) {
-            names.put((String) pairs[i], ((Number) pairs[i + 1]).longValue());
-        }
-        return Collections.unmodifiableMap(names);
-    }
-
-    private static Map<String, String> descriptions(String... pairs) {
-        Map<String, String> descriptions = new LinkedHashMap<>();
-        for (int i = 0; i < pairs.length; i += 2) {
-            descriptions.put(pairs[i], pairs[i + 1]);
-        }
-        return Collections.unmodifiableMap(descriptions);
     }
 }

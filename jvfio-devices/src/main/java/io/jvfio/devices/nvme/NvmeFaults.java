@@ -7,6 +7,7 @@ import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultFrequency;
 import io.jvfio.server.faults.FaultMatch;
 import io.jvfio.server.faults.FaultRule;
+import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.server.faults.Faults;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -67,6 +68,11 @@ public final class NvmeFaults extends Faults {
     void bind(NvmeController controller) {
         this.controller = controller;
         addPerformer(this::performOnController);
+    }
+
+    /** The words of NVMe fault plans — {@code nvme-command} and NVMe's actions — then the core's. */
+    public static FaultVocabulary vocabulary() {
+        return FaultVocabulary.combine(NvmeFaultVocabulary.INSTANCE, FaultVocabulary.core());
     }
 
     /** A rule for commands with {@code opcode} on any queue (admin or I/O: give {@link RuleBuilder#queue}). */

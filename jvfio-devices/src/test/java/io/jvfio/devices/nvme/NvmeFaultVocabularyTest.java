@@ -8,6 +8,8 @@ import io.jvfio.devices.nvme.NvmeFaultAction.CompletionField;
 import io.jvfio.devices.storage.NullStore;
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultPlan;
+import io.jvfio.server.faults.FaultRule;
 import io.jvfio.server.faults.FaultVocabulary;
 import java.time.Duration;
 import java.util.List;
@@ -49,6 +51,31 @@ class NvmeFaultVocabularyTest {
         assertThat(NvmeFaultVocabulary.INSTANCE.action("fail", spec())).isNull();
         assertThat(words.match("region", spec("region", "bar0"))).isEqualTo(FaultMatch.RegionAccess.anyOf(0));
         assertThat(words.action("fail", spec())).isEqualTo(new FaultAction.FailAccess(5));
+    }
+
+    @Test
+    void everyNvmeRuleListsInPlanWordsThatReadBackToTheSameRule() {
+        String plan = """
+                rules:
+                  - {id: media, on: nvme-command, opcode: read, namespace: 1, lbas: 100-107, action: complete, status: unrecovered-read-error, dnr: true}
+                  - {id: admin, on: nvme-command, admin: true, opcode: identify, action: delay-completion, delay: 1500ms, times: 2}
+                  - {id: lost, on: nvme-command, queue: 3, action: never-complete, every: 4}
+                  - {id: late, on: nvme-command, opcode: write, action: corrupt-completion, field: phase, probability: 0.5, seed: 7}
+                  - {id: cfs, on: nvme-command, lbas: 9, action: controller-fatal}
+                  - {id: hot, on: now, action: thermal, state: normal}
+                  - {id: warn, on: now, action: critical-warning, warning: spare}
+                  - {id: grow, on: now, action: attach-namespace, image: /tmp/x.img, size: 1048576}
+                  - {id: shrink, on: now, action: detach-namespace, namespace: 2}
+                  - {id: nssr, on: now, action: subsystem-reset}
+                  - {id: ro, on: now, action: read-only}
+                """;
+        List<FaultRule> rules = FaultPlan.parse(plan, words);
+        assertThat(rules).hasSize(11);
+        for (FaultRule rule : rules) {
+            String listed = FaultPlan.describe(rule, words);
+            assertThat(listed).as("listed").doesNotContain("match:").doesNotContain("Nvme");
+            assertThat(FaultPlan.parseRule(listed, words, "x")).as(listed).isEqualTo(rule);
+        }
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.jvfio.server.faults;
 
+import static io.jvfio.server.faults.PlanWords.*;
+
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Vfio;
 import java.time.Duration;
@@ -25,12 +27,12 @@ enum CoreFaultVocabulary implements FaultVocabulary {
     /** Linux's errno names (EIO, EFAULT, ENODEV, …) with their numbers. */
     static final Map<String, Long> ERRNOS = errnoNames();
 
-    private static final Map<String, String> KINDS = ordered(
+    private static final Map<String, String> KINDS = descriptions(
             "region", "a region access (region: bar0..bar5|rom|config|vga|N; at: FIRST-LAST or offset:+length:; direction: read|write|any)",
             "irq", "an interrupt delivered (index: intx|msi|msix|err|req|N; vector: N, default any)",
             "dma", "the device's DMA to or from client memory (iova: FIRST-LAST, default any; direction: read|write|any)",
             "now", "no match: the action is carried out once, when the rule is added");
-    private static final Map<String, String> ACTIONS = ordered(
+    private static final Map<String, String> ACTIONS = descriptions(
             "fail", "[region] the access fails with an errno (errno: EIO|EFAULT|ENODEV|…|N, default EIO)",
             "all-ones", "[region] as after a surprise removal: reads return all ones, writes are dropped",
             "delay", "[region] the access is handled late (delay: 10ms)",
@@ -145,27 +147,6 @@ enum CoreFaultVocabulary implements FaultVocabulary {
         return fields;
     }
 
-    /** A duration in the plan's words: the largest unit that says it exactly (1500ms, 2s, 3m). */
-    static String durationText(Duration duration) {
-        long nanos = duration.toNanos();
-        if (nanos == 0) {
-            return "0ms";
-        }
-        String[] units = {"h", "m", "s", "ms", "us"};
-        long[] sizes = {3_600_000_000_000L, 60_000_000_000L, 1_000_000_000L, 1_000_000L, 1_000L};
-        for (int i = 0; i < units.length; i++) {
-            if (nanos % sizes[i] == 0) {
-                return nanos / sizes[i] + units[i];
-            }
-        }
-        return nanos + "ns";
-    }
-
-    /** An inclusive range as a plan writes it: 0x10-0x13, or 0x10 for one. */
-    static String rangeText(long first, long last) {
-        return first == last ? "0x%x".formatted(first) : "0x%x-0x%x".formatted(first, last);
-    }
-
     private static FaultMatch.RegionAccess regionAccess(FaultSpec spec) {
         int region = (int) spec.named("region", REGIONS);
         FaultMatch.Direction direction = direction(spec);
@@ -218,32 +199,6 @@ enum CoreFaultVocabulary implements FaultVocabulary {
     private static void put(Map<String, Object> fields, String action, String field, Object value) {
         fields.put("action", action);
         fields.put(field, value);
-    }
-
-    /** The name {@code value} has in {@code names}, or the number itself. */
-    private static Object nameOf(Map<String, Long> names, long value) {
-        for (Map.Entry<String, Long> e : names.entrySet()) {
-            if (e.getValue() == value) {
-                return e.getKey();
-            }
-        }
-        return value;
-    }
-
-    private static Map<String, Long> names(Object... nameThenValue) {
-        Map<String, Long> names = new LinkedHashMap<>();
-        for (int i = 0; i < nameThenValue.length; i += 2) {
-            names.put((String) nameThenValue[i], ((Number) nameThenValue[i + 1]).longValue());
-        }
-        return Collections.unmodifiableMap(names);
-    }
-
-    private static Map<String, String> ordered(String... nameThenText) {
-        Map<String, String> map = new LinkedHashMap<>();
-        for (int i = 0; i < nameThenText.length; i += 2) {
-            map.put(nameThenText[i], nameThenText[i + 1]);
-        }
-        return Collections.unmodifiableMap(map);
     }
 
     private static Map<String, Long> errnoNames() {

@@ -210,7 +210,7 @@ public final class FaultPlan {
             fields.put("times", rule.maxFirings());
         }
         if (!rule.window().equals(FaultRule.FOREVER)) {
-            fields.put("for", CoreFaultVocabulary.durationText(rule.window()));
+            fields.put("for", PlanWords.durationText(rule.window()));
         }
         StringBuilder text = new StringBuilder("{");
         for (Iterator<Map.Entry<String, Object>> it = fields.entrySet().iterator(); it.hasNext(); ) {
