@@ -82,12 +82,21 @@ enum VirtioBlkFaultVocabulary implements FaultVocabulary {
     @Override
     public FaultAction action(String name, FaultSpec spec) {
         return switch (name) {
-            case COMPLETE -> new VirtioBlkFaults.Complete((int) spec.named("status", STATUSES));
+            case COMPLETE -> complete(spec);
             // "delay" is also the core's word for a delayed region access: ours only on our requests.
             case DELAY -> onRequest(spec) ? new VirtioBlkFaults.DelayCompletion(spec.duration("delay")) : null;
             case NEEDS_RESET -> new VirtioBlkFaults.NeedsReset();
             default -> null;
         };
+    }
+
+    private static FaultAction complete(FaultSpec spec) {
+        long status = spec.named("status", STATUSES);
+        try {
+            return new VirtioBlkFaults.Complete((int) status);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("rule %s, field status: %s".formatted(spec.ruleId(), e.getMessage()), e);
+        }
     }
 
     private static boolean onRequest(FaultSpec spec) {
