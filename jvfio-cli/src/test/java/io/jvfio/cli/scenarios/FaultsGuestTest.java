@@ -1,0 +1,169 @@
+package io.jvfio.cli.scenarios;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jvfio.devices.virtio.VirtioBlk;
+import io.jvfio.devices.virtio.VirtioBlkFaults;
+import io.jvfio.devices.virtio.VirtioBlkFaults.RequestType;
+import io.jvfio.protocol.Vfio;
+import io.jvfio.qemu.GuestResult;
+import io.jvfio.qemu.GuestToolchain;
+import io.jvfio.qemu.Initramfs;
+import io.jvfio.qemu.QemuGuest;
+import io.jvfio.qemu.VirtioBlkInitramfs;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.VfioUserServer;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultRule;
+import io.jvfio.testing.Await;
+import io.jvfio.testing.GuestTests;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Faults injected from Java into Java devices, met by a real Linux guest's own drivers and by
+ * QEMU 11.1, in one boot (issue 18). Two Java virtio-blk disks: "jvfio-faulty" behind a PCI
+ * Express root port of its own (a hot-plug slot), "jvfio-err" on the root bus.
+ * <ol>
+ * <li>IOERR: armed before boot, a rule completes every read or write of sectors
+ *     {@value #BAD_SECTOR}..+7 of the faulty disk with IOERR; the guest's O_DIRECT read of them fails
+ *     with EIO ("I/O error, dev vda, sector 65536 …" in its log), the sectors on either side read.</li>
+ * <li>REQ: when the guest says so, a Now rule raises the faulty disk's REQ irq; QEMU's
+ *     vfio-user-pci wires REQ (vfio_pci_register_req_notifier) and answers it with qdev_unplug, the
+ *     guest's hot-plug driver removes the device (virtio_blk unbinds), it leaves /sys/bus/pci, and
+ *     the server sees its client go.</li>
+ * <li>ERR: then the other disk's ERR irq; QEMU's vfio_err_notifier_handler reports "Unrecoverable
+ *     error detected" and stops the VM (vm_stop, RUN_STATE_INTERNAL_ERROR): the guest runs no further
+ *     and QEMU stays up until killed. Last, since nothing runs after it.</li>
+ * </ol>
+ * The guest's and QEMU's own lines are printed per step.
+ */
+class FaultsGuestTest {
+    /** The first of the faulty disk's 8 bad sectors (faults-guest.sh has the same number). */
+    static final long BAD_SECTOR = 65536;
+    static final long DISK_BYTES = 64L << 20;
+    static final Duration STEP = Duration.ofSeconds(240);
+
+    private Path dir;
+    private VirtioBlk faulty, errDisk;
+    private VfioUserServer faultyServer, errServer;
+
+    @BeforeEach
+    void serve() throws Exception {
+        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
+        GuestToolchain toolchain = GuestToolchain.locate();
+        dir = Files.createDirectories(toolchain.runRoot().resolve("faults-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
+        faulty = VirtioBlk.builder(dir.resolve("faulty.img")).create(DISK_BYTES).serial("jvfio-faulty").build();
+        errDisk = VirtioBlk.builder(dir.resolve("err.img")).create(DISK_BYTES).serial("jvfio-err").build();
+        faultyServer = VfioUserServer.bind(dir.resolve("faulty.sock"), faulty, ServerOptions.defaults());
+        errServer = VfioUserServer.bind(dir.resolve("err.sock"), errDisk, ServerOptions.defaults());
+        faultyServer.start();
+        errServer.start();
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        for (AutoCloseable c : new AutoCloseable[] {faultyServer, errServer}) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception e) {
+                System.out.println("[faults] closing: " + e);
+            }
+        }
+        if (faulty != null) {
+            faulty.shutdown();
+        }
+        if (errDisk != null) {
+            errDisk.shutdown();
+        }
+        if (dir != null) {
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
+    private static String script() throws IOException {
+        try (InputStream in = FaultsGuestTest.class.getResourceAsStream("faults-guest.sh")) {
+            if (in == null) {
+                throw new IOException("faults-guest.sh is missing from the test resources");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void ioerrOnSectorsThenReqUnplugsTheDiskThenErrStopsTheVm() throws Exception {
+        GuestToolchain toolchain = GuestToolchain.locate();
+        Initramfs initramfs = VirtioBlkInitramfs.builder(toolchain, script()).program("/usr/bin/dd")
+                .build(dir.resolve("initramfs.img"));
+        faulty.faults().add(FaultRule.on("bad-sectors",
+                VirtioBlkFaults.Request.sectors(BAD_SECTOR, BAD_SECTOR + 8, RequestType.IN, RequestType.OUT),
+                VirtioBlkFaults.Complete.ioerr()));
+        var options = QemuGuest.options().initramfs(initramfs.path()).sharedMemory(true)
+                .hotpluggableVfioUserDevice(faultyServer.socketPath().orElseThrow())
+                .vfioUserDevice(errServer.socketPath().orElseThrow())
+                .timeout(Duration.ofSeconds(600));
+        try (QemuGuest guest = QemuGuest.prepare(toolchain, options)) {
+            guest.launch();
+
+            // a. IOERR: the script reads before, in and after the bad range as soon as it runs.
+            assertThat(guest.awaitConsoleLine(l -> l.contains("JVFIO-RESULT: req-ready"), STEP))
+                    .as(guest.consoleSoFar()).isTrue();
+            String console = guest.consoleSoFar();
+            assertThat(console).contains("JVFIO-RESULT: read before ok", "JVFIO-RESULT: read after ok")
+                    .containsPattern("JVFIO-RESULT: read bad failed: .*Input/output error")
+                    .containsPattern("I/O error, dev vd[a-z], sector " + BAD_SECTOR);
+            assertThat(faulty.faults().log()).isNotEmpty().allSatisfy(f -> assertThat(f.matched())
+                    .startsWith("virtio-blk queue 0 in sector " + BAD_SECTOR));
+            printSection("a. IOERR", console, "JVFIO-DMESG ioerr", "read ");
+
+            // b. REQ: QEMU is asked to release the faulty disk.
+            faulty.faults().add(FaultRule.on("req", new FaultMatch.Now(),
+                    new FaultAction.RaiseInterrupt(Vfio.PCI_REQ_IRQ_INDEX, 0)));
+            assertThat(guest.awaitConsoleLine(l -> l.contains("JVFIO-RESULT: err-ready"), STEP))
+                    .as(guest.consoleSoFar()).isTrue();
+            console = guest.consoleSoFar();
+            printSection("b. REQ", console, "JVFIO-DMESG req", "unplugged", "still present", " gone", "qemu-system");
+            assertThat(console).containsPattern("JVFIO-RESULT: unplugged \\S+ after").containsPattern("JVFIO-RESULT: vd[a-z] gone");
+            Await.until(Duration.ofSeconds(60), () -> !faultyServer.hasClient());
+            assertThat(errServer.hasClient()).as("the other disk stays").isTrue();
+
+            // c. ERR: QEMU reports it and stops the VM; QEMU itself stays up.
+            errDisk.faults().add(FaultRule.on("err", new FaultMatch.Now(),
+                    new FaultAction.RaiseInterrupt(Vfio.PCI_ERR_IRQ_INDEX, 0)));
+            assertThat(guest.awaitConsoleLine(l -> l.contains("Unrecoverable error detected"), STEP))
+                    .as(guest.consoleSoFar()).isTrue();
+            console = guest.consoleSoFar();
+            printSection("c. ERR", console, "Unrecoverable", "qemu-system");
+            assertThat(console).containsPattern("vfio_err_notifier_handler\\(vfio-user:\\S+err\\.sock\\) Unrecoverable error detected");
+            assertThat(guest.isAlive()).as("QEMU stopped the VM but did not exit").isTrue();
+            guest.kill();
+            GuestResult result = guest.awaitExit();
+            System.out.println(result.console());
+            assertThat(result.console()).doesNotContain("JVFIO-RESULT: still running after err", "JVFIO-VERDICT");
+        }
+    }
+
+    /** Prints the console lines of one step that contain any of {@code marks}, for the report. */
+    private static void printSection(String title, String console, String... marks) {
+        System.out.println("[faults] ---- " + title);
+        console.lines().filter(l -> List.of(marks).stream().anyMatch(l::contains))
+                .forEach(l -> System.out.println("[faults] " + l));
+    }
+}
