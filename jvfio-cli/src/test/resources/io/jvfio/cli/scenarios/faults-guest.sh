@@ -71,7 +71,6 @@ if [ -n "$gone" ]; then
 else
   echo "JVFIO-RESULT: still present $slot"
 fi
-lspci 2>/dev/null
 
 # ---- c. ERR: QEMU stops the VM; nothing after this line is expected to run
 echo "JVFIO-RESULT: err-ready"
