@@ -197,8 +197,8 @@ class FaultsGuestTest {
     /**
      * What REQ would set off, were it wired: QEMU's handler calls qdev_unplug, asked here over QMP
      * (device_del) for a Java disk on a hot-plug slot. QEMU 11.1 aborts in the device's teardown
-     * (an assertion in memory_region_del_subregion), so the unplug never completes; the guest's own
-     * lines up to then are printed. A QEMU that unplugs cleanly fails this test: then REQ's outcome
+     * (an assertion in memory_region_del_subregion) at once, before the guest's driver has let go (the
+     * script looks every 0.1 s and prints when it does); the guest's lines up to then are printed. A QEMU that unplugs cleanly fails this test: then REQ's outcome
      * in the docs is to be redone.
      */
     @Test
