@@ -8,6 +8,10 @@ import io.jvfio.server.PciDevice;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultVocabulary;
+import java.time.Duration;
 import java.util.function.IntConsumer;
 
 /**
@@ -17,6 +21,9 @@ import java.util.function.IntConsumer;
  * <p>Live-migratable: its state is the outputs, the inputs as last latched, and the interrupt's
  * enable and pending bits. While a migration has it stopped the card latches no input change;
  * the lines driven meanwhile are taken when it runs again.
+ *
+ * <p>Faults: besides the core's, a {@link Glitch} on an input line ({@code faults().add(FaultRule.on(id,
+ * new FaultMatch.Now(), new Glitch(line, duration)))}).
  */
 public class PciIdio16 extends PciDevice implements Migratable {
     public static final int VENDOR_ID = 0x494f, DEVICE_ID = 0x0dc8;
@@ -38,6 +45,28 @@ public class PciIdio16 extends PciDevice implements Migratable {
     private int lines;                      // what the outside world drives; latched into inputs while running
     private boolean irqEnabled, irqPending;
     private volatile IntConsumer outputListener = lines -> { };
+
+    /**
+     * A fault (issue 18), the action of a {@link FaultMatch.Now} rule: input {@code line} (0-15)
+     * flips at once and flips back {@code duration} later — a glitch on the wire. Each flip is an
+     * input change, so the card raises its interrupt for each, as it does for any change, if the
+     * driver enabled it.
+     */
+    public record Glitch(int line, Duration duration) implements FaultAction {
+        public Glitch {
+            if (line < 0 || line > 15) {
+                throw new IllegalArgumentException("the card has input lines 0-15, not " + line);
+            }
+            if (duration.isNegative() || duration.isZero()) {
+                throw new IllegalArgumentException("a glitch lasts a positive time, not " + duration);
+            }
+        }
+
+        @Override
+        public boolean appliesTo(FaultMatch match) {
+            return match instanceof FaultMatch.Now;
+        }
+    }
 
     public PciIdio16() {
         super(ConfigSpace.builder(ConfigSpace.Size.PCI)
@@ -81,6 +110,32 @@ public class PciIdio16 extends PciDevice implements Migratable {
                 }
             }
         });
+        faults().addPerformer(action -> action instanceof Glitch glitch && glitch(glitch));
+    }
+
+    /** The words fault plans use for the card: {@code glitch} (with {@code on: now}), then the core's. */
+    @Override
+    public FaultVocabulary faultVocabulary() {
+        return FaultVocabulary.combine(PciIdio16FaultVocabulary.INSTANCE, FaultVocabulary.core());
+    }
+
+    /** Flips the glitch's line now and back after its duration (a virtual thread waits it out). */
+    private boolean glitch(Glitch glitch) {
+        int mask = 1 << glitch.line();
+        synchronized (this) {
+            setInputs(lines ^ mask);
+        }
+        Thread.ofVirtual().name("idio16-glitch-line-" + glitch.line()).start(() -> {
+            try {
+                Thread.sleep(glitch.duration());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();   // flip back early rather than leave the line flipped
+            }
+            synchronized (this) {
+                setInputs(lines ^ mask);
+            }
+        });
+        return true;
     }
 
     /** The 16 output lines as the driver last set them. */

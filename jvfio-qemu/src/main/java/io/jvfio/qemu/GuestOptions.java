@@ -16,9 +16,11 @@ import java.util.Objects;
 public final class GuestOptions {
     /** PCI slot of the first {@link #nvme} controller: fixed, so tests can name its address. */
     static final int FIRST_NVME_SLOT = 4;
+    /** PCI slot of the first {@link #hotpluggableVfioUserDevice} device's root port. */
+    static final int FIRST_HOTPLUG_PORT_SLOT = 0x10;
     private int memoryMiB = 512;
     private boolean sharedMemory;
-    private final List<Path> vfioUserSockets = new ArrayList<>();
+    private final List<VfioUserDevice> vfioUserDevices = new ArrayList<>();
     private final List<String> extraArgs = new ArrayList<>();
     private Duration timeout = Duration.ofSeconds(120);
     private boolean allowReboot;
@@ -33,6 +35,9 @@ public final class GuestOptions {
     private boolean shareRootfs;
     private List<Path> javaClasspath;
 
+    /** A vfio-user-pci device's socket, and whether it sits behind a root port of its own (hot-pluggable). */
+    record VfioUserDevice(Path socket, boolean hotpluggable) {}
+
     /** A QEMU-emulated NVMe controller on a raw image file (a host path, or relative to the run directory). */
     record NvmeDrive(Path image, String serial) {}
 
@@ -42,7 +47,7 @@ public final class GuestOptions {
         GuestOptions o = new GuestOptions();
         o.memoryMiB = memoryMiB;
         o.sharedMemory = sharedMemory;
-        o.vfioUserSockets.addAll(vfioUserSockets);
+        o.vfioUserDevices.addAll(vfioUserDevices);
         o.extraArgs.addAll(extraArgs);
         o.timeout = timeout;
         o.allowReboot = allowReboot;
@@ -81,8 +86,26 @@ public final class GuestOptions {
      * before {@link QemuGuest#launch()}.
      */
     public GuestOptions vfioUserDevice(Path hostSocketPath) {
-        vfioUserSockets.add(Objects.requireNonNull(hostSocketPath));
+        vfioUserDevices.add(new VfioUserDevice(Objects.requireNonNull(hostSocketPath), false));
         return this;
+    }
+
+    /**
+     * Like {@link #vfioUserDevice}, but the device sits behind a PCI Express root port of its own
+     * ({@code -device pcie-root-port}, q35), a hot-plug slot: the VMM can unplug it while the guest runs (QEMU
+     * does when the device raises its REQ irq), and the guest's pciehp or ACPI hot-plug driver removes it. The
+     * n-th such device's port (from 0) is at {@link #hotplugPortAddress}, the device has QEMU id
+     * {@code jvfio-hotplug<n>}. Repeatable.
+     */
+    public GuestOptions hotpluggableVfioUserDevice(Path hostSocketPath) {
+        vfioUserDevices.add(new VfioUserDevice(Objects.requireNonNull(hostSocketPath), true));
+        return this;
+    }
+
+    /** The guest's PCI address of the root port of the n-th {@link #hotpluggableVfioUserDevice} (from 0), e.g. {@code 0000:00:10.0}. */
+    public static String hotplugPortAddress(int index) {
+        if (index < 0 || FIRST_HOTPLUG_PORT_SLOT + index > 0x1e) throw new IllegalArgumentException("no slot for hot-plug port " + index);
+        return String.format("0000:00:%02x.0", FIRST_HOTPLUG_PORT_SLOT + index);
     }
 
     /** Extra QEMU arguments, appended last. Repeatable. */
@@ -269,14 +292,25 @@ public final class GuestOptions {
             a.addAll(List.of("-fsdev", "local,id=jvfio-rootfs,path=/,security_model=none,readonly=on",
                     "-device", "virtio-9p-pci,fsdev=jvfio-rootfs,mount_tag=" + GuestJava.MOUNT_TAG));
         }
-        for (Path sock : vfioUserSockets) {
+        int hotplugPorts = 0;
+        for (VfioUserDevice device : vfioUserDevices) {
+            Path sock = device.socket();
             Path host = sock.isAbsolute() ? sock : workDir.resolve(sock);
             String guestPath = tc.toChrootPath(host);
             if (host.toString().getBytes(StandardCharsets.UTF_8).length >= 108) {
                 throw new IllegalArgumentException("UNIX socket path too long (>= 108 bytes): " + host);
             }
+            String placement = "";
+            if (device.hotpluggable()) {
+                int n = hotplugPorts++;
+                hotplugPortAddress(n); // checks there is a slot
+                String port = "jvfio-port" + n;
+                a.addAll(List.of("-device", "pcie-root-port,id=" + port + ",chassis=" + (n + 1) + ",slot=" + (n + 1)
+                        + ",addr=" + Integer.toHexString(FIRST_HOTPLUG_PORT_SLOT + n) + ".0"));
+                placement = ",\"bus\":\"" + port + "\",\"id\":\"jvfio-hotplug" + n + "\"";
+            }
             a.addAll(List.of("-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":" + jsonString(guestPath)
-                    + ",\"type\":\"unix\"}}"));
+                    + ",\"type\":\"unix\"}" + placement + "}"));
         }
         a.addAll(extraArgs);
         return a;

@@ -41,6 +41,25 @@ class GuestOptionsTest {
     }
 
     @Test
+    void aHotpluggableVfioUserDeviceSitsBehindARootPortOfItsOwn() throws Exception {
+        GuestToolchain tc = GuestTestSupport.fakeToolchain(tmp);
+        List<String> args = QemuGuest.options().initramfs(tmp.resolve("initramfs.img"))
+                .vfioUserDevice(Path.of("fixed.sock"))
+                .hotpluggableVfioUserDevice(Path.of("a.sock")).hotpluggableVfioUserDevice(Path.of("b.sock"))
+                .qemuArgs(tc, tc.runRoot().resolve("1-1-0"));
+        assertThat(args).containsSubsequence(
+                "-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"/run/jvfio/1-1-0/fixed.sock\",\"type\":\"unix\"}}",
+                "-device", "pcie-root-port,id=jvfio-port0,chassis=1,slot=1,addr=10.0",
+                "-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"/run/jvfio/1-1-0/a.sock\",\"type\":\"unix\"},"
+                        + "\"bus\":\"jvfio-port0\",\"id\":\"jvfio-hotplug0\"}",
+                "-device", "pcie-root-port,id=jvfio-port1,chassis=2,slot=2,addr=11.0",
+                "-device", "{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"/run/jvfio/1-1-0/b.sock\",\"type\":\"unix\"},"
+                        + "\"bus\":\"jvfio-port1\",\"id\":\"jvfio-hotplug1\"}");
+        assertThat(GuestOptions.hotplugPortAddress(1)).isEqualTo("0000:00:11.0");
+        assertThatThrownBy(() -> GuestOptions.hotplugPortAddress(15)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void withoutThemTheCommandLineHasNoIommuNvmeOrShare() throws Exception {
         GuestToolchain tc = GuestTestSupport.fakeToolchain(tmp);
         List<String> args = QemuGuest.options().initramfs(tmp.resolve("initramfs.img")).qemuArgs(tc, tc.runRoot().resolve("1-1-0"));

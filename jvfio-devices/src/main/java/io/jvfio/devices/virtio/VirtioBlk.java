@@ -7,6 +7,8 @@ import io.jvfio.linux.Errno;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.FaultVocabulary;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
@@ -23,6 +25,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * DISCARD (accepted; the image keeps its bytes, which the spec allows) and WRITE_ZEROES. Every
  * sector range is checked against the capacity (IOERR otherwise); a read-only disk offers RO and
  * answers writes with IOERR. With several queues (MQ) each has its own worker.
+ *
+ * <p>Faults ({@link #faults()}, issue 18): besides the core's, rules on requests as a queue takes
+ * them ({@link VirtioBlkFaults}): complete with IOERR or UNSUPP, delay the completion, need a reset.
  *
  * <p>Live migration assumes shared storage, as a VMM's does: source and destination open the
  * same image. The stop finishes the requests in progress and flushes the image before the
@@ -52,6 +57,8 @@ public final class VirtioBlk extends VirtioPciDevice {
     private final MemorySegment deviceConfig;
     private final ByteBuffer[] bounces;
     private final MemorySegment[] headers;
+    /** Per queue: the request as fault rules see it, refilled for each request while a rule is armed. */
+    private final VirtioBlkFaults.RequestPoint[] faultPoints;
 
     private VirtioBlk(BlockImage image, int queues, int queueSize, String serial, NotifyMode notifyMode) {
         super(DEVICE_TYPE_BLOCK, CLASS_CODE, features(image.isReadOnly()), BLK_CFG_SIZE, queues, queueSize, notifyMode);
@@ -60,10 +67,13 @@ public final class VirtioBlk extends VirtioPciDevice {
         this.deviceConfig = blockConfig(image.size() >>> SECTOR_SHIFT, queueSize, queues);
         this.bounces = new ByteBuffer[queues];
         this.headers = new MemorySegment[queues];
+        this.faultPoints = new VirtioBlkFaults.RequestPoint[queues];
         for (int i = 0; i < queues; i++) {
             bounces[i] = ByteBuffer.allocateDirect(BOUNCE_BYTES);
             headers[i] = MemorySegment.ofArray(new long[BLK_REQ_HEADER_SIZE / Long.BYTES]);
+            faultPoints[i] = new VirtioBlkFaults.RequestPoint();
         }
+        faults().addPerformer(action -> action instanceof VirtioBlkFaults.NeedsReset && requestReset("a fault rule"));
     }
 
     private static long features(boolean readOnly) {
@@ -102,6 +112,12 @@ public final class VirtioBlk extends VirtioPciDevice {
         return image.isReadOnly();
     }
 
+    /** The fault words of plans and the control socket: virtio-blk's requests and actions, then the core's. */
+    @Override
+    public FaultVocabulary faultVocabulary() {
+        return FaultVocabulary.combine(VirtioBlkFaultVocabulary.INSTANCE, FaultVocabulary.core());
+    }
+
     @Override
     protected void readDeviceConfig(int offset, MemorySegment dst) {
         MemorySegment.copy(deviceConfig, offset, dst, 0, dst.byteSize());
@@ -125,6 +141,15 @@ public final class VirtioBlk extends VirtioPciDevice {
         long sector = header.get(ValueLayout.JAVA_LONG_UNALIGNED, BLK_REQ_SECTOR);
         long dataIn = writable - 1;                       // device-writable bytes before the status byte
         long dataOut = readable - BLK_REQ_HEADER_SIZE;    // device-readable bytes after the header
+        FaultAction fault = faults().isEmpty() ? null
+                : faults().ask(faultPoints[queue].fill(queue, type, sector, type == BLK_T_IN ? dataIn : dataOut));
+        if (fault instanceof VirtioBlkFaults.Complete complete) {
+            writeStatus(chain, memory, complete.status());
+            return 1;
+        }
+        if (fault instanceof VirtioBlkFaults.NeedsReset) {
+            throw new VirtioFault("a fault rule asked for a reset at a request of type %d".formatted(type));
+        }
         long written = 0;
         int status;
         try {
@@ -157,9 +182,17 @@ public final class VirtioBlk extends VirtioPciDevice {
                     "{0}: request type {1} at sector {2}: {3} ({4}); the guest sees IOERR", imagePath(), type, sector,
                     e.getMessage(), e.getClass().getSimpleName());
         }
-        MemorySegment statusByte = MemorySegment.ofArray(new byte[] {(byte) status});
-        memory.write(chain.address(last) + chain.length(last) - 1, statusByte);
+        writeStatus(chain, memory, status);
+        if (fault instanceof VirtioBlkFaults.DelayCompletion delay) {
+            holdCompletion(delay.delay());
+        }
         return written + 1;
+    }
+
+    /** The request's last byte, device-writable: its status. */
+    private static void writeStatus(DescriptorChain chain, GuestMemory memory, int status) throws VirtioFault {
+        int last = chain.count() - 1;
+        memory.write(chain.address(last) + chain.length(last) - 1, MemorySegment.ofArray(new byte[] {(byte) status}));
     }
 
     /** Moves {@code length} bytes between the image at {@code sector} and the request's data buffers. */

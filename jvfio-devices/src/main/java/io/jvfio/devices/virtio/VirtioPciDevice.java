@@ -17,6 +17,7 @@ import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -58,6 +59,8 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
     static final long MSIX_TABLE_OFFSET = 0x0000, MSIX_PBA_OFFSET = 0x0800, MSIX_BAR_SIZE = 0x1000;
     /** How long a stop waits for the requests in progress before it gives up (EBUSY). */
     private static final long QUIESCE_TIMEOUT_NANOS = 10_000_000_000L;
+    /** A held completion looks this often whether a reset or shutdown ended its wait. */
+    private static final long HOLD_CHECK_NANOS = 50_000_000L;
     private static final String STATE = "virtio", QUEUE_STATE = "virtio.queue.";
     private static final int STATE_VERSION = 1, QUEUE_STATE_VERSION = 1;
 
@@ -349,24 +352,45 @@ public abstract class VirtioPciDevice extends PciDevice implements Migratable {
         }
     }
 
-    /** Device-side trouble: DEVICE_NEEDS_RESET and a configuration change interrupt (§2.1.2). */
-    private void needsReset(int workEpoch, String why) {
+    /**
+     * Sets DEVICE_NEEDS_RESET now and raises the configuration change interrupt, as device-side
+     * trouble would (a fault rule's doing); whether it did — only while the driver runs (DRIVER_OK).
+     */
+    protected final boolean requestReset(String why) {
+        return needsReset(epoch, why);
+    }
+
+    /**
+     * Holds the request in progress on this worker for {@code delay} before it completes (a fault
+     * rule's doing); a device reset or shutdown cuts the wait short.
+     */
+    protected final void holdCompletion(Duration delay) {
+        int workEpoch = epoch;
+        long deadline = System.nanoTime() + delay.toNanos();
+        for (long left; !closed && workEpoch == epoch && (left = deadline - System.nanoTime()) > 0; ) {
+            LockSupport.parkNanos(this, Math.min(left, HOLD_CHECK_NANOS));
+        }
+    }
+
+    /** Device-side trouble: DEVICE_NEEDS_RESET and a configuration change interrupt (§2.1.2); whether it was set. */
+    private boolean needsReset(int workEpoch, String why) {
         synchronized (this) {
             if (workEpoch != epoch || (common.status() & STATUS_DRIVER_OK) == 0) {
-                return;  // a reset already came; the fault belongs to the old driver
+                return false;  // a reset already came; the fault belongs to the old driver
             }
             LOG.log(System.Logger.Level.WARNING, name() + " needs a reset: " + why);
             common.markNeedsReset();
             if (!msixEnabled()) {
                 isr |= ISR_CONFIG;
                 setIntx(true);
-                return;
+                return true;
             }
         }
         int vector = common.configMsixVector();
         if (vector != NO_VECTOR) {
             raise(vector);
         }
+        return true;
     }
 
     /** One thread per virtqueue: sleeps until notified, then drains the available ring. */

@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jvfio.devices.nvme.NvmeFaultAction.CompletionField;
+import io.jvfio.devices.MapFaultSpec;
 import io.jvfio.devices.storage.NullStore;
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultMatch;
 import io.jvfio.server.faults.FaultPlan;
 import io.jvfio.server.faults.FaultRule;
+import io.jvfio.server.faults.FaultSpec;
 import io.jvfio.server.faults.FaultVocabulary;
 import java.time.Duration;
 import java.util.List;
@@ -32,12 +34,8 @@ class NvmeFaultVocabularyTest {
         nvme.shutdown();
     }
 
-    private static MapFaultSpec spec(Object... fields) {
-        java.util.LinkedHashMap<String, Object> map = new java.util.LinkedHashMap<>();
-        for (int i = 0; i < fields.length; i += 2) {
-            map.put((String) fields[i], fields[i + 1]);
-        }
-        return new MapFaultSpec("r1", map);
+    private static FaultSpec spec(Object... fields) {
+        return MapFaultSpec.of(fields);
     }
 
     @Test
@@ -101,7 +99,7 @@ class NvmeFaultVocabularyTest {
         assertThatThrownBy(() -> words.match("nvme-command", spec("opcode", 0x100)))
                 .hasMessageStartingWith("rule r1:");
         assertThatThrownBy(() -> words.match("nvme-command", spec("lbas", "9-8")))
-                .hasMessageStartingWith("rule r1:").hasMessageContaining("LBAs");
+                .hasMessageStartingWith("rule r1:").hasMessageContaining("lbas");
     }
 
     @Test

@@ -14,7 +14,9 @@ import io.jvfio.devices.storage.NullStore;
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultFiring;
 import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.devices.MapFaultSpec;
 import io.jvfio.server.faults.FaultRule;
+import io.jvfio.server.faults.FaultSpec;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -418,7 +420,7 @@ class NvmeFaultsTest {
 
     @Test
     void aRuleReadFromAPlansWordsFailsTheReadsOfItsRange() throws Exception {
-        MapFaultSpec spec = new MapFaultSpec("media", Map.of("opcode", "read", "lbas", "100-107",
+        FaultSpec spec = MapFaultSpec.of("media", Map.of("opcode", "read", "lbas", "100-107",
                 "status", "unrecovered-read-error", "dnr", true));
         FaultRule rule = FaultRule.on("media", nvme.faultVocabulary().match("nvme-command", spec),
                 nvme.faultVocabulary().action("complete", spec));

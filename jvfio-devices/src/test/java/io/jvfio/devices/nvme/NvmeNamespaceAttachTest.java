@@ -7,6 +7,7 @@ import static io.jvfio.devices.nvme.UserspaceNvmeDriver.U64;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jvfio.devices.MapFaultSpec;
 import io.jvfio.devices.ServedDevices;
 import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.devices.storage.BlockStore;
@@ -22,7 +23,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -71,15 +71,13 @@ class NvmeNamespaceAttachTest {
     void nowRulesFromPlanWordsAttachAndDetachAnImage() throws Exception {
         Path image = dir.resolve("planned.img");
         var words = nvme.faultVocabulary();
-        var attach = words.action("attach-namespace", new MapFaultSpec("grow", new LinkedHashMap<>(
-                Map.<String, Object>of("image", image.toString(), "size", 2 * DISK))));
+        var attach = words.action("attach-namespace", MapFaultSpec.of("grow", Map.of("image", image.toString(), "size", 2 * DISK)));
         nvme.faults().add(FaultRule.on("grow", new FaultMatch.Now(), attach));
         assertThat(activeNamespaces()).containsExactly(1, 2);
         assertThat(namespaceSize(2)).as("namespace 2's blocks").isEqualTo(2 * DISK / 512);
         assertThat(Files.size(image)).as("the image made at the size given").isEqualTo(2 * DISK);
 
-        var detach = words.action("detach-namespace", new MapFaultSpec("shrink", new LinkedHashMap<>(
-                Map.<String, Object>of("namespace", 2))));
+        var detach = words.action("detach-namespace", MapFaultSpec.of("shrink", Map.of("namespace", 2)));
         nvme.faults().add(FaultRule.on("shrink", new FaultMatch.Now(), detach));
         assertThat(activeNamespaces()).containsExactly(1);
         assertThat(nvme.faults().log()).extracting(f -> f.ruleId()).containsExactly("grow", "shrink");

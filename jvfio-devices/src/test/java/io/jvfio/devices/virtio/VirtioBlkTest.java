@@ -86,6 +86,12 @@ class VirtioBlkTest {
         }
 
         int submit(int type, long sector, int dataBytes, boolean deviceWrites) throws Exception {
+            d.awaitUsed(q, post(type, sector, dataBytes, deviceWrites));
+            return status();
+        }
+
+        /** Makes the request available and notifies, without waiting; the used index that will complete it. */
+        int post(int type, long sector, int dataBytes, boolean deviceWrites) throws Exception {
             d.memory.set(U32, header + BLK_REQ_TYPE, type);
             d.memory.set(U64, header + BLK_REQ_SECTOR, sector);
             d.memory.set(ValueLayout.JAVA_BYTE, statusAt, (byte) 0x7f);
@@ -98,7 +104,11 @@ class VirtioBlkTest {
             int expected = q.availIdx + 1;
             q.makeAvailable(head);
             q.notifyDevice();
-            d.awaitUsed(q, expected);
+            return expected;
+        }
+
+        /** The status byte as the device left it (0x7f: not written). */
+        int status() {
             return d.memory.get(ValueLayout.JAVA_BYTE, statusAt);
         }
 
@@ -107,7 +117,7 @@ class VirtioBlkTest {
         }
     }
 
-    UserspaceVirtioDriver readyDriver(VfioUserClient client, boolean shared, long features) throws Exception {
+    static UserspaceVirtioDriver readyDriver(VfioUserClient client, boolean shared, long features) throws Exception {
         UserspaceVirtioDriver d = new UserspaceVirtioDriver(client, shared);
         assertThat(d.negotiate(features)).as("FEATURES_OK kept").isTrue();
         d.enableMsix(2);

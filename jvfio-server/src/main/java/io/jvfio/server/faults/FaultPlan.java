@@ -109,6 +109,14 @@ public final class FaultPlan {
         return rule(tree(text, "rule"), vocabulary, 0, defaultId, 0);
     }
 
+    /**
+     * The fields of one rule, as a plan would write them, read the way the plan reader reads them: for
+     * a vocabulary's own tests and tools that build matches and actions from words.
+     */
+    public static FaultSpec spec(String ruleId, Map<String, ?> fields) {
+        return new PlanRuleSpec(YAML.valueToTree(fields), ruleId, "rule " + ruleId);
+    }
+
     /** A rule read from {@code node} (a mapping); {@code index} is its place in a plan from 1, or 0 alone. */
     static FaultRule rule(JsonNode node, FaultVocabulary vocabulary, int index, String defaultId, long planSeed) {
         String place = index > 0 ? "rule #" + index : "the rule";
