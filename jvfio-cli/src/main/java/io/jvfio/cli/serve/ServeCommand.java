@@ -1,5 +1,6 @@
 package io.jvfio.cli.serve;
 
+import io.jvfio.cli.Durations;
 import io.jvfio.cli.Sizes;
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.devices.PciIdio16Diagnostics;
@@ -10,6 +11,7 @@ import io.jvfio.devices.storage.NullStore;
 import io.jvfio.devices.virtio.NotifyMode;
 import io.jvfio.devices.virtio.VirtioBlk;
 import io.jvfio.linux.Fd;
+import io.jvfio.server.Deadlines;
 import io.jvfio.server.Platform;
 import io.jvfio.server.PlatformExtension;
 import io.jvfio.server.ServerOptions;
@@ -58,6 +60,28 @@ public final class ServeCommand {
                         + "refresh=..,mui=..,noi=..,maxstbl=..,version=..,util=TEXT,pfip=HEX] (s390 zPCI device-info capabilities)."})
         List<String> platform = new ArrayList<>();
 
+        @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
+                description = "A client that has not sent a whole VERSION this long after connecting is disconnected, "
+                        + "e.g. 10s or 500ms; 0 or none: no limit (default: ${DEFAULT-VALUE}).")
+        String handshakeTimeout;
+
+        @Option(names = "--message-timeout", paramLabel = "DURATION", defaultValue = "10s",
+                description = "Once a message's first byte has arrived, the client must send the rest (header, payload, fds) "
+                        + "within this, or is disconnected; between messages it may idle for ever. 0 or none: no limit "
+                        + "(default: ${DEFAULT-VALUE}).")
+        String messageTimeout;
+
+        @Option(names = "--stuck-callback-after", paramLabel = "DURATION", defaultValue = "5s",
+                description = "Log a device callback (region access, reset, feature, migration step, DMA map, irq set) "
+                        + "running longer than this, with its thread's stack; 0 or none: no watchdog (default: ${DEFAULT-VALUE}).")
+        String stuckCallbackAfter;
+
+        @Option(names = "--stuck-callback", paramLabel = "report|error", defaultValue = "report",
+                description = {"What else happens to a stuck callback: report (the client waits for it), or error (the client "
+                        + "is answered ETIMEDOUT at once; when the callback returns, its result is dropped, and after anything "
+                        + "but a region access or a reset the client is disconnected) (default: ${DEFAULT-VALUE})."})
+        String stuckCallback;
+
         abstract VfioDevice device() throws Exception;
 
         void describe(VfioDevice device) {}
@@ -68,7 +92,7 @@ public final class ServeCommand {
         @Override
         public Integer call() throws Exception {
             VfioDevice device = device();
-            ServerOptions options = ServerOptions.defaults().withSocketMode(parseMode(socketMode));
+            ServerOptions options = ServerOptions.defaults().withSocketMode(parseMode(socketMode)).withDeadlines(deadlines());
             Platform extensions = parsePlatform(platform);
             try (VfioUserServer server = endpoint.socket != null
                     ? VfioUserServer.bind(endpoint.socket, device, options, extensions)
@@ -109,6 +133,17 @@ public final class ServeCommand {
                 }
             }
             return new Platform(list);
+        }
+
+        Deadlines deadlines() {
+            Deadlines.OnStuckCallback onStuck = switch (stuckCallback) {
+                case "report" -> Deadlines.OnStuckCallback.REPORT;
+                case "error" -> Deadlines.OnStuckCallback.ERROR;
+                default -> throw new IllegalArgumentException("--stuck-callback must be report or error, not '" + stuckCallback + "'");
+            };
+            return new Deadlines(Durations.parse(handshakeTimeout, "--handshake-timeout"),
+                    Durations.parse(messageTimeout, "--message-timeout"),
+                    Durations.parse(stuckCallbackAfter, "--stuck-callback-after"), onStuck);
         }
 
         private static int parseMode(String octal) {
