@@ -37,7 +37,7 @@ class ServeDeadlinesTest {
 
     @Test
     void helpSaysHowToTurnThemOff() {
-        String usage = new CommandLine(new ServeCommand.Gpio()).getUsageMessage();
+        String usage = new CommandLine(new ServeCommand.Gpio()).getUsageMessage().replaceAll("\\s+", " "); // unwrapped
         assertThat(usage).contains("--handshake-timeout=DURATION", "--message-timeout=DURATION", "--stuck-callback-after=DURATION",
                 "--stuck-callback=report|error", "0 or none: no limit", "0 or none: no watchdog");
     }

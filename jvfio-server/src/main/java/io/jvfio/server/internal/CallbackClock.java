@@ -10,7 +10,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.time.Duration;
 import java.util.List;
 
 /**
@@ -108,7 +107,7 @@ final class CallbackClock {
                 case REPORTED -> {
                     if (STAMP.compareAndSet(this, s, s & ~STATE)) {
                         LOG.log(Level.WARNING, "%s: %s (message %d) returned after %s; it is answered now"
-                                .formatted(deviceName, commandName(command), msgId, Duration.ofNanos(took)));
+                                .formatted(deviceName, commandName(command), msgId, LogFormat.duration(took)));
                         return true;
                     }
                 }
@@ -117,8 +116,8 @@ final class CallbackClock {
                         stamp = s & ~STATE;
                     }
                     LOG.log(Level.WARNING, ("%s: %s (message %d) returned after %s, %s after the client was answered ETIMEDOUT; "
-                            + "its result is dropped").formatted(deviceName, commandName(command), msgId, Duration.ofNanos(took),
-                            Duration.ofNanos(System.nanoTime() - answeredAt)));
+                            + "its result is dropped").formatted(deviceName, commandName(command), msgId, LogFormat.duration(took),
+                            LogFormat.duration(System.nanoTime() - answeredAt)));
                     return false;
                 }
                 default -> throw new IllegalStateException("no command under way");
@@ -147,8 +146,8 @@ final class CallbackClock {
                 return; // it finished meanwhile: the stack may be another command's
             }
             LOG.log(Level.WARNING, "%s: the device callback for %s (message %d) has run for %s (bound %s) on thread %s%s"
-                    .formatted(deviceName, commandName(code), id, Duration.ofNanos(now - started),
-                            Duration.ofNanos(boundNanos), thread.getName(), format(stack)));
+                    .formatted(deviceName, commandName(code), id, LogFormat.duration(now - started),
+                            LogFormat.duration(boundNanos), thread.getName(), format(stack)));
             s = s & ~STATE | REPORTED;
         }
         if (answerable) {

@@ -3,7 +3,6 @@ package io.jvfio.server.internal;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.server.Deadlines;
 import java.io.IOException;
-import java.time.Duration;
 
 /**
  * The session's deadlines on its client's input: VERSION within the handshake deadline of
@@ -40,7 +39,7 @@ final class ReadDeadlines {
     void messageReceived(boolean negotiated) throws StalledClientException {
         inMessage = false;
         if (!negotiated && handshakeNanos > 0 && System.nanoTime() - connectedAt > handshakeNanos) {
-            throw new StalledClientException("no VERSION within the handshake deadline of " + Duration.ofNanos(handshakeNanos)
+            throw new StalledClientException("no VERSION within the handshake deadline of " + LogFormat.duration(handshakeNanos)
                     + " (the first message came after it)");
         }
     }
@@ -54,7 +53,7 @@ final class ReadDeadlines {
         long now = System.nanoTime();
         long partial = transport.buffered();
         if (!negotiated && handshakeNanos > 0 && now - connectedAt > handshakeNanos) {
-            throw new StalledClientException("no VERSION within the handshake deadline of " + Duration.ofNanos(handshakeNanos)
+            throw new StalledClientException("no VERSION within the handshake deadline of " + LogFormat.duration(handshakeNanos)
                     + " (received " + (partial == 0 ? "nothing" : transport.describePartial()) + ")");
         }
         if (partial > 0) {
@@ -63,7 +62,7 @@ final class ReadDeadlines {
                 messageSeenAt = now;
             } else if (messageNanos > 0 && now - messageSeenAt > messageNanos) {
                 throw new StalledClientException("message not finished within the message deadline of "
-                        + Duration.ofNanos(messageNanos) + " (received " + transport.describePartial() + ")");
+                        + LogFormat.duration(messageNanos) + " (received " + transport.describePartial() + ")");
             }
             return; // the next stepped receive waits for the rest (at most the socket's receive timeout)
         }
