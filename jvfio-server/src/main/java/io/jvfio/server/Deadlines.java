@@ -22,9 +22,10 @@ public record Deadlines(Duration handshake, Duration message, Duration stuckCall
         /** Reported only: the client waits for the callback like before. */
         REPORT,
         /**
-         * Reported, and the client is answered ETIMEDOUT at once. When the callback returns later,
-         * its result is dropped; after a region access or a reset the session goes on, after any
-         * other command (whose late success the client was told had failed) the client is disconnected.
+         * Reported, and the client is answered ETIMEDOUT at once. Its next messages wait until the
+         * callback returns (the device is never called twice at once); then the late result is
+         * dropped and the session goes on, unless the command changed what the client believes
+         * (VERSION, DMA_MAP/UNMAP, SET_IRQS, DEVICE_FEATURE, MIG_DATA_*): that client is disconnected.
          */
         ERROR
     }

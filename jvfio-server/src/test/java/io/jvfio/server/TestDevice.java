@@ -48,9 +48,9 @@ class TestDevice extends PciDevice {
     final List<String> writeLog = new CopyOnWriteArrayList<>();
     final BlockingQueue<DmaResult> dmaResults = new LinkedBlockingQueue<>();
     final List<SessionContext> opens = new CopyOnWriteArrayList<>();
-    /** While closed, BAR 0 reads block in the device (a stuck callback) until {@link #release()}. */
+    /** While closed, BAR 0 reads and SET_IRQS block in the device (a stuck callback) until {@link #release()}. */
     private volatile CountDownLatch readGate = new CountDownLatch(0);
-    /** A permit for each BAR 0 read that reached the gate. */
+    /** A permit for each BAR 0 read or SET_IRQS that reached the gate. */
     final Semaphore readsAtGate = new Semaphore(0);
     private final Fd regionFd;
     private final Mapping regionMapping;
@@ -118,12 +118,12 @@ class TestDevice extends PciDevice {
         regionMapping = Mapping.map(regionFd, 0, REGION_SIZE, true);
     }
 
-    /** From now on BAR 0 reads block until {@link #release()}. */
+    /** From now on BAR 0 reads and SET_IRQS block until {@link #release()}. */
     void stick() {
         readGate = new CountDownLatch(1);
     }
 
-    /** Lets the blocked BAR 0 reads, and all later ones, go on. */
+    /** Lets the blocked calls, and all later ones, go on. */
     void release() {
         readGate.countDown();
     }
@@ -132,7 +132,7 @@ class TestDevice extends PciDevice {
         readsAtGate.release();
         try {
             if (!readGate.await(TestPeer.WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
-                throw new AssertionError("a stuck BAR 0 read was not released within " + TestPeer.WAIT_MILLIS + " ms");
+                throw new AssertionError("a stuck device call was not released within " + TestPeer.WAIT_MILLIS + " ms");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -201,6 +201,12 @@ class TestDevice extends PciDevice {
     public void open(SessionContext context) throws VfioException {
         super.open(context);
         opens.add(context);
+    }
+
+    @Override
+    public void setIrqs(IrqSetting request) throws VfioException {
+        passGate();
+        super.setIrqs(request);
     }
 
     @Override

@@ -78,8 +78,9 @@ public final class ServeCommand {
 
         @Option(names = "--stuck-callback", paramLabel = "report|error", defaultValue = "report",
                 description = {"What else happens to a stuck callback: report (the client waits for it), or error (the client "
-                        + "is answered ETIMEDOUT at once; when the callback returns, its result is dropped, and after anything "
-                        + "but a region access or a reset the client is disconnected) (default: ${DEFAULT-VALUE})."})
+                        + "is answered ETIMEDOUT at once; when the callback returns, its result is dropped, and a client that "
+                        + "was told a state change failed (DMA map/unmap, irq set, feature, migration data) is disconnected) "
+                        + "(default: ${DEFAULT-VALUE})."})
         String stuckCallback;
 
         abstract VfioDevice device() throws Exception;

@@ -173,9 +173,18 @@ final class CallbackClock {
         }
     }
 
-    /** Whether the client can go on after {@code code} was answered for the device and then done by it anyway. */
+    /**
+     * Whether the client may go on after {@code code} was answered ETIMEDOUT and then done by the
+     * device anyway: yes after queries, region accesses and a reset (the guest saw an access fail or
+     * a reset report failure); no where the client now believes in a state the server does not have
+     * (a DMA window, an eventfd, the device open, a migration state or stream position).
+     */
     static boolean harmlessWhenLate(int code) {
-        return code == Command.REGION_READ.code() || code == Command.REGION_WRITE.code() || code == Command.DEVICE_RESET.code();
+        Command c = Command.orNull(code);
+        return c == null || switch (c) {
+            case VERSION, DMA_MAP, DMA_UNMAP, DEVICE_SET_IRQS, DEVICE_FEATURE, MIG_DATA_READ, MIG_DATA_WRITE -> false;
+            default -> true;
+        };
     }
 
     private static String commandName(int code) {

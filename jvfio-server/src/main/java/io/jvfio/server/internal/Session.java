@@ -307,9 +307,9 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     }
 
     /**
-     * The watchdog answered the command ETIMEDOUT while the device was stuck in it; now it returned.
-     * After a region access or a reset the client may go on; after anything else it was told of a
-     * failure that did not happen (a DMA window, an eventfd, a migration state it does not know of).
+     * The watchdog answered the command ETIMEDOUT while the device was stuck in it; now it returned:
+     * its result is dropped, and the client disconnected if it was told of a failure that changes
+     * what it believes ({@link CallbackClock#harmlessWhenLate}).
      */
     private void dropLateResult(int code) throws IOException {
         stats.countError();
@@ -317,7 +317,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         closeUnclaimedFds();
         if (!CallbackClock.harmlessWhenLate(code)) {
             throw new IOException("command " + code + " completed after the client was told it timed out: "
-                    + "the client and the device may no longer agree on its effect");
+                    + "the client and the server no longer agree on its effect");
         }
     }
 
