@@ -316,8 +316,9 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         handlers.replyFds().clear();
         closeUnclaimedFds();
         if (!CallbackClock.harmlessWhenLate(code)) {
-            throw new IOException("command " + code + " completed after the client was told it timed out: "
-                    + "the client and the server no longer agree on its effect");
+            Command command = Command.orNull(code);
+            throw new IOException((command != null ? command : "command " + code) + " completed after the client was told "
+                    + "it timed out: the client and the server no longer agree on its effect");
         }
     }
 
