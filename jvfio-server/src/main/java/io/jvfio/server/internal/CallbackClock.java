@@ -52,6 +52,8 @@ final class CallbackClock {
     private volatile Thread runner;
     /** When the watchdog answered the command, for the log line when it returns. */
     private volatile long answeredAt;
+    /** The watchdog's ETIMEDOUT reply is being sent (guarded by this). */
+    private boolean answerSending;
 
     CallbackClock(String deviceName, Deadlines deadlines, SessionTransport transport, Thread sessionThread) {
         this.deviceName = deviceName;
@@ -94,7 +96,6 @@ final class CallbackClock {
 
     /** {@link #finished()} once the watchdog has had a look: the stamp moves under both threads. */
     private boolean finishedLate() {
-        runner = sessionThread;
         long took = System.nanoTime() - (long) STARTED_AT.getOpaque(this);
         while (true) {
             int s = stamp;
@@ -112,9 +113,8 @@ final class CallbackClock {
                     }
                 }
                 case ANSWERED -> {
-                    synchronized (this) { // the watchdog holds it until its reply is sent: nothing of ours may overtake it
-                        stamp = s & ~STATE;
-                    }
+                    awaitAnswerSent(); // nothing of ours may overtake the watchdog's reply
+                    stamp = s & ~STATE;
                     LOG.log(Level.WARNING, ("%s: %s (message %d) returned after %s, %s after the client was answered ETIMEDOUT; "
                             + "its result is dropped").formatted(deviceName, commandName(command), msgId, LogFormat.duration(took),
                             LogFormat.duration(System.nanoTime() - answeredAt)));
@@ -155,21 +155,48 @@ final class CallbackClock {
         }
     }
 
+    /**
+     * Takes the command's answer from the session, then sends ETIMEDOUT on a thread of its own: a
+     * client that reads nothing (its socket full) must not hold up the one watchdog of every session.
+     */
     private void answer(int reported, int code, int id) {
         synchronized (this) {
             if (!STAMP.compareAndSet(this, reported, reported & ~STATE | ANSWERED)) {
                 return; // it returned meanwhile and is answered the usual way
             }
             answeredAt = System.nanoTime();
-            Header.writeErrorReply(errorReply, id, code, Errno.ETIMEDOUT);
+            answerSending = true;
+        }
+        Thread.ofPlatform().daemon().name("jvfio-" + deviceName + "-timeout-answer").start(() -> {
             try {
+                Header.writeErrorReply(errorReply, id, code, Errno.ETIMEDOUT);
                 transport.send(errorReply, List.of());
                 LOG.log(Level.WARNING, "%s: answered %s (message %d) with ETIMEDOUT while its device callback still runs"
                         .formatted(deviceName, commandName(code), id));
             } catch (LinuxException e) {
                 LOG.log(Level.WARNING, "%s: could not answer %s (message %d): %s".formatted(deviceName, commandName(code),
                         id, e.getMessage()));
+            } finally {
+                synchronized (this) {
+                    answerSending = false;
+                    notifyAll();
+                }
             }
+        });
+    }
+
+    /** Waits until the watchdog's ETIMEDOUT reply is out. */
+    private synchronized void awaitAnswerSent() {
+        boolean interrupted = false;
+        while (answerSending) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
