@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.List;
+import java.util.concurrent.Semaphore;
 
 /**
  * When the command a session handles began, for the {@link CallbackWatchdog}: the session thread
@@ -23,8 +24,8 @@ import java.util.List;
 final class CallbackClock {
     private static final System.Logger LOG = System.getLogger(CallbackClock.class.getName());
     private static final VarHandle STAMP, STARTED_AT;
-    /** Low two bits of the stamp; the rest counts commands, so a stamp names one command. */
-    private static final int IDLE = 0, RUNNING = 1, REPORTED = 2, ANSWERED = 3, STATE = 3;
+    /** Low two bits of the stamp (0: no command under way); the rest counts commands, so a stamp names one command. */
+    private static final int RUNNING = 1, REPORTED = 2, ANSWERED = 3, STATE = 3;
 
     static {
         try {
@@ -43,6 +44,8 @@ final class CallbackClock {
     private final Thread sessionThread;
     /** The error reply the watchdog sends: its own buffer, since the session's may be in use. */
     private final MemorySegment errorReply = Arena.ofAuto().allocate(Header.SIZE, 8);
+    /** A permit once the watchdog's ETIMEDOUT reply is out: the session's next reply must not overtake it. */
+    private final Semaphore answerSent = new Semaphore(0);
     private volatile int stamp;
     // Written by the session thread before the release store of the stamp that publishes them.
     private long startedAt;
@@ -52,8 +55,6 @@ final class CallbackClock {
     private volatile Thread runner;
     /** When the watchdog answered the command, for the log line when it returns. */
     private volatile long answeredAt;
-    /** The watchdog's ETIMEDOUT reply is being sent (guarded by this). */
-    private boolean answerSending;
 
     CallbackClock(String deviceName, Deadlines deadlines, SessionTransport transport, Thread sessionThread) {
         this.deviceName = deviceName;
@@ -113,7 +114,7 @@ final class CallbackClock {
                     }
                 }
                 case ANSWERED -> {
-                    awaitAnswerSent(); // nothing of ours may overtake the watchdog's reply
+                    answerSent.acquireUninterruptibly();
                     stamp = s & ~STATE;
                     LOG.log(Level.WARNING, ("%s: %s (message %d) returned after %s, %s after the client was answered ETIMEDOUT; "
                             + "its result is dropped").formatted(deviceName, commandName(command), msgId, LogFormat.duration(took),
@@ -160,13 +161,10 @@ final class CallbackClock {
      * client that reads nothing (its socket full) must not hold up the one watchdog of every session.
      */
     private void answer(int reported, int code, int id) {
-        synchronized (this) {
-            if (!STAMP.compareAndSet(this, reported, reported & ~STATE | ANSWERED)) {
-                return; // it returned meanwhile and is answered the usual way
-            }
-            answeredAt = System.nanoTime();
-            answerSending = true;
+        if (!STAMP.compareAndSet(this, reported, reported & ~STATE | ANSWERED)) {
+            return; // it returned meanwhile and is answered the usual way
         }
+        answeredAt = System.nanoTime();
         Thread.ofPlatform().daemon().name("jvfio-" + deviceName + "-timeout-answer").start(() -> {
             try {
                 Header.writeErrorReply(errorReply, id, code, Errno.ETIMEDOUT);
@@ -177,27 +175,9 @@ final class CallbackClock {
                 LOG.log(Level.WARNING, "%s: could not answer %s (message %d): %s".formatted(deviceName, commandName(code),
                         id, e.getMessage()));
             } finally {
-                synchronized (this) {
-                    answerSending = false;
-                    notifyAll();
-                }
+                answerSent.release();
             }
         });
-    }
-
-    /** Waits until the watchdog's ETIMEDOUT reply is out. */
-    private synchronized void awaitAnswerSent() {
-        boolean interrupted = false;
-        while (answerSending) {
-            try {
-                wait();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     /**

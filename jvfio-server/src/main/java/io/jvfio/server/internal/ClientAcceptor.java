@@ -6,6 +6,7 @@ import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
 import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -13,17 +14,25 @@ import java.util.concurrent.atomic.AtomicLong;
  * that connects while another is served is closed at once, with a log line, rather than left
  * hanging in the listen backlog: vfio-user has no message a server sends first, so closing is the
  * answer (the client's VERSION sees the end of the stream). A client that connects while the one
- * served is leaving (it closed or half-closed its end, or the server closed it) waits its turn.
+ * served is leaving (it closed or half-closed its end, or the server closed it) waits its turn, as
+ * do clients behind it while every one ahead of them has left too: a client that reconnects at once
+ * is never turned away by its own old connection.
  */
 public final class ClientAcceptor {
-    private static final System.Logger LOG = System.getLogger(ClientAcceptor.class.getName());
+    /** The logger, made on first use: finding the logging backend would add some 20 ms to the start of serve(). */
+    private static final class Log {
+        static final System.Logger LOG = System.getLogger(ClientAcceptor.class.getName());
+    }
+
     private static final int POLLERR = 0x8, POLLHUP = 0x10, POLLRDHUP = 0x2000;
+    /** More clients that left at once than a burst of honest reconnects: the rest are turned away. */
+    private static final int MAX_WAITING = 64;
 
     private final UnixServerSocket listener;
     private final AtomicLong turnedAway;
     private final Object lock = new Object();
     // Guarded by lock.
-    private UnixSocket waiting;   // accepted, to be served next
+    private final ArrayDeque<UnixSocket> waiting = new ArrayDeque<>();   // accepted, to be served in order
     private UnixSocket served;    // the one handed out last
     private boolean stopped;
     private LinuxException failure;
@@ -41,17 +50,16 @@ public final class ClientAcceptor {
      */
     public UnixSocket take() throws LinuxException, InterruptedException {
         synchronized (lock) {
-            while (waiting == null && !stopped) {
+            while (waiting.isEmpty() && !stopped) {
                 lock.wait();
             }
-            if (waiting == null) {
+            if (waiting.isEmpty()) {
                 if (failure != null) {
                     throw failure;
                 }
                 return null;
             }
-            served = waiting;
-            waiting = null;
+            served = waiting.poll();
             return served;
         }
     }
@@ -62,8 +70,8 @@ public final class ClientAcceptor {
                 UnixSocket client = listener.accept();
                 synchronized (lock) {
                     // The live upgrade's take-over connection (issue 19) must be exempt from this when it arrives here.
-                    if (waiting == null && !stillConnected(served)) {
-                        waiting = client;
+                    if (waiting.size() < MAX_WAITING && !anyStillConnectedAhead()) {
+                        waiting.add(client);
                         lock.notifyAll();
                         continue;
                     }
@@ -79,10 +87,8 @@ public final class ClientAcceptor {
         } finally {
             synchronized (lock) {
                 stopped = true;
-                if (waiting != null) {
-                    waiting.close();
-                    waiting = null;
-                }
+                waiting.forEach(UnixSocket::close);
+                waiting.clear();
                 lock.notifyAll();
             }
         }
@@ -92,13 +98,26 @@ public final class ClientAcceptor {
         turnedAway.incrementAndGet();
         try {
             PeerCredentials peer = client.peerCredentials();
-            LOG.log(Level.WARNING, "turned away client pid %d uid %d: another client is being served (one at a time)"
+            Log.LOG.log(Level.WARNING, "turned away client pid %d uid %d: another client is being served (one at a time)"
                     .formatted(peer.pid(), peer.uid()));
         } catch (LinuxException e) {
-            LOG.log(Level.WARNING, "turned away a client: another client is being served (one at a time)");
+            Log.LOG.log(Level.WARNING, "turned away a client: another client is being served (one at a time)");
         } finally {
             client.close();
         }
+    }
+
+    /** Whether the client served or one waiting is still connected (with lock held). */
+    private boolean anyStillConnectedAhead() {
+        if (stillConnected(served)) {
+            return true;
+        }
+        for (UnixSocket w : waiting) {
+            if (stillConnected(w)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether {@code client}'s connection is up: open on our side, and neither end has hung up. */
