@@ -44,14 +44,20 @@ class StuckCallbackTest extends ServerTestBase {
         assertThat(device.readsAtGate.tryAcquire(TestPeer.WAIT_MILLIS, TimeUnit.MILLISECONDS)).as("the device call began").isTrue();
     }
 
+    /** Writes {@code data} to BAR 0, then sends a read of it that blocks in the device; returns the read's id. */
+    private int stuckRead(TestPeer c, byte[] data) throws Exception {
+        c.write(0, 0, data);
+        device.stick();
+        int id = c.send(Command.REGION_READ, TestPeer.regionRead(0, 0, data.length));
+        awaitStuck();
+        return id;
+    }
+
     @Test
     void aStuckRegionReadIsReportedWithItsStackAndAnsweredWhenItReturns() throws Exception {
         start(Deadlines.OnStuckCallback.REPORT);
         TestPeer c = client();
-        c.write(0, 0, new byte[] {9, 8, 7, 6});
-        device.stick();
-        int id = c.send(Command.REGION_READ, TestPeer.regionRead(0, 0, 4));
-        awaitStuck();
+        int id = stuckRead(c, new byte[] {9, 8, 7, 6});
         String report = log.await("the device callback for REGION_READ (message " + id + ") has run for", "bound 200 ms");
         assertThat(report).startsWith("WARNING").contains("TestDevice.passGate", "at io.jvfio.server.internal.Session.dispatch");
         device.release();
@@ -67,10 +73,7 @@ class StuckCallbackTest extends ServerTestBase {
     void withTheErrorActionTheClientIsAnsweredEtimedoutAndTheSessionGoesOnOnceTheDeviceReturns() throws Exception {
         start(Deadlines.OnStuckCallback.ERROR);
         TestPeer c = client();
-        c.write(0, 0, new byte[] {1, 2, 3, 4});
-        device.stick();
-        int id = c.send(Command.REGION_READ, TestPeer.regionRead(0, 0, 4));
-        awaitStuck();
+        int id = stuckRead(c, new byte[] {1, 2, 3, 4});
         try (TestPeer.Msg reply = c.replyTo(id)) { // the device is still stuck: the watchdog answered
             assertThat(reply.isError()).isTrue();
             assertThat(reply.error()).isEqualTo(Errno.ETIMEDOUT);
