@@ -17,7 +17,7 @@ scripts/fuzz.sh "$fuzz_seconds" >"$work/fuzz.txt"
 fuzz_rc=$?
 cat "$work/fuzz.txt" >&2
 
-server_tests='MalformedInputTest,FaultTest,AccessControlTest,FramingTest,FdHandlingTest,DmaTest,RegionTest,InterruptsTest,LifecycleTest,VersionTest,FullDuplexDmaTest,FuzzSessionTest'
+server_tests='MalformedInputTest,FaultTest,AccessControlTest,FramingTest,FdHandlingTest,DmaTest,RegionTest,InterruptsTest,LifecycleTest,VersionTest,FullDuplexDmaTest,DeadlinesTest,StuckCallbackTest,FuzzSessionTest'
 # Stale reports of earlier runs (other tests) must not mix into the counts.
 rm -rf jvfio-server/target/surefire-reports jvfio-client/target/surefire-reports jvfio-protocol/target/surefire-reports
 echo "running the server suites..." >&2
@@ -88,6 +88,8 @@ suites_desc = [
     ('AccessControlTest', 'refused uid (in-process policy and a real other user via setpriv), symlink to a stale socket, unused fds'),
     ('LifecycleTest', 'socket mode 0600, stale/live socket, symlink, regular file at the path'),
     ('FullDuplexDmaTest', 'DMA requests interleaved with client commands'),
+    ('DeadlinesTest', 'half a header, half a payload with an fd, no VERSION, half a VERSION, a byte-by-byte trickle, a second client while one is served'),
+    ('StuckCallbackTest', 'a region read and a SET_IRQS blocked in the device: reported with the stack, answered ETIMEDOUT with the error action'),
     ('FuzzSessionTest', 'replay of the session seeds and every past finding'),
     ('FuzzDecodersTest', 'replay of the decoder seeds and every past finding'),
     ('MalformedTest', 'decoder-level malformed payloads (protocol module)'),

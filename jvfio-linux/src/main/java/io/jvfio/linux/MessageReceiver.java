@@ -43,6 +43,12 @@ public final class MessageReceiver<E extends Exception> {
         DONT_WAIT,
         /** At most the socket's receive timeout ({@link UnixSocket#setReceiveTimeout}) per recvmsg. */
         TIMED,
+        /**
+         * Like {@link #TIMED}, but at most one recvmsg per call: {@link #NOTHING} when the message is
+         * still incomplete after it. A caller that holds a begun message to a deadline gets control
+         * back after each piece, however fast a slow peer trickles them.
+         */
+        TIMED_STEP,
         /** No system call: only a message already in the buffer. */
         BUFFERED
     }
@@ -184,8 +190,13 @@ public final class MessageReceiver<E extends Exception> {
                 }
             }
         }
+        boolean received = false;
         while (end - start < headerSize) {
+            if (received && wait == Wait.TIMED_STEP) {
+                return NOTHING;
+            }
             int r = fill(headerSize, wait);
+            received = true;
             if (r <= 0) {
                 if (r == 0 && end - start > 0) {
                     throw new EOFException("end of stream inside a message header (" + (end - start) + " of " + headerSize + " bytes)");
@@ -198,7 +209,11 @@ public final class MessageReceiver<E extends Exception> {
             throw new IllegalStateException("framing returned length " + length + " outside [" + headerSize + ", " + maxMessage + "]");
         }
         while (end - start < length) {
+            if (received && wait == Wait.TIMED_STEP) {
+                return NOTHING;
+            }
             int r = fill(length, wait);
+            received = true;
             if (r < 0) {
                 return NOTHING;
             }

@@ -230,6 +230,30 @@ class MessageReceiverTest extends FdLeakCheck {
     }
 
     @Test
+    void aSteppedReceiveReturnsAfterEachPieceOfAMessageAndWholeMessagesAtOnce() throws Exception {
+        MessageReceiver<IOException> r = receiver(4096);
+        receiving.setReceiveTimeout(Duration.ofSeconds(10)); // never reached: every step below has data waiting
+        List<Fd> fds = new ArrayList<>();
+        MemorySegment m = message(64, 9);
+        send(m.asSlice(0, 2), 41);
+        assertThat(r.next(fds, MessageReceiver.Wait.TIMED_STEP)).as("half a header").isEqualTo(MessageReceiver.NOTHING);
+        assertThat(r.buffered()).isEqualTo(2);
+        send(m.asSlice(2, 20));
+        assertThat(r.next(fds, MessageReceiver.Wait.TIMED_STEP)).as("header and part of the body").isEqualTo(MessageReceiver.NOTHING);
+        assertThat(r.buffered()).isEqualTo(22);
+        assertThat(fds).isEmpty();
+        send(m.asSlice(22));
+        assertThat(r.next(fds, MessageReceiver.Wait.TIMED_STEP)).isEqualTo(MessageReceiver.MESSAGE);
+        got.addAll(fds);
+        assertThat(r.message().toArray(JAVA_BYTE)).isEqualTo(m.toArray(JAVA_BYTE));
+        assertThat(labelsOf(fds)).containsExactly(41);
+        send(message(30, 2));
+        assertThat(r.next(fds, MessageReceiver.Wait.TIMED_STEP)).as("a whole message in one step").isEqualTo(MessageReceiver.MESSAGE);
+        assertThat(r.buffered()).isZero();
+        r.close();
+    }
+
+    @Test
     void endOfStreamAtABoundaryIsTheEndAndInsideAMessageIsAnError() throws Exception {
         MessageReceiver<IOException> r = receiver(4096);
         send(message(20, 1));

@@ -14,13 +14,22 @@ import java.util.Optional;
  * @param dmaReplyTimeout how long a DMA_READ/WRITE waits for the client's reply
  * @param hypervisorLink  handed to devices at open, when an embedding application has one
  * @param accessPolicy    which peers (by uid/gid) are served; others are disconnected before any message is read
+ * @param deadlines       how long the server waits on a stalled client and on a stuck device callback
  */
 public record ServerOptions(int socketMode, int maxDataXferSize, int maxMsgFds, int maxDmaWindows,
-                            Duration dmaReplyTimeout, Optional<HypervisorLink> hypervisorLink, AccessPolicy accessPolicy) {
+                            Duration dmaReplyTimeout, Optional<HypervisorLink> hypervisorLink, AccessPolicy accessPolicy,
+                            Deadlines deadlines) {
     public static final int DEFAULT_MAX_DATA_XFER_SIZE = 1 << 20;
 
     public ServerOptions {
         Objects.requireNonNull(accessPolicy, "accessPolicy");
+        Objects.requireNonNull(deadlines, "deadlines");
+    }
+
+    /** Options with the default {@link Deadlines}. */
+    public ServerOptions(int socketMode, int maxDataXferSize, int maxMsgFds, int maxDmaWindows,
+                         Duration dmaReplyTimeout, Optional<HypervisorLink> hypervisorLink, AccessPolicy accessPolicy) {
+        this(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, accessPolicy, Deadlines.defaults());
     }
 
     /** Options with the default access policy ({@link AccessPolicy#ownerAndRoot()}). */
@@ -34,15 +43,19 @@ public record ServerOptions(int socketMode, int maxDataXferSize, int maxMsgFds, 
     }
 
     public ServerOptions withSocketMode(int mode) {
-        return new ServerOptions(mode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, accessPolicy);
+        return new ServerOptions(mode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, accessPolicy, deadlines);
     }
 
     public ServerOptions withHypervisorLink(HypervisorLink link) {
-        return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, Optional.of(link), accessPolicy);
+        return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, Optional.of(link), accessPolicy, deadlines);
     }
 
     public ServerOptions withAccessPolicy(AccessPolicy policy) {
-        return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, policy);
+        return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, policy, deadlines);
+    }
+
+    public ServerOptions withDeadlines(Deadlines d) {
+        return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, accessPolicy, d);
     }
 
     /** The largest message a client may send: a maximal region write plus its headers. */

@@ -13,6 +13,7 @@ import io.jvfio.server.faults.FaultFiring;
 import io.jvfio.server.faults.FaultPlan;
 import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.server.faults.Faults;
+import io.jvfio.server.internal.ClientAcceptor;
 import io.jvfio.server.internal.Session;
 import io.jvfio.server.internal.StatsCounters;
 import java.io.IOException;
@@ -27,9 +28,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
- * Serves one device over vfio-user: listens on a UNIX socket, takes one client at a time, and
- * when a client goes away drops its DMA windows and eventfds, keeps the device's state, and waits
- * for the next client.
+ * Serves one device over vfio-user: listens on a UNIX socket, takes one client at a time (another
+ * that connects meanwhile is closed at once), and when a client goes away drops its DMA windows
+ * and eventfds, keeps the device's state, and waits for the next client. A client that stalls
+ * and a device callback that hangs are bounded by the options' {@link Deadlines}.
  */
 public final class VfioUserServer implements AutoCloseable {
     /** The logger, made on first use: finding the logging backend costs start-up some 20 ms. */
@@ -56,6 +58,7 @@ public final class VfioUserServer implements AutoCloseable {
     private volatile Session current;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicLong refused = new AtomicLong();
+    private final AtomicLong turnedAway = new AtomicLong();
 
     private VfioUserServer(UnixServerSocket listener, UnixSocket connected, VfioDevice device, ServerOptions options,
                            Platform platform, Optional<Path> path) {
@@ -153,15 +156,23 @@ public final class VfioUserServer implements AutoCloseable {
                 runSession(connected);
                 return;
             }
-            while (!closed) {
+            // Accepting on a thread of its own answers a client that comes while another is served at once.
+            ClientAcceptor acceptor = new ClientAcceptor(listener, "jvfio-" + device.name() + "-accept", turnedAway);
+            while (true) {
                 UnixSocket client;
                 try {
-                    client = listener.accept();
+                    client = acceptor.take();
                 } catch (LinuxException e) {
                     if (closed) {
                         return;
                     }
                     throw e;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                if (client == null) {
+                    return;
                 }
                 runSession(client);
             }
@@ -235,6 +246,11 @@ public final class VfioUserServer implements AutoCloseable {
     /** Connections refused by the access policy since the server started. */
     public long refusedConnections() {
         return refused.get();
+    }
+
+    /** Connections closed at once because another client was being served. */
+    public long turnedAwayConnections() {
+        return turnedAway.get();
     }
 
     /** Whether a client is connected now. */

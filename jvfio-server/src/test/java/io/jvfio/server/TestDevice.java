@@ -15,7 +15,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -46,6 +48,10 @@ class TestDevice extends PciDevice {
     final List<String> writeLog = new CopyOnWriteArrayList<>();
     final BlockingQueue<DmaResult> dmaResults = new LinkedBlockingQueue<>();
     final List<SessionContext> opens = new CopyOnWriteArrayList<>();
+    /** While closed, BAR 0 reads and SET_IRQS block in the device (a stuck callback) until {@link #release()}. */
+    private volatile CountDownLatch readGate = new CountDownLatch(0);
+    /** A permit for each BAR 0 read or SET_IRQS that reached the gate. */
+    final Semaphore readsAtGate = new Semaphore(0);
     private final Fd regionFd;
     private final Mapping regionMapping;
 
@@ -63,6 +69,7 @@ class TestDevice extends PciDevice {
         bar(0, new RegionHandler() {
             @Override
             public void read(long offset, MemorySegment dst) {
+                passGate();
                 synchronized (memory) {
                     MemorySegment.copy(MemorySegment.ofArray(memory), offset, dst, 0, dst.byteSize());
                 }
@@ -109,6 +116,27 @@ class TestDevice extends PciDevice {
         });
         regionFd = Memfd.create("test-vendor-region", REGION_SIZE);
         regionMapping = Mapping.map(regionFd, 0, REGION_SIZE, true);
+    }
+
+    /** From now on BAR 0 reads and SET_IRQS block until {@link #release()}. */
+    void stick() {
+        readGate = new CountDownLatch(1);
+    }
+
+    /** Lets the blocked calls, and all later ones, go on. */
+    void release() {
+        readGate.countDown();
+    }
+
+    private void passGate() {
+        readsAtGate.release();
+        try {
+            if (!readGate.await(TestPeer.WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+                throw new AssertionError("a stuck device call was not released within " + TestPeer.WAIT_MILLIS + " ms");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void runDma(DmaView space, long iova, int length, int op) {
@@ -173,6 +201,12 @@ class TestDevice extends PciDevice {
     public void open(SessionContext context) throws VfioException {
         super.open(context);
         opens.add(context);
+    }
+
+    @Override
+    public void setIrqs(IrqSetting request) throws VfioException {
+        passGate();
+        super.setIrqs(request);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.jvfio.cli.serve;
 
+import io.jvfio.cli.Durations;
 import io.jvfio.cli.Sizes;
 import io.jvfio.cli.fault.FaultWords;
 import io.jvfio.devices.PciIdio16;
@@ -12,6 +13,7 @@ import io.jvfio.devices.storage.NullStore;
 import io.jvfio.devices.virtio.NotifyMode;
 import io.jvfio.devices.virtio.VirtioBlk;
 import io.jvfio.linux.Fd;
+import io.jvfio.server.Deadlines;
 import io.jvfio.server.Platform;
 import io.jvfio.server.PlatformExtension;
 import io.jvfio.server.ServerOptions;
@@ -71,6 +73,29 @@ public final class ServeCommand {
                 description = "Open a fault control socket here (mode 0600) for `jvfio fault PATH list|inject|remove|clear|log`.")
         Path faultControl;
 
+        @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
+                description = "A client that has not sent a whole VERSION this long after connecting is disconnected, "
+                        + "e.g. 10s or 500ms; 0 or none: no limit (default: ${DEFAULT-VALUE}).")
+        String handshakeTimeout;
+
+        @Option(names = "--message-timeout", paramLabel = "DURATION", defaultValue = "10s",
+                description = "Once a message's first byte has arrived, the client must send the rest (header, payload, fds) "
+                        + "within this, or is disconnected; between messages it may idle for ever. 0 or none: no limit "
+                        + "(default: ${DEFAULT-VALUE}).")
+        String messageTimeout;
+
+        @Option(names = "--stuck-callback-after", paramLabel = "DURATION", defaultValue = "5s",
+                description = "Log a device callback (region access, reset, feature, migration step, DMA map, irq set) "
+                        + "running longer than this, with its thread's stack; 0 or none: no watchdog (default: ${DEFAULT-VALUE}).")
+        String stuckCallbackAfter;
+
+        @Option(names = "--stuck-callback", paramLabel = "report|error", defaultValue = "report",
+                description = {"What else happens to a stuck callback: report (the client waits for it), or error (the client "
+                        + "is answered ETIMEDOUT at once; when the callback returns, its result is dropped, and a client that "
+                        + "was told a state change failed (DMA map/unmap, irq set, feature, migration data) is disconnected) "
+                        + "(default: ${DEFAULT-VALUE})."})
+        String stuckCallback;
+
         abstract VfioDevice device() throws Exception;
 
         /** The words of this device's fault plans, for help (the device itself answers when serving). */
@@ -92,7 +117,7 @@ public final class ServeCommand {
             Platform extensions;
             try {
                 faults = faultPlan == null ? List.of() : FaultPlan.read(faultPlan, device.faultVocabulary());
-                options = ServerOptions.defaults().withSocketMode(parseMode(socketMode));
+                options = ServerOptions.defaults().withSocketMode(parseMode(socketMode)).withDeadlines(deadlines());
                 extensions = parsePlatform(platform);
             } catch (Exception e) {
                 shutdown(device);
@@ -145,6 +170,17 @@ public final class ServeCommand {
                 }
             }
             return new Platform(list);
+        }
+
+        Deadlines deadlines() {
+            Deadlines.OnStuckCallback onStuck = switch (stuckCallback) {
+                case "report" -> Deadlines.OnStuckCallback.REPORT;
+                case "error" -> Deadlines.OnStuckCallback.ERROR;
+                default -> throw new IllegalArgumentException("--stuck-callback must be report or error, not '" + stuckCallback + "'");
+            };
+            return new Deadlines(Durations.parse(handshakeTimeout, "--handshake-timeout"),
+                    Durations.parse(messageTimeout, "--message-timeout"),
+                    Durations.parse(stuckCallbackAfter, "--stuck-callback-after"), onStuck);
         }
 
         private static int parseMode(String octal) {

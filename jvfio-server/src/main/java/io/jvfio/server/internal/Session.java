@@ -10,6 +10,7 @@ import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.ProtocolException;
+import io.jvfio.server.Deadlines;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
@@ -53,6 +54,10 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     private final DmaSpace dma;
     private final MessageDma messageDma;
     private final CommandHandlers handlers;
+    private final Deadlines deadlineOptions;
+    private final ReadDeadlines deadlines;
+    /** The watchdog's view of the command being handled; null when no bound is set. */
+    private CallbackClock clock;
     /** The fds of the message being handled; what no handler took is closed after it. */
     private final List<Fd> fds = new ArrayList<>();
     /** Commands that arrived while a device call was served off this thread: handled next, in order. */
@@ -85,11 +90,17 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         this.dma = new DmaSpace(options.maxDmaWindows());
         this.messageDma = new MessageDma(transport, options);
         this.handlers = new CommandHandlers(device, options, stats, dma, messageDma, this, this::peerOrUnknown, faults);
+        this.deadlineOptions = options.deadlines();
+        this.deadlines = new ReadDeadlines(deadlineOptions);
     }
 
     /** Serves until the client disconnects or sends something that cannot be framed. */
     public void run() {
         messageDma.servedBy(Thread.currentThread());
+        if (!deadlineOptions.stuckCallback().isZero()) {
+            clock = new CallbackClock(device.name(), deadlineOptions, transport, Thread.currentThread());
+            CallbackWatchdog.watch(clock);
+        }
         try {
             PeerCredentials peer = transport.peer();
             LOG.log(Level.DEBUG, "client pid %d uid %d connected".formatted(peer.pid(), peer.uid()));
@@ -103,6 +114,10 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
             }
         } catch (EOFException e) {
             LOG.log(Level.INFO, "client left in the middle of a message");
+        } catch (ReadDeadlines.StalledClientException e) {
+            stats.countError();
+            PeerCredentials peer = peerOrUnknown();
+            LOG.log(Level.WARNING, "disconnecting client pid %d uid %d: %s".formatted(peer.pid(), peer.uid(), e.getMessage()));
         } catch (ProtocolException e) {
             stats.countError();
             LOG.log(Level.WARNING, "disconnecting client: " + e.getMessage());
@@ -143,13 +158,27 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     @Override
     public <T> T run(CommandHandlers.DeviceCall<T> call) throws VfioException, IOException, ProtocolException {
         CompletableFuture<T> done = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("jvfio-" + device.name() + "-call").start(() -> {
+        Thread helper = Thread.ofPlatform().daemon().name("jvfio-" + device.name() + "-call").start(() -> {
             try {
                 done.complete(call.run());
             } catch (Throwable t) {
                 done.completeExceptionally(t);
             }
         });
+        if (clock != null) {
+            clock.runningOn(helper);
+        }
+        try {
+            return awaitOffThread(done);
+        } finally {
+            if (clock != null) {
+                clock.runningOn(null);
+            }
+        }
+    }
+
+    /** Reads while {@code done} is not: replies are completed, commands set aside for after. */
+    private <T> T awaitOffThread(CompletableFuture<T> done) throws VfioException, IOException, ProtocolException {
         while (!done.isDone() && !endOfInput && !closed) {
             int r = transport.receive(fds, MessageReceiver.Wait.BUFFERED, null);
             if (r == SessionTransport.NOTHING) {
@@ -193,15 +222,32 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         while (true) {
             // While a DMA_READ is under way, wait in bounded receives that may place its reply (see PLACED_RECEIVE_TIMEOUT).
             MessageReceiver.Placement expected = messageDma.expectedRead();
-            int r = transport.receive(fds, expected != null ? MessageReceiver.Wait.TIMED : MessageReceiver.Wait.BLOCK, expected);
+            int r = transport.receive(fds, receiveWait(expected), expected);
             if (r == SessionTransport.END) {
                 return false;
             }
             if (r == SessionTransport.MESSAGE) {
                 msg = transport.message();
+                if (deadlines.enabled()) {
+                    deadlines.messageReceived(handlers.negotiated());
+                }
                 return true;
             }
+            if (deadlines.enabled()) {
+                deadlines.check(transport, handlers.negotiated(), expected == null);
+            }
         }
+    }
+
+    /**
+     * With deadlines, receives return after each piece of a message, so a deadline is checked however
+     * slowly a client trickles the rest (a whole message still comes in one recvmsg).
+     */
+    private MessageReceiver.Wait receiveWait(MessageReceiver.Placement expected) {
+        if (deadlines.enabled()) {
+            return MessageReceiver.Wait.TIMED_STEP;
+        }
+        return expected != null ? MessageReceiver.Wait.TIMED : MessageReceiver.Wait.BLOCK;
     }
 
     private MemorySegment payload() {
@@ -214,21 +260,33 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         boolean noReply = Header.isNoReply(msg);
         Command command = Command.orNull(code);
         long replyPayload;
+        if (clock != null) {
+            clock.started(id, code, noReply);
+        }
         try {
             if (command == null) {
                 throw new ProtocolException(Errno.ENOSYS, "unknown command " + code);
             }
             replyPayload = handlers.handle(command, payload(), outPayload, fds);
         } catch (ProtocolException e) {
-            fail(id, code, noReply, e.errno(), e.getMessage());
+            failUnlessAnswered(id, code, noReply, e.errno(), e.getMessage());
             return;
         } catch (VfioException e) {
-            fail(id, code, noReply, e.errno(), e.getMessage());
+            failUnlessAnswered(id, code, noReply, e.errno(), e.getMessage());
             return;
         } catch (RuntimeException e) {
             // A device bug must not take the session down: the client gets EIO, the log the details.
             LOG.log(Level.ERROR, "device failed on " + command, e);
-            fail(id, code, noReply, Errno.EIO, e.toString());
+            failUnlessAnswered(id, code, noReply, Errno.EIO, e.toString());
+            return;
+        } catch (IOException e) {
+            if (clock != null) {
+                clock.finished();
+            }
+            throw e;
+        }
+        if (clock != null && !clock.finished()) {
+            dropLateResult(code);
             return;
         }
         closeUnclaimedFds(); // before the reply: a client that sees the answer sees its fds released
@@ -238,6 +296,30 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
             transport.send(outMessage.of(Header.SIZE + replyPayload), replyFds);
         }
         replyFds.clear();
+    }
+
+    private void failUnlessAnswered(int id, int code, boolean noReply, int errno, String why) throws IOException {
+        if (clock != null && !clock.finished()) {
+            dropLateResult(code);
+        } else {
+            fail(id, code, noReply, errno, why);
+        }
+    }
+
+    /**
+     * The watchdog answered the command ETIMEDOUT while the device was stuck in it; now it returned:
+     * its result is dropped, and the client disconnected if it was told of a failure that changes
+     * what it believes ({@link CallbackClock#harmlessWhenLate}).
+     */
+    private void dropLateResult(int code) throws IOException {
+        stats.countError();
+        handlers.replyFds().clear();
+        closeUnclaimedFds();
+        if (!CallbackClock.harmlessWhenLate(code)) {
+            Command command = Command.orNull(code);
+            throw new IOException((command != null ? command : "command " + code) + " completed after the client was told "
+                    + "it timed out: the client and the server no longer agree on its effect");
+        }
     }
 
     private void fail(int id, int code, boolean noReply, int errno, String why) throws IOException {
@@ -276,6 +358,9 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     @Override
     public void close() {
         closed = true;
+        if (clock != null) {
+            CallbackWatchdog.unwatch(clock);
+        }
         messageDma.close();
         dma.attach(null);
         dma.unmapAll();

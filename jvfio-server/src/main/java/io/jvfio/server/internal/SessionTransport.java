@@ -31,7 +31,13 @@ interface SessionTransport extends AutoCloseable {
     /** Whether the last message's data went to its placement rather than into {@link #message()}. */
     boolean placed();
 
-    /** Waits up to {@code millis} for input; false when none came. */
+    /** Bytes received after the last message {@link #receive} returned: the beginning of the next one. */
+    long buffered();
+
+    /** What has arrived of the message under way, for a log line: its header's fields once they are there. */
+    String describePartial();
+
+    /** Waits up to {@code millis} (-1: for ever) for input; false when none came. */
     boolean awaitInput(int millis) throws LinuxException;
 
     /** Sends one whole message with {@code fds}. */

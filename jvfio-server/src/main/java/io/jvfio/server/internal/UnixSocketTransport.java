@@ -8,6 +8,7 @@ import io.jvfio.linux.Memfd;
 import io.jvfio.linux.MessageReceiver;
 import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixSocket;
+import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.ProtocolException;
 import java.io.IOException;
@@ -32,13 +33,19 @@ final class UnixSocketTransport implements SessionTransport {
     /** The receive buffer: a shared memfd mapping, so only the pages messages touch become resident. */
     private final Mapping inMapping;
     private final MessageReceiver<ProtocolException> receiver;
+    /** The last header framed: for {@link #describePartial()} when a client stalls after it. */
+    private int framedCommand, framedId;
+    private long framedSize;
 
     UnixSocketTransport(UnixSocket socket, long maxMessageSize, int maxFds) {
         this.socket = socket;
         this.inMapping = buffer("jvfio-session-in", maxMessageSize);
         this.receiver = new MessageReceiver<>(socket, inMapping.segment(), Header.SIZE, maxMessageSize, header -> {
             Header.validate(header, maxMessageSize);
-            return Header.messageSize(header);
+            framedCommand = Header.command(header);
+            framedId = Header.msgId(header);
+            framedSize = Header.messageSize(header);
+            return framedSize;
         });
         socket.setMaxReceiveFds(maxFds);
         try {
@@ -62,6 +69,22 @@ final class UnixSocketTransport implements SessionTransport {
     @Override
     public boolean placed() {
         return receiver.placed();
+    }
+
+    @Override
+    public long buffered() {
+        return receiver.buffered();
+    }
+
+    @Override
+    public String describePartial() {
+        long got = receiver.buffered();
+        if (got < Header.SIZE) {
+            return got + " of the " + Header.SIZE + " header bytes";
+        }
+        Command command = Command.orNull(framedCommand);
+        return "%d of the %d bytes of message %d (%s)".formatted(got, framedSize, framedId,
+                command != null ? command : "command " + framedCommand);
     }
 
     @Override
