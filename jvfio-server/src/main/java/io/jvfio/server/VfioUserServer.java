@@ -10,6 +10,7 @@ import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.faults.Faults;
 import io.jvfio.server.internal.Session;
+import io.jvfio.server.internal.StallClock;
 import io.jvfio.server.internal.StatsCounters;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -40,6 +41,8 @@ public final class VfioUserServer implements AutoCloseable {
     private final StatsCounters counters = new StatsCounters();
     private final ServerStats stats = new ServerStats(counters);
     private final Faults faults;
+    /** Injected stalls of this server's sessions; the registry's performer for a stall rule that fires at once. */
+    private final StallClock stall = new StallClock();
     private final Optional<Path> path;
     private volatile boolean closed;
     private final Object closing = new Object();
@@ -57,6 +60,7 @@ public final class VfioUserServer implements AutoCloseable {
         this.options = options;
         this.path = path;
         this.faults = Objects.requireNonNullElseGet(device.faults(), Faults::new);
+        faults.addPerformer(stall);
     }
 
     /**
@@ -160,7 +164,7 @@ public final class VfioUserServer implements AutoCloseable {
             client.close();
             return;
         }
-        try (Session session = new Session(client, served, options, counters, faults)) {
+        try (Session session = new Session(client, served, options, counters, faults, stall)) {
             current = session;
             session.run();
         } catch (RuntimeException | InternalError e) {
@@ -237,6 +241,8 @@ public final class VfioUserServer implements AutoCloseable {
     }
 
     private void shutDown() {
+        faults.removePerformer(stall);
+        stall.end();
         if (listener != null) {
             listener.close();
         }
