@@ -33,11 +33,7 @@ public final class StallClock implements Faults.Performer {
 
     /** Stalls for {@code duration} from now; a stall already longer is kept. */
     public void stallFor(Duration duration) {
-        long now = System.nanoTime();
-        long until = now + saturatedNanos(duration);
-        if (until - now < 0) {
-            until = now + Long.MAX_VALUE; // a duration that does not fit: as long as there is
-        }
+        long until = System.nanoTime() + saturatedNanos(duration); // compared by difference: wrapping is harmless
         synchronized (lock) {
             if (!stalled || until - endsAt > 0) {
                 endsAt = until;
