@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.EventFd;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.Memfd;
 import io.jvfio.protocol.Command;
+import io.jvfio.protocol.DmaMap;
 import io.jvfio.protocol.IrqSet;
 import io.jvfio.protocol.RegionWriteMulti;
 import io.jvfio.protocol.RegionWriteMultiReply;
@@ -14,6 +17,7 @@ import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultFiring;
 import io.jvfio.server.faults.FaultMatch;
 import io.jvfio.server.faults.FaultRule;
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -67,12 +71,11 @@ class CoreFaultInjectionTest extends ServerTestBase {
     }
 
     @Test
-    void aStallRuleForNowStallsTheSessionAtOnceButNotTheDevicesThreads() throws Exception {
+    void aStallRuleForNowStallsTheSessionAtOnce() throws Exception {
         start();
         TestPeer c = client();
         long begun = System.nanoTime();
         server.faults().add(FaultRule.on("hang-now", new FaultMatch.Now(), new FaultAction.Stall(STALL)));
-        device.dmaSpace().windows(); // the device's own calls are not held up
         assertThat(c.read(BAR0, 0, 4)).containsExactly(0, 0, 0, 0);
         assertThat(since(begun)).isGreaterThanOrEqualTo(STALL);
         assertThat(server.faults().log()).extracting(FaultFiring::matched).containsExactly("now");
@@ -80,11 +83,18 @@ class CoreFaultInjectionTest extends ServerTestBase {
     }
 
     @Test
-    void closingTheServerEndsAStallAndTakesItsPerformerAway() throws Exception {
+    void aStalledDevicesOwnThreadsGoOnAndClosingTheServerEndsTheStall() throws Exception {
         start();
         TestPeer c = client();
+        Fd memory = closeLater(Memfd.create("client-ram", 0x1000));
+        c.call(Command.DMA_MAP, DmaMap.of(Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE, 0, 0x100000, 0x1000), memory).close();
+        EventFd e = wireMsixVector(c, 2);
         server.faults().add(FaultRule.on("hang-long", new FaultMatch.Now(), new FaultAction.Stall(Duration.ofHours(1))));
         c.send(Command.REGION_READ, TestPeer.regionRead(BAR0, 0, 4)); // held by the stall
+
+        device.dmaSpace().write(0x100000, MemorySegment.ofArray(DATA)); // the device's DMA through a mapped window
+        device.interrupts().trigger(MSIX, 2);
+        assertThat(fired(e)).as("its interrupts are delivered").isEqualTo(1);
         server.close();
         assertThat(server.hasClient()).as("the stalled session ended with the server").isFalse();
         assertThatThrownBy(() -> device.faults().add(FaultRule.on("again", new FaultMatch.Now(), new FaultAction.Stall(STALL))))
