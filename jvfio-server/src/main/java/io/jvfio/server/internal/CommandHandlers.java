@@ -213,10 +213,12 @@ final class CommandHandlers {
     private long regionWriteMulti(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         RegionWriteMulti multi = RegionWriteMulti.decode(p);
         List<RegionWriteMulti.Entry> entries = multi.entries();
+        for (RegionWriteMulti.Entry e : entries) {
+            checkRegion(e.region());
+        }
         boolean[] dropped = new boolean[entries.size()];
         for (int i = 0; i < entries.size(); i++) {
             RegionWriteMulti.Entry e = entries.get(i);
-            checkRegion(e.region());
             dropped[i] = faults.inject(e.region(), e.offset(), e.count(), true, null);
         }
         long done = 0;

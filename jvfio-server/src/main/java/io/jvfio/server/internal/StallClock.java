@@ -3,6 +3,7 @@ package io.jvfio.server.internal;
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.Faults;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -33,20 +34,13 @@ public final class StallClock implements Faults.Performer {
 
     /** Stalls for {@code duration} from now; a stall already longer is kept. */
     public void stallFor(Duration duration) {
-        long until = System.nanoTime() + saturatedNanos(duration); // compared by difference: wrapping is harmless
+        // TimeUnit saturates a duration too long to count; ends are compared by difference, so wrapping is harmless.
+        long until = System.nanoTime() + TimeUnit.NANOSECONDS.convert(duration);
         synchronized (lock) {
             if (!stalled || until - endsAt > 0) {
                 endsAt = until;
             }
             stalled = true;
-        }
-    }
-
-    private static long saturatedNanos(Duration duration) {
-        try {
-            return duration.toNanos();
-        } catch (ArithmeticException tooLong) {
-            return Long.MAX_VALUE;
         }
     }
 
