@@ -18,4 +18,5 @@ module io.jvfio.cli {
     opens io.jvfio.cli.migrate to info.picocli;
     opens io.jvfio.cli.bench to info.picocli;
     opens io.jvfio.cli.nvme to info.picocli;
+    opens io.jvfio.cli.fault to info.picocli;
 }

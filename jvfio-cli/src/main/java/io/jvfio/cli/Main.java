@@ -2,6 +2,8 @@ package io.jvfio.cli;
 
 import io.jvfio.cli.bench.BenchCommand;
 import io.jvfio.cli.demo.DemoCommand;
+import io.jvfio.cli.fault.FaultCommand;
+import io.jvfio.cli.fault.FaultWords;
 import io.jvfio.cli.lspci.LspciCommand;
 import io.jvfio.cli.migrate.MigrateCommand;
 import io.jvfio.cli.nvme.NvmeCommand;
@@ -28,7 +30,7 @@ public final class Main {
                     new Node(ServeCommand.NvmeDisk.class)),
             new Node(DemoCommand.class), new Node(LspciCommand.class), new Node(TraceCommand.class),
             new Node(MigrateCommand.class), new Node(BenchCommand.class), new Node(NvmeCommand.class),
-            new Node(CommandLine.HelpCommand.class));
+            new Node(FaultCommand.class), new Node(CommandLine.HelpCommand.class));
 
     /** A subcommand and its own subcommands (beyond those its annotation declares). */
     record Node(Class<?> type, List<Node> children) {
@@ -59,6 +61,8 @@ public final class Main {
     static CommandLine commandLine(String... args) {
         CommandLine cli = new CommandLine(new Main());
         addSubcommands(cli, COMMANDS, args, 0);
+        // `jvfio fault CONTROL inject @FILE` reads the rule from FILE itself: not picocli's argument file.
+        cli.setExpandAtFiles(args.length == 0 || !args[0].equals("fault"));
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // One clear line for the user; the stack trace only when asked for.
             cmd.getErr().println("jvfio: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
@@ -88,6 +92,7 @@ public final class Main {
         for (Node child : children) {
             if (named == null || child == named) {
                 CommandLine sub = new CommandLine(child.type(), cli.getFactory());
+                FaultWords.addHelp(sub);
                 addSubcommands(sub, child.children(), named == null ? new String[0] : args, index + 1);
                 cli.addSubcommand(sub);
             }

@@ -11,7 +11,7 @@ import picocli.CommandLine;
 
 /** The command tree: only the named branch for a command, the whole tree for help and errors. */
 class MainTest {
-    private static final List<String> TOP = List.of("serve", "demo", "lspci", "trace", "migrate", "bench", "nvme", "help");
+    private static final List<String> TOP = List.of("serve", "demo", "lspci", "trace", "migrate", "bench", "nvme", "fault", "help");
 
     /** Subcommand names, depth first, e.g. "serve", "serve gpio". */
     private static List<String> tree(CommandLine cli) {

@@ -1,9 +1,14 @@
 package io.jvfio.nvme;
 
+import static io.jvfio.nvme.spec.Nvme.CSTS_NSSRO;
+import static io.jvfio.nvme.spec.Nvme.CSTS_RDY;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jvfio.devices.nvme.NvmeFaultAction;
 import io.jvfio.devices.nvme.NvmeFaults;
+import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultRule;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
@@ -14,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The Java driver against jvfio's controller made to fail ({@link NvmeFaults}): a media error on an
  * LBA range fails exactly the reads of that range and the rest read back; a delayed completion
  * within the timeout is just late; read-only media fail writes with the spec's status and warn in the
- * SMART log; CSTS.CFS makes the driver reset the controller at the
+ * SMART log; CSTS.CFS, and an NVM subsystem reset, make the driver reset the controller at the
  * command's timeout and carry on with the data intact. Nothing asserts how long anything took.
  */
 class NvmeDriverFaultsTest {
@@ -28,8 +33,12 @@ class NvmeDriverFaultsTest {
     NvmeDriver driver;
 
     private void open(Duration ioTimeout) throws Exception {
+        open(ioTimeout, WAIT);
+    }
+
+    private void open(Duration ioTimeout, Duration adminTimeout) throws Exception {
         served = new ServedNvme(dir);
-        driver = served.open(NvmeDriver.Options.defaults().withTimeouts(ioTimeout, WAIT));
+        driver = served.open(NvmeDriver.Options.defaults().withTimeouts(ioTimeout, adminTimeout));
     }
 
     @AfterEach
@@ -67,7 +76,7 @@ class NvmeDriverFaultsTest {
         }
         served.controller.faults().clear();
         assertReadsBack(100, inside);
-        assertThat(served.controller.faults().firings()).hasSize(3);
+        assertThat(served.controller.faults().log()).hasSize(3);
     }
 
     @Test
@@ -76,7 +85,7 @@ class NvmeDriverFaultsTest {
         DmaRegion data = written(0, 8, 4);
         served.controller.faults().add(NvmeFaults.when(READ).times(1).delayCompletion(Duration.ofMillis(100)));
         assertReadsBack(0, data);
-        assertThat(served.controller.faults().firings()).hasSize(1);
+        assertThat(served.controller.faults().log()).hasSize(1);
         assertThat(driver.resets().generation()).isZero();
     }
 
@@ -109,5 +118,19 @@ class NvmeDriverFaultsTest {
         assertThat(driver.resets().generation()).as("resets").isEqualTo(1);
         assertThat(served.controller.status() & 3).as("CSTS: ready, no fatal status").isEqualTo(1);
         assertReadsBack(40, data);
+    }
+
+    @Test
+    void anNvmSubsystemResetMakesTheDriverResetAtTheTimeoutAndCarryOn() throws Exception {
+        open(SHORT, Duration.ofSeconds(1));   // the driver aborts first: the Abort, on a queue gone, times out
+        DmaRegion data = written(48, 8, 8);
+        served.controller.faults().add(FaultRule.on("nssr", new FaultMatch.Now(), new NvmeFaultAction.SubsystemReset()));
+        assertThat(served.controller.status() & CSTS_NSSRO).as("NSSRO").isEqualTo(CSTS_NSSRO);
+        DmaRegion read = driver.allocateBuffer(8 * BLOCK);
+        assertThatThrownBy(() -> driver.ioQueue().read(NSID, 48, 8, read)).isInstanceOfSatisfying(NvmeException.class,
+                e -> assertThat(e.statusCodeType()).isEqualTo(NvmeException.SCT_PATH));
+        assertThat(driver.resets().generation()).as("resets").isEqualTo(1);
+        assertThat(served.controller.status() & CSTS_RDY).as("ready again").isEqualTo(CSTS_RDY);
+        assertReadsBack(48, data);
     }
 }

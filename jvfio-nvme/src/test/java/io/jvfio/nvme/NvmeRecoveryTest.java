@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jvfio.devices.nvme.CommandDrops;
+import io.jvfio.devices.storage.BlockImage;
+import io.jvfio.devices.storage.BlockStore;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -222,5 +224,41 @@ class NvmeRecoveryTest {
             assertThat(event.log()[0]).as("the Changed Namespace List names namespace 1").isEqualTo((byte) NSID);
         });
         assertThat(driver.namespaces()).isEqualTo(before).isNotSameAs(before);
+    }
+
+    @Test
+    void aNamespaceAttachedAtRunTimeIsFoundByTheRescanAndGoneAfterItsDetach() throws Exception {
+        served = new ServedNvme(dir, builder -> builder.maxNamespaces(2), "disk.img");
+        NvmeDriver driver = served.open(NvmeDriver.Options.defaults().withTimeouts(WAIT, WAIT));
+        assertThat(driver.controller().namespaceCount()).as("NN").isEqualTo(2);
+        assertThat(driver.namespaces()).extracting(Namespace::nsid).containsExactly(NSID);
+
+        BlockStore second = BlockImage.open(dir.resolve("second.img"), ServedNvme.DISK, false);
+        assertThat(served.controller.attachNamespace(second)).isEqualTo(2);
+        assertThat(driver.awaitEvents(WAIT)).singleElement().satisfies(event -> {
+            assertThat(event.isNamespaceChange()).isTrue();
+            assertThat(event.log()[0]).as("the Changed Namespace List names namespace 2").isEqualTo((byte) 2);
+        });
+        assertThat(driver.namespaces()).extracting(Namespace::nsid).containsExactly(NSID, 2);
+        assertThat(driver.namespace(2).sizeBlocks()).isEqualTo(ServedNvme.DISK / BLOCK);
+        DmaRegion data = pattern(driver, 8, 2);
+        driver.ioQueue().write(2, 16, 8, data);
+        byte[] expected = data.segment().toArray(ValueLayout.JAVA_BYTE);
+        assertThat(served.imageBytes("second.img", 16 * BLOCK, 8 * BLOCK)).isEqualTo(expected);
+        DmaRegion back = driver.allocateBuffer(8 * BLOCK);
+        driver.ioQueue().read(2, 16, 8, back);
+        assertThat(back.segment().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(expected);
+
+        assertThat(served.controller.detachNamespace(2)).as("the store given back").isSameAs(second);
+        second.close();
+        // Before the driver has heard of the detach, the controller answers for the namespace.
+        assertThatThrownBy(() -> driver.ioQueue().read(2, 16, 8, back)).isInstanceOfSatisfying(NvmeException.class, e -> {
+            assertThat(e.statusCodeType()).isEqualTo(NvmeException.SCT_GENERIC);
+            assertThat(e.statusCode()).as("Invalid Namespace or Format").isEqualTo(0x0b);
+            assertThat(e.doNotRetry()).isTrue();
+        });
+        assertThat(driver.awaitEvents(WAIT)).singleElement().satisfies(event -> assertThat(event.log()[0]).isEqualTo((byte) 2));
+        assertThat(driver.namespaces()).extracting(Namespace::nsid).containsExactly(NSID);
+        driver.ioQueue().read(NSID, 16, 8, back);
     }
 }

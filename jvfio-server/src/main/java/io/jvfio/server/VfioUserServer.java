@@ -8,6 +8,10 @@ import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.server.faults.FaultControl;
+import io.jvfio.server.faults.FaultFiring;
+import io.jvfio.server.faults.FaultPlan;
+import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.server.faults.Faults;
 import io.jvfio.server.internal.Session;
 import io.jvfio.server.internal.StallClock;
@@ -21,6 +25,7 @@ import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Serves one device over vfio-user: listens on a UNIX socket, takes one client at a time, and
@@ -43,6 +48,10 @@ public final class VfioUserServer implements AutoCloseable {
     private final Faults faults;
     /** Injected stalls of this server's sessions; the registry's performer for a stall rule that fires at once. */
     private final StallClock stall = new StallClock();
+    /** Logs every firing of the device's faults while this server lives. */
+    private final Consumer<FaultFiring> firingLogger = this::logFiring;
+    private final FaultVocabulary faultWords;
+    private volatile FaultControl faultControl;
     private final Optional<Path> path;
     private volatile boolean closed;
     private final Object closing = new Object();
@@ -61,6 +70,13 @@ public final class VfioUserServer implements AutoCloseable {
         this.path = path;
         this.faults = Objects.requireNonNullElseGet(device.faults(), Faults::new);
         faults.addPerformer(stall);
+        this.faultWords = device.faultVocabulary();
+        faults.addListener(firingLogger);
+    }
+
+    private void logFiring(FaultFiring firing) {
+        Log.LOG.log(Level.INFO, "fault %s fired at %s: %s on %s".formatted(firing.ruleId(), firing.time(),
+                FaultPlan.describe(firing.action(), faultWords), firing.matched()));
     }
 
     /**
@@ -114,6 +130,23 @@ public final class VfioUserServer implements AutoCloseable {
     /** The faults injected into this server's device: rules to add from Java (tests of drivers), and their log. */
     public Faults faults() {
         return faults;
+    }
+
+    /**
+     * Opens the fault control socket at {@code path} ({@code jvfio fault PATH …}: list, inject,
+     * remove, clear rules, read the firing log), in the device's {@link VfioDevice#faultVocabulary()
+     * words}; it lives as long as this server.
+     *
+     * @throws IllegalStateException if this server already has one or is closed
+     */
+    public FaultControl openFaultControl(Path path) throws IOException {
+        synchronized (closing) {
+            if (closed || faultControl != null) {
+                throw new IllegalStateException(closed ? "server is closed" : "fault control is already open at " + faultControl.path());
+            }
+            faultControl = FaultControl.open(path, faults, faultWords);
+            return faultControl;
+        }
     }
 
     /** Serves clients one after another until {@link #close()}. */
@@ -243,6 +276,10 @@ public final class VfioUserServer implements AutoCloseable {
     private void shutDown() {
         faults.removePerformer(stall);
         stall.end();
+        if (faultControl != null) {
+            faultControl.close();
+        }
+        faults.removeListener(firingLogger);
         if (listener != null) {
             listener.close();
         }

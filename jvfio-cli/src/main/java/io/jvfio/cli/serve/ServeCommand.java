@@ -1,6 +1,7 @@
 package io.jvfio.cli.serve;
 
 import io.jvfio.cli.Sizes;
+import io.jvfio.cli.fault.FaultWords;
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.devices.PciIdio16Diagnostics;
 import io.jvfio.devices.nvme.NvmeController;
@@ -15,6 +16,9 @@ import io.jvfio.server.PlatformExtension;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.server.faults.FaultPlan;
+import io.jvfio.server.faults.FaultRule;
+import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.server.zpci.ZpciConfig;
 import io.jvfio.server.zpci.ZpciExtension;
 import java.nio.file.Path;
@@ -44,7 +48,7 @@ public final class ServeCommand {
         Integer fd;
     }
 
-    static abstract class DeviceCommand implements Callable<Integer> {
+    static abstract class DeviceCommand implements Callable<Integer>, FaultWords.Speaker {
         @ArgGroup(exclusive = true, multiplicity = "1")
         Endpoint endpoint;
 
@@ -58,7 +62,21 @@ public final class ServeCommand {
                         + "refresh=..,mui=..,noi=..,maxstbl=..,version=..,util=TEXT,pfip=HEX] (s390 zPCI device-info capabilities)."})
         List<String> platform = new ArrayList<>();
 
+        @Option(names = "--faults", paramLabel = "PLAN",
+                description = "Arm the faults of this plan (YAML or JSON; words below) before the first client; a bad plan is an error before serving.")
+        Path faultPlan;
+
+        @Option(names = "--fault-control", paramLabel = "PATH",
+                description = "Open a fault control socket here (mode 0600) for `jvfio fault PATH list|inject|remove|clear|log`.")
+        Path faultControl;
+
         abstract VfioDevice device() throws Exception;
+
+        /** The words of this device's fault plans, for help (the device itself answers when serving). */
+        @Override
+        public FaultVocabulary faultWords() {
+            return FaultVocabulary.core();
+        }
 
         void describe(VfioDevice device) {}
 
@@ -68,8 +86,17 @@ public final class ServeCommand {
         @Override
         public Integer call() throws Exception {
             VfioDevice device = device();
-            ServerOptions options = ServerOptions.defaults().withSocketMode(parseMode(socketMode));
-            Platform extensions = parsePlatform(platform);
+            List<FaultRule> faults;
+            ServerOptions options;
+            Platform extensions;
+            try {
+                faults = faultPlan == null ? List.of() : FaultPlan.read(faultPlan, device.faultVocabulary());
+                options = ServerOptions.defaults().withSocketMode(parseMode(socketMode));
+                extensions = parsePlatform(platform);
+            } catch (Exception e) {
+                shutdown(device);
+                throw e;
+            }
             try (VfioUserServer server = endpoint.socket != null
                     ? VfioUserServer.bind(endpoint.socket, device, options, extensions)
                     : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions)) {
@@ -87,6 +114,14 @@ public final class ServeCommand {
                 }
                 for (PlatformExtension e : extensions.extensions()) {
                     System.out.println("platform extension: " + e.name());
+                }
+                // Armed before serve(): the first client already meets them.
+                faults.forEach(server.faults()::add);
+                if (faultPlan != null) {
+                    System.out.println("faults: " + faults.size() + (faults.size() == 1 ? " rule" : " rules") + " from " + faultPlan);
+                }
+                if (faultControl != null) {
+                    System.out.println("fault control: " + server.openFaultControl(faultControl).path().toAbsolutePath());
                 }
                 describe(device);
                 System.out.flush();

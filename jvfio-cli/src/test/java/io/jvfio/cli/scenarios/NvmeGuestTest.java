@@ -18,21 +18,17 @@ import io.jvfio.qemu.GuestResult;
 import io.jvfio.qemu.GuestToolchain;
 import io.jvfio.qemu.Initramfs;
 import io.jvfio.qemu.QemuGuest;
-import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
-import io.jvfio.testing.GuestTests;
 import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HexFormat;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -76,6 +72,7 @@ class NvmeGuestTest {
     static final long JAVA_LBA = (32L << 20) / 512 + 5, GUEST_LBA = (56L << 20) / 512 + 11;
     static final int PATTERN_BLOCKS = 512, BLOCK_SIZE = 512;
 
+    private ServedGuestNvme served;
     private GuestToolchain toolchain;
     private Path dir;
     private NvmeController nvme;
@@ -83,32 +80,21 @@ class NvmeGuestTest {
 
     @BeforeEach
     void serve() throws Exception {
-        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
-        toolchain = GuestToolchain.locate();
-        dir = Files.createDirectories(toolchain.runRoot().resolve("nvme-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
-        nvme = NvmeController.builder().serial(SERIAL).model(MODEL).firmware(FIRMWARE)
-                .namespace(BlockImage.open(dir.resolve("disk.img"), IMAGE_BYTES, false))
+        served = ServedGuestNvme.start("nvme", in -> NvmeController.builder().serial(SERIAL).model(MODEL).firmware(FIRMWARE)
+                .namespace(BlockImage.open(in.resolve("disk.img"), IMAGE_BYTES, false))
                 .namespace(new NullStore(NULL_BYTES))
-                .namespace(BlockImage.open(dir.resolve("fs.img"), FS_IMAGE_BYTES, false))
-                .build();
-        server = VfioUserServer.bind(dir.resolve("nvme.sock"), nvme, ServerOptions.defaults());
-        server.start();
+                .namespace(BlockImage.open(in.resolve("fs.img"), FS_IMAGE_BYTES, false))
+                .build());
+        toolchain = served.toolchain();
+        dir = served.dir();
+        nvme = served.controller();
+        server = served.server();
     }
 
     @AfterEach
     void stop() throws Exception {
-        if (server != null) {
-            server.close();
-        }
-        if (nvme != null) {
-            nvme.shutdown();
-        }
-        if (dir != null) {
-            try (var files = Files.walk(dir)) {
-                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+        if (served != null) {
+            served.close();
         }
     }
 

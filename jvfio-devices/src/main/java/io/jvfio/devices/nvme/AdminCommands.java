@@ -85,9 +85,9 @@ final class AdminCommands implements SubmissionQueue.Executor {
     /** Set Features; a temperature threshold newly at or past the composite temperature is a SMART / Health event. */
     private void setFeatures(Command c) {
         Features features = controller.features;
-        boolean warnedBefore = LogPages.temperatureWarning(features);
+        boolean warnedBefore = controller.logs.temperatureWarning(features);
         features.set(c, controller.hasIoQueues());
-        if (!c.failed() && !warnedBefore && LogPages.temperatureWarning(features)) {
+        if (!c.failed() && !warnedBefore && controller.logs.temperatureWarning(features)) {
             controller.events.post(AE_TYPE_SMART, AE_SMART_TEMPERATURE, LOG_SMART);
         }
     }

@@ -79,6 +79,22 @@ public final class AsyncEvents {
     }
 
     /**
+     * The composite temperature becomes {@code kelvin} (SMART reports it): newly at or past a
+     * threshold, critical warning bit 1 is set and a SMART temperature event reported if enabled;
+     * back within the thresholds, the bit clears.
+     */
+    public void temperature(int kelvin) {
+        if (kelvin <= 0 || kelvin > 0xffff) {
+            throw new IllegalArgumentException("temperature %d K".formatted(kelvin));
+        }
+        boolean warnedBefore = logs.temperatureWarning(features);
+        logs.temperature(kelvin);
+        if (!warnedBefore && logs.temperatureWarning(features)) {
+            occurred(event(AE_TYPE_SMART, AE_SMART_TEMPERATURE, LOG_SMART), SMART_WARNING_TEMPERATURE);
+        }
+    }
+
+    /**
      * The attributes of namespaces {@code nsids} changed: they join the Changed Namespace List
      * (cleared when the host reads it) and a Namespace Attribute Notice is reported if enabled.
      */

@@ -21,12 +21,15 @@ final class Command {
     int status;
     /** How long an injected fault holds the completion back ({@link NvmeFaults}); 0: none. */
     long completionDelayNanos;
+    /** The completion field an injected fault spoils ({@link NvmeFaultAction.CorruptCompletion}); null: none. */
+    NvmeFaultAction.CompletionField corruptedField;
 
     /** Clears the result before the command runs. */
     void begin() {
         result = 0;
         status = SC_SUCCESS;
         completionDelayNanos = 0;
+        corruptedField = null;
     }
 
     /** A copy to complete later, when the queue's own command holds later entries. */
@@ -35,6 +38,7 @@ final class Command {
         copy.entry.copyFrom(entry);
         copy.result = result;
         copy.status = status;
+        copy.corruptedField = corruptedField;
         return copy;
     }
 

@@ -104,11 +104,17 @@ final class CompletionQueue {
             entry.set(ValueLayout.JAVA_SHORT, CQE_SQID, (short) from.id);
             entry.set(ValueLayout.JAVA_SHORT, CQE_CID, (short) command.cid());
             entry.set(ValueLayout.JAVA_SHORT, CQE_STATUS, (short) (command.status << 1 | (phase ? 1 : 0)));
+            if (command.corruptedField != null) {
+                corrupt(command.corruptedField, from);
+            }
             int at = tail;
             long address = base + (long) at * CQE_SIZE;
             dma.write(address, body);
             VarHandle.storeStoreFence();
             dma.write(address + CQE_CID, tailDword);
+            if (command.corruptedField == NvmeFaultAction.CompletionField.PHASE) {
+                return true;   // the host takes the entry for an old one: the slot stays the next completion's
+            }
             if (at + 1 == size) {
                 phase = !phase;
             }
@@ -119,6 +125,18 @@ final class CompletionQueue {
                 shadow.publishEventIdx(dma, at);
             }
             return true;
+        }
+    }
+
+    /** An injected fault: spoils {@code field} of the entry being posted for {@code from}. Under the monitor. */
+    private void corrupt(NvmeFaultAction.CompletionField field, SubmissionQueue from) {
+        switch (field) {
+            case COMMAND_ID -> entry.set(ValueLayout.JAVA_SHORT, CQE_CID,
+                    (short) (entry.get(ValueLayout.JAVA_SHORT, CQE_CID) ^ 0x8000));
+            case PHASE -> entry.set(ValueLayout.JAVA_SHORT, CQE_STATUS,
+                    (short) (entry.get(ValueLayout.JAVA_SHORT, CQE_STATUS) ^ 1));
+            case SQ_HEAD -> entry.set(ValueLayout.JAVA_SHORT, CQE_SQHD, (short) from.size);
+            case SQ_ID -> entry.set(ValueLayout.JAVA_SHORT, CQE_SQID, (short) (from.id == 0 ? 1 : 0));
         }
     }
 

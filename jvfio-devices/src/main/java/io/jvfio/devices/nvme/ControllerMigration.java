@@ -27,8 +27,9 @@ import java.util.concurrent.locks.LockSupport;
  * other namespaces, a queue beyond its limits, a truncated section — is refused before anything
  * changes):
  * <ul>
- * <li>{@code nvme}: the namespaces' sizes (checked, not applied), CC, AQA, ASQ, ACQ, INTMS, CSTS and
- *     the shadow doorbell buffers' addresses;
+ * <li>{@code nvme}: NN and, by namespace id, the namespace's blocks and LBA shift, or 0 and 0 for an
+ *     inactive id (checked, not applied: the destination must have the same namespaces attached);
+ *     CC, AQA, ASQ, ACQ, INTMS, CSTS and the shadow doorbell buffers' addresses;
  * <li>{@code nvme.features}: every feature's current value;
  * <li>{@code nvme.queues}: each completion queue (id, base, size, IEN, vector, head as last seen,
  *     tail, phase, its shadow slot's last value) and submission queue (id, base, size, CQ, head,
@@ -96,9 +97,10 @@ final class ControllerMigration {
     void save(StateWriter out) {
         ControllerRegisters.Saved r = registers.save();
         ShadowBuffers buffers = queues.shadowBuffers();
-        StateWriter.Section s = out.section(STATE, VERSION).u8(controller.namespaces().size());
-        for (Namespace ns : controller.namespaces()) {
-            s.u64(ns.blocks()).u8(ns.lbaShift());
+        Namespace[] namespaces = controller.namespaces().snapshot();
+        StateWriter.Section s = out.section(STATE, VERSION).u8(namespaces.length);
+        for (Namespace ns : namespaces) {
+            s.u64(ns == null ? 0 : ns.blocks()).u8(ns == null ? 0 : ns.lbaShift());
         }
         s.u32(r.cc()).u32(r.aqa()).u64(r.asq()).u64(r.acq()).u32(interrupts.masks()).u32(r.csts())
                 .bool(buffers != null).u64(buffers == null ? 0 : buffers.doorbells()).u64(buffers == null ? 0 : buffers.eventIdx());
@@ -253,17 +255,18 @@ final class ControllerMigration {
     }
 
     private void checkNamespaces(StateReader.Section s) throws VfioException {
-        List<Namespace> namespaces = controller.namespaces();
+        Namespace[] namespaces = controller.namespaces().snapshot();
         int count = s.u8();
-        if (count != namespaces.size()) {
-            throw invalid("the source controller has %d namespaces, this one %d", count, namespaces.size());
+        if (count != namespaces.length) {
+            throw invalid("the source controller has %d namespace ids, this one %d", count, namespaces.length);
         }
-        for (Namespace ns : namespaces) {
+        for (int i = 0; i < namespaces.length; i++) {
+            Namespace ns = namespaces[i];
             long blocks = s.u64();
             int lbaShift = s.u8();
-            if (blocks != ns.blocks() || lbaShift != ns.lbaShift()) {
-                throw invalid("namespace %d has %d blocks of %d bytes at the source, %d of %d here", ns.nsid(), blocks,
-                        1L << Math.min(lbaShift, 62), ns.blocks(), 1 << ns.lbaShift());
+            if (ns == null ? blocks != 0 : blocks != ns.blocks() || lbaShift != ns.lbaShift()) {
+                throw invalid("namespace %d has %d blocks of %d bytes at the source, %d of %d here", i + 1, blocks,
+                        1L << Math.min(lbaShift, 62), ns == null ? 0 : ns.blocks(), ns == null ? 0 : 1 << ns.lbaShift());
             }
         }
     }

@@ -16,7 +16,9 @@ import java.util.List;
  *     when they are wrong, else creates the admin queues and sets RDY;
  * <li>CC.EN 1→0 deletes every queue, drops outstanding work, restores the features' defaults and
  *     clears CSTS once the queue workers have stopped;
- * <li>CC.SHN (§7.6.2) flushes every namespace, then reports SHST complete.
+ * <li>CC.SHN (§7.6.2) flushes every namespace, then reports SHST complete;
+ * <li>"NVMe" written to NSSR (CAP.NSSRS is set) is an NVM Subsystem Reset (§7.3.1): the controller
+ *     resets as on EN 1→0 with CC cleared, and CSTS.NSSRO is set until the host writes 1 to it.
  * </ul>
  * Registers are read and written under this object's lock, which also orders enables and resets:
  * each bumps a generation, so a teardown or shutdown of an older one does not touch CSTS.
@@ -27,7 +29,7 @@ final class ControllerRegisters implements RegionHandler {
     /** CAP.TO in 500 ms units: 15 s, generous for a trapped controller under TCG. */
     static final int READY_TIMEOUT = 30;
     static final long CAP = (MAX_QUEUE_ENTRIES - 1) | 1L << CAP_CQR_SHIFT | (long) READY_TIMEOUT << CAP_TO_SHIFT
-            | (long) CAP_CSS_NVM << CAP_CSS_SHIFT;
+            | (long) CAP_CSS_NVM << CAP_CSS_SHIFT | 1L << CAP_NSSRS_SHIFT;
     /** The only memory page size offered: CAP.MPSMIN = MPSMAX = 0. */
     static final int PAGE_SIZE = 1 << MPS_BASE_SHIFT;
 
@@ -90,7 +92,7 @@ final class ControllerRegisters implements RegionHandler {
             case REG_ASQ + 4 -> (int) (asq >>> 32);
             case REG_ACQ -> (int) acq;
             case REG_ACQ + 4 -> (int) (acq >>> 32);
-            default -> 0;   // NSSR (no subsystem reset), CMB and PMR registers (none): 0
+            default -> 0;   // NSSR (reads as 0), CMB and PMR registers (none): 0
         };
     }
 
@@ -109,6 +111,12 @@ final class ControllerRegisters implements RegionHandler {
     private synchronized void writeRegister(int offset, int value) {
         switch (offset) {
             case REG_CC -> writeCc(value);
+            case REG_CSTS -> csts &= ~(value & CSTS_NSSRO);   // NSSRO is write 1 to clear; the rest read-only
+            case REG_NSSR -> {
+                if (value == NSSR_RESET) {
+                    subsystemReset();
+                }
+            }
             case REG_AQA -> aqa = value & (AQA_SIZE_MASK | AQA_SIZE_MASK << AQA_ACQS_SHIFT);
             case REG_ASQ -> asq = asq & ~0xffff_ffffL | Integer.toUnsignedLong(value);
             case REG_ASQ + 4 -> asq = asq & 0xffff_ffffL | (long) value << 32;
@@ -163,12 +171,12 @@ final class ControllerRegisters implements RegionHandler {
             return;
         }
         controller.openAdminQueues(asq, sqEntries, acq, cqEntries);
-        csts = CSTS_RDY;
+        csts = CSTS_RDY | csts & CSTS_NSSRO;
     }
 
     /**
      * EN 1→0: every queue goes, outstanding work is dropped, features return to their defaults;
-     * CSTS clears (RDY 0) once the workers have finished the commands they hold. Under the lock.
+     * CSTS clears (RDY 0; NSSRO stays) once the workers have finished the commands they hold. Under the lock.
      */
     private void disable() {
         List<SubmissionQueue> stopped = tearDown();
@@ -179,7 +187,7 @@ final class ControllerRegisters implements RegionHandler {
             }
             synchronized (this) {
                 if (generation == gen) {
-                    csts = 0;
+                    csts &= CSTS_NSSRO;
                 }
             }
         });
@@ -205,6 +213,22 @@ final class ControllerRegisters implements RegionHandler {
                 }
             }
         });
+    }
+
+    /**
+     * An NVM Subsystem Reset (NSSR written with "NVMe", or a fault): CC clears, an enabled
+     * controller resets as on EN 1→0, and CSTS.NSSRO tells the host what happened.
+     */
+    synchronized void subsystemReset() {
+        LOG.log(System.Logger.Level.INFO, "{0}: NVM subsystem reset", controller.name());
+        boolean enabled = (cc & CC_EN) != 0;
+        cc = 0;
+        if (enabled) {
+            csts |= CSTS_NSSRO;
+            disable();
+        } else {
+            csts = CSTS_NSSRO;
+        }
     }
 
     /** Controller fatal status: the host notices CSTS.CFS at its next timeout and resets the controller. */

@@ -5,7 +5,6 @@ import static io.jvfio.nvme.spec.Nvme.*;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 
 /**
  * The Identify data structures (§5.15.2): the controller (CNS 01), a namespace (CNS 00), the
@@ -31,20 +30,11 @@ final class Identify {
     private static final int PSD0_MAX_POWER = 2500;
 
     private final ControllerIdentity id;
-    private final List<Namespace> namespaces;
+    private final Namespaces namespaces;
 
-    Identify(ControllerIdentity id, List<Namespace> namespaces) {
+    Identify(ControllerIdentity id, Namespaces namespaces) {
         this.id = id;
         this.namespaces = namespaces;
-    }
-
-    /** The namespace with {@code nsid}, or null when it is not active. */
-    Namespace namespace(int nsid) {
-        return nsid >= 1 && nsid <= namespaces.size() ? namespaces.get(nsid - 1) : null;
-    }
-
-    int namespaceCount() {
-        return namespaces.size();
     }
 
     /** Fills {@code page} (4096 bytes) for {@code cns}; returns SC_SUCCESS or the failure status. */
@@ -59,20 +49,22 @@ final class Identify {
                 if (nsid == BROADCAST_NSID) {
                     yield SC_INVALID_NAMESPACE;   // no namespace management: no common format to report
                 }
-                Namespace ns = namespace(nsid);   // every id from 1 to NN is active
-                if (ns == null) {
+                if (nsid < 1 || nsid > namespaces.max()) {
                     yield SC_INVALID_NAMESPACE;
                 }
-                namespace(page, ns);
-                yield SC_SUCCESS;
+                Namespace ns = namespaces.get(nsid);
+                if (ns != null) {
+                    namespace(page, ns);
+                }
+                yield SC_SUCCESS;   // an inactive id identifies as zeros (§5.15.2.1)
             }
             case CNS_ACTIVE_NAMESPACES -> {
                 if (nsid == BROADCAST_NSID || nsid == BROADCAST_NSID - 1) {
                     yield SC_INVALID_NAMESPACE;
                 }
                 int at = 0;
-                for (Namespace ns : namespaces) {
-                    if (Integer.compareUnsigned(ns.nsid(), nsid) > 0 && at < IDENTIFY_SIZE) {
+                for (Namespace ns : namespaces.snapshot()) {
+                    if (ns != null && Integer.compareUnsigned(ns.nsid(), nsid) > 0 && at < IDENTIFY_SIZE) {
                         page.set(ValueLayout.JAVA_INT_UNALIGNED, at, ns.nsid());
                         at += 4;
                     }
@@ -80,7 +72,7 @@ final class Identify {
                 yield SC_SUCCESS;
             }
             case CNS_NAMESPACE_DESCRIPTORS -> {
-                Namespace ns = namespace(nsid);
+                Namespace ns = namespaces.get(nsid);
                 if (ns == null) {
                     yield SC_INVALID_NAMESPACE;
                 }
@@ -118,7 +110,7 @@ final class Identify {
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_CCTEMP, (short) CCTEMP);
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_SQES, (byte) (SQES << 4 | SQES));
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_CQES, (byte) (CQES << 4 | CQES));
-        p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_NN, namespaces.size());
+        p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_NN, namespaces.max());
         p.set(ValueLayout.JAVA_SHORT_UNALIGNED, ID_CTRL_ONCS, (short) (ONCS_DATASET_MANAGEMENT | ONCS_WRITE_ZEROES));
         p.set(ValueLayout.JAVA_BYTE, ID_CTRL_VWC, (byte) VWC_PRESENT_WITH_BROADCAST_FLUSH);
         p.set(ValueLayout.JAVA_INT_UNALIGNED, ID_CTRL_SGLS, SGLS_SUPPORTED | SGLS_BIT_BUCKET);

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The NVM command set (§6) as one I/O queue's worker runs it: Read, Write, Flush, Write Zeroes
@@ -22,9 +23,17 @@ import java.nio.ByteBuffer;
  * reached by message, a null namespace, bit buckets); neither allocates where host memory is mapped. A
  * write with FUA, or any write while the volatile write cache is disabled, is flushed before it
  * completes.
+ *
+ * <p>A namespace detached at run time may be in use by the command in hand: the worker publishes
+ * the namespace it uses before it checks that it is still active, so {@link #awaitDone} returns
+ * only once no command of this queue can touch the detached store (a hazard pointer).
  */
 final class IoCommands implements SubmissionQueue.Executor {
-    private final Identify identify;
+    /** What {@link #inUse} holds while a broadcast Flush goes through every namespace. */
+    private static final Object EVERY_NAMESPACE = new Object();
+    private static final long DETACH_POLL_NANOS = 50_000;
+
+    private final Namespaces namespaces;
     private final Features features;
     private final LogPages logs;
     private final int maxBytes;
@@ -37,9 +46,11 @@ final class IoCommands implements SubmissionQueue.Executor {
     /** The current command's host memory as native ranges, for a direct transfer. */
     private final IoVectors vectors;
     private final DirectTransfer direct = new DirectTransfer();
+    /** The namespace the command in hand uses, {@link #EVERY_NAMESPACE}, or null. */
+    private volatile Object inUse;
 
-    IoCommands(Identify identify, Features features, LogPages logs, int maxBytes) {
-        this.identify = identify;
+    IoCommands(Namespaces namespaces, Features features, LogPages logs, int maxBytes) {
+        this.namespaces = namespaces;
         this.features = features;
         this.logs = logs;
         this.maxBytes = maxBytes;
@@ -57,20 +68,44 @@ final class IoCommands implements SubmissionQueue.Executor {
             c.fail(SC_INVALID_FIELD);   // no metadata, so no SGL in MPTR (SGLS bit 19 clear); 11b is reserved
             return true;
         }
-        switch (c.opcode()) {
-            case IO_READ -> readOrWrite(c, dma, true);
-            case IO_WRITE -> readOrWrite(c, dma, false);
-            case IO_FLUSH -> flush(c);
-            case IO_WRITE_ZEROES -> writeZeroes(c);
-            case IO_DATASET_MANAGEMENT -> datasetManagement(c, dma);
-            default -> c.fail(SC_INVALID_OPCODE);
+        try {
+            switch (c.opcode()) {
+                case IO_READ -> readOrWrite(c, dma, true);
+                case IO_WRITE -> readOrWrite(c, dma, false);
+                case IO_FLUSH -> flush(c);
+                case IO_WRITE_ZEROES -> writeZeroes(c);
+                case IO_DATASET_MANAGEMENT -> datasetManagement(c, dma);
+                default -> c.fail(SC_INVALID_OPCODE);
+            }
+        } finally {
+            inUse = null;
         }
         return true;
     }
 
+    /** Returns once the command in hand does not use {@code detached} (no longer active, so no later command will). */
+    void awaitDone(Namespace detached) {
+        while (inUse == detached || inUse == EVERY_NAMESPACE) {
+            LockSupport.parkNanos(DETACH_POLL_NANOS);
+        }
+    }
+
+    /** The active namespace {@code nsid}, published in {@link #inUse} for this command; null when inactive. */
+    private Namespace use(int nsid) {
+        Namespace ns = namespaces.get(nsid);
+        if (ns != null) {
+            inUse = ns;
+            if (namespaces.get(nsid) != ns) {   // detached meanwhile: its detach may not have seen inUse
+                inUse = null;
+                return null;
+            }
+        }
+        return ns;
+    }
+
     /** The namespace whose blocks a Read, Write or Write Zeroes addresses; null (the command failed) when they do not exist. */
     private Namespace addressed(Command c) {
-        Namespace ns = identify.namespace(c.nsid());
+        Namespace ns = use(c.nsid());
         if (ns == null) {
             c.fail(SC_INVALID_NAMESPACE);
         } else if (!ns.contains(c.cdw10And11(), blocks(c))) {
@@ -209,7 +244,7 @@ final class IoCommands implements SubmissionQueue.Executor {
      * CDW10 above NR is reserved: set, it asks for more than 256 ranges (Invalid Field).
      */
     private void datasetManagement(Command c, DmaView dma) {
-        Namespace ns = identify.namespace(c.nsid());
+        Namespace ns = use(c.nsid());
         if (ns == null) {
             c.fail(SC_INVALID_NAMESPACE);
             return;
@@ -260,12 +295,15 @@ final class IoCommands implements SubmissionQueue.Executor {
         int nsid = c.nsid();
         try {
             if (nsid == BROADCAST_NSID) {
-                for (int i = 1; i <= identify.namespaceCount(); i++) {
-                    identify.namespace(i).store().flush();
+                inUse = EVERY_NAMESPACE;
+                for (Namespace ns : namespaces.snapshot()) {
+                    if (ns != null) {
+                        ns.store().flush();
+                    }
                 }
                 return;
             }
-            Namespace ns = identify.namespace(nsid);
+            Namespace ns = use(nsid);
             if (ns == null) {
                 c.fail(SC_INVALID_NAMESPACE);
                 return;

@@ -32,6 +32,8 @@ final class LogPages {
     final LongAdder readCommands = new LongAdder(), writeCommands = new LongAdder();
     private final long startNanos = System.nanoTime();
     private final String firmware;
+    /** The composite temperature in kelvin: {@link #TEMPERATURE} unless a thermal fault changed it. */
+    private volatile int temperature = TEMPERATURE;
     /** Critical warnings raised from outside (fault injection); the temperature bit is computed. */
     private final AtomicInteger criticalWarnings = new AtomicInteger();
     /** The Changed Namespace List, in ascending order; guarded by itself. */
@@ -78,8 +80,14 @@ final class LogPages {
     }
 
     /** Whether the composite temperature is at or beyond a threshold (critical warning bit 1). */
-    static boolean temperatureWarning(Features features) {
-        return TEMPERATURE >= features.overThreshold || TEMPERATURE <= features.underThreshold;
+    boolean temperatureWarning(Features features) {
+        int now = temperature;
+        return now >= features.overThreshold || now <= features.underThreshold;
+    }
+
+    /** The composite temperature becomes {@code kelvin} (a thermal fault, or its end). */
+    void temperature(int kelvin) {
+        temperature = kelvin;
     }
 
     void namespacesChanged(int... nsids) {
@@ -123,7 +131,7 @@ final class LogPages {
     private void smart(MemorySegment p, Features features) {
         int warnings = criticalWarnings.get() | (temperatureWarning(features) ? SMART_WARNING_TEMPERATURE : 0);
         p.set(ValueLayout.JAVA_BYTE, SMART_CRITICAL_WARNING, (byte) warnings);
-        p.set(ValueLayout.JAVA_SHORT_UNALIGNED, SMART_TEMPERATURE, (short) TEMPERATURE);
+        p.set(ValueLayout.JAVA_SHORT_UNALIGNED, SMART_TEMPERATURE, (short) temperature);
         p.set(ValueLayout.JAVA_BYTE, SMART_AVAILABLE_SPARE, (byte) SPARE_PERCENT);
         p.set(ValueLayout.JAVA_BYTE, SMART_SPARE_THRESHOLD, (byte) SPARE_THRESHOLD_PERCENT);
         p.set(ValueLayout.JAVA_LONG_UNALIGNED, SMART_DATA_UNITS_READ, dataUnits(blocksRead.sum()));

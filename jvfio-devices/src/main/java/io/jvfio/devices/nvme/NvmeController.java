@@ -13,6 +13,7 @@ import io.jvfio.server.PciDevice;
 import io.jvfio.server.StateReader;
 import io.jvfio.server.StateWriter;
 import io.jvfio.server.VfioException;
+import io.jvfio.server.faults.FaultVocabulary;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,6 +42,9 @@ import java.util.List;
  * {@link #doorbellStatistics()} counts trapped doorbells against commands. With
  * {@link Builder#polledDoorbells} the doorbell page is mapped by the client and polled
  * ({@link PolledDoorbellPage}).
+ *
+ * <p>Namespaces come and go at run time ({@link #attachNamespace}, {@link #detachNamespace}) on ids up to
+ * NN ({@link Builder#maxNamespaces}); the host learns of it by a Namespace Attribute Changed event.
  *
  * <p>Live-migratable ({@link ControllerMigration}): a stop completes the commands in hand and
  * fetches no more; registers, features, queues, shadow buffers and outstanding event requests
@@ -71,7 +75,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     final AsyncEvents events;
     final NvmeFaults faults;
     private final ControllerIdentity controllerIdentity;
-    private final List<Namespace> namespaces;
+    private final Namespaces namespaces;
     private final int msixFlagsOffset;
     private final SubmissionQueue.Host host = new QueueHost();
     private final DoorbellStatistics doorbellStatistics = new DoorbellStatistics();
@@ -82,16 +86,13 @@ public final class NvmeController extends PciDevice implements Migratable {
     /** The admin command set of the current enabled period, or null before the first enable. */
     private volatile AdminCommands adminCommands;
 
-    private NvmeController(ControllerIdentity identity, List<BlockStore> stores, int lbaShift, boolean polledDoorbells) {
+    private NvmeController(ControllerIdentity identity, List<BlockStore> stores, int maxNamespaces, int lbaShift,
+                           boolean polledDoorbells) {
         super(configSpace(identity.vendorId()), new NvmeFaults());
         this.faults = (NvmeFaults) super.faults();
         faults.bind(this);
         this.controllerIdentity = identity;
-        List<Namespace> list = new ArrayList<>();
-        for (BlockStore store : stores) {
-            list.add(Namespace.of(list.size() + 1, store, lbaShift, identity.serial()));
-        }
-        this.namespaces = List.copyOf(list);
+        this.namespaces = new Namespaces(maxNamespaces, stores, lbaShift, identity.serial());
         this.identify = new Identify(identity, namespaces);
         this.logs = new LogPages(identity.firmware());
         this.events = new AsyncEvents(features, logs);
@@ -127,9 +128,44 @@ public final class NvmeController extends PciDevice implements Migratable {
         return new Builder();
     }
 
-    /** Namespace sizes in bytes, by namespace id - 1. */
+    /** The active namespaces' sizes in bytes, by ascending namespace id. */
     public List<Long> namespaceSizes() {
-        return namespaces.stream().map(ns -> ns.blocks() << ns.lbaShift()).toList();
+        return namespaces.active().stream().map(ns -> ns.blocks() << ns.lbaShift()).toList();
+    }
+
+    /**
+     * Attaches {@code store} as a namespace on the lowest inactive namespace id, and returns that id:
+     * Identify lists it from now on, it joins the Changed Namespace List and a Namespace Attribute
+     * Changed event is reported if the host enabled it (Linux then rescans and adds the block
+     * device). The controller closes the store at {@link #shutdown()} unless it is detached first.
+     * Not from the vfio-user session's thread (see {@link AsyncEvents}).
+     *
+     * @throws IllegalStateException when every id up to NN ({@link Builder#maxNamespaces}) is active
+     * @throws IllegalArgumentException when the store holds no whole block
+     */
+    public int attachNamespace(BlockStore store) {
+        int nsid = namespaces.attach(store).nsid();
+        events.namespacesChanged(nsid);
+        return nsid;
+    }
+
+    /**
+     * Detaches namespace {@code nsid} and gives its store back, not closed: the caller closes it.
+     * From now on I/O commands to it complete with Invalid Namespace or Format, Identify
+     * Namespace reads zeros for it, and the host learns of the change as for an attach. Returns once
+     * no command uses the store any more, so the caller may close it at once.
+     *
+     * @throws IllegalArgumentException when namespace {@code nsid} is not active
+     */
+    public BlockStore detachNamespace(int nsid) {
+        Namespace ns = namespaces.detach(nsid);
+        for (SubmissionQueue sq : queues.submissionQueues()) {
+            if (sq.executor() instanceof IoCommands io) {
+                io.awaitDone(ns);
+            }
+        }
+        events.namespacesChanged(nsid);
+        return ns.store();
     }
 
     public String serial() {
@@ -156,10 +192,20 @@ public final class NvmeController extends PciDevice implements Migratable {
         return events;
     }
 
-    /** NVMe faults to inject: chosen statuses, commands never completed, CSTS.CFS (see {@link NvmeFaults}). */
+    /**
+     * The controller's fault registry: the core's faults and NVMe's own — commands failed, delayed,
+     * never completed or with a corrupt completion, CSTS.CFS, subsystem resets, thermal events,
+     * critical warnings, read-only media (see {@link NvmeFaults}).
+     */
     @Override
     public NvmeFaults faults() {
         return faults;
+    }
+
+    /** NVMe's fault words ({@code nvme-command}, {@code complete}, {@code subsystem-reset}, …) and the core's. */
+    @Override
+    public FaultVocabulary faultVocabulary() {
+        return FaultVocabulary.combine(NvmeFaultVocabulary.INSTANCE, FaultVocabulary.core());
     }
 
     /** CSTS as the host reads it. */
@@ -207,7 +253,7 @@ public final class NvmeController extends PciDevice implements Migratable {
     }
 
     SubmissionQueue newIoQueue(int qid, long base, int entries, CompletionQueue cq) {
-        IoCommands io = new IoCommands(identify, features, logs, controllerIdentity.maxTransferBytes());
+        IoCommands io = new IoCommands(namespaces, features, logs, controllerIdentity.maxTransferBytes());
         return new SubmissionQueue(qid, base, entries, cq, io, host, name() + "-sq" + qid);
     }
 
@@ -216,18 +262,24 @@ public final class NvmeController extends PciDevice implements Migratable {
         return queues.submissionQueue(0) != null ? adminCommands : null;
     }
 
-    List<Namespace> namespaces() {
+    /** The namespace ids 1..NN and the namespaces active on them. */
+    Namespaces namespaces() {
         return namespaces;
     }
 
     void flushNamespaces() {
-        for (Namespace ns : namespaces) {
+        for (Namespace ns : namespaces.active()) {
             try {
                 ns.store().flush();
             } catch (IOException e) {
                 LOG.log(System.Logger.Level.WARNING, "{0}: flushing namespace {1}: {2}", name(), ns.nsid(), e.getMessage());
             }
         }
+    }
+
+    /** An NVM Subsystem Reset: the controller resets as on CC.EN 1→0 and sets CSTS.NSSRO. */
+    void subsystemReset() {
+        registers.subsystemReset();
     }
 
     /** Controller fatal status: the host notices CSTS.CFS at its next timeout and resets the controller. */
@@ -257,7 +309,7 @@ public final class NvmeController extends PciDevice implements Migratable {
             queues.polledPage().close();
         }
         faults.close();
-        for (Namespace ns : namespaces) {
+        for (Namespace ns : namespaces.active()) {
             try {
                 ns.store().close();
             } catch (IOException e) {
@@ -378,6 +430,7 @@ public final class NvmeController extends PciDevice implements Migratable {
         private final List<BlockStore> stores = new ArrayList<>();
         private String serial, model = "jvfio NVMe controller", firmware = "0.1";
         private int lbaShift = 9;
+        private int maxNamespaces;
         private int mdts = DEFAULT_MDTS;
         private boolean shadowDoorbells = true;
         private boolean polledDoorbells;
@@ -387,6 +440,18 @@ public final class NvmeController extends PciDevice implements Migratable {
         /** Adds a namespace backed by {@code store} (the controller closes it at {@link #shutdown()}). */
         public Builder namespace(BlockStore store) {
             stores.add(store);
+            return this;
+        }
+
+        /**
+         * NN, the namespace ids the controller has (1 to {@value Namespaces#MAX_NAMESPACES}): room for
+         * namespaces attached at run time. Default: as many as the namespaces given here.
+         */
+        public Builder maxNamespaces(int count) {
+            if (count < 1 || count > Namespaces.MAX_NAMESPACES) {
+                throw new IllegalArgumentException("NN must be 1-%d, not %d".formatted(Namespaces.MAX_NAMESPACES, count));
+            }
+            this.maxNamespaces = count;
             return this;
         }
 
@@ -446,6 +511,9 @@ public final class NvmeController extends PciDevice implements Migratable {
             if (stores.isEmpty()) {
                 throw new IllegalArgumentException("an NVMe controller needs at least one namespace");
             }
+            if (maxNamespaces != 0 && maxNamespaces < stores.size()) {
+                throw new IllegalArgumentException("%d namespaces, but NN is %d".formatted(stores.size(), maxNamespaces));
+            }
             for (BlockStore s : stores) {
                 if (s.size() >>> lbaShift == 0) {
                     throw new IllegalArgumentException("a namespace of %d bytes holds no %d-byte block".formatted(s.size(), 1 << lbaShift));
@@ -454,7 +522,7 @@ public final class NvmeController extends PciDevice implements Migratable {
             String id = serial != null ? serial : "JV%08X".formatted(stores.stream().mapToLong(BlockStore::size).sum() * 31
                     + System.identityHashCode(stores.get(0)));
             return new NvmeController(new ControllerIdentity(VENDOR_ID, id, model, firmware, mdts, shadowDoorbells), stores,
-                    lbaShift, polledDoorbells);
+                    maxNamespaces == 0 ? stores.size() : maxNamespaces, lbaShift, polledDoorbells);
         }
     }
 }

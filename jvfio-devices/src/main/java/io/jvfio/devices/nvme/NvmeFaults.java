@@ -2,41 +2,50 @@ package io.jvfio.devices.nvme;
 
 import static io.jvfio.nvme.spec.Nvme.*;
 
+import io.jvfio.devices.storage.BlockImage;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.FaultFrequency;
+import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultRule;
 import io.jvfio.server.faults.Faults;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.Arrays;
-import java.util.List;
-import java.util.Objects;
-import java.util.SplittableRandom;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * NVMe's own faults, injected by the controller for testing hosts' error handling (issue 18):
- * {@link Rule}s match commands as they are fetched — by opcode, submission queue, namespace and
- * LBA range, on every n-th match or with a seeded probability, a number of times — and act on
- * them: complete with a chosen status (e.g. Unrecovered Read Error, Write Fault; DNR or not)
- * without running the command; run it and post its completion later (a timer thread, started by
- * the first such fault); never complete it ({@link CommandDrops} keeps it for Aborts and resets);
- * or set CSTS.CFS (the command then is never completed either, as on a controller that failed).
- * {@link #readOnly()} fails every write from then on. Every firing is logged ({@link #firings()}).
- * With no rule set the command path pays one volatile read and allocates nothing; a firing
- * allocates its log entry.
+ * The NVMe controller's fault registry (issue 18): the device's one {@link Faults}, holding the
+ * core's rules (region accesses, interrupts, DMA) and NVMe's own, which are ordinary
+ * {@link FaultRule}s. An {@link NvmeCommand} rule matches commands as the submission queues fetch
+ * them — by opcode, queue, namespace and LBA range; every n-th match or a seeded probability; a
+ * number of times, a time window — and its {@link NvmeFaultAction} acts on the command: complete
+ * with a chosen status without running it; run it and post its completion later (a timer thread,
+ * started by the first such fault); never complete it ({@link CommandDrops} keeps it for Aborts and
+ * resets); run it and corrupt a field of its completion; or set CSTS.CFS. Controller-wide actions —
+ * CFS, an NVM subsystem reset, a thermal event, critical warnings, read-only media — come as
+ * {@link FaultMatch.Now} rules, carried out by the controller when added. Every firing is in the
+ * registry's {@link #log()} beside the core's.
+ *
+ * <p>{@link #when} builds NVMe command rules in Java. With no rule armed the command path pays one
+ * volatile read and allocates nothing; with rules armed each queue refills its own
+ * {@link NvmeCommandPoint}; a firing allocates its log entry.
  */
 public final class NvmeFaults extends Faults {
     /** Attempted Write to Read Only Range (command specific 0x82), the status of writes once read-only. */
     public static final int SC_WRITE_TO_READ_ONLY_RANGE = 0x182;
-    /** Firings kept for {@link #firings()}: the newest ones. */
-    static final int FIRINGS_KEPT = 1024;
+    /** How far past the over-temperature threshold a thermal event takes the composite temperature, in kelvin. */
+    static final int OVERHEAT_KELVIN = 10;
+    private static final int[] WRITE_OPCODES = {IO_WRITE, IO_WRITE_ZEROES, IO_DATASET_MANAGEMENT};
     private static final System.Logger LOG = System.getLogger(NvmeFaults.class.getName());
-    private static final Installed[] NONE = {};
+    /** Numbers the rules built without an id. */
+    private static final AtomicLong RULE_NUMBERS = new AtomicLong();
 
     /** What the queue does with a command after the faults looked at it. */
     enum Verdict {
-        /** No rule fired: run the command. */
+        /** No rule fired (or one that corrupts the completion): run the command. */
         RUN,
         /** Complete it now with the status set on it, without running it. */
         COMPLETE,
@@ -46,81 +55,42 @@ public final class NvmeFaults extends Faults {
         DELAY
     }
 
-    /** What a rule does to a command it matched. */
-    public enum Action {
-        /** Completes the command with the rule's status, without running it. */
-        COMPLETE_WITH_STATUS,
-        /** Never completes the command; an Abort or a reset takes it ({@link CommandDrops}). */
-        NEVER_COMPLETE,
-        /** Sets CSTS.CFS (Controller Fatal Status) and never completes the command: the host resets. */
-        CONTROLLER_FATAL,
-        /** Runs the command and posts its completion after the rule's delay. */
-        DELAY_COMPLETION
-    }
-
-    /** One fault that fired: when, on which command, by which rule. */
-    public record Firing(Instant at, Rule rule, int queue, int cid, int opcode) {}
-
     /** Set once, by the controller's constructor (the registry is made before the controller). */
     private NvmeController controller;
     private final CommandDrops drops = new CommandDrops(this);
-    /** The rules in force, newest last; replaced whole (copy on write) under this object's monitor. */
-    private volatile Installed[] rules = NONE;
-    /** Guarded by this object's monitor. */
-    private final ArrayDeque<Firing> firings = new ArrayDeque<>();
     /** Posts delayed completions; started by the first one, guarded by this object's monitor. */
     private ScheduledExecutorService timer;
 
     NvmeFaults() {}
 
+    /** The controller carries out the controller-wide actions of {@link FaultMatch.Now} rules. */
     void bind(NvmeController controller) {
         this.controller = controller;
+        addPerformer(this::performOnController);
     }
 
-    /** A rule for commands with {@code opcode} on any queue (admin or I/O: give {@link Rule.Builder#queue}). */
-    public static Rule.Builder when(int opcode) {
+    /** A rule for commands with {@code opcode} on any queue (admin or I/O: give {@link RuleBuilder#queue}). */
+    public static RuleBuilder when(int opcode) {
         if ((opcode & ~0xff) != 0) {
             throw new IllegalArgumentException("opcode 0x%x".formatted(opcode));
         }
-        return new Rule.Builder(opcode);
+        return new RuleBuilder(opcode);
     }
 
-    /** Puts {@code rule} in force (after the rules already set). */
-    public synchronized void add(Rule rule) {
-        Objects.requireNonNull(rule);
-        Installed[] more = Arrays.copyOf(rules, rules.length + 1);
-        more[rules.length] = new Installed(rule);
-        rules = more;
+    /** A fresh rule id: {@code prefix}-n. */
+    static String ruleId(String prefix) {
+        return prefix + "-" + RULE_NUMBERS.incrementAndGet();
     }
 
     /**
      * The media goes read-only, as a worn-out drive does: from now on Write, Write Zeroes and
-     * Dataset Management complete with Attempted Write to Read Only Range (DNR), reads go on, and
-     * SMART critical warning bit 3 (read-only) is set — reported as an asynchronous event if the
-     * host enabled it. {@link #clear()} lets writes through again; the warning stays set.
+     * Dataset Management on I/O queues complete with Attempted Write to Read Only Range (DNR), reads
+     * go on, and SMART critical warning bit 3 (read-only) is set — reported as an asynchronous event
+     * if the host enabled it. {@link #clear()} lets writes through again; the warning stays set.
+     * The same as adding a Now rule with {@link NvmeFaultAction.ReadOnly}.
      */
     public void readOnly() {
-        for (int write : new int[] {IO_WRITE, IO_WRITE_ZEROES, IO_DATASET_MANAGEMENT}) {
-            add(when(write).complete(SC_WRITE_TO_READ_ONLY_RANGE, true));
-        }
-        controller.events.criticalWarning(SMART_WARNING_READ_ONLY);
-    }
-
-    /** Removes every rule (commands already withheld stay withheld until aborted or reset). */
-    @Override
-    public synchronized void clear() {
-        super.clear();
-        rules = NONE;
-    }
-
-    /** The rules still in force (a rule with a count leaves when it has fired that many times). */
-    public synchronized List<Rule> nvmeRules() {
-        return Arrays.stream(rules).map(installed -> installed.rule).toList();
-    }
-
-    /** The faults that fired, oldest first (the newest {@value #FIRINGS_KEPT}). */
-    public synchronized List<Firing> firings() {
-        return List.copyOf(firings);
+        add(FaultRule.on(ruleId("read-only"), new FaultMatch.Now(), new NvmeFaultAction.ReadOnly()));
     }
 
     /** The commands kept uncompleted, and how Aborts of them are answered. */
@@ -128,36 +98,98 @@ public final class NvmeFaults extends Faults {
         return drops;
     }
 
-    /** Decides what becomes of {@code command}, just fetched from {@code queue}; sets its status for COMPLETE. */
+    /** Decides what becomes of {@code command}, just fetched from {@code queue}; sets its status or completion fault. */
     Verdict apply(SubmissionQueue queue, Command command) {
-        if (rules.length == 0) {
+        if (isEmpty()) {
             return Verdict.RUN;
         }
-        Rule fired = fire(queue, command);
-        if (fired == null) {
+        NvmeCommandPoint point = queue.faultPoint();
+        point.fill(queue.id, command);
+        if (!(ask(point) instanceof NvmeFaultAction fired)) {
             return Verdict.RUN;
         }
         LOG.log(System.Logger.Level.INFO, "fault {0} on command {1} (opcode 0x{2}) of queue {3}", fired, command.cid(),
                 Integer.toHexString(command.opcode()), queue.id);
-        return switch (fired.action()) {
-            case COMPLETE_WITH_STATUS -> {
-                command.status = fired.status();
+        return switch (fired) {
+            case NvmeFaultAction.Complete complete -> {
+                command.status = complete.statusWord();
                 yield Verdict.COMPLETE;
             }
-            case NEVER_COMPLETE -> {
+            case NvmeFaultAction.NeverComplete never -> {
                 drops.withhold(queue, command);
                 yield Verdict.WITHHOLD;
             }
-            case DELAY_COMPLETION -> {
-                command.completionDelayNanos = fired.delayNanos();
+            case NvmeFaultAction.DelayCompletion delay -> {
+                command.completionDelayNanos = delay.delay().toNanos();
                 yield Verdict.DELAY;
             }
-            case CONTROLLER_FATAL -> {
+            case NvmeFaultAction.ControllerFatal fatal -> {
                 drops.withhold(queue, command);
                 controller.fatal("fault injected on command %d of queue %d".formatted(command.cid(), queue.id), null);
                 yield Verdict.WITHHOLD;
             }
+            case NvmeFaultAction.CorruptCompletion corrupt -> {
+                command.corruptedField = corrupt.field();
+                yield Verdict.RUN;
+            }
+            default -> Verdict.RUN;   // controller-wide actions fire on Now rules only
         };
+    }
+
+    /** The controller's {@link Faults.Performer}: the controller-wide actions. */
+    private boolean performOnController(FaultAction action) {
+        if (!(action instanceof NvmeFaultAction nvme)) {
+            return false;
+        }
+        switch (nvme) {
+            case NvmeFaultAction.ControllerFatal fatal -> controller.fatal("fault injected", null);
+            case NvmeFaultAction.SubsystemReset reset -> controller.subsystemReset();
+            case NvmeFaultAction.Thermal thermal -> controller.events.temperature(thermal.overheated()
+                    ? overheated(controller.features.overThreshold) : LogPages.TEMPERATURE);
+            case NvmeFaultAction.CriticalWarning warning -> controller.events.criticalWarning(warning.bits());
+            case NvmeFaultAction.AttachNamespace attach -> attachNamespace(attach);
+            case NvmeFaultAction.DetachNamespace detach -> detachNamespace(detach);
+            case NvmeFaultAction.ReadOnly readOnly -> {
+                for (int write : WRITE_OPCODES) {
+                    add(new FaultRule(ruleId("read-only-write"),
+                            new NvmeCommand(write, NvmeCommand.ANY_IO_QUEUE, NvmeCommand.ANY_NAMESPACE, 0, Long.MAX_VALUE),
+                            FaultFrequency.always(), FaultRule.UNLIMITED, FaultRule.FOREVER,
+                            new NvmeFaultAction.Complete(SC_WRITE_TO_READ_ONLY_RANGE, true)));
+                }
+                controller.events.criticalWarning(SMART_WARNING_READ_ONLY);
+            }
+            default -> {
+                return false;   // a command's action: nothing to do away from a command
+            }
+        }
+        return true;
+    }
+
+    private void attachNamespace(NvmeFaultAction.AttachNamespace attach) {
+        try {
+            BlockImage image = BlockImage.open(attach.image(), attach.createBytes(), false);
+            try {
+                controller.attachNamespace(image);
+            } catch (RuntimeException e) {
+                image.close();
+                throw e;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("attach namespace " + attach.image() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void detachNamespace(NvmeFaultAction.DetachNamespace detach) {
+        try {
+            controller.detachNamespace(detach.nsid()).close();
+        } catch (IOException e) {
+            throw new UncheckedIOException("detach namespace %d: %s".formatted(detach.nsid(), e.getMessage()), e);
+        }
+    }
+
+    /** A temperature past the over-temperature threshold, and never below the normal one. */
+    static int overheated(int overThreshold) {
+        return Math.min(Math.max(overThreshold, LogPages.TEMPERATURE) + OVERHEAT_KELVIN, 0xffff);
     }
 
     /**
@@ -185,192 +217,121 @@ public final class NvmeFaults extends Faults {
         }
     }
 
-    /** The first rule that fires on the command (its counters advance), or null; logs the firing. */
-    private synchronized Rule fire(SubmissionQueue queue, Command command) {
-        Installed[] now = rules;
-        for (int i = 0; i < now.length; i++) {
-            Installed installed = now[i];
-            if (!installed.rule.matches(queue.id, command) || !installed.fires()) {
-                continue;
-            }
-            if (installed.left == 0) {
-                Installed[] fewer = new Installed[now.length - 1];
-                System.arraycopy(now, 0, fewer, 0, i);
-                System.arraycopy(now, i + 1, fewer, i, now.length - i - 1);
-                rules = fewer;
-            }
-            if (firings.size() == FIRINGS_KEPT) {
-                firings.removeFirst();
-            }
-            firings.addLast(new Firing(Instant.now(), installed.rule, queue.id, command.cid(), command.opcode()));
-            return installed.rule;
-        }
-        return null;
-    }
-
-    /** A rule in force with its counters; guarded by the faults' monitor. */
-    private static final class Installed {
-        final Rule rule;
-        final SplittableRandom random;
-        long matched;
-        /** Firings left; negative: no limit. */
-        long left;
-
-        Installed(Rule rule) {
-            this.rule = rule;
-            this.random = new SplittableRandom(rule.seed());
-            this.left = rule.count();
-        }
-
-        /** The rule matched: whether it fires this time (every n-th match, then the probability). */
-        boolean fires() {
-            if (++matched % rule.every() != 0) {
-                return false;
-            }
-            if (rule.probability() < 1 && random.nextDouble() >= rule.probability()) {
-                return false;
-            }
-            if (left > 0) {
-                left--;
-            }
-            return true;
-        }
-    }
-
     /**
-     * Which commands a fault hits and what it does to them. {@code queue} -1, {@code nsid} 0 and an
-     * empty LBA range ({@code firstLba > lastLba} is not allowed; use the defaults 0..MAX) match any;
-     * an LBA range other than the whole only matches Read, Write, Write Zeroes and Compare whose
-     * blocks overlap it. {@code count} -1 fires without limit.
+     * Builds an {@link NvmeCommand} rule: narrow the match, choose how often and how long, then end
+     * with the action. Without {@link #id} the rule is named {@code nvme-n}.
      */
-    public record Rule(int opcode, int queue, int nsid, long firstLba, long lastLba, long every, double probability,
-            long seed, long count, Action action, int status, long delayNanos) {
-        private static final int IO_COMPARE = 0x05;
+    public static final class RuleBuilder {
+        private final int opcode;
+        private String id;
+        private int queue = NvmeCommand.ANY_QUEUE, namespace = NvmeCommand.ANY_NAMESPACE;
+        private long firstLba, lastLba = Long.MAX_VALUE, times = FaultRule.UNLIMITED;
+        private FaultFrequency frequency;
+        private Duration window = FaultRule.FOREVER;
 
-        boolean matches(int qid, Command command) {
-            if (command.opcode() != opcode || queue >= 0 && qid != queue || nsid != 0 && command.nsid() != nsid) {
-                return false;
-            }
-            if (firstLba == 0 && lastLba == Long.MAX_VALUE) {
-                return true;
-            }
-            if (qid == 0 || opcode != IO_READ && opcode != IO_WRITE && opcode != IO_WRITE_ZEROES && opcode != IO_COMPARE) {
-                return false;
-            }
-            long slba = command.cdw10And11();
-            long last = slba + (command.cdw(12) & 0xffff);
-            return slba >= 0 && slba <= lastLba && last >= firstLba;
+        private RuleBuilder(int opcode) {
+            this.opcode = opcode;
         }
 
-        @Override
-        public String toString() {
-            String what = switch (action) {
-                case COMPLETE_WITH_STATUS -> "status 0x%x%s".formatted(status & 0x7ff, (status & STATUS_DNR) != 0 ? " DNR" : "");
-                case DELAY_COMPLETION -> "completion delayed " + Duration.ofNanos(delayNanos);
-                default -> action.name();
-            };
-            return "opcode 0x%x queue %d nsid %d lba %d..%d every %d p %s count %d: %s".formatted(opcode, queue, nsid,
-                    firstLba, lastLba, every, probability, count, what);
+        /** Names the rule (unique among the armed ones), for the log and for {@code remove}. */
+        public RuleBuilder id(String ruleId) {
+            this.id = ruleId;
+            return this;
         }
 
-        /** Builds a rule: narrow the match, then end with the action. */
-        public static final class Builder {
-            private final int opcode;
-            private int queue = -1, nsid;
-            private long firstLba, lastLba = Long.MAX_VALUE, every = 1, seed, count = -1;
-            private double probability = 1;
-
-            private Builder(int opcode) {
-                this.opcode = opcode;
+        /** Only on submission queue {@code qid} (0: admin). */
+        public RuleBuilder queue(int qid) {
+            if (qid < 0 || qid >= NvmeController.VECTORS) {
+                throw new IllegalArgumentException("queue " + qid);
             }
+            this.queue = qid;
+            return this;
+        }
 
-            /** Only on submission queue {@code qid} (0: admin). */
-            public Builder queue(int qid) {
-                if (qid < 0 || qid >= NvmeController.VECTORS) {
-                    throw new IllegalArgumentException("queue " + qid);
-                }
-                this.queue = qid;
-                return this;
+        public RuleBuilder namespace(int nsid) {
+            if (nsid == 0) {
+                throw new IllegalArgumentException("namespace 0");
             }
+            this.namespace = nsid;
+            return this;
+        }
 
-            public Builder namespace(int nsid) {
-                if (nsid == 0) {
-                    throw new IllegalArgumentException("namespace 0");
-                }
-                this.nsid = nsid;
-                return this;
+        /** Only Read, Write, Write Zeroes and Compare whose blocks overlap LBAs {@code first..last} (inclusive). */
+        public RuleBuilder lbas(long first, long last) {
+            if (first < 0 || last < first) {
+                throw new IllegalArgumentException("LBAs %d..%d".formatted(first, last));
             }
+            this.firstLba = first;
+            this.lastLba = last;
+            return this;
+        }
 
-            /** Only commands whose blocks overlap LBAs {@code first..last} (inclusive). */
-            public Builder lbas(long first, long last) {
-                if (first < 0 || last < first) {
-                    throw new IllegalArgumentException("LBAs %d..%d".formatted(first, last));
-                }
-                this.firstLba = first;
-                this.lastLba = last;
-                return this;
-            }
+        /** Fires on every {@code n}-th matching command (the n-th, 2n-th, ...). */
+        public RuleBuilder every(long n) {
+            return frequency(new FaultFrequency.EveryNth(n));
+        }
 
-            /** Fires on every {@code n}-th matching command (the n-th, 2n-th, ...). */
-            public Builder every(long n) {
-                if (n < 1) {
-                    throw new IllegalArgumentException("every " + n);
-                }
-                this.every = n;
-                return this;
+        /** Fires with probability {@code p} per match, drawn from a generator seeded with {@code seed} (repeatable). */
+        public RuleBuilder probability(double p, long seed) {
+            if (!(p > 0 && p <= 1)) {
+                throw new IllegalArgumentException("probability " + p);
             }
+            return frequency(new FaultFrequency.Probability(p, seed));
+        }
 
-            /** Fires with probability {@code p} per match, drawn from a generator seeded with {@code seed} (repeatable). */
-            public Builder probability(double p, long seed) {
-                if (!(p > 0 && p <= 1)) {
-                    throw new IllegalArgumentException("probability " + p);
-                }
-                this.probability = p;
-                this.seed = seed;
-                return this;
+        private RuleBuilder frequency(FaultFrequency chosen) {
+            if (frequency != null) {
+                throw new IllegalStateException("every n-th or a probability, not both: " + frequency + ", " + chosen);
             }
+            this.frequency = chosen;
+            return this;
+        }
 
-            /** Fires {@code n} times, then leaves the rules. */
-            public Builder times(long n) {
-                if (n < 1) {
-                    throw new IllegalArgumentException("times " + n);
-                }
-                this.count = n;
-                return this;
+        /** Fires {@code n} times, then leaves the rules. */
+        public RuleBuilder times(long n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("times " + n);
             }
+            this.times = n;
+            return this;
+        }
 
-            /**
-             * Completes with {@code statusCode} (SCT << 8 | SC, e.g. {@code SC_UNRECOVERED_READ_ERROR}
-             * 0x281, {@code SC_WRITE_FAULT} 0x280), with Do Not Retry when {@code doNotRetry}.
-             */
-            public Rule complete(int statusCode, boolean doNotRetry) {
-                if (statusCode <= 0 || (statusCode & ~0x7ff) != 0) {
-                    throw new IllegalArgumentException("status 0x%x".formatted(statusCode));
-                }
-                return rule(Action.COMPLETE_WITH_STATUS, statusCode | (doNotRetry ? STATUS_DNR : 0), 0);
-            }
+        /** Leaves the rules {@code duration} after it was added. */
+        public RuleBuilder within(Duration duration) {
+            this.window = duration;
+            return this;
+        }
 
-            public Rule neverComplete() {
-                return rule(Action.NEVER_COMPLETE, 0, 0);
-            }
+        /**
+         * Completes with {@code statusCode} (SCT << 8 | SC, e.g. {@code SC_UNRECOVERED_READ_ERROR}
+         * 0x281, {@code SC_WRITE_FAULT} 0x280), with Do Not Retry when {@code doNotRetry}.
+         */
+        public FaultRule complete(int statusCode, boolean doNotRetry) {
+            return rule(new NvmeFaultAction.Complete(statusCode, doNotRetry));
+        }
 
-            /** Sets CSTS.CFS when it fires. */
-            public Rule controllerFatal() {
-                return rule(Action.CONTROLLER_FATAL, 0, 0);
-            }
+        public FaultRule neverComplete() {
+            return rule(new NvmeFaultAction.NeverComplete());
+        }
 
-            /** Runs the command and posts its completion {@code delay} later (other commands go on meanwhile). */
-            public Rule delayCompletion(Duration delay) {
-                if (delay.isNegative() || delay.isZero()) {
-                    throw new IllegalArgumentException("delay " + delay);
-                }
-                return rule(Action.DELAY_COMPLETION, 0, delay.toNanos());
-            }
+        /** Sets CSTS.CFS when it fires. */
+        public FaultRule controllerFatal() {
+            return rule(new NvmeFaultAction.ControllerFatal());
+        }
 
-            private Rule rule(Action action, int status, long delayNanos) {
-                return new Rule(opcode, queue, nsid, firstLba, lastLba, every, probability, seed, count, action, status,
-                        delayNanos);
-            }
+        /** Runs the command and posts its completion {@code delay} later (other commands go on meanwhile). */
+        public FaultRule delayCompletion(Duration delay) {
+            return rule(new NvmeFaultAction.DelayCompletion(delay));
+        }
+
+        /** Runs the command and spoils {@code field} of its completion. */
+        public FaultRule corruptCompletion(NvmeFaultAction.CompletionField field) {
+            return rule(new NvmeFaultAction.CorruptCompletion(field));
+        }
+
+        private FaultRule rule(FaultAction action) {
+            return new FaultRule(id != null ? id : ruleId("nvme"), new NvmeCommand(opcode, queue, namespace, firstLba, lastLba),
+                    frequency != null ? frequency : FaultFrequency.always(), times, window, action);
         }
     }
 }

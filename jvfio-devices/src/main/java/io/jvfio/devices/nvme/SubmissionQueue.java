@@ -91,6 +91,8 @@ final class SubmissionQueue {
     final int size;
     final CompletionQueue cq;
     final Command command = new Command();
+    /** What fault rules see of the command in hand; made when rules are first armed (worker only). */
+    private NvmeCommandPoint faultPoint;
 
     private final Executor executor;
     private final Host host;
@@ -125,6 +127,14 @@ final class SubmissionQueue {
         cq.attach();
         this.worker = Thread.ofPlatform().daemon().name(threadName).unstarted(this::run);
         worker.start();
+    }
+
+    /** The worker's one fault point, refilled for every command while fault rules are armed. */
+    NvmeCommandPoint faultPoint() {
+        if (faultPoint == null) {
+            faultPoint = new NvmeCommandPoint();
+        }
+        return faultPoint;
     }
 
     boolean isLive() {
@@ -216,6 +226,11 @@ final class SubmissionQueue {
      */
     boolean yieldsWhenFull() {
         return paused && id != 0;
+    }
+
+    /** The command set this queue's worker runs. */
+    Executor executor() {
+        return executor;
     }
 
     /** Whether the worker is still at work (after {@link #pause}: finishing its command or shadow poll). */

@@ -16,6 +16,7 @@ import io.jvfio.client.VfioUserClient;
 import io.jvfio.client.VfioUserException;
 import io.jvfio.devices.ServedDevices;
 import io.jvfio.devices.storage.BlockImage;
+import io.jvfio.devices.storage.NullStore;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.Vfio;
@@ -191,6 +192,44 @@ class NvmeMigrationTest {
                 .isInstanceOfSatisfying(VfioUserException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
         assertThat(toA.migrationState()).isEqualTo(MigrationState.RUNNING);
         assertStatus(d.io(q, IO_READ, 1, 0, 1, d.iova(d.alloc(CHUNK)), 0), SC_SUCCESS);
+    }
+
+    /** Namespaces attached at run time move when the destination has the same ones attached, on the same ids. */
+    @Test
+    void namespacesAttachedAtRunTimeMoveToADestinationWithTheSameAttached() throws Exception {
+        Path image = dir.resolve("shared.img"), second = dir.resolve("second.img");
+        NvmeController a = controllerWithRoom(image, DISK), b = controllerWithRoom(image, 0), c = controllerWithRoom(image, 0);
+        for (NvmeController nvme : List.of(a, c)) {
+            nvme.attachNamespace(new NullStore(DISK));
+            nvme.attachNamespace(BlockImage.open(second, DISK, false));
+            nvme.detachNamespace(2);   // namespace 2 inactive, 3 attached
+        }
+        VfioUserClient toA = served.serve(a, "a.sock"), toB = served.serve(b, "b.sock"), toC = served.serve(c, "c.sock");
+        UserspaceNvmeDriver d = new UserspaceNvmeDriver(toA, served.sharedMemory(MEMORY_IOVA, MEMORY_SIZE, true, toA, toB, toC));
+        d.enable(32);
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        long data = d.alloc(CHUNK);
+        d.memory.asSlice(data, CHUNK).fill((byte) 0x77);
+        assertStatus(d.io(q, IO_WRITE, 3, 8, BLOCKS_PER_CHUNK, d.iova(data), 0), SC_SUCCESS);
+
+        // b has namespace 1 only: refused, and the source runs on.
+        assertThatThrownBy(() -> migrate(toA, toB))
+                .isInstanceOfSatisfying(VfioUserException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+        assertThat(toA.migrationState()).isEqualTo(MigrationState.RUNNING);
+        migrate(toA, toC);
+        d.moveTo(toC, null);
+        d.memory.asSlice(data, CHUNK).fill((byte) 0);
+        assertStatus(d.io(q, IO_READ, 3, 8, BLOCKS_PER_CHUNK, d.iova(data), 0), SC_SUCCESS);
+        assertThat(d.memory.asSlice(data, CHUNK).toArray(ValueLayout.JAVA_BYTE)).containsOnly((byte) 0x77);
+        assertStatus(d.io(q, IO_READ, 2, 8, BLOCKS_PER_CHUNK, d.iova(data), 0), SC_INVALID_NAMESPACE | STATUS_DNR);
+    }
+
+    /** NN 3, namespace 1 on {@code image}. */
+    NvmeController controllerWithRoom(Path image, long createSize) throws Exception {
+        NvmeController nvme = NvmeController.builder().namespace(BlockImage.open(image, createSize, false)).serial("MIGRATING")
+                .maxNamespaces(3).build();
+        served.closeLater(nvme::shutdown);
+        return nvme;
     }
 
     /** Streams whose NVMe sections are cut short or hold impossible queues: refused with EINVAL, nothing thrown past the core. */

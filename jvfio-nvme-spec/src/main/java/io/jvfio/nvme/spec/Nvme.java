@@ -25,6 +25,10 @@ public final class Nvme {
     public static final int CAP_CQR_SHIFT = 16, CAP_TO_SHIFT = 24, CAP_DSTRD_SHIFT = 32, CAP_CSS_SHIFT = 37,
             CAP_MPSMIN_SHIFT = 48, CAP_MPSMAX_SHIFT = 52;
     public static final int CAP_CSS_NVM = 1;
+    /** CAP.NSSRS (bit 36): NVM Subsystem Reset is supported (the NSSR register). */
+    public static final int CAP_NSSRS_SHIFT = 36;
+    /** NSSR: writing "NVMe" starts an NVM Subsystem Reset. */
+    public static final int NSSR_RESET = 0x4E564D65;
     /** CAP.TO counts 500 ms units. */
     public static final int CAP_TO_UNIT_MILLIS = 500;
     /**
@@ -46,6 +50,8 @@ public final class Nvme {
 
     public static final int CSTS_RDY = 1, CSTS_CFS = 1 << 1;
     public static final int CSTS_SHST_SHIFT = 2, CSTS_SHST_MASK = 0x3 << CSTS_SHST_SHIFT;
+    /** CSTS.NSSRO: an NVM Subsystem Reset occurred (write 1 to clear). */
+    public static final int CSTS_NSSRO = 1 << 4;
     public static final int SHST_NORMAL = 0, SHST_IN_PROGRESS = 1, SHST_COMPLETE = 2;
 
     public static final int AQA_SIZE_MASK = 0xfff, AQA_ACQS_SHIFT = 16;

@@ -32,6 +32,20 @@ public interface FaultVocabulary {
      */
     FaultAction action(String name, FaultSpec spec);
 
+    /**
+     * The plan fields that say {@code match}, its {@code on:} first, such that {@link #match} reads
+     * them back to an equal match; null if this vocabulary does not know it. Listings of armed rules
+     * ({@code jvfio fault … list}) show rules in this form.
+     */
+    default Map<String, Object> matchFields(FaultMatch match) {
+        return null;
+    }
+
+    /** The plan fields that say {@code action}, its {@code action:} first (as {@link #matchFields(FaultMatch)}); null if unknown. */
+    default Map<String, Object> actionFields(FaultAction action) {
+        return null;
+    }
+
     /** The core's words: region accesses, interrupts, DMA, now; and their actions. */
     static FaultVocabulary core() {
         return CoreFaultVocabulary.INSTANCE;

@@ -5,6 +5,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.random.RandomGenerator;
 import java.util.random.RandomGeneratorFactory;
 
@@ -34,6 +35,8 @@ public class Faults {
     private long firedTotal;
     /** The device's parts that carry out actions away from a point (copy on write). */
     private volatile Performer[] performers = {};
+    /** Told of every firing, outside the lock (copy on write). */
+    private volatile Consumer<FaultFiring>[] listeners = newListeners(0);
 
     /**
      * A part of the device that carries out actions by itself: the interrupt lines raise
@@ -45,6 +48,15 @@ public class Faults {
         /** Carries out {@code action} if it is one of this part's; whether it did. */
         boolean perform(FaultAction action);
     }
+
+    /** An armed rule with how often it matched and fired so far (for listings). */
+    public record RuleStatus(FaultRule rule, long matches, long firings) {}
+
+    /**
+     * The firings numbered {@code from} on, oldest first ({@link #logSince}), and the number the
+     * next firing will get: a reader that polls the log asks again from {@code next}.
+     */
+    public record LogExcerpt(long next, List<FaultFiring> firings) {}
 
     /** A rule's run-time state: its matches and firings so far, its generator, when it was added. */
     private static final class Armed {
@@ -120,6 +132,30 @@ public class Faults {
         return false;
     }
 
+    /**
+     * Tells {@code listener} of every firing from now on (the server logs them); it is called on the
+     * thread that met the fault, outside the registry's lock, and must not block.
+     */
+    public void addListener(Consumer<FaultFiring> listener) {
+        synchronized (lock) {
+            Consumer<FaultFiring>[] more = Arrays.copyOf(listeners, listeners.length + 1);
+            more[listeners.length] = listener;
+            listeners = more;
+        }
+    }
+
+    /** Stops telling {@code listener} of firings. */
+    public void removeListener(Consumer<FaultFiring> listener) {
+        synchronized (lock) {
+            listeners = Arrays.stream(listeners).filter(l -> l != listener).toArray(Faults::newListeners);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Consumer<FaultFiring>[] newListeners(int length) {
+        return (Consumer<FaultFiring>[]) new Consumer<?>[length];
+    }
+
     /** Whether no rule is armed: a point need not even be built. One volatile read. */
     public boolean isEmpty() {
         return armed.length == 0;
@@ -138,9 +174,11 @@ public class Faults {
                 throw new IllegalArgumentException("rule %s: nothing in this device carries out %s"
                         .formatted(rule.id(), rule.action()));
             }
+            FaultFiring firing;
             synchronized (lock) {
-                record(rule, "now");
+                firing = record(rule, "now");
             }
+            tell(firing);
             return;
         }
         synchronized (lock) {
@@ -177,6 +215,27 @@ public class Faults {
         long now = System.nanoTime();
         synchronized (lock) {
             return Arrays.stream(armed).filter(a -> !a.expired(now)).map(a -> a.rule).toList();
+        }
+    }
+
+    /** The armed rules, in the order they are asked, with their counts so far. */
+    public List<RuleStatus> status() {
+        long now = System.nanoTime();
+        synchronized (lock) {
+            return Arrays.stream(armed).filter(a -> !a.expired(now))
+                    .map(a -> new RuleStatus(a.rule, a.matches, a.firings)).toList();
+        }
+    }
+
+    /**
+     * The firings numbered {@code from} and later, the first firing since this registry was made
+     * being number 0; those older than the log keeps ({@link #LOG_CAPACITY}) are gone.
+     */
+    public LogExcerpt logSince(long from) {
+        synchronized (lock) {
+            long oldestKept = firedTotal - log.size();
+            int skip = (int) Math.min(log.size(), Math.max(0, from - oldestKept));
+            return new LogExcerpt(firedTotal, log.stream().skip(skip).toList());
         }
     }
 
@@ -220,15 +279,26 @@ public class Faults {
         if (armed.length == 0) {
             return null;
         }
+        FaultFiring firing = null;
         synchronized (lock) {
             long now = System.nanoTime();
             for (Armed a : armed) { // re-read under the lock: a rule removed meanwhile is not asked
                 if (a.rule.match().matches(point) && fired(a, now)) {
-                    record(a.rule, point.describe());
-                    return a.rule.action();
+                    firing = record(a.rule, point.describe());
+                    break;
                 }
             }
+        }
+        if (firing == null) {
             return null;
+        }
+        tell(firing);
+        return firing.action();
+    }
+
+    private void tell(FaultFiring firing) {
+        for (Consumer<FaultFiring> listener : listeners) {
+            listener.accept(firing);
         }
     }
 
@@ -251,11 +321,13 @@ public class Faults {
         armed = left.isEmpty() ? NONE : left.toArray(Armed[]::new);
     }
 
-    private void record(FaultRule rule, String matched) {
+    private FaultFiring record(FaultRule rule, String matched) {
         if (log.size() == LOG_CAPACITY) {
             log.removeFirst();
         }
-        log.addLast(new FaultFiring(Instant.now(), rule.id(), rule.action(), matched));
+        FaultFiring firing = new FaultFiring(Instant.now(), rule.id(), rule.action(), matched);
+        log.addLast(firing);
         firedTotal++;
+        return firing;
     }
 }
