@@ -22,7 +22,8 @@ public interface DmaView {
     /**
      * Fills {@code dst} from client memory at {@code iova}. EFAULT outside the windows, EPERM on a
      * write-only window; windows without an fd are reached by DMA_READ messages (do that from a
-     * device thread: from a device callback it fails with EDEADLK).
+     * device thread: from a device callback it fails with EDEADLK). An injected DMA fault fails it
+     * as a rule says (the rule's errno, or EFAULT for a window it removed).
      */
     void read(long iova, MemorySegment dst) throws VfioException;
 
@@ -51,7 +52,8 @@ public interface DmaView {
      * ({@code toClient}) are then marked dirty for migration. Returns false, running nothing, when
      * a range is not inside one mapped window with the access needed (windows reached by message),
      * when the ranges hold fewer bytes or more pieces than {@code vectors} takes: the caller then
-     * copies. Allocates nothing.
+     * copies; also while any fault rule of the device is armed, so each transfer meets the rules
+     * once, in the copy. Allocates nothing.
      */
     default boolean transferMapped(long[] iovas, long[] lengths, int count, long total, boolean toClient,
                                    IoVectors vectors, MappedTransfer io) throws IOException {
@@ -67,7 +69,9 @@ public interface DmaView {
     /**
      * Direct access to mapped client memory for devices that work in place (rings, buffers). The
      * segment becomes unusable (IllegalStateException on access, never a crash) once its window
-     * is unmapped. Empty when the range is not inside one mapped window.
+     * is unmapped. Empty when the range is not inside one mapped window, and while any fault rule
+     * of the device is armed (the device then copies with {@link #read}/{@link #write}, which meet
+     * the rules).
      */
     Optional<MemorySegment> segment(long iova, long length, boolean forWrite);
 

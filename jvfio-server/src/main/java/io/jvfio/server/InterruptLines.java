@@ -11,12 +11,21 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A device's interrupt lines as the client wired them with SET_IRQS: one eventfd slot per vector
  * of each irq index (INTx, MSI, MSI-X, ERR, REQ), a mask bit per vector, and INTx level
  * semantics: an asserted line fires once, masks itself, and fires again when the client unmasks
  * it while it is still asserted (the client's EOI path).
+ *
+ * <p>An interrupt a fault rule delays ({@link FaultAction.DelayInterrupt}) is delivered later from
+ * one daemon thread shared by all devices, started on the first delay; other interrupts pass it.
+ * It is delivered as the lines are then: held pending if its vector is masked (and asked about
+ * again on unmask), lost if the client no longer wires it, and lost after a {@link #reset()} (the
+ * client went away). A migration that stops the device does not hold it back.
  */
 public final class InterruptLines {
     private static final int INTX = Vfio.PCI_INTX_IRQ_INDEX, MSI = Vfio.PCI_MSI_IRQ_INDEX,
@@ -28,6 +37,14 @@ public final class InterruptLines {
     private final Object lock = new Object();
     /** Asked before each delivery (guarded by {@code lock}); an empty registry until a server attaches its own. */
     private Faults faults = new Faults();
+    /** Counts {@link #reset()}s (guarded by {@code lock}): a delayed interrupt from before one is not delivered. */
+    private long generation;
+
+    /** The thread that delivers delayed interrupts, made on the first delay. */
+    private static final class LateDelivery {
+        static final ScheduledExecutorService SCHEDULER = Executors.newSingleThreadScheduledExecutor(
+                task -> Thread.ofPlatform().daemon().name("jvfio-delayed-interrupts").unstarted(task));
+    }
 
     private static final class Line {
         EventFd trigger;
@@ -268,8 +285,36 @@ public final class InterruptLines {
                 return; // lost on the way: not pending, and INTx not automasked, as if never raised
             }
             case FaultAction.RepeatInterrupt repeat -> signals += repeat.extra();
+            case FaultAction.DelayInterrupt delay -> {
+                long raisedIn = generation;
+                LateDelivery.SCHEDULER.schedule(() -> deliverLate(index, vector, raisedIn),
+                        TimeUnit.NANOSECONDS.convert(delay.delay()), TimeUnit.NANOSECONDS);
+                return; // on its way: not pending, and INTx not automasked until it arrives
+            }
             case FaultAction other -> throw new IllegalStateException("not an interrupt action: " + other);
         }
+        signalLocked(index, vector, line, signals);
+    }
+
+    /** A delayed interrupt arrives: delivered as the line is now, without asking the rules again. */
+    private void deliverLate(int index, int vector, long raisedIn) {
+        synchronized (lock) {
+            if (raisedIn != generation) {
+                return; // the client it was raised for is gone
+            }
+            Line line = lines[index][vector];
+            if (line.masked) {
+                line.pending = true;
+                return;
+            }
+            if (line.trigger == null) {
+                return;
+            }
+            signalLocked(index, vector, line, 1);
+        }
+    }
+
+    private void signalLocked(int index, int vector, Line line, int signals) {
         if (index == INTX) {
             line.masked = true; // automasked until the client's UNMASK
         }
@@ -292,6 +337,7 @@ public final class InterruptLines {
                 }
             }
             intxAsserted = false;
+            generation++;
         }
     }
 

@@ -15,6 +15,7 @@ import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.server.faults.Faults;
 import io.jvfio.server.internal.ClientAcceptor;
 import io.jvfio.server.internal.Session;
+import io.jvfio.server.internal.StallClock;
 import io.jvfio.server.internal.StatsCounters;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -47,6 +48,8 @@ public final class VfioUserServer implements AutoCloseable {
     private final StatsCounters counters = new StatsCounters();
     private final ServerStats stats = new ServerStats(counters);
     private final Faults faults;
+    /** Injected stalls of this server's sessions; the registry's performer for a stall rule that fires at once. */
+    private final StallClock stall = new StallClock();
     /** Logs every firing of the device's faults while this server lives. */
     private final Consumer<FaultFiring> firingLogger = this::logFiring;
     private final FaultVocabulary faultWords;
@@ -69,6 +72,7 @@ public final class VfioUserServer implements AutoCloseable {
         this.options = options;
         this.path = path;
         this.faults = Objects.requireNonNullElseGet(device.faults(), Faults::new);
+        faults.addPerformer(stall);
         this.faultWords = device.faultVocabulary();
         faults.addListener(firingLogger);
     }
@@ -204,7 +208,7 @@ public final class VfioUserServer implements AutoCloseable {
             client.close();
             return;
         }
-        try (Session session = new Session(client, served, options, counters, faults)) {
+        try (Session session = new Session(client, served, options, counters, faults, stall)) {
             current = session;
             session.run();
         } catch (RuntimeException | InternalError e) {
@@ -286,6 +290,8 @@ public final class VfioUserServer implements AutoCloseable {
     }
 
     private void shutDown() {
+        faults.removePerformer(stall);
+        stall.end();
         if (faultControl != null) {
             faultControl.close();
         }

@@ -146,8 +146,11 @@ public interface FaultAction {
     }
 
     /**
-     * The device stalls for {@code duration}: the session handles no message (and the device's own
-     * threads, where they check, do no work) until it has passed — a device that hangs for a while.
+     * The device stalls for {@code duration}: the session handles no message (no command, no
+     * reply to the device's DMA requests) until it has passed — a device that hangs for a while.
+     * At a region access, that access waits with the rest and then goes on; with a {@link FaultMatch.Now}
+     * rule the server's sessions stall at once. The device's own threads are not stopped: they go
+     * on with the work they have, and their DMA by message waits for the session.
      */
     record Stall(Duration duration) implements FaultAction {
         public Stall {

@@ -108,6 +108,16 @@ public class Faults {
         }
     }
 
+    /** Unregisters {@code performer} (a server that closes); whether it was registered. */
+    public boolean removePerformer(Performer performer) {
+        synchronized (lock) {
+            Performer[] left = Arrays.stream(performers).filter(p -> p != performer).toArray(Performer[]::new);
+            boolean found = left.length != performers.length;
+            performers = left;
+            return found;
+        }
+    }
+
     /**
      * Carries out {@code action} through the first registered {@link Performer} that takes it;
      * whether one did. Called outside the registry's lock, since carrying out may ask the rules again

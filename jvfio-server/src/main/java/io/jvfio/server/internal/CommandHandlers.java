@@ -41,7 +41,6 @@ import io.jvfio.server.ServerOptions;
 import io.jvfio.server.SessionContext;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
-import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.Faults;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -75,8 +74,8 @@ final class CommandHandlers {
     private final Supplier<PeerCredentials> peer;
     /** The device's migration, or null when it cannot be migrated. */
     private final DeviceMigration migration;
-    /** The server's injected faults, asked at every region access. */
-    private final Faults faults;
+    /** The device's injected faults, asked at every region access. */
+    private final RegionAccessFaults faults;
     /** Fds that go with the current reply (a region's mmap fd). */
     private final List<Fd> replyFds = new ArrayList<>(1);
     // Views the hot path reuses (slices handed to the device would otherwise be allocated).
@@ -104,12 +103,12 @@ final class CommandHandlers {
 
     CommandHandlers(VfioDevice device, ServerOptions options, StatsCounters stats, DmaSpace dma, MessageDma messageDma,
                     OffSessionThread offThread, Supplier<PeerCredentials> peer) {
-        this(device, options, stats, dma, messageDma, offThread, peer, new Faults());
+        this(device, options, stats, dma, messageDma, offThread, peer, new Faults(), new StallClock());
     }
 
     CommandHandlers(VfioDevice device, ServerOptions options, StatsCounters stats, DmaSpace dma, MessageDma messageDma,
-                    OffSessionThread offThread, Supplier<PeerCredentials> peer, Faults faults) {
-        this.faults = faults;
+                    OffSessionThread offThread, Supplier<PeerCredentials> peer, Faults faults, StallClock stall) {
+        this.faults = new RegionAccessFaults(faults, stall);
         this.device = device;
         this.options = options;
         this.stats = stats;
@@ -188,7 +187,7 @@ final class CommandHandlers {
         long count = RegionAccess.count(p);
         RegionAccess.write(reply, RegionAccess.offset(p), RegionAccess.region(p), count);
         MemorySegment data = readData.of(reply, count);
-        if (injectedFault(RegionAccess.region(p), RegionAccess.offset(p), count, false, data)) {
+        if (faults.inject(RegionAccess.region(p), RegionAccess.offset(p), count, false, data)) {
             return RegionAccess.SIZE + count;
         }
         device.regionRead(RegionAccess.region(p), RegionAccess.offset(p), data);
@@ -198,7 +197,7 @@ final class CommandHandlers {
     private long regionWrite(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         RegionAccess.validate(p, options.maxDataXferSize(), true);
         checkRegion(RegionAccess.region(p));
-        if (!injectedFault(RegionAccess.region(p), RegionAccess.offset(p), RegionAccess.count(p), true, null)) {
+        if (!faults.inject(RegionAccess.region(p), RegionAccess.offset(p), RegionAccess.count(p), true, null)) {
             device.regionWrite(RegionAccess.region(p), RegionAccess.offset(p),
                     writeData.of(p, RegionAccess.count(p)));
         }
@@ -206,55 +205,31 @@ final class CommandHandlers {
         return RegionAccess.SIZE;
     }
 
-    private long regionWriteMulti(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException {
+    /**
+     * Every entry is checked, and asked about as a region write, before any is written: a bad
+     * entry or one whose fault fails it (an errno, a hang-up) fails the whole message with nothing
+     * written; an entry whose write a fault drops (all ones) is skipped.
+     */
+    private long regionWriteMulti(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
         RegionWriteMulti multi = RegionWriteMulti.decode(p);
-        for (RegionWriteMulti.Entry e : multi.entries()) {
+        List<RegionWriteMulti.Entry> entries = multi.entries();
+        for (RegionWriteMulti.Entry e : entries) {
             checkRegion(e.region());
         }
+        boolean[] dropped = new boolean[entries.size()];
+        for (int i = 0; i < entries.size(); i++) {
+            RegionWriteMulti.Entry e = entries.get(i);
+            dropped[i] = faults.inject(e.region(), e.offset(), e.count(), true, null);
+        }
         long done = 0;
-        for (RegionWriteMulti.Entry e : multi.entries()) {
-            device.regionWrite(e.region(), e.offset(), MemorySegment.ofArray(e.data()));
+        for (int i = 0; i < entries.size(); i++) {
+            RegionWriteMulti.Entry e = entries.get(i);
+            if (!dropped[i]) {
+                device.regionWrite(e.region(), e.offset(), MemorySegment.ofArray(e.data()));
+            }
             done++;
         }
         return encode(new RegionWriteMultiReply(done), reply);
-    }
-
-    /**
-     * Applies the fault a rule fires on this access, if any: fails it with an errno, delays it, hangs
-     * up, raises an interrupt with it, or (all ones) fills {@code readData} with 0xff / drops the
-     * write. Whether the device must be skipped.
-     */
-    private boolean injectedFault(int region, long offset, long count, boolean write, MemorySegment readData)
-            throws ProtocolException, IOException {
-        FaultAction action = faults.onRegionAccess(region, offset, count, write);
-        if (action == null) {
-            return false; // the usual case: no rule fired
-        }
-        switch (action) {
-            case FaultAction.FailAccess fail -> throw new ProtocolException(fail.errno(),
-                    "injected fault: region %d %s at 0x%x".formatted(region, write ? "write" : "read", offset));
-            case FaultAction.AllOnes ignored -> {
-                if (readData != null) {
-                    readData.fill((byte) 0xff);
-                }
-                return true;
-            }
-            case FaultAction.Delay delay -> {
-                try {
-                    Thread.sleep(delay.delay());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return false;
-            }
-            case FaultAction.RaiseInterrupt raise -> {
-                faults.perform(raise);
-                return false;
-            }
-            case FaultAction.DropConnection ignored -> throw new IOException(
-                    "injected fault: connection dropped at region %d 0x%x".formatted(region, offset));
-            default -> throw new IllegalStateException("not a region access action: " + action);
-        }
     }
 
     /** EINVAL for a region index the device does not have (the u32 may even read as negative). */

@@ -11,6 +11,8 @@ import io.jvfio.server.Access;
 import io.jvfio.server.DmaView;
 import io.jvfio.server.DmaWindow;
 import io.jvfio.server.VfioException;
+import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.Faults;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -32,6 +34,15 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * a DMA_WRITE message — marks its page after the write. Segments handed out for writing
  * ({@link #segment} with {@code forWrite}) are written behind our back, so their pages count as
  * dirty in every report for as long as their window exists.
+ *
+ * <p>Injected faults: each {@link #read}/{@link #write} asks the device's fault rules once, before
+ * any byte moves ({@link FaultAction.FailDma}, {@link FaultAction.RemoveDmaWindow}). So that every
+ * transfer meets them, and only once, the in-place ways are off while any rule is armed:
+ * {@link #segment} answers empty and {@link #transferMapped} false, and the device copies instead.
+ * Segments it already holds are not asked; a window a fault removes makes them unusable.
+ *
+ * <p>Over 600 lines because windows, their lookups, dirty logging and injected faults share one
+ * lock and one index, which a split would have to expose.
  */
 public final class DmaSpace implements DmaView {
     /** An access that finds no window this soon after an unmap may be in an unmap/map gap: it waits (see {@link DmaView}). */
@@ -53,6 +64,9 @@ public final class DmaSpace implements DmaView {
     // Read-locked for the duration of a copy through a mapping, write-locked to change windows.
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final int maxWindows;
+    private final Faults faults;
+    /** Windows an injected fault removed: the client, not knowing, may still unmap them exactly. */
+    private final List<DmaWindow> removedByFault = new ArrayList<>();
     private volatile DmaTransport transport;
     private volatile DirtyLog dirtyLog;
     /** System.nanoTime() of the last unmap; meaningful only while {@code unmapped} is set. */
@@ -63,7 +77,13 @@ public final class DmaSpace implements DmaView {
     private record Entry(DmaWindow window, Mapping mapping, BitSet lent) {}
 
     public DmaSpace(int maxWindows) {
+        this(maxWindows, new Faults());
+    }
+
+    /** A DMA space whose transfers ask {@code faults} first. */
+    public DmaSpace(int maxWindows, Faults faults) {
         this.maxWindows = maxWindows;
+        this.faults = faults;
     }
 
     void attach(DmaTransport transport) {
@@ -104,6 +124,7 @@ public final class DmaSpace implements DmaView {
                         throw new VfioException(e.errno(), "DMA window 0x%x: %s".formatted(iova, e.getMessage()), e);
                     }
                 }
+                removedByFault.removeIf(w -> overlaps(w, iova, iova + size - 1));
                 windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet()));
                 byIova = windows.values().toArray(Entry[]::new);
                 DirtyLog log = dirtyLog;
@@ -148,6 +169,9 @@ public final class DmaSpace implements DmaView {
         lock.writeLock().lock();
         try {
             Entry exact = windows.get(iova);
+            if (exact == null && removedByFault.removeIf(w -> w.iova() == iova && w.size() == size)) {
+                return 0; // a window a fault took away: already gone
+            }
             if (exact == null || exact.window.size() != size) {
                 checkRangeUnmap(iova, size, last);
             }
@@ -200,6 +224,7 @@ public final class DmaSpace implements DmaView {
             }
             windows.clear();
             byIova = new Entry[0];
+            removedByFault.clear();
             noteUnmap();
         } finally {
             lock.writeLock().unlock();
@@ -222,6 +247,68 @@ public final class DmaSpace implements DmaView {
             return list;
         } finally {
             lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Removes the windows [iova, iova + length) touches as if the client had unmapped them (an
+     * injected {@link FaultAction.RemoveDmaWindow}): their mappings close, so segments of them become
+     * unusable; copies in flight through them finish first. Unlike an unmap, this opens no
+     * unmap/map gap for accesses to wait out: the memory is gone until the client maps it again.
+     */
+    private void removeByFault(long iova, long length) {
+        if (lock.getReadHoldCount() > 0) {
+            return; // inside a transfer of this thread's (transferMapped's I/O): the window stays
+        }
+        long last = iova + Math.max(length, 1) - 1;
+        if (Long.compareUnsigned(last, iova) < 0) {
+            last = -1L; // the transfer runs past 2^64: up to the last address
+        }
+        lock.writeLock().lock();
+        try {
+            List<Entry> removed = new ArrayList<>();
+            for (Entry e : byIova) {
+                if (overlaps(e.window, iova, last)) {
+                    removed.add(e);
+                }
+            }
+            for (Entry e : removed) {
+                windows.remove(e.window.iova());
+                removedByFault.add(e.window);
+                if (e.mapping != null) {
+                    e.mapping.close();
+                }
+            }
+            byIova = windows.values().toArray(Entry[]::new);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Whether window {@code w} shares a byte with [first, last] (inclusive, unsigned). */
+    private static boolean overlaps(DmaWindow w, long first, long last) {
+        return Long.compareUnsigned(w.iova(), last) <= 0 && Long.compareUnsigned(w.last(), first) >= 0;
+    }
+
+    /**
+     * Asks the fault rules about a transfer (only when some are armed: nothing is allocated
+     * otherwise) and fails it as a rule says: with the rule's errno, or with EFAULT after removing
+     * the windows it touches.
+     */
+    private void injectFault(long iova, long length, boolean toClient) throws VfioException {
+        if (faults.isEmpty()) {
+            return;
+        }
+        FaultAction action = faults.onDma(iova, length, toClient);
+        switch (action) {
+            case null -> {}
+            case FaultAction.FailDma fail -> throw new VfioException(fail.errno(), "injected fault: DMA %s of [0x%x, +0x%x)"
+                    .formatted(toClient ? "write" : "read", iova, length));
+            case FaultAction.RemoveDmaWindow ignored -> {
+                removeByFault(iova, length);
+                throw fault(iova, length);
+            }
+            default -> throw new IllegalStateException("not a DMA action: " + action);
         }
     }
 
@@ -251,6 +338,9 @@ public final class DmaSpace implements DmaView {
     public boolean transferMapped(long[] iovas, long[] lengths, int count, long total, boolean toClient,
                                   IoVectors vectors, MappedTransfer io) throws IOException {
         vectors.clear();
+        if (!faults.isEmpty()) {
+            return false; // the device copies, and each copy meets the rules
+        }
         lock.readLock().lock();
         try {
             long left = total;
@@ -290,6 +380,7 @@ public final class DmaSpace implements DmaView {
     /** {@link #copy}, once more after an unmap/map gap closed if the first attempt fell into one. */
     private void copyAcrossGap(long iova, MemorySegment buffer, long offset, long length, boolean toClient)
             throws VfioException {
+        injectFault(iova, length, toClient);
         try {
             copy(iova, buffer, offset, length, toClient);
         } catch (VfioException | IllegalStateException e) {
@@ -408,6 +499,9 @@ public final class DmaSpace implements DmaView {
 
     @Override
     public java.util.Optional<MemorySegment> segment(long iova, long length, boolean forWrite) {
+        if (!faults.isEmpty()) {
+            return java.util.Optional.empty(); // the device copies, and each copy meets the rules
+        }
         lock.readLock().lock();
         try {
             Entry entry = floor(iova);

@@ -58,6 +58,8 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     private final ReadDeadlines deadlines;
     /** The watchdog's view of the command being handled; null when no bound is set. */
     private CallbackClock clock;
+    /** An injected stall: while it lasts, no message is handled. */
+    private final StallClock stall;
     /** The fds of the message being handled; what no handler took is closed after it. */
     private final List<Fd> fds = new ArrayList<>();
     /** Commands that arrived while a device call was served off this thread: handled next, in order. */
@@ -76,20 +78,31 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
 
     /** A session whose region accesses ask {@code faults} first. */
     public Session(UnixSocket socket, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults) {
-        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats, faults);
+        this(socket, device, options, stats, faults, new StallClock());
     }
 
-    Session(SessionTransport transport, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults) {
+    /**
+     * A session whose region accesses and DMA ask {@code faults} first, and which handles no message
+     * while {@code stall} says the device is stalled.
+     */
+    public Session(UnixSocket socket, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults,
+                   StallClock stall) {
+        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats, faults, stall);
+    }
+
+    Session(SessionTransport transport, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults,
+            StallClock stall) {
         this.transport = transport;
+        this.stall = stall;
         this.device = device;
         this.stats = stats;
         this.outMapping = UnixSocketTransport.buffer("jvfio-session-out", options.maxMessageSize());
         this.out = outMapping.segment();
         this.outPayload = out.asSlice(Header.SIZE);
         this.outMessage = new SliceCache(out, 0);
-        this.dma = new DmaSpace(options.maxDmaWindows());
+        this.dma = new DmaSpace(options.maxDmaWindows(), faults);
         this.messageDma = new MessageDma(transport, options);
-        this.handlers = new CommandHandlers(device, options, stats, dma, messageDma, this, this::peerOrUnknown, faults);
+        this.handlers = new CommandHandlers(device, options, stats, dma, messageDma, this, this::peerOrUnknown, faults, stall);
         this.deadlineOptions = options.deadlines();
         this.deadlines = new ReadDeadlines(deadlineOptions);
     }
@@ -105,6 +118,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
             PeerCredentials peer = transport.peer();
             LOG.log(Level.DEBUG, "client pid %d uid %d connected".formatted(peer.pid(), peer.uid()));
             while (!closed && nextMessage()) {
+                stall.awaitEnd();
                 if (Header.isReply(msg)) {
                     messageDma.complete(msg, payload(), transport.placed());
                 } else {

@@ -33,15 +33,17 @@ class FaultsTest {
         for (int i = 0; i < 20_000; i++) {
             sink += faults.onRegionAccess(0, i, 4, false) == null ? 1 : 0;
             sink += faults.onInterrupt(2, i & 7) == null ? 1 : 0;
+            sink += faults.onDma(0x1000L * i, 4096, (i & 1) == 0) == null ? 1 : 0;
         }
         long before = Allocations.currentThread();
         for (int i = 0; i < 100_000; i++) {
             sink += faults.onRegionAccess(0, i, 4, false) == null ? 1 : 0;
             sink += faults.onInterrupt(2, i & 7) == null ? 1 : 0;
+            sink += faults.onDma(0x1000L * i, 4096, (i & 1) == 0) == null ? 1 : 0;
         }
         long allocated = Allocations.currentThread() - before;
-        assertThat(sink).isEqualTo(240_000);
-        assertThat(allocated).as("bytes allocated over 200k asks").isLessThan(4096);
+        assertThat(sink).isEqualTo(360_000);
+        assertThat(allocated).as("bytes allocated over 300k asks").isLessThan(4096);
     }
 
     @Test
@@ -127,6 +129,23 @@ class FaultsTest {
         faults.clear();
         assertThat(faults.rules()).isEmpty();
         assertThat(faults.onInterrupt(2, 0)).isNull();
+    }
+
+    @Test
+    void aRemovedPerformerNoLongerCarriesActionsOut() {
+        Faults faults = new Faults();
+        List<FaultAction> performed = new ArrayList<>();
+        Faults.Performer stalls = action -> action instanceof FaultAction.Stall && performed.add(action);
+        faults.addPerformer(stalls);
+        FaultAction stall = new FaultAction.Stall(Duration.ofMillis(1));
+        faults.add(FaultRule.on("now", new FaultMatch.Now(), stall));
+        assertThat(performed).containsExactly(stall);
+
+        assertThat(faults.removePerformer(stalls)).isTrue();
+        assertThat(faults.removePerformer(stalls)).isFalse();
+        assertThatThrownBy(() -> faults.add(FaultRule.on("again", new FaultMatch.Now(), stall)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(performed).hasSize(1);
     }
 
     @Test
