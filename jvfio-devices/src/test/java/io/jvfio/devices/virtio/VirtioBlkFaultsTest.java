@@ -195,9 +195,9 @@ class VirtioBlkFaultsTest {
         FaultVocabulary words = VirtioBlkFaults.vocabulary();
         List<FaultRule> rules = FaultPlan.parse("""
                 rules:
-                  - {id: media, on: virtio-blk-request, type: in,out, sectors: 2048-2055, queue: 1, action: complete, status: ioerr}
+                  - {id: media, on: virtio-blk-request, type: "in,out", sectors: 2048-2055, queue: 1, action: complete, status: ioerr}
                   - {id: one, on: virtio-blk-request, type: get-id, sectors: 7, action: complete, status: unsupp, times: 2}
-                  - {id: slow, on: virtio-blk-request, type: flush,write-zeroes, action: delay-completion, delay: 1500ms, every: 3}
+                  - {id: slow, on: virtio-blk-request, type: "flush,write-zeroes", action: delay-completion, delay: 1500ms, every: 3}
                   - {id: any, on: virtio-blk-request, action: needs-reset, probability: 0.25, seed: 9, for: 2m}
                   - {id: now, on: now, action: needs-reset}
                 """, words);
