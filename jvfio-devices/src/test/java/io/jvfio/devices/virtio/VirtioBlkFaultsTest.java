@@ -214,15 +214,25 @@ class VirtioBlkFaultsTest {
     }
 
     @Test
-    void aRegionDelayAndADelayedCompletionShareAPlanAndAWrongPairingIsAClearError() {
+    void coreAndVirtioBlkWordsShareAPlanAndAWrongPairingIsAClearError() {
         FaultVocabulary words = disk.faultVocabulary();
         List<FaultRule> rules = FaultPlan.parse("""
+                seed: 7
                 rules:
-                  - {id: slow-bar, on: region, region: bar0, action: delay, delay: 5ms}
-                  - {id: slow-read, on: virtio-blk-request, type: in, action: delay-completion, delay: 2s}
-                """, words);
-        assertThat(rules.getFirst().action()).isEqualTo(new FaultAction.Delay(Duration.ofMillis(5)));
-        assertThat(rules.getLast().action()).isEqualTo(new DelayCompletion(Duration.ofSeconds(2)));
+                  - id: bad-sectors                   # a media error on 8 sectors: the guest's reads of them get EIO
+                    on: virtio-blk-request
+                    type: in,out
+                    sectors: 65536-65543
+                    action: complete
+                    status: ioerr
+                  - {id: slow-flush, on: virtio-blk-request, type: flush, action: delay-completion, delay: 2s, every: 10}
+                  - {id: slow-config, on: region, region: config, direction: write, action: delay, delay: 5ms}  # the core's delay
+                  - {id: lossy, on: irq, index: msix, action: drop-irq, probability: 0.01}
+                  - {id: reset-later, on: virtio-blk-request, type: out, action: needs-reset, times: 1, probability: 0.001}
+                """, words); // the plan of docs/fault-injection.md's virtio-blk section
+        assertThat(rules).extracting(FaultRule::action).containsExactly(Complete.ioerr(), new DelayCompletion(Duration.ofSeconds(2)),
+                new FaultAction.Delay(Duration.ofMillis(5)), new FaultAction.DropInterrupt(), new NeedsReset());
+        assertThat(rules.getFirst().match()).isEqualTo(Request.sectors(65536, 65544, IN, OUT));
         assertThatThrownBy(() -> FaultPlan.parse("rules: [{id: r, on: virtio-blk-request, action: delay, delay: 2s}]", words))
                 .hasMessage("rule r (#1): action: 'delay' does not apply to on: virtio-blk-request");
         assertThatThrownBy(() -> FaultPlan.parse("rules: [{id: r, on: region, region: bar0, action: delay-completion, delay: 2s}]", words))
