@@ -92,9 +92,9 @@ enum VirtioBlkFaultVocabulary implements FaultVocabulary {
         }
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("on", REQUEST);
-        if (!request.types().equals(EnumSet.allOf(RequestType.class))) { // the set keeps the enum's order
-            fields.put("type", request.types().stream().map(VirtioBlkFaultVocabulary::word)
-                    .collect(Collectors.joining(",")));
+        if (!request.types().equals(EnumSet.allOf(RequestType.class))) {
+            // An EnumSet underneath: the types come in the enum's order, the same each time.
+            fields.put("type", request.types().stream().map(VirtioBlkFaultVocabulary::word).collect(Collectors.joining(",")));
         }
         if (request.fromSector() != 0 || request.toSector() != VirtioBlkFaults.Request.ALL_SECTORS) {
             fields.put("sectors", decimalRangeText(request.fromSector(), request.toSector() - 1));
