@@ -100,6 +100,7 @@ class PciIdio16FaultsTest {
             assertThat(FaultPlan.parseRule(listed, words, "x")).as(listed).isEqualTo(rule);
         }
         assertThat(FaultPlan.describe(rules.getFirst(), words)).isEqualTo("{id: blip, on: now, action: glitch, line: 15, duration: 20ms}");
+        assertThat(FaultPlan.describe(rules.getFirst().action(), words)).as("in the firing log").isEqualTo("glitch, line: 15, duration: 20ms");
         assertThatThrownBy(() -> FaultPlan.parse("rules: [{id: r, on: region, region: bar2, action: glitch, line: 1, duration: 1ms}]", words))
                 .hasMessage("rule r (#1): action: 'glitch' does not apply to on: region");
     }
