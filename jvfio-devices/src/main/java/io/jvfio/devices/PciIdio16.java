@@ -114,9 +114,14 @@ public class PciIdio16 extends PciDevice implements Migratable {
     }
 
     /** The words fault plans use for the card: {@code glitch} (with {@code on: now}), then the core's. */
+    public static FaultVocabulary faultWords() {
+        return FaultVocabulary.combine(PciIdio16FaultVocabulary.INSTANCE, FaultVocabulary.core());
+    }
+
+    /** {@link #faultWords()}. */
     @Override
     public FaultVocabulary faultVocabulary() {
-        return FaultVocabulary.combine(PciIdio16FaultVocabulary.INSTANCE, FaultVocabulary.core());
+        return faultWords();
     }
 
     /** Flips the glitch's line now and back after its duration (a virtual thread waits it out). */

@@ -1,13 +1,16 @@
 package io.jvfio.devices;
 
+import static io.jvfio.server.faults.PlanWords.*;
+
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultMatch;
 import io.jvfio.server.faults.FaultSpec;
 import io.jvfio.server.faults.FaultVocabulary;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The GPIO card's word for fault plans ({@link PciIdio16#faultVocabulary()} puts it before the core's):
+ * The GPIO card's word for fault plans ({@link PciIdio16#faultWords()} puts it before the core's):
  * <pre>
  * on: now   action: glitch   line: 3   duration: 20ms
  * </pre>
@@ -16,6 +19,8 @@ enum PciIdio16FaultVocabulary implements FaultVocabulary {
     INSTANCE;
 
     static final String GLITCH = "glitch";
+    private static final Map<String, String> ACTIONS = descriptions(GLITCH,
+            "[now] flip input line (0-15) for duration (duration: 20ms); each flip raises the change interrupt");
 
     @Override
     public Map<String, String> matchKinds() {
@@ -24,7 +29,7 @@ enum PciIdio16FaultVocabulary implements FaultVocabulary {
 
     @Override
     public Map<String, String> actions() {
-        return Map.of(GLITCH, "(on now) flip input line (0-15) for duration; each flip raises the change interrupt");
+        return ACTIONS;
     }
 
     @Override
@@ -44,5 +49,17 @@ enum PciIdio16FaultVocabulary implements FaultVocabulary {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("rule %s: %s".formatted(spec.ruleId(), e.getMessage()), e);
         }
+    }
+
+    @Override
+    public Map<String, Object> actionFields(FaultAction action) {
+        if (!(action instanceof PciIdio16.Glitch glitch)) {
+            return null;
+        }
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("action", GLITCH);
+        fields.put("line", glitch.line());
+        fields.put("duration", durationText(glitch.duration()));
+        return fields;
     }
 }

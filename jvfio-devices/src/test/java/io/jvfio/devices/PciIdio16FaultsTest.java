@@ -10,6 +10,7 @@ import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultPlan;
 import io.jvfio.server.faults.FaultRule;
 import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.testing.Await;
@@ -83,5 +84,24 @@ class PciIdio16FaultsTest {
         assertThatThrownBy(() -> words.action("glitch", MapFaultSpec.of("line", "16", "duration", "20ms")))
                 .hasMessageContaining("r1").hasMessageContaining("0-15");
         assertThat(words.action("no-such-action", MapFaultSpec.of())).isNull();
+    }
+
+    @Test
+    void theGlitchListsInPlanWordsThatReadBackToTheSameRule() {
+        FaultVocabulary words = PciIdio16.faultWords();
+        List<FaultRule> rules = FaultPlan.parse("""
+                rules:
+                  - {id: blip, on: now, action: glitch, line: 15, duration: 20ms}
+                  - {id: long, on: now, action: glitch, line: 0, duration: 2s}
+                """, words);
+        assertThat(rules.getFirst().action()).isEqualTo(new PciIdio16.Glitch(15, Duration.ofMillis(20)));
+        for (FaultRule rule : rules) {
+            String listed = FaultPlan.describe(rule, words);
+            assertThat(FaultPlan.parseRule(listed, words, "x")).as(listed).isEqualTo(rule);
+        }
+        assertThat(FaultPlan.describe(rules.getFirst(), words)).isEqualTo("{id: blip, on: now, action: glitch, line: 15, duration: 20ms}");
+        assertThat(FaultPlan.describe(rules.getFirst().action(), words)).as("in the firing log").isEqualTo("glitch, line: 15, duration: 20ms");
+        assertThatThrownBy(() -> FaultPlan.parse("rules: [{id: r, on: region, region: bar2, action: glitch, line: 1, duration: 1ms}]", words))
+                .hasMessage("rule r (#1): action: 'glitch' does not apply to on: region");
     }
 }

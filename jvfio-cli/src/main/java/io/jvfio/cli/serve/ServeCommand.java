@@ -12,6 +12,7 @@ import io.jvfio.devices.storage.BlockStore;
 import io.jvfio.devices.storage.NullStore;
 import io.jvfio.devices.virtio.NotifyMode;
 import io.jvfio.devices.virtio.VirtioBlk;
+import io.jvfio.devices.virtio.VirtioBlkFaults;
 import io.jvfio.linux.Fd;
 import io.jvfio.server.Deadlines;
 import io.jvfio.server.Platform;
@@ -213,6 +214,11 @@ public final class ServeCommand {
             card.setInputs(Integer.decode(inputs));
             return card;
         }
+
+        @Override
+        public FaultVocabulary faultWords() {
+            return PciIdio16.faultWords();
+        }
     }
 
     @Command(name = "virtio-blk", mixinStandardHelpOptions = true,
@@ -278,6 +284,11 @@ public final class ServeCommand {
         @Override
         void shutdown(VfioDevice device) {
             ((VirtioBlk) device).shutdown();
+        }
+
+        @Override
+        public FaultVocabulary faultWords() {
+            return VirtioBlkFaults.vocabulary();
         }
     }
 

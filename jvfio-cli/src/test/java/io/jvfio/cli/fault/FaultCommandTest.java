@@ -25,6 +25,7 @@ import io.jvfio.testing.Await;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -55,13 +56,21 @@ class FaultCommandTest {
     }
 
     @Test
+    void eachDevicesHelpListsItsOwnWords() {
+        assertThat(Cli.run("serve", "gpio", "--help").out()).contains("    glitch ");
+        assertThat(Cli.run("serve", "virtio-blk", "--help").out())
+                .contains("    virtio-blk-request ", "    delay-completion ", "    needs-reset ", "    delay ", "    region ");
+        assertThat(Cli.run("serve", "nvme", "--help").out()).contains("    nvme-command ", "    critical-warning ");
+    }
+
+    @Test
     void aBadPlanIsAClearErrorBeforeServing() throws Exception {
         Path socket = dir.resolve("gpio.sock");
         Path plan = Files.writeString(dir.resolve("plan.yaml"), "rules:\n  - {on: region, region: bar2, action: fial}\n");
         Cli.Run bad = Cli.run("serve", "gpio", "--socket", socket.toString(), "--faults", plan.toString());
         assertThat(bad.exit()).isEqualTo(1);
         assertThat(bad.err()).isEqualTo("jvfio: " + plan + ": rule #1: action: unknown action 'fial'; this device knows: "
-                + "fail, all-ones, delay, drop-connection, raise, drop-irq, repeat-irq, delay-irq, fail-dma, remove-dma-window, stall"
+                + "glitch, fail, all-ones, delay, drop-connection, raise, drop-irq, repeat-irq, delay-irq, fail-dma, remove-dma-window, stall"
                 + System.lineSeparator());
         assertThat(socket).doesNotExist();
 
@@ -135,14 +144,8 @@ class FaultCommandTest {
                     errno: EIO
                     times: 2
                 """);
-        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        Process process = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "serve", "gpio", "--socket", socket.toString(), "--faults", plan.toString(),
-                "--fault-control", control.toString()))
-                .redirectError(dir.resolve("stderr").toFile()).redirectOutput(dir.resolve("stdout").toFile()).start();
+        Process process = serve("gpio", "--socket", socket.toString(), "--faults", plan.toString(), "--fault-control", control.toString());
         try {
-            awaitTrue(() -> Files.readString(dir.resolve("stdout")).contains("fault control:") || !process.isAlive(), "the banner");
-            assertThat(process.isAlive()).as("serving: " + Files.readString(dir.resolve("stderr"))).isTrue();
             assertThat(Files.readString(dir.resolve("stdout"))).contains("faults: 1 rule from " + plan, "fault control: " + control);
 
             try (VfioUserClient client = VfioUserClient.connect(socket)) {
@@ -180,6 +183,100 @@ class FaultCommandTest {
             assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
             assertThat(control).as("the control socket goes with the server").doesNotExist();
         } finally {
+            process.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aServedVirtioBlkListsItsPlanInPlanWordsAndTakesItsWordsAtRunTime() throws Exception {
+        Path control = dir.resolve("faults.sock");
+        Path plan = Files.writeString(dir.resolve("plan.yaml"), """
+                rules:
+                  - {id: bad-sectors, on: virtio-blk-request, type: in, sectors: 2048-2055, action: complete, status: ioerr}
+                  - {id: slow-config, on: region, region: config, direction: read, action: delay, delay: 5ms}
+                """);
+        Process process = serve("virtio-blk", "--disk", dir.resolve("disk.img").toString(), "--create", "--size", "1M",
+                "--socket", dir.resolve("blk.sock").toString(), "--faults", plan.toString(), "--fault-control", control.toString());
+        try {
+            assertThat(fault(control, "list")).isEqualTo("""
+                    {id: bad-sectors, on: virtio-blk-request, type: in, sectors: 2048-2055, action: complete, status: ioerr}
+                        matched 0, fired 0
+                    {id: slow-config, on: region, region: config, direction: read, action: delay, delay: 5ms}
+                        matched 0, fired 0
+                    fired in all: 0
+                    """);
+            assertThat(fault(control, "inject", "{id: slow-flush, on: virtio-blk-request, type: flush, action: delay-completion, delay: 2s, every: 2}"))
+                    .isEqualTo("armed slow-flush\n");
+            assertThat(fault(control, "list")).contains(
+                    "{id: slow-flush, on: virtio-blk-request, type: flush, action: delay-completion, delay: 2s, every: 2}\n");
+            Cli.Run wrong = Cli.run("fault", control.toString(), "inject", "{id: wrong, on: region, region: bar0, action: delay-completion, delay: 2s}");
+            assertThat(wrong.exit()).isEqualTo(1);
+            assertThat(wrong.err()).startsWith("jvfio: rule wrong: action: 'delay-completion' does not apply to on: region");
+
+            assertThat(fault(control, "inject", "{id: err, on: now, action: raise, irq: err}")).isEqualTo("armed err\n");
+            assertThat(fault(control, "log")).matches("\\S+Z  err  raise, irq: err, vector: 0  on now\n");
+        } finally {
+            stop(process);
+        }
+    }
+
+    @Test
+    void aServedNvmeControllerListsItsPlanInPlanWordsAndTakesItsWordsAtRunTime() throws Exception {
+        Path control = dir.resolve("faults.sock");
+        Path plan = Files.writeString(dir.resolve("plan.yaml"), """
+                rules:
+                  - id: media
+                    on: nvme-command
+                    opcode: read
+                    lbas: 100-107
+                    action: complete
+                    status: unrecovered-read-error
+                    dnr: true
+                """);
+        Process process = serve("nvme", "--null", "1M", "--socket", dir.resolve("nvme.sock").toString(),
+                "--faults", plan.toString(), "--fault-control", control.toString());
+        try {
+            assertThat(fault(control, "list")).isEqualTo("""
+                    {id: media, on: nvme-command, opcode: read, lbas: 100-107, action: complete, status: unrecovered-read-error, dnr: true}
+                        matched 0, fired 0
+                    fired in all: 0
+                    """);
+            assertThat(fault(control, "inject", "{id: hot, on: now, action: thermal, state: hot}")).isEqualTo("armed hot\n");
+            assertThat(fault(control, "inject", "{id: spare, on: now, action: critical-warning, warning: spare}")).isEqualTo("armed spare\n");
+            List<String> log = fault(control, "log").lines().toList();
+            assertThat(log).hasSize(2);
+            assertThat(log.getFirst()).matches("\\S+Z  hot  thermal, state: hot  on now");
+            assertThat(log.getLast()).matches("\\S+Z  spare  critical-warning, warning: spare  on now");
+            assertThat(fault(control, "list")).as("Now rules fire once and are not armed")
+                    .isEqualTo("{id: media, on: nvme-command, opcode: read, lbas: 100-107, action: complete, status: unrecovered-read-error, dnr: true}\n"
+                            + "    matched 0, fired 0\nfired in all: 2\n");
+        } finally {
+            stop(process);
+        }
+    }
+
+    /** {@code jvfio serve ARGS} in a process of its own, once it is serving (its output goes to stdout and stderr in {@link #dir}). */
+    private Process serve(String... args) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), "serve"));
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command)
+                .redirectError(dir.resolve("stderr").toFile()).redirectOutput(dir.resolve("stdout").toFile()).start();
+        try {
+            awaitTrue(() -> Files.readString(dir.resolve("stdout")).contains("fault control:") || !process.isAlive(), "the banner");
+            assertThat(process.isAlive()).as("serving: " + Files.readString(dir.resolve("stderr"))).isTrue();
+            return process;
+        } catch (Throwable e) {
+            process.destroyForcibly();
+            throw e;
+        }
+    }
+
+    /** Stops a served process with SIGTERM, as a user would, and waits for it. */
+    private static void stop(Process process) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
             process.destroyForcibly();
         }
     }

@@ -115,7 +115,7 @@ public final class VirtioBlk extends VirtioPciDevice {
     /** The fault words of plans and the control socket: virtio-blk's requests and actions, then the core's. */
     @Override
     public FaultVocabulary faultVocabulary() {
-        return FaultVocabulary.combine(VirtioBlkFaultVocabulary.INSTANCE, FaultVocabulary.core());
+        return VirtioBlkFaults.vocabulary();
     }
 
     @Override

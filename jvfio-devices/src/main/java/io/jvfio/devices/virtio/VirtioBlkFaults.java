@@ -5,6 +5,7 @@ import static io.jvfio.devices.virtio.Virtio.*;
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultMatch;
 import io.jvfio.server.faults.FaultPoint;
+import io.jvfio.server.faults.FaultVocabulary;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -20,6 +21,11 @@ import java.util.Set;
  */
 public final class VirtioBlkFaults {
     private VirtioBlkFaults() {}
+
+    /** The words of virtio-blk fault plans — {@code virtio-blk-request} and its actions — then the core's. */
+    public static FaultVocabulary vocabulary() {
+        return FaultVocabulary.combine(VirtioBlkFaultVocabulary.INSTANCE, FaultVocabulary.core());
+    }
 
     /** A block request's type (the header's {@code type}); {@link #OTHER} for any the device does not know. */
     public enum RequestType {

@@ -18,6 +18,7 @@ import io.jvfio.server.VfioUserServer;
 import io.jvfio.server.faults.FaultAction;
 import io.jvfio.server.faults.FaultFiring;
 import io.jvfio.server.faults.FaultMatch;
+import io.jvfio.server.faults.FaultPlan;
 import io.jvfio.server.faults.FaultRule;
 import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.testing.Await;
@@ -25,6 +26,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -171,7 +173,8 @@ class VirtioBlkFaultsTest {
     void planWordsMakeTheSameObjects() {
         FaultVocabulary words = disk.faultVocabulary();
         assertThat(words.matchKinds()).containsKey("virtio-blk-request");
-        assertThat(words.actions()).containsKeys("complete", "delay", "needs-reset");
+        assertThat(words.actions()).containsKeys("complete", "delay-completion", "needs-reset");
+        assertThat(words.actions().get("delay")).as("the core's delay is not hidden").startsWith("[region]");
         assertThat(words.match("virtio-blk-request", MapFaultSpec.of("type", "in, write-zeroes", "sectors", "2048-2055", "queue", "1")))
                 .isEqualTo(new Request(EnumSet.of(IN, RequestType.WRITE_ZEROES), 2048, 2056, 1));
         assertThat(words.match("virtio-blk-request", MapFaultSpec.of()))
@@ -182,9 +185,59 @@ class VirtioBlkFaultsTest {
         assertThat(words.action("complete", MapFaultSpec.of("status", "IOERR"))).isEqualTo(Complete.ioerr());
         assertThatThrownBy(() -> words.action("complete", MapFaultSpec.of("status", "0"))).hasMessageContaining("r1");
         assertThat(words.action("needs-reset", MapFaultSpec.of())).isEqualTo(new NeedsReset());
-        FaultAction delay = words.action("delay", MapFaultSpec.of("on", "virtio-blk-request", "delay", "2s"));
-        assertThat(delay).isEqualTo(new DelayCompletion(Duration.ofSeconds(2)));
-        FaultAction other = words.action("delay", MapFaultSpec.of("on", "region", "delay", "2s"));
-        assertThat(other instanceof DelayCompletion).as("delay on a region access is the core's word").isFalse();
+        assertThat(words.action("delay-completion", MapFaultSpec.of("delay", "2s"))).isEqualTo(new DelayCompletion(Duration.ofSeconds(2)));
+        assertThat(words.action("delay", MapFaultSpec.of("delay", "2s"))).as("delay is the core's word")
+                .isEqualTo(new FaultAction.Delay(Duration.ofSeconds(2)));
+    }
+
+    @Test
+    void everyVirtioBlkRuleListsInPlanWordsThatReadBackToTheSameRule() {
+        FaultVocabulary words = VirtioBlkFaults.vocabulary();
+        List<FaultRule> rules = FaultPlan.parse("""
+                rules:
+                  - {id: media, on: virtio-blk-request, type: "in,out", sectors: 2048-2055, queue: 1, action: complete, status: ioerr}
+                  - {id: one, on: virtio-blk-request, type: get-id, sectors: 7, action: complete, status: unsupp, times: 2}
+                  - {id: slow, on: virtio-blk-request, type: "flush,write-zeroes", action: delay-completion, delay: 1500ms, every: 3}
+                  - {id: any, on: virtio-blk-request, action: needs-reset, probability: 0.25, seed: 9, for: 2m}
+                  - {id: now, on: now, action: needs-reset}
+                """, words);
+        assertThat(rules).hasSize(5);
+        assertThat(rules.getFirst().match()).isEqualTo(new Request(EnumSet.of(IN, OUT), 2048, 2056, 1));
+        for (FaultRule rule : rules) {
+            String listed = FaultPlan.describe(rule, words);
+            assertThat(listed).as("listed").doesNotContain("match:").doesNotContain("does:").doesNotContain("VirtioBlk");
+            assertThat(FaultPlan.parseRule(listed, words, "x")).as(listed).isEqualTo(rule);
+        }
+        assertThat(FaultPlan.describe(rules.getFirst(), words))
+                .isEqualTo("{id: media, on: virtio-blk-request, type: \"in,out\", sectors: 2048-2055, queue: 1, action: complete, status: ioerr}");
+        assertThat(FaultPlan.describe(rules.get(2).action(), words)).isEqualTo("delay-completion, delay: 1500ms");
+    }
+
+    @Test
+    void coreAndVirtioBlkWordsShareAPlanAndAWrongPairingIsAClearError() {
+        FaultVocabulary words = disk.faultVocabulary();
+        List<FaultRule> rules = FaultPlan.parse("""
+                seed: 7
+                rules:
+                  - id: bad-sectors                   # a media error on 8 sectors: the guest's reads of them get EIO
+                    on: virtio-blk-request
+                    type: in,out
+                    sectors: 65536-65543
+                    action: complete
+                    status: ioerr
+                  - {id: slow-flush, on: virtio-blk-request, type: flush, action: delay-completion, delay: 2s, every: 10}
+                  - {id: slow-config, on: region, region: config, direction: write, action: delay, delay: 5ms}  # the core's delay
+                  - {id: lossy, on: irq, index: msix, action: drop-irq, probability: 0.01}
+                  - {id: reset-later, on: virtio-blk-request, type: out, action: needs-reset, times: 1, probability: 0.001}
+                """, words); // the plan of docs/fault-injection.md's virtio-blk section
+        assertThat(rules).extracting(FaultRule::action).containsExactly(Complete.ioerr(), new DelayCompletion(Duration.ofSeconds(2)),
+                new FaultAction.Delay(Duration.ofMillis(5)), new FaultAction.DropInterrupt(), new NeedsReset());
+        assertThat(rules.getFirst().match()).isEqualTo(Request.sectors(65536, 65544, IN, OUT));
+        assertThatThrownBy(() -> FaultPlan.parse("rules: [{id: r, on: virtio-blk-request, action: delay, delay: 2s}]", words))
+                .hasMessage("rule r (#1): action: 'delay' does not apply to on: virtio-blk-request");
+        assertThatThrownBy(() -> FaultPlan.parse("rules: [{id: r, on: region, region: bar0, action: delay-completion, delay: 2s}]", words))
+                .hasMessage("rule r (#1): action: 'delay-completion' does not apply to on: region");
+        assertThatThrownBy(() -> FaultPlan.parse("rules: [{id: r, on: now, action: complete, status: ioerr}]", words))
+                .hasMessage("rule r (#1): action: 'complete' does not apply to on: now");
     }
 }

@@ -45,6 +45,11 @@ public final class PlanWords {
         return first == last ? "0x%x".formatted(first) : "0x%x-0x%x".formatted(first, last);
     }
 
+    /** An inclusive range of counted things (sectors, blocks) in decimal: 2048-2055, or 2048 for one. */
+    public static String decimalRangeText(long first, long last) {
+        return first == last ? Long.toString(first) : first + "-" + last;
+    }
+
     /** A duration in the plan's words: the largest unit that says it exactly (1500ms, 2s, 3m). */
     public static String durationText(Duration duration) {
         long nanos = duration.toNanos();
