@@ -52,7 +52,7 @@ public interface DmaView {
      * ({@code toClient}) are then marked dirty for migration. Returns false, running nothing, when
      * a range is not inside one mapped window with the access needed (windows reached by message),
      * when the ranges hold fewer bytes or more pieces than {@code vectors} takes: the caller then
-     * copies; also while any fault rule of the device is armed, so each transfer meets the rules
+     * copies; also while a DMA fault rule of the device is armed, so each transfer meets the rules
      * once, in the copy. Allocates nothing.
      */
     default boolean transferMapped(long[] iovas, long[] lengths, int count, long total, boolean toClient,
@@ -69,8 +69,8 @@ public interface DmaView {
     /**
      * Direct access to mapped client memory for devices that work in place (rings, buffers). The
      * segment becomes unusable (IllegalStateException on access, never a crash) once its window
-     * is unmapped. Empty when the range is not inside one mapped window, and while any fault rule
-     * of the device is armed (the device then copies with {@link #read}/{@link #write}, which meet
+     * is unmapped. Empty when the range is not inside one mapped window, and while a DMA fault
+     * rule of the device is armed (the device then copies with {@link #read}/{@link #write}, which meet
      * the rules).
      */
     Optional<MemorySegment> segment(long iova, long length, boolean forWrite);

@@ -139,12 +139,16 @@ class DmaFaultInjectionTest extends ServerTestBase {
     }
 
     @Test
-    void whileRulesAreArmedTheDeviceCopiesSoEveryTransferMeetsThem() throws Exception {
+    void whileDmaRulesAreArmedTheDeviceCopiesSoEveryTransferMeetsThem() throws Exception {
         clientWithWindows();
         DmaView dma = device.dmaSpace();
         IoVectors vectors = new IoVectors(4);
         DmaView.MappedTransfer nothing = v -> {};
         assertThat(dma.segment(MAPPED, 8, false)).isPresent();
+        assertThat(dma.transferMapped(new long[] {MAPPED}, new long[] {8}, 1, 8, false, vectors, nothing)).isTrue();
+
+        server.faults().add(FaultRule.on("not-dma", FaultMatch.RegionAccess.anyOf(0), new FaultAction.FailAccess(Errno.EIO)));
+        assertThat(dma.segment(MAPPED, 8, false)).as("a rule on region accesses leaves DMA in place").isPresent();
         assertThat(dma.transferMapped(new long[] {MAPPED}, new long[] {8}, 1, 8, false, vectors, nothing)).isTrue();
 
         server.faults().add(FaultRule.on("elsewhere", new FaultMatch.Dma(0x900000, 0x901000, FaultMatch.Direction.ANY),

@@ -31,6 +31,8 @@ public class Faults {
     private final Object lock = new Object();
     /** Copy-on-write: the hot path reads it once. */
     private volatile Armed[] armed = NONE;
+    /** Whether an armed rule matches DMA: only then do transfers meet the rules (and in-place DMA stops). */
+    private volatile boolean dmaWatched;
     private final ArrayDeque<FaultFiring> log = new ArrayDeque<>();
     private long firedTotal;
     /** The device's parts that carry out actions away from a point (copy on write). */
@@ -156,6 +158,20 @@ public class Faults {
         return (Consumer<FaultFiring>[]) new Consumer<?>[length];
     }
 
+    /** Replaces the armed rules. Under the lock. */
+    private void arm(Armed[] rules) {
+        dmaWatched = Arrays.stream(rules).anyMatch(a -> a.rule.match() instanceof FaultMatch.Dma);
+        armed = rules;
+    }
+
+    /**
+     * Whether an armed rule matches DMA ({@link FaultMatch.Dma}): the DMA path asks the rules, and
+     * gives devices no in-place access to client memory, only while this holds. One volatile read.
+     */
+    public boolean watchesDma() {
+        return dmaWatched;
+    }
+
     /** Whether no rule is armed: a point need not even be built. One volatile read. */
     public boolean isEmpty() {
         return armed.length == 0;
@@ -189,7 +205,7 @@ public class Faults {
             }
             Armed[] next = Arrays.copyOf(armed, armed.length + 1);
             next[armed.length] = new Armed(rule, System.nanoTime());
-            armed = next;
+            arm(next);
         }
     }
 
@@ -198,7 +214,7 @@ public class Faults {
         synchronized (lock) {
             Armed[] next = Arrays.stream(armed).filter(a -> !a.rule.id().equals(id)).toArray(Armed[]::new);
             boolean found = next.length != armed.length;
-            armed = next.length == 0 ? NONE : next;
+            arm(next.length == 0 ? NONE : next);
             return found;
         }
     }
@@ -206,7 +222,7 @@ public class Faults {
     /** Disarms every rule. The log stays. */
     public void clear() {
         synchronized (lock) {
-            armed = NONE;
+            arm(NONE);
         }
     }
 
@@ -318,7 +334,7 @@ public class Faults {
     private void retire(Armed a) {
         List<Armed> left = new ArrayList<>(Arrays.asList(armed));
         left.remove(a);
-        armed = left.isEmpty() ? NONE : left.toArray(Armed[]::new);
+        arm(left.isEmpty() ? NONE : left.toArray(Armed[]::new));
     }
 
     private FaultFiring record(FaultRule rule, String matched) {

@@ -291,12 +291,12 @@ public final class DmaSpace implements DmaView {
     }
 
     /**
-     * Asks the fault rules about a transfer (only when some are armed: nothing is allocated
+     * Asks the fault rules about a transfer (only when a DMA rule is armed: nothing is allocated
      * otherwise) and fails it as a rule says: with the rule's errno, or with EFAULT after removing
      * the windows it touches.
      */
     private void injectFault(long iova, long length, boolean toClient) throws VfioException {
-        if (faults.isEmpty()) {
+        if (!faults.watchesDma()) {
             return;
         }
         FaultAction action = faults.onDma(iova, length, toClient);
@@ -338,7 +338,7 @@ public final class DmaSpace implements DmaView {
     public boolean transferMapped(long[] iovas, long[] lengths, int count, long total, boolean toClient,
                                   IoVectors vectors, MappedTransfer io) throws IOException {
         vectors.clear();
-        if (!faults.isEmpty()) {
+        if (faults.watchesDma()) {
             return false; // the device copies, and each copy meets the rules
         }
         lock.readLock().lock();
@@ -499,7 +499,7 @@ public final class DmaSpace implements DmaView {
 
     @Override
     public java.util.Optional<MemorySegment> segment(long iova, long length, boolean forWrite) {
-        if (!faults.isEmpty()) {
+        if (faults.watchesDma()) {
             return java.util.Optional.empty(); // the device copies, and each copy meets the rules
         }
         lock.readLock().lock();
