@@ -11,8 +11,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Accepts clients on its own thread and hands them to the serving thread one at a time. A client
- * that connects while another is served is closed at once, with a log line, rather than left
- * hanging in the listen backlog: vfio-user has no message a server sends first, so closing is the
+ * that connects while another is served is closed at once (after a quarter second's grace for a
+ * session that is just ending), with a log line, rather than left hanging in the listen backlog: vfio-user has no message a server sends first, so closing is the
  * answer (the client's VERSION sees the end of the stream). A client that connects while the one
  * served is leaving (it closed or half-closed its end, or the server closed it) waits its turn, as
  * do clients behind it while every one ahead of them has left too: a client that reconnects at once
@@ -25,6 +25,8 @@ public final class ClientAcceptor {
     }
 
     private static final int POLLERR = 0x8, POLLHUP = 0x10, POLLRDHUP = 0x2000;
+    /** How long a client that comes while another is served waits for that one's session to end before it is turned away. */
+    private static final long GRACE_MILLIS = 250;
     /** More clients that left at once than a burst of honest reconnects: the rest are turned away. */
     private static final int MAX_WAITING = 64;
 
@@ -70,14 +72,17 @@ public final class ClientAcceptor {
                 UnixSocket client = listener.accept();
                 synchronized (lock) {
                     // The live upgrade's take-over connection (issue 19) must be exempt from this when it arrives here.
-                    if (waiting.size() < MAX_WAITING && !anyStillConnectedAhead()) {
+                    UnixSocket ahead = stillConnectedAheadAfterGrace();
+                    if (waiting.size() < MAX_WAITING && ahead == null) {
                         waiting.add(client);
                         lock.notifyAll();
                         continue;
                     }
+                    turnAway(client, ahead);
                 }
-                turnAway(client);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (LinuxException e) {
             synchronized (lock) {
                 if (listener.fd().isOpen()) {
@@ -94,30 +99,53 @@ public final class ClientAcceptor {
         }
     }
 
-    private void turnAway(UnixSocket client) {
+    /** Closes {@code client}, logging who it was and who is served ({@code ahead}; null: too many waiting). */
+    private void turnAway(UnixSocket client, UnixSocket ahead) {
         turnedAway.incrementAndGet();
         try {
-            PeerCredentials peer = client.peerCredentials();
-            Log.LOG.log(Level.WARNING, "turned away client pid %d uid %d: another client is being served (one at a time)"
-                    .formatted(peer.pid(), peer.uid()));
-        } catch (LinuxException e) {
-            Log.LOG.log(Level.WARNING, "turned away a client: another client is being served (one at a time)");
+            Log.LOG.log(Level.WARNING, "turned away client %s: %s".formatted(describe(client), ahead == null
+                    ? MAX_WAITING + " clients wait already" : "client " + describe(ahead) + " is being served (one at a time)"));
         } finally {
             client.close();
         }
     }
 
-    /** Whether the client served or one waiting is still connected (with lock held). */
-    private boolean anyStillConnectedAhead() {
+    private static String describe(UnixSocket client) {
+        try {
+            PeerCredentials peer = client.peerCredentials();
+            return "pid %d uid %d".formatted(peer.pid(), peer.uid());
+        } catch (LinuxException e) {
+            return "(credentials unknown)";
+        }
+    }
+
+    /**
+     * {@link #stillConnectedAhead()}, giving a session that is ending {@link #GRACE_MILLIS} to end
+     * (with lock held; waits on it): a client that left an instant ago may still look connected while
+     * its session tears down, and the client after it (often the same program, reconnecting) must
+     * not be turned away for that.
+     */
+    private UnixSocket stillConnectedAheadAfterGrace() throws InterruptedException {
+        long deadline = System.nanoTime() + GRACE_MILLIS * 1_000_000L;
+        UnixSocket ahead = stillConnectedAhead();
+        while (ahead != null && System.nanoTime() < deadline) {
+            lock.wait(5);
+            ahead = stillConnectedAhead();
+        }
+        return ahead;
+    }
+
+    /** The client served, or one waiting, that is still connected; null if none (with lock held). */
+    private UnixSocket stillConnectedAhead() {
         if (stillConnected(served)) {
-            return true;
+            return served;
         }
         for (UnixSocket w : waiting) {
             if (stillConnected(w)) {
-                return true;
+                return w;
             }
         }
-        return false;
+        return null;
     }
 
     /** Whether {@code client}'s connection is up: open on our side, and neither end has hung up. */
