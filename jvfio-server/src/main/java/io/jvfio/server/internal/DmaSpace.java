@@ -59,8 +59,24 @@ public final class DmaSpace implements DmaView {
     private volatile long lastUnmap;
     private volatile boolean unmapped;
 
-    /** {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the window's page). */
-    private record Entry(DmaWindow window, Mapping mapping, BitSet lent) {}
+    /**
+     * {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the
+     * window's page). {@code fd} (null without one) stays open with its window, so a live upgrade
+     * can hand the window to a successor ({@link #export()}).
+     */
+    private record Entry(DmaWindow window, Mapping mapping, BitSet lent, Fd fd, long fileOffset) {
+        void close() {
+            if (mapping != null) {
+                mapping.close();
+            }
+            if (fd != null) {
+                fd.close();
+            }
+        }
+    }
+
+    /** A window as a live upgrade carries it: its table row, and a duplicate of its fd (null without one). */
+    public record ExportedWindow(long iova, long size, Set<Access> access, Fd fd, long fileOffset) {}
 
     public DmaSpace(int maxWindows) {
         this.maxWindows = maxWindows;
@@ -72,10 +88,11 @@ public final class DmaSpace implements DmaView {
 
     /**
      * Adds a window. With an fd, maps {@code size} bytes of it at {@code fileOffset} (ownership
-     * of the fd passes to this method: it is closed once mapped or on failure).
+     * of the fd passes to this method: it is kept with the window, and closed on failure or unmap).
      */
     public void map(long iova, long size, Set<Access> access, Fd fd, long fileOffset) throws VfioException {
-        try (fd) {
+        boolean kept = false;
+        try {
             if (size == 0 || Long.compareUnsigned(iova + size - 1, iova) < 0) {
                 throw VfioException.invalid("DMA window [0x%x, +0x%x) is empty or wraps".formatted(iova, size));
             }
@@ -104,7 +121,9 @@ public final class DmaSpace implements DmaView {
                         throw new VfioException(e.errno(), "DMA window 0x%x: %s".formatted(iova, e.getMessage()), e);
                     }
                 }
-                windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet()));
+                windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet(),
+                        fd, fileOffset));
+                kept = true;
                 byIova = windows.values().toArray(Entry[]::new);
                 DirtyLog log = dirtyLog;
                 if (log != null && log.logsEverything()) {
@@ -113,6 +132,35 @@ public final class DmaSpace implements DmaView {
             } finally {
                 lock.writeLock().unlock();
             }
+        } finally {
+            if (!kept && fd != null) {
+                fd.close();
+            }
+        }
+    }
+
+    /**
+     * Every window with a duplicate of its fd, for a successor process; the caller owns the
+     * duplicates. Fails on the first fd that cannot be duplicated, closing those made so far.
+     */
+    public List<ExportedWindow> export() throws LinuxException {
+        lock.readLock().lock();
+        List<ExportedWindow> exported = new ArrayList<>(windows.size());
+        try {
+            for (Entry e : windows.values()) {
+                exported.add(new ExportedWindow(e.window.iova(), e.window.size(), e.window.access(),
+                        e.fd == null ? null : e.fd.duplicate(), e.fileOffset));
+            }
+            return exported;
+        } catch (LinuxException failed) {
+            exported.forEach(w -> {
+                if (w.fd() != null) {
+                    w.fd().close();
+                }
+            });
+            throw failed;
+        } finally {
+            lock.readLock().unlock();
         }
     }
 
@@ -161,9 +209,7 @@ public final class DmaSpace implements DmaView {
             noteUnmap();
             long bytes = 0;
             for (Entry entry : removed) {
-                if (entry.mapping != null) {
-                    entry.mapping.close();
-                }
+                entry.close();
                 bytes += entry.window.size();
             }
             return bytes;
@@ -194,9 +240,7 @@ public final class DmaSpace implements DmaView {
         lock.writeLock().lock();
         try {
             for (Entry entry : windows.values()) {
-                if (entry.mapping != null) {
-                    entry.mapping.close();
-                }
+                entry.close();
             }
             windows.clear();
             byIova = new Entry[0];

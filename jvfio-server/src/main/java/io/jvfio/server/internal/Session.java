@@ -9,7 +9,10 @@ import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
+import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.ProtocolException;
+import io.jvfio.protocol.VersionCapabilities;
+import io.jvfio.server.DeviceMigration;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
@@ -41,6 +44,8 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     private static final int POLL_MILLIS = 1;
 
     private final SessionTransport transport;
+    /** The connection under {@link #transport}; null for a transport of another kind (tests). */
+    private final UnixSocket socket;
     private final VfioDevice device;
     private final StatsCounters stats;
     /** The reply buffer: a shared memfd mapping, so only the pages replies touch become resident. */
@@ -62,6 +67,12 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     /** The client closed while commands were being set aside: nothing more will come. */
     private boolean endOfInput;
     private volatile boolean closed;
+    /** A live upgrade asked for (see {@link #requestHandover}); taken at the next message boundary. */
+    private volatile HandoverPoint handover;
+    /** The client was handed to a successor: closing must leave the connection up. */
+    private volatile boolean handedOver;
+    /** System.nanoTime() of the first and the last reply sent (0: none yet), for the pause a live upgrade costs. */
+    private volatile long firstReplyNanos, lastReplyNanos;
 
     private record Deferred(byte[] message, List<Fd> fds) {}
 
@@ -71,11 +82,18 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
 
     /** A session whose region accesses ask {@code faults} first. */
     public Session(UnixSocket socket, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults) {
-        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats, faults);
+        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), socket, device, options, stats,
+                faults);
     }
 
     Session(SessionTransport transport, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults) {
+        this(transport, null, device, options, stats, faults);
+    }
+
+    private Session(SessionTransport transport, UnixSocket socket, VfioDevice device, ServerOptions options,
+                    StatsCounters stats, Faults faults) {
         this.transport = transport;
+        this.socket = socket;
         this.device = device;
         this.stats = stats;
         this.outMapping = UnixSocketTransport.buffer("jvfio-session-out", options.maxMessageSize());
@@ -188,12 +206,19 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         }
     }
 
-    /** Reads one whole message into {@code msg} (usually one recvmsg); false at a clean end of the connection. */
+    /**
+     * Reads one whole message into {@code msg} (usually one recvmsg); false at a clean end of the
+     * connection, or once the client was handed to a successor.
+     */
     private boolean readMessage() throws IOException, ProtocolException {
         while (true) {
-            // While a DMA_READ is under way, wait in bounded receives that may place its reply (see PLACED_RECEIVE_TIMEOUT).
+            if (handover != null && handOverAtBoundary()) {
+                return false;
+            }
+            // Bounded receives: while a DMA_READ is under way they may place its reply (see PLACED_RECEIVE_TIMEOUT),
+            // and an idle client does not keep a live upgrade from its message boundary.
             MessageReceiver.Placement expected = messageDma.expectedRead();
-            int r = transport.receive(fds, expected != null ? MessageReceiver.Wait.TIMED : MessageReceiver.Wait.BLOCK, expected);
+            int r = transport.receive(fds, MessageReceiver.Wait.TIMED, expected);
             if (r == SessionTransport.END) {
                 return false;
             }
@@ -236,8 +261,17 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (!noReply) {
             Header.writeReply(out, id, code, Header.SIZE + replyPayload);
             transport.send(outMessage.of(Header.SIZE + replyPayload), replyFds);
+            noteReply();
         }
         replyFds.clear();
+    }
+
+    private void noteReply() {
+        long now = System.nanoTime();
+        if (firstReplyNanos == 0) {
+            firstReplyNanos = now;
+        }
+        lastReplyNanos = now;
     }
 
     private void fail(int id, int code, boolean noReply, int errno, String why) throws IOException {
@@ -248,6 +282,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (!noReply) {
             Header.writeErrorReply(out, id, code, errno);
             transport.send(outMessage.of(Header.SIZE), List.of());
+            noteReply();
         }
     }
 
@@ -266,6 +301,91 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         }
     }
 
+    // ------------------------------------------------------------ live upgrade
+
+    /**
+     * Asks the session thread to call {@code point} at its next message boundary (within the
+     * socket's receive timeout when the client is idle). The request is taken once; a point that
+     * wants another try asks again.
+     */
+    public void requestHandover(HandoverPoint point) {
+        handover = point;
+    }
+
+    /** Whether nothing of the client's is read and not handled, and no DMA request waits for its reply. */
+    private boolean atBoundary() {
+        return deferred.isEmpty() && !endOfInput && !transport.holdsPartialInput() && messageDma.idle();
+    }
+
+    private boolean handOverAtBoundary() {
+        if (!atBoundary()) {
+            return false;
+        }
+        HandoverPoint point = handover;
+        handover = null;
+        if (point != null && point.handOver(this)) {
+            handedOver = true;
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Stops the device for a live upgrade and saves its state (the migration's STOP_COPY), serving
+     * DMA replies meanwhile, as a migration transition does. False if the client sent commands in
+     * the meantime: the device runs again, the commands are handled next, and the caller may try again.
+     */
+    public boolean stopAtBoundary(DeviceMigration migration) throws VfioException, IOException, ProtocolException {
+        run(() -> {
+            migration.transition(MigrationState.STOP_COPY);
+            return null;
+        });
+        if (atBoundary()) {
+            return true;
+        }
+        migration.transition(MigrationState.RUNNING);
+        return false;
+    }
+
+    /** What a successor needs of this session (the caller owns the window fds); call at a boundary. */
+    public SessionSnapshot snapshot() throws LinuxException {
+        if (socket == null) {
+            throw new IllegalStateException("a session over another transport cannot be handed over");
+        }
+        return new SessionSnapshot(socket, handlers.clientCapabilities(), dma.export(), lastReplyNanos);
+    }
+
+    /**
+     * A successor's side: this new session takes over a negotiated client with its DMA windows
+     * (their fds are taken, and closed on failure), before {@link #run()}.
+     */
+    public void resume(VersionCapabilities clientCapabilities, List<DmaSpace.ExportedWindow> windows) throws VfioException {
+        int mapped = 0;
+        try {
+            handlers.resumeNegotiated(clientCapabilities);
+            for (DmaSpace.ExportedWindow w : windows) {
+                mapped++;
+                dma.map(w.iova(), w.size(), w.access(), w.fd(), w.fileOffset());
+            }
+        } finally {
+            for (int i = mapped; i < windows.size(); i++) {
+                if (windows.get(i).fd() != null) {
+                    windows.get(i).fd().close();
+                }
+            }
+        }
+    }
+
+    /** System.nanoTime() of the first reply this session sent; 0 before it. */
+    public long firstReplyNanos() {
+        return firstReplyNanos;
+    }
+
+    /** Whether the client was handed to a successor. */
+    public boolean handedOver() {
+        return handedOver;
+    }
+
     /** Ends the session from another thread: the session thread wakes up and cleans up. */
     public void disconnect() {
         closed = true;
@@ -282,7 +402,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (handlers.negotiated()) {
             device.close();
         }
-        transport.close();
+        if (handedOver) {
+            transport.release();
+        } else {
+            transport.close();
+        }
         outMapping.close();
     }
 }
