@@ -9,6 +9,10 @@ import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.faults.Faults;
+import io.jvfio.server.handover.HandoverHost;
+import io.jvfio.server.handover.HandoverOffer;
+import io.jvfio.server.handover.TakeOver;
+import io.jvfio.server.internal.HandoverPoint;
 import io.jvfio.server.internal.Session;
 import io.jvfio.server.internal.StatsCounters;
 import java.io.IOException;
@@ -16,6 +20,7 @@ import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,6 +35,10 @@ public final class VfioUserServer implements AutoCloseable {
     private static final class Log {
         static final System.Logger LOG = System.getLogger(VfioUserServer.class.getName());
     }
+
+    private static final int POLLIN = 1;
+    /** Between clients, with a live upgrade offered: how often the serve thread looks for a successor. */
+    private static final int IDLE_POLL_MILLIS = 50;
 
     private final UnixServerSocket listener;   // null when serving one pre-connected socket
     private final UnixSocket connected;
@@ -46,6 +55,15 @@ public final class VfioUserServer implements AutoCloseable {
     private volatile Session current;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicLong refused = new AtomicLong();
+    // Live upgrade (package io.jvfio.server.handover): the offer to successors, a hand-over waiting for a boundary, the outcome.
+    private final Object sessionLock = new Object();
+    private volatile HandoverOffer offer;
+    private HandoverPoint pendingHandover;   // guarded by sessionLock
+    private volatile boolean handedOver;
+    /** A successor's first session, taken over from the old server, and that server's last reply (for the pause). */
+    private Session takenOver;
+    private volatile Session takenOverSession;
+    private long predecessorLastReplyNanos;
 
     private VfioUserServer(UnixServerSocket listener, UnixSocket connected, VfioDevice device, ServerOptions options,
                            Platform platform, Optional<Path> path) {
@@ -111,17 +129,82 @@ public final class VfioUserServer implements AutoCloseable {
         return faults;
     }
 
-    /** Serves clients one after another until {@link #close()}. */
+    /**
+     * Takes over from the server that offers a live upgrade on {@code control} ({@link #offerHandover}):
+     * its listening socket, its client with the client's DMA windows and interrupts, and its device's
+     * state, loaded into {@code device} — which must be the same device built the same way (else an
+     * IOException names the difference, and the old server serves on). When this returns the device
+     * runs and the old server exits; {@link #serve()} goes on with the same client.
+     */
+    public static VfioUserServer takeOver(Path control, VfioDevice device, ServerOptions options, Platform platform)
+            throws IOException {
+        try (TakeOver takeOver = TakeOver.connect(control)) {
+            try {
+                VfioUserServer server = new VfioUserServer(takeOver.listener().orElse(null), null, device, options, platform,
+                        takeOver.socketPath());
+                takeOver.checkDevice(device, server.served, options);
+                server.takenOver = takeOver.resume(device, server.served,
+                        socket -> new Session(socket, server.served, options, server.counters, server.faults)).orElse(null);
+                server.takenOverSession = server.takenOver;
+                server.predecessorLastReplyNanos = takeOver.predecessorLastReplyNanos();
+                takeOver.acknowledge();
+                return server;
+            } catch (IOException | RuntimeException e) {
+                takeOver.refuse(e);
+                throw e;
+            }
+        }
+    }
+
+    public static VfioUserServer takeOver(Path control, VfioDevice device, ServerOptions options) throws IOException {
+        return takeOver(control, device, options, Platform.none());
+    }
+
+    /**
+     * Offers a live upgrade: listens on {@code control} for a successor ({@link #takeOver}); when one
+     * has taken over, {@link #serve()} returns, leaving the sockets to it.
+     */
+    public void offerHandover(Path control) throws IOException {
+        offer = HandoverOffer.listen(control, new Host());
+    }
+
+    /** Whether a successor took over (this server then serves no more). */
+    public boolean handedOver() {
+        return handedOver;
+    }
+
+    /**
+     * For a server that took over a client: from the old server's last reply to this one's first,
+     * once that went out — what the client saw of the upgrade.
+     */
+    public OptionalLong handoverPauseNanos() {
+        Session s = takenOverSession;
+        long first = s == null ? 0 : s.firstReplyNanos();
+        return first == 0 || predecessorLastReplyNanos == 0 ? OptionalLong.empty() : OptionalLong.of(first - predecessorLastReplyNanos);
+    }
+
+    /** Serves clients one after another until {@link #close()} (or a successor takes over). */
     public void serve() throws IOException {
         serving = true;
         try {
+            if (takenOver != null) {
+                Session session = takenOver;
+                takenOver = null;
+                serveSession(session);
+                if (listener == null) {
+                    return; // the old server served one pre-connected client
+                }
+            }
             if (connected != null) {
                 runSession(connected);
                 return;
             }
-            while (!closed) {
+            while (!closed && !handedOver) {
                 UnixSocket client;
                 try {
+                    if (offer != null && !awaitClient()) {
+                        break;
+                    }
                     client = listener.accept();
                 } catch (LinuxException e) {
                     if (closed) {
@@ -132,8 +215,33 @@ public final class VfioUserServer implements AutoCloseable {
                 runSession(client);
             }
         } finally {
+            if (handedOver && listener != null) {
+                listener.release(); // the successor listens on it now
+            }
             stopped.countDown();
         }
+    }
+
+    /**
+     * With a live upgrade offered, waits for a client in short polls, so that a successor asking
+     * between clients is served; false once handed over.
+     */
+    private boolean awaitClient() throws LinuxException {
+        while (!closed) {
+            HandoverPoint point;
+            synchronized (sessionLock) {
+                point = pendingHandover;
+                pendingHandover = null;
+            }
+            if (point != null && point.handOver(null)) {
+                handedOver = true;
+                return false;
+            }
+            if (Linux.poll(listener.fd(), POLLIN, IDLE_POLL_MILLIS) != 0) {
+                return true;
+            }
+        }
+        return true; // accept() then fails as a closed server's does
     }
 
     /** Serves on a new daemon thread named after the device. */
@@ -159,16 +267,80 @@ public final class VfioUserServer implements AutoCloseable {
             client.close();
             return;
         }
-        try (Session session = new Session(client, served, options, counters, faults)) {
-            current = session;
+        Session session;
+        try {
+            session = new Session(client, served, options, counters, faults);
+        } catch (RuntimeException e) {
+            Log.LOG.log(Level.ERROR, "session failed", e);
+            client.close();
+            return;
+        }
+        serveSession(session);
+    }
+
+    private void serveSession(Session session) {
+        try (session) {
+            synchronized (sessionLock) {
+                current = session;
+                if (pendingHandover != null) {
+                    session.requestHandover(pendingHandover);
+                    pendingHandover = null;
+                }
+            }
             session.run();
+            handedOver = session.handedOver();
         } catch (RuntimeException | InternalError e) {
             // One session's failure must never end serve(): log it and take the next client. InternalError is
             // how HotSpot reports a SIGBUS in a memory access: a client that truncated the file behind a DMA
             // window while the device read it on the session thread.
             Log.LOG.log(Level.ERROR, "session failed", e);
         } finally {
-            current = null;
+            synchronized (sessionLock) {
+                current = null;
+                HandoverPoint unreached = session.withdrawHandover();
+                if (unreached != null && pendingHandover == null) {
+                    pendingHandover = unreached; // the client left first: hand over between clients
+                }
+            }
+        }
+    }
+
+    /** What the hand-over package sees of this server. */
+    private final class Host implements HandoverHost {
+        @Override
+        public VfioDevice device() {
+            return device;
+        }
+
+        @Override
+        public VfioDevice served() {
+            return served;
+        }
+
+        @Override
+        public ServerOptions options() {
+            return options;
+        }
+
+        @Override
+        public Optional<UnixServerSocket> listener() {
+            return Optional.ofNullable(listener);
+        }
+
+        @Override
+        public Optional<Path> socketPath() {
+            return path;
+        }
+
+        @Override
+        public void requestHandover(HandoverPoint point) {
+            synchronized (sessionLock) {
+                if (current != null) {
+                    current.requestHandover(point);
+                } else {
+                    pendingHandover = point;
+                }
+            }
         }
     }
 
@@ -236,6 +408,13 @@ public final class VfioUserServer implements AutoCloseable {
     }
 
     private void shutDown() {
+        HandoverOffer o = offer;
+        if (o != null) {
+            o.close();
+        }
+        if (handedOver) {
+            return; // the sockets and the socket file are the successor's now
+        }
         if (listener != null) {
             listener.close();
         }

@@ -13,6 +13,7 @@ import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.ProtocolException;
 import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.server.DeviceMigration;
+import io.jvfio.server.DmaWindow;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
@@ -143,13 +144,18 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
 
     /** The next message into {@code msg}: one set aside earlier, else one from the transport. */
     private boolean nextMessage() throws IOException, ProtocolException {
+        return takeDeferred() || !endOfInput && readMessage();
+    }
+
+    /** The oldest command set aside into {@code msg}; false if there is none. */
+    private boolean takeDeferred() {
         Deferred d = deferred.poll();
-        if (d != null) {
-            msg = MemorySegment.ofArray(d.message());
-            fds.addAll(d.fds());
-            return true;
+        if (d == null) {
+            return false;
         }
-        return !endOfInput && readMessage();
+        msg = MemorySegment.ofArray(d.message());
+        fds.addAll(d.fds());
+        return true;
     }
 
     /**
@@ -212,8 +218,13 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
      */
     private boolean readMessage() throws IOException, ProtocolException {
         while (true) {
-            if (handover != null && handOverAtBoundary()) {
-                return false;
+            if (handover != null) {
+                if (handOverAtBoundary()) {
+                    return false;
+                }
+                if (takeDeferred()) {
+                    return true; // commands that came while the device was stopped for a hand-over that did not happen
+                }
             }
             // Bounded receives: while a DMA_READ is under way they may place its reply (see PLACED_RECEIVE_TIMEOUT),
             // and an idle client does not keep a live upgrade from its message boundary.
@@ -312,6 +323,13 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         handover = point;
     }
 
+    /** Takes back a hand-over request the session did not reach (the client left first); null if none. */
+    public HandoverPoint withdrawHandover() {
+        HandoverPoint point = handover;
+        handover = null;
+        return point;
+    }
+
     /** Whether nothing of the client's is read and not handled, and no DMA request waits for its reply. */
     private boolean atBoundary() {
         return deferred.isEmpty() && !endOfInput && !transport.holdsPartialInput() && messageDma.idle();
@@ -336,6 +354,12 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
      * the meantime: the device runs again, the commands are handled next, and the caller may try again.
      */
     public boolean stopAtBoundary(DeviceMigration migration) throws VfioException, IOException, ProtocolException {
+        if (dma.windows().stream().allMatch(DmaWindow::mapped)) {
+            // No DMA travels by message, so this thread need not read while the device stops: the
+            // client's next command waits in the socket rather than spoiling the boundary.
+            migration.transition(MigrationState.STOP_COPY);
+            return true;
+        }
         run(() -> {
             migration.transition(MigrationState.STOP_COPY);
             return null;
@@ -374,6 +398,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
                 }
             }
         }
+    }
+
+    /** A successor that gives up before serving: closing this session must leave the connection to the old server. */
+    public void keepConnectionOnClose() {
+        handedOver = true;
     }
 
     /** System.nanoTime() of the first reply this session sent; 0 before it. */
