@@ -93,8 +93,8 @@ class GpioLiveUpgradeTest {
 
     private VfioUserServer takeOver(PciIdio16 card) throws IOException {
         VfioUserServer next = served.closeLater(VfioUserServer.takeOver(control, card, ServerOptions.defaults()));
+        next.start(); // serving first: the client waits for it, not for the offer to the next successor
         next.offerHandover(control);
-        next.start();
         return next;
     }
 
@@ -131,7 +131,7 @@ class GpioLiveUpgradeTest {
     /** What a test prints of the pauses: min, median, max over the upgrades. */
     static void printPauses(String device, List<Long> nanos) {
         List<Long> sorted = nanos.stream().sorted().toList();
-        System.out.printf("live upgrade of %s, %d upgrades: pause (old server's last reply to new server's first) min %.2f ms, median %.2f ms, max %.2f ms%n",
+        System.out.printf("live upgrade of %s, %d upgrades: pause (old server's last command handled to new server's first) min %.2f ms, median %.2f ms, max %.2f ms%n",
                 device, sorted.size(), sorted.getFirst() / 1e6, sorted.get(sorted.size() / 2) / 1e6, sorted.getLast() / 1e6);
     }
 

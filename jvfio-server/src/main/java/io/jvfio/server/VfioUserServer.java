@@ -60,10 +60,10 @@ public final class VfioUserServer implements AutoCloseable {
     private volatile HandoverOffer offer;
     private HandoverPoint pendingHandover;   // guarded by sessionLock
     private volatile boolean handedOver;
-    /** A successor's first session, taken over from the old server, and that server's last reply (for the pause). */
+    /** A successor's first session, taken over from the old server, and when that server had handled its last command (for the pause). */
     private Session takenOver;
     private volatile Session takenOverSession;
-    private long predecessorLastReplyNanos;
+    private long predecessorLastHandledNanos;
 
     private VfioUserServer(UnixServerSocket listener, UnixSocket connected, VfioDevice device, ServerOptions options,
                            Platform platform, Optional<Path> path) {
@@ -146,7 +146,7 @@ public final class VfioUserServer implements AutoCloseable {
                 server.takenOver = takeOver.resume(device, server.served,
                         socket -> new Session(socket, server.served, options, server.counters, server.faults)).orElse(null);
                 server.takenOverSession = server.takenOver;
-                server.predecessorLastReplyNanos = takeOver.predecessorLastReplyNanos();
+                server.predecessorLastHandledNanos = takeOver.predecessorLastHandledNanos();
                 takeOver.acknowledge();
                 return server;
             } catch (IOException | RuntimeException e) {
@@ -174,13 +174,14 @@ public final class VfioUserServer implements AutoCloseable {
     }
 
     /**
-     * For a server that took over a client: from the old server's last reply to this one's first,
-     * once that went out — what the client saw of the upgrade.
+     * For a server that took over a client, once it has handled a command: from the old server's
+     * last command handled (replied to, or done if posted) to this one's first — what the client
+     * saw of the upgrade.
      */
     public OptionalLong handoverPauseNanos() {
         Session s = takenOverSession;
-        long first = s == null ? 0 : s.firstReplyNanos();
-        return first == 0 || predecessorLastReplyNanos == 0 ? OptionalLong.empty() : OptionalLong.of(first - predecessorLastReplyNanos);
+        long first = s == null ? 0 : s.firstHandledNanos();
+        return first == 0 || predecessorLastHandledNanos == 0 ? OptionalLong.empty() : OptionalLong.of(first - predecessorLastHandledNanos);
     }
 
     /** Serves clients one after another until {@link #close()} (or a successor takes over). */

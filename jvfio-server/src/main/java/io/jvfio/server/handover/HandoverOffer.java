@@ -221,7 +221,7 @@ public final class HandoverOffer implements AutoCloseable {
                         host.socketPath(), host.listener().map(UnixServerSocket::fd).orElse(null),
                         snapshot == null ? null : snapshot.client().fd(),
                         snapshot == null ? null : snapshot.clientCapabilities(), windows, wiring, deviceState,
-                        snapshot == null ? 0 : snapshot.lastReplyNanos());
+                        snapshot == null ? 0 : snapshot.lastHandledNanos());
                 long stopped = System.nanoTime();
                 wire.send(HandoverWire.STATE, state.encode(), state.fds());
                 wire.expect(HandoverWire.RESUMED);

@@ -32,12 +32,12 @@ import java.util.Set;
  * @param windows        the client's DMA windows (with a client)
  * @param wiring         the client's interrupt eventfds, masks and pending bits
  * @param deviceState    the device's migration stream, saved in STOP_COPY
- * @param lastReplyNanos System.nanoTime() of the old server's last reply (CLOCK_MONOTONIC: one clock for
+ * @param lastHandledNanos System.nanoTime() when the old server had handled its last command (CLOCK_MONOTONIC: one clock for
  *                       every process), for the pause; 0 if none
  */
 record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd client, VersionCapabilities clientCaps,
                      List<DmaSpace.ExportedWindow> windows, InterruptLines.Wiring wiring, byte[] deviceState,
-                     long lastReplyNanos) {
+                     long lastHandledNanos) {
     private static final int FORMAT = 1;
     /** More than any device has (MSI-X allows 2048 vectors per index, QEMU maps far fewer windows). */
     private static final int MAX_ENTRIES = 1 << 16;
@@ -69,7 +69,7 @@ record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd c
             out.writeUTF(socketPath.map(Path::toString).orElse(""));
             out.writeBoolean(listener != null);
             out.writeBoolean(client != null);
-            out.writeLong(lastReplyNanos);
+            out.writeLong(lastHandledNanos);
             if (client != null) {
                 writeLongString(out, clientCaps.toJson());
             }

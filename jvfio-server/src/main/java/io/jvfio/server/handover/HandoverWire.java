@@ -51,13 +51,15 @@ final class HandoverWire implements AutoCloseable {
 
     /** Sends one frame; the fds stay the caller's. */
     void send(int kind, byte[] body, List<Fd> fds) throws LinuxException {
-        MemorySegment header = MemorySegment.ofArray(new byte[HEADER]);
-        header.set(LE_INT, 0, MAGIC);
-        header.set(LE_INT, 4, kind);
-        header.set(LE_INT, 8, fds.size());
-        header.set(LE_INT, 12, body.length);
+        // One segment: a heap header and a heap body sent together would share the socket's bounce buffer.
+        MemorySegment frame = MemorySegment.ofArray(new byte[HEADER + body.length]);
+        frame.set(LE_INT, 0, MAGIC);
+        frame.set(LE_INT, 4, kind);
+        frame.set(LE_INT, 8, fds.size());
+        frame.set(LE_INT, 12, body.length);
+        MemorySegment.copy(MemorySegment.ofArray(body), 0, frame, HEADER, body.length);
         int first = Math.min(fds.size(), FDS_PER_SEND);
-        socket.send(header, MemorySegment.ofArray(body), fds.subList(0, first));
+        socket.send(frame, fds.subList(0, first));
         MemorySegment filler = MemorySegment.ofArray(new byte[1]);
         for (int from = first; from < fds.size(); from += FDS_PER_SEND) {
             socket.send(filler, fds.subList(from, Math.min(fds.size(), from + FDS_PER_SEND)));

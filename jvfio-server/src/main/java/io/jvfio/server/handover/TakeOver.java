@@ -24,6 +24,7 @@ import java.util.function.Function;
  * ack, every failure is told to the old server (which serves on) and leaves the sockets up.
  */
 public final class TakeOver implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(TakeOver.class.getName());
     private final HandoverWire wire;
     private final HandoverState state;
     private UnixServerSocket listener;
@@ -31,9 +32,13 @@ public final class TakeOver implements AutoCloseable {
     private boolean resumeTried;
     private boolean acknowledged;
 
+    /** System.nanoTime() when the state had arrived, for the log of where the pause goes. */
+    private final long received;
+
     private TakeOver(HandoverWire wire, HandoverState state) {
         this.wire = wire;
         this.state = state;
+        this.received = System.nanoTime();
     }
 
     /** Connects to the running server at {@code controlPath} and receives its state (the server stops its device for it). */
@@ -61,9 +66,9 @@ public final class TakeOver implements AutoCloseable {
         return state.socketPath();
     }
 
-    /** System.nanoTime() of the old server's last reply (0 if it sent none): the start of the pause. */
-    public long predecessorLastReplyNanos() {
-        return state.lastReplyNanos();
+    /** System.nanoTime() when the old server had handled its last command (0 if none): the start of the pause. */
+    public long predecessorLastHandledNanos() {
+        return state.lastHandledNanos();
     }
 
     /** Refuses (IOException naming the difference) unless this process serves the same device with the same limits. */
@@ -100,9 +105,13 @@ public final class TakeOver implements AutoCloseable {
             }
             DeviceMigration migration = served.migration()
                     .orElseThrow(() -> new IOException("device " + written.name() + " cannot be migrated"));
+            long rebuilt = System.nanoTime();
             migration.transition(MigrationState.RESUMING);
             migration.write(state.deviceState());
             migration.transition(MigrationState.RUNNING);
+            LOG.log(System.Logger.Level.INFO, () -> "took over %s: the old server's last command handled %.1f ms before the state arrived; session rebuilt in %.1f ms, device loaded and running in %.1f ms"
+                    .formatted(written.name(), state.lastHandledNanos() == 0 ? 0 : (received - state.lastHandledNanos()) / 1e6,
+                            (rebuilt - received) / 1e6, (System.nanoTime() - rebuilt) / 1e6));
             return Optional.ofNullable(session);
         } catch (IOException | VfioException | RuntimeException e) {
             if (session != null) {

@@ -72,8 +72,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     private volatile HandoverPoint handover;
     /** The client was handed to a successor: closing must leave the connection up. */
     private volatile boolean handedOver;
-    /** System.nanoTime() of the first and the last reply sent (0: none yet), for the pause a live upgrade costs. */
-    private volatile long firstReplyNanos, lastReplyNanos;
+    /**
+     * System.nanoTime() when the first and the last command had been handled (replied to, or done if
+     * posted; 0: none yet): the pause a live upgrade costs the client runs from the old session's last to the new one's first.
+     */
+    private volatile long firstHandledNanos, lastHandledNanos;
 
     private record Deferred(byte[] message, List<Fd> fds) {}
 
@@ -117,6 +120,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
                     messageDma.complete(msg, payload(), transport.placed());
                 } else {
                     dispatch();
+                    noteHandled();
                 }
                 closeUnclaimedFds();
             }
@@ -272,17 +276,16 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (!noReply) {
             Header.writeReply(out, id, code, Header.SIZE + replyPayload);
             transport.send(outMessage.of(Header.SIZE + replyPayload), replyFds);
-            noteReply();
         }
         replyFds.clear();
     }
 
-    private void noteReply() {
+    private void noteHandled() {
         long now = System.nanoTime();
-        if (firstReplyNanos == 0) {
-            firstReplyNanos = now;
+        if (firstHandledNanos == 0) {
+            firstHandledNanos = now;
         }
-        lastReplyNanos = now;
+        lastHandledNanos = now;
     }
 
     private void fail(int id, int code, boolean noReply, int errno, String why) throws IOException {
@@ -293,7 +296,6 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (!noReply) {
             Header.writeErrorReply(out, id, code, errno);
             transport.send(outMessage.of(Header.SIZE), List.of());
-            noteReply();
         }
     }
 
@@ -376,7 +378,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (socket == null) {
             throw new IllegalStateException("a session over another transport cannot be handed over");
         }
-        return new SessionSnapshot(socket, handlers.clientCapabilities(), dma.export(), lastReplyNanos);
+        return new SessionSnapshot(socket, handlers.clientCapabilities(), dma.export(), lastHandledNanos);
     }
 
     /**
@@ -405,9 +407,9 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         handedOver = true;
     }
 
-    /** System.nanoTime() of the first reply this session sent; 0 before it. */
-    public long firstReplyNanos() {
-        return firstReplyNanos;
+    /** System.nanoTime() when this session had handled its first command; 0 before. */
+    public long firstHandledNanos() {
+        return firstHandledNanos;
     }
 
     /** Whether the client was handed to a successor. */
