@@ -42,6 +42,12 @@ public final class ServeCommand {
         @Option(names = "--fd", paramLabel = "N", required = true,
                 description = "Serve on inherited file descriptor N (a listening or a connected socket).")
         Integer fd;
+
+        @Option(names = "--take-over", paramLabel = "CTRL", required = true,
+                description = {"Live upgrade: take over from the server running with --handover-socket CTRL — its socket,"
+                        + " its client (which stays connected) and its device's state; that server then exits.",
+                        "The device options must be the ones that server was started with."})
+        Path takeOver;
     }
 
     static abstract class DeviceCommand implements Callable<Integer> {
@@ -58,6 +64,10 @@ public final class ServeCommand {
                         + "refresh=..,mui=..,noi=..,maxstbl=..,version=..,util=TEXT,pfip=HEX] (s390 zPCI device-info capabilities)."})
         List<String> platform = new ArrayList<>();
 
+        @Option(names = "--handover-socket", paramLabel = "CTRL",
+                description = "Offer a live upgrade: listen on CTRL for a successor started with --take-over CTRL.")
+        Path handoverSocket;
+
         abstract VfioDevice device() throws Exception;
 
         void describe(VfioDevice device) {}
@@ -72,12 +82,18 @@ public final class ServeCommand {
             Platform extensions = parsePlatform(platform);
             try (VfioUserServer server = endpoint.socket != null
                     ? VfioUserServer.bind(endpoint.socket, device, options, extensions)
+                    : endpoint.takeOver != null
+                    ? VfioUserServer.takeOver(endpoint.takeOver, device, options, extensions)
                     : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions)) {
                 // SIGTERM and Ctrl-C stop serving: the client is disconnected, the socket removed, exit 0.
                 for (String signal : new String[] {"TERM", "INT"}) {
                     sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> server.close());
                 }
-                if (endpoint.socket != null) {
+                if (endpoint.takeOver != null) {
+                    System.out.println("took over " + device.name() + " on "
+                            + server.socketPath().map(p -> p.toAbsolutePath().toString()).orElse("the predecessor's socket")
+                            + " from the server behind " + endpoint.takeOver);
+                } else if (endpoint.socket != null) {
                     Path abs = endpoint.socket.toAbsolutePath();
                     System.out.println("serving " + device.name() + " on " + abs);
                     System.out.println("attach it to QEMU with:");
@@ -89,12 +105,41 @@ public final class ServeCommand {
                     System.out.println("platform extension: " + e.name());
                 }
                 describe(device);
-                System.out.flush();
-                server.serve();
+                if (endpoint.takeOver != null) {
+                    reportPause(server);
+                }
+                if (handoverSocket != null) {
+                    // Serving first: a taken-over client waits for this thread, not for the offer.
+                    Thread serving = server.start();
+                    server.offerHandover(handoverSocket);
+                    System.out.println("offering a live upgrade on " + handoverSocket.toAbsolutePath());
+                    System.out.flush();
+                    serving.join();
+                } else {
+                    System.out.flush();
+                    server.serve();
+                }
+                if (server.handedOver()) {
+                    System.out.println("handed over to a successor; exiting");
+                }
             } finally {
                 shutdown(device);
             }
             return 0;
+        }
+
+        /** Prints what the client saw of the upgrade once this server has handled its first command. */
+        private static void reportPause(VfioUserServer server) {
+            Thread.ofVirtual().start(() -> {
+                try {
+                    while (server.handoverPauseNanos().isEmpty() && !server.handedOver()) {
+                        Thread.sleep(1);
+                    }
+                    server.handoverPauseNanos().ifPresent(nanos -> System.out.printf("upgrade pause: %.1f ms%n", nanos / 1e6));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
         }
 
         static Platform parsePlatform(List<String> specs) {
