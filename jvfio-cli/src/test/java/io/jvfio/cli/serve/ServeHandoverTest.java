@@ -82,8 +82,12 @@ class ServeHandoverTest {
                 assertThat(old.exitValue()).isZero();
                 assertThat(out("server" + (u - 1))).contains("handed over to a successor; exiting");
                 awaitTrue(() -> out(name).contains("upgrade pause:"), "the new server's first command");
-                System.out.print(name + ": " + out(name).lines().filter(l -> l.startsWith("upgrade pause")).findFirst().orElseThrow()
-                        + System.lineSeparator());
+                awaitTrue(() -> out(name).contains("offering a live upgrade"), "the new server's offer");
+                // The pause, and where it went (the successor's log and the old server's).
+                System.out.println(name + ": " + out(name).lines().filter(l -> l.startsWith("upgrade pause")).findFirst().orElseThrow());
+                Files.readString(dir.resolve(name + ".err")).lines().filter(l -> l.contains("took over")).forEach(System.out::println);
+                Files.readString(dir.resolve("server" + (u - 1) + ".err")).lines().filter(l -> l.contains("handed over"))
+                        .forEach(System.out::println);
             }
             int before = exchanges.get();
             awaitTrue(() -> exchanges.get() >= before + 50 || failure.get() != null, "traffic after the upgrades");

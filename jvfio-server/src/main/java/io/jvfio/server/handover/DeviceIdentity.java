@@ -23,7 +23,9 @@ final class DeviceIdentity {
         lines.add("flags 0x%x, %d regions, %d irq indices".formatted(info.flags(), info.numRegions(), info.numIrqs()));
         for (int i = 0; i < info.numRegions(); i++) {
             RegionSpec r = served.regionInfo(i);
-            lines.add("region %d: 0x%x bytes %s%s".formatted(i, r.size(), r.access(), r.mmap().isPresent() ? " mappable" : ""));
+            // Access as fixed letters: a Set's order differs between processes.
+            lines.add("region %d: 0x%x bytes %s%s%s".formatted(i, r.size(), r.readable() ? "r" : "-", r.writable() ? "w" : "-",
+                    r.mmap().isPresent() ? " mappable" : ""));
         }
         for (int i = 0; i < info.numIrqs(); i++) {
             lines.add("irq index %d: %d vectors".formatted(i, served.irqInfo(i).count()));

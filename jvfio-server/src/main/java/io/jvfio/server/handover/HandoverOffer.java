@@ -62,6 +62,7 @@ public final class HandoverOffer implements AutoCloseable {
 
     /** Listens on {@code controlPath} (mode 0600; a stale socket is replaced) for successors of {@code host}. */
     public static HandoverOffer listen(Path controlPath, HandoverHost host) throws IOException {
+        WarmUp.run();
         HandoverOffer offer = new HandoverOffer(UnixServerSocket.bindReplacingStale(controlPath, 0600, 1), controlPath, host);
         offer.thread.start();
         return offer;

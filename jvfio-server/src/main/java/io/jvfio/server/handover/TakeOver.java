@@ -43,6 +43,7 @@ public final class TakeOver implements AutoCloseable {
 
     /** Connects to the running server at {@code controlPath} and receives its state (the server stops its device for it). */
     public static TakeOver connect(Path controlPath) throws IOException {
+        WarmUp.run(); // before the old server stops its device for us
         HandoverWire wire = new HandoverWire(UnixSocket.connect(controlPath));
         try {
             wire.send(HandoverWire.HELLO, "successor pid " + ProcessHandle.current().pid());
