@@ -139,17 +139,23 @@ public final class VfioUserServer implements AutoCloseable {
     public static VfioUserServer takeOver(Path control, VfioDevice device, ServerOptions options, Platform platform)
             throws IOException {
         try (TakeOver takeOver = TakeOver.connect(control)) {
+            Session[] resumed = new Session[1];
             try {
                 VfioUserServer server = new VfioUserServer(takeOver.listener().orElse(null), null, device, options, platform,
                         takeOver.socketPath());
                 takeOver.checkDevice(device, server.served, options);
-                server.takenOver = takeOver.resume(device, server.served,
+                resumed[0] = takeOver.resume(device, server.served,
                         socket -> new Session(socket, server.served, options, server.counters, server.faults)).orElse(null);
-                server.takenOverSession = server.takenOver;
-                server.predecessorLastHandledNanos = takeOver.predecessorLastHandledNanos();
                 takeOver.acknowledge();
+                server.takenOver = resumed[0];
+                server.takenOverSession = resumed[0];
+                server.predecessorLastHandledNanos = takeOver.predecessorLastHandledNanos();
                 return server;
             } catch (IOException | RuntimeException e) {
+                if (resumed[0] != null) { // the ack did not go out: the old server serves on
+                    resumed[0].keepConnectionOnClose();
+                    resumed[0].close();
+                }
                 takeOver.refuse(e);
                 throw e;
             }
@@ -413,17 +419,15 @@ public final class VfioUserServer implements AutoCloseable {
         if (o != null) {
             o.close();
         }
-        if (handedOver) {
-            return; // the sockets and the socket file are the successor's now
-        }
-        if (listener != null) {
+        boolean ours = !handedOver; // else the sockets and the socket file are the successor's now
+        if (ours && listener != null) {
             listener.close();
         }
         Session s = current;
-        if (s != null) {
+        if (ours && s != null) {
             s.disconnect();
         }
-        if (connected != null) {
+        if (ours && connected != null) {
             connected.shutdown();
         }
         if (serving) {
@@ -433,7 +437,7 @@ public final class VfioUserServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        path.ifPresent(p -> {
+        path.filter(p -> !handedOver).ifPresent(p -> {
             try {
                 Files.deleteIfExists(p);
             } catch (IOException e) {

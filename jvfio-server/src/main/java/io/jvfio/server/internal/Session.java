@@ -222,13 +222,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
      */
     private boolean readMessage() throws IOException, ProtocolException {
         while (true) {
-            if (handover != null) {
-                if (handOverAtBoundary()) {
-                    return false;
-                }
-                if (takeDeferred()) {
-                    return true; // commands that came while the device was stopped for a hand-over that did not happen
-                }
+            if (handover != null && handOverAtBoundary()) {
+                return false;
+            }
+            if (takeDeferred()) {
+                return true; // commands that came while the device was stopped for a hand-over that did not happen
             }
             // Bounded receives: while a DMA_READ is under way they may place its reply (see PLACED_RECEIVE_TIMEOUT),
             // and an idle client does not keep a live upgrade from its message boundary.
