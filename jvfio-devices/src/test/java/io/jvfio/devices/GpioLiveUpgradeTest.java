@@ -93,8 +93,8 @@ class GpioLiveUpgradeTest {
 
     private VfioUserServer takeOver(PciIdio16 card) throws IOException {
         VfioUserServer next = served.closeLater(VfioUserServer.takeOver(control, card, ServerOptions.defaults()));
-        next.start(); // serving first: the client waits for it, not for the offer to the next successor
         next.offerHandover(control);
+        next.start();
         return next;
     }
 

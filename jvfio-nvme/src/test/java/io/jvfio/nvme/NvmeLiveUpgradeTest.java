@@ -79,16 +79,21 @@ class NvmeLiveUpgradeTest {
         return (byte) (n * 31 + 7);
     }
 
-    @ParameterizedTest(name = "completions by {0}")
-    @ValueSource(strings = {"interrupts", "polling"})
-    void theDriversQueuesKeepWorkingAcrossRepeatedUpgrades(String completions) throws Exception {
+    /**
+     * {@code interrupts}: completions by MSI-X, memory shared by fd; {@code polling}: completions
+     * polled; {@code dma-messages}: memory given without an fd, so every queue entry and data
+     * buffer travels by DMA_READ/DMA_WRITE and the device stops while the session reads their replies.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"interrupts", "polling", "dma-messages"})
+    void theDriversQueuesKeepWorkingAcrossRepeatedUpgrades(String mode) throws Exception {
         Path socket = dir.resolve("nvme.sock"), control = dir.resolve("nvme.ctl");
         VfioUserServer old = closeLater(VfioUserServer.bind(socket, controller(DISK), ServerOptions.defaults()));
         old.offerHandover(control);
         old.start();
         VfioUserClient client = closeLater(VfioUserClient.connect(socket));
         NvmeDriver driver = closeLater(NvmeDriver.open(client, NvmeDriver.Options.defaults()
-                .withInterrupts(completions.equals("interrupts")).withTimeouts(WAIT, WAIT)));
+                .withInterrupts(mode.equals("interrupts")).withSharedMemory(!mode.equals("dma-messages")).withTimeouts(WAIT, WAIT)));
 
         // The driver writes slot after slot, each with its own pattern, and reads each back at once.
         AtomicBoolean stop = new AtomicBoolean();
@@ -122,8 +127,8 @@ class NvmeLiveUpgradeTest {
                 await(() -> written.get() >= before + 20 || failure.get() != null);
                 assertThat(failure.get()).as("the driver's I/O before upgrade %d", u + 1).isNull();
                 VfioUserServer next = closeLater(VfioUserServer.takeOver(control, controller(0), ServerOptions.defaults()));
-                next.start();
                 next.offerHandover(control);
+                next.start();
                 await(old::handedOver);
                 old.close();
                 await(() -> next.handoverPauseNanos().isPresent());
@@ -132,7 +137,7 @@ class NvmeLiveUpgradeTest {
             }
             int before = written.get();
             await(() -> written.get() >= before + 20 || failure.get() != null);
-            printPauses("NVMe (" + completions + ")", pauses);
+            printPauses("NVMe (" + mode + ")", pauses);
         } finally {
             stop.set(true);
             io.join(WAIT.toMillis());

@@ -58,6 +58,8 @@ public final class VfioUserServer implements AutoCloseable {
     // Live upgrade (package io.jvfio.server.handover): the offer to successors, a hand-over waiting for a boundary, the outcome.
     private final Object sessionLock = new Object();
     private volatile HandoverOffer offer;
+    /** Sessions keep their DMA windows' fds (a live upgrade is offered, or this server took one over and may offer the next). */
+    private volatile boolean keepDmaFds;
     private HandoverPoint pendingHandover;   // guarded by sessionLock
     private volatile boolean handedOver;
     /** A successor's first session, taken over from the old server, and when that server had handled its last command (for the pause). */
@@ -143,9 +145,9 @@ public final class VfioUserServer implements AutoCloseable {
             try {
                 VfioUserServer server = new VfioUserServer(takeOver.listener().orElse(null), null, device, options, platform,
                         takeOver.socketPath());
+                server.keepDmaFds = true;
                 takeOver.checkDevice(device, server.served, options);
-                resumed[0] = takeOver.resume(device, server.served,
-                        socket -> new Session(socket, server.served, options, server.counters, server.faults)).orElse(null);
+                resumed[0] = takeOver.resume(device, server.served, server::newSession).orElse(null);
                 takeOver.acknowledge();
                 server.takenOver = resumed[0];
                 server.takenOverSession = resumed[0];
@@ -171,6 +173,7 @@ public final class VfioUserServer implements AutoCloseable {
      * has taken over, {@link #serve()} returns, leaving the sockets to it.
      */
     public void offerHandover(Path control) throws IOException {
+        keepDmaFds = true;
         offer = HandoverOffer.listen(control, new Host());
     }
 
@@ -276,13 +279,21 @@ public final class VfioUserServer implements AutoCloseable {
         }
         Session session;
         try {
-            session = new Session(client, served, options, counters, faults);
+            session = newSession(client);
         } catch (RuntimeException e) {
             Log.LOG.log(Level.ERROR, "session failed", e);
             client.close();
             return;
         }
         serveSession(session);
+    }
+
+    private Session newSession(UnixSocket client) {
+        Session session = new Session(client, served, options, counters, faults);
+        if (keepDmaFds) {
+            session.keepDmaFds();
+        }
+        return session;
     }
 
     private void serveSession(Session session) {

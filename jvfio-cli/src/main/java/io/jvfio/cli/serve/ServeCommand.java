@@ -109,16 +109,12 @@ public final class ServeCommand {
                     reportPause(server);
                 }
                 if (handoverSocket != null) {
-                    // Serving first: a taken-over client waits for this thread, not for the offer.
-                    Thread serving = server.start();
+                    // Before serving: only windows mapped once it is offered keep the fds a hand-over sends.
                     server.offerHandover(handoverSocket);
                     System.out.println("offering a live upgrade on " + handoverSocket.toAbsolutePath());
-                    System.out.flush();
-                    serving.join();
-                } else {
-                    System.out.flush();
-                    server.serve();
                 }
+                System.out.flush();
+                server.serve();
                 if (server.handedOver()) {
                     System.out.println("handed over to a successor; exiting");
                 }

@@ -1,6 +1,7 @@
 package io.jvfio.server.handover;
 
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
@@ -21,7 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -42,13 +42,15 @@ public final class HandoverOffer implements AutoCloseable {
     /** Tries to stop the device at a boundary the client's commands keep spoiling before the successor is refused. */
     private static final int MAX_STOP_ATTEMPTS = 100;
     private static final int MIGRATION_CHUNK = 1 << 20;
+    /** A successor says HELLO at once; the control socket is not listening meanwhile. */
+    private static final int HELLO_TIMEOUT_MILLIS = 10_000;
+    private static final int POLLIN = 1;
 
     /** Listens only while no successor is being served: the path is then free for the successor's own offer. */
     private volatile UnixServerSocket control;
     private final Path controlPath;
     private final HandoverHost host;
     private final Thread thread;
-    private final CountDownLatch handedOver = new CountDownLatch(1);
     private volatile boolean closed;
     /** Whether {@link #control} is bound (not while a successor is served: the path may be the successor's then). */
     private boolean listening = true;   // guarded by this
@@ -68,15 +70,6 @@ public final class HandoverOffer implements AutoCloseable {
         return offer;
     }
 
-    /** Waits until a successor has taken over; false on timeout. */
-    public boolean awaitHandedOver(long timeout, TimeUnit unit) throws InterruptedException {
-        return handedOver.await(timeout, unit);
-    }
-
-    public boolean handedOver() {
-        return handedOver.getCount() == 0;
-    }
-
     private void acceptSuccessors() {
         while (!closed) {
             UnixSocket connection;
@@ -90,12 +83,14 @@ public final class HandoverOffer implements AutoCloseable {
             }
             stopListening(); // one successor at a time
             try (HandoverWire wire = new HandoverWire(connection)) {
+                if (Linux.poll(connection.fd(), POLLIN, HELLO_TIMEOUT_MILLIS) == 0) {
+                    throw new IOException("a peer connected and said nothing for " + HELLO_TIMEOUT_MILLIS + " ms");
+                }
                 HandoverWire.Frame hello = wire.expect(HandoverWire.HELLO);
                 hello.fds().forEach(Fd::close);
                 LOG.log(Level.INFO, "successor connected (" + hello.text() + "): handing over at the next message boundary");
                 if (serveSuccessor(wire)) {
-                    closed = true;
-                    handedOver.countDown();
+                    closed = true; // the server stops serving; the control path may be the successor's now
                     return;
                 }
             } catch (IOException | RuntimeException e) {
@@ -237,8 +232,8 @@ public final class HandoverOffer implements AutoCloseable {
                 return false;
             } finally {
                 // Duplicates only: the sockets are the ones served, and stay so until the ack.
-                windows.forEach(w -> close(w.fd()));
-                wiring.vectors().forEach(v -> close(v.eventfd()));
+                windows.forEach(w -> HandoverState.close(w.fd()));
+                wiring.vectors().forEach(v -> HandoverState.close(v.eventfd()));
             }
         }
 
@@ -261,12 +256,6 @@ public final class HandoverOffer implements AutoCloseable {
             migration.transition(MigrationState.RUNNING);
         } catch (VfioException | RuntimeException again) {
             failure.addSuppressed(again);
-        }
-    }
-
-    private static void close(Fd fd) {
-        if (fd != null) {
-            fd.close();
         }
     }
 

@@ -56,6 +56,13 @@ record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd c
         return fds;
     }
 
+    /** Closes {@code fd} if there is one. */
+    static void close(Fd fd) {
+        if (fd != null) {
+            fd.close();
+        }
+    }
+
     /** Closes every fd of the state (the sockets too: for duplicates only, never for a socket still served). */
     void closeFds() {
         fds().forEach(Fd::close);

@@ -1,6 +1,5 @@
 package io.jvfio.server.handover;
 
-import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
@@ -119,10 +118,10 @@ public final class TakeOver implements AutoCloseable {
                 session.keepConnectionOnClose();
                 session.close();
             } else {
-                close(state.client());
-                state.windows().forEach(w -> close(w.fd()));
+                HandoverState.close(state.client());
+                state.windows().forEach(w -> HandoverState.close(w.fd()));
             }
-            state.wiring().vectors().forEach(v -> close(v.eventfd()));
+            state.wiring().vectors().forEach(v -> HandoverState.close(v.eventfd())); // rewired ones twice: closing is idempotent
             throw e instanceof IOException io ? io : new IOException("could not resume the device: " + e.getMessage(), e);
         }
     }
@@ -146,18 +145,10 @@ public final class TakeOver implements AutoCloseable {
         if (listener != null) {
             listener.release();
         } else {
-            close(state.listener());
+            HandoverState.close(state.listener());
         }
         if (!resumeTried) {
-            close(state.client());
-            state.windows().forEach(w -> close(w.fd()));
-            state.wiring().vectors().forEach(v -> close(v.eventfd()));
-        }
-    }
-
-    private static void close(Fd fd) {
-        if (fd != null) {
-            fd.close();
+            state.closeFds(); // the listener's Fd is the released socket's own: closed already
         }
     }
 

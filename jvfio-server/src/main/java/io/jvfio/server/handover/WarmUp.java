@@ -63,9 +63,15 @@ final class WarmUp {
         }
     };
 
+    private static volatile boolean done;
+
     private WarmUp() {}
 
     static void run() {
+        if (done) {
+            return;
+        }
+        done = true;
         LOG.isLoggable(Level.INFO); // finding the logging backend costs tens of milliseconds once
         try {
             UnixSocket[] pair = UnixSocket.pair();

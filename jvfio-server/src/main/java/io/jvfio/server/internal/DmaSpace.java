@@ -58,11 +58,12 @@ public final class DmaSpace implements DmaView {
     /** System.nanoTime() of the last unmap; meaningful only while {@code unmapped} is set. */
     private volatile long lastUnmap;
     private volatile boolean unmapped;
+    private volatile boolean keepFds;
 
     /**
      * {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the
-     * window's page). {@code fd} (null without one) stays open with its window, so a live upgrade
-     * can hand the window to a successor ({@link #export()}).
+     * window's page). {@code fd}: with {@link #keepFds()}, the window's fd, open as long as the
+     * window, so a live upgrade can hand it to a successor ({@link #export()}); else null.
      */
     private record Entry(DmaWindow window, Mapping mapping, BitSet lent, Fd fd, long fileOffset) {
         void close() {
@@ -82,13 +83,19 @@ public final class DmaSpace implements DmaView {
         this.maxWindows = maxWindows;
     }
 
+    /** From now on a mapped window keeps its fd open (a live upgrade is offered): one fd per window. */
+    void keepFds() {
+        keepFds = true;
+    }
+
     void attach(DmaTransport transport) {
         this.transport = transport;
     }
 
     /**
      * Adds a window. With an fd, maps {@code size} bytes of it at {@code fileOffset} (ownership
-     * of the fd passes to this method: it is kept with the window, and closed on failure or unmap).
+     * of the fd passes to this method: it is closed once mapped or on failure — or, with
+     * {@link #keepFds()}, kept with the window until it is unmapped).
      */
     public void map(long iova, long size, Set<Access> access, Fd fd, long fileOffset) throws VfioException {
         boolean kept = false;
@@ -122,8 +129,8 @@ public final class DmaSpace implements DmaView {
                     }
                 }
                 windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet(),
-                        fd, fileOffset));
-                kept = true;
+                        keepFds ? fd : null, fileOffset));
+                kept = keepFds;
                 byIova = windows.values().toArray(Entry[]::new);
                 DirtyLog log = dirtyLog;
                 if (log != null && log.logsEverything()) {
@@ -141,13 +148,18 @@ public final class DmaSpace implements DmaView {
 
     /**
      * Every window with a duplicate of its fd, for a successor process; the caller owns the
-     * duplicates. Fails on the first fd that cannot be duplicated, closing those made so far.
+     * duplicates. Fails on the first fd that cannot be duplicated, closing those made so far, and
+     * for a mapped window whose fd was not kept.
      */
     public List<ExportedWindow> export() throws LinuxException {
         lock.readLock().lock();
         List<ExportedWindow> exported = new ArrayList<>(windows.size());
         try {
             for (Entry e : windows.values()) {
+                if (e.mapping != null && e.fd == null) {
+                    throw new LinuxException("export", "DMA window 0x%x was mapped before a live upgrade was offered: its fd is gone"
+                            .formatted(e.window.iova()), Errno.EBADF);
+                }
                 exported.add(new ExportedWindow(e.window.iova(), e.window.size(), e.window.access(),
                         e.fd == null ? null : e.fd.duplicate(), e.fileOffset));
             }

@@ -323,6 +323,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         handover = point;
     }
 
+    /** DMA windows mapped from now on keep their fds, for a live upgrade; call before {@link #run()}. */
+    public void keepDmaFds() {
+        dma.keepFds();
+    }
+
     /** Takes back a hand-over request the session did not reach (the client left first); null if none. */
     public HandoverPoint withdrawHandover() {
         HandoverPoint point = handover;
