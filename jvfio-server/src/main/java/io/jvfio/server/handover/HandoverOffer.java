@@ -45,6 +45,7 @@ public final class HandoverOffer implements AutoCloseable {
     /** A successor says HELLO at once; the control socket is not listening meanwhile. */
     private static final int HELLO_TIMEOUT_MILLIS = 10_000;
     private static final int POLLIN = 1;
+    private static final int CLOSE_WAIT_MILLIS = 5_000;
 
     /** Listens only while no successor is being served: the path is then free for the successor's own offer. */
     private volatile UnixServerSocket control;
@@ -271,10 +272,20 @@ public final class HandoverOffer implements AutoCloseable {
         }
     }
 
-    /** Stops listening for successors and removes the control socket. */
+    /**
+     * Stops listening for successors, removes the control socket, and waits (a few seconds at most)
+     * for the thread that served the last successor to close its connection.
+     */
     @Override
     public void close() {
         closed = true;
         stopListening();
+        if (Thread.currentThread() != thread) {
+            try {
+                thread.join(CLOSE_WAIT_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 }
