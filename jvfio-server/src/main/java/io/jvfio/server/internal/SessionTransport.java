@@ -49,6 +49,15 @@ interface SessionTransport extends AutoCloseable {
     /** Who the client is. */
     PeerCredentials peer() throws LinuxException;
 
+    /** Whether bytes of a message not yet returned by {@link #receive} are held (a live upgrade waits for none). */
+    boolean holdsPartialInput();
+
+    /**
+     * Closes like {@link #close()} but leaves the connection up: a successor process that was sent
+     * the socket goes on serving it.
+     */
+    void release();
+
     /** Wakes a receive on another thread: it ends as if the client had closed. */
     void shutdown();
 

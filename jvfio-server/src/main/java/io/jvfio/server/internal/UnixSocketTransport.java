@@ -108,6 +108,23 @@ final class UnixSocketTransport implements SessionTransport {
     }
 
     @Override
+    public boolean holdsPartialInput() {
+        return receiver.buffered() > 0;
+    }
+
+    /** The connection, for a live upgrade to send to a successor. */
+    UnixSocket socket() {
+        return socket;
+    }
+
+    @Override
+    public void release() {
+        receiver.close();
+        socket.release();
+        inMapping.close();
+    }
+
+    @Override
     public void shutdown() {
         socket.shutdown();
     }
