@@ -39,7 +39,7 @@ public final class HandoverOffer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(HandoverOffer.class.getName());
     /** How long a successor may wait for the server's next message boundary. */
     private static final long BOUNDARY_TIMEOUT_SECONDS = 30;
-    /** Tries to stop the device at a boundary the client's commands keep spoiling before the successor is refused. */
+    /** Tries to stop the device at a boundary before the successor is refused (only a client sending fds meanwhile spoils one). */
     private static final int MAX_STOP_ATTEMPTS = 100;
     private static final int MIGRATION_CHUNK = 1 << 20;
     /** A successor says HELLO at once; the control socket is not listening meanwhile. */
@@ -170,9 +170,9 @@ public final class HandoverOffer implements AutoCloseable {
                 long start = System.nanoTime();
                 if (session != null && !session.stopAtBoundary(migration)) {
                     if (++attempts < MAX_STOP_ATTEMPTS) {
-                        session.requestHandover(this); // the client sent commands meanwhile: at the next boundary
+                        session.requestHandover(this); // the client sent fds meanwhile: at the next boundary
                     } else {
-                        fail("the client's commands kept the device from stopping at a message boundary", null);
+                        fail("the client's fds kept the device from stopping at a message boundary", null);
                     }
                     return false;
                 }
@@ -219,12 +219,12 @@ public final class HandoverOffer implements AutoCloseable {
                         host.socketPath(), host.listener().map(UnixServerSocket::fd).orElse(null),
                         snapshot == null ? null : snapshot.client().fd(),
                         snapshot == null ? null : snapshot.clientCapabilities(), windows, wiring, deviceState,
-                        snapshot == null ? 0 : snapshot.lastHandledNanos());
+                        snapshot == null ? new byte[0] : snapshot.unhandledInput(), snapshot == null ? 0 : snapshot.lastHandledNanos());
                 long stopped = System.nanoTime();
                 wire.send(HandoverWire.STATE, state.encode(), state.fds());
                 wire.expect(HandoverWire.RESUMED);
-                LOG.log(Level.INFO, "handed over to the successor: device stopped and saved in %.1f ms, %d bytes of state, %d DMA windows, %d interrupt vectors, resumed after %.1f ms"
-                        .formatted((stopped - start) / 1e6, deviceState.length, windows.size(), wiring.vectors().size(),
+                LOG.log(Level.INFO, "handed over to the successor: device stopped and saved in %.1f ms, %d bytes of state, %d bytes of client input not yet handled, %d DMA windows, %d interrupt vectors, resumed after %.1f ms"
+                        .formatted((stopped - start) / 1e6, deviceState.length, state.unhandledInput().length, windows.size(), wiring.vectors().size(),
                                 (System.nanoTime() - start) / 1e6));
                 outcome.complete(true);
                 return true;

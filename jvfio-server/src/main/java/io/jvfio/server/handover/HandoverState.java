@@ -32,13 +32,15 @@ import java.util.Set;
  * @param windows        the client's DMA windows (with a client)
  * @param wiring         the client's interrupt eventfds, masks and pending bits
  * @param deviceState    the device's migration stream, saved in STOP_COPY
+ * @param unhandledInput the client's bytes the old server read and did not handle (whole commands, the last maybe
+ *                       partial): the successor handles them before reading the connection
  * @param lastHandledNanos System.nanoTime() when the old server had handled its last command (CLOCK_MONOTONIC: one clock for
  *                       every process), for the pause; 0 if none
  */
 record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd client, VersionCapabilities clientCaps,
                      List<DmaSpace.ExportedWindow> windows, InterruptLines.Wiring wiring, byte[] deviceState,
-                     long lastHandledNanos) {
-    private static final int FORMAT = 1;
+                     byte[] unhandledInput, long lastHandledNanos) {
+    private static final int FORMAT = 2;
     /** More than any device has (MSI-X allows 2048 vectors per index, QEMU maps far fewer windows). */
     private static final int MAX_ENTRIES = 1 << 16;
 
@@ -99,6 +101,8 @@ record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd c
             out.writeBoolean(wiring.intxAsserted());
             out.writeInt(deviceState.length);
             out.write(deviceState);
+            out.writeInt(unhandledInput.length);
+            out.write(unhandledInput);
         } catch (IOException e) {
             throw new UncheckedIOException(e); // a byte array does not fail
         }
@@ -143,16 +147,13 @@ record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd c
                 vectors.add(new InterruptLines.WiredVector(index, vector, fd, in.readBoolean(), in.readBoolean()));
             }
             boolean intx = in.readBoolean();
-            int stateLength = in.readInt();
-            if (stateLength < 0 || stateLength > in.available()) {
-                throw new IOException("hand-over state announces %d bytes of device state, %d follow".formatted(stateLength, in.available()));
-            }
-            byte[] deviceState = in.readNBytes(stateLength);
+            byte[] deviceState = readBytes(in, "device state");
+            byte[] unhandledInput = readBytes(in, "unhandled client input");
             if (in.available() != 0 || next != fds.size()) {
                 throw new IOException("hand-over state: %d bytes after its end, %d fds for %d".formatted(in.available(), fds.size(), next));
             }
             return new HandoverState(device, path.isEmpty() ? Optional.empty() : Optional.of(Path.of(path)), listener, client,
-                    caps, windows, new InterruptLines.Wiring(vectors, intx), deviceState, lastReply);
+                    caps, windows, new InterruptLines.Wiring(vectors, intx), deviceState, unhandledInput, lastReply);
         } catch (IOException | ProtocolException | RuntimeException e) {
             fds.forEach(Fd::close);
             throw e instanceof IOException io ? io : new IOException("malformed hand-over state: " + e.getMessage(), e);
@@ -164,6 +165,14 @@ record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd c
             throw new IOException("hand-over state names more fds than the %d that came".formatted(fds.size()));
         }
         return fds.get(index);
+    }
+
+    private static byte[] readBytes(DataInputStream in, String what) throws IOException {
+        int length = in.readInt();
+        if (length < 0 || length > in.available()) {
+            throw new IOException("hand-over state announces %d bytes of %s, %d follow".formatted(length, what, in.available()));
+        }
+        return in.readNBytes(length);
     }
 
     private static int count(int n, String what) throws IOException {

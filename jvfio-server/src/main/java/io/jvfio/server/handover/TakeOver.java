@@ -96,7 +96,7 @@ public final class TakeOver implements AutoCloseable {
         try {
             if (state.client() != null) {
                 session = sessions.apply(UnixSocket.adopt(state.client()));
-                session.resume(state.clientCaps(), state.windows());
+                session.resume(state.clientCaps(), state.windows(), state.unhandledInput());
             }
             if (written instanceof PciDevice pci) {
                 pci.interrupts().rewire(state.wiring());

@@ -294,10 +294,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
      * slowly a client trickles the rest (a whole message still comes in one recvmsg).
      */
     private MessageReceiver.Wait receiveWait() {
-        // Known gap: with step-wise receives a live upgrade of an NVMe controller under I/O never finds
-        // its boundary (NvmeLiveUpgradeTest; cause not yet found), so while a hand-over waits for its
-        // boundary the session receives whole messages, its message deadline checked between receives.
-        if (deadlines.enabled() && handover == null) {
+        if (deadlines.enabled()) {
             return MessageReceiver.Wait.TIMED_STEP;
         }
         // Bounded: while a DMA_READ is under way a receive may place its reply, and an idle client must
@@ -434,13 +431,19 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         return point;
     }
 
-    /** Whether nothing of the client's is read and not handled, and no DMA request waits for its reply. */
-    private boolean atBoundary() {
-        return deferred.isEmpty() && !endOfInput && !transport.holdsPartialInput() && messageDma.idle();
+    /**
+     * Whether a successor can take the client now: between messages, no DMA request waits for its
+     * reply, and what was read and not handled (commands set aside, bytes received beyond the last
+     * message) can cross as bytes, carrying no fds. Under steady traffic there is nearly always such
+     * input: waiting for none would wait for ever.
+     */
+    private boolean canHandOver() {
+        return !endOfInput && messageDma.idle() && deferred.stream().allMatch(d -> d.fds().isEmpty())
+                && transport.unreturnedInput() != null;
     }
 
     private boolean handOverAtBoundary() {
-        if (!atBoundary()) {
+        if (!canHandOver()) {
             return false;
         }
         HandoverPoint point = handover;
@@ -454,8 +457,10 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
 
     /**
      * Stops the device for a live upgrade and saves its state (the migration's STOP_COPY), serving
-     * DMA replies meanwhile, as a migration transition does. False if the client sent commands in
-     * the meantime: the device runs again, the commands are handled next, and the caller may try again.
+     * DMA replies meanwhile, as a migration transition does; commands that come meanwhile are set
+     * aside for the successor ({@link #snapshot()}). False only if the session can no longer be
+     * handed over (the client left, or sent fds meanwhile): the device runs again, the commands are
+     * handled next, and the caller may try again.
      */
     public boolean stopAtBoundary(DeviceMigration migration) throws VfioException, IOException, ProtocolException {
         if (dma.windows().stream().allMatch(DmaWindow::mapped)) {
@@ -468,29 +473,52 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
             migration.transition(MigrationState.STOP_COPY);
             return null;
         });
-        if (atBoundary()) {
+        if (canHandOver()) {
             return true;
         }
         migration.transition(MigrationState.RUNNING);
         return false;
     }
 
-    /** What a successor needs of this session (the caller owns the window fds); call at a boundary. */
+    /** What a successor needs of this session (the caller owns the window fds); call where it {@link #canHandOver}. */
     public SessionSnapshot snapshot() throws LinuxException {
         if (socket == null) {
             throw new IllegalStateException("a session over another transport cannot be handed over");
         }
-        return new SessionSnapshot(socket, handlers.clientCapabilities(), dma.export(), lastHandledNanos);
+        return new SessionSnapshot(socket, handlers.clientCapabilities(), dma.export(), unhandledInput(), lastHandledNanos);
+    }
+
+    /** The client's bytes read and not handled, in the order they came: the commands set aside, then what the receiver holds. */
+    private byte[] unhandledInput() {
+        MemorySegment unreturned = transport.unreturnedInput();
+        if (unreturned == null) {
+            throw new IllegalStateException("the unhandled input carries fds: no hand-over here");
+        }
+        int setAside = 0;
+        for (Deferred d : deferred) {
+            setAside += d.message().length;
+        }
+        byte[] bytes = new byte[Math.toIntExact(setAside + unreturned.byteSize())];
+        int at = 0;
+        for (Deferred d : deferred) {
+            System.arraycopy(d.message(), 0, bytes, at, d.message().length);
+            at += d.message().length;
+        }
+        MemorySegment.copy(unreturned, ValueLayout.JAVA_BYTE, 0, bytes, at, (int) unreturned.byteSize());
+        return bytes;
     }
 
     /**
      * A successor's side: this new session takes over a negotiated client with its DMA windows
-     * (their fds are taken, and closed on failure), before {@link #run()}.
+     * (their fds are taken, and closed on failure), before {@link #run()}; it handles
+     * {@code unhandledInput} (the predecessor's {@link SessionSnapshot#unhandledInput()}) before reading the connection.
      */
-    public void resume(VersionCapabilities clientCapabilities, List<DmaSpace.ExportedWindow> windows) throws VfioException {
+    public void resume(VersionCapabilities clientCapabilities, List<DmaSpace.ExportedWindow> windows, byte[] unhandledInput)
+            throws VfioException {
         int mapped = 0;
         try {
             handlers.resumeNegotiated(clientCapabilities);
+            transport.preload(MemorySegment.ofArray(unhandledInput));
             for (DmaSpace.ExportedWindow w : windows) {
                 mapped++;
                 dma.map(w.iova(), w.size(), w.access(), w.fd(), w.fileOffset());

@@ -49,8 +49,14 @@ interface SessionTransport extends AutoCloseable {
     /** Who the client is. */
     PeerCredentials peer() throws LinuxException;
 
-    /** Whether bytes of a message not yet returned by {@link #receive} are held (a live upgrade waits for none). */
-    boolean holdsPartialInput();
+    /**
+     * The bytes received and not yet returned by {@link #receive} (later messages, the last maybe
+     * partial), for a live upgrade to hand on; null if they cannot be handed on as bytes (fds came with them).
+     */
+    MemorySegment unreturnedInput();
+
+    /** Puts {@code bytes} (a predecessor's {@link #unreturnedInput()}) ahead of the connection's; before the first receive. */
+    void preload(MemorySegment bytes);
 
     /**
      * Closes like {@link #close()} but leaves the connection up: a successor process that was sent

@@ -108,8 +108,13 @@ final class UnixSocketTransport implements SessionTransport {
     }
 
     @Override
-    public boolean holdsPartialInput() {
-        return receiver.buffered() > 0;
+    public MemorySegment unreturnedInput() {
+        return receiver.unconsumed();
+    }
+
+    @Override
+    public void preload(MemorySegment bytes) {
+        receiver.preload(bytes);
     }
 
     /** The connection, for a live upgrade to send to a successor. */
