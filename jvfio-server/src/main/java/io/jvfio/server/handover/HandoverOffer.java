@@ -89,8 +89,7 @@ public final class HandoverOffer implements AutoCloseable {
                 }
                 HandoverWire.Frame hello = wire.expect(HandoverWire.HELLO);
                 hello.fds().forEach(Fd::close);
-                LOG.log(Level.INFO, "successor connected (" + hello.text() + "): handing over at the next message boundary");
-                if (serveSuccessor(wire)) {
+                if (serveSuccessor(wire, hello.text())) {
                     closed = true; // the server stops serving; the control path may be the successor's now
                     return;
                 }
@@ -125,9 +124,11 @@ public final class HandoverOffer implements AutoCloseable {
     }
 
     /** Asks the server for its next boundary and waits for the outcome there. */
-    private boolean serveSuccessor(HandoverWire wire) throws IOException {
+    private boolean serveSuccessor(HandoverWire wire, String successor) throws IOException {
         CompletableFuture<Boolean> outcome = new CompletableFuture<>();
         host.requestHandover(new Point(wire, outcome));
+        // After the request: whoever reads this line knows the session will hand over at its next boundary.
+        LOG.log(Level.INFO, "successor connected (" + successor + "): handing over at the next message boundary");
         try {
             return outcome.get(BOUNDARY_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
