@@ -305,19 +305,22 @@ public final class MessageReceiver<E extends Exception> {
     }
 
     /**
-     * Puts {@code bytes} (another receiver's {@link #unconsumed()}) ahead of anything the socket
+     * Puts {@code bytes} (another receiver's {@link #unconsumed()}, possibly with whole messages
+     * before it: several messages may exceed the largest one) ahead of anything the socket
      * delivers; only before the first {@link #next}.
      */
     public void preload(MemorySegment bytes) {
         if (current >= 0 || end > start) {
             throw new IllegalStateException("preload after receiving");
         }
-        if (bytes.byteSize() > maxMessage) {
-            throw new IllegalArgumentException(bytes.byteSize() + " bytes to preload, messages are at most " + maxMessage);
+        base += start;
+        start = end = 0;
+        if (bytes.byteSize() > buffer.byteSize()) {
+            buffer = Arena.ofAuto().allocate(bytes.byteSize(), 8);
+            header = message = body = null; // views of the old buffer
         }
-        makeRoom(bytes.byteSize());
-        MemorySegment.copy(bytes, 0, buffer, end, bytes.byteSize());
-        end += bytes.byteSize();
+        MemorySegment.copy(bytes, 0, buffer, 0, bytes.byteSize());
+        end = bytes.byteSize();
     }
 
     /** Closes the fds still waiting for their message; the receiver cannot be used any more. */

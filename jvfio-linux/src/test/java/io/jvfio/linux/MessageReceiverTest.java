@@ -203,8 +203,8 @@ class MessageReceiverTest extends FdLeakCheck {
                 .isEqualTo(piled.asSlice(30).toArray(JAVA_BYTE));
         old.close();
 
-        MessageReceiver<IOException> successor = receiver(64);
-        successor.preload(MemorySegment.ofArray(handedOn));
+        MessageReceiver<IOException> successor = receiver(32);
+        successor.preload(MemorySegment.ofArray(handedOn)); // more than its buffer
         send(third.asSlice(40), 50);
         expect(successor, 20, 2);
         expect(successor, 90, 3, 50);
