@@ -344,7 +344,7 @@ public final class VfioUserServer implements AutoCloseable {
     private Session newSession(UnixSocket client) {
         Session session = new Session(client, served, options, counters, faults, stall);
         if (keepDmaFds) {
-            session.keepDmaFds();
+            session.readyForHandover();
         }
         return session;
     }

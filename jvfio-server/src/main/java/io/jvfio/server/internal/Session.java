@@ -44,6 +44,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     private static final System.Logger LOG = System.getLogger(Session.class.getName());
     /** How often the wait for an off-thread device call looks at it between messages: its latency is added to each such command. */
     private static final int POLL_MILLIS = 1;
+    /**
+     * The longest wait for an idle client's input once a live upgrade may be asked for: a request
+     * cannot wake the wait, so it is seen within this (as within a timed receive's timeout).
+     */
+    private static final int HANDOVER_IDLE_WAIT_MILLIS = (int) UnixSocketTransport.PLACED_RECEIVE_TIMEOUT.toMillis();
 
     private final SessionTransport transport;
     /** The connection under {@link #transport}; null for a transport of another kind (tests). */
@@ -75,6 +80,8 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     /** The client closed while commands were being set aside: nothing more will come. */
     private boolean endOfInput;
     private volatile boolean closed;
+    /** Whether a live upgrade may be asked for ({@link #readyForHandover}): no wait for input is unbounded then. */
+    private boolean handoverReady;
     /** A live upgrade asked for (see {@link #requestHandover}); taken at the next message boundary. */
     private volatile HandoverPoint handover;
     /** The client was handed to a successor: closing must leave the connection up. */
@@ -284,7 +291,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
                 return true;
             }
             if (deadlines.enabled()) {
-                deadlines.check(transport, handlers.negotiated(), expected == null);
+                deadlines.check(transport, handlers.negotiated(), expected != null ? 0 : handoverReady ? HANDOVER_IDLE_WAIT_MILLIS : -1);
             }
         }
     }
@@ -419,9 +426,13 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         handover = point;
     }
 
-    /** DMA windows mapped from now on keep their fds, for a live upgrade; call before {@link #run()}. */
-    public void keepDmaFds() {
+    /**
+     * Prepares for a live upgrade, before {@link #run()}: DMA windows mapped from now on keep their
+     * fds, and waits for an idle client's input are bounded, so a request is seen soon.
+     */
+    public void readyForHandover() {
         dma.keepFds();
+        handoverReady = true;
     }
 
     /** Takes back a hand-over request the session did not reach (the client left first); null if none. */

@@ -17,11 +17,12 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * A live upgrade while the client's next commands are already read: under steady traffic one
- * recvmsg takes several messages and the start of another, and waiting for a moment with none
- * would wait for ever. Those bytes cross to the successor, which handles them first.
+ * Where a session hands its client over. While the client's next commands are already read: under
+ * steady traffic one recvmsg takes several messages and the start of another, and waiting for a
+ * moment with none would wait for ever, so those bytes cross to the successor, which handles them
+ * first. And while the client is idle: the session must not wait for its input unboundedly.
  */
-class HandoverUnhandledInputTest extends ServerTestBase {
+class SessionHandoverTest extends ServerTestBase {
     private static final int BAR0 = Vfio.PCI_BAR0_REGION_INDEX;
     /** A write here is held in the device until the test lets it go. */
     private static final int GATE = 0x100;
@@ -100,13 +101,33 @@ class HandoverUnhandledInputTest extends ServerTestBase {
         return TestPeer.message(id, Command.REGION_WRITE.code(), 0, 0, TestPeer.regionWrite(BAR0, offset, new byte[] {(byte) value}));
     }
 
+    private VfioUserServer serveHandingOver(GatedDevice device, Path control) throws Exception {
+        server = VfioUserServer.bind(socketPath(), device, ServerOptions.defaults());
+        server.offerHandover(control);
+        server.start();
+        return server;
+    }
+
+    @Test
+    void anIdleClientIsHandedOverAndServedByTheSuccessor() throws Exception {
+        GatedDevice before = new GatedDevice(), after = new GatedDevice();
+        Path control = dir.resolve("dev.ctl");
+        serveHandingOver(before, control);
+        TestPeer c = client();
+        c.write(BAR0, 0x20, new byte[] {7});
+        // The client now sends nothing: the session waits for its input, with the default deadlines.
+        VfioUserServer next = closeLater(VfioUserServer.takeOver(control, after, ServerOptions.defaults()));
+        next.start();
+        assertThat(server.handedOver()).isTrue();
+        assertThat(c.read(BAR0, 0x20, 1)).as("read through the successor").containsExactly(7);
+        assertThat(before.at(0x20)).isEqualTo((byte) 7);
+    }
+
     @Test
     void commandsReadButNotHandledWhenTheServerIsReplacedAreHandledByTheSuccessorInOrder() throws Exception {
         GatedDevice before = new GatedDevice(), after = new GatedDevice();
         Path control = dir.resolve("dev.ctl");
-        server = VfioUserServer.bind(socketPath(), before, ServerOptions.defaults());
-        server.offerHandover(control);
-        server.start();
+        serveHandingOver(before, control);
         TestPeer c = client();
 
         // One sendmsg, so one recvmsg: the held write, two writes behind it, and the first bytes of a read.
