@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,6 +27,9 @@ class SessionHandoverTest extends ServerTestBase {
     private static final int BAR0 = Vfio.PCI_BAR0_REGION_INDEX;
     /** A write here is held in the device until the test lets it go. */
     private static final int GATE = 0x100;
+    private final GatedDevice before = new GatedDevice(), after = new GatedDevice();
+    private Path control;
+    private TestPeer c;
 
     /** BAR 0 of plain memory, migratable; a write at {@link #GATE} waits for {@link #open}. */
     private static final class GatedDevice extends PciDevice implements Migratable {
@@ -101,19 +105,17 @@ class SessionHandoverTest extends ServerTestBase {
         return TestPeer.message(id, Command.REGION_WRITE.code(), 0, 0, TestPeer.regionWrite(BAR0, offset, new byte[] {(byte) value}));
     }
 
-    private VfioUserServer serveHandingOver(GatedDevice device, Path control) throws Exception {
-        server = VfioUserServer.bind(socketPath(), device, ServerOptions.defaults());
+    @BeforeEach
+    void serveHandingOverAndConnect() throws Exception {
+        control = dir.resolve("dev.ctl");
+        server = VfioUserServer.bind(socketPath(), before, ServerOptions.defaults());
         server.offerHandover(control);
         server.start();
-        return server;
+        c = client();
     }
 
     @Test
     void anIdleClientIsHandedOverAndServedByTheSuccessor() throws Exception {
-        GatedDevice before = new GatedDevice(), after = new GatedDevice();
-        Path control = dir.resolve("dev.ctl");
-        serveHandingOver(before, control);
-        TestPeer c = client();
         c.write(BAR0, 0x20, new byte[] {7});
         // The client now sends nothing: the session waits for its input, with the default deadlines.
         VfioUserServer next = closeLater(VfioUserServer.takeOver(control, after, ServerOptions.defaults()));
@@ -125,11 +127,6 @@ class SessionHandoverTest extends ServerTestBase {
 
     @Test
     void commandsReadButNotHandledWhenTheServerIsReplacedAreHandledByTheSuccessorInOrder() throws Exception {
-        GatedDevice before = new GatedDevice(), after = new GatedDevice();
-        Path control = dir.resolve("dev.ctl");
-        serveHandingOver(before, control);
-        TestPeer c = client();
-
         // One sendmsg, so one recvmsg: the held write, two writes behind it, and the first bytes of a read.
         byte[] held = write(1, GATE, 1), second = write(2, 0x10, 2), third = write(3, 0x10, 3);
         byte[] read = TestPeer.message(4, Command.REGION_READ.code(), 0, 0, TestPeer.regionRead(BAR0, 0x10, 1));

@@ -445,8 +445,8 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     /**
      * Whether a successor can take the client now: between messages, no DMA request waits for its
      * reply, and what was read and not handled (commands set aside, bytes received beyond the last
-     * message) can cross as bytes, carrying no fds. Under steady traffic there is nearly always such
-     * input: waiting for none would wait for ever.
+     * message) can cross as bytes, carrying no fds. Under steady traffic there is often such input:
+     * waiting for none could wait for ever.
      */
     private boolean canHandOver() {
         return !endOfInput && messageDma.idle() && deferred.stream().allMatch(d -> d.fds().isEmpty())
