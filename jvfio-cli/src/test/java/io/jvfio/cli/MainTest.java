@@ -64,7 +64,7 @@ class MainTest {
         assertThat(Cli.run("serve", "nvme", "--help").out()).contains("--polled-doorbells", "--namespace=IMG");
         Cli.Run missing = Cli.run("serve", "gpio");
         assertThat(missing.exit()).isEqualTo(2);
-        assertThat(missing.err()).contains("Error: Missing required argument (specify one of these): (--socket=PATH | --fd=N)",
+        assertThat(missing.err()).contains("Error: Missing required argument (specify one of these): (--socket=PATH | --fd=N | --take-over=CTRL)",
                 "Usage: jvfio serve gpio");
         Cli.Run typo = Cli.run("serve", "gpi");
         assertThat(typo.exit()).isEqualTo(2);

@@ -291,6 +291,38 @@ public final class MessageReceiver<E extends Exception> {
         return fill(0, Wait.DONT_WAIT) != END;
     }
 
+    /**
+     * The bytes received beyond the current message (later messages, the last maybe partial), for a
+     * successor process to {@link #preload}; null if they cannot all be had from the buffer: a
+     * placement is under way (some are in its target), or fds wait for a message not yet returned.
+     */
+    public MemorySegment unconsumed() {
+        if (placing != null || !pendingFds.isEmpty()) {
+            return null;
+        }
+        long from = start + Math.max(0, current);
+        return buffer.asSlice(from, end - from);
+    }
+
+    /**
+     * Puts {@code bytes} (another receiver's {@link #unconsumed()}, possibly with whole messages
+     * before it: several messages may exceed the largest one) ahead of anything the socket
+     * delivers; only before the first {@link #next}.
+     */
+    public void preload(MemorySegment bytes) {
+        if (current >= 0 || end > start) {
+            throw new IllegalStateException("preload after receiving");
+        }
+        base += start;
+        start = end = 0;
+        if (bytes.byteSize() > buffer.byteSize()) {
+            buffer = Arena.ofAuto().allocate(bytes.byteSize(), 8);
+            header = message = body = null; // views of the old buffer
+        }
+        MemorySegment.copy(bytes, 0, buffer, 0, bytes.byteSize());
+        end = bytes.byteSize();
+    }
+
     /** Closes the fds still waiting for their message; the receiver cannot be used any more. */
     public void close() {
         closed = true;

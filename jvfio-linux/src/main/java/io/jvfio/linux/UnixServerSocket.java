@@ -161,6 +161,14 @@ public final class UnixServerSocket implements AutoCloseable {
         fd.close();
     }
 
+    /**
+     * Closes this process's descriptor only: the socket goes on listening for the holders of its
+     * other descriptors (a successor it was sent to). A thread blocked in {@link #accept()} is not woken.
+     */
+    public void release() {
+        fd.close();
+    }
+
     @Override
     public String toString() {
         return "UnixServerSocket[" + fd + (path == null ? "" : ", " + path) + "]";

@@ -547,6 +547,20 @@ public final class UnixSocket implements AutoCloseable {
     public void close() {
         if (!closeRequested.compareAndSet(false, true)) return;
         shutdown();
+        closeDescriptor();
+    }
+
+    /**
+     * Closes this process's descriptor and buffers but leaves the connection up: for a socket whose
+     * other descriptors (sent to another process with SCM_RIGHTS) go on using it. A thread blocked
+     * here is not woken. Idempotent, and a no-op after {@link #close()}.
+     */
+    public void release() {
+        if (!closeRequested.compareAndSet(false, true)) return;
+        closeDescriptor();
+    }
+
+    private void closeDescriptor() {
         receiving.lock.lock();
         try {
             sending.lock.lock();

@@ -189,6 +189,49 @@ class MessageReceiverTest extends FdLeakCheck {
     }
 
     @Test
+    void whatOneReceiverHoldsBeyondItsMessageIsHandedToAnotherOnTheSameSocketWhichGoesOnFromThere() throws Exception {
+        MessageReceiver<IOException> old = receiver(4096);
+        MemorySegment third = message(90, 3);
+        MemorySegment piled = MemorySegment.ofArray(new byte[30 + 20 + 40]);
+        MemorySegment.copy(message(30, 1), 0, piled, 0, 30);
+        MemorySegment.copy(message(20, 2), 0, piled, 30, 20);
+        MemorySegment.copy(third, 0, piled, 50, 40);
+        send(piled);
+        expect(old, 30, 1);
+        byte[] handedOn = old.unconsumed().toArray(JAVA_BYTE);
+        assertThat(handedOn).as("the second message and the third's first 40 bytes")
+                .isEqualTo(piled.asSlice(30).toArray(JAVA_BYTE));
+        old.close();
+
+        MessageReceiver<IOException> successor = receiver(32);
+        successor.preload(MemorySegment.ofArray(handedOn)); // more than its buffer
+        send(third.asSlice(40), 50);
+        expect(successor, 20, 2);
+        expect(successor, 90, 3, 50);
+        assertThatThrownBy(() -> successor.preload(MemorySegment.ofArray(new byte[4])))
+                .isInstanceOf(IllegalStateException.class);
+        successor.close();
+    }
+
+    @Test
+    void bytesWhoseFdsWaitForTheirMessageCannotBeHandedOn() throws Exception {
+        MessageReceiver<IOException> r = receiver(4096);
+        MemorySegment second = message(64, 2);
+        send(message(16, 1));
+        send(second.asSlice(0, 10), 60);
+        List<Fd> fds = new ArrayList<>();
+        assertThat(r.next(fds, MessageReceiver.Wait.BLOCK)).isEqualTo(MessageReceiver.MESSAGE);
+        while (r.buffered() < 10) {
+            assertThat(r.next(fds, MessageReceiver.Wait.DONT_WAIT)).isEqualTo(MessageReceiver.NOTHING);
+        }
+        assertThat(r.unconsumed()).as("the fd would be lost").isNull();
+        send(second.asSlice(10));
+        expect(r, 64, 2, 60);
+        assertThat(r.unconsumed().byteSize()).as("nothing beyond the message").isZero();
+        r.close();
+    }
+
+    @Test
     void aPartialMessageIsKeptAcrossCallsThatDoNotWait() throws Exception {
         MessageReceiver<IOException> r = receiver(4096);
         List<Fd> fds = new ArrayList<>();

@@ -30,6 +30,22 @@ class UnixServerSocketTest extends FdLeakCheck {
         assertThat(threads.awaitTermination(30, TimeUnit.SECONDS)).as("helper threads ended").isTrue();
     }
 
+    /** A live upgrade: the old server releases its listening socket; a successor's descriptor of it goes on accepting. */
+    @Test
+    void releaseLeavesTheSocketListeningForAnotherDescriptor() throws Exception {
+        Path path = directory.resolve("handed-over.sock");
+        UnixServerSocket old = UnixServerSocket.bind(path, 0600, 4);
+        try (UnixServerSocket successor = UnixServerSocket.adopt(old.fd().duplicate())) {
+            old.release();
+            try (UnixSocket client = UnixSocket.connect(path); UnixSocket accepted = successor.accept()) {
+                client.send(java.lang.foreign.MemorySegment.ofArray(new byte[] {7}));
+                java.lang.foreign.MemorySegment received = java.lang.foreign.MemorySegment.ofArray(new byte[1]);
+                assertThat(accepted.receiveFully(received, new java.util.ArrayList<>())).isTrue();
+                assertThat(received.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 7);
+            }
+        }
+    }
+
     @Test
     void bindSetsTheModeBeforeClientsCanConnect() throws Exception {
         Path path = directory.resolve("server.sock");

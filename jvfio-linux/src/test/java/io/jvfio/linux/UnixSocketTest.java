@@ -71,6 +71,31 @@ class UnixSocketTest extends FdLeakCheck {
         return text(buffer);
     }
 
+    /** A live upgrade: the process that sent its socket away closes its descriptor; the connection stays up. */
+    @Test
+    void releaseLeavesTheConnectionToAnotherDescriptor() throws Exception {
+        UnixSocket successor = UnixSocket.adopt(left.fd().duplicate());
+        toClose.add(successor);
+        left.release();
+        right.send(bytes("still here"));
+        MemorySegment received = MemorySegment.ofArray(new byte[10]);
+        assertThat(successor.receiveFully(received, new ArrayList<>())).isTrue();
+        assertThat(text(received)).isEqualTo("still here");
+        successor.send(bytes("!"));
+        MemorySegment reply = MemorySegment.ofArray(new byte[1]);
+        assertThat(right.receiveFully(reply, new ArrayList<>())).isTrue();
+        assertThatThrownBy(() -> left.send(bytes("x"))).isInstanceOf(LinuxException.class);
+    }
+
+    /** Whereas close() shuts the connection down for every descriptor of it. */
+    @Test
+    void closeEndsTheConnectionForEveryDescriptor() throws Exception {
+        UnixSocket other = UnixSocket.adopt(left.fd().duplicate());
+        toClose.add(other);
+        left.close();
+        assertThat(right.receiveFully(MemorySegment.ofArray(new byte[1]), new ArrayList<>())).as("end of stream").isFalse();
+    }
+
     @Test
     void heapBytesArriveInOrder() throws Exception {
         left.send(bytes("hello"));

@@ -52,6 +52,19 @@ public final class InterruptLines {
         boolean pending;
     }
 
+    /**
+     * The client's wiring as a live upgrade carries it to a successor process: every vector that
+     * has an eventfd or a mask or pending bit set, and the INTx level.
+     */
+    public record Wiring(List<WiredVector> vectors, boolean intxAsserted) {
+        public Wiring {
+            vectors = List.copyOf(vectors);
+        }
+    }
+
+    /** One vector: a duplicate of its eventfd (null without one; owned by the holder), its mask and pending bits. */
+    public record WiredVector(int index, int vector, Fd eventfd, boolean masked, boolean pending) {}
+
     private InterruptLines(int[] counts) {
         for (int i = 0; i < INDEX_COUNT; i++) {
             lines[i] = new Line[counts[i]];
@@ -325,6 +338,70 @@ public final class InterruptLines {
         } catch (LinuxException e) {
             System.getLogger(InterruptLines.class.getName()).log(System.Logger.Level.WARNING,
                     "interrupt %d/%d: %s".formatted(index, vector, e.getMessage()));
+        }
+    }
+
+    /**
+     * The wiring now, with duplicates of the eventfds (the caller closes them); fails on the first
+     * eventfd that cannot be duplicated, closing those made so far.
+     */
+    public Wiring wiring() throws LinuxException {
+        List<WiredVector> vectors = new java.util.ArrayList<>();
+        synchronized (lock) {
+            try {
+                for (int index = 0; index < INDEX_COUNT; index++) {
+                    for (int v = 0; v < lines[index].length; v++) {
+                        Line line = lines[index][v];
+                        if (line.trigger != null || line.masked || line.pending) {
+                            vectors.add(new WiredVector(index, v, line.trigger == null ? null : line.trigger.fd().duplicate(),
+                                    line.masked, line.pending));
+                        }
+                    }
+                }
+            } catch (LinuxException e) {
+                vectors.forEach(w -> {
+                    if (w.eventfd() != null) {
+                        w.eventfd().close();
+                    }
+                });
+                throw e;
+            }
+            return new Wiring(vectors, intxAsserted);
+        }
+    }
+
+    /**
+     * Takes over a predecessor's {@link #wiring()}: replaces every line's state with it, adopting
+     * its eventfds (closed here if refused). Nothing fires: pending stays pending until unmasked.
+     */
+    public void rewire(Wiring wiring) throws VfioException {
+        synchronized (lock) {
+            try {
+                for (WiredVector w : wiring.vectors()) {
+                    if (w.index() < 0 || w.index() >= INDEX_COUNT || w.vector() < 0 || w.vector() >= lines[w.index()].length) {
+                        throw VfioException.invalid("no vector %d at irq index %d".formatted(w.vector(), w.index()));
+                    }
+                }
+                for (Line[] index : lines) {
+                    for (Line line : index) {
+                        clear(line);
+                    }
+                }
+                for (WiredVector w : wiring.vectors()) {
+                    Line line = lines[w.index()][w.vector()];
+                    line.trigger = w.eventfd() == null ? null : EventFd.adopt(w.eventfd());
+                    line.masked = w.masked();
+                    line.pending = w.pending();
+                }
+                intxAsserted = wiring.intxAsserted();
+            } catch (VfioException e) {
+                wiring.vectors().forEach(w -> {
+                    if (w.eventfd() != null) {
+                        w.eventfd().close();
+                    }
+                });
+                throw e;
+            }
         }
     }
 

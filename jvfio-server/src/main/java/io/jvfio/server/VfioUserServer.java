@@ -14,6 +14,10 @@ import io.jvfio.server.faults.FaultPlan;
 import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.server.faults.Faults;
 import io.jvfio.server.internal.ClientAcceptor;
+import io.jvfio.server.handover.HandoverHost;
+import io.jvfio.server.handover.HandoverOffer;
+import io.jvfio.server.handover.TakeOver;
+import io.jvfio.server.internal.HandoverPoint;
 import io.jvfio.server.internal.Session;
 import io.jvfio.server.internal.StallClock;
 import io.jvfio.server.internal.StatsCounters;
@@ -23,6 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -62,6 +67,19 @@ public final class VfioUserServer implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong turnedAway = new AtomicLong();
+    // Live upgrade (package io.jvfio.server.handover): the offer to successors, a hand-over waiting for a boundary, the outcome.
+    private final Object sessionLock = new Object();
+    private volatile HandoverOffer offer;
+    /** Sessions keep their DMA windows' fds (a live upgrade is offered, or this server took one over and may offer the next). */
+    private volatile boolean keepDmaFds;
+    private HandoverPoint pendingHandover;   // guarded by sessionLock
+    private volatile boolean handedOver;
+    /** A successor's first session, taken over from the old server, and when that server had handled its last command (for the pause). */
+    private Session takenOver;
+    private volatile Session takenOverSession;
+    private long predecessorLastHandledNanos;
+    /** Accepts clients for serve(); null before serve() or when serving one pre-connected client. */
+    private volatile ClientAcceptor acceptor;
 
     private VfioUserServer(UnixServerSocket listener, UnixSocket connected, VfioDevice device, ServerOptions options,
                            Platform platform, Optional<Path> path) {
@@ -152,19 +170,93 @@ public final class VfioUserServer implements AutoCloseable {
         }
     }
 
-    /** Serves clients one after another until {@link #close()}. */
+
+    /**
+     * Takes over from the server that offers a live upgrade on {@code control} ({@link #offerHandover}):
+     * its listening socket, its client with the client's DMA windows and interrupts, and its device's
+     * state, loaded into {@code device} — which must be the same device built the same way (else an
+     * IOException names the difference, and the old server serves on). When this returns the device
+     * runs and the old server exits; {@link #serve()} goes on with the same client.
+     */
+    public static VfioUserServer takeOver(Path control, VfioDevice device, ServerOptions options, Platform platform)
+            throws IOException {
+        try (TakeOver takeOver = TakeOver.connect(control)) {
+            Session[] resumed = new Session[1];
+            try {
+                VfioUserServer server = new VfioUserServer(takeOver.listener().orElse(null), null, device, options, platform,
+                        takeOver.socketPath());
+                server.keepDmaFds = true;
+                takeOver.checkDevice(device, server.served, options);
+                resumed[0] = takeOver.resume(device, server.served, server::newSession).orElse(null);
+                takeOver.acknowledge();
+                server.takenOver = resumed[0];
+                server.takenOverSession = resumed[0];
+                server.predecessorLastHandledNanos = takeOver.predecessorLastHandledNanos();
+                return server;
+            } catch (IOException | RuntimeException e) {
+                if (resumed[0] != null) { // the ack did not go out: the old server serves on
+                    resumed[0].keepConnectionOnClose();
+                    resumed[0].close();
+                }
+                takeOver.refuse(e);
+                throw e;
+            }
+        }
+    }
+
+    public static VfioUserServer takeOver(Path control, VfioDevice device, ServerOptions options) throws IOException {
+        return takeOver(control, device, options, Platform.none());
+    }
+
+    /**
+     * Offers a live upgrade: listens on {@code control} for a successor ({@link #takeOver}); when one
+     * has taken over, {@link #serve()} returns, leaving the sockets to it.
+     */
+    public void offerHandover(Path control) throws IOException {
+        keepDmaFds = true;
+        offer = HandoverOffer.listen(control, new Host());
+    }
+
+    /** Whether a successor took over (this server then serves no more). */
+    public boolean handedOver() {
+        return handedOver;
+    }
+
+    /**
+     * For a server that took over a client, once it has handled a command: from the old server's
+     * last command handled (replied to, or done if posted) to this one's first — what the client
+     * saw of the upgrade.
+     */
+    public OptionalLong handoverPauseNanos() {
+        Session s = takenOverSession;
+        long first = s == null ? 0 : s.firstHandledNanos();
+        return first == 0 || predecessorLastHandledNanos == 0 ? OptionalLong.empty() : OptionalLong.of(first - predecessorLastHandledNanos);
+    }
+
+    /** Serves clients one after another until {@link #close()} (or a successor takes over). */
     public void serve() throws IOException {
         serving = true;
         try {
+            if (takenOver != null) {
+                Session session = takenOver;
+                takenOver = null;
+                serveSession(session);
+                if (listener == null) {
+                    return; // the old server served one pre-connected client
+                }
+            }
             if (connected != null) {
                 runSession(connected);
                 return;
             }
             // Accepting on a thread of its own answers a client that comes while another is served at once.
-            ClientAcceptor acceptor = new ClientAcceptor(listener, "jvfio-" + device.name() + "-accept", turnedAway);
-            while (true) {
+            acceptor = new ClientAcceptor(listener, "jvfio-" + device.name() + "-accept", turnedAway);
+            while (!closed && !handedOver) {
                 UnixSocket client;
                 try {
+                    if (handedOverBetweenClients()) {
+                        break;
+                    }
                     client = acceptor.take();
                 } catch (LinuxException e) {
                     if (closed) {
@@ -176,13 +268,43 @@ public final class VfioUserServer implements AutoCloseable {
                     return;
                 }
                 if (client == null) {
-                    return;
+                    if (acceptor.isStopped()) {
+                        return;
+                    }
+                    continue; // woken: a hand-over may be waiting
                 }
                 runSession(client);
             }
         } finally {
+            ClientAcceptor accepting = acceptor;
+            if (accepting != null) {
+                try {
+                    accepting.stop();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (handedOver && listener != null) {
+                listener.release(); // the successor listens on it now
+            }
             stopped.countDown();
         }
+    }
+
+    /**
+     * Carries out a hand-over a successor asked for while no client was served (the serve thread is
+     * woken for it); whether this server has handed over.
+     */
+    private boolean handedOverBetweenClients() {
+        HandoverPoint point;
+        synchronized (sessionLock) {
+            point = pendingHandover;
+            pendingHandover = null;
+        }
+        if (point != null && point.handOver(null)) {
+            handedOver = true;
+        }
+        return handedOver;
     }
 
     /** Serves on a new daemon thread named after the device. */
@@ -208,16 +330,108 @@ public final class VfioUserServer implements AutoCloseable {
             client.close();
             return;
         }
-        try (Session session = new Session(client, served, options, counters, faults, stall)) {
-            current = session;
+        Session session;
+        try {
+            session = newSession(client);
+        } catch (RuntimeException e) {
+            Log.LOG.log(Level.ERROR, "session failed", e);
+            client.close();
+            return;
+        }
+        serveSession(session);
+    }
+
+    private Session newSession(UnixSocket client) {
+        Session session = new Session(client, served, options, counters, faults, stall);
+        if (keepDmaFds) {
+            session.readyForHandover();
+        }
+        return session;
+    }
+
+    private void serveSession(Session session) {
+        try (session) {
+            synchronized (sessionLock) {
+                current = session;
+                if (pendingHandover != null) {
+                    session.requestHandover(pendingHandover);
+                    pendingHandover = null;
+                }
+            }
             session.run();
+            handedOver = session.handedOver();
         } catch (RuntimeException | InternalError e) {
             // One session's failure must never end serve(): log it and take the next client. InternalError is
             // how HotSpot reports a SIGBUS in a memory access: a client that truncated the file behind a DMA
             // window while the device read it on the session thread.
             Log.LOG.log(Level.ERROR, "session failed", e);
         } finally {
-            current = null;
+            synchronized (sessionLock) {
+                current = null;
+                HandoverPoint unreached = session.withdrawHandover();
+                if (unreached != null && pendingHandover == null) {
+                    pendingHandover = unreached; // the client left first: hand over between clients
+                }
+            }
+        }
+    }
+
+    /** What the hand-over package sees of this server. */
+    private final class Host implements HandoverHost {
+        @Override
+        public VfioDevice device() {
+            return device;
+        }
+
+        @Override
+        public VfioDevice served() {
+            return served;
+        }
+
+        @Override
+        public ServerOptions options() {
+            return options;
+        }
+
+        @Override
+        public Optional<UnixServerSocket> listener() {
+            return Optional.ofNullable(listener);
+        }
+
+        @Override
+        public Optional<Path> socketPath() {
+            return path;
+        }
+
+        @Override
+        public void requestHandover(HandoverPoint point) {
+            synchronized (sessionLock) {
+                if (current != null) {
+                    current.requestHandover(point);
+                    return;
+                }
+                pendingHandover = point;
+            }
+            ClientAcceptor accepting = acceptor;
+            if (accepting != null) {
+                accepting.wake(); // the serve thread waits for a client: let it hand over now
+            }
+        }
+
+        @Override
+        public void pauseAccepting() throws InterruptedException {
+            ClientAcceptor accepting = acceptor;
+            if (accepting != null) {
+                accepting.pause();
+            }
+        }
+
+        @Override
+        public void resumeAccepting() {
+            ClientAcceptor accepting = acceptor;
+            if (accepting != null) {
+                accepting.resume();
+            }
         }
     }
 
@@ -296,14 +510,19 @@ public final class VfioUserServer implements AutoCloseable {
             faultControl.close();
         }
         faults.removeListener(firingLogger);
-        if (listener != null) {
+        HandoverOffer o = offer;
+        if (o != null) {
+            o.close();
+        }
+        boolean ours = !handedOver; // else the sockets and the socket file are the successor's now
+        if (ours && listener != null) {
             listener.close();
         }
         Session s = current;
-        if (s != null) {
+        if (ours && s != null) {
             s.disconnect();
         }
-        if (connected != null) {
+        if (ours && connected != null) {
             connected.shutdown();
         }
         if (serving) {
@@ -313,7 +532,7 @@ public final class VfioUserServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        path.ifPresent(p -> {
+        path.filter(p -> !handedOver).ifPresent(p -> {
             try {
                 Files.deleteIfExists(p);
             } catch (IOException e) {

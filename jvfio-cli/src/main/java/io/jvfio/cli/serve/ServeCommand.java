@@ -50,6 +50,12 @@ public final class ServeCommand {
         @Option(names = "--fd", paramLabel = "N", required = true,
                 description = "Serve on inherited file descriptor N (a listening or a connected socket).")
         Integer fd;
+
+        @Option(names = "--take-over", paramLabel = "CTRL", required = true,
+                description = {"Live upgrade: take over from the server running with --handover-socket CTRL — its socket,"
+                        + " its client (which stays connected) and its device's state; that server then exits.",
+                        "The device options must be the ones that server was started with."})
+        Path takeOver;
     }
 
     static abstract class DeviceCommand implements Callable<Integer>, FaultWords.Speaker {
@@ -97,6 +103,10 @@ public final class ServeCommand {
                         + "(default: ${DEFAULT-VALUE})."})
         String stuckCallback;
 
+        @Option(names = "--handover-socket", paramLabel = "CTRL",
+                description = "Offer a live upgrade: listen on CTRL for a successor started with --take-over CTRL.")
+        Path handoverSocket;
+
         abstract VfioDevice device() throws Exception;
 
         /** The words of this device's fault plans, for help (the device itself answers when serving). */
@@ -126,12 +136,18 @@ public final class ServeCommand {
             }
             try (VfioUserServer server = endpoint.socket != null
                     ? VfioUserServer.bind(endpoint.socket, device, options, extensions)
+                    : endpoint.takeOver != null
+                    ? VfioUserServer.takeOver(endpoint.takeOver, device, options, extensions)
                     : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions)) {
                 // SIGTERM and Ctrl-C stop serving: the client is disconnected, the socket removed, exit 0.
                 for (String signal : new String[] {"TERM", "INT"}) {
                     sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> server.close());
                 }
-                if (endpoint.socket != null) {
+                if (endpoint.takeOver != null) {
+                    System.out.println("took over " + device.name() + " on "
+                            + server.socketPath().map(p -> p.toAbsolutePath().toString()).orElse("the predecessor's socket")
+                            + " from the server behind " + endpoint.takeOver);
+                } else if (endpoint.socket != null) {
                     Path abs = endpoint.socket.toAbsolutePath();
                     System.out.println("serving " + device.name() + " on " + abs);
                     System.out.println("attach it to QEMU with:");
@@ -151,12 +167,37 @@ public final class ServeCommand {
                     System.out.println("fault control: " + server.openFaultControl(faultControl).path().toAbsolutePath());
                 }
                 describe(device);
+                if (endpoint.takeOver != null) {
+                    reportPause(server);
+                }
+                if (handoverSocket != null) {
+                    // Before serving: only windows mapped once it is offered keep the fds a hand-over sends.
+                    server.offerHandover(handoverSocket);
+                    System.out.println("offering a live upgrade on " + handoverSocket.toAbsolutePath());
+                }
                 System.out.flush();
                 server.serve();
+                if (server.handedOver()) {
+                    System.out.println("handed over to a successor; exiting");
+                }
             } finally {
                 shutdown(device);
             }
             return 0;
+        }
+
+        /** Prints what the client saw of the upgrade once this server has handled its first command. */
+        private static void reportPause(VfioUserServer server) {
+            Thread.ofVirtual().start(() -> {
+                try {
+                    while (server.handoverPauseNanos().isEmpty() && !server.handedOver()) {
+                        Thread.sleep(1);
+                    }
+                    server.handoverPauseNanos().ifPresent(nanos -> System.out.printf("upgrade pause: %.1f ms%n", nanos / 1e6));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
         }
 
         static Platform parsePlatform(List<String> specs) {

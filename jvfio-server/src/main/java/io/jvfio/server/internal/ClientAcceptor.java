@@ -24,7 +24,9 @@ public final class ClientAcceptor {
         static final System.Logger LOG = System.getLogger(ClientAcceptor.class.getName());
     }
 
-    private static final int POLLERR = 0x8, POLLHUP = 0x10, POLLRDHUP = 0x2000;
+    private static final int POLLIN = 0x1, POLLERR = 0x8, POLLHUP = 0x10, POLLRDHUP = 0x2000;
+    /** How often the accepting thread looks up from the listener for a pause or a stop. */
+    private static final int POLL_MILLIS = 50;
     /** How long a client that comes while another is served waits for that one's session to end before it is turned away. */
     private static final long GRACE_MILLIS = 250;
     /** More clients that left at once than a burst of honest reconnects: the rest are turned away. */
@@ -38,25 +40,34 @@ public final class ClientAcceptor {
     private UnixSocket served;    // the one handed out last
     private boolean stopped;
     private LinuxException failure;
+    /** Set by {@link #stop()}: the accepting thread ends without closing the listener. */
+    private boolean stopRequested;
+    /** Set by {@link #pause()}; {@code idle} once the accepting thread has seen it and accepts no more. */
+    private boolean paused, idle;
+    /** Set by {@link #wake()}: the next {@link #take()} returns null once. */
+    private boolean woken;
+    private final Thread thread;
 
     /** Starts accepting on a daemon thread named {@code name}; counts the clients turned away in {@code turnedAway}. */
     public ClientAcceptor(UnixServerSocket listener, String name, AtomicLong turnedAway) {
         this.listener = listener;
         this.turnedAway = turnedAway;
-        Thread.ofPlatform().daemon().name(name).start(this::acceptAll);
+        this.thread = Thread.ofPlatform().daemon().name(name).start(this::acceptAll);
     }
 
     /**
-     * The next client to serve, waiting for one; null once the listener is closed. The client
-     * returned before counts as served until its connection ends.
+     * The next client to serve, waiting for one; null once the listener is closed or the acceptor
+     * stopped ({@link #isStopped()}), or once after {@link #wake()}. The client returned before counts
+     * as served until its connection ends.
      */
     public UnixSocket take() throws LinuxException, InterruptedException {
         synchronized (lock) {
-            while (waiting.isEmpty() && !stopped) {
+            while (waiting.isEmpty() && !stopped && !woken) {
                 lock.wait();
             }
             if (waiting.isEmpty()) {
-                if (failure != null) {
+                woken = false;
+                if (stopped && failure != null) {
                     throw failure;
                 }
                 return null;
@@ -66,12 +77,83 @@ public final class ClientAcceptor {
         }
     }
 
+    /** Makes a {@link #take()} waiting now (or the next one) return null: the serving thread has something else to do. */
+    public void wake() {
+        synchronized (lock) {
+            woken = true;
+            lock.notifyAll();
+        }
+    }
+
+    /** Whether the accepting thread has ended (listener closed, or {@link #stop()}). */
+    public boolean isStopped() {
+        synchronized (lock) {
+            return stopped;
+        }
+    }
+
+    /**
+     * Accepts no more clients until {@link #resume()}, returning once the accepting thread is past any
+     * accept: a live upgrade hands the listening socket to a successor, which alone accepts on it then.
+     */
+    public void pause() throws InterruptedException {
+        synchronized (lock) {
+            paused = true;
+            while (!idle && !stopped) {
+                lock.wait();
+            }
+        }
+    }
+
+    /** Accepts clients again after {@link #pause()} (the hand-over failed). */
+    public void resume() {
+        synchronized (lock) {
+            paused = false;
+            lock.notifyAll();
+        }
+    }
+
+    /**
+     * Ends the accepting thread without closing the listener (a successor may own it now); clients
+     * accepted but not yet served are closed. Returns once the thread has ended.
+     */
+    public void stop() throws InterruptedException {
+        synchronized (lock) {
+            stopRequested = true;
+            lock.notifyAll();
+        }
+        thread.join();
+    }
+
+    /** Waits for a client on the listener in short polls, so that pause and stop are seen; false once stopped. */
+    private boolean awaitConnection() throws LinuxException, InterruptedException {
+        while (true) {
+            synchronized (lock) {
+                while (paused && !stopRequested) {
+                    idle = true;
+                    lock.notifyAll();
+                    lock.wait();
+                }
+                idle = false;
+                if (stopRequested) {
+                    return false;
+                }
+            }
+            if ((Linux.poll(listener.fd(), POLLIN, POLL_MILLIS) & POLLIN) != 0) {
+                synchronized (lock) {
+                    if (!paused && !stopRequested) {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
     private void acceptAll() {
         try {
-            while (true) {
+            while (awaitConnection()) {
                 UnixSocket client = listener.accept();
                 synchronized (lock) {
-                    // The live upgrade's take-over connection (issue 19) must be exempt from this when it arrives here.
                     UnixSocket ahead = stillConnectedAheadAfterGrace();
                     if (waiting.size() < MAX_WAITING && ahead == null) {
                         waiting.add(client);

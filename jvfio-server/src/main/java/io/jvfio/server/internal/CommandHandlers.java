@@ -508,15 +508,34 @@ final class CommandHandlers {
             LOG.log(Level.WARNING, "VERSION request too short to tell the client our max_data_xfer_size of "
                     + options.maxDataXferSize());
         }
-        numRegions = device.info().numRegions();
         answer.encode(reply);
+        openDevice();
+        return answer.encodedSize();
+    }
+
+    /** After VERSION: the session is negotiated, its DMA space reachable, and the device open for the client. */
+    private void openDevice() throws VfioException {
+        numRegions = device.info().numRegions();
         negotiated = true;
         if (messageDma != null) {
             messageDma.clientMaxDataXferSize(clientCaps.maxDataXferSize());
             dma.attach(messageDma);
         }
         device.open(new SessionContext(peer.get(), limits(), dma, options.hypervisorLink()));
-        return answer.encodedSize();
+    }
+
+    /** The capabilities the client proposed at VERSION: what a successor process must know of it. */
+    VersionCapabilities clientCapabilities() {
+        return clientCaps;
+    }
+
+    /** A live upgrade: this session takes over a negotiated client as if it had just answered its VERSION. */
+    void resumeNegotiated(VersionCapabilities clientCapabilities) throws VfioException {
+        if (negotiated) {
+            throw VfioException.invalid("the session is negotiated already");
+        }
+        clientCaps = clientCapabilities;
+        openDevice();
     }
 
     private NegotiatedLimits limits() {

@@ -72,9 +72,26 @@ public final class DmaSpace implements DmaView {
     /** System.nanoTime() of the last unmap; meaningful only while {@code unmapped} is set. */
     private volatile long lastUnmap;
     private volatile boolean unmapped;
+    private volatile boolean keepFds;
 
-    /** {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the window's page). */
-    private record Entry(DmaWindow window, Mapping mapping, BitSet lent) {}
+    /**
+     * {@code lent}: pages of the window handed out as writable segments (bit = 4 KiB page from the
+     * window's page). {@code fd}: with {@link #keepFds()}, the window's fd, open as long as the
+     * window, so a live upgrade can hand it to a successor ({@link #export()}); else null.
+     */
+    private record Entry(DmaWindow window, Mapping mapping, BitSet lent, Fd fd, long fileOffset) {
+        void close() {
+            if (mapping != null) {
+                mapping.close();
+            }
+            if (fd != null) {
+                fd.close();
+            }
+        }
+    }
+
+    /** A window as a live upgrade carries it: its table row, and a duplicate of its fd (null without one). */
+    public record ExportedWindow(long iova, long size, Set<Access> access, Fd fd, long fileOffset) {}
 
     public DmaSpace(int maxWindows) {
         this(maxWindows, new Faults());
@@ -86,16 +103,23 @@ public final class DmaSpace implements DmaView {
         this.faults = faults;
     }
 
+    /** From now on a mapped window keeps its fd open (a live upgrade is offered): one fd per window. */
+    void keepFds() {
+        keepFds = true;
+    }
+
     void attach(DmaTransport transport) {
         this.transport = transport;
     }
 
     /**
      * Adds a window. With an fd, maps {@code size} bytes of it at {@code fileOffset} (ownership
-     * of the fd passes to this method: it is closed once mapped or on failure).
+     * of the fd passes to this method: it is closed once mapped or on failure — or, with
+     * {@link #keepFds()}, kept with the window until it is unmapped).
      */
     public void map(long iova, long size, Set<Access> access, Fd fd, long fileOffset) throws VfioException {
-        try (fd) {
+        boolean kept = false;
+        try {
             if (size == 0 || Long.compareUnsigned(iova + size - 1, iova) < 0) {
                 throw VfioException.invalid("DMA window [0x%x, +0x%x) is empty or wraps".formatted(iova, size));
             }
@@ -125,7 +149,9 @@ public final class DmaSpace implements DmaView {
                     }
                 }
                 removedByFault.removeIf(w -> overlaps(w, iova, iova + size - 1));
-                windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet()));
+                windows.put(iova, new Entry(new DmaWindow(iova, size, access, mapping != null), mapping, new BitSet(),
+                        keepFds ? fd : null, fileOffset));
+                kept = keepFds;
                 byIova = windows.values().toArray(Entry[]::new);
                 DirtyLog log = dirtyLog;
                 if (log != null && log.logsEverything()) {
@@ -134,6 +160,40 @@ public final class DmaSpace implements DmaView {
             } finally {
                 lock.writeLock().unlock();
             }
+        } finally {
+            if (!kept && fd != null) {
+                fd.close();
+            }
+        }
+    }
+
+    /**
+     * Every window with a duplicate of its fd, for a successor process; the caller owns the
+     * duplicates. Fails on the first fd that cannot be duplicated, closing those made so far, and
+     * for a mapped window whose fd was not kept.
+     */
+    public List<ExportedWindow> export() throws LinuxException {
+        lock.readLock().lock();
+        List<ExportedWindow> exported = new ArrayList<>(windows.size());
+        try {
+            for (Entry e : windows.values()) {
+                if (e.mapping != null && e.fd == null) {
+                    throw new LinuxException("export", "DMA window 0x%x was mapped before a live upgrade was offered: its fd is gone"
+                            .formatted(e.window.iova()), Errno.EBADF);
+                }
+                exported.add(new ExportedWindow(e.window.iova(), e.window.size(), e.window.access(),
+                        e.fd == null ? null : e.fd.duplicate(), e.fileOffset));
+            }
+            return exported;
+        } catch (LinuxException failed) {
+            exported.forEach(w -> {
+                if (w.fd() != null) {
+                    w.fd().close();
+                }
+            });
+            throw failed;
+        } finally {
+            lock.readLock().unlock();
         }
     }
 
@@ -185,9 +245,7 @@ public final class DmaSpace implements DmaView {
             noteUnmap();
             long bytes = 0;
             for (Entry entry : removed) {
-                if (entry.mapping != null) {
-                    entry.mapping.close();
-                }
+                entry.close();
                 bytes += entry.window.size();
             }
             return bytes;
@@ -218,9 +276,7 @@ public final class DmaSpace implements DmaView {
         lock.writeLock().lock();
         try {
             for (Entry entry : windows.values()) {
-                if (entry.mapping != null) {
-                    entry.mapping.close();
-                }
+                entry.close();
             }
             windows.clear();
             byIova = new Entry[0];

@@ -561,6 +561,11 @@ public final class MessageDma implements DmaTransport {
         closed = true;
     }
 
+    /** Whether no DMA request waits for its reply (a live upgrade hands over only then). */
+    boolean idle() {
+        return pending.isEmpty();
+    }
+
     /** The client went away: every request still waiting fails with ENODEV, and no new one is sent. */
     void close() {
         closed = true;

@@ -46,10 +46,10 @@ final class ReadDeadlines {
 
     /**
      * After a receive that returned no whole message: throws when the client missed a deadline;
-     * otherwise, with no message begun and {@code mayWait}, waits for input (for ever once
-     * negotiated, else until the handshake deadline), so an idle session does not spin.
+     * otherwise, with no message begun, waits for input up to {@code waitMillis} (0: not at all;
+     * -1: for ever once negotiated, else until the handshake deadline), so an idle session does not spin.
      */
-    void check(SessionTransport transport, boolean negotiated, boolean mayWait) throws StalledClientException, LinuxException {
+    void check(SessionTransport transport, boolean negotiated, int waitMillis) throws StalledClientException, LinuxException {
         long now = System.nanoTime();
         long partial = transport.buffered();
         if (!negotiated && handshakeNanos > 0 && now - connectedAt > handshakeNanos) {
@@ -67,9 +67,13 @@ final class ReadDeadlines {
             return; // the next stepped receive waits for the rest (at most the socket's receive timeout)
         }
         inMessage = false;
-        if (mayWait) {
-            long left = negotiated || handshakeNanos == 0 ? -1 : handshakeNanos - (now - connectedAt);
-            transport.awaitInput(left < 0 ? -1 : (int) Math.min(Integer.MAX_VALUE, left / 1_000_000 + 1));
+        if (waitMillis != 0) {
+            // Milliseconds to the handshake deadline (it has not passed: checked above); -1: none.
+            long left = negotiated || handshakeNanos == 0 ? -1 : (handshakeNanos - (now - connectedAt)) / 1_000_000 + 1;
+            if (waitMillis > 0 && (left < 0 || left > waitMillis)) {
+                left = waitMillis;
+            }
+            transport.awaitInput((int) Math.min(Integer.MAX_VALUE, left));
         }
     }
 }

@@ -9,8 +9,12 @@ import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
+import io.jvfio.protocol.MigrationState;
 import io.jvfio.protocol.ProtocolException;
 import io.jvfio.server.Deadlines;
+import io.jvfio.protocol.VersionCapabilities;
+import io.jvfio.server.DeviceMigration;
+import io.jvfio.server.DmaWindow;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
@@ -40,8 +44,15 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     private static final System.Logger LOG = System.getLogger(Session.class.getName());
     /** How often the wait for an off-thread device call looks at it between messages: its latency is added to each such command. */
     private static final int POLL_MILLIS = 1;
+    /**
+     * The longest wait for an idle client's input once a live upgrade may be asked for: a request
+     * cannot wake the wait, so it is seen within this (as within a timed receive's timeout).
+     */
+    private static final int HANDOVER_IDLE_WAIT_MILLIS = (int) UnixSocketTransport.PLACED_RECEIVE_TIMEOUT.toMillis();
 
     private final SessionTransport transport;
+    /** The connection under {@link #transport}; null for a transport of another kind (tests). */
+    private final UnixSocket socket;
     private final VfioDevice device;
     private final StatsCounters stats;
     /** The reply buffer: a shared memfd mapping, so only the pages replies touch become resident. */
@@ -69,6 +80,17 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     /** The client closed while commands were being set aside: nothing more will come. */
     private boolean endOfInput;
     private volatile boolean closed;
+    /** Whether a live upgrade may be asked for ({@link #readyForHandover}): no wait for input is unbounded then. */
+    private boolean handoverReady;
+    /** A live upgrade asked for (see {@link #requestHandover}); taken at the next message boundary. */
+    private volatile HandoverPoint handover;
+    /** The client was handed to a successor: closing must leave the connection up. */
+    private volatile boolean handedOver;
+    /**
+     * System.nanoTime() when the first and the last command had been handled (replied to, or done if
+     * posted; 0: none yet): the pause a live upgrade costs the client runs from the old session's last to the new one's first.
+     */
+    private volatile long firstHandledNanos, lastHandledNanos;
 
     private record Deferred(byte[] message, List<Fd> fds) {}
 
@@ -87,12 +109,19 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
      */
     public Session(UnixSocket socket, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults,
                    StallClock stall) {
-        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), device, options, stats, faults, stall);
+        this(new UnixSocketTransport(socket, options.maxMessageSize(), options.maxMsgFds()), socket, device, options, stats,
+                faults, stall);
     }
 
     Session(SessionTransport transport, VfioDevice device, ServerOptions options, StatsCounters stats, Faults faults,
             StallClock stall) {
+        this(transport, null, device, options, stats, faults, stall);
+    }
+
+    private Session(SessionTransport transport, UnixSocket socket, VfioDevice device, ServerOptions options,
+                    StatsCounters stats, Faults faults, StallClock stall) {
         this.transport = transport;
+        this.socket = socket;
         this.stall = stall;
         this.device = device;
         this.stats = stats;
@@ -123,6 +152,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
                     messageDma.complete(msg, payload(), transport.placed());
                 } else {
                     dispatch();
+                    noteHandled();
                 }
                 closeUnclaimedFds();
             }
@@ -154,13 +184,18 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
 
     /** The next message into {@code msg}: one set aside earlier, else one from the transport. */
     private boolean nextMessage() throws IOException, ProtocolException {
+        return takeDeferred() || !endOfInput && readMessage();
+    }
+
+    /** The oldest command set aside into {@code msg}; false if there is none. */
+    private boolean takeDeferred() {
         Deferred d = deferred.poll();
-        if (d != null) {
-            msg = MemorySegment.ofArray(d.message());
-            fds.addAll(d.fds());
-            return true;
+        if (d == null) {
+            return false;
         }
-        return !endOfInput && readMessage();
+        msg = MemorySegment.ofArray(d.message());
+        fds.addAll(d.fds());
+        return true;
     }
 
     /**
@@ -231,12 +266,20 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         }
     }
 
-    /** Reads one whole message into {@code msg} (usually one recvmsg); false at a clean end of the connection. */
+    /**
+     * Reads one whole message into {@code msg} (usually one recvmsg); false at a clean end of the
+     * connection, or once the client was handed to a successor.
+     */
     private boolean readMessage() throws IOException, ProtocolException {
         while (true) {
-            // While a DMA_READ is under way, wait in bounded receives that may place its reply (see PLACED_RECEIVE_TIMEOUT).
+            if (handover != null && handOverAtBoundary()) {
+                return false;
+            }
+            if (takeDeferred()) {
+                return true; // commands that came while the device was stopped for a hand-over that did not happen
+            }
             MessageReceiver.Placement expected = messageDma.expectedRead();
-            int r = transport.receive(fds, receiveWait(expected), expected);
+            int r = transport.receive(fds, receiveWait(), expected);
             if (r == SessionTransport.END) {
                 return false;
             }
@@ -248,7 +291,7 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
                 return true;
             }
             if (deadlines.enabled()) {
-                deadlines.check(transport, handlers.negotiated(), expected == null);
+                deadlines.check(transport, handlers.negotiated(), expected != null ? 0 : handoverReady ? HANDOVER_IDLE_WAIT_MILLIS : -1);
             }
         }
     }
@@ -257,11 +300,13 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
      * With deadlines, receives return after each piece of a message, so a deadline is checked however
      * slowly a client trickles the rest (a whole message still comes in one recvmsg).
      */
-    private MessageReceiver.Wait receiveWait(MessageReceiver.Placement expected) {
+    private MessageReceiver.Wait receiveWait() {
         if (deadlines.enabled()) {
             return MessageReceiver.Wait.TIMED_STEP;
         }
-        return expected != null ? MessageReceiver.Wait.TIMED : MessageReceiver.Wait.BLOCK;
+        // Bounded: while a DMA_READ is under way a receive may place its reply, and an idle client must
+        // not keep a live upgrade from its message boundary.
+        return MessageReceiver.Wait.TIMED;
     }
 
     private MemorySegment payload() {
@@ -336,6 +381,14 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         }
     }
 
+    private void noteHandled() {
+        long now = System.nanoTime();
+        if (firstHandledNanos == 0) {
+            firstHandledNanos = now;
+        }
+        lastHandledNanos = now;
+    }
+
     private void fail(int id, int code, boolean noReply, int errno, String why) throws IOException {
         stats.countError();
         handlers.replyFds().clear();
@@ -362,6 +415,149 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         }
     }
 
+    // ------------------------------------------------------------ live upgrade
+
+    /**
+     * Asks the session thread to call {@code point} at its next message boundary (within the
+     * socket's receive timeout when the client is idle). The request is taken once; a point that
+     * wants another try asks again.
+     */
+    public void requestHandover(HandoverPoint point) {
+        handover = point;
+    }
+
+    /**
+     * Prepares for a live upgrade, before {@link #run()}: DMA windows mapped from now on keep their
+     * fds, and waits for an idle client's input are bounded, so a request is seen soon.
+     */
+    public void readyForHandover() {
+        dma.keepFds();
+        handoverReady = true;
+    }
+
+    /** Takes back a hand-over request the session did not reach (the client left first); null if none. */
+    public HandoverPoint withdrawHandover() {
+        HandoverPoint point = handover;
+        handover = null;
+        return point;
+    }
+
+    /**
+     * Whether a successor can take the client now: between messages, no DMA request waits for its
+     * reply, and what was read and not handled (commands set aside, bytes received beyond the last
+     * message) can cross as bytes, carrying no fds. Under steady traffic there is often such input:
+     * waiting for none could wait for ever.
+     */
+    private boolean canHandOver() {
+        return !endOfInput && messageDma.idle() && deferred.stream().allMatch(d -> d.fds().isEmpty())
+                && transport.unreturnedInput() != null;
+    }
+
+    private boolean handOverAtBoundary() {
+        if (!canHandOver()) {
+            return false;
+        }
+        HandoverPoint point = handover;
+        handover = null;
+        if (point != null && point.handOver(this)) {
+            handedOver = true;
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Stops the device for a live upgrade and saves its state (the migration's STOP_COPY), serving
+     * DMA replies meanwhile, as a migration transition does; commands that come meanwhile are set
+     * aside for the successor ({@link #snapshot()}). False only if the session can no longer be
+     * handed over (the client left, or sent fds meanwhile): the device runs again, the commands are
+     * handled next, and the caller may try again.
+     */
+    public boolean stopAtBoundary(DeviceMigration migration) throws VfioException, IOException, ProtocolException {
+        if (dma.windows().stream().allMatch(DmaWindow::mapped)) {
+            // No DMA travels by message, so this thread need not read while the device stops: the
+            // client's next command waits in the socket rather than spoiling the boundary.
+            migration.transition(MigrationState.STOP_COPY);
+            return true;
+        }
+        run(() -> {
+            migration.transition(MigrationState.STOP_COPY);
+            return null;
+        });
+        if (canHandOver()) {
+            return true;
+        }
+        migration.transition(MigrationState.RUNNING);
+        return false;
+    }
+
+    /** What a successor needs of this session (the caller owns the window fds); call where it {@link #canHandOver}. */
+    public SessionSnapshot snapshot() throws LinuxException {
+        if (socket == null) {
+            throw new IllegalStateException("a session over another transport cannot be handed over");
+        }
+        return new SessionSnapshot(socket, handlers.clientCapabilities(), dma.export(), unhandledInput(), lastHandledNanos);
+    }
+
+    /** The client's bytes read and not handled, in the order they came: the commands set aside, then what the receiver holds. */
+    private byte[] unhandledInput() {
+        MemorySegment unreturned = transport.unreturnedInput();
+        if (unreturned == null) {
+            throw new IllegalStateException("the unhandled input carries fds: no hand-over here");
+        }
+        int setAside = 0;
+        for (Deferred d : deferred) {
+            setAside += d.message().length;
+        }
+        byte[] bytes = new byte[Math.toIntExact(setAside + unreturned.byteSize())];
+        int at = 0;
+        for (Deferred d : deferred) {
+            System.arraycopy(d.message(), 0, bytes, at, d.message().length);
+            at += d.message().length;
+        }
+        MemorySegment.copy(unreturned, ValueLayout.JAVA_BYTE, 0, bytes, at, (int) unreturned.byteSize());
+        return bytes;
+    }
+
+    /**
+     * A successor's side: this new session takes over a negotiated client with its DMA windows
+     * (their fds are taken, and closed on failure), before {@link #run()}; it handles
+     * {@code unhandledInput} (the predecessor's {@link SessionSnapshot#unhandledInput()}) before reading the connection.
+     */
+    public void resume(VersionCapabilities clientCapabilities, List<DmaSpace.ExportedWindow> windows, byte[] unhandledInput)
+            throws VfioException {
+        int mapped = 0;
+        try {
+            handlers.resumeNegotiated(clientCapabilities);
+            transport.preload(MemorySegment.ofArray(unhandledInput));
+            for (DmaSpace.ExportedWindow w : windows) {
+                mapped++;
+                dma.map(w.iova(), w.size(), w.access(), w.fd(), w.fileOffset());
+            }
+        } finally {
+            for (int i = mapped; i < windows.size(); i++) {
+                if (windows.get(i).fd() != null) {
+                    windows.get(i).fd().close();
+                }
+            }
+        }
+    }
+
+    /** A successor that gives up before serving: closing this session must leave the connection to the old server. */
+    public void keepConnectionOnClose() {
+        handedOver = true;
+    }
+
+    /** System.nanoTime() when this session had handled its first command; 0 before. */
+    public long firstHandledNanos() {
+        return firstHandledNanos;
+    }
+
+    /** Whether the client was handed to a successor. */
+    public boolean handedOver() {
+        return handedOver;
+    }
+
     /** Ends the session from another thread: the session thread wakes up and cleans up. */
     public void disconnect() {
         closed = true;
@@ -381,7 +577,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (handlers.negotiated()) {
             device.close();
         }
-        transport.close();
+        if (handedOver) {
+            transport.release();
+        } else {
+            transport.close();
+        }
         outMapping.close();
     }
 }

@@ -49,6 +49,21 @@ interface SessionTransport extends AutoCloseable {
     /** Who the client is. */
     PeerCredentials peer() throws LinuxException;
 
+    /**
+     * The bytes received and not yet returned by {@link #receive} (later messages, the last maybe
+     * partial), for a live upgrade to hand on; null if they cannot be handed on as bytes (fds came with them).
+     */
+    MemorySegment unreturnedInput();
+
+    /** Puts {@code bytes} (a predecessor's {@link #unreturnedInput()}) ahead of the connection's; before the first receive. */
+    void preload(MemorySegment bytes);
+
+    /**
+     * Closes like {@link #close()} but leaves the connection up: a successor process that was sent
+     * the socket goes on serving it.
+     */
+    void release();
+
     /** Wakes a receive on another thread: it ends as if the client had closed. */
     void shutdown();
 

@@ -108,6 +108,28 @@ final class UnixSocketTransport implements SessionTransport {
     }
 
     @Override
+    public MemorySegment unreturnedInput() {
+        return receiver.unconsumed();
+    }
+
+    @Override
+    public void preload(MemorySegment bytes) {
+        receiver.preload(bytes);
+    }
+
+    /** The connection, for a live upgrade to send to a successor. */
+    UnixSocket socket() {
+        return socket;
+    }
+
+    @Override
+    public void release() {
+        receiver.close();
+        socket.release();
+        inMapping.close();
+    }
+
+    @Override
     public void shutdown() {
         socket.shutdown();
     }

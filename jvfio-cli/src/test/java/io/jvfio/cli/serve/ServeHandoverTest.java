@@ -1,0 +1,127 @@
+package io.jvfio.cli.serve;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jvfio.cli.Main;
+import io.jvfio.client.VfioUserClient;
+import io.jvfio.protocol.Vfio;
+import io.jvfio.testing.Await;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Live upgrade between processes: {@code jvfio serve gpio --handover-socket CTRL} replaced by
+ * {@code jvfio serve gpio --take-over CTRL --handover-socket CTRL}, three times, while a client
+ * keeps writing and reading the card's outputs over the one connection it opened.
+ */
+class ServeHandoverTest {
+    private static final int BAR2 = Vfio.PCI_BAR2_REGION_INDEX, OUT_0_7 = 0;
+    private static final int UPGRADES = 3;
+
+    @TempDir
+    Path dir;
+
+    private Process serve(String name, String... endpoint) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "serve", "gpio"));
+        command.addAll(List.of(endpoint));
+        command.addAll(List.of("--handover-socket", dir.resolve("gpio.ctl").toString()));
+        return new ProcessBuilder(command)
+                .redirectError(dir.resolve(name + ".err").toFile())
+                .redirectOutput(dir.resolve(name + ".out").toFile())
+                .start();
+    }
+
+    private String out(String name) throws Exception {
+        return Files.readString(dir.resolve(name + ".out"));
+    }
+
+    @Test
+    void aServerProcessIsReplacedWhileItsClientStaysConnected() throws Exception {
+        Path socket = dir.resolve("gpio.sock"), control = dir.resolve("gpio.ctl");
+        List<Process> processes = new ArrayList<>();
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger exchanges = new AtomicInteger(), last = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread traffic = null;
+        try {
+            processes.add(serve("server0", "--socket", socket.toString()));
+            awaitTrue(() -> out("server0").contains("offering a live upgrade"), "the first server");
+            VfioUserClient client = VfioUserClient.connect(socket);
+            traffic = Thread.ofPlatform().name("gpio-client").start(() -> {
+                try (client) {
+                    for (int i = 1; !stop.get(); i++) {
+                        client.write8(BAR2, OUT_0_7, i & 0xff);
+                        last.set(i & 0xff);
+                        assertThat(client.read8(BAR2, OUT_0_7)).isEqualTo(i & 0xff);
+                        exchanges.incrementAndGet();
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            for (int u = 1; u <= UPGRADES; u++) {
+                int before = exchanges.get();
+                awaitTrue(() -> exchanges.get() >= before + 50 || failure.get() != null, "traffic before upgrade " + u);
+                String name = "server" + u;
+                Process old = processes.getLast();
+                processes.add(serve(name, "--take-over", control.toString()));
+                assertThat(old.waitFor(60, TimeUnit.SECONDS)).as("the old server exits after the hand-over").isTrue();
+                assertThat(old.exitValue()).isZero();
+                assertThat(out("server" + (u - 1))).contains("handed over to a successor; exiting");
+                awaitTrue(() -> out(name).contains("upgrade pause:"), "the new server's first command");
+                awaitTrue(() -> out(name).contains("offering a live upgrade"), "the new server's offer");
+                // The pause, and where it went (the successor's log and the old server's).
+                System.out.println(name + ": " + out(name).lines().filter(l -> l.startsWith("upgrade pause")).findFirst().orElseThrow());
+                Files.readString(dir.resolve(name + ".err")).lines().filter(l -> l.contains("took over")).forEach(System.out::println);
+                Files.readString(dir.resolve("server" + (u - 1) + ".err")).lines().filter(l -> l.contains("handed over"))
+                        .forEach(System.out::println);
+            }
+            int before = exchanges.get();
+            awaitTrue(() -> exchanges.get() >= before + 50 || failure.get() != null, "traffic after the upgrades");
+            assertThat(failure.get()).as("the client saw no error and no disconnect").isNull();
+            assertThat(Files.exists(socket)).as("the socket file, taken over").isTrue();
+            stop.set(true);
+            traffic.join(10_000);
+            Process current = processes.getLast();
+            current.destroy(); // SIGTERM: the last server closes as usual
+            assertThat(current.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(Files.exists(socket)).as("socket file removed by the last server").isFalse();
+        } finally {
+            stop.set(true);
+            if (traffic != null) {
+                traffic.join(10_000);
+            }
+            boolean clean = failure.get() == null;
+            for (Process p : processes) {
+                clean &= !p.isAlive() && (p.exitValue() == 0 || p.exitValue() == 143); // exited, or by the SIGTERM above
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+            if (!clean) {
+                for (int i = 0; i < processes.size(); i++) { // what each server said, for the failure's report
+                    System.out.println("server" + i + ":\n" + out("server" + i) + Files.readString(dir.resolve("server" + i + ".err")));
+                }
+            }
+        }
+        assertThat(failure.get()).isNull();
+    }
+
+    private static void awaitTrue(Await.Condition check, String what) throws Exception {
+        if (!Await.until(Duration.ofSeconds(60), check)) {
+            throw new AssertionError("timed out waiting for " + what);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.jvfio.server.handover;
+
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.UnixSocket;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The control connection between a running server and its successor: frames of a kind, a body
+ * and fds (SCM_RIGHTS). A frame is {magic u32, kind u32, fd count u32, body length u32} then the
+ * body; its fds ride on the header, at most {@link #FDS_PER_SEND} per sendmsg (the kernel takes
+ * 253), the rest on one-byte continuation sends.
+ *
+ * <p>The exchange: the successor sends {@link #HELLO}; the running server, at a message boundary
+ * with its device stopped, sends {@link #STATE}; the successor answers {@link #RESUMED} once it
+ * serves (the old server then exits) or {@link #REFUSED} with the reason (the old one runs on).
+ */
+final class HandoverWire implements AutoCloseable {
+    static final int HELLO = 1, STATE = 2, RESUMED = 3, REFUSED = 4;
+    private static final int MAGIC = 0x4a564849; // "JVHI"
+    private static final int HEADER = 16;
+    static final int FDS_PER_SEND = 250;
+    /** A device's state is far smaller (see DeviceMigration.MAX_STREAM_BYTES); anything larger is no honest peer. */
+    private static final int MAX_BODY = 300 << 20;
+    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final UnixSocket socket;
+
+    /** A frame received: its body, and its fds (owned by the receiver). */
+    record Frame(int kind, byte[] body, List<Fd> fds) {
+        String text() {
+            return new String(body, StandardCharsets.UTF_8);
+        }
+    }
+
+    HandoverWire(UnixSocket socket) {
+        this.socket = socket;
+        socket.setMaxReceiveFds(FDS_PER_SEND);
+    }
+
+    void send(int kind, String text) throws LinuxException {
+        send(kind, text.getBytes(StandardCharsets.UTF_8), List.of());
+    }
+
+    /** Sends one frame; the fds stay the caller's. */
+    void send(int kind, byte[] body, List<Fd> fds) throws LinuxException {
+        // One segment: a heap header and a heap body sent together would share the socket's bounce buffer.
+        MemorySegment frame = MemorySegment.ofArray(new byte[HEADER + body.length]);
+        frame.set(LE_INT, 0, MAGIC);
+        frame.set(LE_INT, 4, kind);
+        frame.set(LE_INT, 8, fds.size());
+        frame.set(LE_INT, 12, body.length);
+        MemorySegment.copy(MemorySegment.ofArray(body), 0, frame, HEADER, body.length);
+        int first = Math.min(fds.size(), FDS_PER_SEND);
+        socket.send(frame, fds.subList(0, first));
+        MemorySegment filler = MemorySegment.ofArray(new byte[1]);
+        for (int from = first; from < fds.size(); from += FDS_PER_SEND) {
+            socket.send(filler, fds.subList(from, Math.min(fds.size(), from + FDS_PER_SEND)));
+        }
+    }
+
+    /** The next frame; EOFException if the peer closed first. */
+    Frame receive() throws IOException {
+        List<Fd> fds = new ArrayList<>();
+        try {
+            byte[] head = new byte[HEADER];
+            MemorySegment header = MemorySegment.ofArray(head);
+            if (!socket.receiveFully(header, fds)) {
+                throw new EOFException("the peer closed the control connection");
+            }
+            if (header.get(LE_INT, 0) != MAGIC) {
+                throw new IOException("not a jvfio hand-over peer (bad magic 0x%x)".formatted(header.get(LE_INT, 0)));
+            }
+            int kind = header.get(LE_INT, 4);
+            int fdCount = header.get(LE_INT, 8);
+            int length = header.get(LE_INT, 12);
+            if (length < 0 || length > MAX_BODY || fdCount < 0) {
+                throw new IOException("hand-over frame of %d bytes and %d fds".formatted(length & 0xffffffffL, fdCount));
+            }
+            byte[] body = new byte[length];
+            if (length > 0 && !socket.receiveFully(MemorySegment.ofArray(body), fds)) {
+                throw new EOFException("the peer closed the control connection inside a frame");
+            }
+            MemorySegment filler = MemorySegment.ofArray(new byte[1]);
+            while (fds.size() < fdCount) {
+                if (!socket.receiveFully(filler, fds)) {
+                    throw new EOFException("the peer closed the control connection with %d of %d fds sent"
+                            .formatted(fds.size(), fdCount));
+                }
+            }
+            if (fds.size() != fdCount) {
+                throw new IOException("hand-over frame announced %d fds, %d came".formatted(fdCount, fds.size()));
+            }
+            return new Frame(kind, body, fds);
+        } catch (IOException | RuntimeException e) {
+            fds.forEach(Fd::close);
+            throw e;
+        }
+    }
+
+    /** The next frame, which must be of {@code kind}; a REFUSED frame becomes an exception with its reason. */
+    Frame expect(int kind) throws IOException {
+        Frame f = receive();
+        if (f.kind() == kind) {
+            return f;
+        }
+        f.fds().forEach(Fd::close);
+        if (f.kind() == REFUSED) {
+            throw new IOException("the peer refused the hand-over: " + f.text());
+        }
+        throw new IOException("hand-over frame of kind %d where %d was expected".formatted(f.kind(), kind));
+    }
+
+    @Override
+    public void close() {
+        socket.close();
+    }
+}

@@ -1,0 +1,163 @@
+package io.jvfio.server.handover;
+
+import io.jvfio.linux.LinuxException;
+import io.jvfio.linux.UnixServerSocket;
+import io.jvfio.linux.UnixSocket;
+import io.jvfio.protocol.MigrationState;
+import io.jvfio.server.DeviceMigration;
+import io.jvfio.server.PciDevice;
+import io.jvfio.server.ServerOptions;
+import io.jvfio.server.VfioDevice;
+import io.jvfio.server.VfioException;
+import io.jvfio.server.internal.Session;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * The successor's side of a live upgrade: connects to the running server's control socket,
+ * receives its state ({@link HandoverState}), checks that this process serves the same device,
+ * rebuilds the session (negotiated capabilities, DMA windows, interrupt eventfds), loads the
+ * device's state and starts it, then acknowledges — after which the old server exits. Until the
+ * ack, every failure is told to the old server (which serves on) and leaves the sockets up.
+ */
+public final class TakeOver implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(TakeOver.class.getName());
+    private final HandoverWire wire;
+    private final HandoverState state;
+    private UnixServerSocket listener;
+    /** Whether {@link #resume} took the client's fds (it closes them itself if it fails). */
+    private boolean resumeTried;
+    private boolean acknowledged;
+
+    /** System.nanoTime() when the state had arrived, for the log of where the pause goes. */
+    private final long received;
+
+    private TakeOver(HandoverWire wire, HandoverState state) {
+        this.wire = wire;
+        this.state = state;
+        this.received = System.nanoTime();
+    }
+
+    /** Connects to the running server at {@code controlPath} and receives its state (the server stops its device for it). */
+    public static TakeOver connect(Path controlPath) throws IOException {
+        WarmUp.run(); // before the old server stops its device for us
+        HandoverWire wire = new HandoverWire(UnixSocket.connect(controlPath));
+        try {
+            wire.send(HandoverWire.HELLO, "successor pid " + ProcessHandle.current().pid());
+            HandoverWire.Frame frame = wire.expect(HandoverWire.STATE);
+            return new TakeOver(wire, HandoverState.decode(frame.body(), frame.fds()));
+        } catch (IOException | RuntimeException e) {
+            wire.close();
+            throw e;
+        }
+    }
+
+    /** The listening socket taken over; empty when the old server served one pre-connected client. */
+    public Optional<UnixServerSocket> listener() throws LinuxException {
+        if (listener == null && state.listener() != null) {
+            listener = UnixServerSocket.adopt(state.listener());
+        }
+        return Optional.ofNullable(listener);
+    }
+
+    public Optional<Path> socketPath() {
+        return state.socketPath();
+    }
+
+    /** System.nanoTime() when the old server had handled its last command (0 if none): the start of the pause. */
+    public long predecessorLastHandledNanos() {
+        return state.lastHandledNanos();
+    }
+
+    /** Refuses (IOException naming the difference) unless this process serves the same device with the same limits. */
+    public void checkDevice(VfioDevice written, VfioDevice served, ServerOptions options) throws IOException {
+        String difference;
+        try {
+            difference = DeviceIdentity.difference(DeviceIdentity.of(written, served, options), state.device());
+        } catch (VfioException e) {
+            throw new IOException("cannot describe this server's device: " + e.getMessage(), e);
+        }
+        if (difference != null) {
+            throw new IOException("not the same device as the running server's: " + difference);
+        }
+    }
+
+    /**
+     * Rebuilds the client's session with {@code sessions} (empty without a client), rewires the
+     * interrupts and loads and starts the device. On failure the session is dropped with its
+     * connection left up.
+     */
+    public Optional<Session> resume(VfioDevice written, VfioDevice served, Function<UnixSocket, Session> sessions)
+            throws IOException {
+        resumeTried = true;
+        Session session = null;
+        try {
+            if (state.client() != null) {
+                session = sessions.apply(UnixSocket.adopt(state.client()));
+                session.resume(state.clientCaps(), state.windows(), state.unhandledInput());
+            }
+            if (written instanceof PciDevice pci) {
+                pci.interrupts().rewire(state.wiring());
+            } else if (!state.wiring().vectors().isEmpty()) {
+                throw new IOException("the running server's device had interrupts wired; this device is no PciDevice");
+            }
+            DeviceMigration migration = served.migration()
+                    .orElseThrow(() -> new IOException("device " + written.name() + " cannot be migrated"));
+            long rebuilt = System.nanoTime();
+            migration.transition(MigrationState.RESUMING);
+            migration.write(state.deviceState());
+            migration.transition(MigrationState.RUNNING);
+            LOG.log(System.Logger.Level.INFO, () -> "took over %s: the old server's last command handled %.1f ms before the state arrived; session rebuilt in %.1f ms, device loaded and running in %.1f ms"
+                    .formatted(written.name(), state.lastHandledNanos() == 0 ? 0 : (received - state.lastHandledNanos()) / 1e6,
+                            (rebuilt - received) / 1e6, (System.nanoTime() - rebuilt) / 1e6));
+            return Optional.ofNullable(session);
+        } catch (IOException | VfioException | RuntimeException e) {
+            if (session != null) {
+                session.keepConnectionOnClose();
+                session.close();
+            } else {
+                HandoverState.close(state.client());
+                state.windows().forEach(w -> HandoverState.close(w.fd()));
+            }
+            state.wiring().vectors().forEach(v -> HandoverState.close(v.eventfd())); // rewired ones twice: closing is idempotent
+            throw e instanceof IOException io ? io : new IOException("could not resume the device: " + e.getMessage(), e);
+        }
+    }
+
+    /** Tells the old server this one serves now; it then exits. */
+    public void acknowledge() throws LinuxException {
+        wire.send(HandoverWire.RESUMED, "");
+        acknowledged = true;
+    }
+
+    /**
+     * Tells the old server why this one does not take over (it serves on) and drops what was
+     * received without shutting the sockets down.
+     */
+    public void refuse(Throwable why) {
+        try {
+            wire.send(HandoverWire.REFUSED, String.valueOf(why.getMessage()));
+        } catch (LinuxException ignored) {
+            // the old server is gone: it then cannot serve on either
+        }
+        if (listener != null) {
+            listener.release();
+        } else {
+            HandoverState.close(state.listener());
+        }
+        if (!resumeTried) {
+            state.closeFds(); // the listener's Fd is the released socket's own: closed already
+        }
+    }
+
+    @Override
+    public void close() {
+        wire.close();
+    }
+
+    public boolean acknowledged() {
+        return acknowledged;
+    }
+}
