@@ -3,6 +3,7 @@ package io.jvfio.server;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.Linux;
+import io.jvfio.linux.EventFd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.PeerCredentials;
 import io.jvfio.linux.UnixServerSocket;
@@ -78,6 +79,8 @@ public final class VfioUserServer implements AutoCloseable {
     private Session takenOver;
     private volatile Session takenOverSession;
     private long predecessorLastHandledNanos;
+    /** Wakes the acceptor's poll for a pause or a stop; made with the server so its fd is there from the start. */
+    private final EventFd acceptorWakeup;
     /** Accepts clients for serve(); null before serve() or when serving one pre-connected client. */
     private volatile ClientAcceptor acceptor;
 
@@ -89,10 +92,19 @@ public final class VfioUserServer implements AutoCloseable {
         this.served = platform.apply(device);
         this.options = options;
         this.path = path;
+        this.acceptorWakeup = listener == null ? null : newEventFd();
         this.faults = Objects.requireNonNullElseGet(device.faults(), Faults::new);
         faults.addPerformer(stall);
         this.faultWords = device.faultVocabulary();
         faults.addListener(firingLogger);
+    }
+
+    private static EventFd newEventFd() {
+        try {
+            return EventFd.create();
+        } catch (LinuxException e) {
+            throw new IllegalStateException("cannot create the acceptor's wake-up eventfd: " + e.getMessage(), e);
+        }
     }
 
     private void logFiring(FaultFiring firing) {
@@ -182,8 +194,9 @@ public final class VfioUserServer implements AutoCloseable {
             throws IOException {
         try (TakeOver takeOver = TakeOver.connect(control)) {
             Session[] resumed = new Session[1];
+            VfioUserServer server = null;
             try {
-                VfioUserServer server = new VfioUserServer(takeOver.listener().orElse(null), null, device, options, platform,
+                server = new VfioUserServer(takeOver.listener().orElse(null), null, device, options, platform,
                         takeOver.socketPath());
                 server.keepDmaFds = true;
                 takeOver.checkDevice(device, server.served, options);
@@ -194,6 +207,9 @@ public final class VfioUserServer implements AutoCloseable {
                 server.predecessorLastHandledNanos = takeOver.predecessorLastHandledNanos();
                 return server;
             } catch (IOException | RuntimeException e) {
+                if (server != null && server.acceptorWakeup != null) {
+                    server.acceptorWakeup.close(); // the half-built server never serves
+                }
                 if (resumed[0] != null) { // the ack did not go out: the old server serves on
                     resumed[0].keepConnectionOnClose();
                     resumed[0].close();
@@ -250,7 +266,7 @@ public final class VfioUserServer implements AutoCloseable {
                 return;
             }
             // Accepting on a thread of its own answers a client that comes while another is served at once.
-            acceptor = new ClientAcceptor(listener, "jvfio-" + device.name() + "-accept", turnedAway);
+            acceptor = new ClientAcceptor(listener, acceptorWakeup, "jvfio-" + device.name() + "-accept", turnedAway);
             while (!closed && !handedOver) {
                 UnixSocket client;
                 try {
@@ -531,6 +547,9 @@ public final class VfioUserServer implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (acceptorWakeup != null && (!serving || stopped.getCount() == 0)) {
+            acceptorWakeup.close(); // the acceptor has ended (or never ran)
         }
         path.filter(p -> !handedOver).ifPresent(p -> {
             try {

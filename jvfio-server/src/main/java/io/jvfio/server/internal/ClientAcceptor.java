@@ -1,5 +1,6 @@
 package io.jvfio.server.internal;
 
+import io.jvfio.linux.EventFd;
 import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.PeerCredentials;
@@ -24,9 +25,7 @@ public final class ClientAcceptor {
         static final System.Logger LOG = System.getLogger(ClientAcceptor.class.getName());
     }
 
-    private static final int POLLIN = 0x1, POLLERR = 0x8, POLLHUP = 0x10, POLLRDHUP = 0x2000;
-    /** How often the accepting thread looks up from the listener for a pause or a stop. */
-    private static final int POLL_MILLIS = 50;
+    private static final int POLLERR = 0x8, POLLHUP = 0x10, POLLRDHUP = 0x2000;
     /** How long a client that comes while another is served waits for that one's session to end before it is turned away. */
     private static final long GRACE_MILLIS = 250;
     /** More clients that left at once than a burst of honest reconnects: the rest are turned away. */
@@ -47,10 +46,16 @@ public final class ClientAcceptor {
     /** Set by {@link #wake()}: the next {@link #take()} returns null once. */
     private boolean woken;
     private final Thread thread;
+    /** Wakes the accepting thread from its poll for a pause or a stop (it never polls on a timer); the server's. */
+    private final EventFd wakeup;
 
-    /** Starts accepting on a daemon thread named {@code name}; counts the clients turned away in {@code turnedAway}. */
-    public ClientAcceptor(UnixServerSocket listener, String name, AtomicLong turnedAway) {
+    /**
+     * Starts accepting on a daemon thread named {@code name}; counts the clients turned away in
+     * {@code turnedAway}. {@code wakeup} (the caller's, left open) wakes the thread for a pause or a stop.
+     */
+    public ClientAcceptor(UnixServerSocket listener, EventFd wakeup, String name, AtomicLong turnedAway) {
         this.listener = listener;
+        this.wakeup = wakeup;
         this.turnedAway = turnedAway;
         this.thread = Thread.ofPlatform().daemon().name(name).start(this::acceptAll);
     }
@@ -99,6 +104,7 @@ public final class ClientAcceptor {
     public void pause() throws InterruptedException {
         synchronized (lock) {
             paused = true;
+            signalWakeup();
             while (!idle && !stopped) {
                 lock.wait();
             }
@@ -122,10 +128,19 @@ public final class ClientAcceptor {
             stopRequested = true;
             lock.notifyAll();
         }
+        signalWakeup();
         thread.join();
     }
 
-    /** Waits for a client on the listener in short polls, so that pause and stop are seen; false once stopped. */
+    private void signalWakeup() {
+        try {
+            wakeup.signal();
+        } catch (LinuxException e) {
+            // closed with the server: the accepting thread has ended
+        }
+    }
+
+    /** Waits for a client on the listener, or for a pause or a stop; false once stopped. */
     private boolean awaitConnection() throws LinuxException, InterruptedException {
         while (true) {
             synchronized (lock) {
@@ -139,7 +154,12 @@ public final class ClientAcceptor {
                     return false;
                 }
             }
-            if ((Linux.poll(listener.fd(), POLLIN, POLL_MILLIS) & POLLIN) != 0) {
+            // Sleeps until a client comes (or the listener is shut down), or pause/stop signal the wake-up.
+            int ready = Linux.pollIn(listener.fd(), wakeup.fd(), -1);
+            if ((ready & 2) != 0) {
+                wakeup.read();
+            }
+            if ((ready & 1) != 0) {
                 synchronized (lock) {
                     if (!paused && !stopRequested) {
                         return true;
