@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of jvfio, guest tests included: provisions QEMU 11.1 and the guest kernel into
-# the cache (idempotent), then runs the Maven build with its tests on JDK 25.
+# the cache (idempotent), builds and installs every module with its tests on JDK 25, then builds
+# what ships beside the modules: the example device project (against the installed artifacts) and
+# the self-contained distribution, which is run with no JDK.
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
@@ -9,4 +11,6 @@ export JAVA_HOME
 # Maven 3.9 (guice) still touches sun.misc.Unsafe; JDK 25 warns about it on every build.
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 scripts/provision-guest.sh
-exec ./mvnw -B -ntp verify "$@"
+./mvnw -B -ntp install "$@"
+scripts/build-example.sh
+scripts/dist.sh --check
