@@ -16,14 +16,15 @@ import java.util.concurrent.TimeUnit;
 /**
  * A libvirtd of the guest toolchain's chroot for one test, driven with virsh.
  *
- * <p>It runs in mount and PID namespaces of its own ({@code unshare}): /proc and /sys are mounted for it, its
- * qemu.conf (QEMU as root, no confinement, no cgroups, QEMU's output to a file rather than virtlogd) is bind-mounted
- * over the chroot's, and /run/libvirt, /var/lib/libvirt and /etc/libvirt/qemu are empty tmpfs, so nothing it defines
- * outlives it. Those mounts exist only in its namespace, and the namespace ends with its first process: {@link
- * #close()} SIGKILLs {@code unshare}, which takes its child (the namespace's init) with it, and the kernel then kills
- * libvirtd and QEMU. {@code setpriv --pdeathsig} does the same if this JVM dies. Its socket is in {@code directory}
- * (inside the chroot), so virsh reaches it as {@code qemu:///system?socket=...} from a plain chroot. QEMU's
- * capabilities stay cached in the chroot's /var/cache/libvirt (probing them takes tens of seconds under TCG).
+ * <p>It runs in mount and PID namespaces of its own ({@code unshare}): /proc, /sys and a devpts of its own (for the
+ * console's pty) are mounted for it, its qemu.conf (QEMU as root, no confinement, no cgroups, QEMU's output to a
+ * file rather than virtlogd) is bind-mounted over the chroot's, and /run/libvirt, /var/lib/libvirt, /var/log/libvirt
+ * and /etc/libvirt/qemu are empty tmpfs, so nothing it defines or logs outlives it. Those mounts exist only in its
+ * namespace, and the namespace ends with its first process: {@link #close()} SIGKILLs {@code unshare}, which takes
+ * its child (the namespace's init) with it, and the kernel then kills libvirtd and QEMU. {@code setpriv --pdeathsig}
+ * does the same if this JVM dies. Its socket is in {@code directory} (inside the chroot), so virsh reaches it as
+ * {@code qemu:///system?socket=...} from a plain chroot. QEMU's capabilities stay cached in the chroot's
+ * /var/cache/libvirt: probing them takes tens of seconds under TCG, once.
  */
 final class LibvirtDaemon implements AutoCloseable {
     private static final String QEMU_CONF = """
@@ -48,8 +49,12 @@ final class LibvirtDaemon implements AutoCloseable {
     private static final String NAMESPACE_SCRIPT = """
             set -e
             mount -t sysfs sysfs "$1/sys"
+            mount -t devpts -o ptmxmode=0666 devpts "$1/dev/pts"
             mount --bind "$2/qemu.conf" "$1/etc/libvirt/qemu.conf"
-            for d in run/libvirt var/lib/libvirt etc/libvirt/qemu; do mount -t tmpfs tmpfs "$1/$d"; done
+            for d in run/libvirt var/lib/libvirt var/log/libvirt etc/libvirt/qemu; do
+                mkdir -p "$1/$d"
+                mount -t tmpfs tmpfs "$1/$d"
+            done
             exec chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \\
                 sh -c 'libvirtd -f "$1"; exit $?' libvirtd "$3/libvirtd.conf"
             """;
