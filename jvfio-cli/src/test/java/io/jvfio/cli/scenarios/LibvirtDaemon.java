@@ -45,7 +45,7 @@ final class LibvirtDaemon implements AutoCloseable {
             auth_unix_rw = "none"
             auth_unix_ro = "none"
             """;
-    /** Run by {@code unshare} in the new namespaces: $1 the rootfs, $2 this daemon's directory (host), $3 the same in the chroot. */
+    /** Run by {@code unshare} in the new namespaces: $1 the rootfs, $2 this daemon's directory, $3 it in the chroot. */
     private static final String NAMESPACE_SCRIPT = """
             set -e
             mount -t sysfs sysfs "$1/sys"
@@ -86,6 +86,8 @@ final class LibvirtDaemon implements AutoCloseable {
      * directory inside the chroot, and returns once it accepts virsh.
      */
     static LibvirtDaemon start(GuestToolchain toolchain, Path directory) throws IOException, InterruptedException {
+        LibvirtDomainXml.requireInChroot(toolchain, "usr/sbin/libvirtd");
+        LibvirtDomainXml.requireInChroot(toolchain, "usr/bin/virsh");
         String chrootDirectory = toolchain.toChrootPath(directory);
         Files.writeString(directory.resolve("qemu.conf"), QEMU_CONF);
         Files.writeString(directory.resolve("libvirtd.conf"), LIBVIRTD_CONF.formatted(chrootDirectory));

@@ -65,7 +65,16 @@ final class LibvirtDomainXml {
 
     /** {@code virt-xml-validate <file> domain} in the chroot; the file must be inside it. */
     static Ran validate(GuestToolchain toolchain, Path hostFile) throws IOException, InterruptedException {
+        requireInChroot(toolchain, "usr/bin/virt-xml-validate");
         return runInChroot(toolchain, List.of("virt-xml-validate", toolchain.toChrootPath(hostFile), "domain"));
+    }
+
+    /** Fails, naming the provisioning script, where a cache provisioned before libvirt lacks {@code program}. */
+    static void requireInChroot(GuestToolchain toolchain, String program) throws IOException {
+        if (!Files.isExecutable(toolchain.rootfs().resolve(program))) {
+            throw new IOException("no /" + program + " in " + toolchain.rootfs()
+                    + ": run scripts/provision-guest.sh (as root), whose tool set 4 installs libvirt into the chroot");
+        }
     }
 
     /** Runs a program of the chroot and collects its output; one that hangs is killed after a few minutes. */
@@ -83,7 +92,8 @@ final class LibvirtDomainXml {
         if (!process.waitFor(COMMAND_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
             process.destroyForcibly();
             reader.join();
-            throw new IOException(String.join(" ", command) + " did not finish: " + output.toString(StandardCharsets.UTF_8));
+            throw new IOException(String.join(" ", command) + " did not finish: "
+                    + output.toString(StandardCharsets.UTF_8));
         }
         reader.join();
         return new Ran(process.exitValue(), output.toString(StandardCharsets.UTF_8));

@@ -61,18 +61,21 @@ class LibvirtGuestTest {
             Ran defined = libvirt.virsh("define", toolchain.toChrootPath(xml));
             assertThat(defined.succeeded()).as(defined.output()).isTrue();
             Thread host = scenario.startHostSide(console, 1);
-            Ran started = libvirt.virsh("start", DOMAIN_NAME);
-            assertThat(started.succeeded()).as(started.output() + libvirt.log()).isTrue();
-            verdictPrinted = console.awaitLine(l -> l.contains(Initramfs.VERDICT_MARKER), BOOT_TIMEOUT);
-            // The guest powers off; the XML's on_poweroff has libvirt destroy the domain then.
-            shutOff = libvirt.awaitState(DOMAIN_NAME, "shut off", SHUTDOWN_TIMEOUT);
-            if (!shutOff) {
-                libvirt.virsh("destroy", DOMAIN_NAME);
+            try {
+                Ran started = libvirt.virsh("start", DOMAIN_NAME);
+                assertThat(started.succeeded()).as(started.output() + libvirt.log()).isTrue();
+                verdictPrinted = console.awaitLine(l -> l.contains(Initramfs.VERDICT_MARKER), BOOT_TIMEOUT);
+                // The guest powers off; the XML's on_poweroff has libvirt destroy the domain then.
+                shutOff = libvirt.awaitState(DOMAIN_NAME, "shut off", SHUTDOWN_TIMEOUT);
+                if (!shutOff) {
+                    libvirt.virsh("destroy", DOMAIN_NAME);
+                }
+            } finally {
+                host.interrupt();
+                host.join(5000);
             }
             Ran undefined = libvirt.virsh("undefine", DOMAIN_NAME);
             assertThat(undefined.succeeded()).as(undefined.output()).isTrue();
-            host.interrupt();
-            host.join(5000);
         }
 
         GuestResult result = GuestResult.of(0, !verdictPrinted, read(consoleLog));
@@ -80,12 +83,14 @@ class LibvirtGuestTest {
         assertThat(result.passed()).as(result.describe()).isTrue();
         assertThat(shutOff).as("the domain shut off after the guest powered off").isTrue();
         assertThat(result.console()).contains("[494f:0dc8]").contains("Kernel driver in use: pci-idio-16");
-        assertThat(result.results()).contains("driver pci-idio-16", "inputs 0x%04x".formatted(GpioGuestScenario.INPUTS));
+        assertThat(result.results())
+                .contains("driver pci-idio-16", "inputs 0x%04x".formatted(GpioGuestScenario.INPUTS));
         assertThat(scenario.card().outputs()).isEqualTo(GpioGuestScenario.OUTPUTS_SET_BY_GUEST);
         assertThat(scenario.server().stats().mappedDmaWindows())
                 .as("guest RAM mapped from the memfd libvirt made for <memoryBacking>").isPositive();
         assertThat(Files.readString(Path.of("/proc/self/mountinfo")))
-                .as("libvirtd's mounts stayed in its namespace").doesNotContain(toolchain.rootfs().resolve("sys").toString());
+                .as("libvirtd's mounts stayed in its namespace")
+                .doesNotContain(toolchain.rootfs().resolve("sys").toString());
     }
 
     /** The console as libvirt logs it to a file, looked at every 100 ms. */
@@ -104,7 +109,10 @@ class LibvirtGuestTest {
 
     private static String read(Path log) {
         try {
-            return Files.exists(log) ? new String(Files.readAllBytes(log), StandardCharsets.UTF_8).replace("\r", "") : "";
+            if (!Files.exists(log)) {
+                return "";
+            }
+            return new String(Files.readAllBytes(log), StandardCharsets.UTF_8).replace("\r", "");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
