@@ -18,7 +18,8 @@ public record GuestResult(int exitCode, boolean timedOut, String console, List<S
         results = List.copyOf(results);
     }
 
-    static GuestResult of(int exitCode, boolean timedOut, String console) {
+    /** The result of a run whose console is {@code console}: its {@code JVFIO-RESULT:} lines are the results. */
+    public static GuestResult of(int exitCode, boolean timedOut, String console) {
         List<String> results = new ArrayList<>();
         for (String line : console.split("\n", -1)) {
             int i = line.indexOf(Initramfs.RESULT_MARKER);

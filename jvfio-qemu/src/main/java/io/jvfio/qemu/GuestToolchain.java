@@ -222,7 +222,6 @@ public final class GuestToolchain {
         return v;
     }
 
-    /** {@code chroot <rootfs> <command...>} with a clean environment. */
     /** The shared libraries (and loader) a rootfs program needs, as absolute rootfs paths, from {@code ldd} in the chroot. */
     public List<String> sharedLibraries(String program) throws IOException {
         Process p = new ProcessBuilder(chrootCommand(List.of("/usr/bin/ldd", program))).redirectErrorStream(true).start();
@@ -251,7 +250,8 @@ public final class GuestToolchain {
         return libs;
     }
 
-    List<String> chrootCommand(List<String> command) {
+    /** {@code chroot <rootfs> <command...>} with a clean environment (a fixed PATH, LANG=C.UTF-8). */
+    public List<String> chrootCommand(List<String> command) {
         List<String> cmd = new ArrayList<>();
         cmd.add("chroot");
         cmd.add(rootfs.toString());

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * The GPIO card served to a real Linux guest: jvfio serves a {@link PciIdio16} on a socket inside
@@ -37,6 +38,13 @@ public final class GpioGuestScenario implements AutoCloseable {
     private final PciIdio16 card = new PciIdio16();
     private final VfioUserServer server;
     private final Consumer<String> log;
+
+    /** Where the host side reads the guest's console: a {@link QemuGuest}, or a console log a VMM writes. */
+    @FunctionalInterface
+    public interface GuestConsole {
+        /** Whether a console line (already printed or new) matches within {@code timeout}. */
+        boolean awaitLine(Predicate<String> line, Duration timeout) throws InterruptedException;
+    }
 
     public GpioGuestScenario(GuestToolchain toolchain, Consumer<String> log) throws IOException {
         this(toolchain, log, Platform.none());
@@ -90,21 +98,40 @@ public final class GpioGuestScenario implements AutoCloseable {
                 .timeout(Duration.ofSeconds(180));
     }
 
+    /** The guest's initramfs (in {@link #directory()}): the driver module, lspci and {@code gpio-guest.sh}. */
+    public Path initramfs() {
+        return initramfs.path();
+    }
+
     /** A directory inside the chroot for this scenario's extra sockets. */
     public Path directory() {
         return dir;
     }
 
     /**
-     * Launches a prepared guest and plays the host side for {@code boots} boots: each time the
-     * guest arms its interrupt, toggles input 0. Returns when QEMU has exited.
+     * Launches a prepared guest and plays the host side for {@code boots} boots (see {@link #startHostSide}).
+     * Returns when QEMU has exited.
      */
     public GuestResult run(QemuGuest guest, int boots) throws IOException, InterruptedException {
-        Thread host = Thread.ofPlatform().daemon().name("gpio-host-side").start(() -> {
+        Thread host = startHostSide(guest::awaitConsoleLine, boots);
+        guest.launch();
+        GuestResult result = guest.awaitExit();
+        host.interrupt();
+        host.join(5000);
+        return result;
+    }
+
+    /**
+     * Plays the host side for {@code boots} boots of a guest whose console is {@code console}: each time the
+     * guest arms its interrupt, toggles input 0. The thread ends after the last boot, when a boot does not arm
+     * its interrupt in time, or when interrupted.
+     */
+    public Thread startHostSide(GuestConsole console, int boots) {
+        return Thread.ofPlatform().daemon().name("gpio-host-side").start(() -> {
             try {
                 for (int boot = 1; boot <= boots; boot++) {
                     String armed = "irq-armed boot=" + boot;
-                    if (!guest.awaitConsoleLine(l -> l.contains(armed), Duration.ofSeconds(150))) {
+                    if (!console.awaitLine(l -> l.contains(armed), Duration.ofSeconds(150))) {
                         return;
                     }
                     log.accept("guest armed its input interrupt (boot %d): toggling input 0".formatted(boot));
@@ -116,11 +143,6 @@ public final class GpioGuestScenario implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         });
-        guest.launch();
-        GuestResult result = guest.awaitExit();
-        host.interrupt();
-        host.join(5000);
-        return result;
     }
 
     /** Waits until the server has noticed that its client is gone. */
