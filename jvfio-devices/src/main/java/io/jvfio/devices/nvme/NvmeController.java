@@ -479,7 +479,7 @@ public final class NvmeController extends PciDevice implements Migratable {
             return this;
         }
 
-        /** MDTS: the largest transfer is 4 KiB << mdts (1-8; default 7, 512 KiB). */
+        /** MDTS: the largest transfer is {@code 4 KiB << mdts} (1-8; default 7, 512 KiB). */
         public Builder mdts(int mdts) {
             if (mdts < 1 || mdts > 8) {
                 throw new IllegalArgumentException("MDTS must be 1-8, not " + mdts);

@@ -39,7 +39,7 @@ public sealed interface NvmeFaultAction extends FaultAction {
     }
 
     /**
-     * The command is not run; it completes with {@code status} (SCT << 8 | SC: 0x281 Unrecovered
+     * The command is not run; it completes with {@code status} ({@code SCT << 8 | SC}: 0x281 Unrecovered
      * Read Error, 0x280 Write Fault, 0x004 Data Transfer Error, …), with Do Not Retry if {@code dnr}.
      */
     record Complete(int status, boolean dnr) implements NvmeFaultAction {

@@ -309,7 +309,7 @@ public final class NvmeFaults extends Faults {
         }
 
         /**
-         * Completes with {@code statusCode} (SCT << 8 | SC, e.g. {@code SC_UNRECOVERED_READ_ERROR}
+         * Completes with {@code statusCode} ({@code SCT << 8 | SC}, e.g. {@code SC_UNRECOVERED_READ_ERROR}
          * 0x281, {@code SC_WRITE_FAULT} 0x280), with Do Not Retry when {@code doNotRetry}.
          */
         public FaultRule complete(int statusCode, boolean doNotRetry) {
