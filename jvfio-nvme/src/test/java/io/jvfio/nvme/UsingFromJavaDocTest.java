@@ -13,10 +13,12 @@ import io.jvfio.protocol.Vfio;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.testing.OpenFds;
 import java.io.RandomAccessFile;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -57,6 +59,7 @@ class UsingFromJavaDocTest {
     private static final String ABSENT_PCI_ADDRESS = "ffff:ff:1f.7";
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX, GPIO_INPUTS = 0xa5c3;
     private static final long DISK = 8 << 20, MEDIA_ERROR_LBA = 200;
+    private static final Duration FDS_SETTLE = Duration.ofSeconds(10);
 
     @TempDir
     static Path dir;
@@ -266,7 +269,9 @@ class UsingFromJavaDocTest {
     /** Runs the snippet {@code name} and returns the lines it printed, which are what the doc shows if it shows them. */
     private static List<String> run(String name) throws Exception {
         assertThat(SCENARIOS).contains(name);
+        OpenFds before = OpenFds.snapshot();
         String printed = MarkdownJava.printedBy(snippets, className(name), "run");
+        before.assertNoneLeaked(FDS_SETTLE);   // what the snippet opened, it closed (and the server let go of its side)
         if (doc.get(name).printed() != null) {
             assertThat(printed).as("what %s prints, as the doc shows it", name).isEqualTo(doc.get(name).printed());
         }
