@@ -5,14 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.jvfio.client.VfioUserClient;
 import io.jvfio.devices.PciIdio16;
 import io.jvfio.devices.nvme.NvmeController;
-import io.jvfio.devices.nvme.NvmeFaults;
 import io.jvfio.devices.storage.BlockImage;
-import io.jvfio.nvme.spec.Nvme;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioUserServer;
+import io.jvfio.server.faults.FaultPlan;
 import io.jvfio.testing.OpenFds;
 import java.io.RandomAccessFile;
 import java.net.URLClassLoader;
@@ -47,6 +46,7 @@ class UsingFromJavaDocTest {
             "<!-- snippet: ([a-z-]+) -->\n```java\n(.*?)```\n(?:```text\n(.*?)```\n)?", Pattern.DOTALL);
     private static final Pattern JAVA_BLOCK = Pattern.compile("^```java$", Pattern.MULTILINE);
     private static final Pattern XML_BLOCK = Pattern.compile("```xml\n(.*?)```", Pattern.DOTALL);
+    private static final Pattern FAULT_PLAN = Pattern.compile("cat > media-error.yaml <<'EOF'\n(.*?)\nEOF\n", Pattern.DOTALL);
     private static final Pattern ARTIFACT = Pattern.compile("<artifactId>([^<]+)</artifactId>");
     private static final String IMPORTS = "imports";
     /** The snippets of the doc in its order; each has its test below. */
@@ -58,7 +58,7 @@ class UsingFromJavaDocTest {
     /** A PCI address no machine has (domain ffff), so the kernel snippet runs to its refusal wherever the test runs. */
     private static final String ABSENT_PCI_ADDRESS = "ffff:ff:1f.7";
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX, GPIO_INPUTS = 0xa5c3;
-    private static final long DISK = 8 << 20, MEDIA_ERROR_LBA = 200;
+    private static final long DISK = 8 << 20;
     private static final Duration FDS_SETTLE = Duration.ofSeconds(10);
 
     @TempDir
@@ -241,8 +241,7 @@ class UsingFromJavaDocTest {
 
     @Test
     void nvmeDriver() throws Exception {
-        nvme.faults().add(NvmeFaults.when(Nvme.IO_READ).lbas(MEDIA_ERROR_LBA, MEDIA_ERROR_LBA)
-                .complete(Nvme.SC_UNRECOVERED_READ_ERROR, true));
+        FaultPlan.parse(faultPlanOfTheDoc(), nvme.faultVocabulary()).forEach(nvme.faults()::add);
         List<String> printed = run("nvme");
         assertThat(printed).hasSize(3);
         assertThat(printed.subList(0, 2)).containsExactly("tag 7: status 0", "read back: 66");
@@ -304,6 +303,13 @@ class UsingFromJavaDocTest {
 
     private static String className(String name) {
         return "Snippet_" + name.replace('-', '_');
+    }
+
+    /** The fault plan the doc serves its NVMe controller with (the here-document of its shell block). */
+    private static String faultPlanOfTheDoc() throws Exception {
+        Matcher plan = FAULT_PLAN.matcher(Files.readString(DOC));
+        assertThat(plan.find()).as("the doc's fault plan").isTrue();
+        return plan.group(1);
     }
 
     /** A snippet of the doc: its code, and what it prints when the doc shows that (else null). */
