@@ -48,6 +48,8 @@ class UsingFromJavaDocTest {
     private static final Pattern XML_BLOCK = Pattern.compile("```xml\n(.*?)```", Pattern.DOTALL);
     private static final Pattern FAULT_PLAN = Pattern.compile("cat > media-error.yaml <<'EOF'\n(.*?)\nEOF\n", Pattern.DOTALL);
     private static final Pattern ARTIFACT = Pattern.compile("<artifactId>([^<]+)</artifactId>");
+    private static final Pattern PROJECT_VERSION = Pattern.compile("<artifactId>jvfio-parent</artifactId>\\s*<version>([^<]+)</version>");
+    private static final String BOM = "jvfio-bom";
     private static final String IMPORTS = "imports";
     /** The snippets of the doc in its order; each has its test below. */
     private static final List<String> SCENARIOS = List.of("open-socket", "open-by-name", "open-kernel", "config-space",
@@ -126,16 +128,19 @@ class UsingFromJavaDocTest {
         Matcher xml = XML_BLOCK.matcher(Files.readString(DOC));
         assertThat(xml.find()).as("the doc's pom fragment").isTrue();
         String fragment = xml.group(1);
-        String rootPom = Files.readString(MarkdownJava.repository().resolve("pom.xml"));
-        Matcher version = Pattern.compile("<artifactId>jvfio-parent</artifactId>\\s*<version>([^<]+)</version>").matcher(rootPom);
+        Path repository = MarkdownJava.repository();
+        String rootPom = Files.readString(repository.resolve("pom.xml"));
+        Matcher version = PROJECT_VERSION.matcher(rootPom);
         assertThat(version.find()).isTrue();
         assertThat(fragment).contains("<version>" + version.group(1) + "</version>");
         List<String> artifacts = ARTIFACT.matcher(fragment).results().map(m -> m.group(1)).toList();
-        assertThat(artifacts).containsExactly("jvfio-bom", "jvfio-client", "jvfio-nvme");
-        for (String artifact : artifacts) {
-            // The BOM comes with issue 20's artifacts work; once the build has it, it is checked like the rest.
-            if (!artifact.equals("jvfio-bom") || rootPom.contains("<module>jvfio-bom</module>")) {
-                assertThat(rootPom).as("a module of the build").contains("<module>" + artifact + "</module>");
+        assertThat(artifacts).containsExactly(BOM, "jvfio-client", "jvfio-nvme");
+        Path bom = repository.resolve(BOM).resolve("pom.xml");
+        for (String artifact : artifacts.subList(1, artifacts.size())) {
+            assertThat(rootPom).as("a module of the build").contains("<module>" + artifact + "</module>");
+            // The BOM arrives with issue 20's artifacts work; from then on it must manage what the doc leaves to it.
+            if (Files.exists(bom)) {
+                assertThat(Files.readString(bom)).as("the BOM").contains("<artifactId>" + artifact + "</artifactId>");
             }
         }
     }
@@ -176,7 +181,7 @@ class UsingFromJavaDocTest {
         List<String> printed = run("regions");
         assertThat(printed).anyMatch(line -> line.matches("region 0: \\d+ bytes, writable, mmap-able"));
         assertThat(printed).anyMatch(line -> line.startsWith("region 7: "));
-        assertThat(printed).anyMatch(line -> line.startsWith("CAP 0x") && line.endsWith("VS 0x00010400"));
+        assertThat(printed).anyMatch(line -> line.startsWith("CAP 0x") && line.endsWith(", VS 0x00010400"));
         assertThat(printed).anyMatch(line -> line.startsWith("mapped BAR 0 [0x"));
     }
 
