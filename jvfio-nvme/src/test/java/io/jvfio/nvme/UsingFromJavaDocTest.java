@@ -59,7 +59,7 @@ class UsingFromJavaDocTest {
             NVME_IN_TEXT = "/tmp/nvme.sock", PCI_ADDRESS_IN_TEXT = "0000:00:04.0";
     /** A PCI address no machine has (domain ffff), so the kernel snippet runs to its refusal wherever the test runs. */
     private static final String ABSENT_PCI_ADDRESS = "ffff:ff:1f.7";
-    private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX, GPIO_INPUTS = 0xa5c3;
+    private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX, GPIO_INPUTS = 0xa5c3, BLOCK = 512;
     private static final long DISK = 8 << 20;
     private static final Duration FDS_SETTLE = Duration.ofSeconds(10);
 
@@ -167,11 +167,12 @@ class UsingFromJavaDocTest {
     void configSpace() throws Exception {
         List<String> printed = run("config-space");
         assertThat(printed.getFirst()).isEqualTo("%04x:%04x class 010802".formatted(NvmeController.VENDOR_ID, NvmeController.DEVICE_ID));
-        assertThat(printed).anyMatch(line -> line.startsWith("capability 0x11 at "));
+        String msixLine = "capability 0x11 at ";
+        assertThat(printed).anyMatch(line -> line.startsWith(msixLine));
         try (VfioUserClient client = VfioUserClient.connect(socket(NVME_IN_TEXT))) {
             assertThat(client.read16(CONFIG, 0x04) & 0x6).as("memory space and bus master").isEqualTo(0x6);
-            int msix = Integer.decode(printed.stream().filter(line -> line.startsWith("capability 0x11 at "))
-                    .findFirst().orElseThrow().substring("capability 0x11 at ".length()));
+            int msix = Integer.decode(printed.stream().filter(line -> line.startsWith(msixLine))
+                    .findFirst().orElseThrow().substring(msixLine.length()));
             assertThat(client.read16(CONFIG, msix + 2) & 1 << 15).as("MSI-X Enable").isNotZero();
         }
     }
@@ -252,9 +253,9 @@ class UsingFromJavaDocTest {
         assertThat(printed.subList(0, 2)).containsExactly("tag 7: status 0", "read back: 66");
         assertThat(printed.get(2)).startsWith("Read (opcode 0x02) failed: ").endsWith("(SCT 2h, SC 81h, DNR)");
         assertThat(nvme.faults().log()).as("the media error fired").hasSize(1);
-        byte[] written = new byte[4 * 512];
+        byte[] written = new byte[4 * BLOCK];
         try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "r")) {
-            file.seek(100 * 512);
+            file.seek(100 * BLOCK);
             file.readFully(written);
         }
         byte[] expected = new byte[written.length];
