@@ -28,7 +28,7 @@ import javax.tools.ToolProvider;
 final class MarkdownJava {
     private MarkdownJava() {}
 
-    /** The checkout's root: the module's directory under Maven, the root in an IDE, or a parent with README.md. */
+    /** The checkout's root: the nearest directory with a README.md, from where the test runs (a module, or the root) upward. */
     static Path repository() {
         Path repository = Path.of("").toAbsolutePath();
         while (!Files.exists(repository.resolve("README.md"))) {
