@@ -6,22 +6,15 @@ import io.jvfio.devices.nvme.NvmeController;
 import io.jvfio.devices.storage.BlockImage;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioUserServer;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.io.RandomAccessFile;
-import java.io.StringWriter;
-import java.lang.reflect.Method;
-import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.tools.JavaCompiler;
-import javax.tools.StandardJavaFileManager;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,10 +43,7 @@ class ReadingABlockExampleTest {
 
     @Test
     void theReadmeAndTheDriverDocShowTheSameExampleAndItReadsABlock() throws Exception {
-        Path repository = Path.of("").toAbsolutePath();   // the module's directory under Maven, the root in an IDE
-        while (!Files.exists(repository.resolve("README.md"))) {
-            repository = repository.getParent();
-        }
+        Path repository = MarkdownJava.repository();
         String example = example(repository.resolve("README.md"));
         assertThat(example(repository.resolve("docs/nvme-driver.md"))).as("docs/nvme-driver.md's example").isEqualTo(example);
         assertThat(example.lines().count()).as("lines").isLessThanOrEqualTo(10);
@@ -87,31 +77,14 @@ class ReadingABlockExampleTest {
 
     /** Compiles {@code body} as a method taking {@code String socket}, runs it, and returns what it printed. */
     private String run(String body, String socket) throws Exception {
-        Path sources = Files.createDirectories(dir.resolve("src")), classes = Files.createDirectories(dir.resolve("classes"));
-        Path source = Files.writeString(sources.resolve("ReadingABlock.java"), IMPORTS + """
+        String source = IMPORTS + """
                 public class ReadingABlock {
                     public static void run(String socket) throws Exception {
                 %s    }
                 }
-                """.formatted(body));
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        StringWriter diagnostics = new StringWriter();
-        try (StandardJavaFileManager files = javac.getStandardFileManager(null, null, StandardCharsets.UTF_8)) {
-            boolean compiled = javac.getTask(diagnostics, files, null,
-                    List.of("-d", classes.toString(), "-classpath", System.getProperty("java.class.path"), "-proc:none"), null,
-                    files.getJavaFileObjects(source)).call();
-            assertThat(compiled).as("the example compiles:%n%s", diagnostics).isTrue();
+                """.formatted(body);
+        try (URLClassLoader loader = MarkdownJava.compile(dir, Map.of("ReadingABlock", source))) {
+            return MarkdownJava.printedBy(loader, "ReadingABlock", "run", socket);
         }
-
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        PrintStream systemOut = System.out;
-        try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, getClass().getClassLoader())) {
-            Method run = loader.loadClass("ReadingABlock").getMethod("run", String.class);
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            run.invoke(null, socket);
-        } finally {
-            System.setOut(systemOut);
-        }
-        return out.toString(StandardCharsets.UTF_8);
     }
 }
