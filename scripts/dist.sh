@@ -62,8 +62,7 @@ build() {
     (cd "$stage/runtime/legal/$module" && "$JAVA_HOME/bin/jar" xf "$jar" $legal && mv META-INF/* . && rmdir META-INF)
   done
   install -m 755 "$root/scripts/dist-launcher.sh" "$stage/bin/jvfio"
-  cp "$root/README.md" "$stage/"
-  [ -f "$root/docs/install.md" ] && cp "$root/docs/install.md" "$stage/"
+  cp "$root/README.md" "$root/docs/install.md" "$stage/"
 
   # The AOT cache, from the training ./jvfio records its own with (serve gpio and a client), run
   # through bin/jvfio itself so that the cache's JVM options are those of every later start. No
@@ -124,16 +123,19 @@ check() {
   run "$jvfio" --help | grep -q '^Usage: jvfio ' || fail "--help printed no usage"
 
   # A real job: serve the GPIO card, read it as a client, stop it with SIGTERM.
-  local socket="$tmp/gpio.sock" status=0 lspci="" tries
+  local socket="$tmp/gpio.sock" status=0 lspci="" read=false
   # Not through run(): $! must be the server itself (env execs bin/jvfio, which execs java).
   env -i PATH=/usr/bin:/bin "$jvfio" serve gpio --socket "$socket" >"$tmp/serve.log" 2>&1 &
   server=$!
-  for tries in $(seq 300); do
-    [ -S "$socket" ] && lspci=$(run "$jvfio" lspci -vv "$socket" 2>&1) && break
+  for _ in $(seq 600); do # up to a minute for the server to listen
+    if [ -S "$socket" ] && lspci=$(run "$jvfio" lspci -vv "$socket" 2>&1); then
+      read=true
+      break
+    fi
     kill -0 "$server" 2>/dev/null || { cat "$tmp/serve.log" >&2; fail "serve gpio exited"; }
     sleep 0.1
   done
-  [ -n "$lspci" ] || fail "lspci read nothing from serve gpio ($tries tries)"
+  $read || fail "lspci could not read serve gpio's device: $lspci"
   echo "$lspci" | head -3
   # The ACCES PCI-IDIO-16's ids from its config space; its 256-byte BAR 2 from the server's region info.
   grep -q 'Device 494f:0dc8' <<<"$lspci" && grep -q 'Region 2 BAR2: size=256 ' <<<"$lspci" \
