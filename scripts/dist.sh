@@ -123,19 +123,19 @@ check() {
   run "$jvfio" --help | grep -q '^Usage: jvfio ' || fail "--help printed no usage"
 
   # A real job: serve the GPIO card, read it as a client, stop it with SIGTERM.
-  local socket="$tmp/gpio.sock" status=0 lspci="" read=false
+  local socket="$tmp/gpio.sock" status=0 lspci="" answered=false
   # Not through run(): $! must be the server itself (env execs bin/jvfio, which execs java).
   env -i PATH=/usr/bin:/bin "$jvfio" serve gpio --socket "$socket" >"$tmp/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 600); do # up to a minute for the server to listen
     if [ -S "$socket" ] && lspci=$(run "$jvfio" lspci -vv "$socket" 2>&1); then
-      read=true
+      answered=true
       break
     fi
     kill -0 "$server" 2>/dev/null || { cat "$tmp/serve.log" >&2; fail "serve gpio exited"; }
     sleep 0.1
   done
-  $read || fail "lspci could not read serve gpio's device: $lspci"
+  $answered || fail "lspci could not read serve gpio's device: $lspci"
   echo "$lspci" | head -3
   # The ACCES PCI-IDIO-16's ids from its config space; its 256-byte BAR 2 from the server's region info.
   grep -q 'Device 494f:0dc8' <<<"$lspci" && grep -q 'Region 2 BAR2: size=256 ' <<<"$lspci" \
