@@ -88,18 +88,22 @@ mib() { # bytes to MiB, one decimal
   awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'
 }
 
-tmp=
+unpacked=
+sockets=
 server=
 cleanup() { # a failed check leaves no server running and nothing unpacked
   [ -z "$server" ] || kill "$server" 2>/dev/null || true
-  [ -z "$tmp" ] || rm -rf "$tmp"
+  rm -rf ${unpacked:+"$unpacked"} ${sockets:+"$sockets"}
 }
 
 check() {
-  tmp=$(mktemp -d)
+  # Unpacked beside the tarball, not in /tmp, which may be mounted noexec; the sockets in /tmp,
+  # whose short path fits a socket address (108 bytes) wherever the checkout is.
+  unpacked=$(mktemp -d "$out/check.XXXXXX")
+  sockets=$(mktemp -d)
   trap cleanup EXIT
-  tar -C "$tmp" -xzf "$tarball"
-  local home="$tmp/$name"
+  tar -C "$unpacked" -xzf "$tarball"
+  local home="$unpacked/$name"
   local jvfio="$home/bin/jvfio"
   # An empty environment: no JAVA_HOME; and the JDK that built this, not on PATH either.
   run() { env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"; } # a UTF-8 locale: the bench's table has an arrow
@@ -112,9 +116,9 @@ check() {
   # With nothing on PATH at all; and through a symlink from elsewhere.
   got=$(env -i PATH=/nonexistent "$jvfio" --version)
   [[ $got == "jvfio $version on Java "* ]] || fail "--version with an empty PATH printed: $got"
-  mkdir "$tmp/elsewhere"
-  ln -s "$jvfio" "$tmp/elsewhere/jvfio"
-  got=$(run "$tmp/elsewhere/jvfio" --version)
+  mkdir "$unpacked/elsewhere"
+  ln -s "$jvfio" "$unpacked/elsewhere/jvfio"
+  got=$(run "$unpacked/elsewhere/jvfio" --version)
   [[ $got == "jvfio $version on Java "* ]] || fail "--version through a symlink printed: $got"
   # The bundled runtime runs it, and with the AOT cache (AOTMode=on: the JVM exits if it cannot use it).
   got=$(run JVFIO_JAVA_OPTS="-XX:AOTMode=on -XshowSettings:properties" "$jvfio" --version 2>&1) \
@@ -123,16 +127,16 @@ check() {
   run "$jvfio" --help | grep -q '^Usage: jvfio ' || fail "--help printed no usage"
 
   # A real job: serve the GPIO card, read it as a client, stop it with SIGTERM.
-  local socket="$tmp/gpio.sock" status=0 lspci="" answered=false
+  local socket="$sockets/gpio.sock" status=0 lspci="" answered=false
   # Not through run(): $! must be the server itself (env execs bin/jvfio, which execs java).
-  env -i PATH=/usr/bin:/bin "$jvfio" serve gpio --socket "$socket" >"$tmp/serve.log" 2>&1 &
+  env -i PATH=/usr/bin:/bin "$jvfio" serve gpio --socket "$socket" >"$sockets/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 600); do # up to a minute for the server to listen
     if [ -S "$socket" ] && lspci=$(run "$jvfio" lspci -vv "$socket" 2>&1); then
       answered=true
       break
     fi
-    kill -0 "$server" 2>/dev/null || { cat "$tmp/serve.log" >&2; fail "serve gpio exited"; }
+    kill -0 "$server" 2>/dev/null || { cat "$sockets/serve.log" >&2; fail "serve gpio exited"; }
     sleep 0.1
   done
   $answered || fail "lspci could not read serve gpio's device: $lspci"
@@ -143,7 +147,7 @@ check() {
   kill -TERM "$server"
   wait "$server" || status=$?
   server=
-  [ "$status" = 0 ] || { cat "$tmp/serve.log" >&2; fail "serve exited with $status after SIGTERM"; }
+  [ "$status" = 0 ] || { cat "$sockets/serve.log" >&2; fail "serve exited with $status after SIGTERM"; }
   [ ! -e "$socket" ] || fail "serve left its socket behind"
   echo "serve gpio: listened, answered lspci, exited 0 on SIGTERM"
 
