@@ -2,7 +2,7 @@
 # bin/jvfio of the self-contained distribution (built by scripts/dist.sh): runs jvfio on the Java
 # runtime bundled beside it, with the AOT cache recorded with that runtime. Needs no JDK, JAVA_HOME
 # or java on PATH. JVFIO_AOT=0 starts without the cache; JVFIO_JAVA_OPTS adds JVM options.
-set -ef # no globbing: JVFIO_JAVA_OPTS is split into words below, and only that
+set -ef # -f: JVFIO_JAVA_OPTS is split into words below, which are not file name patterns
 
 self=$0
 case $self in

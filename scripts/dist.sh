@@ -4,8 +4,9 @@
 # runtime, and bin/jvfio (scripts/dist-launcher.sh). It is made from jvfio-cli/target/lib, the
 # module path `./mvnw install` (or package) leaves; run that first.
 # With --check, it then unpacks the tarball into a temporary directory and runs it with an empty
-# environment (no JAVA_HOME, no JDK on PATH): --version, --help, `serve gpio` read by `lspci` and
-# stopped by SIGTERM; and prints the sizes, the runtime's modules and the start-up times.
+# environment (no JAVA_HOME; PATH=/usr/bin:/bin, once nothing on PATH): --version, --help, the JVM
+# being the bundled one with its AOT cache, `serve gpio` read by `lspci` and stopped by SIGTERM; and
+# prints the sizes, the runtime's modules and the start-up times with and without the cache.
 #
 # Why jlink links everything: all of jvfio's modules and its libraries (picocli, jackson,
 # snakeyaml) are explicit modules, so one image holds them all and a plain `java -m` runs it, with
