@@ -64,6 +64,13 @@ build() {
   done
   install -m 755 "$root/scripts/dist-launcher.sh" "$stage/bin/jvfio"
   cp "$root/README.md" "$root/docs/install.md" "$stage/"
+  # The sample systemd units (docs/running-as-a-service.md), whose ExecStart runs /usr/local/bin/jvfio.
+  local unit
+  for unit in "$root"/dist/*.service "$root"/dist/*.socket; do
+    [ -f "$unit" ] || continue # no such units: the pattern itself
+    mkdir -p "$stage/systemd"
+    cp "$unit" "$stage/systemd/"
+  done
 
   # The AOT cache, from the training ./jvfio records its own with (serve gpio and a client), run
   # through bin/jvfio itself so that the cache's JVM options are those of every later start. No
