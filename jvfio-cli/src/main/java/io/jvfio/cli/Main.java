@@ -10,7 +10,9 @@ import io.jvfio.cli.nvme.NvmeCommand;
 import io.jvfio.cli.serve.ServeCommand;
 import io.jvfio.cli.trace.TraceCommand;
 import io.jvfio.linux.UnixServerSocket;
+import java.lang.module.ModuleDescriptor;
 import java.util.List;
+import java.util.Optional;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -99,11 +101,17 @@ public final class Main {
         }
     }
 
+    /**
+     * {@code jvfio --version}: the version of the io.jvfio.cli module (Maven compiles it in as the
+     * project's version), on the module path as in the distribution's runtime image. On the class
+     * path (the tests) the module is unnamed and has none.
+     */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"jvfio " + (v != null ? v : "development build") + " on Java " + Runtime.version()};
+            String version = Optional.ofNullable(Main.class.getModule().getDescriptor())
+                    .flatMap(ModuleDescriptor::rawVersion).orElse("development build");
+            return new String[] {"jvfio " + version + " on Java " + Runtime.version()};
         }
     }
 }

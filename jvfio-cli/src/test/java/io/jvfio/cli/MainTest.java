@@ -70,4 +70,12 @@ class MainTest {
         assertThat(typo.exit()).isEqualTo(2);
         assertThat(typo.err()).contains("Unmatched argument at index 1: 'gpi'", "Did you mean: serve gpio?");
     }
+
+    @Test
+    void versionOnTheClassPathIsADevelopmentBuild() {
+        // The module's own version shows on the module path: scripts/dist.sh --check asserts it.
+        Cli.Run version = Cli.run("--version");
+        assertThat(version.exit()).isZero();
+        assertThat(version.out()).isEqualTo("jvfio development build on Java " + Runtime.version() + System.lineSeparator());
+    }
 }
