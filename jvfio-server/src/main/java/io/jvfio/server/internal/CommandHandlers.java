@@ -381,7 +381,7 @@ final class CommandHandlers {
             if (probeOnly(request, true, false)) {
                 return request.data();
             }
-            return new FeatureMigration(Vfio.MIGRATION_STOP_COPY | Vfio.MIGRATION_PRE_COPY).toBytes();
+            return new FeatureMigration(DeviceMigration.FLAGS).toBytes();
         }
         if (probeOnly(request, true, true)) {
             return request.data();
@@ -485,15 +485,13 @@ final class CommandHandlers {
             throw new ProtocolException(Errno.ENOTSUP, "protocol major %d is not supported".formatted(proposed.major()));
         }
         clientCaps = proposed.capabilitiesOrDefaults();
-        VersionCapabilities limits = VersionCapabilities.DEFAULTS
-                .withMaxMsgFds(options.maxMsgFds())
-                .withMaxDataXferSize(options.maxDataXferSize());
+        VersionCapabilities offered = options.versionCapabilities();
         int minor = Math.min(proposed.minor(), PROTOCOL_MINOR);
         // QEMU receives the reply into a buffer as large as its own request: never send more. Optional
         // keys go first, our limits last; a client that sent no JSON (SPDK's test client) gets none.
         Version answer = null;
         for (VersionCapabilities candidate : proposed.capabilities() == null ? List.<VersionCapabilities>of()
-                : List.of(limits.withWriteMultiple(true), limits, VersionCapabilities.DEFAULTS)) {
+                : List.of(offered, offered.without(VersionCapabilities.WRITE_MULTIPLE), VersionCapabilities.DEFAULTS)) {
             Version v = new Version(PROTOCOL_MAJOR, minor, candidate);
             if (v.encodedSize() <= p.byteSize()) {
                 answer = v;
