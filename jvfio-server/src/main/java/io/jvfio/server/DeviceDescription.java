@@ -9,7 +9,6 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
@@ -40,21 +39,32 @@ public record DeviceDescription(String deviceClass, String name, DeviceSpec info
         irqs = List.copyOf(irqs);
     }
 
-    /** One region: its size, access, whether (and which parts of it) the client may map, its capabilities. */
-    public record Region(int index, long size, boolean readable, boolean writable, boolean mappable,
-                         List<RegionSpec.SparseArea> mappableAreas, List<InfoCapability> capabilities) {
+    /**
+     * One region: its size, VFIO region info flags (READ, WRITE, MMAP), the parts the client may map
+     * when not all of it (SPARSE_MMAP), and its other capabilities (a device-specific region's TYPE).
+     */
+    public record Region(int index, long size, int flags, List<RegionSpec.SparseArea> mappableAreas,
+                         List<InfoCapability> capabilities) {
         public Region {
             mappableAreas = List.copyOf(mappableAreas);
             capabilities = List.copyOf(capabilities);
         }
-    }
 
-    /** One irq index: how many vectors, and how they behave. */
-    public record Irq(int index, int count, Set<IrqSpec.Flag> flags) {
-        public Irq {
-            flags = Set.copyOf(flags);
+        public boolean readable() {
+            return (flags & Vfio.REGION_INFO_FLAG_READ) != 0;
+        }
+
+        public boolean writable() {
+            return (flags & Vfio.REGION_INFO_FLAG_WRITE) != 0;
+        }
+
+        public boolean mappable() {
+            return (flags & Vfio.REGION_INFO_FLAG_MMAP) != 0;
         }
     }
+
+    /** One irq index: how many vectors, and its VFIO irq info flags (EVENTFD, MASKABLE, AUTOMASKED, NORESIZE). */
+    public record Irq(int index, int count, int flags) {}
 
     /** The PCI config header's identity: ids, revision and the 24-bit class code (base, sub, programming interface). */
     public record PciIdentity(int vendorId, int deviceId, int subsystemVendorId, int subsystemId, int revision,
@@ -69,13 +79,13 @@ public record DeviceDescription(String deviceClass, String name, DeviceSpec info
         List<Region> regions = new ArrayList<>();
         for (int i = 0; i < info.numRegions(); i++) {
             RegionSpec r = served.regionInfo(i);
-            regions.add(new Region(i, r.size(), r.readable(), r.writable(), r.mmap().isPresent(),
-                    r.mmap().map(RegionSpec.Mmap::areas).orElse(List.of()), r.capabilities()));
+            regions.add(new Region(i, r.size(), r.vfioFlags(), r.mmap().map(RegionSpec.Mmap::areas).orElse(List.of()),
+                    r.capabilities()));
         }
         List<Irq> irqs = new ArrayList<>();
         for (int i = 0; i < info.numIrqs(); i++) {
             IrqSpec irq = served.irqInfo(i);
-            irqs.add(new Irq(i, irq.count(), irq.flags()));
+            irqs.add(new Irq(i, irq.count(), irq.vfioFlags()));
         }
         return new DeviceDescription(written.getClass().getName(), written.name(), info, regions, irqs,
                 pciIdentity(served, info, regions), served.migration().map(m -> DeviceMigration.FLAGS), options.versionCapabilities(),

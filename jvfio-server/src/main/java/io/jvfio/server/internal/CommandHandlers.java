@@ -282,12 +282,11 @@ final class CommandHandlers {
             throw new ProtocolException(Errno.EINVAL, "DEVICE_GET_REGION_INFO: no region " + Integer.toUnsignedString(index));
         }
         RegionSpec info = device.regionInfo(index);
-        int flags = (info.readable() ? Vfio.REGION_INFO_FLAG_READ : 0) | (info.writable() ? Vfio.REGION_INFO_FLAG_WRITE : 0);
+        int flags = info.vfioFlags();
         List<InfoCapability> caps = new ArrayList<>(info.capabilities());
         long fileOffset = 0;
         if (info.mmap().isPresent()) {
             RegionSpec.Mmap mmap = info.mmap().get();
-            flags |= Vfio.REGION_INFO_FLAG_MMAP;
             fileOffset = mmap.fileOffset();
             if (!mmap.areas().isEmpty()) {
                 caps.add(new SparseMmapCap(mmap.areas().stream()
@@ -309,9 +308,7 @@ final class CommandHandlers {
             throw new ProtocolException(Errno.EINVAL, "DEVICE_GET_IRQ_INFO: no irq index " + Integer.toUnsignedString(request.index()));
         }
         IrqSpec info = device.irqInfo(request.index());
-        int flags = Vfio.IRQ_INFO_EVENTFD | (info.maskable() ? Vfio.IRQ_INFO_MASKABLE : 0)
-                | (info.automasked() ? Vfio.IRQ_INFO_AUTOMASKED : 0) | (info.noResize() ? Vfio.IRQ_INFO_NORESIZE : 0);
-        return encode(IrqInfo.reply(request.index(), flags, info.count()), reply);
+        return encode(IrqInfo.reply(request.index(), info.vfioFlags(), info.count()), reply);
     }
 
     private long setIrqs(MemorySegment p) throws ProtocolException, VfioException {
