@@ -122,7 +122,7 @@ final class DescriptionJson {
         program.put("socket_path", "--socket-path PATH (or --socket PATH)");
         program.put("fd", "--fd N: a listening socket, or a connected one for a single client");
         program.put("systemd_socket_activation", "LISTEN_FDS=1: a listening socket, or one connection (Accept=yes)");
-        program.put("sigterm", "disconnects the client, removes the socket file, exits 0");
+        program.put("sigterm", "disconnects the client and exits 0, removing the socket file if it made it");
         return program;
     }
 

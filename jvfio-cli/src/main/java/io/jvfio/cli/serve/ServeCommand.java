@@ -170,7 +170,7 @@ public final class ServeCommand {
             if (describe) {
                 try {
                     DeviceDescription description = DeviceDescription.of(device, extensions.apply(device), options);
-                    System.out.println(DescriptionJson.of(description, spec.usageMessage().description()[0]).toPrettyString());
+                    System.out.println(DescriptionJson.of(description, String.join(" ", spec.usageMessage().description())).toPrettyString());
                 } finally {
                     shutdown(device);
                 }
