@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import io.jvfio.cli.Main;
 import io.jvfio.client.ClientOptions;
 import io.jvfio.client.VfioUserClient;
+import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.testing.Await;
 import java.net.InetAddress;
@@ -96,6 +97,22 @@ class ServeSocketActivationTest {
         }
     }
 
+    /**
+     * Activates jvfio on gpio.sock (and on the sockets of {@code moreActivatorArgs}), connects, and
+     * returns jvfio's process once it has exited (a refusal).
+     */
+    private Process refusal(List<String> moreActivatorArgs, String... serveArgs) throws Exception {
+        Path socket = dir.resolve("gpio.sock");
+        List<String> activatorArgs = new ArrayList<>(List.of("-l", socket.toString()));
+        activatorArgs.addAll(moreActivatorArgs);
+        Process server = activate("server", activatorArgs, serveArgs);
+        awaitTrue(() -> Files.exists(socket), "the activator's socket");
+        try (UnixSocket ignored = UnixSocket.connect(socket)) { // the connection starts jvfio
+            assertThat(server.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        }
+        return server;
+    }
+
     /** Writes {@code value} to the card's outputs and reads them back; returns what they held before. */
     private static int swapOutputs(VfioUserClient client, int value) throws Exception {
         int before = client.read8(BAR2, OUT_0_7);
@@ -155,25 +172,14 @@ class ServeSocketActivationTest {
 
     @Test
     void moreThanOneSocketIsRefusedNamingThem() throws Exception {
-        Path socket = dir.resolve("gpio.sock");
-        Process server = activate("server", List.of("-l", socket.toString(), "-l", dir.resolve("other.sock").toString(),
-                "--fdname=gpio:other"));
-        awaitTrue(() -> Files.exists(socket), "the activator's socket");
-        try (var ignored = io.jvfio.linux.UnixSocket.connect(socket)) {
-            assertThat(server.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        }
+        Process server = refusal(List.of("-l", dir.resolve("other.sock").toString(), "--fdname=gpio:other"));
         assertThat(server.exitValue()).isEqualTo(1);
         assertThat(err("server")).contains("socket activation passed 2 sockets (LISTEN_FDNAMES=gpio:other)");
     }
 
     @Test
     void anEndpointOptionBesideTheSystemdSocketIsAnError() throws Exception {
-        Path socket = dir.resolve("gpio.sock");
-        Process server = activate("server", List.of("-l", socket.toString()), "--socket", dir.resolve("mine.sock").toString());
-        awaitTrue(() -> Files.exists(socket), "the activator's socket");
-        try (var ignored = io.jvfio.linux.UnixSocket.connect(socket)) {
-            assertThat(server.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        }
+        Process server = refusal(List.of(), "--socket", dir.resolve("mine.sock").toString());
         assertThat(server.exitValue()).isEqualTo(2);
         assertThat(err("server")).contains("Error: systemd passed this process a socket (LISTEN_PID, LISTEN_FDS)", "Usage: jvfio serve gpio");
         assertThat(Files.exists(dir.resolve("mine.sock"))).isFalse();
