@@ -1,5 +1,8 @@
 package io.jvfio.server;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
 import io.jvfio.protocol.InfoCapability;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.protocol.VersionCapabilities;
@@ -9,9 +12,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+import java.util.OptionalLong;
 
 /**
  * What a client finds when it opens a device on a server with given options, read from the built
@@ -30,7 +31,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * @param maxDmaWindows the most DMA windows a client may have at once
  */
 public record DeviceDescription(String deviceClass, String name, DeviceSpec info, List<Region> regions, List<Irq> irqs,
-                                Optional<PciIdentity> pci, Optional<Long> migration, VersionCapabilities advertised,
+                                Optional<PciIdentity> pci, OptionalLong migration, VersionCapabilities advertised,
                                 int maxDmaWindows) {
     private static final int PCI_HEADER_BYTES = 0x40;
 
@@ -66,7 +67,10 @@ public record DeviceDescription(String deviceClass, String name, DeviceSpec info
     /** One irq index: how many vectors, and its VFIO irq info flags (EVENTFD, MASKABLE, AUTOMASKED, NORESIZE). */
     public record Irq(int index, int count, int flags) {}
 
-    /** The PCI config header's identity: ids, revision and the 24-bit class code (base, sub, programming interface). */
+    /**
+     * The PCI config header's identity: ids, revision, the 24-bit class code (base, sub, programming
+     * interface) and the header type; the subsystem ids are where a type 0 header (an endpoint) has them.
+     */
     public record PciIdentity(int vendorId, int deviceId, int subsystemVendorId, int subsystemId, int revision,
                               int classCode, int headerType) {}
 
@@ -88,7 +92,7 @@ public record DeviceDescription(String deviceClass, String name, DeviceSpec info
             irqs.add(new Irq(i, irq.count(), irq.vfioFlags()));
         }
         return new DeviceDescription(written.getClass().getName(), written.name(), info, regions, irqs,
-                pciIdentity(served, info, regions), served.migration().map(m -> DeviceMigration.FLAGS), options.versionCapabilities(),
+                pciIdentity(served, info, regions), served.migration().isPresent() ? OptionalLong.of(DeviceMigration.FLAGS) : OptionalLong.empty(), options.versionCapabilities(),
                 options.maxDmaWindows());
     }
 

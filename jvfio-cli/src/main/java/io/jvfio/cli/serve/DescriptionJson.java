@@ -99,7 +99,7 @@ final class DescriptionJson {
         ObjectNode migration = JSON.objectNode().put("supported", d.migration().isPresent());
         d.migration().ifPresent(flags -> {
             migration.put("protocol", "VFIO migration v2 (DEVICE_FEATURE MIGRATION, MIG_DEVICE_STATE, MIG_DATA_READ/WRITE)");
-            migration.set("flags", flagNames(VfioNames.names((int) (long) flags, new int[] {(int) Vfio.MIGRATION_STOP_COPY,
+            migration.set("flags", flagNames(VfioNames.names((int) flags, new int[] {(int) Vfio.MIGRATION_STOP_COPY,
                     (int) Vfio.MIGRATION_P2P, (int) Vfio.MIGRATION_PRE_COPY}, new String[] {"STOP_COPY", "P2P", "PRE_COPY"})));
             // The server logs the device's DMA writes for migration (DEVICE_FEATURE DMA_LOGGING_*) whenever the device migrates.
             migration.put("dirty_page_logging", true);

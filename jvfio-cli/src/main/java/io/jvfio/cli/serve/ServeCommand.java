@@ -241,7 +241,7 @@ public final class ServeCommand {
         }
 
         private VfioUserServer open(Optional<SocketActivation.Passed> activated, VfioDevice device, ServerOptions options,
-                                           Platform extensions) throws java.io.IOException {
+                                    Platform extensions) throws java.io.IOException {
             if (activated.isPresent()) {
                 return VfioUserServer.adopt(Fd.adopt(activated.get().fd()), device, options, extensions);
             }

@@ -19,7 +19,7 @@ final class SocketActivation {
 
     private SocketActivation() {}
 
-    /** The socket passed to this process, and the name its unit gave it (the unit's name when it gave none). */
+    /** The socket passed to this process, and its name from LISTEN_FDNAMES if there is one (systemd's default: the socket unit's name). */
     record Passed(int fd, Optional<String> name) {}
 
     /**
@@ -42,13 +42,13 @@ final class SocketActivation {
         if (fds < 0) {
             throw new IllegalArgumentException("socket activation: LISTEN_FDS=" + count + " is not a count of sockets");
         }
-        List<String> names = Optional.ofNullable(environment.get(LISTEN_FDNAMES)).map(n -> List.of(n.split(":", -1))).orElse(List.of());
         if (fds > 1) {
             throw new IllegalArgumentException("socket activation passed " + fds + " sockets (LISTEN_FDNAMES="
                     + environment.getOrDefault(LISTEN_FDNAMES, "") + "); a device is served on one: give its .socket unit a single"
                     + " ListenStream= and no other socket unit for this service");
         }
-        return fds == 0 ? Optional.empty() : Optional.of(new Passed(FIRST_FD, names.stream().findFirst().filter(n -> !n.isEmpty())));
+        Optional<String> name = Optional.ofNullable(environment.get(LISTEN_FDNAMES)).map(n -> n.split(":", -1)[0]).filter(n -> !n.isEmpty());
+        return fds == 0 ? Optional.empty() : Optional.of(new Passed(FIRST_FD, name));
     }
 
     /** The socket passed to this process, if any; the variables are taken out of the environment its children would inherit. */
