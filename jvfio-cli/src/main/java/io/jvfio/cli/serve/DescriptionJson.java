@@ -13,6 +13,7 @@ import io.jvfio.protocol.Vfio;
 import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.server.DeviceDescription;
 import io.jvfio.server.RegionSpec;
+import java.util.List;
 
 /**
  * {@code jvfio serve DEVICE … --describe}: the JSON description the vfio-user specification's
@@ -26,11 +27,15 @@ final class DescriptionJson {
 
     private DescriptionJson() {}
 
-    static ObjectNode of(DeviceDescription d, String description) {
+    /** {@code platformExtensions}: the names of the extensions applied (their device-info capabilities come per client). */
+    static ObjectNode of(DeviceDescription d, String description, List<String> platformExtensions) {
         ObjectNode root = JSON.objectNode();
         root.put("description", description);
         root.put("type", busType(d.info().flags()));
-        root.set("device", device(d));
+        ObjectNode device = device(d);
+        ArrayNode extensions = device.putArray("platform_extensions");
+        platformExtensions.forEach(extensions::add);
+        root.set("device", device);
         ArrayNode regions = root.putArray("regions");
         for (DeviceDescription.Region r : d.regions()) {
             if (r.size() > 0) {
@@ -137,7 +142,8 @@ final class DescriptionJson {
         return names;
     }
 
-    private static String hex(long value, int digits) {
-        return "0x" + String.format("%0" + digits + "x", value);
+    /** {@code value} as an unsigned hex string of at least {@code digits} digits. */
+    private static String hex(int value, int digits) {
+        return "0x" + String.format("%0" + digits + "x", Integer.toUnsignedLong(value));
     }
 }

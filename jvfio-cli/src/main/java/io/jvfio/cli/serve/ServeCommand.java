@@ -170,7 +170,9 @@ public final class ServeCommand {
             if (describe) {
                 try {
                     DeviceDescription description = DeviceDescription.of(device, extensions.apply(device), options);
-                    System.out.println(DescriptionJson.of(description, String.join(" ", spec.usageMessage().description())).toPrettyString());
+                    List<String> extensionNames = extensions.extensions().stream().map(PlatformExtension::name).toList();
+                    System.out.println(DescriptionJson.of(description, String.join(" ", spec.usageMessage().description()), extensionNames)
+                            .toPrettyString());
                 } finally {
                     shutdown(device);
                 }

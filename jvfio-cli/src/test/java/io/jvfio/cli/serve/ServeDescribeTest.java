@@ -56,6 +56,16 @@ class ServeDescribeTest {
     }
 
     @Test
+    void aDeviceSpecificRegionShowsItsTypeAndThePlatformExtensionsAreNamed() throws Exception {
+        JsonNode json = describe("serve", "gpio", "--diagnostics", "--platform", "zpci", "--describe");
+        JsonNode region9 = regionNode(json, 9);
+        assertThat(region9.get("flags").toString()).isEqualTo("[\"R\"]");
+        assertThat(region9.at("/capabilities/0/type").asText()).as("PCI vendor type | 494f").isEqualTo("0x8000494f");
+        assertThat(region9.at("/capabilities/0/subtype").asText()).isEqualTo("0x00000001");
+        assertThat(json.at("/device/platform_extensions").toString()).isEqualTo("[\"zpci\"]");
+    }
+
+    @Test
     void virtioBlkIsDescribedWithItsQueuesVectors() throws Exception {
         Path disk = dir.resolve("disk.img");
         JsonNode json = describe("serve", "virtio-blk", "--disk", disk.toString(), "--create", "--size", "1M", "--queues", "2", "--describe");
