@@ -64,8 +64,13 @@ class MainTest {
         assertThat(Cli.run("serve", "nvme", "--help").out()).contains("--polled-doorbells", "--namespace=IMG");
         Cli.Run missing = Cli.run("serve", "gpio");
         assertThat(missing.exit()).isEqualTo(2);
-        assertThat(missing.err()).contains("Error: Missing required argument (specify one of these): (--socket=PATH | --fd=N | --take-over=CTRL)",
-                "Usage: jvfio serve gpio");
+        assertThat(missing.err()).contains("Error: Missing required argument (specify one of these): (--socket=PATH | --socket-path=PATH"
+                + " | --fd=N | --take-over=CTRL), or start under systemd socket activation", "Usage: jvfio serve gpio");
+        Cli.Run both = Cli.run("serve", "gpio", "--socket", "a.sock", "--socket-path", "b.sock");
+        assertThat(both.exit()).isEqualTo(2);
+        assertThat(both.err()).contains("Error: --socket=PATH, --socket-path=PATH are mutually exclusive (specify only one)");
+        assertThat(Cli.run("serve", "gpio", "--help").out()).contains("--socket-path=PATH", "The same as --socket",
+                "none when systemd passes the socket", "--describe");
         Cli.Run typo = Cli.run("serve", "gpi");
         assertThat(typo.exit()).isEqualTo(2);
         assertThat(typo.err()).contains("Unmatched argument at index 1: 'gpi'", "Did you mean: serve gpio?");

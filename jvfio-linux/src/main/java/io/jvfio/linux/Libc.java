@@ -34,6 +34,8 @@ final class Libc {
     static final int SO_PEERCRED = 17;
     static final int SO_RCVTIMEO = 20;
     static final int SO_ACCEPTCONN = 30;
+    static final int SO_TYPE = 3;
+    static final int SO_DOMAIN = 39;
     static final int SHUT_WR = 1;
     static final int SHUT_RDWR = 2;
     static final int MSG_CTRUNC = 0x8;

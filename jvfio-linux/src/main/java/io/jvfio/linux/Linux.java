@@ -329,6 +329,20 @@ public final class Linux {
         Syscalls.check(Syscalls.mlock(Libc.scratch().captureState, false, memory), "munlock");
     }
 
+    /**
+     * unsetenv(3): removes {@code name} from the C environment, which processes started later
+     * inherit (a ProcessBuilder whose environment() was not touched passes it on as it is).
+     * {@link System#getenv()} keeps its copy from start-up.
+     */
+    public static void unsetenv(String name) throws LinuxException {
+        if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf(0) >= 0) {
+            throw new LinuxException("unsetenv", name, Errno.EINVAL);
+        }
+        try (Arena call = Arena.ofConfined()) {
+            Syscalls.check(Syscalls.unsetenv(Libc.scratch().captureState, call.allocateFrom(name)), "unsetenv", name);
+        }
+    }
+
     public static int getpid() {
         return Syscalls.getpid(Libc.scratch().captureState);
     }

@@ -429,6 +429,24 @@ final class Syscalls {
         }
     }
 
+    /** getpeername(2) without the address: 0 when {@code fd} has a peer, -ENOTCONN when it has none. */
+    static int getpeername(MemorySegment capture, int fd, MemorySegment address, MemorySegment length) {
+        try {
+            return result((int) Getpeername.H.invokeExact(capture, fd, address, length), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** unsetenv(3) of the C environment, which processes started later inherit. */
+    static int unsetenv(MemorySegment capture, MemorySegment name) {
+        try {
+            return result((int) Unsetenv.H.invokeExact(capture, name), capture);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     static int getpid(MemorySegment capture) {
         try {
             return (int) Getpid.H.invokeExact(capture);
@@ -511,5 +529,7 @@ final class Syscalls {
     private static final class SchedSetaffinity { static final MethodHandle H = bind("sched_setaffinity", JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS); }
     private static final class SchedGetaffinity { static final MethodHandle H = bind("sched_getaffinity", JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS); }
     private static final class Sysconf { static final MethodHandle H = bind("sysconf", JAVA_LONG, JAVA_INT); }
+    private static final class Getpeername { static final MethodHandle H = bind("getpeername", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS); }
+    private static final class Unsetenv { static final MethodHandle H = bind("unsetenv", JAVA_INT, ADDRESS); }
     private static final class Getpid { static final MethodHandle H = bind("getpid", JAVA_INT); }
 }

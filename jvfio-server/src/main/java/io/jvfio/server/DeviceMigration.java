@@ -3,6 +3,7 @@ package io.jvfio.server;
 import io.jvfio.linux.Errno;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.MigrationState;
+import io.jvfio.protocol.Vfio;
 import io.jvfio.server.internal.MigrationStateMachine;
 import io.jvfio.server.internal.MigrationStream;
 import java.io.ByteArrayOutputStream;
@@ -20,6 +21,8 @@ import java.util.Map;
 public final class DeviceMigration {
     /** Most bytes a destination accepts in RESUMING before the load (a device's state is far smaller). */
     public static final long MAX_STREAM_BYTES = 256L << 20;
+    /** What every migratable device offers (DEVICE_FEATURE MIGRATION): STOP_COPY and PRE_COPY. */
+    public static final long FLAGS = Vfio.MIGRATION_STOP_COPY | Vfio.MIGRATION_PRE_COPY;
 
     /** What the state machine drives: the device's state as sections, and its stop and start. */
     interface Target {

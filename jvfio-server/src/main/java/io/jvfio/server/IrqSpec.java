@@ -1,5 +1,6 @@
 package io.jvfio.server;
 
+import io.jvfio.protocol.Vfio;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -38,5 +39,11 @@ public record IrqSpec(int count, Set<Flag> flags) {
 
     public boolean noResize() {
         return flags.contains(Flag.NO_RESIZE);
+    }
+
+    /** The VFIO irq info flags: EVENTFD (every index of a vfio-user device signals through eventfds) and the flags above. */
+    public int vfioFlags() {
+        return Vfio.IRQ_INFO_EVENTFD | (maskable() ? Vfio.IRQ_INFO_MASKABLE : 0) | (automasked() ? Vfio.IRQ_INFO_AUTOMASKED : 0)
+                | (noResize() ? Vfio.IRQ_INFO_NORESIZE : 0);
     }
 }

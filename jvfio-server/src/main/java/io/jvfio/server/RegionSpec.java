@@ -2,6 +2,7 @@ package io.jvfio.server;
 
 import io.jvfio.linux.Fd;
 import io.jvfio.protocol.InfoCapability;
+import io.jvfio.protocol.Vfio;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -35,6 +36,12 @@ public record RegionSpec(long size, Set<Access> access, Optional<Mmap> mmap, Lis
 
     public boolean writable() {
         return access.contains(Access.WRITE);
+    }
+
+    /** The VFIO region info flags READ, WRITE and MMAP (CAPS goes with the encoded capability chain). */
+    public int vfioFlags() {
+        return (readable() ? Vfio.REGION_INFO_FLAG_READ : 0) | (writable() ? Vfio.REGION_INFO_FLAG_WRITE : 0)
+                | (mmap.isPresent() ? Vfio.REGION_INFO_FLAG_MMAP : 0);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.jvfio.server;
 
+import io.jvfio.protocol.VersionCapabilities;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -56,6 +57,14 @@ public record ServerOptions(int socketMode, int maxDataXferSize, int maxMsgFds, 
 
     public ServerOptions withDeadlines(Deadlines d) {
         return new ServerOptions(socketMode, maxDataXferSize, maxMsgFds, maxDmaWindows, dmaReplyTimeout, hypervisorLink, accessPolicy, d);
+    }
+
+    /**
+     * The VERSION capabilities a server with these options answers with: its limits, and
+     * write_multiple. A client whose VERSION leaves too little room gets fewer (see the session).
+     */
+    public VersionCapabilities versionCapabilities() {
+        return VersionCapabilities.DEFAULTS.withMaxMsgFds(maxMsgFds).withMaxDataXferSize(maxDataXferSize).withWriteMultiple(true);
     }
 
     /** The largest message a client may send: a maximal region write plus its headers. */

@@ -2,10 +2,10 @@ package io.jvfio.server;
 
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
-import io.jvfio.linux.Linux;
 import io.jvfio.linux.EventFd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.PeerCredentials;
+import io.jvfio.linux.SocketInfo;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Vfio;
@@ -127,21 +127,29 @@ public final class VfioUserServer implements AutoCloseable {
     }
 
     /**
-     * Serves on an inherited fd (the backend-program convention {@code --fd N}): a listening socket
-     * is served like {@link #bind}; a connected one serves that single client.
+     * Serves on an inherited fd (the backend-program convention {@code --fd N}, or a socket systemd
+     * passed): a listening socket is served like {@link #bind}; a connected one serves that single
+     * client. Anything but an AF_UNIX stream socket that listens or has a peer is refused (and closed)
+     * with a LinuxException that says what the fd is.
      */
     public static VfioUserServer adopt(Fd fd, VfioDevice device, ServerOptions options, Platform platform) throws IOException {
-        if (!Linux.isSocket(fd)) {
-            int number = fd.value();
-            fd.close();
-            throw new LinuxException("serve", "fd " + number + " is not a socket", Errno.ENOTSOCK);
-        }
+        int number = fd.value();
+        SocketInfo socket;
         try {
-            return new VfioUserServer(UnixServerSocket.adopt(fd), null, device, options, platform, Optional.empty());
-        } catch (LinuxException notListening) {
-            // A connected socket: serve that one client.
-            return new VfioUserServer(null, UnixSocket.adopt(fd), device, options, platform, Optional.empty());
+            socket = SocketInfo.of(fd);
+        } catch (LinuxException e) {
+            fd.close();
+            throw e.errno() == Errno.ENOTSOCK ? new LinuxException("serve", "fd " + number + " is not a socket", Errno.ENOTSOCK) : e;
         }
+        if (!socket.isUnixStream() || !(socket.listening() || socket.connected())) {
+            fd.close();
+            throw new LinuxException("serve", "fd " + number + " is " + (socket.isUnixStream()
+                    ? "an AF_UNIX stream socket that neither listens nor is connected"
+                    : "an " + socket.kind() + " socket; vfio-user needs AF_UNIX SOCK_STREAM"), Errno.EINVAL);
+        }
+        return socket.listening()
+                ? new VfioUserServer(UnixServerSocket.adopt(fd), null, device, options, platform, Optional.empty())
+                : new VfioUserServer(null, UnixSocket.adopt(fd), device, options, platform, Optional.empty());
     }
 
     public static VfioUserServer adopt(Fd fd, VfioDevice device, ServerOptions options) throws IOException {

@@ -15,6 +15,7 @@ import io.jvfio.devices.virtio.VirtioBlk;
 import io.jvfio.devices.virtio.VirtioBlkFaults;
 import io.jvfio.linux.Fd;
 import io.jvfio.server.Deadlines;
+import io.jvfio.server.DeviceDescription;
 import io.jvfio.server.Platform;
 import io.jvfio.server.PlatformExtension;
 import io.jvfio.server.ServerOptions;
@@ -28,10 +29,14 @@ import io.jvfio.server.zpci.ZpciExtension;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code jvfio serve DEVICE}: serves one device until interrupted (SIGTERM or Ctrl-C). The devices
@@ -41,11 +46,18 @@ import picocli.CommandLine.Option;
         description = "Serve a device over vfio-user until SIGTERM/Ctrl-C.")
 public final class ServeCommand {
 
-    /** Where to listen: a socket path, or an inherited fd (the vfio-user backend convention). */
+    /**
+     * Where to listen: a socket path, or an inherited fd (the vfio-user backend conventions), or the
+     * predecessor's socket; none of these when systemd passes the socket ({@link SocketActivation}).
+     */
     static final class Endpoint {
         @Option(names = "--socket", paramLabel = "PATH", required = true,
                 description = "UNIX socket to listen on (created with mode 0600; a stale socket is replaced).")
         Path socket;
+
+        @Option(names = "--socket-path", paramLabel = "PATH", required = true,
+                description = "The same as --socket (the name the vfio-user backend-program conventions give it).")
+        Path socketPath;
 
         @Option(names = "--fd", paramLabel = "N", required = true,
                 description = "Serve on inherited file descriptor N (a listening or a connected socket).")
@@ -56,11 +68,27 @@ public final class ServeCommand {
                         + " its client (which stays connected) and its device's state; that server then exits.",
                         "The device options must be the ones that server was started with."})
         Path takeOver;
+
+        /** --socket or --socket-path, whichever was given; null for the others. */
+        Path path() {
+            return socket != null ? socket : socketPath;
+        }
     }
 
     static abstract class DeviceCommand implements Callable<Integer>, FaultWords.Speaker {
-        @ArgGroup(exclusive = true, multiplicity = "1")
+        private static final String ENDPOINTS = "(--socket=PATH | --socket-path=PATH | --fd=N | --take-over=CTRL)";
+
+        @Spec
+        CommandSpec spec;
+
+        /** Null when none is given: under systemd socket activation, or with --describe. */
+        @ArgGroup(exclusive = true, multiplicity = "0..1",
+                heading = "Where to serve (one of these; none when systemd passes the socket: LISTEN_PID/LISTEN_FDS, fd 3):%n")
         Endpoint endpoint;
+
+        @Option(names = "--describe",
+                description = "Print the device's description as JSON (ids, regions, irqs, migration, the server's capabilities) and exit without serving.")
+        boolean describe;
 
         @Option(names = "--socket-mode", paramLabel = "OCTAL", defaultValue = "600",
                 description = "Permission bits of the socket file (default: ${DEFAULT-VALUE}).")
@@ -115,13 +143,18 @@ public final class ServeCommand {
             return FaultVocabulary.core();
         }
 
-        void describe(VfioDevice device) {}
+        /** Prints what backs the device (files, identity) once it is served. */
+        void printBacking(VfioDevice device) {}
 
         /** Releases what the device holds (files, threads) once serving has ended. */
         void shutdown(VfioDevice device) {}
 
         @Override
         public Integer call() throws Exception {
+            Optional<SocketActivation.Passed> activated = SocketActivation.fromEnvironment();
+            if (!describe) {
+                checkEndpoint(activated);
+            }
             VfioDevice device = device();
             List<FaultRule> faults;
             ServerOptions options;
@@ -134,21 +167,32 @@ public final class ServeCommand {
                 shutdown(device);
                 throw e;
             }
-            try (VfioUserServer server = endpoint.socket != null
-                    ? VfioUserServer.bind(endpoint.socket, device, options, extensions)
-                    : endpoint.takeOver != null
-                    ? VfioUserServer.takeOver(endpoint.takeOver, device, options, extensions)
-                    : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions)) {
+            if (describe) {
+                try {
+                    DeviceDescription description = DeviceDescription.of(device, extensions.apply(device), options);
+                    List<String> extensionNames = extensions.extensions().stream().map(PlatformExtension::name).toList();
+                    System.out.println(DescriptionJson.of(description, String.join(" ", spec.usageMessage().description()), extensionNames)
+                            .toPrettyString());
+                } finally {
+                    shutdown(device);
+                }
+                return 0;
+            }
+            boolean takeOver = endpoint != null && endpoint.takeOver != null;
+            try (VfioUserServer server = open(activated, device, options, extensions)) {
                 // SIGTERM and Ctrl-C stop serving: the client is disconnected, the socket removed, exit 0.
                 for (String signal : new String[] {"TERM", "INT"}) {
                     sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> server.close());
                 }
-                if (endpoint.takeOver != null) {
+                if (takeOver) {
                     System.out.println("took over " + device.name() + " on "
                             + server.socketPath().map(p -> p.toAbsolutePath().toString()).orElse("the predecessor's socket")
                             + " from the server behind " + endpoint.takeOver);
-                } else if (endpoint.socket != null) {
-                    Path abs = endpoint.socket.toAbsolutePath();
+                } else if (activated.isPresent()) {
+                    System.out.println("serving " + device.name() + " on fd " + activated.get().fd() + ", passed by systemd"
+                            + activated.get().name().map(n -> " (" + n + ")").orElse(""));
+                } else if (endpoint.path() != null) {
+                    Path abs = endpoint.path().toAbsolutePath();
                     System.out.println("serving " + device.name() + " on " + abs);
                     System.out.println("attach it to QEMU with:");
                     System.out.println("  -device '{\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"" + abs + "\",\"type\":\"unix\"}}'");
@@ -166,8 +210,8 @@ public final class ServeCommand {
                 if (faultControl != null) {
                     System.out.println("fault control: " + server.openFaultControl(faultControl).path().toAbsolutePath());
                 }
-                describe(device);
-                if (endpoint.takeOver != null) {
+                printBacking(device);
+                if (takeOver) {
                     reportPause(server);
                 }
                 if (handoverSocket != null) {
@@ -184,6 +228,30 @@ public final class ServeCommand {
                 shutdown(device);
             }
             return 0;
+        }
+
+        /** Exactly one place to serve: an endpoint option, or the socket systemd passed. */
+        private void checkEndpoint(Optional<SocketActivation.Passed> activated) {
+            if (activated.isPresent() && endpoint != null) {
+                throw new ParameterException(spec.commandLine(), "Error: systemd passed this process a socket (LISTEN_PID, LISTEN_FDS):"
+                        + " it is served, so none of " + ENDPOINTS + " may be given as well");
+            }
+            if (activated.isEmpty() && endpoint == null) {
+                throw new ParameterException(spec.commandLine(), "Error: Missing required argument (specify one of these): " + ENDPOINTS
+                        + ", or start under systemd socket activation");
+            }
+        }
+
+        private VfioUserServer open(Optional<SocketActivation.Passed> activated, VfioDevice device, ServerOptions options,
+                                    Platform extensions) throws java.io.IOException {
+            if (activated.isPresent()) {
+                return VfioUserServer.adopt(Fd.adopt(activated.get().fd()), device, options, extensions);
+            }
+            return endpoint.path() != null
+                    ? VfioUserServer.bind(endpoint.path(), device, options, extensions)
+                    : endpoint.takeOver != null
+                    ? VfioUserServer.takeOver(endpoint.takeOver, device, options, extensions)
+                    : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions);
         }
 
         /** Prints what the client saw of the upgrade once this server has handled its first command. */
@@ -318,7 +386,7 @@ public final class ServeCommand {
         }
 
         @Override
-        void describe(VfioDevice device) {
+        void printBacking(VfioDevice device) {
             System.out.println("disk: " + disk.toAbsolutePath() + (readOnly ? " (read-only)" : ""));
         }
 
@@ -404,7 +472,7 @@ public final class ServeCommand {
         }
 
         @Override
-        void describe(VfioDevice device) {
+        void printBacking(VfioDevice device) {
             var nvme = (NvmeController) device;
             System.out.println("serial " + nvme.serial() + ", model " + nvme.model());
             var sizes = nvme.namespaceSizes();

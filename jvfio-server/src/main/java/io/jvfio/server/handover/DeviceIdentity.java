@@ -1,7 +1,7 @@
 package io.jvfio.server.handover;
 
+import io.jvfio.server.DeviceDescription;
 import io.jvfio.server.DeviceSpec;
-import io.jvfio.server.RegionSpec;
 import io.jvfio.server.ServerOptions;
 import io.jvfio.server.VfioDevice;
 import io.jvfio.server.VfioException;
@@ -17,21 +17,21 @@ final class DeviceIdentity {
     private DeviceIdentity() {}
 
     static String of(VfioDevice written, VfioDevice served, ServerOptions options) throws VfioException {
+        DeviceDescription description = DeviceDescription.of(written, served, options);
         List<String> lines = new ArrayList<>();
-        lines.add("device " + written.getClass().getName() + " (" + written.name() + ")");
-        DeviceSpec info = served.info();
+        lines.add("device " + description.deviceClass() + " (" + description.name() + ")");
+        DeviceSpec info = description.info();
         lines.add("flags 0x%x, %d regions, %d irq indices".formatted(info.flags(), info.numRegions(), info.numIrqs()));
-        for (int i = 0; i < info.numRegions(); i++) {
-            RegionSpec r = served.regionInfo(i);
+        for (DeviceDescription.Region r : description.regions()) {
             // Access as fixed letters: a Set's order differs between processes.
-            lines.add("region %d: 0x%x bytes %s%s%s".formatted(i, r.size(), r.readable() ? "r" : "-", r.writable() ? "w" : "-",
-                    r.mmap().isPresent() ? " mappable" : ""));
+            lines.add("region %d: 0x%x bytes %s%s%s".formatted(r.index(), r.size(), r.readable() ? "r" : "-", r.writable() ? "w" : "-",
+                    r.mappable() ? " mappable" : ""));
         }
-        for (int i = 0; i < info.numIrqs(); i++) {
-            lines.add("irq index %d: %d vectors".formatted(i, served.irqInfo(i).count()));
+        for (DeviceDescription.Irq irq : description.irqs()) {
+            lines.add("irq index %d: %d vectors".formatted(irq.index(), irq.count()));
         }
-        lines.add("max_data_xfer_size %d, max_msg_fds %d, max DMA windows %d"
-                .formatted(options.maxDataXferSize(), options.maxMsgFds(), options.maxDmaWindows()));
+        lines.add("max_data_xfer_size %d, max_msg_fds %d, max DMA windows %d".formatted(description.advertised().maxDataXferSize(),
+                description.advertised().maxMsgFds(), description.maxDmaWindows()));
         return String.join("\n", lines);
     }
 

@@ -282,12 +282,11 @@ final class CommandHandlers {
             throw new ProtocolException(Errno.EINVAL, "DEVICE_GET_REGION_INFO: no region " + Integer.toUnsignedString(index));
         }
         RegionSpec info = device.regionInfo(index);
-        int flags = (info.readable() ? Vfio.REGION_INFO_FLAG_READ : 0) | (info.writable() ? Vfio.REGION_INFO_FLAG_WRITE : 0);
+        int flags = info.vfioFlags();
         List<InfoCapability> caps = new ArrayList<>(info.capabilities());
         long fileOffset = 0;
         if (info.mmap().isPresent()) {
             RegionSpec.Mmap mmap = info.mmap().get();
-            flags |= Vfio.REGION_INFO_FLAG_MMAP;
             fileOffset = mmap.fileOffset();
             if (!mmap.areas().isEmpty()) {
                 caps.add(new SparseMmapCap(mmap.areas().stream()
@@ -309,9 +308,7 @@ final class CommandHandlers {
             throw new ProtocolException(Errno.EINVAL, "DEVICE_GET_IRQ_INFO: no irq index " + Integer.toUnsignedString(request.index()));
         }
         IrqSpec info = device.irqInfo(request.index());
-        int flags = Vfio.IRQ_INFO_EVENTFD | (info.maskable() ? Vfio.IRQ_INFO_MASKABLE : 0)
-                | (info.automasked() ? Vfio.IRQ_INFO_AUTOMASKED : 0) | (info.noResize() ? Vfio.IRQ_INFO_NORESIZE : 0);
-        return encode(IrqInfo.reply(request.index(), flags, info.count()), reply);
+        return encode(IrqInfo.reply(request.index(), info.vfioFlags(), info.count()), reply);
     }
 
     private long setIrqs(MemorySegment p) throws ProtocolException, VfioException {
@@ -381,7 +378,7 @@ final class CommandHandlers {
             if (probeOnly(request, true, false)) {
                 return request.data();
             }
-            return new FeatureMigration(Vfio.MIGRATION_STOP_COPY | Vfio.MIGRATION_PRE_COPY).toBytes();
+            return new FeatureMigration(DeviceMigration.FLAGS).toBytes();
         }
         if (probeOnly(request, true, true)) {
             return request.data();
@@ -485,15 +482,13 @@ final class CommandHandlers {
             throw new ProtocolException(Errno.ENOTSUP, "protocol major %d is not supported".formatted(proposed.major()));
         }
         clientCaps = proposed.capabilitiesOrDefaults();
-        VersionCapabilities limits = VersionCapabilities.DEFAULTS
-                .withMaxMsgFds(options.maxMsgFds())
-                .withMaxDataXferSize(options.maxDataXferSize());
+        VersionCapabilities offered = options.versionCapabilities();
         int minor = Math.min(proposed.minor(), PROTOCOL_MINOR);
         // QEMU receives the reply into a buffer as large as its own request: never send more. Optional
         // keys go first, our limits last; a client that sent no JSON (SPDK's test client) gets none.
         Version answer = null;
         for (VersionCapabilities candidate : proposed.capabilities() == null ? List.<VersionCapabilities>of()
-                : List.of(limits.withWriteMultiple(true), limits, VersionCapabilities.DEFAULTS)) {
+                : List.of(offered, offered.without(VersionCapabilities.WRITE_MULTIPLE), VersionCapabilities.DEFAULTS)) {
             Version v = new Version(PROTOCOL_MAJOR, minor, candidate);
             if (v.encodedSize() <= p.byteSize()) {
                 answer = v;
