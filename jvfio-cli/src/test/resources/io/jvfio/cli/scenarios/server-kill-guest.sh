@@ -1,0 +1,54 @@
+# Guest side of the server-kill scenario (busybox sh, run by the harness's /init). Linux's nvme driver
+# (nvme_core io_timeout and admin_timeout shortened by the test) on a jvfio NVMe namespace.
+# jvfio.kill=write:  writes 8 MiB of random bytes at offset 0 with O_DIRECT and fsync (a FLUSH), prints
+#                    their sum, starts a writer that keeps O_DIRECT writes in flight at 32 MiB, and says
+#                    "writing": the host SIGKILLs the server process then. The script records what the
+#                    guest sees: how the writer ends, the controller's state, a read, the kernel's lines.
+# jvfio.kill=verify: with a fresh server on the same image, reads the first 8 MiB back and prints the sum.
+set -e
+dmesg_seen=0
+# The kernel's log lines since the last call, as "dmesg STEP line".
+new_dmesg() {
+  dmesg > /tmp/dmesg
+  tail -n +$((dmesg_seen + 1)) /tmp/dmesg | while read -r line; do echo "JVFIO-RESULT: dmesg $1 $line"; done
+  dmesg_seen=$(wc -l < /tmp/dmesg)
+}
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# Waits up to $2 tenths of a second for process $1 to end; prints "ended" or "blocked".
+await_end() {
+  i=0
+  while kill -0 "$1" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
+  if kill -0 "$1" 2>/dev/null; then echo blocked; else echo ended; fi
+}
+
+i=0
+while [ ! -b /dev/nvme0n1 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+dev=/dev/nvme0n1
+[ -b "$dev" ] || { echo "no $dev; block devices: $(ls /sys/block)"; exit 1; }
+new_dmesg boot > /dev/null
+
+if grep -q 'jvfio.kill=verify' /proc/cmdline; then
+  dd if="$dev" of=/tmp/synced bs=1M count=8 iflag=direct 2>/dev/null
+  echo "JVFIO-RESULT: read back sha256 $(sha256sum < /tmp/synced | cut -d' ' -f1)"
+  exit 0
+fi
+
+head -c 8388608 /dev/urandom > /tmp/synced
+dd if=/tmp/synced of="$dev" bs=1M oflag=direct conv=fsync 2>/dev/null
+echo "JVFIO-RESULT: synced sha256 $(sha256sum < /tmp/synced | cut -d' ' -f1)"
+(
+  rounds=0
+  while dd if=/dev/urandom of="$dev" bs=1M count=16 seek=32 oflag=direct 2>/tmp/writer.err; do rounds=$((rounds + 1)); done
+  echo "JVFIO-RESULT: writer failed after $rounds rounds at $(uptime_s) s: $(tail -n 1 /tmp/writer.err)"
+) &
+writer=$!
+sleep 2
+echo "JVFIO-RESULT: writing at $(uptime_s) s"
+# The host kills the server now.
+echo "JVFIO-RESULT: writer $(await_end $writer 600) at $(uptime_s) s"
+echo "JVFIO-RESULT: controller state $(cat /sys/class/nvme/nvme0/state 2>/dev/null || echo gone)"
+(dd if="$dev" of=/dev/null bs=4096 count=1 iflag=direct 2>/tmp/read.err && echo "JVFIO-RESULT: read after the kill succeeded" \
+  || echo "JVFIO-RESULT: read after the kill failed: $(tail -n 1 /tmp/read.err)") &
+echo "JVFIO-RESULT: reader $(await_end $! 300) at $(uptime_s) s"
+echo "JVFIO-RESULT: block devices $(ls /sys/block | tr '\n' ' ')"
+new_dmesg kill
