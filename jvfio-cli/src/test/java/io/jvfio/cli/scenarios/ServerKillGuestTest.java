@@ -94,6 +94,19 @@ class ServerKillGuestTest {
         String synced = killed.results().stream().filter(r -> r.startsWith("synced sha256 ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no synced sum: " + killed.describe())).substring("synced sha256 ".length());
         assertThat(server.exitValue()).as("killed by SIGKILL").isEqualTo(137);
+        // QEMU sees the socket close and stays up; every access to the device fails from then on, and the guest
+        // reads all-ones from it.
+        assertThat(killed.timedOut()).as(killed.describe()).isFalse();
+        assertThat(killed.exitCode()).as("QEMU ran on until the guest powered off").isZero();
+        assertThat(killed.passed()).as(killed.describe()).isTrue();
+        assertThat(killed.console()).contains("failed to read header: EOF", "Unable to write to socket: Broken pipe");
+        // Linux's nvme driver notices at its I/O timeout: the controller reads as gone, the reset fails, the
+        // controller is dead and the writes in flight fail with I/O errors.
+        assertThat(dmesg(killed)).anyMatch(l -> l.contains("nvme nvme0: controller is down; will reset: CSTS=0xffffffff"))
+                .anyMatch(l -> l.contains("nvme nvme0: Disabling device after reset failure: -19"))
+                .anyMatch(l -> l.contains("I/O error, dev nvme0n1") && l.contains("(WRITE)"));
+        assertThat(killed.results()).contains("controller state dead")
+                .anyMatch(r -> r.startsWith("writer failed after ")).anyMatch(r -> r.startsWith("writer ended"));
         assertThat(sha256(image, SYNCED_BYTES)).as("the synced bytes, in the image file").isEqualTo(synced);
 
         // Boot 2: a fresh server on the same image.
@@ -106,6 +119,11 @@ class ServerKillGuestTest {
         next.results().forEach(r -> System.out.println("[server-kill] boot 2: " + r));
         assertThat(next.passed()).as(next.describe()).isTrue();
         assertThat(next.results()).as("the synced bytes, read by the next boot").contains("read back sha256 " + synced);
+    }
+
+    /** The kernel's lines the script printed after the kill, without their timestamps. */
+    private static List<String> dmesg(GuestResult result) {
+        return result.results().stream().filter(r -> r.startsWith("dmesg kill ")).map(r -> r.substring(r.indexOf(']') + 1).strip()).toList();
     }
 
     private static GuestOptions options(Initramfs initramfs, Path socket, String step) {

@@ -14,11 +14,12 @@ new_dmesg() {
   dmesg_seen=$(wc -l < /tmp/dmesg)
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
-# Waits up to $2 tenths of a second for process $1 to end; prints "ended" or "blocked".
-await_end() {
+# Waits up to $2 tenths of a second for file $1 (a background job's last act; busybox sh leaves ended
+# jobs as zombies, so kill -0 cannot tell); prints "ended" or "blocked".
+await_file() {
   i=0
-  while kill -0 "$1" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
-  if kill -0 "$1" 2>/dev/null; then echo blocked; else echo ended; fi
+  while [ ! -e "$1" ] && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
+  if [ -e "$1" ]; then echo ended; else echo blocked; fi
 }
 
 i=0
@@ -39,16 +40,22 @@ echo "JVFIO-RESULT: synced sha256 $(sha256sum < /tmp/synced | cut -d' ' -f1)"
 (
   rounds=0
   while dd if=/dev/urandom of="$dev" bs=1M count=16 seek=32 oflag=direct 2>/tmp/writer.err; do rounds=$((rounds + 1)); done
-  echo "JVFIO-RESULT: writer failed after $rounds rounds at $(uptime_s) s: $(tail -n 1 /tmp/writer.err)"
+  echo "JVFIO-RESULT: writer failed after $rounds rounds at $(uptime_s) s: $(head -n 1 /tmp/writer.err)"
+  touch /tmp/writer.done
 ) &
-writer=$!
 sleep 2
 echo "JVFIO-RESULT: writing at $(uptime_s) s"
 # The host kills the server now.
-echo "JVFIO-RESULT: writer $(await_end $writer 600) at $(uptime_s) s"
+echo "JVFIO-RESULT: writer $(await_file /tmp/writer.done 300) at $(uptime_s) s"
 echo "JVFIO-RESULT: controller state $(cat /sys/class/nvme/nvme0/state 2>/dev/null || echo gone)"
-(dd if="$dev" of=/dev/null bs=4096 count=1 iflag=direct 2>/tmp/read.err && echo "JVFIO-RESULT: read after the kill succeeded" \
-  || echo "JVFIO-RESULT: read after the kill failed: $(tail -n 1 /tmp/read.err)") &
-echo "JVFIO-RESULT: reader $(await_end $! 300) at $(uptime_s) s"
+(
+  if dd if="$dev" of=/tmp/read bs=1M count=1 iflag=direct 2>/tmp/read.err; then
+    echo "JVFIO-RESULT: read after the kill returned $(wc -c < /tmp/read) bytes, as synced: $([ "$(sha256sum < /tmp/read | cut -d' ' -f1)" = "$(head -c 1048576 /tmp/synced | sha256sum | cut -d' ' -f1)" ] && echo yes || echo no)"
+  else
+    echo "JVFIO-RESULT: read after the kill failed: $(head -n 1 /tmp/read.err)"
+  fi
+  touch /tmp/read.done
+) &
+echo "JVFIO-RESULT: reader $(await_file /tmp/read.done 200) at $(uptime_s) s"
 echo "JVFIO-RESULT: block devices $(ls /sys/block | tr '\n' ' ')"
 new_dmesg kill

@@ -35,7 +35,6 @@ public final class TakeOver implements AutoCloseable {
     private boolean resumeTried;
     /** The loaded device, stopped until the old server commits; null before {@link #resume}. */
     private DeviceMigration loaded;
-    private boolean committed;
 
     /** System.nanoTime() when the state had arrived, for the log of where the pause goes. */
     private final long received;
@@ -151,7 +150,6 @@ public final class TakeOver implements AutoCloseable {
         } catch (IOException e) {
             throw new IOException("the running server did not commit the hand-over (it serves on if it lives): " + e.getMessage(), e);
         }
-        committed = true;
         DeathPoint.SUCCESSOR_COMMITTED.reached();
         try {
             loaded.transition(MigrationState.RUNNING);
@@ -187,8 +185,4 @@ public final class TakeOver implements AutoCloseable {
         wire.close();
     }
 
-    /** Whether the old server committed: it has given the device up, so this process alone may run it. */
-    public boolean committed() {
-        return committed;
-    }
 }
