@@ -29,13 +29,16 @@ import org.junit.jupiter.api.Test;
  * process is killed with SIGKILL while writes are in flight, and what the image keeps for the
  * next boot. Boot 1: the guest writes 8 MiB and syncs them (O_DIRECT, then fsync: a FLUSH), keeps
  * O_DIRECT writes in flight elsewhere, and the test SIGKILLs the server; the script records how the
- * writes end, the controller's state and the kernel's lines ("[server-kill] dmesg kill ..."). Boot 2,
- * in a new QEMU with a fresh server on the same image: the synced 8 MiB read back intact.
+ * writes end, the controller's state and the kernel's lines ("[server-kill] dmesg kill ...") — unless
+ * QEMU aborts (it does now and then; both outcomes are asserted as they are). Boot 2, in a new QEMU
+ * with a fresh server on the same image: the synced 8 MiB read back intact.
  */
 class ServerKillGuestTest {
     static final long IMAGE_BYTES = 64L << 20, SYNCED_BYTES = 8L << 20;
     /** nvme_core's io_timeout and admin_timeout, shortened from 30 and 60 s to keep the run short. */
     static final int TIMEOUT_SECONDS = 5;
+    /** What QEMU 11.1 prints when it aborts as the server's socket closes (not every time). */
+    static final String QEMU_ABORT = "error_setv: Assertion `*errp == NULL' failed";
 
     private GuestToolchain toolchain;
     private Path dir;
@@ -94,19 +97,26 @@ class ServerKillGuestTest {
         String synced = killed.results().stream().filter(r -> r.startsWith("synced sha256 ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no synced sum: " + killed.describe())).substring("synced sha256 ".length());
         assertThat(server.exitValue()).as("killed by SIGKILL").isEqualTo(137);
-        // QEMU sees the socket close and stays up; every access to the device fails from then on, and the guest
-        // reads all-ones from it.
-        assertThat(killed.timedOut()).as(killed.describe()).isFalse();
-        assertThat(killed.exitCode()).as("QEMU ran on until the guest powered off").isZero();
-        assertThat(killed.passed()).as(killed.describe()).isTrue();
-        assertThat(killed.console()).contains("failed to read header: EOF", "Unable to write to socket: Broken pipe");
-        // Linux's nvme driver notices at its I/O timeout: the controller reads as gone, the reset fails, the
-        // controller is dead and the writes in flight fail with I/O errors.
-        assertThat(dmesg(killed)).anyMatch(l -> l.contains("nvme nvme0: controller is down; will reset: CSTS=0xffffffff"))
-                .anyMatch(l -> l.contains("nvme nvme0: Disabling device after reset failure: -19"))
-                .anyMatch(l -> l.contains("I/O error, dev nvme0n1") && l.contains("(WRITE)"));
-        assertThat(killed.results()).contains("controller state dead")
-                .anyMatch(r -> r.startsWith("writer failed after ")).anyMatch(r -> r.startsWith("writer ended"));
+        if (killed.console().contains(QEMU_ABORT)) {
+            // QEMU 11.1 may abort on its own assertion as the socket closes: the VM dies with the server.
+            System.out.println("[server-kill] QEMU aborted");
+            assertThat(killed.exitCode()).as("SIGABRT").isEqualTo(128 + 6);
+        } else {
+            // Or QEMU sees the socket close and runs on: every access to the device fails from then on, and
+            // the guest reads all-ones from it.
+            System.out.println("[server-kill] QEMU ran on");
+            assertThat(killed.timedOut()).as(killed.describe()).isFalse();
+            assertThat(killed.exitCode()).as("QEMU ran on until the guest powered off").isZero();
+            assertThat(killed.passed()).as(killed.describe()).isTrue();
+            assertThat(killed.console()).contains("failed to read header: EOF", "Unable to write to socket: Broken pipe");
+            // Linux's nvme driver notices at its I/O timeout: the controller reads as gone, the reset fails,
+            // the controller is dead and the writes in flight fail with I/O errors.
+            assertThat(dmesg(killed)).anyMatch(l -> l.contains("nvme nvme0: controller is down; will reset: CSTS=0xffffffff"))
+                    .anyMatch(l -> l.contains("nvme nvme0: Disabling device after reset failure: -19"))
+                    .anyMatch(l -> l.contains("I/O error, dev nvme0n1") && l.contains("(WRITE)"));
+            assertThat(killed.results()).contains("controller state dead")
+                    .anyMatch(r -> r.startsWith("writer failed after ")).anyMatch(r -> r.startsWith("writer ended"));
+        }
         assertThat(sha256(image, SYNCED_BYTES)).as("the synced bytes, in the image file").isEqualTo(synced);
 
         // Boot 2: a fresh server on the same image.
