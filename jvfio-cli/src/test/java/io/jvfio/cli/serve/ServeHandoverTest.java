@@ -170,9 +170,23 @@ class ServeHandoverTest {
         }
     }
 
-    private void printLogs(int count) throws Exception {
-        for (int i = 0; i < count; i++) {
-            System.out.println("server" + i + ":\n" + out("server" + i) + Files.readString(dir.resolve("server" + i + ".err")));
+    /** A test's body, given the list where it puts the server processes it starts (named server0, server1, …). */
+    private interface Servers {
+        void run(List<Process> processes) throws Exception;
+    }
+
+    /** Runs {@code test}, then stops every server it started; prints their logs if it failed. */
+    private void withServers(Servers test) throws Exception {
+        List<Process> processes = new ArrayList<>();
+        boolean passed = false;
+        try {
+            test.run(processes);
+            passed = true;
+        } finally {
+            stopAll(processes);
+            for (int i = 0; !passed && i < processes.size(); i++) {
+                System.out.println("server" + i + ":\n" + out("server" + i) + Files.readString(dir.resolve("server" + i + ".err")));
+            }
         }
     }
 
@@ -184,9 +198,7 @@ class ServeHandoverTest {
     @Test
     void aKilledSuccessorLeavesTheOldServerServingAndAKilledOldServerLeavesTheCommittedSuccessorServing() throws Exception {
         Path socket = dir.resolve("gpio.sock"), control = dir.resolve("gpio.ctl");
-        List<Process> processes = new ArrayList<>();
-        boolean passed = false;
-        try {
+        withServers(processes -> {
             processes.add(serve("server0", "--socket", socket.toString()));
             awaitTrue(() -> out("server0").contains("offering a live upgrade"), "the first server");
             try (Traffic traffic = new Traffic(socket)) {
@@ -212,13 +224,7 @@ class ServeHandoverTest {
                 traffic.await(50, "through server3, after server2 died committed");
                 assertThat(processes.get(3).isAlive()).isTrue();
             }
-            passed = true;
-        } finally {
-            stopAll(processes);
-            if (!passed) {
-                printLogs(processes.size());
-            }
-        }
+        });
     }
 
     /**
@@ -229,9 +235,7 @@ class ServeHandoverTest {
     @Test
     void anOldServerKilledBeforeItsCommitLeavesNoServerRatherThanTwo() throws Exception {
         Path socket = dir.resolve("gpio.sock"), control = dir.resolve("gpio.ctl");
-        List<Process> processes = new ArrayList<>();
-        boolean passed = false;
-        try {
+        withServers(processes -> {
             processes.add(serveDyingAt("old-loaded", "server0", "--socket", socket.toString()));
             awaitTrue(() -> out("server0").contains("offering a live upgrade"), "the first server");
             try (Traffic traffic = new Traffic(socket)) {
@@ -244,13 +248,7 @@ class ServeHandoverTest {
                 assertThat(Files.readString(dir.resolve("server1.err"))).contains("did not commit");
                 awaitTrue(() -> traffic.failure.get() != null, "the client to see its connection end");
             }
-            passed = true;
-        } finally {
-            stopAll(processes);
-            if (!passed) {
-                printLogs(processes.size());
-            }
-        }
+        });
     }
 
     private static void awaitTrue(Await.Condition check, String what) throws Exception {

@@ -3,16 +3,9 @@
 # jvfio.kill=write:  writes 8 MiB of random bytes at offset 0 with O_DIRECT and fsync (a FLUSH), prints
 #                    their sum, starts a writer that keeps O_DIRECT writes in flight at 32 MiB, and says
 #                    "writing": the host SIGKILLs the server process then. The script records what the
-#                    guest sees: how the writer ends, the controller's state, a read, the kernel's lines.
+#                    guest sees: how the writer ends, the controller's state, a read, the kernel's log.
 # jvfio.kill=verify: with a fresh server on the same image, reads the first 8 MiB back and prints the sum.
 set -e
-dmesg_seen=0
-# The kernel's log lines since the last call, as "dmesg STEP line".
-new_dmesg() {
-  dmesg > /tmp/dmesg
-  tail -n +$((dmesg_seen + 1)) /tmp/dmesg | while read -r line; do echo "JVFIO-RESULT: dmesg $1 $line"; done
-  dmesg_seen=$(wc -l < /tmp/dmesg)
-}
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 # Waits up to $2 tenths of a second for file $1 (a background job's last act; busybox sh leaves ended
 # jobs as zombies, so kill -0 cannot tell); prints "ended" or "blocked".
@@ -26,7 +19,6 @@ i=0
 while [ ! -b /dev/nvme0n1 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 dev=/dev/nvme0n1
 [ -b "$dev" ] || { echo "no $dev; block devices: $(ls /sys/block)"; exit 1; }
-new_dmesg boot > /dev/null
 
 if grep -q 'jvfio.kill=verify' /proc/cmdline; then
   dd if="$dev" of=/tmp/synced bs=1M count=8 iflag=direct 2>/dev/null
@@ -58,4 +50,4 @@ echo "JVFIO-RESULT: controller state $(cat /sys/class/nvme/nvme0/state 2>/dev/nu
 ) &
 echo "JVFIO-RESULT: reader $(await_file /tmp/read.done 200) at $(uptime_s) s"
 echo "JVFIO-RESULT: block devices $(ls /sys/block | tr '\n' ' ')"
-new_dmesg kill
+dmesg | while read -r line; do echo "JVFIO-RESULT: dmesg $line"; done
