@@ -105,6 +105,8 @@ class NvmeLiveUpgradeTest {
         VfioUserClient client = closeLater(VfioUserClient.connect(socket));
         NvmeDriver driver = closeLater(NvmeDriver.open(client, NvmeDriver.Options.defaults()
                 .withInterrupts(mode.equals("interrupts")).withSharedMemory(!mode.equals("dma-messages")).withTimeouts(WAIT, WAIT)));
+        // As Linux's driver does: the successors must go on from the tails the driver stores in the shadow slots.
+        assertThat(driver.shadowDoorbells()).as("the driver uses shadow doorbells (Doorbell Buffer Config)").isTrue();
 
         // The driver writes slot after slot, round and round, each write with its own pattern, and reads each back at once.
         AtomicBoolean stop = new AtomicBoolean();

@@ -195,8 +195,9 @@ public final class VfioUserServer implements AutoCloseable {
      * Takes over from the server that offers a live upgrade on {@code control} ({@link #offerHandover}):
      * its listening socket, its client with the client's DMA windows and interrupts, and its device's
      * state, loaded into {@code device} — which must be the same device built the same way (else an
-     * IOException names the difference, and the old server serves on). When this returns the device
-     * runs and the old server exits; {@link #serve()} goes on with the same client.
+     * IOException names the difference, and the old server serves on). The device is loaded stopped
+     * and started only once the old server has committed (given it up for good); when this returns
+     * it runs and the old server exits; {@link #serve()} goes on with the same client.
      */
     public static VfioUserServer takeOver(Path control, VfioDevice device, ServerOptions options, Platform platform)
             throws IOException {
@@ -209,7 +210,7 @@ public final class VfioUserServer implements AutoCloseable {
                 server.keepDmaFds = true;
                 takeOver.checkDevice(device, server.served, options);
                 resumed[0] = takeOver.resume(device, server.served, server::newSession).orElse(null);
-                takeOver.acknowledge();
+                takeOver.commit();
                 server.takenOver = resumed[0];
                 server.takenOverSession = resumed[0];
                 server.predecessorLastHandledNanos = takeOver.predecessorLastHandledNanos();
@@ -218,7 +219,7 @@ public final class VfioUserServer implements AutoCloseable {
                 if (server != null && server.acceptorWakeup != null) {
                     server.acceptorWakeup.close(); // the half-built server never serves
                 }
-                if (resumed[0] != null) { // the ack did not go out: the old server serves on
+                if (resumed[0] != null) { // no COMMIT: the old server serves on (or, if it died or committed and this device failed, none does)
                     resumed[0].keepConnectionOnClose();
                     resumed[0].close();
                 }

@@ -7,15 +7,22 @@ import io.jvfio.pci.ConfigSpace;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
 import io.jvfio.protocol.Vfio;
+import io.jvfio.linux.Fd;
+import io.jvfio.linux.UnixSocket;
 import io.jvfio.testing.Await;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -38,6 +45,8 @@ class SessionHandoverTest extends ServerTestBase {
         final byte[] memory = new byte[0x1000];
         final Semaphore atGate = new Semaphore(0);
         final CountDownLatch open = new CountDownLatch(1);
+        /** Every region write the device carried out: none may run twice. */
+        final AtomicInteger writes = new AtomicInteger();
 
         GatedDevice() {
             super(ConfigSpace.builder(ConfigSpace.Size.PCI).vendorId(0x1234).deviceId(0x5679).classCode(0xff0000)
@@ -59,6 +68,7 @@ class SessionHandoverTest extends ServerTestBase {
                     synchronized (memory) {
                         MemorySegment.copy(src, 0, MemorySegment.ofArray(memory), offset, src.byteSize());
                     }
+                    writes.incrementAndGet();
                 }
             });
         }
@@ -166,5 +176,88 @@ class SessionHandoverTest extends ServerTestBase {
         assertThat(after.at(GATE)).as("the held write, in the state").isEqualTo((byte) 1);
         assertThat(after.at(0x10)).isEqualTo((byte) 3);
         assertThat(Await.until(Duration.ofMillis(TestPeer.WAIT_MILLIS), server::handedOver)).as("the old server handed over").isTrue();
+    }
+
+    // The control protocol's frames, as a successor that dies at a chosen step sends and reads them.
+    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int HELLO = 1, STATE = 2, LOADED = 3, COMMIT = 5, FRAME_MAGIC = 0x4a564849;
+
+    private static void sendFrame(UnixSocket control, int kind) throws Exception {
+        MemorySegment frame = MemorySegment.ofArray(new byte[16]);
+        frame.set(LE_INT, 0, FRAME_MAGIC);
+        frame.set(LE_INT, 4, kind);
+        control.send(frame);
+    }
+
+    /** Reads a whole frame, closing the fds it carries; its kind. */
+    private static int receiveFrame(UnixSocket control) throws Exception {
+        MemorySegment header = MemorySegment.ofArray(new byte[16]);
+        List<Fd> fds = new ArrayList<>();
+        try {
+            assertThat(control.receiveFully(header, fds)).as("a frame from the running server").isTrue();
+            int length = header.get(LE_INT, 12), fdCount = header.get(LE_INT, 8);
+            if (length > 0) {
+                assertThat(control.receiveFully(MemorySegment.ofArray(new byte[length]), fds)).isTrue();
+            }
+            while (fds.size() < fdCount) {
+                assertThat(control.receiveFully(MemorySegment.ofArray(new byte[1]), fds)).isTrue();
+            }
+            return header.get(LE_INT, 4);
+        } finally {
+            fds.forEach(Fd::close);
+        }
+    }
+
+    /** Sends a held write, two writes behind it and the start of a read in one go; returns once the held write is in the device. */
+    private byte[] holdAWriteWithCommandsBehindIt() throws Exception {
+        byte[] read = TestPeer.message(4, Command.REGION_READ.code(), 0, 0, TestPeer.regionRead(BAR0, 0x10, 1));
+        c.sendRaw(concat(write(1, GATE, 1), write(2, 0x10, 2), write(3, 0x10, 3), Arrays.copyOf(read, Header.SIZE + 2)));
+        assertThat(before.atGate.tryAcquire(TestPeer.WAIT_MILLIS, TimeUnit.MILLISECONDS)).as("the held write reached the device").isTrue();
+        return Arrays.copyOfRange(read, Header.SIZE + 2, read.length);
+    }
+
+    @Test
+    void aSuccessorThatDiesBeforeTheCommitLeavesEveryCommandToTheOldServerAnsweredOnce() throws Exception {
+        byte[] restOfRead = holdAWriteWithCommandsBehindIt();
+        try (LogLines log = new LogLines(); UnixSocket successor = UnixSocket.connect(control)) {
+            sendFrame(successor, HELLO);
+            log.await("successor connected", "handing over at the next message boundary");
+            before.open.countDown();
+            // The state came, with the two writes and the partial read in it: a successor would load it now, and dies
+            // instead, before its LOADED.
+            assertThat(receiveFrame(successor)).as("frame kind STATE").isEqualTo(STATE);
+            successor.close();
+            log.await("hand-over failed, serving on");
+        }
+        c.sendRaw(restOfRead);
+        for (int id = 1; id <= 3; id++) {
+            try (TestPeer.Msg reply = c.replyTo(id)) {
+                assertThat(reply.isError()).as("write %d", id).isFalse();
+            }
+        }
+        try (TestPeer.Msg reply = c.replyTo(4)) {
+            assertThat(reply.payload()[reply.payload().length - 1]).as("the read sees the writes in order").isEqualTo((byte) 3);
+        }
+        assertThat(c.read(BAR0, 0x20, 1)).as("the next command, answered by the old server with no reply before it").containsExactly(0);
+        assertThat(before.writes.get()).as("each write carried out once, by the old server").isEqualTo(3);
+        assertThat(server.handedOver()).isFalse();
+        assertThat(Await.until(Duration.ofMillis(TestPeer.WAIT_MILLIS), () -> control.toFile().exists()))
+                .as("the old server listens for the next successor").isTrue();
+    }
+
+    @Test
+    void onceItHasCommittedTheOldServerNeverRunsTheDeviceAgainEvenIfTheSuccessorDies() throws Exception {
+        holdAWriteWithCommandsBehindIt();
+        try (LogLines log = new LogLines(); UnixSocket successor = UnixSocket.connect(control)) {
+            sendFrame(successor, HELLO);
+            log.await("successor connected", "handing over at the next message boundary");
+            before.open.countDown();
+            assertThat(receiveFrame(successor)).as("frame kind STATE").isEqualTo(STATE);
+            sendFrame(successor, LOADED);
+            assertThat(receiveFrame(successor)).as("frame kind COMMIT").isEqualTo(COMMIT);
+            assertThat(Await.until(Duration.ofMillis(TestPeer.WAIT_MILLIS), server::handedOver)).as("the old server handed over").isTrue();
+        } // the successor dies with the COMMIT, before its device starts: no server owns the device
+        assertThat(c.serverHungUp()).as("the client's connection ends, as when its server is killed").isTrue();
+        assertThat(before.writes.get()).as("only the held write, before the hand-over: the commands behind it ran nowhere").isEqualTo(1);
     }
 }

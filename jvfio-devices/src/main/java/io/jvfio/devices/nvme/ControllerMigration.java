@@ -23,9 +23,9 @@ import java.util.concurrent.locks.LockSupport;
  * that the source never fetched stay in host memory, and the destination fetches them from the
  * saved heads when it runs, so each command completes exactly once.
  *
- * <p>The state, in sections of format version 1 (a stream that does not fit this controller —
- * other namespaces, a queue beyond its limits, a truncated section — is refused before anything
- * changes):
+ * <p>The state, in sections of format version 1, {@code nvme.queues} of version 2 (a stream that
+ * does not fit this controller — other namespaces, a queue beyond its limits, a truncated section —
+ * is refused before anything changes):
  * <ul>
  * <li>{@code nvme}: NN and, by namespace id, the namespace's blocks and LBA shift, or 0 and 0 for an
  *     inactive id (checked, not applied: the destination must have the same namespaces attached);
@@ -33,7 +33,8 @@ import java.util.concurrent.locks.LockSupport;
  * <li>{@code nvme.features}: every feature's current value;
  * <li>{@code nvme.queues}: each completion queue (id, base, size, IEN, vector, head as last seen,
  *     tail, phase, its shadow slot's last value) and submission queue (id, base, size, CQ, head,
- *     tail, its shadow slot's last value);
+ *     tail, its shadow slot's last value, and — version 2 — whether the host stores its tails in
+ *     the slot: a version 1 stream, from an older jvfio, loads as if it did not);
  * <li>{@code nvme.events}: the command ids of the Asynchronous Event Requests outstanding;
  * <li>{@code nvme.logs}: the SMART counters.
  * </ul>
@@ -44,6 +45,8 @@ final class ControllerMigration {
     private static final String STATE = "nvme", FEATURES = "nvme.features", QUEUES = "nvme.queues",
             EVENTS = "nvme.events", LOGS = "nvme.logs";
     private static final int VERSION = 1;
+    /** Version 2 adds each submission queue's "host stores shadow tails" (see {@link SubmissionQueue#restore}). */
+    private static final int QUEUES_VERSION = 2;
     private static final int CSTS_BITS = CSTS_RDY | CSTS_CFS | CSTS_SHST_MASK;
 
     private final NvmeController controller;
@@ -55,7 +58,7 @@ final class ControllerMigration {
                                 boolean phase, boolean shadow, int shadowLastSeen, boolean eventIdxPerEntry) {}
 
     private record SubmissionQueueState(int id, long base, int size, int cqid, int head, int tail, boolean shadow,
-                                int shadowLastSeen) {}
+                                int shadowLastSeen, boolean hostStoresShadowTails) {}
 
     /** The queues of a stream, by id (null where none). */
     private record SavedQueues(CompletionQueueState[] cqs, SubmissionQueueState[] sqs, int cqCount, int sqCount) {}
@@ -108,7 +111,7 @@ final class ControllerMigration {
 
         List<CompletionQueue> cqs = queues.completionQueues();
         List<SubmissionQueue> sqs = queues.submissionQueues();
-        StateWriter.Section q = out.section(QUEUES, VERSION).u8(cqs.size());
+        StateWriter.Section q = out.section(QUEUES, QUEUES_VERSION).u8(cqs.size());
         for (CompletionQueue cq : cqs) {
             ShadowDoorbell shadow = cq.shadowHead();
             q.u16(cq.id).u64(cq.base).u16(cq.size).bool(cq.interruptsEnabled).u16(cq.vector)
@@ -119,7 +122,7 @@ final class ControllerMigration {
         for (SubmissionQueue sq : sqs) {
             ShadowDoorbell shadow = sq.shadowTail();
             q.u16(sq.id).u64(sq.base).u16(sq.size).u16(sq.cq.id).u16(sq.head()).u16(sq.tail())
-                    .bool(shadow != null).u32(shadow == null ? 0 : shadow.lastSeen());
+                    .bool(shadow != null).u32(shadow == null ? 0 : shadow.lastSeen()).bool(sq.hostStoresShadowTails());
         }
 
         int[] events = controller.adminCommands() == null ? new int[0] : controller.events.outstandingRequests();
@@ -160,7 +163,7 @@ final class ControllerMigration {
         Features features = Features.load(in.section(FEATURES).requireVersion(VERSION), NvmeController.MAX_IO_QUEUE_PAIRS,
                 NvmeController.VECTORS);
 
-        SavedQueues saved = readQueues(in.section(QUEUES).requireVersion(VERSION), buffers);
+        SavedQueues saved = readQueues(in.section(QUEUES).requireVersion(VERSION, QUEUES_VERSION), buffers);
         CompletionQueueState[] cqs = saved.cqs();
         SubmissionQueueState[] sqs = saved.sqs();
         int cqCount = saved.cqCount(), sqCount = saved.sqCount();
@@ -214,8 +217,11 @@ final class ControllerMigration {
         int sqCount = q.u8();
         for (int i = 0; i < sqCount; i++) {
             SubmissionQueueState sq = new SubmissionQueueState(queueId(q.u16(), sqs, "submission"), q.u64(), q.u16(),
-                    q.u16(), q.u16(), q.u16(), q.bool(), q.u32());
+                    q.u16(), q.u16(), q.u16(), q.bool(), q.u32(), q.version() >= QUEUES_VERSION && q.bool());
             checkQueue("submission", sq.id(), sq.base(), sq.size(), sq.head(), sq.tail(), sq.shadow(), buffers);
+            if (sq.hostStoresShadowTails() && !sq.shadow()) {
+                throw invalid("submission queue %d: the host stores tails in a shadow slot it has not", sq.id());
+            }
             if (sq.cqid() >= NvmeController.VECTORS || cqs[sq.cqid()] == null || (sq.id() == 0) != (sq.cqid() == 0)) {
                 throw invalid("submission queue %d completes on completion queue %d", sq.id(), sq.cqid());
             }
@@ -244,7 +250,7 @@ final class ControllerMigration {
                 SubmissionQueue sq = state.id() == 0
                         ? controller.newAdminQueue(state.base(), state.size(), cq, events)
                         : controller.newIoQueue(state.id(), state.base(), state.size(), cq);
-                sq.restore(state.head(), state.tail());
+                sq.restore(state.head(), state.tail(), state.hostStoresShadowTails());
                 if (state.shadow()) {
                     buffers.restore(sq, state.shadowLastSeen());
                 }

@@ -155,11 +155,21 @@ final class SubmissionQueue {
         return shadowTail;
     }
 
-    /** A migration's destination: the queue goes on from the source's head and tail. Before the worker is kicked. */
-    void restore(int head, int tail) {
+    /**
+     * A migration's destination: the queue goes on from the source's head and tail, and, if the
+     * source's host stored tails in the shadow slot, takes them from there only (a late trapped
+     * doorbell must not move the tail back here either). Before the worker is kicked.
+     */
+    void restore(int head, int tail, boolean hostStoresShadowTails) {
         this.head = head;
         this.tail = tail;
         this.rungTail = tail;
+        this.hostStoresShadowTails = hostStoresShadowTails;
+    }
+
+    /** Whether the host has stored a tail in the shadow slot since Doorbell Buffer Config (its rings then only wake the worker). */
+    boolean hostStoresShadowTails() {
+        return hostStoresShadowTails;
     }
 
     /**

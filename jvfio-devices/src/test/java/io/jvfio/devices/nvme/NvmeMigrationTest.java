@@ -116,6 +116,63 @@ class NvmeMigrationTest {
     }
 
     /**
+     * Once the host stores its tails in the shadow slot, a trapped doorbell only wakes the worker: it
+     * may arrive after later stores (a posted write), and its value would move the tail back. The
+     * destination must know the host stores tails too — a late ring handled after the move (as a live
+     * upgrade's successor handles the client's unhandled input first) must not rerun a lap of old entries.
+     */
+    @Test
+    void aLateTrappedDoorbellAfterTheMoveDoesNotMoveTheTailBack() throws Exception {
+        Path image = dir.resolve("shared.img");
+        NvmeController a = controller(image, DISK), b = controller(image, 0);
+        VfioUserClient toA = served.serve(a, "a.sock"), toB = served.serve(b, "b.sock");
+        UserspaceNvmeDriver d = new UserspaceNvmeDriver(toA, served.sharedMemory(MEMORY_IOVA, MEMORY_SIZE, true, toA, toB));
+        d.enable(32);
+        UserspaceNvmeDriver.Queue q = d.createIoQueue(QID, 16);
+        long shadow = d.alloc(4096), eventIdx = d.alloc(4096), data = d.alloc(CHUNK);
+        assertStatus(d.admin().submit(ADMIN_DOORBELL_BUFFER_CONFIG, 0, e -> {
+            e.set(U64, SQE_PRP1, d.iova(shadow));
+            e.set(U64, SQE_PRP2, d.iova(eventIdx));
+        }), SC_SUCCESS);
+        long tailSlot = shadow + 2L * QID * DOORBELL_STRIDE;
+        for (int i = 0; i < 4; i++) {
+            readBlock(q, d, data, i);
+        }
+        VarHandle.fullFence();
+        d.memory.set(U32, tailSlot, q.tail);
+        q.ring();   // the source's worker takes tail 4 from the slot
+        awaitCompletions(q, 4);
+
+        migrate(toA, toB);
+        d.moveTo(toB, null);
+        toB.write32(UserspaceNvmeDriver.BAR, DOORBELLS + 2L * QID * DOORBELL_STRIDE, 2);   // the ring of tail 2, late
+        int cid = readBlock(q, d, data, 4);
+        VarHandle.fullFence();
+        d.memory.set(U32, tailSlot, q.tail);
+        q.ring();
+        UserspaceNvmeDriver.Completion next = q.poll(Duration.ofSeconds(10));
+        assertThat(next).isNotNull();
+        assertThat(next.cid()).as("the completion after the late ring").isEqualTo(cid);
+        assertStatus(next, SC_SUCCESS);
+        assertThat(b.doorbellStatistics().ioCommands()).as("commands the destination took").isEqualTo(1);
+    }
+
+    private static int readBlock(UserspaceNvmeDriver.Queue q, UserspaceNvmeDriver d, long data, int block) {
+        return q.put(IO_READ, 1, e -> {
+            e.set(U64, SQE_PRP1, d.iova(data));
+            e.set(U64, SQE_CDW10, block);
+        });
+    }
+
+    private static void awaitCompletions(UserspaceNvmeDriver.Queue q, int count) throws Exception {
+        for (int i = 0; i < count; i++) {
+            UserspaceNvmeDriver.Completion c = q.poll(Duration.ofSeconds(10));
+            assertThat(c).as("completion %d of %d", i + 1, count).isNotNull();
+            assertStatus(c, SC_SUCCESS);
+        }
+    }
+
+    /**
      * A completion queue the host has filled and not yet released: its worker holds a finished
      * command it cannot post, and the host's head doorbell cannot come while the stop runs. The
      * worker gives the command back; the destination runs it again and every command completes once.
@@ -250,15 +307,58 @@ class NvmeMigrationTest {
         DeviceMigration destination = b.migration().orElseThrow();
         for (String name : List.of("nvme", "nvme.features", "nvme.queues", "nvme.events", "nvme.logs")) {
             byte[] bytes = sections.get(name).data();
-            assertRefused(destination, id, sections, new StateSection(name, 1, Arrays.copyOf(bytes, bytes.length - 1)));
+            assertRefused(destination, id, sections, new StateSection(name, sections.get(name).version(), Arrays.copyOf(bytes, bytes.length - 1)));
         }
         // After the count, each completion queue takes 26 bytes, its id first: the second one says 0 again.
         byte[] queues = sections.get("nvme.queues").data().clone();
         int cqEntry = 2 + 8 + 2 + 1 + 2 + 2 + 2 + 1 + 1 + 4 + 1;
         queues[1 + cqEntry] = 0;
-        assertRefused(destination, id, sections, new StateSection("nvme.queues", 1, queues));
+        assertRefused(destination, id, sections, new StateSection("nvme.queues", sections.get("nvme.queues").version(), queues));
         assertRefused(destination, id, sections, new StateSection("nvme", 2, sections.get("nvme").data()));
         assertThat(b.status()).as("the destination untouched").isZero();
+        destination.reset();
+    }
+
+    /** A stream from a jvfio before nvme.queues version 2 (a live upgrade from it): loads, its submission queues without the flag. */
+    @Test
+    void aVersion1QueueSectionStillLoads() throws Exception {
+        Path image = dir.resolve("shared.img");
+        NvmeController a = controller(image, DISK), b = controller(image, 0);
+        VfioUserClient toA = served.serve(a, "a.sock");
+        UserspaceNvmeDriver d = new UserspaceNvmeDriver(toA, served.sharedMemory(MEMORY_IOVA, MEMORY_SIZE, true, toA));
+        d.enable(32);
+        d.createIoQueue(QID, 16);
+        DeviceMigration source = a.migration().orElseThrow();
+        source.transition(MigrationState.STOP_COPY);
+        String id = NvmeController.class.getName() + " %04x:%04x".formatted(NvmeController.VENDOR_ID, NvmeController.DEVICE_ID);
+        Map<String, StateSection> sections = new java.util.LinkedHashMap<>(MigrationStream.decode(readAll(source), id));
+        source.transition(MigrationState.RUNNING);
+
+        StateSection queues = sections.get("nvme.queues");
+        assertThat(queues.version()).isEqualTo(2);
+        byte[] v2 = queues.data();
+        int cqEntry = 2 + 8 + 2 + 1 + 2 + 2 + 2 + 1 + 1 + 4 + 1, sqEntryV1 = 2 + 8 + 2 + 2 + 2 + 2 + 1 + 4;
+        int sqCountAt = 1 + v2[0] * cqEntry, sqCount = v2[sqCountAt];
+        ByteArrayOutputStream v1 = new ByteArrayOutputStream();
+        v1.write(v2, 0, sqCountAt + 1);
+        for (int i = 0; i < sqCount; i++) {
+            int at = sqCountAt + 1 + i * (sqEntryV1 + 1);
+            assertThat(v2[at + sqEntryV1]).as("no shadow tails here").isZero();
+            v1.write(v2, at, sqEntryV1);
+        }
+        assertThat(v1.size()).isEqualTo(v2.length - sqCount);
+        sections.put("nvme.queues", new StateSection("nvme.queues", 1, v1.toByteArray()));
+
+        MigrationStream.Encoder encoder = new MigrationStream.Encoder();
+        ByteArrayOutputStream stream = new ByteArrayOutputStream();
+        stream.writeBytes(encoder.header(id));
+        sections.values().forEach(section -> stream.writeBytes(encoder.section(section)));
+        stream.writeBytes(encoder.end());
+        DeviceMigration destination = b.migration().orElseThrow();
+        destination.transition(MigrationState.RESUMING);
+        destination.write(stream.toByteArray());
+        destination.transition(MigrationState.STOP);
+        assertThat(b.status() & CSTS_RDY).as("the destination took the controller up").isEqualTo(CSTS_RDY);
         destination.reset();
     }
 

@@ -1,7 +1,6 @@
 package io.jvfio.server.handover;
 
 import io.jvfio.linux.Fd;
-import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
@@ -31,9 +30,11 @@ import java.util.concurrent.TimeoutException;
  * one says {@link HandoverWire#HELLO}, the server, at its next message boundary, stops the device
  * (the migration's STOP_COPY: it quiesces and saves), sends its sockets, the client's DMA windows and
  * interrupt eventfds, the negotiated capabilities and the device's state, and waits for the
- * successor's {@link HandoverWire#RESUMED}; then the server stops serving, leaving every socket up.
- * Anything that fails before that ack puts the device back to RUNNING and the server serves on:
- * nothing is lost. A successor may try again.
+ * successor's {@link HandoverWire#LOADED} (its device loaded and still stopped). Then it commits:
+ * sends {@link HandoverWire#COMMIT} and stops serving, leaving every socket up, never to run the
+ * device again; the successor starts its device only on that COMMIT. Anything that fails before the
+ * COMMIT went out puts the device back to RUNNING and the server serves on: the successor never ran
+ * the device, so nothing is lost and nothing done twice. A successor may try again.
  */
 public final class HandoverOffer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(HandoverOffer.class.getName());
@@ -44,7 +45,8 @@ public final class HandoverOffer implements AutoCloseable {
     private static final int MIGRATION_CHUNK = 1 << 20;
     /** A successor says HELLO at once; the control socket is not listening meanwhile. */
     private static final int HELLO_TIMEOUT_MILLIS = 10_000;
-    private static final int POLLIN = 1;
+    /** How long the device stays stopped for a successor that loads the state; then this server runs it again. */
+    private static final int LOAD_TIMEOUT_MILLIS = 30_000;
     private static final int CLOSE_WAIT_MILLIS = 5_000;
 
     /** Listens only while no successor is being served: the path is then free for the successor's own offer. */
@@ -84,7 +86,7 @@ public final class HandoverOffer implements AutoCloseable {
             }
             stopListening(); // one successor at a time
             try (HandoverWire wire = new HandoverWire(connection)) {
-                if (Linux.poll(connection.fd(), POLLIN, HELLO_TIMEOUT_MILLIS) == 0) {
+                if (!wire.awaitInput(HELLO_TIMEOUT_MILLIS)) {
                     throw new IOException("a peer connected and said nothing for " + HELLO_TIMEOUT_MILLIS + " ms");
                 }
                 HandoverWire.Frame hello = wire.expect(HandoverWire.HELLO);
@@ -202,7 +204,7 @@ public final class HandoverOffer implements AutoCloseable {
             return null;
         }
 
-        /** With the device stopped: saves, sends, waits for the successor's ack; on failure the device runs again. */
+        /** With the device stopped: saves, sends, waits for the successor's LOADED and commits; on failure before the commit the device runs again. */
         private boolean transfer(Session session, DeviceMigration migration, long start) {
             List<DmaSpace.ExportedWindow> windows = List.of();
             InterruptLines.Wiring wiring = new InterruptLines.Wiring(List.of(), false);
@@ -223,8 +225,16 @@ public final class HandoverOffer implements AutoCloseable {
                         snapshot == null ? new byte[0] : snapshot.unhandledInput(), snapshot == null ? 0 : snapshot.lastHandledNanos());
                 long stopped = System.nanoTime();
                 wire.send(HandoverWire.STATE, state.encode(), state.fds());
-                wire.expect(HandoverWire.RESUMED);
-                LOG.log(Level.INFO, "handed over to the successor: device stopped and saved in %.1f ms, %d bytes of state, %d bytes of client input not yet handled, %d DMA windows, %d interrupt vectors, resumed after %.1f ms"
+                if (!wire.awaitInput(LOAD_TIMEOUT_MILLIS)) {
+                    throw new IOException("the successor did not load the state in " + LOAD_TIMEOUT_MILLIS + " ms");
+                }
+                wire.expect(HandoverWire.LOADED);
+                DeathPoint.OLD_LOADED.reached();
+                // The commit: once this send succeeds the successor may run the device, so this server never does again.
+                // If it fails, nothing reached the successor, which then never starts: the device runs here again.
+                wire.send(HandoverWire.COMMIT, "");
+                DeathPoint.OLD_COMMITTED.reached();
+                LOG.log(Level.INFO, "handed over to the successor: device stopped and saved in %.1f ms, %d bytes of state, %d bytes of client input not yet handled, %d DMA windows, %d interrupt vectors, committed after %.1f ms"
                         .formatted((stopped - start) / 1e6, deviceState.length, state.unhandledInput().length, windows.size(), wiring.vectors().size(),
                                 (System.nanoTime() - start) / 1e6));
                 outcome.complete(true);

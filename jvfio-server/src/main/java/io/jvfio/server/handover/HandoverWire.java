@@ -1,6 +1,7 @@
 package io.jvfio.server.handover;
 
 import io.jvfio.linux.Fd;
+import io.jvfio.linux.Linux;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.UnixSocket;
 import java.io.EOFException;
@@ -19,11 +20,16 @@ import java.util.List;
  * 253), the rest on one-byte continuation sends.
  *
  * <p>The exchange: the successor sends {@link #HELLO}; the running server, at a message boundary
- * with its device stopped, sends {@link #STATE}; the successor answers {@link #RESUMED} once it
- * serves (the old server then exits) or {@link #REFUSED} with the reason (the old one runs on).
+ * with its device stopped, sends {@link #STATE}; the successor loads it and keeps its device
+ * stopped, answering {@link #LOADED} (or {@link #REFUSED} with the reason: the old one runs on);
+ * the old server answers {@link #COMMIT}, after which it never runs the device again, and only on
+ * receiving it does the successor start the device and read the client. Either side may say
+ * {@link #REFUSED} instead, up to the COMMIT. A COMMIT frame is one header, sent by one sendmsg: a
+ * send that fails delivered nothing the successor could take for a COMMIT.
  */
 final class HandoverWire implements AutoCloseable {
-    static final int HELLO = 1, STATE = 2, RESUMED = 3, REFUSED = 4;
+    static final int HELLO = 1, STATE = 2, LOADED = 3, REFUSED = 4, COMMIT = 5;
+    private static final int POLLIN = 1;
     private static final int MAGIC = 0x4a564849; // "JVHI"
     private static final int HEADER = 16;
     static final int FDS_PER_SEND = 250;
@@ -64,6 +70,11 @@ final class HandoverWire implements AutoCloseable {
         for (int from = first; from < fds.size(); from += FDS_PER_SEND) {
             socket.send(filler, fds.subList(from, Math.min(fds.size(), from + FDS_PER_SEND)));
         }
+    }
+
+    /** Whether a frame (or the peer's close) arrives within {@code millis}. */
+    boolean awaitInput(int millis) throws LinuxException {
+        return Linux.poll(socket.fd(), POLLIN, millis) != 0;
     }
 
     /** The next frame; EOFException if the peer closed first. */

@@ -1,5 +1,6 @@
 package io.jvfio.server.handover;
 
+import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.UnixServerSocket;
 import io.jvfio.linux.UnixSocket;
@@ -18,9 +19,12 @@ import java.util.function.Function;
 /**
  * The successor's side of a live upgrade: connects to the running server's control socket,
  * receives its state ({@link HandoverState}), checks that this process serves the same device,
- * rebuilds the session (negotiated capabilities, DMA windows, interrupt eventfds), loads the
- * device's state and starts it, then acknowledges — after which the old server exits. Until the
- * ack, every failure is told to the old server (which serves on) and leaves the sockets up.
+ * rebuilds the session (negotiated capabilities, DMA windows, interrupt eventfds) and loads the
+ * device's state, leaving the device stopped ({@link #resume}). Then {@link #commit}: it says
+ * LOADED and waits for the old server's COMMIT, after which the old server never runs the device
+ * again; only then does this one start the device (and its session read the client). Until the
+ * COMMIT the old server owns the device: a failure here is told to it (it serves on), a death of
+ * either side leaves this one's device stopped, and the sockets stay up for the old server.
  */
 public final class TakeOver implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(TakeOver.class.getName());
@@ -29,7 +33,8 @@ public final class TakeOver implements AutoCloseable {
     private UnixServerSocket listener;
     /** Whether {@link #resume} took the client's fds (it closes them itself if it fails). */
     private boolean resumeTried;
-    private boolean acknowledged;
+    /** The loaded device, stopped until the old server commits; null before {@link #resume}. */
+    private DeviceMigration loaded;
 
     /** System.nanoTime() when the state had arrived, for the log of where the pause goes. */
     private final long received;
@@ -86,8 +91,8 @@ public final class TakeOver implements AutoCloseable {
 
     /**
      * Rebuilds the client's session with {@code sessions} (empty without a client), rewires the
-     * interrupts and loads and starts the device. On failure the session is dropped with its
-     * connection left up.
+     * interrupts and loads the device, which stays stopped until {@link #commit}. On failure the
+     * session is dropped with its connection left up.
      */
     public Optional<Session> resume(VfioDevice written, VfioDevice served, Function<UnixSocket, Session> sessions)
             throws IOException {
@@ -108,8 +113,9 @@ public final class TakeOver implements AutoCloseable {
             long rebuilt = System.nanoTime();
             migration.transition(MigrationState.RESUMING);
             migration.write(state.deviceState());
-            migration.transition(MigrationState.RUNNING);
-            LOG.log(System.Logger.Level.INFO, () -> "took over %s: the old server's last command handled %.1f ms before the state arrived; session rebuilt in %.1f ms, device loaded and running in %.1f ms"
+            migration.transition(MigrationState.STOP); // loads it; it runs only once the old server has committed
+            loaded = migration;
+            LOG.log(System.Logger.Level.INFO, () -> "took over %s: the old server's last command handled %.1f ms before the state arrived; session rebuilt in %.1f ms, device loaded in %.1f ms"
                     .formatted(written.name(), state.lastHandledNanos() == 0 ? 0 : (received - state.lastHandledNanos()) / 1e6,
                             (rebuilt - received) / 1e6, (System.nanoTime() - rebuilt) / 1e6));
             return Optional.ofNullable(session);
@@ -126,15 +132,37 @@ public final class TakeOver implements AutoCloseable {
         }
     }
 
-    /** Tells the old server this one serves now; it then exits. */
-    public void acknowledge() throws LinuxException {
-        wire.send(HandoverWire.RESUMED, "");
-        acknowledged = true;
+    /**
+     * Tells the old server the device is loaded, waits for its COMMIT (it then gives the device up
+     * and exits) and starts the device. Without a COMMIT — the old server refused, timed out or died
+     * — this throws with the device still stopped: the old server serves on, or, if it died, none
+     * does. Call after {@link #resume}.
+     */
+    public void commit() throws IOException {
+        if (loaded == null) {
+            throw new IllegalStateException("commit before the device was loaded");
+        }
+        long asked = System.nanoTime();
+        DeathPoint.SUCCESSOR_LOADED.reached();
+        wire.send(HandoverWire.LOADED, "");
+        try {
+            wire.expect(HandoverWire.COMMIT).fds().forEach(Fd::close);
+        } catch (IOException e) {
+            throw new IOException("the running server did not commit the hand-over (it serves on if it lives): " + e.getMessage(), e);
+        }
+        DeathPoint.SUCCESSOR_COMMITTED.reached();
+        try {
+            loaded.transition(MigrationState.RUNNING);
+        } catch (VfioException e) {
+            throw new IOException("the device taken over did not start (the old server has given it up): " + e.getMessage(), e);
+        }
+        LOG.log(System.Logger.Level.INFO, () -> "the old server committed %.1f ms after the device was loaded; device running"
+                .formatted((System.nanoTime() - asked) / 1e6));
     }
 
     /**
-     * Tells the old server why this one does not take over (it serves on) and drops what was
-     * received without shutting the sockets down.
+     * Tells the old server why this one does not take over (before a COMMIT it serves on) and drops
+     * what was received without shutting the sockets down.
      */
     public void refuse(Throwable why) {
         try {
@@ -157,7 +185,4 @@ public final class TakeOver implements AutoCloseable {
         wire.close();
     }
 
-    public boolean acknowledged() {
-        return acknowledged;
-    }
 }
