@@ -1,0 +1,214 @@
+package io.jvfio.cli.scenarios;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jvfio.qemu.GuestOptions;
+import io.jvfio.qemu.GuestResult;
+import io.jvfio.qemu.GuestToolchain;
+import io.jvfio.qemu.Initramfs;
+import io.jvfio.qemu.QemuGuest;
+import io.jvfio.testing.GuestTests;
+import java.io.InputStream;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.function.ToDoubleFunction;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Live upgrade as a user does it, under a real guest's I/O: one QEMU 11.1 guest (TCG) runs fio's
+ * write-then-verify (crc32c, direct I/O, two jobs at depth 8 each) round after round on a jvfio
+ * virtio-blk disk and on a jvfio NVMe namespace at once, while the test replaces each device's
+ * {@code jvfio serve … --handover-socket CTRL} process by a new {@code jvfio serve … --take-over CTRL
+ * --handover-socket CTRL} process again and again (the same build; each successor's JVM builds its
+ * device and warms up before it says HELLO, so its start-up is not part of the pause). Then: every
+ * fio round passed on both devices, and a verify-only pass after the last upgrade; the guest's
+ * kernel logged no I/O error, timeout, reset or virtio complaint; every old server handed over and
+ * exited 0, every successor resumed and handled the client's commands; the image files hold the
+ * bytes the guest read last. With shared guest memory (DMA through the mapped memfd) and with
+ * private memory (DMA by messages), fewer upgrades there.
+ *
+ * <p>Printed: each device's pauses (the servers' own measure, docs/reliability.md: the old server's
+ * last command handled to the new one's first) as min / median / max, where they went by phase, and
+ * the guest's view — fio's largest completion latency over the run, which holds the pauses.
+ */
+class LiveUpgradeGuestTest {
+    static final long IMAGE_BYTES = 64L << 20;
+    /** Where the host tells the guest the upgrades are done: a block of the virtio-blk disk past fio's region. */
+    static final long MAILBOX_LBA = (60L << 20) / 512;
+    static final int FIO_JOBS = 2, FIO_DEPTH = 8;
+    static final long FIO_JOB_BYTES = 4L << 20;
+    /** What no line of the guest kernel's log may say during the run. */
+    static final Pattern KERNEL_COMPLAINT = Pattern.compile(
+            "(?i)I/O error|timeout|reset|abort|blk_update_request|critical|broken|virtio.*(error|fail)|nvme.*(error|fail|down)");
+
+    private GuestToolchain toolchain;
+    private Path dir;
+    private UpgradedServer blk, nvme;
+
+    @BeforeEach
+    void prepare() throws Exception {
+        GuestTests.requireToolchain(GuestToolchain.unavailableReason(), GuestToolchain.defaultCacheDir());
+        toolchain = GuestToolchain.locate();
+        dir = Files.createDirectories(toolchain.runRoot().resolve("upgrade-" + ProcessHandle.current().pid() + "-" + System.nanoTime()));
+    }
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        for (UpgradedServer server : new UpgradedServer[] {blk, nvme}) {
+            if (server != null) {
+                server.close();
+            }
+        }
+        if (dir != null) {
+            try (var files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "shared guest memory: {0}, {1} upgrades of each server")
+    @CsvSource({"true, 20", "false, 5"})
+    void fioVerifyPassesOnBothDisksWhileTheirServersAreUpgraded(boolean sharedMemory, int upgradesEach) throws Exception {
+        Path blkImage = image("blk.img"), nvmeImage = image("nvme.img");
+        blk = new UpgradedServer(dir, "blk", List.of(), "virtio-blk", "--disk", blkImage.toString(), "--serial", "jvfio-upgraded");
+        nvme = new UpgradedServer(dir, "nvme", List.of(), "nvme", "--namespace", nvmeImage.toString(), "--serial", "JVUPGRADE0001");
+        blk.start();
+        nvme.start();
+        Initramfs initramfs = Initramfs.builder(toolchain)
+                .modules("virtio_pci", "virtio_blk", "nvme")
+                .program("/usr/bin/fio")
+                .script("mailbox_lba=%d fio_jobs=%d fio_job_bytes=%d fio_depth=%d\n".formatted(MAILBOX_LBA, FIO_JOBS, FIO_JOB_BYTES, FIO_DEPTH)
+                        + script())
+                .build(dir.resolve("initramfs.img"));
+        GuestOptions options = QemuGuest.options().initramfs(initramfs.path()).sharedMemory(sharedMemory)
+                .vfioUserDevice(blk.socket()).vfioUserDevice(nvme.socket()).timeout(Duration.ofSeconds(900));
+        GuestResult result;
+        try (QemuGuest guest = QemuGuest.prepare(toolchain, options)) {
+            guest.launch();
+            assertThat(guest.awaitConsoleLine(line -> line.contains("JVFIO-RESULT: fio starts"), Duration.ofSeconds(400)))
+                    .as("the guest started fio:\n" + guest.consoleSoFar()).isTrue();
+            for (int u = 1; u <= upgradesEach && guest.isAlive(); u++) {
+                for (UpgradedServer server : List.of(blk, nvme)) {
+                    UpgradedServer.Upgrade upgrade = server.upgrade();
+                    System.out.printf("[upgrade] %s #%d: pause %.1f ms (state at the successor after %.1f ms, stop and save %.1f ms,"
+                                    + " rebuild %.1f ms, load %.1f ms, rest %.1f ms; %d bytes of state, %d of client input)%n",
+                            server == blk ? "virtio-blk" : "nvme", upgrade.number(), upgrade.pause(), upgrade.untilStateArrived(),
+                            upgrade.stopAndSave(), upgrade.rebuild(), upgrade.load(), upgrade.rest(), upgrade.stateBytes(),
+                            upgrade.unhandledInputBytes());
+                }
+            }
+            mail(blkImage, "upgrades done");
+            result = guest.awaitExit();
+        }
+        System.out.println(result.console());
+        boolean blkStopped = blk.stop(), nvmeStopped = nvme.stop();
+        report(result, sharedMemory);
+
+        assertThat(result.passed()).as(result.describe()).isTrue();
+        assertThat(blk.upgrades()).as("virtio-blk upgrades").hasSize(upgradesEach);
+        assertThat(nvme.upgrades()).as("NVMe upgrades").hasSize(upgradesEach);
+        assertThat(blk.allHandedOver()).as("every old virtio-blk server handed over and exited 0\n" + blk.logs()).isTrue();
+        assertThat(nvme.allHandedOver()).as("every old NVMe server handed over and exited 0\n" + nvme.logs()).isTrue();
+        assertThat(blkStopped && nvmeStopped).as("the last servers stop cleanly on SIGTERM").isTrue();
+        assertThat(result.results()).contains("drivers virtio_blk nvme", "vda verified after the upgrades",
+                "nvme verified after the upgrades", "nvme state live");
+        for (String device : List.of("vda", "nvme")) {
+            assertThat(result.results()).as("fio on " + device)
+                    .anyMatch(r -> r.startsWith("fio " + device + " verify passed rounds "))
+                    .noneMatch(r -> r.startsWith("fio " + device) && r.contains("failed"));
+        }
+        assertThat(dmesg(result)).as("the guest kernel's log during the run").noneMatch(l -> KERNEL_COMPLAINT.matcher(l).find());
+        // What the guest read last is what the image files hold.
+        long region = FIO_JOBS * FIO_JOB_BYTES;
+        assertThat(result.results()).contains("sha256 vda " + sha256(blkImage, region), "sha256 nvme0n1 " + sha256(nvmeImage, region));
+    }
+
+    /** The pause table (the servers' measure) and the guest's view (fio's clat max over the run). */
+    private void report(GuestResult result, boolean sharedMemory) {
+        System.out.printf("[upgrade] guest memory %s; pauses from the old server's last command handled to the new one's first:%n",
+                sharedMemory ? "shared (memfd)" : "private (DMA by messages)");
+        System.out.println("| device | upgrades | min | median | max | fio clat max (guest) |");
+        System.out.println("|---|---|---|---|---|---|");
+        for (var device : List.of(new Object[] {"virtio-blk", blk, "vda"}, new Object[] {"NVMe", nvme, "nvme"})) {
+            List<UpgradedServer.Upgrade> upgrades = ((UpgradedServer) device[1]).upgrades();
+            List<Double> pauses = upgrades.stream().map(UpgradedServer.Upgrade::pause).toList();
+            String clat = result.results().stream().filter(r -> r.startsWith("fio " + device[2] + " verify passed rounds "))
+                    .map(r -> r.substring(r.indexOf("clat max ") + "clat max ".length())).findFirst().orElse("?");
+            System.out.printf("| %s | %d | %.1f ms | %.1f ms | %.1f ms | %s |%n", device[0], upgrades.size(),
+                    pauses.stream().min(Double::compare).orElse(Double.NaN), UpgradedServer.median(pauses),
+                    UpgradedServer.max(pauses).orElse(Double.NaN), clat);
+        }
+        System.out.println("[upgrade] medians by phase (ms): device | until the state arrived | of it stop and save | rebuild | load | rest");
+        for (UpgradedServer server : List.of(blk, nvme)) {
+            System.out.printf("[upgrade] %s | %.1f | %.1f | %.1f | %.1f | %.1f%n", server == blk ? "virtio-blk" : "NVMe",
+                    phase(server, UpgradedServer.Upgrade::untilStateArrived), phase(server, UpgradedServer.Upgrade::stopAndSave),
+                    phase(server, UpgradedServer.Upgrade::rebuild), phase(server, UpgradedServer.Upgrade::load),
+                    phase(server, UpgradedServer.Upgrade::rest));
+        }
+    }
+
+    private static double phase(UpgradedServer server, ToDoubleFunction<UpgradedServer.Upgrade> phase) {
+        List<Double> values = new ArrayList<>();
+        server.upgrades().forEach(u -> values.add(phase.applyAsDouble(u)));
+        return UpgradedServer.median(values);
+    }
+
+    private Path image(String name) throws Exception {
+        Path image = dir.resolve(name);
+        try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw")) {
+            file.setLength(IMAGE_BYTES);
+        }
+        return image;
+    }
+
+    /** Writes {@code text} into the mailbox block of the virtio-blk image, where the guest polls for it. */
+    private static void mail(Path image, String text) throws Exception {
+        try (FileChannel file = FileChannel.open(image, StandardOpenOption.WRITE)) {
+            file.write(ByteBuffer.wrap((text + "\n").getBytes(StandardCharsets.US_ASCII)), MAILBOX_LBA * 512);
+        }
+    }
+
+    private static List<String> dmesg(GuestResult result) {
+        return result.results().stream().filter(r -> r.startsWith("dmesg ")).map(r -> r.substring("dmesg ".length())).toList();
+    }
+
+    private static String sha256(Path file, long length) throws Exception {
+        MessageDigest digest = MessageDigest.getInstance("SHA-256");
+        try (FileChannel channel = FileChannel.open(file)) {
+            ByteBuffer buffer = ByteBuffer.allocate(1 << 20);
+            for (long offset = 0; offset < length; ) {
+                buffer.clear().limit((int) Math.min(buffer.capacity(), length - offset));
+                int n = channel.read(buffer, offset);
+                if (n < 0) {
+                    break;
+                }
+                offset += n;
+                digest.update(buffer.flip());
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest());
+    }
+
+    private static String script() throws Exception {
+        try (InputStream in = LiveUpgradeGuestTest.class.getResourceAsStream("live-upgrade-guest.sh")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+}
