@@ -87,8 +87,9 @@ class LiveUpgradeGuestTest {
     @CsvSource({"true, 20", "false, 5"})
     void fioVerifyPassesOnBothDisksWhileTheirServersAreUpgraded(boolean sharedMemory, int upgradesEach) throws Exception {
         Path blkImage = image("blk.img"), nvmeImage = image("nvme.img");
-        blk = new UpgradedServer(dir, "blk", List.of(), "virtio-blk", "--disk", blkImage.toString(), "--serial", "jvfio-upgraded");
-        nvme = new UpgradedServer(dir, "nvme", List.of(), "nvme", "--namespace", nvmeImage.toString(), "--serial", "JVUPGRADE0001");
+        String classPath = UpgradedServer.classPath(dir);
+        blk = new UpgradedServer(dir, "blk", classPath, "virtio-blk", "--disk", blkImage.toString(), "--serial", "jvfio-upgraded");
+        nvme = new UpgradedServer(dir, "nvme", classPath, "nvme", "--namespace", nvmeImage.toString(), "--serial", "JVUPGRADE0001");
         blk.start();
         nvme.start();
         Initramfs initramfs = Initramfs.builder(toolchain)
@@ -102,19 +103,28 @@ class LiveUpgradeGuestTest {
         GuestResult result;
         try (QemuGuest guest = QemuGuest.prepare(toolchain, options)) {
             guest.launch();
-            assertThat(guest.awaitConsoleLine(line -> line.contains("JVFIO-RESULT: fio starts"), Duration.ofSeconds(400)))
-                    .as("the guest started fio:\n" + guest.consoleSoFar()).isTrue();
+            long launched = System.nanoTime();
+            // The first round on each device runs with no upgrade: the guest's latency without one.
+            for (String device : List.of("vda", "nvme")) {
+                assertThat(guest.awaitConsoleLine(line -> line.contains("JVFIO-RESULT: fio " + device + " round 1 "), Duration.ofSeconds(400)))
+                        .as("the guest's first fio round on " + device + ":\n" + guest.consoleSoFar()).isTrue();
+            }
+            long upgrading = System.nanoTime();
             for (int u = 1; u <= upgradesEach && guest.isAlive(); u++) {
                 for (UpgradedServer server : List.of(blk, nvme)) {
                     UpgradedServer.Upgrade upgrade = server.upgrade();
                     System.out.printf("[upgrade] %s #%d: pause %.1f ms (state at the successor after %.1f ms, stop and save %.1f ms,"
-                                    + " rebuild %.1f ms, load %.1f ms, rest %.1f ms; %d bytes of state, %d of client input)%n",
+                                    + " rebuild %.1f ms, load %.1f ms, rest %.1f ms); device stopped %.1f ms; %d bytes of state,"
+                                    + " %d of client input%n",
                             server == blk ? "virtio-blk" : "nvme", upgrade.number(), upgrade.pause(), upgrade.untilStateArrived(),
-                            upgrade.stopAndSave(), upgrade.rebuild(), upgrade.load(), upgrade.rest(), upgrade.stateBytes(),
+                            upgrade.stopAndSave(), upgrade.rebuild(), upgrade.load(), upgrade.rest(), upgrade.deviceStopped(),
+                            upgrade.stateBytes(),
                             upgrade.unhandledInputBytes());
                 }
             }
             mail(blkImage, "upgrades done");
+            System.out.printf("[upgrade] booted and one fio round done on each device in %.0f s; %d upgrades of each server in %.0f s%n",
+                    (upgrading - launched) / 1e9, upgradesEach, (System.nanoTime() - upgrading) / 1e9);
             result = guest.awaitExit();
         }
         System.out.println(result.console());
@@ -144,16 +154,19 @@ class LiveUpgradeGuestTest {
     private void report(GuestResult result, boolean sharedMemory) {
         System.out.printf("[upgrade] guest memory %s; pauses from the old server's last command handled to the new one's first:%n",
                 sharedMemory ? "shared (memfd)" : "private (DMA by messages)");
-        System.out.println("| device | upgrades | min | median | max | fio clat max (guest) |");
-        System.out.println("|---|---|---|---|---|---|");
+        System.out.println("| device | upgrades | pause min | median | max | device stopped: median | max | fio clat max: round 1"
+                + " (no upgrade) | whole run |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
         for (var device : List.of(new Object[] {"virtio-blk", blk, "vda"}, new Object[] {"NVMe", nvme, "nvme"})) {
             List<UpgradedServer.Upgrade> upgrades = ((UpgradedServer) device[1]).upgrades();
-            List<Double> pauses = upgrades.stream().map(UpgradedServer.Upgrade::pause).toList();
-            String clat = result.results().stream().filter(r -> r.startsWith("fio " + device[2] + " verify passed rounds "))
-                    .map(r -> r.substring(r.indexOf("clat max ") + "clat max ".length())).findFirst().orElse("?");
-            System.out.printf("| %s | %d | %.1f ms | %.1f ms | %.1f ms | %s |%n", device[0], upgrades.size(),
+            List<Double> pauses = upgrades.stream().map(UpgradedServer.Upgrade::pause).toList(),
+                    stopped = upgrades.stream().map(UpgradedServer.Upgrade::deviceStopped).toList();
+            String clat = clatMax(result, "fio " + device[2] + " verify passed rounds "),
+                    baseline = clatMax(result, "fio " + device[2] + " round 1 passed ");
+            System.out.printf("| %s | %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %s | %s |%n", device[0], upgrades.size(),
                     pauses.stream().min(Double::compare).orElse(Double.NaN), UpgradedServer.median(pauses),
-                    UpgradedServer.max(pauses).orElse(Double.NaN), clat);
+                    UpgradedServer.max(pauses).orElse(Double.NaN), UpgradedServer.median(stopped),
+                    UpgradedServer.max(stopped).orElse(Double.NaN), baseline, clat);
         }
         System.out.println("[upgrade] medians by phase (ms): device | until the state arrived | of it stop and save | rebuild | load | rest");
         for (UpgradedServer server : List.of(blk, nvme)) {
@@ -162,6 +175,13 @@ class LiveUpgradeGuestTest {
                     phase(server, UpgradedServer.Upgrade::rebuild), phase(server, UpgradedServer.Upgrade::load),
                     phase(server, UpgradedServer.Upgrade::rest));
         }
+    }
+
+    /** The clat max (in ms) of the guest's line that starts with {@code prefix}. */
+    private static String clatMax(GuestResult result, String prefix) {
+        return result.results().stream().filter(r -> r.startsWith(prefix))
+                .map(r -> r.replaceAll(".*clat max (\\d+) us.*", "$1")).findFirst()
+                .map(us -> "%.1f ms".formatted(Long.parseLong(us) / 1e3)).orElse("?");
     }
 
     private static double phase(UpgradedServer server, ToDoubleFunction<UpgradedServer.Upgrade> phase) {

@@ -2,6 +2,7 @@ package io.jvfio.cli.scenarios;
 
 import io.jvfio.cli.Main;
 import io.jvfio.testing.Await;
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,6 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -19,9 +22,17 @@ import java.util.regex.Pattern;
  * --take-over CTRL --handover-socket CTRL} and the same device options. Each process's stdout and
  * stderr go to files in the directory; an upgrade is over when the old process has exited after
  * handing over and the successor has printed its pause (its first command handled) and its own offer.
+ *
+ * <p>Like {@code ./jvfio}, the processes start from a JDK AOT cache (classes loaded and linked
+ * ahead), recorded here by the first successor — a training run of exactly what a successor does:
+ * take over, serve, offer, hand over — and used from the third on (the second starts while the first
+ * still runs). The JVM takes a cache only from jars, so {@link #classPath} packs the class path's
+ * directories into jars.
  */
 final class UpgradedServer implements AutoCloseable {
     private static final Duration STEP_TIMEOUT = Duration.ofSeconds(120);
+    /** The process that records the AOT cache at its exit: the first successor. */
+    private static final int AOT_TRAINING_RUN = 1;
     private static final Pattern PAUSE = Pattern.compile("upgrade pause: ([0-9.]+) ms");
     /** The old server's log line ({@code HandoverOffer}): its stop-and-save, and from its start to the successor's ack. */
     private static final Pattern HANDED_OVER = Pattern.compile(
@@ -35,10 +46,11 @@ final class UpgradedServer implements AutoCloseable {
      * handled to the successor's first); from that last command until the state arrived at the
      * successor (boundary, device stop with its flush, save, send); of that, the old server's stop and
      * save; the successor's session rebuild and its device's load and start; and the rest of the pause
-     * (the ack, the client's next command, its handling).
+     * (the ack, the client's next command, its handling). {@code deviceStopped}: from the old server's
+     * device stop to the successor's ack, sent once its device runs — the time no I/O was processed.
      */
     record Upgrade(int number, double pause, double untilStateArrived, double stopAndSave, double rebuild, double load,
-                   int stateBytes, int unhandledInputBytes) {
+                   double deviceStopped, int stateBytes, int unhandledInputBytes) {
         double rest() {
             return pause - untilStateArrived - rebuild - load;
         }
@@ -47,19 +59,45 @@ final class UpgradedServer implements AutoCloseable {
     private final Path dir;
     private final String name;
     private final List<String> deviceArguments;
-    private final Path socket, control;
-    private final List<String> javaOptions;
+    private final Path socket, control, aotCache;
+    private final String classPath;
     private final List<Process> processes = new ArrayList<>();
     private final List<Upgrade> upgrades = new ArrayList<>();
 
-    /** {@code deviceArguments}: {@code serve}'s subcommand and its device options, e.g. {@code nvme --namespace IMG}. */
-    UpgradedServer(Path dir, String name, List<String> javaOptions, String... deviceArguments) {
+    /**
+     * {@code classPath}: from {@link #classPath}; {@code deviceArguments}: {@code serve}'s subcommand
+     * and its device options, e.g. {@code nvme --namespace IMG}.
+     */
+    UpgradedServer(Path dir, String name, String classPath, String... deviceArguments) {
         this.dir = dir;
         this.name = name;
-        this.javaOptions = List.copyOf(javaOptions);
+        this.classPath = classPath;
         this.deviceArguments = List.of(deviceArguments);
         this.socket = dir.resolve(name + ".sock");
         this.control = dir.resolve(name + ".ctl");
+        this.aotCache = dir.resolve(name + ".aot");
+    }
+
+    /** This JVM's class path with each directory packed into a jar in {@code dir}. */
+    static String classPath(Path dir) throws IOException {
+        List<String> entries = new ArrayList<>();
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            Path path = Path.of(entry);
+            if (!Files.isDirectory(path)) {
+                entries.add(entry);
+                continue;
+            }
+            Path jar = dir.resolve("classes-" + entries.size() + ".jar");
+            try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar)); var files = Files.walk(path)) {
+                for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {
+                    out.putNextEntry(new JarEntry(path.relativize(file).toString().replace(File.separatorChar, '/')));
+                    Files.copy(file, out);
+                    out.closeEntry();
+                }
+            }
+            entries.add(jar.toString());
+        }
+        return String.join(File.pathSeparator, entries);
     }
 
     Path socket() {
@@ -90,7 +128,7 @@ final class UpgradedServer implements AutoCloseable {
         Matcher pause = find(PAUSE, out(successor), successor), tookOver = find(TOOK_OVER, err(successor), successor),
                 handedOver = find(HANDED_OVER, err(old), old);
         Upgrade upgrade = new Upgrade(successor, millis(pause, 1), millis(tookOver, 1), millis(handedOver, 1),
-                millis(tookOver, 2), millis(tookOver, 3), Integer.parseInt(handedOver.group(2)), Integer.parseInt(handedOver.group(3)));
+                millis(tookOver, 2), millis(tookOver, 3), millis(handedOver, 4), Integer.parseInt(handedOver.group(2)), Integer.parseInt(handedOver.group(3)));
         upgrades.add(upgrade);
         return upgrade;
     }
@@ -138,12 +176,17 @@ final class UpgradedServer implements AutoCloseable {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow"));
-        command.addAll(javaOptions);
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve"));
+        int index = processes.size();
+        if (index == AOT_TRAINING_RUN) {
+            // As ./jvfio records its cache: without the training run's method profiles.
+            command.addAll(List.of("-XX:AOTCacheOutput=" + aotCache, "-XX:+UnlockDiagnosticVMOptions", "-XX:-AOTRecordTraining"));
+        } else if (index > AOT_TRAINING_RUN && !processes.get(AOT_TRAINING_RUN).isAlive() && Files.exists(aotCache)) {
+            command.add("-XX:AOTCache=" + aotCache);
+        }
+        command.addAll(List.of("-cp", classPath, Main.class.getName(), "serve"));
         command.addAll(deviceArguments);
         command.addAll(List.of(endpoint));
         command.addAll(List.of("--handover-socket", control.toString()));
-        int index = processes.size();
         processes.add(new ProcessBuilder(command).redirectOutput(file(index, "out").toFile()).redirectError(file(index, "err").toFile())
                 .start());
     }
