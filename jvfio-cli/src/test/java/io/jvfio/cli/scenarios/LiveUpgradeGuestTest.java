@@ -33,9 +33,10 @@ import org.junit.jupiter.params.provider.CsvSource;
  * Live upgrade as a user does it, under a real guest's I/O: one QEMU 11.1 guest (TCG) runs fio's
  * write-then-verify (crc32c, direct I/O, two jobs at depth 8 each) round after round on a jvfio
  * virtio-blk disk and on a jvfio NVMe namespace at once, while the test replaces each device's
- * {@code jvfio serve … --handover-socket CTRL} process by a new {@code jvfio serve … --take-over CTRL
- * --handover-socket CTRL} process again and again (the same build; each successor's JVM builds its
- * device and warms up before it says HELLO, so its start-up is not part of the pause). Then: every
+ * {@code jvfio serve … --handover-socket CTRL} process by a new {@code jvfio serve … --take-over GO
+ * --take-over-wait 10m --handover-socket CTRL} process again and again (the same build; see {@link
+ * UpgradedServer}: the successor is started ahead and takes over when the test links GO to CTRL, so
+ * its JVM's start-up is neither in the pause nor in the test's time). Then: every
  * fio round passed on both devices, and a verify-only pass after the last upgrade; the guest's
  * kernel logged no I/O error, timeout, reset or virtio complaint; every old server handed over and
  * exited 0, every successor resumed and handled the client's commands; the image files hold the
@@ -111,6 +112,13 @@ class LiveUpgradeGuestTest {
             }
             long upgrading = System.nanoTime();
             for (int u = 1; u <= upgradesEach && guest.isAlive(); u++) {
+                // Both successors' JVMs start while the servers serve; then one hand-over at a time.
+                for (UpgradedServer server : List.of(blk, nvme)) {
+                    server.prepareSuccessor();
+                }
+                for (UpgradedServer server : List.of(blk, nvme)) {
+                    server.awaitSuccessorReady();
+                }
                 for (UpgradedServer server : List.of(blk, nvme)) {
                     UpgradedServer.Upgrade upgrade = server.upgrade();
                     System.out.printf("[upgrade] %s #%d: pause %.1f ms (state at the successor after %.1f ms, stop and save %.1f ms,"

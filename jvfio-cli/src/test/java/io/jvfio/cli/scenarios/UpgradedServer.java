@@ -19,9 +19,14 @@ import java.util.regex.Pattern;
 /**
  * One device served by real {@code jvfio serve} processes in a row, upgraded the way a user does it:
  * the first started with {@code --socket S --handover-socket CTRL}, each successor with {@code
- * --take-over CTRL --handover-socket CTRL} and the same device options. Each process's stdout and
+ * --take-over GO --take-over-wait 10m --handover-socket CTRL} and the same device options, GO being a
+ * link to CTRL made when the upgrade is to happen. Each process's stdout and
  * stderr go to files in the directory; an upgrade is over when the old process has exited after
  * handing over and the successor has printed its pause (its first command handled) and its own offer.
+ *
+ * <p>Each successor is started ahead ({@code --take-over-wait}), so the upgrade is not held up by
+ * its JVM's start-up and the hand-over does not compete with it for the CPU; it takes over when
+ * the go link it waits for appears.
  *
  * <p>Like {@code ./jvfio}, the processes start from a JDK AOT cache (classes loaded and linked
  * ahead), recorded here by the first successor — a training run of exactly what a successor does:
@@ -63,6 +68,8 @@ final class UpgradedServer implements AutoCloseable {
     private final String classPath;
     private final List<Process> processes = new ArrayList<>();
     private final List<Upgrade> upgrades = new ArrayList<>();
+    /** The index of the process serving now. */
+    private int serving;
 
     /**
      * {@code classPath}: from {@link #classPath}; {@code deviceArguments}: {@code serve}'s subcommand
@@ -114,28 +121,62 @@ final class UpgradedServer implements AutoCloseable {
         await(() -> out(0).contains("offering a live upgrade"), "the first server's offer");
     }
 
-    /** Replaces the running server by a new process; returns the upgrade as the two servers logged it. */
+    /**
+     * Starts the next successor ahead ({@code --take-over-wait}): its JVM starts and builds the device
+     * while the running server serves on; it takes over when {@link #upgrade} makes its go link.
+     */
+    void prepareSuccessor() throws IOException {
+        if (processes.size() == serving + 1) {
+            int successor = serving + 1;
+            launch("--take-over", goLink(successor).toString(), "--take-over-wait", "10m");
+        }
+    }
+
+    /** Waits until the prepared successor is ready (device built, waiting for its go link). */
+    void awaitSuccessorReady() throws Exception {
+        int successor = serving + 1;
+        Process process = processes.get(successor);
+        await(() -> out(successor).contains("ready to take over") || !process.isAlive(), "server " + successor + " ready");
+        check(process.isAlive(), "server " + successor + " is ready to take over");
+    }
+
+    /**
+     * Replaces the running server by its successor (prepared here if it was not): links the
+     * successor's go path to the control socket and waits until the old server has exited and the
+     * successor has handled the client's first command and offers the next upgrade; returns the
+     * upgrade as the two servers logged it.
+     */
     Upgrade upgrade() throws Exception {
-        int old = processes.size() - 1, successor = old + 1;
-        launch("--take-over", control.toString());
+        prepareSuccessor();
+        awaitSuccessorReady();
+        int old = serving, successor = old + 1;
         Process oldProcess = processes.get(old), newProcess = processes.get(successor);
+        Files.createSymbolicLink(goLink(successor), control);
         await(() -> !oldProcess.isAlive() || !newProcess.isAlive(), "server " + old + " to hand over to server " + successor);
         check(oldProcess.waitFor(STEP_TIMEOUT.toSeconds(), TimeUnit.SECONDS) && oldProcess.exitValue() == 0
                 && out(old).contains("handed over to a successor; exiting"), "server " + old + " handed over and exited");
+        Files.delete(goLink(successor));
         await(() -> PAUSE.matcher(out(successor)).find() || !newProcess.isAlive(), "server " + successor + "'s first command");
         await(() -> out(successor).contains("offering a live upgrade") || !newProcess.isAlive(), "server " + successor + "'s offer");
         check(newProcess.isAlive(), "server " + successor + " serves");
+        serving = successor;
         Matcher pause = find(PAUSE, out(successor), successor), tookOver = find(TOOK_OVER, err(successor), successor),
                 handedOver = find(HANDED_OVER, err(old), old);
         Upgrade upgrade = new Upgrade(successor, millis(pause, 1), millis(tookOver, 1), millis(handedOver, 1),
-                millis(tookOver, 2), millis(tookOver, 3), millis(handedOver, 4), Integer.parseInt(handedOver.group(2)), Integer.parseInt(handedOver.group(3)));
+                millis(tookOver, 2), millis(tookOver, 3), millis(handedOver, 4), Integer.parseInt(handedOver.group(2)),
+                Integer.parseInt(handedOver.group(3)));
         upgrades.add(upgrade);
         return upgrade;
     }
 
-    /** Whether every process but the running one exited 0 after handing over. */
+    /** The path successor {@code index} waits for: made, as a link to the control socket, when it is to take over. */
+    private Path goLink(int index) {
+        return dir.resolve(name + ".go" + index);
+    }
+
+    /** Whether every process before the running one exited 0 after handing over. */
     boolean allHandedOver() throws IOException {
-        for (int i = 0; i < processes.size() - 1; i++) {
+        for (int i = 0; i < serving; i++) {
             if (processes.get(i).isAlive() || processes.get(i).exitValue() != 0 || !out(i).contains("handed over to a successor; exiting")) {
                 return false;
             }
@@ -145,7 +186,7 @@ final class UpgradedServer implements AutoCloseable {
 
     /** The running server stops (SIGTERM) as it would at the end of its VM; whether it exited at once with 0. */
     boolean stop() throws InterruptedException {
-        Process current = processes.getLast();
+        Process current = processes.get(serving);
         current.destroy();
         return current.waitFor(30, TimeUnit.SECONDS) && current.exitValue() == 0;
     }
