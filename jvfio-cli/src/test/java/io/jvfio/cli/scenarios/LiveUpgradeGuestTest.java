@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
@@ -60,6 +59,13 @@ class LiveUpgradeGuestTest {
     private GuestToolchain toolchain;
     private Path dir;
     private UpgradedServer blk, nvme;
+
+    /** A served device: how the tables name it, how the guest script does, and its servers. */
+    private record Device(String label, String guestName, UpgradedServer server) {}
+
+    private List<Device> devices() {
+        return List.of(new Device("virtio-blk", "vda", blk), new Device("NVMe", "nvme", nvme));
+    }
 
     @BeforeEach
     void prepare() throws Exception {
@@ -106,27 +112,27 @@ class LiveUpgradeGuestTest {
             guest.launch();
             long launched = System.nanoTime();
             // The first round on each device runs with no upgrade: the guest's latency without one.
-            for (String device : List.of("vda", "nvme")) {
-                assertThat(guest.awaitConsoleLine(line -> line.contains("JVFIO-RESULT: fio " + device + " round 1 "), Duration.ofSeconds(400)))
-                        .as("the guest's first fio round on " + device + ":\n" + guest.consoleSoFar()).isTrue();
+            for (Device device : devices()) {
+                String firstRound = "JVFIO-RESULT: fio " + device.guestName() + " round 1 ";
+                assertThat(guest.awaitConsoleLine(line -> line.contains(firstRound), Duration.ofSeconds(400)))
+                        .as("the guest's first fio round on " + device.label() + ":\n" + guest.consoleSoFar()).isTrue();
             }
             long upgrading = System.nanoTime();
             for (int u = 1; u <= upgradesEach && guest.isAlive(); u++) {
                 // Both successors' JVMs start while the servers serve; then one hand-over at a time.
-                for (UpgradedServer server : List.of(blk, nvme)) {
-                    server.prepareSuccessor();
+                for (Device device : devices()) {
+                    device.server().prepareSuccessor();
                 }
-                for (UpgradedServer server : List.of(blk, nvme)) {
-                    server.awaitSuccessorReady();
+                for (Device device : devices()) {
+                    device.server().awaitSuccessorReady();
                 }
-                for (UpgradedServer server : List.of(blk, nvme)) {
-                    UpgradedServer.Upgrade upgrade = server.upgrade();
+                for (Device device : devices()) {
+                    UpgradedServer.Upgrade upgrade = device.server().upgrade();
                     System.out.printf("[upgrade] %s #%d: pause %.1f ms (state at the successor after %.1f ms, stop and save %.1f ms,"
                                     + " rebuild %.1f ms, load %.1f ms, rest %.1f ms); device stopped %.1f ms; %d bytes of state,"
                                     + " %d of client input%n",
-                            server == blk ? "virtio-blk" : "nvme", upgrade.number(), upgrade.pause(), upgrade.untilStateArrived(),
-                            upgrade.stopAndSave(), upgrade.rebuild(), upgrade.load(), upgrade.rest(), upgrade.deviceStopped(),
-                            upgrade.stateBytes(),
+                            device.label(), upgrade.number(), upgrade.pause(), upgrade.untilStateArrived(), upgrade.stopAndSave(),
+                            upgrade.rebuild(), upgrade.load(), upgrade.rest(), upgrade.deviceStopped(), upgrade.stateBytes(),
                             upgrade.unhandledInputBytes());
                 }
             }
@@ -147,10 +153,11 @@ class LiveUpgradeGuestTest {
         assertThat(blkStopped && nvmeStopped).as("the last servers stop cleanly on SIGTERM").isTrue();
         assertThat(result.results()).contains("drivers virtio_blk nvme", "vda verified after the upgrades",
                 "nvme verified after the upgrades", "nvme state live");
-        for (String device : List.of("vda", "nvme")) {
-            assertThat(result.results()).as("fio on " + device)
-                    .anyMatch(r -> r.startsWith("fio " + device + " verify passed rounds "))
-                    .noneMatch(r -> r.startsWith("fio " + device) && r.contains("failed"));
+        for (Device device : devices()) {
+            String fio = "fio " + device.guestName() + " ";
+            assertThat(result.results()).as("fio on " + device.label())
+                    .anyMatch(r -> r.startsWith(fio + "verify passed rounds "))
+                    .noneMatch(r -> r.startsWith(fio) && r.contains("failed"));
         }
         assertThat(dmesg(result)).as("the guest kernel's log during the run").noneMatch(l -> KERNEL_COMPLAINT.matcher(l).find());
         // What the guest read last is what the image files hold.
@@ -165,20 +172,21 @@ class LiveUpgradeGuestTest {
         System.out.println("| device | upgrades | pause min | median | max | device stopped: median | max | fio clat max: round 1"
                 + " (no upgrade) | whole run |");
         System.out.println("|---|---|---|---|---|---|---|---|---|");
-        for (var device : List.of(new Object[] {"virtio-blk", blk, "vda"}, new Object[] {"NVMe", nvme, "nvme"})) {
-            List<UpgradedServer.Upgrade> upgrades = ((UpgradedServer) device[1]).upgrades();
+        for (Device device : devices()) {
+            List<UpgradedServer.Upgrade> upgrades = device.server().upgrades();
             List<Double> pauses = upgrades.stream().map(UpgradedServer.Upgrade::pause).toList(),
                     stopped = upgrades.stream().map(UpgradedServer.Upgrade::deviceStopped).toList();
-            String clat = clatMax(result, "fio " + device[2] + " verify passed rounds "),
-                    baseline = clatMax(result, "fio " + device[2] + " round 1 passed ");
-            System.out.printf("| %s | %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %s | %s |%n", device[0], upgrades.size(),
+            String clat = clatMax(result, "fio " + device.guestName() + " verify passed rounds "),
+                    baseline = clatMax(result, "fio " + device.guestName() + " round 1 passed ");
+            System.out.printf("| %s | %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %s | %s |%n", device.label(), upgrades.size(),
                     pauses.stream().min(Double::compare).orElse(Double.NaN), UpgradedServer.median(pauses),
                     UpgradedServer.max(pauses).orElse(Double.NaN), UpgradedServer.median(stopped),
                     UpgradedServer.max(stopped).orElse(Double.NaN), baseline, clat);
         }
         System.out.println("[upgrade] medians by phase (ms): device | until the state arrived | of it stop and save | rebuild | load | rest");
-        for (UpgradedServer server : List.of(blk, nvme)) {
-            System.out.printf("[upgrade] %s | %.1f | %.1f | %.1f | %.1f | %.1f%n", server == blk ? "virtio-blk" : "NVMe",
+        for (Device device : devices()) {
+            UpgradedServer server = device.server();
+            System.out.printf("[upgrade] %s | %.1f | %.1f | %.1f | %.1f | %.1f%n", device.label(),
                     phase(server, UpgradedServer.Upgrade::untilStateArrived), phase(server, UpgradedServer.Upgrade::stopAndSave),
                     phase(server, UpgradedServer.Upgrade::rebuild), phase(server, UpgradedServer.Upgrade::load),
                     phase(server, UpgradedServer.Upgrade::rest));
@@ -193,9 +201,7 @@ class LiveUpgradeGuestTest {
     }
 
     private static double phase(UpgradedServer server, ToDoubleFunction<UpgradedServer.Upgrade> phase) {
-        List<Double> values = new ArrayList<>();
-        server.upgrades().forEach(u -> values.add(phase.applyAsDouble(u)));
-        return UpgradedServer.median(values);
+        return UpgradedServer.median(server.upgrades().stream().map(u -> phase.applyAsDouble(u)).toList());
     }
 
     private Path image(String name) throws Exception {

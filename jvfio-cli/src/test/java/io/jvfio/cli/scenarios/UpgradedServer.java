@@ -20,9 +20,9 @@ import java.util.regex.Pattern;
  * One device served by real {@code jvfio serve} processes in a row, upgraded the way a user does it:
  * the first started with {@code --socket S --handover-socket CTRL}, each successor with {@code
  * --take-over GO --take-over-wait 10m --handover-socket CTRL} and the same device options, GO being a
- * link to CTRL made when the upgrade is to happen. Each process's stdout and
- * stderr go to files in the directory; an upgrade is over when the old process has exited after
- * handing over and the successor has printed its pause (its first command handled) and its own offer.
+ * link to CTRL made when the upgrade is to happen. Each process's stdout and stderr go to files in
+ * the directory; an upgrade is over when the old process has exited after handing over and the
+ * successor has printed its pause (its first command handled) and its own offer.
  *
  * <p>Each successor is started ahead ({@code --take-over-wait}), so the upgrade is not held up by
  * its JVM's start-up and the hand-over does not compete with it for the CPU; it takes over when
