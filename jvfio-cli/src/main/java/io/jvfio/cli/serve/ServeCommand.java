@@ -26,7 +26,9 @@ import io.jvfio.server.faults.FaultRule;
 import io.jvfio.server.faults.FaultVocabulary;
 import io.jvfio.server.zpci.ZpciConfig;
 import io.jvfio.server.zpci.ZpciExtension;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -77,6 +79,9 @@ public final class ServeCommand {
 
     static abstract class DeviceCommand implements Callable<Integer>, FaultWords.Speaker {
         private static final String ENDPOINTS = "(--socket=PATH | --socket-path=PATH | --fd=N | --take-over=CTRL)";
+
+        /** How often a successor started ahead looks for the control path ({@code --take-over-wait}). */
+        private static final long TAKE_OVER_POLL_MILLIS = 5;
 
         @Spec
         CommandSpec spec;
@@ -135,6 +140,12 @@ public final class ServeCommand {
                 description = "Offer a live upgrade: listen on CTRL for a successor started with --take-over CTRL.")
         Path handoverSocket;
 
+        @Option(names = "--take-over-wait", paramLabel = "DURATION", defaultValue = "0",
+                description = {"With --take-over: start ahead — build the device, then wait up to DURATION for CTRL to appear"
+                        + " (e.g. a symbolic link to the running server's control socket, made when the upgrade should happen)"
+                        + " before taking over; 0: CTRL must be there at once (default: ${DEFAULT-VALUE})."})
+        String takeOverWait;
+
         abstract VfioDevice device() throws Exception;
 
         /** The words of this device's fault plans, for help (the device itself answers when serving). */
@@ -163,6 +174,7 @@ public final class ServeCommand {
                 faults = faultPlan == null ? List.of() : FaultPlan.read(faultPlan, device.faultVocabulary());
                 options = ServerOptions.defaults().withSocketMode(parseMode(socketMode)).withDeadlines(deadlines());
                 extensions = parsePlatform(platform);
+                awaitTakeOverPath();
             } catch (Exception e) {
                 shutdown(device);
                 throw e;
@@ -252,6 +264,30 @@ public final class ServeCommand {
                     : endpoint.takeOver != null
                     ? VfioUserServer.takeOver(endpoint.takeOver, device, options, extensions)
                     : VfioUserServer.adopt(Fd.adopt(endpoint.fd), device, options, extensions);
+        }
+
+        /**
+         * With {@code --take-over-wait}: once the device is built (the JVM is up and has loaded most of
+         * what serving needs), waits for the control path, so that the JVM's start-up is not between
+         * the moment the upgrade is wanted and the hand-over.
+         */
+        private void awaitTakeOverPath() throws InterruptedException {
+            Duration wait = Durations.parse(takeOverWait, "--take-over-wait");
+            if (wait.isZero()) {
+                return;
+            }
+            if (endpoint == null || endpoint.takeOver == null) {
+                throw new IllegalArgumentException("--take-over-wait goes with --take-over");
+            }
+            System.out.println("ready to take over once " + endpoint.takeOver.toAbsolutePath() + " is there");
+            System.out.flush();
+            long deadline = System.nanoTime() + wait.toNanos();
+            while (!Files.exists(endpoint.takeOver)) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new IllegalStateException(endpoint.takeOver + " did not appear within " + takeOverWait);
+                }
+                Thread.sleep(TAKE_OVER_POLL_MILLIS);
+            }
         }
 
         /** Prints what the client saw of the upgrade once this server has handled its first command. */

@@ -251,6 +251,47 @@ class ServeHandoverTest {
         });
     }
 
+    /**
+     * {@code --take-over-wait}: a successor started before the upgrade is wanted builds its device and
+     * waits for its control path, while the running server serves on; the path appearing (a link to
+     * the control socket) starts the hand-over.
+     */
+    @Test
+    void aSuccessorStartedAheadTakesOverWhenItsControlPathAppears() throws Exception {
+        Path socket = dir.resolve("gpio.sock"), control = dir.resolve("gpio.ctl"), go = dir.resolve("gpio.go");
+        List<Process> processes = new ArrayList<>();
+        try {
+            processes.add(serve("server0", "--socket", socket.toString()));
+            awaitTrue(() -> out("server0").contains("offering a live upgrade"), "the first server");
+            try (VfioUserClient client = VfioUserClient.connect(socket)) {
+                client.write8(BAR2, OUT_0_7, 0x5a);
+                processes.add(serve("server1", "--take-over", go.toString(), "--take-over-wait", "60s"));
+                awaitTrue(() -> out("server1").contains("ready to take over once " + go.toAbsolutePath() + " is there"), "the successor");
+                assertThat(client.read8(BAR2, OUT_0_7)).as("the first server serves on").isEqualTo(0x5a);
+                assertThat(processes.getFirst().isAlive()).isTrue();
+
+                Files.createSymbolicLink(go, control);
+                assertThat(processes.getFirst().waitFor(60, TimeUnit.SECONDS)).as("the old server exits after the hand-over").isTrue();
+                assertThat(out("server0")).contains("handed over to a successor; exiting");
+                assertThat(client.read8(BAR2, OUT_0_7)).as("the successor has the card's outputs").isEqualTo(0x5a);
+                awaitTrue(() -> out("server1").contains("upgrade pause:"), "the successor's first command");
+            }
+        } finally {
+            for (Process p : processes) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
+    void takeOverWaitNeedsTakeOver() throws Exception {
+        Process alone = serve("alone", "--socket", dir.resolve("alone.sock").toString(), "--take-over-wait", "1s");
+        assertThat(alone.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(alone.exitValue()).isEqualTo(1);
+        assertThat(Files.readString(dir.resolve("alone.err"))).contains("--take-over-wait goes with --take-over");
+    }
+
     private static void awaitTrue(Await.Condition check, String what) throws Exception {
         if (!Await.until(Duration.ofSeconds(60), check)) {
             throw new AssertionError("timed out waiting for " + what);

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.EnumSet;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A raw disk image file: byte {@code n} of the file is byte {@code n} of the disk. Positional
@@ -21,6 +22,10 @@ import java.util.Set;
  * {@link Fd}: for reads and writes straight between it and native memory (preadv/pwritev, see
  * {@link #transfersDirectly()}), and so that {@link #deallocate} can punch holes in a writable
  * regular file (fallocate); a block device, or a file system that cannot punch, keeps its data.
+ * A flush with nothing written since the last one (or since the image was opened) is not sent to
+ * the file system: a live upgrade's successor stops its fresh device before it loads the old
+ * server's state, and that stop flushes, right after the old server's stop flushed the same file
+ * (an fdatasync of a clean file still costs the disk's cache flush, milliseconds of the pause).
  */
 public final class BlockImage implements BlockStore {
     /** The smallest disk: one 512-byte sector. */
@@ -36,6 +41,10 @@ public final class BlockImage implements BlockStore {
     private final Fd file;
     /** Cleared when the file system answers that it cannot punch holes. */
     private volatile boolean canPunch;
+    /** Whether a write completed since the last flush began (set after the write, cleared before the fdatasync). */
+    private volatile boolean written;
+    /** The fdatasyncs issued. */
+    private final AtomicLong syncs = new AtomicLong();
 
     private BlockImage(Path path, FileChannel channel, long size, boolean readOnly, Fd file) {
         this.path = path;
@@ -111,8 +120,12 @@ public final class BlockImage implements BlockStore {
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
-        while (src.hasRemaining()) {
-            offset += channel.write(src, offset);
+        try {
+            while (src.hasRemaining()) {
+                offset += channel.write(src, offset);
+            }
+        } finally {
+            written = true; // also after a failure part-way: some bytes may have reached the file
         }
     }
 
@@ -128,7 +141,11 @@ public final class BlockImage implements BlockStore {
 
     @Override
     public void write(long offset, IoVectors vectors) throws IOException {
-        Linux.pwritev(file, vectors, offset);
+        try {
+            Linux.pwritev(file, vectors, offset);
+        } finally {
+            written = true;
+        }
     }
 
     @Override
@@ -152,7 +169,11 @@ public final class BlockImage implements BlockStore {
         }
         try {
             if (length > 0) {
-                Linux.punchHole(file, offset, length);
+                try {
+                    Linux.punchHole(file, offset, length);
+                } finally {
+                    written = true;
+                }
             }
             return true;
         } catch (LinuxException e) {
@@ -164,10 +185,25 @@ public final class BlockImage implements BlockStore {
         }
     }
 
-    /** Makes every completed write durable (fdatasync). */
+    /** Makes every completed write durable (fdatasync), if one completed since the last flush. */
     @Override
     public void flush() throws IOException {
-        channel.force(false);
+        if (!written) {
+            return;
+        }
+        written = false; // before the sync: a write completing meanwhile is synced by the next flush
+        try {
+            channel.force(false);
+        } catch (IOException e) {
+            written = true;
+            throw e;
+        }
+        syncs.incrementAndGet();
+    }
+
+    /** How many flushes reached the file system (fdatasync). */
+    public long syncs() {
+        return syncs.get();
     }
 
     @Override
