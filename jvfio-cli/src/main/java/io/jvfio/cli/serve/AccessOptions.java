@@ -43,25 +43,27 @@ final class AccessOptions {
         Set<Integer> uids = new LinkedHashSet<>(), gids = new LinkedHashSet<>();
         List<String> said = new ArrayList<>(List.of("uid " + AccessPolicy.currentUid() + " (this process)", "root"));
         for (String user : users) {
-            int uid = number(user).orElseGet(() -> lookUp(commandLine, "--allow-user", user, false));
+            Optional<Integer> given = number(user);
+            int uid = given.orElseGet(() -> lookUp(commandLine, "--allow-user", user, false));
             uids.add(uid);
-            said.add(number(user).isPresent() ? "uid " + uid : "user " + user + " (uid " + uid + ")");
+            said.add(given.isPresent() ? "uid " + uid : "user " + user + " (uid " + uid + ")");
         }
         for (String group : groups) {
-            int gid = number(group).orElseGet(() -> lookUp(commandLine, "--allow-group", group, true));
+            Optional<Integer> given = number(group);
+            int gid = given.orElseGet(() -> lookUp(commandLine, "--allow-group", group, true));
             gids.add(gid);
-            said.add(number(group).isPresent() ? "gid " + gid : "group " + group + " (gid " + gid + ")");
+            said.add(given.isPresent() ? "gid " + gid : "group " + group + " (gid " + gid + ")");
         }
         return new Allowed(AccessPolicy.ownerRootAnd(uids, gids), String.join(", ", said));
     }
 
     /** {@code text} as a uid or gid when it is all digits (as with chown, a number needs no entry of its own). */
     private static Optional<Integer> number(String text) {
-        if (text.isEmpty() || !text.chars().allMatch(c -> c >= '0' && c <= '9') || text.length() > 10
-                || Long.parseLong(text) > MAX_ID) {
+        if (text.isEmpty() || text.length() > 10 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
             return Optional.empty();
         }
-        return Optional.of((int) Long.parseLong(text));
+        long id = Long.parseLong(text);
+        return id > MAX_ID ? Optional.empty() : Optional.of((int) id);
     }
 
     private static int lookUp(CommandLine commandLine, String option, String name, boolean group) {

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 
 import io.jvfio.cli.Cli;
 import io.jvfio.cli.Main;
-import io.jvfio.server.AccessPolicy;
 import io.jvfio.linux.PeerCredentials;
+import io.jvfio.server.AccessPolicy;
 import io.jvfio.testing.Await;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
