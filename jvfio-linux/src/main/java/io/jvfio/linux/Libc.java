@@ -32,6 +32,8 @@ final class Libc {
     static final int SOL_SOCKET = 1;
     static final int SCM_RIGHTS = 1;
     static final int SO_PEERCRED = 17;
+    /** Linux 4.13: the peer's supplementary groups at connect time, an array of gid_t. */
+    static final int SO_PEERGROUPS = 59;
     static final int SO_RCVTIMEO = 20;
     static final int SO_ACCEPTCONN = 30;
     static final int SO_TYPE = 3;
@@ -121,6 +123,19 @@ final class Libc {
     static final long UCRED_PID = offset(UCRED, "pid");
     static final long UCRED_UID = offset(UCRED, "uid");
     static final long UCRED_GID = offset(UCRED, "gid");
+
+    /** struct passwd of glibc on x86-64: name, passwd, uid, gid, gecos, dir, shell. */
+    static final StructLayout PASSWD = MemoryLayout.structLayout(
+            ADDRESS.withName("pw_name"), ADDRESS.withName("pw_passwd"), JAVA_INT.withName("pw_uid"),
+            JAVA_INT.withName("pw_gid"), ADDRESS.withName("pw_gecos"), ADDRESS.withName("pw_dir"), ADDRESS.withName("pw_shell"));
+    static final long PW_UID = offset(PASSWD, "pw_uid");
+    static final long PW_GID = offset(PASSWD, "pw_gid");
+
+    /** struct group of glibc on x86-64: name, passwd, gid, members. */
+    static final StructLayout GROUP = MemoryLayout.structLayout(
+            ADDRESS.withName("gr_name"), ADDRESS.withName("gr_passwd"), JAVA_INT.withName("gr_gid"),
+            MemoryLayout.paddingLayout(4), ADDRESS.withName("gr_mem"));
+    static final long GR_GID = offset(GROUP, "gr_gid");
 
     /** struct sockaddr_un: sa_family_t sun_family; char sun_path[108]. */
     static final int SUN_PATH_CAPACITY = 108;

@@ -447,6 +447,25 @@ final class Syscalls {
         }
     }
 
+    /**
+     * getpwnam_r(3) ({@code group} false) or getgrnam_r(3) ({@code group} true): the entry of
+     * {@code name} through the system's name service (NSS), its strings in {@code buffer}. 0 with
+     * {@code *found} set to {@code entry} when there is one, 0 with it NULL when there is none, or
+     * minus the error (ERANGE: {@code buffer} is too small).
+     */
+    static int getNamedEntry(MemorySegment capture, boolean group, MemorySegment name, MemorySegment entry,
+            MemorySegment buffer, MemorySegment found) {
+        try {
+            // These return the error number rather than setting errno.
+            int error = group
+                    ? (int) Getgrnam.H.invokeExact(capture, name, entry, buffer, buffer.byteSize(), found)
+                    : (int) Getpwnam.H.invokeExact(capture, name, entry, buffer, buffer.byteSize(), found);
+            return -error;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     static int getpid(MemorySegment capture) {
         try {
             return (int) Getpid.H.invokeExact(capture);
@@ -529,6 +548,8 @@ final class Syscalls {
     private static final class SchedSetaffinity { static final MethodHandle H = bind("sched_setaffinity", JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS); }
     private static final class SchedGetaffinity { static final MethodHandle H = bind("sched_getaffinity", JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS); }
     private static final class Sysconf { static final MethodHandle H = bind("sysconf", JAVA_LONG, JAVA_INT); }
+    private static final class Getpwnam { static final MethodHandle H = bind("getpwnam_r", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS); }
+    private static final class Getgrnam { static final MethodHandle H = bind("getgrnam_r", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS); }
     private static final class Getpeername { static final MethodHandle H = bind("getpeername", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS); }
     private static final class Unsetenv { static final MethodHandle H = bind("unsetenv", JAVA_INT, ADDRESS); }
     private static final class Getpid { static final MethodHandle H = bind("getpid", JAVA_INT); }

@@ -10,7 +10,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -493,7 +495,10 @@ public final class UnixSocket implements AutoCloseable {
 
     // ---------------------------------------------------------------- the rest
 
-    /** The process, user and group at the other end, as recorded when the connection was made. */
+    /**
+     * The process, user and groups (primary and supplementary) at the other end, as recorded when the
+     * connection was made.
+     */
     public PeerCredentials peerCredentials() throws LinuxException {
         Libc.Scratch scratch = Libc.scratch();
         MemorySegment credentials = scratch.bytes.asSlice(0, Libc.UCRED.byteSize());
@@ -503,11 +508,36 @@ public final class UnixSocket implements AutoCloseable {
         try {
             Syscalls.check(Syscalls.getsockopt(scratch.captureState, number, Libc.SOL_SOCKET, Libc.SO_PEERCRED,
                     credentials, length), "getsockopt", "SO_PEERCRED");
+            return new PeerCredentials(credentials.get(JAVA_INT, Libc.UCRED_PID),
+                    credentials.get(JAVA_INT, Libc.UCRED_UID), credentials.get(JAVA_INT, Libc.UCRED_GID),
+                    peerGroups(scratch, number));
         } finally {
             fd.release();
         }
-        return new PeerCredentials(credentials.get(JAVA_INT, Libc.UCRED_PID),
-                credentials.get(JAVA_INT, Libc.UCRED_UID), credentials.get(JAVA_INT, Libc.UCRED_GID));
+    }
+
+    /** SO_PEERGROUPS: the peer's supplementary groups; none on a kernel without it (before 4.13). */
+    private static Set<Integer> peerGroups(Libc.Scratch scratch, int number) throws LinuxException {
+        MemorySegment length = scratch.bytes.asSlice(16, 4);
+        MemorySegment groups = scratch.bytes.asSlice(32); // room for 56: most processes have fewer
+        length.set(JAVA_INT, 0, (int) groups.byteSize());
+        try (Arena arena = Arena.ofConfined()) {
+            int result = Syscalls.getsockopt(scratch.captureState, number, Libc.SOL_SOCKET, Libc.SO_PEERGROUPS, groups, length);
+            if (result == -Errno.ERANGE) { // the kernel wrote the size it needs into length
+                groups = arena.allocate(length.get(JAVA_INT, 0), 4);
+                length.set(JAVA_INT, 0, (int) groups.byteSize());
+                result = Syscalls.getsockopt(scratch.captureState, number, Libc.SOL_SOCKET, Libc.SO_PEERGROUPS, groups, length);
+            }
+            if (result == -Errno.ENOPROTOOPT) {
+                return Set.of();
+            }
+            Syscalls.check(result, "getsockopt", "SO_PEERGROUPS");
+            Set<Integer> gids = new HashSet<>();
+            for (int i = 0; i < length.get(JAVA_INT, 0) / 4; i++) {
+                gids.add(groups.getAtIndex(JAVA_INT, i));
+            }
+            return gids;
+        }
     }
 
     /**

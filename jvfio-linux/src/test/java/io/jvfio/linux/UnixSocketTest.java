@@ -12,12 +12,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -382,6 +385,18 @@ class UnixSocketTest extends FdLeakCheck {
         assertThat((long) credentials.pid()).isEqualTo(ProcessHandle.current().pid());
         assertThat(credentials.uid()).isEqualTo(effectiveId("Uid:"));
         assertThat(credentials.gid()).isEqualTo(effectiveId("Gid:"));
+        assertThat(credentials.groups()).as("SO_PEERGROUPS: the supplementary groups").isEqualTo(supplementaryGroups());
+    }
+
+    /** The supplementary groups from /proc/self/status ("Groups:\tg1 g2 ..."). */
+    static Set<Integer> supplementaryGroups() throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("Groups:")) {
+                String list = line.substring("Groups:".length()).trim();
+                return list.isEmpty() ? Set.of() : Arrays.stream(list.split("\\s+")).map(Integer::valueOf).collect(Collectors.toSet());
+            }
+        }
+        throw new AssertionError("no Groups: in /proc/self/status");
     }
 
     /** The effective id from /proc/self/status ("Uid:\treal\teffective\tsaved\tfs"). */

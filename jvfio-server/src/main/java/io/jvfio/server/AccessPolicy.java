@@ -5,7 +5,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Which peers a server serves, decided from the credentials the kernel recorded when the peer
@@ -25,20 +27,31 @@ public interface AccessPolicy {
         return Default.OWNER_AND_ROOT;
     }
 
-    /** Peers whose uid is in {@code uids} or whose primary gid is in {@code gids}. */
+    /** Peers whose uid is in {@code uids} or who are in a group of {@code gids} (primary or supplementary). */
     static AccessPolicy allowing(Set<Integer> uids, Set<Integer> gids) {
         Set<Integer> u = Set.copyOf(uids), g = Set.copyOf(gids);
         return new AccessPolicy() {
             @Override
             public boolean permits(PeerCredentials peer) {
-                return u.contains(peer.uid()) || g.contains(peer.gid());
+                return u.contains(peer.uid()) || g.stream().anyMatch(peer::inGroup);
             }
 
             @Override
             public String toString() {
-                return "uids " + u + ", gids " + g;
+                return "uids " + new TreeSet<>(u) + ", gids " + new TreeSet<>(g);
             }
         };
+    }
+
+    /**
+     * The default ({@link #ownerAndRoot()}) and also the users {@code uids} and the members of the
+     * groups {@code gids}: a client running as a user of its own (QEMU under libvirt, say).
+     */
+    static AccessPolicy ownerRootAnd(Set<Integer> uids, Set<Integer> gids) {
+        Set<Integer> users = new HashSet<>(uids);
+        users.add(0);
+        users.add(currentUid());
+        return allowing(users, gids);
     }
 
     /** Every peer that can open the socket (leaves the decision to the socket file's mode). */
@@ -60,7 +73,7 @@ public interface AccessPolicy {
     final class Default {
         private Default() {}
 
-        static final AccessPolicy OWNER_AND_ROOT = allowing(new java.util.HashSet<>(java.util.List.of(0, currentUid())), Set.of());
+        static final AccessPolicy OWNER_AND_ROOT = ownerRootAnd(Set.of(), Set.of());
     }
 
     /** The effective uid of this process (the owner of /proc/self). */

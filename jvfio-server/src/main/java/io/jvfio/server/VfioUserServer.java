@@ -29,6 +29,7 @@ import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -480,8 +481,8 @@ public final class VfioUserServer implements AutoCloseable {
             return false;
         }
         if (!ok) {
-            Log.LOG.log(Level.WARNING, "refused client pid %d uid %d gid %d: not allowed by the access policy (%s)"
-                    .formatted(peer.pid(), peer.uid(), peer.gid(), options.accessPolicy()));
+            Log.LOG.log(Level.WARNING, "refused client pid %d uid %d gid %d groups %s: not allowed by the access policy (%s)"
+                    .formatted(peer.pid(), peer.uid(), peer.gid(), new TreeSet<>(peer.groups()), options.accessPolicy()));
         }
         return ok;
     }

@@ -40,6 +40,19 @@ class AccessControlTest extends ServerTestBase {
     }
 
     @Test
+    void addedUsersAndGroupsAreServedBesideTheOwnerAndRoot() {
+        int me = AccessPolicy.currentUid();
+        AccessPolicy policy = AccessPolicy.ownerRootAnd(Set.of(4242), Set.of(64055));
+        assertThat(policy.permits(new PeerCredentials(1, me, 1234))).as("this process's user").isTrue();
+        assertThat(policy.permits(new PeerCredentials(1, 0, 0))).as("root").isTrue();
+        assertThat(policy.permits(new PeerCredentials(1, 4242, 4242))).as("an added user").isTrue();
+        assertThat(policy.permits(new PeerCredentials(1, 4343, 64055))).as("primary group").isTrue();
+        assertThat(policy.permits(new PeerCredentials(1, 4343, 4343, Set.of(100, 64055)))).as("supplementary group").isTrue();
+        assertThat(policy.permits(new PeerCredentials(1, me == 4343 ? 4444 : 4343, 4343, Set.of(100)))).as("neither").isFalse();
+        assertThat(policy.toString()).contains("4242", "64055", "uids [0, ");
+    }
+
+    @Test
     void aRefusedPeerIsDisconnectedBeforeAnyMessageIsReadAndTheNextIsServed() throws Exception {
         AtomicBoolean allow = new AtomicBoolean(false);
         start(ServerOptions.defaults().withAccessPolicy(peer -> allow.get()));

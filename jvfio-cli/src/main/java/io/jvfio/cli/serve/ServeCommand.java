@@ -35,6 +35,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -95,6 +96,9 @@ public final class ServeCommand {
                 description = "Print the device's description as JSON (ids, regions, irqs, migration, the server's capabilities) and exit without serving.")
         boolean describe;
 
+        @Mixin
+        AccessOptions access;
+
         @Option(names = "--socket-mode", paramLabel = "OCTAL", defaultValue = "600",
                 description = "Permission bits of the socket file (default: ${DEFAULT-VALUE}).")
         String socketMode;
@@ -110,7 +114,8 @@ public final class ServeCommand {
         Path faultPlan;
 
         @Option(names = "--fault-control", paramLabel = "PATH",
-                description = "Open a fault control socket here (mode 0600) for `jvfio fault PATH list|inject|remove|clear|log`.")
+                description = {"Open a fault control socket here (mode 0600) for `jvfio fault PATH list|inject|remove|clear|log`.",
+                        "Only serve's own user may use it, whatever --allow-user/--allow-group say."})
         Path faultControl;
 
         @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
@@ -163,8 +168,10 @@ public final class ServeCommand {
         @Override
         public Integer call() throws Exception {
             Optional<SocketActivation.Passed> activated = SocketActivation.fromEnvironment();
+            AccessOptions.Allowed allowed = null;
             if (!describe) {
                 checkEndpoint(activated);
+                allowed = access.resolve(spec.commandLine());
             }
             VfioDevice device = device();
             List<FaultRule> faults;
@@ -173,6 +180,9 @@ public final class ServeCommand {
             try {
                 faults = faultPlan == null ? List.of() : FaultPlan.read(faultPlan, device.faultVocabulary());
                 options = ServerOptions.defaults().withSocketMode(parseMode(socketMode)).withDeadlines(deadlines());
+                if (allowed != null) {
+                    options = options.withAccessPolicy(allowed.policy());
+                }
                 extensions = parsePlatform(platform);
                 awaitTakeOverPath();
             } catch (Exception e) {
@@ -211,6 +221,8 @@ public final class ServeCommand {
                 } else {
                     System.out.println("serving " + device.name() + " on fd " + endpoint.fd);
                 }
+                System.out.println("clients allowed: " + allowed.description());
+                warnIfTheSocketShutsThemOut(options.socketMode());
                 for (PlatformExtension e : extensions.extensions()) {
                     System.out.println("platform extension: " + e.name());
                 }
@@ -251,6 +263,14 @@ public final class ServeCommand {
             if (activated.isEmpty() && endpoint == null) {
                 throw new ParameterException(spec.commandLine(), "Error: Missing required argument (specify one of these): " + ENDPOINTS
                         + ", or start under systemd socket activation");
+            }
+        }
+
+        /** A socket file that only its owner may open makes --allow-user/--allow-group moot: say so. */
+        private void warnIfTheSocketShutsThemOut(int mode) {
+            if (access.any() && endpoint != null && endpoint.path() != null && (mode & 0066) == 0) {
+                System.err.printf("jvfio: warning: the socket's mode %o lets only its owner connect; the users and groups of"
+                        + " --allow-user/--allow-group also need --socket-mode (e.g. 666, or 660 with the socket's group)%n", mode);
             }
         }
 

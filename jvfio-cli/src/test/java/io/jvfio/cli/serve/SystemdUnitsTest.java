@@ -55,6 +55,21 @@ class SystemdUnitsTest {
                 .doesNotContain("--socket").doesNotContain("--fd").contains("Requires=jvfio-nvme@%i.socket")
                 .contains("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "RestrictAddressFamilies=AF_UNIX");
         assertThat(service.lines().filter(l -> l.startsWith("MemoryDenyWriteExecute="))).as("the JIT writes code it runs").isEmpty();
-        assertThat(socket).contains("ListenStream=/run/jvfio/%i.sock", "SocketMode=0600").doesNotContain("Accept=yes");
+        assertThat(socket).contains("ListenStream=/run/jvfio/%i.sock", "SocketMode=0660").doesNotContain("Accept=yes");
+    }
+
+    @Test
+    void theSocketsGroupIsTheGroupTheServiceAllows() throws Exception {
+        String socketGroup = setting(unit("jvfio-nvme@.socket"), "SocketGroup");
+        String execStart = setting(unit("jvfio-nvme@.service"), "ExecStart");
+        assertThat(execStart).endsWith(" --allow-group " + socketGroup);
+        assertThat(setting(unit("jvfio-nvme@.socket"), "SocketUser")).isEqualTo(setting(unit("jvfio-nvme@.service"), "User"));
+    }
+
+    /** The value of a unit's one {@code KEY=} line. */
+    private static String setting(String unit, String key) {
+        List<String> values = unit.lines().filter(l -> l.startsWith(key + "=")).map(l -> l.substring(key.length() + 1)).toList();
+        assertThat(values).as(key).hasSize(1);
+        return values.getFirst();
     }
 }
