@@ -32,15 +32,16 @@ import java.util.List;
  * next), with and without fault rules armed; and per DMA reply when the device does DMA by message.
  * One JVM: a {@link VfioUserServer} over a socketpair to a {@link VfioUserClient}. The device reads
  * the session thread's allocation counter at two marked reads around each row's messages, so the
- * figure is the server's alone (not the client's, nor JMH's threads').
+ * figure is the server's alone (not the client's, nor JMH's threads'). Optional argument: messages
+ * per row (default 20,000).
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -cp jvfio-bench/target/benchmarks.jar io.jvfio.bench.SessionAllocationBench [MESSAGES]</pre>
  */
 public final class SessionAllocationBench {
     private static final int MARK = 0xff0, DOORBELL = 0x800, CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
     private static final long MAPPED_IOVA = 0x100000, MESSAGE_IOVA = 0x200000, PAGE = 0x1000;
-    /** Messages per row, after as many to warm up. */
-    private static final int DEFAULT_MESSAGES = 20_000;
+    /** Messages per row, after {@link #WARM_UP_RUNS} times as many to warm up. */
+    private static final int DEFAULT_MESSAGES = 20_000, WARM_UP_RUNS = 3;
 
     /** What a row sends per round, and how many messages that is. */
     private interface Round {
@@ -140,7 +141,7 @@ public final class SessionAllocationBench {
                 device.faults().clear();
             }
             int transfers = messages / 2;
-            device.dmaByMessage(transfers); // warm-up
+            device.dmaByMessage(WARM_UP_RUNS * transfers);
             long before = mark(c, device);
             device.dmaByMessage(transfers);
             long allocated = mark(c, device) - before;
@@ -153,7 +154,7 @@ public final class SessionAllocationBench {
 
     private static double bytesPerMessage(VfioUserClient c, MarkingDevice device, Shape shape, int messages) throws IOException {
         int rounds = Math.max(1, messages / shape.messages());
-        for (int i = 0; i < rounds; i++) { // warm-up: the paths compiled, each size's views made
+        for (int i = 0; i < WARM_UP_RUNS * rounds; i++) { // the paths compiled (C2, past its deoptimisations), each size's views made
             shape.round().run(c);
         }
         long before = mark(c, device);
