@@ -37,7 +37,7 @@ class SessionAllocationTest extends ServerTestBase {
     private static final int MARK = 0xff0, DOORBELL = 0x800, MESSAGES = 20_000, MIX_ROUNDS = 2_000;
     /** Each round of {@link #mixRound} sends this many messages. */
     private static final int MIX_MESSAGES = 13;
-    private static final long IOVA = 0x100000, PAGE = 0x1000;
+    private static final long IOVA = 0x100000, MESSAGE_IOVA = 0x200000, PAGE = 0x1000;
     /** Bytes per message the session may allocate in steady state: a few stray bytes over tens of thousands of messages. */
     private static final double BOUND = 0.5;
     private static final int CONFIG = Vfio.PCI_CONFIG_REGION_INDEX;
@@ -76,6 +76,21 @@ class SessionAllocationTest extends ServerTestBase {
                         interrupts().setIntx(false);
                     }
                     memory.write(offset, src);
+                }
+            });
+        }
+
+        /** From a device thread, as a device's own thread does it: {@code transfers} reads and writes of 8 bytes. */
+        Thread dmaByMessage(int transfers) {
+            MemorySegment buffer = Arena.ofAuto().allocate(8, 8);
+            return Thread.ofPlatform().name("test-device-dma").start(() -> {
+                try {
+                    for (int i = 0; i < transfers; i++) {
+                        dma().read(MESSAGE_IOVA, buffer);
+                        dma().write(MESSAGE_IOVA + 8, buffer);
+                    }
+                } catch (VfioException e) {
+                    throw new IllegalStateException(e);
                 }
             });
         }
@@ -145,6 +160,35 @@ class SessionAllocationTest extends ServerTestBase {
         assertThat(perMessage * MIX_MESSAGES / firingsPerRound).as("bytes per firing").isLessThanOrEqualTo(FIRING_BOUND);
     }
 
+
+    /** A device thread's DMA to a window without fd: the session thread routes the client's replies, allocating nothing. */
+    @Test
+    void dmaRepliesByMessageAllocateNothingOnTheSessionThread() throws Exception {
+        MarkingDevice marking = new MarkingDevice();
+        server = VfioUserServer.bind(socketPath(), marking, ServerOptions.defaults());
+        server.start();
+        TestPeer c = client();
+        c.call(Command.DMA_MAP, DmaMap.of(Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE, 0, MESSAGE_IOVA, PAGE)).close();
+        int transfers = MESSAGES / 2;
+        answerDma(c, marking.dmaByMessage(3 * transfers), 3 * transfers); // warm-up
+        c.read(0, MARK, 4);
+        answerDma(c, marking.dmaByMessage(transfers), transfers);
+        c.read(0, MARK, 4);
+        double perReply = (double) marking.allocatedBetweenMarks() / (2 * transfers);
+        System.out.printf("session, DMA by message: %.2f B/reply (marks %s)%n", perReply, Arrays.toString(marking.marks));
+        assertThat(perReply).as("bytes per DMA reply").isLessThanOrEqualTo(BOUND);
+    }
+
+    /** The client's side of {@code transfers} DMA_READs and DMA_WRITEs of 8 bytes: each answered in full. */
+    private static void answerDma(TestPeer c, Thread device, int transfers) throws Exception {
+        for (int i = 0; i < 2 * transfers; i++) {
+            try (TestPeer.Msg request = c.nextServerCommand()) {
+                byte[] addressAndCount = Arrays.copyOf(request.payload(), 16);
+                c.reply(request, request.command() == Command.DMA_READ.code() ? Arrays.copyOf(addressAndCount, 16 + 8) : addressAndCount);
+            }
+        }
+        device.join();
+    }
 
     /**
      * Runs the mix on a fresh server with {@code rules} armed (null: none) and returns the bytes the
