@@ -413,7 +413,7 @@ public final class MessageReceiver<E extends Exception> {
                     : socket.receiveInto(target, end - placeFrom, placeTo - end, arrived, wait);
             long now = end + Math.max(0, n);
             if (!placeConfirmed && now >= placeFrom) {
-                if (p.matches(buffer.asSlice(0, placeFrom))) {
+                if (p.matches(messages.of(buffer, placeFrom))) { // the prefix: a view kept like a message's
                     placeConfirmed = true;
                 } else {
                     if (now > placeFrom) { // not the expected message: its bytes go where they belong

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
  */
 class SessionAllocationTest extends ServerTestBase {
     private static final int MARK = 0xff0, DOORBELL = 0x800, MESSAGES = 20_000, MIX_ROUNDS = 2_000;
-    /** Each round of {@link #mixRound} sends this many messages. */
+    /** Each round of {@link Mix#round} sends this many messages. */
     private static final int MIX_MESSAGES = 13;
     private static final long IOVA = 0x100000, MESSAGE_IOVA = 0x200000, PAGE = 0x1000;
     /** Bytes per message the session may allocate in steady state: a few stray bytes over tens of thousands of messages. */

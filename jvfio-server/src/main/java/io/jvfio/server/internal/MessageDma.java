@@ -112,7 +112,7 @@ public final class MessageDma implements DmaTransport {
         public boolean matches(MemorySegment prefix) {
             return Header.msgId(prefix) == id && Header.command(prefix) == Command.DMA_READ.code() && Header.isReply(prefix)
                     && !Header.isError(prefix) && Header.messageSize(prefix) == PLACED_PREFIX + count
-                    && DmaReadReply.headerIs(prefix.asSlice(Header.SIZE), address, count);
+                    && DmaReadReply.headerIs(prefix, Header.SIZE, address, count);
         }
 
         @Override
