@@ -50,7 +50,8 @@ class SessionAllocationTest extends ServerTestBase {
      * 8 bytes further, and raise and lower INTx (as a device completing a command does).
      */
     static final class MarkingDevice extends PciDevice {
-        final long[] marks = new long[2];
+        /** Samples in pairs: each pair brackets one measurement. */
+        final long[] marks = new long[4];
         private final MemorySegment dmaBuffer = Arena.ofAuto().allocate(8, 8);
         private int taken;
 
@@ -95,9 +96,17 @@ class SessionAllocationTest extends ServerTestBase {
             });
         }
 
+        /**
+         * The least of the measurements taken: what a message allocates shows in each, a one-time
+         * event of the JVM on the session thread (a method handle customised, a deoptimisation) in one only.
+         */
         long allocatedBetweenMarks() {
-            assertThat(taken).as("both marks taken").isEqualTo(marks.length);
-            return marks[1] - marks[0];
+            assertThat(taken).as("marks taken in pairs").isPositive().isEven();
+            long least = Long.MAX_VALUE;
+            for (int i = 0; i < taken; i += 2) {
+                least = Math.min(least, marks[i + 1] - marks[i]);
+            }
+            return least;
         }
     }
 
@@ -171,9 +180,11 @@ class SessionAllocationTest extends ServerTestBase {
         c.call(Command.DMA_MAP, DmaMap.of(Vfio.DMA_MAP_FLAG_READ | Vfio.DMA_MAP_FLAG_WRITE, 0, MESSAGE_IOVA, PAGE)).close();
         int transfers = MESSAGES / 2;
         answerDma(c, marking.dmaByMessage(3 * transfers), 3 * transfers); // warm-up
-        c.read(0, MARK, 4);
-        answerDma(c, marking.dmaByMessage(transfers), transfers);
-        c.read(0, MARK, 4);
+        for (int measurement = 0; measurement < 2; measurement++) {
+            c.read(0, MARK, 4);
+            answerDma(c, marking.dmaByMessage(transfers), transfers);
+            c.read(0, MARK, 4);
+        }
         double perReply = (double) marking.allocatedBetweenMarks() / (2 * transfers);
         System.out.printf("session, DMA by message: %.2f B/reply (marks %s)%n", perReply, Arrays.toString(marking.marks));
         assertThat(perReply).as("bytes per DMA reply").isLessThanOrEqualTo(BOUND);
@@ -192,7 +203,7 @@ class SessionAllocationTest extends ServerTestBase {
 
     /**
      * Runs the mix on a fresh server with {@code rules} armed (null: none) and returns the bytes the
-     * session thread allocated per message, over {@link #MIX_ROUNDS} rounds after a warm-up.
+     * session thread allocated per message: the least of two measurements of {@link #MIX_ROUNDS} rounds, after a warm-up.
      */
     private double mixBytesPerMessage(List<FaultRule> rules) throws Exception {
         MarkingDevice marking = new MarkingDevice();
@@ -211,11 +222,13 @@ class SessionAllocationTest extends ServerTestBase {
         for (int i = 0; i < 5 * MIX_ROUNDS; i++) { // warm-up: the paths compiled, the lazy parts made
             mix.round(c);
         }
-        c.read(0, MARK, 4);
-        for (int i = 0; i < MIX_ROUNDS; i++) {
-            mix.round(c);
+        for (int measurement = 0; measurement < 2; measurement++) {
+            c.read(0, MARK, 4);
+            for (int i = 0; i < MIX_ROUNDS; i++) {
+                mix.round(c);
+            }
+            c.read(0, MARK, 4);
         }
-        c.read(0, MARK, 4);
         double perMessage = (double) marking.allocatedBetweenMarks() / (MIX_ROUNDS * MIX_MESSAGES);
         System.out.printf("session mix, rules %s: %.2f B/message (marks %s)%n", rules == null ? "none" : rules.stream()
                 .map(FaultRule::id).toList(), perMessage, Arrays.toString(marking.marks));
