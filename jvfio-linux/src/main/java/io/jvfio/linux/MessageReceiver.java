@@ -98,6 +98,12 @@ public final class MessageReceiver<E extends Exception> {
 
     /** More fds than this waiting for incomplete messages is no peer's honest traffic. */
     static final int MAX_PENDING_FDS = 4 * Libc.SCM_MAX_FD;
+    /**
+     * Received bytes up to this many, left behind the message before, are moved to the front of the
+     * buffer before the next message is framed: a small copy that lets pipelined messages (posted
+     * writes) start at offset 0 too, where their views are kept.
+     */
+    static final int MOVE_TO_FRONT_LIMIT = 1024;
 
     private final UnixSocket socket;
     private final int headerSize;
@@ -114,9 +120,8 @@ public final class MessageReceiver<E extends Exception> {
     private final List<Fd> pendingFds = new ArrayList<>(0);
     private long[] pendingAt = new long[0];
     private final List<Fd> arrived = new ArrayList<>(0);
-    // Cached views (a steady stream of same-sized messages at offset 0 allocates nothing).
-    private MemorySegment header, message, body;
-    private long headerAt = -1, messageAt = -1, bodyAt = -1;
+    // Views of messages at offset 0, one per length: a stream of messages of mixed sizes allocates nothing.
+    private final SliceCache headers = new SliceCache(0), messages = new SliceCache(0), bodies;
     private boolean closed;
     /**
      * The placement under way, or null. The message then starts at buffer offset 0 and its bytes
@@ -144,6 +149,7 @@ public final class MessageReceiver<E extends Exception> {
         this.headerSize = headerSize;
         this.maxMessage = maxMessage;
         this.framing = framing;
+        this.bodies = new SliceCache(headerSize);
     }
 
     /**
@@ -178,17 +184,10 @@ public final class MessageReceiver<E extends Exception> {
             base += start;
             start = end = 0;
             if (placing == null && placement != null && wait != Wait.BUFFERED) {
-                MemorySegment target = placement.target();
-                long to = (long) placement.prefixSize() + target.byteSize();
-                // Only native memory can take a recvmsg directly (a heap target gets the copy as before).
-                if (placement.prefixSize() >= headerSize && target.byteSize() > 0 && target.isNative() && !target.isReadOnly()
-                        && to <= maxMessage && to <= buffer.byteSize()) {
-                    placing = placement;
-                    placeFrom = placement.prefixSize();
-                    placeTo = to;
-                    placeConfirmed = false;
-                }
+                offer(placement);
             }
+        } else if (start > 0 && placing == null && end - start <= MOVE_TO_FRONT_LIMIT) {
+            moveToFront();
         }
         boolean received = false;
         while (end - start < headerSize) {
@@ -230,6 +229,20 @@ public final class MessageReceiver<E extends Exception> {
         return MESSAGE;
     }
 
+    /** Takes {@code placement} for the message about to arrive at the front of the empty buffer, if it can. */
+    private void offer(Placement placement) {
+        MemorySegment target = placement.target();
+        long to = (long) placement.prefixSize() + target.byteSize();
+        // Only native memory can take a recvmsg directly (a heap target gets the copy as before).
+        if (placement.prefixSize() >= headerSize && target.byteSize() > 0 && target.isNative() && !target.isReadOnly()
+                && to <= maxMessage && to <= buffer.byteSize()) {
+            placing = placement;
+            placeFrom = placement.prefixSize();
+            placeTo = to;
+            placeConfirmed = false;
+        }
+    }
+
     /**
      * Whether the current message's bytes after the placement's prefix are in the placement's
      * target (and not in {@link #message()}, whose view shows other bytes there).
@@ -242,24 +255,14 @@ public final class MessageReceiver<E extends Exception> {
     /** The current message, header included: valid until the next {@link #next}. */
     public MemorySegment message() {
         checkCurrent();
-        MemorySegment m = message;
-        if (m == null || messageAt != start || m.byteSize() != current) {
-            m = message = buffer.asSlice(start, current);
-            messageAt = start;
-        }
-        return m;
+        return start == 0 ? messages.of(buffer, current) : buffer.asSlice(start, current);
     }
 
     /** The current message after its header. */
     public MemorySegment body() {
         checkCurrent();
-        MemorySegment b = body;
         long size = current - headerSize;
-        if (b == null || bodyAt != start || b.byteSize() != size) {
-            b = body = buffer.asSlice(start + headerSize, size);
-            bodyAt = start;
-        }
-        return b;
+        return start == 0 ? bodies.of(buffer, size) : buffer.asSlice(start + headerSize, size);
     }
 
     /** Bytes received beyond the current message (part or all of later messages). */
@@ -317,7 +320,6 @@ public final class MessageReceiver<E extends Exception> {
         start = end = 0;
         if (bytes.byteSize() > buffer.byteSize()) {
             buffer = Arena.ofAuto().allocate(bytes.byteSize(), 8);
-            header = message = body = null; // views of the old buffer
         }
         MemorySegment.copy(bytes, 0, buffer, 0, bytes.byteSize());
         end = bytes.byteSize();
@@ -339,12 +341,7 @@ public final class MessageReceiver<E extends Exception> {
     }
 
     private MemorySegment headerView() {
-        MemorySegment h = header;
-        if (h == null || headerAt != start) {
-            h = header = buffer.asSlice(start, headerSize);
-            headerAt = start;
-        }
-        return h;
+        return start == 0 ? headers.of(buffer, headerSize) : buffer.asSlice(start, headerSize);
     }
 
     /**
@@ -416,7 +413,7 @@ public final class MessageReceiver<E extends Exception> {
                     : socket.receiveInto(target, end - placeFrom, placeTo - end, arrived, wait);
             long now = end + Math.max(0, n);
             if (!placeConfirmed && now >= placeFrom) {
-                if (p.matches(buffer.asSlice(0, placeFrom))) {
+                if (p.matches(messages.of(buffer, placeFrom))) { // the prefix: a view kept like a message's
                     placeConfirmed = true;
                 } else {
                     if (now > placeFrom) { // not the expected message: its bytes go where they belong
@@ -447,8 +444,17 @@ public final class MessageReceiver<E extends Exception> {
             MemorySegment grown = Arena.ofAuto().allocate(size, 8);
             MemorySegment.copy(buffer, start, grown, 0, end - start);
             buffer = grown;
-            header = message = body = null; // views of the old buffer
-        } else if (start > 0) {
+            base += start;
+            end -= start;
+            start = 0;
+        } else {
+            moveToFront();
+        }
+    }
+
+    /** Moves [start, end) to the front of the buffer; stream positions stay as they were. */
+    private void moveToFront() {
+        if (start > 0) {
             MemorySegment.copy(buffer, start, buffer, 0, end - start);
         }
         base += start;

@@ -121,6 +121,42 @@ class MessageReceiverTest extends FdLeakCheck {
         assertThat(labelsOf(fds)).containsExactly(labels);
     }
 
+    /**
+     * Messages of alternating sizes, alone or queued behind one another (posted writes), come out
+     * at the front of the buffer in the same view objects for each size: nothing is allocated per message.
+     */
+    @Test
+    void mixedSizesAndQueuedMessagesReuseOneViewPerSize() throws Exception {
+        MessageReceiver<IOException> r = receiver(4096);
+        MemorySegment[] views = new MemorySegment[64], bodies = new MemorySegment[64];
+        for (int round = 0; round < 3; round++) {
+            for (int size : new int[] {36, 20, 40}) {
+                send(message(size, round));
+                expect(r, size, round);
+                checkSameView(r, views, bodies, size);
+            }
+            MemorySegment queued = MemorySegment.ofArray(new byte[36 + 20 + 40]);
+            MemorySegment.copy(message(36, round), 0, queued, 0, 36);
+            MemorySegment.copy(message(20, round), 0, queued, 36, 20);
+            MemorySegment.copy(message(40, round), 0, queued, 56, 40);
+            send(queued);
+            for (int size : new int[] {36, 20, 40}) {
+                expect(r, size, round);
+                checkSameView(r, views, bodies, size);
+            }
+        }
+        r.close();
+    }
+
+    private static void checkSameView(MessageReceiver<IOException> r, MemorySegment[] views, MemorySegment[] bodies, int size) {
+        if (views[size] == null) {
+            views[size] = r.message();
+            bodies[size] = r.body();
+        }
+        assertThat(r.message()).as("the view of a %d-byte message", size).isSameAs(views[size]);
+        assertThat(r.body()).as("the body of a %d-byte message", size).isSameAs(bodies[size]);
+    }
+
     @Test
     void messagesQueuedTogetherComeOutOneByOneFromOneReceive() throws Exception {
         MessageReceiver<IOException> r = receiver(4096);

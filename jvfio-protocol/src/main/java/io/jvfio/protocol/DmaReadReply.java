@@ -66,7 +66,13 @@ public record DmaReadReply(long address, byte[] data) implements StructPayload {
 
     /** Whether {@code d}'s first 16 bytes are those {@link #encodeHeader} writes for {@code address} and {@code count}. */
     public static boolean headerIs(MemorySegment d, long address, long count) {
-        return d.byteSize() >= SIZE && DmaAccess.address(d) == address && DmaAccess.count(d) == count;
+        return headerIs(d, 0, address, count);
+    }
+
+    /** {@link #headerIs(MemorySegment, long, long)} of the 16 bytes at {@code offset} of {@code d}: no slice to allocate. */
+    public static boolean headerIs(MemorySegment d, long offset, long address, long count) {
+        return d.byteSize() - offset >= SIZE && Wire.i64(d, offset + DmaAccess.OFF_ADDRESS) == address
+                && Wire.i64(d, offset + DmaAccess.OFF_COUNT) == count;
     }
 
     /** Writes the 16 bytes before the data of a reply of {@code count} bytes at {@code address} (the data follows at 16). */

@@ -29,20 +29,26 @@ public record DmaWriteReply(long address, long count) implements StructPayload {
      * count) must echo the address, with count ≤ expectedCount.
      */
     public static DmaWriteReply decode(MemorySegment p, long expectedAddress, long expectedCount) throws ProtocolException {
+        return new DmaWriteReply(expectedAddress, checkedCount(p, expectedAddress, expectedCount));
+    }
+
+    /** The count {@link #decode(MemorySegment, long, long)} would return, after its checks, without making the record. */
+    public static long checkedCount(MemorySegment p, long expectedAddress, long expectedCount) throws ProtocolException {
         long len = p.byteSize();
         if (len == 0) {
-            return new DmaWriteReply(expectedAddress, expectedCount);
+            return expectedCount;
         } else if (len < LEGACY_SIZE) {
             throw ProtocolException.invalid("DMA_WRITE reply: payload is " + len + " bytes, needs 0, 12 or 16");
         }
-        DmaWriteReply r = new DmaWriteReply(DmaAccess.address(p), len >= SIZE ? DmaAccess.count(p) : Wire.u32(p, DmaAccess.OFF_COUNT));
-        if (r.address != expectedAddress) {
-            throw ProtocolException.invalid("DMA_WRITE reply: address " + Wire.hex(r.address) + ", expected " + Wire.hex(expectedAddress));
+        long address = DmaAccess.address(p);
+        long count = len >= SIZE ? DmaAccess.count(p) : Wire.u32(p, DmaAccess.OFF_COUNT);
+        if (address != expectedAddress) {
+            throw ProtocolException.invalid("DMA_WRITE reply: address " + Wire.hex(address) + ", expected " + Wire.hex(expectedAddress));
         }
-        if (Long.compareUnsigned(r.count, expectedCount) > 0) {
-            throw ProtocolException.invalid("DMA_WRITE reply: count " + Long.toUnsignedString(r.count)
+        if (Long.compareUnsigned(count, expectedCount) > 0) {
+            throw ProtocolException.invalid("DMA_WRITE reply: count " + Long.toUnsignedString(count)
                     + " exceeds the " + expectedCount + " written");
         }
-        return r;
+        return count;
     }
 }

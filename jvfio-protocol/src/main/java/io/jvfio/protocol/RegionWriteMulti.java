@@ -62,6 +62,21 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
     }
 
     public static RegionWriteMulti decode(MemorySegment p, long maxEntries) throws ProtocolException {
+        int n = checkedEntryCount(p, maxEntries);
+        List<Entry> entries = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            MemorySegment slot = p.asSlice(entryOffset(i), ENTRY_SIZE);
+            entries.add(new Entry(RegionAccess.offset(slot), RegionAccess.region(slot),
+                    Wire.bytes(slot, RegionAccess.DATA_OFFSET, RegionAccess.count(slot))));
+        }
+        return new RegionWriteMulti(entries);
+    }
+
+    /**
+     * wr_cnt of a request, after the checks {@link #decode} makes (so every entry's count is ≤ 8):
+     * for a server that reads the entries in place, at {@link #entryOffset}, allocating nothing.
+     */
+    public static int checkedEntryCount(MemorySegment p, long maxEntries) throws ProtocolException {
         Wire.need(p, HEADER_SIZE, "REGION_WRITE_MULTI");
         long n = Wire.i64(p, 0);
         Wire.noOversize(n, maxEntries, "REGION_WRITE_MULTI wr_cnt");
@@ -69,16 +84,17 @@ public record RegionWriteMulti(List<Entry> entries) implements Payload {
             throw ProtocolException.invalid("REGION_WRITE_MULTI: payload is " + p.byteSize() + " bytes, wr_cnt " + n
                     + " needs " + (HEADER_SIZE + ENTRY_SIZE * n));
         }
-        List<Entry> entries = new ArrayList<>((int) n);
-        for (long i = 0, off = HEADER_SIZE; i < n; i++, off += ENTRY_SIZE) {
-            MemorySegment slot = p.asSlice(off, ENTRY_SIZE);
-            long count = RegionAccess.count(slot);
+        for (int i = 0; i < n; i++) {
+            long count = Wire.u32(p, entryOffset(i) + RegionAccess.OFF_COUNT);
             if (count > MAX_DATA) {
                 throw ProtocolException.invalid("REGION_WRITE_MULTI: entry " + i + " count " + count + " exceeds 8");
             }
-            entries.add(new Entry(RegionAccess.offset(slot), RegionAccess.region(slot),
-                    Wire.bytes(slot, RegionAccess.DATA_OFFSET, count)));
         }
-        return new RegionWriteMulti(entries);
+        return (int) n;
+    }
+
+    /** Where entry {@code i} starts in the payload: its {@link RegionAccess} struct, its data at {@link RegionAccess#DATA_OFFSET}. */
+    public static long entryOffset(int i) {
+        return HEADER_SIZE + (long) ENTRY_SIZE * i;
     }
 }

@@ -6,6 +6,7 @@ import io.jvfio.linux.Fd;
 import io.jvfio.linux.LinuxException;
 import io.jvfio.protocol.Vfio;
 import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.FaultPoint;
 import io.jvfio.server.faults.Faults;
 import java.util.EnumSet;
 import java.util.List;
@@ -47,9 +48,15 @@ public final class InterruptLines {
     }
 
     private static final class Line {
+        /** This vector as fault rules see it: made once, so asking them allocates nothing. */
+        final FaultPoint.Interrupt faultPoint;
         EventFd trigger;
         boolean masked;
         boolean pending;
+
+        Line(int index, int vector) {
+            this.faultPoint = new FaultPoint.Interrupt(index, vector);
+        }
     }
 
     /**
@@ -69,7 +76,7 @@ public final class InterruptLines {
         for (int i = 0; i < INDEX_COUNT; i++) {
             lines[i] = new Line[counts[i]];
             for (int v = 0; v < counts[i]; v++) {
-                lines[i][v] = new Line();
+                lines[i][v] = new Line(i, v);
             }
         }
     }
@@ -138,9 +145,10 @@ public final class InterruptLines {
             apply(request);
         } finally {
             // Whatever was not adopted into a slot is closed here: no fd outlives a failed request.
-            for (Fd fd : request.eventfds()) {
-                if (!adopted(fd)) {
-                    fd.close();
+            List<Fd> eventfds = request.eventfds();
+            for (int i = 0; i < eventfds.size(); i++) { // indexed: an UNMASK after each interrupt allocates no iterator
+                if (!adopted(eventfds.get(i))) {
+                    eventfds.get(i).close();
                 }
             }
         }
@@ -292,7 +300,7 @@ public final class InterruptLines {
             return;
         }
         int signals = 1;
-        switch (faults.onInterrupt(index, vector)) {
+        switch (faults.isEmpty() ? null : faults.ask(line.faultPoint)) {
             case null -> {}
             case FaultAction.DropInterrupt ignored -> {
                 return; // lost on the way: not pending, and INTx not automasked, as if never raised

@@ -13,15 +13,57 @@ public interface FaultPoint {
     /** A short text for the firing log, e.g. "region 0 write 0x1000+4". Called only when a rule fires. */
     String describe();
 
-    /** A REGION_READ or REGION_WRITE (each entry of a REGION_WRITE_MULTI counts as a write) of {@code count} bytes. */
-    record RegionAccess(int region, long offset, long count, boolean write) implements FaultPoint {
+    /**
+     * A REGION_READ or REGION_WRITE (each entry of a REGION_WRITE_MULTI counts as a write) of
+     * {@code count} bytes. Mutable: the session keeps one and {@linkplain #set refills} it for each
+     * access while rules are armed, so asking the rules allocates nothing.
+     */
+    final class RegionAccess implements FaultPoint {
+        private int region;
+        private long offset, count;
+        private boolean write;
+
+        public RegionAccess(int region, long offset, long count, boolean write) {
+            set(region, offset, count, write);
+        }
+
+        /** Makes this point the access given; returns it. */
+        public RegionAccess set(int region, long offset, long count, boolean write) {
+            this.region = region;
+            this.offset = offset;
+            this.count = count;
+            this.write = write;
+            return this;
+        }
+
+        public int region() {
+            return region;
+        }
+
+        public long offset() {
+            return offset;
+        }
+
+        public long count() {
+            return count;
+        }
+
+        public boolean write() {
+            return write;
+        }
+
         @Override
         public String describe() {
             return "region %d %s 0x%x+%d".formatted(region, write ? "write" : "read", offset, count);
         }
+
+        @Override
+        public String toString() {
+            return describe();
+        }
     }
 
-    /** The device raises {@code vector} of irq {@code index}. */
+    /** The device raises {@code vector} of irq {@code index}. The interrupt lines keep one per vector. */
     record Interrupt(int index, int vector) implements FaultPoint {
         @Override
         public String describe() {

@@ -1,5 +1,6 @@
 package io.jvfio.server.faults;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -64,6 +65,8 @@ public class Faults {
     private static final class Armed {
         final FaultRule rule;
         final long addedNanos;
+        /** The rule's window in nanoseconds (Long.MAX_VALUE: for ever), worked out once: {@link #expired} is asked at every match. */
+        final long windowNanos;
         final RandomGenerator random;
         long matches;
         long firings;
@@ -71,17 +74,18 @@ public class Faults {
         Armed(FaultRule rule, long addedNanos) {
             this.rule = rule;
             this.addedNanos = addedNanos;
+            this.windowNanos = windowNanos(rule.window());
             this.random = rule.frequency() instanceof FaultFrequency.Probability p
                     ? RandomGeneratorFactory.of(RANDOM_ALGORITHM).create(p.seed()) : null;
         }
 
         boolean expired(long now) {
-            return firings >= rule.maxFirings() || now - addedNanos > windowNanos();
+            return firings >= rule.maxFirings() || now - addedNanos > windowNanos;
         }
 
-        private long windowNanos() {
+        private static long windowNanos(Duration window) {
             try {
-                return rule.window().toNanos();
+                return window.toNanos();
             } catch (ArithmeticException forever) {
                 return Long.MAX_VALUE;
             }
@@ -270,8 +274,9 @@ public class Faults {
     }
 
     /**
-     * Asks the rules about a region access; the action of the rule that fired, or null. The hot path:
-     * with no rule armed, one volatile read.
+     * Asks the rules about a region access; the action of the rule that fired, or null. With no rule
+     * armed, one volatile read; with rules armed it makes a point per call (the session refills one
+     * {@link FaultPoint.RegionAccess} of its own instead).
      */
     public FaultAction onRegionAccess(int region, long offset, long count, boolean write) {
         return armed.length == 0 ? null : ask(new FaultPoint.RegionAccess(region, offset, count, write));

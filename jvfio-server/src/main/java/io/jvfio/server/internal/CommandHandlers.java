@@ -3,6 +3,7 @@ package io.jvfio.server.internal;
 import io.jvfio.linux.Errno;
 import io.jvfio.linux.Fd;
 import io.jvfio.linux.PeerCredentials;
+import io.jvfio.linux.SliceCache;
 import io.jvfio.protocol.ArgSz;
 import io.jvfio.protocol.VersionCapabilities;
 import io.jvfio.protocol.InfoCapability;
@@ -63,6 +64,7 @@ final class CommandHandlers {
     /** VERSION is answered with this minor; we implement the 0.x protocol as QEMU speaks it. */
     static final int PROTOCOL_MAJOR = 0, PROTOCOL_MINOR = 0;
     private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final VfioDevice device;
     private final ServerOptions options;
@@ -81,6 +83,15 @@ final class CommandHandlers {
     // Views the hot path reuses (slices handed to the device would otherwise be allocated).
     private final SliceCache readData = new SliceCache(RegionAccess.DATA_OFFSET);
     private final SliceCache writeData = new SliceCache(RegionAccess.DATA_OFFSET);
+    /** A REGION_WRITE_MULTI entry's data, copied out of the request for the device, and which entries a fault dropped. */
+    private final SliceCache multiWriteData = new SliceCache(MemorySegment.ofArray(new byte[RegionWriteMulti.MAX_DATA]), 0);
+    private final boolean[] multiWriteDropped = new boolean[RegionWriteMulti.MAX_ENTRIES];
+    /**
+     * The last DEVICE_SET_IRQS that carried neither fds nor data (QEMU's INTx UNMASK after each
+     * interrupt) and its setting, null if none: the same request again reuses the setting, decoded once.
+     */
+    private final MemorySegment lastIrqRequest = MemorySegment.ofArray(new byte[IrqSet.SIZE]);
+    private IrqSetting lastIrqSetting;
     /** The fds of the command being handled: a handler that takes one removes it; the rest the session closes. */
     private List<Fd> fds = List.of();
     private boolean negotiated;
@@ -208,28 +219,34 @@ final class CommandHandlers {
     /**
      * Every entry is checked, and asked about as a region write, before any is written: a bad
      * entry or one whose fault fails it (an errno, a hang-up) fails the whole message with nothing
-     * written; an entry whose write a fault drops (all ones) is skipped.
+     * written; an entry whose write a fault drops (all ones) is skipped. The entries are read in
+     * place: nothing is allocated.
      */
     private long regionWriteMulti(MemorySegment p, MemorySegment reply) throws ProtocolException, VfioException, IOException {
-        RegionWriteMulti multi = RegionWriteMulti.decode(p);
-        List<RegionWriteMulti.Entry> entries = multi.entries();
-        for (RegionWriteMulti.Entry e : entries) {
-            checkRegion(e.region());
+        int entries = RegionWriteMulti.checkedEntryCount(p, RegionWriteMulti.MAX_ENTRIES);
+        for (int i = 0; i < entries; i++) {
+            checkRegion(p.get(LE_INT, RegionWriteMulti.entryOffset(i) + RegionAccess.OFF_REGION));
         }
-        boolean[] dropped = new boolean[entries.size()];
-        for (int i = 0; i < entries.size(); i++) {
-            RegionWriteMulti.Entry e = entries.get(i);
-            dropped[i] = faults.inject(e.region(), e.offset(), e.count(), true, null);
+        for (int i = 0; i < entries; i++) {
+            long at = RegionWriteMulti.entryOffset(i);
+            multiWriteDropped[i] = faults.inject(p.get(LE_INT, at + RegionAccess.OFF_REGION),
+                    p.get(LE_LONG, at + RegionAccess.OFF_OFFSET), entryCount(p, at), true, null);
         }
-        long done = 0;
-        for (int i = 0; i < entries.size(); i++) {
-            RegionWriteMulti.Entry e = entries.get(i);
-            if (!dropped[i]) {
-                device.regionWrite(e.region(), e.offset(), MemorySegment.ofArray(e.data()));
+        for (int i = 0; i < entries; i++) {
+            if (!multiWriteDropped[i]) {
+                long at = RegionWriteMulti.entryOffset(i);
+                MemorySegment data = multiWriteData.of(entryCount(p, at));
+                MemorySegment.copy(p, at + RegionAccess.DATA_OFFSET, data, 0, data.byteSize());
+                device.regionWrite(p.get(LE_INT, at + RegionAccess.OFF_REGION), p.get(LE_LONG, at + RegionAccess.OFF_OFFSET), data);
             }
-            done++;
         }
-        return encode(new RegionWriteMultiReply(done), reply);
+        reply.set(LE_LONG, 0, entries); // every entry counts as done, a dropped one too
+        return RegionWriteMultiReply.SIZE;
+    }
+
+    /** The count of the REGION_WRITE_MULTI entry at {@code at}: at most 8, checked. */
+    private static long entryCount(MemorySegment p, long at) {
+        return Integer.toUnsignedLong(p.get(LE_INT, at + RegionAccess.OFF_COUNT));
     }
 
     /** EINVAL for a region index the device does not have (the u32 may even read as negative). */
@@ -312,6 +329,10 @@ final class CommandHandlers {
     }
 
     private long setIrqs(MemorySegment p) throws ProtocolException, VfioException {
+        if (lastIrqSetting != null && fds.isEmpty() && p.byteSize() == IrqSet.SIZE && p.mismatch(lastIrqRequest) == -1) {
+            device.setIrqs(lastIrqSetting);
+            return 0;
+        }
         IrqSet request = IrqSet.decode(p);
         request.checkFds(fds.size());
         if (request.index() < 0 || request.index() >= device.info().numIrqs()) {
@@ -329,7 +350,13 @@ final class CommandHandlers {
         };
         List<Fd> eventfds = List.copyOf(fds);
         fds.clear(); // ownership passes to the device with the request
-        device.setIrqs(new IrqSetting(request.index(), request.start(), request.count(), action, data, request.boolData(), eventfds));
+        IrqSetting setting = new IrqSetting(request.index(), request.start(), request.count(), action, data, request.boolData(), eventfds);
+        lastIrqSetting = null;
+        if (data == IrqSetting.Data.NONE && eventfds.isEmpty() && p.byteSize() == IrqSet.SIZE) {
+            MemorySegment.copy(p, 0, lastIrqRequest, 0, IrqSet.SIZE);
+            lastIrqSetting = setting;
+        }
+        device.setIrqs(setting);
         return 0;
     }
 

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -29,6 +30,9 @@ import java.util.concurrent.locks.LockSupport;
  * Device threads send requests and wait; the session thread hands each reply to
  * {@link #complete}, and while a DMA_READ is under way offers its receive the chunk expected next
  * ({@link #expectedRead()}) so the reply's data goes straight into the device's buffer.
+ *
+ * <p>Somewhat over 600 lines: the read and the write transfers share the request table, the
+ * reply routing and the close; split, each half would reach into the other's state.
  */
 public final class MessageDma implements DmaTransport {
     private static final System.Logger LOG = System.getLogger(MessageDma.class.getName());
@@ -47,10 +51,14 @@ public final class MessageDma implements DmaTransport {
      * DMA_WRITE carries its data in the request; the replies are small and our own send waits for room.
      */
     public static final int READ_WINDOW = 2, WRITE_WINDOW = 4;
+    /** Slots of {@link #recent}: far more than the requests in flight at once. */
+    private static final int RECENT_IDS = 256;
 
     private final SessionTransport transport;
     private final ServerOptions options;
     private final ConcurrentHashMap<Integer, PendingDma> pending = new ConcurrentHashMap<>();
+    /** The last request registered per low bits of its id, a hint for {@link #take}: {@link #pending} decides. */
+    private final AtomicReferenceArray<PendingDma> recent = new AtomicReferenceArray<>(RECENT_IDS);
     /** DMA_READ chunks in the order they were asked for: the head's reply is expected next. */
     private final ConcurrentLinkedQueue<PendingDma> readOrder = new ConcurrentLinkedQueue<>();
     private final AtomicInteger nextId = new AtomicInteger();
@@ -66,8 +74,12 @@ public final class MessageDma implements DmaTransport {
      */
     private static final class PendingDma implements MessageReceiver.Placement {
         final int id;
+        /** {@link #id} boxed once, by the registering thread: the key in {@link #pending}. */
+        final Integer key;
         final Thread waiter;
         final MemorySegment readInto;  // null for DMA_WRITE
+        /** {@link MessageReceiver#heldView} of a native {@link #readInto}, written only while held. */
+        final MemorySegment heldReadInto;
         final long address;
         final long count;
         /** The read this chunk belongs to (it goes on when the chunk is answered), or null. */
@@ -77,8 +89,10 @@ public final class MessageDma implements DmaTransport {
 
         PendingDma(int id, Thread waiter, MemorySegment readInto, long address, long count, ReadTransfer transfer) {
             this.id = id;
+            this.key = id;
             this.waiter = waiter;
             this.readInto = readInto;
+            this.heldReadInto = readInto != null && readInto.isNative() ? MessageReceiver.heldView(readInto) : null;
             this.address = address;
             this.count = count;
             this.transfer = transfer;
@@ -98,7 +112,7 @@ public final class MessageDma implements DmaTransport {
         public boolean matches(MemorySegment prefix) {
             return Header.msgId(prefix) == id && Header.command(prefix) == Command.DMA_READ.code() && Header.isReply(prefix)
                     && !Header.isError(prefix) && Header.messageSize(prefix) == PLACED_PREFIX + count
-                    && DmaReadReply.headerIs(prefix.asSlice(Header.SIZE), address, count);
+                    && DmaReadReply.headerIs(prefix, Header.SIZE, address, count);
         }
 
         @Override
@@ -215,7 +229,7 @@ public final class MessageDma implements DmaTransport {
         } finally {
             for (int i = 0; i < count; i++) { // given up on: their replies, should they come, are dropped
                 PendingDma p = inFlight[(head + i) % window];
-                pending.remove(p.id, p);
+                forget(p);
             }
         }
         if (failure != null) {
@@ -280,7 +294,7 @@ public final class MessageDma implements DmaTransport {
                 synchronized (this) {
                     finished = true;
                     for (PendingDma p : inFlight) { // given up on: their replies, should they come, are dropped
-                        pending.remove(p.id, p);
+                        forget(p);
                     }
                     inFlight.clear();
                     // The buffer is the device's again only when no receive writes into it (at most UnixSocketTransport.PLACED_RECEIVE_TIMEOUT).
@@ -336,7 +350,7 @@ public final class MessageDma implements DmaTransport {
             synchronized (this) {
                 for (PendingDma p : sent) {
                     // A request close() has not failed yet (it may have run just before ours were added).
-                    if (pending.remove(p.id, p)) {
+                    if (forget(p)) {
                         inFlight.remove(p);
                     }
                 }
@@ -380,7 +394,7 @@ public final class MessageDma implements DmaTransport {
             long address = iova + issued;
             int id = nextId.getAndIncrement() & 0xffff;
             PendingDma p = new PendingDma(id, waiter, buffer.asSlice(issued, chunk), address, chunk, this);
-            if (pending.putIfAbsent(id, p) != null) {
+            if (!enterPending(p)) {
                 failure = new VfioException(Errno.EBUSY, "65536 DMA requests outstanding");
                 return null;
             }
@@ -402,10 +416,10 @@ public final class MessageDma implements DmaTransport {
                 transport.send(request, List.of());
             } catch (LinuxException | RuntimeException e) {
                 inFlight.removeLast();
-                pending.remove(p.id, p);
+                forget(p);
                 failure = new VfioException(Errno.ENODEV, "DMA_READ: " + e.getMessage(), e);
             }
-            if (closed && pending.remove(p.id, p)) {
+            if (closed && forget(p)) {
                 // close() may have failed the pending requests just before ours was added.
                 inFlight.remove(p);
                 if (failure == null) {
@@ -452,7 +466,7 @@ public final class MessageDma implements DmaTransport {
     private PendingDma sendWrite(long address, MemorySegment data, MemorySegment request) throws VfioException {
         int id = nextId.getAndIncrement() & 0xffff;
         PendingDma p = new PendingDma(id, Thread.currentThread(), null, address, data.byteSize(), null);
-        if (pending.putIfAbsent(id, p) != null) {
+        if (!enterPending(p)) {
             throw new VfioException(Errno.EBUSY, "65536 DMA requests outstanding");
         }
         try {
@@ -465,10 +479,10 @@ public final class MessageDma implements DmaTransport {
             transport.send(request, data);
             return p;
         } catch (LinuxException e) {
-            pending.remove(id, p);
+            forget(p);
             throw new VfioException(Errno.ENODEV, "DMA_WRITE: " + e.getMessage(), e);
         } catch (VfioException | RuntimeException e) {
-            pending.remove(id, p);
+            forget(p);
             throw e;
         }
     }
@@ -495,7 +509,7 @@ public final class MessageDma implements DmaTransport {
      */
     void complete(MemorySegment msg, MemorySegment payload, boolean placed) {
         int id = Header.msgId(msg);
-        PendingDma p = pending.remove(id);
+        PendingDma p = take(id);
         if (p == null) {
             LOG.log(Level.WARNING, "reply %d matches no request of ours; ignored".formatted(id));
             return;
@@ -512,8 +526,7 @@ public final class MessageDma implements DmaTransport {
                     copyReply(p, payload, start);
                 }
             } else {
-                DmaWriteReply r = DmaWriteReply.decode(payload, p.address, p.count);
-                if (r.count() != p.count) {
+                if (DmaWriteReply.checkedCount(payload, p.address, p.count) != p.count) {
                     errno = Errno.EFAULT;
                 }
             }
@@ -529,6 +542,34 @@ public final class MessageDma implements DmaTransport {
         }
     }
 
+    /** Enters {@code p} in {@link #pending} and {@link #recent}; false if its id is taken. */
+    private boolean enterPending(PendingDma p) {
+        boolean free = pending.putIfAbsent(p.key, p) == null;
+        if (free) {
+            recent.set(p.id & (RECENT_IDS - 1), p);
+        }
+        return free;
+    }
+
+    /** Removes {@code p} from {@link #pending} and {@link #recent}; whether it was still pending. */
+    private boolean forget(PendingDma p) {
+        recent.compareAndSet(p.id & (RECENT_IDS - 1), p, null); // the hint must not keep the device's buffer
+        return pending.remove(p.key, p);
+    }
+
+    /** Removes and returns the request a reply with {@code id} answers, or null; found through {@link #recent}, nothing boxed. */
+    private PendingDma take(int id) {
+        PendingDma hint = recent.get(id & (RECENT_IDS - 1));
+        if (hint != null && hint.id == id && forget(hint)) {
+            return hint;
+        }
+        PendingDma p = pending.remove(id);
+        if (p != null) {
+            recent.compareAndSet(p.id & (RECENT_IDS - 1), p, null);
+        }
+        return p;
+    }
+
     /**
      * Copies a DMA_READ reply's data into the device's buffer. Native memory (perhaps confined to
      * the device's thread, which waits in its read) is written only while the transfer holds it
@@ -539,7 +580,7 @@ public final class MessageDma implements DmaTransport {
             MemorySegment.copy(payload, start, p.readInto, 0, p.count);
         } else if (p.hold()) {
             try {
-                MemorySegment.copy(payload, start, MessageReceiver.heldView(p.readInto), 0, p.count);
+                MemorySegment.copy(payload, start, p.heldReadInto, 0, p.count);
             } finally {
                 p.release();
             }
@@ -550,7 +591,7 @@ public final class MessageDma implements DmaTransport {
     /** The DMA_READ chunk whose reply should come next, or null; chunks answered or given up on are dropped. */
     MessageReceiver.Placement expectedRead() {
         PendingDma p;
-        while ((p = readOrder.peek()) != null && (p.done || pending.get(p.id) != p)) {
+        while ((p = readOrder.peek()) != null && (p.done || pending.get(p.key) != p)) {
             readOrder.poll(); // only this thread takes from the queue: the head is still p
         }
         return p;
@@ -573,5 +614,8 @@ public final class MessageDma implements DmaTransport {
             p.complete(Errno.ENODEV);
         }
         pending.clear();
+        for (int i = 0; i < RECENT_IDS; i++) {
+            recent.set(i, null);
+        }
     }
 }

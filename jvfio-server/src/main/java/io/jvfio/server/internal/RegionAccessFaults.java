@@ -2,6 +2,7 @@ package io.jvfio.server.internal;
 
 import io.jvfio.protocol.ProtocolException;
 import io.jvfio.server.faults.FaultAction;
+import io.jvfio.server.faults.FaultPoint;
 import io.jvfio.server.faults.Faults;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -13,6 +14,8 @@ import java.lang.foreign.MemorySegment;
 final class RegionAccessFaults {
     private final Faults faults;
     private final StallClock stall;
+    /** Refilled for each access while rules are armed: asking them allocates nothing. */
+    private final FaultPoint.RegionAccess point = new FaultPoint.RegionAccess(0, 0, 0, false);
 
     RegionAccessFaults(Faults faults, StallClock stall) {
         this.faults = faults;
@@ -26,7 +29,7 @@ final class RegionAccessFaults {
      */
     boolean inject(int region, long offset, long count, boolean write, MemorySegment readData)
             throws ProtocolException, IOException {
-        FaultAction action = faults.onRegionAccess(region, offset, count, write);
+        FaultAction action = faults.isEmpty() ? null : faults.ask(point.set(region, offset, count, write));
         if (action == null) {
             return false; // the usual case: no rule fired
         }

@@ -6,6 +6,7 @@ import io.jvfio.linux.LinuxException;
 import io.jvfio.linux.Mapping;
 import io.jvfio.linux.MessageReceiver;
 import io.jvfio.linux.PeerCredentials;
+import io.jvfio.linux.SliceCache;
 import io.jvfio.linux.UnixSocket;
 import io.jvfio.protocol.Command;
 import io.jvfio.protocol.Header;
