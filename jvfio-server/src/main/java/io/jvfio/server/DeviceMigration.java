@@ -34,7 +34,8 @@ public final class DeviceMigration {
         /** Loads all sections or, on failure, leaves the device exactly as it was. */
         void load(Map<String, StateSection> sections) throws VfioException;
 
-        void stop() throws VfioException;
+        /** {@code forSuccessor}: {@link Migratable#quiesceForSuccessor} rather than {@link Migratable#quiesce}. */
+        void stop(boolean forSuccessor) throws VfioException;
 
         void start() throws VfioException;
     }
@@ -43,6 +44,8 @@ public final class DeviceMigration {
     private volatile MigrationState state = MigrationState.RUNNING;
     private SaveSession saving;                // while PRE_COPY or STOP_COPY
     private ByteArrayOutputStream resuming;    // while RESUMING
+    /** While {@link #stopCopyForSuccessor} walks to STOP_COPY. */
+    private boolean forSuccessor;
 
     DeviceMigration(Target target) {
         this.target = target;
@@ -81,13 +84,26 @@ public final class DeviceMigration {
         }
     }
 
+    /**
+     * STOP_COPY for a successor process on this host (a live upgrade) rather than for another host:
+     * the device stops without making what it wrote durable ({@link Migratable#quiesceForSuccessor}).
+     */
+    public synchronized void stopCopyForSuccessor() throws VfioException {
+        forSuccessor = true;
+        try {
+            transition(MigrationState.STOP_COPY);
+        } finally {
+            forSuccessor = false;
+        }
+    }
+
     private void step(MigrationState next) throws VfioException {
         MigrationState from = state;
         try {
             switch (next) {
                 case STOP -> {
                     if (from == MigrationState.RUNNING) {
-                        target.stop();
+                        target.stop(forSuccessor);
                     } else if (from == MigrationState.RESUMING) {
                         load();
                     }
@@ -102,7 +118,7 @@ public final class DeviceMigration {
                 case PRE_COPY -> saving = new SaveSession(target.migrationId(), target.save());
                 case STOP_COPY -> {
                     if (from == MigrationState.PRE_COPY) {
-                        target.stop();
+                        target.stop(forSuccessor);
                         saving.finish(target.save()); // what changed since the last read, then the end
                     } else {
                         saving = new SaveSession(target.migrationId(), target.save());

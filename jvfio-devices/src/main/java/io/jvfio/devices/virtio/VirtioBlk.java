@@ -336,6 +336,12 @@ public final class VirtioBlk extends VirtioPciDevice {
         }
     }
 
+    /** Finishes the requests in progress; the successor reads what they wrote through this host's page cache. */
+    @Override
+    public void quiesceForSuccessor() throws VfioException {
+        super.quiesce();
+    }
+
     // ------------------------------------------------------------------ lifecycle
 
     /** Stops the workers and closes the image. */

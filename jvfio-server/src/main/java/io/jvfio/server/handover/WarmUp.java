@@ -79,7 +79,8 @@ final class WarmUp {
                  Fd memory = Memfd.create("jvfio-warm-up", 4096)) {
                 HandoverState state = new HandoverState("warm-up", Optional.empty(), null, memory.duplicate(),
                         VersionCapabilities.DEFAULTS, List.of(new DmaSpace.ExportedWindow(0, 4096, Access.READ_WRITE, memory.duplicate(), 0)),
-                        new InterruptLines.Wiring(List.of(), false), new byte[64], new byte[16], System.nanoTime());
+                        new InterruptLines.Wiring(List.of(), false), new byte[64], new byte[16], System.nanoTime(),
+                        System.nanoTime());
                 try {
                     sending.send(HandoverWire.STATE, state.encode(), state.fds());
                 } finally {

@@ -477,11 +477,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (dma.windows().stream().allMatch(DmaWindow::mapped)) {
             // No DMA travels by message, so this thread need not read while the device stops: the
             // client's next command waits in the socket rather than spoiling the boundary.
-            migration.transition(MigrationState.STOP_COPY);
+            migration.stopCopyForSuccessor();
             return true;
         }
         run(() -> {
-            migration.transition(MigrationState.STOP_COPY);
+            migration.stopCopyForSuccessor();
             return null;
         });
         if (canHandOver()) {
