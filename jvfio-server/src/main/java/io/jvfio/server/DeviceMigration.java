@@ -97,6 +97,35 @@ public final class DeviceMigration {
         }
     }
 
+    /**
+     * Runs what a live upgrade's stop runs — the device's save into a stream — and drops the stream,
+     * the state machine left as it was; with {@code load}, for a successor's device that serves no
+     * client yet, the device also loads its own stream back (RUNNING → RESUMING → STOP → RUNNING) as
+     * the successor will load the old server's. A process's first save and load would otherwise load
+     * classes and run interpreted while the device is stopped. Does nothing unless RUNNING; a failed
+     * load leaves the device running (as {@link #reset}) and throws.
+     */
+    public synchronized void rehearse(boolean load) throws VfioException {
+        if (state != MigrationState.RUNNING) {
+            return;
+        }
+        SaveSession save = new SaveSession(target.migrationId(), saveOrError());
+        save.finish(List.of());
+        byte[] stream = save.take(Integer.MAX_VALUE);
+        if (!load) {
+            return;
+        }
+        try {
+            transition(MigrationState.RESUMING);
+            write(stream);
+            transition(MigrationState.STOP);
+            transition(MigrationState.RUNNING);
+        } catch (VfioException | RuntimeException e) {
+            reset();
+            throw e;
+        }
+    }
+
     private void step(MigrationState next) throws VfioException {
         MigrationState from = state;
         try {

@@ -248,6 +248,15 @@ public final class VfioUserServer implements AutoCloseable {
     public void offerHandover(Path control) throws IOException {
         keepDmaFds = true;
         offer = HandoverOffer.listen(control, new Host());
+        DeviceMigration migration = served.migration().orElse(null);
+        if (migration != null && !serving) {
+            // No session thread yet, so no region access races the save: the device's first save runs now, not while it is stopped.
+            try {
+                migration.rehearse(false);
+            } catch (VfioException e) {
+                Log.LOG.log(Level.WARNING, "the device could not save its state (a hand-over will tell): " + e.getMessage());
+            }
+        }
     }
 
     /** Whether a successor took over (this server then serves no more). */

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The successor's side of a live upgrade: connects to the running server's control socket,
@@ -37,6 +38,8 @@ public final class TakeOver implements AutoCloseable {
     private boolean resumeTried;
     /** The loaded device, stopped until the old server commits; null before {@link #resume}. */
     private DeviceMigration loaded;
+    /** Where {@link #resume}'s time went, logged by {@link #commit} once the device runs. */
+    private Supplier<String> resumeReport;
 
     /** System.nanoTime() when the state had arrived, for the log of where the pause goes. */
     private final long received;
@@ -55,6 +58,7 @@ public final class TakeOver implements AutoCloseable {
      */
     public static TakeOver connect(Path controlPath, VfioDevice written, VfioDevice served, ServerOptions options) throws IOException {
         WarmUp.run(); // before the old server stops its device for us
+        WarmUp.rehearseLoad(served);
         String identity;
         try {
             identity = DeviceIdentity.of(written, served, options);
@@ -123,9 +127,11 @@ public final class TakeOver implements AutoCloseable {
             migration.write(state.deviceState());
             migration.transition(MigrationState.STOP); // loads it; it runs only once the old server has committed
             loaded = migration;
-            LOG.log(System.Logger.Level.INFO, () -> "took over %s: the old server's last command handled %.1f ms before the state arrived; session rebuilt in %.1f ms, device loaded in %.1f ms"
+            long done = System.nanoTime();
+            // Logged once the device runs: a process's first log record is slow to format, and the device is stopped now.
+            resumeReport = () -> "took over %s: the old server's last command handled %.1f ms before the state arrived; session rebuilt in %.1f ms, device loaded in %.1f ms"
                     .formatted(written.name(), state.lastHandledNanos() == 0 ? 0 : (received - state.lastHandledNanos()) / 1e6,
-                            (rebuilt - received) / 1e6, (System.nanoTime() - rebuilt) / 1e6));
+                            (rebuilt - received) / 1e6, (done - rebuilt) / 1e6);
             return Optional.ofNullable(session);
         } catch (IOException | VfioException | RuntimeException e) {
             if (session != null) {
@@ -165,6 +171,7 @@ public final class TakeOver implements AutoCloseable {
             throw new IOException("the device taken over did not start (the old server has given it up): " + e.getMessage(), e);
         }
         long running = System.nanoTime();
+        LOG.log(System.Logger.Level.INFO, resumeReport);
         // One clock for both processes (CLOCK_MONOTONIC): the time no I/O was processed, from the old device's stop to this one's start.
         LOG.log(System.Logger.Level.INFO, () -> "the old server committed %.1f ms after the device was loaded; device running, stopped for %.1f ms in all"
                 .formatted((running - asked) / 1e6, (running - state.deviceStoppedNanos()) / 1e6));
