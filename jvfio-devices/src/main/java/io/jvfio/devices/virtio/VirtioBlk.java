@@ -108,6 +108,11 @@ public final class VirtioBlk extends VirtioPciDevice {
         return image.path();
     }
 
+    /** The image, for tests of when a stop makes it durable. */
+    BlockImage image() {
+        return image;
+    }
+
     public boolean isReadOnly() {
         return image.isReadOnly();
     }
