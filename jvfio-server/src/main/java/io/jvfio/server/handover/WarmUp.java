@@ -27,7 +27,9 @@ import java.util.Optional;
 /**
  * A hand-over rehearsed in one process over a socket pair, before a real one: a fresh JVM (the
  * successor) or code never run (the old server's first hand-over) would otherwise load and link
- * the wire, the state's encoding, the capabilities' JSON, SCM_RIGHTS and mmap during the pause.
+ * the wire, the state's encoding, the capabilities' JSON, SCM_RIGHTS, mmap, a resumed session and
+ * the device's load (the FFM downcalls of syscalls never made yet among them) while the device is
+ * stopped.
  */
 final class WarmUp {
     private static final System.Logger LOG = System.getLogger(WarmUp.class.getName());

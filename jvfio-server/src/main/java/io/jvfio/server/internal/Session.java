@@ -467,7 +467,8 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     }
 
     /**
-     * Stops the device for a live upgrade and saves its state (the migration's STOP_COPY), serving
+     * Stops the device for a live upgrade and saves its state (the migration's STOP_COPY, for a
+     * successor on this host: {@link DeviceMigration#stopCopyForSuccessor}), serving
      * DMA replies meanwhile, as a migration transition does; commands that come meanwhile are set
      * aside for the successor ({@link #snapshot()}). False only if the session can no longer be
      * handed over (the client left, or sent fds meanwhile): the device runs again, the commands are
