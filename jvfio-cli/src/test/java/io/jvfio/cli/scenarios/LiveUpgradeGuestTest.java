@@ -43,8 +43,10 @@ import org.junit.jupiter.params.provider.CsvSource;
  * private memory (DMA by messages), fewer upgrades there.
  *
  * <p>Printed: each device's pauses (the servers' own measure, docs/reliability.md: the old server's
- * last command handled to the new one's first) as min / median / max, where they went by phase, and
- * the guest's view — fio's largest completion latency over the run, which holds the pauses.
+ * last command handled to the new one's first) and how long its device was stopped (the old
+ * server's device stop to the successor's device running: what issue 19's goal is judged on), each
+ * as min / median / max, where they went by phase, and the guest's view — fio's largest completion
+ * latency over the run, which holds the pauses.
  */
 class LiveUpgradeGuestTest {
     static final long IMAGE_BYTES = 64L << 20;

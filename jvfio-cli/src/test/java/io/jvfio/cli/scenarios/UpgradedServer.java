@@ -52,7 +52,7 @@ final class UpgradedServer implements AutoCloseable {
     /**
      * One upgrade as the servers logged it, in milliseconds: the pause (the old server's last command
      * handled to the successor's first); from that last command until the state arrived at the
-     * successor (boundary, device stop with its flush, save, send); of that, the old server's stop and
+     * successor (boundary, device stop — for a successor on this host, so without a flush — save, send); of that, the old server's stop and
      * save; the successor's session rebuild and its device's load; the LOADED/COMMIT round trip and
      * the device's start; and the rest of the pause (the successor's start of serving, the client's
      * next command, its handling). {@code deviceStopped}: from the old server's device stop to the
