@@ -34,7 +34,8 @@ public final class DeviceMigration {
         /** Loads all sections or, on failure, leaves the device exactly as it was. */
         void load(Map<String, StateSection> sections) throws VfioException;
 
-        void stop() throws VfioException;
+        /** {@code forSuccessor}: {@link Migratable#quiesceForSuccessor} rather than {@link Migratable#quiesce}. */
+        void stop(boolean forSuccessor) throws VfioException;
 
         void start() throws VfioException;
     }
@@ -43,6 +44,8 @@ public final class DeviceMigration {
     private volatile MigrationState state = MigrationState.RUNNING;
     private SaveSession saving;                // while PRE_COPY or STOP_COPY
     private ByteArrayOutputStream resuming;    // while RESUMING
+    /** While {@link #stopCopyForSuccessor} walks to STOP_COPY. */
+    private boolean forSuccessor;
 
     DeviceMigration(Target target) {
         this.target = target;
@@ -81,13 +84,55 @@ public final class DeviceMigration {
         }
     }
 
+    /**
+     * STOP_COPY for a successor process on this host (a live upgrade) rather than for another host:
+     * the device stops without making what it wrote durable ({@link Migratable#quiesceForSuccessor}).
+     */
+    public synchronized void stopCopyForSuccessor() throws VfioException {
+        forSuccessor = true;
+        try {
+            transition(MigrationState.STOP_COPY);
+        } finally {
+            forSuccessor = false;
+        }
+    }
+
+    /**
+     * Runs what a live upgrade's stop runs — the device's save into a stream — and drops the stream,
+     * the state machine left as it was; with {@code load}, for a successor's device that serves no
+     * client yet, the device also loads its own stream back (RUNNING → RESUMING → STOP → RUNNING) as
+     * the successor will load the old server's. A process's first save and load would otherwise load
+     * classes and run interpreted while the device is stopped. Does nothing unless RUNNING; a failed
+     * load leaves the device running (as {@link #reset}) and throws.
+     */
+    public synchronized void rehearse(boolean load) throws VfioException {
+        if (state != MigrationState.RUNNING) {
+            return;
+        }
+        SaveSession save = new SaveSession(target.migrationId(), saveOrError());
+        save.finish(List.of());
+        byte[] stream = save.take(Integer.MAX_VALUE);
+        if (!load) {
+            return;
+        }
+        try {
+            transition(MigrationState.RESUMING);
+            write(stream);
+            transition(MigrationState.STOP);
+            transition(MigrationState.RUNNING);
+        } catch (VfioException | RuntimeException e) {
+            reset();
+            throw e;
+        }
+    }
+
     private void step(MigrationState next) throws VfioException {
         MigrationState from = state;
         try {
             switch (next) {
                 case STOP -> {
                     if (from == MigrationState.RUNNING) {
-                        target.stop();
+                        target.stop(forSuccessor);
                     } else if (from == MigrationState.RESUMING) {
                         load();
                     }
@@ -102,7 +147,7 @@ public final class DeviceMigration {
                 case PRE_COPY -> saving = new SaveSession(target.migrationId(), target.save());
                 case STOP_COPY -> {
                     if (from == MigrationState.PRE_COPY) {
-                        target.stop();
+                        target.stop(forSuccessor);
                         saving.finish(target.save()); // what changed since the last read, then the end
                     } else {
                         saving = new SaveSession(target.migrationId(), target.save());

@@ -35,6 +35,17 @@ public interface Migratable {
      */
     default void quiesce() throws VfioException {}
 
+    /**
+     * Stops the device as {@link #quiesce()} does, for a successor process on this host (a live
+     * upgrade) rather than for another host: what the device wrote to files need not be made
+     * durable now, since the successor opens the same files and reads them through the same page
+     * cache (writes the guest flushed were made durable then; the others are in the page cache
+     * either way). The same as {@link #quiesce()} unless the device says otherwise.
+     */
+    default void quiesceForSuccessor() throws VfioException {
+        quiesce();
+    }
+
     /** Runs again after a stop (or after a load, on the destination). */
     default void resume() throws VfioException {}
 }

@@ -547,9 +547,13 @@ public abstract class PciDevice implements VfioDevice {
         }
 
         @Override
-        public void stop() throws VfioException {
+        public void stop(boolean forSuccessor) throws VfioException {
             running = false;
-            device.quiesce();
+            if (forSuccessor) {
+                device.quiesceForSuccessor();
+            } else {
+                device.quiesce();
+            }
         }
 
         @Override

@@ -47,7 +47,8 @@ public final class VfioUserServer implements AutoCloseable {
         static final System.Logger LOG = System.getLogger(VfioUserServer.class.getName());
     }
 
-    private final UnixServerSocket listener;   // null when serving one pre-connected socket
+    /** Null when serving one pre-connected socket; a successor's is set once, by {@link #takeOver}, before anyone else sees the server. */
+    private UnixServerSocket listener;
     private final UnixSocket connected;
     private final VfioDevice device;   // as written
     private final VfioDevice served;   // as clients see it: with the platform's extensions
@@ -61,7 +62,7 @@ public final class VfioUserServer implements AutoCloseable {
     private final Consumer<FaultFiring> firingLogger = this::logFiring;
     private final FaultVocabulary faultWords;
     private volatile FaultControl faultControl;
-    private final Optional<Path> path;
+    private Optional<Path> path;   // set like listener
     private volatile boolean closed;
     private final Object closing = new Object();
     private volatile boolean serving;
@@ -81,7 +82,7 @@ public final class VfioUserServer implements AutoCloseable {
     private volatile Session takenOverSession;
     private long predecessorLastHandledNanos;
     /** Wakes the acceptor's poll for a pause or a stop; made with the server so its fd is there from the start. */
-    private final EventFd acceptorWakeup;
+    private EventFd acceptorWakeup;   // set like listener
     /** Accepts clients for serve(); null before serve() or when serving one pre-connected client. */
     private volatile ClientAcceptor acceptor;
 
@@ -202,14 +203,23 @@ public final class VfioUserServer implements AutoCloseable {
      */
     public static VfioUserServer takeOver(Path control, VfioDevice device, ServerOptions options, Platform platform)
             throws IOException {
-        try (TakeOver takeOver = TakeOver.connect(control)) {
+        // Built before the old server stops its device for us: nothing of it depends on the state that comes.
+        VfioUserServer server = new VfioUserServer(null, null, device, options, platform, Optional.empty());
+        server.keepDmaFds = true;
+        server.acceptorWakeup = newEventFd();
+        TakeOver connected;
+        try {
+            connected = TakeOver.connect(control, device, server.served, options);
+        } catch (IOException | RuntimeException e) {
+            server.acceptorWakeup.close();
+            throw e;
+        }
+        try (TakeOver takeOver = connected) {
             Session[] resumed = new Session[1];
-            VfioUserServer server = null;
             try {
-                server = new VfioUserServer(takeOver.listener().orElse(null), null, device, options, platform,
-                        takeOver.socketPath());
-                server.keepDmaFds = true;
-                takeOver.checkDevice(device, server.served, options);
+                server.listener = takeOver.listener().orElse(null);
+                server.path = takeOver.socketPath();
+                takeOver.checkDevice();
                 resumed[0] = takeOver.resume(device, server.served, server::newSession).orElse(null);
                 takeOver.commit();
                 server.takenOver = resumed[0];
@@ -217,9 +227,7 @@ public final class VfioUserServer implements AutoCloseable {
                 server.predecessorLastHandledNanos = takeOver.predecessorLastHandledNanos();
                 return server;
             } catch (IOException | RuntimeException e) {
-                if (server != null && server.acceptorWakeup != null) {
-                    server.acceptorWakeup.close(); // the half-built server never serves
-                }
+                server.acceptorWakeup.close(); // the half-built server never serves
                 if (resumed[0] != null) { // no COMMIT: the old server serves on (or, if it died or committed and this device failed, none does)
                     resumed[0].keepConnectionOnClose();
                     resumed[0].close();
@@ -241,6 +249,15 @@ public final class VfioUserServer implements AutoCloseable {
     public void offerHandover(Path control) throws IOException {
         keepDmaFds = true;
         offer = HandoverOffer.listen(control, new Host());
+        DeviceMigration migration = served.migration().orElse(null);
+        if (migration != null && !serving) {
+            // No session thread yet, so no region access races the save: the device's first save runs now, not while it is stopped.
+            try {
+                migration.rehearse(false);
+            } catch (VfioException e) {
+                Log.LOG.log(Level.WARNING, "the device could not save its state (a hand-over will tell): " + e.getMessage());
+            }
+        }
     }
 
     /** Whether a successor took over (this server then serves no more). */

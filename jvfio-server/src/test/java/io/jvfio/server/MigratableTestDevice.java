@@ -64,6 +64,11 @@ class MigratableTestDevice extends TestDevice implements Migratable {
     }
 
     @Override
+    public void quiesceForSuccessor() {
+        hooks.add("quiesceForSuccessor");
+    }
+
+    @Override
     public void resume() {
         hooks.add("resume");
     }

@@ -45,20 +45,24 @@ final class UpgradedServer implements AutoCloseable {
     /** The successor's log line ({@code TakeOver}). */
     private static final Pattern TOOK_OVER = Pattern.compile(
             "last command handled ([0-9.]+) ms before the state arrived; session rebuilt in ([0-9.]+) ms, device loaded in ([0-9.]+) ms");
+    /** The successor's log line once its device runs ({@code TakeOver}): the LOADED/COMMIT round trip, the whole stop. */
+    private static final Pattern RUNNING = Pattern.compile(
+            "committed ([0-9.]+) ms after the device was loaded; device running, stopped for ([0-9.]+) ms in all");
 
     /**
      * One upgrade as the servers logged it, in milliseconds: the pause (the old server's last command
      * handled to the successor's first); from that last command until the state arrived at the
-     * successor (boundary, device stop with its flush, save, send); of that, the old server's stop and
-     * save; the successor's session rebuild and its device's load and start; and the rest of the pause
-     * (LOADED and COMMIT, the client's next command, its handling). {@code deviceStopped}: from the old
-     * server's device stop to its COMMIT, after which the successor starts its device — the time no I/O
-     * was processed.
+     * successor (boundary, device stop — for a successor on this host, so without a flush — save, send); of that, the old server's stop and
+     * save; the successor's session rebuild and its device's load; the LOADED/COMMIT round trip and
+     * the device's start; and the rest of the pause (the successor's start of serving, the client's
+     * next command, its handling). {@code deviceStopped}: from the old server's device stop to the
+     * successor's device running (one clock for both processes, CLOCK_MONOTONIC) — the time no I/O was
+     * processed.
      */
     record Upgrade(int number, double pause, double untilStateArrived, double stopAndSave, double rebuild, double load,
-                   double deviceStopped, int stateBytes, int unhandledInputBytes) {
+                   double commit, double deviceStopped, int stateBytes, int unhandledInputBytes) {
         double rest() {
-            return pause - untilStateArrived - rebuild - load;
+            return pause - untilStateArrived - rebuild - load - commit;
         }
     }
 
@@ -162,9 +166,9 @@ final class UpgradedServer implements AutoCloseable {
         check(newProcess.isAlive(), "server " + successor + " serves");
         serving = successor;
         Matcher pause = find(PAUSE, out(successor), successor), tookOver = find(TOOK_OVER, err(successor), successor),
-                handedOver = find(HANDED_OVER, err(old), old);
+                running = find(RUNNING, err(successor), successor), handedOver = find(HANDED_OVER, err(old), old);
         Upgrade upgrade = new Upgrade(successor, millis(pause, 1), millis(tookOver, 1), millis(handedOver, 1),
-                millis(tookOver, 2), millis(tookOver, 3), millis(handedOver, 4), Integer.parseInt(handedOver.group(2)),
+                millis(tookOver, 2), millis(tookOver, 3), millis(running, 1), millis(running, 2), Integer.parseInt(handedOver.group(2)),
                 Integer.parseInt(handedOver.group(3)));
         upgrades.add(upgrade);
         return upgrade;

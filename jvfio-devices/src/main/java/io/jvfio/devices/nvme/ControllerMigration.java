@@ -73,8 +73,11 @@ final class ControllerMigration {
 
     // ------------------------------------------------------------------ stop and run
 
-    /** Pauses every queue and waits for the commands in hand to complete; EBUSY after 10 s (the controller runs on). */
-    void quiesce() throws VfioException {
+    /**
+     * Pauses every queue and waits for the commands in hand to complete, then, if {@code durable},
+     * flushes the namespaces; EBUSY after 10 s (the controller runs on).
+     */
+    void quiesce(boolean durable) throws VfioException {
         queues.pause();
         long deadline = System.nanoTime() + QUIESCE_TIMEOUT_NANOS;
         while (queues.isBusy()) {
@@ -85,7 +88,9 @@ final class ControllerMigration {
             }
             LockSupport.parkNanos(100_000);
         }
-        controller.flushNamespaces();
+        if (durable) {
+            controller.flushNamespaces();
+        }
     }
 
     /** Runs again: each queue looks at its tail (the host may have queued commands meanwhile); INTx follows the queues. */

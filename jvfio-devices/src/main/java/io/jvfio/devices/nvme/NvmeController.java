@@ -227,7 +227,13 @@ public final class NvmeController extends PciDevice implements Migratable {
 
     @Override
     public void quiesce() throws VfioException {
-        migration.quiesce();
+        migration.quiesce(true);
+    }
+
+    /** Waits for the commands in hand; the successor reads what they wrote through this host's page cache. */
+    @Override
+    public void quiesceForSuccessor() throws VfioException {
+        migration.quiesce(false);
     }
 
     @Override

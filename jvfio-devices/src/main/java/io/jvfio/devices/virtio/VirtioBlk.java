@@ -108,6 +108,11 @@ public final class VirtioBlk extends VirtioPciDevice {
         return image.path();
     }
 
+    /** The image, for tests of when a stop makes it durable. */
+    BlockImage image() {
+        return image;
+    }
+
     public boolean isReadOnly() {
         return image.isReadOnly();
     }
@@ -334,6 +339,12 @@ public final class VirtioBlk extends VirtioPciDevice {
                 throw new VfioException(Errno.EIO, "flushing %s at the stop: %s".formatted(imagePath(), e.getMessage()), e);
             }
         }
+    }
+
+    /** Finishes the requests in progress; the successor reads what they wrote through this host's page cache. */
+    @Override
+    public void quiesceForSuccessor() throws VfioException {
+        super.quiesce();
     }
 
     // ------------------------------------------------------------------ lifecycle

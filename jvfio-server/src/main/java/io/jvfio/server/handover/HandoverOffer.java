@@ -127,8 +127,14 @@ public final class HandoverOffer implements AutoCloseable {
 
     /** Asks the server for its next boundary and waits for the outcome there. */
     private boolean serveSuccessor(HandoverWire wire, String successor) throws IOException {
+        String identity;
+        try {
+            identity = DeviceIdentity.of(host.device(), host.served(), host.options()); // now: not while the device is stopped
+        } catch (VfioException e) {
+            throw new IOException("cannot describe the device: " + e.getMessage(), e);
+        }
         CompletableFuture<Boolean> outcome = new CompletableFuture<>();
-        host.requestHandover(new Point(wire, outcome));
+        host.requestHandover(new Point(wire, outcome, identity));
         // After the request: whoever reads this line knows the session will hand over at its next boundary.
         LOG.log(Level.INFO, "successor connected (" + successor + "): handing over at the next message boundary");
         try {
@@ -150,11 +156,14 @@ public final class HandoverOffer implements AutoCloseable {
     private final class Point implements HandoverPoint {
         private final HandoverWire wire;
         private final CompletableFuture<Boolean> outcome;
+        /** {@link DeviceIdentity} of the device served. */
+        private final String identity;
         private int attempts;
 
-        Point(HandoverWire wire, CompletableFuture<Boolean> outcome) {
+        Point(HandoverWire wire, CompletableFuture<Boolean> outcome, String identity) {
             this.wire = wire;
             this.outcome = outcome;
+            this.identity = identity;
         }
 
         @Override
@@ -180,7 +189,7 @@ public final class HandoverOffer implements AutoCloseable {
                     return false;
                 }
                 if (session == null) {
-                    migration.transition(MigrationState.STOP_COPY);
+                    migration.stopCopyForSuccessor();
                 }
                 return transfer(session, migration, start);
             } catch (IOException | VfioException | ProtocolException | RuntimeException e) {
@@ -218,11 +227,11 @@ public final class HandoverOffer implements AutoCloseable {
                 if (host.device() instanceof PciDevice pci) {
                     wiring = pci.interrupts().wiring();
                 }
-                HandoverState state = new HandoverState(DeviceIdentity.of(host.device(), host.served(), host.options()),
-                        host.socketPath(), host.listener().map(UnixServerSocket::fd).orElse(null),
+                HandoverState state = new HandoverState(identity, host.socketPath(), host.listener().map(UnixServerSocket::fd).orElse(null),
                         snapshot == null ? null : snapshot.client().fd(),
                         snapshot == null ? null : snapshot.clientCapabilities(), windows, wiring, deviceState,
-                        snapshot == null ? new byte[0] : snapshot.unhandledInput(), snapshot == null ? 0 : snapshot.lastHandledNanos());
+                        snapshot == null ? new byte[0] : snapshot.unhandledInput(), snapshot == null ? 0 : snapshot.lastHandledNanos(),
+                        start);
                 long stopped = System.nanoTime();
                 wire.send(HandoverWire.STATE, state.encode(), state.fds());
                 if (!wire.awaitInput(LOAD_TIMEOUT_MILLIS)) {

@@ -36,11 +36,13 @@ import java.util.Set;
  *                       partial): the successor handles them before reading the connection
  * @param lastHandledNanos System.nanoTime() when the old server had handled its last command (CLOCK_MONOTONIC: one clock for
  *                       every process), for the pause; 0 if none
+ * @param deviceStoppedNanos System.nanoTime() when the old server began to stop its device: the successor, once its device
+ *                       runs, logs how long no I/O was processed
  */
 record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd client, VersionCapabilities clientCaps,
                      List<DmaSpace.ExportedWindow> windows, InterruptLines.Wiring wiring, byte[] deviceState,
-                     byte[] unhandledInput, long lastHandledNanos) {
-    private static final int FORMAT = 2;
+                     byte[] unhandledInput, long lastHandledNanos, long deviceStoppedNanos) {
+    private static final int FORMAT = 3;
     /** More than any device has (MSI-X allows 2048 vectors per index, QEMU maps far fewer windows). */
     private static final int MAX_ENTRIES = 1 << 16;
 
@@ -79,6 +81,7 @@ record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd c
             out.writeBoolean(listener != null);
             out.writeBoolean(client != null);
             out.writeLong(lastHandledNanos);
+            out.writeLong(deviceStoppedNanos);
             if (client != null) {
                 writeLongString(out, clientCaps.toJson());
             }
@@ -120,7 +123,7 @@ record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd c
             String device = in.readUTF();
             String path = in.readUTF();
             boolean hasListener = in.readBoolean(), hasClient = in.readBoolean();
-            long lastReply = in.readLong();
+            long lastReply = in.readLong(), deviceStopped = in.readLong();
             Fd listener = hasListener ? fd(fds, next++) : null;
             Fd client = hasClient ? fd(fds, next++) : null;
             VersionCapabilities caps = hasClient ? VersionCapabilities.parse(readLongString(in)) : VersionCapabilities.DEFAULTS;
@@ -153,7 +156,8 @@ record HandoverState(String device, Optional<Path> socketPath, Fd listener, Fd c
                 throw new IOException("hand-over state: %d bytes after its end, %d fds for %d".formatted(in.available(), fds.size(), next));
             }
             return new HandoverState(device, path.isEmpty() ? Optional.empty() : Optional.of(Path.of(path)), listener, client,
-                    caps, windows, new InterruptLines.Wiring(vectors, intx), deviceState, unhandledInput, lastReply);
+                    caps, windows, new InterruptLines.Wiring(vectors, intx), deviceState, unhandledInput, lastReply,
+                    deviceStopped);
         } catch (IOException | ProtocolException | RuntimeException e) {
             fds.forEach(Fd::close);
             throw e instanceof IOException io ? io : new IOException("malformed hand-over state: " + e.getMessage(), e);

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The successor's side of a live upgrade: connects to the running server's control socket,
@@ -30,29 +31,45 @@ public final class TakeOver implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(TakeOver.class.getName());
     private final HandoverWire wire;
     private final HandoverState state;
+    /** {@link DeviceIdentity} of this process's device, for {@link #checkDevice}. */
+    private final String identity;
     private UnixServerSocket listener;
     /** Whether {@link #resume} took the client's fds (it closes them itself if it fails). */
     private boolean resumeTried;
     /** The loaded device, stopped until the old server commits; null before {@link #resume}. */
     private DeviceMigration loaded;
+    /** Where {@link #resume}'s time went, logged by {@link #commit} once the device runs. */
+    private Supplier<String> resumeReport;
 
     /** System.nanoTime() when the state had arrived, for the log of where the pause goes. */
     private final long received;
 
-    private TakeOver(HandoverWire wire, HandoverState state) {
+    private TakeOver(HandoverWire wire, HandoverState state, String identity) {
         this.wire = wire;
         this.state = state;
+        this.identity = identity;
         this.received = System.nanoTime();
     }
 
-    /** Connects to the running server at {@code controlPath} and receives its state (the server stops its device for it). */
-    public static TakeOver connect(Path controlPath) throws IOException {
+    /**
+     * Connects to the running server at {@code controlPath} and receives its state (the server stops
+     * its device for it), for {@code written} served as {@code served} with {@code options}: what the
+     * state is checked against ({@link #checkDevice}) is worked out before.
+     */
+    public static TakeOver connect(Path controlPath, VfioDevice written, VfioDevice served, ServerOptions options) throws IOException {
         WarmUp.run(); // before the old server stops its device for us
+        WarmUp.rehearseLoad(served);
+        String identity;
+        try {
+            identity = DeviceIdentity.of(written, served, options);
+        } catch (VfioException e) {
+            throw new IOException("cannot describe this server's device: " + e.getMessage(), e);
+        }
         HandoverWire wire = new HandoverWire(UnixSocket.connect(controlPath));
         try {
             wire.send(HandoverWire.HELLO, "successor pid " + ProcessHandle.current().pid());
             HandoverWire.Frame frame = wire.expect(HandoverWire.STATE);
-            return new TakeOver(wire, HandoverState.decode(frame.body(), frame.fds()));
+            return new TakeOver(wire, HandoverState.decode(frame.body(), frame.fds()), identity);
         } catch (IOException | RuntimeException e) {
             wire.close();
             throw e;
@@ -77,13 +94,8 @@ public final class TakeOver implements AutoCloseable {
     }
 
     /** Refuses (IOException naming the difference) unless this process serves the same device with the same limits. */
-    public void checkDevice(VfioDevice written, VfioDevice served, ServerOptions options) throws IOException {
-        String difference;
-        try {
-            difference = DeviceIdentity.difference(DeviceIdentity.of(written, served, options), state.device());
-        } catch (VfioException e) {
-            throw new IOException("cannot describe this server's device: " + e.getMessage(), e);
-        }
+    public void checkDevice() throws IOException {
+        String difference = DeviceIdentity.difference(identity, state.device());
         if (difference != null) {
             throw new IOException("not the same device as the running server's: " + difference);
         }
@@ -115,9 +127,11 @@ public final class TakeOver implements AutoCloseable {
             migration.write(state.deviceState());
             migration.transition(MigrationState.STOP); // loads it; it runs only once the old server has committed
             loaded = migration;
-            LOG.log(System.Logger.Level.INFO, () -> "took over %s: the old server's last command handled %.1f ms before the state arrived; session rebuilt in %.1f ms, device loaded in %.1f ms"
+            long done = System.nanoTime();
+            // Logged once the device runs: a process's first log record is slow to format, and the device is stopped now.
+            resumeReport = () -> "took over %s: the old server's last command handled %.1f ms before the state arrived; session rebuilt in %.1f ms, device loaded in %.1f ms"
                     .formatted(written.name(), state.lastHandledNanos() == 0 ? 0 : (received - state.lastHandledNanos()) / 1e6,
-                            (rebuilt - received) / 1e6, (System.nanoTime() - rebuilt) / 1e6));
+                            (rebuilt - received) / 1e6, (done - rebuilt) / 1e6);
             return Optional.ofNullable(session);
         } catch (IOException | VfioException | RuntimeException e) {
             if (session != null) {
@@ -156,8 +170,11 @@ public final class TakeOver implements AutoCloseable {
         } catch (VfioException e) {
             throw new IOException("the device taken over did not start (the old server has given it up): " + e.getMessage(), e);
         }
-        LOG.log(System.Logger.Level.INFO, () -> "the old server committed %.1f ms after the device was loaded; device running"
-                .formatted((System.nanoTime() - asked) / 1e6));
+        long running = System.nanoTime();
+        LOG.log(System.Logger.Level.INFO, resumeReport);
+        // One clock for both processes (CLOCK_MONOTONIC): the time no I/O was processed, from the old device's stop to this one's start.
+        LOG.log(System.Logger.Level.INFO, () -> "the old server committed %.1f ms after the device was loaded; device running, stopped for %.1f ms in all"
+                .formatted((running - asked) / 1e6, (running - state.deviceStoppedNanos()) / 1e6));
     }
 
     /**

@@ -468,7 +468,8 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
     }
 
     /**
-     * Stops the device for a live upgrade and saves its state (the migration's STOP_COPY), serving
+     * Stops the device for a live upgrade and saves its state (the migration's STOP_COPY, for a
+     * successor on this host: {@link DeviceMigration#stopCopyForSuccessor}), serving
      * DMA replies meanwhile, as a migration transition does; commands that come meanwhile are set
      * aside for the successor ({@link #snapshot()}). False only if the session can no longer be
      * handed over (the client left, or sent fds meanwhile): the device runs again, the commands are
@@ -478,11 +479,11 @@ public final class Session implements CommandHandlers.OffSessionThread, AutoClos
         if (dma.windows().stream().allMatch(DmaWindow::mapped)) {
             // No DMA travels by message, so this thread need not read while the device stops: the
             // client's next command waits in the socket rather than spoiling the boundary.
-            migration.transition(MigrationState.STOP_COPY);
+            migration.stopCopyForSuccessor();
             return true;
         }
         run(() -> {
-            migration.transition(MigrationState.STOP_COPY);
+            migration.stopCopyForSuccessor();
             return null;
         });
         if (canHandOver()) {
