@@ -57,6 +57,9 @@ class NvmeMigrationTest {
     static final int CHUNK = 4096, CHUNKS = (int) (DISK / CHUNK), BLOCKS_PER_CHUNK = CHUNK / 512;
     /** Commands kept in flight: half the queue, so the completion queue never fills. */
     static final int SLOTS = QUEUE_ENTRIES / 2;
+    /** The stream's device id of an NVMe controller. */
+    private static final String STREAM_ID = NvmeController.class.getName()
+            + " %04x:%04x".formatted(NvmeController.VENDOR_ID, NvmeController.DEVICE_ID);
 
     @RegisterExtension
     final ServedDevices served = new ServedDevices();
@@ -289,32 +292,37 @@ class NvmeMigrationTest {
         return nvme;
     }
 
-    /** Streams whose NVMe sections are cut short or hold impossible queues: refused with EINVAL, nothing thrown past the core. */
-    @Test
-    void aTruncatedOrImpossibleStateIsRefused() throws Exception {
-        Path image = dir.resolve("shared.img");
-        NvmeController a = controller(image, DISK), b = controller(image, 0);
+    /** {@code a} with an I/O queue pair, stopped, saved and running again: its state's sections by name, in stream order. */
+    private Map<String, StateSection> savedWithAnIoQueue(NvmeController a) throws Exception {
         VfioUserClient toA = served.serve(a, "a.sock");
         UserspaceNvmeDriver d = new UserspaceNvmeDriver(toA, served.sharedMemory(MEMORY_IOVA, MEMORY_SIZE, true, toA));
         d.enable(32);
         d.createIoQueue(QID, 16);
         DeviceMigration source = a.migration().orElseThrow();
         source.transition(MigrationState.STOP_COPY);
-        String id = NvmeController.class.getName() + " %04x:%04x".formatted(NvmeController.VENDOR_ID, NvmeController.DEVICE_ID);
-        Map<String, StateSection> sections = MigrationStream.decode(readAll(source), id);
+        Map<String, StateSection> sections = new java.util.LinkedHashMap<>(MigrationStream.decode(readAll(source), STREAM_ID));
         source.transition(MigrationState.RUNNING);
+        return sections;
+    }
+
+    /** Streams whose NVMe sections are cut short or hold impossible queues: refused with EINVAL, nothing thrown past the core. */
+    @Test
+    void aTruncatedOrImpossibleStateIsRefused() throws Exception {
+        Path image = dir.resolve("shared.img");
+        NvmeController a = controller(image, DISK), b = controller(image, 0);
+        Map<String, StateSection> sections = savedWithAnIoQueue(a);
 
         DeviceMigration destination = b.migration().orElseThrow();
         for (String name : List.of("nvme", "nvme.features", "nvme.queues", "nvme.events", "nvme.logs")) {
             byte[] bytes = sections.get(name).data();
-            assertRefused(destination, id, sections, new StateSection(name, sections.get(name).version(), Arrays.copyOf(bytes, bytes.length - 1)));
+            assertRefused(destination, STREAM_ID, sections, new StateSection(name, sections.get(name).version(), Arrays.copyOf(bytes, bytes.length - 1)));
         }
         // After the count, each completion queue takes 26 bytes, its id first: the second one says 0 again.
         byte[] queues = sections.get("nvme.queues").data().clone();
         int cqEntry = 2 + 8 + 2 + 1 + 2 + 2 + 2 + 1 + 1 + 4 + 1;
         queues[1 + cqEntry] = 0;
-        assertRefused(destination, id, sections, new StateSection("nvme.queues", sections.get("nvme.queues").version(), queues));
-        assertRefused(destination, id, sections, new StateSection("nvme", 2, sections.get("nvme").data()));
+        assertRefused(destination, STREAM_ID, sections, new StateSection("nvme.queues", sections.get("nvme.queues").version(), queues));
+        assertRefused(destination, STREAM_ID, sections, new StateSection("nvme", 2, sections.get("nvme").data()));
         assertThat(b.status()).as("the destination untouched").isZero();
         destination.reset();
     }
@@ -324,15 +332,7 @@ class NvmeMigrationTest {
     void aVersion1QueueSectionStillLoads() throws Exception {
         Path image = dir.resolve("shared.img");
         NvmeController a = controller(image, DISK), b = controller(image, 0);
-        VfioUserClient toA = served.serve(a, "a.sock");
-        UserspaceNvmeDriver d = new UserspaceNvmeDriver(toA, served.sharedMemory(MEMORY_IOVA, MEMORY_SIZE, true, toA));
-        d.enable(32);
-        d.createIoQueue(QID, 16);
-        DeviceMigration source = a.migration().orElseThrow();
-        source.transition(MigrationState.STOP_COPY);
-        String id = NvmeController.class.getName() + " %04x:%04x".formatted(NvmeController.VENDOR_ID, NvmeController.DEVICE_ID);
-        Map<String, StateSection> sections = new java.util.LinkedHashMap<>(MigrationStream.decode(readAll(source), id));
-        source.transition(MigrationState.RUNNING);
+        Map<String, StateSection> sections = savedWithAnIoQueue(a);
 
         StateSection queues = sections.get("nvme.queues");
         assertThat(queues.version()).isEqualTo(2);
@@ -351,7 +351,7 @@ class NvmeMigrationTest {
 
         MigrationStream.Encoder encoder = new MigrationStream.Encoder();
         ByteArrayOutputStream stream = new ByteArrayOutputStream();
-        stream.writeBytes(encoder.header(id));
+        stream.writeBytes(encoder.header(STREAM_ID));
         sections.values().forEach(section -> stream.writeBytes(encoder.section(section)));
         stream.writeBytes(encoder.end());
         DeviceMigration destination = b.migration().orElseThrow();
