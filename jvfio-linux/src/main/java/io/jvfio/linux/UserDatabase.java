@@ -14,10 +14,10 @@ import java.util.Optional;
  * the same way (UserPrincipalLookupService) but does not tell the number it found.
  */
 public final class UserDatabase {
-    private UserDatabase() {}
-
     /** Where the entry's strings go; doubled while the call answers ERANGE (a group with many members). */
     private static final long FIRST_BUFFER = 1024, MAX_BUFFER = 1 << 20;
+
+    private UserDatabase() {}
 
     /** A user: its name, uid and primary gid. */
     public record User(String name, int uid, int gid) {}

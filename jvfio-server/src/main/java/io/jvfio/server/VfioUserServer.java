@@ -250,8 +250,9 @@ public final class VfioUserServer implements AutoCloseable {
         keepDmaFds = true;
         offer = HandoverOffer.listen(control, new Host());
         DeviceMigration migration = served.migration().orElse(null);
-        if (migration != null && !serving) {
-            // No session thread yet, so no region access races the save: the device's first save runs now, not while it is stopped.
+        if (migration != null && !serving && takenOver == null) {
+            // No client yet, so nothing races the save: the device's first save runs now, not while it is stopped.
+            // (A successor's device rehearsed before its HELLO and may already serve a client's rings.)
             try {
                 migration.rehearse(false);
             } catch (VfioException e) {
