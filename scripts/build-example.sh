@@ -5,10 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
-JAVA_HOME=$(scripts/java-home.sh)
-export JAVA_HOME
-# Maven 3.9 (guice) still touches sun.misc.Unsafe; JDK 25 warns about it on every build.
-export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+. scripts/java-home.sh
+jvfio_build_env || exit 1
 
 example=examples/led-panel
 log=$(mktemp "${TMPDIR:-/tmp}/jvfio-build-example.XXXXXX")

@@ -10,9 +10,8 @@ set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
 seconds=${1:-300}
-JAVA_HOME=$(scripts/java-home.sh) || exit 1
-export JAVA_HOME
-export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+. scripts/java-home.sh
+jvfio_build_env || exit 1
 status=0
 for spec in jvfio-protocol:FuzzDecodersTest:decode:io/jvfio/protocol jvfio-server:FuzzSessionTest:session:io/jvfio/server; do
   IFS=: read -r module class method pkg <<<"$spec"

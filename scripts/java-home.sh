@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the JAVA_HOME of a JDK 25 or newer: $JAVA_HOME if it qualifies, else the newest one
 # found under the usual install roots. Exits 1 with a clear message when there is none.
-# Sourced (as ./jvfio does, to spare a shell at every start) it only defines jvfio_java_home.
+# Sourced (as ./jvfio and the build scripts do) it only defines jvfio_java_home and jvfio_build_env.
 
 _jvfio_feature_version() { # sets _jvfio_v to the feature number of the JDK at $1, or to nothing
   local release="$1/release" line
@@ -31,6 +31,14 @@ jvfio_java_home() {
     return 1
   fi
   (CDPATH= cd -P -- "$best" && pwd) # its real path, like readlink -f, without starting a process
+}
+
+# What every script that runs Maven sets first: JAVA_HOME at a JDK 25, and the MAVEN_OPTS it needs.
+jvfio_build_env() {
+  JAVA_HOME=$(jvfio_java_home) || return 1
+  export JAVA_HOME
+  # Maven 3.9 (guice) still touches sun.misc.Unsafe; JDK 25 warns about it on every build.
+  export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

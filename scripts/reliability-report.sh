@@ -6,9 +6,8 @@ set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
 fuzz_seconds=${1:-${FUZZ_SECONDS:-60}}
-JAVA_HOME=$(scripts/java-home.sh) || exit 1
-export JAVA_HOME
-export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+. scripts/java-home.sh
+jvfio_build_env || exit 1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

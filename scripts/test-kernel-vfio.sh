@@ -8,9 +8,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
-JAVA_HOME=$(scripts/java-home.sh)
-export JAVA_HOME
-export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+. scripts/java-home.sh
+jvfio_build_env || exit 1
 scripts/provision-guest.sh
 scripts/build-guest-kernel.sh
 exec ./mvnw -B -ntp verify -pl jvfio-cli -am -Dtest=KernelVfioCustomKernelGuestTest -Dsurefire.failIfNoSpecifiedTests=false "$@"
